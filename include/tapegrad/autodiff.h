@@ -1,0 +1,97 @@
+/* tapegrad: reverse-mode differentiation and custom ops.
+ *
+ * tg_backward(tp, loss) replays the tape in reverse and writes d loss / d t
+ * into every user-owned tensor with requires_grad and every tensor marked
+ * with tg_retain_grad.  tg_grad(tp, y, x, create_graph) returns dy/dx for
+ * any recorded x without touching .grad; with create_graph the gradient is
+ * itself recorded on the tape and can be differentiated again. */
+#ifndef TAPEGRAD_AUTODIFF_H
+#define TAPEGRAD_AUTODIFF_H
+
+#include "tape.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_backward_options {
+    /* Gradient of y to start from (same shape as y).  NULL: y must have one
+     * element and the seed is 1. */
+    const tg_tensor *seed;
+    /* false (default): .grad is replaced by this call's gradient.
+     * true: this call's gradient is added to what .grad holds. */
+    bool accumulate;
+} tg_backward_options;
+
+/* Backward from a one-element y (seed 1).  Replaces .grad. */
+tg_status tg_backward(tg_tape *tp, tg_tensor *y);
+tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
+
+/* Mark a tape-owned intermediate so tg_backward keeps its gradient. */
+tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t);
+
+/* dy/dx for one-element y, as a tape-owned tensor of x's shape.  x may be
+ * any tensor recorded on the tape (an op's output or an input of some op),
+ * whether or not it requires grad.  If y does not depend on x the result is
+ * zeros.  With create_graph the gradient is recorded on the tape. */
+tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph);
+
+/* Vector-Jacobian products: seed^T dy/dx[i] for each of n tensors xs, into
+ * out[i] (tape-owned).  seed NULL means y has one element and seed 1. */
+tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
+                 tg_tensor **out, bool create_graph);
+
+/* ---- custom ops -------------------------------------------------------- */
+typedef struct tg_node tg_node;
+
+/* A backward rule: given the node and the gradient of its output (gout),
+ * set gin[i] to the gradient of input i for every i with
+ * tg_node_needs_grad(node, i), built from tapegrad ops on tp so that it can
+ * be recorded (create_graph).  Leave gin[i] NULL for "no contribution".
+ * Return TG_OK or an error (the tape's sticky error is set by failing ops). */
+typedef tg_status (*tg_backward_fn)(tg_tape *tp, const tg_node *node, tg_tensor *gout,
+                                    tg_tensor **gin);
+
+typedef struct tg_op {
+    const char *name;   /* shown in errors and tg_tape_print */
+    int arity;          /* number of tensor inputs; -1 = any */
+    tg_backward_fn backward; /* NULL = not differentiable (gradient zero) */
+} tg_op;
+
+/* Inspection of a node from inside a backward rule. */
+const tg_op *tg_node_op(const tg_node *n);
+int tg_node_num_inputs(const tg_node *n);
+tg_tensor *tg_node_input(const tg_node *n, int i);
+tg_tensor *tg_node_output(const tg_node *n);
+bool tg_node_needs_grad(const tg_node *n, int i);
+/* The op's saved attributes (a copy made at record time), or NULL. */
+const void *tg_node_saved(const tg_node *n);
+/* Extra tensors the op saved for backward (tape-owned or inputs). */
+tg_tensor *tg_node_aux(const tg_node *n, int i);
+int tg_node_num_aux(const tg_node *n);
+
+/* To write a custom op:
+ *   1. validate inputs (tg_tape_check_inputs),
+ *   2. allocate the output with tg_tape_alloc and compute it,
+ *   3. call tg_tape_record with the op descriptor, inputs, output, and
+ *      optionally a blob of attributes (copied) and aux tensors.
+ * tg_tape_record returns out, or NULL if the tape is in error. */
+tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape);
+/* Checks that the tape is usable and each input is non-NULL, live and owned
+ * by tp or by the user; on failure sets the tape error naming op_name and
+ * returns false. */
+bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in);
+tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
+                          tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
+                          tg_tensor *const *aux);
+/* Set the tape's sticky error (printf-style message), if none is set yet. */
+void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

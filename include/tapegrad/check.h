@@ -1,0 +1,67 @@
+/* tapegrad: gradient checking by finite differences, and tensor comparison
+ * with a readable report. */
+#ifndef TAPEGRAD_CHECK_H
+#define TAPEGRAD_CHECK_H
+
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A comparison of two same-shaped tensors (or of one input's analytic and
+ * numeric gradient). */
+typedef struct tg_compare_report {
+    bool ok;               /* every element within tolerance */
+    bool shape_mismatch;   /* shapes differ: nothing else is meaningful */
+    int64_t numel;
+    int64_t n_failed;      /* elements out of tolerance */
+    int64_t n_skipped;     /* elements skipped (gradcheck: at a kink) */
+    bool vacuous;          /* both sides ~0 everywhere: the check proves little */
+    int64_t worst_index;   /* flat index of the largest violation (or abs error) */
+    double worst_a, worst_b; /* the two values there (a = analytic/hand, b = reference) */
+    double worst_abs;      /* |a - b| there */
+    double worst_rel;      /* |a - b| / max(|b|, tiny) there */
+    double max_abs;        /* largest |a - b| over all elements */
+    double max_rel;        /* largest relative error over elements with |b| > atol */
+} tg_compare_report;
+
+/* allclose: |a - b| <= atol + rtol |b| elementwise.  report may be NULL.
+ * Returns true when every element passes and the shapes match. */
+bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol,
+                tg_compare_report *report);
+/* Writes a few lines describing the report (label names what was compared). */
+void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report *r);
+
+/* A function to check: builds its output on tp from inputs[0..n-1] and
+ * returns it (any shape; a non-scalar output is checked through the scalar
+ * sum(out * r) with a fixed random r). */
+typedef tg_tensor *(*tg_fn)(tg_tape *tp, tg_tensor *const *inputs, void *ctx);
+
+typedef struct tg_gradcheck_options {
+    double eps;      /* central-difference step (default 1e-6) */
+    double atol;     /* default 1e-6 */
+    double rtol;     /* default 1e-5 */
+    /* An element whose one-sided slopes differ by more than kink_tol
+     * (relative to their size) has a kink within eps: it is skipped and
+     * counted.  Default 1e-3; a negative value disables skipping. */
+    double kink_tol;
+    uint64_t seed;   /* for the projection r of non-scalar outputs */
+} tg_gradcheck_options;
+
+/* Checks d out / d inputs[i] for every input with requires_grad (inputs
+ * must be user-owned f64 tensors; others are left unchecked and their
+ * report says numel = 0).  reports[n] may be NULL.  Returns TG_OK when every
+ * checked element passes; TG_ERR_NUMERIC when some element fails; another
+ * status when the function could not be evaluated (msg says why).  The
+ * inputs' values are restored. */
+tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                       const tg_gradcheck_options *opts, tg_compare_report *reports);
+/* Like tg_gradcheck, also writing a per-input report to f (NULL = none). */
+tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                             const tg_gradcheck_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

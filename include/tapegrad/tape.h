@@ -1,0 +1,67 @@
+/* tapegrad: the tape (Wengert list), its arena, errors, stats and printing. */
+#ifndef TAPEGRAD_TAPE_H
+#define TAPEGRAD_TAPE_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_tape_options {
+    /* Arena limit in bytes (tensor data + tensor headers + saved state);
+     * 0 = unlimited.  Exceeding it is a clean TG_ERR_NOMEM. */
+    size_t arena_limit;
+    /* Size of the first arena chunk (0 = 64 KiB). */
+    size_t arena_chunk;
+    /* Check every op's output (and every gradient) for NaN/Inf and stop with
+     * TG_ERR_NUMERIC naming the first op that produced one. */
+    bool anomaly;
+    /* Seed of the tape's own RNG (dropout masks and the like). */
+    uint64_t seed;
+} tg_tape_options;
+
+/* A new empty tape; opts may be NULL for defaults.  NULL on out of memory. */
+tg_tape *tg_tape_new(const tg_tape_options *opts);
+void tg_tape_free(tg_tape *tp);
+/* Forget every node and tape-owned tensor and clear the error; keeps the
+ * memory, so a loop of reset + forward + backward allocates nothing after
+ * its first steps.  Tape-owned tensors from before are invalid afterwards. */
+void tg_tape_reset(tg_tape *tp);
+
+/* The first error is sticky: every later op returns NULL without effect. */
+tg_status tg_tape_status(const tg_tape *tp);
+/* Message of the first error ("matmul: (3,4) @ (5,2): inner dimensions
+ * differ"), or "" when there is none. */
+const char *tg_tape_error(const tg_tape *tp);
+/* Index of the node during which the error happened (-1 if none or outside
+ * any node). */
+int64_t tg_tape_error_node(const tg_tape *tp);
+
+void tg_tape_set_anomaly(tg_tape *tp, bool on);
+/* The tape's RNG (seeded from options.seed). */
+tg_rng *tg_tape_rng(tg_tape *tp);
+
+typedef struct tg_tape_stats {
+    int64_t nodes;          /* nodes recorded */
+    int64_t tensors;        /* tape-owned tensors alive */
+    size_t bytes_in_use;    /* arena bytes in use now */
+    size_t high_water;      /* most arena bytes ever in use at once */
+    size_t bytes_reserved;  /* arena bytes held (chunks) */
+    int64_t mallocs;        /* heap allocations made by this tape so far */
+} tg_tape_stats;
+tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
+
+/* The Wengert list as text, one node a line:
+ *   %7 = sigmoid(%6)  f32[128,512]
+ * User-owned inputs print as $0, $1, ... */
+void tg_tape_print(const tg_tape *tp, FILE *f);
+
+/* Graphviz DOT of the graph; tensors with at most small_numel elements show
+ * their values (and gradients when known). */
+tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

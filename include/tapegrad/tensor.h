@@ -1,0 +1,154 @@
+/* tapegrad: n-d tensors (f32, f64), creation, element access, status codes.
+ *
+ * A tensor is either user-owned (created here, freed with tg_tensor_free,
+ * usable on any tape) or tape-owned (created by an op, valid until the tape
+ * is reset or freed).  Data is contiguous and row-major; shapes are listed
+ * outermost first. */
+#ifndef TAPEGRAD_TENSOR_H
+#define TAPEGRAD_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Maximum number of dimensions of a tensor. */
+#define TG_MAX_DIMS 8
+
+typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1 } tg_dtype;
+
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_NULL,      /* a required pointer argument was NULL */
+    TG_ERR_SHAPE,     /* shapes do not fit the op */
+    TG_ERR_DTYPE,     /* dtypes differ or are not supported */
+    TG_ERR_EMPTY,     /* a zero-size tensor where one is not allowed */
+    TG_ERR_AXIS,      /* an axis out of range or repeated */
+    TG_ERR_TAPE,      /* a tensor belongs to another tape, or is stale */
+    TG_ERR_NOMEM,     /* allocation failed or the arena limit was reached */
+    TG_ERR_ARG,       /* any other invalid argument */
+    TG_ERR_NOT_SCALAR, /* backward of a non-scalar output without a seed */
+    TG_ERR_STATE,     /* the tape is in error; reset it */
+    TG_ERR_NUMERIC,   /* anomaly mode found a NaN or Inf */
+    TG_ERR_IO,        /* file I/O or format error */
+    TG_STATUS_COUNT
+} tg_status;
+
+/* A short fixed description of a status code ("shape mismatch", ...). */
+const char *tg_strerror(tg_status s);
+
+/* Errors of calls that have no tape (tensor creation, copy, ...) are kept per
+ * thread: the status and message of the most recent failure. */
+tg_status tg_last_status(void);
+const char *tg_last_error(void);
+
+typedef struct tg_tensor tg_tensor;
+typedef struct tg_tape tg_tape;
+
+/* Size in bytes of one element of the dtype. */
+size_t tg_dtype_size(tg_dtype dt);
+const char *tg_dtype_name(tg_dtype dt);
+
+/* ---- user-owned tensors ------------------------------------------------ */
+/* All creation functions return NULL (and set tg_last_status) on bad
+ * arguments or out of memory.  A dimension may be 0 (an empty tensor). */
+tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape); /* zero-filled */
+tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape);
+tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape);
+tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value);
+/* 1-D tensor start, start+step, ... while < stop (> stop for negative step). */
+tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step);
+/* Copies n = prod(shape) values from data (of dtype dt). */
+tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data);
+/* Copies from a double array whatever the tensor's dtype (convenient in tests). */
+tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data);
+tg_tensor *tg_tensor_scalar(tg_dtype dt, double value); /* 0-d tensor */
+/* A user-owned deep copy of any tensor (its values; not its grad). */
+tg_tensor *tg_tensor_clone(const tg_tensor *t);
+/* A user-owned copy converted to another dtype. */
+tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt);
+/* Frees a user-owned tensor and its gradient.  NULL is ignored; a tape-owned
+ * tensor is left alone (the tape owns it). */
+void tg_tensor_free(tg_tensor *t);
+
+/* ---- seeded random numbers --------------------------------------------- */
+/* A small explicit RNG state (xoshiro256**), so the same seed gives the same
+ * numbers on every machine.  No hidden global state. */
+typedef struct tg_rng {
+    uint64_t s[4];
+} tg_rng;
+void tg_rng_seed(tg_rng *r, uint64_t seed);
+uint64_t tg_rng_next(tg_rng *r);
+double tg_rng_uniform(tg_rng *r); /* in [0, 1) */
+double tg_rng_normal(tg_rng *r);  /* standard normal (Box-Muller) */
+/* Fill a tensor: uniform in [lo, hi) / normal(mean, std). */
+tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi);
+tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std);
+tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
+tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
+
+/* ---- properties -------------------------------------------------------- */
+tg_dtype tg_tensor_dtype(const tg_tensor *t);
+int tg_tensor_ndim(const tg_tensor *t);
+/* Pointer to ndim extents; valid while the tensor lives. */
+const int64_t *tg_tensor_shape(const tg_tensor *t);
+int64_t tg_tensor_dim(const tg_tensor *t, int axis); /* negative axis counts from the end */
+int64_t tg_tensor_numel(const tg_tensor *t);
+/* The tape that owns t, or NULL for a user-owned tensor. */
+tg_tape *tg_tensor_tape(const tg_tensor *t);
+bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
+/* Formats "f64[2,3]" into buf (always NUL-terminated); returns buf. */
+char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
+
+/* ---- data access ------------------------------------------------------- */
+/* Raw contiguous data.  Writing into a tape-owned tensor after it has been
+ * used by a later op makes the recorded graph inconsistent: don't. */
+void *tg_tensor_data(tg_tensor *t);
+const void *tg_tensor_data_const(const tg_tensor *t);
+/* Typed views: NULL if the dtype differs. */
+double *tg_tensor_f64(tg_tensor *t);
+float *tg_tensor_f32(tg_tensor *t);
+/* Element at a flat (row-major) index / at a multi-index; as double. */
+double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
+void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v);
+double tg_tensor_get(const tg_tensor *t, const int64_t *idx);
+void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v);
+/* Fill every element with v. */
+tg_status tg_tensor_fill(tg_tensor *t, double v);
+/* Copy values from src into dst (same shape; dtypes may differ: converted). */
+tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
+/* Copy all values into out[numel] as doubles. */
+tg_status tg_tensor_to_f64(const tg_tensor *t, double *out);
+/* Print shape and values (at most max_elems, 0 = all) to f. */
+void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems);
+
+/* ---- gradients --------------------------------------------------------- */
+/* Mark a user-owned tensor as a parameter: tg_backward writes its gradient. */
+tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
+bool tg_tensor_requires_grad(const tg_tensor *t);
+/* The gradient written by the last tg_backward, or NULL.  For a user-owned
+ * tensor it is user-owned storage kept with the tensor (reused step after
+ * step); for a tape-owned tensor marked with tg_retain_grad it is tape-owned. */
+tg_tensor *tg_tensor_grad(const tg_tensor *t);
+/* Set the gradient of a user-owned tensor to zero (keeps its storage). */
+void tg_tensor_zero_grad(tg_tensor *t);
+
+/* ---- allocation hooks -------------------------------------------------- */
+/* Every allocation of the library goes through these.  Passing NULLs restores
+ * malloc/realloc/free.  Set them before creating any tensor or tape. */
+typedef struct tg_allocator {
+    void *(*malloc_fn)(size_t size, void *ctx);
+    void *(*realloc_fn)(void *p, size_t size, void *ctx);
+    void (*free_fn)(void *p, void *ctx);
+    void *ctx;
+} tg_allocator;
+void tg_set_allocator(const tg_allocator *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,95 @@
+/* The tape's arena: a bump allocator over a list of chunks.  Reset rewinds it;
+ * when a step needed more than one chunk, reset replaces them with a single
+ * chunk big enough for the whole step, so the steady state of a training
+ * loop allocates nothing. */
+#include "internal.h"
+
+struct tg_chunk {
+    tg_chunk *next;
+    size_t size, used;
+    unsigned char *mem; /* TG_ALIGN-aligned start inside the block */
+};
+
+static tg_chunk *chunk_new(tg_arena *a, size_t size)
+{
+    size_t total = sizeof(tg_chunk) + size + TG_ALIGN;
+    if (total < size) return NULL;
+    tg_chunk *c = tg__malloc(total);
+    if (!c) return NULL;
+    a->mallocs++;
+    uintptr_t p = (uintptr_t)(c + 1);
+    p = (p + TG_ALIGN - 1) & ~(uintptr_t)(TG_ALIGN - 1);
+    c->mem = (unsigned char *)p;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    a->reserved += size;
+    return c;
+}
+
+void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit)
+{
+    memset(a, 0, sizeof *a);
+    a->chunk_size = chunk_size ? chunk_size : (size_t)64 << 10;
+    a->limit = limit;
+}
+
+void *tg__arena_alloc(tg_arena *a, size_t n)
+{
+    size_t need = (n + TG_ALIGN - 1) & ~(size_t)(TG_ALIGN - 1);
+    if (need < n) return NULL;
+    if (a->limit && (need > a->limit || a->in_use > a->limit - need)) return NULL;
+    tg_chunk *c = a->head;
+    while (c && c->size - c->used < need) c = c->next; /* later chunks are empty */
+    if (!c) {
+        size_t size = a->chunk_size;
+        if (a->reserved > size) size = a->reserved; /* grow geometrically */
+        if (size < need) size = need;
+        c = chunk_new(a, size);
+        if (!c) return NULL;
+        if (!a->first) {
+            a->first = c;
+        } else {
+            tg_chunk *last = a->first;
+            while (last->next) last = last->next;
+            last->next = c;
+        }
+    }
+    a->head = c;
+    void *p = c->mem + c->used;
+    c->used += need;
+    a->in_use += need;
+    if (a->in_use > a->high_water) a->high_water = a->in_use;
+    return p;
+}
+
+void tg__arena_reset(tg_arena *a)
+{
+    if (a->first && a->first->next) {
+        /* Several chunks: coalesce into one of the total size (one malloc now,
+         * none in later steps of the same size).  On failure keep the list. */
+        size_t total = a->reserved;
+        tg_chunk *big = chunk_new(a, total);
+        if (big) {
+            for (tg_chunk *c = a->first, *n; c; c = n) {
+                n = c->next;
+                a->reserved -= c->size;
+                tg__free(c);
+            }
+            a->first = big;
+        }
+    }
+    for (tg_chunk *c = a->first; c; c = c->next) c->used = 0;
+    a->head = a->first;
+    a->in_use = 0;
+}
+
+void tg__arena_free(tg_arena *a)
+{
+    for (tg_chunk *c = a->first, *n; c; c = n) {
+        n = c->next;
+        tg__free(c);
+    }
+    a->first = a->head = NULL;
+    a->reserved = a->in_use = 0;
+}

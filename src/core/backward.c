@@ -1,0 +1,260 @@
+/* The generic backward pass.  It walks the nodes in reverse, calls each
+ * node's op->backward, and accumulates the returned input gradients.  It
+ * knows nothing about any particular op: backward rules are built from ops,
+ * so with create_graph they are recorded like any other computation. */
+#include "internal.h"
+
+typedef struct sweep {
+    int32_t nv;           /* values known when the sweep started */
+    bool *dep;            /* dep[id]: value depends on a target */
+    tg_tensor **grads;    /* grads[id]: accumulated adjoint, or NULL */
+} sweep;
+
+static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
+{
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+    if (!seed) {
+        if (y->numel != 1) {
+            tg_tape_fail(tp, TG_ERR_NOT_SCALAR,
+                         "%s: output %s is not a scalar; pass a seed gradient of its shape "
+                         "(tg_backward_ex or tg_vjp)",
+                         what, tg_tensor_describe(y, a, sizeof a));
+            return NULL;
+        }
+        return tg__const_full(tp, y->dtype, y->ndim, y->shape, 1.0);
+    }
+    if (!tg_tensor_same_shape(seed, y) || seed->dtype != y->dtype) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: seed %s does not match output %s", what,
+                     tg_tensor_describe(seed, a, sizeof a), tg_tensor_describe(y, b, sizeof b));
+        return NULL;
+    }
+    return tg__const_copy(tp, seed);
+}
+
+/* Runs the reverse sweep from y with the targets already marked in s->dep.
+ * On return s->grads holds the adjoint of every value that has one. */
+static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed_in,
+                           bool create_graph, sweep *s)
+{
+    int32_t yid = tg__tape_value_id_lookup(tp, y);
+    if (yid < 0 || yid >= s->nv) {
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: the output is not recorded on this tape", what);
+        return tg_tape_status(tp);
+    }
+    tg_tensor *seed = seed_tensor(tp, what, y, seed_in);
+    if (!seed) return tg_tape_status(tp);
+
+    /* Forward sweep: which values depend on a target?  Only those need an
+     * adjoint, so the reverse sweep skips every other node. */
+    int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
+    for (int64_t i = 0; i <= last; i++) {
+        const tg_node *n = tg__tape_node(tp, i);
+        if (n->out->id >= s->nv) continue;
+        bool d = s->dep[n->out->id];
+        for (int k = 0; k < n->n_in && !d; k++) d = s->dep[n->in_ids[k]];
+        s->dep[n->out->id] = d;
+    }
+    s->grads[yid] = seed;
+
+    bool was_recording = tg__tape_recording(tp);
+    const bool *was_dep = tg__tape_dep(tp);
+    tg__tape_set_recording(tp, create_graph);
+    tg__tape_set_dep(tp, s->dep, s->nv);
+    tg_tensor *gin_small[8];
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+
+    for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
+        /* Copy the node: backward rules may record new nodes (create_graph),
+         * which can move the node array. */
+        tg_node nd = *tg__tape_node(tp, i);
+        int32_t oid = nd.out->id;
+        tg_tensor *g = s->grads[oid];
+        if (!g || !s->dep[oid] || !nd.op->backward) continue;
+        bool any = false;
+        for (int k = 0; k < nd.n_in; k++) any = any || s->dep[nd.in_ids[k]];
+        if (!any) continue;
+        tg_tensor **gin = gin_small;
+        if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
+            gin = tg__tape_scratch(tp, (size_t)nd.n_in * sizeof *gin);
+            if (!gin) break;
+        }
+        for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
+        tg_status st = nd.op->backward(tp, &nd, g, gin);
+        if (st != TG_OK || !tg__tape_ok(tp)) {
+            tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st, "%s: backward of %s (node %lld) failed",
+                         what, nd.op->name, (long long)i);
+            break;
+        }
+        for (int k = 0; k < nd.n_in; k++) {
+            int32_t id = nd.in_ids[k];
+            if (!gin[k] || !s->dep[id]) continue;
+            if (!tg_tensor_same_shape(gin[k], nd.in[k]) || gin[k]->dtype != nd.in[k]->dtype) {
+                tg_tape_fail(tp, TG_ERR_SHAPE,
+                             "%s: backward of %s gave a %s gradient for its %s input %d", what,
+                             nd.op->name, tg_tensor_describe(gin[k], a, sizeof a),
+                             tg_tensor_describe(nd.in[k], b, sizeof b), k);
+                break;
+            }
+            if (!s->grads[id]) {
+                s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
+            } else {
+                tg_tensor *sum = tg_add(tp, s->grads[id], gin[k]);
+                if (!sum) break;
+                s->grads[id] = sum;
+            }
+        }
+    }
+    tg__tape_set_recording(tp, was_recording);
+    tg__tape_set_dep(tp, was_dep, was_dep ? s->nv : 0);
+    return tg_tape_status(tp);
+}
+
+static bool sweep_init(tg_tape *tp, sweep *s)
+{
+    s->nv = tg__tape_num_values(tp);
+    s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
+    s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
+    if (!s->dep || !s->grads) return false;
+    memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
+    memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
+    return true;
+}
+
+static bool check_start(tg_tape *tp, const char *what, const tg_tensor *y)
+{
+    if (!tp) return false;
+    if (!tg__tape_ok(tp)) return false;
+    if (!y) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: output is NULL", what);
+        return false;
+    }
+    tg_tensor *const in[1] = {(tg_tensor *)y};
+    return tg_tape_check_inputs(tp, what, 1, in);
+}
+
+/* The user-owned gradient storage of a parameter, created on first use and
+ * reused afterwards (no allocation in a training loop's steady state). */
+static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
+{
+    if (t->grad && (t->grad->dtype != t->dtype || !tg_tensor_same_shape(t->grad, t))) {
+        tg__free(t->grad->data);
+        tg__free(t->grad);
+        t->grad = NULL;
+    }
+    if (!t->grad) {
+        t->grad = tg_tensor_new(t->dtype, t->ndim, t->shape);
+        if (!t->grad) {
+            tg_tape_fail(tp, TG_ERR_NOMEM, "backward: out of memory for a gradient of %lld elements",
+                         (long long)t->numel);
+            return NULL;
+        }
+    }
+    return t->grad;
+}
+
+tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
+{
+    if (!tp) return TG_ERR_NULL;
+    if (!tg__tape_ok(tp)) return TG_ERR_STATE;
+    if (!check_start(tp, "backward", y)) return tg_tape_status(tp);
+    tg_backward_options o = {0};
+    if (opts) o = *opts;
+    sweep s;
+    if (!sweep_init(tp, &s)) return tg_tape_status(tp);
+    size_t nu = tg__tape_num_users(tp);
+    for (size_t u = 0; u < nu; u++) {
+        tg_tensor *t = tg__tape_user(tp, u);
+        if (t->requires_grad) s.dep[tg__tape_value_id_lookup(tp, t)] = true;
+    }
+    int64_t nn = tg__tape_num_nodes(tp);
+    for (int64_t i = 0; i < nn; i++) {
+        tg_tensor *t = tg__tape_node(tp, i)->out;
+        if (t->retain && t->id < s.nv) s.dep[t->id] = true;
+    }
+    if (y->magic == TG_MAGIC_TAPE && y->retain) s.dep[y->id] = true;
+    if (sweep_run(tp, "backward", y, o.seed, false, &s) != TG_OK) return tg_tape_status(tp);
+
+    /* Write the results: parameters get user-owned storage (replaced or
+     * accumulated), retained intermediates point at their tape adjoint. */
+    for (size_t u = 0; u < nu; u++) {
+        tg_tensor *t = tg__tape_user(tp, u);
+        if (!t->requires_grad) continue;
+        tg_tensor *g = s.grads[tg__tape_value_id_lookup(tp, t)];
+        bool had = t->grad != NULL;
+        tg_tensor *dst = user_grad(tp, t);
+        if (!dst) return tg_tape_status(tp);
+        if (!o.accumulate || !had) tg_tensor_fill(dst, 0.0);
+        if (g) tg__add_inplace(dst, g);
+    }
+    for (int64_t i = 0; i < nn; i++) {
+        tg_tensor *t = tg__tape_node(tp, i)->out;
+        if (!t->retain || t->id >= s.nv) continue;
+        tg_tensor *g = s.grads[t->id];
+        if (!g) g = tg__const_full(tp, t->dtype, t->ndim, t->shape, 0.0);
+        if (!g) return tg_tape_status(tp);
+        if (o.accumulate && t->grad) {
+            tg_tensor *sum = tg__const_copy(tp, t->grad);
+            if (!sum) return tg_tape_status(tp);
+            tg__add_inplace(sum, g);
+            g = sum;
+        }
+        t->grad = g;
+    }
+    return TG_OK;
+}
+
+tg_status tg_backward(tg_tape *tp, tg_tensor *y)
+{
+    return tg_backward_ex(tp, y, NULL);
+}
+
+tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
+{
+    if (!tp) return TG_ERR_NULL;
+    if (!tg__tape_ok(tp)) return TG_ERR_STATE;
+    tg_tensor *in[1] = {t};
+    if (!tg_tape_check_inputs(tp, "retain_grad", 1, in)) return tg_tape_status(tp);
+    if (t->magic != TG_MAGIC_TAPE) {
+        tg_tape_fail(tp, TG_ERR_ARG, "retain_grad: a user-owned tensor; use "
+                                     "tg_tensor_set_requires_grad instead");
+        return tg_tape_status(tp);
+    }
+    t->retain = true;
+    return TG_OK;
+}
+
+tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
+                 tg_tensor **out, bool create_graph)
+{
+    if (!tp) return TG_ERR_NULL;
+    if (!tg__tape_ok(tp)) return TG_ERR_STATE;
+    if (!check_start(tp, "grad", y)) return tg_tape_status(tp);
+    if (n < 0 || (n && (!xs || !out))) {
+        tg_tape_fail(tp, TG_ERR_NULL, "grad: inputs or outputs array is NULL");
+        return tg_tape_status(tp);
+    }
+    if (!tg_tape_check_inputs(tp, "grad", n, xs)) return tg_tape_status(tp);
+    sweep s;
+    if (!sweep_init(tp, &s)) return tg_tape_status(tp);
+    for (int i = 0; i < n; i++) {
+        int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
+        if (id >= 0 && id < s.nv) s.dep[id] = true;
+    }
+    if (sweep_run(tp, "grad", y, seed, create_graph, &s) != TG_OK) return tg_tape_status(tp);
+    for (int i = 0; i < n; i++) {
+        int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
+        tg_tensor *g = id >= 0 && id < s.nv ? s.grads[id] : NULL;
+        if (!g) g = tg__const_full(tp, xs[i]->dtype, xs[i]->ndim, xs[i]->shape, 0.0);
+        if (!g) return tg_tape_status(tp);
+        out[i] = g;
+    }
+    return TG_OK;
+}
+
+tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)
+{
+    tg_tensor *g = NULL;
+    tg_tensor *xs[1] = {x};
+    if (tg_vjp(tp, y, NULL, 1, xs, &g, create_graph) != TG_OK) return NULL;
+    return g;
+}

@@ -1,0 +1,143 @@
+/* Internal definitions shared by the core, the ops and the kernels.
+ * Not installed; nothing here is public API. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tapegrad.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define TG_MAGIC_USER 0x55534552u /* "USER" */
+#define TG_MAGIC_TAPE 0x54415045u /* "TAPE" */
+#define TG_ALIGN      64
+
+struct tg_tensor {
+    uint32_t magic;
+    tg_dtype dtype;
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    void *data;
+    tg_tape *tape;     /* owner; NULL for user-owned */
+    uint64_t epoch;    /* tape epoch at creation (tape-owned only) */
+    int32_t id;        /* tape-owned: value id on its tape */
+    int64_t node;      /* tape-owned: index of the producing node, -1 = leaf */
+    bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
+    bool retain;       /* tape-owned: tg_retain_grad */
+    tg_tensor *grad;
+};
+
+struct tg_node {
+    const tg_op *op;
+    tg_tape *tape;
+    int n_in;
+    tg_tensor **in;
+    int32_t *in_ids;
+    tg_tensor *out;
+    void *saved;
+    int n_aux;
+    tg_tensor **aux;
+};
+
+/* ---- allocation (core/alloc.c): every heap allocation goes here -------- */
+void *tg__malloc(size_t n);
+void *tg__calloc(size_t n, size_t size);
+void *tg__realloc(void *p, size_t n);
+void tg__free(void *p);
+
+/* ---- arena (core/arena.c) ------------------------------------------------ */
+typedef struct tg_chunk tg_chunk;
+typedef struct tg_arena {
+    tg_chunk *head;     /* chunk being filled */
+    tg_chunk *first;    /* chunk list, oldest first */
+    size_t in_use, high_water, reserved, limit, chunk_size;
+    int64_t mallocs;
+} tg_arena;
+void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit);
+/* NULL when out of memory or over the limit. */
+void *tg__arena_alloc(tg_arena *a, size_t n);
+void tg__arena_reset(tg_arena *a);
+void tg__arena_free(tg_arena *a);
+
+/* ---- errors (core/error.c) ---------------------------------------------- */
+void tg__set_last(tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void tg__clear_last(void);
+/* "(3,4)" */
+char *tg__shape_str(const tg_tensor *t, char *buf, size_t n);
+#define TG_SHAPE_BUF 96
+
+/* ---- tape internals (core/tape.c) ---------------------------------------- */
+bool tg__tape_ok(const tg_tape *tp);
+/* Is t usable on tp (user-owned, or tape-owned by tp in this epoch)? */
+bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp);
+/* Are new ops being recorded (false inside a plain backward pass)? */
+bool tg__tape_recording(const tg_tape *tp);
+void tg__tape_set_recording(tg_tape *tp, bool on);
+/* Arena memory for op-internal scratch that lives until reset. */
+void *tg__tape_scratch(tg_tape *tp, size_t n);
+/* A tape tensor sharing src's data (same element count; for reshape).  Safe
+ * because ops never write their inputs. */
+tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
+int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t); /* -1 on OOM */
+int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
+size_t tg__tape_num_users(const tg_tape *tp);
+tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
+int64_t tg__tape_num_nodes(const tg_tape *tp);
+tg_node *tg__tape_node(const tg_tape *tp, int64_t i);
+int32_t tg__tape_num_values(const tg_tape *tp);
+/* The current backward's "depends on a target" flags (NULL outside). */
+const bool *tg__tape_dep(const tg_tape *tp);
+void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
+/* Anomaly mode check of a freshly computed tensor. */
+bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
+
+/* ---- op helpers (core/opsupport.c) ---------------------------------------- */
+/* Check dtypes agree; sets the tape error naming op and shapes. */
+bool tg__same_dtype(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor *b);
+/* Normalise axis (negative from the end) against ndim; error names op. */
+bool tg__norm_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *out);
+/* Zeros / a constant-filled tape tensor (not recorded: a constant). */
+tg_tensor *tg__const_full(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, double v);
+/* A tape-owned leaf copy of src's values. */
+tg_tensor *tg__const_copy(tg_tape *tp, const tg_tensor *src);
+/* Accumulate a into b's values in place: b += a (same shape and dtype). */
+void tg__add_inplace(tg_tensor *b, const tg_tensor *a);
+
+/* ---- broadcasting (core/broadcast.c) -------------------------------------- */
+/* Broadcast shape of a and b; false if incompatible. */
+bool tg__broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int *nout,
+                         int64_t *out);
+/* Element strides of a tensor of shape (n, s) seen with the broadcast shape
+ * (nout, out): 0 along broadcast axes. */
+void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out,
+                           int64_t *strides);
+
+/* ---- typed kernels: one body, instantiated for float and double ---------- */
+#define TG_DISPATCH(dt, T, ...)                                                                    \
+    do {                                                                                           \
+        if ((dt) == TG_F64) {                                                                      \
+            typedef double T;                                                                      \
+            __VA_ARGS__                                                                            \
+        } else {                                                                                   \
+            typedef float T;                                                                       \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define TG_EXP(x)   _Generic((x), float: expf, default: exp)(x)
+#define TG_LOG(x)   _Generic((x), float: logf, default: log)(x)
+#define TG_LOG1P(x) _Generic((x), float: log1pf, default: log1p)(x)
+#define TG_SQRT(x)  _Generic((x), float: sqrtf, default: sqrt)(x)
+#define TG_TANH(x)  _Generic((x), float: tanhf, default: tanh)(x)
+#define TG_FABS(x)  _Generic((x), float: fabsf, default: fabs)(x)
+#define TG_POW(x, y) _Generic((x), float: powf, default: pow)(x, y)
+
+#define TG_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+#endif

@@ -1,0 +1,555 @@
+/* The tape: a Wengert list of nodes, the arena that holds every tape-owned
+ * tensor, the sticky error, and value ids (the slots the backward pass keeps
+ * gradients in).  Nothing here knows about any particular op. */
+#include "internal.h"
+
+#include <stdio.h>
+
+struct tg_tape {
+    tg_arena arena;
+    uint64_t epoch;
+    tg_status status;
+    char msg[512];
+    int64_t err_node;
+
+    tg_node *nodes;
+    int64_t n_nodes, cap_nodes;
+    int32_t n_values; /* ids handed out (tape tensors and user tensors) */
+    int64_t n_tensors;
+
+    /* user-owned tensor -> value id, open addressing, cleared on reset */
+    const tg_tensor **map_keys;
+    int32_t *map_vals;
+    size_t map_cap, map_n;
+    int32_t *user_ids_order; /* ids of user tensors in first-use order */
+    tg_tensor **user_by_order;
+    size_t cap_users;
+
+    bool recording;
+    bool anomaly;
+    const bool *dep;
+    int32_t n_dep;
+    tg_rng rng;
+    int64_t mallocs;
+};
+
+tg_tape *tg_tape_new(const tg_tape_options *opts)
+{
+    tg_tape *tp = tg__calloc(1, sizeof *tp);
+    if (!tp) {
+        tg__set_last(TG_ERR_NOMEM, "tg_tape_new: out of memory");
+        return NULL;
+    }
+    tg_tape_options o = {0};
+    if (opts) o = *opts;
+    tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit);
+    tp->epoch = 1;
+    tp->recording = true;
+    tp->anomaly = o.anomaly;
+    tp->err_node = -1;
+    tg_rng_seed(&tp->rng, o.seed);
+    tp->mallocs = 1;
+    return tp;
+}
+
+void tg_tape_free(tg_tape *tp)
+{
+    if (!tp) return;
+    tg__arena_free(&tp->arena);
+    tg__free(tp->nodes);
+    tg__free(tp->map_keys);
+    tg__free(tp->map_vals);
+    tg__free(tp->user_by_order);
+    tg__free(tp);
+}
+
+void tg_tape_reset(tg_tape *tp)
+{
+    if (!tp) return;
+    tg__arena_reset(&tp->arena);
+    tp->epoch++;
+    tp->status = TG_OK;
+    tp->msg[0] = '\0';
+    tp->err_node = -1;
+    tp->n_nodes = 0;
+    tp->n_values = 0;
+    tp->n_tensors = 0;
+    if (tp->map_n) memset(tp->map_keys, 0, tp->map_cap * sizeof *tp->map_keys);
+    tp->map_n = 0;
+    tp->recording = true;
+    tp->dep = NULL;
+    tp->n_dep = 0;
+}
+
+tg_status tg_tape_status(const tg_tape *tp)
+{
+    return tp ? tp->status : TG_ERR_NULL;
+}
+
+const char *tg_tape_error(const tg_tape *tp)
+{
+    return tp ? tp->msg : "tape is NULL";
+}
+
+int64_t tg_tape_error_node(const tg_tape *tp)
+{
+    return tp ? tp->err_node : -1;
+}
+
+void tg_tape_set_anomaly(tg_tape *tp, bool on)
+{
+    if (tp) tp->anomaly = on;
+}
+
+tg_rng *tg_tape_rng(tg_tape *tp)
+{
+    return tp ? &tp->rng : NULL;
+}
+
+void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
+{
+    if (!tp || tp->status != TG_OK) return;
+    tp->status = s == TG_OK ? TG_ERR_ARG : s;
+    tp->err_node = tp->n_nodes;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tp->msg, sizeof tp->msg, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k < sizeof tp->msg)
+        snprintf(tp->msg + k, sizeof tp->msg - (size_t)k, " [node %lld]", (long long)tp->n_nodes);
+}
+
+bool tg__tape_ok(const tg_tape *tp)
+{
+    return tp && tp->status == TG_OK;
+}
+
+bool tg__tape_recording(const tg_tape *tp)
+{
+    return tp->recording;
+}
+
+void tg__tape_set_recording(tg_tape *tp, bool on)
+{
+    tp->recording = on;
+}
+
+void *tg__tape_scratch(tg_tape *tp, size_t n)
+{
+    void *p = tg__arena_alloc(&tp->arena, n);
+    if (!p)
+        tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes (in use %zu, limit %zu)",
+                     n, tp->arena.in_use, tp->arena.limit);
+    return p;
+}
+
+tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
+{
+    tg_tape_stats s = {0};
+    if (!tp) return s;
+    s.nodes = tp->n_nodes;
+    s.tensors = tp->n_tensors;
+    s.bytes_in_use = tp->arena.in_use;
+    s.high_water = tp->arena.high_water;
+    s.bytes_reserved = tp->arena.reserved;
+    s.mallocs = tp->mallocs + tp->arena.mallocs;
+    return s;
+}
+
+bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
+{
+    if (!t) return false;
+    if (t->magic == TG_MAGIC_USER) return true;
+    return t->magic == TG_MAGIC_TAPE && t->tape == tp && t->epoch == tp->epoch;
+}
+
+/* ---- tape-owned tensors -------------------------------------------------- */
+static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape,
+                               void *view)
+{
+    if (!tg__tape_ok(tp)) return NULL;
+    if ((dt != TG_F32 && dt != TG_F64) || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+        tg_tape_fail(tp, TG_ERR_ARG, "alloc: bad dtype %d or ndim %d", (int)dt, ndim);
+        return NULL;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
+            tg_tape_fail(tp, TG_ERR_SHAPE, "alloc: extent %lld of axis %d is invalid",
+                         (long long)shape[i], i);
+            return NULL;
+        }
+        n *= shape[i];
+    }
+    tg_tensor *t = tg__tape_scratch(tp, sizeof *t);
+    if (!t) return NULL;
+    void *data = view ? view : tg__tape_scratch(tp, (size_t)n * tg_dtype_size(dt));
+    if (!data) return NULL;
+    memset(t, 0, sizeof *t);
+    t->magic = TG_MAGIC_TAPE;
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = n;
+    t->data = data;
+    t->tape = tp;
+    t->epoch = tp->epoch;
+    t->id = tp->n_values++;
+    t->node = -1;
+    tp->n_tensors++;
+    return t;
+}
+
+tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape)
+{
+    return alloc_tensor(tp, dt, ndim, shape, NULL);
+}
+
+tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape)
+{
+    return alloc_tensor(tp, src->dtype, ndim, shape, src->data);
+}
+
+/* ---- value ids of user-owned tensors ------------------------------------ */
+static size_t hash_ptr(const void *p, size_t cap)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+static bool map_grow(tg_tape *tp)
+{
+    size_t cap = tp->map_cap ? tp->map_cap * 2 : 64;
+    const tg_tensor **keys = tg__calloc(cap, sizeof *keys);
+    int32_t *vals = tg__calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        tg__free(keys);
+        tg__free(vals);
+        return false;
+    }
+    tp->mallocs += 2;
+    for (size_t i = 0; i < tp->map_cap; i++) {
+        if (!tp->map_keys[i]) continue;
+        size_t h = hash_ptr(tp->map_keys[i], cap);
+        while (keys[h]) h = (h + 1) & (cap - 1);
+        keys[h] = tp->map_keys[i];
+        vals[h] = tp->map_vals[i];
+    }
+    tg__free(tp->map_keys);
+    tg__free(tp->map_vals);
+    tp->map_keys = keys;
+    tp->map_vals = vals;
+    tp->map_cap = cap;
+    return true;
+}
+
+int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t)
+{
+    if (!t) return -1;
+    if (t->magic == TG_MAGIC_TAPE) return tg__tensor_live_on(t, tp) ? t->id : -1;
+    if (!tp->map_cap) return -1;
+    size_t h = hash_ptr(t, tp->map_cap);
+    while (tp->map_keys[h]) {
+        if (tp->map_keys[h] == t) return tp->map_vals[h];
+        h = (h + 1) & (tp->map_cap - 1);
+    }
+    return -1;
+}
+
+int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
+{
+    int32_t id = tg__tape_value_id_lookup(tp, t);
+    if (id >= 0 || t->magic == TG_MAGIC_TAPE) return id;
+    if ((tp->map_n + 1) * 2 > tp->map_cap && !map_grow(tp)) return -1;
+    /* keep the user tensors in first-use order for printing and backward */
+    if (tp->map_n >= tp->cap_users) {
+        size_t cap = tp->cap_users ? tp->cap_users * 2 : 32;
+        tg_tensor **u = tg__realloc(tp->user_by_order, cap * sizeof *u);
+        if (!u) return -1;
+        tp->mallocs++;
+        tp->user_by_order = u;
+        tp->cap_users = cap;
+    }
+    size_t h = hash_ptr(t, tp->map_cap);
+    while (tp->map_keys[h]) h = (h + 1) & (tp->map_cap - 1);
+    tp->map_keys[h] = t;
+    tp->map_vals[h] = tp->n_values++;
+    tp->user_by_order[tp->map_n++] = t;
+    return tp->map_vals[h];
+}
+
+size_t tg__tape_num_users(const tg_tape *tp)
+{
+    return tp->map_n;
+}
+tg_tensor *tg__tape_user(const tg_tape *tp, size_t i)
+{
+    return tp->user_by_order[i];
+}
+
+int64_t tg__tape_num_nodes(const tg_tape *tp)
+{
+    return tp->n_nodes;
+}
+
+tg_node *tg__tape_node(const tg_tape *tp, int64_t i)
+{
+    return &tp->nodes[i];
+}
+
+int32_t tg__tape_num_values(const tg_tape *tp)
+{
+    return tp->n_values;
+}
+
+const bool *tg__tape_dep(const tg_tape *tp)
+{
+    return tp->dep;
+}
+
+void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n)
+{
+    tp->dep = dep;
+    tp->n_dep = n;
+}
+
+/* ---- inputs and recording ----------------------------------------------- */
+bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
+{
+    if (!tp) return false;
+    if (tp->status != TG_OK) return false;
+    if (n > 0 && !in) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: input array is NULL", op_name);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *t = in[i];
+        if (!t) {
+            tg_tape_fail(tp, TG_ERR_NULL, "%s: input %d is NULL", op_name, i);
+            return false;
+        }
+        if (t->magic == TG_MAGIC_USER) continue;
+        if (t->magic != TG_MAGIC_TAPE) {
+            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
+            return false;
+        }
+        if (t->tape != tp) {
+            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d belongs to another tape", op_name, i);
+            return false;
+        }
+        if (t->epoch != tp->epoch) {
+            tg_tape_fail(tp, TG_ERR_TAPE,
+                         "%s: input %d is stale (created before the last tg_tape_reset)", op_name, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t)
+{
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = tg_tensor_get_flat(t, i);
+        if (!isfinite(v)) {
+            char d[TG_SHAPE_BUF + 8];
+            tg_tape_fail(tp, TG_ERR_NUMERIC, "anomaly: %s produced %s at flat index %lld of %s",
+                         what, isnan(v) ? "NaN" : "Inf", (long long)i,
+                         tg_tensor_describe(t, d, sizeof d));
+            return false;
+        }
+    }
+    return true;
+}
+
+tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
+                          tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
+                          tg_tensor *const *aux)
+{
+    if (!tg__tape_ok(tp)) return NULL;
+    if (!op || !op->name || !out || (n_in && !in) || n_in < 0 || n_aux < 0 || (n_aux && !aux) ||
+        (op->arity >= 0 && op->arity != n_in)) {
+        tg_tape_fail(tp, TG_ERR_ARG, "record %s: bad descriptor, output or input count %d",
+                     op && op->name ? op->name : "(op)", n_in);
+        return NULL;
+    }
+    if (!tg__tensor_live_on(out, tp) || out->magic != TG_MAGIC_TAPE) {
+        tg_tape_fail(tp, TG_ERR_TAPE, "record %s: the output must come from tg_tape_alloc on this "
+                                      "tape", op->name);
+        return NULL;
+    }
+    if (!tg_tape_check_inputs(tp, op->name, n_in, in)) return NULL;
+    if (tp->anomaly && !tg__anomaly_check(tp, op->name, out)) return NULL;
+    bool rg = false;
+    for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
+    out->requires_grad = rg;
+    if (!tp->recording) return out; /* inside a plain backward: a constant */
+
+    if (tp->n_nodes == tp->cap_nodes) {
+        int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;
+        tg_node *nn = tg__realloc(tp->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory growing the node list", op->name);
+            return NULL;
+        }
+        tp->mallocs++;
+        tp->nodes = nn;
+        tp->cap_nodes = cap;
+    }
+    tg_node nd = {.op = op, .tape = tp, .n_in = n_in, .out = out, .n_aux = n_aux};
+    if (n_in) {
+        nd.in = tg__tape_scratch(tp, (size_t)n_in * sizeof *nd.in);
+        nd.in_ids = tg__tape_scratch(tp, (size_t)n_in * sizeof *nd.in_ids);
+        if (!nd.in || !nd.in_ids) return NULL;
+        for (int i = 0; i < n_in; i++) {
+            nd.in[i] = in[i];
+            nd.in_ids[i] = tg__tape_value_id(tp, in[i]);
+            if (nd.in_ids[i] < 0) {
+                tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name, i);
+                return NULL;
+            }
+        }
+    }
+    if (saved_size) {
+        if (!saved) {
+            tg_tape_fail(tp, TG_ERR_NULL, "record %s: saved is NULL with size %zu", op->name,
+                         saved_size);
+            return NULL;
+        }
+        nd.saved = tg__tape_scratch(tp, saved_size);
+        if (!nd.saved) return NULL;
+        memcpy(nd.saved, saved, saved_size);
+    }
+    if (n_aux) {
+        nd.aux = tg__tape_scratch(tp, (size_t)n_aux * sizeof *nd.aux);
+        if (!nd.aux) return NULL;
+        for (int i = 0; i < n_aux; i++) nd.aux[i] = aux[i];
+    }
+    out->node = tp->n_nodes;
+    tp->nodes[tp->n_nodes++] = nd;
+    return out;
+}
+
+/* ---- node inspection ------------------------------------------------------- */
+const tg_op *tg_node_op(const tg_node *n)
+{
+    return n ? n->op : NULL;
+}
+int tg_node_num_inputs(const tg_node *n)
+{
+    return n ? n->n_in : 0;
+}
+tg_tensor *tg_node_input(const tg_node *n, int i)
+{
+    return n && i >= 0 && i < n->n_in ? n->in[i] : NULL;
+}
+tg_tensor *tg_node_output(const tg_node *n)
+{
+    return n ? n->out : NULL;
+}
+bool tg_node_needs_grad(const tg_node *n, int i)
+{
+    if (!n || i < 0 || i >= n->n_in) return false;
+    const tg_tape *tp = n->tape;
+    if (!tp->dep) return true;
+    int32_t id = n->in_ids[i];
+    return id >= 0 && id < tp->n_dep && tp->dep[id];
+}
+const void *tg_node_saved(const tg_node *n)
+{
+    return n ? n->saved : NULL;
+}
+tg_tensor *tg_node_aux(const tg_node *n, int i)
+{
+    return n && i >= 0 && i < n->n_aux ? n->aux[i] : NULL;
+}
+int tg_node_num_aux(const tg_node *n)
+{
+    return n ? n->n_aux : 0;
+}
+
+/* ---- printing -------------------------------------------------------------- */
+static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
+{
+    if (t->magic == TG_MAGIC_USER) {
+        for (size_t u = 0; u < tp->map_n; u++)
+            if (tp->user_by_order[u] == t) {
+                fprintf(f, "$%zu", u);
+                return;
+            }
+        fputs("$?", f);
+    } else if (t->node >= 0) {
+        fprintf(f, "%%%lld", (long long)t->node);
+    } else {
+        fprintf(f, "c%d", t->id); /* a tape constant (not produced by a node) */
+    }
+}
+
+void tg_tape_print(const tg_tape *tp, FILE *f)
+{
+    if (!tp || !f) return;
+    char d[TG_SHAPE_BUF + 8];
+    for (size_t u = 0; u < tp->map_n; u++) {
+        const tg_tensor *t = tp->user_by_order[u];
+        fprintf(f, "$%zu = input%s  %s\n", u, t->requires_grad ? " (requires grad)" : "",
+                tg_tensor_describe(t, d, sizeof d));
+    }
+    for (int64_t i = 0; i < tp->n_nodes; i++) {
+        const tg_node *n = &tp->nodes[i];
+        fprintf(f, "%%%lld = %s(", (long long)i, n->op->name);
+        for (int k = 0; k < n->n_in; k++) {
+            if (k) fputs(", ", f);
+            print_ref(f, tp, n->in[k]);
+        }
+        fprintf(f, ")  %s\n", tg_tensor_describe(n->out, d, sizeof d));
+    }
+    if (tp->status != TG_OK) fprintf(f, "error: %s\n", tp->msg);
+}
+
+static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
+{
+    if (t->numel > small) return;
+    fputs("\\n", f);
+    for (int64_t i = 0; i < t->numel; i++) fprintf(f, "%s%.4g", i ? " " : "", tg_tensor_get_flat(t, i));
+    if (t->grad && t->grad->numel == t->numel) {
+        fputs("\\ngrad", f);
+        for (int64_t i = 0; i < t->numel; i++) fprintf(f, " %.4g", tg_tensor_get_flat(t->grad, i));
+    }
+}
+
+tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
+{
+    if (!tp || !f) return TG_ERR_NULL;
+    char d[TG_SHAPE_BUF + 8];
+    fputs("digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n", f);
+    for (size_t u = 0; u < tp->map_n; u++) {
+        const tg_tensor *t = tp->user_by_order[u];
+        fprintf(f, "  u%zu [shape=box, style=filled, fillcolor=\"%s\", label=\"$%zu %s", u,
+                t->requires_grad ? "#ffe4b5" : "#e0e0e0", u, tg_tensor_describe(t, d, sizeof d));
+        dot_values(f, t, small_numel);
+        fputs("\"];\n", f);
+    }
+    for (int64_t i = 0; i < tp->n_nodes; i++) {
+        const tg_node *n = &tp->nodes[i];
+        fprintf(f, "  n%lld [shape=ellipse, label=\"%%%lld %s\\n%s", (long long)i, (long long)i,
+                n->op->name, tg_tensor_describe(n->out, d, sizeof d));
+        dot_values(f, n->out, small_numel);
+        fputs("\"];\n", f);
+        for (int k = 0; k < n->n_in; k++) {
+            const tg_tensor *t = n->in[k];
+            if (t->magic == TG_MAGIC_USER) {
+                for (size_t u = 0; u < tp->map_n; u++)
+                    if (tp->user_by_order[u] == t) fprintf(f, "  u%zu -> n%lld;\n", u, (long long)i);
+            } else if (t->node >= 0) {
+                fprintf(f, "  n%lld -> n%lld;\n", (long long)t->node, (long long)i);
+            } else {
+                fprintf(f, "  c%d [shape=box, label=\"const %s\"];\n  c%d -> n%lld;\n", t->id,
+                        tg_tensor_describe(t, d, sizeof d), t->id, (long long)i);
+            }
+        }
+    }
+    fputs("}\n", f);
+    return ferror(f) ? TG_ERR_IO : TG_OK;
+}

@@ -1,0 +1,448 @@
+/* User-owned tensors: creation, element access, copy, RNG fills. */
+#include "internal.h"
+
+#include <stdio.h>
+
+size_t tg_dtype_size(tg_dtype dt)
+{
+    return dt == TG_F64 ? sizeof(double) : sizeof(float);
+}
+
+const char *tg_dtype_name(tg_dtype dt)
+{
+    return dt == TG_F64 ? "f64" : dt == TG_F32 ? "f32" : "?";
+}
+
+/* Validates dtype and shape and computes the element count; on failure sets
+ * the thread's last error (tape == NULL) or the tape's error. */
+static bool shape_ok(tg_tape *tp, const char *what, tg_dtype dt, int ndim, const int64_t *shape,
+                     int64_t *numel)
+{
+    if (dt != TG_F32 && dt != TG_F64) {
+        if (tp) tg_tape_fail(tp, TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
+        else tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
+        return false;
+    }
+    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
+        if (tp) tg_tape_fail(tp, TG_ERR_SHAPE, "%s: ndim %d not in [0, %d]", what, ndim, TG_MAX_DIMS);
+        else tg__set_last(TG_ERR_SHAPE, "%s: ndim %d not in [0, %d] or shape NULL", what, ndim,
+                          TG_MAX_DIMS);
+        return false;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
+            if (tp) tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
+                                 (long long)shape[i], i);
+            else tg__set_last(TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
+                              (long long)shape[i], i);
+            return false;
+        }
+        n *= shape[i];
+    }
+    *numel = n;
+    return true;
+}
+
+static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape, int64_t numel)
+{
+    memset(t, 0, sizeof *t);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = numel;
+    t->id = -1;
+    t->node = -1;
+}
+
+tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t n;
+    if (!shape_ok(NULL, "tg_tensor_new", dt, ndim, shape, &n)) return NULL;
+    tg_tensor *t = tg__malloc(sizeof *t);
+    if (!t) {
+        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for the header");
+        return NULL;
+    }
+    init_header(t, dt, ndim, shape, n);
+    t->magic = TG_MAGIC_USER;
+    t->data = tg__calloc((size_t)n, tg_dtype_size(dt));
+    if (!t->data) {
+        tg__free(t);
+        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for %lld elements",
+                     (long long)n);
+        return NULL;
+    }
+    return t;
+}
+
+tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    return tg_tensor_new(dt, ndim, shape);
+}
+
+tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
+{
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    if (t) tg_tensor_fill(t, value);
+    return t;
+}
+
+tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    return tg_tensor_full(dt, ndim, shape, 1.0);
+}
+
+tg_tensor *tg_tensor_scalar(tg_dtype dt, double value)
+{
+    return tg_tensor_full(dt, 0, NULL, value);
+}
+
+tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
+{
+    if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+        tg__set_last(TG_ERR_ARG, "tg_tensor_arange: step must be non-zero and values finite");
+        return NULL;
+    }
+    double count = ceil((stop - start) / step);
+    if (count < 0) count = 0;
+    if (count > 1e15) {
+        tg__set_last(TG_ERR_ARG, "tg_tensor_arange: %g elements is too many", count);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    tg_tensor *t = tg_tensor_new(dt, 1, &n);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n; i++) tg_tensor_set_flat(t, i, start + (double)i * step);
+    return t;
+}
+
+tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data)
+{
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    if (!t) return NULL;
+    if (t->numel && !data) {
+        tg_tensor_free(t);
+        tg__set_last(TG_ERR_NULL, "tg_tensor_from: data is NULL");
+        return NULL;
+    }
+    if (t->numel) memcpy(t->data, data, (size_t)t->numel * tg_dtype_size(dt));
+    return t;
+}
+
+tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data)
+{
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    if (!t) return NULL;
+    if (t->numel && !data) {
+        tg_tensor_free(t);
+        tg__set_last(TG_ERR_NULL, "tg_tensor_from_f64: data is NULL");
+        return NULL;
+    }
+    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, data[i]);
+    return t;
+}
+
+tg_tensor *tg_tensor_clone(const tg_tensor *t)
+{
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_clone: tensor is NULL");
+        return NULL;
+    }
+    return tg_tensor_from(t->dtype, t->ndim, t->shape, t->data);
+}
+
+tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt)
+{
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_cast_new: tensor is NULL");
+        return NULL;
+    }
+    tg_tensor *r = tg_tensor_new(dt, t->ndim, t->shape);
+    if (r) tg_tensor_copy(r, t);
+    return r;
+}
+
+void tg_tensor_free(tg_tensor *t)
+{
+    if (!t || t->magic != TG_MAGIC_USER) return;
+    if (t->grad) {
+        tg__free(t->grad->data);
+        tg__free(t->grad);
+    }
+    tg__free(t->data);
+    t->magic = 0;
+    tg__free(t);
+}
+
+/* ---- RNG: xoshiro256** seeded through splitmix64 ------------------------- */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void tg_rng_seed(tg_rng *r, uint64_t seed)
+{
+    if (!r) return;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t tg_rng_next(tg_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double tg_rng_uniform(tg_rng *r)
+{
+    return (double)(tg_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+double tg_rng_normal(tg_rng *r)
+{
+    double u1 = tg_rng_uniform(r), u2 = tg_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
+{
+    if (!t || !r) return TG_ERR_NULL;
+    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
+    return TG_OK;
+}
+
+tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std)
+{
+    if (!t || !r) return TG_ERR_NULL;
+    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, mean + std * tg_rng_normal(r));
+    return TG_OK;
+}
+
+tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r)
+{
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_rand: rng is NULL");
+        return NULL;
+    }
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    if (t) tg_tensor_fill_uniform(t, r, 0.0, 1.0);
+    return t;
+}
+
+tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r)
+{
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_randn: rng is NULL");
+        return NULL;
+    }
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    if (t) tg_tensor_fill_normal(t, r, 0.0, 1.0);
+    return t;
+}
+
+/* ---- properties ---------------------------------------------------------- */
+tg_dtype tg_tensor_dtype(const tg_tensor *t)
+{
+    return t ? t->dtype : TG_F64;
+}
+int tg_tensor_ndim(const tg_tensor *t)
+{
+    return t ? t->ndim : -1;
+}
+const int64_t *tg_tensor_shape(const tg_tensor *t)
+{
+    return t ? t->shape : NULL;
+}
+int64_t tg_tensor_dim(const tg_tensor *t, int axis)
+{
+    if (!t) return -1;
+    if (axis < 0) axis += t->ndim;
+    if (axis < 0 || axis >= t->ndim) return -1;
+    return t->shape[axis];
+}
+int64_t tg_tensor_numel(const tg_tensor *t)
+{
+    return t ? t->numel : 0;
+}
+tg_tape *tg_tensor_tape(const tg_tensor *t)
+{
+    return t ? t->tape : NULL;
+}
+bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    if (!a || !b || a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size)
+{
+    if (!buf || !size) return buf;
+    if (!t) {
+        snprintf(buf, size, "NULL");
+        return buf;
+    }
+    char sh[TG_SHAPE_BUF];
+    tg__shape_str(t, sh, sizeof sh);
+    sh[0] = '[';
+    size_t l = strlen(sh);
+    if (l) sh[l - 1] = ']';
+    snprintf(buf, size, "%s%s", tg_dtype_name(t->dtype), sh);
+    return buf;
+}
+
+/* ---- data ------------------------------------------------------------------ */
+void *tg_tensor_data(tg_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+const void *tg_tensor_data_const(const tg_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+double *tg_tensor_f64(tg_tensor *t)
+{
+    return t && t->dtype == TG_F64 ? (double *)t->data : NULL;
+}
+float *tg_tensor_f32(tg_tensor *t)
+{
+    return t && t->dtype == TG_F32 ? (float *)t->data : NULL;
+}
+
+double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
+{
+    if (!t || i < 0 || i >= t->numel) return NAN;
+    return t->dtype == TG_F64 ? ((const double *)t->data)[i] : (double)((const float *)t->data)[i];
+}
+
+void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
+{
+    if (!t || i < 0 || i >= t->numel) return;
+    if (t->dtype == TG_F64) ((double *)t->data)[i] = v;
+    else ((float *)t->data)[i] = (float)v;
+}
+
+static int64_t flat_index(const tg_tensor *t, const int64_t *idx)
+{
+    int64_t f = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (idx[i] < 0 || idx[i] >= t->shape[i]) return -1;
+        f = f * t->shape[i] + idx[i];
+    }
+    return f;
+}
+
+double tg_tensor_get(const tg_tensor *t, const int64_t *idx)
+{
+    if (!t || (t->ndim && !idx)) return NAN;
+    return tg_tensor_get_flat(t, flat_index(t, idx));
+}
+
+void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v)
+{
+    if (!t || (t->ndim && !idx)) return;
+    tg_tensor_set_flat(t, flat_index(t, idx), v);
+}
+
+tg_status tg_tensor_fill(tg_tensor *t, double v)
+{
+    if (!t) return TG_ERR_NULL;
+    TG_DISPATCH(t->dtype, T, {
+        T *p = t->data;
+        T x = (T)v;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = x;
+    });
+    return TG_OK;
+}
+
+tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
+{
+    if (!dst || !src) return TG_ERR_NULL;
+    if (dst->numel != src->numel || !tg_tensor_same_shape(dst, src)) return TG_ERR_SHAPE;
+    if (dst == src) return TG_OK;
+    if (dst->dtype == src->dtype) {
+        if (dst->numel) memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));
+    } else if (dst->dtype == TG_F64) {
+        const float *s = src->data;
+        double *d = dst->data;
+        for (int64_t i = 0; i < dst->numel; i++) d[i] = s[i];
+    } else {
+        const double *s = src->data;
+        float *d = dst->data;
+        for (int64_t i = 0; i < dst->numel; i++) d[i] = (float)s[i];
+    }
+    return TG_OK;
+}
+
+tg_status tg_tensor_to_f64(const tg_tensor *t, double *out)
+{
+    if (!t || (!out && t->numel)) return TG_ERR_NULL;
+    for (int64_t i = 0; i < t->numel; i++) out[i] = tg_tensor_get_flat(t, i);
+    return TG_OK;
+}
+
+void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems)
+{
+    if (!f) return;
+    char d[TG_SHAPE_BUF + 8];
+    fprintf(f, "%s %s", name ? name : "tensor", tg_tensor_describe(t, d, sizeof d));
+    if (!t) {
+        fputc('\n', f);
+        return;
+    }
+    int64_t n = t->numel;
+    if (max_elems > 0 && n > max_elems) n = max_elems;
+    int64_t row = t->ndim ? t->shape[t->ndim - 1] : 1;
+    fputs(" =", f);
+    for (int64_t i = 0; i < n; i++) {
+        if (t->ndim >= 2 && row > 0 && i % row == 0) fputs("\n   ", f);
+        fprintf(f, " % .6g", tg_tensor_get_flat(t, i));
+    }
+    if (n < t->numel) fprintf(f, " ... (%lld more)", (long long)(t->numel - n));
+    fputc('\n', f);
+}
+
+/* ---- gradients ------------------------------------------------------------ */
+tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on)
+{
+    if (!t) return TG_ERR_NULL;
+    if (t->magic != TG_MAGIC_USER) {
+        tg__set_last(TG_ERR_ARG, "tg_tensor_set_requires_grad: only user-owned tensors; use "
+                                 "tg_retain_grad for a tape-owned one");
+        return TG_ERR_ARG;
+    }
+    t->requires_grad = on;
+    return TG_OK;
+}
+
+bool tg_tensor_requires_grad(const tg_tensor *t)
+{
+    return t && t->requires_grad;
+}
+
+tg_tensor *tg_tensor_grad(const tg_tensor *t)
+{
+    return t ? t->grad : NULL;
+}
+
+void tg_tensor_zero_grad(tg_tensor *t)
+{
+    if (t && t->grad) tg_tensor_fill(t->grad, 0.0);
+}

@@ -1,0 +1,220 @@
+/* Elementwise unary ops: forward kernel and backward rule side by side.
+ * Backward rules are written with tapegrad ops, so they can be recorded
+ * (create_graph) and differentiated again. */
+#include "../core/internal.h"
+
+typedef enum unop {
+    U_NEG, U_EXP, U_LOG, U_SQRT, U_SQUARE, U_ABS, U_SIGMOID, U_TANH, U_RELU, U_SOFTPLUS,
+    U_SIGN, U_STEP, U_COPY
+} unop;
+
+/* sigmoid and softplus written so that no exp overflows. */
+#define SIGMOID(T, v) ((v) >= 0 ? (T)1 / ((T)1 + TG_EXP(-(v))) : TG_EXP(v) / ((T)1 + TG_EXP(v)))
+#define SOFTPLUS(T, v) (((v) > 0 ? (v) : (T)0) + TG_LOG1P(TG_EXP(-TG_FABS(v))))
+
+#define UN_LOOP(T, EXPR)                                                                           \
+    do {                                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            const T v = x[i];                                                                      \
+            o[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } while (0)
+
+static void un_kernel(unop k, tg_tensor *out, const tg_tensor *in)
+{
+    const int64_t n = in->numel;
+    TG_DISPATCH(in->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict x = in->data;
+        switch (k) {
+        case U_NEG: UN_LOOP(T, -v); break;
+        case U_EXP: UN_LOOP(T, TG_EXP(v)); break;
+        case U_LOG: UN_LOOP(T, TG_LOG(v)); break;
+        case U_SQRT: UN_LOOP(T, TG_SQRT(v)); break;
+        case U_SQUARE: UN_LOOP(T, v * v); break;
+        case U_ABS: UN_LOOP(T, TG_FABS(v)); break;
+        case U_SIGMOID: UN_LOOP(T, SIGMOID(T, v)); break;
+        case U_TANH: UN_LOOP(T, TG_TANH(v)); break;
+        case U_RELU: UN_LOOP(T, v > 0 ? v : (T)0); break;
+        case U_SOFTPLUS: UN_LOOP(T, SOFTPLUS(T, v)); break;
+        case U_SIGN: UN_LOOP(T, (T)((v > 0) - (v < 0))); break;
+        case U_STEP: UN_LOOP(T, v > 0 ? (T)1 : (T)0); break;
+        case U_COPY: UN_LOOP(T, v); break;
+        }
+    });
+}
+
+static tg_tensor *unary(tg_tape *tp, const tg_op *op, unop k, tg_tensor *x)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    un_kernel(k, out, x);
+    return tg_tape_record(tp, op, 1, in, out, NULL, 0, 0, NULL);
+}
+
+#define X(n) tg_node_input(n, 0)
+#define Y(n) tg_node_output(n)
+
+/* d(-x) = -g */
+static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    (void)n;
+    gin[0] = tg_neg(tp, g);
+    return TG_OK;
+}
+static const tg_op k_neg = {"neg", 1, neg_backward};
+tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_neg, U_NEG, x);
+}
+
+/* d e^x = g y */
+static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, Y(n));
+    return TG_OK;
+}
+static const tg_op k_exp = {"exp", 1, exp_backward};
+tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_exp, U_EXP, x);
+}
+
+/* d ln x = g / x */
+static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_div(tp, g, X(n));
+    return TG_OK;
+}
+static const tg_op k_log = {"log", 1, log_backward};
+tg_tensor *tg_log(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_log, U_LOG, x);
+}
+
+/* d sqrt x = g / (2 y) */
+static tg_status sqrt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_div(tp, g, tg_mul_scalar(tp, Y(n), 2.0));
+    return TG_OK;
+}
+static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward};
+tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_sqrt, U_SQRT, x);
+}
+
+/* d x^2 = 2 g x */
+static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, X(n), 2.0));
+    return TG_OK;
+}
+static const tg_op k_square = {"square", 1, square_backward};
+tg_tensor *tg_square(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_square, U_SQUARE, x);
+}
+
+/* d |x| = g sign(x)   (0 at the kink, as PyTorch) */
+static tg_status abs_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_sign(tp, X(n)));
+    return TG_OK;
+}
+static const tg_op k_abs = {"abs", 1, abs_backward};
+tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_abs, U_ABS, x);
+}
+
+/* d sigmoid x = g y (1 - y)   (seed 003: sigma' = sigma (1 - sigma)) */
+static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *y = Y(n);
+    gin[0] = tg_mul(tp, g, tg_mul(tp, y, tg_rsub_scalar(tp, 1.0, y)));
+    return TG_OK;
+}
+static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward};
+tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_sigmoid, U_SIGMOID, x);
+}
+
+/* d tanh x = g (1 - y^2) */
+static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_rsub_scalar(tp, 1.0, tg_square(tp, Y(n))));
+    return TG_OK;
+}
+static const tg_op k_tanh = {"tanh", 1, tanh_backward};
+tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_tanh, U_TANH, x);
+}
+
+/* d relu x = g [x > 0]   (0 at the kink, as PyTorch) */
+static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_step(tp, X(n)));
+    return TG_OK;
+}
+static const tg_op k_relu = {"relu", 1, relu_backward};
+tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_relu, U_RELU, x);
+}
+
+/* d ln(1 + e^x) = g sigmoid(x) */
+static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_sigmoid(tp, X(n)));
+    return TG_OK;
+}
+static const tg_op k_softplus = {"softplus", 1, softplus_backward};
+tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_softplus, U_SOFTPLUS, x);
+}
+
+/* Piecewise-constant helpers and stop-gradient: no backward (gradient 0). */
+static const tg_op k_sign = {"sign", 1, NULL};
+static const tg_op k_step = {"step", 1, NULL};
+static const tg_op k_detach = {"detach", 1, NULL};
+tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_sign, U_SIGN, x);
+}
+tg_tensor *tg_step(tg_tape *tp, tg_tensor *x)
+{
+    return unary(tp, &k_step, U_STEP, x);
+}
+tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x)
+{
+    tg_tensor *y = unary(tp, &k_detach, U_COPY, x);
+    if (y) y->requires_grad = false;
+    return y;
+}
+
+/* cast: the gradient is cast back to the input's dtype */
+static tg_status cast_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_cast(tp, g, tg_tensor_dtype(X(n)));
+    return TG_OK;
+}
+static const tg_op k_cast = {"cast", 1, cast_backward};
+tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_cast.name, 1, in)) return NULL;
+    if (dt != TG_F32 && dt != TG_F64) {
+        tg_tape_fail(tp, TG_ERR_DTYPE, "cast: unknown dtype %d", (int)dt);
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, dt, x->ndim, x->shape);
+    if (!out) return NULL;
+    tg_tensor_copy(out, x);
+    return tg_tape_record(tp, &k_cast, 1, in, out, NULL, 0, 0, NULL);
+}

@@ -1,0 +1,300 @@
+/* Elementwise binary ops with NumPy broadcasting, and their scalar variants.
+ * Each op: validate, allocate, forward kernel, record; its backward rule
+ * follows it, written with tapegrad ops (so it can itself be recorded), and
+ * sums the gradient back to each input's shape with tg_sum_to. */
+#include "../core/internal.h"
+
+/* ---- the broadcasting kernel --------------------------------------------- */
+typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_MAX, B_MIN } binop;
+
+#define APPLY(op, x, y)                                                                            \
+    ((op) == B_ADD   ? (x) + (y)                                                                   \
+     : (op) == B_SUB ? (x) - (y)                                                                   \
+     : (op) == B_MUL ? (x) * (y)                                                                   \
+     : (op) == B_DIV ? (x) / (y)                                                                   \
+     : (op) == B_POW ? TG_POW(x, y)                                                                \
+     : (op) == B_MAX ? ((x) >= (y) ? (x) : (y))                                                    \
+     : (op) == B_MIN ? ((x) <= (y) ? (x) : (y))                                                    \
+     : (op) == B_MAXMASK ? ((x) > (y) ? 1 : (x) == (y) ? 0.5f : 0)                                 \
+                         : ((x) < (y) ? 1 : (x) == (y) ? 0.5f : 0))
+
+/* One loop per (op, dtype): the switch is outside the loops so each inner
+ * loop is a plain contiguous or strided loop the compiler can vectorise. */
+#define BIN_LOOPS(T, OP)                                                                           \
+    do {                                                                                           \
+        T *restrict o = out->data;                                                                 \
+        const T *restrict x = a->data;                                                             \
+        const T *restrict y = b->data;                                                             \
+        if (same) {                                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], y[i]);                        \
+        } else if (b->numel == 1) {                                                                \
+            const T s = y[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], s);                           \
+        } else if (a->numel == 1) {                                                                \
+            const T s = x[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, s, y[i]);                           \
+        } else {                                                                                   \
+            int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0;                                        \
+            const int64_t last = nd ? out->shape[nd - 1] : 1;                                      \
+            const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0;                     \
+            for (int64_t base = 0; base < n; base += last) {                                       \
+                for (int64_t j = 0; j < last; j++)                                                 \
+                    o[base + j] = (T)APPLY(OP, x[ia + j * la], y[ib + j * lb]);                     \
+                for (int d = nd - 2; d >= 0; d--) {                                                \
+                    ia += sa[d];                                                                   \
+                    ib += sb[d];                                                                   \
+                    if (++idx[d] < out->shape[d]) break;                                           \
+                    ia -= sa[d] * out->shape[d];                                                   \
+                    ib -= sb[d] * out->shape[d];                                                   \
+                    idx[d] = 0;                                                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
+{
+    const int nd = out->ndim;
+    const int64_t n = out->numel;
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    tg__broadcast_strides(a->ndim, a->shape, nd, out->shape, sa);
+    tg__broadcast_strides(b->ndim, b->shape, nd, out->shape, sb);
+    const bool same = a->numel == n && b->numel == n;
+    TG_DISPATCH(out->dtype, T, {
+        switch (op) {
+        case B_ADD: BIN_LOOPS(T, B_ADD); break;
+        case B_SUB: BIN_LOOPS(T, B_SUB); break;
+        case B_MUL: BIN_LOOPS(T, B_MUL); break;
+        case B_DIV: BIN_LOOPS(T, B_DIV); break;
+        case B_POW: BIN_LOOPS(T, B_POW); break;
+        case B_MAX: BIN_LOOPS(T, B_MAX); break;
+        case B_MIN: BIN_LOOPS(T, B_MIN); break;
+        case B_MAXMASK: BIN_LOOPS(T, B_MAXMASK); break;
+        case B_MINMASK: BIN_LOOPS(T, B_MINMASK); break;
+        }
+    });
+}
+
+/* Validate, broadcast, allocate, compute and record a binary op. */
+static tg_tensor *binary(tg_tape *tp, const tg_op *op, binop k, tg_tensor *a, tg_tensor *b)
+{
+    tg_tensor *in[2] = {a, b};
+    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, op->name, a, b)) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!tg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) {
+        char x[TG_SHAPE_BUF], y[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op->name,
+                     tg__shape_str(a, x, sizeof x), tg__shape_str(b, y, sizeof y));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
+    if (!out) return NULL;
+    bin_kernel(k, out, a, b);
+    return tg_tape_record(tp, op, 2, in, out, NULL, 0, 0, NULL);
+}
+
+/* g summed back to the shape of input i of node n. */
+static tg_tensor *to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
+{
+    tg_tensor *x = tg_node_input(n, i);
+    if (!g) return NULL;
+    if (tg_tensor_same_shape(g, x)) return g;
+    return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
+}
+
+/* A constant mask tensor (not differentiable): the weight of a in max/min. */
+static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const tg_tensor *like)
+{
+    tg_tensor *m = tg_tape_alloc(tp, like->dtype, like->ndim, like->shape);
+    if (m) bin_kernel(k, m, a, b);
+    return m;
+}
+
+/* ---- add: d(a+b) = g, g ------------------------------------------------- */
+static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, g);
+    return TG_OK;
+}
+static const tg_op k_add = {"add", 2, add_backward};
+tg_tensor *tg_add(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_add, B_ADD, a, b);
+}
+
+/* ---- sub: d(a-b) = g, -g ------------------------------------------------ */
+static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_neg(tp, g));
+    return TG_OK;
+}
+static const tg_op k_sub = {"sub", 2, sub_backward};
+tg_tensor *tg_sub(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_sub, B_SUB, a, b);
+}
+
+/* ---- mul: d(ab) = g b, g a ---------------------------------------------- */
+static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, b));
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
+    return TG_OK;
+}
+static const tg_op k_mul = {"mul", 2, mul_backward};
+tg_tensor *tg_mul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_mul, B_MUL, a, b);
+}
+
+/* ---- div: d(a/b) = g / b, -g (a/b) / b ----------------------------------- */
+static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, g, b));
+    if (tg_node_needs_grad(n, 1))
+        gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
+    return TG_OK;
+}
+static const tg_op k_div = {"div", 2, div_backward};
+tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_div, B_DIV, a, b);
+}
+
+/* ---- pow: d(a^b) = g b a^(b-1), g a^b ln a ------------------------------- */
+static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    if (tg_node_needs_grad(n, 0)) {
+        tg_tensor *d = tg_mul(tp, b, tg_pow(tp, a, tg_add_scalar(tp, b, -1.0)));
+        gin[0] = to_input(tp, n, 0, tg_mul(tp, g, d));
+    }
+    if (tg_node_needs_grad(n, 1))
+        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, tg_mul(tp, y, tg_log(tp, a))));
+    return TG_OK;
+}
+static const tg_op k_pow = {"pow", 2, pow_backward};
+tg_tensor *tg_pow(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_pow, B_POW, a, b);
+}
+
+/* ---- maximum / minimum: the gradient goes to the larger (smaller) input;
+ * at a tie each gets half (the mean of the two one-sided derivatives). --- */
+static tg_status maxmin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin,
+                                 binop k)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    tg_tensor *m = mask(tp, k, a, b, tg_node_output(n));
+    if (!m) return tg_tape_status(tp);
+    tg_tensor *ga = tg_mul(tp, g, m);
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, ga);
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_sub(tp, g, ga));
+    return TG_OK;
+}
+static tg_status maximum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    return maxmin_backward(tp, n, g, gin, B_MAXMASK);
+}
+static tg_status minimum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    return maxmin_backward(tp, n, g, gin, B_MINMASK);
+}
+static const tg_op k_maximum = {"maximum", 2, maximum_backward};
+static const tg_op k_minimum = {"minimum", 2, minimum_backward};
+tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_maximum, B_MAX, a, b);
+}
+tg_tensor *tg_minimum(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return binary(tp, &k_minimum, B_MIN, a, b);
+}
+
+/* ---- scalar variants: y = alpha x + beta, s / x, x ^ p ------------------ */
+typedef struct scalar_attr {
+    double alpha, beta;
+} scalar_attr;
+
+static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scalar_attr at,
+                               int kind)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    const int64_t n = x->numel;
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict v = x->data;
+        const T al = (T)at.alpha, be = (T)at.beta;
+        if (kind == 0)
+            for (int64_t i = 0; i < n; i++) o[i] = al * v[i] + be;
+        else if (kind == 1)
+            for (int64_t i = 0; i < n; i++) o[i] = al / v[i];
+        else
+            for (int64_t i = 0; i < n; i++) o[i] = TG_POW(v[i], al);
+    });
+    return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* d(alpha x + beta) = alpha g */
+static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const scalar_attr *at = tg_node_saved(n);
+    gin[0] = at->alpha == 1.0 ? g : tg_mul_scalar(tp, g, at->alpha);
+    return TG_OK;
+}
+static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward};
+static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward};
+static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward};
+
+tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s)
+{
+    return unary_scalar(tp, &k_add_scalar, x, (scalar_attr){1.0, s}, 0);
+}
+tg_tensor *tg_mul_scalar(tg_tape *tp, tg_tensor *x, double s)
+{
+    return unary_scalar(tp, &k_mul_scalar, x, (scalar_attr){s, 0.0}, 0);
+}
+tg_tensor *tg_rsub_scalar(tg_tape *tp, double s, tg_tensor *x)
+{
+    return unary_scalar(tp, &k_rsub_scalar, x, (scalar_attr){-1.0, s}, 0);
+}
+
+/* d(s / x) = -g y / x */
+static tg_status rdiv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n);
+    gin[0] = tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, x)));
+    return TG_OK;
+}
+static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward};
+tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
+{
+    return unary_scalar(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0}, 1);
+}
+
+/* d(x^p) = g p x^(p-1); exactly zero for p = 0 (no 0 * inf at x = 0). */
+static tg_status pow_scalar_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const scalar_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0);
+    double p = at->alpha;
+    if (p == 0.0) gin[0] = tg_mul_scalar(tp, g, 0.0);
+    else if (p == 1.0) gin[0] = g;
+    else if (p == 2.0) gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, x, 2.0));
+    else gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_pow_scalar(tp, x, p - 1.0), p));
+    return TG_OK;
+}
+static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward};
+tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
+{
+    return unary_scalar(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0}, 2);
+}

@@ -1,0 +1,111 @@
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tg_tensor *tt_from(tg_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    tg_tensor *t = tg_tensor_from_f64(dt, ndim, shape, values);
+    ck_assert_msg(t != NULL, "tt_from: %s", tg_last_error());
+    return t;
+}
+
+tg_tensor *tt_rand(tg_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double lo, double hi)
+{
+    tg_rng r;
+    tg_rng_seed(&r, seed);
+    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    ck_assert_msg(t != NULL, "tt_rand: %s", tg_last_error());
+    tg_tensor_fill_uniform(t, &r, lo, hi);
+    return t;
+}
+
+tg_tensor *tt_param(int ndim, const int64_t *shape, uint64_t seed, double lo, double hi)
+{
+    tg_tensor *t = tt_rand(TG_F64, ndim, shape, seed, lo, hi);
+    tg_tensor_set_requires_grad(t, true);
+    return t;
+}
+
+void tt_gradcheck_ex(const char *what, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                     const tg_gradcheck_options *opts, bool allow_vacuous)
+{
+    tg_compare_report rep[16];
+    ck_assert_int_le(n, 16);
+    tg_status st = tg_gradcheck(fn, ctx, n, inputs, opts, rep);
+    if (st != TG_OK && st != TG_ERR_NUMERIC)
+        ck_abort_msg("%s: gradcheck could not run: %s (%s)", what, tg_last_error(),
+                     tg_strerror(st));
+    for (int i = 0; i < n; i++) {
+        if (!rep[i].numel) continue;
+        if (!rep[i].ok || (rep[i].vacuous && !allow_vacuous)) {
+            char label[160];
+            snprintf(label, sizeof label, "%s: input %d", what, i);
+            tg_compare_report_print(stderr, label, &rep[i]);
+        }
+        ck_assert_msg(rep[i].ok, "%s: input %d: gradient differs at [%lld]: analytic %.17g, "
+                                 "numeric %.17g (%lld of %lld elements fail)",
+                      what, i, (long long)rep[i].worst_index, rep[i].worst_a, rep[i].worst_b,
+                      (long long)rep[i].n_failed, (long long)rep[i].numel);
+        ck_assert_msg(allow_vacuous || !rep[i].vacuous,
+                      "%s: input %d: vacuous check (all gradients ~0)", what, i);
+        ck_assert_msg(rep[i].n_skipped < rep[i].numel,
+                      "%s: input %d: every element was at a kink", what, i);
+    }
+}
+
+void tt_assert_close_impl(const char *file, int line, const char *what, const tg_tensor *a,
+                          const tg_tensor *b, double rtol, double atol)
+{
+    tg_compare_report r;
+    ck_assert_msg(a && b, "%s:%d: %s: NULL tensor (a=%p b=%p)", file, line, what, (void *)a,
+                  (void *)b);
+    if (!tg_compare(a, b, rtol, atol, &r)) {
+        tg_compare_report_print(stderr, what, &r);
+        ck_abort_msg("%s:%d: %s: %s; worst [%lld]: %.17g vs %.17g (abs %.3g, rel %.3g)", file,
+                     line, what, r.shape_mismatch ? "shapes differ" : "values differ",
+                     (long long)r.worst_index, r.worst_a, r.worst_b, r.worst_abs, r.worst_rel);
+    }
+}
+
+void tt_assert_values_impl(const char *file, int line, const char *what, const tg_tensor *a,
+                           const double *expect, int64_t n, double rtol, double atol)
+{
+    ck_assert_msg(a != NULL, "%s:%d: %s: tensor is NULL", file, line, what);
+    ck_assert_msg(tg_tensor_numel(a) == n, "%s:%d: %s: %lld elements, expected %lld", file, line,
+                  what, (long long)tg_tensor_numel(a), (long long)n);
+    tg_tensor *e = tg_tensor_from_f64(TG_F64, tg_tensor_ndim(a), tg_tensor_shape(a), expect);
+    ck_assert(e != NULL);
+    tg_compare_report r;
+    bool ok = tg_compare(a, e, rtol, atol, &r);
+    tg_tensor_free(e);
+    if (!ok) {
+        tg_compare_report_print(stderr, what, &r);
+        ck_abort_msg("%s:%d: %s: worst [%lld]: got %.17g, expected %.17g (abs %.3g, rel %.3g)",
+                     file, line, what, (long long)r.worst_index, r.worst_a, r.worst_b, r.worst_abs,
+                     r.worst_rel);
+    }
+}
+
+void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_status st, ...)
+{
+    ck_assert_msg(tg_tape_status(tp) == st, "%s:%d: expected status '%s', got '%s' (%s)", file,
+                  line, tg_strerror(st), tg_strerror(tg_tape_status(tp)), tg_tape_error(tp));
+    va_list ap;
+    va_start(ap, st);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        ck_assert_msg(strstr(tg_tape_error(tp), s) != NULL,
+                      "%s:%d: error message '%s' lacks '%s'", file, line, tg_tape_error(tp), s);
+    va_end(ap);
+}
+
+int tt_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
