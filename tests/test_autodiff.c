@@ -35,11 +35,254 @@ START_TEST(test_sigmoid_neuron)
 }
 END_TEST
 
+
+/* ---- tg_backward semantics ---------------------------------------------------- */
+static tg_tensor *poly(tg_tape *tp, tg_tensor *x, tg_tensor *w)
+{
+    /* sum(w * x^2 + x): d/dw = x^2, d/dx = 2 w x + 1 */
+    return tg_sum_all(tp, tg_add(tp, tg_mul(tp, w, tg_square(tp, x)), x));
+}
+
+START_TEST(test_replace_and_accumulate)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
+    tg_tensor *w = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0.5, -1, 2));
+    tg_tensor *unused = tt_param(1, TT_SHAPE(2), 9, 0, 1);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = poly(tp, x, w);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("dy/dw", tg_tensor_grad(w), TT_VALUES(1, 4, 9), 3, 0, 0);
+    ck_assert_ptr_null(tg_tensor_grad(x)); /* x does not require grad */
+    ck_assert_ptr_null(tg_tensor_grad(unused)); /* never used on this tape: untouched */
+    tg_tensor *storage = tg_tensor_grad(w);
+    /* a second call replaces (default): same values, same storage */
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("replaced", tg_tensor_grad(w), TT_VALUES(1, 4, 9), 3, 0, 0);
+    ck_assert_ptr_eq(tg_tensor_grad(w), storage);
+    /* accumulate on request */
+    ck_assert_int_eq(tg_backward_ex(tp, y, &(tg_backward_options){.accumulate = true}), TG_OK);
+    tt_assert_values("accumulated", tg_tensor_grad(w), TT_VALUES(2, 8, 18), 3, 0, 0);
+    /* a new graph on the reset tape: gradients again replace */
+    tg_tape_reset(tp);
+    y = poly(tp, x, w);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("after reset", tg_tensor_grad(w), TT_VALUES(1, 4, 9), 3, 0, 0);
+    tg_tensor_zero_grad(w);
+    tt_assert_values("zeroed", tg_tensor_grad(w), TT_VALUES(0, 0, 0), 3, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(unused);
+}
+END_TEST
+
+START_TEST(test_retain_grad_and_intermediates)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(4), 3, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *h = tg_tanh(tp, x);
+    tg_tensor *y = tg_sum_all(tp, tg_square(tp, h));
+    ck_assert_int_eq(tg_retain_grad(tp, h), TG_OK);
+    ck_assert_int_eq(tg_retain_grad(tp, x), TG_ERR_ARG); /* user-owned: use requires_grad */
+    tg_tape_reset(tp);
+    h = tg_tanh(tp, x);
+    y = tg_sum_all(tp, tg_square(tp, h));
+    ck_assert_int_eq(tg_retain_grad(tp, h), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    /* dy/dh = 2h */
+    tg_tensor *gh = tg_tensor_grad(h);
+    ck_assert_ptr_nonnull(gh);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(tg_tensor_get_flat(gh, i), 2 * tg_tensor_get_flat(h, i), 1e-15);
+    /* tg_grad agrees and does not touch .grad */
+    tg_tensor *g2 = tg_grad(tp, y, h, false);
+    tt_assert_close("tg_grad vs retained", g2, gh, 0, 0);
+    /* dy/dy = 1; an unrelated tensor gets zeros */
+    tt_assert_values("dy/dy", tg_grad(tp, y, y, false), TT_VALUES(1), 1, 0, 0);
+    tg_tensor *other = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
+    tt_assert_values("unrelated", tg_grad(tp, y, other, false), TT_VALUES(0, 0), 2, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(other);
+}
+END_TEST
+
+START_TEST(test_vjp_non_scalar)
+{
+    tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 3, 4));
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_square(tp, x); /* non-scalar */
+    ck_assert_int_eq(tg_backward(tp, y), TG_ERR_NOT_SCALAR);
+    tt_assert_tape_error(tp, TG_ERR_NOT_SCALAR, "backward", "f64[2,2]", "seed");
+    ck_assert_int_eq(tg_backward(tp, y), TG_ERR_STATE); /* tape in error */
+    tg_tape_reset(tp);
+    y = tg_square(tp, x);
+    tg_tensor *seed = tt_from(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(1, 0, -1, 0.5));
+    tg_tensor *g = NULL;
+    ck_assert_int_eq(tg_vjp(tp, y, seed, 1, &x, &g, false), TG_OK);
+    tt_assert_values("seed * 2x", g, TT_VALUES(2, 0, -6, 4), 4, 0, 0);
+    tg_tensor *bad = tt_from(TG_F64, 1, TT_SHAPE(4), TT_VALUES(1, 1, 1, 1));
+    ck_assert_int_eq(tg_vjp(tp, y, bad, 1, &x, &g, false), TG_ERR_SHAPE);
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "seed", "f64[4]", "f64[2,2]");
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(seed);
+    tg_tensor_free(bad);
+}
+END_TEST
+
+/* The same tensor reaching the output along several paths accumulates. */
+START_TEST(test_fan_out_accumulates)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(0.3, -0.7));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    /* y = sum(x*x + exp(x) + x) -> dy/dx = 2x + e^x + 1 */
+    tg_tensor *y = tg_sum_all(tp, tg_add(tp, tg_add(tp, tg_mul(tp, x, x), tg_exp(tp, x)), x));
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("fan-out", tg_tensor_grad(x),
+                     TT_VALUES(0.6 + exp(0.3) + 1, -1.4 + exp(-0.7) + 1), 2, 1e-15, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* create_graph: the gradient is on the tape and can be differentiated. */
+START_TEST(test_create_graph_second_derivative)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0.5, 1.5, -2));
+    tg_tape *tp = tg_tape_new(NULL);
+    /* f = sum(x^3): f' = 3x^2, f'' = 6x */
+    tg_tensor *f = tg_sum_all(tp, tg_mul(tp, x, tg_square(tp, x)));
+    int64_t before = tg_tape_get_stats(tp).nodes;
+    tg_tensor *g = tg_grad(tp, f, x, true);
+    ck_assert_int_gt(tg_tape_get_stats(tp).nodes, before); /* recorded */
+    tt_assert_values("f'", g, TT_VALUES(0.75, 6.75, 12), 3, 1e-15, 0);
+    tg_tensor *h = tg_grad(tp, tg_sum_all(tp, g), x, false);
+    tt_assert_values("f''", h, TT_VALUES(3, 9, -12), 3, 1e-15, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* ---- custom ops ------------------------------------------------------------------ */
+/* cube(x) = x^3, written as a user would: forward loop, backward with ops. */
+static tg_status cube_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, x), 3.0)); /* 3 x^2 g */
+    return TG_OK;
+}
+/* the same op with a planted sign slip in its backward */
+static tg_status cube_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, x), -3.0));
+    return TG_OK;
+}
+/* a backward that returns the wrong shape */
+static tg_status cube_backward_badshape(tg_tape *tp, const tg_node *n, tg_tensor *g,
+                                        tg_tensor **gin)
+{
+    (void)n;
+    gin[0] = tg_sum_all(tp, g);
+    return TG_OK;
+}
+static const tg_op k_cube = {"cube", 1, cube_backward};
+static const tg_op k_cube_wrong = {"cube_wrong", 1, cube_backward_wrong};
+static const tg_op k_cube_badshape = {"cube_badshape", 1, cube_backward_badshape};
+
+static tg_tensor *cube(tg_tape *tp, tg_tensor *x, const tg_op *op)
+{
+    if (!tg_tape_check_inputs(tp, op->name, 1, &x)) return NULL;
+    tg_tensor *y = tg_tape_alloc(tp, tg_tensor_dtype(x), tg_tensor_ndim(x), tg_tensor_shape(x));
+    if (!y) return NULL;
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
+        double v = tg_tensor_get_flat(x, i);
+        tg_tensor_set_flat(y, i, v * v * v);
+    }
+    return tg_tape_record(tp, op, 1, &x, y, NULL, 0, 0, NULL);
+}
+static tg_tensor *fn_cube(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    return tg_sum_all(tp, tg_sigmoid(tp, cube(tp, in[0], ctx)));
+}
+
+START_TEST(test_custom_op)
+{
+    tg_tensor *x = tt_param(2, TT_SHAPE(2, 3), 11, -1, 1);
+    tt_gradcheck("custom cube", fn_cube, (void *)&k_cube, 1, &x);
+    /* second derivative through the custom op: d2/dx2 sum(x^3) = 6x */
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g = tg_grad(tp, tg_sum_all(tp, cube(tp, x, &k_cube)), x, true);
+    tg_tensor *h = tg_grad(tp, tg_sum_all(tp, g), x, false);
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(tg_tensor_get_flat(h, i), 6 * tg_tensor_get_flat(x, i), 1e-14);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* gradcheck catches a planted sign slip, and reports where. */
+START_TEST(test_custom_op_wrong_backward_caught)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(5), 12, 0.2, 1);
+    tg_compare_report rep;
+    tg_status st = tg_gradcheck(fn_cube, (void *)&k_cube_wrong, 1, &x, NULL, &rep);
+    ck_assert_int_eq(st, TG_ERR_NUMERIC);
+    ck_assert(!rep.ok);
+    ck_assert_int_eq(rep.n_failed, 5);
+    ck_assert(rep.worst_a * rep.worst_b < 0); /* opposite signs */
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_custom_op_bad_shape_reported)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(3), 13, 0.2, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_sum_all(tp, cube(tp, x, &k_cube_badshape));
+    ck_assert_int_eq(tg_backward(tp, y), TG_ERR_SHAPE);
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "cube_badshape", "f64[]", "f64[3]");
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* A user-owned parameter used on two tapes, one after the other. */
+START_TEST(test_param_on_two_tapes)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(2), 14, -1, 1);
+    tg_tape *a = tg_tape_new(NULL), *b = tg_tape_new(NULL);
+    tg_tensor *ya = tg_sum_all(a, tg_square(a, w));
+    tg_tensor *yb = tg_sum_all(b, tg_mul_scalar(b, w, 3.0));
+    ck_assert_int_eq(tg_backward(b, yb), TG_OK);
+    tt_assert_values("from b", tg_tensor_grad(w), TT_VALUES(3, 3), 2, 0, 0);
+    ck_assert_int_eq(tg_backward(a, ya), TG_OK);
+    tt_assert_values("from a", tg_tensor_grad(w),
+                     TT_VALUES(2 * tg_tensor_get_flat(w, 0), 2 * tg_tensor_get_flat(w, 1)), 2, 0,
+                     0);
+    tg_tape_free(a);
+    tg_tape_free(b);
+    tg_tensor_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("autodiff");
     TCase *tc = tcase_create("backward");
     tcase_add_test(tc, test_sigmoid_neuron);
+    tcase_add_test(tc, test_replace_and_accumulate);
+    tcase_add_test(tc, test_retain_grad_and_intermediates);
+    tcase_add_test(tc, test_vjp_non_scalar);
+    tcase_add_test(tc, test_fan_out_accumulates);
+    tcase_add_test(tc, test_create_graph_second_derivative);
+    tcase_add_test(tc, test_custom_op);
+    tcase_add_test(tc, test_custom_op_wrong_backward_caught);
+    tcase_add_test(tc, test_custom_op_bad_shape_reported);
+    tcase_add_test(tc, test_param_on_two_tapes);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

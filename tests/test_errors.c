@@ -1,8 +1,221 @@
-/* placeholder: the errors suite is being written */
+/* Bad input gives a clear error, never a crash: each case checks the status,
+ * that the message names the op and the shapes, that the user's tensors are
+ * untouched, that later ops return NULL, and that tg_tape_reset recovers.
+ * (Op-specific cases of matmul, softmax, losses, conv live in their suites.) */
 #include "common.h"
+
+#include <string.h>
+
+typedef struct fixture {
+    tg_tape *tp;
+    tg_tensor *a23, *b4, *c21, *f23, *e0;
+} fixture;
+
+static fixture fx;
+
+static void setup(void)
+{
+    fx.tp = tg_tape_new(NULL);
+    fx.a23 = tt_rand(TG_F64, 2, TT_SHAPE(2, 3), 1, -1, 1);
+    fx.b4 = tt_rand(TG_F64, 1, TT_SHAPE(4), 2, -1, 1);
+    fx.c21 = tt_rand(TG_F64, 2, TT_SHAPE(2, 1), 3, -1, 1);
+    fx.f23 = tt_rand(TG_F32, 2, TT_SHAPE(2, 3), 4, -1, 1);
+    fx.e0 = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 3));
+}
+
+static void teardown(void)
+{
+    tg_tape_free(fx.tp);
+    tg_tensor_free(fx.a23);
+    tg_tensor_free(fx.b4);
+    tg_tensor_free(fx.c21);
+    tg_tensor_free(fx.f23);
+    tg_tensor_free(fx.e0);
+}
+
+/* After an error: sticky, later ops return NULL, reset recovers. */
+static void assert_sticky_then_reset(tg_tape *tp)
+{
+    char first[512];
+    snprintf(first, sizeof first, "%s", tg_tape_error(tp));
+    tg_status st = tg_tape_status(tp);
+    ck_assert_ptr_null(tg_exp(tp, fx.a23));
+    ck_assert_ptr_null(tg_add(tp, fx.a23, fx.c21));
+    ck_assert_int_eq(tg_tape_status(tp), st);
+    ck_assert_str_eq(tg_tape_error(tp), first);
+    ck_assert_int_eq(tg_backward(tp, NULL), TG_ERR_STATE);
+    tg_tape_reset(tp);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert_ptr_nonnull(tg_add(tp, fx.a23, fx.c21));
+}
+
+START_TEST(test_null_inputs)
+{
+    ck_assert_ptr_null(tg_add(fx.tp, fx.a23, NULL));
+    tt_assert_tape_error(fx.tp, TG_ERR_NULL, "add", "input 1");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_sigmoid(fx.tp, NULL));
+    tt_assert_tape_error(fx.tp, TG_ERR_NULL, "sigmoid", "input 0");
+    assert_sticky_then_reset(fx.tp);
+    /* a NULL tape: NULL back, nothing else happens */
+    ck_assert_ptr_null(tg_add(NULL, fx.a23, fx.a23));
+    ck_assert_ptr_null(tg_sum_all(NULL, fx.a23));
+    ck_assert_int_eq(tg_backward(NULL, fx.a23), TG_ERR_NULL);
+    ck_assert_ptr_null(tg_grad(NULL, fx.a23, fx.a23, false));
+    ck_assert_ptr_null(tg_grad(fx.tp, NULL, fx.a23, false));
+    tt_assert_tape_error(fx.tp, TG_ERR_NULL, "grad");
+}
+END_TEST
+
+START_TEST(test_shape_mismatch)
+{
+    ck_assert_ptr_null(tg_mul(fx.tp, fx.a23, fx.b4));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "mul", "(2,3)", "(4)", "broadcast");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_reshape(fx.tp, fx.a23, 2, TT_SHAPE(4, 2)));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "reshape", "(2,3)", "6", "8");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_reshape(fx.tp, fx.a23, 2, TT_SHAPE(-1, 4)));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "reshape", "infer");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_broadcast_to(fx.tp, fx.a23, 2, TT_SHAPE(4, 3)));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "broadcast_to", "(2,3)");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_sum_to(fx.tp, fx.c21, 2, TT_SHAPE(3, 1)));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "sum_to", "(2,1)");
+    assert_sticky_then_reset(fx.tp);
+}
+END_TEST
+
+START_TEST(test_dtype_mismatch)
+{
+    ck_assert_ptr_null(tg_add(fx.tp, fx.a23, fx.f23));
+    tt_assert_tape_error(fx.tp, TG_ERR_DTYPE, "add", "f64[2,3]", "f32[2,3]", "tg_cast");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_cast(fx.tp, fx.a23, (tg_dtype)9));
+    tt_assert_tape_error(fx.tp, TG_ERR_DTYPE, "cast");
+    assert_sticky_then_reset(fx.tp);
+    /* the cure works */
+    ck_assert_ptr_nonnull(tg_add(fx.tp, fx.a23, tg_cast(fx.tp, fx.f23, TG_F64)));
+}
+END_TEST
+
+START_TEST(test_axes)
+{
+    ck_assert_ptr_null(tg_sum(fx.tp, fx.a23, 1, (int[]){2}, false));
+    tt_assert_tape_error(fx.tp, TG_ERR_AXIS, "sum", "axis 2", "f64[2,3]");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_mean(fx.tp, fx.a23, 1, (int[]){-3}, false));
+    tt_assert_tape_error(fx.tp, TG_ERR_AXIS, "mean", "axis -3");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_sum(fx.tp, fx.a23, 2, (int[]){1, -1}, false));
+    tt_assert_tape_error(fx.tp, TG_ERR_AXIS, "sum", "twice");
+    assert_sticky_then_reset(fx.tp);
+}
+END_TEST
+
+START_TEST(test_empty_tensors)
+{
+    /* elementwise ops and sums accept empty tensors (as NumPy does) ... */
+    tg_tensor *y = tg_exp(fx.tp, fx.e0);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(tg_tensor_numel(y), 0);
+    tg_tensor *s = tg_sum_all(fx.tp, fx.e0);
+    ck_assert(tg_tensor_get_flat(s, 0) == 0.0);
+    /* ... but a mean of nothing is an error, not a NaN */
+    ck_assert_ptr_null(tg_mean_all(fx.tp, fx.e0));
+    tt_assert_tape_error(fx.tp, TG_ERR_EMPTY, "mean", "f64[0,3]");
+    assert_sticky_then_reset(fx.tp);
+    /* backward of an empty output: not a scalar */
+    y = tg_exp(fx.tp, fx.e0);
+    ck_assert_int_eq(tg_backward(fx.tp, y), TG_ERR_NOT_SCALAR);
+    tt_assert_tape_error(fx.tp, TG_ERR_NOT_SCALAR, "backward", "f64[0,3]");
+}
+END_TEST
+
+START_TEST(test_wrong_tape)
+{
+    tg_tape *other = tg_tape_new(NULL);
+    tg_tensor *y = tg_exp(other, fx.a23);
+    ck_assert_ptr_null(tg_mul(fx.tp, fx.a23, y));
+    tt_assert_tape_error(fx.tp, TG_ERR_TAPE, "mul", "input 1", "another tape");
+    assert_sticky_then_reset(fx.tp);
+    /* backward of a tensor from another tape */
+    ck_assert_int_eq(tg_backward(fx.tp, tg_sum_all(other, y)), TG_ERR_TAPE);
+    tt_assert_tape_error(fx.tp, TG_ERR_TAPE, "backward");
+    tg_tape_free(other);
+}
+END_TEST
+
+/* A failing backward leaves the user's gradients as they were. */
+static tg_status bad_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    (void)n;
+    (void)g;
+    tg_tape_fail(tp, TG_ERR_ARG, "explode: refused on purpose");
+    gin[0] = NULL;
+    return TG_ERR_ARG;
+}
+static const tg_op k_explode = {"explode", 1, bad_backward};
+
+START_TEST(test_failed_backward_leaves_grads)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(4), 7, -1, 1);
+    tg_tensor *y = tg_sum_all(fx.tp, tg_square(fx.tp, w));
+    ck_assert_int_eq(tg_backward(fx.tp, y), TG_OK);
+    tg_tensor *before = tg_tensor_clone(tg_tensor_grad(w));
+    tg_tape_reset(fx.tp);
+    tg_tensor *e = tg_tape_alloc(fx.tp, TG_F64, 1, TT_SHAPE(4));
+    tg_tensor_copy(e, w);
+    e = tg_tape_record(fx.tp, &k_explode, 1, &w, e, NULL, 0, 0, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(tg_backward(fx.tp, tg_sum_all(fx.tp, e)), TG_ERR_ARG);
+    tt_assert_tape_error(fx.tp, TG_ERR_ARG, "explode: refused on purpose");
+    tt_assert_close("grad untouched", tg_tensor_grad(w), before, 0, 0);
+    tg_tensor_free(before);
+    tg_tensor_free(w);
+}
+END_TEST
+
+START_TEST(test_record_misuse)
+{
+    /* an output not from tg_tape_alloc, or a wrong input count */
+    ck_assert_ptr_null(tg_tape_record(fx.tp, &k_explode, 1, &fx.a23, fx.b4, NULL, 0, 0, NULL));
+    tt_assert_tape_error(fx.tp, TG_ERR_TAPE, "record explode");
+    assert_sticky_then_reset(fx.tp);
+    tg_tensor *o = tg_tape_alloc(fx.tp, TG_F64, 1, TT_SHAPE(4));
+    ck_assert_ptr_null(tg_tape_record(fx.tp, &k_explode, 2, (tg_tensor *[]){fx.a23, fx.a23}, o,
+                                      NULL, 0, 0, NULL));
+    tt_assert_tape_error(fx.tp, TG_ERR_ARG, "explode", "input count 2");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_int_eq(tg_retain_grad(fx.tp, NULL), TG_ERR_NULL);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    for (int s = 0; s < TG_STATUS_COUNT; s++) {
+        ck_assert_ptr_nonnull(tg_strerror((tg_status)s));
+        ck_assert_int_gt(strlen(tg_strerror((tg_status)s)), 1);
+    }
+    ck_assert_str_eq(tg_strerror((tg_status)999), "unknown status");
+}
+END_TEST
 
 int main(void)
 {
     Suite *s = suite_create("errors");
+    TCase *tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_null_inputs);
+    tcase_add_test(tc, test_shape_mismatch);
+    tcase_add_test(tc, test_dtype_mismatch);
+    tcase_add_test(tc, test_axes);
+    tcase_add_test(tc, test_empty_tensors);
+    tcase_add_test(tc, test_wrong_tape);
+    tcase_add_test(tc, test_failed_backward_leaves_grads);
+    tcase_add_test(tc, test_record_misuse);
+    tcase_add_test(tc, test_strerror);
+    suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -1,8 +1,227 @@
-/* placeholder: the tape suite is being written */
+/* The tape: reset and reuse, stats, the allocation-free steady state, the
+ * arena limit, printing and DOT export, anomaly mode. */
 #include "common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A small two-layer network built from elementwise ops and sums (no matmul,
+ * so this suite depends on the core alone). */
+static tg_tensor *tiny_net(tg_tape *tp, tg_tensor *x, tg_tensor *w1, tg_tensor *w2)
+{
+    tg_tensor *h = tg_sigmoid(tp, tg_sum(tp, tg_mul(tp, x, w1), 1, (int[]){1}, false));
+    tg_tensor *o = tg_tanh(tp, tg_mul(tp, h, w2));
+    return tg_sum_all(tp, tg_square(tp, o));
+}
+
+START_TEST(test_reset_and_stats)
+{
+    tg_tensor *x = tt_rand(TG_F64, 2, TT_SHAPE(4, 3), 1, -1, 1);
+    tg_tensor *w1 = tt_param(2, TT_SHAPE(4, 3), 2, -1, 1);
+    tg_tensor *w2 = tt_param(1, TT_SHAPE(4), 3, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tape_stats s0 = tg_tape_get_stats(tp);
+    ck_assert_int_eq(s0.nodes, 0);
+    tg_tensor *loss = tiny_net(tp, x, w1, w2);
+    ck_assert_ptr_nonnull(loss);
+    tg_tape_stats s1 = tg_tape_get_stats(tp);
+    ck_assert_int_eq(s1.nodes, 7);
+    ck_assert_int_eq(s1.tensors, 7);
+    ck_assert_uint_gt(s1.bytes_in_use, 0);
+    ck_assert_uint_ge(s1.high_water, s1.bytes_in_use);
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    double first = tg_tensor_get_flat(tg_tensor_grad(w2), 0);
+    tg_tape_reset(tp);
+    tg_tape_stats s2 = tg_tape_get_stats(tp);
+    ck_assert_int_eq(s2.nodes, 0);
+    ck_assert_uint_eq(s2.bytes_in_use, 0);
+    ck_assert_uint_ge(s2.high_water, s1.bytes_in_use); /* the mark survives reset */
+    /* the tape is fully usable again and gives the same answer */
+    loss = tiny_net(tp, x, w1, w2);
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    ck_assert(tg_tensor_get_flat(tg_tensor_grad(w2), 0) == first);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w1);
+    tg_tensor_free(w2);
+}
+END_TEST
+
+/* ---- counting allocator ------------------------------------------------------- */
+static long g_allocs;
+static void *cnt_malloc(size_t n, void *c)
+{
+    (void)c;
+    g_allocs++;
+    return malloc(n);
+}
+static void *cnt_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    g_allocs++;
+    return realloc(p, n);
+}
+static void cnt_free(void *p, void *c)
+{
+    (void)c;
+    free(p);
+}
+
+/* DESIGN.md: "a training loop's steady state allocates nothing".  Steps of
+ * reset + forward + backward + SGD update, counting every heap allocation of
+ * the library after the first steps. */
+START_TEST(test_steady_state_allocates_nothing)
+{
+    tg_allocator al = {cnt_malloc, cnt_realloc, cnt_free, NULL};
+    tg_set_allocator(&al);
+    tg_tensor *x = tt_rand(TG_F64, 2, TT_SHAPE(8, 5), 1, -1, 1);
+    tg_tensor *w1 = tt_param(2, TT_SHAPE(8, 5), 2, -1, 1);
+    tg_tensor *w2 = tt_param(1, TT_SHAPE(8), 3, -1, 1);
+    tg_tape *tp = tg_tape_new(&(tg_tape_options){.arena_chunk = 1024}); /* force chunk growth */
+    long per_step[6];
+    for (int step = 0; step < 6; step++) {
+        long before = g_allocs;
+        tg_tape_reset(tp);
+        tg_tensor *loss = tiny_net(tp, x, w1, w2);
+        ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+        for (int64_t i = 0; i < tg_tensor_numel(w1); i++)
+            tg_tensor_set_flat(w1, i, tg_tensor_get_flat(w1, i) -
+                                          0.1 * tg_tensor_get_flat(tg_tensor_grad(w1), i));
+        per_step[step] = g_allocs - before;
+    }
+    ck_assert_int_gt(per_step[0], 0); /* the first step does allocate */
+    for (int step = 2; step < 6; step++)
+        ck_assert_msg(per_step[step] == 0, "step %d made %ld allocations", step, per_step[step]);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w1);
+    tg_tensor_free(w2);
+    tg_set_allocator(NULL);
+}
+END_TEST
+
+START_TEST(test_arena_limit)
+{
+    tg_tape *tp = tg_tape_new(&(tg_tape_options){.arena_limit = 4096});
+    tg_tensor *big = tg_tensor_new(TG_F64, 1, TT_SHAPE(1000)); /* 8000 bytes */
+    tg_tensor *small = tg_tensor_new(TG_F64, 1, TT_SHAPE(4));
+    ck_assert_ptr_null(tg_exp(tp, big));
+    tt_assert_tape_error(tp, TG_ERR_NOMEM, "arena", "limit 4096");
+    /* later ops return NULL and keep the first error */
+    ck_assert_ptr_null(tg_exp(tp, small));
+    tt_assert_tape_error(tp, TG_ERR_NOMEM, "arena");
+    tg_tape_reset(tp);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert_str_eq(tg_tape_error(tp), "");
+    ck_assert_ptr_nonnull(tg_exp(tp, small));
+    /* the user's tensor was not touched */
+    ck_assert(tg_tensor_get_flat(big, 999) == 0.0);
+    tg_tape_free(tp);
+    tg_tensor_free(big);
+    tg_tensor_free(small);
+}
+END_TEST
+
+START_TEST(test_print_and_dot)
+{
+    tg_tensor *x = tt_from(TG_F32, 1, TT_SHAPE(2), TT_VALUES(0.5, -1));
+    tg_tensor *w = tt_from(TG_F32, 1, TT_SHAPE(2), TT_VALUES(2, 3));
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_sum_all(tp, tg_sigmoid(tp, tg_mul(tp, x, w)));
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    tg_tape_print(tp, f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "$0 = input  f32[2]"));
+    ck_assert_ptr_nonnull(strstr(buf, "$1 = input (requires grad)  f32[2]"));
+    ck_assert_ptr_nonnull(strstr(buf, "%0 = mul($0, $1)  f32[2]"));
+    ck_assert_ptr_nonnull(strstr(buf, "%1 = sigmoid(%0)  f32[2]"));
+    ck_assert_ptr_nonnull(strstr(buf, "%2 = sum(%1)  f32[]"));
+    free(buf);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(tg_tape_write_dot(tp, f, 4), TG_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "digraph tape"));
+    ck_assert_ptr_nonnull(strstr(buf, "u1 -> n0"));
+    ck_assert_ptr_nonnull(strstr(buf, "n0 -> n1"));
+    ck_assert_ptr_nonnull(strstr(buf, "grad")); /* w's gradient is shown */
+    free(buf);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+END_TEST
+
+START_TEST(test_anomaly_mode)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, -1, 2));
+    tg_tape *tp = tg_tape_new(&(tg_tape_options){.anomaly = true});
+    tg_tensor *e = tg_exp(tp, x);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(tg_log(tp, tg_neg(tp, x))); /* log(-1) = NaN at index 0 */
+    tt_assert_tape_error(tp, TG_ERR_NUMERIC, "log", "NaN", "index 0", "f64[3]");
+    ck_assert_int_eq(tg_tape_error_node(tp), 2);
+    /* off: the NaN goes through silently, as IEEE arithmetic says */
+    tg_tape_reset(tp);
+    tg_tape_set_anomaly(tp, false);
+    tg_tensor *l = tg_log(tp, tg_neg(tp, x));
+    ck_assert_ptr_nonnull(l);
+    ck_assert(isnan(tg_tensor_get_flat(l, 0)));
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_stale_and_foreign_tensors)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
+    tg_tape *a = tg_tape_new(NULL), *b = tg_tape_new(NULL);
+    tg_tensor *ya = tg_exp(a, x);
+    ck_assert_ptr_null(tg_exp(b, ya));
+    tt_assert_tape_error(b, TG_ERR_TAPE, "exp", "another tape");
+    tg_tape_reset(a);
+    ck_assert_ptr_null(tg_exp(a, ya));
+    tt_assert_tape_error(a, TG_ERR_TAPE, "exp", "stale");
+    /* a user-owned tensor is fine on both tapes */
+    tg_tape_reset(a);
+    tg_tape_reset(b);
+    ck_assert_ptr_nonnull(tg_exp(a, x));
+    ck_assert_ptr_nonnull(tg_exp(b, x));
+    tg_tape_free(a);
+    tg_tape_free(b);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_tape_rng_seeded)
+{
+    tg_tape *a = tg_tape_new(&(tg_tape_options){.seed = 5});
+    tg_tape *b = tg_tape_new(&(tg_tape_options){.seed = 5});
+    ck_assert_uint_eq(tg_rng_next(tg_tape_rng(a)), tg_rng_next(tg_tape_rng(b)));
+    tg_tape_free(a);
+    tg_tape_free(b);
+    tg_tape_free(NULL);
+    tg_tape_reset(NULL);
+    ck_assert_int_eq(tg_tape_status(NULL), TG_ERR_NULL);
+}
+END_TEST
 
 int main(void)
 {
     Suite *s = suite_create("tape");
+    TCase *tc = tcase_create("tape");
+    tcase_add_test(tc, test_reset_and_stats);
+    tcase_add_test(tc, test_steady_state_allocates_nothing);
+    tcase_add_test(tc, test_arena_limit);
+    tcase_add_test(tc, test_print_and_dot);
+    tcase_add_test(tc, test_anomaly_mode);
+    tcase_add_test(tc, test_stale_and_foreign_tensors);
+    tcase_add_test(tc, test_tape_rng_seeded);
+    suite_add_tcase(s, tc);
     return tt_run(s);
 }
