@@ -136,11 +136,7 @@ static bool check_start(tg_tape *tp, const char *what, const tg_tensor *y)
  * reused afterwards (no allocation in a training loop's steady state). */
 static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
 {
-    if (t->grad && (t->grad->dtype != t->dtype || !tg_tensor_same_shape(t->grad, t))) {
-        tg__free(t->grad->data);
-        tg__free(t->grad);
-        t->grad = NULL;
-    }
+    /* a tensor's shape and dtype never change, so storage once made fits */
     if (!t->grad) {
         t->grad = tg_tensor_new(t->dtype, t->ndim, t->shape);
         if (!t->grad) {
@@ -175,16 +171,22 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     if (sweep_run(tp, "backward", y, o.seed, false, &s) != TG_OK) return tg_tape_status(tp);
 
     /* Write the results: parameters get user-owned storage (replaced or
-     * accumulated), retained intermediates point at their tape adjoint. */
+     * accumulated), retained intermediates point at their tape adjoint.
+     * Storage is made for every parameter before any is written, so an
+     * allocation failure leaves all gradients as they were. */
+    bool *fresh = tg__tape_scratch(tp, nu + 1);
+    if (!fresh) return tg_tape_status(tp);
+    for (size_t u = 0; u < nu; u++) {
+        tg_tensor *t = tg__tape_user(tp, u);
+        fresh[u] = t->requires_grad && !t->grad;
+        if (t->requires_grad && !user_grad(tp, t)) return tg_tape_status(tp);
+    }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
         tg_tensor *g = s.grads[tg__tape_value_id_lookup(tp, t)];
-        bool had = t->grad != NULL;
-        tg_tensor *dst = user_grad(tp, t);
-        if (!dst) return tg_tape_status(tp);
-        if (!o.accumulate || !had) tg_tensor_fill(dst, 0.0);
-        if (g) tg__add_inplace(dst, g);
+        if (!o.accumulate || fresh[u]) tg_tensor_fill(t->grad, 0.0);
+        if (g) tg__add_inplace(t->grad, g);
     }
     for (int64_t i = 0; i < nn; i++) {
         tg_tensor *t = tg__tape_node(tp, i)->out;
