@@ -86,7 +86,7 @@ tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
  * no transposed copy is made. */
 tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
 
-/* ---- softmax (ops/activation.c) ----------------------------------------- */
+/* ---- softmax (ops/softmax.c) -------------------------------------------- */
 /* y = e^(x - max) / sum e^(x - max) along axis; dx = y (g - sum(g y)). */
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis);
 /* y = x - max - log sum e^(x - max); dx = g - e^y sum g. */
@@ -113,6 +113,37 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *target
  * n = N rows (n = 1 for 1-D z). */
 tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
                                            int64_t n, tg_reduction red);
+
+/* ---- convolution and pooling (ops/conv.c, ops/pool.c) ---- */
+/* Layout NCHW.  tapegrad's conv2d is a cross-correlation (as in PyTorch; the
+ * kernel is not flipped):
+ *   y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c, i*sh - ph + p, j*sw - pw + q]
+ * with x zero outside the image; x (N,C,H,W), w (F,C,KH,KW), bias (F) or
+ * NULL, y (N,F,OH,OW), OH = (H + 2 ph - KH) / sh + 1 (floor), OW alike.
+ * dx = full convolution of dy with w (correlation with the flipped kernel),
+ * dw[f,c,p,q] = sum_{n,i,j} dy[n,f,i,j] x[n,c, i*sh - ph + p, j*sw - pw + q],
+ * db[f] = sum_{n,i,j} dy[n,f,i,j]; derivatives of any order. */
+tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride_h,
+                     int stride_w, int pad_h, int pad_w);
+/* The column matrix A (C*KH*KW, N*OH*OW) of x (N,C,H,W) (seed 002, U = W A + b):
+ *   A[(c*KH + p)*KW + q, (n*OH + i)*OW + j] = x[n,c, i*sh - ph + p, j*sw - pw + q]
+ * (0 in the padding); d = col2im. */
+tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                     int pad_h, int pad_w);
+/* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) with every
+ * entry of cols added where im2col reads it (padding entries dropped); d = im2col. */
+tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
+                     int stride_h, int stride_w, int pad_h, int pad_w);
+/* y[n,c,i,j] = max of the kh x kw window at (i*sh - ph, j*sw - pw) (padding
+ * never wins; ph <= kh/2, pw <= kw/2); the gradient goes to the first arg-max. */
+tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                         int pad_h, int pad_w);
+/* y[n,c,i,j] = (1/(kh kw)) sum of the same window, padding counted as zeros;
+ * dx = the adjoint spreading g/(kh kw) over each window. */
+tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                         int pad_h, int pad_w);
+/* (N, d1, ..., dk) -> (N, d1 * ... * dk): conv features to a dense layer (a reshape). */
+tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x);
 
 #ifdef __cplusplus
 }

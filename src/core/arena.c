@@ -34,17 +34,27 @@ void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit)
     a->limit = limit;
 }
 
+/* Small blocks (headers, index arrays, attributes) are 16-byte aligned so a
+ * scalar-sized graph does not waste most of its memory on padding; blocks of
+ * 64 bytes or more (tensor data) are 64-byte aligned for vector loads. */
+static size_t pad_for(const tg_chunk *c, size_t align)
+{
+    uintptr_t p = (uintptr_t)(c->mem + c->used);
+    return (size_t)(((p + align - 1) & ~(uintptr_t)(align - 1)) - p);
+}
+
 void *tg__arena_alloc(tg_arena *a, size_t n)
 {
-    size_t need = (n + TG_ALIGN - 1) & ~(size_t)(TG_ALIGN - 1);
-    if (need < n) return NULL;
-    if (a->limit && (need > a->limit || a->in_use > a->limit - need)) return NULL;
+    const size_t align = n >= TG_ALIGN ? TG_ALIGN : 16;
+    if (n > SIZE_MAX - 2 * TG_ALIGN) return NULL;
+    size_t rounded = (n + 15) & ~(size_t)15;
+    if (a->limit && (rounded > a->limit || a->in_use > a->limit - rounded)) return NULL;
     tg_chunk *c = a->head;
-    while (c && c->size - c->used < need) c = c->next; /* later chunks are empty */
+    while (c && c->size - c->used < pad_for(c, align) + rounded) c = c->next; /* later chunks are empty */
     if (!c) {
         size_t size = a->chunk_size;
         if (a->reserved > size) size = a->reserved; /* grow geometrically */
-        if (size < need) size = need;
+        if (size < rounded) size = rounded;
         c = chunk_new(a, size);
         if (!c) return NULL;
         if (!a->first) {
@@ -56,9 +66,10 @@ void *tg__arena_alloc(tg_arena *a, size_t n)
         }
     }
     a->head = c;
-    void *p = c->mem + c->used;
-    c->used += need;
-    a->in_use += need;
+    size_t pad = pad_for(c, align);
+    void *p = c->mem + c->used + pad;
+    c->used += pad + rounded;
+    a->in_use += pad + rounded;
     if (a->in_use > a->high_water) a->high_water = a->in_use;
     return p;
 }

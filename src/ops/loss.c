@@ -1,2 +1,185 @@
-/* placeholder: to be written */
+/* Losses, written as compositions of primitive ops (sub, square, log,
+ * softplus, log_softmax, sum_all, ...).  Each loss is recorded as several
+ * nodes whose backward rules are already tested, so its gradient, and its
+ * second derivative, come for free; there is no loss-specific backward to
+ * get wrong.  What lives here is the validation: a loss names itself and
+ * both shapes when its inputs do not fit, and targets must have exactly the
+ * shape of the prediction (broadcasting a target silently is a classic bug:
+ * y (N,1) against t (N) would give an (N,N) loss). */
 #include "../core/internal.h"
+
+/* Common checks of a (prediction, target) pair: live inputs, same dtype,
+ * identical shapes, and (when red is not NULL) a known reduction. */
+static bool check_pair(tg_tape *tp, const char *op, const char *yname, tg_tensor *y,
+                       const char *tname, tg_tensor *t, const tg_reduction *red) {
+    tg_tensor *in[2] = {y, t};
+    if (!tg_tape_check_inputs(tp, op, 2, in)) return false;
+    if (!tg__same_dtype(tp, op, y, t)) return false;
+    if (!tg_tensor_same_shape(y, t)) {
+        char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s %s and %s %s differ (targets are not broadcast)", op,
+                     yname, tg__shape_str(y, a, sizeof a), tname, tg__shape_str(t, b, sizeof b));
+        return false;
+    }
+    if (red && *red != TG_REDUCE_SUM && *red != TG_REDUCE_MEAN) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: unknown reduction %d (use TG_REDUCE_SUM or TG_REDUCE_MEAN)", op,
+                     (int)*red);
+        return false;
+    }
+    return true;
+}
+
+/* A mean over no elements is 0/0: refuse it up front, naming the loss. */
+static bool check_nonempty(tg_tape *tp, const char *op, const char *what, const tg_tensor *x,
+                           int64_t count) {
+    if (count > 0) return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_EMPTY, "%s: mean over no elements (%s %s is empty)", op, what,
+                 tg__shape_str(x, s, sizeof s));
+    return false;
+}
+
+/* sum(l) * scale, the scale folding in the sign and the 1/count of a mean. */
+static tg_tensor *reduce_scaled(tg_tape *tp, tg_tensor *l, double scale) {
+    tg_tensor *s = tg_sum_all(tp, l);
+    return scale == 1.0 ? s : tg_mul_scalar(tp, s, scale);
+}
+
+/* 1/2 sum (t - y)^2  (seed 000 eq. 3);  d/dy = y - t. */
+tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t) {
+    if (!check_pair(tp, "sse", "y", y, "t", t, NULL)) return NULL;
+    return reduce_scaled(tp, tg_square(tp, tg_sub(tp, y, t)), 0.5);
+}
+
+/* mean (t - y)^2;  d/dy = 2 (y - t) / numel. */
+tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t) {
+    if (!check_pair(tp, "mse", "y", y, "t", t, NULL)) return NULL;
+    if (!check_nonempty(tp, "mse", "y", y, y->numel)) return NULL;
+    return reduce_scaled(tp, tg_square(tp, tg_sub(tp, y, t)), 1.0 / (double)y->numel);
+}
+
+/* -[t log p + (1-t) log(1-p)];  d/dp = (p - t) / (p (1 - p)).
+ * p must be a probability: a value outside [0,1] (or NaN) is an error rather
+ * than a silent NaN loss.  At p exactly 0 or 1 the log is -inf and the loss
+ * is not finite (no clamping, the formula is taken literally); tg_bce_logits
+ * is the stable form for outputs of a sigmoid. */
+tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red) {
+    if (!check_pair(tp, "bce", "p", p, "t", t, &red)) return NULL;
+    if (red == TG_REDUCE_MEAN && !check_nonempty(tp, "bce", "p", p, p->numel)) return NULL;
+    int64_t bad = -1;
+    TG_DISPATCH(p->dtype, T, {
+        const T *v = p->data;
+        for (int64_t i = 0; i < p->numel; i++)
+            if (!(v[i] >= 0 && v[i] <= 1)) { /* NaN fails too */
+                bad = i;
+                break;
+            }
+    });
+    if (bad >= 0) {
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "bce: p %s holds %g at flat index %lld, not a probability in [0,1] "
+                     "(use tg_bce_logits on logits)",
+                     tg__shape_str(p, s, sizeof s), tg_tensor_get_flat(p, bad), (long long)bad);
+        return NULL;
+    }
+    tg_tensor *pos = tg_mul(tp, t, tg_log(tp, p));
+    tg_tensor *neg = tg_mul(tp, tg_rsub_scalar(tp, 1.0, t), tg_log(tp, tg_rsub_scalar(tp, 1.0, p)));
+    double n = red == TG_REDUCE_MEAN ? (double)p->numel : 1.0;
+    return reduce_scaled(tp, tg_add(tp, pos, neg), -1.0 / n);
+}
+
+/* The same on logits, p = sigmoid z:
+ *   -[t log s(z) + (1-t) log(1 - s(z))] = softplus(z) - t z,
+ * since log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z) and
+ * softplus(z) - softplus(-z) = z.  softplus never overflows, so the loss is
+ * finite for any finite z.  d/dz = sigmoid(z) - t. */
+tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red) {
+    if (!check_pair(tp, "bce_logits", "z", z, "t", t, &red)) return NULL;
+    if (red == TG_REDUCE_MEAN && !check_nonempty(tp, "bce_logits", "z", z, z->numel)) return NULL;
+    tg_tensor *l = tg_sub(tp, tg_softplus(tp, z), tg_mul(tp, t, z));
+    double n = red == TG_REDUCE_MEAN ? (double)z->numel : 1.0;
+    return reduce_scaled(tp, l, 1.0 / n);
+}
+
+/* Checks shared by both cross-entropies: z is (N,C) or (C) with C > 0, and a
+ * mean needs N > 0.  Sets *rows to N (1 for 1-d z). */
+static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction red,
+                         int64_t *rows) {
+    char s[TG_SHAPE_BUF];
+    if (z->ndim != 1 && z->ndim != 2) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: logits z %s must be (N,C) or (C)", op,
+                     tg__shape_str(z, s, sizeof s));
+        return false;
+    }
+    if (red != TG_REDUCE_SUM && red != TG_REDUCE_MEAN) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: unknown reduction %d (use TG_REDUCE_SUM or TG_REDUCE_MEAN)", op,
+                     (int)red);
+        return false;
+    }
+    if (z->shape[z->ndim - 1] == 0) {
+        tg_tape_fail(tp, TG_ERR_EMPTY, "%s: logits z %s have no classes", op,
+                     tg__shape_str(z, s, sizeof s));
+        return false;
+    }
+    *rows = z->ndim == 2 ? z->shape[0] : 1;
+    if (red == TG_REDUCE_MEAN && !check_nonempty(tp, op, "z", z, *rows)) return false;
+    return true;
+}
+
+/* -sum_rows sum_c t_c log_softmax(z)_c   (/N for the mean).
+ * d/dz = softmax(z) sum_c t_c - t, i.e. softmax(z) - t per row when each row
+ * of t sums to 1 (seed 002). */
+static tg_tensor *xent(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red, int64_t rows) {
+    tg_tensor *l = tg_mul(tp, t, tg_log_softmax(tp, z, -1));
+    double n = red == TG_REDUCE_MEAN ? (double)rows : 1.0;
+    return reduce_scaled(tp, l, -1.0 / n);
+}
+
+tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
+                                    tg_reduction red) {
+    const char *op = "softmax_cross_entropy";
+    if (!check_pair(tp, op, "z", z, "targets", targets, &red)) return NULL;
+    int64_t rows;
+    if (!check_logits(tp, op, z, red, &rows)) return NULL;
+    return xent(tp, z, targets, red, rows);
+}
+
+/* The labels become a one-hot constant (not differentiable: the labels are
+ * integers) and the loss is the one with dense targets. */
+tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
+                                           int64_t n, tg_reduction red) {
+    const char *op = "softmax_cross_entropy_labels";
+    tg_tensor *in[1] = {z};
+    if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
+    int64_t rows;
+    if (!check_logits(tp, op, z, red, &rows)) return NULL;
+    char s[TG_SHAPE_BUF];
+    if (n != rows) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %lld labels for logits z %s (expected %lld)", op,
+                     (long long)n, tg__shape_str(z, s, sizeof s), (long long)rows);
+        return NULL;
+    }
+    if (n > 0 && !labels) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: labels is NULL", op);
+        return NULL;
+    }
+    const int64_t c = z->shape[z->ndim - 1];
+    for (int64_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= c) {
+            tg_tape_fail(tp, TG_ERR_ARG,
+                         "%s: label %d at row %lld is out of range [0, %lld) for "
+                         "logits z %s",
+                         op, (int)labels[i], (long long)i, (long long)c,
+                         tg__shape_str(z, s, sizeof s));
+            return NULL;
+        }
+    }
+    tg_tensor *onehot = tg__const_full(tp, z->dtype, z->ndim, z->shape, 0.0);
+    if (!onehot) return NULL;
+    for (int64_t i = 0; i < n; i++)
+        tg_tensor_set_flat(onehot, i * c + labels[i], 1.0);
+    return xent(tp, z, onehot, red, rows);
+}

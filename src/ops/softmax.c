@@ -1,2 +1,127 @@
-/* placeholder: to be written */
+/* Softmax and log-softmax along one axis, numerically stable: the max along
+ * the axis is subtracted before exponentiating, so no exp overflows, and
+ * log-softmax is x - max - log sum e^(x - max) (log-sum-exp) rather than
+ * the log of a softmax that may have underflowed to 0. */
 #include "../core/internal.h"
+
+/* Columns of the (outer, n, inner) view processed together: the inner loops
+ * then run over contiguous memory whatever the axis, with the per-column
+ * max and sum kept on the stack. */
+#define SM_BLOCK 64
+
+typedef struct softmax_attr {
+    int axis; /* normalised (0 <= axis < ndim) */
+} softmax_attr;
+
+/* x seen as (outer, n, inner) with the softmax axis in the middle. */
+static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool log_out) {
+    int64_t outer = 1, inner = 1;
+    const int64_t n = x->shape[axis];
+    for (int d = 0; d < axis; d++)
+        outer *= x->shape[d];
+    for (int d = axis + 1; d < x->ndim; d++)
+        inner *= x->shape[d];
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict v = x->data;
+        T mx[SM_BLOCK];
+        double sum[SM_BLOCK]; /* the sum in double keeps long f32 rows accurate */
+        for (int64_t b = 0; b < outer; b++) {
+            const int64_t base = b * n * inner;
+            for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+                const int64_t w = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
+                const T *xb = v + base + i0;
+                T *ob = o + base + i0;
+                for (int64_t j = 0; j < w; j++) {
+                    mx[j] = xb[j];
+                    sum[j] = 0;
+                }
+                for (int64_t k = 1; k < n; k++)
+                    for (int64_t j = 0; j < w; j++)
+                        if (xb[k * inner + j] > mx[j]) mx[j] = xb[k * inner + j];
+                /* A column of all -inf has max -inf and x - max would be NaN
+                 * everywhere; shifting by 0 instead gives e^x = 0 entries and
+                 * then 0/0 = NaN for softmax (as PyTorch), -inf + inf = NaN
+                 * for log-softmax.  A finite max with some -inf entries gives
+                 * exact zeros (softmax) and -inf (log-softmax) there. */
+                for (int64_t j = 0; j < w; j++)
+                    if (mx[j] == -(T)INFINITY) mx[j] = 0;
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < w; j++) {
+                        const T e = TG_EXP(xb[k * inner + j] - mx[j]);
+                        sum[j] += e;
+                        if (!log_out) ob[k * inner + j] = e;
+                    }
+                if (log_out) {
+                    /* (x - max) - log sum, in that order: x - max is exact near
+                     * the max, whereas x - (max + log sum) would lose the low
+                     * bits of log sum against a large max (1000 in f32). */
+                    T lse[SM_BLOCK];
+                    for (int64_t j = 0; j < w; j++)
+                        lse[j] = (T)log(sum[j]);
+                    for (int64_t k = 0; k < n; k++)
+                        for (int64_t j = 0; j < w; j++)
+                            ob[k * inner + j] = (xb[k * inner + j] - mx[j]) - lse[j];
+                } else {
+                    T inv[SM_BLOCK];
+                    for (int64_t j = 0; j < w; j++)
+                        inv[j] = (T)(1.0 / sum[j]);
+                    for (int64_t k = 0; k < n; k++)
+                        for (int64_t j = 0; j < w; j++)
+                            ob[k * inner + j] *= inv[j];
+                }
+            }
+        }
+    });
+}
+
+static tg_tensor *softmax_common(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis,
+                                 bool log_out) {
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
+    softmax_attr at;
+    if (!tg__norm_axis(tp, op->name, x, axis, &at.axis)) return NULL;
+    if (x->shape[at.axis] == 0) {
+        /* A distribution over no classes does not exist. */
+        char s[TG_SHAPE_BUF + 8];
+        tg_tape_fail(tp, TG_ERR_EMPTY, "%s: axis %d of %s has extent 0", op->name, axis,
+                     tg_tensor_describe(x, s, sizeof s));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    if (out->numel) softmax_kernel(out, x, at.axis, log_out);
+    return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* y = softmax(x):  dy_i/dx_j = y_i (d_ij - y_j), so
+ * dx = J^T g = y * (g - sum(g * y, axis, keepdim)).  Written with ops on the
+ * node's output y, so a second derivative differentiates through y again. */
+static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin) {
+    const softmax_attr *at = tg_node_saved(n);
+    tg_tensor *y = tg_node_output(n);
+    tg_tensor *s = tg_sum(tp, tg_mul(tp, g, y), 1, &at->axis, true);
+    gin[0] = tg_mul(tp, y, tg_sub(tp, g, s));
+    return TG_OK;
+}
+static const tg_op k_softmax = {"softmax", 1, softmax_backward};
+
+tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis) {
+    return softmax_common(tp, &k_softmax, x, axis, false);
+}
+
+/* y = log_softmax(x):  dy_i/dx_j = d_ij - softmax_j = d_ij - e^(y_j), so
+ * dx = g - e^y * sum(g, axis, keepdim). */
+static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
+                                      tg_tensor **gin) {
+    const softmax_attr *at = tg_node_saved(n);
+    tg_tensor *y = tg_node_output(n);
+    tg_tensor *s = tg_sum(tp, g, 1, &at->axis, true);
+    gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
+    return TG_OK;
+}
+static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward};
+
+tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis) {
+    return softmax_common(tp, &k_log_softmax, x, axis, true);
+}
