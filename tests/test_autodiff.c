@@ -250,6 +250,46 @@ START_TEST(test_custom_op_bad_shape_reported)
 }
 END_TEST
 
+/* A planted missing transpose: y = A @ x with the rule dx = A @ g instead
+ * of A^T @ g.  For a non-symmetric A gradcheck must catch it. */
+static tg_status matvec_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor *g,
+                                       tg_tensor **gin)
+{
+    tg_tensor *a = tg_node_input(n, 0);
+    if (tg_node_needs_grad(n, 1)) gin[1] = tg_matmul(tp, a, g); /* should be trans_a = true */
+    return TG_OK;
+}
+static const tg_op k_matvec_wrong = {"matvec_wrong", 2, matvec_backward_wrong};
+
+static tg_tensor *fn_matvec(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    tg_tensor *ab[2] = {in[0], in[1]};
+    tg_tensor *y = tg_matmul(tp, in[0], in[1]); /* the correct forward ... */
+    if (!y) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, TG_F64, 2, tg_tensor_shape(y));
+    if (!out) return NULL;
+    tg_tensor_copy(out, y);
+    /* ... recorded under the op with the wrong rule */
+    return tg_sum_all(tp, tg_sigmoid(tp, tg_tape_record(tp, &k_matvec_wrong, 2, ab, out, NULL, 0,
+                                                        0, NULL)));
+}
+
+START_TEST(test_missing_transpose_caught)
+{
+    tg_tensor *a = tt_rand(TG_F64, 2, TT_SHAPE(3, 3), 21, -1, 1);
+    tg_tensor *x = tt_param(2, TT_SHAPE(3, 1), 22, -1, 1);
+    tg_tensor *in[2] = {a, x};
+    tg_compare_report rep[2];
+    ck_assert_int_eq(tg_gradcheck(fn_matvec, NULL, 2, in, NULL, rep), TG_ERR_NUMERIC);
+    ck_assert(!rep[1].ok);
+    ck_assert_int_gt(rep[1].n_failed, 0);
+    ck_assert_int_eq(rep[0].numel, 0); /* a does not require grad: not checked */
+    tg_tensor_free(a);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* A user-owned parameter used on two tapes, one after the other. */
 START_TEST(test_param_on_two_tapes)
 {
@@ -282,6 +322,7 @@ int main(void)
     tcase_add_test(tc, test_custom_op);
     tcase_add_test(tc, test_custom_op_wrong_backward_caught);
     tcase_add_test(tc, test_custom_op_bad_shape_reported);
+    tcase_add_test(tc, test_missing_transpose_caught);
     tcase_add_test(tc, test_param_on_two_tapes);
     suite_add_tcase(s, tc);
     return tt_run(s);
