@@ -80,7 +80,8 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
 
 /* ---- linear algebra (ops/matmul.c) ------------------------------------- */
 /* a @ b: (M,K)@(K,N) -> (M,N); (B,M,K)@(B,K,N) -> (B,M,N);
- * (B,M,K)@(K,N) -> (B,M,N). */
+ * (B,M,K)@(K,N) -> (B,M,N); (M,K)@(B,K,N) -> (B,M,N).
+ * d/da = g @ b^T, d/db = a^T @ g (summed over the batch for a shared 2-d operand). */
 tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
 /* op(a) @ op(b) with op = transpose of the last two axes when the flag is set;
  * no transposed copy is made. */

@@ -1,2 +1,220 @@
-/* placeholder: to be written */
+/* The general matrix product C = alpha op(A) op(B) + beta C (row-major).
+ *
+ * With OpenBLAS (TG_HAVE_CBLAS) the work goes to cblas_sgemm / cblas_dgemm;
+ * otherwise, and whenever BLAS cannot take the call, to the cache-blocked
+ * loop nest below.  Notes from the BLAS reference documentation of xGEMM
+ * (netlib dgemm.f, the CBLAS wrapper cblas_dgemm.c), in our words:
+ *   - op(A) is M x K, op(B) is K x N, C is M x N; the sizes are plain C ints
+ *     in the CBLAS interface (OpenBLAS's blasint is int unless built for
+ *     64-bit integers), so a size or stride above INT_MAX must not reach it.
+ *   - In row-major order the leading dimension is the stored row length and
+ *     must be at least max(1, stored columns): lda >= max(1, K) for a plain A
+ *     and >= max(1, M) for a transposed one, likewise ldb, ldc >= max(1, N).
+ *     An empty matrix has a zero row length, which BLAS rejects through
+ *     xerbla (a printed complaint, no result), so empty products never go to
+ *     BLAS: we do them ourselves.
+ *   - With beta == 0, C does not need to hold anything on entry: it is
+ *     overwritten, never multiplied (0 * NaN would be NaN).  The fallback
+ *     keeps that promise explicitly. */
+#include "gemm.h"
+
 #include "../core/internal.h"
+#include "tg_config.h"
+
+#include <limits.h>
+
+#if TG_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+/* ---- the built-in kernel -------------------------------------------------
+ * Loop order: N blocks, K blocks, then rows of C four at a time.  For one
+ * (N block, K block) the panel of op(B) (KC rows of up to NC contiguous
+ * elements) is reused by every row of C, so it stays in L1/L2; each row of
+ * A contributes a scalar a(i,k) that multiplies a whole contiguous row of
+ * the panel into a contiguous row of C (an axpy), which is the shape a
+ * compiler vectorises.  Four rows of C share every load of the panel.
+ *
+ * A transposed B is packed (transposed) into a small stack buffer so the
+ * panel rows are contiguous; a plain B is used in place.  A transposed A
+ * needs no packing: a(i,k) is a scalar load either way.
+ *
+ * The innermost loops run over a fixed chunk of JC elements: GCC at -O2
+ * only vectorises loops whose trip count is a known multiple of the vector
+ * width ("very cheap" cost model), so the variable-length remainder is a
+ * separate short loop. */
+enum {
+    GEMM_KC = 64,                /* rows of the op(B) panel (K block) */
+    GEMM_PACK_BYTES = 32 * 1024, /* the transposed-B packing buffer, on the stack */
+    GEMM_JC = 32,                /* fixed-length chunk of the innermost loop */
+};
+
+/* NC (columns of the panel) for element size es: the panel fills the pack
+ * buffer, and is a multiple of JC. */
+#define GEMM_NC(es) ((int64_t)(GEMM_PACK_BYTES / ((es)*GEMM_KC)))
+
+/* c[0..n) = 0 or *= beta (beta == 1: untouched). */
+#define GEMM_SCALE_ROW(T, c, n, beta)                                                              \
+    do {                                                                                           \
+        if ((beta) == 0.0) {                                                                       \
+            for (int64_t j_ = 0; j_ < (n); j_++)                                                   \
+                (c)[j_] = 0;                                                                       \
+        } else if ((beta) != 1.0) {                                                                \
+            const T bt_ = (T)(beta);                                                               \
+            for (int64_t j_ = 0; j_ < (n); j_++)                                                   \
+                (c)[j_] *= bt_;                                                                    \
+        }                                                                                          \
+    } while (0)
+
+/* The innermost loops, one pair per type: c_r[0..n) += a_r * p[0..n).  They
+ * are functions so that restrict sits on parameters, where GCC relies on it
+ * (block-scope restrict pointers still got runtime alias checks, which the
+ * -O2 cost model refuses to pay for); inlined, the calls cost nothing. */
+#define GEMM_DEFINE_AXPY(T, SUF)                                                                   \
+    static inline void gemm_axpy4_##SUF(int64_t n, T a0, T a1, T a2, T a3, const T *restrict p,    \
+                                        T *restrict c0, T *restrict c1, T *restrict c2,            \
+                                        T *restrict c3)                                            \
+    {                                                                                              \
+        const int64_t nfull = n - n % GEMM_JC;                                                     \
+        for (int64_t j = 0; j < nfull; j += GEMM_JC) {                                             \
+            for (int jj = 0; jj < GEMM_JC; jj++) {                                                 \
+                const T bv = p[j + jj];                                                            \
+                c0[j + jj] += a0 * bv;                                                             \
+                c1[j + jj] += a1 * bv;                                                             \
+                c2[j + jj] += a2 * bv;                                                             \
+                c3[j + jj] += a3 * bv;                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t j = nfull; j < n; j++) {                                                      \
+            const T bv = p[j];                                                                     \
+            c0[j] += a0 * bv;                                                                      \
+            c1[j] += a1 * bv;                                                                      \
+            c2[j] += a2 * bv;                                                                      \
+            c3[j] += a3 * bv;                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static inline void gemm_axpy1_##SUF(int64_t n, T a0, const T *restrict p, T *restrict c0)      \
+    {                                                                                              \
+        const int64_t nfull = n - n % GEMM_JC;                                                     \
+        for (int64_t j = 0; j < nfull; j += GEMM_JC)                                               \
+            for (int jj = 0; jj < GEMM_JC; jj++)                                                   \
+                c0[j + jj] += a0 * p[j + jj];                                                      \
+        for (int64_t j = nfull; j < n; j++)                                                        \
+            c0[j] += a0 * p[j];                                                                    \
+    }
+GEMM_DEFINE_AXPY(float, f32)
+GEMM_DEFINE_AXPY(double, f64)
+#define GEMM_AXPY4(T) _Generic((T)0, float : gemm_axpy4_f32, default : gemm_axpy4_f64)
+#define GEMM_AXPY1(T) _Generic((T)0, float : gemm_axpy1_f32, default : gemm_axpy1_f64)
+
+/* op(A)(i, k), inside the kernel below */
+#define OPA(i, k) (trans_a ? a[(k)*lda + (i)] : a[(i)*lda + (k)])
+
+void tg__gemm_fallback(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       double alpha, const void *A, int64_t lda, const void *B, int64_t ldb,
+                       double beta, void *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    /* One buffer for either type: a union keeps the typed accesses legal. */
+    _Static_assert(GEMM_PACK_BYTES % (sizeof(double) * GEMM_KC * GEMM_JC) == 0,
+                   "the panel width must be a multiple of the chunk");
+    union {
+        float f[GEMM_PACK_BYTES / sizeof(float)];
+        double d[GEMM_PACK_BYTES / sizeof(double)];
+    } pack;
+
+    TG_DISPATCH(dt, T, {
+        T *restrict c = C;
+        /* beta first, so that the K loop below only ever accumulates. */
+        for (int64_t i = 0; i < M; i++)
+            GEMM_SCALE_ROW(T, c + i * ldc, N, beta);
+        if (K <= 0 || alpha == 0.0) break; /* A and B are not read, as in BLAS */
+
+        const T *restrict a = A;
+        const T *restrict b = B;
+        const T al = (T)alpha;
+        T *restrict pk = _Generic((T)0, float : pack.f, default : pack.d);
+        const int64_t nc_max = GEMM_NC(sizeof(T));
+
+        for (int64_t j0 = 0; j0 < N; j0 += nc_max) {
+            const int64_t nc = N - j0 < nc_max ? N - j0 : nc_max;
+            for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+                const int64_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+                /* The panel: row k (0 <= k < kc) is op(B)(k0 + k, j0 .. j0 + nc). */
+                const T *panel;
+                int64_t ps;
+                if (trans_b) {
+                    /* op(B)(k, j) = B[j][k]: read rows of B contiguously. */
+                    for (int64_t j = 0; j < nc; j++) {
+                        const T *restrict brow = b + (j0 + j) * ldb + k0;
+                        for (int64_t k = 0; k < kc; k++)
+                            pk[k * nc + j] = brow[k];
+                    }
+                    panel = pk;
+                    ps = nc;
+                } else {
+                    panel = b + k0 * ldb + j0;
+                    ps = ldb;
+                }
+
+                int64_t i = 0;
+                for (; i + 4 <= M; i += 4) {
+                    T *c0 = c + i * ldc + j0;
+                    for (int64_t k = 0; k < kc; k++) {
+                        const T a0 = al * OPA(i, k0 + k), a1 = al * OPA(i + 1, k0 + k);
+                        const T a2 = al * OPA(i + 2, k0 + k), a3 = al * OPA(i + 3, k0 + k);
+                        GEMM_AXPY4(T)
+                        (nc, a0, a1, a2, a3, panel + k * ps, c0, c0 + ldc, c0 + 2 * ldc,
+                         c0 + 3 * ldc);
+                    }
+                }
+                for (; i < M; i++) {
+                    T *c0 = c + i * ldc + j0;
+                    for (int64_t k = 0; k < kc; k++)
+                        GEMM_AXPY1(T)(nc, al * OPA(i, k0 + k), panel + k * ps, c0);
+                }
+            }
+        }
+    });
+}
+#undef OPA
+
+/* ---- dispatch ------------------------------------------------------------ */
+#if TG_HAVE_CBLAS
+static bool fits_int(int64_t v)
+{
+    return v >= 1 && v <= INT_MAX;
+}
+#endif
+
+void tg__gemm(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+              double alpha, const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+              void *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+#if TG_HAVE_CBLAS
+    /* Only calls BLAS accepts go to BLAS (see the notes at the top): no
+     * empty dimension, every size and stride a positive int, and each stride
+     * at least the stored row length. */
+    const bool ok = K > 0 && fits_int(M) && fits_int(N) && fits_int(K) && fits_int(lda) &&
+                    fits_int(ldb) && fits_int(ldc) && lda >= (trans_a ? M : K) &&
+                    ldb >= (trans_b ? K : N) && ldc >= N;
+    if (ok) {
+        const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+        const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+        if (dt == TG_F64)
+            cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B,
+                        (int)ldb, beta, C, (int)ldc);
+        else
+            cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, (float)alpha, A, (int)lda, B,
+                        (int)ldb, (float)beta, C, (int)ldc);
+        return;
+    }
+#endif
+    tg__gemm_fallback(dt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char *tg__gemm_backend(void)
+{
+    return TG_HAVE_CBLAS ? "openblas" : "builtin";
+}

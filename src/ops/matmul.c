@@ -1,2 +1,163 @@
-/* placeholder: to be written */
+/* Matrix products: (M,K)@(K,N), batched (B,M,K)@(B,K,N), and the two batch
+ * broadcasts (B,M,K)@(K,N) and (M,K)@(B,K,N), where a 2-d operand is shared
+ * by every batch item.  Either operand may be transposed on its last two
+ * axes; the flag goes to gemm, which reads the stored matrix transposed, so
+ * no transposed copy is ever made (forward or backward).  All products go
+ * through tg__gemm (BLAS or the built-in kernel). */
 #include "../core/internal.h"
+#include "../kernels/gemm.h"
+
+typedef struct matmul_attr {
+    bool ta, tb; /* operand a / b is read transposed */
+} matmul_attr;
+
+/* The sizes of one product: op(A) is M x K, op(B) is K x N, batch items. */
+typedef struct mm_dims {
+    int64_t batch, M, N, K;
+} mm_dims;
+
+/* "(3,4)" or "(3,4)^T" into buf. */
+static const char *operand_str(const tg_tensor *t, bool trans, char *buf, size_t n)
+{
+    char s[TG_SHAPE_BUF];
+    snprintf(buf, n, "%s%s", tg__shape_str(t, s, sizeof s), trans ? "^T" : "");
+    return buf;
+}
+
+/* Checks the shapes of op(a) @ op(b); on failure sets the tape error with
+ * a message naming the op and both shapes. */
+static bool mm_check(tg_tape *tp, const tg_tensor *a, const tg_tensor *b, bool ta, bool tb,
+                     mm_dims *d)
+{
+    char sa[TG_SHAPE_BUF + 4], sb[TG_SHAPE_BUF + 4];
+    operand_str(a, ta, sa, sizeof sa);
+    operand_str(b, tb, sb, sizeof sb);
+    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "matmul: %s @ %s: unsupported ranks %d-d @ %d-d (each operand must be a "
+                     "2-d matrix or a 3-d batch of matrices)",
+                     sa, sb, a->ndim, b->ndim);
+        return false;
+    }
+    const int64_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    const int64_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    const int64_t ka = ta ? ar : ac, kb = tb ? bc : br;
+    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0]) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "matmul: %s @ %s: batch sizes differ (%lld vs %lld)", sa, sb,
+                     (long long)a->shape[0], (long long)b->shape[0]);
+        return false;
+    }
+    if (ka != kb) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "matmul: %s @ %s: inner dimensions differ (%lld vs %lld)",
+                     sa, sb, (long long)ka, (long long)kb);
+        return false;
+    }
+    d->batch = a->ndim == 3 ? a->shape[0] : b->ndim == 3 ? b->shape[0] : 1;
+    d->M = ta ? ac : ar;
+    d->N = tb ? br : bc;
+    d->K = ka;
+    return true;
+}
+
+/* out = op(a) @ op(b), one gemm per batch item (one gemm in all when a plain
+ * 3-d a meets a 2-d b: its batch folds into the rows). */
+static void mm_forward(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, bool ta, bool tb,
+                       const mm_dims *d)
+{
+    if (out->numel == 0) return;
+    if (d->K == 0) { /* an empty sum: zeros (and a, b may have no data at all) */
+        tg_tensor_fill(out, 0.0);
+        return;
+    }
+    const tg_dtype dt = out->dtype;
+    const int64_t lda = a->shape[a->ndim - 1], ldb = b->shape[b->ndim - 1];
+    if (a->ndim == 3 && b->ndim == 2 && !ta) {
+        tg__gemm(dt, false, tb, d->batch * d->M, d->N, d->K, 1.0, a->data, lda, b->data, ldb, 0.0,
+                 out->data, d->N);
+        return;
+    }
+    const size_t es = tg_dtype_size(dt);
+    const int64_t sa = a->ndim == 3 ? d->M * d->K : 0;
+    const int64_t sb = b->ndim == 3 ? d->K * d->N : 0;
+    const int64_t sc = d->M * d->N;
+    for (int64_t i = 0; i < d->batch; i++)
+        tg__gemm(dt, ta, tb, d->M, d->N, d->K, 1.0, (const char *)a->data + (size_t)(i * sa) * es,
+                 lda, (const char *)b->data + (size_t)(i * sb) * es, ldb, 0.0,
+                 (char *)out->data + (size_t)(i * sc) * es, d->N);
+}
+
+/* ---- backward --------------------------------------------------------------
+ * For one batch item C = op(A) op(B), i.e. C_ij = sum_k op(A)_ik op(B)_kj,
+ * so with G = dL/dC:
+ *     dL/d op(A) = G op(B)^T,        dL/d op(B) = op(A)^T G.
+ * Mapped back to the stored operands (the transpose of a gradient is the
+ * gradient of the transpose), every term is again one product with flags:
+ *     ta = 0:  dA = G op(B)^T              = matmul_t(G, B, 0, !tb)
+ *     ta = 1:  dA = (G op(B)^T)^T = op(B) G^T = matmul_t(B, G, tb, 1)
+ *     tb = 0:  dB = op(A)^T G              = matmul_t(A, G, !ta, 0)
+ *     tb = 1:  dB = (op(A)^T G)^T = G^T op(A) = matmul_t(G, A, 1, ta)
+ * A 2-d operand shared by a batch gets the sum of its per-item gradients,
+ * sum_b (...)_b.  For a 2-d B under a plain 3-d A that sum is one 2-d
+ * product: the batch and row axes of A and G fold together, A2 = (B*M, K),
+ * G2 = (B*M, N), and sum_b A_b^T G_b = A2^T G2 (likewise G2^T A2).  The
+ * other shared cases contract over a batch axis that is not adjacent to the
+ * summed one in memory, so they take the batched product and tg_sum over
+ * axis 0.  Everything here is a recorded op, so create-graph works. */
+static tg_tensor *mm_grad_a(tg_tape *tp, tg_tensor *a, tg_tensor *b, tg_tensor *g,
+                            const matmul_attr *at)
+{
+    tg_tensor *r =
+        at->ta ? tg_matmul_t(tp, b, g, at->tb, true) : tg_matmul_t(tp, g, b, false, !at->tb);
+    if (r && a->ndim == 2 && r->ndim == 3) r = tg_sum(tp, r, 1, (const int[]){0}, false);
+    return r;
+}
+
+static tg_tensor *mm_grad_b(tg_tape *tp, tg_tensor *a, tg_tensor *b, tg_tensor *g,
+                            const matmul_attr *at)
+{
+    if (b->ndim == 2 && a->ndim == 3 && !at->ta) {
+        const int64_t rows = a->shape[0] * a->shape[1];
+        tg_tensor *a2 = tg_reshape(tp, a, 2, (const int64_t[]){rows, a->shape[2]});
+        tg_tensor *g2 = tg_reshape(tp, g, 2, (const int64_t[]){rows, g->shape[2]});
+        return at->tb ? tg_matmul_t(tp, g2, a2, true, false) : tg_matmul_t(tp, a2, g2, true, false);
+    }
+    tg_tensor *r =
+        at->tb ? tg_matmul_t(tp, g, a, true, at->ta) : tg_matmul_t(tp, a, g, !at->ta, false);
+    if (r && b->ndim == 2 && r->ndim == 3) r = tg_sum(tp, r, 1, (const int[]){0}, false);
+    return r;
+}
+
+static tg_status matmul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const matmul_attr *at = tg_node_saved(n);
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = mm_grad_a(tp, a, b, g, at);
+    if (tg_node_needs_grad(n, 1)) gin[1] = mm_grad_b(tp, a, b, g, at);
+    return tg_tape_status(tp);
+}
+
+static const tg_op k_matmul = {"matmul", 2, matmul_backward};
+
+tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b)
+{
+    tg_tensor *in[2] = {a, b};
+    if (!tg_tape_check_inputs(tp, k_matmul.name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, k_matmul.name, a, b)) return NULL;
+    mm_dims d;
+    if (!mm_check(tp, a, b, trans_a, trans_b, &d)) return NULL;
+    int64_t shape[3];
+    int nd = 0;
+    if (a->ndim == 3 || b->ndim == 3) shape[nd++] = d.batch;
+    shape[nd++] = d.M;
+    shape[nd++] = d.N;
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
+    if (!out) return NULL;
+    mm_forward(out, a, b, trans_a, trans_b, &d);
+    const matmul_attr at = {.ta = trans_a, .tb = trans_b};
+    return tg_tape_record(tp, &k_matmul, 2, in, out, &at, sizeof at, 0, NULL);
+}
+
+tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    return tg_matmul_t(tp, a, b, false, false);
+}
