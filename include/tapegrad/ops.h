@@ -53,10 +53,12 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt);
 /* ---- reductions (ops/reduce.c) ----------------------------------------- */
 tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x);  /* sum of all elements, 0-d */
 tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d */
-/* Sum / mean over the listed axes (negative counts from the end). */
+/* Sum / mean over the listed axes (negative counts from the end).  axes NULL
+ * (with naxes 0) reduces every axis; a non-NULL empty list reduces none. */
 tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
-/* Max along one axis; the gradient goes to the first arg-max. */
+/* Max along one axis; the gradient goes to the first arg-max (a NaN counts
+ * as the largest value, as in NumPy). */
 tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
 /* Sum x down to a shape it broadcasts to (the adjoint of tg_broadcast_to). */
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);

@@ -2,6 +2,16 @@
  * adjoint of broadcasting), and max along an axis. */
 #include "../core/internal.h"
 
+/* "(2,3)" for an extent list that is not (yet) a tensor, e.g. a target shape. */
+static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < n && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? "," : "", (long long)s[i]);
+    if (k < size) snprintf(buf + k, size - k, ")");
+    return buf;
+}
+
 /* Output offset strides for reducing x over the axes flagged in red[]: 0
  * along reduced axes, the output's row-major stride elsewhere. */
 static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride)
@@ -59,7 +69,9 @@ typedef struct reduce_attr {
     double scale; /* 1 for sum, 1/count for mean */
 } reduce_attr;
 
-/* Parse an axis list into flags; naxes == 0 with axes == NULL means all. */
+/* Parse an axis list into flags.  naxes == 0 with axes == NULL means every
+ * axis; a non-NULL empty list means no axis (NumPy's axis=(), an identity).
+ * Negative axes count from the end; an axis listed twice is an error. */
 static bool axes_flags(tg_tape *tp, const char *op, const tg_tensor *x, int naxes, const int *axes,
                        bool *red)
 {
@@ -68,8 +80,13 @@ static bool axes_flags(tg_tape *tp, const char *op, const tg_tensor *x, int naxe
         for (int d = 0; d < x->ndim; d++) red[d] = true;
         return true;
     }
-    if (naxes < 0 || naxes > x->ndim || (naxes && !axes)) {
-        char s[TG_SHAPE_BUF + 8];
+    char s[TG_SHAPE_BUF + 8];
+    if (naxes && !axes) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: %d axes listed for %s but the list is NULL", op, naxes,
+                     tg_tensor_describe(x, s, sizeof s));
+        return false;
+    }
+    if (naxes < 0 || naxes > x->ndim) {
         tg_tape_fail(tp, TG_ERR_AXIS, "%s: %d axes given for %s", op, naxes,
                      tg_tensor_describe(x, s, sizeof s));
         return false;
@@ -78,7 +95,8 @@ static bool axes_flags(tg_tape *tp, const char *op, const tg_tensor *x, int naxe
         int a;
         if (!tg__norm_axis(tp, op, x, axes[i], &a)) return false;
         if (red[a]) {
-            tg_tape_fail(tp, TG_ERR_AXIS, "%s: axis %d listed twice", op, axes[i]);
+            tg_tape_fail(tp, TG_ERR_AXIS, "%s: axis %d listed twice for %s", op, axes[i],
+                         tg_tensor_describe(x, s, sizeof s));
             return false;
         }
         red[a] = true;
@@ -90,8 +108,10 @@ static int reduced_shape(const tg_tensor *x, const bool *red, bool keepdim, int6
 {
     int k = 0;
     for (int d = 0; d < x->ndim; d++) {
-        if (!red[d]) shape[k++] = x->shape[d];
-        else if (keepdim) shape[k++] = 1;
+        if (!red[d])
+            shape[k++] = x->shape[d];
+        else if (keepdim)
+            shape[k++] = 1;
     }
     return k;
 }
@@ -112,8 +132,8 @@ static tg_status sum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
 static const tg_op k_sum = {"sum", 1, sum_backward};
 static const tg_op k_mean = {"mean", 1, sum_backward};
 
-static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes,
-                             const int *axes, bool keepdim, bool mean)
+static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes, const int *axes,
+                             bool keepdim, bool mean)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
@@ -178,9 +198,14 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
         ok = e == xe || e == 1;
     }
     if (!ok) {
-        char s[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE, "sum_to: %s does not broadcast from a %d-d target shape",
-                     tg__shape_str(x, s, sizeof s), ndim);
+        char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+        if (ndim >= 0 && ndim <= TG_MAX_DIMS && (ndim == 0 || shape))
+            dims_str(ndim, shape, t, sizeof t);
+        else
+            snprintf(t, sizeof t, "a %d-d shape%s", ndim, shape ? "" : " (NULL)");
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "sum_to: %s cannot be summed to %s (it must broadcast to %s)",
+                     tg__shape_str(x, s, sizeof s), t, s);
         return NULL;
     }
     reduce_attr at = {.keepdim = true, .scale = 1.0};
@@ -192,4 +217,96 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
     if (!out) return NULL;
     sum_kernel(out, x, at.red, 1.0);
     return tg_tape_record(tp, &k_sum_to, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- max along one axis ----------------------------------------------------
+ * y = max_k x[.., k, ..].  The derivative is g at the arg-max and 0 elsewhere;
+ * at a tie the function has a kink and we pick one subgradient: everything
+ * goes to the FIRST arg-max (lowest index), as NumPy's argmax and PyTorch's
+ * max(dim) choose.  A NaN counts as larger than any number (the first NaN
+ * wins), so a NaN propagates to the result as in NumPy.
+ *
+ * The arg-max is a constant of the forward pass, so it is stored then as a
+ * one-hot mask (an aux tensor, not a node output: no gradient flows into it)
+ * and the backward is plain ops:
+ *     dx = broadcast_to(reshape(g, keepdim shape), x shape) * mask
+ * which create_graph can record (its own derivative in g is the same mask). */
+typedef struct max_attr {
+    int axis;
+    bool keepdim;
+} max_attr;
+
+static tg_status max_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const max_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *mask = tg_node_aux(n, 0);
+    int64_t ks[TG_MAX_DIMS];
+    memcpy(ks, x->shape, sizeof ks);
+    ks[at->axis] = 1;
+    tg_tensor *gk = at->keepdim ? g : tg_reshape(tp, g, x->ndim, ks);
+    gin[0] = tg_mul(tp, tg_broadcast_to(tp, gk, x->ndim, x->shape), mask);
+    return TG_OK;
+}
+static const tg_op k_max = {"max", 1, max_backward};
+
+/* Values into out and, when mask is not NULL, the one-hot first arg-max into
+ * mask; x is seen as (outer, ext, inner) with ext >= 1. */
+static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
+{
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+    const int64_t ext = x->shape[axis];
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict o = out->data;
+        T *restrict m = mask ? mask->data : NULL;
+        const T *restrict v = x->data;
+        if (m)
+            for (int64_t i = 0; i < x->numel; i++) m[i] = 0;
+        for (int64_t a = 0; a < outer; a++) {
+            const T *va = v + a * ext * inner;
+            for (int64_t i = 0; i < inner; i++) {
+                T best = va[i];
+                int64_t arg = 0;
+                for (int64_t k = 1; k < ext && best == best; k++) {
+                    const T c = va[k * inner + i];
+                    /* strict >: a later equal value never replaces the first */
+                    if (c > best || c != c) {
+                        best = c;
+                        arg = k;
+                    }
+                }
+                o[a * inner + i] = best;
+                if (m) m[(a * ext + arg) * inner + i] = 1;
+            }
+        }
+    });
+}
+
+tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_max.name, 1, in)) return NULL;
+    max_attr at = {.keepdim = keepdim};
+    if (!tg__norm_axis(tp, k_max.name, x, axis, &at.axis)) return NULL;
+    if (x->shape[at.axis] == 0) {
+        char s[TG_SHAPE_BUF + 8];
+        tg_tape_fail(tp, TG_ERR_EMPTY, "max: axis %d of %s is empty (the max of nothing)", axis,
+                     tg_tensor_describe(x, s, sizeof s));
+        return NULL;
+    }
+    bool red[TG_MAX_DIMS] = {false};
+    red[at.axis] = true;
+    int64_t shape[TG_MAX_DIMS];
+    int k = reduced_shape(x, red, keepdim, shape);
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, k, shape);
+    if (!out) return NULL;
+    /* Inside a plain backward nothing is recorded, so no mask is needed. */
+    tg_tensor *mask = NULL;
+    if (tg__tape_recording(tp)) {
+        mask = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+        if (!mask) return NULL;
+    }
+    max_kernel(out, mask, x, at.axis);
+    return tg_tape_record(tp, &k_max, 1, in, out, &at, sizeof at, mask ? 1 : 0, &mask);
 }

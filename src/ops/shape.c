@@ -3,6 +3,16 @@
  * works through all of them. */
 #include "../core/internal.h"
 
+/* "(2,3)" for an extent list that is not (yet) a tensor, e.g. a target shape. */
+static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < n && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? "," : "", (long long)s[i]);
+    if (k < size) snprintf(buf + k, size - k, ")");
+    return buf;
+}
+
 /* ---- reshape: same data, new shape; d = reshape(g, shape of x) ----------- */
 static tg_status reshape_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -32,22 +42,31 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
             tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s: extent %lld of axis %d is invalid",
                          tg__shape_str(x, s, sizeof s), (long long)shape[i], i);
             return NULL;
+        } else if (shape[i] > 0 && known > INT64_MAX / shape[i]) {
+            tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s: the target shape overflows",
+                         tg__shape_str(x, s, sizeof s));
+            return NULL;
         } else {
             known *= shape[i];
         }
     }
     if (infer >= 0) {
         if (known == 0 || x->numel % known) {
-            tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: cannot infer axis %d of %s from %lld elements",
-                         infer, tg__shape_str(x, s, sizeof s), (long long)x->numel);
+            char t[TG_SHAPE_BUF];
+            tg_tape_fail(tp, TG_ERR_SHAPE,
+                         "reshape: %s (%lld elements) to %s: cannot infer axis %d",
+                         tg__shape_str(x, s, sizeof s), (long long)x->numel,
+                         dims_str(ndim, shape, t, sizeof t), infer);
             return NULL;
         }
         sh[infer] = x->numel / known;
         known *= sh[infer];
     }
     if (known != x->numel) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s has %lld elements, the target shape %lld",
-                     tg__shape_str(x, s, sizeof s), (long long)x->numel, (long long)known);
+        char t[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s (%lld elements) to %s (%lld elements)",
+                     tg__shape_str(x, s, sizeof s), (long long)x->numel,
+                     dims_str(ndim, shape, t, sizeof t), (long long)known);
         return NULL;
     }
     tg_tensor *out = tg__tape_alloc_view(tp, x, ndim, sh);
@@ -75,9 +94,13 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
     }
     for (int i = 0; ok && i < ndim; i++) ok = shape[i] >= 0;
     if (!ok) {
-        char s[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE, "broadcast_to: %s does not broadcast to the %d-d target",
-                     tg__shape_str(x, s, sizeof s), ndim);
+        char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+        if (ndim >= 0 && ndim <= TG_MAX_DIMS && (ndim == 0 || shape))
+            dims_str(ndim, shape, t, sizeof t);
+        else
+            snprintf(t, sizeof t, "a %d-d shape%s", ndim, shape ? "" : " (NULL)");
+        tg_tape_fail(tp, TG_ERR_SHAPE, "broadcast_to: %s does not broadcast to %s",
+                     tg__shape_str(x, s, sizeof s), t);
         return NULL;
     }
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
@@ -101,4 +124,323 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
         }
     });
     return tg_tape_record(tp, &k_broadcast_to, 1, in, out, NULL, 0, 0, NULL);
+}
+
+/* Extents before / after axis of a row-major shape: the op then works on an
+ * (outer, extent, inner) view of contiguous data. */
+static int64_t prod_before(const int64_t *shape, int axis)
+{
+    int64_t p = 1;
+    for (int d = 0; d < axis; d++) p *= shape[d];
+    return p;
+}
+static int64_t prod_after(int ndim, const int64_t *shape, int axis)
+{
+    int64_t p = 1;
+    for (int d = axis + 1; d < ndim; d++) p *= shape[d];
+    return p;
+}
+
+/* ---- permute: out axis i = x axis perm[i]; d = permute(g, perm^-1) --------
+ * perm must list 0..ndim-1 once each (no negative entries); it may be NULL
+ * for a 0-d x.  The output is a contiguous copy, not a strided view. */
+typedef struct permute_attr {
+    int perm[TG_MAX_DIMS];
+} permute_attr;
+
+/* A generic strided copy: walks the output row-major and reads x with the
+ * permuted strides (the innermost output axis is the inner loop). */
+static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm)
+{
+    const int nd = x->ndim;
+    int64_t xs[TG_MAX_DIMS], st[TG_MAX_DIMS], s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        xs[d] = s;
+        s *= x->shape[d];
+    }
+    for (int i = 0; i < nd; i++) st[i] = xs[perm[i]];
+    const int64_t n = out->numel;
+    if (n == 0) return;
+    const int64_t last = nd ? out->shape[nd - 1] : 1, ls = nd ? st[nd - 1] : 0;
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict v = x->data;
+        int64_t idx[TG_MAX_DIMS] = {0}, xi = 0;
+        for (int64_t base = 0; base < n; base += last) {
+            for (int64_t j = 0; j < last; j++) o[base + j] = v[xi + j * ls];
+            for (int d = nd - 2; d >= 0; d--) {
+                xi += st[d];
+                if (++idx[d] < out->shape[d]) break;
+                xi -= st[d] * out->shape[d];
+                idx[d] = 0;
+            }
+        }
+    });
+}
+
+static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const permute_attr *at = tg_node_saved(n);
+    int inv[TG_MAX_DIMS];
+    for (int i = 0; i < g->ndim; i++) inv[at->perm[i]] = i;
+    gin[0] = tg_permute(tp, g, inv);
+    return TG_OK;
+}
+static const tg_op k_permute = {"permute", 1, permute_backward};
+
+tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_permute.name, 1, in)) return NULL;
+    char s[TG_SHAPE_BUF];
+    const int nd = x->ndim;
+    if (nd && !perm) {
+        tg_tape_fail(tp, TG_ERR_NULL, "permute: %s: perm is NULL", tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    permute_attr at = {{0}};
+    bool seen[TG_MAX_DIMS] = {false}, ok = true;
+    for (int i = 0; i < nd; i++) {
+        ok = ok && perm[i] >= 0 && perm[i] < nd && !seen[perm[i]];
+        if (ok) seen[perm[i]] = true;
+        at.perm[i] = perm[i];
+    }
+    if (!ok) {
+        char p[8 * TG_MAX_DIMS + 4];
+        size_t k = (size_t)snprintf(p, sizeof p, "[");
+        for (int i = 0; i < nd && k < sizeof p; i++)
+            k += (size_t)snprintf(p + k, sizeof p - k, "%s%d", i ? "," : "", perm[i]);
+        if (k < sizeof p) snprintf(p + k, sizeof p - k, "]");
+        tg_tape_fail(tp, TG_ERR_AXIS, "permute: %s: perm %s is not a permutation of 0..%d",
+                     tg__shape_str(x, s, sizeof s), p, nd - 1);
+        return NULL;
+    }
+    int64_t shape[TG_MAX_DIMS];
+    for (int i = 0; i < nd; i++) shape[i] = x->shape[perm[i]];
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, nd, shape);
+    if (!out) return NULL;
+    permute_kernel(out, x, at.perm);
+    return tg_tape_record(tp, &k_permute, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* transpose = the permute that swaps two axes (recorded as a permute). */
+tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, "transpose", 1, in)) return NULL;
+    int a, b;
+    if (!tg__norm_axis(tp, "transpose", x, axis0, &a)) return NULL;
+    if (!tg__norm_axis(tp, "transpose", x, axis1, &b)) return NULL;
+    int perm[TG_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) perm[i] = i;
+    perm[a] = b;
+    perm[b] = a;
+    return tg_permute(tp, x, perm);
+}
+
+/* ---- slice: out[.., k, ..] = x[.., start + k step, ..] ---------------------
+ * d = embed(g, shape of x, axis, start, step): g scattered back into zeros. */
+typedef struct slice_attr {
+    int axis;
+    int64_t start, step; /* start normalised to [0, extent] */
+} slice_attr;
+
+/* Copies between the sliced axis positions of a (outer, ext, inner) tensor
+ * `full` and the (outer, m, inner) tensor `part`, in either direction. */
+static void strided_axis_copy(tg_tensor *full, tg_tensor *part, int axis, int64_t start,
+                              int64_t step, bool to_part)
+{
+    const int64_t outer = prod_before(full->shape, axis);
+    const int64_t inner = prod_after(full->ndim, full->shape, axis);
+    const int64_t ext = full->shape[axis], m = part->shape[axis];
+    if (part->numel == 0) return;
+    TG_DISPATCH(full->dtype, T, {
+        T *f = full->data;
+        T *p = part->data;
+        for (int64_t o = 0; o < outer; o++) {
+            T *fo = f + (o * ext + start) * inner;
+            T *po = p + o * m * inner;
+            for (int64_t k = 0; k < m; k++) {
+                T *restrict fr = fo + k * step * inner;
+                T *restrict pr = po + k * inner;
+                if (to_part)
+                    for (int64_t j = 0; j < inner; j++) pr[j] = fr[j];
+                else
+                    for (int64_t j = 0; j < inner; j++) fr[j] = pr[j];
+            }
+        }
+    });
+}
+
+static tg_status slice_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const slice_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0);
+    gin[0] = tg_embed(tp, g, x->ndim, x->shape, at->axis, at->start, at->step);
+    return TG_OK;
+}
+static const tg_op k_slice = {"slice", 1, slice_backward};
+
+/* Python's rule for one bound: negative counts from the end, then clamp to
+ * [0, extent]. */
+static int64_t slice_bound(int64_t b, int64_t ext)
+{
+    if (b < 0) {
+        b += ext; /* no overflow: b < 0 <= ext */
+        return b < 0 ? 0 : b;
+    }
+    return b > ext ? ext : b;
+}
+
+tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t stop, int64_t step)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_slice.name, 1, in)) return NULL;
+    slice_attr at = {.step = step};
+    if (!tg__norm_axis(tp, k_slice.name, x, axis, &at.axis)) return NULL;
+    char s[TG_SHAPE_BUF];
+    if (step < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "slice: %s axis %d: step %lld must be >= 1",
+                     tg__shape_str(x, s, sizeof s), axis, (long long)step);
+        return NULL;
+    }
+    const int64_t ext = x->shape[at.axis];
+    at.start = slice_bound(start, ext);
+    const int64_t end = slice_bound(stop, ext);
+    /* ceil((end - start) / step) without overflow for a huge step */
+    const int64_t m = end > at.start ? (end - at.start - 1) / step + 1 : 0;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[at.axis] = m;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, shape);
+    if (!out) return NULL;
+    strided_axis_copy(x, out, at.axis, at.start, step, true);
+    return tg_tape_record(tp, &k_slice, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- embed: zeros of shape with x at start, start + step, ... along axis ---
+ * d = slice(g, axis, start, start + (m-1) step + 1, step), m = x's extent. */
+static tg_status embed_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const slice_attr *at = tg_node_saved(n);
+    const int64_t m = tg_node_input(n, 0)->shape[at->axis];
+    const int64_t stop = m ? at->start + (m - 1) * at->step + 1 : at->start;
+    gin[0] = tg_slice(tp, g, at->axis, at->start, stop, at->step);
+    return TG_OK;
+}
+static const tg_op k_embed = {"embed", 1, embed_backward};
+
+tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
+                    int64_t start, int64_t step)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_embed.name, 1, in)) return NULL;
+    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+    tg__shape_str(x, s, sizeof s);
+    if (ndim && !shape) {
+        tg_tape_fail(tp, TG_ERR_NULL, "embed: %s: target shape is NULL", s);
+        return NULL;
+    }
+    if (ndim != x->ndim) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "embed: %s into a %d-d shape: the ranks differ", s, ndim);
+        return NULL;
+    }
+    slice_attr at = {.start = start, .step = step};
+    if (!tg__norm_axis(tp, k_embed.name, x, axis, &at.axis)) return NULL;
+    dims_str(ndim, shape, t, sizeof t);
+    bool ok = true;
+    for (int d = 0; d < ndim; d++)
+        ok = ok && shape[d] >= 0 && (d == at.axis || shape[d] == x->shape[d]);
+    if (!ok) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "embed: %s into %s: extents must be non-negative and equal off axis %d", s, t,
+                     axis);
+        return NULL;
+    }
+    if (step < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "embed: %s into %s axis %d: step %lld must be >= 1", s, t,
+                     axis, (long long)step);
+        return NULL;
+    }
+    /* x's m positions start, ..., start + (m-1) step must lie in [0, ext);
+     * with m = 0 any start in [0, ext] is fine (an empty slice's start). */
+    const int64_t ext = shape[at.axis], m = x->shape[at.axis];
+    if (start < 0 || start > ext ||
+        (m > 0 && (start == ext || (m - 1) > (ext - 1 - start) / step))) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "embed: %s into %s axis %d: %lld positions from %lld step %lld do not fit "
+                     "in extent %lld",
+                     s, t, axis, (long long)m, (long long)start, (long long)step, (long long)ext);
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
+    if (!out) return NULL;
+    memset(out->data, 0, (size_t)out->numel * tg_dtype_size(out->dtype));
+    strided_axis_copy(out, x, at.axis, start, step, false);
+    return tg_tape_record(tp, &k_embed, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- concat along axis; d x_i = slice(g, axis, off_i, off_i + n_i, 1) ----- */
+typedef struct concat_attr {
+    int axis;
+} concat_attr;
+
+static tg_status concat_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const concat_attr *at = tg_node_saved(n);
+    int64_t off = 0;
+    for (int i = 0; i < tg_node_num_inputs(n); i++) {
+        const int64_t len = tg_node_input(n, i)->shape[at->axis];
+        if (tg_node_needs_grad(n, i)) gin[i] = tg_slice(tp, g, at->axis, off, off + len, 1);
+        off += len;
+    }
+    return TG_OK;
+}
+static const tg_op k_concat = {"concat", -1, concat_backward};
+
+tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
+{
+    if (!tg__tape_ok(tp)) return NULL;
+    if (n < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "concat: %d inputs; at least one is needed", n);
+        return NULL;
+    }
+    if (!tg_tape_check_inputs(tp, k_concat.name, n, xs)) return NULL;
+    const tg_tensor *x0 = xs[0];
+    concat_attr at;
+    if (!tg__norm_axis(tp, k_concat.name, x0, axis, &at.axis)) return NULL;
+    const int nd = x0->ndim, ax = at.axis;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, x0->shape, sizeof shape);
+    for (int i = 1; i < n; i++) {
+        const tg_tensor *x = xs[i];
+        if (!tg__same_dtype(tp, k_concat.name, x0, x)) return NULL;
+        bool ok = x->ndim == nd;
+        for (int d = 0; ok && d < nd; d++) ok = d == ax || x->shape[d] == x0->shape[d];
+        if (ok && x->shape[ax] > INT64_MAX - shape[ax]) ok = false;
+        if (!ok) {
+            char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
+            tg_tape_fail(tp, TG_ERR_SHAPE,
+                         "concat: input %d %s does not match input 0 %s off axis %d", i,
+                         tg__shape_str(x, a, sizeof a), tg__shape_str(x0, b, sizeof b), axis);
+            return NULL;
+        }
+        shape[ax] += x->shape[ax];
+    }
+    tg_tensor *out = tg_tape_alloc(tp, x0->dtype, nd, shape);
+    if (!out) return NULL;
+    const int64_t outer = prod_before(shape, ax), inner = prod_after(nd, shape, ax);
+    const int64_t row = shape[ax] * inner; /* elements of one outer index of out */
+    int64_t off = 0;
+    for (int i = 0; i < n && out->numel; i++) {
+        const int64_t len = xs[i]->shape[ax] * inner;
+        TG_DISPATCH(x0->dtype, T, {
+            T *restrict o = (T *)out->data + off;
+            const T *restrict v = xs[i]->data;
+            for (int64_t r = 0; r < outer; r++)
+                for (int64_t j = 0; j < len; j++) o[r * row + j] = v[r * len + j];
+        });
+        off += len;
+    }
+    return tg_tape_record(tp, &k_concat, n, xs, out, &at, sizeof at, 0, NULL);
 }
