@@ -1,8 +1,859 @@
-/* placeholder: the conv suite is being written */
+/* Convolution, im2col / col2im, max and average pooling, flatten.
+ *
+ * Forward values are compared with direct plain-C loops of the defining
+ * formulas (no im2col, no gemm) and with small hand-computed examples;
+ * gradients with finite differences (tg_gradcheck, f64) over stride 1 and 2,
+ * padding 0, 1 and 2, odd and even sizes, non-square kernels, several
+ * channels and batch > 1; first and second derivatives of conv also with
+ * closed forms written as loops. */
 #include "common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- configurations ----------------------------------------------------- */
+typedef struct conv_cfg {
+    int N, C, H, W, F, KH, KW, SH, SW, PH, PW;
+    bool bias;
+} conv_cfg;
+
+/* The grid every conv test walks: strides 1 and 2, padding 0, 1, 2, odd
+ * and even image sizes, square and non-square kernels, batch 1 to 3,
+ * channels 1 to 3. */
+static const conv_cfg k_cfgs[] = {
+    {1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0, true},  /* the plain valid case */
+    {2, 3, 6, 6, 2, 3, 3, 1, 1, 1, 1, true},  /* even size, same padding */
+    {2, 2, 7, 5, 3, 3, 2, 2, 1, 0, 1, true},  /* odd x odd, non-square kernel */
+    {3, 2, 6, 7, 2, 2, 3, 2, 2, 2, 2, false}, /* stride 2, padding 2, no bias */
+    {2, 3, 5, 6, 4, 5, 5, 2, 2, 2, 2, true},  /* the B4 conv2 shape, scaled down */
+    {1, 2, 4, 4, 2, 4, 4, 1, 1, 0, 0, true},  /* kernel = image: one output */
+    {2, 1, 8, 8, 2, 3, 3, 2, 2, 1, 0, true},  /* even, stride 2, padding in H only */
+    {1, 2, 3, 3, 3, 5, 4, 1, 2, 2, 1, true},  /* kernel larger than the image */
+};
+
+static int64_t out_h(const conv_cfg *c)
+{
+    return (c->H + 2 * c->PH - c->KH) / c->SH + 1;
+}
+static int64_t out_w(const conv_cfg *c)
+{
+    return (c->W + 2 * c->PW - c->KW) / c->SW + 1;
+}
+
+/* ---- references in plain loops --------------------------------------------- */
+/* x value with zero padding outside the image */
+static double xat(const double *x, const conv_cfg *c, int64_t n, int64_t ch, int64_t h, int64_t w)
+{
+    if (h < 0 || h >= c->H || w < 0 || w >= c->W) return 0.0;
+    return x[((n * c->C + ch) * c->H + h) * c->W + w];
+}
+
+/* y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c,i*SH-PH+p,j*SW-PW+q] */
+static void ref_conv(const conv_cfg *c, const double *x, const double *w, const double *b,
+                     double *y)
+{
+    const int64_t OH = out_h(c), OW = out_w(c);
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t f = 0; f < c->F; f++)
+            for (int64_t i = 0; i < OH; i++)
+                for (int64_t j = 0; j < OW; j++) {
+                    double s = b ? b[f] : 0.0;
+                    for (int64_t ch = 0; ch < c->C; ch++)
+                        for (int64_t p = 0; p < c->KH; p++)
+                            for (int64_t q = 0; q < c->KW; q++)
+                                s += w[((f * c->C + ch) * c->KH + p) * c->KW + q] *
+                                     xat(x, c, n, ch, i * c->SH - c->PH + p, j * c->SW - c->PW + q);
+                    y[((n * c->F + f) * OH + i) * OW + j] = s;
+                }
+}
+
+/* Gradients of sum(g * conv(x, w) + b) by the textbook formulas:
+ * dx[n,c,h,w] = sum over (f,i,j,p,q) with i*SH-PH+p = h, j*SW-PW+q = w of
+ *               g[n,f,i,j] w[f,c,p,q]   (a full convolution of g with w),
+ * dw[f,c,p,q] = sum_{n,i,j} g[n,f,i,j] x[n,c,i*SH-PH+p,j*SW-PW+q],
+ * db[f]       = sum_{n,i,j} g[n,f,i,j]. */
+static void ref_conv_grads(const conv_cfg *c, const double *x, const double *w, const double *g,
+                           double *dx, double *dw, double *db)
+{
+    const int64_t OH = out_h(c), OW = out_w(c);
+    memset(dx, 0, sizeof(double) * (size_t)(c->N * c->C * c->H * c->W));
+    memset(dw, 0, sizeof(double) * (size_t)(c->F * c->C * c->KH * c->KW));
+    memset(db, 0, sizeof(double) * (size_t)c->F);
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t f = 0; f < c->F; f++)
+            for (int64_t i = 0; i < OH; i++)
+                for (int64_t j = 0; j < OW; j++) {
+                    const double gv = g[((n * c->F + f) * OH + i) * OW + j];
+                    db[f] += gv;
+                    for (int64_t ch = 0; ch < c->C; ch++)
+                        for (int64_t p = 0; p < c->KH; p++)
+                            for (int64_t q = 0; q < c->KW; q++) {
+                                const int64_t h = i * c->SH - c->PH + p, ww = j * c->SW - c->PW + q;
+                                const int64_t wi = ((f * c->C + ch) * c->KH + p) * c->KW + q;
+                                dw[wi] += gv * xat(x, c, n, ch, h, ww);
+                                if (h >= 0 && h < c->H && ww >= 0 && ww < c->W)
+                                    dx[((n * c->C + ch) * c->H + h) * c->W + ww] += gv * w[wi];
+                            }
+                }
+}
+
+static double *values(const tg_tensor *t)
+{
+    double *v = malloc(sizeof(double) * (size_t)(tg_tensor_numel(t) ? tg_tensor_numel(t) : 1));
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(tg_tensor_to_f64(t, v), TG_OK);
+    return v;
+}
+
+static void make_conv_inputs(const conv_cfg *c, tg_dtype dt, uint64_t seed, tg_tensor **x,
+                             tg_tensor **w, tg_tensor **b)
+{
+    *x = tt_rand(dt, 4, TT_SHAPE(c->N, c->C, c->H, c->W), seed, -1, 1);
+    *w = tt_rand(dt, 4, TT_SHAPE(c->F, c->C, c->KH, c->KW), seed + 1, -1, 1);
+    *b = c->bias ? tt_rand(dt, 1, TT_SHAPE(c->F), seed + 2, -1, 1) : NULL;
+}
+
+/* ---- forward --------------------------------------------------------------- */
+/* x = 1..9 in a 3x3 image, w = [[1, 0], [0, -1]], b = 0.5:
+ * y[i,j] = x[i,j] - x[i+1,j+1] + 0.5 = -4 + 0.5 everywhere (no flip: with a
+ * flipped kernel, a true convolution, it would be +4 + 0.5). */
+START_TEST(test_conv_hand_values)
+{
+    tg_tensor *x = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 3, 3), TT_VALUES(1, 2, 3, 4, 5, 6, 7, 8, 9));
+    tg_tensor *w = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 0, 0, -1));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(1), TT_VALUES(0.5));
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_conv2d(tp, x, w, b, 1, 1, 0, 0);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(tg_tensor_ndim(y), 4);
+    ck_assert_int_eq(tg_tensor_dim(y, 2), 2);
+    ck_assert_int_eq(tg_tensor_dim(y, 3), 2);
+    tt_assert_values("correlation, not convolution", y, TT_VALUES(-3.5, -3.5, -3.5, -3.5), 4, 0, 0);
+    /* padding 1, stride 2 on the same image, w = ones(2x2), no bias:
+     * rows/cols -1, 1, 3 -> windows {pad,pad,pad,1}=1, {pad,pad,2,3}=5, ...*/
+    tg_tensor *ones = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 1, 1, 1));
+    tg_tensor *y2 = tg_conv2d(tp, x, ones, NULL, 2, 2, 1, 1);
+    /* output 2x2: (0,0): x[0][0] = 1; (0,1): x[0][1]+x[0][2] = 5;
+     * (1,0): x[1][0]+x[2][0] = 11; (1,1): 5+6+8+9 = 28 */
+    tt_assert_values("stride 2 padding 1", y2, TT_VALUES(1, 5, 11, 28), 4, 0, 0);
+    /* output size floor((W - K + 2P)/S) + 1 when S does not divide: 6x6,
+     * K = 3, S = 2, P = 0: (6 - 3)/2 + 1 = 2.5 -> 2 */
+    tg_tensor *x6 = tt_rand(TG_F64, 4, TT_SHAPE(1, 1, 6, 6), 7, -1, 1);
+    tg_tensor *w3 = tt_rand(TG_F64, 4, TT_SHAPE(1, 1, 3, 3), 8, -1, 1);
+    tg_tensor *y3 = tg_conv2d(tp, x6, w3, NULL, 2, 2, 0, 0);
+    ck_assert_ptr_nonnull(y3);
+    ck_assert_int_eq(tg_tensor_dim(y3, 2), 2);
+    ck_assert_int_eq(tg_tensor_dim(y3, 3), 2);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+    tg_tensor_free(ones);
+    tg_tensor_free(x6);
+    tg_tensor_free(w3);
+}
+END_TEST
+
+/* Every configuration against the direct loops, f64 to 1e-13 and f32 to
+ * f32 precision (relative to the sum of absolute terms, about C*K*K). */
+START_TEST(test_conv_forward_reference)
+{
+    for (int k = 0; k < ARRAY_LEN(k_cfgs); k++) {
+        const conv_cfg *c = &k_cfgs[k];
+        tg_tensor *x, *w, *b, *x32, *w32, *b32;
+        make_conv_inputs(c, TG_F64, 100 + (uint64_t)k, &x, &w, &b);
+        make_conv_inputs(c, TG_F32, 100 + (uint64_t)k, &x32, &w32, &b32);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
+        tg_tensor *y32 = tg_conv2d(tp, x32, w32, b32, c->SH, c->SW, c->PH, c->PW);
+        ck_assert_msg(y && y32, "cfg %d: %s", k, tg_tape_error(tp));
+        ck_assert_int_eq(tg_tensor_dim(y, 0), c->N);
+        ck_assert_int_eq(tg_tensor_dim(y, 1), c->F);
+        ck_assert_int_eq(tg_tensor_dim(y, 2), out_h(c));
+        ck_assert_int_eq(tg_tensor_dim(y, 3), out_w(c));
+        double *xv = values(x), *wv = values(w), *bv = b ? values(b) : NULL;
+        double *ref = malloc(sizeof(double) * (size_t)tg_tensor_numel(y));
+        ref_conv(c, xv, wv, bv, ref);
+        char what[64];
+        snprintf(what, sizeof what, "conv cfg %d f64", k);
+        tt_assert_values(what, y, ref, tg_tensor_numel(y), 1e-13, 1e-13);
+        snprintf(what, sizeof what, "conv cfg %d f32", k);
+        tt_assert_values(what, y32, ref, tg_tensor_numel(y), 1e-5, 1e-5);
+        free(xv);
+        free(wv);
+        free(bv);
+        free(ref);
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+        tg_tensor_free(w);
+        tg_tensor_free(b);
+        tg_tensor_free(x32);
+        tg_tensor_free(w32);
+        tg_tensor_free(b32);
+    }
+}
+END_TEST
+
+/* ---- gradients ---------------------------------------------------------------- */
+static tg_tensor *fn_conv(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const conv_cfg *c = ctx;
+    return tg_conv2d(tp, in[0], in[1], c->bias ? in[2] : NULL, c->SH, c->SW, c->PH, c->PW);
+}
+
+START_TEST(test_conv_gradcheck)
+{
+    const conv_cfg *c = &k_cfgs[_i];
+    tg_tensor *x, *w, *b;
+    make_conv_inputs(c, TG_F64, 200 + (uint64_t)_i, &x, &w, &b);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    if (b) tg_tensor_set_requires_grad(b, true);
+    char what[64];
+    snprintf(what, sizeof what, "conv2d cfg %d", _i);
+    tt_gradcheck(what, fn_conv, (void *)c, b ? 3 : 2, ((tg_tensor *[]){x, w, b}));
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+}
+END_TEST
+
+/* Analytic gradients of sum(g * y) against the loop formulas, to 1e-12. */
+START_TEST(test_conv_backward_reference)
+{
+    const conv_cfg *c = &k_cfgs[_i];
+    tg_tensor *x, *w, *b;
+    make_conv_inputs(c, TG_F64, 300 + (uint64_t)_i, &x, &w, &b);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    if (b) tg_tensor_set_requires_grad(b, true);
+    tg_tensor *g = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, out_h(c), out_w(c)), 999, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, g));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    double *xv = values(x), *wv = values(w), *gv = values(g);
+    double *dx = malloc(sizeof(double) * (size_t)tg_tensor_numel(x));
+    double *dw = malloc(sizeof(double) * (size_t)tg_tensor_numel(w));
+    double *db = malloc(sizeof(double) * (size_t)c->F);
+    ref_conv_grads(c, xv, wv, gv, dx, dw, db);
+    tt_assert_values("dx (full convolution of g with w)", tg_tensor_grad(x), dx, tg_tensor_numel(x),
+                     1e-12, 1e-13);
+    tt_assert_values("dw (correlation of x with g)", tg_tensor_grad(w), dw, tg_tensor_numel(w),
+                     1e-12, 1e-13);
+    if (b) tt_assert_values("db (sum of g)", tg_tensor_grad(b), db, c->F, 1e-12, 1e-13);
+    free(xv);
+    free(wv);
+    free(gv);
+    free(dx);
+    free(dw);
+    free(db);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+    tg_tensor_free(g);
+}
+END_TEST
+
+/* ---- second derivatives -------------------------------------------------------- */
+/* f = sum(conv(x, w)^2) (no bias) is quadratic: with C(x, w) the conv and
+ * C^T its adjoints,
+ *   df/dx = 2 C_x^T C(x, w),   H_xx v = 2 C_x^T C(v, w),
+ *   d/dw <df/dx, v> = 2 [C_w^T(v, C(x,w)) + C_w^T(x, C(v,w))]
+ * (the last from <C_x^T y, v> = <y, C(v, w)> with y = C(x, w) bilinear).
+ * Each is written with the loop reference and compared with create_graph. */
+START_TEST(test_conv_hvp_closed_form)
+{
+    const conv_cfg *c = &k_cfgs[_i];
+    conv_cfg cb = *c;
+    cb.bias = false;
+    tg_tensor *x, *w, *b;
+    make_conv_inputs(&cb, TG_F64, 400 + (uint64_t)_i, &x, &w, &b);
+    tg_tensor *v = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 401, -1, 1);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_conv2d(tp, x, w, NULL, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *f = tg_sum_all(tp, tg_square(tp, y));
+    tg_tensor *gx = tg_grad(tp, f, x, true);
+    tg_tensor *gv = tg_sum_all(tp, tg_mul(tp, gx, v));
+    tg_tensor *hv = tg_grad(tp, gv, x, true);
+    tg_tensor *hw = tg_grad(tp, gv, w, false);
+    ck_assert_msg(hv && hw, "%s", tg_tape_error(tp));
+
+    const int64_t nx = tg_tensor_numel(x), nw = tg_tensor_numel(w), ny = tg_tensor_numel(y);
+    double *xv = values(x), *wv = values(w), *vv = values(v);
+    double *yx = malloc(sizeof(double) * (size_t)ny), *yv = malloc(sizeof(double) * (size_t)ny);
+    double *dx = malloc(sizeof(double) * (size_t)nx), *dw1 = malloc(sizeof(double) * (size_t)nw);
+    double *dw2 = malloc(sizeof(double) * (size_t)nw), *db = malloc(sizeof(double) * (size_t)c->F);
+    double *tmp = malloc(sizeof(double) * (size_t)nx);
+    ref_conv(&cb, xv, wv, NULL, yx);
+    ref_conv(&cb, vv, wv, NULL, yv);
+    /* gx = 2 C_x^T y */
+    ref_conv_grads(&cb, xv, wv, yx, dx, dw1, db);
+    for (int64_t k = 0; k < nx; k++) dx[k] *= 2;
+    tt_assert_values("df/dx = 2 C^T C x", gx, dx, nx, 1e-12, 1e-13);
+    /* H v = 2 C_x^T C(v, w); the weight part: C_w^T(v, y) + C_w^T(x, C(v, w)) */
+    ref_conv_grads(&cb, vv, wv, yx, tmp, dw1, db); /* dw1 = C_w^T(v, y) */
+    ref_conv_grads(&cb, xv, wv, yv, dx, dw2, db);  /* dx = C_x^T C(v,w), dw2 = C_w^T(x, C(v,w)) */
+    for (int64_t k = 0; k < nx; k++) dx[k] *= 2;
+    for (int64_t k = 0; k < nw; k++) dw1[k] = 2 * (dw1[k] + dw2[k]);
+    tt_assert_values("H_xx v", hv, dx, nx, 1e-12, 1e-13);
+    tt_assert_values("H_wx v", hw, dw1, nw, 1e-12, 1e-13);
+    free(xv);
+    free(wv);
+    free(vv);
+    free(yx);
+    free(yv);
+    free(dx);
+    free(dw1);
+    free(dw2);
+    free(db);
+    free(tmp);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(v);
+}
+END_TEST
+
+/* gradcheck of a gradient: out = d/dx and d/dw of sum(sigmoid(conv(x,w)+b) * r)
+ * with create_graph, differentiated again by finite differences.  This runs
+ * every backward rule of the three conv ops (input_grad and weight_grad with
+ * respect to both their inputs). */
+typedef struct grad_ctx {
+    const conv_cfg *c;
+    int wrt;      /* 0: x, 1: w */
+    tg_tensor *r; /* fixed weights of the output elements */
+} grad_ctx;
+
+static tg_tensor *fn_conv_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const grad_ctx *gc = ctx;
+    const conv_cfg *c = gc->c;
+    tg_tensor *y = tg_conv2d(tp, in[0], in[1], in[2], c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *f = tg_sum_all(tp, tg_mul(tp, tg_sigmoid(tp, y), gc->r));
+    return tg_grad(tp, f, in[gc->wrt], true);
+}
+
+START_TEST(test_conv_second_order_gradcheck)
+{
+    const conv_cfg *c = &k_cfgs[_i / 2];
+    conv_cfg cb = *c;
+    cb.bias = true;
+    tg_tensor *r = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, out_h(c), out_w(c)), 77, -1, 1);
+    grad_ctx gc = {&cb, _i % 2, r};
+    tg_tensor *x, *w, *b;
+    make_conv_inputs(&cb, TG_F64, 500 + (uint64_t)_i, &x, &w, &b);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tensor_set_requires_grad(b, true);
+    char what[64];
+    snprintf(what, sizeof what, "d/d%s of conv cfg %d", gc.wrt ? "w" : "x", _i / 2);
+    tt_gradcheck(what, fn_conv_grad, &gc, 3, ((tg_tensor *[]){x, w, b}));
+    tg_tensor_free(r);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+}
+END_TEST
+
+/* ---- im2col / col2im ---------------------------------------------------------------- */
+START_TEST(test_im2col_reference)
+{
+    for (int k = 0; k < ARRAY_LEN(k_cfgs); k++) {
+        const conv_cfg *c = &k_cfgs[k];
+        tg_tensor *x =
+            tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 600 + (uint64_t)k, -1, 1);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *a = tg_im2col(tp, x, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW);
+        ck_assert_msg(a != NULL, "%s", tg_tape_error(tp));
+        const int64_t OH = out_h(c), OW = out_w(c), R = (int64_t)c->C * c->KH * c->KW,
+                      NL = c->N * OH * OW;
+        ck_assert_int_eq(tg_tensor_dim(a, 0), R);
+        ck_assert_int_eq(tg_tensor_dim(a, 1), NL);
+        double *xv = values(x);
+        double *ref = malloc(sizeof(double) * (size_t)(R * NL));
+        for (int64_t ch = 0; ch < c->C; ch++)
+            for (int64_t p = 0; p < c->KH; p++)
+                for (int64_t q = 0; q < c->KW; q++)
+                    for (int64_t n = 0; n < c->N; n++)
+                        for (int64_t i = 0; i < OH; i++)
+                            for (int64_t j = 0; j < OW; j++)
+                                ref[((ch * c->KH + p) * c->KW + q) * NL + (n * OH + i) * OW + j] =
+                                    xat(xv, c, n, ch, i * c->SH - c->PH + p, j * c->SW - c->PW + q);
+        tt_assert_values("im2col", a, ref, R * NL, 0, 0);
+        /* The adjoint identity <im2col(x), m> = <x, col2im(m)> for a random m. */
+        tg_tensor *m = tt_rand(TG_F64, 2, TT_SHAPE(R, NL), 601, -1, 1);
+        tg_tensor *back = tg_col2im(tp, m, TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW, c->SH,
+                                    c->SW, c->PH, c->PW);
+        ck_assert_ptr_nonnull(back);
+        double *mv = values(m), *bv = values(back), lhs = 0, rhs = 0, mag = 0;
+        for (int64_t e = 0; e < R * NL; e++) lhs += ref[e] * mv[e], mag += fabs(ref[e] * mv[e]);
+        for (int64_t e = 0; e < tg_tensor_numel(x); e++) rhs += xv[e] * bv[e];
+        ck_assert_msg(fabs(lhs - rhs) <= 1e-13 * mag,
+                      "cfg %d: <im2col x, m> = %.17g, "
+                      "<x, col2im m> = %.17g",
+                      k, lhs, rhs);
+        free(xv);
+        free(ref);
+        free(mv);
+        free(bv);
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+        tg_tensor_free(m);
+    }
+}
+END_TEST
+
+typedef struct cols_ctx {
+    const conv_cfg *c;
+    bool second; /* check d/dx of col2im(im2col(x)^2) through create_graph */
+} cols_ctx;
+
+static tg_tensor *fn_im2col(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const conv_cfg *c = ((const cols_ctx *)ctx)->c;
+    tg_tensor *a = tg_im2col(tp, in[0], c->KH, c->KW, c->SH, c->SW, c->PH, c->PW);
+    if (!((const cols_ctx *)ctx)->second) return a;
+    tg_tensor *f = tg_sum_all(tp, tg_pow_scalar(tp, a, 3.0));
+    return tg_grad(tp, f, in[0], true); /* = col2im(3 a^2): through col2im's backward */
+}
+
+static tg_tensor *fn_col2im(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const conv_cfg *c = ((const cols_ctx *)ctx)->c;
+    return tg_col2im(tp, in[0], TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW, c->SH, c->SW, c->PH,
+                     c->PW);
+}
+
+START_TEST(test_im2col_gradcheck)
+{
+    const conv_cfg *c = &k_cfgs[_i];
+    const int64_t R = (int64_t)c->C * c->KH * c->KW, NL = c->N * out_h(c) * out_w(c);
+    tg_tensor *x = tt_param(4, TT_SHAPE(c->N, c->C, c->H, c->W), 700 + (uint64_t)_i, -1, 1);
+    tg_tensor *m = tt_param(2, TT_SHAPE(R, NL), 701 + (uint64_t)_i, -1, 1);
+    char what[64];
+    snprintf(what, sizeof what, "im2col cfg %d", _i);
+    tt_gradcheck(what, fn_im2col, &((cols_ctx){c, false}), 1, &x);
+    snprintf(what, sizeof what, "col2im cfg %d", _i);
+    tt_gradcheck(what, fn_col2im, &((cols_ctx){c, false}), 1, &m);
+    snprintf(what, sizeof what, "second order im2col cfg %d", _i);
+    tt_gradcheck(what, fn_im2col, &((cols_ctx){c, true}), 1, &x);
+    tg_tensor_free(x);
+    tg_tensor_free(m);
+}
+END_TEST
+
+/* conv2d is U = W A + b of seed 002 with A = im2col(x), written with the
+ * public ops (matmul, im2col, reshape, permute): values and gradients agree. */
+START_TEST(test_conv_is_matmul_of_im2col)
+{
+    const conv_cfg *c = &k_cfgs[4];
+    tg_tensor *x, *w, *b;
+    make_conv_inputs(c, TG_F64, 800, &x, &w, &b);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tensor_set_requires_grad(b, true);
+    const int64_t OH = out_h(c), OW = out_w(c), R = (int64_t)c->C * c->KH * c->KW;
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *a = tg_im2col(tp, x, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *wm = tg_reshape(tp, w, 2, TT_SHAPE(c->F, R));
+    tg_tensor *u = tg_add(tp, tg_matmul(tp, wm, a), tg_reshape(tp, b, 2, TT_SHAPE(c->F, 1)));
+    /* U is (F, N*OH*OW): to (F, N, OH, OW), then (N, F, OH, OW) */
+    tg_tensor *u4 = tg_permute(tp, tg_reshape(tp, u, 4, TT_SHAPE(c->F, c->N, OH, OW)),
+                               (const int[]){1, 0, 2, 3});
+    ck_assert_msg(u4 != NULL, "%s", tg_tape_error(tp));
+    tt_assert_close("conv2d vs W im2col(x) + b", y, u4, 1e-13, 1e-13);
+    tg_tensor *r = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, OH, OW), 801, -1, 1);
+    tg_tensor *ly = tg_sum_all(tp, tg_mul(tp, y, r)), *lu = tg_sum_all(tp, tg_mul(tp, u4, r));
+    tg_tensor *src[3] = {x, w, b};
+    for (int k = 0; k < 3; k++) {
+        tg_tensor *g1 = tg_grad(tp, ly, src[k], false), *g2 = tg_grad(tp, lu, src[k], false);
+        tt_assert_close("gradient: conv2d vs matmul of im2col", g1, g2, 1e-12, 1e-13);
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+    tg_tensor_free(r);
+}
+END_TEST
+
+/* ---- pooling --------------------------------------------------------------------- */
+typedef struct pool_cfg {
+    int N, C, H, W, KH, KW, SH, SW, PH, PW;
+} pool_cfg;
+
+static const pool_cfg k_pools[] = {
+    {1, 1, 4, 4, 2, 2, 2, 2, 0, 0}, /* the usual 2x2 / 2 */
+    {2, 3, 5, 5, 3, 3, 1, 1, 1, 1}, /* overlapping windows, padding 1 */
+    {2, 2, 7, 6, 3, 2, 2, 1, 1, 0}, /* odd x even, non-square window */
+    {1, 2, 6, 7, 4, 5, 2, 2, 2, 2}, /* padding 2, stride 2 */
+    {3, 1, 5, 4, 2, 3, 2, 2, 0, 1}, /* batch 3, floor in the output size */
+};
+
+static int64_t pool_oh(const pool_cfg *c)
+{
+    return (c->H + 2 * c->PH - c->KH) / c->SH + 1;
+}
+static int64_t pool_ow(const pool_cfg *c)
+{
+    return (c->W + 2 * c->PW - c->KW) / c->SW + 1;
+}
+
+/* max over the in-image part of each window; avg: window sum / (KH KW) */
+static void ref_pool(const pool_cfg *c, const double *x, bool max, double *y)
+{
+    const int64_t OH = pool_oh(c), OW = pool_ow(c);
+    for (int64_t nc = 0; nc < (int64_t)c->N * c->C; nc++)
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                double m = -INFINITY, s = 0;
+                for (int64_t p = 0; p < c->KH; p++)
+                    for (int64_t q = 0; q < c->KW; q++) {
+                        int64_t h = i * c->SH - c->PH + p, w = j * c->SW - c->PW + q;
+                        if (h < 0 || h >= c->H || w < 0 || w >= c->W) continue;
+                        double v = x[(nc * c->H + h) * c->W + w];
+                        m = fmax(m, v);
+                        s += v;
+                    }
+                y[(nc * OH + i) * OW + j] = max ? m : s / (c->KH * c->KW);
+            }
+}
+
+static tg_tensor *pool(tg_tape *tp, tg_tensor *x, const pool_cfg *c, bool max)
+{
+    return (max ? tg_max_pool2d : tg_avg_pool2d)(tp, x, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW);
+}
+
+START_TEST(test_pool_hand_values)
+{
+    /* 4x4 image, 2x2 windows, stride 2 */
+    tg_tensor *x = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 4, 4),
+                           TT_VALUES(1, 3, 2, 0, 4, -1, 5, 6, 0, 0, -2, -3, 7, 1, -4, -1));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *mx = tg_max_pool2d(tp, x, 2, 2, 2, 2, 0, 0);
+    tg_tensor *av = tg_avg_pool2d(tp, x, 2, 2, 2, 2, 0, 0);
+    tt_assert_values("max", mx, TT_VALUES(4, 6, 7, -1), 4, 0, 0);
+    tt_assert_values("avg", av, TT_VALUES(7.0 / 4, 13.0 / 4, 8.0 / 4, -10.0 / 4), 4, 0, 0);
+    /* gradients of sum(max * [1,2,3,4]): each weight lands on its arg-max */
+    tg_tensor *r = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 2, 3, 4));
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_mul(tp, mx, r))), TG_OK);
+    tt_assert_values("d max", tg_tensor_grad(x),
+                     TT_VALUES(0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 4), 16, 0, 0);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_mul(tp, av, r))), TG_OK);
+    tt_assert_values("d avg", tg_tensor_grad(x),
+                     TT_VALUES(.25, .25, .5, .5, .25, .25, .5, .5, .75, .75, 1, 1, .75, .75, 1, 1),
+                     16, 0, 0);
+    /* padding 1, 3x3 window, stride 1 on a 2x2 image: every window sees the
+     * whole image; avg divides by 9 (padding counts as zeros) */
+    tg_tensor *s = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(-5, -2, -3, -4));
+    tg_tensor *ms = tg_max_pool2d(tp, s, 3, 3, 1, 1, 1, 1);
+    tg_tensor *as = tg_avg_pool2d(tp, s, 3, 3, 1, 1, 1, 1);
+    /* padding never wins the max even though every value is negative */
+    tt_assert_values("max padded", ms, TT_VALUES(-2, -2, -2, -2), 4, 0, 0);
+    tt_assert_values("avg padded", as, TT_VALUES(-14.0 / 9, -14.0 / 9, -14.0 / 9, -14.0 / 9), 4,
+                     1e-15, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(r);
+    tg_tensor_free(s);
+}
+END_TEST
+
+START_TEST(test_pool_reference)
+{
+    for (int k = 0; k < ARRAY_LEN(k_pools); k++)
+        for (int mx = 0; mx < 2; mx++) {
+            const pool_cfg *c = &k_pools[k];
+            tg_tensor *x =
+                tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 900 + (uint64_t)k, -1, 1);
+            tg_tensor *x32 = tg_tensor_cast_new(x, TG_F32);
+            tg_tape *tp = tg_tape_new(NULL);
+            tg_tensor *y = pool(tp, x, c, mx), *y32 = pool(tp, x32, c, mx);
+            ck_assert_msg(y && y32, "%s", tg_tape_error(tp));
+            ck_assert_int_eq(tg_tensor_dim(y, 2), pool_oh(c));
+            ck_assert_int_eq(tg_tensor_dim(y, 3), pool_ow(c));
+            double *xv = values(x), *ref = malloc(sizeof(double) * (size_t)tg_tensor_numel(y));
+            ref_pool(c, xv, mx, ref);
+            char what[64];
+            snprintf(what, sizeof what, "%s pool cfg %d", mx ? "max" : "avg", k);
+            tt_assert_values(what, y, ref, tg_tensor_numel(y), 1e-15, 1e-15);
+            tt_assert_values(what, y32, ref, tg_tensor_numel(y), 1e-6, 1e-6);
+            free(xv);
+            free(ref);
+            tg_tape_free(tp);
+            tg_tensor_free(x);
+            tg_tensor_free(x32);
+        }
+}
+END_TEST
+
+typedef struct pctx {
+    const pool_cfg *c;
+    bool max, second;
+} pctx;
+
+static tg_tensor *fn_pool(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const pctx *p = ctx;
+    tg_tensor *y = pool(tp, in[0], p->c, p->max);
+    if (!p->second) return y;
+    /* d/dx of sum(pool(x)^3 ... through the scatter / adjoint op: its
+     * backward (gather / pool) is what create_graph differentiates */
+    tg_tensor *f = tg_sum_all(tp, tg_pow_scalar(tp, y, 3.0));
+    return tg_grad(tp, f, in[0], true);
+}
+
+START_TEST(test_pool_gradcheck)
+{
+    const pool_cfg *c = &k_pools[_i / 2];
+    const bool mx = _i % 2;
+    tg_tensor *x = tt_param(4, TT_SHAPE(c->N, c->C, c->H, c->W), 1000 + (uint64_t)_i, -1, 1);
+    char what[64];
+    snprintf(what, sizeof what, "%s_pool2d cfg %d", mx ? "max" : "avg", _i / 2);
+    tt_gradcheck(what, fn_pool, &((pctx){c, mx, false}), 1, &x);
+    snprintf(what, sizeof what, "second order %s_pool2d cfg %d", mx ? "max" : "avg", _i / 2);
+    tt_gradcheck(what, fn_pool, &((pctx){c, mx, true}), 1, &x);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* Ties: the gradient goes to the first arg-max in window order; the
+ * finite-difference check skips the tied elements by its kink rule and
+ * still checks the others. */
+START_TEST(test_max_pool_ties)
+{
+    tg_tensor *x =
+        tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 4), TT_VALUES(2, 2, 0.5, -1, 2, 1, 0.25, 0.75));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_max_pool2d(tp, x, 2, 2, 2, 2, 0, 0);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
+    tt_assert_values("first arg-max", tg_tensor_grad(x), TT_VALUES(1, 0, 0, 0, 0, 0, 0, 1), 8, 0,
+                     0);
+    tg_tape_free(tp);
+    tg_compare_report rep;
+    pool_cfg c = {1, 1, 2, 4, 2, 2, 2, 2, 0, 0};
+    ck_assert_int_eq(tg_gradcheck(fn_pool, &(pctx){&c, true, false}, 1, &x, NULL, &rep), TG_OK);
+    ck_assert_int_eq(rep.n_skipped, 3); /* the three tied 2s */
+    ck_assert(rep.ok);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* ---- a conv net to a dense layer through flatten -------------------------------- */
+static tg_tensor *fn_cnn(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    /* in: x (2,2,6,6), w1 (3,2,3,3), b1 (3), w2 (27,4) dense, b2 (4) */
+    tg_tensor *h = tg_relu(tp, tg_conv2d(tp, in[0], in[1], in[2], 1, 1, 1, 1)); /* (2,3,6,6) */
+    tg_tensor *p = tg_max_pool2d(tp, h, 2, 2, 2, 2, 0, 0);                      /* (2,3,3,3) */
+    tg_tensor *f = tg_flatten(tp, p);                                           /* (2,27) */
+    tg_tensor *z = tg_add(tp, tg_matmul(tp, f, in[3]), in[4]);                  /* (2,4) */
+    return tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){1, 3}, 2, TG_REDUCE_MEAN);
+}
+
+START_TEST(test_cnn_flatten_dense)
+{
+    tg_tensor *in[5] = {
+        tt_param(4, TT_SHAPE(2, 2, 6, 6), 1100, -1, 1),
+        tt_param(4, TT_SHAPE(3, 2, 3, 3), 1101, -1, 1),
+        tt_param(1, TT_SHAPE(3), 1102, -0.1, 0.1),
+        tt_param(2, TT_SHAPE(27, 4), 1103, -1, 1),
+        tt_param(1, TT_SHAPE(4), 1104, -1, 1),
+    };
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *f = tg_flatten(tp, in[0]);
+    ck_assert_int_eq(tg_tensor_ndim(f), 2);
+    ck_assert_int_eq(tg_tensor_dim(f, 0), 2);
+    ck_assert_int_eq(tg_tensor_dim(f, 1), 72);
+    tg_tape_free(tp);
+    tt_gradcheck("conv-relu-maxpool-flatten-dense-xent", fn_cnn, NULL, 5, in);
+    for (int k = 0; k < 5; k++) tg_tensor_free(in[k]);
+}
+END_TEST
+
+/* ---- memory: steady-state steps allocate nothing -------------------------------- */
+START_TEST(test_conv_step_no_malloc)
+{
+    tg_tensor *x = tt_rand(TG_F32, 4, TT_SHAPE(4, 1, 12, 12), 1200, 0, 1);
+    tg_tensor *w1 = tt_rand(TG_F32, 4, TT_SHAPE(4, 1, 5, 5), 1201, -0.2, 0.2);
+    tg_tensor *w2 = tt_rand(TG_F32, 4, TT_SHAPE(6, 4, 5, 5), 1202, -0.1, 0.1);
+    tg_tensor *b1 = tt_rand(TG_F32, 1, TT_SHAPE(4), 1203, 0, 0.1);
+    tg_tensor *b2 = tt_rand(TG_F32, 1, TT_SHAPE(6), 1204, 0, 0.1);
+    tg_tensor *params[4] = {w1, w2, b1, b2};
+    for (int k = 0; k < 4; k++) tg_tensor_set_requires_grad(params[k], true);
+    tg_tape *tp = tg_tape_new(NULL);
+    int64_t mallocs[6] = {0};
+    for (int step = 0; step < 6; step++) {
+        tg_tape_reset(tp);
+        tg_tensor *h = tg_relu(tp, tg_conv2d(tp, x, w1, b1, 1, 1, 2, 2));
+        tg_tensor *y = tg_conv2d(tp, h, w2, b2, 2, 2, 2, 2);
+        tg_tensor *p = tg_avg_pool2d(tp, tg_max_pool2d(tp, y, 2, 2, 1, 1, 0, 0), 2, 2, 2, 2, 0, 0);
+        ck_assert_int_eq(tg_backward(tp, tg_mean_all(tp, tg_square(tp, p))), TG_OK);
+        mallocs[step] = tg_tape_get_stats(tp).mallocs;
+    }
+    /* after the arena has grown to the step's size, no more heap allocations */
+    ck_assert_int_eq(mallocs[5], mallocs[2]);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    for (int k = 0; k < 4; k++) tg_tensor_free(params[k]);
+}
+END_TEST
+
+/* ---- empty batch ------------------------------------------------------------------ */
+START_TEST(test_conv_empty_batch)
+{
+    tg_tensor *x = tt_param(4, TT_SHAPE(0, 2, 5, 5), 1300, -1, 1);
+    tg_tensor *w = tt_param(4, TT_SHAPE(3, 2, 3, 3), 1301, -1, 1);
+    tg_tensor *b = tt_param(1, TT_SHAPE(3), 1302, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_conv2d(tp, x, w, b, 1, 1, 1, 1);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    ck_assert_int_eq(tg_tensor_numel(y), 0);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
+    /* no examples: every gradient is exactly zero */
+    tt_assert_values("dw", tg_tensor_grad(w), (double[54]){0}, 54, 0, 0);
+    tt_assert_values("db", tg_tensor_grad(b), TT_VALUES(0, 0, 0), 3, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+}
+END_TEST
+
+/* ---- errors --------------------------------------------------------------------------- */
+START_TEST(test_conv_errors)
+{
+    tg_tensor *x = tt_rand(TG_F64, 4, TT_SHAPE(2, 3, 4, 4), 1, -1, 1);
+    tg_tensor *w = tt_rand(TG_F64, 4, TT_SHAPE(5, 3, 3, 3), 2, -1, 1);
+    tg_tensor *w2ch = tt_rand(TG_F64, 4, TT_SHAPE(5, 2, 3, 3), 3, -1, 1);
+    tg_tensor *wbig = tt_rand(TG_F64, 4, TT_SHAPE(5, 3, 7, 3), 4, -1, 1);
+    tg_tensor *b4 = tt_rand(TG_F64, 1, TT_SHAPE(4), 5, -1, 1);
+    tg_tensor *x3 = tt_rand(TG_F64, 3, TT_SHAPE(3, 4, 4), 6, -1, 1);
+    tg_tensor *x32 = tt_rand(TG_F32, 4, TT_SHAPE(2, 3, 4, 4), 7, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+
+    ck_assert_ptr_null(tg_conv2d(tp, x, w2ch, NULL, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "(2,3,4,4)", "(5,2,3,3)", "channels");
+    tg_tape_reset(tp);
+    /* 7 > 4 + 2*1: kernel larger than the padded input */
+    ck_assert_ptr_null(tg_conv2d(tp, x, wbig, NULL, 1, 1, 1, 1));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "7x3", "6x6", "(2,3,4,4)");
+    tg_tape_reset(tp);
+    /* with padding 2 it fits: 7 <= 8 */
+    ck_assert_ptr_nonnull(tg_conv2d(tp, x, wbig, NULL, 1, 1, 2, 0));
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, NULL, 0, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_ARG, "conv2d", "stride (0,1)", "(2,3,4,4)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, NULL, 1, 1, -1, 0));
+    tt_assert_tape_error(tp, TG_ERR_ARG, "conv2d", "padding (-1,0)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, b4, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "bias (4)", "5 elements", "(5,3,3,3)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, x3, w, NULL, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "(3,4,4)", "4-d");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, x, x3, NULL, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "weight (3,4,4)", "4-d");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, x32, w, NULL, 1, 1, 0, 0));
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_DTYPE);
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_conv2d(tp, NULL, w, NULL, 1, 1, 0, 0));
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_NULL);
+    /* a tape in error: every op returns NULL without effect */
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, NULL, 1, 1, 0, 0));
+    ck_assert_ptr_null(tg_max_pool2d(tp, x, 2, 2, 2, 2, 0, 0));
+    ck_assert_ptr_null(tg_avg_pool2d(tp, x, 2, 2, 2, 2, 0, 0));
+    ck_assert_ptr_null(tg_im2col(tp, x, 2, 2, 1, 1, 0, 0));
+    ck_assert_ptr_null(tg_flatten(tp, x));
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_NULL);
+    tg_tape_reset(tp);
+
+    /* pooling */
+    ck_assert_ptr_null(tg_max_pool2d(tp, x, 3, 3, 1, 1, 2, 0));
+    tt_assert_tape_error(tp, TG_ERR_ARG, "max_pool2d", "padding (2,0)", "half the window 3x3",
+                         "(2,3,4,4)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_avg_pool2d(tp, x, 2, 2, 1, 0, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_ARG, "avg_pool2d", "stride (1,0)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_max_pool2d(tp, x, 6, 2, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "max_pool2d", "6x2", "larger", "4x4", "(2,3,4,4)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_avg_pool2d(tp, x3, 2, 2, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "avg_pool2d", "(3,4,4)", "4-d");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_max_pool2d(tp, x, 0, 2, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_ARG, "max_pool2d", "window 0x2");
+    tg_tape_reset(tp);
+
+    /* im2col / col2im */
+    ck_assert_ptr_null(tg_im2col(tp, x, 5, 5, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "im2col", "5x5", "(2,3,4,4)");
+    tg_tape_reset(tp);
+    tg_tensor *bad = tt_rand(TG_F64, 2, TT_SHAPE(27, 7), 8, -1, 1);
+    ck_assert_ptr_null(tg_col2im(tp, bad, TT_SHAPE(2, 3, 4, 4), 3, 3, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "(27,7)", "(27,8)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_col2im(tp, bad, NULL, 3, 3, 1, 1, 0, 0));
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_NULL);
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_flatten(tp, tg_sum_all(tp, x)));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "flatten", "0-d");
+
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(w2ch);
+    tg_tensor_free(wbig);
+    tg_tensor_free(b4);
+    tg_tensor_free(x3);
+    tg_tensor_free(x32);
+    tg_tensor_free(bad);
+}
+END_TEST
 
 int main(void)
 {
     Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_conv_hand_values);
+    tcase_add_test(tc, test_conv_forward_reference);
+    tcase_add_loop_test(tc, test_conv_gradcheck, 0, ARRAY_LEN(k_cfgs));
+    tcase_add_loop_test(tc, test_conv_backward_reference, 0, ARRAY_LEN(k_cfgs));
+    tcase_add_loop_test(tc, test_conv_hvp_closed_form, 0, ARRAY_LEN(k_cfgs));
+    tcase_add_loop_test(tc, test_conv_second_order_gradcheck, 0, 2 * ARRAY_LEN(k_cfgs));
+    tcase_add_test(tc, test_conv_is_matmul_of_im2col);
+    tcase_add_test(tc, test_conv_empty_batch);
+    tcase_add_test(tc, test_conv_errors);
+    tcase_add_test(tc, test_conv_step_no_malloc);
+    suite_add_tcase(s, tc);
+
+    TCase *tcc = tcase_create("im2col");
+    tcase_set_timeout(tcc, 300);
+    tcase_add_test(tcc, test_im2col_reference);
+    tcase_add_loop_test(tcc, test_im2col_gradcheck, 0, ARRAY_LEN(k_cfgs));
+    suite_add_tcase(s, tcc);
+
+    TCase *tpl = tcase_create("pool");
+    tcase_set_timeout(tpl, 300);
+    tcase_add_test(tpl, test_pool_hand_values);
+    tcase_add_test(tpl, test_pool_reference);
+    tcase_add_loop_test(tpl, test_pool_gradcheck, 0, 2 * ARRAY_LEN(k_pools));
+    tcase_add_test(tpl, test_max_pool_ties);
+    tcase_add_test(tpl, test_cnn_flatten_dense);
+    suite_add_tcase(s, tpl);
     return tt_run(s);
 }

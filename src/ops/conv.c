@@ -1,2 +1,414 @@
-/* placeholder: to be written */
+/* 2-d convolution (NCHW) through im2col + gemm, the public im2col / col2im
+ * ops, and flatten.
+ *
+ * Convention: tapegrad's conv2d is a cross-correlation, as in PyTorch and as
+ * in the index formula of seed 002 section 2:
+ *
+ *   y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c, i*SH - PH + p, j*SW - PW + q]
+ *
+ * (x is zero outside the image).  The kernel is not flipped.  Its gradient
+ * with respect to x is then a true convolution of dy with w (a correlation
+ * with the flipped kernel): seed 002 eq. 24-25.
+ *
+ * Three recorded ops do all the work, each bilinear in its two tensor inputs
+ * and each one's backward written with the other two, so derivatives of any
+ * order go through convolution:
+ *
+ *   conv(x, w)         = the correlation above              [N,F,OH,OW]
+ *   input_grad(g, w)   = (d conv / d x)^T g   = col2im(W^T G)   [N,C,H,W]
+ *   weight_grad(x, g)  = (d conv / d w)^T g   = G A^T           [F,C,KH,KW]
+ *
+ * where A = im2col(x) is the (C*KH*KW) x (N*OH*OW) column matrix of seed 002
+ * (kernels/im2col.h), W is w as an F x (C*KH*KW) matrix and G is g as an
+ * F x (N*OH*OW) matrix.  Each op is one gemm on the whole batch.  With
+ * <a, b> the sum of the elementwise product:
+ *
+ *   <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
+ *
+ * and the backward rules below are read off this identity. */
 #include "../core/internal.h"
+#include "../kernels/gemm.h"
+#include "../kernels/im2col.h"
+
+typedef struct conv_attr {
+    tg__conv_geom g; /* N, C, H, W of the convolution's input; kernel; OH, OW */
+    int64_t F;       /* filters */
+    /* conv: its own im2col(x), kept in the arena so the weight gradient does
+     * not recompute it; weight_grad: the same matrix handed over, or NULL. */
+    const void *cols;
+} conv_attr;
+
+static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
+                           const tg__conv_geom *g);
+static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const tg__conv_geom *g);
+static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
+                                   int64_t F, const void *cols);
+
+/* Arena scratch of n elements (at least one byte, so an empty product still
+ * gets a valid pointer). */
+static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
+{
+    size_t b = (size_t)n * tg_dtype_size(dt);
+    return tg__tape_scratch(tp, b ? b : 1);
+}
+
+/* G[f][n*L + l] = y[n][f][l]: NCHW output (or its gradient) as the F x (N*L)
+ * matrix of the gemm formulation. */
+static void nfl_to_fnl(tg_dtype dt, int64_t N, int64_t F, int64_t L, const void *src, void *dst)
+{
+    TG_DISPATCH(dt, T, {
+        const T *restrict s = src;
+        T *restrict d = dst;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t f = 0; f < F; f++)
+                memcpy(d + (f * N + n) * L, s + (n * F + f) * L, (size_t)L * sizeof(T));
+    });
+}
+
+/* ---- conv: y = conv(x, w) + b ---------------------------------------------
+ * dx = input_grad(g, w), dw = weight_grad(x, g), db[f] = sum_{n,i,j} g[n,f,i,j]. */
+static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *w = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = conv_input_grad(tp, g, w, &at->g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, x, g, &at->g, at->F, at->cols);
+    if (tg_node_num_inputs(n) == 3 && tg_node_needs_grad(n, 2))
+        gin[2] = tg_sum(tp, g, 3, (const int[]){0, 2, 3}, false);
+    return TG_OK;
+}
+static const tg_op k_conv2d = {"conv2d", -1, conv_backward};
+
+/* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
+ * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
+ * dg = conv(vbar, w) and dw = weight_grad(vbar, g). */
+static tg_status input_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *vbar,
+                                     tg_tensor **gin)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *gy = tg_node_input(n, 0), *w = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = conv_fwd(tp, vbar, w, NULL, &at->g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, &at->g, at->F, NULL);
+    return TG_OK;
+}
+static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward};
+
+/* ---- weight_grad(x, g): G A^T --------------------------------------------
+ * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
+ * dx = input_grad(g, mbar) and dg = conv(x, mbar). */
+static tg_status weight_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *mbar,
+                                      tg_tensor **gin)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *gy = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = conv_input_grad(tp, gy, mbar, &at->g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_fwd(tp, x, mbar, NULL, &at->g);
+    return TG_OK;
+}
+static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward};
+
+/* The three internal ops are only reached from conv2d and from each other's
+ * backward rules, with shapes that follow from the geometry; a mismatch here
+ * means a gradient of the wrong shape was handed in (a bug), reported as a
+ * shape error rather than read out of bounds. */
+static bool expect_shape(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
+                         int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    if (t->ndim == 4 && t->shape[0] == a && t->shape[1] == b && t->shape[2] == c &&
+        t->shape[3] == d)
+        return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s is %s, expected (%lld,%lld,%lld,%lld)", op, what,
+                 tg__shape_str(t, s, sizeof s), (long long)a, (long long)b, (long long)c,
+                 (long long)d);
+    return false;
+}
+
+static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
+                           const tg__conv_geom *g)
+{
+    tg_tensor *in[3] = {x, w, bias};
+    const int n_in = bias ? 3 : 2;
+    if (!tg_tape_check_inputs(tp, k_conv2d.name, n_in, in)) return NULL;
+    if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
+    const int64_t F = w->shape[0];
+    if (!expect_shape(tp, "conv2d", "the input", x, g->N, g->C, g->H, g->W) ||
+        !expect_shape(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
+        return NULL;
+    const tg_dtype dt = x->dtype;
+    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, F, g->OH, g->OW});
+    if (!out) return NULL;
+    void *cols = scratch(tp, dt, R * NL), *u = scratch(tp, dt, F * NL);
+    if (!cols || !u) return NULL;
+    /* U[F, N*L] = W[F, R] A[R, N*L]: the whole batch in one gemm, then U is
+     * transposed into NCHW order with the bias added on the way. */
+    tg__im2col(dt, g, x->data, cols);
+    tg__gemm(dt, false, false, F, NL, R, 1.0, w->data, R, cols, NL, 0.0, u, NL);
+    TG_DISPATCH(dt, T, {
+        const T *restrict uv = u;
+        const T *bv = bias ? (const T *)bias->data : NULL;
+        T *restrict o = out->data;
+        for (int64_t nn = 0; nn < g->N; nn++)
+            for (int64_t f = 0; f < F; f++) {
+                const T b = bv ? bv[f] : (T)0;
+                const T *s = uv + f * NL + nn * L;
+                T *d = o + (nn * F + f) * L;
+                for (int64_t l = 0; l < L; l++) d[l] = s[l] + b;
+            }
+    });
+    conv_attr at = {.g = *g, .F = F, .cols = cols};
+    return tg_tape_record(tp, &k_conv2d, n_in, in, out, &at, sizeof at, 0, NULL);
+}
+
+static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const tg__conv_geom *g)
+{
+    tg_tensor *in[2] = {gy, w};
+    const char *name = k_conv2d_input_grad.name;
+    if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, name, gy, w)) return NULL;
+    const int64_t F = w->ndim == 4 ? w->shape[0] : -1;
+    if (!expect_shape(tp, name, "the weight", w, F, g->C, g->KH, g->KW) ||
+        !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
+        return NULL;
+    const tg_dtype dt = gy->dtype;
+    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    if (!out) return NULL;
+    void *gm = scratch(tp, dt, F * NL), *dcols = scratch(tp, dt, R * NL);
+    if (!gm || !dcols) return NULL;
+    /* dA[R, N*L] = W^T G, then every column entry goes back to its pixel. */
+    nfl_to_fnl(dt, g->N, F, L, gy->data, gm);
+    tg__gemm(dt, true, false, R, NL, F, 1.0, w->data, R, gm, NL, 0.0, dcols, NL);
+    tg__col2im(dt, g, dcols, out->data);
+    conv_attr at = {.g = *g, .F = F, .cols = NULL};
+    return tg_tape_record(tp, &k_conv2d_input_grad, 2, in, out, &at, sizeof at, 0, NULL);
+}
+
+static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
+                                   int64_t F, const void *cols)
+{
+    tg_tensor *in[2] = {x, gy};
+    const char *name = k_conv2d_weight_grad.name;
+    if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, name, x, gy)) return NULL;
+    if (!expect_shape(tp, name, "the input", x, g->N, g->C, g->H, g->W) ||
+        !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
+        return NULL;
+    const tg_dtype dt = x->dtype;
+    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C, g->KH, g->KW});
+    if (!out) return NULL;
+    void *gm = scratch(tp, dt, F * NL);
+    if (!gm) return NULL;
+    if (!cols) {
+        void *c = scratch(tp, dt, R * NL);
+        if (!c) return NULL;
+        tg__im2col(dt, g, x->data, c);
+        cols = c;
+    }
+    /* dW[F, R] = G[F, N*L] A^T: the sum over the batch and the output
+     * positions is the gemm's inner dimension. */
+    nfl_to_fnl(dt, g->N, F, L, gy->data, gm);
+    tg__gemm(dt, false, true, F, R, NL, 1.0, gm, NL, cols, NL, 0.0, out->data, R);
+    /* The cached matrix is not passed on: the node keeps only the geometry. */
+    conv_attr at = {.g = *g, .F = F, .cols = NULL};
+    return tg_tape_record(tp, &k_conv2d_weight_grad, 2, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- public validation -------------------------------------------------- */
+/* Builds the geometry of an (N,C,H,W) input and a KH x KW kernel, failing
+ * with a message naming op, the shapes, stride and padding. */
+static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t kh, int64_t kw,
+                      int sh, int sw, int ph, int pw, tg__conv_geom *g)
+{
+    char s[TG_SHAPE_BUF];
+    if (sh < 1 || sw < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: stride (%d,%d) must be >= 1", op,
+                     tg__shape_str(x, s, sizeof s), sh, sw);
+        return false;
+    }
+    if (ph < 0 || pw < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: padding (%d,%d) must be >= 0", op,
+                     tg__shape_str(x, s, sizeof s), ph, pw);
+        return false;
+    }
+    if (kh < 1 || kw < 1) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: input %s: kernel %lldx%lld must be at least 1x1", op,
+                     tg__shape_str(x, s, sizeof s), (long long)kh, (long long)kw);
+        return false;
+    }
+    *g = (tg__conv_geom){.N = x->shape[0],
+                         .C = x->shape[1],
+                         .H = x->shape[2],
+                         .W = x->shape[3],
+                         .KH = kh,
+                         .KW = kw,
+                         .SH = sh,
+                         .SW = sw,
+                         .PH = ph,
+                         .PW = pw};
+    if (!tg__conv_geom_finish(g)) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (input %s, "
+                     "padding (%d,%d))",
+                     op, (long long)kh, (long long)kw, (long long)(g->H + 2 * ph),
+                     (long long)(g->W + 2 * pw), tg__shape_str(x, s, sizeof s), ph, pw);
+        return false;
+    }
+    return true;
+}
+
+static bool expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
+                      const char *axes)
+{
+    if (t->ndim == 4) return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s %s must be 4-d %s", op, what,
+                 tg__shape_str(t, s, sizeof s), axes);
+    return false;
+}
+
+tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride_h,
+                     int stride_w, int pad_h, int pad_w)
+{
+    tg_tensor *in[3] = {x, w, bias};
+    if (!tg_tape_check_inputs(tp, k_conv2d.name, bias ? 3 : 2, in)) return NULL;
+    if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
+    if (bias && !tg__same_dtype(tp, k_conv2d.name, x, bias)) return NULL;
+    if (!expect_4d(tp, "conv2d", "input", x, "(N,C,H,W)") ||
+        !expect_4d(tp, "conv2d", "weight", w, "(F,C,KH,KW)"))
+        return NULL;
+    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+    if (x->shape[1] != w->shape[1]) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "conv2d: input %s has %lld channels but weight %s expects %lld",
+                     tg__shape_str(x, s, sizeof s), (long long)x->shape[1],
+                     tg__shape_str(w, t, sizeof t), (long long)w->shape[1]);
+        return NULL;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0])) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "conv2d: bias %s must be 1-d with %lld elements, one per filter of weight %s",
+                     tg__shape_str(bias, s, sizeof s), (long long)w->shape[0],
+                     tg__shape_str(w, t, sizeof t));
+        return NULL;
+    }
+    tg__conv_geom g;
+    if (!make_geom(tp, "conv2d", x, w->shape[2], w->shape[3], stride_h, stride_w, pad_h, pad_w, &g))
+        return NULL;
+    return conv_fwd(tp, x, w, bias, &g);
+}
+
+/* ---- im2col / col2im as ops: each one's backward is the other -------------- */
+typedef struct cols_attr {
+    tg__conv_geom g;
+} cols_attr;
+
+static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g);
+static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g);
+
+/* y = A x (a 0/1 matrix): dx = A^T g = col2im(g) */
+static tg_status im2col_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const cols_attr *at = tg_node_saved(n);
+    gin[0] = col2im_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_im2col = {"im2col", 1, im2col_backward};
+
+/* y = A^T c: dc = A g = im2col(g) */
+static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const cols_attr *at = tg_node_saved(n);
+    gin[0] = im2col_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_col2im = {"col2im", 1, col2im_backward};
+
+static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
+    if (!expect_shape(tp, "im2col", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 2,
+                                   (const int64_t[]){tg__conv_geom_rows(g), tg__conv_geom_cols(g)});
+    if (!out) return NULL;
+    tg__im2col(x->dtype, g, x->data, out->data);
+    cols_attr at = {*g};
+    return tg_tape_record(tp, &k_im2col, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {cols};
+    if (!tg_tape_check_inputs(tp, k_col2im.name, 1, in)) return NULL;
+    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g);
+    if (cols->ndim != 2 || cols->shape[0] != R || cols->shape[1] != NL) {
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "col2im: columns %s must be (%lld,%lld) = (C*KH*KW, N*OH*OW) for image "
+                     "(%lld,%lld,%lld,%lld), kernel %lldx%lld, stride (%lld,%lld), padding "
+                     "(%lld,%lld)",
+                     tg__shape_str(cols, s, sizeof s), (long long)R, (long long)NL, (long long)g->N,
+                     (long long)g->C, (long long)g->H, (long long)g->W, (long long)g->KH,
+                     (long long)g->KW, (long long)g->SH, (long long)g->SW, (long long)g->PH,
+                     (long long)g->PW);
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, cols->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    if (!out) return NULL;
+    tg__col2im(cols->dtype, g, cols->data, out->data);
+    cols_attr at = {*g};
+    return tg_tape_record(tp, &k_col2im, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                     int pad_h, int pad_w)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
+    if (!expect_4d(tp, "im2col", "input", x, "(N,C,H,W)")) return NULL;
+    tg__conv_geom g;
+    if (!make_geom(tp, "im2col", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
+    return im2col_op(tp, x, &g);
+}
+
+tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
+                     int stride_h, int stride_w, int pad_h, int pad_w)
+{
+    tg_tensor *in[1] = {cols};
+    if (!tg_tape_check_inputs(tp, k_col2im.name, 1, in)) return NULL;
+    if (!image_shape) {
+        tg_tape_fail(tp, TG_ERR_NULL, "col2im: image shape is NULL");
+        return NULL;
+    }
+    for (int d = 0; d < 4; d++)
+        if (image_shape[d] < 0) {
+            tg_tape_fail(tp, TG_ERR_SHAPE, "col2im: image shape (%lld,%lld,%lld,%lld) is invalid",
+                         (long long)image_shape[0], (long long)image_shape[1],
+                         (long long)image_shape[2], (long long)image_shape[3]);
+            return NULL;
+        }
+    /* The geometry is built against a header carrying the image shape only:
+     * make_geom reads nothing but the extents. */
+    tg_tensor img = {.ndim = 4};
+    for (int d = 0; d < 4; d++) img.shape[d] = image_shape[d];
+    tg__conv_geom g;
+    if (!make_geom(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
+    return col2im_op(tp, cols, &g);
+}
+
+/* ---- flatten: (N, d1, ..., dk) -> (N, d1 * ... * dk), a reshape ------------- */
+tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, "flatten", 1, in)) return NULL;
+    if (x->ndim < 1) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "flatten: a 0-d tensor has no batch axis");
+        return NULL;
+    }
+    int64_t rest = 1;
+    for (int d = 1; d < x->ndim; d++) rest *= x->shape[d];
+    return tg_reshape(tp, x, 2, (const int64_t[]){x->shape[0], rest});
+}

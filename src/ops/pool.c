@@ -1,2 +1,305 @@
-/* placeholder: to be written */
+/* 2-d max and average pooling (NCHW), window KH x KW, stride, zero padding.
+ *
+ *   max_pool2d: y[n,c,i,j] = max over the window of x (padding never wins)
+ *   avg_pool2d: y[n,c,i,j] = (1 / (KH KW)) sum over the window of x, the
+ *               padding counting as zeros (PyTorch's count_include_pad)
+ *
+ * The window of output (i, j) covers input rows i*SH - PH + p, p < KH, and
+ * columns j*SW - PW + q, q < KW.  Padding is at most half the window, so
+ * every window holds at least one input element.
+ *
+ * Both are linear maps once the arg-max is fixed, and each backward is
+ * another recorded op whose own backward is the forward map again, so
+ * create_graph works through pooling:
+ *
+ *   max:  y = gather(x, idx)     dx = scatter(g, idx)     d scatter = gather
+ *   avg:  y = P x                dx = P^T g               d P^T     = P
+ *
+ * idx[o] is the flat input index of the first arg-max of window o (in
+ * row-major window order), fixed at the forward pass.  At a tie the
+ * function has a kink; gradcheck skips such elements by its kink rule. */
 #include "../core/internal.h"
+#include "../kernels/im2col.h"
+
+typedef struct pool_attr {
+    tg__conv_geom g;    /* C is the channel count; KH, KW the window */
+    const int64_t *idx; /* max: arg-max per output element (tape arena) */
+} pool_attr;
+
+static bool expect_shape(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
+                         int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    if (t->ndim == 4 && t->shape[0] == a && t->shape[1] == b && t->shape[2] == c &&
+        t->shape[3] == d)
+        return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s is %s, expected (%lld,%lld,%lld,%lld)", op, what,
+                 tg__shape_str(t, s, sizeof s), (long long)a, (long long)b, (long long)c,
+                 (long long)d);
+    return false;
+}
+
+/* ---- the gather / scatter pair of max pooling ------------------------------ */
+static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at);
+static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *g, const pool_attr *at);
+
+/* y[o] = x[idx[o]]: dx = scatter(g, idx) */
+static tg_status gather_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = scatter_op(tp, g, tg_node_saved(n));
+    return TG_OK;
+}
+static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward};
+static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward};
+
+/* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
+static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = gather_op(tp, g, tg_node_saved(n));
+    return TG_OK;
+}
+static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward};
+
+static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
+{
+    tg_tensor *in[1] = {x};
+    const char *name = k_max_pool2d_gather.name;
+    const tg__conv_geom *g = &at->g;
+    if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
+    if (!expect_shape(tp, name, "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
+    if (!out) return NULL;
+    TG_DISPATCH(x->dtype, T, {
+        const T *restrict xv = x->data;
+        T *restrict o = out->data;
+        for (int64_t k = 0; k < out->numel; k++) o[k] = xv[at->idx[k]];
+    });
+    return tg_tape_record(tp, &k_max_pool2d_gather, 1, in, out, at, sizeof *at, 0, NULL);
+}
+
+static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *gy, const pool_attr *at)
+{
+    tg_tensor *in[1] = {gy};
+    const char *name = k_max_pool2d_backward.name;
+    const tg__conv_geom *g = &at->g;
+    if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
+    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    if (!out) return NULL;
+    TG_DISPATCH(gy->dtype, T, {
+        const T *restrict gv = gy->data;
+        T *restrict o = out->data;
+        for (int64_t k = 0; k < out->numel; k++) o[k] = 0;
+        /* overlapping windows can share an arg-max: accumulate */
+        for (int64_t k = 0; k < gy->numel; k++) o[at->idx[k]] += gv[k];
+    });
+    return tg_tape_record(tp, &k_max_pool2d_backward, 1, in, out, at, sizeof *at, 0, NULL);
+}
+
+/* ---- average pooling and its adjoint --------------------------------------- */
+static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g);
+static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom *g);
+
+/* y = P x: dx = P^T g */
+static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const pool_attr *at = tg_node_saved(n);
+    gin[0] = avg_adjoint_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward};
+
+/* v = P^T g: dg = P vbar */
+static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const pool_attr *at = tg_node_saved(n);
+    gin[0] = avg_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward};
+
+/* Rows [*lo, *hi) of the window of output row i that lie inside the input
+ * (the same for columns with the W-side fields). */
+static void window(int64_t i, int64_t s, int64_t pad, int64_t k, int64_t extent, int64_t *lo,
+                   int64_t *hi)
+{
+    int64_t a = i * s - pad, b = a + k;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > extent ? extent : b;
+}
+
+static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_avg_pool2d.name, 1, in)) return NULL;
+    if (!expect_shape(tp, "avg_pool2d", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
+    if (!out) return NULL;
+    const double scale = 1.0 / (double)(g->KH * g->KW);
+    TG_DISPATCH(x->dtype, T, {
+        const T *restrict xv = x->data;
+        T *restrict o = out->data;
+        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
+            const T *img = xv + nc * g->H * g->W;
+            for (int64_t i = 0; i < g->OH; i++) {
+                int64_t h0, h1;
+                window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
+                for (int64_t j = 0; j < g->OW; j++) {
+                    int64_t w0, w1;
+                    window(j, g->SW, g->PW, g->KW, g->W, &w0, &w1);
+                    T acc = 0;
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) acc += img[h * g->W + w];
+                    *o++ = (T)(acc * scale);
+                }
+            }
+        }
+    });
+    pool_attr at = {.g = *g, .idx = NULL};
+    return tg_tape_record(tp, &k_avg_pool2d, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {gy};
+    const char *name = k_avg_pool2d_backward.name;
+    if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
+    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    if (!out) return NULL;
+    const double scale = 1.0 / (double)(g->KH * g->KW);
+    TG_DISPATCH(gy->dtype, T, {
+        const T *restrict gv = gy->data;
+        T *restrict o = out->data;
+        for (int64_t k = 0; k < out->numel; k++) o[k] = 0;
+        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
+            T *img = o + nc * g->H * g->W;
+            for (int64_t i = 0; i < g->OH; i++) {
+                int64_t h0, h1;
+                window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
+                for (int64_t j = 0; j < g->OW; j++) {
+                    int64_t w0, w1;
+                    window(j, g->SW, g->PW, g->KW, g->W, &w0, &w1);
+                    const T v = (T)(*gv++ * scale);
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) img[h * g->W + w] += v;
+                }
+            }
+        }
+    });
+    pool_attr at = {.g = *g, .idx = NULL};
+    return tg_tape_record(tp, &k_avg_pool2d_backward, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- public entry points ------------------------------------------------------ */
+static bool pool_geom(tg_tape *tp, const char *op, const tg_tensor *x, int kh, int kw, int sh,
+                      int sw, int ph, int pw, tg__conv_geom *g)
+{
+    char s[TG_SHAPE_BUF];
+    if (x->ndim != 4) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: input %s must be 4-d (N,C,H,W)", op,
+                     tg__shape_str(x, s, sizeof s));
+        return false;
+    }
+    if (kh < 1 || kw < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: window %dx%d must be at least 1x1", op,
+                     tg__shape_str(x, s, sizeof s), kh, kw);
+        return false;
+    }
+    if (sh < 1 || sw < 1) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: stride (%d,%d) must be >= 1", op,
+                     tg__shape_str(x, s, sizeof s), sh, sw);
+        return false;
+    }
+    if (ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: input %s: padding (%d,%d) must be >= 0 and at most half the window "
+                     "%dx%d",
+                     op, tg__shape_str(x, s, sizeof s), ph, pw, kh, kw);
+        return false;
+    }
+    if (x->shape[2] == 0 || x->shape[3] == 0) {
+        /* a window of padding alone would have no maximum */
+        tg_tape_fail(tp, TG_ERR_EMPTY, "%s: input %s has no pixels to pool", op,
+                     tg__shape_str(x, s, sizeof s));
+        return false;
+    }
+    *g = (tg__conv_geom){.N = x->shape[0],
+                         .C = x->shape[1],
+                         .H = x->shape[2],
+                         .W = x->shape[3],
+                         .KH = kh,
+                         .KW = kw,
+                         .SH = sh,
+                         .SW = sw,
+                         .PH = ph,
+                         .PW = pw};
+    if (!tg__conv_geom_finish(g)) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: window %dx%d is larger than the padded input %lldx%lld (input %s, "
+                     "padding (%d,%d))",
+                     op, kh, kw, (long long)(g->H + 2 * ph), (long long)(g->W + 2 * pw),
+                     tg__shape_str(x, s, sizeof s), ph, pw);
+        return false;
+    }
+    return true;
+}
+
+tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                         int pad_h, int pad_w)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_max_pool2d.name, 1, in)) return NULL;
+    pool_attr at = {.idx = NULL};
+    if (!pool_geom(tp, "max_pool2d", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &at.g))
+        return NULL;
+    const tg__conv_geom *g = &at.g;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
+    if (!out) return NULL;
+    int64_t *idx = tg__tape_scratch(tp, (size_t)(out->numel ? out->numel : 1) * sizeof *idx);
+    if (!idx) return NULL;
+    TG_DISPATCH(x->dtype, T, {
+        const T *restrict xv = x->data;
+        T *restrict o = out->data;
+        int64_t k = 0;
+        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
+            const int64_t base = nc * g->H * g->W;
+            for (int64_t i = 0; i < g->OH; i++) {
+                int64_t h0, h1;
+                window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
+                for (int64_t j = 0; j < g->OW; j++, k++) {
+                    int64_t w0, w1;
+                    window(j, g->SW, g->PW, g->KW, g->W, &w0, &w1);
+                    /* the window is never empty (padding <= half the window) */
+                    int64_t best = base + h0 * g->W + w0;
+                    T bv = xv[best];
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) {
+                            const int64_t at_ = base + h * g->W + w;
+                            const T v = xv[at_];
+                            /* strictly greater keeps the first arg-max; a NaN
+                             * wins and stays, so it propagates as in max() */
+                            if (v > bv || (v != v && bv == bv)) {
+                                bv = v;
+                                best = at_;
+                            }
+                        }
+                    o[k] = bv;
+                    idx[k] = best;
+                }
+            }
+        }
+    });
+    at.idx = idx;
+    return tg_tape_record(tp, &k_max_pool2d, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                         int pad_h, int pad_w)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_avg_pool2d.name, 1, in)) return NULL;
+    tg__conv_geom g;
+    if (!pool_geom(tp, "avg_pool2d", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
+    return avg_op(tp, x, &g);
+}

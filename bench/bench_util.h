@@ -1,0 +1,32 @@
+/* Shared helpers of the benchmark programs: wall-clock timing, the
+ * median / min / max of repeated runs, peak RSS, and the one-line result
+ * format of ../shared/BENCHMARKS.md:
+ *
+ *   B4 cnn-step batch=64 threads=1 median_ms=... min_ms=... max_ms=... peak_rss_mb=...
+ */
+#ifndef TG_BENCH_UTIL_H
+#define TG_BENCH_UTIL_H
+
+#include <stdio.h>
+
+/* Monotonic wall-clock time in milliseconds (clock_gettime). */
+double tb_now_ms(void);
+/* Peak resident set size of this process so far, in MiB (getrusage). */
+long tb_peak_rss_mb(void);
+
+typedef struct tb_stats {
+    double median_ms, min_ms, max_ms;
+    int n;
+} tb_stats;
+/* Median (mean of the two middle values for even n), min and max of n
+ * times; sorts ms in place. */
+tb_stats tb_stats_of(double *ms, int n);
+/* Prints "<head> median_ms=... min_ms=... max_ms=... peak_rss_mb=..." with
+ * the same number format as the peers (4 decimals below 1 ms, else 3). */
+void tb_report(FILE *f, const char *head, const tb_stats *s);
+
+/* Parses "--name N" from argv; returns def when absent.  Exits with a
+ * message on a malformed value. */
+int tb_int_arg(int argc, char **argv, const char *name, int def);
+
+#endif

@@ -1,0 +1,44 @@
+/* im2col / col2im kernels for 2-d convolution and their geometry (internal).
+ *
+ * The column matrix has the layout of seed 002 section 2, matrix A: one row
+ * per kernel tap (c, p, q), one column per output position (n, i, j), with
+ * the batch as the slowest column index, so a whole-batch convolution is a
+ * single gemm  U[F, N*OH*OW] = W[F, C*KH*KW] @ A[C*KH*KW, N*OH*OW]:
+ *
+ *   A[(c*KH + p)*KW + q][(n*OH + i)*OW + j] = x[n][c][i*SH - PH + p][j*SW - PW + q]
+ *
+ * (zero where the input index falls in the padding).  col2im is the adjoint:
+ * it adds every entry of A back to the input position it was read from. */
+#ifndef TG_KERNELS_IM2COL_H
+#define TG_KERNELS_IM2COL_H
+
+#include "tapegrad/tensor.h"
+
+typedef struct tg__conv_geom {
+    int64_t N, C, H, W;     /* input extents (NCHW) */
+    int64_t KH, KW;         /* kernel extents */
+    int64_t SH, SW, PH, PW; /* strides (>= 1) and zero padding (>= 0) */
+    int64_t OH, OW;         /* output extents: (H + 2 PH - KH) / SH + 1, ... */
+} tg__conv_geom;
+
+/* Fills OH and OW from the other fields; false when the kernel does not fit
+ * the padded input (or a stride is < 1, a padding < 0). */
+bool tg__conv_geom_finish(tg__conv_geom *g);
+/* Rows and columns of the column matrix. */
+static inline int64_t tg__conv_geom_rows(const tg__conv_geom *g)
+{
+    return g->C * g->KH * g->KW;
+}
+static inline int64_t tg__conv_geom_cols(const tg__conv_geom *g)
+{
+    return g->N * g->OH * g->OW;
+}
+
+/* cols[rows x cols] = im2col(x[N,C,H,W]); every entry is written. */
+void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols);
+/* x[N,C,H,W] = col2im(cols): x is zeroed first, then each column entry is
+ * added at the input position im2col read it from (padding entries are
+ * dropped). */
+void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x);
+
+#endif
