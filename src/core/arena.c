@@ -77,9 +77,13 @@ void *tg__arena_alloc(tg_arena *a, size_t n)
 void tg__arena_reset(tg_arena *a)
 {
     if (a->first && a->first->next) {
-        /* Several chunks: coalesce into one of the total size (one malloc now,
-         * none in later steps of the same size).  On failure keep the list. */
-        size_t total = a->reserved;
+        /* Several chunks: coalesce into one big enough for the largest step
+         * seen (the high-water mark plus slack for alignment): one malloc
+         * now, none in later steps of the same size.  Sizing by the mark
+         * rather than by the chunks held drops the slack of geometric growth.
+         * On failure keep the list. */
+        size_t total = a->high_water + a->high_water / 8; /* padding may differ by layout */
+        if (total < a->chunk_size) total = a->chunk_size;
         tg_chunk *big = chunk_new(a, total);
         if (big) {
             for (tg_chunk *c = a->first, *n; c; c = n) {
