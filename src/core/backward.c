@@ -57,7 +57,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     s->grads[yid] = seed;
 
     bool was_recording = tg__tape_recording(tp);
-    const bool *was_dep = tg__tape_dep(tp);
+    const bool *was_dep = tg__tape_dep(tp); /* a sweep inside a backward rule nests */
+    const int32_t was_n_dep = tg__tape_dep_count(tp);
     tg__tape_set_recording(tp, create_graph);
     tg__tape_set_dep(tp, s->dep, s->nv);
     tg_tensor *gin_small[8];
@@ -105,7 +106,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         }
     }
     tg__tape_set_recording(tp, was_recording);
-    tg__tape_set_dep(tp, was_dep, was_dep ? s->nv : 0);
+    tg__tape_set_dep(tp, was_dep, was_n_dep);
     return tg_tape_status(tp);
 }
 

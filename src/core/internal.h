@@ -93,6 +93,7 @@ tg_node *tg__tape_node(const tg_tape *tp, int64_t i);
 int32_t tg__tape_num_values(const tg_tape *tp);
 /* The current backward's "depends on a target" flags (NULL outside). */
 const bool *tg__tape_dep(const tg_tape *tp);
+int32_t tg__tape_dep_count(const tg_tape *tp);
 void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
 /* Anomaly mode check of a freshly computed tensor. */
 bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);

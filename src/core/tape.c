@@ -310,6 +310,11 @@ const bool *tg__tape_dep(const tg_tape *tp)
     return tp->dep;
 }
 
+int32_t tg__tape_dep_count(const tg_tape *tp)
+{
+    return tp->n_dep;
+}
+
 void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n)
 {
     tp->dep = dep;
