@@ -167,6 +167,26 @@ static void approx(sn_ctx *c, const char *eq, const char *what, double approx_v,
     snprintf(r->correction, sizeof r->correction, "%s", note);
 }
 
+sn_row *sn_rows_add(sn_rows *rows, int seed, const char *eq, const char *what, sn_verdict v,
+                    const double *hand, const double *printed, const double *ad, int n,
+                    double documented, const char *correction)
+{
+    /* A context without a tape: the row is made by the same agree/erratum
+     * as every row of this file (same measure, same worst element). */
+    if (!rows || !hand || !ad || (v == SN_ERRATUM && !printed) || v == SN_APPROX) return NULL;
+    sn_ctx c;
+    memset(&c, 0, sizeof c);
+    c.rows = rows;
+    c.seed = seed;
+    c.ok = true;
+    const int before = rows->n;
+    if (v == SN_ERRATUM)
+        erratum(&c, eq, what, printed, hand, ad, n, documented, correction ? correction : "");
+    else
+        agree(&c, eq, what, hand, ad, n);
+    return rows->n > before ? &rows->v[rows->n - 1] : NULL;
+}
+
 bool sn_row_holds(const sn_row *r, char *why, size_t why_size)
 {
     char tmp[8];

@@ -66,6 +66,17 @@ bool sn_seed002(sn_rows *rows);
 bool sn_seed003(sn_rows *rows);
 bool sn_seed004(sn_rows *rows);
 
+/* Append one row computed outside this file (seed002_cnn.c): hand against
+ * ad over n values, with the same error measure and worst-element choice as
+ * every other row.  v is SN_AGREES or SN_ERRATUM; for an erratum hand is the
+ * corrected formula, printed the formula as printed, documented the size
+ * stated on the seed's page and correction the fix in a few words (printed,
+ * documented and correction are ignored for SN_AGREES).  Returns the row,
+ * or NULL on bad arguments or out of memory. */
+sn_row *sn_rows_add(sn_rows *rows, int seed, const char *eq, const char *what, sn_verdict v,
+                    const double *hand, const double *printed, const double *ad, int n,
+                    double documented, const char *correction);
+
 /* Whether a row holds: for SN_AGREES, err <= SN_AGREE_RTOL and the autodiff
  * value is not all zeros; for SN_ERRATUM, additionally the printed form is
  * off by more than SN_ERRATUM_MIN and by the documented amount; for

@@ -1,512 +1,28 @@
-/* Seed 002, section 2 (back propagation of a CNN): equations 21-29 and the
- * im2col formulation U = W A + b, computed by hand in plain C loops in the
- * document's own notation and compared with tapegrad's autodiff in f64.
- *
- * The network is the document's two-layer stack (a conv layer feeding a
- * conv layer), stride 1, no padding ("valid"), with phi = sigmoid or relu:
- *
- *   u^1 = (W^0 * y^0)_valid + b^0,  y^1 = phi(u^1),
- *   u^2 = (W^1 * y^1)_valid + b^1,  y^2 = phi(u^2),  E = 1/2 sum (y^2 - t)^2.
- *
- * Arrays are kept in the document's layout and 1-based indices: activations
- * y_{ijd} (height i, width j, depth d) per example n, weights w_{pqdm}
- * (height p, width q, input depth d, filter m).  tapegrad's tensors are
- * NCHW and (F, C, KH, KW); the conversion is written out (to_nchw, to_fckk)
- * so that every index of the document is mapped explicitly.
- *
- * The document's forward index formula is a cross-correlation (no flip,
- * y_{(p+i-1)(q+j-1)d}); its backward eq. 24-25 is a true convolution (the
- * kernel index runs against the delta index, delta_{(p-i+1)(q-j+1)d}).
- * tapegrad's conv2d is the same cross-correlation, so the hand forward is
- * compared with conv2d directly, and eq. 25's full convolution is also
- * computed as conv2d of delta^2 with the flipped, channel-transposed kernel
- * and padding K-1.
- *
- * seed002_cnn_run() and seed002_cnn_report() below do not depend on Check:
- * the derivations demo can call them (see docs/seeds/002-cnn.md). */
+/* Seed 002, section 2 (back propagation of a CNN): the Check suite for the
+ * hand computations of eqs. 21-29 and the im2col U = W A + b in
+ * seed002_cnn.c (see seed002_cnn.h and docs/seeds/002-cnn.md).  The same
+ * checks are printed as rows by examples/derivations.c. */
 #include "common.h"
+#include "seed002_cnn.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the checks, usable outside the test suite ---------------------------- */
-typedef struct s2_case s2_case;
-typedef struct s2_result s2_result;
-bool seed002_cnn_run(const s2_case *cs, s2_result *r);
-int seed002_cnn_report(FILE *f);
-
-typedef enum s2_act { S2_SIGMOID, S2_RELU } s2_act;
-
-struct s2_case {
-    const char *name;
-    s2_act act;
-    int N;          /* examples (the document's equations are per example) */
-    int H0, W0, D0; /* input y^0 */
-    int K0, D1;     /* layer 0: K0 x K0 x D0 x D1 weights */
-    int K1, D2;     /* layer 1: K1 x K1 x D1 x D2 weights */
-    uint64_t seed;
-};
-
-typedef struct s2_check {
-    const char *eq;   /* "24", "27 (k=0)", ... */
-    const char *what; /* one line */
-    double max_abs;   /* largest |hand - tapegrad| */
-    double max_rel;   /* largest relative error over elements with |ref| > 1e-300 */
-    int64_t numel;
-    bool ok; /* within rtol 1e-10 (atol 1e-15) everywhere */
-} s2_check;
-
-#define S2_MAX_CHECKS 16
-struct s2_result {
-    int n;
-    s2_check c[S2_MAX_CHECKS];
-    int failed;
-    char error[160]; /* non-empty when the network could not be built */
-    /* Size of erratum 3: eq. 23 as printed (weight without the input-depth
-     * index, read as the first depth slice w_{(p-i+1)(q-j+1)1d}) against
-     * autodiff, as max |printed - autodiff| / max |autodiff|. */
-    double eq23_printed_rel;
-};
-
-/* tolerances of every comparison: relative 1e-10, absolute 1e-15 (exact
- * zeros, e.g. relu-masked deltas, compare exactly) */
-#define S2_RTOL 1e-10
-#define S2_ATOL 1e-15
-
-/* 1-based document indices into a row-major (n, i, j, d) array */
-#define ACT(a, H, W, D, n, i, j, d) (a)[(((int64_t)(n) * (H) + (i)-1) * (W) + (j)-1) * (D) + (d)-1]
-/* 1-based (p, q, d, m) into a K x K x Din x Dout array */
-#define WGT(a, K, Din, Dout, p, q, d, m)                                                           \
-    (a)[((((p)-1) * (K) + (q)-1) * (Din) + (d)-1) * (Dout) + (m)-1]
-
-static double phi(s2_act a, double u)
-{
-    return a == S2_SIGMOID ? 1.0 / (1.0 + exp(-u)) : (u > 0 ? u : 0.0);
-}
-static double dphi(s2_act a, double u)
-{
-    if (a == S2_RELU) return u > 0 ? 1.0 : 0.0;
-    double s = 1.0 / (1.0 + exp(-u));
-    return s * (1 - s);
-}
-
-static double *s2_alloc(int64_t n)
-{
-    return calloc((size_t)(n ? n : 1), sizeof(double));
-}
-
-/* The document's forward:
- *   u_{ijm} = sum_{p,q,d} w_{pqdm} y_{(p+i-1)(q+j-1)d} + b_m. */
-static void hand_forward(int N, int H, int W, int D, const double *y, int K, int M, const double *w,
-                         const double *b, double *u)
-{
-    const int Ho = H - K + 1, Wo = W - K + 1;
-    for (int n = 0; n < N; n++)
-        for (int i = 1; i <= Ho; i++)
-            for (int j = 1; j <= Wo; j++)
-                for (int m = 1; m <= M; m++) {
-                    double s = b[m - 1];
-                    for (int p = 1; p <= K; p++)
-                        for (int q = 1; q <= K; q++)
-                            for (int d = 1; d <= D; d++)
-                                s += WGT(w, K, D, M, p, q, d, m) *
-                                     ACT(y, H, W, D, n, p + i - 1, q + j - 1, d);
-                    ACT(u, Ho, Wo, M, n, i, j, m) = s;
-                }
-}
-
-/* (n, i, j, d) document layout -> NCHW tapegrad tensor */
-static tg_tensor *to_nchw(const double *a, int N, int H, int W, int D)
-{
-    double *v = s2_alloc((int64_t)N * H * W * D);
-    for (int n = 0; n < N; n++)
-        for (int d = 1; d <= D; d++)
-            for (int i = 1; i <= H; i++)
-                for (int j = 1; j <= W; j++)
-                    v[(((int64_t)n * D + d - 1) * H + i - 1) * W + j - 1] =
-                        ACT(a, H, W, D, n, i, j, d);
-    tg_tensor *t = tg_tensor_from_f64(TG_F64, 4, (const int64_t[]){N, D, H, W}, v);
-    free(v);
-    return t;
-}
-
-/* (p, q, d, m) document layout -> (F = m, C = d, KH = p, KW = q) */
-static tg_tensor *to_fckk(const double *w, int K, int Din, int Dout)
-{
-    double *v = s2_alloc((int64_t)K * K * Din * Dout);
-    for (int m = 1; m <= Dout; m++)
-        for (int d = 1; d <= Din; d++)
-            for (int p = 1; p <= K; p++)
-                for (int q = 1; q <= K; q++)
-                    v[(((int64_t)(m - 1) * Din + d - 1) * K + p - 1) * K + q - 1] =
-                        WGT(w, K, Din, Dout, p, q, d, m);
-    tg_tensor *t = tg_tensor_from_f64(TG_F64, 4, (const int64_t[]){Dout, Din, K, K}, v);
-    free(v);
-    return t;
-}
-
-static void add_check(s2_result *r, const char *eq, const char *what, const tg_tensor *hand,
-                      const tg_tensor *ad)
-{
-    if (r->n >= S2_MAX_CHECKS) return;
-    s2_check *c = &r->c[r->n++];
-    c->eq = eq;
-    c->what = what;
-    tg_compare_report rep;
-    if (!hand || !ad) {
-        c->ok = false;
-        c->max_abs = c->max_rel = INFINITY;
-        c->numel = 0;
-    } else {
-        c->ok = tg_compare(ad, hand, S2_RTOL, S2_ATOL, &rep);
-        c->max_abs = rep.max_abs;
-        c->max_rel = rep.max_rel;
-        c->numel = rep.numel;
-        /* a comparison of two all-zero tensors proves nothing */
-        if (rep.vacuous) c->ok = false;
-    }
-    if (!c->ok) r->failed++;
-}
-
-/* Runs every check of one case; r->failed counts the failures.  Returns
- * false (with r->error) when the network could not be built. */
-bool seed002_cnn_run(const s2_case *cs, s2_result *r)
-{
-    memset(r, 0, sizeof *r);
-    const int N = cs->N, H0 = cs->H0, W0 = cs->W0, D0 = cs->D0, K0 = cs->K0, D1 = cs->D1,
-              K1 = cs->K1, D2 = cs->D2;
-    const int H1 = H0 - K0 + 1, W1 = W0 - K0 + 1, H2 = H1 - K1 + 1, W2 = W1 - K1 + 1;
-    const int64_t n0 = (int64_t)N * H0 * W0 * D0, n1 = (int64_t)N * H1 * W1 * D1,
-                  n2 = (int64_t)N * H2 * W2 * D2;
-    const int64_t nw0 = (int64_t)K0 * K0 * D0 * D1, nw1 = (int64_t)K1 * K1 * D1 * D2;
-
-    /* fixed small inputs from a seeded generator */
-    tg_rng rng;
-    tg_rng_seed(&rng, cs->seed);
-    double *y0 = s2_alloc(n0), *w0 = s2_alloc(nw0), *b0 = s2_alloc(D1), *w1 = s2_alloc(nw1),
-           *b1 = s2_alloc(D2), *t = s2_alloc(n2);
-    for (int64_t k = 0; k < n0; k++) y0[k] = tg_rng_uniform(&rng);
-    for (int64_t k = 0; k < nw0; k++) w0[k] = 2 * tg_rng_uniform(&rng) - 1;
-    for (int64_t k = 0; k < D1; k++) b0[k] = 0.2 * tg_rng_uniform(&rng) - 0.1;
-    for (int64_t k = 0; k < nw1; k++) w1[k] = 2 * tg_rng_uniform(&rng) - 1;
-    for (int64_t k = 0; k < D2; k++) b1[k] = 0.2 * tg_rng_uniform(&rng) - 0.1;
-    for (int64_t k = 0; k < n2; k++) t[k] = tg_rng_uniform(&rng);
-
-    /* ---- by hand, in the document's notation ---- */
-    double *u1 = s2_alloc(n1), *y1 = s2_alloc(n1), *u2 = s2_alloc(n2), *y2 = s2_alloc(n2);
-    hand_forward(N, H0, W0, D0, y0, K0, D1, w0, b0, u1);
-    for (int64_t k = 0; k < n1; k++) y1[k] = phi(cs->act, u1[k]);
-    hand_forward(N, H1, W1, D1, y1, K1, D2, w1, b1, u2);
-    for (int64_t k = 0; k < n2; k++) y2[k] = phi(cs->act, u2[k]);
-    /* top delta from E = 1/2 sum (y^2 - t)^2: delta^2 = (y^2 - t) phi'(u^2) */
-    double *d2 = s2_alloc(n2);
-    for (int64_t k = 0; k < n2; k++) d2[k] = (y2[k] - t[k]) * dphi(cs->act, u2[k]);
-
-    /* eq. 22-23: delta^1_{pqw} = sum_{i,j,d} delta^2_{ijd} du^2_{ijd}/dy^1_{pqw} phi'(u^1_{pqw})
-     * with du^2_{ijd}/dy^1_{pqw} = w^1_{(p-i+1)(q-j+1)wd} when 1 <= p-i+1, q-j+1 <= K1
-     * (the document prints w^k_{(p-i+1)(q-j+1)d}, dropping the input-depth
-     * index w: erratum, corrected here). */
-    double *d1_23 = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int p = 1; p <= H1; p++)
-            for (int q = 1; q <= W1; q++)
-                for (int w = 1; w <= D1; w++) {
-                    double s = 0;
-                    for (int i = 1; i <= H2; i++)
-                        for (int j = 1; j <= W2; j++)
-                            for (int d = 1; d <= D2; d++) {
-                                const int a = p - i + 1, b = q - j + 1;
-                                if (a < 1 || a > K1 || b < 1 || b > K1) continue;
-                                s += ACT(d2, H2, W2, D2, n, i, j, d) *
-                                     WGT(w1, K1, D1, D2, a, b, w, d);
-                            }
-                    ACT(d1_23, H1, W1, D1, n, p, q, w) =
-                        s * dphi(cs->act, ACT(u1, H1, W1, D1, n, p, q, w));
-                }
-    /* eq. 23 as printed, w^1_{(p-i+1)(q-j+1)d}: the input-depth index is
-     * missing; read as the first depth slice to measure the erratum */
-    double *d1_pr = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int p = 1; p <= H1; p++)
-            for (int q = 1; q <= W1; q++)
-                for (int w = 1; w <= D1; w++) {
-                    double sum = 0;
-                    for (int i = 1; i <= H2; i++)
-                        for (int j = 1; j <= W2; j++)
-                            for (int d = 1; d <= D2; d++) {
-                                const int a = p - i + 1, b = q - j + 1;
-                                if (a < 1 || a > K1 || b < 1 || b > K1) continue;
-                                sum += ACT(d2, H2, W2, D2, n, i, j, d) *
-                                       WGT(w1, K1, D1, D2, a, b, 1, d);
-                            }
-                    ACT(d1_pr, H1, W1, D1, n, p, q, w) =
-                        sum * dphi(cs->act, ACT(u1, H1, W1, D1, n, p, q, w));
-                }
-    /* eq. 24: the same sum over the kernel taps (i, j) in 1..K with delta^2
-     * zero outside 1..H2 x 1..W2: a full convolution of delta^2 with w^1. */
-    double *d1_24 = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int p = 1; p <= H1; p++)
-            for (int q = 1; q <= W1; q++)
-                for (int w = 1; w <= D1; w++) {
-                    double s = 0;
-                    for (int i = 1; i <= K1; i++)
-                        for (int j = 1; j <= K1; j++)
-                            for (int d = 1; d <= D2; d++) {
-                                const int a = p - i + 1, b = q - j + 1;
-                                if (a < 1 || a > H2 || b < 1 || b > W2) continue;
-                                s += WGT(w1, K1, D1, D2, i, j, w, d) *
-                                     ACT(d2, H2, W2, D2, n, a, b, d);
-                            }
-                    ACT(d1_24, H1, W1, D1, n, p, q, w) =
-                        s * dphi(cs->act, ACT(u1, H1, W1, D1, n, p, q, w));
-                }
-    /* eq. 27 for k = 1 and k = 0 (summed over the examples):
-     * dE/dw^k_{pqwn} = sum_{i,j} delta^{k+1}_{ijn} y^k_{(p+i-1)(q+j-1)w} */
-    double *gw1 = s2_alloc(nw1), *gw0 = s2_alloc(nw0), *gb1 = s2_alloc(D2), *gb0 = s2_alloc(D1);
-    for (int p = 1; p <= K1; p++)
-        for (int q = 1; q <= K1; q++)
-            for (int w = 1; w <= D1; w++)
-                for (int m = 1; m <= D2; m++) {
-                    double s = 0;
-                    for (int n = 0; n < N; n++)
-                        for (int i = 1; i <= H2; i++)
-                            for (int j = 1; j <= W2; j++)
-                                s += ACT(d2, H2, W2, D2, n, i, j, m) *
-                                     ACT(y1, H1, W1, D1, n, p + i - 1, q + j - 1, w);
-                    WGT(gw1, K1, D1, D2, p, q, w, m) = s;
-                }
-    for (int p = 1; p <= K0; p++)
-        for (int q = 1; q <= K0; q++)
-            for (int w = 1; w <= D0; w++)
-                for (int m = 1; m <= D1; m++) {
-                    double s = 0;
-                    for (int n = 0; n < N; n++)
-                        for (int i = 1; i <= H1; i++)
-                            for (int j = 1; j <= W1; j++)
-                                s += ACT(d1_24, H1, W1, D1, n, i, j, m) *
-                                     ACT(y0, H0, W0, D0, n, p + i - 1, q + j - 1, w);
-                    WGT(gw0, K0, D0, D1, p, q, w, m) = s;
-                }
-    /* eq. 29: dE/db^k_n = sum_{i,j} delta^{k+1}_{ijn} */
-    for (int n = 0; n < N; n++) {
-        for (int i = 1; i <= H2; i++)
-            for (int j = 1; j <= W2; j++)
-                for (int m = 1; m <= D2; m++) gb1[m - 1] += ACT(d2, H2, W2, D2, n, i, j, m);
-        for (int i = 1; i <= H1; i++)
-            for (int j = 1; j <= W1; j++)
-                for (int m = 1; m <= D1; m++) gb0[m - 1] += ACT(d1_24, H1, W1, D1, n, i, j, m);
-    }
-    /* im2col as the document builds it (MATLAB's 'sliding', column-major):
-     * for each depth m and example n, a (K K) x (H1 W1) block whose row is
-     * the patch entry (p, q) at (q-1) K + (p-1) and whose column is the
-     * patch position (i, j) at (j-1) H1 + (i-1); depths stacked down the
-     * rows, examples across the columns: A is (K K D0) x (H1 W1 N). */
-    const int64_t RA = (int64_t)K0 * K0 * D0, CA = (int64_t)H1 * W1 * N;
-    double *A = s2_alloc(RA * CA), *U = s2_alloc((int64_t)D1 * CA);
-    for (int d = 1; d <= D0; d++)
-        for (int p = 1; p <= K0; p++)
-            for (int q = 1; q <= K0; q++)
-                for (int n = 0; n < N; n++)
-                    for (int i = 1; i <= H1; i++)
-                        for (int j = 1; j <= W1; j++) {
-                            int64_t row = (int64_t)(d - 1) * K0 * K0 + (q - 1) * K0 + (p - 1);
-                            int64_t col = (int64_t)n * H1 * W1 + (j - 1) * H1 + (i - 1);
-                            A[row * CA + col] = ACT(y0, H0, W0, D0, n, i + p - 1, j + q - 1, d);
-                        }
-    /* U = W A + b with W the D1 x (K K D0) matrix of the filters, its
-     * columns in A's row order */
-    for (int m = 1; m <= D1; m++)
-        for (int64_t col = 0; col < CA; col++) {
-            double s = b0[m - 1];
-            for (int d = 1; d <= D0; d++)
-                for (int p = 1; p <= K0; p++)
-                    for (int q = 1; q <= K0; q++) {
-                        int64_t row = (int64_t)(d - 1) * K0 * K0 + (q - 1) * K0 + (p - 1);
-                        s += WGT(w0, K0, D0, D1, p, q, d, m) * A[row * CA + col];
-                    }
-            U[(m - 1) * CA + col] = s;
-        }
-    /* U reformed to the output u^1: entry (m, col) is u^1_{ijm} of example n */
-    double *uU = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int i = 1; i <= H1; i++)
-            for (int j = 1; j <= W1; j++)
-                for (int m = 1; m <= D1; m++)
-                    ACT(uU, H1, W1, D1, n, i, j, m) =
-                        U[(m - 1) * CA + (int64_t)n * H1 * W1 + (j - 1) * H1 + (i - 1)];
-    /* A in tapegrad's order (row (d, p, q) with q fastest, column (n, i, j)
-     * with j fastest): the same entries, permuted */
-    double *A_tg = s2_alloc(RA * CA);
-    for (int d = 1; d <= D0; d++)
-        for (int p = 1; p <= K0; p++)
-            for (int q = 1; q <= K0; q++)
-                for (int n = 0; n < N; n++)
-                    for (int i = 1; i <= H1; i++)
-                        for (int j = 1; j <= W1; j++) {
-                            int64_t rd = (int64_t)(d - 1) * K0 * K0 + (q - 1) * K0 + (p - 1);
-                            int64_t cd = (int64_t)n * H1 * W1 + (j - 1) * H1 + (i - 1);
-                            int64_t rt = ((int64_t)(d - 1) * K0 + (p - 1)) * K0 + (q - 1);
-                            int64_t ct = ((int64_t)n * H1 + (i - 1)) * W1 + (j - 1);
-                            A_tg[rt * CA + ct] = A[rd * CA + cd];
-                        }
-
-    /* ---- tapegrad ---- */
-    tg_tensor *x = to_nchw(y0, N, H0, W0, D0), *tt = to_nchw(t, N, H2, W2, D2);
-    tg_tensor *W0t = to_fckk(w0, K0, D0, D1), *W1t = to_fckk(w1, K1, D1, D2);
-    tg_tensor *B0t = tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){D1}, b0);
-    tg_tensor *B1t = tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){D2}, b1);
-    tg_tensor *params[4] = {W0t, B0t, W1t, B1t};
-    tg_tape *tp = tg_tape_new(NULL);
-    /* hand results as tensors in tapegrad layout */
-    tg_tensor *h_u1 = to_nchw(u1, N, H1, W1, D1), *h_u2 = to_nchw(u2, N, H2, W2, D2);
-    tg_tensor *h_d2 = to_nchw(d2, N, H2, W2, D2), *h_d1_23 = to_nchw(d1_23, N, H1, W1, D1);
-    tg_tensor *h_d1_24 = to_nchw(d1_24, N, H1, W1, D1);
-    tg_tensor *h_gw1 = to_fckk(gw1, K1, D1, D2), *h_gw0 = to_fckk(gw0, K0, D0, D1);
-    tg_tensor *h_gb1 = tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){D2}, gb1);
-    tg_tensor *h_gb0 = tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){D1}, gb0);
-    tg_tensor *h_uU = to_nchw(uU, N, H1, W1, D1);
-    tg_tensor *h_A = tg_tensor_from_f64(TG_F64, 2, (const int64_t[]){RA, CA}, A_tg);
-    bool built = x && tt && W0t && W1t && B0t && B1t && tp && h_u1 && h_u2 && h_d2 && h_d1_23 &&
-                 h_d1_24 && h_gw1 && h_gw0 && h_gb1 && h_gb0 && h_uU && h_A;
-    if (built) {
-        for (int k = 0; k < 4; k++) tg_tensor_set_requires_grad(params[k], true);
-        tg_tensor *(*act)(tg_tape *, tg_tensor *) = cs->act == S2_SIGMOID ? tg_sigmoid : tg_relu;
-        tg_tensor *tu1 = tg_conv2d(tp, x, W0t, B0t, 1, 1, 0, 0);
-        tg_tensor *tu2 = tg_conv2d(tp, act(tp, tu1), W1t, B1t, 1, 1, 0, 0);
-        tg_tensor *E = tg_sse(tp, act(tp, tu2), tt);
-        tg_status st = tg_backward(tp, E);
-        tg_tensor *td2 = tg_grad(tp, E, tu2, false), *td1 = tg_grad(tp, E, tu1, false);
-        /* eq. 25 with tapegrad's own ops: (delta^2 * W^1)_full as conv2d of
-         * delta^2 with the kernel flipped in both spatial axes and its
-         * channel axes swapped (filter w reads depth d), padding K1 - 1,
-         * then times phi'(u^1) elementwise */
-        double *wf = s2_alloc(nw1);
-        for (int w = 1; w <= D1; w++)
-            for (int d = 1; d <= D2; d++)
-                for (int p = 1; p <= K1; p++)
-                    for (int q = 1; q <= K1; q++)
-                        wf[(((int64_t)(w - 1) * D2 + d - 1) * K1 + p - 1) * K1 + q - 1] =
-                            WGT(w1, K1, D1, D2, K1 + 1 - p, K1 + 1 - q, w, d);
-        double *dp1 = s2_alloc(n1);
-        for (int64_t k = 0; k < n1; k++) dp1[k] = dphi(cs->act, u1[k]);
-        tg_tensor *Wf = tg_tensor_from_f64(TG_F64, 4, (const int64_t[]){D1, D2, K1, K1}, wf);
-        tg_tensor *Dp1 = to_nchw(dp1, N, H1, W1, D1);
-        tg_tensor *d1_25 = tg_mul(tp, tg_conv2d(tp, h_d2, Wf, NULL, 1, 1, K1 - 1, K1 - 1), Dp1);
-        /* U = W A + b with tapegrad's im2col and matmul */
-        tg_tensor *tA = tg_im2col(tp, x, K0, K0, 1, 1, 0, 0);
-        tg_tensor *tU =
-            tg_add(tp, tg_matmul(tp, tg_reshape(tp, W0t, 2, (const int64_t[]){D1, RA}), tA),
-                   tg_reshape(tp, B0t, 2, (const int64_t[]){D1, 1}));
-        tg_tensor *tU4 = tg_permute(tp, tg_reshape(tp, tU, 4, (const int64_t[]){D1, N, H1, W1}),
-                                    (const int[]){1, 0, 2, 3});
-        if (st != TG_OK || !td1 || !td2 || !d1_25 || !tU4) {
-            snprintf(r->error, sizeof r->error, "tapegrad failed: %s", tg_tape_error(tp));
-        } else {
-            add_check(r, "fwd", "u^1 = (W^0 * y^0)_valid + b^0 (a cross-correlation) vs conv2d",
-                      h_u1, tu1);
-            add_check(r, "fwd", "u^2 = (W^1 * y^1)_valid + b^1 vs conv2d", h_u2, tu2);
-            add_check(r, "21", "delta^2 = dE/du^2 = (y^2 - t) phi'(u^2) vs tg_grad(E, u^2)", h_d2,
-                      td2);
-            add_check(r, "22-23", "delta^1 summed over outputs (w index restored) vs tg_grad",
-                      h_d1_23, td1);
-            {
-                /* the printed eq. 23 in NCHW order against autodiff */
-                double num = 0, den = 0;
-                tg_tensor *h_pr = to_nchw(d1_pr, N, H1, W1, D1);
-                for (int64_t k = 0; h_pr && k < n1; k++) {
-                    double a = tg_tensor_get_flat(td1, k), h = tg_tensor_get_flat(h_pr, k);
-                    num = fmax(num, fabs(h - a));
-                    den = fmax(den, fabs(a));
-                }
-                r->eq23_printed_rel = h_pr && den > 0 ? num / den : INFINITY;
-                tg_tensor_free(h_pr);
-            }
-            add_check(r, "24", "delta^1 summed over kernel taps (full convolution) vs tg_grad",
-                      h_d1_24, td1);
-            add_check(r, "25", "(delta^2 * W^1)_full . phi'(u^1) as conv2d(flipped W^1, pad K-1)",
-                      h_d1_24, d1_25);
-            add_check(r, "26-27", "dE/dw^1 = sum delta^2_{ijn} y^1_{(p+i-1)(q+j-1)w} vs .grad",
-                      h_gw1, tg_tensor_grad(W1t));
-            add_check(r, "27", "dE/dw^0 = sum delta^1_{ijn} y^0_{(p+i-1)(q+j-1)w} vs .grad", h_gw0,
-                      tg_tensor_grad(W0t));
-            add_check(r, "28-29", "dE/db^1 = sum_{ij} delta^2_{ijn} vs .grad", h_gb1,
-                      tg_tensor_grad(B1t));
-            add_check(r, "29", "dE/db^0 = sum_{ij} delta^1_{ijn} vs .grad", h_gb0,
-                      tg_tensor_grad(B0t));
-            add_check(r, "im2col", "document's A (permuted to tapegrad's order) vs tg_im2col", h_A,
-                      tA);
-            add_check(r, "U=WA+b", "document's U = W A + b, reformed, vs conv2d", h_uU, tu1);
-            add_check(r, "U=WA+b", "document's U vs tg_matmul(W, tg_im2col(y^0)) + b", h_uU, tU4);
-        }
-        tg_tensor_free(Wf);
-        tg_tensor_free(Dp1);
-        free(wf);
-        free(dp1);
-    } else {
-        snprintf(r->error, sizeof r->error, "could not allocate the case's tensors: %s",
-                 tg_last_error());
-    }
-    tg_tape_free(tp);
-    tg_tensor *all[] = {x,       tt,      W0t,   W1t,   B0t,   B1t,   h_u1, h_u2, h_d2,
-                        h_d1_23, h_d1_24, h_gw1, h_gw0, h_gb1, h_gb0, h_uU, h_A};
-    for (int k = 0; k < (int)(sizeof all / sizeof all[0]); k++) tg_tensor_free(all[k]);
-    double *arrs[] = {y0,    w0,    b0,    w1,  b1,  t,   u1,  y1, u2, y2, d2,
-                      d1_23, d1_pr, d1_24, gw1, gw0, gb1, gb0, A,  U,  uU, A_tg};
-    for (int k = 0; k < (int)(sizeof arrs / sizeof arrs[0]); k++) free(arrs[k]);
-    return r->error[0] == 0;
-}
-
-/* The cases the suite and the demo run: sigmoid and relu, square and
- * non-square images, one and several depths, one and two examples. */
-static const s2_case k_cases[] = {
-    {"sigmoid, 1 example, 6x6x1 -> 3x3x1x2 -> 2x2x2x3", S2_SIGMOID, 1, 6, 6, 1, 3, 2, 2, 3, 2002},
-    {"relu, 2 examples, 7x8x2 -> 3x3x2x3 -> 3x3x3x2", S2_RELU, 2, 7, 8, 2, 3, 3, 3, 2, 2003},
-    {"sigmoid, 2 examples, 9x7x3 -> 4x4x3x2 -> 2x2x2x2", S2_SIGMOID, 2, 9, 7, 3, 4, 2, 2, 2, 2004},
-};
-
-/* Runs every case and prints one line per check to f (NULL = silent).
- * Returns the number of failed checks (a case that could not run counts 1). */
-int seed002_cnn_report(FILE *f)
-{
-    int failed = 0;
-    for (int k = 0; k < (int)(sizeof k_cases / sizeof k_cases[0]); k++) {
-        s2_result r;
-        bool ran = seed002_cnn_run(&k_cases[k], &r);
-        if (f) fprintf(f, "seed 002 sec. 2, CNN case: %s\n", k_cases[k].name);
-        if (!ran) {
-            if (f) fprintf(f, "  could not run: %s\n", r.error);
-            failed++;
-            continue;
-        }
-        for (int c = 0; c < r.n; c++)
-            if (f)
-                fprintf(f, "  eq %-7s %-4s max abs err %8.2e  max rel err %8.2e  %s\n", r.c[c].eq,
-                        r.c[c].ok ? "ok" : "FAIL", r.c[c].max_abs, r.c[c].max_rel, r.c[c].what);
-        if (f)
-            fprintf(f,
-                    "  erratum: eq 23 as printed (no input-depth index on w) is off by "
-                    "%.2g relative to autodiff\n",
-                    r.eq23_printed_rel);
-        failed += r.failed;
-    }
-    return failed;
-}
-
 /* ---- the Check suite --------------------------------------------------------- */
 START_TEST(test_seed002_cnn_case)
 {
     s2_result r;
-    bool ran = seed002_cnn_run(&k_cases[_i], &r);
-    ck_assert_msg(ran, "%s: %s", k_cases[_i].name, r.error);
-    ck_assert_int_eq(r.n, 13);
+    bool ran = seed002_cnn_run(&s2_cases[_i], &r);
+    ck_assert_msg(ran, "%s: %s", s2_cases[_i].name, r.error);
+    ck_assert_int_eq(r.n, S2_N_CHECKS);
+    ck_assert_int_eq(S2_N_CHECKS, 13);
     /* every case has several depths into layer 1: the printed eq. 23 is
      * wrong by far more than rounding */
     ck_assert_msg(r.eq23_printed_rel > 1e-2, "eq 23 as printed: %.3g", r.eq23_printed_rel);
     for (int c = 0; c < r.n; c++)
         ck_assert_msg(r.c[c].ok, "%s: eq %s (%s): max abs err %.3g, max rel err %.3g",
-                      k_cases[_i].name, r.c[c].eq, r.c[c].what, r.c[c].max_abs, r.c[c].max_rel);
+                      s2_cases[_i].name, r.c[c].eq, r.c[c].what, r.c[c].max_abs, r.c[c].max_rel);
 }
 END_TEST
 
@@ -523,13 +39,13 @@ START_TEST(test_seed002_cnn_discriminates)
     for (int p = 1; p <= K; p++)
         for (int q = 1; q <= K; q++)
             WGT(wflip, K, 1, 1, p, q, 1, 1) = WGT(w, K, 1, 1, K + 1 - p, K + 1 - q, 1, 1);
-    hand_forward(1, H, W, 1, y, K, 1, w, b, u);
-    hand_forward(1, H, W, 1, y, K, 1, wflip, b, uf);
-    tg_tensor *x = to_nchw(y, 1, H, W, 1), *wt = to_fckk(w, K, 1, 1);
+    s2_hand_forward(1, H, W, 1, y, K, 1, w, b, u);
+    s2_hand_forward(1, H, W, 1, y, K, 1, wflip, b, uf);
+    tg_tensor *x = s2_to_nchw(y, 1, H, W, 1), *wt = s2_to_fckk(w, K, 1, 1);
     tg_tensor *bt = tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){1}, b);
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *out = tg_conv2d(tp, x, wt, bt, 1, 1, 0, 0);
-    tg_tensor *hu = to_nchw(u, 1, 3, 3, 1), *huf = to_nchw(uf, 1, 3, 3, 1);
+    tg_tensor *hu = s2_to_nchw(u, 1, 3, 3, 1), *huf = s2_to_nchw(uf, 1, 3, 3, 1);
     ck_assert(tg_compare(out, hu, S2_RTOL, S2_ATOL, NULL));
     ck_assert(!tg_compare(out, huf, S2_RTOL, S2_ATOL, NULL));
     tg_tape_free(tp);
@@ -546,7 +62,7 @@ START_TEST(test_seed002_cnn_discriminates)
     tg_tensor *c =
         tg_tensor_from_f64(TG_F64, 1, (const int64_t[]){3}, (const double[]){1, 2, 3 * (1 + 1e-9)});
     memset(&r, 0, sizeof r);
-    add_check(&r, "x", "perturbed", a, c);
+    s2_add_check(&r, "x", "perturbed", a, c);
     ck_assert_int_eq(r.failed, 1);
     tg_tensor_free(a);
     tg_tensor_free(c);
@@ -577,6 +93,63 @@ START_TEST(test_seed002_output_size)
 }
 END_TEST
 
+/* Every row of the derivations table for this section holds: agreements to
+ * SN_AGREE_RTOL normwise, and the errata (output size, eq. 23 per case) off
+ * by exactly the size written on docs/seeds/002-cnn.md with the corrected
+ * formula agreeing.  The row count is pinned: 1 output-size row and 13
+ * checks for each of the 3 cases. */
+START_TEST(test_seed002_cnn_rows)
+{
+    sn_rows rows = {0};
+    ck_assert_msg(sn_seed002_cnn(&rows), "a tape failed while making the rows");
+    ck_assert_int_eq(rows.n, SN_SEED002_CNN_ROWS);
+    ck_assert_int_eq(SN_SEED002_CNN_ROWS, 1 + 13 * s2_n_cases);
+    int n_err = 0;
+    for (int i = 0; i < rows.n; i++) {
+        char why[256];
+        const sn_row *r = &rows.v[i];
+        ck_assert_int_eq(r->seed, 2);
+        ck_assert_msg(sn_row_holds(r, why, sizeof why), "eq %s (%s): %s", r->eq, r->what, why);
+        n_err += r->verdict == SN_ERRATUM;
+    }
+    ck_assert_int_eq(n_err, 1 + s2_n_cases);
+    /* every equation of the section and the im2col part has a row */
+    static const char *const labels[] = {"sizes", "fwd", "21", "22", "23",     "24",     "25",
+                                         "26",    "27",  "28", "29", "im2col", "U=WA+b", NULL};
+    char missing[40];
+    ck_assert_msg(sn_rows_cover(&rows, 2, labels, missing, sizeof missing), "no row for %s",
+                  missing);
+    sn_rows_free(&rows);
+}
+END_TEST
+
+/* The rows can fail: a row whose hand value is off by ten times the
+ * tolerance, an eq. 23 row whose documented size is off by 1%, and a
+ * vacuous row are all rejected by sn_row_holds. */
+START_TEST(test_seed002_cnn_rows_discriminate)
+{
+    sn_rows rows = {0};
+    ck_assert(sn_seed002_cnn(&rows));
+    int checked = 0;
+    for (int i = 0; i < rows.n; i++) {
+        sn_row r = rows.v[i];
+        if (r.verdict == SN_AGREES) {
+            r.err = 10 * SN_AGREE_RTOL;
+            ck_assert(!sn_row_holds(&r, NULL, 0));
+            r = rows.v[i];
+            r.scale = 0;
+            ck_assert(!sn_row_holds(&r, NULL, 0));
+        } else {
+            r.documented *= 1.01;
+            ck_assert(!sn_row_holds(&r, NULL, 0));
+        }
+        checked++;
+    }
+    ck_assert_int_eq(checked, SN_SEED002_CNN_ROWS);
+    sn_rows_free(&rows);
+}
+END_TEST
+
 START_TEST(test_seed002_cnn_report_quiet)
 {
     ck_assert_int_eq(seed002_cnn_report(NULL), 0);
@@ -587,9 +160,11 @@ int main(void)
 {
     Suite *s = suite_create("seed002_cnn");
     TCase *tc = tcase_create("eqs21_29");
-    tcase_add_loop_test(tc, test_seed002_cnn_case, 0, (int)(sizeof k_cases / sizeof k_cases[0]));
+    tcase_add_loop_test(tc, test_seed002_cnn_case, 0, s2_n_cases);
     tcase_add_test(tc, test_seed002_cnn_discriminates);
     tcase_add_test(tc, test_seed002_output_size);
+    tcase_add_test(tc, test_seed002_cnn_rows);
+    tcase_add_test(tc, test_seed002_cnn_rows_discriminate);
     tcase_add_test(tc, test_seed002_cnn_report_quiet);
     suite_add_tcase(s, tc);
     if (getenv("SEED002_CNN_PRINT")) seed002_cnn_report(stdout);
