@@ -48,8 +48,7 @@ int main(int argc, char **argv)
             tg_tape_print(tp, stdout);
             puts("");
         }
-        if (epoch % 300 == 0)
-            printf("epoch %4d  loss %.6f\n", epoch, tg_tensor_get_flat(loss, 0));
+        if (epoch % 300 == 0) printf("epoch %4d  loss %.6f\n", epoch, tg_tensor_get_flat(loss, 0));
         if (epoch == 3000 && dot_path) {
             FILE *f = fopen(dot_path, "w");
             if (f) {

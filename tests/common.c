@@ -45,14 +45,15 @@ void tt_gradcheck_ex(const char *what, tg_fn fn, void *ctx, int n, tg_tensor *co
             snprintf(label, sizeof label, "%s: input %d", what, i);
             tg_compare_report_print(stderr, label, &rep[i]);
         }
-        ck_assert_msg(rep[i].ok, "%s: input %d: gradient differs at [%lld]: analytic %.17g, "
-                                 "numeric %.17g (%lld of %lld elements fail)",
+        ck_assert_msg(rep[i].ok,
+                      "%s: input %d: gradient differs at [%lld]: analytic %.17g, "
+                      "numeric %.17g (%lld of %lld elements fail)",
                       what, i, (long long)rep[i].worst_index, rep[i].worst_a, rep[i].worst_b,
                       (long long)rep[i].n_failed, (long long)rep[i].numel);
         ck_assert_msg(allow_vacuous || !rep[i].vacuous,
                       "%s: input %d: vacuous check (all gradients ~0)", what, i);
-        ck_assert_msg(rep[i].n_skipped < rep[i].numel,
-                      "%s: input %d: every element was at a kink", what, i);
+        ck_assert_msg(rep[i].n_skipped < rep[i].numel, "%s: input %d: every element was at a kink",
+                      what, i);
     }
 }
 
@@ -64,8 +65,8 @@ void tt_assert_close_impl(const char *file, int line, const char *what, const tg
                   (void *)b);
     if (!tg_compare(a, b, rtol, atol, &r)) {
         tg_compare_report_print(stderr, what, &r);
-        ck_abort_msg("%s:%d: %s: %s; worst [%lld]: %.17g vs %.17g (abs %.3g, rel %.3g)", file,
-                     line, what, r.shape_mismatch ? "shapes differ" : "values differ",
+        ck_abort_msg("%s:%d: %s: %s; worst [%lld]: %.17g vs %.17g (abs %.3g, rel %.3g)", file, line,
+                     what, r.shape_mismatch ? "shapes differ" : "values differ",
                      (long long)r.worst_index, r.worst_a, r.worst_b, r.worst_abs, r.worst_rel);
     }
 }
@@ -96,8 +97,8 @@ void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_statu
     va_list ap;
     va_start(ap, st);
     for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
-        ck_assert_msg(strstr(tg_tape_error(tp), s) != NULL,
-                      "%s:%d: error message '%s' lacks '%s'", file, line, tg_tape_error(tp), s);
+        ck_assert_msg(strstr(tg_tape_error(tp), s) != NULL, "%s:%d: error message '%s' lacks '%s'",
+                      file, line, tg_tape_error(tp), s);
     va_end(ap);
 }
 

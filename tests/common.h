@@ -19,7 +19,8 @@ tg_tensor *tt_param(int ndim, const int64_t *shape, uint64_t seed, double lo, do
  * vacuous (both sides ~0 everywhere) unless allow_vacuous. */
 void tt_gradcheck_ex(const char *what, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
                      const tg_gradcheck_options *opts, bool allow_vacuous);
-#define tt_gradcheck(what, fn, ctx, n, inputs) tt_gradcheck_ex(what, fn, ctx, n, inputs, NULL, false)
+#define tt_gradcheck(what, fn, ctx, n, inputs)                                                     \
+    tt_gradcheck_ex(what, fn, ctx, n, inputs, NULL, false)
 
 /* Fails the test with tg_compare's report unless a and b agree. */
 void tt_assert_close_impl(const char *file, int line, const char *what, const tg_tensor *a,
@@ -41,7 +42,7 @@ void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_statu
 /* Runs a suite with Check's normal output and returns the exit status. */
 int tt_run(Suite *s);
 
-#define TT_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+#define TT_SHAPE(...)  ((const int64_t[]){__VA_ARGS__})
 #define TT_VALUES(...) ((const double[]){__VA_ARGS__})
 
 #endif

@@ -35,7 +35,6 @@ START_TEST(test_sigmoid_neuron)
 }
 END_TEST
 
-
 /* ---- tg_backward semantics ---------------------------------------------------- */
 static tg_tensor *poly(tg_tape *tp, tg_tensor *x, tg_tensor *w)
 {
@@ -53,7 +52,7 @@ START_TEST(test_replace_and_accumulate)
     tg_tensor *y = poly(tp, x, w);
     ck_assert_int_eq(tg_backward(tp, y), TG_OK);
     tt_assert_values("dy/dw", tg_tensor_grad(w), TT_VALUES(1, 4, 9), 3, 0, 0);
-    ck_assert_ptr_null(tg_tensor_grad(x)); /* x does not require grad */
+    ck_assert_ptr_null(tg_tensor_grad(x));      /* x does not require grad */
     ck_assert_ptr_null(tg_tensor_grad(unused)); /* never used on this tape: untouched */
     tg_tensor *storage = tg_tensor_grad(w);
     /* a second call replaces (default): same values, same storage */
@@ -255,8 +254,7 @@ END_TEST
 
 /* A planted missing transpose: y = A @ x with the rule dx = A @ g instead
  * of A^T @ g.  For a non-symmetric A gradcheck must catch it. */
-static tg_status matvec_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor *g,
-                                       tg_tensor **gin)
+static tg_status matvec_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_node_input(n, 0);
     if (tg_node_needs_grad(n, 1)) gin[1] = tg_matmul(tp, a, g); /* should be trans_a = true */
@@ -274,8 +272,8 @@ static tg_tensor *fn_matvec(tg_tape *tp, tg_tensor *const *in, void *ctx)
     if (!out) return NULL;
     tg_tensor_copy(out, y);
     /* ... recorded under the op with the wrong rule */
-    return tg_sum_all(tp, tg_sigmoid(tp, tg_tape_record(tp, &k_matvec_wrong, 2, ab, out, NULL, 0,
-                                                        0, NULL)));
+    return tg_sum_all(
+        tp, tg_sigmoid(tp, tg_tape_record(tp, &k_matvec_wrong, 2, ab, out, NULL, 0, 0, NULL)));
 }
 
 START_TEST(test_missing_transpose_caught)

@@ -150,7 +150,7 @@ static tg_tensor *fn_fails(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     (void)ctx;
     tg_tensor *bad = tg_tensor_new(TG_F64, 1, TT_SHAPE(7));
-    tg_tensor *y = tg_add(tp, in[0], bad);                   /* (3) + (7): error */
+    tg_tensor *y = tg_add(tp, in[0], bad); /* (3) + (7): error */
     tg_tensor_free(bad);
     return y;
 }

@@ -146,8 +146,7 @@ static bool both_win(const tg_tensor *a, const tg_tensor *b)
 {
     tg_tensor *w = ref_binary(r_gt, a, b);
     int64_t n = tg_tensor_numel(w), wins = 0;
-    for (int64_t i = 0; i < n; i++)
-        wins += tg_tensor_get_flat(w, i) != 0;
+    for (int64_t i = 0; i < n; i++) wins += tg_tensor_get_flat(w, i) != 0;
     tg_tensor_free(w);
     return wins > 0 && wins < n;
 }
@@ -203,8 +202,7 @@ START_TEST(test_broadcast_3d_hand_values)
 {
     tg_tape *tp = tg_tape_new(NULL);
     double av[12];
-    for (int i = 0; i < 12; i++)
-        av[i] = i; /* a[i,0,k] = 3 i + k */
+    for (int i = 0; i < 12; i++) av[i] = i; /* a[i,0,k] = 3 i + k */
     tg_tensor *a = tt_from(TG_F64, 3, TT_SHAPE(4, 1, 3), av);
     tg_tensor *b = tt_from(TG_F64, 2, TT_SHAPE(2, 1), TT_VALUES(100, 200));
     tg_tensor *y = tg_add(tp, a, b);
@@ -216,16 +214,14 @@ START_TEST(test_broadcast_3d_hand_values)
     double expect[24];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 2; j++)
-            for (int k = 0; k < 3; k++)
-                expect[(i * 2 + j) * 3 + k] = 3 * i + k + 100 * (j + 1);
+            for (int k = 0; k < 3; k++) expect[(i * 2 + j) * 3 + k] = 3 * i + k + 100 * (j + 1);
     tt_assert_values("(4,1,3) + (2,1)", y, expect, 24, 0, 0);
     /* the gradient of sum(a + b) counts how often each element was used */
     tg_tensor_set_requires_grad(a, true);
     tg_tensor_set_requires_grad(b, true);
     ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
     double twos[12], twelves[2] = {12, 12};
-    for (int i = 0; i < 12; i++)
-        twos[i] = 2;
+    for (int i = 0; i < 12; i++) twos[i] = 2;
     tt_assert_values("d/da", tg_tensor_grad(a), twos, 12, 0, 0);
     tt_assert_values("d/db", tg_tensor_grad(b), twelves, 2, 0, 0);
     tg_tape_free(tp);
@@ -351,8 +347,7 @@ START_TEST(test_binary_f32_gradient)
         tg_tensor *a64 = tg_tensor_cast_new(a32, TG_F64);
         tg_tensor *b64 = tg_tensor_cast_new(b32, TG_F64);
         tg_tensor *all[4] = {a32, b32, a64, b64};
-        for (int k = 0; k < 4; k++)
-            tg_tensor_set_requires_grad(all[k], true);
+        for (int k = 0; k < 4; k++) tg_tensor_set_requires_grad(all[k], true);
         /* one tape each: tg_backward writes (zero) gradients into every
          * parameter recorded on its tape, also those the loss ignores */
         ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, c->f(tp, a32, b32))), TG_OK);
@@ -362,8 +357,7 @@ START_TEST(test_binary_f32_gradient)
         ck_assert_int_eq(tg_tensor_dtype(tg_tensor_grad(b32)), TG_F32);
         tt_assert_close(what, tg_tensor_grad(a32), tg_tensor_grad(a64), 1e-5, 1e-6);
         tt_assert_close(what, tg_tensor_grad(b32), tg_tensor_grad(b64), 1e-5, 1e-6);
-        for (int k = 0; k < 4; k++)
-            tg_tensor_free(all[k]);
+        for (int k = 0; k < 4; k++) tg_tensor_free(all[k]);
         tg_tape_reset(tp);
     }
     tg_tape_free(tp);

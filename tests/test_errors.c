@@ -184,8 +184,8 @@ START_TEST(test_record_misuse)
     tt_assert_tape_error(fx.tp, TG_ERR_TAPE, "record explode");
     assert_sticky_then_reset(fx.tp);
     tg_tensor *o = tg_tape_alloc(fx.tp, TG_F64, 1, TT_SHAPE(4));
-    ck_assert_ptr_null(tg_tape_record(fx.tp, &k_explode, 2, (tg_tensor *[]){fx.a23, fx.a23}, o,
-                                      NULL, 0, 0, NULL));
+    ck_assert_ptr_null(
+        tg_tape_record(fx.tp, &k_explode, 2, (tg_tensor *[]){fx.a23, fx.a23}, o, NULL, 0, 0, NULL));
     tt_assert_tape_error(fx.tp, TG_ERR_ARG, "explode", "input count 2");
     assert_sticky_then_reset(fx.tp);
     ck_assert_int_eq(tg_retain_grad(fx.tp, NULL), TG_ERR_NULL);

@@ -173,8 +173,7 @@ START_TEST(test_unary_hvp)
     /* f'' = 0 must come out as exact zeros (atol 0) */
     tt_assert_values(what, h, d2v, 8, RTOL, 0);
     if (!c->zero_d2)
-        for (int i = 0; i < 8; i++)
-            ck_assert(d2v[i] != 0); /* not a vacuous comparison */
+        for (int i = 0; i < 8; i++) ck_assert(d2v[i] != 0); /* not a vacuous comparison */
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(v);
@@ -463,8 +462,7 @@ START_TEST(test_create_graph_records_nodes)
     ck_assert_int_eq(tg_backward(tp, y), TG_OK);
     ck_assert_int_eq(tg_tape_get_stats(tp).nodes, n0);
     double ez[4];
-    for (int i = 0; i < 4; i++)
-        ez[i] = 2 * tg_tensor_get_flat(z, i);
+    for (int i = 0; i < 4; i++) ez[i] = 2 * tg_tensor_get_flat(z, i);
     tt_assert_values("dy/dz", gz, ez, 4, RTOL, 0);
     /* so a plain gradient is a constant: differentiating it gives zero */
     int64_t n1 = tg_tape_get_stats(tp).nodes;
@@ -507,8 +505,7 @@ START_TEST(test_matmul_hvp)
     double xtx[K][K] = {{0}}, gw[K * N] = {0}, hw[K * N] = {0}, hx[M * K] = {0};
     for (int i = 0; i < K; i++)
         for (int j = 0; j < K; j++)
-            for (int m = 0; m < M; m++)
-                xtx[i][j] += x[m * K + i] * x[m * K + j];
+            for (int m = 0; m < M; m++) xtx[i][j] += x[m * K + i] * x[m * K + j];
     for (int i = 0; i < K; i++)
         for (int n = 0; n < N; n++)
             for (int j = 0; j < K; j++) {
@@ -520,10 +517,8 @@ START_TEST(test_matmul_hvp)
         for (int k = 0; k < K; k++)
             for (int j = 0; j < K; j++) {
                 double a = 0;
-                for (int n = 0; n < N; n++)
-                    a += w[k * N + n] * vv[j * N + n];
-                for (int n = 0; n < N; n++)
-                    a += vv[k * N + n] * w[j * N + n];
+                for (int n = 0; n < N; n++) a += w[k * N + n] * vv[j * N + n];
+                for (int n = 0; n < N; n++) a += vv[k * N + n] * w[j * N + n];
                 hx[m * K + k] += 2 * x[m * K + j] * a;
             }
     tg_tape *tp = tg_tape_new(NULL);
@@ -559,8 +554,7 @@ int main(void)
 
     TCase *fd = tcase_create("finite_differences");
     int n_nontrivial = 0;
-    while (n_nontrivial < N_UCASES && !k_ucases[n_nontrivial].zero_d2)
-        n_nontrivial++;
+    while (n_nontrivial < N_UCASES && !k_ucases[n_nontrivial].zero_d2) n_nontrivial++;
     tcase_add_loop_test(fd, test_unary_gradgradcheck, 0, n_nontrivial);
     tcase_add_test(fd, test_binary_gradgradcheck);
     suite_add_tcase(s, fd);

@@ -11,23 +11,24 @@
 
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const char *red_name(tg_reduction r) {
+static const char *red_name(tg_reduction r)
+{
     return r == TG_REDUCE_SUM ? "sum" : "mean";
 }
 
 /* ---- plain-C references --------------------------------------------------- */
 
-static double sigm(double z) {
+static double sigm(double z)
+{
     return 1.0 / (1.0 + exp(-z));
 }
 
 /* -sum_c t_c log softmax(z)_c for one row of C logits, and softmax(z). */
-static double ref_xent_row(int64_t C, const double *z, const double *t, double *sm) {
+static double ref_xent_row(int64_t C, const double *z, const double *t, double *sm)
+{
     double mx = z[0], s = 0, l = 0;
-    for (int64_t c = 1; c < C; c++)
-        mx = fmax(mx, z[c]);
-    for (int64_t c = 0; c < C; c++)
-        s += exp(z[c] - mx);
+    for (int64_t c = 1; c < C; c++) mx = fmax(mx, z[c]);
+    for (int64_t c = 0; c < C; c++) s += exp(z[c] - mx);
     for (int64_t c = 0; c < C; c++) {
         double ls = z[c] - mx - log(s);
         l -= t[c] * ls;
@@ -37,20 +38,21 @@ static double ref_xent_row(int64_t C, const double *z, const double *t, double *
 }
 
 /* Random row-stochastic targets: each row positive and summing to 1. */
-static tg_tensor *rand_dist(int ndim, const int64_t *shape, uint64_t seed) {
+static tg_tensor *rand_dist(int ndim, const int64_t *shape, uint64_t seed)
+{
     tg_tensor *t = tt_rand(TG_F64, ndim, shape, seed, 0.1, 1.0);
     const int64_t C = shape[ndim - 1], N = tg_tensor_numel(t) / C;
     for (int64_t r = 0; r < N; r++) {
         double s = 0;
-        for (int64_t c = 0; c < C; c++)
-            s += tg_tensor_get_flat(t, r * C + c);
+        for (int64_t c = 0; c < C; c++) s += tg_tensor_get_flat(t, r * C + c);
         for (int64_t c = 0; c < C; c++)
             tg_tensor_set_flat(t, r * C + c, tg_tensor_get_flat(t, r * C + c) / s);
     }
     return t;
 }
 
-static double scalar(const tg_tensor *t) {
+static double scalar(const tg_tensor *t)
+{
     ck_assert_ptr_nonnull(t);
     ck_assert_int_eq(tg_tensor_numel(t), 1);
     ck_assert_int_eq(tg_tensor_ndim(t), 0);
@@ -59,7 +61,8 @@ static double scalar(const tg_tensor *t) {
 
 /* ---- forward -------------------------------------------------------------- */
 
-START_TEST(test_sse_mse_forward) {
+START_TEST(test_sse_mse_forward)
+{
     tg_tensor *y = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
     tg_tensor *t = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0, 2, 5));
     tg_tape *tp = tg_tape_new(NULL);
@@ -92,7 +95,8 @@ START_TEST(test_sse_mse_forward) {
 }
 END_TEST
 
-START_TEST(test_sse_empty) {
+START_TEST(test_sse_empty)
+{
     /* a sum over nothing is 0; a mean over nothing is refused (see errors) */
     tg_tensor *y = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(0, 3));
     tg_tape *tp = tg_tape_new(NULL);
@@ -103,13 +107,13 @@ START_TEST(test_sse_empty) {
 }
 END_TEST
 
-START_TEST(test_bce_forward) {
+START_TEST(test_bce_forward)
+{
     const double p[4] = {0.1, 0.5, 0.9, 0.25}, t[4] = {0, 1, 1, 0.3};
     tg_tensor *P = tt_from(TG_F64, 2, TT_SHAPE(2, 2), p);
     tg_tensor *T = tt_from(TG_F64, 2, TT_SHAPE(2, 2), t);
     double s = 0;
-    for (int i = 0; i < 4; i++)
-        s -= t[i] * log(p[i]) + (1 - t[i]) * log(1 - p[i]);
+    for (int i = 0; i < 4; i++) s -= t[i] * log(p[i]) + (1 - t[i]) * log(1 - p[i]);
     tg_tape *tp = tg_tape_new(NULL);
     ck_assert_double_eq_tol(scalar(tg_bce(tp, P, T, TG_REDUCE_SUM)), s, 1e-15 * s);
     ck_assert_double_eq_tol(scalar(tg_bce(tp, P, T, TG_REDUCE_MEAN)), s / 4, 1e-15 * s);
@@ -123,7 +127,8 @@ START_TEST(test_bce_forward) {
 }
 END_TEST
 
-START_TEST(test_bce_logits_forward) {
+START_TEST(test_bce_logits_forward)
+{
     const double z[6] = {-3, -0.5, 0, 0.7, 2, 5}, t[6] = {0, 1, 0.5, 1, 0, 0.2};
     tg_tensor *Z = tt_from(TG_F64, 2, TT_SHAPE(3, 2), z);
     tg_tensor *T = tt_from(TG_F64, 2, TT_SHAPE(3, 2), t);
@@ -157,7 +162,8 @@ START_TEST(test_bce_logits_forward) {
 }
 END_TEST
 
-START_TEST(test_xent_forward) {
+START_TEST(test_xent_forward)
+{
     /* one row by hand: z = (1, 2, 3), class 2: -log softmax_2 = log(e + e^2 + e^3) - 3 */
     tg_tensor *z1 = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
     tg_tensor *t1 = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0, 0, 1));
@@ -178,8 +184,7 @@ START_TEST(test_xent_forward) {
     double zv[20], tv[20], s = 0;
     tg_tensor_to_f64(z, zv);
     tg_tensor_to_f64(t, tv);
-    for (int64_t r = 0; r < N; r++)
-        s += ref_xent_row(C, zv + r * C, tv + r * C, NULL);
+    for (int64_t r = 0; r < N; r++) s += ref_xent_row(C, zv + r * C, tv + r * C, NULL);
     ck_assert_double_eq_tol(scalar(tg_softmax_cross_entropy(tp, z, t, TG_REDUCE_SUM)), s,
                             1e-14 * s);
     ck_assert_double_eq_tol(scalar(tg_softmax_cross_entropy(tp, z, t, TG_REDUCE_MEAN)), s / N,
@@ -188,10 +193,8 @@ START_TEST(test_xent_forward) {
     /* labels: the same as the one-hot targets, and as the plain-C rows */
     const int32_t lab[4] = {0, 4, 2, 2};
     double oh[20] = {0}, sl = 0;
-    for (int64_t r = 0; r < N; r++)
-        oh[r * C + lab[r]] = 1;
-    for (int64_t r = 0; r < N; r++)
-        sl += ref_xent_row(C, zv + r * C, oh + r * C, NULL);
+    for (int64_t r = 0; r < N; r++) oh[r * C + lab[r]] = 1;
+    for (int64_t r = 0; r < N; r++) sl += ref_xent_row(C, zv + r * C, oh + r * C, NULL);
     tg_tensor *toh = tt_from(TG_F64, 2, TT_SHAPE(4, 5), oh);
     for (int red = 0; red < 2; red++) {
         double lv = scalar(tg_softmax_cross_entropy_labels(tp, z, lab, N, (tg_reduction)red));
@@ -223,7 +226,8 @@ END_TEST
  * accumulated in double, so a few f32 ulps of the sum of |terms| bound the
  * difference; every loss here is a sum of positive terms, so that is a
  * few ulps of the loss itself. */
-START_TEST(test_loss_f32_vs_f64) {
+START_TEST(test_loss_f32_vs_f64)
+{
     const int64_t *sh = TT_SHAPE(6, 5);
     tg_tensor *a = tt_rand(TG_F64, 2, sh, 5, 0.05, 0.95);
     tg_tensor *b = tt_rand(TG_F64, 2, sh, 6, 0.0, 1.0);
@@ -255,8 +259,7 @@ START_TEST(test_loss_f32_vs_f64) {
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor *all[] = {a, b, z, d, a32, b32, z32, d32};
-    for (int i = 0; i < LEN(all); i++)
-        tg_tensor_free(all[i]);
+    for (int i = 0; i < LEN(all); i++) tg_tensor_free(all[i]);
 }
 END_TEST
 
@@ -264,19 +267,18 @@ END_TEST
 
 /* d sse/dy = y - t  (seed 000 eq. 3);  d mse/dy = 2 (y - t) / n;
  * both are minus the gradient with respect to t. */
-START_TEST(test_sse_mse_closed_form) {
+START_TEST(test_sse_mse_closed_form)
+{
     const int64_t *sh = TT_SHAPE(3, 4);
     tg_tensor *y = tt_param(2, sh, 11, -2, 2), *t = tt_param(2, sh, 12, -2, 2);
     double yv[12], tv[12], d[12], dm[12];
     tg_tensor_to_f64(y, yv);
     tg_tensor_to_f64(t, tv);
-    for (int i = 0; i < 12; i++)
-        d[i] = yv[i] - tv[i], dm[i] = 2 * d[i] / 12;
+    for (int i = 0; i < 12; i++) d[i] = yv[i] - tv[i], dm[i] = 2 * d[i] / 12;
     tg_tape *tp = tg_tape_new(NULL);
     ck_assert_int_eq(tg_backward(tp, tg_sse(tp, y, t)), TG_OK);
     tt_assert_values("d sse/dy = y - t", tg_tensor_grad(y), d, 12, 1e-10, 0);
-    for (int i = 0; i < 12; i++)
-        d[i] = -d[i];
+    for (int i = 0; i < 12; i++) d[i] = -d[i];
     tt_assert_values("d sse/dt = t - y", tg_tensor_grad(t), d, 12, 1e-10, 0);
     tg_tape_reset(tp);
     ck_assert_int_eq(tg_backward(tp, tg_mse(tp, y, t)), TG_OK);
@@ -288,7 +290,8 @@ START_TEST(test_sse_mse_closed_form) {
 END_TEST
 
 /* d bce/dp = (p - t) / (p (1 - p))  (/n for the mean). */
-START_TEST(test_bce_closed_form) {
+START_TEST(test_bce_closed_form)
+{
     const int64_t *sh = TT_SHAPE(2, 5);
     tg_tensor *p = tt_param(2, sh, 13, 0.05, 0.95), *t = tt_rand(TG_F64, 2, sh, 14, 0, 1);
     double pv[10], tv[10], e[10];
@@ -311,7 +314,8 @@ END_TEST
 
 /* d bce_logits/dz = sigmoid(z) - t  (/n for the mean);
  * d/dt = -z  (/n). */
-START_TEST(test_bce_logits_closed_form) {
+START_TEST(test_bce_logits_closed_form)
+{
     const int64_t *sh = TT_SHAPE(3, 2, 2);
     tg_tensor *z = tt_param(3, sh, 15, -5, 5), *t = tt_param(3, sh, 16, 0, 1);
     double zv[12], tv[12], e[12], et[12];
@@ -320,8 +324,7 @@ START_TEST(test_bce_logits_closed_form) {
     tg_tape *tp = tg_tape_new(NULL);
     for (int red = 0; red < 2; red++) {
         const double n = red ? 12.0 : 1.0;
-        for (int i = 0; i < 12; i++)
-            e[i] = (sigm(zv[i]) - tv[i]) / n, et[i] = -zv[i] / n;
+        for (int i = 0; i < 12; i++) e[i] = (sigm(zv[i]) - tv[i]) / n, et[i] = -zv[i] / n;
         tg_tape_reset(tp);
         ck_assert_int_eq(tg_backward(tp, tg_bce_logits(tp, z, t, (tg_reduction)red)), TG_OK);
         tt_assert_values("d bce_logits/dz = sigmoid(z) - t", tg_tensor_grad(z), e, 12, 1e-10, 0);
@@ -335,7 +338,8 @@ END_TEST
 
 /* d softmax_ce/dz = softmax(z) - t per row (/N for the mean)  (seed 002
  * eqs. 15-20), for soft targets, one-hot targets and labels, (N,C) and (C). */
-START_TEST(test_xent_closed_form) {
+START_TEST(test_xent_closed_form)
+{
     const int64_t N = 4, C = 6;
     tg_tensor *z = tt_param(2, TT_SHAPE(4, 6), 17, -3, 3);
     tg_tensor *t = rand_dist(2, TT_SHAPE(4, 6), 18);
@@ -350,14 +354,12 @@ START_TEST(test_xent_closed_form) {
     tg_tape *tp = tg_tape_new(NULL);
     for (int red = 0; red < 2; red++) {
         const double n = red ? (double)N : 1.0;
-        for (int i = 0; i < 24; i++)
-            e[i] = (sm[i] - tv[i]) / n;
+        for (int i = 0; i < 24; i++) e[i] = (sm[i] - tv[i]) / n;
         tg_tape_reset(tp);
         ck_assert_int_eq(tg_backward(tp, tg_softmax_cross_entropy(tp, z, t, (tg_reduction)red)),
                          TG_OK);
         tt_assert_values("d xent/dz = softmax(z) - t", tg_tensor_grad(z), e, 24, 1e-10, 0);
-        for (int i = 0; i < 24; i++)
-            e[i] = (sm[i] - oh[i]) / n;
+        for (int i = 0; i < 24; i++) e[i] = (sm[i] - oh[i]) / n;
         tg_tape_reset(tp);
         ck_assert_int_eq(
             tg_backward(tp, tg_softmax_cross_entropy_labels(tp, z, lab, N, (tg_reduction)red)),
@@ -370,8 +372,7 @@ START_TEST(test_xent_closed_form) {
     double z1v[6], sm1[6];
     tg_tensor_to_f64(z1, z1v);
     ref_xent_row(6, z1v, oh, sm1);
-    for (int i = 0; i < 6; i++)
-        e[i] = sm1[i] - oh[i];
+    for (int i = 0; i < 6; i++) e[i] = sm1[i] - oh[i];
     for (int red = 0; red < 2; red++) {
         tg_tape_reset(tp);
         ck_assert_int_eq(
@@ -398,7 +399,8 @@ typedef struct loss_ctx {
     int64_t n;
 } loss_ctx;
 
-static tg_tensor *fn_loss(tg_tape *tp, tg_tensor *const *in, void *ctx) {
+static tg_tensor *fn_loss(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
     const loss_ctx *c = ctx;
     switch (c->w) {
     case L_SSE:
@@ -424,7 +426,8 @@ static const struct {
 
 /* The elementwise losses over 0-d to 3-d, both reductions, with respect to
  * the prediction and the target. */
-START_TEST(test_elementwise_losses_gradcheck) {
+START_TEST(test_elementwise_losses_gradcheck)
+{
     for (int s = 0; s < LEN(k_shapes); s++) {
         const int nd = k_shapes[s].ndim;
         const int64_t *sh = k_shapes[s].shape;
@@ -446,7 +449,8 @@ START_TEST(test_elementwise_losses_gradcheck) {
 }
 END_TEST
 
-START_TEST(test_xent_gradcheck) {
+START_TEST(test_xent_gradcheck)
+{
     static const struct {
         int ndim;
         int64_t shape[2];
@@ -459,8 +463,7 @@ START_TEST(test_xent_gradcheck) {
         tg_tensor *t = rand_dist(nd, sh, 410 + (uint64_t)s);
         tg_tensor_set_requires_grad(t, true);
         int32_t lab[5];
-        for (int64_t r = 0; r < N; r++)
-            lab[r] = (int32_t)((r * 3 + 1) % C);
+        for (int64_t r = 0; r < N; r++) lab[r] = (int32_t)((r * 3 + 1) % C);
         for (int red = 0; red < 2; red++) {
             loss_ctx c = {L_XENT, (tg_reduction)red, lab, N};
             char what[64];
@@ -479,11 +482,13 @@ END_TEST
 
 /* Second derivatives: the recorded gradient of each loss, checked by finite
  * differences (the Hessian-vector products of the composition). */
-static tg_tensor *fn_loss_grad(tg_tape *tp, tg_tensor *const *in, void *ctx) {
+static tg_tensor *fn_loss_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
     return tg_grad(tp, fn_loss(tp, in, ctx), in[0], true);
 }
 
-START_TEST(test_losses_second_order) {
+START_TEST(test_losses_second_order)
+{
     const int64_t *sh = TT_SHAPE(3, 4);
     tg_tensor *z = tt_param(2, sh, 500, -2, 2);
     tg_tensor *p = tt_param(2, sh, 501, 0.1, 0.9);
@@ -517,7 +522,8 @@ END_TEST
         tg_tape_reset(tp);                                                                         \
     } while (0)
 
-START_TEST(test_loss_shape_errors) {
+START_TEST(test_loss_shape_errors)
+{
     tg_tensor *a = tt_rand(TG_F64, 2, TT_SHAPE(3, 4), 1, 0.1, 0.9);
     tg_tensor *b = tt_rand(TG_F64, 2, TT_SHAPE(3, 5), 2, 0.1, 0.9);
     tg_tensor *row = tt_rand(TG_F64, 1, TT_SHAPE(4), 3, 0.1, 0.9);
@@ -559,7 +565,8 @@ START_TEST(test_loss_shape_errors) {
 }
 END_TEST
 
-START_TEST(test_loss_value_errors) {
+START_TEST(test_loss_value_errors)
+{
     tg_tensor *p = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0.2, 1.5, 0.3));
     tg_tensor *pn = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(0.2, NAN));
     tg_tensor *t = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0, 1, 0));
@@ -611,12 +618,12 @@ START_TEST(test_loss_value_errors) {
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor *all[] = {p, pn, t, t2, z, z3, z0c, z0n, s0, z1};
-    for (int i = 0; i < LEN(all); i++)
-        tg_tensor_free(all[i]);
+    for (int i = 0; i < LEN(all); i++) tg_tensor_free(all[i]);
 }
 END_TEST
 
-START_TEST(test_loss_null_and_tape_error) {
+START_TEST(test_loss_null_and_tape_error)
+{
     tg_tensor *a = tt_rand(TG_F64, 2, TT_SHAPE(2, 3), 1, 0.1, 0.9);
     const int32_t lab[2] = {0, 2};
     tg_tape *tp = tg_tape_new(NULL);
@@ -656,7 +663,8 @@ END_TEST
 
 /* A failure in the middle of a composition (here: the arena limit) leaves
  * a clean sticky error and NULL, not a crash. */
-START_TEST(test_loss_out_of_memory) {
+START_TEST(test_loss_out_of_memory)
+{
     tg_tensor *z = tt_rand(TG_F64, 2, TT_SHAPE(64, 64), 1, -1, 1);
     tg_tensor *t = tt_rand(TG_F64, 2, TT_SHAPE(64, 64), 2, 0, 1);
     tg_tape *tp = tg_tape_new(&(tg_tape_options){.arena_limit = 64 * 64 * 8 * 2});
@@ -668,7 +676,8 @@ START_TEST(test_loss_out_of_memory) {
 }
 END_TEST
 
-int main(void) {
+int main(void)
+{
     Suite *s = suite_create("loss");
     TCase *tf = tcase_create("forward");
     tcase_add_test(tf, test_sse_mse_forward);

@@ -264,8 +264,7 @@ END_TEST
 
 static void fill_uniform(double *x, int64_t n, tg_rng *r)
 {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 2 * tg_rng_uniform(r) - 1;
+    for (int64_t i = 0; i < n; i++) x[i] = 2 * tg_rng_uniform(r) - 1;
 }
 
 /* Runs one gemm (which: 0 = fallback, 1 = tg__gemm) in dtype dt on f64
@@ -284,12 +283,9 @@ static void run_gemm(int which, tg_dtype dt, bool ta, bool tb, int64_t M, int64_
         float *fb = malloc(sizeof(float) * (size_t)(nb + 1));
         float *fc = malloc(sizeof(float) * (size_t)(nc + 1));
         ck_assert(fa && fb && fc);
-        for (int64_t i = 0; i < na; i++)
-            fa[i] = (float)A[i];
-        for (int64_t i = 0; i < nb; i++)
-            fb[i] = (float)B[i];
-        for (int64_t i = 0; i < nc; i++)
-            fc[i] = (float)C[i];
+        for (int64_t i = 0; i < na; i++) fa[i] = (float)A[i];
+        for (int64_t i = 0; i < nb; i++) fb[i] = (float)B[i];
+        for (int64_t i = 0; i < nc; i++) fc[i] = (float)C[i];
         a = fa;
         b = fb;
         c = fc;
@@ -299,8 +295,7 @@ static void run_gemm(int which, tg_dtype dt, bool ta, bool tb, int64_t M, int64_
     else
         tg__gemm(dt, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     if (dt == TG_F32) {
-        for (int64_t i = 0; i < nc; i++)
-            C[i] = ((float *)c)[i];
+        for (int64_t i = 0; i < nc; i++) C[i] = ((float *)c)[i];
         free(a);
         free(b);
         free(c);
@@ -390,8 +385,7 @@ START_TEST(test_gemm_kernels_vs_naive)
                         fill_uniform(B, nb, &r);
                         fill_uniform(Cin, nc, &r);
                         if (betas[bi] == 0)
-                            for (int64_t i = 0; i < nc; i++)
-                                Cin[i] = NAN;
+                            for (int64_t i = 0; i < nc; i++) Cin[i] = NAN;
                         const double alpha = pad ? -0.75 : 1.0;
                         for (int which = 0; which < 2; which++) {
                             char label[160];
@@ -408,12 +402,9 @@ START_TEST(test_gemm_kernels_vs_naive)
                                 double *A32 = malloc(sizeof(double) * (size_t)na);
                                 double *B32 = malloc(sizeof(double) * (size_t)nb);
                                 double *C32 = malloc(sizeof(double) * (size_t)nc);
-                                for (int64_t i = 0; i < na; i++)
-                                    A32[i] = (float)A[i];
-                                for (int64_t i = 0; i < nb; i++)
-                                    B32[i] = (float)B[i];
-                                for (int64_t i = 0; i < nc; i++)
-                                    C32[i] = (float)Cin[i];
+                                for (int64_t i = 0; i < na; i++) A32[i] = (float)A[i];
+                                for (int64_t i = 0; i < nb; i++) B32[i] = (float)B[i];
+                                for (int64_t i = 0; i < nc; i++) C32[i] = (float)Cin[i];
                                 check_gemm_result(label, dt, ta, tb, M, N, K, alpha, A32, lda, B32,
                                                   ldb, betas[bi], C32, C, ldc);
                                 free(A32);
@@ -451,8 +442,7 @@ START_TEST(test_gemm_fallback_vs_backend)
             fill_uniform(A, M * K, &r);
             fill_uniform(B, K * N, &r);
             const bool ta = fl & 1, tb = fl & 2;
-            for (int64_t i = 0; i < M * N; i++)
-                C0[i] = C1[i] = NAN;
+            for (int64_t i = 0; i < M * N; i++) C0[i] = C1[i] = NAN;
             run_gemm(0, dt, ta, tb, M, N, K, 1.0, A, ta ? M : K, M * K, B, tb ? K : N, K * N, 0.0,
                      C0, N, M * N);
             run_gemm(1, dt, ta, tb, M, N, K, 1.0, A, ta ? M : K, M * K, B, tb ? K : N, K * N, 0.0,
@@ -501,21 +491,17 @@ START_TEST(test_gemm_zero_sizes)
                 gemm(dt, ta, tb, 0, 3, 4, 1.0, NULL, 4, NULL, 3, 0.0, c, 3);
                 gemm(dt, ta, tb, 2, 0, 4, 1.0, NULL, 4, NULL, 1, 0.0, c, 1);
                 gemm(dt, ta, tb, 0, 0, 0, 1.0, NULL, 1, NULL, 1, 0.0, c, 1);
-                for (int i = 0; i < 6; i++)
-                    ck_assert_double_eq(GETC(i), 3.0);
+                for (int i = 0; i < 6; i++) ck_assert_double_eq(GETC(i), 3.0);
                 /* K == 0, beta 0: zeros over NaN */
                 SETC(NAN);
                 gemm(dt, ta, tb, 2, 3, 0, 1.0, NULL, 0, NULL, 0, 0.0, c, 3);
-                for (int i = 0; i < 6; i++)
-                    ck_assert_double_eq(GETC(i), 0.0);
+                for (int i = 0; i < 6; i++) ck_assert_double_eq(GETC(i), 0.0);
                 /* K == 0, beta 1: unchanged; beta 0.5: halved */
                 SETC(3.0);
                 gemm(dt, ta, tb, 2, 3, 0, 1.0, NULL, 0, NULL, 0, 1.0, c, 3);
-                for (int i = 0; i < 6; i++)
-                    ck_assert_double_eq(GETC(i), 3.0);
+                for (int i = 0; i < 6; i++) ck_assert_double_eq(GETC(i), 3.0);
                 gemm(dt, ta, tb, 2, 3, 0, 1.0, NULL, 0, NULL, 0, 0.5, c, 3);
-                for (int i = 0; i < 6; i++)
-                    ck_assert_double_eq(GETC(i), 1.5);
+                for (int i = 0; i < 6; i++) ck_assert_double_eq(GETC(i), 1.5);
             }
 #undef SETC
 #undef GETC
@@ -527,13 +513,10 @@ END_TEST
 START_TEST(test_gemm_fallback_alpha_zero)
 {
     double A[6], B[6], C[4];
-    for (int i = 0; i < 6; i++)
-        A[i] = B[i] = NAN;
-    for (int i = 0; i < 4; i++)
-        C[i] = i + 1;
+    for (int i = 0; i < 6; i++) A[i] = B[i] = NAN;
+    for (int i = 0; i < 4; i++) C[i] = i + 1;
     tg__gemm_fallback(TG_F64, false, false, 2, 2, 3, 0.0, A, 3, B, 2, 2.0, C, 2);
-    for (int i = 0; i < 4; i++)
-        ck_assert_double_eq(C[i], 2.0 * (i + 1));
+    for (int i = 0; i < 4; i++) ck_assert_double_eq(C[i], 2.0 * (i + 1));
 }
 END_TEST
 
@@ -650,8 +633,7 @@ START_TEST(test_grad_one_input)
                 for (int i = 0; i < 3; i++)
                     for (int k = 0; k < 4; k++) {
                         double s = 0;
-                        for (int j = 0; j < 5; j++)
-                            s += bv[k * 5 + j];
+                        for (int j = 0; j < 5; j++) s += bv[k * 5 + j];
                         expect[(p * 3 + i) * 4 + k] = s;
                     }
             tt_assert_values("dA", tg_tensor_grad(a), expect, 24, 1e-10, 0);
@@ -660,8 +642,7 @@ START_TEST(test_grad_one_input)
                 for (int j = 0; j < 5; j++) {
                     double s = 0;
                     for (int p = 0; p < 2; p++)
-                        for (int i = 0; i < 3; i++)
-                            s += av[(p * 3 + i) * 4 + k];
+                        for (int i = 0; i < 3; i++) s += av[(p * 3 + i) * 4 + k];
                     expect[k * 5 + j] = s;
                 }
             tt_assert_values("dB", tg_tensor_grad(b), expect, 20, 1e-10, 0);
@@ -727,8 +708,7 @@ START_TEST(test_second_order_hand)
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 4; k++) {
             double s = 0;
-            for (int j = 0; j < 2; j++)
-                s += 2 * cv[i * 2 + j] * bv[k * 2 + j];
+            for (int j = 0; j < 2; j++) s += 2 * cv[i * 2 + j] * bv[k * 2 + j];
             expect[i * 4 + k] = s;
         }
     tt_assert_values("2 (AB) B^T", g, expect, 12, 1e-10, 0);

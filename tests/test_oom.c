@@ -114,11 +114,12 @@ static void sweep(bool sticky)
         tg_set_allocator(NULL);
         g_fail_at = 0;
         bool failed = g_failed;
-        ck_assert_msg(st == TG_OK || st == TG_ERR_NOMEM,
-                      "allocation %ld (%s): status %s: %s", n, sticky ? "sticky" : "single",
-                      tg_strerror(st), tp ? tg_tape_error(tp) : tg_last_error());
+        ck_assert_msg(st == TG_OK || st == TG_ERR_NOMEM, "allocation %ld (%s): status %s: %s", n,
+                      sticky ? "sticky" : "single", tg_strerror(st),
+                      tp ? tg_tape_error(tp) : tg_last_error());
         if (st == TG_ERR_NOMEM)
-            ck_assert_msg(strlen(tp && tg_tape_status(tp) ? tg_tape_error(tp) : tg_last_error()) > 0,
+            ck_assert_msg(strlen(tp && tg_tape_status(tp) ? tg_tape_error(tp) : tg_last_error()) >
+                              0,
                           "allocation %ld: NOMEM without a message", n);
         ck_assert_msg(failed || st == TG_OK, "allocation %ld: failed without an injected fault", n);
         tt_assert_close("x unchanged", w.x, w.x0, 0, 0);

@@ -18,12 +18,11 @@
  * axis with explicit index arithmetic (independent of the library's
  * blocked kernel). */
 static void ref_softmax(int ndim, const int64_t *shape, int axis, const double *x, double *y,
-                        bool log_out) {
+                        bool log_out)
+{
     int64_t outer = 1, inner = 1, n = shape[axis];
-    for (int d = 0; d < axis; d++)
-        outer *= shape[d];
-    for (int d = axis + 1; d < ndim; d++)
-        inner *= shape[d];
+    for (int d = 0; d < axis; d++) outer *= shape[d];
+    for (int d = axis + 1; d < ndim; d++) inner *= shape[d];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             long double mx = -INFINITY, s = 0;
@@ -31,8 +30,7 @@ static void ref_softmax(int ndim, const int64_t *shape, int axis, const double *
                 long double v = x[(o * n + k) * inner + i];
                 if (v > mx) mx = v;
             }
-            for (int64_t k = 0; k < n; k++)
-                s += expl(x[(o * n + k) * inner + i] - mx);
+            for (int64_t k = 0; k < n; k++) s += expl(x[(o * n + k) * inner + i] - mx);
             for (int64_t k = 0; k < n; k++) {
                 long double d = x[(o * n + k) * inner + i] - mx;
                 y[(o * n + k) * inner + i] = (double)(log_out ? d - logl(s) : expl(d) / s);
@@ -40,7 +38,8 @@ static void ref_softmax(int ndim, const int64_t *shape, int axis, const double *
         }
 }
 
-static double *values_of(const tg_tensor *t) {
+static double *values_of(const tg_tensor *t)
+{
     double *v = malloc((size_t)tg_tensor_numel(t) * sizeof *v + 1);
     ck_assert_ptr_nonnull(v);
     ck_assert_int_eq(tg_tensor_to_f64(t, v), TG_OK);
@@ -49,7 +48,8 @@ static double *values_of(const tg_tensor *t) {
 
 /* ---- forward -------------------------------------------------------------- */
 
-START_TEST(test_softmax_123) {
+START_TEST(test_softmax_123)
+{
     tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
     tg_tape *tp = tg_tape_new(NULL);
     double s = exp(1) + exp(2) + exp(3);
@@ -67,7 +67,8 @@ START_TEST(test_softmax_123) {
 END_TEST
 
 /* Large inputs: a naive e^1001 overflows; the max-shifted form does not. */
-START_TEST(test_softmax_large) {
+START_TEST(test_softmax_large)
+{
     tg_tape *tp = tg_tape_new(NULL);
     for (int dt = TG_F32; dt <= TG_F64; dt++) {
         const double tol = dt == TG_F64 ? 1e-15 : 4 * FLT_EPSILON;
@@ -94,7 +95,8 @@ END_TEST
 
 /* Entries at -inf get probability exactly 0 (log-probability -inf); a row of
  * only -inf has no distribution and gives NaN, as in PyTorch. */
-START_TEST(test_softmax_neg_inf) {
+START_TEST(test_softmax_neg_inf)
+{
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 3),
                            TT_VALUES(-INFINITY, 0, 0, -INFINITY, -INFINITY, -INFINITY));
@@ -117,7 +119,8 @@ END_TEST
 
 /* Every axis of 1-d, 2-d, 3-d and 4-d tensors (including inner extents
  * larger than the kernel's block of columns) against the reference. */
-START_TEST(test_softmax_axes_vs_reference) {
+START_TEST(test_softmax_axes_vs_reference)
+{
     static const struct {
         int ndim;
         int64_t shape[4];
@@ -150,8 +153,7 @@ START_TEST(test_softmax_axes_vs_reference) {
                 /* the negative axis names the same axis: identical values */
                 tt_assert_close(what, yn, y, 0, 0);
                 ck_assert_int_eq(tg_tensor_ndim(y), nd);
-                for (int d = 0; d < nd; d++)
-                    ck_assert_int_eq(tg_tensor_dim(y, d), sh[d]);
+                for (int d = 0; d < nd; d++) ck_assert_int_eq(tg_tensor_dim(y, d), sh[d]);
             }
             /* each slice along the axis sums to 1 */
             tg_tensor *s = tg_sum(tp, tg_softmax(tp, x, axis), 1, &axis, false);
@@ -171,7 +173,8 @@ END_TEST
 
 /* An empty tensor is fine as long as the softmax axis itself is not empty:
  * there are simply no slices. */
-START_TEST(test_softmax_empty_other_axis) {
+START_TEST(test_softmax_empty_other_axis)
+{
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *x = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(0, 3));
     tg_tensor *y = tg_softmax(tp, x, 1);
@@ -188,7 +191,8 @@ END_TEST
 /* f32 agrees with f64 to f32 precision.  Bound: a few f32 ulps of the
  * result, plus a few ulps of the inputs' magnitude (4) for log-softmax,
  * whose value x - max - lse inherits the rounding of x itself. */
-START_TEST(test_softmax_f32_vs_f64) {
+START_TEST(test_softmax_f32_vs_f64)
+{
     tg_tape *tp = tg_tape_new(NULL);
     const int64_t *sh = TT_SHAPE(3, 4, 5);
     tg_tensor *x64 = tt_rand(TG_F64, 3, sh, 7, -4, 4);
@@ -211,7 +215,8 @@ END_TEST
 
 /* The Jacobian of y = softmax(x) is diag(y) - y y^T; of log_softmax it is
  * I - 1 y^T.  Row i is the VJP with the unit seed e_i. */
-START_TEST(test_softmax_jacobian_vjp) {
+START_TEST(test_softmax_jacobian_vjp)
+{
     const int n = 5;
     tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(5), TT_VALUES(0.3, -1.2, 2.0, 0.7, -0.1));
     tg_tape *tp = tg_tape_new(NULL);
@@ -225,8 +230,7 @@ START_TEST(test_softmax_jacobian_vjp) {
             tg_tensor *seed = tt_from(TG_F64, 1, TT_SHAPE(5), e);
             tg_tensor *g = NULL;
             ck_assert_int_eq(tg_vjp(tp, y, seed, 1, &x, &g, false), TG_OK);
-            for (int j = 0; j < n; j++)
-                row[j] = lg ? (i == j) - sm[j] : sm[i] * ((i == j) - sm[j]);
+            for (int j = 0; j < n; j++) row[j] = lg ? (i == j) - sm[j] : sm[i] * ((i == j) - sm[j]);
             tt_assert_values(lg ? "log_softmax Jacobian row" : "softmax Jacobian row", g, row, n,
                              1e-10, 0);
             tg_tensor_free(seed);
@@ -239,7 +243,8 @@ END_TEST
 
 /* Along axis 0 of a matrix the Jacobian is block-diagonal over columns: a
  * unit seed at (r, c) only reaches column c, with diag(y) - y y^T there. */
-START_TEST(test_softmax_jacobian_columns) {
+START_TEST(test_softmax_jacobian_columns)
+{
     const int R = 3, C = 4;
     tg_tensor *x = tt_rand(TG_F64, 2, TT_SHAPE(3, 4), 11, -2, 2);
     double xv[12], sm[12];
@@ -269,14 +274,16 @@ typedef struct sm_ctx {
     bool log_out;
 } sm_ctx;
 
-static tg_tensor *fn_softmax(tg_tape *tp, tg_tensor *const *in, void *ctx) {
+static tg_tensor *fn_softmax(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
     const sm_ctx *c = ctx;
     return c->log_out ? tg_log_softmax(tp, in[0], c->axis) : tg_softmax(tp, in[0], c->axis);
 }
 
 /* Gradcheck over 1-d, 2-d and 3-d inputs with the axis in every position,
  * given as positive and as negative numbers. */
-START_TEST(test_softmax_gradcheck) {
+START_TEST(test_softmax_gradcheck)
+{
     static const struct {
         int ndim;
         int64_t shape[3];
@@ -309,14 +316,16 @@ typedef struct sm2_ctx {
     tg_tensor *w;
 } sm2_ctx;
 
-static tg_tensor *fn_softmax_grad(tg_tape *tp, tg_tensor *const *in, void *ctx) {
+static tg_tensor *fn_softmax_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
     const sm2_ctx *c = ctx;
     tg_tensor *y = c->log_out ? tg_log_softmax(tp, in[0], c->axis) : tg_softmax(tp, in[0], c->axis);
     tg_tensor *f = tg_sum_all(tp, tg_mul(tp, y, c->w));
     return tg_grad(tp, f, in[0], true);
 }
 
-START_TEST(test_softmax_second_order) {
+START_TEST(test_softmax_second_order)
+{
     const int64_t *sh = TT_SHAPE(3, 4);
     tg_tensor *x = tt_param(2, sh, 31, -2, 2);
     tg_tensor *w = tt_rand(TG_F64, 2, sh, 32, -1, 1);
@@ -332,7 +341,8 @@ START_TEST(test_softmax_second_order) {
 END_TEST
 
 /* tg_backward into a parameter: d/dx sum(w * softmax(x)) = y (w - sum(w y)). */
-START_TEST(test_softmax_backward_param) {
+START_TEST(test_softmax_backward_param)
+{
     tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
     tg_tensor *w = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0.5, -1, 2));
     tg_tensor_set_requires_grad(x, true);
@@ -350,7 +360,8 @@ END_TEST
 
 /* ---- errors --------------------------------------------------------------- */
 
-START_TEST(test_softmax_errors) {
+START_TEST(test_softmax_errors)
+{
     tg_tensor *x = tt_rand(TG_F64, 2, TT_SHAPE(3, 4), 1, -1, 1);
     tg_tensor *e = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(3, 0));
     tg_tensor *s = tg_tensor_scalar(TG_F64, 1.0);
@@ -396,7 +407,8 @@ START_TEST(test_softmax_errors) {
 }
 END_TEST
 
-int main(void) {
+int main(void)
+{
     Suite *s = suite_create("softmax");
     TCase *tf = tcase_create("forward");
     tcase_add_test(tf, test_softmax_123);

@@ -86,8 +86,8 @@ START_TEST(test_steady_state_allocates_nothing)
         tg_tensor *loss = tiny_net(tp, x, w1, w2);
         ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
         for (int64_t i = 0; i < tg_tensor_numel(w1); i++)
-            tg_tensor_set_flat(w1, i, tg_tensor_get_flat(w1, i) -
-                                          0.1 * tg_tensor_get_flat(tg_tensor_grad(w1), i));
+            tg_tensor_set_flat(
+                w1, i, tg_tensor_get_flat(w1, i) - 0.1 * tg_tensor_get_flat(tg_tensor_grad(w1), i));
         per_step[step] = g_allocs - before;
     }
     ck_assert_int_gt(per_step[0], 0); /* the first step does allocate */

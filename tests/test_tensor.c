@@ -140,7 +140,7 @@ START_TEST(test_rng_reproducible)
         sq += z * z;
     }
     ck_assert(lo >= 0.0 && hi < 1.0);
-    ck_assert_double_lt(fabs(sum / n), 0.01);         /* 4.5 standard errors */
+    ck_assert_double_lt(fabs(sum / n), 0.01); /* 4.5 standard errors */
     ck_assert_double_lt(fabs(sq / n - 1.0), 0.015);
     tg_tensor *r = tg_tensor_randn(TG_F32, 2, TT_SHAPE(3, 3), &a);
     ck_assert_ptr_nonnull(r);

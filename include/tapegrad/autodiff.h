@@ -53,8 +53,8 @@ typedef tg_status (*tg_backward_fn)(tg_tape *tp, const tg_node *node, tg_tensor 
                                     tg_tensor **gin);
 
 typedef struct tg_op {
-    const char *name;   /* shown in errors and tg_tape_print */
-    int arity;          /* number of tensor inputs; -1 = any */
+    const char *name;        /* shown in errors and tg_tape_print */
+    int arity;               /* number of tensor inputs; -1 = any */
     tg_backward_fn backward; /* NULL = not differentiable (gradient zero) */
 } tg_op;
 

@@ -12,18 +12,18 @@ extern "C" {
 /* A comparison of two same-shaped tensors (or of one input's analytic and
  * numeric gradient). */
 typedef struct tg_compare_report {
-    bool ok;               /* every element within tolerance */
-    bool shape_mismatch;   /* shapes differ: nothing else is meaningful */
+    bool ok;             /* every element within tolerance */
+    bool shape_mismatch; /* shapes differ: nothing else is meaningful */
     int64_t numel;
-    int64_t n_failed;      /* elements out of tolerance */
-    int64_t n_skipped;     /* elements skipped (gradcheck: at a kink) */
-    bool vacuous;          /* both sides ~0 everywhere: the check proves little */
-    int64_t worst_index;   /* flat index of the largest violation (or abs error) */
+    int64_t n_failed;        /* elements out of tolerance */
+    int64_t n_skipped;       /* elements skipped (gradcheck: at a kink) */
+    bool vacuous;            /* both sides ~0 everywhere: the check proves little */
+    int64_t worst_index;     /* flat index of the largest violation (or abs error) */
     double worst_a, worst_b; /* the two values there (a = analytic/hand, b = reference) */
-    double worst_abs;      /* |a - b| there */
-    double worst_rel;      /* |a - b| / max(|b|, tiny) there */
-    double max_abs;        /* largest |a - b| over all elements */
-    double max_rel;        /* largest relative error over elements with |b| > atol */
+    double worst_abs;        /* |a - b| there */
+    double worst_rel;        /* |a - b| / max(|b|, tiny) there */
+    double max_abs;          /* largest |a - b| over all elements */
+    double max_rel;          /* largest relative error over elements with |b| > atol */
 } tg_compare_report;
 
 /* allclose: |a - b| <= atol + rtol |b| elementwise.  report may be NULL.
@@ -39,14 +39,14 @@ void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report
 typedef tg_tensor *(*tg_fn)(tg_tape *tp, tg_tensor *const *inputs, void *ctx);
 
 typedef struct tg_gradcheck_options {
-    double eps;      /* central-difference step (default 1e-6) */
-    double atol;     /* default 1e-6 */
-    double rtol;     /* default 1e-5 */
+    double eps;  /* central-difference step (default 1e-6) */
+    double atol; /* default 1e-6 */
+    double rtol; /* default 1e-5 */
     /* An element whose one-sided slopes differ by more than kink_tol
      * (relative to their size) has a kink within eps: it is skipped and
      * counted.  Default 1e-3; a negative value disables skipping. */
     double kink_tol;
-    uint64_t seed;   /* for the projection r of non-scalar outputs */
+    uint64_t seed; /* for the projection r of non-scalar outputs */
 } tg_gradcheck_options;
 
 /* Checks d out / d inputs[i] for every input with requires_grad (inputs

@@ -43,8 +43,8 @@ tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x);     /* tanh x;       d = 1-y^2 */
 tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x);     /* max(x, 0);    d = [x > 0] */
 tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x); /* ln(1+e^x);    d = sigmoid x */
 /* Non-differentiable helpers (gradient zero), used by backward rules. */
-tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x);     /* -1, 0, 1 */
-tg_tensor *tg_step(tg_tape *tp, tg_tensor *x);     /* [x > 0] as 0/1 */
+tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x); /* -1, 0, 1 */
+tg_tensor *tg_step(tg_tape *tp, tg_tensor *x); /* [x > 0] as 0/1 */
 /* Identity whose gradient is zero (stop-gradient). */
 tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x);
 /* Convert dtype; the gradient is cast back. */
@@ -71,8 +71,7 @@ tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm);
 tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1);
 /* Elements start, start+step, ... < stop along axis (step >= 1; negative
  * start/stop count from the end, as in Python). */
-tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t stop,
-                    int64_t step);
+tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t stop, int64_t step);
 /* The adjoint of tg_slice: a zero tensor of shape with x written at
  * start, start+step, ... along axis. */
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,

@@ -43,12 +43,12 @@ void tg_tape_set_anomaly(tg_tape *tp, bool on);
 tg_rng *tg_tape_rng(tg_tape *tp);
 
 typedef struct tg_tape_stats {
-    int64_t nodes;          /* nodes recorded */
-    int64_t tensors;        /* tape-owned tensors alive */
-    size_t bytes_in_use;    /* arena bytes in use now */
-    size_t high_water;      /* most arena bytes ever in use at once */
-    size_t bytes_reserved;  /* arena bytes held (chunks) */
-    int64_t mallocs;        /* heap allocations made by this tape so far */
+    int64_t nodes;         /* nodes recorded */
+    int64_t tensors;       /* tape-owned tensors alive */
+    size_t bytes_in_use;   /* arena bytes in use now */
+    size_t high_water;     /* most arena bytes ever in use at once */
+    size_t bytes_reserved; /* arena bytes held (chunks) */
+    int64_t mallocs;       /* heap allocations made by this tape so far */
 } tg_tape_stats;
 tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
 

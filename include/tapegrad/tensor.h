@@ -23,18 +23,18 @@ typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1 } tg_dtype;
 
 typedef enum tg_status {
     TG_OK = 0,
-    TG_ERR_NULL,      /* a required pointer argument was NULL */
-    TG_ERR_SHAPE,     /* shapes do not fit the op */
-    TG_ERR_DTYPE,     /* dtypes differ or are not supported */
-    TG_ERR_EMPTY,     /* a zero-size tensor where one is not allowed */
-    TG_ERR_AXIS,      /* an axis out of range or repeated */
-    TG_ERR_TAPE,      /* a tensor belongs to another tape, or is stale */
-    TG_ERR_NOMEM,     /* allocation failed or the arena limit was reached */
-    TG_ERR_ARG,       /* any other invalid argument */
+    TG_ERR_NULL,       /* a required pointer argument was NULL */
+    TG_ERR_SHAPE,      /* shapes do not fit the op */
+    TG_ERR_DTYPE,      /* dtypes differ or are not supported */
+    TG_ERR_EMPTY,      /* a zero-size tensor where one is not allowed */
+    TG_ERR_AXIS,       /* an axis out of range or repeated */
+    TG_ERR_TAPE,       /* a tensor belongs to another tape, or is stale */
+    TG_ERR_NOMEM,      /* allocation failed or the arena limit was reached */
+    TG_ERR_ARG,        /* any other invalid argument */
     TG_ERR_NOT_SCALAR, /* backward of a non-scalar output without a seed */
-    TG_ERR_STATE,     /* the tape is in error; reset it */
-    TG_ERR_NUMERIC,   /* anomaly mode found a NaN or Inf */
-    TG_ERR_IO,        /* file I/O or format error */
+    TG_ERR_STATE,      /* the tape is in error; reset it */
+    TG_ERR_NUMERIC,    /* anomaly mode found a NaN or Inf */
+    TG_ERR_IO,         /* file I/O or format error */
     TG_STATUS_COUNT
 } tg_status;
 

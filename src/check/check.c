@@ -150,8 +150,10 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         check[i] = inputs[i]->requires_grad || !any_rg;
         if (check[i] && inputs[i]->dtype != TG_F64) {
             st = TG_ERR_DTYPE;
-            tg__set_last(st, "gradcheck: input %d is %s; finite differences need f64 inputs "
-                             "(convert with tg_tensor_cast_new)", i, tg_dtype_name(inputs[i]->dtype));
+            tg__set_last(st,
+                         "gradcheck: input %d is %s; finite differences need f64 inputs "
+                         "(convert with tg_tensor_cast_new)",
+                         i, tg_dtype_name(inputs[i]->dtype));
             goto done;
         }
         if (check[i]) xs[nx++] = inputs[i];

@@ -50,7 +50,8 @@ void *tg__arena_alloc(tg_arena *a, size_t n)
     size_t rounded = (n + 15) & ~(size_t)15;
     if (a->limit && (rounded > a->limit || a->in_use > a->limit - rounded)) return NULL;
     tg_chunk *c = a->head;
-    while (c && c->size - c->used < pad_for(c, align) + rounded) c = c->next; /* later chunks are empty */
+    while (c && c->size - c->used < pad_for(c, align) + rounded)
+        c = c->next; /* later chunks are empty */
     if (!c) {
         size_t size = a->chunk_size;
         if (a->reserved > size) size = a->reserved; /* grow geometrically */

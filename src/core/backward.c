@@ -5,9 +5,9 @@
 #include "internal.h"
 
 typedef struct sweep {
-    int32_t nv;           /* values known when the sweep started */
-    bool *dep;            /* dep[id]: value depends on a target */
-    tg_tensor **grads;    /* grads[id]: accumulated adjoint, or NULL */
+    int32_t nv;        /* values known when the sweep started */
+    bool *dep;         /* dep[id]: value depends on a target */
+    tg_tensor **grads; /* grads[id]: accumulated adjoint, or NULL */
 } sweep;
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -82,8 +82,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
-            tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st, "%s: backward of %s (node %lld) failed",
-                         what, nd.op->name, (long long)i);
+            tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
+                         "%s: backward of %s (node %lld) failed", what, nd.op->name, (long long)i);
             break;
         }
         for (int k = 0; k < nd.n_in; k++) {
@@ -141,7 +141,8 @@ static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
     if (!t->grad) {
         t->grad = tg_tensor_new(t->dtype, t->ndim, t->shape);
         if (!t->grad) {
-            tg_tape_fail(tp, TG_ERR_NOMEM, "backward: out of memory for a gradient of %lld elements",
+            tg_tape_fail(tp, TG_ERR_NOMEM,
+                         "backward: out of memory for a gradient of %lld elements",
                          (long long)t->numel);
             return NULL;
         }
@@ -218,8 +219,9 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
     tg_tensor *in[1] = {t};
     if (!tg_tape_check_inputs(tp, "retain_grad", 1, in)) return tg_tape_status(tp);
     if (t->magic != TG_MAGIC_TAPE) {
-        tg_tape_fail(tp, TG_ERR_ARG, "retain_grad: a user-owned tensor; use "
-                                     "tg_tensor_set_requires_grad instead");
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "retain_grad: a user-owned tensor; use "
+                     "tg_tensor_set_requires_grad instead");
         return tg_tape_status(tp);
     }
     t->retain = true;

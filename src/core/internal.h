@@ -20,12 +20,12 @@ struct tg_tensor {
     int64_t shape[TG_MAX_DIMS];
     int64_t numel;
     void *data;
-    tg_tape *tape;     /* owner; NULL for user-owned */
-    uint64_t epoch;    /* tape epoch at creation (tape-owned only) */
-    int32_t id;        /* tape-owned: value id on its tape */
-    int64_t node;      /* tape-owned: index of the producing node, -1 = leaf */
+    tg_tape *tape;      /* owner; NULL for user-owned */
+    uint64_t epoch;     /* tape epoch at creation (tape-owned only) */
+    int32_t id;         /* tape-owned: value id on its tape */
+    int64_t node;       /* tape-owned: index of the producing node, -1 = leaf */
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
-    bool retain;       /* tape-owned: tg_retain_grad */
+    bool retain;        /* tape-owned: tg_retain_grad */
     tg_tensor *grad;
 };
 
@@ -50,8 +50,8 @@ void tg__free(void *p);
 /* ---- arena (core/arena.c) ------------------------------------------------ */
 typedef struct tg_chunk tg_chunk;
 typedef struct tg_arena {
-    tg_chunk *head;     /* chunk being filled */
-    tg_chunk *first;    /* chunk list, oldest first */
+    tg_chunk *head;  /* chunk being filled */
+    tg_chunk *first; /* chunk list, oldest first */
     size_t in_use, high_water, reserved, limit, chunk_size;
     int64_t mallocs;
 } tg_arena;
@@ -84,7 +84,7 @@ void *tg__tape_scratch(tg_tape *tp, size_t n);
 /* A tape tensor sharing src's data (same element count; for reshape).  Safe
  * because ops never write their inputs. */
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
-int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t); /* -1 on OOM */
+int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t);                    /* -1 on OOM */
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
@@ -116,8 +116,7 @@ bool tg__broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, i
                          int64_t *out);
 /* Element strides of a tensor of shape (n, s) seen with the broadcast shape
  * (nout, out): 0 along broadcast axes. */
-void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out,
-                           int64_t *strides);
+void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out, int64_t *strides);
 
 /* ---- typed kernels: one body, instantiated for float and double ---------- */
 #define TG_DISPATCH(dt, T, ...)                                                                    \
@@ -131,13 +130,13 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
         }                                                                                          \
     } while (0)
 
-#define TG_EXP(x)   _Generic((x), float: expf, default: exp)(x)
-#define TG_LOG(x)   _Generic((x), float: logf, default: log)(x)
-#define TG_LOG1P(x) _Generic((x), float: log1pf, default: log1p)(x)
-#define TG_SQRT(x)  _Generic((x), float: sqrtf, default: sqrt)(x)
-#define TG_TANH(x)  _Generic((x), float: tanhf, default: tanh)(x)
-#define TG_FABS(x)  _Generic((x), float: fabsf, default: fabs)(x)
-#define TG_POW(x, y) _Generic((x), float: powf, default: pow)(x, y)
+#define TG_EXP(x)    _Generic((x), float : expf, default : exp)(x)
+#define TG_LOG(x)    _Generic((x), float : logf, default : log)(x)
+#define TG_LOG1P(x)  _Generic((x), float : log1pf, default : log1p)(x)
+#define TG_SQRT(x)   _Generic((x), float : sqrtf, default : sqrt)(x)
+#define TG_TANH(x)   _Generic((x), float : tanhf, default : tanh)(x)
+#define TG_FABS(x)   _Generic((x), float : fabsf, default : fabs)(x)
+#define TG_POW(x, y) _Generic((x), float : powf, default : pow)(x, y)
 
 #define TG_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

@@ -164,8 +164,7 @@ bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
 }
 
 /* ---- tape-owned tensors -------------------------------------------------- */
-static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape,
-                               void *view)
+static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view)
 {
     if (!tg__tape_ok(tp)) return NULL;
     if ((dt != TG_F32 && dt != TG_F64) || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
@@ -347,7 +346,8 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
         }
         if (t->epoch != tp->epoch) {
             tg_tape_fail(tp, TG_ERR_TAPE,
-                         "%s: input %d is stale (created before the last tg_tape_reset)", op_name, i);
+                         "%s: input %d is stale (created before the last tg_tape_reset)", op_name,
+                         i);
             return false;
         }
     }
@@ -381,8 +381,10 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         return NULL;
     }
     if (!tg__tensor_live_on(out, tp) || out->magic != TG_MAGIC_TAPE) {
-        tg_tape_fail(tp, TG_ERR_TAPE, "record %s: the output must come from tg_tape_alloc on this "
-                                      "tape", op->name);
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "record %s: the output must come from tg_tape_alloc on this "
+                     "tape",
+                     op->name);
         return NULL;
     }
     if (!tg_tape_check_inputs(tp, op->name, n_in, in)) return NULL;
@@ -412,7 +414,8 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
             nd.in[i] = in[i];
             nd.in_ids[i] = tg__tape_value_id(tp, in[i]);
             if (nd.in_ids[i] < 0) {
-                tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name, i);
+                tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name,
+                             i);
                 return NULL;
             }
         }
@@ -517,7 +520,8 @@ static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
 {
     if (t->numel > small) return;
     fputs("\\n", f);
-    for (int64_t i = 0; i < t->numel; i++) fprintf(f, "%s%.4g", i ? " " : "", tg_tensor_get_flat(t, i));
+    for (int64_t i = 0; i < t->numel; i++)
+        fprintf(f, "%s%.4g", i ? " " : "", tg_tensor_get_flat(t, i));
     if (t->grad && t->grad->numel == t->numel) {
         fputs("\\ngrad", f);
         for (int64_t i = 0; i < t->numel; i++) fprintf(f, " %.4g", tg_tensor_get_flat(t->grad, i));
@@ -546,7 +550,8 @@ tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
             const tg_tensor *t = n->in[k];
             if (t->magic == TG_MAGIC_USER) {
                 for (size_t u = 0; u < tp->map_n; u++)
-                    if (tp->user_by_order[u] == t) fprintf(f, "  u%zu -> n%lld;\n", u, (long long)i);
+                    if (tp->user_by_order[u] == t)
+                        fprintf(f, "  u%zu -> n%lld;\n", u, (long long)i);
             } else if (t->node >= 0) {
                 fprintf(f, "  n%lld -> n%lld;\n", (long long)t->node, (long long)i);
             } else {

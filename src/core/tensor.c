@@ -19,23 +19,29 @@ static bool shape_ok(tg_tape *tp, const char *what, tg_dtype dt, int ndim, const
                      int64_t *numel)
 {
     if (dt != TG_F32 && dt != TG_F64) {
-        if (tp) tg_tape_fail(tp, TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
-        else tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
+        if (tp)
+            tg_tape_fail(tp, TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
+        else
+            tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
         return false;
     }
     if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
-        if (tp) tg_tape_fail(tp, TG_ERR_SHAPE, "%s: ndim %d not in [0, %d]", what, ndim, TG_MAX_DIMS);
-        else tg__set_last(TG_ERR_SHAPE, "%s: ndim %d not in [0, %d] or shape NULL", what, ndim,
-                          TG_MAX_DIMS);
+        if (tp)
+            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: ndim %d not in [0, %d]", what, ndim, TG_MAX_DIMS);
+        else
+            tg__set_last(TG_ERR_SHAPE, "%s: ndim %d not in [0, %d] or shape NULL", what, ndim,
+                         TG_MAX_DIMS);
         return false;
     }
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
-            if (tp) tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
-                                 (long long)shape[i], i);
-            else tg__set_last(TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
-                              (long long)shape[i], i);
+            if (tp)
+                tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
+                             (long long)shape[i], i);
+            else
+                tg__set_last(TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
+                             (long long)shape[i], i);
             return false;
         }
         n *= shape[i];
@@ -69,8 +75,7 @@ tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
     t->data = tg__calloc((size_t)n, tg_dtype_size(dt));
     if (!t->data) {
         tg__free(t);
-        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for %lld elements",
-                     (long long)n);
+        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for %lld elements", (long long)n);
         return NULL;
     }
     return t;
@@ -224,7 +229,8 @@ double tg_rng_normal(tg_rng *r)
 tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
 {
     if (!t || !r) return TG_ERR_NULL;
-    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
+    for (int64_t i = 0; i < t->numel; i++)
+        tg_tensor_set_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
     return TG_OK;
 }
 
@@ -335,8 +341,10 @@ double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
 {
     if (!t || i < 0 || i >= t->numel) return;
-    if (t->dtype == TG_F64) ((double *)t->data)[i] = v;
-    else ((float *)t->data)[i] = (float)v;
+    if (t->dtype == TG_F64)
+        ((double *)t->data)[i] = v;
+    else
+        ((float *)t->data)[i] = (float)v;
 }
 
 static int64_t flat_index(const tg_tensor *t, const int64_t *idx)
@@ -378,7 +386,8 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
     if (dst->numel != src->numel || !tg_tensor_same_shape(dst, src)) return TG_ERR_SHAPE;
     if (dst == src) return TG_OK;
     if (dst->dtype == src->dtype) {
-        if (dst->numel) memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));
+        if (dst->numel)
+            memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));
     } else if (dst->dtype == TG_F64) {
         const float *s = src->data;
         double *d = dst->data;

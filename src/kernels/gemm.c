@@ -57,12 +57,10 @@ enum {
 #define GEMM_SCALE_ROW(T, c, n, beta)                                                              \
     do {                                                                                           \
         if ((beta) == 0.0) {                                                                       \
-            for (int64_t j_ = 0; j_ < (n); j_++)                                                   \
-                (c)[j_] = 0;                                                                       \
+            for (int64_t j_ = 0; j_ < (n); j_++) (c)[j_] = 0;                                      \
         } else if ((beta) != 1.0) {                                                                \
             const T bt_ = (T)(beta);                                                               \
-            for (int64_t j_ = 0; j_ < (n); j_++)                                                   \
-                (c)[j_] *= bt_;                                                                    \
+            for (int64_t j_ = 0; j_ < (n); j_++) (c)[j_] *= bt_;                                   \
         }                                                                                          \
     } while (0)
 
@@ -97,10 +95,8 @@ enum {
     {                                                                                              \
         const int64_t nfull = n - n % GEMM_JC;                                                     \
         for (int64_t j = 0; j < nfull; j += GEMM_JC)                                               \
-            for (int jj = 0; jj < GEMM_JC; jj++)                                                   \
-                c0[j + jj] += a0 * p[j + jj];                                                      \
-        for (int64_t j = nfull; j < n; j++)                                                        \
-            c0[j] += a0 * p[j];                                                                    \
+            for (int jj = 0; jj < GEMM_JC; jj++) c0[j + jj] += a0 * p[j + jj];                     \
+        for (int64_t j = nfull; j < n; j++) c0[j] += a0 * p[j];                                    \
     }
 GEMM_DEFINE_AXPY(float, f32)
 GEMM_DEFINE_AXPY(double, f64)
@@ -126,8 +122,7 @@ void tg__gemm_fallback(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64
     TG_DISPATCH(dt, T, {
         T *restrict c = C;
         /* beta first, so that the K loop below only ever accumulates. */
-        for (int64_t i = 0; i < M; i++)
-            GEMM_SCALE_ROW(T, c + i * ldc, N, beta);
+        for (int64_t i = 0; i < M; i++) GEMM_SCALE_ROW(T, c + i * ldc, N, beta);
         if (K <= 0 || alpha == 0.0) break; /* A and B are not read, as in BLAS */
 
         const T *restrict a = A;
@@ -147,8 +142,7 @@ void tg__gemm_fallback(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64
                     /* op(B)(k, j) = B[j][k]: read rows of B contiguously. */
                     for (int64_t j = 0; j < nc; j++) {
                         const T *restrict brow = b + (j0 + j) * ldb + k0;
-                        for (int64_t k = 0; k < kc; k++)
-                            pk[k * nc + j] = brow[k];
+                        for (int64_t k = 0; k < kc; k++) pk[k * nc + j] = brow[k];
                     }
                     panel = pk;
                     ps = nc;

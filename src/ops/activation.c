@@ -4,12 +4,23 @@
 #include "../core/internal.h"
 
 typedef enum unop {
-    U_NEG, U_EXP, U_LOG, U_SQRT, U_SQUARE, U_ABS, U_SIGMOID, U_TANH, U_RELU, U_SOFTPLUS,
-    U_SIGN, U_STEP, U_COPY
+    U_NEG,
+    U_EXP,
+    U_LOG,
+    U_SQRT,
+    U_SQUARE,
+    U_ABS,
+    U_SIGMOID,
+    U_TANH,
+    U_RELU,
+    U_SOFTPLUS,
+    U_SIGN,
+    U_STEP,
+    U_COPY
 } unop;
 
 /* sigmoid and softplus written so that no exp overflows. */
-#define SIGMOID(T, v) ((v) >= 0 ? (T)1 / ((T)1 + TG_EXP(-(v))) : TG_EXP(v) / ((T)1 + TG_EXP(v)))
+#define SIGMOID(T, v)  ((v) >= 0 ? (T)1 / ((T)1 + TG_EXP(-(v))) : TG_EXP(v) / ((T)1 + TG_EXP(v)))
 #define SOFTPLUS(T, v) (((v) > 0 ? (v) : (T)0) + TG_LOG1P(TG_EXP(-TG_FABS(v))))
 
 #define UN_LOOP(T, EXPR)                                                                           \
@@ -27,19 +38,45 @@ static void un_kernel(unop k, tg_tensor *out, const tg_tensor *in)
         T *restrict o = out->data;
         const T *restrict x = in->data;
         switch (k) {
-        case U_NEG: UN_LOOP(T, -v); break;
-        case U_EXP: UN_LOOP(T, TG_EXP(v)); break;
-        case U_LOG: UN_LOOP(T, TG_LOG(v)); break;
-        case U_SQRT: UN_LOOP(T, TG_SQRT(v)); break;
-        case U_SQUARE: UN_LOOP(T, v * v); break;
-        case U_ABS: UN_LOOP(T, TG_FABS(v)); break;
-        case U_SIGMOID: UN_LOOP(T, SIGMOID(T, v)); break;
-        case U_TANH: UN_LOOP(T, TG_TANH(v)); break;
-        case U_RELU: UN_LOOP(T, v > 0 ? v : (T)0); break;
-        case U_SOFTPLUS: UN_LOOP(T, SOFTPLUS(T, v)); break;
-        case U_SIGN: UN_LOOP(T, (T)((v > 0) - (v < 0))); break;
-        case U_STEP: UN_LOOP(T, v > 0 ? (T)1 : (T)0); break;
-        case U_COPY: UN_LOOP(T, v); break;
+        case U_NEG:
+            UN_LOOP(T, -v);
+            break;
+        case U_EXP:
+            UN_LOOP(T, TG_EXP(v));
+            break;
+        case U_LOG:
+            UN_LOOP(T, TG_LOG(v));
+            break;
+        case U_SQRT:
+            UN_LOOP(T, TG_SQRT(v));
+            break;
+        case U_SQUARE:
+            UN_LOOP(T, v * v);
+            break;
+        case U_ABS:
+            UN_LOOP(T, TG_FABS(v));
+            break;
+        case U_SIGMOID:
+            UN_LOOP(T, SIGMOID(T, v));
+            break;
+        case U_TANH:
+            UN_LOOP(T, TG_TANH(v));
+            break;
+        case U_RELU:
+            UN_LOOP(T, v > 0 ? v : (T)0);
+            break;
+        case U_SOFTPLUS:
+            UN_LOOP(T, SOFTPLUS(T, v));
+            break;
+        case U_SIGN:
+            UN_LOOP(T, (T)((v > 0) - (v < 0)));
+            break;
+        case U_STEP:
+            UN_LOOP(T, v > 0 ? (T)1 : (T)0);
+            break;
+        case U_COPY:
+            UN_LOOP(T, v);
+            break;
         }
     });
 }

@@ -8,15 +8,19 @@
 typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_MAX, B_MIN } binop;
 
 #define APPLY(op, x, y)                                                                            \
-    ((op) == B_ADD   ? (x) + (y)                                                                   \
-     : (op) == B_SUB ? (x) - (y)                                                                   \
-     : (op) == B_MUL ? (x) * (y)                                                                   \
-     : (op) == B_DIV ? (x) / (y)                                                                   \
-     : (op) == B_POW ? TG_POW(x, y)                                                                \
-     : (op) == B_MAX ? ((x) >= (y) ? (x) : (y))                                                    \
-     : (op) == B_MIN ? ((x) <= (y) ? (x) : (y))                                                    \
-     : (op) == B_MAXMASK ? ((x) > (y) ? 1 : (x) == (y) ? 0.5f : 0)                                 \
-                         : ((x) < (y) ? 1 : (x) == (y) ? 0.5f : 0))
+    ((op) == B_ADD       ? (x) + (y)                                                               \
+     : (op) == B_SUB     ? (x) - (y)                                                               \
+     : (op) == B_MUL     ? (x) * (y)                                                               \
+     : (op) == B_DIV     ? (x) / (y)                                                               \
+     : (op) == B_POW     ? TG_POW(x, y)                                                            \
+     : (op) == B_MAX     ? ((x) >= (y) ? (x) : (y))                                                \
+     : (op) == B_MIN     ? ((x) <= (y) ? (x) : (y))                                                \
+     : (op) == B_MAXMASK ? ((x) > (y)    ? 1                                                       \
+                            : (x) == (y) ? 0.5f                                                    \
+                                         : 0)                                                      \
+                         : ((x) < (y)    ? 1                                                       \
+                            : (x) == (y) ? 0.5f                                                    \
+                                         : 0))
 
 /* One loop per (op, dtype): the switch is outside the loops so each inner
  * loop is a plain contiguous or strided loop the compiler can vectorise. */
@@ -26,20 +30,20 @@ typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_
         const T *restrict x = a->data;                                                             \
         const T *restrict y = b->data;                                                             \
         if (same) {                                                                                \
-            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], y[i]);                        \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], y[i]);                       \
         } else if (b->numel == 1) {                                                                \
             const T s = y[0];                                                                      \
-            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], s);                           \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], s);                          \
         } else if (a->numel == 1) {                                                                \
             const T s = x[0];                                                                      \
-            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, s, y[i]);                           \
+            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, s, y[i]);                          \
         } else {                                                                                   \
             int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0;                                        \
             const int64_t last = nd ? out->shape[nd - 1] : 1;                                      \
-            const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0;                     \
+            const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0;                      \
             for (int64_t base = 0; base < n; base += last) {                                       \
                 for (int64_t j = 0; j < last; j++)                                                 \
-                    o[base + j] = (T)APPLY(OP, x[ia + j * la], y[ib + j * lb]);                     \
+                    o[base + j] = (T)APPLY(OP, x[ia + j * la], y[ib + j * lb]);                    \
                 for (int d = nd - 2; d >= 0; d--) {                                                \
                     ia += sa[d];                                                                   \
                     ib += sb[d];                                                                   \
@@ -62,15 +66,33 @@ static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, const tg_te
     const bool same = a->numel == n && b->numel == n;
     TG_DISPATCH(out->dtype, T, {
         switch (op) {
-        case B_ADD: BIN_LOOPS(T, B_ADD); break;
-        case B_SUB: BIN_LOOPS(T, B_SUB); break;
-        case B_MUL: BIN_LOOPS(T, B_MUL); break;
-        case B_DIV: BIN_LOOPS(T, B_DIV); break;
-        case B_POW: BIN_LOOPS(T, B_POW); break;
-        case B_MAX: BIN_LOOPS(T, B_MAX); break;
-        case B_MIN: BIN_LOOPS(T, B_MIN); break;
-        case B_MAXMASK: BIN_LOOPS(T, B_MAXMASK); break;
-        case B_MINMASK: BIN_LOOPS(T, B_MINMASK); break;
+        case B_ADD:
+            BIN_LOOPS(T, B_ADD);
+            break;
+        case B_SUB:
+            BIN_LOOPS(T, B_SUB);
+            break;
+        case B_MUL:
+            BIN_LOOPS(T, B_MUL);
+            break;
+        case B_DIV:
+            BIN_LOOPS(T, B_DIV);
+            break;
+        case B_POW:
+            BIN_LOOPS(T, B_POW);
+            break;
+        case B_MAX:
+            BIN_LOOPS(T, B_MAX);
+            break;
+        case B_MIN:
+            BIN_LOOPS(T, B_MIN);
+            break;
+        case B_MAXMASK:
+            BIN_LOOPS(T, B_MAXMASK);
+            break;
+        case B_MINMASK:
+            BIN_LOOPS(T, B_MINMASK);
+            break;
         }
     });
 }
@@ -222,8 +244,7 @@ typedef struct scalar_attr {
     double alpha, beta;
 } scalar_attr;
 
-static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scalar_attr at,
-                               int kind)
+static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scalar_attr at, int kind)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
@@ -287,10 +308,14 @@ static tg_status pow_scalar_backward(tg_tape *tp, const tg_node *n, tg_tensor *g
     const scalar_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0);
     double p = at->alpha;
-    if (p == 0.0) gin[0] = tg_mul_scalar(tp, g, 0.0);
-    else if (p == 1.0) gin[0] = g;
-    else if (p == 2.0) gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, x, 2.0));
-    else gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_pow_scalar(tp, x, p - 1.0), p));
+    if (p == 0.0)
+        gin[0] = tg_mul_scalar(tp, g, 0.0);
+    else if (p == 1.0)
+        gin[0] = g;
+    else if (p == 2.0)
+        gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, x, 2.0));
+    else
+        gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_pow_scalar(tp, x, p - 1.0), p));
     return TG_OK;
 }
 static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward};

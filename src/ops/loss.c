@@ -11,7 +11,8 @@
 /* Common checks of a (prediction, target) pair: live inputs, same dtype,
  * identical shapes, and (when red is not NULL) a known reduction. */
 static bool check_pair(tg_tape *tp, const char *op, const char *yname, tg_tensor *y,
-                       const char *tname, tg_tensor *t, const tg_reduction *red) {
+                       const char *tname, tg_tensor *t, const tg_reduction *red)
+{
     tg_tensor *in[2] = {y, t};
     if (!tg_tape_check_inputs(tp, op, 2, in)) return false;
     if (!tg__same_dtype(tp, op, y, t)) return false;
@@ -32,7 +33,8 @@ static bool check_pair(tg_tape *tp, const char *op, const char *yname, tg_tensor
 
 /* A mean over no elements is 0/0: refuse it up front, naming the loss. */
 static bool check_nonempty(tg_tape *tp, const char *op, const char *what, const tg_tensor *x,
-                           int64_t count) {
+                           int64_t count)
+{
     if (count > 0) return true;
     char s[TG_SHAPE_BUF];
     tg_tape_fail(tp, TG_ERR_EMPTY, "%s: mean over no elements (%s %s is empty)", op, what,
@@ -41,19 +43,22 @@ static bool check_nonempty(tg_tape *tp, const char *op, const char *what, const 
 }
 
 /* sum(l) * scale, the scale folding in the sign and the 1/count of a mean. */
-static tg_tensor *reduce_scaled(tg_tape *tp, tg_tensor *l, double scale) {
+static tg_tensor *reduce_scaled(tg_tape *tp, tg_tensor *l, double scale)
+{
     tg_tensor *s = tg_sum_all(tp, l);
     return scale == 1.0 ? s : tg_mul_scalar(tp, s, scale);
 }
 
 /* 1/2 sum (t - y)^2  (seed 000 eq. 3);  d/dy = y - t. */
-tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t) {
+tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t)
+{
     if (!check_pair(tp, "sse", "y", y, "t", t, NULL)) return NULL;
     return reduce_scaled(tp, tg_square(tp, tg_sub(tp, y, t)), 0.5);
 }
 
 /* mean (t - y)^2;  d/dy = 2 (y - t) / numel. */
-tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t) {
+tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t)
+{
     if (!check_pair(tp, "mse", "y", y, "t", t, NULL)) return NULL;
     if (!check_nonempty(tp, "mse", "y", y, y->numel)) return NULL;
     return reduce_scaled(tp, tg_square(tp, tg_sub(tp, y, t)), 1.0 / (double)y->numel);
@@ -64,7 +69,8 @@ tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t) {
  * than a silent NaN loss.  At p exactly 0 or 1 the log is -inf and the loss
  * is not finite (no clamping, the formula is taken literally); tg_bce_logits
  * is the stable form for outputs of a sigmoid. */
-tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red) {
+tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red)
+{
     if (!check_pair(tp, "bce", "p", p, "t", t, &red)) return NULL;
     if (red == TG_REDUCE_MEAN && !check_nonempty(tp, "bce", "p", p, p->numel)) return NULL;
     int64_t bad = -1;
@@ -95,7 +101,8 @@ tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red) {
  * since log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z) and
  * softplus(z) - softplus(-z) = z.  softplus never overflows, so the loss is
  * finite for any finite z.  d/dz = sigmoid(z) - t. */
-tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red) {
+tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red)
+{
     if (!check_pair(tp, "bce_logits", "z", z, "t", t, &red)) return NULL;
     if (red == TG_REDUCE_MEAN && !check_nonempty(tp, "bce_logits", "z", z, z->numel)) return NULL;
     tg_tensor *l = tg_sub(tp, tg_softplus(tp, z), tg_mul(tp, t, z));
@@ -105,8 +112,8 @@ tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction r
 
 /* Checks shared by both cross-entropies: z is (N,C) or (C) with C > 0, and a
  * mean needs N > 0.  Sets *rows to N (1 for 1-d z). */
-static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction red,
-                         int64_t *rows) {
+static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction red, int64_t *rows)
+{
     char s[TG_SHAPE_BUF];
     if (z->ndim != 1 && z->ndim != 2) {
         tg_tape_fail(tp, TG_ERR_SHAPE, "%s: logits z %s must be (N,C) or (C)", op,
@@ -132,14 +139,15 @@ static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction
 /* -sum_rows sum_c t_c log_softmax(z)_c   (/N for the mean).
  * d/dz = softmax(z) sum_c t_c - t, i.e. softmax(z) - t per row when each row
  * of t sums to 1 (seed 002). */
-static tg_tensor *xent(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red, int64_t rows) {
+static tg_tensor *xent(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red, int64_t rows)
+{
     tg_tensor *l = tg_mul(tp, t, tg_log_softmax(tp, z, -1));
     double n = red == TG_REDUCE_MEAN ? (double)rows : 1.0;
     return reduce_scaled(tp, l, -1.0 / n);
 }
 
-tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
-                                    tg_reduction red) {
+tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets, tg_reduction red)
+{
     const char *op = "softmax_cross_entropy";
     if (!check_pair(tp, op, "z", z, "targets", targets, &red)) return NULL;
     int64_t rows;
@@ -150,7 +158,8 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *target
 /* The labels become a one-hot constant (not differentiable: the labels are
  * integers) and the loss is the one with dense targets. */
 tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
-                                           int64_t n, tg_reduction red) {
+                                           int64_t n, tg_reduction red)
+{
     const char *op = "softmax_cross_entropy_labels";
     tg_tensor *in[1] = {z};
     if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
@@ -179,7 +188,6 @@ tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int3
     }
     tg_tensor *onehot = tg__const_full(tp, z->dtype, z->ndim, z->shape, 0.0);
     if (!onehot) return NULL;
-    for (int64_t i = 0; i < n; i++)
-        tg_tensor_set_flat(onehot, i * c + labels[i], 1.0);
+    for (int64_t i = 0; i < n; i++) tg_tensor_set_flat(onehot, i * c + labels[i], 1.0);
     return xent(tp, z, onehot, red, rows);
 }

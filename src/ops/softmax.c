@@ -14,13 +14,12 @@ typedef struct softmax_attr {
 } softmax_attr;
 
 /* x seen as (outer, n, inner) with the softmax axis in the middle. */
-static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool log_out) {
+static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool log_out)
+{
     int64_t outer = 1, inner = 1;
     const int64_t n = x->shape[axis];
-    for (int d = 0; d < axis; d++)
-        outer *= x->shape[d];
-    for (int d = axis + 1; d < x->ndim; d++)
-        inner *= x->shape[d];
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
         const T *restrict v = x->data;
@@ -57,26 +56,23 @@ static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool lo
                      * the max, whereas x - (max + log sum) would lose the low
                      * bits of log sum against a large max (1000 in f32). */
                     T lse[SM_BLOCK];
-                    for (int64_t j = 0; j < w; j++)
-                        lse[j] = (T)log(sum[j]);
+                    for (int64_t j = 0; j < w; j++) lse[j] = (T)log(sum[j]);
                     for (int64_t k = 0; k < n; k++)
                         for (int64_t j = 0; j < w; j++)
                             ob[k * inner + j] = (xb[k * inner + j] - mx[j]) - lse[j];
                 } else {
                     T inv[SM_BLOCK];
-                    for (int64_t j = 0; j < w; j++)
-                        inv[j] = (T)(1.0 / sum[j]);
+                    for (int64_t j = 0; j < w; j++) inv[j] = (T)(1.0 / sum[j]);
                     for (int64_t k = 0; k < n; k++)
-                        for (int64_t j = 0; j < w; j++)
-                            ob[k * inner + j] *= inv[j];
+                        for (int64_t j = 0; j < w; j++) ob[k * inner + j] *= inv[j];
                 }
             }
         }
     });
 }
 
-static tg_tensor *softmax_common(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis,
-                                 bool log_out) {
+static tg_tensor *softmax_common(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis, bool log_out)
+{
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
     softmax_attr at;
@@ -97,7 +93,8 @@ static tg_tensor *softmax_common(tg_tape *tp, const tg_op *op, tg_tensor *x, int
 /* y = softmax(x):  dy_i/dx_j = y_i (d_ij - y_j), so
  * dx = J^T g = y * (g - sum(g * y, axis, keepdim)).  Written with ops on the
  * node's output y, so a second derivative differentiates through y again. */
-static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin) {
+static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
     const softmax_attr *at = tg_node_saved(n);
     tg_tensor *y = tg_node_output(n);
     tg_tensor *s = tg_sum(tp, tg_mul(tp, g, y), 1, &at->axis, true);
@@ -106,14 +103,15 @@ static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
 }
 static const tg_op k_softmax = {"softmax", 1, softmax_backward};
 
-tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis) {
+tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
+{
     return softmax_common(tp, &k_softmax, x, axis, false);
 }
 
 /* y = log_softmax(x):  dy_i/dx_j = d_ij - softmax_j = d_ij - e^(y_j), so
  * dx = g - e^y * sum(g, axis, keepdim). */
-static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
-                                      tg_tensor **gin) {
+static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
     const softmax_attr *at = tg_node_saved(n);
     tg_tensor *y = tg_node_output(n);
     tg_tensor *s = tg_sum(tp, g, 1, &at->axis, true);
@@ -122,6 +120,7 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
 }
 static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward};
 
-tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis) {
+tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
+{
     return softmax_common(tp, &k_log_softmax, x, axis, true);
 }
