@@ -8,38 +8,17 @@
 #include <math.h>
 
 #include "common.h"
+#include "seed_asserts.h"
 #include "seed_nets.h"
 
 static sn_rows g_rows;
 static bool g_ran;
 
-/* One row: the verdict it was written with must hold.  Agreement is to
- * 1e-10 relative in f64; an erratum must be off by the documented amount
- * AND its corrected form must agree to 1e-10. */
+/* One row: the verdict it was written with must hold (seed_asserts.c). */
 START_TEST(test_row)
 {
     ck_assert_int_lt(_i, g_rows.n);
-    const sn_row *r = &g_rows.v[_i];
-    char why[256];
-    bool holds = sn_row_holds(r, why, sizeof why);
-    ck_assert_msg(holds, "seed %03d eq %s (%s): %s", r->seed, r->eq, r->what, why);
-    /* The same facts, spelled out (sn_row_holds is not taken on trust). */
-    ck_assert_msg(!r->broken, "eq %s: a tape op failed", r->eq);
-    ck_assert_msg(r->scale > 1e-12, "eq %s: vacuous comparison", r->eq);
-    if (r->verdict == SN_APPROX) {
-        ck_assert_msg(fabs(r->printed_err - r->documented) <= SN_DOC_RTOL * r->documented,
-                      "eq %s: measured %.6g, documented %.6g", r->eq, r->printed_err,
-                      r->documented);
-        return;
-    }
-    ck_assert_msg(r->err <= 1e-10, "eq %s: hand %.17g autodiff %.17g rel %.3g", r->eq, r->hand,
-                  r->autodiff, r->err);
-    if (r->verdict == SN_ERRATUM) {
-        ck_assert_msg(r->printed_err > 1e-6, "eq %s: printed form agrees", r->eq);
-        ck_assert_msg(fabs(r->printed_err - r->documented) <= SN_DOC_RTOL * r->documented,
-                      "eq %s: printed form off by %.6g, documented %.6g", r->eq, r->printed_err,
-                      r->documented);
-    }
+    sn_ck_assert_row(&g_rows.v[_i]);
 }
 END_TEST
 
