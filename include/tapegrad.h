@@ -31,5 +31,9 @@
 #include "tapegrad/autodiff.h"
 #include "tapegrad/ops.h"
 #include "tapegrad/check.h"
+#include "tapegrad/nn.h"
+#include "tapegrad/optim.h"
+#include "tapegrad/io.h"
+#include "tapegrad/verify.h"
 
 #endif

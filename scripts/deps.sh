@@ -10,6 +10,7 @@ command -v ninja >/dev/null 2>&1 || need+=(ninja-build)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists check 2>/dev/null || need+=(check)
 pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
+pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 for extra in "$@"; do
     case "$extra" in
         clang) command -v clang >/dev/null 2>&1 || need+=(clang) ;;

@@ -1,0 +1,64 @@
+/* tapegrad: saving and loading tensors (safetensors), IDX datasets (the
+ * MNIST / Fashion-MNIST format, gzip through zlib), mini-batch iteration.
+ * Errors are reported through the return status and tg_last_error(); a
+ * corrupt or truncated file is a clear error, never a crash. */
+#ifndef TAPEGRAD_IO_H
+#define TAPEGRAD_IO_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- safetensors (io/safetensors.c) ----------------------------------------- */
+/* Writes n named tensors (F32 / F64, little-endian, header sorted by name). */
+tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
+                              tg_tensor *const *tensors);
+/* A set of named user-owned tensors read from a file. */
+typedef struct tg_named_tensors {
+    int n;
+    char **names;
+    tg_tensor **tensors;
+} tg_named_tensors;
+/* Reads every tensor of a file (F32 and F64 entries; other dtypes are an
+ * error naming the entry).  Free with tg_named_tensors_free. */
+tg_status tg_load_safetensors(const char *path, tg_named_tensors *out);
+void tg_named_tensors_free(tg_named_tensors *t);
+/* Fills existing tensors by name (shapes must match; dtypes are converted). */
+tg_status tg_load_safetensors_into(const char *path, int n, const char *const *names,
+                                   tg_tensor *const *tensors);
+
+/* ---- IDX datasets (io/idx.c) ------------------------------------------------------ */
+/* Reads an IDX file (optionally .gz) of unsigned bytes into a user-owned
+ * tensor of dtype dt with the file's shape, each value multiplied by scale
+ * (1/255.0 for pixels in [0, 1]). */
+tg_tensor *tg_idx_load(const char *path, tg_dtype dt, double scale);
+/* Reads an IDX label file (1-d unsigned bytes) into an int32 array; *n
+ * receives the count.  The array comes from the library's allocator: free it
+ * with tg_idx_labels_free (plain free() is equivalent only while no custom
+ * allocator is set with tg_set_allocator). */
+int32_t *tg_idx_load_labels(const char *path, int64_t *n);
+void tg_idx_labels_free(int32_t *labels);
+
+/* ---- mini-batches (io/batch.c) ----------------------------------------------------- */
+/* Iterates over the first axis of data (N, ...) and labels[N] in batches,
+ * in an order shuffled from a seed at each tg_batches_reset (shuffle false:
+ * in order).  The batch tensor and label array are owned by the iterator and
+ * reused (no allocation per batch).  The last batch may be smaller unless
+ * drop_last. */
+typedef struct tg_batches tg_batches;
+tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t batch_size,
+                           bool shuffle, bool drop_last, uint64_t seed);
+/* Starts the next epoch (reshuffled from the same RNG stream).  A new
+ * iterator is already at its first, shuffled epoch: call this from the
+ * second epoch on. */
+void tg_batches_reset(tg_batches *b);
+/* Next batch: true and *x (B, ...), *y (B labels), *n (B) set; false at the end. */
+bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n);
+void tg_batches_free(tg_batches *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
