@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include <tapegrad/check_asserts.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,37 +59,18 @@ void tt_gradcheck_ex(const char *what, tg_fn fn, void *ctx, int n, tg_tensor *co
     }
 }
 
+/* Both delegate to tapegrad/check_asserts.h, the assertions users put in
+ * their own suites: the failure message is tg_compare's full report. */
 void tt_assert_close_impl(const char *file, int line, const char *what, const tg_tensor *a,
                           const tg_tensor *b, double rtol, double atol)
 {
-    tg_compare_report r;
-    ck_assert_msg(a && b, "%s:%d: %s: NULL tensor (a=%p b=%p)", file, line, what, (void *)a,
-                  (void *)b);
-    if (!tg_compare(a, b, rtol, atol, &r)) {
-        tg_compare_report_print(stderr, what, &r);
-        ck_abort_msg("%s:%d: %s: %s; worst [%lld]: %.17g vs %.17g (abs %.3g, rel %.3g)", file, line,
-                     what, r.shape_mismatch ? "shapes differ" : "values differ",
-                     (long long)r.worst_index, r.worst_a, r.worst_b, r.worst_abs, r.worst_rel);
-    }
+    tg_ck_assert_close_at(file, line, what, a, b, rtol, atol);
 }
 
 void tt_assert_values_impl(const char *file, int line, const char *what, const tg_tensor *a,
                            const double *expect, int64_t n, double rtol, double atol)
 {
-    ck_assert_msg(a != NULL, "%s:%d: %s: tensor is NULL", file, line, what);
-    ck_assert_msg(tg_tensor_numel(a) == n, "%s:%d: %s: %lld elements, expected %lld", file, line,
-                  what, (long long)tg_tensor_numel(a), (long long)n);
-    tg_tensor *e = tg_tensor_from_f64(TG_F64, tg_tensor_ndim(a), tg_tensor_shape(a), expect);
-    ck_assert(e != NULL);
-    tg_compare_report r;
-    bool ok = tg_compare(a, e, rtol, atol, &r);
-    tg_tensor_free(e);
-    if (!ok) {
-        tg_compare_report_print(stderr, what, &r);
-        ck_abort_msg("%s:%d: %s: worst [%lld]: got %.17g, expected %.17g (abs %.3g, rel %.3g)",
-                     file, line, what, (long long)r.worst_index, r.worst_a, r.worst_b, r.worst_abs,
-                     r.worst_rel);
-    }
+    tg_ck_assert_values_at(file, line, what, a, expect, n, rtol, atol);
 }
 
 void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_status st, ...)

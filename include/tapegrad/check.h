@@ -24,6 +24,10 @@ typedef struct tg_compare_report {
     double worst_rel;        /* |a - b| / max(|b|, tiny) there */
     double max_abs;          /* largest |a - b| over all elements */
     double max_rel;          /* largest relative error over elements with |b| > atol */
+    /* gradcheck of an f32 input: a is the f32 graph's analytic gradient, b
+     * central differences of the same function evaluated on f64 copies of
+     * the inputs (differencing in f32 would drown in rounding). */
+    bool f32_vs_f64;
 } tg_compare_report;
 
 /* allclose: |a - b| <= atol + rtol |b| elementwise.  report may be NULL.
@@ -49,12 +53,20 @@ typedef struct tg_gradcheck_options {
     uint64_t seed; /* for the projection r of non-scalar outputs */
 } tg_gradcheck_options;
 
-/* Checks d out / d inputs[i] for every input with requires_grad (inputs
- * must be user-owned f64 tensors; others are left unchecked and their
- * report says numel = 0).  reports[n] may be NULL.  Returns TG_OK when every
+/* Checks d out / d inputs[i] for every input with requires_grad (all
+ * inputs when none has it; unchecked inputs' reports say numel = 0).  Inputs
+ * must be user-owned.  reports[n] may be NULL.  Returns TG_OK when every
  * checked element passes; TG_ERR_NUMERIC when some element fails; another
  * status when the function could not be evaluated (msg says why).  The
- * inputs' values are restored. */
+ * inputs' values are restored.
+ *
+ * f32 inputs: the analytic gradient comes from the f32 graph as built, the
+ * numeric one from central differences of fn evaluated on f64 copies of
+ * every input (fn must build its graph in its inputs' dtype), and each
+ * report says so (f32_vs_f64).  The comparison then measures the f32
+ * backward against the exact derivative, so the default tolerances become
+ * rtol 1e-4, atol 1e-5 (about 840 and 84 f32 epsilons: the rounding of a
+ * few dozen f32 ops); options given explicitly are used as given. */
 tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
                        const tg_gradcheck_options *opts, tg_compare_report *reports);
 /* Like tg_gradcheck, also writing a per-input report to f (NULL = none). */

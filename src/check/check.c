@@ -1,5 +1,6 @@
 /* Verification: tg_compare (allclose with a report) and tg_gradcheck
- * (central differences in f64 with kink detection). */
+ * (central differences in f64 with kink detection; an f32 graph's gradient
+ * is checked against differences of the function evaluated in f64). */
 #include "../core/internal.h"
 
 #include <stdlib.h>
@@ -60,20 +61,21 @@ bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol
 void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report *r)
 {
     if (!f || !r) return;
-    if (!label) label = "compare";
-    if (r->shape_mismatch) {
-        fprintf(f, "%s: FAIL: shapes differ\n", label);
+    /* One text for the printed and the formatted report (verify.c). */
+    char small[1024];
+    size_t need = tg_compare_report_format(small, sizeof small, label, r);
+    if (need < sizeof small) {
+        fputs(small, f);
         return;
     }
-    fprintf(f, "%s: %s  %lld elements, %lld out of tolerance", label, r->ok ? "ok" : "FAIL",
-            (long long)r->numel, (long long)r->n_failed);
-    if (r->n_skipped) fprintf(f, ", %lld skipped at kinks", (long long)r->n_skipped);
-    fputc('\n', f);
-    if (r->worst_index >= 0)
-        fprintf(f, "  worst at [%lld]: %.17g vs %.17g  abs err %.3g  rel err %.3g\n",
-                (long long)r->worst_index, r->worst_a, r->worst_b, r->worst_abs, r->worst_rel);
-    fprintf(f, "  max abs err %.3g, max rel err %.3g%s\n", r->max_abs, r->max_rel,
-            r->vacuous ? "  (vacuous: both sides ~0 everywhere)" : "");
+    char *big = tg__malloc(need + 1);
+    if (!big) {
+        fputs(small, f); /* truncated rather than nothing */
+        return;
+    }
+    tg_compare_report_format(big, need + 1, label, r);
+    fputs(big, f);
+    tg__free(big);
 }
 
 /* ---- gradcheck -------------------------------------------------------------- */
@@ -118,14 +120,6 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         tg__set_last(TG_ERR_NULL, "gradcheck: function or inputs are NULL");
         return TG_ERR_NULL;
     }
-    tg_gradcheck_options o = {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5, .kink_tol = 1e-3};
-    if (opts) {
-        if (opts->eps > 0) o.eps = opts->eps;
-        if (opts->atol > 0) o.atol = opts->atol;
-        if (opts->rtol > 0) o.rtol = opts->rtol;
-        if (opts->kink_tol != 0) o.kink_tol = opts->kink_tol;
-        o.seed = opts->seed;
-    }
     bool any_rg = false;
     for (int i = 0; i < n; i++) {
         if (!inputs[i] || inputs[i]->magic != TG_MAGIC_USER) {
@@ -134,29 +128,49 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         }
         any_rg = any_rg || inputs[i]->requires_grad;
     }
+    /* An f32 input switches to mixed mode: f32 analytic, f64 numeric. */
+    bool mixed = false;
+    for (int i = 0; i < n; i++)
+        mixed = mixed || ((inputs[i]->requires_grad || !any_rg) && inputs[i]->dtype == TG_F32);
+    tg_gradcheck_options o = {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5, .kink_tol = 1e-3};
+    if (mixed) o.atol = 1e-5, o.rtol = 1e-4;
+    if (opts) {
+        if (opts->eps > 0) o.eps = opts->eps;
+        if (opts->atol > 0) o.atol = opts->atol;
+        if (opts->rtol > 0) o.rtol = opts->rtol;
+        if (opts->kink_tol != 0) o.kink_tol = opts->kink_tol;
+        o.seed = opts->seed;
+    }
     bool *check = tg__calloc((size_t)n + 1, sizeof *check);
     tg_tensor **xs = tg__calloc((size_t)n + 1, sizeof *xs);
     tg_tensor **gs = tg__calloc((size_t)n + 1, sizeof *gs);
     double **analytic = tg__calloc((size_t)n + 1, sizeof *analytic);
+    tg_tensor **in64 = mixed ? tg__calloc((size_t)n + 1, sizeof *in64) : NULL;
     gc_state s = {fn, ctx, n, inputs, tg_tape_new(NULL), NULL, -1};
     tg_status st = TG_OK;
     int nx = 0;
-    if (!check || !xs || !gs || !analytic || !s.tp) {
+    if (!check || !xs || !gs || !analytic || !s.tp || (mixed && !in64)) {
         st = TG_ERR_NOMEM;
         tg__set_last(st, "gradcheck: out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
         check[i] = inputs[i]->requires_grad || !any_rg;
-        if (check[i] && inputs[i]->dtype != TG_F64) {
-            st = TG_ERR_DTYPE;
-            tg__set_last(st,
-                         "gradcheck: input %d is %s; finite differences need f64 inputs "
-                         "(convert with tg_tensor_cast_new)",
-                         i, tg_dtype_name(inputs[i]->dtype));
-            goto done;
-        }
         if (check[i]) xs[nx++] = inputs[i];
+        if (mixed) {
+            /* one copy per distinct tensor: an input passed twice is one
+             * variable, perturbed in both places at once */
+            for (int j = 0; j < i && !in64[i]; j++)
+                if (inputs[j] == inputs[i]) in64[i] = in64[j];
+            if (in64[i]) continue;
+            in64[i] = tg_tensor_cast_new(inputs[i], TG_F64);
+            if (!in64[i]) {
+                st = TG_ERR_NOMEM;
+                tg__set_last(st, "gradcheck: out of memory for an f64 copy of input %d", i);
+                goto done;
+            }
+            in64[i]->requires_grad = inputs[i]->requires_grad;
+        }
     }
 
     /* Analytic gradients, through a vector-Jacobian product with r. */
@@ -196,18 +210,26 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         }
         tg_tensor_to_f64(gs[k], analytic[k]);
     }
+    if (mixed) {
+        /* From here on fn sees the f64 copies: f0 and every difference are
+         * f64 evaluations of the same function at the same point (the f32
+         * values convert exactly). */
+        s.inputs = in64;
+        if ((st = gc_eval(&s, &f0, NULL)) != TG_OK) goto done;
+    }
 
     /* Numeric gradients, element by element. */
     bool failed = false;
     for (int i = 0, k = 0; i < n; i++) {
         tg_compare_report r;
         report_init(&r, 0);
+        r.f32_vs_f64 = check[i] && inputs[i]->dtype == TG_F32;
         if (!check[i]) {
             if (reports) reports[i] = r;
             continue;
         }
-        tg_tensor *x = inputs[i];
-        double *v = x->data;
+        tg_tensor *x = s.inputs[i];
+        double *v = x->data; /* f64: an original, or its copy in mixed mode */
         r.numel = x->numel;
         double worst = -INFINITY;
         bool nonzero = false;
@@ -248,6 +270,12 @@ done:
     tg__free(gs);
     tg__free(xs);
     tg__free(check);
+    for (int i = 0; i < n && in64; i++) {
+        bool dup = false;
+        for (int j = 0; j < i && !dup; j++) dup = in64[j] == in64[i];
+        if (!dup) tg_tensor_free(in64[i]);
+    }
+    tg__free(in64);
     return st;
 }
 
@@ -258,7 +286,7 @@ tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *con
     if (!rep) return TG_ERR_NOMEM;
     tg_status st = tg_gradcheck(fn, ctx, n, inputs, opts, rep);
     if (f) {
-        if (st != TG_OK && st != TG_ERR_NUMERIC) fprintf(f, "gradcheck: %s\n", tg_last_error());
+        if (st != TG_OK && st != TG_ERR_NUMERIC) fprintf(f, "%s\n", tg_last_error()); /* already says "gradcheck:" */
         for (int i = 0; i < n && (st == TG_OK || st == TG_ERR_NUMERIC); i++) {
             if (!rep[i].numel) continue;
             char label[48];

@@ -59,6 +59,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     bool was_recording = tg__tape_recording(tp);
     const bool *was_dep = tg__tape_dep(tp); /* a sweep inside a backward rule nests */
     const int32_t was_n_dep = tg__tape_dep_count(tp);
+    const int64_t was_bw_node = tg__tape_set_backward_node(tp, -1);
     tg__tape_set_recording(tp, create_graph);
     tg__tape_set_dep(tp, s->dep, s->nv);
     tg_tensor *gin_small[8];
@@ -80,6 +81,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             if (!gin) break;
         }
         for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
+        /* anomaly mode names node i for what its rule and the sums below make */
+        tg__tape_set_backward_node(tp, i);
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
@@ -105,6 +108,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             }
         }
     }
+    tg__tape_set_backward_node(tp, was_bw_node);
     tg__tape_set_recording(tp, was_recording);
     tg__tape_set_dep(tp, was_dep, was_n_dep);
     return tg_tape_status(tp);

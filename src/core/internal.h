@@ -37,6 +37,7 @@ struct tg_node {
     int32_t *in_ids;
     tg_tensor *out;
     void *saved;
+    size_t saved_size; /* bytes of saved (for the memory report) */
     int n_aux;
     tg_tensor **aux;
 };
@@ -97,6 +98,9 @@ int32_t tg__tape_dep_count(const tg_tape *tp);
 void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
 /* Anomaly mode check of a freshly computed tensor. */
 bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
+/* The backward sweep names the node whose rule runs (-1: none), so anomaly
+ * mode can say where a non-finite gradient came from; returns the previous. */
+int64_t tg__tape_set_backward_node(tg_tape *tp, int64_t node);
 
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */

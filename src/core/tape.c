@@ -29,6 +29,7 @@ struct tg_tape {
     bool anomaly;
     const bool *dep;
     int32_t n_dep;
+    int64_t bw_node; /* node whose backward rule is running, -1 outside */
     tg_rng rng;
     int64_t mallocs;
 };
@@ -47,6 +48,7 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     tp->recording = true;
     tp->anomaly = o.anomaly;
     tp->err_node = -1;
+    tp->bw_node = -1;
     tg_rng_seed(&tp->rng, o.seed);
     tp->mallocs = 1;
     return tp;
@@ -79,6 +81,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->recording = true;
     tp->dep = NULL;
     tp->n_dep = 0;
+    tp->bw_node = -1;
 }
 
 tg_status tg_tape_status(const tg_tape *tp)
@@ -354,19 +357,91 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
     return true;
 }
 
-bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t)
+/* ---- anomaly mode ---------------------------------------------------------- */
+int64_t tg__tape_set_backward_node(tg_tape *tp, int64_t node)
 {
+    int64_t prev = tp->bw_node;
+    tp->bw_node = node;
+    return prev;
+}
+
+/* Appends "; <label> f64[2,3] in [min, max]" to buf at *k (NaNs left out of
+ * the range and flagged), so the message shows what the failing op was fed. */
+static void append_range(char *buf, size_t size, size_t *k, const char *label, const tg_tensor *t)
+{
+    if (*k >= size) return;
+    char d[TG_SHAPE_BUF + 8];
+    double lo = INFINITY, hi = -INFINITY;
+    int64_t nan = 0;
     for (int64_t i = 0; i < t->numel; i++) {
         double v = tg_tensor_get_flat(t, i);
-        if (!isfinite(v)) {
-            char d[TG_SHAPE_BUF + 8];
-            tg_tape_fail(tp, TG_ERR_NUMERIC, "anomaly: %s produced %s at flat index %lld of %s",
-                         what, isnan(v) ? "NaN" : "Inf", (long long)i,
-                         tg_tensor_describe(t, d, sizeof d));
-            return false;
+        if (isnan(v)) {
+            nan++;
+            continue;
         }
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
-    return true;
+    int w;
+    if (t->numel == 0)
+        w = snprintf(buf + *k, size - *k, "; %s %s empty", label,
+                     tg_tensor_describe(t, d, sizeof d));
+    else if (nan == t->numel)
+        w = snprintf(buf + *k, size - *k, "; %s %s all NaN", label,
+                     tg_tensor_describe(t, d, sizeof d));
+    else
+        w = snprintf(buf + *k, size - *k, "; %s %s in [%.6g, %.6g]%s", label,
+                     tg_tensor_describe(t, d, sizeof d), lo, hi, nan ? " with NaN" : "");
+    if (w > 0) *k += (size_t)w;
+}
+
+/* Anomaly mode: the first non-finite element of a freshly computed tensor
+ * stops the tape.  The message names the node, its op and the range of each
+ * input; during a backward sweep (tp->bw_node >= 0) it says so and names the
+ * forward node whose derivative rule produced the value, and tg_tape_error_node
+ * gives that node. */
+static bool anomaly_check_op(tg_tape *tp, const char *what, int n_in, tg_tensor *const *in,
+                             const tg_tensor *t)
+{
+    int64_t bad = -1;
+    double v = 0;
+    for (int64_t i = 0; i < t->numel && bad < 0; i++) {
+        v = tg_tensor_get_flat(t, i);
+        if (!isfinite(v)) bad = i;
+    }
+    if (bad < 0) return true;
+    if (tp->status != TG_OK) return false;
+    char d[TG_SHAPE_BUF + 8];
+    const char *kind = isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+    const int64_t node = tp->bw_node >= 0 ? tp->bw_node : tp->n_nodes;
+    size_t k = 0;
+    int w;
+    if (tp->bw_node >= 0)
+        w = snprintf(tp->msg, sizeof tp->msg,
+                     "anomaly: during backward of node %lld (%s): %s produced %s at flat index "
+                     "%lld of %s",
+                     (long long)node, tp->nodes[node].op->name, what, kind, (long long)bad,
+                     tg_tensor_describe(t, d, sizeof d));
+    else
+        w = snprintf(
+            tp->msg, sizeof tp->msg, "anomaly: node %lld (%s) produced %s at flat index %lld of %s",
+            (long long)node, what, kind, (long long)bad, tg_tensor_describe(t, d, sizeof d));
+    if (w > 0) k = (size_t)w;
+    for (int i = 0; i < n_in; i++) {
+        char label[24];
+        snprintf(label, sizeof label, "input %d", i);
+        append_range(tp->msg, sizeof tp->msg, &k, label, in[i]);
+    }
+    if (k < sizeof tp->msg)
+        snprintf(tp->msg + k, sizeof tp->msg - k, " [node %lld]", (long long)node);
+    tp->status = TG_ERR_NUMERIC;
+    tp->err_node = node;
+    return false;
+}
+
+bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t)
+{
+    return anomaly_check_op(tp, what, 0, NULL, t);
 }
 
 tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
@@ -388,7 +463,7 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         return NULL;
     }
     if (!tg_tape_check_inputs(tp, op->name, n_in, in)) return NULL;
-    if (tp->anomaly && !tg__anomaly_check(tp, op->name, out)) return NULL;
+    if (tp->anomaly && !anomaly_check_op(tp, op->name, n_in, in, out)) return NULL;
     bool rg = false;
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
     out->requires_grad = rg;
@@ -429,6 +504,7 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         nd.saved = tg__tape_scratch(tp, saved_size);
         if (!nd.saved) return NULL;
         memcpy(nd.saved, saved, saved_size);
+        nd.saved_size = saved_size;
     }
     if (n_aux) {
         nd.aux = tg__tape_scratch(tp, (size_t)n_aux * sizeof *nd.aux);

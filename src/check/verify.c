@@ -1,0 +1,704 @@
+/* The verification toolkit: delta comparison with localisation, higher
+ * order (Hessian-vector products, Jacobians, Hessians, gradgradcheck), the
+ * f32/f64 replay, and report formatting into a buffer for the Check
+ * assertions.  Everything here is built on the public autodiff API (tg_vjp
+ * in create-graph mode) plus read-only looks at the tape's nodes. */
+#include "../core/internal.h"
+
+#include <float.h>
+#include <stdlib.h>
+
+/* ---- a text sink: a FILE or a bounded buffer --------------------------------
+ * The same report code prints to a stream and formats into a string (Check
+ * messages), so the two texts cannot drift apart. */
+typedef struct sink {
+    FILE *f;
+    char *buf;
+    size_t size, len; /* len: what the full text needs so far */
+} sink;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+sk_printf(sink *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (s->f) {
+        vfprintf(s->f, fmt, ap);
+    } else {
+        char dummy[1];
+        char *at = s->len < s->size ? s->buf + s->len : dummy;
+        size_t room = s->len < s->size ? s->size - s->len : sizeof dummy;
+        int k = vsnprintf(at, room, fmt, ap);
+        if (k > 0) s->len += (size_t)k;
+    }
+    va_end(ap);
+}
+
+static sink sink_buf(char *buf, size_t size)
+{
+    sink s = {NULL, buf, buf ? size : 0, 0};
+    if (buf && size) buf[0] = '\0';
+    return s;
+}
+
+static void compare_emit(sink *s, const char *label, const tg_compare_report *r)
+{
+    if (!label) label = "compare";
+    if (r->shape_mismatch) {
+        sk_printf(s, "%s: FAIL: shapes differ\n", label);
+        return;
+    }
+    sk_printf(s, "%s: %s  %lld elements, %lld out of tolerance", label, r->ok ? "ok" : "FAIL",
+              (long long)r->numel, (long long)r->n_failed);
+    if (r->n_skipped) sk_printf(s, ", %lld skipped at kinks", (long long)r->n_skipped);
+    sk_printf(s, "\n");
+    if (r->f32_vs_f64)
+        sk_printf(s, "  f32 analytic gradient against central differences evaluated in f64\n");
+    if (r->worst_index >= 0)
+        sk_printf(s, "  worst at [%lld]: %.17g vs %.17g  abs err %.3g  rel err %.3g\n",
+                  (long long)r->worst_index, r->worst_a, r->worst_b, r->worst_abs, r->worst_rel);
+    sk_printf(s, "  max abs err %.3g, max rel err %.3g%s\n", r->max_abs, r->max_rel,
+              r->vacuous ? "  (vacuous: both sides ~0 everywhere)" : "");
+}
+
+size_t tg_compare_report_format(char *buf, size_t size, const char *label,
+                                const tg_compare_report *r)
+{
+    sink s = sink_buf(buf, size);
+    if (r) compare_emit(&s, label, r);
+    return s.len;
+}
+
+/* "$2" for a user-owned input (its first-use order), "%7" for a node's
+ * output, "c12" for a tape constant. */
+static void ref_str(const tg_tape *tp, const tg_tensor *t, char *buf, size_t size)
+{
+    if (t->magic == TG_MAGIC_USER) {
+        size_t nu = tg__tape_num_users(tp);
+        for (size_t u = 0; u < nu; u++)
+            if (tg__tape_user(tp, u) == t) {
+                snprintf(buf, size, "$%zu", u);
+                return;
+            }
+        snprintf(buf, size, "$?");
+    } else if (t->node >= 0) {
+        snprintf(buf, size, "%%%lld", (long long)t->node);
+    } else {
+        snprintf(buf, size, "c%d", t->id);
+    }
+}
+
+/* ---- delta comparison with localisation ------------------------------------ */
+const char *tg_delta_verdict_name(tg_delta_verdict v)
+{
+    switch (v) {
+    case TG_DELTA_AGREES:
+        return "agrees";
+    case TG_DELTA_DIVERGES:
+        return "DIVERGES";
+    case TG_DELTA_NOT_INFORMATIVE:
+        return "not informative";
+    case TG_DELTA_AGREES_UPSTREAM:
+        return "agrees (upstream)";
+    }
+    return "?";
+}
+
+static const char *entry_label(const tg_delta_entry *e, int i, char *buf, size_t size)
+{
+    if (e->label) return e->label;
+    snprintf(buf, size, "#%d", i);
+    return buf;
+}
+
+tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_entry *entries,
+                         double rtol, double atol, tg_delta_result *results, int *first)
+{
+    tg__clear_last();
+    if (first) *first = -1;
+    if (!tp || !loss || n < 0 || (n && (!entries || !results))) {
+        tg__set_last(TG_ERR_NULL, "delta check: tape, loss, entries or results is NULL");
+        return TG_ERR_NULL;
+    }
+    if (!tg__tape_ok(tp)) {
+        tg__set_last(TG_ERR_STATE, "delta check: the tape is in error: %s", tg_tape_error(tp));
+        return TG_ERR_STATE;
+    }
+    if (!(rtol >= 0) || !(atol >= 0)) {
+        tg__set_last(TG_ERR_ARG, "delta check: rtol %g and atol %g must be >= 0", rtol, atol);
+        return TG_ERR_ARG;
+    }
+    char lb[32], da[TG_SHAPE_BUF + 8], db[TG_SHAPE_BUF + 8];
+    int32_t loss_id = tg__tape_value_id_lookup(tp, loss);
+    if (loss_id < 0) {
+        tg__set_last(TG_ERR_TAPE, "delta check: the loss is not recorded on this tape");
+        return TG_ERR_TAPE;
+    }
+    if (loss->numel != 1) {
+        tg__set_last(TG_ERR_NOT_SCALAR, "delta check: the loss %s is not a scalar",
+                     tg_tensor_describe(loss, da, sizeof da));
+        return TG_ERR_NOT_SCALAR;
+    }
+    for (int i = 0; i < n; i++) {
+        const tg_delta_entry *e = &entries[i];
+        const char *name = entry_label(e, i, lb, sizeof lb);
+        if (!e->tensor || !e->hand) {
+            tg__set_last(TG_ERR_NULL, "delta check: entry %d (%s): tensor or hand is NULL", i,
+                         name);
+            return TG_ERR_NULL;
+        }
+        if (tg__tape_value_id_lookup(tp, e->tensor) < 0) {
+            tg__set_last(TG_ERR_TAPE,
+                         "delta check: entry %d (%s): the tensor is not recorded on this tape", i,
+                         name);
+            return TG_ERR_TAPE;
+        }
+        if (!tg_tensor_same_shape(e->tensor, e->hand)) {
+            tg__set_last(TG_ERR_SHAPE, "delta check: entry %d (%s): hand %s, tensor %s", i, name,
+                         tg_tensor_describe(e->hand, da, sizeof da),
+                         tg_tensor_describe(e->tensor, db, sizeof db));
+            return TG_ERR_SHAPE;
+        }
+    }
+
+    /* Positions: the earliest consumer among the nodes up to the loss.  The
+     * reverse sweep finishes a tensor's adjoint when it passes that node. */
+    int64_t loss_node = loss->magic == TG_MAGIC_TAPE ? loss->node : -1;
+    int32_t nv = tg__tape_num_values(tp);
+    int64_t *mc = tg__malloc((size_t)nv * sizeof *mc + 1);
+    tg_tensor **xs = tg__malloc((size_t)n * sizeof *xs + 1);
+    tg_tensor **gs = tg__malloc((size_t)n * sizeof *gs + 1);
+    int *order = tg__malloc((size_t)n * sizeof *order + 1);
+    tg_status st = TG_OK;
+    if (!mc || !xs || !gs || !order) {
+        st = TG_ERR_NOMEM;
+        tg__set_last(st, "delta check: out of memory");
+        goto done;
+    }
+    for (int32_t v = 0; v < nv; v++) mc[v] = -1;
+    for (int64_t i = 0; i <= loss_node; i++) {
+        const tg_node *nd = tg__tape_node(tp, i);
+        for (int k = 0; k < nd->n_in; k++)
+            if (nd->in_ids[k] >= 0 && nd->in_ids[k] < nv && mc[nd->in_ids[k]] < 0)
+                mc[nd->in_ids[k]] = i;
+    }
+    for (int i = 0; i < n; i++) {
+        int32_t id = tg__tape_value_id_lookup(tp, entries[i].tensor);
+        results[i].position = id == loss_id ? loss_node + 1 : mc[id];
+        ref_str(tp, entries[i].tensor, results[i].ref, sizeof results[i].ref);
+        xs[i] = entries[i].tensor;
+    }
+
+    /* The engine's adjoints, all in one reverse sweep (nothing recorded). */
+    if ((st = tg_vjp(tp, loss, NULL, n, xs, gs, false)) != TG_OK) {
+        tg__set_last(st, "delta check: backward failed: %s", tg_tape_error(tp));
+        goto done;
+    }
+
+    /* Walk order: decreasing position, entry order within a position. */
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++) { /* insertion sort: stable, n is small */
+        int v = order[i], j = i;
+        while (j > 0 && results[order[j - 1]].position < results[v].position) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    bool diverged = false;
+    int64_t div_pos = 0;
+    for (int r = 0; r < n; r++) {
+        int i = order[r];
+        tg_delta_result *res = &results[i];
+        res->rank = r;
+        bool ok = tg_compare(entries[i].hand, gs[i], rtol, atol, &res->cmp);
+        if (!diverged) {
+            if (ok) {
+                res->verdict = TG_DELTA_AGREES;
+            } else {
+                diverged = true;
+                div_pos = res->position;
+                res->verdict = TG_DELTA_DIVERGES;
+                if (first) *first = i;
+            }
+        } else if (res->position == div_pos) {
+            /* A sibling of the first divergence: computed from the same
+             * downstream adjoints, so its mismatch is its own. */
+            res->verdict = ok ? TG_DELTA_AGREES : TG_DELTA_DIVERGES;
+        } else {
+            res->verdict = ok ? TG_DELTA_AGREES_UPSTREAM : TG_DELTA_NOT_INFORMATIVE;
+        }
+    }
+    if (diverged) {
+        st = TG_ERR_NUMERIC;
+        int i = -1;
+        for (int r = 0; r < n && i < 0; r++)
+            if (results[order[r]].verdict == TG_DELTA_DIVERGES) i = order[r];
+        tg__set_last(st, "delta check: the hand value of %s diverges from autodiff",
+                     entry_label(&entries[i], i, lb, sizeof lb));
+    }
+done:
+    tg__free(order);
+    tg__free(gs);
+    tg__free(xs);
+    tg__free(mc);
+    return st;
+}
+
+static void delta_emit(sink *s, int n, const tg_delta_entry *entries,
+                       const tg_delta_result *results)
+{
+    if (n <= 0 || !entries || !results) {
+        sk_printf(s, "delta check: no entries\n");
+        return;
+    }
+    int *order = tg__malloc((size_t)n * sizeof *order);
+    if (!order) {
+        sk_printf(s, "delta check: out of memory for the report\n");
+        return;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n; i++) /* ranks are a permutation: place each */
+        if (results[i].rank >= 0 && results[i].rank < n) order[results[i].rank] = i;
+    int n_div = 0, n_ni = 0, first = -1;
+    for (int r = 0; r < n; r++) {
+        tg_delta_verdict v = results[order[r]].verdict;
+        if (v == TG_DELTA_DIVERGES && first < 0) first = order[r];
+        n_div += v == TG_DELTA_DIVERGES;
+        n_ni += v == TG_DELTA_NOT_INFORMATIVE;
+    }
+    sk_printf(s, "delta check: %d hand adjoints against autodiff, walking back from the loss\n", n);
+    sk_printf(s, "  %-4s %-8s %-18s %-34s %10s %10s\n", "rank", "tensor", "verdict", "label",
+              "max abs", "max rel");
+    for (int r = 0; r < n; r++) {
+        int i = order[r];
+        const tg_delta_result *res = &results[i];
+        char lb[32];
+        sk_printf(s, "  %-4d %-8s %-18s %-34.34s %10.3g %10.3g\n", r, res->ref,
+                  tg_delta_verdict_name(res->verdict), entry_label(&entries[i], i, lb, sizeof lb),
+                  res->cmp.max_abs, res->cmp.max_rel);
+    }
+    if (first < 0) {
+        sk_printf(s, "every hand value agrees with autodiff\n");
+    } else {
+        const tg_compare_report *c = &results[first].cmp;
+        char lb[32];
+        sk_printf(s, "first divergence: %s, element [%lld]: hand %.17g, autodiff %.17g\n",
+                  entry_label(&entries[first], first, lb, sizeof lb), (long long)c->worst_index,
+                  c->worst_a, c->worst_b);
+        sk_printf(s, "  abs err %.3g, rel err %.3g; %lld of %lld elements out of tolerance\n",
+                  c->worst_abs, c->worst_rel, (long long)c->n_failed, (long long)c->numel);
+        if (n_div > 1)
+            sk_printf(s, "  (%d siblings at the same tape position diverge too)\n", n_div - 1);
+        if (n_ni)
+            sk_printf(s,
+                      "  %d mismatch(es) upstream of it are not informative: a hand value "
+                      "computed from the wrong one inherits its error\n",
+                      n_ni);
+    }
+    tg__free(order);
+}
+
+void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
+                           const tg_delta_result *results)
+{
+    if (!f) return;
+    sink s = {f, NULL, 0, 0};
+    delta_emit(&s, n, entries, results);
+}
+
+size_t tg_delta_report_format(char *buf, size_t size, int n, const tg_delta_entry *entries,
+                              const tg_delta_result *results)
+{
+    sink s = sink_buf(buf, size);
+    delta_emit(&s, n, entries, results);
+    return s.len;
+}
+
+/* ---- higher order ------------------------------------------------------------ */
+tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor *const *vs,
+                 tg_tensor **out, bool create_graph)
+{
+    if (!tp) return TG_ERR_NULL;
+    if (!tg__tape_ok(tp)) return TG_ERR_STATE;
+    if (n < 1 || !xs || !vs || !out) {
+        tg_tape_fail(tp, TG_ERR_NULL, "hvp: inputs, directions or outputs missing (n = %d)", n);
+        return tg_tape_status(tp);
+    }
+    if (!tg_tape_check_inputs(tp, "hvp", n, xs) || !tg_tape_check_inputs(tp, "hvp", n, vs))
+        return tg_tape_status(tp);
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+    for (int i = 0; i < n; i++)
+        if (!tg_tensor_same_shape(xs[i], vs[i]) || xs[i]->dtype != vs[i]->dtype) {
+            tg_tape_fail(tp, TG_ERR_SHAPE, "hvp: direction %d is %s, its input is %s", i,
+                         tg_tensor_describe(vs[i], a, sizeof a),
+                         tg_tensor_describe(xs[i], b, sizeof b));
+            return tg_tape_status(tp);
+        }
+    tg_tensor **gs = tg__tape_scratch(tp, (size_t)n * sizeof *gs);
+    if (!gs) return tg_tape_status(tp);
+    /* Reverse over reverse: the gradient recorded, <g, v> differentiated. */
+    tg_status st = tg_vjp(tp, y, NULL, n, xs, gs, true);
+    if (st != TG_OK) return st;
+    tg_tensor *dot = NULL;
+    for (int i = 0; i < n; i++) {
+        tg_tensor *t = tg_sum_all(tp, tg_mul(tp, gs[i], vs[i]));
+        dot = dot ? tg_add(tp, dot, t) : t;
+    }
+    if (!dot) return tg_tape_status(tp);
+    return tg_vjp(tp, dot, NULL, n, xs, out, create_graph);
+}
+
+tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
+{
+    if (!tp || !tg__tape_ok(tp)) return NULL;
+    tg_tensor *in[2] = {y, x};
+    if (!tg_tape_check_inputs(tp, "jacobian", 2, in)) return NULL;
+    tg_tensor *J = tg_tensor_new(x->dtype, 2, (const int64_t[]){y->numel, x->numel});
+    tg_tensor *seed = tg_tensor_new(y->dtype, y->ndim, y->shape);
+    if (!J || !seed) {
+        tg_tape_fail(tp, TG_ERR_NOMEM, "jacobian: out of memory for a %lld x %lld matrix",
+                     (long long)y->numel, (long long)x->numel);
+        goto fail;
+    }
+    /* Row i is e_i^T dy/dx: one reverse sweep per output element. */
+    for (int64_t i = 0; i < y->numel; i++) {
+        tg_tensor_fill(seed, 0.0);
+        tg_tensor_set_flat(seed, i, 1.0);
+        tg_tensor *g = NULL;
+        tg_tensor *xs[1] = {x};
+        if (tg_vjp(tp, y, seed, 1, xs, &g, false) != TG_OK) goto fail;
+        for (int64_t j = 0; j < x->numel; j++)
+            tg_tensor_set_flat(J, i * x->numel + j, tg_tensor_get_flat(g, j));
+    }
+    tg_tensor_free(seed);
+    return J;
+fail:
+    tg_tensor_free(J);
+    tg_tensor_free(seed);
+    return NULL;
+}
+
+tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
+{
+    if (!tp || !tg__tape_ok(tp)) return NULL;
+    /* The Jacobian of the recorded gradient. */
+    tg_tensor *g = tg_grad(tp, y, x, true);
+    return g ? tg_jacobian(tp, g, x) : NULL;
+}
+
+/* gradgradcheck: tg_gradcheck of G(x) = sum_i <d f / d x_i, u_i>. */
+typedef struct gg_ctx {
+    tg_fn fn;
+    void *ctx;
+    int n;
+    const bool *check;
+    tg_rng rng; /* for r, drawn at the first evaluation */
+    double *r;  /* projection of a non-scalar output */
+    int64_t r_n;
+    double **u; /* u[i]: direction for checked input i */
+} gg_ctx;
+
+/* A tape constant of like's shape and dtype holding v. */
+static tg_tensor *const_from(tg_tape *tp, const tg_tensor *like, const double *v)
+{
+    tg_tensor *t = tg_tape_alloc(tp, like->dtype, like->ndim, like->shape);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, v[i]);
+    return t;
+}
+
+static tg_tensor *gg_fn(tg_tape *tp, tg_tensor *const *inputs, void *vctx)
+{
+    gg_ctx *g = vctx;
+    tg_tensor *out = g->fn(tp, inputs, g->ctx);
+    if (!out) return NULL;
+    tg_tensor *f = out;
+    if (out->numel != 1) {
+        if (!g->r) {
+            g->r = tg__malloc((size_t)out->numel * sizeof *g->r + 1);
+            if (!g->r) {
+                tg_tape_fail(tp, TG_ERR_NOMEM, "gradgradcheck: out of memory");
+                return NULL;
+            }
+            g->r_n = out->numel;
+            for (int64_t i = 0; i < g->r_n; i++) g->r[i] = 2 * tg_rng_uniform(&g->rng) - 1;
+        } else if (g->r_n != out->numel) {
+            tg_tape_fail(tp, TG_ERR_SHAPE, "gradgradcheck: the output changed size");
+            return NULL;
+        }
+        f = tg_sum_all(tp, tg_mul(tp, out, const_from(tp, out, g->r)));
+        if (!f) return NULL;
+    }
+    tg_tensor **xs = tg__tape_scratch(tp, (size_t)g->n * sizeof *xs + 1);
+    tg_tensor **gs = tg__tape_scratch(tp, (size_t)g->n * sizeof *gs + 1);
+    if (!xs || !gs) return NULL;
+    int k = 0;
+    for (int i = 0; i < g->n; i++)
+        if (g->check[i]) xs[k++] = inputs[i];
+    if (tg_vjp(tp, f, NULL, k, xs, gs, true) != TG_OK) return NULL;
+    tg_tensor *G = NULL;
+    for (int i = 0, j = 0; i < g->n; i++) {
+        if (!g->check[i]) continue;
+        tg_tensor *t = tg_sum_all(tp, tg_mul(tp, gs[j], const_from(tp, xs[j], g->u[i])));
+        G = G ? tg_add(tp, G, t) : t;
+        j++;
+    }
+    return G;
+}
+
+tg_status tg_gradgradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                           const tg_gradcheck_options *opts, tg_compare_report *reports)
+{
+    tg__clear_last();
+    if (!fn || n < 1 || !inputs) {
+        tg__set_last(TG_ERR_NULL, "gradgradcheck: function or inputs are NULL");
+        return TG_ERR_NULL;
+    }
+    bool any_rg = false;
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i] || inputs[i]->magic != TG_MAGIC_USER) {
+            tg__set_last(TG_ERR_ARG, "gradgradcheck: input %d is NULL or not user-owned", i);
+            return TG_ERR_ARG;
+        }
+        any_rg = any_rg || inputs[i]->requires_grad;
+    }
+    gg_ctx g = {.fn = fn, .ctx = ctx, .n = n};
+    bool *check = tg__calloc((size_t)n, sizeof *check);
+    g.u = tg__calloc((size_t)n, sizeof *g.u);
+    tg_status st = TG_OK;
+    if (!check || !g.u) {
+        st = TG_ERR_NOMEM;
+        goto done;
+    }
+    g.check = check;
+    uint64_t seed = opts && opts->seed ? opts->seed : 12345;
+    tg_rng_seed(&g.rng, seed ^ 0x9e3779b97f4a7c15ull); /* not gradcheck's r stream */
+    for (int i = 0; i < n; i++) {
+        /* the inputs tg_gradcheck will check: requires_grad, or all */
+        check[i] = inputs[i]->requires_grad || !any_rg;
+        if (!check[i]) continue;
+        g.u[i] = tg__malloc((size_t)inputs[i]->numel * sizeof(double) + 1);
+        if (!g.u[i]) {
+            st = TG_ERR_NOMEM;
+            goto done;
+        }
+        for (int64_t j = 0; j < inputs[i]->numel; j++) g.u[i][j] = 2 * tg_rng_uniform(&g.rng) - 1;
+    }
+    st = tg_gradcheck(gg_fn, &g, n, inputs, opts, reports);
+done:
+    if (st == TG_ERR_NOMEM && !g.u) tg__set_last(st, "gradgradcheck: out of memory");
+    for (int i = 0; i < n && g.u; i++) tg__free(g.u[i]);
+    tg__free(g.u);
+    tg__free(g.r);
+    tg__free(check);
+    return st;
+}
+
+tg_status tg_gradgradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                                 const tg_gradcheck_options *opts)
+{
+    if (n < 1) return tg_gradgradcheck(fn, ctx, n, inputs, opts, NULL);
+    tg_compare_report *rep = tg__calloc((size_t)n, sizeof *rep);
+    if (!rep) return TG_ERR_NOMEM;
+    tg_status st = tg_gradgradcheck(fn, ctx, n, inputs, opts, rep);
+    if (f) {
+        if (st != TG_OK && st != TG_ERR_NUMERIC) fprintf(f, "gradgradcheck: %s\n", tg_last_error());
+        for (int i = 0; i < n && (st == TG_OK || st == TG_ERR_NUMERIC); i++) {
+            if (!rep[i].numel) continue;
+            char label[64];
+            snprintf(label, sizeof label, "gradgradcheck input %d (Hessian-vector product)", i);
+            tg_compare_report_print(f, label, &rep[i]);
+        }
+    }
+    tg__free(rep);
+    return st;
+}
+
+/* ---- replay in f32 and f64 ---------------------------------------------------- */
+/* Normwise relative gap of a (f32 side) against b (f64 side). */
+static double gap_of(const tg_tensor *a, const tg_tensor *b, double *max_abs, int64_t *worst,
+                     double *va, double *vb)
+{
+    double m = 0, scale = 0;
+    int64_t w = a->numel ? 0 : -1;
+    for (int64_t i = 0; i < a->numel; i++) {
+        double x = tg_tensor_get_flat(a, i), y = tg_tensor_get_flat(b, i);
+        double d = fabs(x - y);
+        if (isnan(d)) d = INFINITY;
+        if (d > m) m = d, w = i;
+        scale = fmax(scale, fabs(y));
+    }
+    if (max_abs) *max_abs = m;
+    if (worst) *worst = w;
+    if (va) *va = w >= 0 ? tg_tensor_get_flat(a, w) : 0;
+    if (vb) *vb = w >= 0 ? tg_tensor_get_flat(b, w) : 0;
+    if (m == 0) return 0;
+    return scale > 0 ? m / scale : INFINITY;
+}
+
+void tg_replay_report_free(tg_replay_report *rep)
+{
+    if (!rep) return;
+    tg__free(rep->e);
+    rep->e = NULL;
+    rep->n = 0;
+}
+
+tg_status tg_replay_f64(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs, double threshold,
+                        tg_replay_report *rep)
+{
+    tg__clear_last();
+    if (rep) memset(rep, 0, sizeof *rep), rep->first_flagged = -1;
+    if (!fn || !rep || n < 0 || (n && !inputs)) {
+        tg__set_last(TG_ERR_NULL, "replay: function, inputs or report is NULL");
+        return TG_ERR_NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!inputs[i]) {
+            tg__set_last(TG_ERR_NULL, "replay: input %d is NULL", i);
+            return TG_ERR_NULL;
+        }
+    rep->threshold = threshold > 0 ? threshold : 1e-4;
+    tg_status st = TG_OK;
+    tg_tape *tp[2] = {tg_tape_new(NULL), tg_tape_new(NULL)};
+    tg_tensor **in[2] = {tg__calloc((size_t)n + 1, sizeof(tg_tensor *)),
+                         tg__calloc((size_t)n + 1, sizeof(tg_tensor *))};
+    tg_tensor *seed[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
+    tg_tensor **xs[2] = {NULL, NULL}, **gs[2] = {NULL, NULL};
+    if (!tp[0] || !tp[1] || !in[0] || !in[1]) goto nomem;
+    const tg_dtype dts[2] = {TG_F32, TG_F64};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n; i++) {
+            in[s][i] = tg_tensor_cast_new(inputs[i], dts[s]);
+            if (!in[s][i]) goto nomem;
+            in[s][i]->requires_grad = inputs[i]->requires_grad;
+        }
+        out[s] = fn(tp[s], in[s], ctx);
+        if (!out[s]) {
+            st = tg_tape_status(tp[s]) != TG_OK ? tg_tape_status(tp[s]) : TG_ERR_ARG;
+            tg__set_last(st, "replay: the function failed in %s: %s", tg_dtype_name(dts[s]),
+                         tg_tape_status(tp[s]) != TG_OK ? tg_tape_error(tp[s])
+                                                        : "it returned NULL");
+            goto done;
+        }
+    }
+    if (!tg_tensor_same_shape(out[0], out[1])) {
+        st = TG_ERR_SHAPE;
+        tg__set_last(st, "replay: the f32 and f64 outputs differ in shape");
+        goto done;
+    }
+    /* Compare node by node up to the first structural difference. */
+    int64_t nn = tg__tape_num_nodes(tp[0]), nn64 = tg__tape_num_nodes(tp[1]);
+    if (nn64 != nn) rep->structure_differs = true;
+    if (nn64 < nn) nn = nn64;
+    for (int64_t i = 0; i < nn; i++) {
+        const tg_node *a = tg__tape_node(tp[0], i), *b = tg__tape_node(tp[1], i);
+        if (a->op != b->op || !tg_tensor_same_shape(a->out, b->out)) {
+            rep->structure_differs = true;
+            nn = i;
+            break;
+        }
+    }
+    /* The adjoints of every input and compared node, one sweep per tape,
+     * seeded with the same (f32-representable) projection. */
+    int nx = n + (int)nn;
+    rep->e = tg__calloc((size_t)nx + 1, sizeof *rep->e);
+    xs[0] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
+    xs[1] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
+    gs[0] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
+    gs[1] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
+    if (!rep->e || !xs[0] || !xs[1] || !gs[0] || !gs[1]) goto nomem;
+    tg_rng rng;
+    tg_rng_seed(&rng, 12345);
+    for (int s = 0; s < 2; s++) {
+        if (out[s]->numel != 1) {
+            seed[s] = tg_tensor_new(out[s]->dtype, out[s]->ndim, out[s]->shape);
+            if (!seed[s]) goto nomem;
+        }
+    }
+    for (int64_t j = 0; seed[0] && j < out[0]->numel; j++) {
+        tg_tensor_set_flat(seed[0], j, 2 * tg_rng_uniform(&rng) - 1);
+        tg_tensor_set_flat(seed[1], j, tg_tensor_get_flat(seed[0], j));
+    }
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n; i++) xs[s][i] = in[s][i];
+        for (int64_t i = 0; i < nn; i++) xs[s][n + i] = tg__tape_node(tp[s], i)->out;
+        if ((st = tg_vjp(tp[s], out[s], seed[s], nx, xs[s], gs[s], false)) != TG_OK) {
+            tg__set_last(st, "replay: backward failed in %s: %s", tg_dtype_name(dts[s]),
+                         tg_tape_error(tp[s]));
+            goto done;
+        }
+    }
+    char d[TG_SHAPE_BUF + 8];
+    for (int k = 0; k < nx; k++) {
+        tg_replay_entry *e = &rep->e[k];
+        e->node = k < n ? -1 : k - n;
+        e->input = k < n ? k : -1;
+        e->numel = xs[0][k]->numel;
+        tg__shape_str(xs[0][k], d, sizeof d);
+        if (k < n)
+            snprintf(e->label, sizeof e->label, "$%d input  %.40s", k, d);
+        else
+            snprintf(e->label, sizeof e->label, "%%%d = %.20s  %.40s", k - n,
+                     tg__tape_node(tp[0], k - n)->op->name, d);
+        e->gap = gap_of(xs[0][k], xs[1][k], &e->max_abs, &e->worst_index, &e->v32, &e->v64);
+        e->adj_gap = gap_of(gs[0][k], gs[1][k], &e->adj_max_abs, NULL, NULL, NULL);
+        e->flagged = !(e->gap <= rep->threshold) || !(e->adj_gap <= rep->threshold);
+        rep->n_flagged += e->flagged;
+    }
+    /* Where the gap starts: values err forward, so the first value gap in
+     * tape order; failing that, adjoints err backward, so the last adjoint
+     * gap in tape order (the one nearest the output). */
+    for (int k = 0; k < nx && rep->first_flagged < 0; k++)
+        if (!(rep->e[k].gap <= rep->threshold)) rep->first_flagged = k;
+    for (int k = nx - 1; k >= 0 && rep->first_flagged < 0; k--)
+        if (!(rep->e[k].adj_gap <= rep->threshold)) rep->first_flagged = k;
+    rep->n = nx;
+    goto done;
+nomem:
+    st = TG_ERR_NOMEM;
+    tg__set_last(st, "replay: out of memory");
+done:
+    if (st != TG_OK) tg_replay_report_free(rep);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n && in[s]; i++) tg_tensor_free(in[s][i]);
+        tg__free(in[s]);
+        tg__free(xs[s]);
+        tg__free(gs[s]);
+        tg_tensor_free(seed[s]);
+        tg_tape_free(tp[s]);
+    }
+    return st;
+}
+
+void tg_replay_report_print(FILE *f, const tg_replay_report *rep)
+{
+    if (!f || !rep) return;
+    fprintf(f,
+            "replay in f32 and f64: %d tensors; gap = max|v32 - v64| / max|v64| "
+            "(f32 epsilon %.3g), flagged above %.3g\n",
+            rep->n, (double)FLT_EPSILON, rep->threshold);
+    fprintf(f, "  %-32s %11s %11s  %s\n", "tensor", "value gap", "adjoint gap", "");
+    for (int k = 0; k < rep->n; k++) {
+        const tg_replay_entry *e = &rep->e[k];
+        fprintf(f, "  %-32.32s %11.3g %11.3g  %s\n", e->label, e->gap, e->adj_gap,
+                e->flagged ? "FLAGGED" : "");
+    }
+    if (rep->structure_differs)
+        fprintf(f, "the f32 and f64 tapes recorded different ops; compared up to the first "
+                   "difference\n");
+    if (!rep->n_flagged) {
+        fprintf(f, "no gap above %.3g: the f32/f64 differences are rounding\n", rep->threshold);
+    } else {
+        const tg_replay_entry *e = &rep->e[rep->first_flagged];
+        fprintf(f,
+                "%d tensor(s) flagged; the gap starts at %s (value gap %.3g, adjoint gap "
+                "%.3g; value [%lld]: f32 %.9g, f64 %.17g)\n",
+                rep->n_flagged, e->label, e->gap, e->adj_gap, (long long)e->worst_index, e->v32,
+                e->v64);
+    }
+}
