@@ -1,0 +1,525 @@
+/* libFuzzer harness: the input bytes are a small program.  A header picks
+ * the dtype, tape options and a few user-owned input tensors of random
+ * shapes (empty ones and mixed dtypes included); then each op byte applies
+ * one of ~50 ops to tensors picked from the pool with parameters read from
+ * the following bytes, valid or not (bad axes, strides, shapes, NULL
+ * operands, a tensor of another tape, a stale one).  The harness checks:
+ *   - nothing crashes and nothing leaks (ASan/LSan/UBSan do that);
+ *   - a failing op returns NULL with a status and a non-empty message, the
+ *     error is sticky, and tg_tape_reset makes the tape usable again;
+ *   - the user's tensors are never written by forward or backward;
+ *   - backward (and a second-order tg_grad + backward) runs on whatever was
+ *     built;
+ *   - for a valid f64 graph of small, finite, well-conditioned values, the
+ *     gradient agrees with central finite differences (tg_gradcheck).
+ * Any violation calls __builtin_trap() so libFuzzer records a crash. */
+#include <tapegrad.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IN   4
+#define MAX_OPS  12
+#define MAX_POOL (MAX_IN + MAX_OPS)
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_graph: check failed at line %d: %s\n", __LINE__, #cond);         \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t n, pos;
+} reader;
+
+static uint8_t rd(reader *r)
+{
+    return r->pos < r->n ? r->p[r->pos++] : 0;
+}
+
+/* One decoded instruction: the op, up to three operand slots (255 = NULL,
+ * 254 = a tensor of another tape, 253 = a stale tensor) and raw params. */
+typedef struct instr {
+    uint8_t op;
+    uint8_t a, b, c;
+    uint8_t p[8];
+} instr;
+
+typedef struct program {
+    tg_dtype dt;
+    bool anomaly, small_arena, second_order;
+    int n_in, n_ops;
+    instr ops[MAX_OPS];
+    /* filled while running: values near a singularity make a finite
+     * difference meaningless, so the gradcheck is skipped */
+    bool risky;
+} program;
+
+enum {
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_POW,
+    OP_MAXIMUM,
+    OP_MINIMUM,
+    OP_ADD_S,
+    OP_MUL_S,
+    OP_RSUB_S,
+    OP_RDIV_S,
+    OP_POW_S,
+    OP_NEG,
+    OP_EXP,
+    OP_LOG,
+    OP_SQRT,
+    OP_SQUARE,
+    OP_ABS,
+    OP_SIGMOID,
+    OP_TANH,
+    OP_RELU,
+    OP_SOFTPLUS,
+    OP_SIGN,
+    OP_STEP,
+    OP_DETACH,
+    OP_CAST,
+    OP_SUM_ALL,
+    OP_MEAN_ALL,
+    OP_SUM,
+    OP_MEAN,
+    OP_MAX,
+    OP_SUM_TO,
+    OP_RESHAPE,
+    OP_PERMUTE,
+    OP_TRANSPOSE,
+    OP_SLICE,
+    OP_EMBED,
+    OP_CONCAT,
+    OP_BROADCAST,
+    OP_MATMUL,
+    OP_MATMUL_T,
+    OP_SOFTMAX,
+    OP_LOG_SOFTMAX,
+    OP_SSE,
+    OP_MSE,
+    OP_BCE,
+    OP_BCE_LOGITS,
+    OP_SCE,
+    OP_SCE_LABELS,
+    OP_CONV2D,
+    OP_IM2COL,
+    OP_COL2IM,
+    OP_MAXPOOL,
+    OP_AVGPOOL,
+    OP_FLATTEN,
+    OP_COUNT
+};
+
+static int sgn_small(uint8_t b) /* -2..5, mostly valid small ints */
+{
+    return (int)(b % 8) - 2;
+}
+
+static double min_abs(const tg_tensor *t)
+{
+    double m = INFINITY;
+    for (int64_t i = 0; i < tg_tensor_numel(t); i++) {
+        double v = fabs(tg_tensor_get_flat(t, i));
+        if (v < m) m = v;
+    }
+    return m;
+}
+static double min_val(const tg_tensor *t)
+{
+    double m = INFINITY;
+    for (int64_t i = 0; i < tg_tensor_numel(t); i++) {
+        double v = tg_tensor_get_flat(t, i);
+        if (v < m) m = v;
+    }
+    return m;
+}
+
+typedef struct env {
+    tg_tensor *pool[MAX_POOL];
+    int n;
+    tg_tensor *foreign; /* a tensor of another tape */
+    tg_tensor *stale;   /* a tensor from before a reset */
+} env;
+
+static tg_tensor *pick(env *e, uint8_t s)
+{
+    if (s == 255) return NULL;
+    if (s == 254) return e->foreign;
+    if (s == 253) return e->stale;
+    return e->pool[s % e->n];
+}
+
+/* Runs one instruction; returns its output or NULL. */
+static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
+{
+    tg_tensor *a = pick(e, in->a), *b = pick(e, in->b), *c = pick(e, in->c);
+    const uint8_t *p = in->p;
+    double s = (double)((int)p[0] - 128) / 32.0; /* a scalar in [-4, 4) */
+    int ax = sgn_small(p[1]);
+    switch (in->op % OP_COUNT) {
+    case OP_ADD:
+        return tg_add(tp, a, b);
+    case OP_SUB:
+        return tg_sub(tp, a, b);
+    case OP_MUL:
+        return tg_mul(tp, a, b);
+    case OP_DIV:
+        if (b && min_abs(b) < 0.25) pg->risky = true;
+        return tg_div(tp, a, b);
+    case OP_POW:
+        if (a && min_val(a) < 0.25) pg->risky = true;
+        return tg_pow(tp, a, b);
+    case OP_MAXIMUM:
+        return tg_maximum(tp, a, b);
+    case OP_MINIMUM:
+        return tg_minimum(tp, a, b);
+    case OP_ADD_S:
+        return tg_add_scalar(tp, a, s);
+    case OP_MUL_S:
+        return tg_mul_scalar(tp, a, s);
+    case OP_RSUB_S:
+        return tg_rsub_scalar(tp, s, a);
+    case OP_RDIV_S:
+        if (a && min_abs(a) < 0.25) pg->risky = true;
+        return tg_rdiv_scalar(tp, s, a);
+    case OP_POW_S:
+        if (a && min_val(a) < 0.25) pg->risky = true;
+        return tg_pow_scalar(tp, a, s);
+    case OP_NEG:
+        return tg_neg(tp, a);
+    case OP_EXP:
+        return tg_exp(tp, a);
+    case OP_LOG:
+        if (a && min_val(a) < 0.25) pg->risky = true;
+        return tg_log(tp, a);
+    case OP_SQRT:
+        if (a && min_val(a) < 0.25) pg->risky = true;
+        return tg_sqrt(tp, a);
+    case OP_SQUARE:
+        return tg_square(tp, a);
+    case OP_ABS:
+        return tg_abs(tp, a);
+    case OP_SIGMOID:
+        return tg_sigmoid(tp, a);
+    case OP_TANH:
+        return tg_tanh(tp, a);
+    case OP_RELU:
+        return tg_relu(tp, a);
+    case OP_SOFTPLUS:
+        return tg_softplus(tp, a);
+    case OP_SIGN:
+        pg->risky = true;
+        return tg_sign(tp, a);
+    case OP_STEP:
+        pg->risky = true;
+        return tg_step(tp, a);
+    case OP_DETACH: /* gradient zero by definition: not a finite difference */
+        pg->risky = true;
+        return tg_detach(tp, a);
+    case OP_CAST:
+        /* f32 rounding swamps a finite difference with step 1e-6 */
+        if (p[2] % 3 == TG_F32) pg->risky = true;
+        return tg_cast(tp, a, (tg_dtype)(p[2] % 3)); /* 2 is invalid */
+    case OP_SUM_ALL:
+        return tg_sum_all(tp, a);
+    case OP_MEAN_ALL:
+        return tg_mean_all(tp, a);
+    case OP_SUM:
+    case OP_MEAN: {
+        int axes[3] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
+        int na = p[4] % 4;
+        bool keep = p[5] & 1;
+        const int *ap = (p[5] & 2) ? NULL : axes;
+        if (!ap) na = 0;
+        return (in->op % OP_COUNT) == OP_SUM ? tg_sum(tp, a, na, ap, keep)
+                                             : tg_mean(tp, a, na, ap, keep);
+    }
+    case OP_MAX:
+        return tg_max(tp, a, ax, p[2] & 1);
+    case OP_SUM_TO:
+    case OP_RESHAPE:
+    case OP_BROADCAST:
+    case OP_EMBED: {
+        int nd = p[2] % 5;
+        int64_t sh[4];
+        for (int i = 0; i < 4; i++) sh[i] = (int64_t)(p[3 + i] % 5) - 1; /* -1..3 */
+        switch (in->op % OP_COUNT) {
+        case OP_SUM_TO:
+            return tg_sum_to(tp, a, nd, sh);
+        case OP_RESHAPE:
+            return tg_reshape(tp, a, nd, sh);
+        case OP_BROADCAST:
+            return tg_broadcast_to(tp, a, nd, sh);
+        default:
+            return tg_embed(tp, a, nd, sh, ax, sgn_small(p[7]), sgn_small(p[0]));
+        }
+    }
+    case OP_PERMUTE: {
+        int perm[4] = {p[2] % 4, p[3] % 4, p[4] % 4, p[5] % 4};
+        if (p[6] & 1) { /* usually a real permutation of the right rank */
+            int nd = a ? tg_tensor_ndim(a) : 0;
+            for (int i = 0; i < 4; i++) perm[i] = i;
+            for (int i = nd - 1; i > 0; i--) {
+                int j = p[7] % (i + 1);
+                int t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+            }
+        }
+        return tg_permute(tp, a, perm);
+    }
+    case OP_TRANSPOSE:
+        return tg_transpose(tp, a, ax, sgn_small(p[2]));
+    case OP_SLICE:
+        return tg_slice(tp, a, ax, sgn_small(p[2]), sgn_small(p[3]), sgn_small(p[4]));
+    case OP_CONCAT: {
+        tg_tensor *xs[3] = {a, b, c};
+        return tg_concat(tp, 1 + p[2] % 3, xs, ax);
+    }
+    case OP_MATMUL:
+        return tg_matmul(tp, a, b);
+    case OP_MATMUL_T:
+        return tg_matmul_t(tp, a, b, p[2] & 1, p[2] & 2);
+    case OP_SOFTMAX:
+        return tg_softmax(tp, a, ax);
+    case OP_LOG_SOFTMAX:
+        return tg_log_softmax(tp, a, ax);
+    case OP_SSE:
+        return tg_sse(tp, a, b);
+    case OP_MSE:
+        return tg_mse(tp, a, b);
+    case OP_BCE: /* p must be in [0,1]: the error path is the point here */
+        pg->risky = true;
+        return tg_bce(tp, a, b, (tg_reduction)(p[2] % 3));
+    case OP_BCE_LOGITS:
+        return tg_bce_logits(tp, a, b, (tg_reduction)(p[2] % 3));
+    case OP_SCE:
+        return tg_softmax_cross_entropy(tp, a, b, (tg_reduction)(p[2] % 3));
+    case OP_SCE_LABELS: {
+        int32_t labels[4] = {p[3] % 4, p[4] % 4, p[5] % 4, (int32_t)p[6] - 128};
+        return tg_softmax_cross_entropy_labels(tp, a, (p[7] & 1) ? NULL : labels, p[2] % 5,
+                                               (tg_reduction)(p[1] % 3));
+    }
+    case OP_CONV2D:
+        return tg_conv2d(tp, a, b, (p[2] & 1) ? c : NULL, sgn_small(p[3]), sgn_small(p[4]),
+                         sgn_small(p[5]), sgn_small(p[6]));
+    case OP_IM2COL:
+        return tg_im2col(tp, a, sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3]), sgn_small(p[4]),
+                         sgn_small(p[5]), sgn_small(p[6]));
+    case OP_COL2IM: {
+        int64_t img[4] = {p[7] % 3, 1 + p[0] % 3, p[1] % 4, p[2] % 4};
+        return tg_col2im(tp, a, (p[3] & 128) ? NULL : img, 1 + p[3] % 3, 1 + p[4] % 3,
+                         sgn_small(p[5]), sgn_small(p[6]), 0, p[4] >> 7);
+    }
+    case OP_MAXPOOL:
+        return tg_max_pool2d(tp, a, sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3]),
+                             sgn_small(p[4]), sgn_small(p[5]), sgn_small(p[6]));
+    case OP_AVGPOOL:
+        return tg_avg_pool2d(tp, a, sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3]),
+                             sgn_small(p[4]), sgn_small(p[5]), sgn_small(p[6]));
+    case OP_FLATTEN:
+        return tg_flatten(tp, a);
+    }
+    return NULL;
+}
+
+/* Runs the program on tp with the given inputs; returns the last output
+ * (the last input if no op ran), or NULL when the tape is in error. */
+static tg_tensor *run(tg_tape *tp, tg_tensor *const *inputs, program *pg, env *e)
+{
+    e->n = pg->n_in;
+    for (int i = 0; i < pg->n_in; i++) e->pool[i] = inputs[i];
+    for (int k = 0; k < pg->n_ops; k++) {
+        tg_tensor *y = run_op(tp, e, &pg->ops[k], pg);
+        if (!y) {
+            tg_status st = tg_tape_status(tp);
+            CHECK(st != TG_OK);
+            CHECK(tg_tape_error(tp)[0] != '\0');
+            /* sticky: the next op fails the same way without effect */
+            CHECK(tg_exp(tp, inputs[0]) == NULL);
+            CHECK(tg_tape_status(tp) == st);
+            return NULL;
+        }
+        CHECK(tg_tape_status(tp) == TG_OK);
+        CHECK(tg_tensor_tape(y) == tp);
+        e->pool[e->n++] = y;
+    }
+    return e->pool[e->n - 1];
+}
+
+typedef struct gc_ctx {
+    program *pg;
+    tg_tape *other;
+} gc_ctx;
+
+static tg_tensor *gc_fn(tg_tape *tp, tg_tensor *const *inputs, void *vctx)
+{
+    gc_ctx *g = vctx;
+    env e = {.foreign = NULL, .stale = NULL};
+    return run(tp, inputs, g->pg, &e);
+}
+
+static bool finite_and_small(const tg_tensor *t, double bound)
+{
+    for (int64_t i = 0; i < tg_tensor_numel(t); i++) {
+        double v = tg_tensor_get_flat(t, i);
+        if (!isfinite(v) || fabs(v) > bound) return false;
+    }
+    return true;
+}
+
+/* How often each outcome happened, printed at exit with TG_FUZZ_STATS=1 (so
+ * a run can show that the finite-difference check is really reached). */
+static long g_runs, g_valid, g_gradchecks;
+static void print_stats(void)
+{
+    fprintf(stderr, "fuzz_graph: %ld inputs, %ld valid graphs, %ld gradchecks\n", g_runs, g_valid,
+            g_gradchecks);
+}
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    if (getenv("TG_FUZZ_STATS")) atexit(print_stats);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    g_runs++;
+    reader r = {data, size, 0};
+    program pg = {0};
+    uint8_t flags = rd(&r);
+    pg.dt = (flags & 1) ? TG_F32 : TG_F64;
+    pg.anomaly = flags & 2;
+    pg.small_arena = (flags & 0x0c) == 0x0c;
+    pg.second_order = flags & 16;
+    bool mixed = (flags & 0xe0) == 0xe0; /* some inputs of the other dtype */
+    pg.n_in = 1 + rd(&r) % MAX_IN;
+
+    tg_tensor *inputs[MAX_IN] = {0}, *orig[MAX_IN] = {0};
+    int64_t total = 0;
+    for (int i = 0; i < pg.n_in; i++) {
+        uint8_t h = rd(&r);
+        int nd = (h & 7) % 5; /* bits 0-2: rank 0..4; 0x20 requires grad; 0x40 dtype */
+        int64_t sh[4];
+        for (int d = 0; d < nd; d++) {
+            uint8_t x = rd(&r);
+            sh[d] = x % 8 == 7 ? 0 : 1 + x % 3; /* 0 now and then: empty tensors */
+        }
+        tg_dtype dt = (mixed && (h & 0x40)) ? (pg.dt == TG_F64 ? TG_F32 : TG_F64) : pg.dt;
+        tg_rng rng;
+        tg_rng_seed(&rng, rd(&r));
+        inputs[i] = tg_tensor_new(dt, nd, sh);
+        CHECK(inputs[i] != NULL);
+        tg_tensor_fill_uniform(inputs[i], &rng, 0.3, 2.0);
+        /* signs from a byte, so values are bounded away from zero */
+        uint8_t signs = rd(&r);
+        for (int64_t k = 0; k < tg_tensor_numel(inputs[i]); k++)
+            if (signs & (1u << (k % 8)))
+                tg_tensor_set_flat(inputs[i], k, -tg_tensor_get_flat(inputs[i], k));
+        tg_tensor_set_requires_grad(inputs[i], h & 0x20);
+        orig[i] = tg_tensor_clone(inputs[i]);
+        CHECK(orig[i] != NULL);
+        total += tg_tensor_numel(inputs[i]);
+    }
+    while (pg.n_ops < MAX_OPS && r.pos < r.n) {
+        instr *in = &pg.ops[pg.n_ops++];
+        in->op = rd(&r);
+        in->a = rd(&r);
+        in->b = rd(&r);
+        in->c = rd(&r);
+        for (int k = 0; k < 8; k++) in->p[k] = rd(&r);
+    }
+
+    tg_tape_options opts = {
+        .anomaly = pg.anomaly, .arena_limit = pg.small_arena ? 6000 : 0, .arena_chunk = 1024};
+    tg_tape *tp = tg_tape_new(&opts);
+    tg_tape *other = tg_tape_new(NULL);
+    CHECK(tp && other);
+    env e = {0};
+    e.foreign = tg_exp(other, inputs[0]);
+    e.stale = tg_neg(tp, inputs[0]);
+    CHECK(e.foreign && (e.stale || pg.small_arena));
+    tg_tape_reset(tp); /* e.stale is now from an old epoch */
+
+    tg_tensor *y = run(tp, inputs, &pg, &e);
+    bool valid = y != NULL;
+    g_valid += valid;
+    if (valid) {
+        /* backward through a scalar made of the whole output */
+        tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, y));
+        tg_status st = loss ? tg_backward(tp, loss) : tg_tape_status(tp);
+        if (st != TG_OK) {
+            CHECK(tg_tape_status(tp) == st);
+            CHECK(tg_tape_error(tp)[0] != '\0');
+            valid = false;
+        } else if (pg.second_order) {
+            /* d loss / d x0 with create_graph, then backward of its square */
+            tg_tensor *g = tg_grad(tp, loss, inputs[0], true);
+            tg_tensor *l2 = g ? tg_sum_all(tp, tg_square(tp, g)) : NULL;
+            st = l2 ? tg_backward(tp, l2) : tg_tape_status(tp);
+            if (st != TG_OK) CHECK(tg_tape_error(tp)[0] != '\0');
+        }
+    } else {
+        CHECK(tg_tape_status(tp) != TG_OK);
+    }
+    for (int i = 0; i < pg.n_in; i++)
+        CHECK(memcmp(tg_tensor_data(inputs[i]), tg_tensor_data(orig[i]),
+                     (size_t)tg_tensor_numel(inputs[i]) *
+                         tg_dtype_size(tg_tensor_dtype(inputs[i]))) == 0);
+
+    /* the tape works again after a reset */
+    tg_tape_reset(tp);
+    CHECK(tg_tape_status(tp) == TG_OK);
+    if (!pg.small_arena) CHECK(tg_neg(tp, inputs[0]) != NULL);
+
+    /* finite differences on valid, small, well-conditioned f64 graphs */
+    bool all_f64 = true, any_rg = false;
+    for (int i = 0; i < pg.n_in; i++) {
+        all_f64 = all_f64 && tg_tensor_dtype(inputs[i]) == TG_F64;
+        any_rg = any_rg || tg_tensor_requires_grad(inputs[i]);
+    }
+    if (valid && all_f64 && any_rg && !pg.risky && !pg.anomaly && total <= 48) {
+        tg_tape_reset(tp);
+        env e2 = {0};
+        tg_tensor *y2 = run(tp, inputs, &pg, &e2);
+        /* (an output that is just an input is not on the tape: nothing to check) */
+        bool ok = y2 && tg_tensor_tape(y2) == tp && tg_tensor_numel(y2) <= 64;
+        for (int k = 0; ok && k < e2.n; k++) ok = finite_and_small(e2.pool[k], 30.0);
+        if (ok) {
+            gc_ctx g = {&pg, NULL};
+            tg_compare_report rep[MAX_IN];
+            tg_status st = tg_gradcheck(gc_fn, &g, pg.n_in, inputs, NULL, rep);
+            g_gradchecks++;
+            if (st != TG_OK) {
+                fprintf(stderr, "gradcheck: %s: %s\n", tg_strerror(st), tg_last_error());
+                for (int i = 0; i < pg.n_in; i++) tg_compare_report_print(stderr, "input", &rep[i]);
+                tg_tape_reset(tp);
+                run(tp, inputs, &pg, &e2);
+                tg_tape_print(tp, stderr);
+            }
+            CHECK(st == TG_OK);
+        }
+        for (int i = 0; i < pg.n_in; i++)
+            CHECK(memcmp(tg_tensor_data(inputs[i]), tg_tensor_data(orig[i]),
+                         (size_t)tg_tensor_numel(inputs[i]) * 8) == 0);
+    }
+
+    tg_tape_free(tp);
+    tg_tape_free(other);
+    for (int i = 0; i < pg.n_in; i++) {
+        tg_tensor_free(inputs[i]);
+        tg_tensor_free(orig[i]);
+    }
+    return 0;
+}

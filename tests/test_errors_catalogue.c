@@ -1,0 +1,1294 @@
+/* The bad-input catalogue (docs/errors.md), one row per error the library
+ * can report, each checked here: the status, and the message exactly as a
+ * user sees it.  Errors on a tape are also checked to be sticky (a later op
+ * returns NULL) and cleared by tg_tape_reset.
+ *
+ * The table in docs/errors.md is printed by this program
+ * (`test_errors_catalogue --markdown`), and the test checks that every row's
+ * message appears in docs/errors.md, so the document cannot drift from what
+ * the library prints. */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/core/internal.h" /* struct tg_tensor: a zeroed one is "not live" */
+
+typedef struct fixture {
+    tg_tape *tp, *other;
+    tg_tensor *a23, *b4, *c21, *f23, *e0, *img, *w, *p, *s;
+} fixture;
+
+/* Where the message is read from. */
+typedef enum { ON_TAPE, LAST_ERROR, RETURNED } where;
+
+typedef struct row {
+    const char *id;
+    const char *area;
+    tg_status st;
+    where where;
+    const char *trigger; /* what the user did, in words */
+    const char *msg;     /* exactly as printed */
+    tg_status (*run)(fixture *f);
+} row;
+
+/* ---- shared helpers ------------------------------------------------------ */
+static const char *k_st_path = "tg_catalogue.safetensors";
+static const char *k_idx_path = "tg_catalogue.idx";
+
+static void write_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(b, 1, n, fp), n);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* A safetensors file of one entry with the given header JSON and data. */
+static void write_st(const char *json, const void *data, size_t n)
+{
+    size_t hl = strlen(json);
+    unsigned char *b = calloc(1, 8 + hl + n + 1);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(b + 8, json, hl);
+    if (n) memcpy(b + 8 + hl, data, n);
+    write_bytes(k_st_path, b, 8 + hl + n);
+    free(b);
+}
+
+static long g_fail_after;
+static void *fail_malloc(size_t n, void *c)
+{
+    (void)c;
+    return g_fail_after-- > 0 ? malloc(n) : NULL;
+}
+static void *fail_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    return g_fail_after-- > 0 ? realloc(p, n) : NULL;
+}
+static void plain_free(void *p, void *c)
+{
+    (void)c;
+    free(p);
+}
+static const tg_allocator k_failing = {fail_malloc, fail_realloc, plain_free, NULL};
+
+static tg_status bw_silent_fail(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    (void)tp, (void)n, (void)g, (void)gin;
+    return TG_ERR_ARG; /* fails without setting the tape error */
+}
+static const tg_op k_silent = {"silent", 1, bw_silent_fail};
+static tg_status bw_wrong_shape(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    (void)n;
+    gin[0] = tg_sum_all(tp, g); /* a scalar for a (2,3) input */
+    return TG_OK;
+}
+static const tg_op k_wrong = {"wrong_shape", 1, bw_wrong_shape};
+
+/* A custom op y = x recorded with the given descriptor. */
+static tg_tensor *custom(tg_tape *tp, const tg_op *op, tg_tensor *x)
+{
+    tg_tensor *y = tg_tape_alloc(tp, tg_tensor_dtype(x), tg_tensor_ndim(x), tg_tensor_shape(x));
+    if (!y) return NULL;
+    tg_tensor_copy(y, x);
+    return tg_tape_record(tp, op, 1, &x, y, NULL, 0, 0, NULL);
+}
+
+static tg_tensor *gc_sum(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_sum_all(tp, tg_square(tp, in[0]));
+}
+static tg_tensor *gc_null(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)tp, (void)in, (void)ctx;
+    return NULL;
+}
+static tg_tensor *gc_bad_op(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_matmul(tp, in[0], in[0]);
+}
+static int g_calls;
+static tg_tensor *gc_growing(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return g_calls++ == 0 ? tg_square(tp, in[0]) : tg_sum_all(tp, in[0]);
+}
+static tg_tensor *gc_wrong(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return custom(tp, &k_wrong, in[0]);
+}
+static tg_tensor *gc_bad_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_sum_all(tp, tg_detach(tp, tg_square(tp, in[0]))); /* gradient 0, not 2x */
+}
+
+/* ---- the rows -------------------------------------------------------------- */
+#define T f->tp
+#define OP(expr)                                                                                   \
+    do {                                                                                           \
+        ck_assert_ptr_null(expr);                                                                  \
+        return tg_tape_status(T);                                                                  \
+    } while (0)
+
+/* tape: inputs and recording */
+static tg_status r_null_input(fixture *f)
+{
+    OP(tg_add(T, f->a23, NULL));
+}
+static tg_status r_null_array(fixture *f)
+{
+    OP(tg_concat(T, 2, NULL, 0));
+}
+static tg_status r_not_live(fixture *f)
+{
+    struct tg_tensor fake;
+    memset(&fake, 0, sizeof fake);
+    OP(tg_exp(T, &fake));
+}
+static tg_status r_other_tape(fixture *f)
+{
+    OP(tg_mul(T, f->a23, tg_exp(f->other, f->a23)));
+}
+static tg_status r_stale(fixture *f)
+{
+    tg_tensor *y = tg_exp(T, f->a23);
+    tg_tape_reset(T);
+    OP(tg_neg(T, y));
+}
+static tg_status r_record_count(fixture *f)
+{
+    tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
+    OP(tg_tape_record(T, &k_silent, 2, (tg_tensor *[]){f->a23, f->a23}, o, NULL, 0, 0, NULL));
+}
+static tg_status r_record_output(fixture *f)
+{
+    OP(tg_tape_record(T, &k_silent, 1, &f->a23, f->b4, NULL, 0, 0, NULL));
+}
+static tg_status r_record_saved(fixture *f)
+{
+    tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
+    OP(tg_tape_record(T, &k_silent, 1, &f->a23, o, NULL, 8, 0, NULL));
+}
+static tg_status r_alloc_dtype(fixture *f)
+{
+    OP(tg_tape_alloc(T, (tg_dtype)7, 1, TT_SHAPE(2)));
+}
+static tg_status r_alloc_extent(fixture *f)
+{
+    OP(tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, -5)));
+}
+static tg_status r_arena_limit(fixture *f)
+{
+    tg_tape_free(T);
+    T = tg_tape_new(&(tg_tape_options){.arena_limit = 4096});
+    tg_tensor *big = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(1000));
+    tg_tensor *y = tg_exp(T, big);
+    tg_tensor_free(big);
+    OP(y);
+}
+static tg_status r_nomem_nodes(fixture *f)
+{
+    tg_tape_free(T); /* an arena big enough that the node list is what fails */
+    T = tg_tape_new(&(tg_tape_options){.arena_chunk = 1 << 20});
+    tg_tensor *y = tg_exp(T, f->a23); /* node list and arena exist now */
+    for (int i = 0; i < 255; i++) y = tg_neg(T, y);
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing); /* the 257th node needs a bigger list */
+    tg_tensor *z = tg_neg(T, y);
+    tg_set_allocator(NULL);
+    OP(z);
+}
+static tg_status r_nomem_register(fixture *f)
+{
+    tg_tensor *c = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
+    ck_assert_ptr_nonnull(tg_neg(T, c)); /* node list and arena exist, no user tensor yet */
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    tg_tensor *z = tg_neg(T, f->a23); /* the first user tensor needs the map */
+    tg_set_allocator(NULL);
+    OP(z);
+}
+static tg_status r_anomaly_forward(fixture *f)
+{
+    tg_tape_set_anomaly(T, true);
+    OP(tg_log(T, tg_neg(T, f->a23)));
+}
+static tg_status r_anomaly_backward(fixture *f)
+{
+    /* sqrt(0) is finite, its derivative 1/(2 sqrt 0) is not */
+    tg_tape_set_anomaly(T, true);
+    tg_tensor *z = tg_mul_scalar(T, f->p, 0.0);
+    tg_tensor *y = tg_sum_all(T, tg_sqrt(T, z));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(tg_backward(T, y), TG_ERR_NUMERIC);
+    return tg_tape_status(T);
+}
+
+/* autodiff */
+static tg_status r_bw_null(fixture *f)
+{
+    return tg_backward(T, NULL);
+}
+static tg_status r_bw_not_scalar(fixture *f)
+{
+    return tg_backward(T, tg_exp(T, f->a23));
+}
+static tg_status r_bw_seed(fixture *f)
+{
+    return tg_backward_ex(T, tg_exp(T, f->a23), &(tg_backward_options){.seed = f->b4});
+}
+static tg_status r_bw_not_recorded(fixture *f)
+{
+    return tg_backward(T, f->s);
+}
+static tg_status r_bw_state(fixture *f)
+{
+    ck_assert_ptr_null(tg_add(T, f->a23, f->b4));
+    return tg_backward(T, tg_exp(T, f->a23)); /* returns STATE; the message stays */
+}
+static tg_status r_bw_rule_failed(fixture *f)
+{
+    return tg_backward(T, tg_sum_all(T, custom(T, &k_silent, f->p)));
+}
+static tg_status r_bw_rule_shape(fixture *f)
+{
+    return tg_backward(T, tg_sum_all(T, custom(T, &k_wrong, f->p)));
+}
+static tg_status r_bw_nomem(fixture *f)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(1000), 9, -1, 1);
+    tg_tensor *y = tg_sum_all(T, tg_square(T, w));
+    ck_assert_ptr_nonnull(y);
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    tg_status st = tg_backward(T, y); /* the sweep fits the arena; .grad storage does not */
+    tg_set_allocator(NULL);
+    tg_tensor_free(w);
+    return st;
+}
+static tg_status r_retain_user(fixture *f)
+{
+    return tg_retain_grad(T, f->p);
+}
+static tg_status r_vjp_null(fixture *f)
+{
+    tg_tensor *out[1];
+    return tg_vjp(T, tg_sum_all(T, f->a23), NULL, 1, NULL, out, false);
+}
+static tg_status r_grad_null_y(fixture *f)
+{
+    ck_assert_ptr_null(tg_grad(T, NULL, f->a23, false));
+    return tg_tape_status(T);
+}
+
+/* elementwise, dtypes */
+static tg_status r_broadcast(fixture *f)
+{
+    OP(tg_mul(T, f->a23, f->b4));
+}
+static tg_status r_dtype(fixture *f)
+{
+    OP(tg_add(T, f->a23, f->f23));
+}
+static tg_status r_cast(fixture *f)
+{
+    OP(tg_cast(T, f->a23, (tg_dtype)9));
+}
+
+/* reductions */
+static tg_status r_axis_range(fixture *f)
+{
+    OP(tg_sum(T, f->a23, 1, (int[]){2}, false));
+}
+static tg_status r_axis_twice(fixture *f)
+{
+    OP(tg_sum(T, f->a23, 2, (int[]){1, -1}, false));
+}
+static tg_status r_axes_null(fixture *f)
+{
+    OP(tg_mean(T, f->a23, 2, NULL, false));
+}
+static tg_status r_axes_many(fixture *f)
+{
+    OP(tg_sum(T, f->a23, 9, (int[9]){0}, false));
+}
+static tg_status r_mean_empty(fixture *f)
+{
+    OP(tg_mean_all(T, f->e0));
+}
+static tg_status r_sum_to(fixture *f)
+{
+    OP(tg_sum_to(T, f->c21, 2, TT_SHAPE(3, 1)));
+}
+static tg_status r_max_empty(fixture *f)
+{
+    OP(tg_max(T, f->e0, 0, false));
+}
+
+/* shape */
+static tg_status r_reshape_count(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 2, TT_SHAPE(4, 2)));
+}
+static tg_status r_reshape_infer(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 2, TT_SHAPE(-1, 4)));
+}
+static tg_status r_reshape_extent(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 2, TT_SHAPE(-3, 2)));
+}
+static tg_status r_reshape_ndim(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 9, TT_SHAPE(1)));
+}
+static tg_status r_reshape_overflow(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 3, TT_SHAPE(INT64_MAX / 2, 4, 0)));
+}
+static tg_status r_broadcast_to(fixture *f)
+{
+    OP(tg_broadcast_to(T, f->a23, 2, TT_SHAPE(4, 3)));
+}
+static tg_status r_permute_null(fixture *f)
+{
+    OP(tg_permute(T, f->a23, NULL));
+}
+static tg_status r_permute_bad(fixture *f)
+{
+    OP(tg_permute(T, f->a23, (int[]){0, 0}));
+}
+static tg_status r_transpose_axis(fixture *f)
+{
+    OP(tg_transpose(T, f->a23, 0, 5));
+}
+static tg_status r_slice_step(fixture *f)
+{
+    OP(tg_slice(T, f->a23, 1, 0, 3, 0));
+}
+static tg_status r_embed_null(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 2, NULL, 0, 0, 1));
+}
+static tg_status r_embed_rank(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 1, TT_SHAPE(6), 0, 0, 1));
+}
+static tg_status r_embed_extent(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 2, TT_SHAPE(4, 4), 0, 0, 1));
+}
+static tg_status r_embed_step(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 2, TT_SHAPE(4, 3), 0, 0, 0));
+}
+static tg_status r_embed_fit(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 2, TT_SHAPE(4, 3), 0, 3, 1));
+}
+static tg_status r_concat_none(fixture *f)
+{
+    OP(tg_concat(T, 0, (tg_tensor *[]){f->a23}, 0));
+}
+static tg_status r_concat_shape(fixture *f)
+{
+    OP(tg_concat(T, 2, (tg_tensor *[]){f->a23, f->c21}, 0));
+}
+
+/* matmul */
+static tg_status r_mm_rank(fixture *f)
+{
+    OP(tg_matmul(T, f->b4, f->a23));
+}
+static tg_status r_mm_batch(fixture *f)
+{
+    tg_tensor *a = tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(2, 2, 3));
+    tg_tensor *b = tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(3, 3, 2));
+    OP(tg_matmul(T, a, b));
+}
+static tg_status r_mm_inner(fixture *f)
+{
+    OP(tg_matmul(T, f->a23, f->a23));
+}
+
+/* softmax and losses */
+static tg_status r_softmax_empty(fixture *f)
+{
+    OP(tg_softmax(T, f->e0, 0));
+}
+static tg_status r_loss_shape(fixture *f)
+{
+    OP(tg_mse(T, f->a23, f->c21));
+}
+static tg_status r_loss_red(fixture *f)
+{
+    OP(tg_bce_logits(T, f->a23, f->a23, (tg_reduction)5));
+}
+static tg_status r_loss_empty(fixture *f)
+{
+    OP(tg_mse(T, f->e0, f->e0));
+}
+static tg_status r_bce_prob(fixture *f)
+{
+    OP(tg_bce(T, f->a23, f->a23, TG_REDUCE_SUM));
+}
+static tg_status r_xent_rank(fixture *f)
+{
+    OP(tg_softmax_cross_entropy(T, f->img, f->img, TG_REDUCE_SUM));
+}
+static tg_status r_xent_red(fixture *f)
+{
+    OP(tg_softmax_cross_entropy(T, f->a23, f->a23, (tg_reduction)3));
+}
+static tg_status r_xent_classes(fixture *f)
+{
+    tg_tensor *z = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 0));
+    OP(tg_softmax_cross_entropy(T, z, z, TG_REDUCE_SUM));
+}
+static tg_status r_labels_count(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_labels(T, f->a23, (int32_t[]){0, 1, 2}, 3, TG_REDUCE_SUM));
+}
+static tg_status r_labels_null(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_labels(T, f->a23, NULL, 2, TG_REDUCE_SUM));
+}
+static tg_status r_labels_range(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_labels(T, f->a23, (int32_t[]){0, 3}, 2, TG_REDUCE_MEAN));
+}
+
+/* convolution and pooling: img (1,2,5,5), w (3,2,3,3) */
+static tg_status r_conv_rank(fixture *f)
+{
+    OP(tg_conv2d(T, f->a23, f->w, NULL, 1, 1, 0, 0));
+}
+static tg_status r_conv_channels(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(3, 4, 3, 3));
+    OP(tg_conv2d(T, f->img, w, NULL, 1, 1, 0, 0));
+}
+static tg_status r_conv_bias(fixture *f)
+{
+    OP(tg_conv2d(T, f->img, f->w, f->b4, 1, 1, 0, 0));
+}
+static tg_status r_conv_stride(fixture *f)
+{
+    OP(tg_conv2d(T, f->img, f->w, NULL, 0, 1, 0, 0));
+}
+static tg_status r_conv_pad(fixture *f)
+{
+    OP(tg_conv2d(T, f->img, f->w, NULL, 1, 1, -1, 0));
+}
+static tg_status r_conv_kernel(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(3, 2, 7, 3));
+    OP(tg_conv2d(T, f->img, w, NULL, 1, 1, 0, 0));
+}
+static tg_status r_conv_kernel0(fixture *f)
+{
+    OP(tg_im2col(T, f->img, 0, 2, 1, 1, 0, 0));
+}
+static tg_status r_col2im_null(fixture *f)
+{
+    OP(tg_col2im(T, f->a23, NULL, 1, 1, 1, 1, 0, 0));
+}
+static tg_status r_col2im_image(fixture *f)
+{
+    OP(tg_col2im(T, f->a23, (const int64_t[]){1, -2, 3, 3}, 1, 1, 1, 1, 0, 0));
+}
+static tg_status r_col2im_cols(fixture *f)
+{
+    OP(tg_col2im(T, f->a23, (const int64_t[]){1, 2, 5, 5}, 3, 3, 1, 1, 0, 0));
+}
+static tg_status r_flatten_0d(fixture *f)
+{
+    OP(tg_flatten(T, f->s));
+}
+static tg_status r_pool_rank(fixture *f)
+{
+    OP(tg_max_pool2d(T, f->a23, 2, 2, 2, 2, 0, 0));
+}
+static tg_status r_pool_window(fixture *f)
+{
+    OP(tg_avg_pool2d(T, f->img, 0, 2, 2, 2, 0, 0));
+}
+static tg_status r_pool_stride(fixture *f)
+{
+    OP(tg_max_pool2d(T, f->img, 2, 2, 0, 2, 0, 0));
+}
+static tg_status r_pool_pad(fixture *f)
+{
+    OP(tg_max_pool2d(T, f->img, 2, 2, 2, 2, 2, 0));
+}
+static tg_status r_pool_empty(fixture *f)
+{
+    tg_tensor *x = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(1, 2, 0, 5));
+    OP(tg_max_pool2d(T, x, 2, 2, 2, 2, 0, 0));
+}
+static tg_status r_pool_big(fixture *f)
+{
+    OP(tg_avg_pool2d(T, f->img, 7, 2, 1, 1, 0, 0));
+}
+
+/* tensors (no tape: tg_last_error) */
+static tg_status r_t_dtype(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_new((tg_dtype)5, 1, TT_SHAPE(2)));
+    return tg_last_status();
+}
+static tg_status r_t_ndim(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_zeros(TG_F64, 9, TT_SHAPE(1)));
+    return tg_last_status();
+}
+static tg_status r_t_extent(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_ones(TG_F32, 2, TT_SHAPE(3, -1)));
+    return tg_last_status();
+}
+static tg_status r_t_nomem(fixture *f)
+{
+    (void)f;
+    g_fail_after = 1; /* the header, not the data */
+    tg_set_allocator(&k_failing);
+    tg_tensor *t = tg_tensor_new(TG_F64, 1, TT_SHAPE(100));
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    return tg_last_status();
+}
+static tg_status r_t_nomem_header(fixture *f)
+{
+    (void)f;
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    tg_tensor *t = tg_tensor_new(TG_F64, 1, TT_SHAPE(100));
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    return tg_last_status();
+}
+static tg_status r_t_arange(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_arange(TG_F64, 0, 1, 0));
+    return tg_last_status();
+}
+static tg_status r_t_arange_many(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_arange(TG_F64, 0, 1e300, 1));
+    return tg_last_status();
+}
+static tg_status r_t_from(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_from(TG_F64, 1, TT_SHAPE(2), NULL));
+    return tg_last_status();
+}
+static tg_status r_t_from_f64(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_from_f64(TG_F64, 1, TT_SHAPE(2), NULL));
+    return tg_last_status();
+}
+static tg_status r_t_clone(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_clone(NULL));
+    return tg_last_status();
+}
+static tg_status r_t_cast(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_cast_new(NULL, TG_F32));
+    return tg_last_status();
+}
+static tg_status r_t_rand(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_rand(TG_F64, 1, TT_SHAPE(2), NULL));
+    return tg_last_status();
+}
+static tg_status r_t_randn(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_randn(TG_F64, 1, TT_SHAPE(2), NULL));
+    return tg_last_status();
+}
+static tg_status r_t_requires_grad(fixture *f)
+{
+    return tg_tensor_set_requires_grad(tg_exp(T, f->a23), true);
+}
+
+/* gradcheck (tg_last_error) */
+static tg_status r_gc_null(fixture *f)
+{
+    (void)f;
+    return tg_gradcheck(NULL, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_not_user(fixture *f)
+{
+    tg_tensor *y = tg_exp(T, f->a23);
+    return tg_gradcheck(gc_sum, NULL, 1, &y, NULL, NULL);
+}
+static tg_status r_gc_fn_null(fixture *f)
+{
+    return tg_gradcheck(gc_null, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_fn_fail(fixture *f)
+{
+    return tg_gradcheck(gc_bad_op, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_size(fixture *f)
+{
+    g_calls = 0;
+    return tg_gradcheck(gc_growing, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_backward(fixture *f)
+{
+    return tg_gradcheck(gc_wrong, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_differ(fixture *f)
+{
+    return tg_gradcheck(gc_bad_grad, NULL, 1, &f->p, NULL, NULL);
+}
+static tg_status r_gc_nomem(fixture *f)
+{
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    tg_status st = tg_gradcheck(gc_sum, NULL, 1, &f->p, NULL, NULL);
+    tg_set_allocator(NULL);
+    return st;
+}
+
+/* files (tg_last_error) */
+static tg_status r_st_open(fixture *f)
+{
+    (void)f;
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors("tg_catalogue_missing.safetensors", &nt);
+}
+static tg_status r_st_short(fixture *f)
+{
+    (void)f;
+    write_bytes(k_st_path, "\x10\x00\x00", 3);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_header_len(fixture *f)
+{
+    (void)f;
+    write_bytes(k_st_path, "\x00\x10\x00\x00\x00\x00\x00\x00{}", 10);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_json(fixture *f)
+{
+    (void)f;
+    write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],}", NULL, 0);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_dtype(fixture *f)
+{
+    (void)f;
+    write_st("{\"h\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", "\0\0\0\0", 4);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_span(fixture *f)
+{
+    (void)f;
+    write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[3],\"data_offsets\":[0,16]}}",
+             "0123456789abcdef", 16);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_into_name(fixture *f)
+{
+    write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]}}",
+             "0123456789abcdef0123456789abcdef", 32);
+    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"b"}, &f->b4);
+}
+static tg_status r_st_into_shape(fixture *f)
+{
+    write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]}}",
+             "0123456789abcdef0123456789abcdef", 32);
+    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
+}
+static tg_status r_st_save_dup(fixture *f)
+{
+    return tg_save_safetensors(k_st_path, 2, (const char *const[]){"x", "x"},
+                               (tg_tensor *[]){f->a23, f->b4});
+}
+static tg_status r_st_save_open(fixture *f)
+{
+    return tg_save_safetensors("tg_no_such_dir/w.safetensors", 1, (const char *const[]){"x"},
+                               &f->a23);
+}
+static tg_status r_idx_open(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_idx_load("tg_catalogue_missing.idx", TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_magic(fixture *f)
+{
+    (void)f;
+    write_bytes(k_idx_path, "\x00\x00\x09\x01\x00\x00\x00\x01\x07", 9);
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_truncated(fixture *f)
+{
+    (void)f;
+    write_bytes(k_idx_path, "\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03", 15);
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F64, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_trailing(fixture *f)
+{
+    (void)f;
+    write_bytes(k_idx_path, "\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02\x03", 11);
+    int64_t n;
+    ck_assert_ptr_null(tg_idx_load_labels(k_idx_path, &n));
+    return tg_last_status();
+}
+static tg_status r_idx_labels_rank(fixture *f)
+{
+    (void)f;
+    write_bytes(k_idx_path, "\x00\x00\x08\x02\x00\x00\x00\x01\x00\x00\x00\x01\x01", 13);
+    int64_t n;
+    ck_assert_ptr_null(tg_idx_load_labels(k_idx_path, &n));
+    return tg_last_status();
+}
+static tg_status r_idx_dtype(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, (tg_dtype)4, 1.0));
+    return tg_last_status();
+}
+
+#undef T
+#undef OP
+
+#define R(id, area, st, where, trigger)                                                            \
+    {                                                                                              \
+#id, area, st, where, trigger, NULL, r_##id                                                \
+    }
+/* Expected messages are filled in below by id (see k_messages). */
+static row k_rows[] = {
+    R(null_input, "tape", TG_ERR_NULL, ON_TAPE, "an op given a NULL tensor"),
+    R(null_array, "tape", TG_ERR_NULL, ON_TAPE, "a NULL array of inputs (tg_concat)"),
+    R(not_live, "tape", TG_ERR_TAPE, ON_TAPE, "something that is not a live tensor (freed memory)"),
+    R(other_tape, "tape", TG_ERR_TAPE, ON_TAPE, "a tensor of another tape"),
+    R(stale, "tape", TG_ERR_TAPE, ON_TAPE, "a tape tensor from before tg_tape_reset"),
+    R(record_count, "custom ops", TG_ERR_ARG, ON_TAPE,
+      "tg_tape_record with an input count that differs from the op's arity"),
+    R(record_output, "custom ops", TG_ERR_TAPE, ON_TAPE,
+      "tg_tape_record with an output not made by tg_tape_alloc on this tape"),
+    R(record_saved, "custom ops", TG_ERR_NULL, ON_TAPE,
+      "tg_tape_record with saved_size but no saved"),
+    R(alloc_dtype, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_alloc with an unknown dtype"),
+    R(alloc_extent, "custom ops", TG_ERR_SHAPE, ON_TAPE, "tg_tape_alloc with a negative extent"),
+    R(arena_limit, "memory", TG_ERR_NOMEM, ON_TAPE, "an op past tg_tape_options.arena_limit"),
+    R(nomem_nodes, "memory", TG_ERR_NOMEM, ON_TAPE, "malloc fails growing the node list"),
+    R(nomem_register, "memory", TG_ERR_NOMEM, ON_TAPE,
+      "malloc fails registering a user tensor on the tape"),
+    R(anomaly_forward, "anomaly", TG_ERR_NUMERIC, ON_TAPE,
+      "anomaly mode: an op's output has a NaN or Inf (log of negatives)"),
+    R(anomaly_backward, "anomaly", TG_ERR_NUMERIC, ON_TAPE,
+      "anomaly mode: a derivative rule makes a NaN or Inf (sqrt at 0)"),
+    R(bw_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_backward(tp, NULL)"),
+    R(bw_not_scalar, "autodiff", TG_ERR_NOT_SCALAR, ON_TAPE,
+      "tg_backward of a tensor with more than one element, no seed"),
+    R(bw_seed, "autodiff", TG_ERR_SHAPE, ON_TAPE, "tg_backward_ex with a seed of another shape"),
+    R(bw_not_recorded, "autodiff", TG_ERR_TAPE, ON_TAPE,
+      "tg_backward of a user tensor the tape never saw"),
+    R(bw_state, "autodiff", TG_ERR_STATE, RETURNED,
+      "tg_backward on a tape already in error (the message stays the first error's)"),
+    R(bw_rule_failed, "custom ops", TG_ERR_ARG, ON_TAPE,
+      "a custom backward rule returns an error without a message"),
+    R(bw_rule_shape, "custom ops", TG_ERR_SHAPE, ON_TAPE,
+      "a custom backward rule returns a gradient of the wrong shape"),
+    R(bw_nomem, "memory", TG_ERR_NOMEM, ON_TAPE, "malloc fails making a parameter's .grad storage"),
+    R(retain_user, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_retain_grad on a user-owned tensor"),
+    R(vjp_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_vjp with n > 0 and a NULL xs array"),
+    R(grad_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_grad(tp, NULL, x, ...)"),
+    R(broadcast, "elementwise", TG_ERR_SHAPE, ON_TAPE, "binary op on shapes that do not broadcast"),
+    R(dtype, "elementwise", TG_ERR_DTYPE, ON_TAPE, "f64 and f32 mixed in one op"),
+    R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
+    R(axis_range, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis out of range"),
+    R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
+    R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
+    R(axes_many, "reductions", TG_ERR_AXIS, ON_TAPE, "more axes than dimensions"),
+    R(mean_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "mean of an empty tensor"),
+    R(sum_to, "reductions", TG_ERR_SHAPE, ON_TAPE, "tg_sum_to a shape x does not broadcast to"),
+    R(max_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_max along an empty axis"),
+    R(reshape_count, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape to another element count"),
+    R(reshape_infer, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape with -1 that cannot be inferred"),
+    R(reshape_extent, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape with an extent below -1"),
+    R(reshape_ndim, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape to more than 8 dimensions"),
+    R(reshape_overflow, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape whose extents overflow int64"),
+    R(broadcast_to, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_broadcast_to an incompatible shape"),
+    R(permute_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_permute with perm NULL"),
+    R(permute_bad, "shape", TG_ERR_AXIS, ON_TAPE, "tg_permute with a perm that is not one"),
+    R(transpose_axis, "shape", TG_ERR_AXIS, ON_TAPE, "tg_transpose with an axis out of range"),
+    R(slice_step, "shape", TG_ERR_ARG, ON_TAPE, "tg_slice with step 0"),
+    R(embed_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_embed with a NULL target shape"),
+    R(embed_rank, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_embed into a shape of another rank"),
+    R(embed_extent, "shape", TG_ERR_SHAPE, ON_TAPE,
+      "tg_embed with extents that differ off the axis"),
+    R(embed_step, "shape", TG_ERR_ARG, ON_TAPE, "tg_embed with step 0"),
+    R(embed_fit, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_embed whose positions run past the extent"),
+    R(concat_none, "shape", TG_ERR_ARG, ON_TAPE, "tg_concat of 0 tensors"),
+    R(concat_shape, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_concat of shapes that differ off the axis"),
+    R(mm_rank, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul of a 1-d operand"),
+    R(mm_batch, "matmul", TG_ERR_SHAPE, ON_TAPE, "batched tg_matmul with different batch sizes"),
+    R(mm_inner, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with inner dimensions that differ"),
+    R(softmax_empty, "softmax", TG_ERR_EMPTY, ON_TAPE, "softmax along an axis of extent 0"),
+    R(loss_shape, "losses", TG_ERR_SHAPE, ON_TAPE,
+      "a loss whose prediction and target differ in shape"),
+    R(loss_red, "losses", TG_ERR_ARG, ON_TAPE, "a loss with an unknown reduction"),
+    R(loss_empty, "losses", TG_ERR_EMPTY, ON_TAPE, "a mean loss over no elements"),
+    R(bce_prob, "losses", TG_ERR_ARG, ON_TAPE, "tg_bce with p outside [0, 1]"),
+    R(xent_rank, "losses", TG_ERR_SHAPE, ON_TAPE,
+      "cross-entropy of logits that are not (N,C) or (C)"),
+    R(xent_red, "losses", TG_ERR_ARG, ON_TAPE, "cross-entropy with an unknown reduction"),
+    R(xent_classes, "losses", TG_ERR_EMPTY, ON_TAPE, "cross-entropy of logits with 0 classes"),
+    R(labels_count, "losses", TG_ERR_SHAPE, ON_TAPE, "label cross-entropy with n != N"),
+    R(labels_null, "losses", TG_ERR_NULL, ON_TAPE, "label cross-entropy with labels NULL"),
+    R(labels_range, "losses", TG_ERR_ARG, ON_TAPE, "a label outside [0, C)"),
+    R(conv_rank, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d of an input that is not 4-d"),
+    R(conv_channels, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d with channels that differ"),
+    R(conv_bias, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d with a bias of the wrong size"),
+    R(conv_stride, "conv", TG_ERR_ARG, ON_TAPE, "tg_conv2d with stride 0"),
+    R(conv_pad, "conv", TG_ERR_ARG, ON_TAPE, "tg_conv2d with negative padding"),
+    R(conv_kernel, "conv", TG_ERR_SHAPE, ON_TAPE, "a kernel larger than the padded image"),
+    R(conv_kernel0, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_im2col with a 0-sized kernel"),
+    R(col2im_null, "conv", TG_ERR_NULL, ON_TAPE, "tg_col2im with image_shape NULL"),
+    R(col2im_image, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im with a negative image extent"),
+    R(col2im_cols, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im of columns of the wrong shape"),
+    R(flatten_0d, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_flatten of a 0-d tensor"),
+    R(pool_rank, "pooling", TG_ERR_SHAPE, ON_TAPE, "pooling of an input that is not 4-d"),
+    R(pool_window, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with a 0-sized window"),
+    R(pool_stride, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with stride 0"),
+    R(pool_pad, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with padding over half the window"),
+    R(pool_empty, "pooling", TG_ERR_EMPTY, ON_TAPE, "pooling an image with no pixels"),
+    R(pool_big, "pooling", TG_ERR_SHAPE, ON_TAPE, "a window larger than the padded image"),
+    R(t_dtype, "tensors", TG_ERR_DTYPE, LAST_ERROR, "creating a tensor of an unknown dtype"),
+    R(t_ndim, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor of more than 8 dimensions"),
+    R(t_extent, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor with a negative extent"),
+    R(t_nomem_header, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails for a tensor's header"),
+    R(t_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails for a tensor's data"),
+    R(t_arange, "tensors", TG_ERR_ARG, LAST_ERROR, "tg_tensor_arange with step 0"),
+    R(t_arange_many, "tensors", TG_ERR_ARG, LAST_ERROR, "tg_tensor_arange of 1e300 elements"),
+    R(t_from, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_from with data NULL"),
+    R(t_from_f64, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_from_f64 with data NULL"),
+    R(t_clone, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_clone(NULL)"),
+    R(t_cast, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_cast_new(NULL, ...)"),
+    R(t_rand, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_rand with rng NULL"),
+    R(t_randn, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_randn with rng NULL"),
+    R(t_requires_grad, "tensors", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_set_requires_grad on a tape-owned tensor"),
+    R(gc_null, "gradcheck", TG_ERR_NULL, LAST_ERROR, "tg_gradcheck with fn NULL"),
+    R(gc_not_user, "gradcheck", TG_ERR_ARG, LAST_ERROR, "tg_gradcheck of a tape-owned input"),
+    R(gc_fn_null, "gradcheck", TG_ERR_ARG, LAST_ERROR,
+      "the checked function returns NULL, no error"),
+    R(gc_fn_fail, "gradcheck", TG_ERR_SHAPE, LAST_ERROR, "the checked function fails on its tape"),
+    R(gc_size, "gradcheck", TG_ERR_SHAPE, LAST_ERROR,
+      "the checked function's output changes size between calls"),
+    R(gc_backward, "gradcheck", TG_ERR_SHAPE, LAST_ERROR, "backward of the checked function fails"),
+    R(gc_differ, "gradcheck", TG_ERR_NUMERIC, LAST_ERROR,
+      "analytic and numeric gradients differ (a wrong derivative)"),
+    R(gc_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside tg_gradcheck"),
+    R(st_open, "files", TG_ERR_IO, LAST_ERROR, "loading a safetensors file that does not exist"),
+    R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
+    R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
+    R(st_json, "files", TG_ERR_IO, LAST_ERROR, "a header that is not valid JSON"),
+    R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64"),
+    R(st_span, "files", TG_ERR_IO, LAST_ERROR, "an entry whose byte span does not match its shape"),
+    R(st_into_name, "files", TG_ERR_IO, LAST_ERROR,
+      "tg_load_safetensors_into a name not in the file"),
+    R(st_into_shape, "files", TG_ERR_SHAPE, LAST_ERROR,
+      "tg_load_safetensors_into a tensor of another shape"),
+    R(st_save_dup, "files", TG_ERR_ARG, LAST_ERROR, "saving two tensors under one name"),
+    R(st_save_open, "files", TG_ERR_IO, LAST_ERROR, "saving into a directory that does not exist"),
+    R(idx_open, "files", TG_ERR_IO, LAST_ERROR, "loading an IDX file that does not exist"),
+    R(idx_magic, "files", TG_ERR_IO, LAST_ERROR, "an IDX file whose magic is not unsigned bytes"),
+    R(idx_truncated, "files", TG_ERR_IO, LAST_ERROR, "an IDX file shorter than its header says"),
+    R(idx_trailing, "files", TG_ERR_IO, LAST_ERROR, "an IDX file longer than its header says"),
+    R(idx_labels_rank, "files", TG_ERR_IO, LAST_ERROR, "a label file that is not 1-d"),
+    R(idx_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "tg_idx_load into an unknown dtype"),
+};
+#undef R
+
+/* The messages, exactly; "%T" stands for the temporary directory prefix
+ * where one is printed (none at present). */
+typedef struct message {
+    const char *id, *msg;
+} message;
+static const message k_messages[] = {
+    {"null_input", "add: input 1 is NULL [node 0]"},
+    {"null_array", "concat: input array is NULL [node 0]"},
+    {"not_live", "exp: input 0 is not a live tensor (freed?) [node 0]"},
+    {"other_tape", "mul: input 1 belongs to another tape [node 0]"},
+    {"stale", "neg: input 0 is stale (created before the last tg_tape_reset) [node 0]"},
+    {"record_count", "record silent: bad descriptor, output or input count 2 [node 0]"},
+    {"record_output",
+     "record silent: the output must come from tg_tape_alloc on this tape [node 0]"},
+    {"record_saved", "record silent: saved is NULL with size 8 [node 0]"},
+    {"alloc_dtype", "alloc: bad dtype 7 or ndim 1 [node 0]"},
+    {"alloc_extent", "alloc: extent -5 of axis 1 is invalid [node 0]"},
+    {"arena_limit", "arena: cannot allocate 8000 bytes (in use 144, limit 4096) [node 0]"},
+    {"nomem_nodes", "neg: out of memory growing the node list [node 256]"},
+    {"nomem_register", "neg: out of memory registering input 0 [node 1]"},
+    {"anomaly_forward", "anomaly: node 1 (log) produced NaN at flat index 0 of f64[2,3]; input 0 "
+                        "f64[2,3] in [-6, -1] [node 1]"},
+    {"anomaly_backward",
+     "anomaly: during backward of node 1 (sqrt): div produced +Inf at flat index 0 of f64[2,3]; "
+     "input 0 f64[2,3] in [1, 1]; input 1 f64[2,3] in [0, 0] [node 1]"},
+    {"bw_null", "backward: output is NULL [node 0]"},
+    {"bw_not_scalar", "backward: output f64[2,3] is not a scalar; pass a seed gradient of its "
+                      "shape (tg_backward_ex or tg_vjp) [node 1]"},
+    {"bw_seed", "backward: seed f64[4] does not match output f64[2,3] [node 1]"},
+    {"bw_not_recorded", "backward: the output is not recorded on this tape [node 0]"},
+    {"bw_state", "add: shapes (2,3) and (4) do not broadcast [node 0]"},
+    {"bw_rule_failed", "backward: backward of silent (node 0) failed [node 2]"},
+    {"bw_rule_shape",
+     "backward: backward of wrong_shape gave a f64[] gradient for its f64[2,3] input 0 [node 2]"},
+    {"bw_nomem", "backward: out of memory for a gradient of 1000 elements [node 2]"},
+    {"retain_user",
+     "retain_grad: a user-owned tensor; use tg_tensor_set_requires_grad instead [node 0]"},
+    {"vjp_null", "grad: inputs or outputs array is NULL [node 1]"},
+    {"grad_null_y", "grad: output is NULL [node 0]"},
+    {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
+    {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
+    {"cast", "cast: unknown dtype 9 [node 0]"},
+    {"axis_range", "sum: axis 2 out of range for f64[2,3] [node 0]"},
+    {"axis_twice", "sum: axis -1 listed twice for f64[2,3] [node 0]"},
+    {"axes_null", "mean: 2 axes listed for f64[2,3] but the list is NULL [node 0]"},
+    {"axes_many", "sum: 9 axes given for f64[2,3] [node 0]"},
+    {"mean_empty", "mean: no elements to average in f64[0,3] [node 0]"},
+    {"sum_to", "sum_to: (2,1) cannot be summed to (3,1) (it must broadcast to (2,1)) [node 0]"},
+    {"max_empty", "max: axis 0 of f64[0,3] is empty (the max of nothing) [node 0]"},
+    {"reshape_count", "reshape: (2,3) (6 elements) to (4,2) (8 elements) [node 0]"},
+    {"reshape_infer", "reshape: (2,3) (6 elements) to (-1,4): cannot infer axis 0 [node 0]"},
+    {"reshape_extent", "reshape: (2,3): extent -3 of axis 0 is invalid [node 0]"},
+    {"reshape_ndim", "reshape: (2,3) to a 9-d shape: bad target [node 0]"},
+    {"reshape_overflow", "reshape: (2,3): the target shape overflows [node 0]"},
+    {"broadcast_to", "broadcast_to: (2,3) does not broadcast to (4,3) [node 0]"},
+    {"permute_null", "permute: (2,3): perm is NULL [node 0]"},
+    {"permute_bad", "permute: (2,3): perm [0,0] is not a permutation of 0..1 [node 0]"},
+    {"transpose_axis", "transpose: axis 5 out of range for f64[2,3] [node 0]"},
+    {"slice_step", "slice: (2,3) axis 1: step 0 must be >= 1 [node 0]"},
+    {"embed_null", "embed: (2,3): target shape is NULL [node 0]"},
+    {"embed_rank", "embed: (2,3) into a 1-d shape: the ranks differ [node 0]"},
+    {"embed_extent",
+     "embed: (2,3) into (4,4): extents must be non-negative and equal off axis 0 [node 0]"},
+    {"embed_step", "embed: (2,3) into (4,3) axis 0: step 0 must be >= 1 [node 0]"},
+    {"embed_fit",
+     "embed: (2,3) into (4,3) axis 0: 2 positions from 3 step 1 do not fit in extent 4 [node 0]"},
+    {"concat_none", "concat: 0 inputs; at least one is needed [node 0]"},
+    {"concat_shape", "concat: input 1 (2,1) does not match input 0 (2,3) off axis 0 [node 0]"},
+    {"mm_rank", "matmul: (4) @ (2,3): unsupported ranks 1-d @ 2-d (each operand must be a 2-d "
+                "matrix or a 3-d batch of matrices) [node 0]"},
+    {"mm_batch", "matmul: (2,2,3) @ (3,3,2): batch sizes differ (2 vs 3) [node 0]"},
+    {"mm_inner", "matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
+    {"softmax_empty", "softmax: axis 0 of f64[0,3] has extent 0 [node 0]"},
+    {"loss_shape", "mse: y (2,3) and t (2,1) differ (targets are not broadcast) [node 0]"},
+    {"loss_red", "bce_logits: unknown reduction 5 (use TG_REDUCE_SUM or TG_REDUCE_MEAN) [node 0]"},
+    {"loss_empty", "mse: mean over no elements (y (0,3) is empty) [node 0]"},
+    {"bce_prob", "bce: p (2,3) holds 2 at flat index 1, not a probability in [0,1] (use "
+                 "tg_bce_logits on logits) [node 0]"},
+    {"xent_rank", "softmax_cross_entropy: logits z (1,2,5,5) must be (N,C) or (C) [node 0]"},
+    {"xent_red",
+     "softmax_cross_entropy: unknown reduction 3 (use TG_REDUCE_SUM or TG_REDUCE_MEAN) [node 0]"},
+    {"xent_classes", "softmax_cross_entropy: logits z (2,0) have no classes [node 0]"},
+    {"labels_count",
+     "softmax_cross_entropy_labels: 3 labels for logits z (2,3) (expected 2) [node 0]"},
+    {"labels_null", "softmax_cross_entropy_labels: labels is NULL [node 0]"},
+    {"labels_range", "softmax_cross_entropy_labels: label 3 at row 1 is out of range [0, 3) for "
+                     "logits z (2,3) [node 0]"},
+    {"conv_rank", "conv2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
+    {"conv_channels",
+     "conv2d: input (1,2,5,5) has 2 channels but weight (3,4,3,3) expects 4 [node 0]"},
+    {"conv_bias",
+     "conv2d: bias (4) must be 1-d with 3 elements, one per filter of weight (3,2,3,3) [node 0]"},
+    {"conv_stride", "conv2d: input (1,2,5,5): stride (0,1) must be >= 1 [node 0]"},
+    {"conv_pad", "conv2d: input (1,2,5,5): padding (-1,0) must be >= 0 [node 0]"},
+    {"conv_kernel", "conv2d: kernel 7x3 is larger than the padded input 5x5 (input (1,2,5,5), "
+                    "padding (0,0)) [node 0]"},
+    {"conv_kernel0", "im2col: input (1,2,5,5): kernel 0x2 must be at least 1x1 [node 0]"},
+    {"col2im_null", "col2im: image shape is NULL [node 0]"},
+    {"col2im_image", "col2im: image shape (1,-2,3,3) is invalid [node 0]"},
+    {"col2im_cols", "col2im: columns (2,3) must be (18,9) = (C*KH*KW, N*OH*OW) for image "
+                    "(1,2,5,5), kernel 3x3, stride (1,1), padding (0,0) [node 0]"},
+    {"flatten_0d", "flatten: a 0-d tensor has no batch axis [node 0]"},
+    {"pool_rank", "max_pool2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
+    {"pool_window", "avg_pool2d: input (1,2,5,5): window 0x2 must be at least 1x1 [node 0]"},
+    {"pool_stride", "max_pool2d: input (1,2,5,5): stride (0,2) must be >= 1 [node 0]"},
+    {"pool_pad", "max_pool2d: input (1,2,5,5): padding (2,0) must be >= 0 and at most half the "
+                 "window 2x2 [node 0]"},
+    {"pool_empty", "max_pool2d: input (1,2,0,5) has no pixels to pool [node 0]"},
+    {"pool_big", "avg_pool2d: window 7x2 is larger than the padded input 5x5 (input (1,2,5,5), "
+                 "padding (0,0)) [node 0]"},
+    {"t_dtype", "tg_tensor_new: unknown dtype 5"},
+    {"t_ndim", "tg_tensor_new: ndim 9 not in [0, 8] or shape NULL"},
+    {"t_extent", "tg_tensor_new: extent -1 of axis 1 is invalid"},
+    {"t_nomem_header", "tg_tensor_new: out of memory for the header"},
+    {"t_nomem", "tg_tensor_new: out of memory for 100 elements"},
+    {"t_arange", "tg_tensor_arange: step must be non-zero and values finite"},
+    {"t_arange_many", "tg_tensor_arange: 1e+300 elements is too many"},
+    {"t_from", "tg_tensor_from: data is NULL"},
+    {"t_from_f64", "tg_tensor_from_f64: data is NULL"},
+    {"t_clone", "tg_tensor_clone: tensor is NULL"},
+    {"t_cast", "tg_tensor_cast_new: tensor is NULL"},
+    {"t_rand", "tg_tensor_rand: rng is NULL"},
+    {"t_randn", "tg_tensor_randn: rng is NULL"},
+    {"t_requires_grad", "tg_tensor_set_requires_grad: only user-owned tensors; use tg_retain_grad "
+                        "for a tape-owned one"},
+    {"gc_null", "gradcheck: function or inputs are NULL"},
+    {"gc_not_user", "gradcheck: input 0 is NULL or not user-owned"},
+    {"gc_fn_null", "gradcheck: the function failed: it returned NULL"},
+    {"gc_fn_fail", "gradcheck: the function failed: matmul: (2,3) @ (2,3): inner dimensions differ "
+                   "(3 vs 2) [node 0]"},
+    {"gc_size", "gradcheck: the output changed size between evaluations"},
+    {"gc_backward", "gradcheck: backward failed: grad: backward of wrong_shape gave a f64[] "
+                    "gradient for its f64[2,3] input 0 [node 1]"},
+    {"gc_differ", "gradcheck: analytic and numeric gradients differ"},
+    {"gc_nomem", "gradcheck: out of memory"},
+    {"st_open",
+     "load_safetensors: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
+    {"st_short", "load_safetensors: tg_catalogue.safetensors: file is 3 bytes, shorter than the "
+                 "8-byte header length"},
+    {"st_header_len",
+     "load_safetensors: tg_catalogue.safetensors: header length 4096 exceeds the file size 10"},
+    {"st_json", "load_safetensors: tg_catalogue.safetensors: header: entry 'a': expected '\"' "
+                "(near byte 32 of the header)"},
+    {"st_dtype", "load_safetensors: tg_catalogue.safetensors: entry 'h' has dtype BF16; tapegrad "
+                 "reads F32 and F64 only"},
+    {"st_span", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
+                "needs 24 bytes, data_offsets span 16"},
+    {"st_into_name", "load_safetensors_into: tg_catalogue.safetensors: no entry named 'b'"},
+    {"st_into_shape",
+     "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
+    {"st_save_dup", "save_safetensors: tg_catalogue.safetensors: the name \"x\" is used twice"},
+    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors.tmp: cannot open for writing: "
+                     "No such file or directory"},
+    {"idx_open", "idx_load: tg_catalogue_missing.idx: cannot open: No such file or directory"},
+    {"idx_magic", "idx_load: tg_catalogue.idx: IDX element type 0x09 (magic 0x00000901); only 0x08 "
+                  "(unsigned byte) is supported"},
+    {"idx_truncated",
+     "idx_load: tg_catalogue.idx: truncated: the header says (2,2) = 4 bytes, got 3"},
+    {"idx_trailing",
+     "idx_load_labels: tg_catalogue.idx: data continues past the 2 bytes the header gives"},
+    {"idx_labels_rank", "idx_load_labels: tg_catalogue.idx: magic 0x00000802: 2 dimensions, "
+                        "expected 1 (a label file, magic 0x00000801)"},
+    {"idx_dtype",
+     "idx_load: tg_catalogue.idx: dtype 4, scale 1: need F32 or F64 and a finite scale"},
+};
+
+static const char *expected_message(const char *id)
+{
+    for (int i = 0; i < TG_ARRAY_LEN(k_messages); i++)
+        if (strcmp(k_messages[i].id, id) == 0) return k_messages[i].msg;
+    return NULL;
+}
+
+static const char *status_name(tg_status s)
+{
+    static const char *const names[TG_STATUS_COUNT] = {
+        "TG_OK",        "TG_ERR_NULL",    "TG_ERR_SHAPE", "TG_ERR_DTYPE", "TG_ERR_EMPTY",
+        "TG_ERR_AXIS",  "TG_ERR_TAPE",    "TG_ERR_NOMEM", "TG_ERR_ARG",   "TG_ERR_NOT_SCALAR",
+        "TG_ERR_STATE", "TG_ERR_NUMERIC", "TG_ERR_IO"};
+    return (int)s >= 0 && s < TG_STATUS_COUNT ? names[s] : "?";
+}
+
+/* ---- fixture ----------------------------------------------------------------- */
+static fixture fx;
+
+static void setup(void)
+{
+    fx.tp = tg_tape_new(NULL);
+    fx.other = tg_tape_new(NULL);
+    fx.a23 = tt_from(TG_F64, 2, TT_SHAPE(2, 3), TT_VALUES(1, 2, 3, 4, 5, 6));
+    fx.b4 = tt_rand(TG_F64, 1, TT_SHAPE(4), 2, -1, 1);
+    fx.c21 = tt_rand(TG_F64, 2, TT_SHAPE(2, 1), 3, -1, 1);
+    fx.f23 = tt_rand(TG_F32, 2, TT_SHAPE(2, 3), 4, -1, 1);
+    tg_tensor_set_requires_grad(fx.f23, true);
+    fx.e0 = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 3));
+    fx.img = tt_rand(TG_F64, 4, TT_SHAPE(1, 2, 5, 5), 5, -1, 1);
+    fx.w = tt_rand(TG_F64, 4, TT_SHAPE(3, 2, 3, 3), 6, -1, 1);
+    fx.p = tt_param(2, TT_SHAPE(2, 3), 7, 0.5, 1);
+    fx.s = tg_tensor_scalar(TG_F64, 2.0);
+}
+
+static void teardown(void)
+{
+    tg_set_allocator(NULL);
+    tg_tape_free(fx.tp);
+    tg_tape_free(fx.other);
+    tg_tensor *ts[] = {fx.a23, fx.b4, fx.c21, fx.f23, fx.e0, fx.img, fx.w, fx.p, fx.s};
+    for (int i = 0; i < TG_ARRAY_LEN(ts); i++) tg_tensor_free(ts[i]);
+    unlink(k_st_path);
+    unlink(k_idx_path);
+}
+
+/* Runs row i; returns the message it produced (static storage). */
+static const char *run_row(const row *r, tg_status *st)
+{
+    static char msg[600];
+    *st = r->run(&fx);
+    snprintf(msg, sizeof msg, "%s",
+             r->where == LAST_ERROR ? tg_last_error() : tg_tape_error(fx.tp));
+    return msg;
+}
+
+START_TEST(test_row)
+{
+    const row *r = &k_rows[_i];
+    const char *want = expected_message(r->id);
+    ck_assert_msg(want != NULL, "row %s has no expected message", r->id);
+    tg_status st;
+    const char *msg = run_row(r, &st);
+    ck_assert_msg(st == r->st, "%s: status %s, expected %s (%s)", r->id, status_name(st),
+                  status_name(r->st), msg);
+    ck_assert_msg(strcmp(msg, want) == 0, "%s: message\n  '%s'\nexpected\n  '%s'", r->id, msg,
+                  want);
+    if (r->where == LAST_ERROR) ck_assert_int_eq(tg_last_status(), r->st);
+    if (r->where == ON_TAPE) {
+        /* sticky, and reset clears it */
+        ck_assert_int_eq(tg_tape_status(fx.tp), r->st);
+        ck_assert_ptr_null(tg_exp(fx.tp, fx.a23));
+        ck_assert_int_eq(tg_tape_status(fx.tp), r->st);
+        ck_assert_str_eq(tg_tape_error(fx.tp), want);
+        tg_tape_reset(fx.tp);
+        ck_assert_int_eq(tg_tape_status(fx.tp), TG_OK);
+        ck_assert_ptr_nonnull(tg_exp(fx.tp, fx.a23));
+    }
+}
+END_TEST
+
+/* Every status code has at least one row, and every row is in the document. */
+START_TEST(test_every_status_has_a_row)
+{
+    for (int s = 1; s < TG_STATUS_COUNT; s++) {
+        bool found = false;
+        for (int i = 0; i < TG_ARRAY_LEN(k_rows); i++)
+            found = found || k_rows[i].st == (tg_status)s;
+        ck_assert_msg(found, "no catalogue row for %s", status_name((tg_status)s));
+    }
+    ck_assert_int_eq(TG_ARRAY_LEN(k_rows), TG_ARRAY_LEN(k_messages));
+}
+END_TEST
+
+static char *read_doc(void)
+{
+    /* __FILE__ is this source's path as the compiler saw it (relative to the
+     * build directory, where meson runs tests, or absolute) */
+    char path[1024];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(path, sizeof path, ".");
+    strncat(path, "/../docs/errors.md", sizeof path - strlen(path) - 1);
+    FILE *fp = fopen(path, "rb");
+    ck_assert_msg(fp != NULL, "cannot open %s (run from the build directory)", path);
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+START_TEST(test_document_matches)
+{
+    char *doc = read_doc();
+    for (int i = 0; i < TG_ARRAY_LEN(k_messages); i++) {
+        char cell[700];
+        snprintf(cell, sizeof cell, "`%s`", k_messages[i].msg);
+        ck_assert_msg(strstr(doc, cell) != NULL, "docs/errors.md lacks the message of %s: %s",
+                      k_messages[i].id, cell);
+        snprintf(cell, sizeof cell, "`%s`", k_messages[i].id);
+        ck_assert_msg(strstr(doc, cell) != NULL, "docs/errors.md lacks row %s", k_messages[i].id);
+    }
+    free(doc);
+}
+END_TEST
+
+/* --dump: "id<TAB>message" per row (to fill k_messages); --markdown: the
+ * table of docs/errors.md. */
+static int print_rows(bool markdown)
+{
+    /* markdown: grouped by area, areas in order of first appearance */
+    bool done[TG_ARRAY_LEN(k_rows)] = {0};
+    for (int a = 0; a < TG_ARRAY_LEN(k_rows); a++) {
+        if (done[a]) continue;
+        const char *area = k_rows[a].area;
+        if (markdown)
+            printf("\n### %s\n\n| status | trigger | message | test |\n|---|---|---|---|\n", area);
+        for (int i = a; i < TG_ARRAY_LEN(k_rows); i++) {
+            const row *r = &k_rows[i];
+            if (done[i] || (markdown && strcmp(r->area, area) != 0)) continue;
+            done[i] = true;
+            setup();
+            tg_status st;
+            const char *msg = run_row(r, &st);
+            if (markdown)
+                printf("| `%s` | %s | `%s` | `%s` |\n", status_name(r->st), r->trigger, msg, r->id);
+            else
+                printf("%s\t%s\t%s\n", r->id, status_name(st), msg);
+            teardown();
+            fflush(stdout);
+        }
+    }
+    return 0;
+}
+
+static bool g_markdown;
+START_TEST(test_print)
+{
+    print_rows(g_markdown);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--dump") == 0 || strcmp(argv[1], "--markdown") == 0)) {
+        /* inside a Check test (ck_assert needs one), without forking */
+        g_markdown = strcmp(argv[1], "--markdown") == 0;
+        Suite *s = suite_create("print");
+        TCase *tc = tcase_create("print");
+        tcase_add_test(tc, test_print);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_set_fork_status(sr, CK_NOFORK);
+        srunner_run_all(sr, CK_SILENT);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+    }
+    Suite *s = suite_create("errors_catalogue");
+    TCase *tc = tcase_create("catalogue");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_row, 0, TG_ARRAY_LEN(k_rows));
+    tcase_add_test(tc, test_every_status_has_a_row);
+    tcase_add_test(tc, test_document_matches);
+    suite_add_tcase(s, tc);
+    return tt_run(s);
+}
