@@ -8,6 +8,11 @@ typedef struct sweep {
     int32_t nv;        /* values known when the sweep started */
     bool *dep;         /* dep[id]: value depends on a target */
     tg_tensor **grads; /* grads[id]: accumulated adjoint, or NULL */
+    /* owned[id]: grads[id] is a buffer this sweep made and nothing else
+     * references, so later contributions may be added into it in place.  An
+     * adopted first contribution is not owned: it may be another slot's
+     * adjoint, a forward tensor, or share data with one (a reshape view). */
+    bool *owned;
 } sweep;
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -98,10 +103,24 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             }
             if (!s->grads[id]) {
                 s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
-            } else {
+            } else if (create_graph) {
                 tg_tensor *sum = tg_add(tp, s->grads[id], gin[k]);
                 if (!sum) break;
                 s->grads[id] = sum;
+            } else {
+                /* No graph is being built, so the sum need not be an op:
+                 * copy the adopted tensor once, then add into the copy.
+                 * Contributions to a value all arrive before its own node
+                 * is processed (reverse topological order), so an owned
+                 * buffer is never modified after it has been handed on. */
+                if (!s->owned[id]) {
+                    tg_tensor *acc = tg__const_copy(tp, s->grads[id]);
+                    if (!acc) break;
+                    s->grads[id] = acc;
+                    s->owned[id] = true;
+                }
+                tg__add_inplace(s->grads[id], gin[k]);
+                if (tg__tape_anomaly(tp) && !tg__anomaly_check(tp, "add", s->grads[id])) break;
             }
         }
     }
@@ -115,8 +134,10 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     s->nv = tg__tape_num_values(tp);
     s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
     s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
-    if (!s->dep || !s->grads) return false;
+    s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
+    if (!s->dep || !s->grads || !s->owned) return false;
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
+    memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
     memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
     return true;
 }

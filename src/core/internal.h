@@ -95,6 +95,8 @@ int32_t tg__tape_num_values(const tg_tape *tp);
 const bool *tg__tape_dep(const tg_tape *tp);
 int32_t tg__tape_dep_count(const tg_tape *tp);
 void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
+/* Is anomaly mode on (every computed tensor checked for NaN/Inf)? */
+bool tg__tape_anomaly(const tg_tape *tp);
 /* Anomaly mode check of a freshly computed tensor. */
 bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
 
