@@ -208,8 +208,13 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
         tg_tensor *g = s.grads[tg__tape_value_id_lookup(tp, t)];
-        if (!o.accumulate || fresh[u]) tg_tensor_fill(t->grad, 0.0);
-        if (g) tg__add_inplace(t->grad, g);
+        if (o.accumulate && !fresh[u]) {
+            if (g) tg__add_inplace(t->grad, g);
+        } else if (g) {
+            tg_tensor_copy(t->grad, g); /* one pass, not a clear and an add */
+        } else {
+            tg_tensor_fill(t->grad, 0.0);
+        }
     }
     for (int64_t i = 0; i < nn; i++) {
         tg_tensor *t = tg__tape_node(tp, i)->out;
