@@ -36,6 +36,29 @@ static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const
     return tg__const_copy(tp, seed);
 }
 
+/* t += t (tg__add_inplace's operands must not alias) */
+static void double_inplace(tg_tensor *t)
+{
+    TG_DISPATCH(t->dtype, T, {
+        T *y = t->data;
+        for (int64_t i = 0; i < t->numel; i++) y[i] += y[i];
+    });
+}
+
+/* May the sweep add into gin[k] in place when it adopts it?  Only if this
+ * backward call made it (value id from mark on: not g, a forward tensor or
+ * another slot's adjoint), it has its own data (not a reshape view of g), and
+ * no other input slot of the node got the same tensor.  In plain backward
+ * nothing else holds it: no node records it. */
+static bool fresh_unshared(const tg_tensor *t, int32_t mark, const tg_node *nd,
+                           tg_tensor *const *gin, int k)
+{
+    if (t->magic != TG_MAGIC_TAPE || t->id < mark || t->view) return false;
+    for (int j = 0; j < nd->n_in; j++)
+        if (j != k && gin[j] == t && nd->in_ids[j] != nd->in_ids[k]) return false;
+    return true;
+}
+
 /* Runs the reverse sweep from y with the targets already marked in s->dep.
  * On return s->grads holds the adjoint of every value that has one. */
 static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed_in,
@@ -85,6 +108,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             if (!gin) break;
         }
         for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
+        const int32_t mark = tg__tape_num_values(tp);
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
@@ -103,6 +127,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             }
             if (!s->grads[id]) {
                 s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
+                s->owned[id] = !create_graph && fresh_unshared(gin[k], mark, &nd, gin, k);
             } else if (create_graph) {
                 tg_tensor *sum = tg_add(tp, s->grads[id], gin[k]);
                 if (!sum) break;
@@ -113,13 +138,17 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                  * Contributions to a value all arrive before its own node
                  * is processed (reverse topological order), so an owned
                  * buffer is never modified after it has been handed on. */
-                if (!s->owned[id]) {
-                    tg_tensor *acc = tg__const_copy(tp, s->grads[id]);
-                    if (!acc) break;
-                    s->grads[id] = acc;
-                    s->owned[id] = true;
+                if (s->owned[id] && s->grads[id] == gin[k]) {
+                    double_inplace(gin[k]); /* x * x gave g x to both slots */
+                } else {
+                    if (!s->owned[id]) {
+                        tg_tensor *acc = tg__const_copy(tp, s->grads[id]);
+                        if (!acc) break;
+                        s->grads[id] = acc;
+                        s->owned[id] = true;
+                    }
+                    tg__add_inplace(s->grads[id], gin[k]);
                 }
-                tg__add_inplace(s->grads[id], gin[k]);
                 if (tg__tape_anomaly(tp) && !tg__anomaly_check(tp, "add", s->grads[id])) break;
             }
         }

@@ -26,6 +26,7 @@ struct tg_tensor {
     int64_t node;       /* tape-owned: index of the producing node, -1 = leaf */
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
+    bool view;          /* tape-owned: data shared with another tensor (reshape) */
     tg_tensor *grad;
 };
 

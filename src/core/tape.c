@@ -208,6 +208,7 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     t->epoch = tp->epoch;
     t->id = tp->n_values++;
     t->node = -1;
+    t->view = view != NULL;
     tp->n_tensors++;
     return t;
 }
