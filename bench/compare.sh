@@ -7,6 +7,7 @@
 #   sh bench/compare.sh --quick           # fewer repetitions per program
 #   sh bench/compare.sh --no-torch        # skip PyTorch even when it is importable
 #   sh bench/compare.sh --log FILE        # keep every raw line (default: a temp file, printed path)
+#   sh bench/compare.sh --table FILE      # only print the table of a kept log
 #
 # It builds the release bench build (build-bench/, -Dbench=true
 # -Dbuildtype=release) and the peers of ../shared/peers into a temp folder:
@@ -30,20 +31,28 @@ ROUNDS=2
 QUICK=0
 TORCH=1
 LOG=""
+TABLE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift ;;
         --quick) QUICK=1 ;;
         --no-torch) TORCH=0 ;;
         --log) LOG=$2; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --table) TABLE=$2; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
 done
 
+if [ -n "$TABLE" ]; then
+    RUNS=0
+else
+    RUNS=1
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tg-compare.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
+do_runs() {
 [ -n "$LOG" ] || LOG=$(mktemp "${TMPDIR:-/tmp}/tg-compare-log.XXXXXX")
 : > "$LOG"
 
@@ -110,10 +119,13 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 say "done load=\"$(cut -d' ' -f1-3 /proc/loadavg)\" log=$LOG"
 
+}
+
 # ---- table ------------------------------------------------------------------------
 # Each cell is the median over rounds of the program's median_ms.  A line is
 # found by its source tag, its first word (the id) and every key=value of the
 # selector, and must carry none of the variant keys the selector does not name.
+table() {
 awk -F'|' '
 function val(line, key,    re, s) {
     re = "(^| )" key "=[^ ]*"
@@ -153,10 +165,13 @@ BEGIN {
     add("B4 b=64 t=1", "tapegrad B4 threads=1", "torch B4 threads=1", "torch(oneDNN)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
     add("B5 b=128 t=1", "tapegrad B5 threads=1", "torch B5 threads=1", "torch", "limits B5 threads=1 limit=sgemm", "sgemm")
 }
-$1 == "round" { next }
+$1 == "round" { rounds = $2; next }
 {
     src = $1; line = substr($0, length($1) + 2)
-    if (line ~ /^#/) { if (src == "tapegrad" && line ~ / mem /) mem[++nmem] = line; next }
+    if (line ~ /^#/) {
+        if (src == "tapegrad" && line ~ / mem /) memline[++nmemall] = line
+        next
+    }
     ms = val(line, "median_ms"); if (ms == "") next
     rss = val(line, "peak_rss_mb")
     for (i = 1; i <= nrow; i++) for (c = 1; c <= 3; c++)
@@ -177,6 +192,15 @@ END {
         if (m[2] != "" && lastrss[i, 2] != "") printf "%-24s %11s %8s (peer peak_rss_mb)\n", "", "", lastrss[i, 2]
     }
     print ""
-    for (k = 1; k <= nmem; k++) print mem[k]
-}' "$LOG"
-echo "# raw lines: $LOG"
+    per_round = rounds ? nmemall / rounds : nmemall # print the last round
+    for (k = nmemall - per_round + 1; k <= nmemall; k++) print memline[k]
+}' "$1"
+}
+
+if [ "$RUNS" = 1 ]; then
+    do_runs
+    table "$LOG"
+    echo "# raw lines: $LOG"
+else
+    table "$TABLE"
+fi
