@@ -14,6 +14,7 @@
 
 int main(int argc, char **argv)
 {
+    tb_mem_install(); /* before the library allocates anything */
     const int n = tb_int_arg(argc, argv, "--n", 100000);
     const int reps = tb_int_arg(argc, argv, "--reps", 11);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 2);
@@ -37,7 +38,9 @@ int main(int argc, char **argv)
     double x0 = tg_tensor_get_flat(x[0], 0), x1 = tg_tensor_get_flat(x[1], 0);
     double g0ref = -400 * x0 * (x1 - x0 * x0) - 2 * (1 - x0);
     double fv = 0, g0 = 0;
+    tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
+        if (r == warmup) mem0 = tb_mem_now();
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
         tg_tensor *f = NULL;
@@ -62,6 +65,7 @@ int main(int argc, char **argv)
         fv = tg_tensor_get_flat(f, 0);
         g0 = tg_tensor_get_flat(tg_tensor_grad(x[0]), 0);
     }
+    tb_mem_report(stdout, "B1 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     tb_stats s = tb_stats_of(tot, reps);
     printf("# B1 tapegrad n=%d nodes=%lld f=%.6f (plain C %.6f) g0=%.6f (hand %.6f) "

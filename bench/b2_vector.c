@@ -12,6 +12,7 @@
 
 int main(int argc, char **argv)
 {
+    tb_mem_install(); /* before the library allocates anything */
     const int n = tb_int_arg(argc, argv, "--n", 10000000);
     const int reps = tb_int_arg(argc, argv, "--reps", 11);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 2);
@@ -23,7 +24,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) xv[i] = 1 + 0.5 * sin((double)i);
     tg_tensor_set_requires_grad(x, true);
     double fv = 0;
+    tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
+        if (r == warmup) mem0 = tb_mem_now();
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
         tg_tensor *lo = tg_slice(tp, x, 0, 0, n - 1, 1), *hi = tg_slice(tp, x, 0, 1, n, 1);
@@ -39,6 +42,7 @@ int main(int argc, char **argv)
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         fv = tg_tensor_get_flat(f, 0);
     }
+    tb_mem_report(stdout, "B2 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     printf("# B2 tapegrad n=%d f=%.6f nodes=%lld arena_reserved_mb=%.1f\n", n, fv,
            (long long)st.nodes, (double)st.bytes_reserved / (1 << 20));

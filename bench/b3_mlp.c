@@ -25,6 +25,7 @@ enum { NLAYER = 3 };
 
 int main(int argc, char **argv)
 {
+    tb_mem_install(); /* before the library allocates anything */
     const int batch = tb_int_arg(argc, argv, "--batch", 128);
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
     const int reps = tb_int_arg(argc, argv, "--reps", 100);
@@ -52,7 +53,9 @@ int main(int argc, char **argv)
     if (!x || !labels || !tp || !ms) return 1;
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
+    tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
+        if (r == warmup) mem0 = tb_mem_now();
         if (r == warmup) mallocs_at_timing = tg_tape_get_stats(tp).mallocs;
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
@@ -71,7 +74,7 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++) {
                 float *v = tg_tensor_f32(ps[k]);
                 const float *g = tg_tensor_f32(tg_tensor_grad(ps[k]));
-                for (int64_t i = 0; i < tg_tensor_numel(ps[k]); i++) v[i] -= 0.1f * g[i];
+                for (int64_t i = 0, m = tg_tensor_numel(ps[k]); i < m; i++) v[i] -= 0.1f * g[i];
             }
         }
         const double t1 = tb_now_ms();
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
         if (r == 0) loss_first = lv;
         loss_last = lv;
     }
+    tb_mem_report(stdout, "B3 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     printf("# B3 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f "
            "heap_allocs_in_timed_steps=%lld "

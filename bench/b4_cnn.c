@@ -44,6 +44,7 @@ static int die(const char *what, tg_tape *tp)
 
 int main(int argc, char **argv)
 {
+    tb_mem_install(); /* before the library allocates anything */
     const int reps = tb_int_arg(argc, argv, "--reps", 30);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 10);
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
@@ -71,7 +72,9 @@ int main(int argc, char **argv)
     double *ms = malloc(sizeof(double) * (size_t)(reps ? reps : 1));
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
+    tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
+        if (r == warmup) mem0 = tb_mem_now();
         if (r == warmup) mallocs_at_timing = tg_tape_get_stats(tp).mallocs;
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
@@ -92,6 +95,7 @@ int main(int argc, char **argv)
         if (r == 0) loss_first = lv;
         loss_last = lv;
     }
+    tb_mem_report(stdout, "B4 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     printf("# B4 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f (lr 0.1, same batch every "
            "step) heap_allocs_in_timed_steps=%lld arena_reserved_mb=%.1f nodes_per_step=%lld\n",

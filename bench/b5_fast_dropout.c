@@ -31,6 +31,7 @@ static tg_tensor *fd_layer(tg_tape *tp, tg_tensor *o, tg_tensor *w, double p)
 
 int main(int argc, char **argv)
 {
+    tb_mem_install(); /* before the library allocates anything */
     const int batch = tb_int_arg(argc, argv, "--batch", 128);
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
     const int reps = tb_int_arg(argc, argv, "--reps", 100);
@@ -54,7 +55,9 @@ int main(int argc, char **argv)
     tg_tensor_set_requires_grad(w2, true);
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
+    tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
+        if (r == warmup) mem0 = tb_mem_now();
         if (r == warmup) mallocs_at_timing = tg_tape_get_stats(tp).mallocs;
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             float *v = tg_tensor_f32(ps[k]);
             const float *g = tg_tensor_f32(tg_tensor_grad(ps[k]));
-            for (int64_t i = 0; i < tg_tensor_numel(ps[k]); i++) v[i] -= 0.1f * g[i];
+            for (int64_t i = 0, m = tg_tensor_numel(ps[k]); i < m; i++) v[i] -= 0.1f * g[i];
         }
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
         if (r == 0) loss_first = lv;
         loss_last = lv;
     }
+    tb_mem_report(stdout, "B5 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     printf("# B5 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f "
            "heap_allocs_in_timed_steps=%lld "

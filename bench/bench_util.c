@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <tapegrad.h>
 #include <time.h>
 
 double tb_now_ms(void)
@@ -65,4 +66,52 @@ int tb_int_arg(int argc, char **argv, const char *name, int def)
             return (int)v;
         }
     return def;
+}
+
+/* A counting allocator: the benchmarks are single-threaded callers of the
+ * library, so plain counters suffice. */
+static long long g_allocs, g_bytes;
+
+static void *count_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    g_allocs++;
+    g_bytes += (long long)n;
+    return malloc(n);
+}
+static void *count_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    g_allocs++;
+    g_bytes += (long long)n;
+    return realloc(p, n);
+}
+static void count_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+void tb_mem_install(void)
+{
+    tg_set_allocator(&(tg_allocator){count_malloc, count_realloc, count_free, NULL});
+}
+
+tb_mem tb_mem_now(void)
+{
+    struct rusage ru;
+    tb_mem m = {0, g_allocs, g_bytes};
+    if (getrusage(RUSAGE_SELF, &ru) == 0) m.minflt = ru.ru_minflt;
+    return m;
+}
+
+void tb_mem_report(FILE *f, const char *id, const tb_mem *begin, int steps)
+{
+    tb_mem end = tb_mem_now();
+    double n = steps > 0 ? steps : 1;
+    fprintf(f,
+            "# %s mem steps=%d minflt_per_step=%.1f heap_allocs_per_step=%.2f "
+            "heap_bytes_per_step=%.0f\n",
+            id, steps, (double)(end.minflt - begin->minflt) / n,
+            (double)(end.allocs - begin->allocs) / n, (double)(end.bytes - begin->bytes) / n);
 }

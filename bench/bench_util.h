@@ -29,4 +29,18 @@ void tb_report(FILE *f, const char *head, const tb_stats *s);
  * message on a malformed value. */
 int tb_int_arg(int argc, char **argv, const char *name, int def);
 
+/* Memory per step: minor page faults (getrusage ru_minflt) and the heap
+ * allocations the library makes through its allocator hook (tg_set_allocator;
+ * OpenBLAS's own buffers are not seen).  tb_mem_install() once before the
+ * library allocates; tb_mem_begin() when the timed steps start;
+ * tb_mem_report() after them prints
+ *   # <id> mem steps=N minflt_per_step=... heap_allocs_per_step=... heap_bytes_per_step=... */
+typedef struct tb_mem {
+    long minflt;
+    long long allocs, bytes;
+} tb_mem;
+void tb_mem_install(void);
+tb_mem tb_mem_now(void);
+void tb_mem_report(FILE *f, const char *id, const tb_mem *begin, int steps);
+
 #endif

@@ -150,6 +150,48 @@ START_TEST(test_fan_out_accumulates)
 }
 END_TEST
 
+/* Plain backward adds later contributions in place into buffers the sweep
+ * owns.  Every way an adjoint can be shared must survive that: reshape's
+ * backward returns a view of its g (r's adjoint), which is h's first
+ * contribution here (r is recorded after h + x, so it is swept first); add
+ * hands its g on unchanged; x * x sends one tensor to two slots of x; and h
+ * and r are retained, so their adjoints must keep their values after others
+ * accumulate.  With h = 3x, r = reshape(h, (2,2)):
+ *   y = sum(h + x) + sum(r * r) + sum(x * x)
+ *   dy/dr = 2r,  dy/dh = 1 + 2h,  dy/dx = 3 dy/dh + 1 + 2x = 4 + 20x */
+START_TEST(test_inplace_accumulation_keeps_shared_adjoints)
+{
+    const double xv[4] = {0.5, -1.25, 2.0, 0.125};
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(4), xv);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *h = tg_mul_scalar(tp, x, 3.0);
+    tg_tensor *s1 = tg_sum_all(tp, tg_add(tp, h, x));
+    tg_tensor *r = tg_reshape(tp, h, 2, TT_SHAPE(2, 2));
+    tg_tensor *s2 = tg_sum_all(tp, tg_mul(tp, r, r));
+    tg_tensor *y = tg_add(tp, tg_add(tp, s1, s2), tg_sum_all(tp, tg_mul(tp, x, x)));
+    ck_assert_int_eq(tg_retain_grad(tp, h), TG_OK);
+    ck_assert_int_eq(tg_retain_grad(tp, r), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    double gr[4], gh[4], gx[4];
+    for (int i = 0; i < 4; i++) {
+        gr[i] = 2 * 3 * xv[i];
+        gh[i] = 1 + 2 * 3 * xv[i];
+        gx[i] = 4 + 20 * xv[i];
+    }
+    tt_assert_values("dy/dr (retained)", tg_tensor_grad(r), gr, 4, 1e-15, 0);
+    tt_assert_values("dy/dh (retained)", tg_tensor_grad(h), gh, 4, 1e-15, 0);
+    tt_assert_values("dy/dx", tg_tensor_grad(x), gx, 4, 1e-15, 0);
+    /* tg_vjp of both at once: the same values, and x's does not alias h's */
+    tg_tensor *xs[2] = {h, x}, *gs[2] = {NULL, NULL};
+    ck_assert_int_eq(tg_vjp(tp, y, NULL, 2, xs, gs, false), TG_OK);
+    tt_assert_values("vjp dy/dh", gs[0], gh, 4, 1e-15, 0);
+    tt_assert_values("vjp dy/dx", gs[1], gx, 4, 1e-15, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* create_graph: the gradient is on the tape and can be differentiated. */
 START_TEST(test_create_graph_second_derivative)
 {
@@ -319,6 +361,7 @@ int main(void)
     tcase_add_test(tc, test_retain_grad_and_intermediates);
     tcase_add_test(tc, test_vjp_non_scalar);
     tcase_add_test(tc, test_fan_out_accumulates);
+    tcase_add_test(tc, test_inplace_accumulation_keeps_shared_adjoints);
     tcase_add_test(tc, test_create_graph_second_derivative);
     tcase_add_test(tc, test_custom_op);
     tcase_add_test(tc, test_custom_op_wrong_backward_caught);

@@ -8,6 +8,11 @@ typedef struct sweep {
     int32_t nv;        /* values known when the sweep started */
     bool *dep;         /* dep[id]: value depends on a target */
     tg_tensor **grads; /* grads[id]: accumulated adjoint, or NULL */
+    /* owned[id]: grads[id] is a buffer this sweep made and nothing else
+     * references, so later contributions may be added into it in place.  An
+     * adopted first contribution is not owned: it may be another slot's
+     * adjoint, a forward tensor, or share data with one (a reshape view). */
+    bool *owned;
 } sweep;
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -29,6 +34,29 @@ static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const
         return NULL;
     }
     return tg__const_copy(tp, seed);
+}
+
+/* t += t (tg__add_inplace's operands must not alias) */
+static void double_inplace(tg_tensor *t)
+{
+    TG_DISPATCH(t->dtype, T, {
+        T *y = t->data;
+        for (int64_t i = 0; i < t->numel; i++) y[i] += y[i];
+    });
+}
+
+/* May the sweep add into gin[k] in place when it adopts it?  Only if this
+ * backward call made it (value id from mark on: not g, a forward tensor or
+ * another slot's adjoint), it has its own data (not a reshape view of g), and
+ * no other input slot of the node got the same tensor.  In plain backward
+ * nothing else holds it: no node records it. */
+static bool fresh_unshared(const tg_tensor *t, int32_t mark, const tg_node *nd,
+                           tg_tensor *const *gin, int k)
+{
+    if (t->magic != TG_MAGIC_TAPE || t->id < mark || t->view) return false;
+    for (int j = 0; j < nd->n_in; j++)
+        if (j != k && gin[j] == t && nd->in_ids[j] != nd->in_ids[k]) return false;
+    return true;
 }
 
 /* Runs the reverse sweep from y with the targets already marked in s->dep.
@@ -83,6 +111,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
         /* anomaly mode names node i for what its rule and the sums below make */
         tg__tape_set_backward_node(tp, i);
+        const int32_t mark = tg__tape_num_values(tp);
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
@@ -101,10 +130,29 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             }
             if (!s->grads[id]) {
                 s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
-            } else {
+                s->owned[id] = !create_graph && fresh_unshared(gin[k], mark, &nd, gin, k);
+            } else if (create_graph) {
                 tg_tensor *sum = tg_add(tp, s->grads[id], gin[k]);
                 if (!sum) break;
                 s->grads[id] = sum;
+            } else {
+                /* No graph is being built, so the sum need not be an op:
+                 * copy the adopted tensor once, then add into the copy.
+                 * Contributions to a value all arrive before its own node
+                 * is processed (reverse topological order), so an owned
+                 * buffer is never modified after it has been handed on. */
+                if (s->owned[id] && s->grads[id] == gin[k]) {
+                    double_inplace(gin[k]); /* x * x gave g x to both slots */
+                } else {
+                    if (!s->owned[id]) {
+                        tg_tensor *acc = tg__const_copy(tp, s->grads[id]);
+                        if (!acc) break;
+                        s->grads[id] = acc;
+                        s->owned[id] = true;
+                    }
+                    tg__add_inplace(s->grads[id], gin[k]);
+                }
+                if (tg__tape_anomaly(tp) && !tg__anomaly_check(tp, "add", s->grads[id])) break;
             }
         }
     }
@@ -119,8 +167,10 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     s->nv = tg__tape_num_values(tp);
     s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
     s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
-    if (!s->dep || !s->grads) return false;
+    s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
+    if (!s->dep || !s->grads || !s->owned) return false;
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
+    memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
     memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
     return true;
 }
@@ -191,8 +241,13 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
         tg_tensor *g = s.grads[tg__tape_value_id_lookup(tp, t)];
-        if (!o.accumulate || fresh[u]) tg_tensor_fill(t->grad, 0.0);
-        if (g) tg__add_inplace(t->grad, g);
+        if (o.accumulate && !fresh[u]) {
+            if (g) tg__add_inplace(t->grad, g);
+        } else if (g) {
+            tg_tensor_copy(t->grad, g); /* one pass, not a clear and an add */
+        } else {
+            tg_tensor_fill(t->grad, 0.0);
+        }
     }
     for (int64_t i = 0; i < nn; i++) {
         tg_tensor *t = tg__tape_node(tp, i)->out;

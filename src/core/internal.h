@@ -26,6 +26,7 @@ struct tg_tensor {
     int64_t node;       /* tape-owned: index of the producing node, -1 = leaf */
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
+    bool view;          /* tape-owned: data shared with another tensor (reshape) */
     tg_tensor *grad;
 };
 
@@ -96,6 +97,8 @@ int32_t tg__tape_num_values(const tg_tape *tp);
 const bool *tg__tape_dep(const tg_tape *tp);
 int32_t tg__tape_dep_count(const tg_tape *tp);
 void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
+/* Is anomaly mode on (every computed tensor checked for NaN/Inf)? */
+bool tg__tape_anomaly(const tg_tape *tp);
 /* Anomaly mode check of a freshly computed tensor. */
 bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
 /* The backward sweep names the node whose rule runs (-1: none), so anomaly

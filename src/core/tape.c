@@ -137,6 +137,11 @@ void tg__tape_set_recording(tg_tape *tp, bool on)
     tp->recording = on;
 }
 
+bool tg__tape_anomaly(const tg_tape *tp)
+{
+    return tp->anomaly;
+}
+
 void *tg__tape_scratch(tg_tape *tp, size_t n)
 {
     void *p = tg__arena_alloc(&tp->arena, n);
@@ -183,9 +188,17 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
         }
         n *= shape[i];
     }
-    tg_tensor *t = tg__tape_scratch(tp, sizeof *t);
+    /* A small tensor (a scalar of a scalar tape) takes one arena block for
+     * header and data: one bump instead of two.  Its data is then 16-byte
+     * aligned, which is all the arena promises below TG_ALIGN bytes anyway. */
+    const size_t bytes = (size_t)n * tg_dtype_size(dt);
+    const size_t head = (sizeof(tg_tensor) + 15) & ~(size_t)15;
+    const bool joint = !view && bytes < TG_ALIGN;
+    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : sizeof *t);
     if (!t) return NULL;
-    void *data = view ? view : tg__tape_scratch(tp, (size_t)n * tg_dtype_size(dt));
+    void *data = view    ? view
+                 : joint ? (void *)((unsigned char *)t + head)
+                         : tg__tape_scratch(tp, bytes);
     if (!data) return NULL;
     memset(t, 0, sizeof *t);
     t->magic = TG_MAGIC_TAPE;
@@ -198,6 +211,7 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     t->epoch = tp->epoch;
     t->id = tp->n_values++;
     t->node = -1;
+    t->view = view != NULL;
     tp->n_tensors++;
     return t;
 }
@@ -482,9 +496,10 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
     }
     tg_node nd = {.op = op, .tape = tp, .n_in = n_in, .out = out, .n_aux = n_aux};
     if (n_in) {
-        nd.in = tg__tape_scratch(tp, (size_t)n_in * sizeof *nd.in);
-        nd.in_ids = tg__tape_scratch(tp, (size_t)n_in * sizeof *nd.in_ids);
-        if (!nd.in || !nd.in_ids) return NULL;
+        /* inputs and their ids in one arena block */
+        nd.in = tg__tape_scratch(tp, (size_t)n_in * (sizeof *nd.in + sizeof *nd.in_ids));
+        if (!nd.in) return NULL;
+        nd.in_ids = (int32_t *)(nd.in + n_in);
         for (int i = 0; i < n_in; i++) {
             nd.in[i] = in[i];
             nd.in_ids[i] = tg__tape_value_id(tp, in[i]);

@@ -94,6 +94,11 @@ static tg_tensor *unary(tg_tape *tp, const tg_op *op, unop k, tg_tensor *x)
 #define X(n) tg_node_input(n, 0)
 #define Y(n) tg_node_output(n)
 
+/* fused gradient ops of sigmoid, tanh, relu, square (defined below) */
+typedef enum actgrad { AG_SIGMOID, AG_TANH, AG_RELU, AG_SQUARE } actgrad;
+
+static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
+
 /* d(-x) = -g */
 static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -146,7 +151,7 @@ tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x)
 /* d x^2 = 2 g x */
 static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, X(n), 2.0));
+    gin[0] = act_grad(tp, AG_SQUARE, X(n), g);
     return TG_OK;
 }
 static const tg_op k_square = {"square", 1, square_backward};
@@ -167,11 +172,99 @@ tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x)
     return unary(tp, &k_abs, U_ABS, x);
 }
 
+/* ---- fused activation gradients ---------------------------------------------
+ * The backward rules of sigmoid, tanh, relu and square are each one op of
+ * (s, g), where s is the saved output (sigmoid, tanh) or input (relu, square)
+ * and g the
+ * incoming gradient of the same shape: one pass over memory instead of the
+ * two or three a composition of mul / rsub / step would take.  Each is a
+ * differentiable op in its own right, so create_graph works through it:
+ *   sigmoid_grad(y, g) = g y (1 - y):  d/dy = g (1 - 2y),  d/dg = sigmoid_grad(y, .)
+ *   tanh_grad(y, g)    = g (1 - y^2):  d/dy = -2 g y,      d/dg = tanh_grad(y, .)
+ *   relu_grad(x, g)    = g [x > 0]:    d/dx = 0 (a.e.),    d/dg = relu_grad(x, .)
+ *   square_grad(x, g)  = 2 g x:        d/dx = 2 g,         d/dg = square_grad(x, .) */
+
+static tg_status sigmoid_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout,
+                                       tg_tensor **gin)
+{
+    tg_tensor *y = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0))
+        gin[0] =
+            tg_mul(tp, tg_mul(tp, gout, g), tg_rsub_scalar(tp, 1.0, tg_mul_scalar(tp, y, 2.0)));
+    if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_SIGMOID, y, gout);
+    return TG_OK;
+}
+static tg_status tanh_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout, tg_tensor **gin)
+{
+    tg_tensor *y = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0))
+        gin[0] = tg_mul(tp, tg_mul(tp, gout, g), tg_mul_scalar(tp, y, -2.0));
+    if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_TANH, y, gout);
+    return TG_OK;
+}
+static tg_status relu_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout, tg_tensor **gin)
+{
+    /* the mask is piecewise constant in x: no gradient flows to x */
+    if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_RELU, tg_node_input(n, 0), gout);
+    return TG_OK;
+}
+static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout,
+                                      tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg_mul(tp, gout, tg_mul_scalar(tp, g, 2.0));
+    if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_SQUARE, x, gout);
+    return TG_OK;
+}
+static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward};
+static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward};
+static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward};
+static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward};
+
+static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g)
+{
+    const tg_op *op = k == AG_SIGMOID ? &k_sigmoid_grad
+                      : k == AG_TANH  ? &k_tanh_grad
+                      : k == AG_RELU  ? &k_relu_grad
+                                      : &k_square_grad;
+    tg_tensor *in[2] = {s, g};
+    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, op->name, s, g)) return NULL;
+    if (!tg_tensor_same_shape(s, g)) {
+        char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s differ", op->name,
+                     tg__shape_str(s, a, sizeof a), tg__shape_str(g, b, sizeof b));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, s->dtype, s->ndim, s->shape);
+    if (!out) return NULL;
+    const int64_t n = s->numel;
+    TG_DISPATCH(s->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict v = s->data;
+        const T *restrict d = g->data;
+        switch (k) {
+        case AG_SIGMOID:
+            for (int64_t i = 0; i < n; i++) o[i] = d[i] * (v[i] * ((T)1 - v[i]));
+            break;
+        case AG_TANH:
+            for (int64_t i = 0; i < n; i++) o[i] = d[i] * ((T)1 - v[i] * v[i]);
+            break;
+        case AG_RELU:
+            for (int64_t i = 0; i < n; i++) o[i] = v[i] > 0 ? d[i] : (T)0;
+            break;
+        case AG_SQUARE:
+            for (int64_t i = 0; i < n; i++) o[i] = d[i] * (v[i] * (T)2);
+            break;
+        }
+    });
+    return tg_tape_record(tp, op, 2, in, out, NULL, 0, 0, NULL);
+}
+
 /* d sigmoid x = g y (1 - y)   (seed 003: sigma' = sigma (1 - sigma)) */
 static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    tg_tensor *y = Y(n);
-    gin[0] = tg_mul(tp, g, tg_mul(tp, y, tg_rsub_scalar(tp, 1.0, y)));
+    gin[0] = act_grad(tp, AG_SIGMOID, Y(n), g);
     return TG_OK;
 }
 static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward};
@@ -183,7 +276,7 @@ tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x)
 /* d tanh x = g (1 - y^2) */
 static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(tp, g, tg_rsub_scalar(tp, 1.0, tg_square(tp, Y(n))));
+    gin[0] = act_grad(tp, AG_TANH, Y(n), g);
     return TG_OK;
 }
 static const tg_op k_tanh = {"tanh", 1, tanh_backward};
@@ -195,7 +288,7 @@ tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x)
 /* d relu x = g [x > 0]   (0 at the kink, as PyTorch) */
 static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    gin[0] = tg_mul(tp, g, tg_step(tp, X(n)));
+    gin[0] = act_grad(tp, AG_RELU, X(n), g);
     return TG_OK;
 }
 static const tg_op k_relu = {"relu", 1, relu_backward};

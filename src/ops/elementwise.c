@@ -165,7 +165,12 @@ static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
     if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, b));
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
+    /* x * x: both contributions are g x; compute it once (the sweep adds
+     * the two, copying before it accumulates, so sharing is safe) */
+    if (a == b && gin[0])
+        gin[1] = gin[0];
+    else if (tg_node_needs_grad(n, 1))
+        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
     return TG_OK;
 }
 static const tg_op k_mul = {"mul", 2, mul_backward};
