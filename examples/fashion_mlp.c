@@ -64,72 +64,16 @@ int main(int argc, char **argv)
         params[2 * l] = m.w[l];
         params[2 * l + 1] = m.b[l];
     }
-    tg_optim *opt = tg_sgd_new(2 * NLAYER, params, 0.01, 0.9, 0.0);
-    tg_batches *batches = tg_batches_new(d.xtr, d.ytr, BATCH, true, false, a.seed);
-    /* one tape for training steps, one for evaluation: each keeps the arena
-     * of its own batch size, so neither allocates in steady state */
-    tg_tape *tp = tg_tape_new(NULL), *etp = tg_tape_new(NULL);
-    if (!opt || !batches || !tp || !etp) {
-        fprintf(stderr, "fashion_mlp: %s\n", tg_last_error());
-        return 1;
-    }
-
-    FILE *csv = tu_curve_open(a.csv);
-    tu_progress pr;
-    tu_progress_begin(&pr, "mlp", a.epochs, d.ntr, csv);
-    double first_loss = NAN, last_loss = NAN, acc = 0;
-    for (int epoch = 1; epoch <= a.epochs && !rc; epoch++) {
-        tu_progress_epoch_begin(&pr);
-        if (epoch > 1) tg_batches_reset(batches); /* a new order every epoch */
-        tg_tensor *x;
-        const int32_t *y;
-        int64_t n;
-        while (tg_batches_next(batches, &x, &y, &n)) {
-            tg_tape_reset(tp); /* forget the last step's graph, keep its memory */
-            tg_tensor *z = forward(tp, x, &m);
-            tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, z, y, n, TG_REDUCE_MEAN);
-            tg_optim_zero_grad(opt);
-            if (!loss || tg_backward(tp, loss) != TG_OK || tg_optim_step(opt) != TG_OK) {
-                fprintf(stderr, "fashion_mlp: %s\n", tg_tape_error(tp));
-                rc = 1;
-                break;
-            }
-            last_loss = tg_tensor_get_flat(loss, 0);
-            if (isnan(first_loss)) first_loss = last_loss;
-            tu_progress_batch(&pr, epoch, last_loss, n, tu_count_correct(z, y, n));
-        }
-        tu_progress_epoch_end(&pr);
-        if (rc) break;
-        acc = tu_accuracy(etp, d.xte, d.yte, 500, forward, &m);
-        if (acc < 0) rc = 1;
-        tu_progress_report(&pr, epoch, acc);
-    }
-    if (csv) fclose(csv);
-
-    if (!rc) {
-        printf("fashion_mlp: test accuracy %.4f after %d epochs, %.1f s of training "
-               "(%d thread%s)\n",
-               acc, a.epochs, pr.train_seconds, a.threads, a.threads > 1 ? "s" : "");
-        if (a.csv) {
-            char png[4096];
-            const char *runs[] = {"mlp"};
-            tu_plot_png(a.csv, tu_png_name(a.csv, png, sizeof png),
-                        "fashion_mlp: MLP 784-256-128-10 on Fashion-MNIST", 1, runs);
-        }
-        /* The smoke test passes when training did something: the epoch's last
-         * batch loss below the first one's, and well above chance on held-out
-         * data of the same generator. */
-        if (a.synthetic) {
-            const bool ok = last_loss < 0.5 * first_loss && acc > 0.5;
-            printf("synthetic check: loss %.4f -> %.4f, test accuracy %.4f: %s\n", first_loss,
-                   last_loss, acc, ok ? "ok" : "FAILED");
-            rc = ok ? 0 : 1;
-        }
-    }
-    tg_tape_free(tp);
-    tg_tape_free(etp);
-    tg_batches_free(batches);
-    tg_optim_free(opt);
+    const tu_classifier c = {.prog = "fashion_mlp",
+                             .run = "mlp",
+                             .title = "fashion_mlp: MLP 784-256-128-10 on Fashion-MNIST",
+                             .forward = forward,
+                             .model = &m,
+                             .nparams = 2 * NLAYER,
+                             .params = params,
+                             .batch = BATCH,
+                             .eval_batch = 500};
+    rc = tu_train_classifier(&a, &d, &c);
     for (int l = 0; l < NLAYER; l++) {
         tg_tensor_free(m.w[l]);
         tg_tensor_free(m.b[l]);

@@ -117,4 +117,25 @@ bool tu_plot_png(const char *csv_path, const char *png_path, const char *title, 
 /* "curve.csv" -> "curve.png" into buf. */
 const char *tu_png_name(const char *csv_path, char *buf, size_t size);
 
+/* A classifier to train: its forward pass (logits from a batch) and its
+ * user-owned parameters (requires_grad set). */
+typedef struct tu_classifier {
+    const char *prog;  /* "fashion_mlp": prefixes messages */
+    const char *run;   /* "mlp": the run's name in the CSV and plot */
+    const char *title; /* the plot's title */
+    tu_forward_fn forward;
+    void *model;
+    int nparams;
+    tg_tensor *const *params;
+    int64_t batch, eval_batch;
+} tu_classifier;
+/* The training loop the examples share: SGD lr 0.01 momentum 0.9 (as
+ * ../shared/peers/torch_fashion.py), mean softmax cross-entropy, batches
+ * reshuffled every epoch, one tape for training steps and one for
+ * evaluation (each keeps the arena of its own batch size, so neither
+ * allocates in steady state); progress lines, the CSV curve and its PNG.
+ * With --synthetic it also checks that training did something.  Returns the
+ * process exit status. */
+int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier *c);
+
 #endif
