@@ -1,9 +1,13 @@
 /* XOR with seed 001's 2-2-1 sigmoid network: the whole training loop of a
  * tapegrad program in one page.  Prints the tape once, then the loss as it
- * falls, then the four predictions.  `xor --dot xor.dot` also writes the
- * graph for Graphviz (`dot -Tpng xor.dot -o xor.png`). */
+ * falls, then the four predictions.
+ *   xor --dot xor.dot     also writes the graph for Graphviz, and renders it
+ *                         to xor.dot.png when `dot` is installed
+ *   xor --explain         narrates the first step's backward pass
+ *   xor --explain-md      the same as a Markdown table */
 #include <tapegrad.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +18,35 @@ static tg_tensor *forward(tg_tape *tp, tg_tensor *x, tg_tensor *const p[4])
     return tg_sigmoid(tp, tg_add(tp, tg_matmul(tp, h, p[2]), p[3]));
 }
 
+/* dot -Tpng FILE -o FILE.png, if Graphviz is installed (a path with a
+ * quote is not passed to the shell). */
+static void render_png(const char *dot_path)
+{
+    if (strchr(dot_path, '\'') || system("command -v dot >/dev/null 2>&1") != 0) {
+        printf("(install graphviz to render it: dot -Tpng %s -o %s.png)\n", dot_path, dot_path);
+        return;
+    }
+    char cmd[4096 + 64];
+    snprintf(cmd, sizeof cmd, "dot -Tpng '%s' -o '%s.png'", dot_path, dot_path);
+    if (system(cmd) == 0) printf("rendered %s.png\n", dot_path);
+}
+
 int main(int argc, char **argv)
 {
-    const char *dot_path = argc == 3 && !strcmp(argv[1], "--dot") ? argv[2] : NULL;
+    const char *dot_path = NULL;
+    int explain = -1; /* -1 off, else a tg_explain_format */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dot") && i + 1 < argc)
+            dot_path = argv[++i];
+        else if (!strcmp(argv[i], "--explain"))
+            explain = TG_EXPLAIN_TEXT;
+        else if (!strcmp(argv[i], "--explain-md"))
+            explain = TG_EXPLAIN_MARKDOWN;
+        else {
+            fprintf(stderr, "usage: %s [--dot FILE] [--explain | --explain-md]\n", argv[0]);
+            return 2;
+        }
+    }
     const double xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, ts[] = {0, 1, 1, 0};
     tg_tensor *x = tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 2}, xs);
     tg_tensor *t = tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 1}, ts);
@@ -38,7 +68,11 @@ int main(int argc, char **argv)
     for (int epoch = 0; epoch <= 3000; epoch++) {
         tg_tape_reset(tp); /* rewinds the arena: no allocation after the first steps */
         tg_tensor *loss = tg_sse(tp, forward(tp, x, p), t);
-        if (!loss || tg_backward(tp, loss) != TG_OK) {
+        /* the first step's backward pass, narrated (seed 004's delta rule at work) */
+        if (epoch == 0 && explain >= 0) tg_tape_set_explain(tp, stdout, explain, 8);
+        tg_status st = loss ? tg_backward(tp, loss) : tg_tape_status(tp);
+        tg_tape_set_explain(tp, NULL, TG_EXPLAIN_TEXT, 0);
+        if (st != TG_OK) {
             fprintf(stderr, "error: %s\n", tg_tape_error(tp));
             rc = 1;
             break;
@@ -55,6 +89,7 @@ int main(int argc, char **argv)
                 tg_tape_write_dot(tp, f, 8);
                 fclose(f);
                 printf("wrote %s\n", dot_path);
+                render_png(dot_path);
             }
         }
         /* plain SGD: w -= lr * dL/dw */

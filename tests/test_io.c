@@ -816,12 +816,69 @@ START_TEST(test_batches_no_alloc_and_errors)
 }
 END_TEST
 
+/* A trained model saved and reloaded into fresh parameters gives the same
+ * predictions, bit for bit (issue 5: "a saved model reloads to the same
+ * predictions"). */
+static tg_tensor *mlp_logits(tg_tape *tp, tg_tensor *x, tg_tensor *const p[4])
+{
+    tg_tensor *h = tg_relu(tp, tg_linear(tp, x, p[0], p[1]));
+    return tg_linear(tp, h, p[2], p[3]);
+}
+
+START_TEST(test_st_model_reload_same_predictions)
+{
+    const int64_t shapes[4][2] = {{6, 5}, {5, 0}, {5, 3}, {3, 0}};
+    const char *names[4] = {"l1.w", "l1.b", "l2.w", "l2.b"};
+    tg_tensor *p[4], *q[4];
+    tg_rng r;
+    tg_rng_seed(&r, 77);
+    for (int i = 0; i < 4; i++) {
+        int nd = shapes[i][1] ? 2 : 1;
+        p[i] = tg_tensor_new(TG_F32, nd, shapes[i]);
+        q[i] = tg_tensor_new(TG_F32, nd, shapes[i]); /* fresh: zeros */
+        ck_assert(p[i] && q[i]);
+        tg_init_normal(p[i], &r, 0, 0.5);
+        tg_tensor_set_requires_grad(p[i], true);
+    }
+    tg_tensor *x = tt_rand(TG_F32, 2, TT_SHAPE(4, 6), 78, -1, 1);
+    /* a few SGD steps, so the saved values are trained ones */
+    int32_t labels[4] = {0, 2, 1, 2};
+    tg_optim *opt = tg_sgd_new(4, p, 0.1, 0.9, 0.0);
+    tg_tape *tp = tg_tape_new(NULL);
+    for (int step = 0; step < 5; step++) {
+        tg_tape_reset(tp);
+        tg_tensor *loss =
+            tg_softmax_cross_entropy_labels(tp, mlp_logits(tp, x, p), labels, 4, TG_REDUCE_MEAN);
+        ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+        ck_assert_int_eq(tg_optim_step(opt), TG_OK);
+    }
+    tg_tape_reset(tp);
+    tg_tensor *before = tg_tensor_clone(mlp_logits(tp, x, p));
+    char path[512];
+    tmp_path(path, sizeof path, "model.safetensors");
+    ck_assert_int_eq(tg_save_safetensors(path, 4, names, p), TG_OK);
+    ck_assert_int_eq(tg_load_safetensors_into(path, 4, names, q), TG_OK);
+    tg_tape_reset(tp);
+    tg_tensor *after = mlp_logits(tp, x, q);
+    tt_assert_close("predictions after reload", after, before, 0, 0);
+    tg_tape_free(tp);
+    tg_optim_free(opt);
+    tg_tensor_free(before);
+    tg_tensor_free(x);
+    for (int i = 0; i < 4; i++) {
+        tg_tensor_free(p[i]);
+        tg_tensor_free(q[i]);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
     TCase *tc = tcase_create("safetensors");
     tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
     tcase_add_test(tc, test_st_round_trip);
+    tcase_add_test(tc, test_st_model_reload_same_predictions);
     tcase_add_test(tc, test_st_into_errors);
     tcase_add_test(tc, test_st_python_fixture);
     tcase_add_test(tc, test_st_truncated);

@@ -211,6 +211,58 @@ START_TEST(test_tape_rng_seeded)
 }
 END_TEST
 
+/* Explain mode narrates the sweep: each node, its rule, each contribution,
+ * and the running total where a value fans out; it changes no gradient. */
+START_TEST(test_explain_mode)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(0.5, -1.0));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    /* y = sum(x * x + tanh(x)): x reaches y along three paths (built one op a
+     * statement so the node numbers do not depend on argument evaluation order) */
+    tg_tensor *sq = tg_mul(tp, x, x);
+    tg_tensor *th = tg_tanh(tp, x);
+    tg_tensor *y = tg_sum_all(tp, tg_add(tp, sq, th));
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tg_tensor *plain = tg_tensor_clone(tg_tensor_grad(x));
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    tg_tape_set_explain(tp, f, TG_EXPLAIN_TEXT, 4);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tg_tape_set_explain(tp, NULL, TG_EXPLAIN_TEXT, 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "backward: reverse sweep from %3 f64[], seed d%3/d%3 = [1]"));
+    ck_assert_ptr_nonnull(strstr(buf, "%1 = tanh($0)  f64[2]: gradient at its output [1, 1]; "
+                                      "rule: tanh backward"));
+    ck_assert_ptr_nonnull(strstr(buf, "-> input 0 $0: + "));
+    ck_assert_ptr_nonnull(strstr(buf, "total ")); /* x's contributions are summed */
+    ck_assert_ptr_nonnull(strstr(buf, "4 nodes visited"));
+    tt_assert_close("explain changes nothing", tg_tensor_grad(x), plain, 0, 0);
+    free(buf);
+
+    /* Markdown: a table with a row per contribution; large tensors summarised */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    tg_tape_set_explain(tp, f, TG_EXPLAIN_MARKDOWN, 1);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tg_tape_set_explain(tp, NULL, TG_EXPLAIN_TEXT, 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(
+        buf,
+        "| node | rule | gradient at its output | into input | contribution | total so far |"));
+    ck_assert_ptr_nonnull(strstr(buf, "| `%1` = tanh | tanh backward | norm "));
+    int rows = 0;
+    for (char *p = buf; (p = strstr(p, "\n| `%")); p++) rows++;
+    ck_assert_int_eq(rows, 6); /* sum, add (2), tanh, mul (2: x twice) */
+    free(buf);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(plain);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tape");
@@ -222,6 +274,7 @@ int main(void)
     tcase_add_test(tc, test_anomaly_mode);
     tcase_add_test(tc, test_stale_and_foreign_tensors);
     tcase_add_test(tc, test_tape_rng_seeded);
+    tcase_add_test(tc, test_explain_mode);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

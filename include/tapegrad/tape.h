@@ -57,6 +57,16 @@ tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
  * User-owned inputs print as $0, $1, ... */
 void tg_tape_print(const tg_tape *tp, FILE *f);
 
+/* Explain mode: while f is set, every backward sweep on this tape
+ * (tg_backward, tg_grad, tg_vjp) writes what it does, step by step: for each
+ * node it visits, the gradient arriving at its output, the rule applied (the
+ * op's backward), and the contribution sent to each input with the running
+ * total when an input receives several.  Tensors of at most small_numel
+ * elements show their values, larger ones norm/min/max.  Text or a Markdown
+ * table.  f NULL turns it off. */
+typedef enum tg_explain_format { TG_EXPLAIN_TEXT = 0, TG_EXPLAIN_MARKDOWN = 1 } tg_explain_format;
+void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel);
+
 /* Graphviz DOT of the graph; tensors with at most small_numel elements show
  * their values (and gradients when known). */
 tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel);

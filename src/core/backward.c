@@ -83,6 +83,10 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         s->dep[n->out->id] = d;
     }
     s->grads[yid] = seed;
+    tg__explain_begin(tp, what, y, seed);
+    const bool explain = tg__tape_explain(tp) != NULL;
+    char contrib[512];
+    int64_t steps = 0;
 
     bool was_recording = tg__tape_recording(tp);
     const bool *was_dep = tg__tape_dep(tp); /* a sweep inside a backward rule nests */
@@ -112,6 +116,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         /* anomaly mode names node i for what its rule and the sums below make */
         tg__tape_set_backward_node(tp, i);
         const int32_t mark = tg__tape_num_values(tp);
+        tg__explain_node(tp, i, &nd, g);
+        steps++;
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
@@ -128,7 +134,9 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                              tg_tensor_describe(nd.in[k], b, sizeof b), k);
                 break;
             }
-            if (!s->grads[id]) {
+            const bool first = !s->grads[id];
+            if (explain) tg__explain_summary(tp, gin[k], contrib, sizeof contrib);
+            if (first) {
                 s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
                 s->owned[id] = !create_graph && fresh_unshared(gin[k], mark, &nd, gin, k);
             } else if (create_graph) {
@@ -154,8 +162,10 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                 }
                 if (tg__tape_anomaly(tp) && !tg__anomaly_check(tp, "add", s->grads[id])) break;
             }
+            if (explain) tg__explain_contrib(tp, &nd, g, k, contrib, first ? NULL : s->grads[id]);
         }
     }
+    tg__explain_end(tp, steps, tg_tape_status(tp));
     tg__tape_set_backward_node(tp, was_bw_node);
     tg__tape_set_recording(tp, was_recording);
     tg__tape_set_dep(tp, was_dep, was_n_dep);

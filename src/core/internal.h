@@ -105,6 +105,25 @@ bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
  * mode can say where a non-finite gradient came from; returns the previous. */
 int64_t tg__tape_set_backward_node(tg_tape *tp, int64_t node);
 
+/* Explain mode (core/explain.c): the backward sweep narrates its steps. */
+typedef struct tg_explain {
+    FILE *f;
+    tg_explain_format fmt;
+    int64_t small; /* tensors up to this many elements print their values */
+} tg_explain;
+const tg_explain *tg__tape_explain(const tg_tape *tp); /* NULL when off */
+/* The Wengert-list name of a tensor ("%3", "$0", "c7") into buf. */
+char *tg__tape_ref(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n);
+void tg__explain_begin(tg_tape *tp, const char *what, const tg_tensor *y, const tg_tensor *seed);
+void tg__explain_node(tg_tape *tp, int64_t i, const tg_node *nd, const tg_tensor *g);
+/* The values or norm/min/max of t as explain mode prints them. */
+char *tg__explain_summary(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n);
+/* One contribution (already summarised: accumulation may reuse its storage)
+ * and the input's total after it (NULL for a first contribution). */
+void tg__explain_contrib(tg_tape *tp, const tg_node *nd, const tg_tensor *g, int k,
+                         const char *contrib, const tg_tensor *total);
+void tg__explain_end(tg_tape *tp, int64_t steps, tg_status st);
+
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */
 bool tg__same_dtype(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor *b);

@@ -29,7 +29,8 @@ struct tg_tape {
     bool anomaly;
     const bool *dep;
     int32_t n_dep;
-    int64_t bw_node; /* node whose backward rule is running, -1 outside */
+    int64_t bw_node;    /* node whose backward rule is running, -1 outside */
+    tg_explain explain; /* explain mode: where and how (f NULL: off) */
     tg_rng rng;
     int64_t mallocs;
 };
@@ -570,20 +571,40 @@ int tg_node_num_aux(const tg_node *n)
 }
 
 /* ---- printing -------------------------------------------------------------- */
-static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
+/* How the Wengert list names a tensor: $u (user, in first-use order), %n
+ * (output of node n), cN (a tape constant made outside any node). */
+char *tg__tape_ref(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n)
 {
     if (t->magic == TG_MAGIC_USER) {
         for (size_t u = 0; u < tp->map_n; u++)
             if (tp->user_by_order[u] == t) {
-                fprintf(f, "$%zu", u);
-                return;
+                snprintf(buf, n, "$%zu", u);
+                return buf;
             }
-        fputs("$?", f);
+        snprintf(buf, n, "$?");
     } else if (t->node >= 0) {
-        fprintf(f, "%%%lld", (long long)t->node);
+        snprintf(buf, n, "%%%lld", (long long)t->node);
     } else {
-        fprintf(f, "c%d", t->id); /* a tape constant (not produced by a node) */
+        snprintf(buf, n, "c%d", t->id);
     }
+    return buf;
+}
+
+static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
+{
+    char b[32];
+    fputs(tg__tape_ref(tp, t, b, sizeof b), f);
+}
+
+void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel)
+{
+    if (!tp) return;
+    tp->explain = (tg_explain){f, fmt, small_numel >= 0 ? small_numel : 0};
+}
+
+const tg_explain *tg__tape_explain(const tg_tape *tp)
+{
+    return tp->explain.f ? &tp->explain : NULL;
 }
 
 void tg_tape_print(const tg_tape *tp, FILE *f)
