@@ -24,6 +24,25 @@ tg_tensor *tt_rand(tg_dtype dt, int ndim, const int64_t *shape, uint64_t seed, d
     return t;
 }
 
+tg_tensor *tt_iota(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t i = 0; i < n; i++) v[i] = (double)i;
+    tg_tensor *t = tt_from(dt, ndim, shape, v);
+    free(v);
+    return t;
+}
+
+void tt_assert_shape(const tg_tensor *t, int ndim, const int64_t *shape)
+{
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(tg_tensor_ndim(t), ndim);
+    for (int i = 0; i < ndim; i++) ck_assert_int_eq(tg_tensor_shape(t)[i], shape[i]);
+}
+
 tg_tensor *tt_param(int ndim, const int64_t *shape, uint64_t seed, double lo, double hi)
 {
     tg_tensor *t = tt_rand(TG_F64, ndim, shape, seed, lo, hi);

@@ -14,6 +14,12 @@ tg_tensor *tt_rand(tg_dtype dt, int ndim, const int64_t *shape, uint64_t seed, d
 /* Like tt_rand, with requires_grad set. */
 tg_tensor *tt_param(int ndim, const int64_t *shape, uint64_t seed, double lo, double hi);
 
+/* A user-owned tensor holding 0, 1, 2, ... in row-major order: each value
+ * names its own flat index. */
+tg_tensor *tt_iota(tg_dtype dt, int ndim, const int64_t *shape);
+/* Fails unless t is non-NULL with exactly this shape. */
+void tt_assert_shape(const tg_tensor *t, int ndim, const int64_t *shape);
+
 /* Runs tg_gradcheck (default options unless opts) and fails the test with
  * the per-input report when any input fails.  Also fails when a check is
  * vacuous (both sides ~0 everywhere) unless allow_vacuous. */

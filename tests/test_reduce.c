@@ -20,25 +20,6 @@ static int64_t prod(int ndim, const int64_t *shape)
     return n;
 }
 
-/* 0, 1, 2, ... in row-major order. */
-static tg_tensor *iota(tg_dtype dt, int ndim, const int64_t *shape)
-{
-    int64_t n = prod(ndim, shape);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (double)i;
-    tg_tensor *t = tt_from(dt, ndim, shape, v);
-    free(v);
-    return t;
-}
-
-static void assert_shape(const tg_tensor *t, int ndim, const int64_t *shape)
-{
-    ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(tg_tensor_ndim(t), ndim);
-    for (int i = 0; i < ndim; i++) ck_assert_int_eq(tg_tensor_shape(t)[i], shape[i]);
-}
-
 /* ---- one reduction with its parameters, as a tg_fn --------------------------- */
 typedef enum red_kind { R_SUM, R_MEAN, R_SUM_ALL, R_MEAN_ALL, R_MAX, R_SUM_TO } red_kind;
 
@@ -89,35 +70,35 @@ static void check_red(const char *what, const red_ctx *c, int ndim, const int64_
 /* x = [[0,1,2],[3,4,5]] */
 START_TEST(test_sum_forward_2x3)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = tg_sum(tp, x, 1, (int[]){0}, false);
-    assert_shape(y, 1, TT_SHAPE(3));
+    tt_assert_shape(y, 1, TT_SHAPE(3));
     tt_assert_values("sum axis 0", y, TT_VALUES(3, 5, 7), 3, 0, 0);
     y = tg_sum(tp, x, 1, (int[]){0}, true);
-    assert_shape(y, 2, TT_SHAPE(1, 3));
+    tt_assert_shape(y, 2, TT_SHAPE(1, 3));
     tt_assert_values("sum axis 0 keepdim", y, TT_VALUES(3, 5, 7), 3, 0, 0);
     y = tg_sum(tp, x, 1, (int[]){1}, false);
-    assert_shape(y, 1, TT_SHAPE(2));
+    tt_assert_shape(y, 1, TT_SHAPE(2));
     tt_assert_values("sum axis 1", y, TT_VALUES(3, 12), 2, 0, 0);
     y = tg_sum(tp, x, 1, (int[]){-1}, true);
-    assert_shape(y, 2, TT_SHAPE(2, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 1));
     tt_assert_values("sum axis -1 keepdim", y, TT_VALUES(3, 12), 2, 0, 0);
     y = tg_sum(tp, x, 2, (int[]){0, 1}, false);
-    assert_shape(y, 0, NULL);
+    tt_assert_shape(y, 0, NULL);
     tt_assert_values("sum axes 0,1", y, TT_VALUES(15), 1, 0, 0);
     y = tg_sum(tp, x, 2, (int[]){-1, 0}, true);
-    assert_shape(y, 2, TT_SHAPE(1, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum axes -1,0 keepdim", y, TT_VALUES(15), 1, 0, 0);
     y = tg_sum(tp, x, 0, NULL, true); /* NULL list: every axis */
-    assert_shape(y, 2, TT_SHAPE(1, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum all keepdim", y, TT_VALUES(15), 1, 0, 0);
     y = tg_sum_all(tp, x);
-    assert_shape(y, 0, NULL);
+    tt_assert_shape(y, 0, NULL);
     tt_assert_values("sum_all", y, TT_VALUES(15), 1, 0, 0);
     /* an empty non-NULL list reduces nothing (NumPy's axis=()) */
     y = tg_sum(tp, x, 0, (int[]){0}, false);
-    assert_shape(y, 2, TT_SHAPE(2, 3));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
     tt_assert_values("sum over no axis", y, TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* 0-d */
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(2.5));
@@ -133,27 +114,27 @@ END_TEST
 /* x[i][j][k] = 12 i + 4 j + k on (2,3,4) */
 START_TEST(test_sum_forward_2x3x4)
 {
-    tg_tensor *x = iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tensor *x = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
     tg_tape *tp = tg_tape_new(NULL);
     /* sum_i = 12 + 8 j + 2 k */
     tg_tensor *y = tg_sum(tp, x, 1, (int[]){0}, false);
-    assert_shape(y, 2, TT_SHAPE(3, 4));
+    tt_assert_shape(y, 2, TT_SHAPE(3, 4));
     tt_assert_values("axis 0", y, TT_VALUES(12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34), 12, 0,
                      0);
     /* sum_j = 36 i + 12 + 3 k */
     y = tg_sum(tp, x, 1, (int[]){-2}, true);
-    assert_shape(y, 3, TT_SHAPE(2, 1, 4));
+    tt_assert_shape(y, 3, TT_SHAPE(2, 1, 4));
     tt_assert_values("axis -2 keepdim", y, TT_VALUES(12, 15, 18, 21, 48, 51, 54, 57), 8, 0, 0);
     /* sum_k = 48 i + 16 j + 6 */
     y = tg_sum(tp, x, 1, (int[]){2}, false);
-    assert_shape(y, 2, TT_SHAPE(2, 3));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
     tt_assert_values("axis 2", y, TT_VALUES(6, 22, 38, 54, 70, 86), 6, 0, 0);
     /* sum_i sum_k = 60 + 32 j */
     y = tg_sum(tp, x, 2, (int[]){0, 2}, false);
-    assert_shape(y, 1, TT_SHAPE(3));
+    tt_assert_shape(y, 1, TT_SHAPE(3));
     tt_assert_values("axes 0,2", y, TT_VALUES(60, 92, 124), 3, 0, 0);
     y = tg_sum(tp, x, 2, (int[]){-1, -3}, true);
-    assert_shape(y, 3, TT_SHAPE(1, 3, 1));
+    tt_assert_shape(y, 3, TT_SHAPE(1, 3, 1));
     tt_assert_values("axes -1,-3 keepdim", y, TT_VALUES(60, 92, 124), 3, 0, 0);
     /* sum_i sum_j = 60 + 6 k; sum_j sum_k = 144 i + 66 */
     tt_assert_values("axes 0,1", tg_sum(tp, x, 2, (int[]){1, 0}, false), TT_VALUES(60, 66, 72, 78),
@@ -169,13 +150,13 @@ END_TEST
 
 START_TEST(test_mean_forward)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
-    tg_tensor *x3 = iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
     tg_tape *tp = tg_tape_new(NULL);
     tt_assert_values("mean axis 0", tg_mean(tp, x, 1, (int[]){0}, false), TT_VALUES(1.5, 2.5, 3.5),
                      3, 0, 0);
     tg_tensor *y = tg_mean(tp, x, 1, (int[]){-1}, true);
-    assert_shape(y, 2, TT_SHAPE(2, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 1));
     tt_assert_values("mean axis -1", y, TT_VALUES(1, 4), 2, 0, 0);
     tt_assert_values("mean_all", tg_mean_all(tp, x), TT_VALUES(2.5), 1, 0, 0);
     tt_assert_values("mean axes 0,2", tg_mean(tp, x3, 2, (int[]){0, 2}, false),
@@ -263,19 +244,19 @@ START_TEST(test_sum_empty_axis)
     tg_tensor_set_requires_grad(x, true);
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = tg_sum(tp, x, 1, (int[]){1}, false);
-    assert_shape(y, 2, TT_SHAPE(2, 3));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
     tt_assert_values("sum over empty axis", y, TT_VALUES(0, 0, 0, 0, 0, 0), 6, 0, 0);
     tg_tensor *k = tg_sum(tp, x, 1, (int[]){-2}, true);
-    assert_shape(k, 3, TT_SHAPE(2, 1, 3));
+    tt_assert_shape(k, 3, TT_SHAPE(2, 1, 3));
     tt_assert_values("keepdim", k, TT_VALUES(0, 0, 0, 0, 0, 0), 6, 0, 0);
     tt_assert_values("sum_all of empty", tg_sum_all(tp, x), TT_VALUES(0), 1, 0, 0);
-    assert_shape(tg_sum(tp, x, 1, (int[]){0}, false), 2, TT_SHAPE(0, 3));
+    tt_assert_shape(tg_sum(tp, x, 1, (int[]){0}, false), 2, TT_SHAPE(0, 3));
     /* mean over a non-empty axis of an empty tensor is an empty result */
-    assert_shape(tg_mean(tp, x, 1, (int[]){2}, false), 2, TT_SHAPE(2, 0));
+    tt_assert_shape(tg_mean(tp, x, 1, (int[]){2}, false), 2, TT_SHAPE(2, 0));
     tg_tensor *w = tt_rand(TG_F64, 2, TT_SHAPE(2, 3), 5, -1, 1);
     tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, w));
     ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
-    assert_shape(tg_tensor_grad(x), 3, TT_SHAPE(2, 0, 3));
+    tt_assert_shape(tg_tensor_grad(x), 3, TT_SHAPE(2, 0, 3));
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     ck_assert_ptr_null(tg_mean(tp, x, 1, (int[]){1}, false));
     tt_assert_tape_error(tp, TG_ERR_EMPTY, "mean", "f64[2,0,3]");
@@ -292,25 +273,25 @@ END_TEST
 /* ---- sum_to / broadcast_to ------------------------------------------------------ */
 START_TEST(test_sum_to_forward)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
-    tg_tensor *x3 = iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = tg_sum_to(tp, x, 1, TT_SHAPE(3));
-    assert_shape(y, 1, TT_SHAPE(3));
+    tt_assert_shape(y, 1, TT_SHAPE(3));
     tt_assert_values("(2,3)->(3)", y, TT_VALUES(3, 5, 7), 3, 0, 0);
     y = tg_sum_to(tp, x, 2, TT_SHAPE(2, 1));
-    assert_shape(y, 2, TT_SHAPE(2, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 1));
     tt_assert_values("(2,3)->(2,1)", y, TT_VALUES(3, 12), 2, 0, 0);
     tt_assert_values("(2,3)->(1,3)", tg_sum_to(tp, x, 2, TT_SHAPE(1, 3)), TT_VALUES(3, 5, 7), 3, 0,
                      0);
     y = tg_sum_to(tp, x, 0, NULL);
-    assert_shape(y, 0, NULL);
+    tt_assert_shape(y, 0, NULL);
     tt_assert_values("(2,3)->()", y, TT_VALUES(15), 1, 0, 0);
     tt_assert_values("(2,3)->(1,1)", tg_sum_to(tp, x, 2, TT_SHAPE(1, 1)), TT_VALUES(15), 1, 0, 0);
     tt_assert_values("(2,3)->(2,3)", tg_sum_to(tp, x, 2, TT_SHAPE(2, 3)),
                      TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     y = tg_sum_to(tp, x3, 2, TT_SHAPE(3, 1));
-    assert_shape(y, 2, TT_SHAPE(3, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(3, 1));
     tt_assert_values("(2,3,4)->(3,1)", y, TT_VALUES(60, 92, 124), 3, 0, 0);
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
@@ -382,38 +363,38 @@ START_TEST(test_max_forward)
     tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 3), TT_VALUES(1, 5, 2, 7, 0, 3));
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = tg_max(tp, x, 0, false);
-    assert_shape(y, 1, TT_SHAPE(3));
+    tt_assert_shape(y, 1, TT_SHAPE(3));
     tt_assert_values("max axis 0", y, TT_VALUES(7, 5, 3), 3, 0, 0);
     y = tg_max(tp, x, 1, true);
-    assert_shape(y, 2, TT_SHAPE(2, 1));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 1));
     tt_assert_values("max axis 1 keepdim", y, TT_VALUES(5, 7), 2, 0, 0);
     y = tg_max(tp, x, -1, false);
-    assert_shape(y, 1, TT_SHAPE(2));
+    tt_assert_shape(y, 1, TT_SHAPE(2));
     tt_assert_values("max axis -1", y, TT_VALUES(5, 7), 2, 0, 0);
     /* x[f] = 7 f mod 24 on (2,3,4): a permutation of 0..23 */
     double v[24];
     for (int f = 0; f < 24; f++) v[f] = (7 * f) % 24;
     tg_tensor *x3 = tt_from(TG_F64, 3, TT_SHAPE(2, 3, 4), v);
     y = tg_max(tp, x3, 0, false);
-    assert_shape(y, 2, TT_SHAPE(3, 4));
+    tt_assert_shape(y, 2, TT_SHAPE(3, 4));
     tt_assert_values("3-d axis 0", y, TT_VALUES(12, 19, 14, 21, 16, 23, 18, 13, 20, 15, 22, 17), 12,
                      0, 0);
     y = tg_max(tp, x3, -2, true);
-    assert_shape(y, 3, TT_SHAPE(2, 1, 4));
+    tt_assert_shape(y, 3, TT_SHAPE(2, 1, 4));
     tt_assert_values("3-d axis -2", y, TT_VALUES(8, 15, 22, 21, 20, 23, 10, 17), 8, 0, 0);
     y = tg_max(tp, x3, 2, false);
-    assert_shape(y, 2, TT_SHAPE(2, 3));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
     tt_assert_values("3-d axis 2", y, TT_VALUES(21, 18, 22, 19, 23, 20), 6, 0, 0);
     /* 1-d to 0-d, negative values, and an extent of 1 */
     tg_tensor *n = tt_from(TG_F64, 1, TT_SHAPE(4), TT_VALUES(-3, -1, -2, -8));
     y = tg_max(tp, n, 0, false);
-    assert_shape(y, 0, NULL);
+    tt_assert_shape(y, 0, NULL);
     tt_assert_values("1-d", y, TT_VALUES(-1), 1, 0, 0);
     tg_tensor *o = tt_from(TG_F64, 2, TT_SHAPE(2, 1), TT_VALUES(4, -4));
     tt_assert_values("extent 1", tg_max(tp, o, 1, false), TT_VALUES(4, -4), 2, 0, 0);
     /* a max over a non-empty axis of an empty tensor is empty */
     tg_tensor *e = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 3));
-    assert_shape(tg_max(tp, e, 1, false), 1, TT_SHAPE(0));
+    tt_assert_shape(tg_max(tp, e, 1, false), 1, TT_SHAPE(0));
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(x);
@@ -442,7 +423,7 @@ START_TEST(test_max_grad_hand)
         0);
     /* axis 1 keepdim with weights w[i][k] = 1 + 4 i + k at the arg-max j */
     tg_tape_reset(tp);
-    tg_tensor *w = iota(TG_F64, 3, TT_SHAPE(2, 1, 4));
+    tg_tensor *w = tt_iota(TG_F64, 3, TT_SHAPE(2, 1, 4));
     tg_tensor *m = tg_max(tp, x, 1, true);
     y = tg_sum_all(tp, tg_mul(tp, tg_add_scalar(tp, w, 1), m));
     ck_assert_int_eq(tg_backward(tp, y), TG_OK);
@@ -633,7 +614,7 @@ END_TEST
 
 START_TEST(test_errors)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(1));
     tg_tensor *e = tg_tensor_new(TG_F32, 2, TT_SHAPE(2, 0));
     EXPECT_ERR(tg_sum(tp, x, 1, (int[]){2}, false), TG_ERR_AXIS, "sum", "f64[2,3]", "axis 2");
@@ -676,7 +657,7 @@ static const char *const k_names[] = {"sum", "mean", "sum", "mean", "max", "sum_
 
 START_TEST(test_errors_null_and_sticky)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     for (int i = 0; i < LEN(k_ops); i++) {
         tg_tape *tp = tg_tape_new(NULL);
         ck_assert_ptr_null(apply(tp, NULL, &k_ops[i]));

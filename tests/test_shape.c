@@ -19,25 +19,6 @@ static int64_t prod(int ndim, const int64_t *shape)
     return n;
 }
 
-/* 0, 1, 2, ... in row-major order: each value names its own flat index. */
-static tg_tensor *iota(tg_dtype dt, int ndim, const int64_t *shape)
-{
-    int64_t n = prod(ndim, shape);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (double)i;
-    tg_tensor *t = tt_from(dt, ndim, shape, v);
-    free(v);
-    return t;
-}
-
-static void assert_shape(const tg_tensor *t, int ndim, const int64_t *shape)
-{
-    ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(tg_tensor_ndim(t), ndim);
-    for (int i = 0; i < ndim; i++) ck_assert_int_eq(tg_tensor_shape(t)[i], shape[i]);
-}
-
 /* ---- one op with its parameters, as a tg_fn for gradcheck ----------------- */
 typedef enum op_kind {
     K_RESHAPE,
@@ -92,25 +73,25 @@ static void check_op(const char *what, op_ctx *c, int ndim, const int64_t *shape
 /* ---- reshape ---------------------------------------------------------------- */
 START_TEST(test_reshape_forward)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = tg_reshape(tp, x, 2, TT_SHAPE(3, 2));
-    assert_shape(y, 2, TT_SHAPE(3, 2));
+    tt_assert_shape(y, 2, TT_SHAPE(3, 2));
     tt_assert_values("reshape (3,2)", y, TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* -1 is inferred */
     tg_tensor *z = tg_reshape(tp, x, 3, TT_SHAPE(-1, 1, 2));
-    assert_shape(z, 3, TT_SHAPE(3, 1, 2));
+    tt_assert_shape(z, 3, TT_SHAPE(3, 1, 2));
     tg_tensor *f = tg_reshape(tp, x, 1, TT_SHAPE(-1));
-    assert_shape(f, 1, TT_SHAPE(6));
+    tt_assert_shape(f, 1, TT_SHAPE(6));
     /* a one-element tensor reshapes to 0-d and back */
     tg_tensor *one = tt_from(TG_F64, 2, TT_SHAPE(1, 1), TT_VALUES(4.5));
     tg_tensor *s = tg_reshape(tp, one, 0, NULL);
-    assert_shape(s, 0, NULL);
+    tt_assert_shape(s, 0, NULL);
     tt_assert_values("0-d", s, TT_VALUES(4.5), 1, 0, 0);
     /* an empty tensor reshapes among empty shapes */
     tg_tensor *e = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 3));
     tg_tensor *e2 = tg_reshape(tp, e, 3, TT_SHAPE(3, 0, 5));
-    assert_shape(e2, 3, TT_SHAPE(3, 0, 5));
+    tt_assert_shape(e2, 3, TT_SHAPE(3, 0, 5));
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(x);
@@ -138,13 +119,13 @@ START_TEST(test_broadcast_forward)
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *col = tt_from(TG_F64, 2, TT_SHAPE(2, 1), TT_VALUES(1, 2));
     tg_tensor *y = tg_broadcast_to(tp, col, 3, TT_SHAPE(2, 2, 3));
-    assert_shape(y, 3, TT_SHAPE(2, 2, 3));
+    tt_assert_shape(y, 3, TT_SHAPE(2, 2, 3));
     tt_assert_values("(2,1)->(2,2,3)", y, TT_VALUES(1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2), 12, 0, 0);
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(7));
     tt_assert_values("()->(2,2)", tg_broadcast_to(tp, s, 2, TT_SHAPE(2, 2)), TT_VALUES(7, 7, 7, 7),
                      4, 0, 0);
     /* an extent of 1 may stretch to 0 */
-    assert_shape(tg_broadcast_to(tp, col, 2, TT_SHAPE(2, 0)), 2, TT_SHAPE(2, 0));
+    tt_assert_shape(tg_broadcast_to(tp, col, 2, TT_SHAPE(2, 0)), 2, TT_SHAPE(2, 0));
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(col);
@@ -205,9 +186,9 @@ static bool next_perm(int *p, int n)
 START_TEST(test_permute_forward_hand)
 {
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *t = tg_transpose(tp, x, 0, 1);
-    assert_shape(t, 2, TT_SHAPE(3, 2));
+    tt_assert_shape(t, 2, TT_SHAPE(3, 2));
     tt_assert_values("(2,3)^T", t, TT_VALUES(0, 3, 1, 4, 2, 5), 6, 0, 0);
     tt_assert_values("permute (1,0)", tg_permute(tp, x, (int[]){1, 0}), TT_VALUES(0, 3, 1, 4, 2, 5),
                      6, 0, 0);
@@ -216,9 +197,9 @@ START_TEST(test_permute_forward_hand)
     tt_assert_values("transpose(1,1) is the identity", tg_transpose(tp, x, 1, -1),
                      TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* (2,3,4) with perm (2,0,1): out[k][i][j] = x[i][j][k] = 12 i + 4 j + k */
-    tg_tensor *x3 = iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
     tg_tensor *p = tg_permute(tp, x3, (int[]){2, 0, 1});
-    assert_shape(p, 3, TT_SHAPE(4, 2, 3));
+    tt_assert_shape(p, 3, TT_SHAPE(4, 2, 3));
     tt_assert_values("(2,3,4) perm (2,0,1)", p,
                      TT_VALUES(0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21, 2, 6, 10, 14, 18, 22, 3, 7,
                                11, 15, 19, 23),
@@ -247,7 +228,7 @@ START_TEST(test_permute_all)
         const int64_t *shape = cases[c].shape;
         int perm[4] = {0, 1, 2, 3};
         double ref[64];
-        tg_tensor *x = iota(TG_F64, nd, shape);
+        tg_tensor *x = tt_iota(TG_F64, nd, shape);
         do {
             tg_tape *tp = tg_tape_new(NULL);
             tg_tensor *y = tg_permute(tp, x, perm);
@@ -293,12 +274,12 @@ static tg_tensor *six_d_chain(tg_tape *tp, tg_tensor *const *in, void *ctx)
 
 START_TEST(test_six_d)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(4, 6));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(4, 6));
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *y = six_d_chain(tp, &x, NULL);
-    assert_shape(y, 7, TT_SHAPE(2, 3, 1, 1, 2, 1, 2));
+    tt_assert_shape(y, 7, TT_SHAPE(2, 3, 1, 1, 2, 1, 2));
     /* reference: permute (4,2,5,0,3,1) then swap axes 0 and 2 = permute
-     * (5,2,4,0,3,1) of the 6-d view of iota(24) */
+     * (5,2,4,0,3,1) of the 6-d view of tt_iota(24) */
     double ref[24];
     ref_permute(6, TT_SHAPE(2, 1, 3, 2, 1, 2), (const int[]){5, 2, 4, 0, 3, 1}, ref);
     tt_assert_values("6-d permute", y, ref, 24, 0, 0);
@@ -313,7 +294,7 @@ END_TEST
 /* ---- slice ----------------------------------------------------------------- */
 START_TEST(test_slice_forward_1d)
 {
-    tg_tensor *x = iota(TG_F64, 1, TT_SHAPE(10));
+    tg_tensor *x = tt_iota(TG_F64, 1, TT_SHAPE(10));
     tg_tape *tp = tg_tape_new(NULL);
     static const struct {
         int64_t start, stop, step;
@@ -343,7 +324,7 @@ START_TEST(test_slice_forward_1d)
         snprintf(what, sizeof what, "x[%lld:%lld:%lld]", (long long)cases[i].start,
                  (long long)cases[i].stop, (long long)cases[i].step);
         ck_assert_msg(y != NULL, "%s: %s", what, tg_tape_error(tp));
-        assert_shape(y, 1, (const int64_t[]){cases[i].n});
+        tt_assert_shape(y, 1, (const int64_t[]){cases[i].n});
         tt_assert_values(what, y, cases[i].v, cases[i].n, 0, 0);
     }
     tg_tape_free(tp);
@@ -354,23 +335,23 @@ END_TEST
 START_TEST(test_slice_forward_nd)
 {
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *y = tg_slice(tp, x, 1, 1, 3, 1);
-    assert_shape(y, 2, TT_SHAPE(2, 2));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 2));
     tt_assert_values("x[:,1:3]", y, TT_VALUES(1, 2, 4, 5), 4, 0, 0);
     tt_assert_values("x[-1:2]", tg_slice(tp, x, 0, -1, 2, 1), TT_VALUES(3, 4, 5), 3, 0, 0);
     tt_assert_values("x[:,::2]", tg_slice(tp, x, -1, 0, 3, 2), TT_VALUES(0, 2, 3, 5), 4, 0, 0);
-    tg_tensor *x3 = iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
     tg_tensor *a = tg_slice(tp, x3, 1, 0, 3, 2);
-    assert_shape(a, 3, TT_SHAPE(2, 2, 4));
+    tt_assert_shape(a, 3, TT_SHAPE(2, 2, 4));
     tt_assert_values("x3[:,0:3:2]", a,
                      TT_VALUES(0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23), 16, 0, 0);
     tg_tensor *b = tg_slice(tp, x3, -1, -3, 4, 2);
-    assert_shape(b, 3, TT_SHAPE(2, 3, 2));
+    tt_assert_shape(b, 3, TT_SHAPE(2, 3, 2));
     tt_assert_values("x3[...,-3::2]", b, TT_VALUES(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23), 12,
                      0, 0);
     tg_tensor *c = tg_slice(tp, x3, -3, 1, 2, 3);
-    assert_shape(c, 3, TT_SHAPE(1, 3, 4));
+    tt_assert_shape(c, 3, TT_SHAPE(1, 3, 4));
     tt_assert_values("x3[1:2:3]", c, TT_VALUES(12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23), 12,
                      0, 0);
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
@@ -386,7 +367,7 @@ START_TEST(test_slice_empty)
     tg_tensor *x = tt_param(2, TT_SHAPE(2, 3), 50, -1, 1);
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *e = tg_slice(tp, x, 1, 2, 1, 1);
-    assert_shape(e, 2, TT_SHAPE(2, 0));
+    tt_assert_shape(e, 2, TT_SHAPE(2, 0));
     tg_tensor *s = tg_sum_all(tp, e);
     tt_assert_values("sum of empty slice", s, TT_VALUES(0), 1, 0, 0);
     /* y = sum(x[:, 0:1]) + sum(x[:, 3:]) -- the second slice is empty */
@@ -449,7 +430,7 @@ START_TEST(test_embed_forward)
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 3, 4));
     tg_tensor *y = tg_embed(tp, x, 2, TT_SHAPE(2, 5), 1, 1, 2);
-    assert_shape(y, 2, TT_SHAPE(2, 5));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 5));
     tt_assert_values("embed axis 1 at 1::2", y, TT_VALUES(0, 1, 0, 2, 0, 0, 3, 0, 4, 0), 10, 0, 0);
     tg_tensor *r = tt_from(TG_F64, 2, TT_SHAPE(1, 2), TT_VALUES(7, 8));
     tt_assert_values("embed axis 0 at 2", tg_embed(tp, r, 2, TT_SHAPE(3, 2), -2, 2, 1),
@@ -463,7 +444,7 @@ START_TEST(test_embed_forward)
     tt_assert_values("embed empty", tg_embed(tp, e, 2, TT_SHAPE(2, 3), 1, 3, 1),
                      TT_VALUES(0, 0, 0, 0, 0, 0), 6, 0, 0);
     /* embed(slice(x)) keeps the sliced positions and zeros the rest */
-    tg_tensor *x3 = iota(TG_F64, 3, TT_SHAPE(2, 3, 2));
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 2));
     tg_tensor *s = tg_slice(tp, x3, 1, -2, 3, 1);
     tt_assert_values("embed(slice)", tg_embed(tp, s, 3, TT_SHAPE(2, 3, 2), 1, 1, 1),
                      TT_VALUES(0, 0, 2, 3, 4, 5, 0, 0, 8, 9, 10, 11), 12, 0, 0);
@@ -494,14 +475,14 @@ END_TEST
 START_TEST(test_concat_forward)
 {
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tensor *a = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *a = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *b = tt_from(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(6, 7, 8, 9));
     tg_tensor *c = tt_from(TG_F64, 2, TT_SHAPE(1, 3), TT_VALUES(6, 7, 8));
     tg_tensor *y = tg_concat(tp, 2, (tg_tensor *[]){a, b}, 1);
-    assert_shape(y, 2, TT_SHAPE(2, 5));
+    tt_assert_shape(y, 2, TT_SHAPE(2, 5));
     tt_assert_values("concat axis 1", y, TT_VALUES(0, 1, 2, 6, 7, 3, 4, 5, 8, 9), 10, 0, 0);
     tg_tensor *z = tg_concat(tp, 2, (tg_tensor *[]){a, c}, -2);
-    assert_shape(z, 2, TT_SHAPE(3, 3));
+    tt_assert_shape(z, 2, TT_SHAPE(3, 3));
     tt_assert_values("concat axis 0", z, TT_VALUES(0, 1, 2, 3, 4, 5, 6, 7, 8), 9, 0, 0);
     /* one input is a copy */
     tt_assert_values("concat of 1", tg_concat(tp, 1, &a, 0), TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
@@ -510,14 +491,14 @@ START_TEST(test_concat_forward)
     tg_tensor *q = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(2, 3));
     tg_tensor *e = tg_tensor_new(TG_F64, 1, TT_SHAPE(0));
     tg_tensor *w = tg_concat(tp, 3, (tg_tensor *[]){p, e, q}, 0);
-    assert_shape(w, 1, TT_SHAPE(3));
+    tt_assert_shape(w, 1, TT_SHAPE(3));
     tt_assert_values("concat 1-d", w, TT_VALUES(1, 2, 3), 3, 0, 0);
     /* middle axis of 3-d: (2,1,2) ++ (2,2,2) */
     tg_tensor *m1 = tt_from(TG_F64, 3, TT_SHAPE(2, 1, 2), TT_VALUES(0, 1, 2, 3));
     tg_tensor *m2 =
         tt_from(TG_F64, 3, TT_SHAPE(2, 2, 2), TT_VALUES(10, 11, 12, 13, 14, 15, 16, 17));
     tg_tensor *m = tg_concat(tp, 2, (tg_tensor *[]){m1, m2}, 1);
-    assert_shape(m, 3, TT_SHAPE(2, 3, 2));
+    tt_assert_shape(m, 3, TT_SHAPE(2, 3, 2));
     tt_assert_values("concat middle", m, TT_VALUES(0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17), 12,
                      0, 0);
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
@@ -698,7 +679,7 @@ END_TEST
 
 START_TEST(test_errors_reshape_broadcast)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     EXPECT_ERR(tg_reshape(tp, x, 2, TT_SHAPE(4, 2)), TG_ERR_SHAPE, "reshape", "(2,3)", "(4,2)");
     EXPECT_ERR(tg_reshape(tp, x, 2, TT_SHAPE(-1, -1)), TG_ERR_SHAPE, "reshape", "(2,3)");
     EXPECT_ERR(tg_reshape(tp, x, 2, TT_SHAPE(4, -1)), TG_ERR_SHAPE, "reshape", "(2,3)", "(4,-1)",
@@ -715,7 +696,7 @@ START_TEST(test_errors_reshape_broadcast)
     EXPECT_ERR(tg_broadcast_to(tp, x, 1, TT_SHAPE(3)), TG_ERR_SHAPE, "broadcast_to", "(2,3)",
                "(3)");
     EXPECT_ERR(tg_broadcast_to(tp, x, 2, NULL), TG_ERR_SHAPE, "broadcast_to", "(2,3)");
-    tg_tensor *one = iota(TG_F64, 1, TT_SHAPE(1));
+    tg_tensor *one = tt_iota(TG_F64, 1, TT_SHAPE(1));
     EXPECT_ERR(tg_broadcast_to(tp, one, 2, TT_SHAPE(2, -1)), TG_ERR_SHAPE, "broadcast_to", "(1)",
                "(2,-1)");
     tg_tensor_free(one);
@@ -725,7 +706,7 @@ END_TEST
 
 START_TEST(test_errors_permute_slice)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(1));
     EXPECT_ERR(tg_permute(tp, x, NULL), TG_ERR_NULL, "permute", "(2,3)", "perm");
     EXPECT_ERR(tg_permute(tp, x, (int[]){0, 0}), TG_ERR_AXIS, "permute", "(2,3)", "[0,0]",
@@ -747,7 +728,7 @@ END_TEST
 
 START_TEST(test_errors_embed)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 2));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 2));
     EXPECT_ERR(tg_embed(tp, x, 2, NULL, 1, 0, 1), TG_ERR_NULL, "embed", "(2,2)");
     EXPECT_ERR(tg_embed(tp, x, 3, TT_SHAPE(2, 2, 2), 1, 0, 1), TG_ERR_SHAPE, "embed", "(2,2)",
                "3-d");
@@ -777,10 +758,10 @@ END_TEST
 
 START_TEST(test_errors_concat)
 {
-    tg_tensor *a = iota(TG_F64, 2, TT_SHAPE(2, 3));
-    tg_tensor *b = iota(TG_F64, 2, TT_SHAPE(3, 3));
-    tg_tensor *f = iota(TG_F32, 2, TT_SHAPE(2, 3));
-    tg_tensor *v = iota(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *a = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *b = tt_iota(TG_F64, 2, TT_SHAPE(3, 3));
+    tg_tensor *f = tt_iota(TG_F32, 2, TT_SHAPE(2, 3));
+    tg_tensor *v = tt_iota(TG_F64, 1, TT_SHAPE(3));
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(1));
     EXPECT_ERR(tg_concat(tp, 0, (tg_tensor *[]){a}, 0), TG_ERR_ARG, "concat", "0 inputs");
     EXPECT_ERR(tg_concat(tp, -1, (tg_tensor *[]){a}, 0), TG_ERR_ARG, "concat");
@@ -831,7 +812,7 @@ static const char *const k_names[] = {"reshape", "broadcast_to", "permute", "tra
 
 START_TEST(test_errors_null_and_sticky)
 {
-    tg_tensor *x = iota(TG_F64, 2, TT_SHAPE(2, 3));
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     for (int i = 0; i < LEN(k_names); i++) {
         /* NULL input */
         tg_tape *tp = tg_tape_new(NULL);
