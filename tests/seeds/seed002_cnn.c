@@ -178,6 +178,34 @@ void s2_add_check(s2_result *r, const char *eq, const char *what, const tg_tenso
     if (!c->ok) r->failed++;
 }
 
+/* Eq. 22-23 by hand: delta^1_{pqw} = sum_{i,j,d} delta^2_{ijd} w^1_{(p-i+1)(q-j+1)wd}
+ * phi'(u^1_{pqw}), the weight taken where 1 <= p-i+1, q-j+1 <= K1.  With
+ * as_printed the weight's input-depth index is the document's missing one,
+ * read as the first depth slice (w^1_{(p-i+1)(q-j+1)1d}), to measure the
+ * erratum with the same loops as the corrected form. */
+static void eq23_delta(int N, int H1, int W1, int D1, int H2, int W2, int D2, int K1,
+                       const double *d2, const double *w1, const double *u1, s2_act act,
+                       bool as_printed, double *out)
+{
+    for (int n = 0; n < N; n++)
+        for (int p = 1; p <= H1; p++)
+            for (int q = 1; q <= W1; q++)
+                for (int w = 1; w <= D1; w++) {
+                    const int wd = as_printed ? 1 : w;
+                    double s = 0;
+                    for (int i = 1; i <= H2; i++)
+                        for (int j = 1; j <= W2; j++)
+                            for (int d = 1; d <= D2; d++) {
+                                const int a = p - i + 1, b = q - j + 1;
+                                if (a < 1 || a > K1 || b < 1 || b > K1) continue;
+                                s += ACT(d2, H2, W2, D2, n, i, j, d) *
+                                     WGT(w1, K1, D1, D2, a, b, wd, d);
+                            }
+                    ACT(out, H1, W1, D1, n, p, q, w) =
+                        s * dphi(act, ACT(u1, H1, W1, D1, n, p, q, w));
+                }
+}
+
 /* Every check of one case, into r and (if sk) as rows. */
 static bool s2_run(const s2_case *cs, s2_result *r, s2_sink *sk)
 {
@@ -215,42 +243,11 @@ static bool s2_run(const s2_case *cs, s2_result *r, s2_sink *sk)
      * with du^2_{ijd}/dy^1_{pqw} = w^1_{(p-i+1)(q-j+1)wd} when 1 <= p-i+1, q-j+1 <= K1
      * (the document prints w^k_{(p-i+1)(q-j+1)d}, dropping the input-depth
      * index w: erratum, corrected here). */
-    double *d1_23 = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int p = 1; p <= H1; p++)
-            for (int q = 1; q <= W1; q++)
-                for (int w = 1; w <= D1; w++) {
-                    double s = 0;
-                    for (int i = 1; i <= H2; i++)
-                        for (int j = 1; j <= W2; j++)
-                            for (int d = 1; d <= D2; d++) {
-                                const int a = p - i + 1, b = q - j + 1;
-                                if (a < 1 || a > K1 || b < 1 || b > K1) continue;
-                                s += ACT(d2, H2, W2, D2, n, i, j, d) *
-                                     WGT(w1, K1, D1, D2, a, b, w, d);
-                            }
-                    ACT(d1_23, H1, W1, D1, n, p, q, w) =
-                        s * dphi(cs->act, ACT(u1, H1, W1, D1, n, p, q, w));
-                }
+    double *d1_23 = s2_alloc(n1), *d1_pr = s2_alloc(n1);
+    eq23_delta(N, H1, W1, D1, H2, W2, D2, K1, d2, w1, u1, cs->act, false, d1_23);
     /* eq. 23 as printed, w^1_{(p-i+1)(q-j+1)d}: the input-depth index is
      * missing; read as the first depth slice to measure the erratum */
-    double *d1_pr = s2_alloc(n1);
-    for (int n = 0; n < N; n++)
-        for (int p = 1; p <= H1; p++)
-            for (int q = 1; q <= W1; q++)
-                for (int w = 1; w <= D1; w++) {
-                    double sum = 0;
-                    for (int i = 1; i <= H2; i++)
-                        for (int j = 1; j <= W2; j++)
-                            for (int d = 1; d <= D2; d++) {
-                                const int a = p - i + 1, b = q - j + 1;
-                                if (a < 1 || a > K1 || b < 1 || b > K1) continue;
-                                sum += ACT(d2, H2, W2, D2, n, i, j, d) *
-                                       WGT(w1, K1, D1, D2, a, b, 1, d);
-                            }
-                    ACT(d1_pr, H1, W1, D1, n, p, q, w) =
-                        sum * dphi(cs->act, ACT(u1, H1, W1, D1, n, p, q, w));
-                }
+    eq23_delta(N, H1, W1, D1, H2, W2, D2, K1, d2, w1, u1, cs->act, true, d1_pr);
     /* eq. 24: the same sum over the kernel taps (i, j) in 1..K with delta^2
      * zero outside 1..H2 x 1..W2: a full convolution of delta^2 with w^1. */
     double *d1_24 = s2_alloc(n1);
