@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     tg_rng_seed(&rng, 0);
     tg_tensor *x = tg_tensor_rand(TG_F32, 2, (const int64_t[]){batch, 784}, &rng);
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
-    tg_tensor *w[NLAYER], *b[NLAYER];
+    tg_tensor *w[NLAYER], *b[NLAYER], *params[2 * NLAYER];
     for (int l = 0; l < NLAYER; l++) {
         w[l] = tg_tensor_new(TG_F32, 2, (const int64_t[]){sizes[l], sizes[l + 1]});
         b[l] = tg_tensor_new(TG_F32, 2, (const int64_t[]){1, sizes[l + 1]});
@@ -46,6 +46,8 @@ int main(int argc, char **argv)
         tg_tensor_fill_normal(w[l], &rng, 0.0, 1.0 / sqrt((double)sizes[l]));
         tg_tensor_set_requires_grad(w[l], true);
         tg_tensor_set_requires_grad(b[l], true);
+        params[2 * l] = w[l];
+        params[2 * l + 1] = b[l];
     }
     for (int i = 0; i < batch; i++) labels[i] = i % 10;
     tg_tape *tp = tg_tape_new(NULL);
@@ -69,14 +71,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_b3: %s\n", tg_tape_error(tp));
             return 1;
         }
-        for (int l = 0; l < NLAYER; l++) {
-            tg_tensor *ps[2] = {w[l], b[l]};
-            for (int k = 0; k < 2; k++) {
-                float *v = tg_tensor_f32(ps[k]);
-                const float *g = tg_tensor_f32(tg_tensor_grad(ps[k]));
-                for (int64_t i = 0, m = tg_tensor_numel(ps[k]); i < m; i++) v[i] -= 0.1f * g[i];
-            }
-        }
+        tb_sgd_f32(params, 2 * NLAYER, 0.1f);
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);

@@ -83,12 +83,7 @@ int main(int argc, char **argv)
         tg_tensor *z = tg_add(tp, tg_matmul(tp, tg_flatten(tp, h2), p[4]), p[5]);
         tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, z, labels, BATCH, TG_REDUCE_MEAN);
         if (tg_backward(tp, loss) != TG_OK) return die("step", tp);
-        for (int k = 0; k < NPARAM; k++) {
-            float *w = tg_tensor_f32(p[k]);
-            const float *g = tg_tensor_f32(tg_tensor_grad(p[k]));
-            const int64_t n = tg_tensor_numel(p[k]);
-            for (int64_t i = 0; i < n; i++) w[i] -= 0.1f * g[i];
-        }
+        tb_sgd_f32(p, NPARAM, 0.1f);
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);

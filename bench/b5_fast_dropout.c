@@ -67,12 +67,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_b5: %s\n", tg_tape_error(tp));
             return 1;
         }
-        tg_tensor *ps[2] = {w1, w2};
-        for (int k = 0; k < 2; k++) {
-            float *v = tg_tensor_f32(ps[k]);
-            const float *g = tg_tensor_f32(tg_tensor_grad(ps[k]));
-            for (int64_t i = 0, m = tg_tensor_numel(ps[k]); i < m; i++) v[i] -= 0.1f * g[i];
-        }
+        tg_tensor *const ps[2] = {w1, w2};
+        tb_sgd_f32(ps, 2, 0.1f);
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);
