@@ -158,6 +158,21 @@ static tg_tensor *pick(env *e, uint8_t s)
     return e->pool[s % e->n];
 }
 
+/* Could some element of a meet some element of b within 1e-4?  At a tie,
+ * maximum/minimum split the gradient 1/2-1/2: a subgradient choice, so a
+ * composite that is smooth there (min(max(a, b), b) = b) can get 0.75 where
+ * its derivative is 1, and gradcheck's kink rule cannot see it because the
+ * composite has no kink.  Every pair is compared (broadcasting aside): this
+ * may skip a few checkable graphs, never keep an uncheckable one. */
+static bool near_tie(const tg_tensor *a, const tg_tensor *b)
+{
+    if (!a || !b) return false;
+    for (int64_t i = 0; i < tg_tensor_numel(a); i++)
+        for (int64_t j = 0; j < tg_tensor_numel(b); j++)
+            if (fabs(tg_tensor_get_flat(a, i) - tg_tensor_get_flat(b, j)) < 1e-4) return true;
+    return false;
+}
+
 /* Runs one instruction; returns its output or NULL. */
 static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
 {
@@ -179,8 +194,10 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         if (a && min_val(a) < 0.25) pg->risky = true;
         return tg_pow(tp, a, b);
     case OP_MAXIMUM:
+        if (near_tie(a, b)) pg->risky = true;
         return tg_maximum(tp, a, b);
     case OP_MINIMUM:
+        if (near_tie(a, b)) pg->risky = true;
         return tg_minimum(tp, a, b);
     case OP_ADD_S:
         return tg_add_scalar(tp, a, s);
