@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <math.h>
+#include <string.h>
 
 /* y = sigmoid(w . x + b), the README's worked example, checked by hand. */
 START_TEST(test_sigmoid_neuron)
@@ -233,9 +234,48 @@ static tg_status cube_backward_badshape(tg_tape *tp, const tg_node *n, tg_tensor
     gin[0] = tg_sum_all(tp, g);
     return TG_OK;
 }
-static const tg_op k_cube = {"cube", 1, cube_backward};
-static const tg_op k_cube_wrong = {"cube_wrong", 1, cube_backward_wrong};
-static const tg_op k_cube_badshape = {"cube_badshape", 1, cube_backward_badshape};
+static const tg_op k_cube = {.name = "cube", .arity = 1, .backward = cube_backward};
+static const tg_op k_cube_wrong = {
+    .name = "cube_wrong", .arity = 1, .backward = cube_backward_wrong};
+static const tg_op k_cube_badshape = {
+    .name = "cube_badshape", .arity = 1, .backward = cube_backward_badshape};
+
+/* Direct first-order rules (tg_op.direct): the same derivative written in
+ * place, a planted wrong one (2x^2 for 3x^2), and one that hands over a
+ * gradient of the wrong shape. */
+static tg_status cube_direct_k(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                               tg_grad_sink *sink, double k)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(sink, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const tg_tensor *x = tg_node_input(n, 0);
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
+        double v = tg_tensor_get_flat(x, i);
+        double c = tg_tensor_get_flat(g, i) * (k * (v * v));
+        tg_tensor_set_flat(d, i, acc ? tg_tensor_get_flat(d, i) + c : c);
+    }
+    return TG_OK;
+}
+static tg_status cube_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *sink)
+{
+    return cube_direct_k(tp, n, g, sink, 3.0);
+}
+static tg_status cube_direct_wrong(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                   tg_grad_sink *sink)
+{
+    return cube_direct_k(tp, n, g, sink, 2.0);
+}
+static tg_status cube_direct_badshape(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                      tg_grad_sink *sink)
+{
+    (void)n;
+    return tg_grad_sink_add(sink, 0, tg_sum_all(tp, (tg_tensor *)g));
+}
+static const tg_op k_cube_direct = {"cube_direct", 1, cube_backward, cube_direct};
+static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong};
+static const tg_op k_cube_direct_badshape = {"cube_direct_badshape", 1, cube_backward,
+                                             cube_direct_badshape};
 
 static tg_tensor *cube(tg_tape *tp, tg_tensor *x, const tg_op *op)
 {
@@ -294,6 +334,68 @@ START_TEST(test_custom_op_bad_shape_reported)
 }
 END_TEST
 
+/* A direct rule is used by plain backward (here: x used twice, so the
+ * second contribution accumulates into the first), and gradcheck checks it
+ * against both the numeric gradient and the op-built rule. */
+START_TEST(test_custom_op_direct_rule)
+{
+    tg_tensor *x = tt_param(2, TT_SHAPE(2, 3), 14, -1, 1);
+    tt_gradcheck("custom cube with a direct rule", fn_cube, (void *)&k_cube_direct, 1, &x);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_add(tp, cube(tp, x, &k_cube_direct), cube(tp, x, &k_cube_direct));
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
+    for (int i = 0; i < 6; i++) {
+        double v = tg_tensor_get_flat(x, i);
+        ck_assert_double_eq_tol(tg_tensor_get_flat(tg_tensor_grad(x), i), 6 * v * v, 1e-15);
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* A direct rule that disagrees with the op's backward rule is caught, and
+ * the report says so (the numeric check fails too: the direct rule is the
+ * one plain backward uses). */
+START_TEST(test_custom_op_wrong_direct_caught)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(4), 15, 0.2, 1);
+    tg_compare_report rep;
+    tg_status st = tg_gradcheck(fn_cube, (void *)&k_cube_direct_wrong, 1, &x, NULL, &rep);
+    ck_assert_int_eq(st, TG_ERR_NUMERIC);
+    ck_assert(!rep.ok);
+    ck_assert(rep.rules_disagree);
+    ck_assert_int_eq(rep.n_failed, 4);
+    /* 2x^2 against 3x^2 times the same sigmoid' factor */
+    ck_assert_double_eq_tol(rep.rules_direct / rep.rules_built, 2.0 / 3.0, 1e-14);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "direct rule"));
+    char buf[1024];
+    tg_compare_report_format(buf, sizeof buf, "cube", &rep);
+    ck_assert_ptr_nonnull(strstr(buf, "direct rule and op-built rule disagree"));
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_custom_op_direct_bad_shape_reported)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(3), 16, 0.2, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_sum_all(tp, cube(tp, x, &k_cube_direct_badshape));
+    ck_assert_int_eq(tg_backward(tp, y), TG_ERR_SHAPE);
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "cube_direct_badshape", "f64[]", "f64[3]");
+    /* with create_graph the op-built rule runs and is right */
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_SHAPE);
+    tg_tape_free(tp);
+    tp = tg_tape_new(NULL);
+    y = tg_sum_all(tp, cube(tp, x, &k_cube_direct_badshape));
+    tg_tensor *g = tg_grad(tp, y, x, true);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_double_eq_tol(tg_tensor_get_flat(g, 0),
+                            3 * tg_tensor_get_flat(x, 0) * tg_tensor_get_flat(x, 0), 1e-15);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* A planted missing transpose: y = A @ x with the rule dx = A @ g instead
  * of A^T @ g.  For a non-symmetric A gradcheck must catch it. */
 static tg_status matvec_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -302,7 +404,8 @@ static tg_status matvec_backward_wrong(tg_tape *tp, const tg_node *n, tg_tensor 
     if (tg_node_needs_grad(n, 1)) gin[1] = tg_matmul(tp, a, g); /* should be trans_a = true */
     return TG_OK;
 }
-static const tg_op k_matvec_wrong = {"matvec_wrong", 2, matvec_backward_wrong};
+static const tg_op k_matvec_wrong = {
+    .name = "matvec_wrong", .arity = 2, .backward = matvec_backward_wrong};
 
 static tg_tensor *fn_matvec(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
@@ -366,6 +469,9 @@ int main(void)
     tcase_add_test(tc, test_custom_op);
     tcase_add_test(tc, test_custom_op_wrong_backward_caught);
     tcase_add_test(tc, test_custom_op_bad_shape_reported);
+    tcase_add_test(tc, test_custom_op_direct_rule);
+    tcase_add_test(tc, test_custom_op_wrong_direct_caught);
+    tcase_add_test(tc, test_custom_op_direct_bad_shape_reported);
     tcase_add_test(tc, test_missing_transpose_caught);
     tcase_add_test(tc, test_param_on_two_tapes);
     suite_add_tcase(s, tc);

@@ -156,7 +156,7 @@ static tg_status bad_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = NULL;
     return TG_ERR_ARG;
 }
-static const tg_op k_explode = {"explode", 1, bad_backward};
+static const tg_op k_explode = {.name = "explode", .arity = 1, .backward = bad_backward};
 
 START_TEST(test_failed_backward_leaves_grads)
 {

@@ -81,14 +81,14 @@ static tg_status bw_silent_fail(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     (void)tp, (void)n, (void)g, (void)gin;
     return TG_ERR_ARG; /* fails without setting the tape error */
 }
-static const tg_op k_silent = {"silent", 1, bw_silent_fail};
+static const tg_op k_silent = {.name = "silent", .arity = 1, .backward = bw_silent_fail};
 static tg_status bw_wrong_shape(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     (void)n;
     gin[0] = tg_sum_all(tp, g); /* a scalar for a (2,3) input */
     return TG_OK;
 }
-static const tg_op k_wrong = {"wrong_shape", 1, bw_wrong_shape};
+static const tg_op k_wrong = {.name = "wrong_shape", .arity = 1, .backward = bw_wrong_shape};
 
 /* A custom op y = x recorded with the given descriptor. */
 static tg_tensor *custom(tg_tape *tp, const tg_op *op, tg_tensor *x)

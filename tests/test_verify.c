@@ -1002,7 +1002,7 @@ static tg_status cube_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, x), 3.0));
     return gin[0] ? TG_OK : tg_tape_status(tp);
 }
-static const tg_op k_bad_cube = {"bad_cube", 1, cube_backward};
+static const tg_op k_bad_cube = {.name = "bad_cube", .arity = 1, .backward = cube_backward};
 
 static tg_tensor *bad_cube(tg_tape *tp, tg_tensor *x)
 {

@@ -52,11 +52,41 @@ typedef struct tg_node tg_node;
 typedef tg_status (*tg_backward_fn)(tg_tape *tp, const tg_node *node, tg_tensor *gout,
                                     tg_tensor **gin);
 
+/* Where a direct rule (below) puts its input gradients; owned by the sweep. */
+typedef struct tg_grad_sink tg_grad_sink;
+
+/* An optional direct first-order rule: the same derivative as the op's
+ * backward rule, computed with plain loops and written in place, for the
+ * common case where no graph is being built (tg_backward, and tg_grad/tg_vjp
+ * without create_graph, explain mode off).  It reads gout and, for each
+ * input i that needs a gradient, either
+ *   - asks tg_grad_sink_buffer(sink, i, &acc) for the input's adjoint
+ *     buffer (shape and dtype of input i) and writes its contribution into
+ *     it: added when acc is true, stored when false; or
+ *   - hands over a whole contribution with tg_grad_sink_add (for example
+ *     gout itself, for an identity).
+ * Two input slots may name the same value (mul(x, x)) and then share one
+ * buffer: write each buffer completely before asking for the next.
+ * Return TG_OK or an error. */
+typedef tg_status (*tg_direct_fn)(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
+                                  tg_grad_sink *sink);
+
 typedef struct tg_op {
     const char *name;        /* shown in errors and tg_tape_print */
     int arity;               /* number of tensor inputs; -1 = any */
     tg_backward_fn backward; /* NULL = not differentiable (gradient zero) */
+    tg_direct_fn direct;     /* optional; NULL = backward is used everywhere */
 } tg_op;
+
+/* Input i's adjoint buffer for a direct rule, or NULL when input i needs no
+ * gradient (or on out of memory: the tape's error is then set).  *accumulate
+ * says whether it already holds a contribution (add to it) or not (store). */
+tg_tensor *tg_grad_sink_buffer(tg_grad_sink *sink, int i, bool *accumulate);
+/* Contribute g (the shape and dtype of input i) to input i's gradient.  The
+ * first contribution is adopted without a copy, so g must not change
+ * afterwards (gout or a tensor made on the tape are fine).  Ignored when
+ * input i needs no gradient. */
+tg_status tg_grad_sink_add(tg_grad_sink *sink, int i, const tg_tensor *g);
 
 /* Inspection of a node from inside a backward rule. */
 const tg_op *tg_node_op(const tg_node *n);

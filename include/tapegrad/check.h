@@ -28,6 +28,13 @@ typedef struct tg_compare_report {
      * central differences of the same function evaluated on f64 copies of
      * the inputs (differencing in f32 would drown in rounding). */
     bool f32_vs_f64;
+    /* gradcheck only: the op's direct first-order rule (tg_op.direct) and
+     * its op-built rule (tg_op.backward, run with create_graph) gave
+     * different analytic gradients (beyond rounding): rules_index is the
+     * first such element, rules_direct and rules_built the two values. */
+    bool rules_disagree;
+    int64_t rules_index;
+    double rules_direct, rules_built;
 } tg_compare_report;
 
 /* allclose: |a - b| <= atol + rtol |b| elementwise.  report may be NULL.

@@ -3,6 +3,7 @@
  * is checked against differences of the function evaluated in f64). */
 #include "../core/internal.h"
 
+#include <float.h>
 #include <stdlib.h>
 
 static void report_init(tg_compare_report *r, int64_t numel)
@@ -112,6 +113,35 @@ static tg_status gc_eval(gc_state *s, double *value, tg_tensor **out_t)
     return TG_OK;
 }
 
+/* Where the direct and the op-built rule disagree (first element). */
+typedef struct rule_diff {
+    bool bad;
+    int64_t index;
+    double direct, built;
+} rule_diff;
+
+/* Do the two analytic gradients agree to rounding?  The bound scales with
+ * the gradient's largest element too: the two rules sum in different orders,
+ * so a small element can carry the rounding of large terms. */
+static bool rules_compare(const tg_tensor *built, const double *direct, rule_diff *d)
+{
+    const double ulp = built->dtype == TG_F64 ? DBL_EPSILON : FLT_EPSILON;
+    double big = 0;
+    for (int64_t i = 0; i < built->numel; i++) {
+        const double a = fabs(direct[i]), b = fabs(tg_tensor_get_flat(built, i));
+        if (isfinite(a)) big = fmax(big, a);
+        if (isfinite(b)) big = fmax(big, b);
+    }
+    for (int64_t i = 0; i < built->numel; i++) {
+        const double a = direct[i], b = tg_tensor_get_flat(built, i);
+        if (a == b || (isnan(a) && isnan(b))) continue;
+        if (fabs(a - b) <= 64 * ulp * (fabs(a) + fabs(b) + big)) continue;
+        *d = (rule_diff){true, i, a, b};
+        return true;
+    }
+    return false;
+}
+
 tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
                        const tg_gradcheck_options *opts, tg_compare_report *reports)
 {
@@ -146,10 +176,12 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
     tg_tensor **gs = tg__calloc((size_t)n + 1, sizeof *gs);
     double **analytic = tg__calloc((size_t)n + 1, sizeof *analytic);
     tg_tensor **in64 = mixed ? tg__calloc((size_t)n + 1, sizeof *in64) : NULL;
+    rule_diff *rules = tg__calloc((size_t)n + 1, sizeof *rules);
+    bool rules_bad = false;
     gc_state s = {fn, ctx, n, inputs, tg_tape_new(NULL), NULL, -1};
     tg_status st = TG_OK;
     int nx = 0;
-    if (!check || !xs || !gs || !analytic || !s.tp || (mixed && !in64)) {
+    if (!check || !xs || !gs || !analytic || !rules || !s.tp || (mixed && !in64)) {
         st = TG_ERR_NOMEM;
         tg__set_last(st, "gradcheck: out of memory");
         goto done;
@@ -210,6 +242,15 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         }
         tg_tensor_to_f64(gs[k], analytic[k]);
     }
+    /* The same gradients through the op-built rules (create_graph runs
+     * every op's backward, never its direct rule): the two must agree to
+     * rounding, so one gradcheck covers both rules of every op. */
+    if ((st = tg_vjp(s.tp, out, seed, nx, xs, gs, true)) != TG_OK) {
+        tg__set_last(st, "gradcheck: backward with create_graph failed: %s", tg_tape_error(s.tp));
+        goto done;
+    }
+    for (int k = 0; k < nx; k++)
+        rules_bad = rules_compare(gs[k], analytic[k], &rules[k]) || rules_bad;
     if (mixed) {
         /* From here on fn sees the f64 copies: f0 and every difference are
          * f64 evaluations of the same function at the same point (the f32
@@ -254,11 +295,22 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
             report_add(&r, j, a, num, o.rtol, o.atol, &worst);
         }
         r.vacuous = r.numel > r.n_skipped && !nonzero;
+        if (rules[k].bad) {
+            r.ok = false;
+            r.rules_disagree = true;
+            r.rules_index = rules[k].index;
+            r.rules_direct = rules[k].direct;
+            r.rules_built = rules[k].built;
+        }
         if (!r.ok) failed = true;
         if (reports) reports[i] = r;
         k++;
     }
-    if (st == TG_OK && failed) {
+    if (st == TG_OK && rules_bad) {
+        st = TG_ERR_NUMERIC;
+        tg__set_last(st, "gradcheck: an op's direct rule and its op-built rule give different "
+                         "gradients (see the report's rules_* fields)");
+    } else if (st == TG_OK && failed) {
         st = TG_ERR_NUMERIC;
         tg__set_last(st, "gradcheck: analytic and numeric gradients differ");
     }
@@ -266,6 +318,7 @@ done:
     tg_tape_free(s.tp);
     for (int k = 0; k < nx && analytic; k++) tg__free(analytic[k]);
     tg__free(analytic);
+    tg__free(rules);
     tg__free(s.r);
     tg__free(gs);
     tg__free(xs);
@@ -286,7 +339,8 @@ tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *con
     if (!rep) return TG_ERR_NOMEM;
     tg_status st = tg_gradcheck(fn, ctx, n, inputs, opts, rep);
     if (f) {
-        if (st != TG_OK && st != TG_ERR_NUMERIC) fprintf(f, "%s\n", tg_last_error()); /* already says "gradcheck:" */
+        if (st != TG_OK && st != TG_ERR_NUMERIC)
+            fprintf(f, "%s\n", tg_last_error()); /* already says "gradcheck:" */
         for (int i = 0; i < n && (st == TG_OK || st == TG_ERR_NUMERIC); i++) {
             if (!rep[i].numel) continue;
             char label[48];

@@ -62,6 +62,9 @@ static void compare_emit(sink *s, const char *label, const tg_compare_report *r)
                   (long long)r->worst_index, r->worst_a, r->worst_b, r->worst_abs, r->worst_rel);
     sk_printf(s, "  max abs err %.3g, max rel err %.3g%s\n", r->max_abs, r->max_rel,
               r->vacuous ? "  (vacuous: both sides ~0 everywhere)" : "");
+    if (r->rules_disagree)
+        sk_printf(s, "  direct rule and op-built rule disagree at [%lld]: %.17g vs %.17g\n",
+                  (long long)r->rules_index, r->rules_direct, r->rules_built);
 }
 
 size_t tg_compare_report_format(char *buf, size_t size, const char *label,

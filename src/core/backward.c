@@ -59,6 +59,86 @@ static bool fresh_unshared(const tg_tensor *t, int32_t mark, const tg_node *nd,
     return true;
 }
 
+/* ---- the sink of a direct rule -------------------------------------------- */
+struct tg_grad_sink {
+    tg_tape *tp;
+    sweep *s;
+    const tg_node *nd;
+    const char *what;
+};
+
+/* The buffer is this sweep's own (owned), so a direct rule may write it in
+ * place: a fresh one (accumulate false) or an owned sum of earlier
+ * contributions.  An adopted tensor (a forward value, another adjoint) is
+ * copied once first. */
+tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
+{
+    if (!k || !accumulate || i < 0 || i >= k->nd->n_in) return NULL;
+    sweep *s = k->s;
+    const int32_t id = k->nd->in_ids[i];
+    if (!s->dep[id]) return NULL;
+    tg_tensor *x = k->nd->in[i], *b = s->grads[id];
+    if (!b) {
+        b = tg_tape_alloc(k->tp, x->dtype, x->ndim, x->shape);
+        if (!b) return NULL;
+        s->grads[id] = b;
+        s->owned[id] = true;
+        *accumulate = false;
+        return b;
+    }
+    if (!s->owned[id]) {
+        b = tg__const_copy(k->tp, b);
+        if (!b) return NULL;
+        s->grads[id] = b;
+        s->owned[id] = true;
+    }
+    *accumulate = true;
+    return b;
+}
+
+tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
+{
+    if (!k || !g || i < 0 || i >= k->nd->n_in) {
+        if (k) tg_tape_fail(k->tp, TG_ERR_ARG, "grad_sink_add: bad input %d or NULL gradient", i);
+        return k ? tg_tape_status(k->tp) : TG_ERR_NULL;
+    }
+    sweep *s = k->s;
+    const int32_t id = k->nd->in_ids[i];
+    if (!s->dep[id]) return TG_OK;
+    tg_tensor *x = k->nd->in[i];
+    if (!tg_tensor_same_shape(g, x) || g->dtype != x->dtype) {
+        char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+        tg_tape_fail(k->tp, TG_ERR_SHAPE,
+                     "%s: direct rule of %s gave a %s gradient for its %s input %d", k->what,
+                     k->nd->op->name, tg_tensor_describe(g, a, sizeof a),
+                     tg_tensor_describe(x, b, sizeof b), i);
+        return tg_tape_status(k->tp);
+    }
+    if (!s->grads[id]) {
+        s->grads[id] = (tg_tensor *)g; /* adopted: not owned, copied before any sum */
+        s->owned[id] = false;
+        return TG_OK;
+    }
+    bool acc;
+    tg_tensor *b = tg_grad_sink_buffer(k, i, &acc);
+    if (!b) return tg_tape_status(k->tp);
+    if (b == g)
+        double_inplace(b);
+    else
+        tg__add_inplace(b, g);
+    return TG_OK;
+}
+
+/* Anomaly mode after a direct rule: every adjoint it may have written. */
+static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
+{
+    for (int k = 0; k < nd->n_in; k++) {
+        const tg_tensor *b = s->grads[nd->in_ids[k]];
+        if (s->dep[nd->in_ids[k]] && b && !tg__anomaly_check(tp, nd->op->name, b)) return false;
+    }
+    return true;
+}
+
 /* Runs the reverse sweep from y with the targets already marked in s->dep.
  * On return s->grads holds the adjoint of every value that has one. */
 static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed_in,
@@ -85,6 +165,9 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     s->grads[yid] = seed;
     tg__explain_begin(tp, what, y, seed);
     const bool explain = tg__tape_explain(tp) != NULL;
+    /* Direct rules when no graph is built; explain mode narrates the
+     * op-built rules, whose steps are the ones it can name. */
+    const bool direct = !create_graph && !explain;
     char contrib[512];
     int64_t steps = 0;
 
@@ -118,6 +201,18 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         const int32_t mark = tg__tape_num_values(tp);
         tg__explain_node(tp, i, &nd, g);
         steps++;
+        if (direct && nd.op->direct) {
+            tg_grad_sink sink = {tp, s, &nd, what};
+            tg_status st = nd.op->direct(tp, &nd, g, &sink);
+            if (st != TG_OK || !tg__tape_ok(tp)) {
+                tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
+                             "%s: direct backward of %s (node %lld) failed", what, nd.op->name,
+                             (long long)i);
+                break;
+            }
+            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, &nd)) break;
+            continue;
+        }
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,

@@ -106,7 +106,7 @@ static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_neg(tp, g);
     return TG_OK;
 }
-static const tg_op k_neg = {"neg", 1, neg_backward};
+static const tg_op k_neg = {"neg", 1, neg_backward, NULL};
 tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_neg, U_NEG, x);
@@ -118,7 +118,7 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, Y(n));
     return TG_OK;
 }
-static const tg_op k_exp = {"exp", 1, exp_backward};
+static const tg_op k_exp = {"exp", 1, exp_backward, NULL};
 tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_exp, U_EXP, x);
@@ -130,7 +130,7 @@ static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_div(tp, g, X(n));
     return TG_OK;
 }
-static const tg_op k_log = {"log", 1, log_backward};
+static const tg_op k_log = {"log", 1, log_backward, NULL};
 tg_tensor *tg_log(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_log, U_LOG, x);
@@ -142,7 +142,7 @@ static tg_status sqrt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_div(tp, g, tg_mul_scalar(tp, Y(n), 2.0));
     return TG_OK;
 }
-static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward};
+static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward, NULL};
 tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sqrt, U_SQRT, x);
@@ -154,7 +154,7 @@ static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = act_grad(tp, AG_SQUARE, X(n), g);
     return TG_OK;
 }
-static const tg_op k_square = {"square", 1, square_backward};
+static const tg_op k_square = {"square", 1, square_backward, NULL};
 tg_tensor *tg_square(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_square, U_SQUARE, x);
@@ -166,7 +166,7 @@ static tg_status abs_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, tg_sign(tp, X(n)));
     return TG_OK;
 }
-static const tg_op k_abs = {"abs", 1, abs_backward};
+static const tg_op k_abs = {"abs", 1, abs_backward, NULL};
 tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_abs, U_ABS, x);
@@ -216,10 +216,10 @@ static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_SQUARE, x, gout);
     return TG_OK;
 }
-static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward};
-static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward};
-static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward};
-static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward};
+static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward, NULL};
+static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward, NULL};
+static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward, NULL};
+static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward, NULL};
 
 static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g)
 {
@@ -267,7 +267,7 @@ static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = act_grad(tp, AG_SIGMOID, Y(n), g);
     return TG_OK;
 }
-static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward};
+static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward, NULL};
 tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sigmoid, U_SIGMOID, x);
@@ -279,7 +279,7 @@ static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = act_grad(tp, AG_TANH, Y(n), g);
     return TG_OK;
 }
-static const tg_op k_tanh = {"tanh", 1, tanh_backward};
+static const tg_op k_tanh = {"tanh", 1, tanh_backward, NULL};
 tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_tanh, U_TANH, x);
@@ -291,7 +291,7 @@ static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = act_grad(tp, AG_RELU, X(n), g);
     return TG_OK;
 }
-static const tg_op k_relu = {"relu", 1, relu_backward};
+static const tg_op k_relu = {"relu", 1, relu_backward, NULL};
 tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_relu, U_RELU, x);
@@ -303,16 +303,16 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     gin[0] = tg_mul(tp, g, tg_sigmoid(tp, X(n)));
     return TG_OK;
 }
-static const tg_op k_softplus = {"softplus", 1, softplus_backward};
+static const tg_op k_softplus = {"softplus", 1, softplus_backward, NULL};
 tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_softplus, U_SOFTPLUS, x);
 }
 
 /* Piecewise-constant helpers and stop-gradient: no backward (gradient 0). */
-static const tg_op k_sign = {"sign", 1, NULL};
-static const tg_op k_step = {"step", 1, NULL};
-static const tg_op k_detach = {"detach", 1, NULL};
+static const tg_op k_sign = {"sign", 1, NULL, NULL};
+static const tg_op k_step = {"step", 1, NULL, NULL};
+static const tg_op k_detach = {"detach", 1, NULL, NULL};
 tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sign, U_SIGN, x);
@@ -334,7 +334,7 @@ static tg_status cast_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_cast(tp, g, tg_tensor_dtype(X(n)));
     return TG_OK;
 }
-static const tg_op k_cast = {"cast", 1, cast_backward};
+static const tg_op k_cast = {"cast", 1, cast_backward, NULL};
 tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 {
     tg_tensor *in[1] = {x};

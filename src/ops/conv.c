@@ -77,7 +77,7 @@ static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
         gin[2] = tg_sum(tp, g, 3, (const int[]){0, 2, 3}, false);
     return TG_OK;
 }
-static const tg_op k_conv2d = {"conv2d", -1, conv_backward};
+static const tg_op k_conv2d = {"conv2d", -1, conv_backward, NULL};
 
 /* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
  * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
@@ -91,7 +91,7 @@ static tg_status input_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *v
     if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, &at->g, at->F, NULL);
     return TG_OK;
 }
-static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward};
+static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward, NULL};
 
 /* ---- weight_grad(x, g): G A^T --------------------------------------------
  * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
@@ -105,7 +105,7 @@ static tg_status weight_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     if (tg_node_needs_grad(n, 1)) gin[1] = conv_fwd(tp, x, mbar, NULL, &at->g);
     return TG_OK;
 }
-static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward};
+static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward, NULL};
 
 /* The three internal ops are only reached from conv2d and from each other's
  * backward rules, with shapes that follow from the geometry; a mismatch here
@@ -315,7 +315,7 @@ static tg_status im2col_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = col2im_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_im2col = {"im2col", 1, im2col_backward};
+static const tg_op k_im2col = {"im2col", 1, im2col_backward, NULL};
 
 /* y = A^T c: dc = A g = im2col(g) */
 static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -324,7 +324,7 @@ static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = im2col_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_col2im = {"col2im", 1, col2im_backward};
+static const tg_op k_col2im = {"col2im", 1, col2im_backward, NULL};
 
 static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

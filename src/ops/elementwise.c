@@ -134,6 +134,149 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
     return m;
 }
 
+/* ---- direct first-order rules: one pass per input, written in place ------
+ * Each gradient expression E(G, X, Y, O) is the op-built rule's arithmetic in
+ * the same order (G the output gradient, X and Y the inputs, O the output),
+ * summed over broadcast axes by accumulating through stride-0 indices. */
+#define E_ID(G, X, Y, O)   (G)
+#define E_NEG(G, X, Y, O)  (-(G))
+#define E_MUL0(G, X, Y, O) ((G) * (Y))
+#define E_MUL1(G, X, Y, O) ((G) * (X))
+#define E_DIV0(G, X, Y, O) ((G) / (Y))
+#define E_DIV1(G, X, Y, O) (-((G) * ((O) / (Y))))
+#define E_POW0(G, X, Y, O) ((G) * ((Y)*TG_POW(X, (Y) + (T)-1)))
+#define E_POW1(G, X, Y, O) ((G) * ((O)*TG_LOG(X)))
+#define MASK(op, X, Y)     ((T)APPLY(op, X, Y))
+#define E_MAX0(G, X, Y, O) ((G)*MASK(B_MAXMASK, X, Y))
+#define E_MAX1(G, X, Y, O) ((G) - (G)*MASK(B_MAXMASK, X, Y))
+#define E_MIN0(G, X, Y, O) ((G)*MASK(B_MINMASK, X, Y))
+#define E_MIN1(G, X, Y, O) ((G) - (G)*MASK(B_MINMASK, X, Y))
+
+#define GRAD_LOOPS(T, E)                                                                           \
+    do {                                                                                           \
+        T *restrict dd = d->data;                                                                  \
+        const T *restrict gg = g->data, *restrict xx = a->data, *restrict yy = b->data,            \
+                          *restrict oo = y->data;                                                  \
+        (void)xx, (void)yy, (void)oo;                                                              \
+        if (same && acc) {                                                                         \
+            for (int64_t i = 0; i < n; i++) dd[i] += E(gg[i], xx[i], yy[i], oo[i]);                \
+        } else if (same) {                                                                         \
+            for (int64_t i = 0; i < n; i++) dd[i] = E(gg[i], xx[i], yy[i], oo[i]);                 \
+        } else {                                                                                   \
+            int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0, id = 0;                                \
+            const int64_t last = nd ? g->shape[nd - 1] : 1;                                        \
+            const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0,                      \
+                          ld = nd ? sd[nd - 1] : 0;                                                \
+            (void)la, (void)lb;                                                                    \
+            for (int64_t base = 0; base < n; base += last) {                                       \
+                for (int64_t j = 0; j < last; j++)                                                 \
+                    dd[id + j * ld] +=                                                             \
+                        E(gg[base + j], xx[ia + j * la], yy[ib + j * lb], oo[base + j]);           \
+                for (int e = nd - 2; e >= 0; e--) {                                                \
+                    ia += sa[e];                                                                   \
+                    ib += sb[e];                                                                   \
+                    id += sd[e];                                                                   \
+                    if (++idx[e] < g->shape[e]) break;                                             \
+                    ia -= sa[e] * g->shape[e];                                                     \
+                    ib -= sb[e] * g->shape[e];                                                     \
+                    id -= sd[e] * g->shape[e];                                                     \
+                    idx[e] = 0;                                                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* d (+)= the gradient of input `slot` of the binary op k with inputs a, b
+ * and output y, from the output gradient g. */
+static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const tg_tensor *g,
+                     const tg_tensor *a, const tg_tensor *b, const tg_tensor *y)
+{
+    const int nd = g->ndim;
+    const int64_t n = g->numel;
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    tg__broadcast_strides(a->ndim, a->shape, nd, g->shape, sa);
+    tg__broadcast_strides(b->ndim, b->shape, nd, g->shape, sb);
+    const int64_t *sd = slot ? sb : sa;
+    const bool same = a->numel == n && b->numel == n;
+    if (!same && !acc) tg_tensor_fill(d, 0.0); /* the strided loop sums into d */
+    TG_DISPATCH(g->dtype, T, {
+        switch (k * 2 + slot) {
+        case B_ADD * 2:
+        case B_ADD * 2 + 1:
+        case B_SUB * 2:
+            GRAD_LOOPS(T, E_ID);
+            break;
+        case B_SUB * 2 + 1:
+            GRAD_LOOPS(T, E_NEG);
+            break;
+        case B_MUL * 2:
+            GRAD_LOOPS(T, E_MUL0);
+            break;
+        case B_MUL * 2 + 1:
+            GRAD_LOOPS(T, E_MUL1);
+            break;
+        case B_DIV * 2:
+            GRAD_LOOPS(T, E_DIV0);
+            break;
+        case B_DIV * 2 + 1:
+            GRAD_LOOPS(T, E_DIV1);
+            break;
+        case B_POW * 2:
+            GRAD_LOOPS(T, E_POW0);
+            break;
+        case B_POW * 2 + 1:
+            GRAD_LOOPS(T, E_POW1);
+            break;
+        case B_MAX * 2:
+            GRAD_LOOPS(T, E_MAX0);
+            break;
+        case B_MAX * 2 + 1:
+            GRAD_LOOPS(T, E_MAX1);
+            break;
+        case B_MIN * 2:
+            GRAD_LOOPS(T, E_MIN0);
+            break;
+        case B_MIN * 2 + 1:
+            GRAD_LOOPS(T, E_MIN1);
+            break;
+        default:
+            break;
+        }
+    });
+}
+
+/* The direct rule of every binary op: each input's gradient in one pass.  A
+ * gradient that is g itself (add, sub's first input, unbroadcast) is handed
+ * over without a copy. */
+static tg_status bin_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k,
+                            binop op)
+{
+    for (int slot = 0; slot < 2 && tg__tape_ok(tp); slot++) {
+        const tg_tensor *x = n->in[slot];
+        if ((op == B_ADD || (op == B_SUB && slot == 0)) && tg_tensor_same_shape(x, g)) {
+            tg_grad_sink_add(k, slot, g);
+            continue;
+        }
+        bool acc;
+        tg_tensor *d = tg_grad_sink_buffer(k, slot, &acc);
+        if (d) bin_grad(op, slot, d, acc, g, n->in[0], n->in[1], n->out);
+    }
+    return tg_tape_status(tp);
+}
+#define BIN_DIRECT(name, op)                                                                       \
+    static tg_status name##_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,              \
+                                   tg_grad_sink *k)                                                \
+    {                                                                                              \
+        return bin_direct(tp, n, g, k, op);                                                        \
+    }
+BIN_DIRECT(add, B_ADD)
+BIN_DIRECT(sub, B_SUB)
+BIN_DIRECT(mul, B_MUL)
+BIN_DIRECT(div, B_DIV)
+BIN_DIRECT(pow, B_POW)
+BIN_DIRECT(maximum, B_MAX)
+BIN_DIRECT(minimum, B_MIN)
+
 /* ---- add: d(a+b) = g, g ------------------------------------------------- */
 static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -141,7 +284,7 @@ static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, g);
     return TG_OK;
 }
-static const tg_op k_add = {"add", 2, add_backward};
+static const tg_op k_add = {"add", 2, add_backward, add_direct};
 tg_tensor *tg_add(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_add, B_ADD, a, b);
@@ -154,7 +297,7 @@ static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_neg(tp, g));
     return TG_OK;
 }
-static const tg_op k_sub = {"sub", 2, sub_backward};
+static const tg_op k_sub = {"sub", 2, sub_backward, sub_direct};
 tg_tensor *tg_sub(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_sub, B_SUB, a, b);
@@ -173,7 +316,7 @@ static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
     return TG_OK;
 }
-static const tg_op k_mul = {"mul", 2, mul_backward};
+static const tg_op k_mul = {"mul", 2, mul_backward, mul_direct};
 tg_tensor *tg_mul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_mul, B_MUL, a, b);
@@ -188,7 +331,7 @@ static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
     return TG_OK;
 }
-static const tg_op k_div = {"div", 2, div_backward};
+static const tg_op k_div = {"div", 2, div_backward, div_direct};
 tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_div, B_DIV, a, b);
@@ -206,7 +349,7 @@ static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_mul(tp, g, tg_mul(tp, y, tg_log(tp, a))));
     return TG_OK;
 }
-static const tg_op k_pow = {"pow", 2, pow_backward};
+static const tg_op k_pow = {"pow", 2, pow_backward, pow_direct};
 tg_tensor *tg_pow(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_pow, B_POW, a, b);
@@ -233,8 +376,8 @@ static tg_status minimum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
 {
     return maxmin_backward(tp, n, g, gin, B_MINMASK);
 }
-static const tg_op k_maximum = {"maximum", 2, maximum_backward};
-static const tg_op k_minimum = {"minimum", 2, minimum_backward};
+static const tg_op k_maximum = {"maximum", 2, maximum_backward, maximum_direct};
+static const tg_op k_minimum = {"minimum", 2, minimum_backward, minimum_direct};
 tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_maximum, B_MAX, a, b);
@@ -277,9 +420,44 @@ static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = at->alpha == 1.0 ? g : tg_mul_scalar(tp, g, at->alpha);
     return TG_OK;
 }
-static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward};
-static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward};
-static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward};
+/* Direct rules of the scalar variants: d (+)= E(g, x, y) elementwise, the
+ * op-built rules' arithmetic in the same order. */
+#define UNARY_GRAD(T, E)                                                                           \
+    do {                                                                                           \
+        T *restrict dd = d->data;                                                                  \
+        const T *restrict gg = g->data, *restrict xx = n->in[0]->data,                             \
+                          *restrict yy = n->out->data;                                             \
+        const int64_t m = g->numel;                                                                \
+        (void)xx, (void)yy;                                                                        \
+        if (acc)                                                                                   \
+            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], xx[i], yy[i]);                       \
+        else                                                                                       \
+            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], xx[i], yy[i]);                        \
+    } while (0)
+
+/* al, pt, pm1, two: constants the direct rules below define */
+#define E_AFFINE(G, X, Y) (al * (G))
+#define E_RDIV(G, X, Y)   (-((G) * ((Y) / (X))))
+#define E_P0(G, X, Y)     ((G) * (T)0)
+#define E_P2(G, X, Y)     ((G) * (two * (X)))
+#define E_PN(G, X, Y)     ((G) * (pt * TG_POW(X, pm1)))
+
+static tg_status affine_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const scalar_attr *at = tg_node_saved(n);
+    if (at->alpha == 1.0) return tg_grad_sink_add(k, 0, g);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    TG_DISPATCH(g->dtype, T, {
+        const T al = (T)at->alpha;
+        UNARY_GRAD(T, E_AFFINE);
+    });
+    return TG_OK;
+}
+static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward, affine_direct};
+static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward, affine_direct};
+static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward, affine_direct};
 
 tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s)
 {
@@ -301,7 +479,15 @@ static tg_status rdiv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, x)));
     return TG_OK;
 }
-static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward};
+static tg_status rdiv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    TG_DISPATCH(g->dtype, T, { UNARY_GRAD(T, E_RDIV); });
+    return TG_OK;
+}
+static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward, rdiv_direct};
 tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
 {
     return unary_scalar(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0}, 1);
@@ -323,7 +509,26 @@ static tg_status pow_scalar_backward(tg_tape *tp, const tg_node *n, tg_tensor *g
         gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_pow_scalar(tp, x, p - 1.0), p));
     return TG_OK;
 }
-static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward};
+static tg_status pow_scalar_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                   tg_grad_sink *k)
+{
+    const double p = ((const scalar_attr *)tg_node_saved(n))->alpha;
+    if (p == 1.0) return tg_grad_sink_add(k, 0, g);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    TG_DISPATCH(g->dtype, T, {
+        const T pt = (T)p, pm1 = (T)(p - 1.0), two = 2;
+        if (p == 0.0)
+            UNARY_GRAD(T, E_P0);
+        else if (p == 2.0)
+            UNARY_GRAD(T, E_P2);
+        else
+            UNARY_GRAD(T, E_PN);
+    });
+    return TG_OK;
+}
+static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward, pow_scalar_direct};
 tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 {
     return unary_scalar(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0}, 2);

@@ -136,7 +136,7 @@ static tg_status matmul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return tg_tape_status(tp);
 }
 
-static const tg_op k_matmul = {"matmul", 2, matmul_backward};
+static const tg_op k_matmul = {"matmul", 2, matmul_backward, NULL};
 
 tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b)
 {

@@ -49,8 +49,8 @@ static tg_status gather_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = scatter_op(tp, g, tg_node_saved(n));
     return TG_OK;
 }
-static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward};
-static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward};
+static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, NULL};
+static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, NULL};
 
 /* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
 static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -58,7 +58,7 @@ static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = gather_op(tp, g, tg_node_saved(n));
     return TG_OK;
 }
-static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward};
+static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward, NULL};
 
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
 {
@@ -107,7 +107,7 @@ static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = avg_adjoint_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward};
+static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, NULL};
 
 /* v = P^T g: dg = P vbar */
 static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -116,7 +116,7 @@ static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = avg_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward};
+static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward, NULL};
 
 /* Rows [*lo, *hi) of the window of output row i that lie inside the input
  * (the same for columns with the W-side fields). */

@@ -129,8 +129,8 @@ static tg_status sum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 
-static const tg_op k_sum = {"sum", 1, sum_backward};
-static const tg_op k_mean = {"mean", 1, sum_backward};
+static const tg_op k_sum = {"sum", 1, sum_backward, NULL};
+static const tg_op k_mean = {"mean", 1, sum_backward, NULL};
 
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes, const int *axes,
                              bool keepdim, bool mean)
@@ -186,7 +186,7 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = tg_broadcast_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward};
+static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, NULL};
 
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -247,7 +247,7 @@ static tg_status max_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, tg_broadcast_to(tp, gk, x->ndim, x->shape), mask);
     return TG_OK;
 }
-static const tg_op k_max = {"max", 1, max_backward};
+static const tg_op k_max = {"max", 1, max_backward, NULL};
 
 /* Values into out and, when mask is not NULL, the one-hot first arg-max into
  * mask; x is seen as (outer, ext, inner) with ext >= 1. */

@@ -20,7 +20,7 @@ static tg_status reshape_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_reshape(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_reshape = {"reshape", 1, reshape_backward};
+static const tg_op k_reshape = {"reshape", 1, reshape_backward, NULL};
 
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -81,7 +81,7 @@ static tg_status broadcast_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
     gin[0] = tg_sum_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward};
+static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, NULL};
 
 tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -186,7 +186,7 @@ static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_permute(tp, g, inv);
     return TG_OK;
 }
-static const tg_op k_permute = {"permute", 1, permute_backward};
+static const tg_op k_permute = {"permute", 1, permute_backward, NULL};
 
 tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
 {
@@ -279,7 +279,7 @@ static tg_status slice_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     gin[0] = tg_embed(tp, g, x->ndim, x->shape, at->axis, at->start, at->step);
     return TG_OK;
 }
-static const tg_op k_slice = {"slice", 1, slice_backward};
+static const tg_op k_slice = {"slice", 1, slice_backward, NULL};
 
 /* Python's rule for one bound: negative counts from the end, then clamp to
  * [0, extent]. */
@@ -328,7 +328,7 @@ static tg_status embed_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     gin[0] = tg_slice(tp, g, at->axis, at->start, stop, at->step);
     return TG_OK;
 }
-static const tg_op k_embed = {"embed", 1, embed_backward};
+static const tg_op k_embed = {"embed", 1, embed_backward, NULL};
 
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
                     int64_t start, int64_t step)
@@ -396,7 +396,7 @@ static tg_status concat_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     }
     return TG_OK;
 }
-static const tg_op k_concat = {"concat", -1, concat_backward};
+static const tg_op k_concat = {"concat", -1, concat_backward, NULL};
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {

@@ -101,7 +101,7 @@ static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_mul(tp, y, tg_sub(tp, g, s));
     return TG_OK;
 }
-static const tg_op k_softmax = {"softmax", 1, softmax_backward};
+static const tg_op k_softmax = {"softmax", 1, softmax_backward, NULL};
 
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
@@ -118,7 +118,7 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
     return TG_OK;
 }
-static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward};
+static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, NULL};
 
 tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
