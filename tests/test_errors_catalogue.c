@@ -958,8 +958,8 @@ static const message k_messages[] = {
     {"anomaly_forward", "anomaly: node 1 (log) produced NaN at flat index 0 of f64[2,3]; input 0 "
                         "f64[2,3] in [-6, -1] [node 1]"},
     {"anomaly_backward",
-     "anomaly: during backward of node 1 (sqrt): div produced +Inf at flat index 0 of f64[2,3]; "
-     "input 0 f64[2,3] in [1, 1]; input 1 f64[2,3] in [0, 0] [node 1]"},
+     "anomaly: during backward of node 1 (sqrt): the direct rule (gradient of input 0) produced "
+     "+Inf at flat index 0 of f64[2,3]; input 0 f64[2,3] in [0, 0] [node 1]"},
     {"bw_null", "backward: output is NULL [node 0]"},
     {"bw_not_scalar", "backward: output f64[2,3] is not a scalar; pass a seed gradient of its "
                       "shape (tg_backward_ex or tg_vjp) [node 1]"},

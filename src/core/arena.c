@@ -34,9 +34,11 @@ void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit)
     a->limit = limit;
 }
 
-/* Small blocks (headers, index arrays, attributes) are 16-byte aligned so a
- * scalar-sized graph does not waste most of its memory on padding; blocks of
- * 64 bytes or more (tensor data) are 64-byte aligned for vector loads. */
+/* Small blocks (headers, index arrays, attributes, a small tensor with its
+ * header) are 16-byte aligned so a scalar-sized graph does not waste most of
+ * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
+ * are TG_ALIGN-aligned for vector loads. */
+#define TG_ARENA_BIG 256
 static size_t pad_for(const tg_chunk *c, size_t align)
 {
     uintptr_t p = (uintptr_t)(c->mem + c->used);
@@ -45,7 +47,20 @@ static size_t pad_for(const tg_chunk *c, size_t align)
 
 void *tg__arena_alloc(tg_arena *a, size_t n)
 {
-    const size_t align = n >= TG_ALIGN ? TG_ALIGN : 16;
+    /* The common case of a scalar tape: a small block that fits the current
+     * chunk.  Chunk offsets stay multiples of 16, so it needs no padding. */
+    tg_chunk *h = a->head;
+    if (n < TG_ARENA_BIG && h && !a->limit) {
+        const size_t r = (n + 15) & ~(size_t)15;
+        if (h->size - h->used >= r) {
+            void *p = h->mem + h->used;
+            h->used += r;
+            a->in_use += r;
+            if (a->in_use > a->high_water) a->high_water = a->in_use;
+            return p;
+        }
+    }
+    const size_t align = n >= TG_ARENA_BIG ? TG_ALIGN : 16;
     if (n > SIZE_MAX - 2 * TG_ALIGN) return NULL;
     size_t rounded = (n + 15) & ~(size_t)15;
     if (a->limit && (rounded > a->limit || a->in_use > a->limit - rounded)) return NULL;

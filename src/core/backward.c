@@ -134,7 +134,10 @@ static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
 {
     for (int k = 0; k < nd->n_in; k++) {
         const tg_tensor *b = s->grads[nd->in_ids[k]];
-        if (s->dep[nd->in_ids[k]] && b && !tg__anomaly_check(tp, nd->op->name, b)) return false;
+        char what[64];
+        snprintf(what, sizeof what, "the direct rule (gradient of input %d)", k);
+        if (s->dep[nd->in_ids[k]] && b && !tg__anomaly_check_with(tp, what, nd->n_in, nd->in, b))
+            return false;
     }
     return true;
 }
@@ -321,9 +324,10 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     size_t nu = tg__tape_num_users(tp);
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
-        if (t->requires_grad) s.dep[tg__tape_value_id_lookup(tp, t)] = true;
+        if (t->requires_grad) s.dep[tg__tape_user_id(tp, u)] = true;
     }
-    int64_t nn = tg__tape_num_nodes(tp);
+    /* retained intermediates: a search of every node, only if there are any */
+    const int64_t nn = tg__tape_num_retained(tp) ? tg__tape_num_nodes(tp) : 0;
     for (int64_t i = 0; i < nn; i++) {
         tg_tensor *t = tg__tape_node(tp, i)->out;
         if (t->retain && t->id < s.nv) s.dep[t->id] = true;
@@ -345,7 +349,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
-        tg_tensor *g = s.grads[tg__tape_value_id_lookup(tp, t)];
+        tg_tensor *g = s.grads[tg__tape_user_id(tp, u)];
         if (o.accumulate && !fresh[u]) {
             if (g) tg__add_inplace(t->grad, g);
         } else if (g) {
@@ -388,6 +392,7 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
                      "tg_tensor_set_requires_grad instead");
         return tg_tape_status(tp);
     }
+    if (!t->retain) tg__tape_note_retained(tp);
     t->retain = true;
     return TG_OK;
 }

@@ -90,6 +90,10 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t);                    /* -1 o
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
+int32_t tg__tape_user_id(const tg_tape *tp, size_t i); /* its value id */
+/* tg_retain_grad counts its calls, so backward skips the search when none. */
+void tg__tape_note_retained(tg_tape *tp);
+int64_t tg__tape_num_retained(const tg_tape *tp);
 int64_t tg__tape_num_nodes(const tg_tape *tp);
 tg_node *tg__tape_node(const tg_tape *tp, int64_t i);
 int32_t tg__tape_num_values(const tg_tape *tp);
@@ -101,6 +105,9 @@ void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n);
 bool tg__tape_anomaly(const tg_tape *tp);
 /* Anomaly mode check of a freshly computed tensor. */
 bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t);
+/* The same, naming the ranges of the tensors in (a node's inputs). */
+bool tg__anomaly_check_with(tg_tape *tp, const char *what, int n_in, tg_tensor *const *in,
+                            const tg_tensor *t);
 /* The backward sweep names the node whose rule runs (-1: none), so anomaly
  * mode can say where a non-finite gradient came from; returns the previous. */
 int64_t tg__tape_set_backward_node(tg_tape *tp, int64_t node);
@@ -123,6 +130,13 @@ char *tg__explain_summary(const tg_tape *tp, const tg_tensor *t, char *buf, size
 void tg__explain_contrib(tg_tape *tp, const tg_node *nd, const tg_tensor *g, int k,
                          const char *contrib, const tg_tensor *total);
 void tg__explain_end(tg_tape *tp, int64_t steps, tg_status st);
+
+/* tg_tape_record for the library's own ops, which have validated their
+ * inputs (tg_tape_check_inputs) and allocated out with tg_tape_alloc on tp
+ * already: the same recording without checking all of it a second time. */
+tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
+                                   tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
+                                   tg_tensor *const *aux);
 
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */

@@ -33,6 +33,7 @@ struct tg_tape {
     tg_explain explain; /* explain mode: where and how (f NULL: off) */
     tg_rng rng;
     int64_t mallocs;
+    int64_t n_retained; /* tg_retain_grad calls since the last reset */
 };
 
 tg_tape *tg_tape_new(const tg_tape_options *opts)
@@ -63,6 +64,7 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp->map_keys);
     tg__free(tp->map_vals);
     tg__free(tp->user_by_order);
+    tg__free(tp->user_ids_order);
     tg__free(tp);
 }
 
@@ -79,6 +81,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->n_tensors = 0;
     if (tp->map_n) memset(tp->map_keys, 0, tp->map_cap * sizeof *tp->map_keys);
     tp->map_n = 0;
+    tp->n_retained = 0;
     tp->recording = true;
     tp->dep = NULL;
     tp->n_dep = 0;
@@ -191,7 +194,7 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     }
     /* A small tensor (a scalar of a scalar tape) takes one arena block for
      * header and data: one bump instead of two.  Its data is then 16-byte
-     * aligned, which is all the arena promises below TG_ALIGN bytes anyway. */
+     * aligned, which is all the arena promises for blocks that small anyway. */
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
     const size_t head = (sizeof(tg_tensor) + 15) & ~(size_t)15;
     const bool joint = !view && bytes < TG_ALIGN;
@@ -201,18 +204,22 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
                  : joint ? (void *)((unsigned char *)t + head)
                          : tg__tape_scratch(tp, bytes);
     if (!data) return NULL;
-    memset(t, 0, sizeof *t);
+    /* every field set once (no memset of the whole header first) */
     t->magic = TG_MAGIC_TAPE;
     t->dtype = dt;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    for (int i = ndim; i < TG_MAX_DIMS; i++) t->shape[i] = 0;
     t->numel = n;
     t->data = data;
     t->tape = tp;
     t->epoch = tp->epoch;
     t->id = tp->n_values++;
     t->node = -1;
+    t->requires_grad = false;
+    t->retain = false;
     t->view = view != NULL;
+    t->grad = NULL;
     tp->n_tensors++;
     return t;
 }
@@ -286,14 +293,18 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
         size_t cap = tp->cap_users ? tp->cap_users * 2 : 32;
         tg_tensor **u = tg__realloc(tp->user_by_order, cap * sizeof *u);
         if (!u) return -1;
-        tp->mallocs++;
-        tp->user_by_order = u;
+        tp->user_by_order = u; /* larger is harmless if the next step fails */
+        int32_t *ids = tg__realloc(tp->user_ids_order, cap * sizeof *ids);
+        if (!ids) return -1;
+        tp->user_ids_order = ids;
+        tp->mallocs += 2;
         tp->cap_users = cap;
     }
     size_t h = hash_ptr(t, tp->map_cap);
     while (tp->map_keys[h]) h = (h + 1) & (tp->map_cap - 1);
     tp->map_keys[h] = t;
     tp->map_vals[h] = tp->n_values++;
+    tp->user_ids_order[tp->map_n] = tp->map_vals[h];
     tp->user_by_order[tp->map_n++] = t;
     return tp->map_vals[h];
 }
@@ -305,6 +316,18 @@ size_t tg__tape_num_users(const tg_tape *tp)
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i)
 {
     return tp->user_by_order[i];
+}
+int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
+{
+    return tp->user_ids_order[i];
+}
+void tg__tape_note_retained(tg_tape *tp)
+{
+    tp->n_retained++;
+}
+int64_t tg__tape_num_retained(const tg_tape *tp)
+{
+    return tp->n_retained;
 }
 
 int64_t tg__tape_num_nodes(const tg_tape *tp)
@@ -459,6 +482,12 @@ bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t)
     return anomaly_check_op(tp, what, 0, NULL, t);
 }
 
+bool tg__anomaly_check_with(tg_tape *tp, const char *what, int n_in, tg_tensor *const *in,
+                            const tg_tensor *t)
+{
+    return anomaly_check_op(tp, what, n_in, in, t);
+}
+
 tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                           tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                           tg_tensor *const *aux)
@@ -478,6 +507,14 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         return NULL;
     }
     if (!tg_tape_check_inputs(tp, op->name, n_in, in)) return NULL;
+    return tg__tape_record_checked(tp, op, n_in, in, out, saved, saved_size, n_aux, aux);
+}
+
+tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
+                                   tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
+                                   tg_tensor *const *aux)
+{
+    if (tp->status != TG_OK) return NULL;
     if (tp->anomaly && !anomaly_check_op(tp, op->name, n_in, in, out)) return NULL;
     bool rg = false;
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
@@ -503,7 +540,8 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         nd.in_ids = (int32_t *)(nd.in + n_in);
         for (int i = 0; i < n_in; i++) {
             nd.in[i] = in[i];
-            nd.in_ids[i] = tg__tape_value_id(tp, in[i]);
+            /* a live tape tensor carries its id; a user tensor is looked up */
+            nd.in_ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
             if (nd.in_ids[i] < 0) {
                 tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name,
                              i);

@@ -114,7 +114,7 @@ static tg_tensor *binary(tg_tape *tp, const tg_op *op, binop k, tg_tensor *a, tg
     tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
     if (!out) return NULL;
     bin_kernel(k, out, a, b);
-    return tg_tape_record(tp, op, 2, in, out, NULL, 0, 0, NULL);
+    return tg__tape_record_checked(tp, op, 2, in, out, NULL, 0, 0, NULL);
 }
 
 /* g summed back to the shape of input i of node n. */
@@ -410,7 +410,7 @@ static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scala
         else
             for (int64_t i = 0; i < n; i++) o[i] = TG_POW(v[i], al);
     });
-    return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
+    return tg__tape_record_checked(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
 /* d(alpha x + beta) = alpha g */
