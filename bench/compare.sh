@@ -10,7 +10,7 @@
 #   sh bench/compare.sh --table FILE      # only print the table of a kept log
 #
 # It builds the release bench build (build-bench/, -Dbench=true
-# -Dbuildtype=release) and the peers of ../shared/peers into a temp folder:
+# -Dbuildtype=release -Db_lto=true) and the peers of ../shared/peers into a temp folder:
 # limits.c always, adolc_rosenbrock.cpp when ADOL-C's headers are installed,
 # torch_bench.py when /usr/bin/python3 (or $PYTHON) can import torch.  Within a
 # round each workload's tapegrad program runs right before its peers, so a
@@ -64,8 +64,12 @@ say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} load=\"$(cut -d' ' -f1-3 /pro
 say "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') cc=\"$($CC --version | head -n1)\""
 
 # ---- build --------------------------------------------------------------------
+# link-time optimisation lets the scalar path (B1) inline the tape's small
+# helpers across files; it changes no result
 if [ ! -d "$ROOT/build-bench" ]; then
-    meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release >/dev/null
+    meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
+else
+    meson configure "$ROOT/build-bench" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
 fi
 ninja -C "$ROOT/build-bench" >/dev/null
 BB=$ROOT/build-bench/bench
