@@ -184,38 +184,40 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
 
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
+        const tg_node *np = tg__tape_node(tp, i);
+        const int32_t oid = np->out->id;
+        tg_tensor *g = s->grads[oid];
+        if (!g || !s->dep[oid] || !np->op->backward) continue;
+        bool any = false;
+        for (int k = 0; k < np->n_in; k++) any = any || s->dep[np->in_ids[k]];
+        if (!any) continue;
+        /* anomaly mode names node i for what its rule and the sums below make */
+        tg__tape_set_backward_node(tp, i);
+        steps++;
+        if (direct && np->op->direct) {
+            /* nothing is recorded here, so np stays valid */
+            tg_grad_sink sink = {tp, s, np, what};
+            tg_status st = np->op->direct(tp, np, g, &sink);
+            if (st != TG_OK || !tg__tape_ok(tp)) {
+                tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
+                             "%s: direct backward of %s (node %lld) failed", what, np->op->name,
+                             (long long)i);
+                break;
+            }
+            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
+            continue;
+        }
         /* Copy the node: backward rules may record new nodes (create_graph),
          * which can move the node array. */
-        tg_node nd = *tg__tape_node(tp, i);
-        int32_t oid = nd.out->id;
-        tg_tensor *g = s->grads[oid];
-        if (!g || !s->dep[oid] || !nd.op->backward) continue;
-        bool any = false;
-        for (int k = 0; k < nd.n_in; k++) any = any || s->dep[nd.in_ids[k]];
-        if (!any) continue;
+        tg_node nd = *np;
         tg_tensor **gin = gin_small;
         if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
             gin = tg__tape_scratch(tp, (size_t)nd.n_in * sizeof *gin);
             if (!gin) break;
         }
         for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
-        /* anomaly mode names node i for what its rule and the sums below make */
-        tg__tape_set_backward_node(tp, i);
         const int32_t mark = tg__tape_num_values(tp);
         tg__explain_node(tp, i, &nd, g);
-        steps++;
-        if (direct && nd.op->direct) {
-            tg_grad_sink sink = {tp, s, &nd, what};
-            tg_status st = nd.op->direct(tp, &nd, g, &sink);
-            if (st != TG_OK || !tg__tape_ok(tp)) {
-                tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
-                             "%s: direct backward of %s (node %lld) failed", what, nd.op->name,
-                             (long long)i);
-                break;
-            }
-            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, &nd)) break;
-            continue;
-        }
         tg_status st = nd.op->backward(tp, &nd, g, gin);
         if (st != TG_OK || !tg__tape_ok(tp)) {
             tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
