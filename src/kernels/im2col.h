@@ -34,11 +34,14 @@ static inline int64_t tg__conv_geom_cols(const tg__conv_geom *g)
     return g->N * g->OH * g->OW;
 }
 
-/* cols[rows x cols] = im2col(x[N,C,H,W]); every entry is written. */
+/* cols[rows x cols] = im2col(x[N,C,H,W]); every entry is written.  A
+ * geometry with N = 1 and x pointing at image n gives the column block of
+ * that one image (rows x OH*OW), the unit the direct backward rules work on
+ * so that it stays in cache. */
 void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols);
-/* x[N,C,H,W] = col2im(cols): x is zeroed first, then each column entry is
- * added at the input position im2col read it from (padding entries are
- * dropped). */
-void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x);
+/* x[N,C,H,W] (+)= col2im(cols): each column entry is added at the input
+ * position im2col read it from (padding entries are dropped); x is zeroed
+ * first unless accumulate is set (then the result is added to x). */
+void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate);
 
 #endif

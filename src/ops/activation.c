@@ -99,6 +99,58 @@ typedef enum actgrad { AG_SIGMOID, AG_TANH, AG_RELU, AG_SQUARE } actgrad;
 
 static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
 
+/* ---- direct first-order rules: d (+)= E(g, x, y) in one pass, written in
+ * place (no graph is built); each E is the op-built rule's arithmetic in the
+ * same order (G the output gradient, X the input, Y the output). */
+#define UNARY_GRAD(T, E)                                                                           \
+    do {                                                                                           \
+        T *restrict dd = d->data;                                                                  \
+        const T *restrict gg = g->data, *restrict xx = n->in[0]->data,                             \
+                          *restrict yy = n->out->data;                                             \
+        const int64_t m = g->numel;                                                                \
+        (void)xx, (void)yy;                                                                        \
+        if (acc)                                                                                   \
+            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], xx[i], yy[i]);                       \
+        else                                                                                       \
+            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], xx[i], yy[i]);                        \
+    } while (0)
+
+/* One direct rule per unary op: name##_direct writes d (+)= E elementwise. */
+#define UNARY_DIRECT(name, E)                                                                      \
+    static tg_status name##_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,              \
+                                   tg_grad_sink *k)                                                \
+    {                                                                                              \
+        bool acc;                                                                                  \
+        tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);                                            \
+        if (!d) return tg_tape_status(tp);                                                         \
+        TG_DISPATCH(g->dtype, T, { UNARY_GRAD(T, E); });                                           \
+        return TG_OK;                                                                              \
+    }
+
+/* The fused gradient ops' kernels, shared by their forward (o = E(d, v)
+ * with v the saved s and d the incoming g) and the direct rules of
+ * sigmoid, tanh, relu and square (identical arithmetic). */
+#define AG_SIGMOID_E(G, V) ((G) * ((V) * ((T)1 - (V))))
+#define AG_TANH_E(G, V)    ((G) * ((T)1 - (V) * (V)))
+#define AG_RELU_E(G, V)    ((V) > 0 ? (G) : (T)0)
+#define AG_SQUARE_E(G, V)  ((G) * ((V) * (T)2))
+/* mul_scalar(v, a) = a v + 0 and rsub_scalar(1, v) = -1 v + 1, as the
+ * affine kernel computes them */
+#define MULS(V, A) ((T)(A) * (V) + (T)0)
+#define RSUB1(V)   ((T)-1 * (V) + (T)1)
+#define SIGN(T, V) ((T)(((V) > 0) - ((V) < 0)))
+
+#define E_NEG(G, X, Y)       (-(G))
+#define E_EXP(G, X, Y)       ((G) * (Y))
+#define E_LOGD(G, X, Y)      ((G) / (X))
+#define E_SQRTD(G, X, Y)     ((G) / MULS(Y, 2))
+#define E_SQUARED(G, X, Y)   AG_SQUARE_E(G, X)
+#define E_ABSD(G, X, Y)      ((G)*SIGN(T, X))
+#define E_SIGMOIDD(G, X, Y)  AG_SIGMOID_E(G, Y)
+#define E_TANHD(G, X, Y)     AG_TANH_E(G, Y)
+#define E_RELUD(G, X, Y)     AG_RELU_E(G, X)
+#define E_SOFTPLUSD(G, X, Y) ((G)*SIGMOID(T, X))
+
 /* d(-x) = -g */
 static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -106,7 +158,8 @@ static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_neg(tp, g);
     return TG_OK;
 }
-static const tg_op k_neg = {"neg", 1, neg_backward, NULL};
+UNARY_DIRECT(neg, E_NEG)
+static const tg_op k_neg = {"neg", 1, neg_backward, neg_direct};
 tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_neg, U_NEG, x);
@@ -118,7 +171,8 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, Y(n));
     return TG_OK;
 }
-static const tg_op k_exp = {"exp", 1, exp_backward, NULL};
+UNARY_DIRECT(exp, E_EXP)
+static const tg_op k_exp = {"exp", 1, exp_backward, exp_direct};
 tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_exp, U_EXP, x);
@@ -130,7 +184,8 @@ static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_div(tp, g, X(n));
     return TG_OK;
 }
-static const tg_op k_log = {"log", 1, log_backward, NULL};
+UNARY_DIRECT(log, E_LOGD)
+static const tg_op k_log = {"log", 1, log_backward, log_direct};
 tg_tensor *tg_log(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_log, U_LOG, x);
@@ -142,7 +197,8 @@ static tg_status sqrt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_div(tp, g, tg_mul_scalar(tp, Y(n), 2.0));
     return TG_OK;
 }
-static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward, NULL};
+UNARY_DIRECT(sqrt, E_SQRTD)
+static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward, sqrt_direct};
 tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sqrt, U_SQRT, x);
@@ -154,7 +210,8 @@ static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = act_grad(tp, AG_SQUARE, X(n), g);
     return TG_OK;
 }
-static const tg_op k_square = {"square", 1, square_backward, NULL};
+UNARY_DIRECT(square, E_SQUARED)
+static const tg_op k_square = {"square", 1, square_backward, square_direct};
 tg_tensor *tg_square(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_square, U_SQUARE, x);
@@ -166,7 +223,8 @@ static tg_status abs_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, tg_sign(tp, X(n)));
     return TG_OK;
 }
-static const tg_op k_abs = {"abs", 1, abs_backward, NULL};
+UNARY_DIRECT(abs, E_ABSD)
+static const tg_op k_abs = {"abs", 1, abs_backward, abs_direct};
 tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_abs, U_ABS, x);
@@ -216,10 +274,51 @@ static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     if (tg_node_needs_grad(n, 1)) gin[1] = act_grad(tp, AG_SQUARE, x, gout);
     return TG_OK;
 }
-static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward, NULL};
-static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward, NULL};
-static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward, NULL};
-static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward, NULL};
+/* Direct rules of the fused gradient ops: slot 0 (s) by E0(gout, s, g),
+ * slot 1 (g) by the op's own kernel applied to gout; buffer 0 is written
+ * completely before buffer 1 is asked for (s and g may be one value). */
+#define E_SIGMOID_G0(G, S, H) (((G) * (H)) * RSUB1(MULS(S, 2)))
+#define E_TANH_G0(G, S, H)    (((G) * (H)) * MULS(S, -2))
+#define E_SQUARE_G0(G, S, H)  ((G)*MULS(H, 2))
+#define E_NONE_G0(G, S, H)    ((void)(G), (void)(S), (void)(H), (T)0)
+#define GRAD2_LOOP(T, E)                                                                           \
+    do {                                                                                           \
+        T *restrict dd = d->data;                                                                  \
+        const T *restrict gg = gout->data, *restrict ss = n->in[0]->data,                          \
+                          *restrict hh = n->in[1]->data;                                           \
+        (void)ss, (void)hh;                                                                        \
+        if (acc)                                                                                   \
+            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], ss[i], hh[i]);                       \
+        else                                                                                       \
+            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], ss[i], hh[i]);                        \
+    } while (0)
+#define E_SIGMOID_G1(G, S, H) AG_SIGMOID_E(G, S)
+#define E_TANH_G1(G, S, H)    AG_TANH_E(G, S)
+#define E_RELU_G1(G, S, H)    AG_RELU_E(G, S)
+#define E_SQUARE_G1(G, S, H)  AG_SQUARE_E(G, S)
+#define GRAD2_DIRECT(name, E0, E1, has0)                                                           \
+    static tg_status name##_grad_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gout,      \
+                                        tg_grad_sink *k)                                           \
+    {                                                                                              \
+        const int64_t m = gout->numel;                                                             \
+        bool acc;                                                                                  \
+        tg_tensor *d;                                                                              \
+        if ((has0) && (d = tg_grad_sink_buffer(k, 0, &acc)) != NULL)                               \
+            TG_DISPATCH(gout->dtype, T, { GRAD2_LOOP(T, E0); });                                   \
+        if (!tg__tape_ok(tp)) return tg_tape_status(tp);                                           \
+        if ((d = tg_grad_sink_buffer(k, 1, &acc)) != NULL)                                         \
+            TG_DISPATCH(gout->dtype, T, { GRAD2_LOOP(T, E1); });                                   \
+        return tg_tape_status(tp);                                                                 \
+    }
+GRAD2_DIRECT(sigmoid, E_SIGMOID_G0, E_SIGMOID_G1, true)
+GRAD2_DIRECT(tanh, E_TANH_G0, E_TANH_G1, true)
+GRAD2_DIRECT(square, E_SQUARE_G0, E_SQUARE_G1, true)
+/* relu_grad: the mask is piecewise constant, no gradient flows to x */
+GRAD2_DIRECT(relu, E_NONE_G0, E_RELU_G1, false)
+static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward, square_grad_direct};
+static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward, sigmoid_grad_direct};
+static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward, tanh_grad_direct};
+static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward, relu_grad_direct};
 
 static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g)
 {
@@ -245,16 +344,16 @@ static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g)
         const T *restrict d = g->data;
         switch (k) {
         case AG_SIGMOID:
-            for (int64_t i = 0; i < n; i++) o[i] = d[i] * (v[i] * ((T)1 - v[i]));
+            for (int64_t i = 0; i < n; i++) o[i] = AG_SIGMOID_E(d[i], v[i]);
             break;
         case AG_TANH:
-            for (int64_t i = 0; i < n; i++) o[i] = d[i] * ((T)1 - v[i] * v[i]);
+            for (int64_t i = 0; i < n; i++) o[i] = AG_TANH_E(d[i], v[i]);
             break;
         case AG_RELU:
-            for (int64_t i = 0; i < n; i++) o[i] = v[i] > 0 ? d[i] : (T)0;
+            for (int64_t i = 0; i < n; i++) o[i] = AG_RELU_E(d[i], v[i]);
             break;
         case AG_SQUARE:
-            for (int64_t i = 0; i < n; i++) o[i] = d[i] * (v[i] * (T)2);
+            for (int64_t i = 0; i < n; i++) o[i] = AG_SQUARE_E(d[i], v[i]);
             break;
         }
     });
@@ -267,7 +366,8 @@ static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = act_grad(tp, AG_SIGMOID, Y(n), g);
     return TG_OK;
 }
-static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward, NULL};
+UNARY_DIRECT(sigmoid, E_SIGMOIDD)
+static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward, sigmoid_direct};
 tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sigmoid, U_SIGMOID, x);
@@ -279,7 +379,8 @@ static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = act_grad(tp, AG_TANH, Y(n), g);
     return TG_OK;
 }
-static const tg_op k_tanh = {"tanh", 1, tanh_backward, NULL};
+UNARY_DIRECT(tanh, E_TANHD)
+static const tg_op k_tanh = {"tanh", 1, tanh_backward, tanh_direct};
 tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_tanh, U_TANH, x);
@@ -291,7 +392,8 @@ static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = act_grad(tp, AG_RELU, X(n), g);
     return TG_OK;
 }
-static const tg_op k_relu = {"relu", 1, relu_backward, NULL};
+UNARY_DIRECT(relu, E_RELUD)
+static const tg_op k_relu = {"relu", 1, relu_backward, relu_direct};
 tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_relu, U_RELU, x);
@@ -303,7 +405,8 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     gin[0] = tg_mul(tp, g, tg_sigmoid(tp, X(n)));
     return TG_OK;
 }
-static const tg_op k_softplus = {"softplus", 1, softplus_backward, NULL};
+UNARY_DIRECT(softplus, E_SOFTPLUSD)
+static const tg_op k_softplus = {"softplus", 1, softplus_backward, softplus_direct};
 tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_softplus, U_SOFTPLUS, x);
@@ -334,7 +437,33 @@ static tg_status cast_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_cast(tp, g, tg_tensor_dtype(X(n)));
     return TG_OK;
 }
-static const tg_op k_cast = {"cast", 1, cast_backward, NULL};
+/* direct: g itself when the dtypes agree, else d (+)= g converted */
+static tg_status cast_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    if (n->in[0]->dtype == g->dtype) return tg_grad_sink_add(k, 0, g);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const int64_t m = g->numel;
+    TG_DISPATCH(d->dtype, T, {
+        T *restrict dd = d->data;
+        if (g->dtype == TG_F64) {
+            const double *restrict gg = g->data;
+            if (acc)
+                for (int64_t i = 0; i < m; i++) dd[i] += (T)gg[i];
+            else
+                for (int64_t i = 0; i < m; i++) dd[i] = (T)gg[i];
+        } else {
+            const float *restrict gg = g->data;
+            if (acc)
+                for (int64_t i = 0; i < m; i++) dd[i] += (T)gg[i];
+            else
+                for (int64_t i = 0; i < m; i++) dd[i] = (T)gg[i];
+        }
+    });
+    return TG_OK;
+}
+static const tg_op k_cast = {"cast", 1, cast_backward, cast_direct};
 tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 {
     tg_tensor *in[1] = {x};

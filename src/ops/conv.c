@@ -20,7 +20,8 @@
  *
  * where A = im2col(x) is the (C*KH*KW) x (N*OH*OW) column matrix of seed 002
  * (kernels/im2col.h), W is w as an F x (C*KH*KW) matrix and G is g as an
- * F x (N*OH*OW) matrix.  Each op is one gemm on the whole batch.  With
+ * F x (N*OH*OW) matrix.  The gemms run one image at a time (see "the three
+ * maps on raw data" below), writing into the result directly.  With
  * <a, b> the sum of the elementwise product:
  *
  *   <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
@@ -33,16 +34,13 @@
 typedef struct conv_attr {
     tg__conv_geom g; /* N, C, H, W of the convolution's input; kernel; OH, OW */
     int64_t F;       /* filters */
-    /* conv: its own im2col(x), kept in the arena so the weight gradient does
-     * not recompute it; weight_grad: the same matrix handed over, or NULL. */
-    const void *cols;
 } conv_attr;
 
 static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
                            const tg__conv_geom *g);
 static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const tg__conv_geom *g);
 static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
-                                   int64_t F, const void *cols);
+                                   int64_t F);
 
 /* Arena scratch of n elements (at least one byte, so an empty product still
  * gets a valid pointer). */
@@ -52,16 +50,94 @@ static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
     return tg__tape_scratch(tp, b ? b : 1);
 }
 
-/* G[f][n*L + l] = y[n][f][l]: NCHW output (or its gradient) as the F x (N*L)
- * matrix of the gemm formulation. */
-static void nfl_to_fnl(tg_dtype dt, int64_t N, int64_t F, int64_t L, const void *src, void *dst)
+/* ---- the three maps on raw data, one image at a time ------------------------
+ * The direct rules below (and the forward pass) work on one image n of the
+ * batch at a time: its column block A_n = im2col(x[n]) is R x L (R = C*KH*KW,
+ * L = OH*OW) and small enough to stay in cache, and in NCHW order both
+ * y[n] and x[n] are plain row-major matrices (F x L and C x (H*W)), so
+ *
+ *   conv:         y[n]  = W A_n                  (gemm into y, no transpose)
+ *   input_grad:   x[n]  = col2im(W^T G_n)        (G_n = g[n], F x L)
+ *   weight_grad:  dW    = sum_n G_n A_n^T        (successive gemms, beta 1)
+ *
+ * each written straight into the destination, gemm's beta = 1 adding to
+ * what it holds.  blk is R x L scratch. */
+static tg__conv_geom one_image(const tg__conv_geom *g)
 {
+    tg__conv_geom o = *g;
+    o.N = 1;
+    return o;
+}
+
+#define AT(p, k)     ((const char *)(p) + (size_t)(k)*es)
+#define AT_MUT(p, k) ((char *)(p) + (size_t)(k)*es)
+
+/* y (+)= conv(x, w), y (N, F, OH, OW). */
+static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
+                      void *y, bool acc, void *blk)
+{
+    const size_t es = tg_dtype_size(dt);
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const tg__conv_geom g1 = one_image(g);
+    for (int64_t n = 0; n < g->N; n++) {
+        tg__im2col(dt, &g1, AT(x, n * CHW), blk);
+        tg__gemm(dt, false, false, F, L, R, 1.0, w, R, blk, L, acc ? 1.0 : 0.0,
+                 AT_MUT(y, n * F * L), L);
+    }
+}
+
+/* dx (+)= input_grad(gy, w), dx (N, C, H, W). */
+static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
+                         const void *w, void *dx, bool acc, void *blk)
+{
+    const size_t es = tg_dtype_size(dt);
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const tg__conv_geom g1 = one_image(g);
+    for (int64_t n = 0; n < g->N; n++) {
+        tg__gemm(dt, true, false, R, L, F, 1.0, w, R, AT(gy, n * F * L), L, 0.0, blk, L);
+        tg__col2im(dt, &g1, blk, AT_MUT(dx, n * CHW), acc);
+    }
+}
+
+/* dw (+)= weight_grad(x, gy), dw (F, C, KH, KW): each image's block is
+ * remade in blk (cheaper than keeping the whole batch's column matrix from
+ * the forward pass: that is written once and read twice beyond the cache). */
+static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
+                         const void *gy, void *dw, bool acc, void *blk)
+{
+    const size_t es = tg_dtype_size(dt);
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const tg__conv_geom g1 = one_image(g);
+    if (g->N == 0 && !acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
+    for (int64_t n = 0; n < g->N; n++) {
+        tg__im2col(dt, &g1, AT(x, n * CHW), blk);
+        tg__gemm(dt, false, true, F, R, L, 1.0, AT(gy, n * F * L), L, blk, L,
+                 acc || n > 0 ? 1.0 : 0.0, dw, R);
+    }
+}
+
+/* db[f] (+)= sum_{n,l} gy[n,f,l], with eight partial sums per row so that
+ * the loop vectorises (the rounding differs from tg_sum's only within a few
+ * ulp of the sum). */
+static void conv_db_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy, void *db,
+                         bool acc)
+{
+    const int64_t L = g->OH * g->OW, L8 = L - L % 8;
     TG_DISPATCH(dt, T, {
-        const T *restrict s = src;
-        T *restrict d = dst;
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t f = 0; f < F; f++)
-                memcpy(d + (f * N + n) * L, s + (n * F + f) * L, (size_t)L * sizeof(T));
+        const T *gv = gy;
+        T *d = db;
+        for (int64_t f = 0; f < F; f++) {
+            T part[8] = {0};
+            T s = 0;
+            for (int64_t n = 0; n < g->N; n++) {
+                const T *r = gv + (n * F + f) * L;
+                for (int64_t l = 0; l < L8; l += 8)
+                    for (int e = 0; e < 8; e++) part[e] += r[l + e];
+                for (int64_t l = L8; l < L; l++) s += r[l];
+            }
+            for (int e = 0; e < 8; e++) s += part[e];
+            d[f] = acc ? d[f] + s : s;
+        }
     });
 }
 
@@ -72,12 +148,33 @@ static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     const conv_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0), *w = tg_node_input(n, 1);
     if (tg_node_needs_grad(n, 0)) gin[0] = conv_input_grad(tp, g, w, &at->g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, x, g, &at->g, at->F, at->cols);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, x, g, &at->g, at->F);
     if (tg_node_num_inputs(n) == 3 && tg_node_needs_grad(n, 2))
         gin[2] = tg_sum(tp, g, 3, (const int[]){0, 2, 3}, false);
     return TG_OK;
 }
-static const tg_op k_conv2d = {"conv2d", -1, conv_backward, NULL};
+/* Each input's gradient straight into its buffer (blk: one image's column
+ * block, arena scratch). */
+static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy, tg_grad_sink *k)
+{
+    const conv_attr *at = tg_node_saved(n);
+    const tg__conv_geom *g = &at->g;
+    const tg_tensor *x = n->in[0], *w = n->in[1];
+    const tg_dtype dt = gy->dtype;
+    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
+    if (!blk) return tg_tape_status(tp);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) conv_dx_into(dt, g, at->F, gy->data, w->data, d->data, acc, blk);
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    d = tg_grad_sink_buffer(k, 1, &acc);
+    if (d) conv_dw_into(dt, g, at->F, x->data, gy->data, d->data, acc, blk);
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    if (n->n_in == 3 && (d = tg_grad_sink_buffer(k, 2, &acc)))
+        conv_db_into(dt, g, at->F, gy->data, d->data, acc);
+    return tg_tape_status(tp);
+}
+static const tg_op k_conv2d = {"conv2d", -1, conv_backward, conv_direct};
 
 /* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
  * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
@@ -88,10 +185,29 @@ static tg_status input_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *v
     const conv_attr *at = tg_node_saved(n);
     tg_tensor *gy = tg_node_input(n, 0), *w = tg_node_input(n, 1);
     if (tg_node_needs_grad(n, 0)) gin[0] = conv_fwd(tp, vbar, w, NULL, &at->g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, &at->g, at->F, NULL);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, &at->g, at->F);
     return TG_OK;
 }
-static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward, NULL};
+/* dg (+)= conv(vbar, w), dw (+)= weight_grad(vbar, g). */
+static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tensor *vbar,
+                                   tg_grad_sink *k)
+{
+    const conv_attr *at = tg_node_saved(n);
+    const tg__conv_geom *g = &at->g;
+    const tg_tensor *gy = n->in[0], *w = n->in[1];
+    const tg_dtype dt = vbar->dtype;
+    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
+    if (!blk) return tg_tape_status(tp);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) conv_into(dt, g, at->F, vbar->data, w->data, d->data, acc, blk);
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    d = tg_grad_sink_buffer(k, 1, &acc);
+    if (d) conv_dw_into(dt, g, at->F, vbar->data, gy->data, d->data, acc, blk);
+    return tg_tape_status(tp);
+}
+static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward,
+                                          input_grad_direct};
 
 /* ---- weight_grad(x, g): G A^T --------------------------------------------
  * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
@@ -105,7 +221,27 @@ static tg_status weight_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     if (tg_node_needs_grad(n, 1)) gin[1] = conv_fwd(tp, x, mbar, NULL, &at->g);
     return TG_OK;
 }
-static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward, NULL};
+/* dx (+)= input_grad(g, mbar), dg (+)= conv(x, mbar). */
+static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tensor *mbar,
+                                    tg_grad_sink *k)
+{
+    const conv_attr *at = tg_node_saved(n);
+    const tg__conv_geom *g = &at->g;
+    const tg_tensor *x = n->in[0];
+    const tg_dtype dt = mbar->dtype;
+    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
+    if (!blk) return tg_tape_status(tp);
+    const tg_tensor *gy = n->in[1];
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) conv_dx_into(dt, g, at->F, gy->data, mbar->data, d->data, acc, blk);
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    d = tg_grad_sink_buffer(k, 1, &acc);
+    if (d) conv_into(dt, g, at->F, x->data, mbar->data, d->data, acc, blk);
+    return tg_tape_status(tp);
+}
+static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward,
+                                           weight_grad_direct};
 
 /* The three internal ops are only reached from conv2d and from each other's
  * backward rules, with shapes that follow from the geometry; a mismatch here
@@ -136,28 +272,24 @@ static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b
         !expect_shape(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
         return NULL;
     const tg_dtype dt = x->dtype;
-    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, F, g->OH, g->OW});
     if (!out) return NULL;
-    void *cols = scratch(tp, dt, R * NL), *u = scratch(tp, dt, F * NL);
-    if (!cols || !u) return NULL;
-    /* U[F, N*L] = W[F, R] A[R, N*L]: the whole batch in one gemm, then U is
-     * transposed into NCHW order with the bias added on the way. */
-    tg__im2col(dt, g, x->data, cols);
-    tg__gemm(dt, false, false, F, NL, R, 1.0, w->data, R, cols, NL, 0.0, u, NL);
-    TG_DISPATCH(dt, T, {
-        const T *restrict uv = u;
-        const T *bv = bias ? (const T *)bias->data : NULL;
-        T *restrict o = out->data;
-        for (int64_t nn = 0; nn < g->N; nn++)
-            for (int64_t f = 0; f < F; f++) {
-                const T b = bv ? bv[f] : (T)0;
-                const T *s = uv + f * NL + nn * L;
-                T *d = o + (nn * F + f) * L;
-                for (int64_t l = 0; l < L; l++) d[l] = s[l] + b;
-            }
-    });
-    conv_attr at = {.g = *g, .F = F, .cols = cols};
+    void *blk = scratch(tp, dt, R * L);
+    if (!blk) return NULL;
+    /* Each image's product y[n] = W A_n goes straight into the NCHW output,
+     * onto the bias copied in first (beta 1).  The column block A_n is made
+     * in cache and not kept: the weight gradient remakes it, which is cheaper
+     * than writing and rereading the whole batch's matrix. */
+    if (bias)
+        TG_DISPATCH(dt, T, {
+            const T *bv = bias->data;
+            T *o = out->data;
+            for (int64_t nf = 0; nf < g->N * F; nf++)
+                for (int64_t l = 0; l < L; l++) o[nf * L + l] = bv[nf % F];
+        });
+    conv_into(dt, g, F, x->data, w->data, out->data, bias != NULL, blk);
+    conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d, n_in, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -172,21 +304,18 @@ static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, cons
         !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = gy->dtype;
-    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    void *gm = scratch(tp, dt, F * NL), *dcols = scratch(tp, dt, R * NL);
-    if (!gm || !dcols) return NULL;
-    /* dA[R, N*L] = W^T G, then every column entry goes back to its pixel. */
-    nfl_to_fnl(dt, g->N, F, L, gy->data, gm);
-    tg__gemm(dt, true, false, R, NL, F, 1.0, w->data, R, gm, NL, 0.0, dcols, NL);
-    tg__col2im(dt, g, dcols, out->data);
-    conv_attr at = {.g = *g, .F = F, .cols = NULL};
+    void *blk = scratch(tp, dt, R * L);
+    if (!blk) return NULL;
+    conv_dx_into(dt, g, F, gy->data, w->data, out->data, false, blk);
+    conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d_input_grad, 2, in, out, &at, sizeof at, 0, NULL);
 }
 
 static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
-                                   int64_t F, const void *cols)
+                                   int64_t F)
 {
     tg_tensor *in[2] = {x, gy};
     const char *name = k_conv2d_weight_grad.name;
@@ -196,23 +325,13 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
         !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = x->dtype;
-    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C, g->KH, g->KW});
     if (!out) return NULL;
-    void *gm = scratch(tp, dt, F * NL);
-    if (!gm) return NULL;
-    if (!cols) {
-        void *c = scratch(tp, dt, R * NL);
-        if (!c) return NULL;
-        tg__im2col(dt, g, x->data, c);
-        cols = c;
-    }
-    /* dW[F, R] = G[F, N*L] A^T: the sum over the batch and the output
-     * positions is the gemm's inner dimension. */
-    nfl_to_fnl(dt, g->N, F, L, gy->data, gm);
-    tg__gemm(dt, false, true, F, R, NL, 1.0, gm, NL, cols, NL, 0.0, out->data, R);
-    /* The cached matrix is not passed on: the node keeps only the geometry. */
-    conv_attr at = {.g = *g, .F = F, .cols = NULL};
+    void *blk = scratch(tp, dt, R * L);
+    if (!blk) return NULL;
+    conv_dw_into(dt, g, F, x->data, gy->data, out->data, false, blk);
+    conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d_weight_grad, 2, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -315,7 +434,15 @@ static tg_status im2col_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = col2im_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_im2col = {"im2col", 1, im2col_backward, NULL};
+static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const cols_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) tg__col2im(g->dtype, &at->g, g->data, d->data, acc);
+    return tg_tape_status(tp);
+}
+static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct};
 
 /* y = A^T c: dc = A g = im2col(g) */
 static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -324,7 +451,27 @@ static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = im2col_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_col2im = {"col2im", 1, col2im_backward, NULL};
+static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const cols_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    if (!acc) {
+        tg__im2col(g->dtype, &at->g, g->data, d->data);
+        return TG_OK;
+    }
+    void *c = scratch(tp, g->dtype, d->numel);
+    if (!c) return tg_tape_status(tp);
+    tg__im2col(g->dtype, &at->g, g->data, c);
+    TG_DISPATCH(g->dtype, T, {
+        const T *restrict cv = c;
+        T *restrict dv = d->data;
+        for (int64_t i = 0; i < d->numel; i++) dv[i] += cv[i];
+    });
+    return TG_OK;
+}
+static const tg_op k_col2im = {"col2im", 1, col2im_backward, col2im_direct};
 
 static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {
@@ -358,7 +505,7 @@ static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g
     }
     tg_tensor *out = tg_tape_alloc(tp, cols->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    tg__col2im(cols->dtype, g, cols->data, out->data);
+    tg__col2im(cols->dtype, g, cols->data, out->data, false);
     cols_attr at = {*g};
     return tg_tape_record(tp, &k_col2im, 1, in, out, &at, sizeof at, 0, NULL);
 }

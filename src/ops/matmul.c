@@ -136,7 +136,88 @@ static tg_status matmul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return tg_tape_status(tp);
 }
 
-static const tg_op k_matmul = {"matmul", 2, matmul_backward, NULL};
+/* ---- direct rule: the same products written straight into the adjoints ----
+ * Each term above is one gemm with the same flags, its C the input's adjoint
+ * buffer and beta = 1 when the buffer already holds a contribution.  A 2-d
+ * operand shared by a batch sums its per-item products by accumulating the
+ * successive gemms (beta 1 after the first); under a plain 3-d A the sum for
+ * B is the one folded product, as above.  No temporaries, no transposed
+ * copies. */
+#define AT(p, k)     ((const char *)(p) + (size_t)(k)*es)
+#define AT_MUT(p, k) ((char *)(p) + (size_t)(k)*es)
+
+static void mm_direct_a(const tg_tensor *a, const tg_tensor *b, const tg_tensor *g, bool ta,
+                        bool tb, const mm_dims *d, tg_tensor *da, bool acc)
+{
+    const tg_dtype dt = g->dtype;
+    const size_t es = tg_dtype_size(dt);
+    const int64_t M = d->M, N = d->N, K = d->K, ldb = b->shape[b->ndim - 1];
+    if (a->ndim == 3 && b->ndim == 2 && !ta) { /* dA2 = G2 op(B)^T, rows folded */
+        tg__gemm(dt, false, !tb, d->batch * M, K, N, 1.0, g->data, N, b->data, ldb, acc ? 1.0 : 0.0,
+                 da->data, K);
+        return;
+    }
+    const int64_t sb = b->ndim == 3 ? K * N : 0, sd = a->ndim == 3 ? M * K : 0;
+    if (d->batch == 0 && !acc) tg_tensor_fill(da, 0.0); /* an empty sum (2-d a) */
+    for (int64_t i = 0; i < d->batch; i++) {
+        const double beta = acc || (a->ndim == 2 && i > 0) ? 1.0 : 0.0;
+        const void *gi = AT(g->data, i * M * N), *bi = AT(b->data, i * sb);
+        void *di = AT_MUT(da->data, i * sd);
+        if (!ta) /* dA = G op(B)^T */
+            tg__gemm(dt, false, !tb, M, K, N, 1.0, gi, N, bi, ldb, beta, di, K);
+        else /* dA = op(B) G^T */
+            tg__gemm(dt, tb, true, K, M, N, 1.0, bi, ldb, gi, N, beta, di, M);
+    }
+}
+
+static void mm_direct_b(const tg_tensor *a, const tg_tensor *b, const tg_tensor *g, bool ta,
+                        bool tb, const mm_dims *d, tg_tensor *db, bool acc)
+{
+    const tg_dtype dt = g->dtype;
+    const size_t es = tg_dtype_size(dt);
+    const int64_t M = d->M, N = d->N, K = d->K, lda = a->shape[a->ndim - 1];
+    if (b->ndim == 2 && a->ndim == 3 && !ta) { /* A2^T G2 or G2^T A2, rows folded */
+        const int64_t rows = d->batch * M;
+        if (tb)
+            tg__gemm(dt, true, false, N, K, rows, 1.0, g->data, N, a->data, lda, acc ? 1.0 : 0.0,
+                     db->data, K);
+        else
+            tg__gemm(dt, true, false, K, N, rows, 1.0, a->data, lda, g->data, N, acc ? 1.0 : 0.0,
+                     db->data, N);
+        return;
+    }
+    const int64_t sa = a->ndim == 3 ? M * K : 0, sd = b->ndim == 3 ? K * N : 0;
+    if (d->batch == 0 && !acc) tg_tensor_fill(db, 0.0); /* an empty sum (2-d b) */
+    for (int64_t i = 0; i < d->batch; i++) {
+        const double beta = acc || (b->ndim == 2 && i > 0) ? 1.0 : 0.0;
+        const void *gi = AT(g->data, i * M * N), *ai = AT(a->data, i * sa);
+        void *di = AT_MUT(db->data, i * sd);
+        if (!tb) /* dB = op(A)^T G */
+            tg__gemm(dt, !ta, false, K, N, M, 1.0, ai, lda, gi, N, beta, di, N);
+        else /* dB = G^T op(A) */
+            tg__gemm(dt, true, ta, N, K, M, 1.0, gi, N, ai, lda, beta, di, K);
+    }
+}
+
+static tg_status matmul_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const matmul_attr *at = tg_node_saved(n);
+    const tg_tensor *a = n->in[0], *b = n->in[1];
+    const int nd = g->ndim;
+    const mm_dims d = {.batch = nd == 3 ? g->shape[0] : 1,
+                       .M = g->shape[nd - 2],
+                       .N = g->shape[nd - 1],
+                       .K = at->ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1]};
+    bool acc;
+    tg_tensor *da = tg_grad_sink_buffer(k, 0, &acc);
+    if (da) mm_direct_a(a, b, g, at->ta, at->tb, &d, da, acc);
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    tg_tensor *db = tg_grad_sink_buffer(k, 1, &acc);
+    if (db) mm_direct_b(a, b, g, at->ta, at->tb, &d, db, acc);
+    return tg_tape_status(tp);
+}
+
+static const tg_op k_matmul = {"matmul", 2, matmul_backward, matmul_direct};
 
 tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b)
 {

@@ -39,6 +39,35 @@ static bool expect_shape(tg_tape *tp, const char *op, const char *what, const tg
     return false;
 }
 
+/* ---- the kernels, each storing or (acc) adding into its destination ------- */
+/* o[k] (+)= x[idx[k]], k < n */
+static void gather_kernel(tg_dtype dt, int64_t n, const int64_t *idx, const void *x, void *out,
+                          bool acc)
+{
+    TG_DISPATCH(dt, T, {
+        const T *restrict xv = x;
+        T *restrict o = out;
+        if (acc)
+            for (int64_t k = 0; k < n; k++) o[k] += xv[idx[k]];
+        else
+            for (int64_t k = 0; k < n; k++) o[k] = xv[idx[k]];
+    });
+}
+
+/* o (+)= scatter(g, idx): o[idx[k]] += g[k], o zeroed first unless acc */
+static void scatter_kernel(tg_dtype dt, int64_t n, const int64_t *idx, const void *gy, void *out,
+                           int64_t nout, bool acc)
+{
+    TG_DISPATCH(dt, T, {
+        const T *restrict gv = gy;
+        T *restrict o = out;
+        if (!acc)
+            for (int64_t k = 0; k < nout; k++) o[k] = 0;
+        /* overlapping windows can share an arg-max: accumulate */
+        for (int64_t k = 0; k < n; k++) o[idx[k]] += gv[k];
+    });
+}
+
 /* ---- the gather / scatter pair of max pooling ------------------------------ */
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at);
 static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *g, const pool_attr *at);
@@ -49,8 +78,17 @@ static tg_status gather_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = scatter_op(tp, g, tg_node_saved(n));
     return TG_OK;
 }
-static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, NULL};
-static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, NULL};
+/* dx (+)= scatter(g, idx), straight into the adjoint */
+static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const pool_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) scatter_kernel(g->dtype, g->numel, at->idx, g->data, d->data, d->numel, acc);
+    return tg_tape_status(tp);
+}
+static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, gather_direct};
+static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, gather_direct};
 
 /* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
 static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -58,7 +96,17 @@ static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = gather_op(tp, g, tg_node_saved(n));
     return TG_OK;
 }
-static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward, NULL};
+/* dg (+)= gather(dxbar, idx) */
+static tg_status scatter_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const pool_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) gather_kernel(g->dtype, d->numel, at->idx, g->data, d->data, acc);
+    return tg_tape_status(tp);
+}
+static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward,
+                                            scatter_direct};
 
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
 {
@@ -69,11 +117,7 @@ static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
     if (!expect_shape(tp, name, "the input", x, g->N, g->C, g->H, g->W)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
     if (!out) return NULL;
-    TG_DISPATCH(x->dtype, T, {
-        const T *restrict xv = x->data;
-        T *restrict o = out->data;
-        for (int64_t k = 0; k < out->numel; k++) o[k] = xv[at->idx[k]];
-    });
+    gather_kernel(x->dtype, out->numel, at->idx, x->data, out->data, false);
     return tg_tape_record(tp, &k_max_pool2d_gather, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -86,37 +130,13 @@ static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *gy, const pool_attr *at)
     if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    TG_DISPATCH(gy->dtype, T, {
-        const T *restrict gv = gy->data;
-        T *restrict o = out->data;
-        for (int64_t k = 0; k < out->numel; k++) o[k] = 0;
-        /* overlapping windows can share an arg-max: accumulate */
-        for (int64_t k = 0; k < gy->numel; k++) o[at->idx[k]] += gv[k];
-    });
+    scatter_kernel(gy->dtype, gy->numel, at->idx, gy->data, out->data, out->numel, false);
     return tg_tape_record(tp, &k_max_pool2d_backward, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
 /* ---- average pooling and its adjoint --------------------------------------- */
 static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g);
 static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom *g);
-
-/* y = P x: dx = P^T g */
-static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    const pool_attr *at = tg_node_saved(n);
-    gin[0] = avg_adjoint_op(tp, g, &at->g);
-    return TG_OK;
-}
-static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, NULL};
-
-/* v = P^T g: dg = P vbar */
-static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    const pool_attr *at = tg_node_saved(n);
-    gin[0] = avg_op(tp, g, &at->g);
-    return TG_OK;
-}
-static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward, NULL};
 
 /* Rows [*lo, *hi) of the window of output row i that lie inside the input
  * (the same for columns with the W-side fields). */
@@ -128,17 +148,13 @@ static void window(int64_t i, int64_t s, int64_t pad, int64_t k, int64_t extent,
     *hi = b > extent ? extent : b;
 }
 
-static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
+/* out (+)= P x: the window means of x (N,C,H,W), out (N,C,OH,OW). */
+static void avg_kernel(const tg__conv_geom *g, tg_dtype dt, const void *x, void *out, bool acc)
 {
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, k_avg_pool2d.name, 1, in)) return NULL;
-    if (!expect_shape(tp, "avg_pool2d", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
-    if (!out) return NULL;
     const double scale = 1.0 / (double)(g->KH * g->KW);
-    TG_DISPATCH(x->dtype, T, {
-        const T *restrict xv = x->data;
-        T *restrict o = out->data;
+    TG_DISPATCH(dt, T, {
+        const T *restrict xv = x;
+        T *restrict o = out;
         for (int64_t nc = 0; nc < g->N * g->C; nc++) {
             const T *img = xv + nc * g->H * g->W;
             for (int64_t i = 0; i < g->OH; i++) {
@@ -147,31 +163,29 @@ static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
                 for (int64_t j = 0; j < g->OW; j++) {
                     int64_t w0, w1;
                     window(j, g->SW, g->PW, g->KW, g->W, &w0, &w1);
-                    T acc = 0;
+                    T s = 0;
                     for (int64_t h = h0; h < h1; h++)
-                        for (int64_t w = w0; w < w1; w++) acc += img[h * g->W + w];
-                    *o++ = (T)(acc * scale);
+                        for (int64_t w = w0; w < w1; w++) s += img[h * g->W + w];
+                    const T v = (T)(s * scale);
+                    *o = acc ? *o + v : v;
+                    o++;
                 }
             }
         }
     });
-    pool_attr at = {.g = *g, .idx = NULL};
-    return tg_tape_record(tp, &k_avg_pool2d, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
-static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom *g)
+/* out (+)= P^T gy: each output gradient spread over its window, out
+ * (N,C,H,W) zeroed first unless acc. */
+static void avg_adjoint_kernel(const tg__conv_geom *g, tg_dtype dt, const void *gy, void *out,
+                               bool acc)
 {
-    tg_tensor *in[1] = {gy};
-    const char *name = k_avg_pool2d_backward.name;
-    if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
-    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
-    tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
-    if (!out) return NULL;
     const double scale = 1.0 / (double)(g->KH * g->KW);
-    TG_DISPATCH(gy->dtype, T, {
-        const T *restrict gv = gy->data;
-        T *restrict o = out->data;
-        for (int64_t k = 0; k < out->numel; k++) o[k] = 0;
+    TG_DISPATCH(dt, T, {
+        const T *restrict gv = gy;
+        T *restrict o = out;
+        if (!acc)
+            for (int64_t k = 0; k < g->N * g->C * g->H * g->W; k++) o[k] = 0;
         for (int64_t nc = 0; nc < g->N * g->C; nc++) {
             T *img = o + nc * g->H * g->W;
             for (int64_t i = 0; i < g->OH; i++) {
@@ -187,6 +201,69 @@ static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom
             }
         }
     });
+}
+
+/* dx (+)= P^T g */
+static tg_status avg_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const pool_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) avg_adjoint_kernel(&at->g, g->dtype, g->data, d->data, acc);
+    return tg_tape_status(tp);
+}
+
+/* dg (+)= P vbar */
+static tg_status avg_adjoint_direct(tg_tape *tp, const tg_node *n, const tg_tensor *vbar,
+                                    tg_grad_sink *k)
+{
+    const pool_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) avg_kernel(&at->g, vbar->dtype, vbar->data, d->data, acc);
+    return tg_tape_status(tp);
+}
+
+/* y = P x: dx = P^T g */
+static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const pool_attr *at = tg_node_saved(n);
+    gin[0] = avg_adjoint_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, avg_direct};
+
+/* v = P^T g: dg = P vbar */
+static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const pool_attr *at = tg_node_saved(n);
+    gin[0] = avg_op(tp, g, &at->g);
+    return TG_OK;
+}
+static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward,
+                                            avg_adjoint_direct};
+
+static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_avg_pool2d.name, 1, in)) return NULL;
+    if (!expect_shape(tp, "avg_pool2d", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
+    if (!out) return NULL;
+    avg_kernel(g, x->dtype, x->data, out->data, false);
+    pool_attr at = {.g = *g, .idx = NULL};
+    return tg_tape_record(tp, &k_avg_pool2d, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom *g)
+{
+    tg_tensor *in[1] = {gy};
+    const char *name = k_avg_pool2d_backward.name;
+    if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
+    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    if (!out) return NULL;
+    avg_adjoint_kernel(g, gy->dtype, gy->data, out->data, false);
     pool_attr at = {.g = *g, .idx = NULL};
     return tg_tape_record(tp, &k_avg_pool2d_backward, 1, in, out, &at, sizeof at, 0, NULL);
 }

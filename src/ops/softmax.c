@@ -101,7 +101,90 @@ static tg_status softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_mul(tp, y, tg_sub(tp, g, s));
     return TG_OK;
 }
-static const tg_op k_softmax = {"softmax", 1, softmax_backward, NULL};
+/* Direct rules of softmax and log-softmax, per block of columns of the
+ * (outer, n, inner) view as the forward does, with no temporaries:
+ *   softmax:      s = sum(g y),  dx (+)= y (g - s)
+ *   log-softmax:  s = sum(g),    dx (+)= g - e^y s
+ * the op-built rules' arithmetic in the same order (the sum along the axis
+ * in T, in double when it is the whole tensor, as the sum op does). */
+/* d (+)= E over one block of columns (q the element, j its column) */
+#define SM_D(E)                                                                                    \
+    do {                                                                                           \
+        if (acc)                                                                                   \
+            for (int64_t k = 0; k < n; k++)                                                        \
+                for (int64_t j = 0; j < w; j++) {                                                  \
+                    const int64_t q = k * inner + j;                                               \
+                    db[q] += (E);                                                                  \
+                }                                                                                  \
+        else                                                                                       \
+            for (int64_t k = 0; k < n; k++)                                                        \
+                for (int64_t j = 0; j < w; j++) {                                                  \
+                    const int64_t q = k * inner + j;                                               \
+                    db[q] = (E);                                                                   \
+                }                                                                                  \
+    } while (0)
+
+static void softmax_direct_kernel(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *y,
+                                  int axis, bool log_out)
+{
+    int64_t outer = 1, inner = 1;
+    const int64_t n = y->shape[axis];
+    for (int a = 0; a < axis; a++) outer *= y->shape[a];
+    for (int a = axis + 1; a < y->ndim; a++) inner *= y->shape[a];
+    const bool whole = outer == 1 && inner == 1;
+    TG_DISPATCH(y->dtype, T, {
+        T *restrict dd = d->data;
+        const T *restrict gg = g->data, *restrict yy = y->data;
+        T s[SM_BLOCK];
+        for (int64_t b = 0; b < outer; b++) {
+            const int64_t base = b * n * inner;
+            for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+                const int64_t w = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
+                const T *gb = gg + base + i0, *yb = yy + base + i0;
+                T *db = dd + base + i0;
+                if (whole) {
+                    double a = 0;
+                    for (int64_t k = 0; k < n; k++) a += log_out ? gb[k] : gb[k] * yb[k];
+                    s[0] = (T)a;
+                } else {
+                    for (int64_t j = 0; j < w; j++) s[j] = 0;
+                    if (log_out)
+                        for (int64_t k = 0; k < n; k++)
+                            for (int64_t j = 0; j < w; j++) s[j] += gb[k * inner + j];
+                    else
+                        for (int64_t k = 0; k < n; k++)
+                            for (int64_t j = 0; j < w; j++)
+                                s[j] += gb[k * inner + j] * yb[k * inner + j];
+                }
+                if (log_out)
+                    SM_D(gb[q] - TG_EXP(yb[q]) * s[j]);
+                else
+                    SM_D(yb[q] * (gb[q] - s[j]));
+            }
+        }
+    });
+}
+
+static tg_status softmax_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const softmax_attr *at = tg_node_saved(n);
+    if (d->numel) softmax_direct_kernel(d, acc, g, n->out, at->axis, false);
+    return TG_OK;
+}
+static tg_status log_softmax_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                    tg_grad_sink *k)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const softmax_attr *at = tg_node_saved(n);
+    if (d->numel) softmax_direct_kernel(d, acc, g, n->out, at->axis, true);
+    return TG_OK;
+}
+static const tg_op k_softmax = {"softmax", 1, softmax_backward, softmax_direct};
 
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
@@ -118,7 +201,7 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
     return TG_OK;
 }
-static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, NULL};
+static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, log_softmax_direct};
 
 tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
