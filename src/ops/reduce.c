@@ -129,8 +129,70 @@ static tg_status sum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 
-static const tg_op k_sum = {"sum", 1, sum_backward, NULL};
-static const tg_op k_mean = {"mean", 1, sum_backward, NULL};
+/* Direct rule of sum, mean and sum_to: d (+)= scale * g broadcast over the
+ * reduced axes, in one pass over d, no temporary (mul_scalar's arithmetic
+ * for mean; for sum the scale is 1 and 1 * g is exactly g).  A gradient
+ * with x's element count (no axis of extent > 1 reduced) is g itself,
+ * handed over (as a view with x's shape) without a copy. */
+static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const reduce_attr *at = tg_node_saved(n);
+    const tg_tensor *x = n->in[0];
+    if (at->scale == 1.0 && g->numel == x->numel) {
+        if (tg_tensor_same_shape(g, x)) return tg_grad_sink_add(k, 0, g);
+        tg_tensor *v = tg__tape_alloc_view(tp, g, x->ndim, x->shape);
+        return v ? tg_grad_sink_add(k, 0, v) : tg_tape_status(tp);
+    }
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const int nd = x->ndim;
+    const int64_t nx = x->numel;
+    if (nx == 0) return TG_OK;
+    int64_t os[TG_MAX_DIMS];
+    reduce_strides(x, at->red, os);
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict dd = d->data;
+        const T *restrict gg = g->data;
+        const T al = (T)at->scale;
+        if (g->numel == 1) {
+            const T v = al * gg[0];
+            if (acc)
+                for (int64_t i = 0; i < nx; i++) dd[i] += v;
+            else
+                for (int64_t i = 0; i < nx; i++) dd[i] = v;
+            break;
+        }
+        int64_t idx[TG_MAX_DIMS] = {0}, gi = 0;
+        const int64_t last = nd ? x->shape[nd - 1] : 1, lg = nd ? os[nd - 1] : 0;
+        for (int64_t base = 0; base < nx; base += last) {
+            T *restrict dr = dd + base;
+            if (lg == 0) {
+                const T v = al * gg[gi];
+                if (acc)
+                    for (int64_t j = 0; j < last; j++) dr[j] += v;
+                else
+                    for (int64_t j = 0; j < last; j++) dr[j] = v;
+            } else {
+                const T *restrict gr = gg + gi;
+                if (acc)
+                    for (int64_t j = 0; j < last; j++) dr[j] += al * gr[j];
+                else
+                    for (int64_t j = 0; j < last; j++) dr[j] = al * gr[j];
+            }
+            for (int e = nd - 2; e >= 0; e--) {
+                gi += os[e];
+                if (++idx[e] < x->shape[e]) break;
+                gi -= os[e] * x->shape[e];
+                idx[e] = 0;
+            }
+        }
+    });
+    return TG_OK;
+}
+
+static const tg_op k_sum = {"sum", 1, sum_backward, sum_direct};
+static const tg_op k_mean = {"mean", 1, sum_backward, sum_direct};
 
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes, const int *axes,
                              bool keepdim, bool mean)
@@ -186,7 +248,8 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = tg_broadcast_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, NULL};
+/* its direct rule is sum's: broadcast g back over the summed axes */
+static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, sum_direct};
 
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -247,7 +310,48 @@ static tg_status max_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, tg_broadcast_to(tp, gk, x->ndim, x->shape), mask);
     return TG_OK;
 }
-static const tg_op k_max = {"max", 1, max_backward, NULL};
+static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis);
+
+/* Direct rule: d (+)= g * mask, g broadcast along the axis (the op-built
+ * rule's product, so 0 * inf gives NaN there as here), in one pass over d
+ * with x seen as (outer, ext, inner). */
+static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const max_attr *at = tg_node_saved(n);
+    const tg_tensor *x = n->in[0];
+    tg_tensor *mask = n->n_aux > 0 ? n->aux[0] : NULL;
+    if (!mask) { /* recorded without one (cannot happen today): recompute it */
+        tg_tensor *o = tg_tape_alloc(tp, g->dtype, g->ndim, g->shape);
+        mask = o ? tg_tape_alloc(tp, x->dtype, x->ndim, x->shape) : NULL;
+        if (!mask) return tg_tape_status(tp);
+        max_kernel(o, mask, x, at->axis);
+    }
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    int64_t outer = 1, inner = 1;
+    for (int e = 0; e < at->axis; e++) outer *= x->shape[e];
+    for (int e = at->axis + 1; e < x->ndim; e++) inner *= x->shape[e];
+    const int64_t ext = x->shape[at->axis];
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict dd = d->data;
+        const T *restrict gg = g->data, *restrict mm = mask->data;
+        for (int64_t a = 0; a < outer; a++) {
+            const T *restrict ga = gg + a * inner;
+            for (int64_t r = 0; r < ext; r++) {
+                const int64_t off = (a * ext + r) * inner;
+                T *restrict dr = dd + off;
+                const T *restrict mr = mm + off;
+                if (acc)
+                    for (int64_t j = 0; j < inner; j++) dr[j] += ga[j] * mr[j];
+                else
+                    for (int64_t j = 0; j < inner; j++) dr[j] = ga[j] * mr[j];
+            }
+        }
+    });
+    return TG_OK;
+}
+static const tg_op k_max = {"max", 1, max_backward, max_direct};
 
 /* Values into out and, when mask is not NULL, the one-hot first arg-max into
  * mask; x is seen as (outer, ext, inner) with ext >= 1. */

@@ -13,6 +13,20 @@ static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
     return buf;
 }
 
+/* Direct rules hand over a gradient that is a contiguous block of g without a
+ * copy: a view of g's data from element off, with the shape of input i. */
+static tg_status view_add(tg_tape *tp, const tg_node *n, tg_grad_sink *k, int i, const tg_tensor *g,
+                          int64_t off)
+{
+    const tg_tensor *x = n->in[i];
+    if (!tg_node_needs_grad(n, i)) return TG_OK;
+    if (off == 0 && tg_tensor_same_shape(g, x)) return tg_grad_sink_add(k, i, g);
+    tg_tensor *v = tg__tape_alloc_view(tp, g, x->ndim, x->shape);
+    if (!v) return tg_tape_status(tp);
+    v->data = (unsigned char *)g->data + (size_t)off * tg_dtype_size(g->dtype);
+    return tg_grad_sink_add(k, i, v);
+}
+
 /* ---- reshape: same data, new shape; d = reshape(g, shape of x) ----------- */
 static tg_status reshape_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -20,7 +34,12 @@ static tg_status reshape_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_reshape(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_reshape = {"reshape", 1, reshape_backward, NULL};
+/* direct: g itself, seen with x's shape */
+static tg_status reshape_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    return view_add(tp, n, k, 0, g, 0);
+}
+static const tg_op k_reshape = {"reshape", 1, reshape_backward, reshape_direct};
 
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -81,7 +100,19 @@ static tg_status broadcast_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
     gin[0] = tg_sum_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, NULL};
+/* direct: g itself when nothing was repeated (only leading or unit axes
+ * added), else sum_to computed unrecorded (a tensor of x's size, adopted as
+ * the gradient or added to it: the op-built rule's arithmetic) */
+static tg_status broadcast_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                  tg_grad_sink *k)
+{
+    const tg_tensor *x = n->in[0];
+    if (g->numel == x->numel) return view_add(tp, n, k, 0, g, 0);
+    if (!tg_node_needs_grad(n, 0)) return TG_OK;
+    tg_tensor *s = tg_sum_to(tp, (tg_tensor *)g, x->ndim, x->shape);
+    return s ? tg_grad_sink_add(k, 0, s) : tg_tape_status(tp);
+}
+static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, broadcast_direct};
 
 tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -149,8 +180,9 @@ typedef struct permute_attr {
 } permute_attr;
 
 /* A generic strided copy: walks the output row-major and reads x with the
- * permuted strides (the innermost output axis is the inner loop). */
-static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm)
+ * permuted strides (the innermost output axis is the inner loop); with acc
+ * it adds to out instead. */
+static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm, bool acc)
 {
     const int nd = x->ndim;
     int64_t xs[TG_MAX_DIMS], st[TG_MAX_DIMS], s = 1;
@@ -167,7 +199,10 @@ static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm)
         const T *restrict v = x->data;
         int64_t idx[TG_MAX_DIMS] = {0}, xi = 0;
         for (int64_t base = 0; base < n; base += last) {
-            for (int64_t j = 0; j < last; j++) o[base + j] = v[xi + j * ls];
+            if (acc)
+                for (int64_t j = 0; j < last; j++) o[base + j] += v[xi + j * ls];
+            else
+                for (int64_t j = 0; j < last; j++) o[base + j] = v[xi + j * ls];
             for (int d = nd - 2; d >= 0; d--) {
                 xi += st[d];
                 if (++idx[d] < out->shape[d]) break;
@@ -186,7 +221,19 @@ static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = tg_permute(tp, g, inv);
     return TG_OK;
 }
-static const tg_op k_permute = {"permute", 1, permute_backward, NULL};
+/* direct: d (+)= permute(g, perm^-1) in one strided pass */
+static tg_status permute_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const permute_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    int inv[TG_MAX_DIMS];
+    for (int i = 0; i < g->ndim; i++) inv[at->perm[i]] = i;
+    permute_kernel(d, g, inv, acc);
+    return TG_OK;
+}
+static const tg_op k_permute = {"permute", 1, permute_backward, permute_direct};
 
 tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
 {
@@ -219,7 +266,7 @@ tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
     for (int i = 0; i < nd; i++) shape[i] = x->shape[perm[i]];
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, nd, shape);
     if (!out) return NULL;
-    permute_kernel(out, x, at.perm);
+    permute_kernel(out, x, at.perm, false);
     return tg_tape_record(tp, &k_permute, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -245,29 +292,78 @@ typedef struct slice_attr {
     int64_t start, step; /* start normalised to [0, extent] */
 } slice_attr;
 
-/* Copies between the sliced axis positions of a (outer, ext, inner) tensor
- * `full` and the (outer, m, inner) tensor `part`, in either direction. */
-static void strided_axis_copy(tg_tensor *full, tg_tensor *part, int axis, int64_t start,
-                              int64_t step, bool to_part)
+/* The sliced positions of a (outer, ext, inner) tensor `full` as rows: for
+ * each outer index, `rows` rows of `len` elements, row k starting at element
+ * (start + k step) inner of that outer block.  With step 1 the m positions
+ * are one row of m * inner contiguous elements. */
+typedef struct slice_rows {
+    int64_t outer, ext, inner, m, rows, len, pitch; /* pitch: between rows */
+} slice_rows;
+static slice_rows rows_of(const tg_tensor *full, const tg_tensor *part, int axis, int64_t step)
 {
-    const int64_t outer = prod_before(full->shape, axis);
-    const int64_t inner = prod_after(full->ndim, full->shape, axis);
-    const int64_t ext = full->shape[axis], m = part->shape[axis];
+    slice_rows r = {.outer = prod_before(full->shape, axis),
+                    .ext = full->shape[axis],
+                    .inner = prod_after(full->ndim, full->shape, axis),
+                    .m = part->shape[axis]};
+    const bool merge = step == 1 && r.m > 0;
+    r.rows = merge ? 1 : r.m;
+    r.len = merge ? r.m * r.inner : r.inner;
+    r.pitch = step * r.inner;
+    return r;
+}
+
+/* Copies between the sliced axis positions of a (outer, ext, inner) tensor
+ * `full` and the (outer, m, inner) tensor `part`, in either direction; with
+ * acc, adds instead (into full or part). */
+static void strided_axis_copy(tg_tensor *full, tg_tensor *part, int axis, int64_t start,
+                              int64_t step, bool to_part, bool acc)
+{
+    const slice_rows r = rows_of(full, part, axis, step);
     if (part->numel == 0) return;
     TG_DISPATCH(full->dtype, T, {
         T *f = full->data;
         T *p = part->data;
-        for (int64_t o = 0; o < outer; o++) {
-            T *fo = f + (o * ext + start) * inner;
-            T *po = p + o * m * inner;
-            for (int64_t k = 0; k < m; k++) {
-                T *restrict fr = fo + k * step * inner;
-                T *restrict pr = po + k * inner;
-                if (to_part)
-                    for (int64_t j = 0; j < inner; j++) pr[j] = fr[j];
+        for (int64_t o = 0; o < r.outer; o++) {
+            T *fo = f + (o * r.ext + start) * r.inner;
+            T *po = p + o * r.m * r.inner;
+            for (int64_t k = 0; k < r.rows; k++) {
+                T *restrict fr = fo + k * r.pitch;
+                T *restrict pr = po + k * r.len;
+                if (to_part && acc)
+                    for (int64_t j = 0; j < r.len; j++) pr[j] += fr[j];
+                else if (to_part)
+                    for (int64_t j = 0; j < r.len; j++) pr[j] = fr[j];
+                else if (acc)
+                    for (int64_t j = 0; j < r.len; j++) fr[j] += pr[j];
                 else
-                    for (int64_t j = 0; j < inner; j++) fr[j] = pr[j];
+                    for (int64_t j = 0; j < r.len; j++) fr[j] = pr[j];
             }
+        }
+    });
+}
+
+/* full = embed(part): part at the sliced positions, zeros elsewhere, each
+ * element written once. */
+static void embed_store(tg_tensor *full, const tg_tensor *part, int axis, int64_t start,
+                        int64_t step)
+{
+    const slice_rows r = rows_of(full, part, axis, step);
+    const int64_t block = r.ext * r.inner;
+    TG_DISPATCH(full->dtype, T, {
+        T *restrict f = full->data;
+        const T *restrict p = part->data;
+        for (int64_t o = 0; o < r.outer; o++) {
+            T *restrict fo = f + o * block;
+            const T *restrict po = p + o * r.m * r.inner;
+            int64_t pos = 0; /* elements of fo written so far */
+            for (int64_t k = 0; k < r.rows; k++) {
+                const int64_t at = start * r.inner + k * r.pitch;
+                for (; pos < at; pos++) fo[pos] = 0;
+                const T *restrict pr = po + k * r.len;
+                for (int64_t j = 0; j < r.len; j++) fo[at + j] = pr[j];
+                pos = at + r.len;
+            }
+            for (; pos < block; pos++) fo[pos] = 0;
         }
     });
 }
@@ -279,7 +375,21 @@ static tg_status slice_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     gin[0] = tg_embed(tp, g, x->ndim, x->shape, at->axis, at->start, at->step);
     return TG_OK;
 }
-static const tg_op k_slice = {"slice", 1, slice_backward, NULL};
+/* direct: g added into the slice region of d; stored, with zeros elsewhere,
+ * when d is fresh */
+static tg_status slice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const slice_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    if (acc)
+        strided_axis_copy(d, (tg_tensor *)g, at->axis, at->start, at->step, false, true);
+    else
+        embed_store(d, g, at->axis, at->start, at->step);
+    return TG_OK;
+}
+static const tg_op k_slice = {"slice", 1, slice_backward, slice_direct};
 
 /* Python's rule for one bound: negative counts from the end, then clamp to
  * [0, extent]. */
@@ -312,9 +422,17 @@ tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t 
     int64_t shape[TG_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[at.axis] = m;
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, shape);
+    /* a contiguous block of x: a view (ops never write their inputs) */
+    const bool contig = prod_before(x->shape, at.axis) == 1 && (step == 1 || m <= 1);
+    tg_tensor *out = contig ? tg__tape_alloc_view(tp, x, x->ndim, shape)
+                            : tg_tape_alloc(tp, x->dtype, x->ndim, shape);
     if (!out) return NULL;
-    strided_axis_copy(x, out, at.axis, at.start, step, true);
+    if (contig)
+        out->data =
+            (unsigned char *)x->data +
+            (size_t)(at.start * prod_after(x->ndim, x->shape, at.axis)) * tg_dtype_size(x->dtype);
+    else
+        strided_axis_copy(x, out, at.axis, at.start, step, true, false);
     return tg_tape_record(tp, &k_slice, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -328,7 +446,21 @@ static tg_status embed_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     gin[0] = tg_slice(tp, g, at->axis, at->start, stop, at->step);
     return TG_OK;
 }
-static const tg_op k_embed = {"embed", 1, embed_backward, NULL};
+/* direct: the slice of g at x's positions: a view when they are contiguous
+ * in g, else copied (added) into d in one pass */
+static tg_status embed_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const slice_attr *at = tg_node_saved(n);
+    const tg_tensor *x = n->in[0];
+    const slice_rows r = rows_of(g, x, at->axis, at->step);
+    if (r.outer == 1 && r.rows <= 1) return view_add(tp, n, k, 0, g, at->start * r.inner);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    strided_axis_copy((tg_tensor *)g, d, at->axis, at->start, at->step, true, acc);
+    return TG_OK;
+}
+static const tg_op k_embed = {"embed", 1, embed_backward, embed_direct};
 
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
                     int64_t start, int64_t step)
@@ -375,8 +507,7 @@ tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, i
     }
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
     if (!out) return NULL;
-    memset(out->data, 0, (size_t)out->numel * tg_dtype_size(out->dtype));
-    strided_axis_copy(out, x, at.axis, start, step, false);
+    embed_store(out, x, at.axis, start, step);
     return tg_tape_record(tp, &k_embed, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -396,7 +527,41 @@ static tg_status concat_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     }
     return TG_OK;
 }
-static const tg_op k_concat = {"concat", -1, concat_backward, NULL};
+/* direct: input i's block of g, a view when contiguous (concat along the
+ * first non-unit axis), else copied (added) row by row */
+static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const concat_attr *at = tg_node_saved(n);
+    const int ax = at->axis;
+    const int64_t outer = prod_before(g->shape, ax), inner = prod_after(g->ndim, g->shape, ax);
+    const int64_t row = g->shape[ax] * inner;
+    int64_t off = 0; /* elements of one g row before input i's block */
+    for (int i = 0; i < n->n_in && tg__tape_ok(tp); i++) {
+        const int64_t len = n->in[i]->shape[ax] * inner;
+        if (outer == 1) {
+            view_add(tp, n, k, i, g, off);
+        } else {
+            bool acc;
+            tg_tensor *d = tg_grad_sink_buffer(k, i, &acc);
+            if (d)
+                TG_DISPATCH(g->dtype, T, {
+                    T *restrict dd = d->data;
+                    const T *restrict gg = (const T *)g->data + off;
+                    for (int64_t r = 0; r < outer; r++) {
+                        T *restrict dr = dd + r * len;
+                        const T *restrict gr = gg + r * row;
+                        if (acc)
+                            for (int64_t j = 0; j < len; j++) dr[j] += gr[j];
+                        else
+                            for (int64_t j = 0; j < len; j++) dr[j] = gr[j];
+                    }
+                });
+        }
+        off += len;
+    }
+    return tg_tape_status(tp);
+}
+static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct};
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {
