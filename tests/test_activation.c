@@ -4,6 +4,7 @@
  * finite-difference gradchecks in f64 over several shapes, kinks, f32
  * against f64, and every error path. */
 #include "common.h"
+#include "../src/kernels/vmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -507,11 +508,60 @@ START_TEST(test_error_paths)
 }
 END_TEST
 
+/* ---- the f32 kernels' own exp (src/kernels/vmath.h) ------------------------ */
+/* |a - e| in units of the last place of the f32 nearest e (below the normal
+ * range, of the smallest subnormal). */
+static double ulp_err(float a, double e)
+{
+    const float r = (float)fabs(e);
+    const double ulp = r < FLT_MIN ? 0x1p-149 : (double)nextafterf(r, INFINITY) - r;
+    return fabs((double)a - e) / ulp;
+}
+
+/* Within 1 ulp of e^x (in f64) over every 1009th f32 of [-104, 89]: normal,
+ * subnormal and zero results and the overflow edge; Inf, NaN pass through. */
+START_TEST(test_vmath_expf)
+{
+    double worst = 0;
+    float at = 0;
+    int64_t n = 0;
+    const float ends[2] = {-104.0f, 89.0f}; /* the negative, then the positive floats */
+    for (int side = 0; side < 2; side++) {
+        uint32_t end;
+        memcpy(&end, &ends[side], sizeof end);
+        for (uint32_t b = side ? 0u : 0x80000000u; b <= end; b += 1009, n++) {
+            float x;
+            memcpy(&x, &b, sizeof x);
+            const double e = ulp_err(tg__expf(x), exp((double)x));
+            if (e > worst) worst = e, at = x;
+        }
+    }
+    ck_assert_msg(worst <= 1.0, "tg__expf: %.3f ulp at %.9g (%lld points)", worst, at,
+                  (long long)n);
+    ck_assert_int_gt(n, 1000000);
+    ck_assert(tg__expf(0.0f) == 1.0f);
+    ck_assert(isinf(tg__expf(88.8f)) && isinf(tg__expf(INFINITY)));
+    ck_assert(tg__expf(-104.0f) == 0.0f && tg__expf(-INFINITY) == 0.0f);
+    ck_assert(tg__expf(-100.0f) > 0.0f); /* a subnormal, not flushed */
+    ck_assert(isnan(tg__expf(NAN)));
+    /* the sigmoid built on it: within 3 ulp, exact limits, NaN kept */
+    worst = 0;
+    for (float x = -100.0f; x < 100.0f; x += 0.00390625f) {
+        const double e = ulp_err(tg__sigmoidf(x), 1 / (1 + exp(-(double)x)));
+        if (e > worst) worst = e, at = x;
+    }
+    ck_assert_msg(worst <= 3.0, "tg__sigmoidf: %.3f ulp at %.9g", worst, at);
+    ck_assert(tg__sigmoidf(0.0f) == 0.5f && tg__sigmoidf(200.0f) == 1.0f);
+    ck_assert(tg__sigmoidf(-200.0f) == 0.0f && isnan(tg__sigmoidf(NAN)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("activation");
     TCase *fw = tcase_create("forward");
     tcase_add_test(fw, test_hand_values);
+    tcase_add_test(fw, test_vmath_expf);
     tcase_add_loop_test(fw, test_large_inputs_no_overflow, 0, 2);
     tcase_add_loop_test(fw, test_reference_and_f32, 0, N_UNS);
     tcase_add_test(fw, test_anomaly_names_op);
