@@ -5,6 +5,7 @@
 #ifndef TG_VMATH_H
 #define TG_VMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -50,9 +51,9 @@ static inline float tg__expf(float x)
  * 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below. */
 static inline float tg__sigmoidf(float x)
 {
-    const float e = tg__expf(-(x < 0 ? -x : x));
-    const float s = 1.0f / (1.0f + e);
-    return x >= 0 ? s : e * s;
+    const float e = tg__expf(-fabsf(x));
+    const float s = 1.0f / (1.0f + e), es = e * s; /* both, then a select */
+    return x >= 0 ? s : es;
 }
 
 #endif
