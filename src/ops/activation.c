@@ -106,18 +106,7 @@ static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
 /* ---- direct first-order rules: d (+)= E(g, x, y) in one pass, written in
  * place (no graph is built); each E is the op-built rule's arithmetic in the
  * same order (G the output gradient, X the input, Y the output). */
-#define UNARY_GRAD(T, E)                                                                           \
-    do {                                                                                           \
-        T *restrict dd = d->data;                                                                  \
-        const T *restrict gg = g->data, *restrict xx = n->in[0]->data,                             \
-                          *restrict yy = n->out->data;                                             \
-        const int64_t m = g->numel;                                                                \
-        (void)xx, (void)yy;                                                                        \
-        if (acc)                                                                                   \
-            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], xx[i], yy[i]);                       \
-        else                                                                                       \
-            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], xx[i], yy[i]);                        \
-    } while (0)
+#define UNARY_GRAD(T, E) TG_UNARY_GRAD(T, E)
 
 /* One direct rule per unary op: name##_direct writes d (+)= E elementwise. */
 #define UNARY_DIRECT(name, E)                                                                      \
@@ -291,10 +280,19 @@ static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
         const T *restrict gg = gout->data, *restrict ss = n->in[0]->data,                          \
                           *restrict hh = n->in[1]->data;                                           \
         (void)ss, (void)hh;                                                                        \
+        /* operands loaded first, as in TG_UNARY_GRAD */                                           \
         if (acc)                                                                                   \
-            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], ss[i], hh[i]);                       \
+            for (int64_t i = 0; i < m; i++) {                                                      \
+                const T g_ = gg[i], s_ = ss[i], h_ = hh[i];                                        \
+                (void)s_, (void)h_;                                                                \
+                dd[i] += E(g_, s_, h_);                                                            \
+            }                                                                                      \
         else                                                                                       \
-            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], ss[i], hh[i]);                        \
+            for (int64_t i = 0; i < m; i++) {                                                      \
+                const T g_ = gg[i], s_ = ss[i], h_ = hh[i];                                        \
+                (void)s_, (void)h_;                                                                \
+                dd[i] = E(g_, s_, h_);                                                             \
+            }                                                                                      \
     } while (0)
 #define E_SIGMOID_G1(G, S, H) AG_SIGMOID_E(G, S)
 #define E_TANH_G1(G, S, H)    AG_TANH_E(G, S)

@@ -159,9 +159,17 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
                           *restrict oo = y->data;                                                  \
         (void)xx, (void)yy, (void)oo;                                                              \
         if (same && acc) {                                                                         \
-            for (int64_t i = 0; i < n; i++) dd[i] += E(gg[i], xx[i], yy[i], oo[i]);                \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                const T g_ = gg[i], x_ = xx[i], y_ = yy[i], o_ = oo[i];                            \
+                (void)x_, (void)y_, (void)o_;                                                      \
+                dd[i] += E(g_, x_, y_, o_);                                                        \
+            }                                                                                      \
         } else if (same) {                                                                         \
-            for (int64_t i = 0; i < n; i++) dd[i] = E(gg[i], xx[i], yy[i], oo[i]);                 \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                const T g_ = gg[i], x_ = xx[i], y_ = yy[i], o_ = oo[i];                            \
+                (void)x_, (void)y_, (void)o_;                                                      \
+                dd[i] = E(g_, x_, y_, o_);                                                         \
+            }                                                                                      \
         } else {                                                                                   \
             int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0, id = 0;                                \
             const int64_t last = nd ? g->shape[nd - 1] : 1;                                        \
@@ -422,18 +430,7 @@ static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
 }
 /* Direct rules of the scalar variants: d (+)= E(g, x, y) elementwise, the
  * op-built rules' arithmetic in the same order. */
-#define UNARY_GRAD(T, E)                                                                           \
-    do {                                                                                           \
-        T *restrict dd = d->data;                                                                  \
-        const T *restrict gg = g->data, *restrict xx = n->in[0]->data,                             \
-                          *restrict yy = n->out->data;                                             \
-        const int64_t m = g->numel;                                                                \
-        (void)xx, (void)yy;                                                                        \
-        if (acc)                                                                                   \
-            for (int64_t i = 0; i < m; i++) dd[i] += E(gg[i], xx[i], yy[i]);                       \
-        else                                                                                       \
-            for (int64_t i = 0; i < m; i++) dd[i] = E(gg[i], xx[i], yy[i]);                        \
-    } while (0)
+#define UNARY_GRAD(T, E) TG_UNARY_GRAD(T, E)
 
 /* al, pt, pm1, two: constants the direct rules below define */
 #define E_AFFINE(G, X, Y) (al * (G))
