@@ -14,19 +14,21 @@
 #define TG_ALIGN      64
 
 struct tg_tensor {
+    /* laid out to fill 128 bytes: a scalar tape makes one per op and one
+     * per adjoint, so the header is most of its memory */
     uint32_t magic;
     tg_dtype dtype;
-    int ndim;
-    int64_t shape[TG_MAX_DIMS];
-    int64_t numel;
-    void *data;
-    tg_tape *tape;      /* owner; NULL for user-owned */
-    uint64_t epoch;     /* tape epoch at creation (tape-owned only) */
     int32_t id;         /* tape-owned: value id on its tape */
-    int64_t node;       /* tape-owned: index of the producing node, -1 = leaf */
+    int8_t ndim;        /* 0..TG_MAX_DIMS */
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
     bool view;          /* tape-owned: data shared with another tensor (reshape) */
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    void *data;
+    tg_tape *tape;  /* owner; NULL for user-owned */
+    uint64_t epoch; /* tape epoch at creation (tape-owned only) */
+    int64_t node;   /* tape-owned: index of the producing node, -1 = leaf */
     tg_tensor *grad;
 };
 
