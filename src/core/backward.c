@@ -13,6 +13,12 @@ typedef struct sweep {
      * adopted first contribution is not owned: it may be another slot's
      * adjoint, a forward tensor, or share data with one (a reshape view). */
     bool *owned;
+    /* A direct sweep (no graph built, explain off) keeps each adjoint as bare
+     * data of its value's shape and dtype: adata[id], with owned[id] as
+     * above; grads[] is then unused.  No tensor header is made per adjoint
+     * (on a scalar tape that header was most of the sweep's memory). */
+    bool direct;
+    void **adata;
 } sweep;
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -65,11 +71,36 @@ struct tg_grad_sink {
     sweep *s;
     const tg_node *nd;
     const char *what;
+    tg_tensor *hdr; /* per input slot: the header handed out with its buffer */
 };
+
+/* A header for data of x's shape and dtype, valid while the rule runs. */
+static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
+{
+    *h = *x;
+    h->data = data;
+    h->view = true;
+    h->grad = NULL;
+    return h;
+}
+
+/* Make the adjoint of value id (shape of x) this sweep's own buffer, copying
+ * an adopted one first; false on out of memory (tape error set). */
+static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
+{
+    if (s->owned[id]) return true;
+    const size_t bytes = (size_t)x->numel * tg_dtype_size(x->dtype);
+    void *b = tg__tape_scratch(tp, bytes + 1);
+    if (!b) return false;
+    if (s->adata[id]) memcpy(b, s->adata[id], bytes);
+    s->adata[id] = b;
+    s->owned[id] = true;
+    return true;
+}
 
 /* The buffer is this sweep's own (owned), so a direct rule may write it in
  * place: a fresh one (accumulate false) or an owned sum of earlier
- * contributions.  An adopted tensor (a forward value, another adjoint) is
+ * contributions.  An adopted adjoint (g, a tensor a rule handed over) is
  * copied once first. */
 tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
 {
@@ -77,23 +108,22 @@ tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
     sweep *s = k->s;
     const int32_t id = k->nd->in_ids[i];
     if (!s->dep[id]) return NULL;
-    tg_tensor *x = k->nd->in[i], *b = s->grads[id];
-    if (!b) {
-        b = tg_tape_alloc(k->tp, x->dtype, x->ndim, x->shape);
-        if (!b) return NULL;
-        s->grads[id] = b;
-        s->owned[id] = true;
-        *accumulate = false;
-        return b;
-    }
-    if (!s->owned[id]) {
-        b = tg__const_copy(k->tp, b);
-        if (!b) return NULL;
-        s->grads[id] = b;
-        s->owned[id] = true;
-    }
-    *accumulate = true;
-    return b;
+    const tg_tensor *x = k->nd->in[i];
+    *accumulate = s->adata[id] != NULL;
+    if (!own_adjoint(k->tp, s, id, x)) return NULL;
+    return header_of(&k->hdr[i], x, s->adata[id]);
+}
+
+static void add_data(tg_dtype dt, int64_t n, void *dst, const void *src)
+{
+    TG_DISPATCH(dt, T, {
+        T *y = dst;
+        const T *x = src;
+        if (y == x)
+            for (int64_t i = 0; i < n; i++) y[i] += y[i];
+        else
+            for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    });
 }
 
 tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
@@ -105,7 +135,7 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
     sweep *s = k->s;
     const int32_t id = k->nd->in_ids[i];
     if (!s->dep[id]) return TG_OK;
-    tg_tensor *x = k->nd->in[i];
+    const tg_tensor *x = k->nd->in[i];
     if (!tg_tensor_same_shape(g, x) || g->dtype != x->dtype) {
         char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
         tg_tape_fail(k->tp, TG_ERR_SHAPE,
@@ -114,29 +144,28 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
                      tg_tensor_describe(x, b, sizeof b), i);
         return tg_tape_status(k->tp);
     }
-    if (!s->grads[id]) {
-        s->grads[id] = (tg_tensor *)g; /* adopted: not owned, copied before any sum */
+    if (!s->adata[id]) {
+        s->adata[id] = g->data; /* adopted: not owned, copied before any sum */
         s->owned[id] = false;
         return TG_OK;
     }
-    bool acc;
-    tg_tensor *b = tg_grad_sink_buffer(k, i, &acc);
-    if (!b) return tg_tape_status(k->tp);
-    if (b == g)
-        double_inplace(b);
-    else
-        tg__add_inplace(b, g);
+    if (!own_adjoint(k->tp, s, id, x)) return tg_tape_status(k->tp);
+    add_data(x->dtype, x->numel, s->adata[id], g->data);
     return TG_OK;
 }
 
-/* Anomaly mode after a direct rule: every adjoint it may have written. */
+/* Anomaly mode after a rule of a direct sweep: every adjoint it may have
+ * written. */
 static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
 {
     for (int k = 0; k < nd->n_in; k++) {
-        const tg_tensor *b = s->grads[nd->in_ids[k]];
+        const int32_t id = nd->in_ids[k];
+        if (!s->dep[id] || !s->adata[id]) continue;
+        tg_tensor h;
         char what[64];
         snprintf(what, sizeof what, "the direct rule (gradient of input %d)", k);
-        if (s->dep[nd->in_ids[k]] && b && !tg__anomaly_check_with(tp, what, nd->n_in, nd->in, b))
+        if (!tg__anomaly_check_with(tp, what, nd->n_in, nd->in,
+                                    header_of(&h, nd->in[k], s->adata[id])))
             return false;
     }
     return true;
@@ -165,12 +194,19 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         for (int k = 0; k < n->n_in && !d; k++) d = s->dep[n->in_ids[k]];
         s->dep[n->out->id] = d;
     }
-    s->grads[yid] = seed;
     tg__explain_begin(tp, what, y, seed);
     const bool explain = tg__tape_explain(tp) != NULL;
     /* Direct rules when no graph is built; explain mode narrates the
      * op-built rules, whose steps are the ones it can name. */
-    const bool direct = !create_graph && !explain;
+    s->direct = !create_graph && !explain;
+    if (s->direct) {
+        s->adata = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->adata + 1);
+        if (!s->adata) return tg_tape_status(tp);
+        memset(s->adata, 0, (size_t)s->nv * sizeof *s->adata);
+        s->adata[yid] = seed->data;
+    } else {
+        s->grads[yid] = seed;
+    }
     char contrib[512];
     int64_t steps = 0;
 
@@ -186,18 +222,25 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
         const int32_t oid = np->out->id;
-        tg_tensor *g = s->grads[oid];
-        if (!g || !s->dep[oid] || !np->op->backward) continue;
+        const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
+        if (!has_g || !s->dep[oid] || !np->op->backward) continue;
         bool any = false;
         for (int k = 0; k < np->n_in; k++) any = any || s->dep[np->in_ids[k]];
         if (!any) continue;
         /* anomaly mode names node i for what its rule and the sums below make */
         tg__tape_set_backward_node(tp, i);
         steps++;
-        if (direct && np->op->direct) {
-            /* nothing is recorded here, so np stays valid */
-            tg_grad_sink sink = {tp, s, np, what};
-            tg_status st = np->op->direct(tp, np, g, &sink);
+        if (s->direct && np->op->direct) {
+            /* nothing is recorded here, so np stays valid; g and the input
+             * buffers get headers on the stack (or scratch for many inputs) */
+            tg_tensor gh, hdr_small[4];
+            tg_tensor *hdr = hdr_small;
+            if (np->n_in > TG_ARRAY_LEN(hdr_small)) {
+                hdr = tg__tape_scratch(tp, (size_t)np->n_in * sizeof *hdr);
+                if (!hdr) break;
+            }
+            tg_grad_sink sink = {tp, s, np, what, hdr};
+            tg_status st = np->op->direct(tp, np, header_of(&gh, np->out, s->adata[oid]), &sink);
             if (st != TG_OK || !tg__tape_ok(tp)) {
                 tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
                              "%s: direct backward of %s (node %lld) failed", what, np->op->name,
@@ -210,6 +253,10 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         /* Copy the node: backward rules may record new nodes (create_graph),
          * which can move the node array. */
         tg_node nd = *np;
+        /* an op without a direct rule in a direct sweep: its rule needs g as
+         * a tape tensor (a view of the adjoint's data) */
+        tg_tensor *g = s->direct ? tg__tape_wrap(tp, nd.out, s->adata[oid]) : s->grads[oid];
+        if (!g) break;
         tg_tensor **gin = gin_small;
         if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
             gin = tg__tape_scratch(tp, (size_t)nd.n_in * sizeof *gin);
@@ -234,6 +281,27 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                              tg_tensor_describe(nd.in[k], b, sizeof b), k);
                 break;
             }
+            if (s->direct) {
+                /* No graph is being built, so the sum need not be an op:
+                 * adopt the first contribution, copy it once before adding
+                 * into it (unless this rule just made it for this slot
+                 * alone).  Contributions to a value all arrive before its
+                 * own node is processed (reverse topological order), so an
+                 * owned buffer is never modified after it has been handed
+                 * on. */
+                if (!s->adata[id]) {
+                    s->adata[id] = gin[k]->data;
+                    s->owned[id] = fresh_unshared(gin[k], mark, &nd, gin, k);
+                    continue;
+                }
+                if (!own_adjoint(tp, s, id, nd.in[k])) break;
+                add_data(gin[k]->dtype, gin[k]->numel, s->adata[id], gin[k]->data);
+                tg_tensor h;
+                if (tg__tape_anomaly(tp) &&
+                    !tg__anomaly_check(tp, "add", header_of(&h, nd.in[k], s->adata[id])))
+                    break;
+                continue;
+            }
             const bool first = !s->grads[id];
             if (explain) tg__explain_summary(tp, gin[k], contrib, sizeof contrib);
             if (first) {
@@ -244,11 +312,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                 if (!sum) break;
                 s->grads[id] = sum;
             } else {
-                /* No graph is being built, so the sum need not be an op:
-                 * copy the adopted tensor once, then add into the copy.
-                 * Contributions to a value all arrive before its own node
-                 * is processed (reverse topological order), so an owned
-                 * buffer is never modified after it has been handed on. */
+                /* explain mode without create_graph: the same in-place sum
+                 * on tensors (see the direct sweep above) */
                 if (s->owned[id] && s->grads[id] == gin[k]) {
                     double_inplace(gin[k]); /* x * x gave g x to both slots */
                 } else {
@@ -282,7 +347,20 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
     memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
     memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
+    s->direct = false;
+    s->adata = NULL;
     return true;
+}
+
+/* The adjoint of value id (of x's shape) after a sweep, or NULL for none:
+ * the tensor itself, or after a direct sweep a header for its data, in h
+ * when given (valid while h is), else a tape tensor. */
+static tg_tensor *adjoint(tg_tape *tp, const sweep *s, int32_t id, const tg_tensor *x, tg_tensor *h)
+{
+    if (id < 0 || id >= s->nv) return NULL;
+    if (!s->direct) return s->grads[id];
+    if (!s->adata[id]) return NULL;
+    return h ? header_of(h, x, s->adata[id]) : tg__tape_wrap(tp, x, s->adata[id]);
 }
 
 static bool check_start(tg_tape *tp, const char *what, const tg_tensor *y)
@@ -351,7 +429,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
-        tg_tensor *g = s.grads[tg__tape_user_id(tp, u)];
+        tg_tensor h, *g = adjoint(tp, &s, tg__tape_user_id(tp, u), t, &h);
         if (o.accumulate && !fresh[u]) {
             if (g) tg__add_inplace(t->grad, g);
         } else if (g) {
@@ -363,8 +441,8 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (int64_t i = 0; i < nn; i++) {
         tg_tensor *t = tg__tape_node(tp, i)->out;
         if (!t->retain || t->id >= s.nv) continue;
-        tg_tensor *g = s.grads[t->id];
-        if (!g) g = tg__const_full(tp, t->dtype, t->ndim, t->shape, 0.0);
+        tg_tensor *g = adjoint(tp, &s, t->id, t, NULL);
+        if (!g && tg__tape_ok(tp)) g = tg__const_full(tp, t->dtype, t->ndim, t->shape, 0.0);
         if (!g) return tg_tape_status(tp);
         if (o.accumulate && t->grad) {
             tg_tensor *sum = tg__const_copy(tp, t->grad);
@@ -419,8 +497,9 @@ tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_ten
     if (sweep_run(tp, "grad", y, seed, create_graph, &s) != TG_OK) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
-        tg_tensor *g = id >= 0 && id < s.nv ? s.grads[id] : NULL;
-        if (!g) g = tg__const_full(tp, xs[i]->dtype, xs[i]->ndim, xs[i]->shape, 0.0);
+        tg_tensor *g = adjoint(tp, &s, id, xs[i], NULL);
+        if (!g && tg__tape_ok(tp))
+            g = tg__const_full(tp, xs[i]->dtype, xs[i]->ndim, xs[i]->shape, 0.0);
         if (!g) return tg_tape_status(tp);
         out[i] = g;
     }

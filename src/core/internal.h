@@ -88,6 +88,9 @@ void *tg__tape_scratch(tg_tape *tp, size_t n);
 /* A tape tensor sharing src's data (same element count; for reshape).  Safe
  * because ops never write their inputs. */
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
+/* A tape tensor (a view) of like's shape and dtype over data that lives at
+ * least as long as the tape's arena. */
+tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data);
 int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t);                    /* -1 on OOM */
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
 size_t tg__tape_num_users(const tg_tape *tp);

@@ -234,6 +234,11 @@ tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, cons
     return alloc_tensor(tp, src->dtype, ndim, shape, src->data);
 }
 
+tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data)
+{
+    return alloc_tensor(tp, like->dtype, like->ndim, like->shape, data);
+}
+
 /* ---- value ids of user-owned tensors ------------------------------------ */
 static size_t hash_ptr(const void *p, size_t cap)
 {
