@@ -175,11 +175,13 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
             const int64_t last = nd ? g->shape[nd - 1] : 1;                                        \
             const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0,                      \
                           ld = nd ? sd[nd - 1] : 0;                                                \
-            (void)la, (void)lb;                                                                    \
             for (int64_t base = 0; base < n; base += last) {                                       \
-                for (int64_t j = 0; j < last; j++)                                                 \
-                    dd[id + j * ld] +=                                                             \
-                        E(gg[base + j], xx[ia + j * la], yy[ib + j * lb], oo[base + j]);           \
+                for (int64_t j = 0; j < last; j++) {                                               \
+                    const T g_ = gg[base + j], x_ = xx[ia + j * la], y_ = yy[ib + j * lb],         \
+                            o_ = oo[base + j];                                                     \
+                    (void)x_, (void)y_, (void)o_;                                                  \
+                    dd[id + j * ld] += E(g_, x_, y_, o_);                                          \
+                }                                                                                  \
                 for (int e = nd - 2; e >= 0; e--) {                                                \
                     ia += sa[e];                                                                   \
                     ib += sb[e];                                                                   \
