@@ -66,7 +66,9 @@ typedef struct tg_grad_sink tg_grad_sink;
  *   - hands over a whole contribution with tg_grad_sink_add (for example
  *     gout itself, for an identity).
  * Two input slots may name the same value (mul(x, x)) and then share one
- * buffer: write each buffer completely before asking for the next.
+ * buffer: write each buffer completely before asking for the next.  The
+ * tensors gout and the buffers are handed over in are valid only while the
+ * rule runs (the data they point at lives until the tape is reset).
  * Return TG_OK or an error. */
 typedef tg_status (*tg_direct_fn)(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
                                   tg_grad_sink *sink);
