@@ -60,10 +60,12 @@ static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, const tg_te
 {
     const int nd = out->ndim;
     const int64_t n = out->numel;
-    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
-    tg__broadcast_strides(a->ndim, a->shape, nd, out->shape, sa);
-    tg__broadcast_strides(b->ndim, b->shape, nd, out->shape, sb);
     const bool same = a->numel == n && b->numel == n;
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    if (!same) { /* the strides only serve the broadcasting loops */
+        tg__broadcast_strides(a->ndim, a->shape, nd, out->shape, sa);
+        tg__broadcast_strides(b->ndim, b->shape, nd, out->shape, sb);
+    }
     TG_DISPATCH(out->dtype, T, {
         switch (op) {
         case B_ADD:
@@ -203,12 +205,14 @@ static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const tg_tensor 
 {
     const int nd = g->ndim;
     const int64_t n = g->numel;
-    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
-    tg__broadcast_strides(a->ndim, a->shape, nd, g->shape, sa);
-    tg__broadcast_strides(b->ndim, b->shape, nd, g->shape, sb);
-    const int64_t *sd = slot ? sb : sa;
     const bool same = a->numel == n && b->numel == n;
-    if (!same && !acc) tg_tensor_fill(d, 0.0); /* the strided loop sums into d */
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    if (!same) { /* the strides only serve the broadcasting loop */
+        tg__broadcast_strides(a->ndim, a->shape, nd, g->shape, sa);
+        tg__broadcast_strides(b->ndim, b->shape, nd, g->shape, sb);
+        if (!acc) tg_tensor_fill(d, 0.0); /* it sums into d */
+    }
+    const int64_t *sd = slot ? sb : sa;
     TG_DISPATCH(g->dtype, T, {
         switch (k * 2 + slot) {
         case B_ADD * 2:

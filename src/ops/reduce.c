@@ -304,7 +304,7 @@ static tg_status max_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     const max_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0), *mask = tg_node_aux(n, 0);
     int64_t ks[TG_MAX_DIMS];
-    memcpy(ks, x->shape, sizeof ks);
+    for (int i = 0; i < x->ndim; i++) ks[i] = x->shape[i];
     ks[at->axis] = 1;
     tg_tensor *gk = at->keepdim ? g : tg_reshape(tp, g, x->ndim, ks);
     gin[0] = tg_mul(tp, tg_broadcast_to(tp, gk, x->ndim, x->shape), mask);
