@@ -205,6 +205,9 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         memset(s->adata, 0, (size_t)s->nv * sizeof *s->adata);
         s->adata[yid] = seed->data;
     } else {
+        s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
+        if (!s->grads) return tg_tape_status(tp);
+        memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
         s->grads[yid] = seed;
     }
     char contrib[512];
@@ -341,12 +344,11 @@ static bool sweep_init(tg_tape *tp, sweep *s)
 {
     s->nv = tg__tape_num_values(tp);
     s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
-    s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
     s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
-    if (!s->dep || !s->grads || !s->owned) return false;
+    if (!s->dep || !s->owned) return false;
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
     memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
-    memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
+    s->grads = NULL; /* made by sweep_run, which knows which of the two it needs */
     s->direct = false;
     s->adata = NULL;
     return true;

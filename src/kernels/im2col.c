@@ -15,8 +15,19 @@
 
 #include "../core/internal.h"
 
-bool tg__conv_geom_finish(tg__conv_geom *g)
+bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw, int64_t sh,
+                        int64_t sw, int64_t ph, int64_t pw)
 {
+    *g = (tg__conv_geom){.N = nchw[0],
+                         .C = nchw[1],
+                         .H = nchw[2],
+                         .W = nchw[3],
+                         .KH = kh,
+                         .KW = kw,
+                         .SH = sh,
+                         .SW = sw,
+                         .PH = ph,
+                         .PW = pw};
     if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->KH < 1 || g->KW < 1) return false;
     int64_t hp = g->H + 2 * g->PH, wp = g->W + 2 * g->PW;
     if (g->KH > hp || g->KW > wp) return false;

@@ -21,9 +21,11 @@ typedef struct tg__conv_geom {
     int64_t OH, OW;         /* output extents: (H + 2 PH - KH) / SH + 1, ... */
 } tg__conv_geom;
 
-/* Fills OH and OW from the other fields; false when the kernel does not fit
- * the padded input (or a stride is < 1, a padding < 0). */
-bool tg__conv_geom_finish(tg__conv_geom *g);
+/* The geometry of a kernel kh x kw (strides sh, sw, padding ph, pw) over an
+ * NCHW input of the given shape, OH and OW included; false when the kernel
+ * does not fit the padded input (or a stride is < 1, a padding < 0). */
+bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw, int64_t sh,
+                        int64_t sw, int64_t ph, int64_t pw);
 /* Rows and columns of the column matrix. */
 static inline int64_t tg__conv_geom_rows(const tg__conv_geom *g)
 {

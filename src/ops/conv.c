@@ -357,17 +357,7 @@ static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t k
                      tg__shape_str(x, s, sizeof s), (long long)kh, (long long)kw);
         return false;
     }
-    *g = (tg__conv_geom){.N = x->shape[0],
-                         .C = x->shape[1],
-                         .H = x->shape[2],
-                         .W = x->shape[3],
-                         .KH = kh,
-                         .KW = kw,
-                         .SH = sh,
-                         .SW = sw,
-                         .PH = ph,
-                         .PW = pw};
-    if (!tg__conv_geom_finish(g)) {
+    if (!tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
         tg_tape_fail(tp, TG_ERR_SHAPE,
                      "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (input %s, "
                      "padding (%d,%d))",

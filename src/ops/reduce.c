@@ -310,8 +310,6 @@ static tg_status max_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, tg_broadcast_to(tp, gk, x->ndim, x->shape), mask);
     return TG_OK;
 }
-static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis);
-
 /* Direct rule: d (+)= g * mask, g broadcast along the axis (the op-built
  * rule's product, so 0 * inf gives NaN there as here), in one pass over d
  * with x seen as (outer, ext, inner). */
@@ -319,13 +317,7 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
 {
     const max_attr *at = tg_node_saved(n);
     const tg_tensor *x = n->in[0];
-    tg_tensor *mask = n->n_aux > 0 ? n->aux[0] : NULL;
-    if (!mask) { /* recorded without one (cannot happen today): recompute it */
-        tg_tensor *o = tg_tape_alloc(tp, g->dtype, g->ndim, g->shape);
-        mask = o ? tg_tape_alloc(tp, x->dtype, x->ndim, x->shape) : NULL;
-        if (!mask) return tg_tape_status(tp);
-        max_kernel(o, mask, x, at->axis);
-    }
+    const tg_tensor *mask = n->aux[0]; /* tg_max saves it whenever it records a node */
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
