@@ -272,10 +272,10 @@ static tg_status cube_direct_badshape(tg_tape *tp, const tg_node *n, const tg_te
     (void)n;
     return tg_grad_sink_add(sink, 0, tg_sum_all(tp, (tg_tensor *)g));
 }
-static const tg_op k_cube_direct = {"cube_direct", 1, cube_backward, cube_direct};
-static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong};
+static const tg_op k_cube_direct = {"cube_direct", 1, cube_backward, cube_direct, NULL};
+static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong, NULL};
 static const tg_op k_cube_direct_badshape = {"cube_direct_badshape", 1, cube_backward,
-                                             cube_direct_badshape};
+                                             cube_direct_badshape, NULL};
 
 static tg_tensor *cube(tg_tape *tp, tg_tensor *x, const tg_op *op)
 {

@@ -73,11 +73,33 @@ typedef struct tg_grad_sink tg_grad_sink;
 typedef tg_status (*tg_direct_fn)(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
                                   tg_grad_sink *sink);
 
+/* An optional scalar rule, for a node whose inputs and output each hold one
+ * element: set gin[i], for every input i, to input i's gradient for the
+ * output gradient a->gout.  Compute it in a->dtype (the output's) with the
+ * direct rule's arithmetic, so both rules give the same bits; values pass
+ * as double, which holds every f32 exactly.  The values are the ones
+ * recorded (a->x[i] of input i, a->y of the output), kept beside the node,
+ * so the rule need not touch the tensors: an op with a scalar rule must
+ * compute its output before calling tg_tape_record.  Plain backward sweeps (where
+ * direct rules run) use it on such nodes instead: a scalar tape keeps every
+ * one-element adjoint in one flat array, and its reverse sweep then reads
+ * the tape in order, allocates nothing and makes no tensor header per node.
+ * At most TG_SCALAR_MAX_INPUTS inputs; a node with more uses direct. */
+typedef struct tg_scalar_args {
+    tg_dtype dtype;  /* the output's dtype: compute in it */
+    double gout;     /* the output's gradient */
+    double y;        /* the output's value */
+    const double *x; /* x[i]: input i's value */
+} tg_scalar_args;
+typedef void (*tg_scalar_fn)(const tg_node *node, const tg_scalar_args *a, double *gin);
+#define TG_SCALAR_MAX_INPUTS 8
+
 typedef struct tg_op {
     const char *name;        /* shown in errors and tg_tape_print */
     int arity;               /* number of tensor inputs; -1 = any */
     tg_backward_fn backward; /* NULL = not differentiable (gradient zero) */
     tg_direct_fn direct;     /* optional; NULL = backward is used everywhere */
+    tg_scalar_fn scalar;     /* optional; NULL = direct (or backward) on scalars too */
 } tg_op;
 
 /* Input i's adjoint buffer for a direct rule, or NULL when input i needs no

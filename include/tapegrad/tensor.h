@@ -106,7 +106,10 @@ char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
 
 /* ---- data access ------------------------------------------------------- */
 /* Raw contiguous data.  Writing into a tape-owned tensor after it has been
- * used by a later op makes the recorded graph inconsistent: don't. */
+ * used by a later op makes the recorded graph inconsistent: don't.  The same
+ * holds for a user-owned tensor between recording an op on it and the
+ * backward pass (backward rules read the inputs again, and one-element
+ * nodes use the values they recorded): update parameters after backward. */
 void *tg_tensor_data(tg_tensor *t);
 const void *tg_tensor_data_const(const tg_tensor *t);
 /* Typed views: NULL if the dtype differs. */

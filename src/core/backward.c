@@ -19,7 +19,16 @@ typedef struct sweep {
      * (on a scalar tape that header was most of the sweep's memory). */
     bool direct;
     void **adata;
+    /* the storage of one-element adjoints: 8 bytes per value id, so a
+     * scalar tape's sweep takes no arena block per adjoint */
+    unsigned char *flat;
 } sweep;
+
+/* The flat slot of value id (8 bytes: holds an f32 or f64). */
+static void *flat_slot(const sweep *s, int32_t id)
+{
+    return s->flat + (size_t)id * 8;
+}
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
 {
@@ -90,7 +99,7 @@ static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
 {
     if (s->owned[id]) return true;
     const size_t bytes = (size_t)x->numel * tg_dtype_size(x->dtype);
-    void *b = tg__tape_scratch(tp, bytes + 1);
+    void *b = x->numel == 1 ? flat_slot(s, id) : tg__tape_scratch(tp, bytes + 1);
     if (!b) return false;
     if (s->adata[id]) memcpy(b, s->adata[id], bytes);
     s->adata[id] = b;
@@ -154,6 +163,43 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
     return TG_OK;
 }
 
+/* The scalar path of a direct sweep: node np's inputs and output hold one
+ * element each and its op has a scalar rule, which works on the values
+ * recorded beside the node.  Each input's contribution is stored into (or
+ * added to) its flat slot in the input's dtype, as a direct rule would
+ * write it; false on out of memory. */
+static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
+{
+    const bool out32 = np->f32_mask >> 8 & 1;
+    const void *gp = s->adata[np->out_id];
+    const double *vals = tg__node_values(np);
+    const tg_scalar_args a = {.dtype = out32 ? TG_F32 : TG_F64,
+                              .gout = out32 ? *(const float *)gp : *(const double *)gp,
+                              .y = vals[np->n_in],
+                              .x = vals};
+    double gin[TG_SCALAR_MAX_INPUTS];
+    np->op->scalar(np, &a, gin);
+    for (int k = 0; k < np->n_in; k++) {
+        const int32_t id = np->in_ids[k];
+        if (!s->dep[id]) continue;
+        const bool first = !s->adata[id];
+        if (first) {
+            s->adata[id] = flat_slot(s, id);
+            s->owned[id] = true;
+        } else if (!s->owned[id] && !own_adjoint(tp, s, id, np->in[k])) {
+            return false;
+        }
+        if (np->f32_mask >> k & 1) {
+            float *d = s->adata[id];
+            *d = first ? (float)gin[k] : *d + (float)gin[k];
+        } else {
+            double *d = s->adata[id];
+            *d = first ? gin[k] : *d + gin[k];
+        }
+    }
+    return true;
+}
+
 /* Anomaly mode after a rule of a direct sweep: every adjoint it may have
  * written. */
 static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
@@ -189,10 +235,10 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
     for (int64_t i = 0; i <= last; i++) {
         const tg_node *n = tg__tape_node(tp, i);
-        if (n->out->id >= s->nv) continue;
-        bool d = s->dep[n->out->id];
+        if (n->out_id >= s->nv) continue;
+        bool d = s->dep[n->out_id];
         for (int k = 0; k < n->n_in && !d; k++) d = s->dep[n->in_ids[k]];
-        s->dep[n->out->id] = d;
+        s->dep[n->out_id] = d;
     }
     tg__explain_begin(tp, what, y, seed);
     const bool explain = tg__tape_explain(tp) != NULL;
@@ -201,7 +247,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     s->direct = !create_graph && !explain;
     if (s->direct) {
         s->adata = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->adata + 1);
-        if (!s->adata) return tg_tape_status(tp);
+        s->flat = tg__tape_scratch(tp, (size_t)s->nv * 8 + 1);
+        if (!s->adata || !s->flat) return tg_tape_status(tp);
         memset(s->adata, 0, (size_t)s->nv * sizeof *s->adata);
         s->adata[yid] = seed->data;
     } else {
@@ -224,7 +271,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
 
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
-        const int32_t oid = np->out->id;
+        const int32_t oid = np->out_id;
         const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;
         bool any = false;
@@ -233,6 +280,11 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         /* anomaly mode names node i for what its rule and the sums below make */
         tg__tape_set_backward_node(tp, i);
         steps++;
+        if (s->direct && np->scalar) {
+            if (!scalar_step(tp, s, np)) break;
+            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
+            continue;
+        }
         if (s->direct && np->op->direct) {
             /* nothing is recorded here, so np stays valid; g and the input
              * buffers get headers on the stack (or scratch for many inputs) */
@@ -351,6 +403,7 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     s->grads = NULL; /* made by sweep_run, which knows which of the two it needs */
     s->direct = false;
     s->adata = NULL;
+    s->flat = NULL;
     return true;
 }
 

@@ -18,7 +18,7 @@ struct tg_tensor {
      * per adjoint, so the header is most of its memory */
     uint32_t magic;
     tg_dtype dtype;
-    int32_t id;         /* tape-owned: value id on its tape */
+    int32_t id;         /* tape-owned: value id; user-owned: a hint (core/tape.c) */
     int8_t ndim;        /* 0..TG_MAX_DIMS */
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
@@ -36,14 +36,24 @@ struct tg_node {
     const tg_op *op;
     tg_tape *tape;
     int n_in;
+    int32_t out_id; /* out->id, kept here so a sweep need not load out */
     tg_tensor **in;
     int32_t *in_ids;
     tg_tensor *out;
     void *saved;
     size_t saved_size; /* bytes of saved (for the memory report) */
     int n_aux;
+    bool scalar;       /* op->scalar applies: inputs and output one element each */
+    uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
     tg_tensor **aux;
 };
+
+/* A scalar node's recorded values: the n_in inputs', then the output's,
+ * stored just before its input pointers (core/tape.c). */
+static inline const double *tg__node_values(const tg_node *n)
+{
+    return (const double *)(const void *)n->in - (n->n_in + 1);
+}
 
 /* ---- allocation (core/alloc.c): every heap allocation goes here -------- */
 void *tg__malloc(size_t n);
@@ -152,6 +162,8 @@ bool tg__norm_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, in
 tg_tensor *tg__const_full(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, double v);
 /* A tape-owned leaf copy of src's values. */
 tg_tensor *tg__const_copy(tg_tape *tp, const tg_tensor *src);
+/* The scalar rule of an op whose gradient is g itself (reshape, cast, ...). */
+void tg__scalar_identity(const tg_node *n, const tg_scalar_args *a, double *gin);
 /* Accumulate a into b's values in place: b += a (same shape and dtype). */
 void tg__add_inplace(tg_tensor *b, const tg_tensor *a);
 

@@ -7,6 +7,10 @@
 
 struct tg_tape {
     tg_arena arena;
+    /* each node's input pointers and ids, apart from the tensors: the
+     * sweeps walk them node after node, and packed together they stream
+     * (a tape with an arena limit keeps them in the arena, one account) */
+    tg_arena links;
     uint64_t epoch;
     tg_status status;
     char msg[512];
@@ -46,6 +50,7 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     tg_tape_options o = {0};
     if (opts) o = *opts;
     tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit);
+    tg__arena_init(&tp->links, o.arena_chunk, 0);
     tp->epoch = 1;
     tp->recording = true;
     tp->anomaly = o.anomaly;
@@ -60,6 +65,7 @@ void tg_tape_free(tg_tape *tp)
 {
     if (!tp) return;
     tg__arena_free(&tp->arena);
+    tg__arena_free(&tp->links);
     tg__free(tp->nodes);
     tg__free(tp->map_keys);
     tg__free(tp->map_vals);
@@ -72,6 +78,7 @@ void tg_tape_reset(tg_tape *tp)
 {
     if (!tp) return;
     tg__arena_reset(&tp->arena);
+    tg__arena_reset(&tp->links);
     tp->epoch++;
     tp->status = TG_OK;
     tp->msg[0] = '\0';
@@ -155,16 +162,24 @@ void *tg__tape_scratch(tg_tape *tp, size_t n)
     return p;
 }
 
+static void *links_alloc(tg_tape *tp, size_t n)
+{
+    if (tp->arena.limit) return tg__tape_scratch(tp, n);
+    void *p = tg__arena_alloc(&tp->links, n);
+    if (!p) tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes of node inputs", n);
+    return p;
+}
+
 tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
 {
     tg_tape_stats s = {0};
     if (!tp) return s;
     s.nodes = tp->n_nodes;
     s.tensors = tp->n_tensors;
-    s.bytes_in_use = tp->arena.in_use;
-    s.high_water = tp->arena.high_water;
-    s.bytes_reserved = tp->arena.reserved;
-    s.mallocs = tp->mallocs + tp->arena.mallocs;
+    s.bytes_in_use = tp->arena.in_use + tp->links.in_use;
+    s.high_water = tp->arena.high_water + tp->links.high_water;
+    s.bytes_reserved = tp->arena.reserved + tp->links.reserved;
+    s.mallocs = tp->mallocs + tp->arena.mallocs + tp->links.mallocs;
     return s;
 }
 
@@ -240,13 +255,14 @@ tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data)
 }
 
 /* ---- value ids of user-owned tensors ------------------------------------ */
+/* Tensors allocated one after another (a scalar tape's variables) land in
+ * neighbouring buckets, so registering them walks the table in order
+ * instead of missing the cache once per tensor; the address's megabyte is
+ * mixed in, so tensors at a large power-of-two stride still spread. */
 static size_t hash_ptr(const void *p, size_t cap)
 {
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x & (cap - 1);
+    const uint64_t x = (uint64_t)(uintptr_t)p;
+    return (size_t)((x >> 4) + (x >> 20) * 0x9e3779b97f4a7c15ull) & (cap - 1);
 }
 
 static bool map_grow(tg_tape *tp)
@@ -275,10 +291,22 @@ static bool map_grow(tg_tape *tp)
     return true;
 }
 
+/* A user tensor's id field is a hint: its slot in the first-use list of the
+ * tape that last registered it.  A hint that names t's own slot on tp is
+ * proof (the list holds each tensor once); anything else falls back to the
+ * map.  Several tapes in several threads may read one user tensor, so the
+ * hint is read and written atomically (relaxed: it carries no other data). */
+static int32_t user_hint(const tg_tensor *t)
+{
+    return __atomic_load_n(&t->id, __ATOMIC_RELAXED);
+}
+
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t)
 {
     if (!t) return -1;
     if (t->magic == TG_MAGIC_TAPE) return tg__tensor_live_on(t, tp) ? t->id : -1;
+    const int32_t u = user_hint(t);
+    if (u >= 0 && (size_t)u < tp->map_n && tp->user_by_order[u] == t) return tp->user_ids_order[u];
     if (!tp->map_cap) return -1;
     size_t h = hash_ptr(t, tp->map_cap);
     while (tp->map_keys[h]) {
@@ -310,6 +338,7 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
     tp->map_keys[h] = t;
     tp->map_vals[h] = tp->n_values++;
     tp->user_ids_order[tp->map_n] = tp->map_vals[h];
+    __atomic_store_n(&t->id, (int32_t)tp->map_n, __ATOMIC_RELAXED);
     tp->user_by_order[tp->map_n++] = t;
     return tp->map_vals[h];
 }
@@ -537,12 +566,32 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
         tp->nodes = nn;
         tp->cap_nodes = cap;
     }
-    tg_node nd = {.op = op, .tape = tp, .n_in = n_in, .out = out, .n_aux = n_aux};
+    tg_node nd = {
+        .op = op, .tape = tp, .n_in = n_in, .out_id = out->id, .out = out, .n_aux = n_aux};
+    /* the scalar rule applies when every input and the output hold one
+     * element (shapes may differ: (1,) + (1, 1) is a scalar node too) */
+    nd.scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
+    for (int i = 0; i < n_in && nd.scalar; i++) nd.scalar = in[i]->numel == 1;
     if (n_in) {
         /* inputs and their ids in one arena block */
-        nd.in = tg__tape_scratch(tp, (size_t)n_in * (sizeof *nd.in + sizeof *nd.in_ids));
-        if (!nd.in) return NULL;
+        /* a scalar node keeps its values first (tg__node_values), so its
+         * reverse step reads no tensor */
+        const size_t nval = nd.scalar ? (size_t)n_in + 1 : 0;
+        double *vals = links_alloc(tp, nval * sizeof *vals +
+                                           (size_t)n_in * (sizeof *nd.in + sizeof *nd.in_ids));
+        if (!vals) return NULL;
+        nd.in = (tg_tensor **)(void *)(vals + nval);
         nd.in_ids = (int32_t *)(nd.in + n_in);
+        if (nd.scalar) {
+            for (int i = 0; i < n_in; i++) {
+                const bool f32 = in[i]->dtype == TG_F32;
+                vals[i] = f32 ? *(const float *)in[i]->data : *(const double *)in[i]->data;
+                nd.f32_mask |= (uint16_t)(f32 << i);
+            }
+            const bool f32 = out->dtype == TG_F32;
+            vals[n_in] = f32 ? *(const float *)out->data : *(const double *)out->data;
+            nd.f32_mask |= (uint16_t)(f32 << 8);
+        }
         for (int i = 0; i < n_in; i++) {
             nd.in[i] = in[i];
             /* a live tape tensor carries its id; a user tensor is looked up */
@@ -560,7 +609,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                          saved_size);
             return NULL;
         }
-        nd.saved = tg__tape_scratch(tp, saved_size);
+        nd.saved = links_alloc(tp, saved_size); /* beside the inputs: read with them */
         if (!nd.saved) return NULL;
         memcpy(nd.saved, saved, saved_size);
         nd.saved_size = saved_size;

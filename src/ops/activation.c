@@ -108,7 +108,8 @@ static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
  * same order (G the output gradient, X the input, Y the output). */
 #define UNARY_GRAD(T, E) TG_UNARY_GRAD(T, E)
 
-/* One direct rule per unary op: name##_direct writes d (+)= E elementwise. */
+/* One direct rule per unary op: name##_direct writes d (+)= E elementwise,
+ * and name##_scalar computes the same E for a one-element node. */
 #define UNARY_DIRECT(name, E)                                                                      \
     static tg_status name##_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,              \
                                    tg_grad_sink *k)                                                \
@@ -118,6 +119,15 @@ static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
         if (!d) return tg_tape_status(tp);                                                         \
         TG_DISPATCH(g->dtype, T, { UNARY_GRAD(T, E); });                                           \
         return TG_OK;                                                                              \
+    }                                                                                              \
+    static void name##_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)              \
+    {                                                                                              \
+        (void)n;                                                                                   \
+        TG_DISPATCH(a->dtype, T, {                                                                 \
+            const T g_ = (T)a->gout, x_ = (T)a->x[0], y_ = (T)a->y;                                \
+            (void)x_, (void)y_;                                                                    \
+            gin[0] = E(g_, x_, y_);                                                                \
+        });                                                                                        \
     }
 
 /* The fused gradient ops' kernels, shared by their forward (o = E(d, v)
@@ -152,7 +162,7 @@ static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 UNARY_DIRECT(neg, E_NEG)
-static const tg_op k_neg = {"neg", 1, neg_backward, neg_direct};
+static const tg_op k_neg = {"neg", 1, neg_backward, neg_direct, neg_scalar};
 tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_neg, U_NEG, x);
@@ -165,7 +175,7 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 UNARY_DIRECT(exp, E_EXP)
-static const tg_op k_exp = {"exp", 1, exp_backward, exp_direct};
+static const tg_op k_exp = {"exp", 1, exp_backward, exp_direct, exp_scalar};
 tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_exp, U_EXP, x);
@@ -178,7 +188,7 @@ static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 UNARY_DIRECT(log, E_LOGD)
-static const tg_op k_log = {"log", 1, log_backward, log_direct};
+static const tg_op k_log = {"log", 1, log_backward, log_direct, log_scalar};
 tg_tensor *tg_log(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_log, U_LOG, x);
@@ -191,7 +201,7 @@ static tg_status sqrt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     return TG_OK;
 }
 UNARY_DIRECT(sqrt, E_SQRTD)
-static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward, sqrt_direct};
+static const tg_op k_sqrt = {"sqrt", 1, sqrt_backward, sqrt_direct, sqrt_scalar};
 tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sqrt, U_SQRT, x);
@@ -204,7 +214,7 @@ static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return TG_OK;
 }
 UNARY_DIRECT(square, E_SQUARED)
-static const tg_op k_square = {"square", 1, square_backward, square_direct};
+static const tg_op k_square = {"square", 1, square_backward, square_direct, square_scalar};
 tg_tensor *tg_square(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_square, U_SQUARE, x);
@@ -217,7 +227,7 @@ static tg_status abs_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     return TG_OK;
 }
 UNARY_DIRECT(abs, E_ABSD)
-static const tg_op k_abs = {"abs", 1, abs_backward, abs_direct};
+static const tg_op k_abs = {"abs", 1, abs_backward, abs_direct, abs_scalar};
 tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_abs, U_ABS, x);
@@ -317,10 +327,12 @@ GRAD2_DIRECT(tanh, E_TANH_G0, E_TANH_G1, true)
 GRAD2_DIRECT(square, E_SQUARE_G0, E_SQUARE_G1, true)
 /* relu_grad: the mask is piecewise constant, no gradient flows to x */
 GRAD2_DIRECT(relu, E_NONE_G0, E_RELU_G1, false)
-static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward, square_grad_direct};
-static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward, sigmoid_grad_direct};
-static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward, tanh_grad_direct};
-static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward, relu_grad_direct};
+static const tg_op k_square_grad = {"square_grad", 2, square_grad_backward, square_grad_direct,
+                                    NULL};
+static const tg_op k_sigmoid_grad = {"sigmoid_grad", 2, sigmoid_grad_backward, sigmoid_grad_direct,
+                                     NULL};
+static const tg_op k_tanh_grad = {"tanh_grad", 2, tanh_grad_backward, tanh_grad_direct, NULL};
+static const tg_op k_relu_grad = {"relu_grad", 2, relu_grad_backward, relu_grad_direct, NULL};
 
 static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g)
 {
@@ -369,7 +381,7 @@ static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     return TG_OK;
 }
 UNARY_DIRECT(sigmoid, E_SIGMOIDD)
-static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward, sigmoid_direct};
+static const tg_op k_sigmoid = {"sigmoid", 1, sigmoid_backward, sigmoid_direct, sigmoid_scalar};
 tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sigmoid, U_SIGMOID, x);
@@ -382,7 +394,7 @@ static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     return TG_OK;
 }
 UNARY_DIRECT(tanh, E_TANHD)
-static const tg_op k_tanh = {"tanh", 1, tanh_backward, tanh_direct};
+static const tg_op k_tanh = {"tanh", 1, tanh_backward, tanh_direct, tanh_scalar};
 tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_tanh, U_TANH, x);
@@ -395,7 +407,7 @@ static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     return TG_OK;
 }
 UNARY_DIRECT(relu, E_RELUD)
-static const tg_op k_relu = {"relu", 1, relu_backward, relu_direct};
+static const tg_op k_relu = {"relu", 1, relu_backward, relu_direct, relu_scalar};
 tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_relu, U_RELU, x);
@@ -408,16 +420,17 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     return TG_OK;
 }
 UNARY_DIRECT(softplus, E_SOFTPLUSD)
-static const tg_op k_softplus = {"softplus", 1, softplus_backward, softplus_direct};
+static const tg_op k_softplus = {"softplus", 1, softplus_backward, softplus_direct,
+                                 softplus_scalar};
 tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_softplus, U_SOFTPLUS, x);
 }
 
 /* Piecewise-constant helpers and stop-gradient: no backward (gradient 0). */
-static const tg_op k_sign = {"sign", 1, NULL, NULL};
-static const tg_op k_step = {"step", 1, NULL, NULL};
-static const tg_op k_detach = {"detach", 1, NULL, NULL};
+static const tg_op k_sign = {"sign", 1, NULL, NULL, NULL};
+static const tg_op k_step = {"step", 1, NULL, NULL, NULL};
+static const tg_op k_detach = {"detach", 1, NULL, NULL, NULL};
 tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x)
 {
     return unary(tp, &k_sign, U_SIGN, x);
@@ -465,7 +478,9 @@ static tg_status cast_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     });
     return TG_OK;
 }
-static const tg_op k_cast = {"cast", 1, cast_backward, cast_direct};
+/* scalar: g, stored in the input's dtype by the sweep (the conversion the
+ * direct rule makes) */
+static const tg_op k_cast = {"cast", 1, cast_backward, cast_direct, tg__scalar_identity};
 tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 {
     tg_tensor *in[1] = {x};

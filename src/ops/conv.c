@@ -174,7 +174,7 @@ static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy,
         conv_db_into(dt, g, at->F, gy->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d = {"conv2d", -1, conv_backward, conv_direct};
+static const tg_op k_conv2d = {"conv2d", -1, conv_backward, conv_direct, NULL};
 
 /* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
  * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
@@ -207,7 +207,7 @@ static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tenso
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward,
-                                          input_grad_direct};
+                                          input_grad_direct, NULL};
 
 /* ---- weight_grad(x, g): G A^T --------------------------------------------
  * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
@@ -241,7 +241,7 @@ static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tens
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward,
-                                           weight_grad_direct};
+                                           weight_grad_direct, NULL};
 
 /* The three internal ops are only reached from conv2d and from each other's
  * backward rules, with shapes that follow from the geometry; a mismatch here
@@ -432,7 +432,7 @@ static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (d) tg__col2im(g->dtype, &at->g, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct};
+static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct, NULL};
 
 /* y = A^T c: dc = A g = im2col(g) */
 static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -461,7 +461,7 @@ static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     });
     return TG_OK;
 }
-static const tg_op k_col2im = {"col2im", 1, col2im_backward, col2im_direct};
+static const tg_op k_col2im = {"col2im", 1, col2im_backward, col2im_direct, NULL};
 
 static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

@@ -283,6 +283,54 @@ static tg_status bin_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     {                                                                                              \
         return bin_direct(tp, n, g, k, op);                                                        \
     }
+/* The scalar rule of every binary op (inputs and output one element each):
+ * both gradients with the same E as the direct loops, in the node's dtype. */
+static void bin_scalar(const tg_scalar_args *a, double *gin, binop op)
+{
+    TG_DISPATCH(a->dtype, T, {
+        const T g_ = (T)a->gout, x_ = (T)a->x[0], y_ = (T)a->x[1], o_ = (T)a->y;
+        switch (op) {
+        case B_ADD:
+            gin[0] = E_ID(g_, x_, y_, o_), gin[1] = E_ID(g_, x_, y_, o_);
+            break;
+        case B_SUB:
+            gin[0] = E_ID(g_, x_, y_, o_), gin[1] = E_NEG(g_, x_, y_, o_);
+            break;
+        case B_MUL:
+            gin[0] = E_MUL0(g_, x_, y_, o_), gin[1] = E_MUL1(g_, x_, y_, o_);
+            break;
+        case B_DIV:
+            gin[0] = E_DIV0(g_, x_, y_, o_), gin[1] = E_DIV1(g_, x_, y_, o_);
+            break;
+        case B_POW:
+            gin[0] = E_POW0(g_, x_, y_, o_), gin[1] = E_POW1(g_, x_, y_, o_);
+            break;
+        case B_MAX:
+            gin[0] = E_MAX0(g_, x_, y_, o_), gin[1] = E_MAX1(g_, x_, y_, o_);
+            break;
+        case B_MIN:
+            gin[0] = E_MIN0(g_, x_, y_, o_), gin[1] = E_MIN1(g_, x_, y_, o_);
+            break;
+        default:
+            gin[0] = gin[1] = 0;
+            break;
+        }
+    });
+}
+#define BIN_SCALAR(name, op)                                                                       \
+    static void name##_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)              \
+    {                                                                                              \
+        (void)n;                                                                                   \
+        bin_scalar(a, gin, op);                                                                    \
+    }
+BIN_SCALAR(add, B_ADD)
+BIN_SCALAR(sub, B_SUB)
+BIN_SCALAR(mul, B_MUL)
+BIN_SCALAR(div, B_DIV)
+BIN_SCALAR(pow, B_POW)
+BIN_SCALAR(maximum, B_MAX)
+BIN_SCALAR(minimum, B_MIN)
+
 BIN_DIRECT(add, B_ADD)
 BIN_DIRECT(sub, B_SUB)
 BIN_DIRECT(mul, B_MUL)
@@ -298,7 +346,7 @@ static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, g);
     return TG_OK;
 }
-static const tg_op k_add = {"add", 2, add_backward, add_direct};
+static const tg_op k_add = {"add", 2, add_backward, add_direct, add_scalar};
 tg_tensor *tg_add(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_add, B_ADD, a, b);
@@ -311,7 +359,7 @@ static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_neg(tp, g));
     return TG_OK;
 }
-static const tg_op k_sub = {"sub", 2, sub_backward, sub_direct};
+static const tg_op k_sub = {"sub", 2, sub_backward, sub_direct, sub_scalar};
 tg_tensor *tg_sub(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_sub, B_SUB, a, b);
@@ -330,7 +378,7 @@ static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
     return TG_OK;
 }
-static const tg_op k_mul = {"mul", 2, mul_backward, mul_direct};
+static const tg_op k_mul = {"mul", 2, mul_backward, mul_direct, mul_scalar};
 tg_tensor *tg_mul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_mul, B_MUL, a, b);
@@ -345,7 +393,7 @@ static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
     return TG_OK;
 }
-static const tg_op k_div = {"div", 2, div_backward, div_direct};
+static const tg_op k_div = {"div", 2, div_backward, div_direct, div_scalar};
 tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_div, B_DIV, a, b);
@@ -363,7 +411,7 @@ static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = to_input(tp, n, 1, tg_mul(tp, g, tg_mul(tp, y, tg_log(tp, a))));
     return TG_OK;
 }
-static const tg_op k_pow = {"pow", 2, pow_backward, pow_direct};
+static const tg_op k_pow = {"pow", 2, pow_backward, pow_direct, pow_scalar};
 tg_tensor *tg_pow(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_pow, B_POW, a, b);
@@ -390,8 +438,8 @@ static tg_status minimum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
 {
     return maxmin_backward(tp, n, g, gin, B_MINMASK);
 }
-static const tg_op k_maximum = {"maximum", 2, maximum_backward, maximum_direct};
-static const tg_op k_minimum = {"minimum", 2, minimum_backward, minimum_direct};
+static const tg_op k_maximum = {"maximum", 2, maximum_backward, maximum_direct, maximum_scalar};
+static const tg_op k_minimum = {"minimum", 2, minimum_backward, minimum_direct, minimum_scalar};
 tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return binary(tp, &k_maximum, B_MAX, a, b);
@@ -458,9 +506,18 @@ static tg_status affine_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     });
     return TG_OK;
 }
-static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward, affine_direct};
-static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward, affine_direct};
-static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward, affine_direct};
+static void affine_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    const scalar_attr *at = tg_node_saved(n);
+    TG_DISPATCH(a->dtype, T, {
+        const T al = (T)at->alpha;
+        gin[0] = at->alpha == 1.0 ? a->gout : (double)E_AFFINE((T)a->gout, 0, 0);
+    });
+}
+static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward, affine_direct, affine_scalar};
+static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward, affine_direct, affine_scalar};
+static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward, affine_direct,
+                                    affine_scalar};
 
 tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s)
 {
@@ -490,7 +547,15 @@ static tg_status rdiv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     TG_DISPATCH(g->dtype, T, { UNARY_GRAD(T, E_RDIV); });
     return TG_OK;
 }
-static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward, rdiv_direct};
+static void rdiv_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    (void)n;
+    TG_DISPATCH(a->dtype, T, {
+        const T x = (T)a->x[0], y = (T)a->y;
+        gin[0] = E_RDIV((T)a->gout, x, y);
+    });
+}
+static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward, rdiv_direct, rdiv_scalar};
 tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
 {
     return unary_scalar(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0}, 1);
@@ -531,7 +596,23 @@ static tg_status pow_scalar_direct(tg_tape *tp, const tg_node *n, const tg_tenso
     });
     return TG_OK;
 }
-static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward, pow_scalar_direct};
+static void pow_scalar_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    const double p = ((const scalar_attr *)tg_node_saved(n))->alpha;
+    TG_DISPATCH(a->dtype, T, {
+        const T pt = (T)p, pm1 = (T)(p - 1.0), two = 2, x = (T)a->x[0], g = (T)a->gout;
+        if (p == 1.0)
+            gin[0] = a->gout;
+        else if (p == 0.0)
+            gin[0] = E_P0(g, x, 0);
+        else if (p == 2.0)
+            gin[0] = E_P2(g, x, 0);
+        else
+            gin[0] = E_PN(g, x, 0);
+    });
+}
+static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward, pow_scalar_direct,
+                                   pow_scalar_scalar};
 tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 {
     return unary_scalar(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0}, 2);

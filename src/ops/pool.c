@@ -87,8 +87,9 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (d) scatter_kernel(g->dtype, g->numel, at->idx, g->data, d->data, d->numel, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, gather_direct};
-static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, gather_direct};
+static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, gather_direct, NULL};
+static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, gather_direct,
+                                          NULL};
 
 /* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
 static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -106,7 +107,7 @@ static tg_status scatter_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     return tg_tape_status(tp);
 }
 static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward,
-                                            scatter_direct};
+                                            scatter_direct, NULL};
 
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
 {
@@ -231,7 +232,7 @@ static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = avg_adjoint_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, avg_direct};
+static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, avg_direct, NULL};
 
 /* v = P^T g: dg = P vbar */
 static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -241,7 +242,7 @@ static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     return TG_OK;
 }
 static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward,
-                                            avg_adjoint_direct};
+                                            avg_adjoint_direct, NULL};
 
 static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

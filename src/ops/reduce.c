@@ -191,8 +191,15 @@ static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     return TG_OK;
 }
 
-static const tg_op k_sum = {"sum", 1, sum_backward, sum_direct};
-static const tg_op k_mean = {"mean", 1, sum_backward, sum_direct};
+/* scalar: al g, or g itself when al is 1 (as the direct rule) */
+static void sum_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    const reduce_attr *at = tg_node_saved(n);
+    const double g = a->gout;
+    TG_DISPATCH(a->dtype, T, { gin[0] = at->scale == 1.0 ? g : (double)((T)at->scale * (T)g); });
+}
+static const tg_op k_sum = {"sum", 1, sum_backward, sum_direct, sum_scalar};
+static const tg_op k_mean = {"mean", 1, sum_backward, sum_direct, sum_scalar};
 
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes, const int *axes,
                              bool keepdim, bool mean)
@@ -249,7 +256,7 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return TG_OK;
 }
 /* its direct rule is sum's: broadcast g back over the summed axes */
-static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, sum_direct};
+static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, sum_direct, sum_scalar};
 
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -343,7 +350,7 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     });
     return TG_OK;
 }
-static const tg_op k_max = {"max", 1, max_backward, max_direct};
+static const tg_op k_max = {"max", 1, max_backward, max_direct, NULL};
 
 /* Values into out and, when mask is not NULL, the one-hot first arg-max into
  * mask; x is seen as (outer, ext, inner) with ext >= 1. */

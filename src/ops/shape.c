@@ -39,7 +39,8 @@ static tg_status reshape_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
 {
     return view_add(tp, n, k, 0, g, 0);
 }
-static const tg_op k_reshape = {"reshape", 1, reshape_backward, reshape_direct};
+static const tg_op k_reshape = {"reshape", 1, reshape_backward, reshape_direct,
+                                tg__scalar_identity};
 
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -112,7 +113,8 @@ static tg_status broadcast_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     tg_tensor *s = tg_sum_to(tp, (tg_tensor *)g, x->ndim, x->shape);
     return s ? tg_grad_sink_add(k, 0, s) : tg_tape_status(tp);
 }
-static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, broadcast_direct};
+static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, broadcast_direct,
+                                     tg__scalar_identity};
 
 tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -233,7 +235,8 @@ static tg_status permute_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     permute_kernel(d, g, inv, acc);
     return TG_OK;
 }
-static const tg_op k_permute = {"permute", 1, permute_backward, permute_direct};
+static const tg_op k_permute = {"permute", 1, permute_backward, permute_direct,
+                                tg__scalar_identity};
 
 tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
 {
@@ -389,7 +392,7 @@ static tg_status slice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
         embed_store(d, g, at->axis, at->start, at->step);
     return TG_OK;
 }
-static const tg_op k_slice = {"slice", 1, slice_backward, slice_direct};
+static const tg_op k_slice = {"slice", 1, slice_backward, slice_direct, NULL};
 
 /* Python's rule for one bound: negative counts from the end, then clamp to
  * [0, extent]. */
@@ -460,7 +463,7 @@ static tg_status embed_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     strided_axis_copy((tg_tensor *)g, d, at->axis, at->start, at->step, true, acc);
     return TG_OK;
 }
-static const tg_op k_embed = {"embed", 1, embed_backward, embed_direct};
+static const tg_op k_embed = {"embed", 1, embed_backward, embed_direct, NULL};
 
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
                     int64_t start, int64_t step)
@@ -561,7 +564,7 @@ static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     }
     return tg_tape_status(tp);
 }
-static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct};
+static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct, NULL};
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {

@@ -184,7 +184,7 @@ static tg_status log_softmax_direct(tg_tape *tp, const tg_node *n, const tg_tens
     if (d->numel) softmax_direct_kernel(d, acc, g, n->out, at->axis, true);
     return TG_OK;
 }
-static const tg_op k_softmax = {"softmax", 1, softmax_backward, softmax_direct};
+static const tg_op k_softmax = {"softmax", 1, softmax_backward, softmax_direct, NULL};
 
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
@@ -201,7 +201,8 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
     return TG_OK;
 }
-static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, log_softmax_direct};
+static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, log_softmax_direct,
+                                    NULL};
 
 tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
