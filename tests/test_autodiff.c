@@ -108,6 +108,64 @@ START_TEST(test_retain_grad_and_intermediates)
 }
 END_TEST
 
+/* tg_backward takes "depends on a parameter" from the requires-grad flags the
+ * tape kept while recording, and skips its forward pass over the nodes,
+ * unless a flag changed after recording or a tensor is retained (the cases
+ * below): then it makes the pass, and every gradient is as if it had. */
+START_TEST(test_dependence_without_forward_pass)
+{
+    tg_tape *tp = tg_tape_new(NULL);
+    for (int flip = 0; flip < 3; flip++) {
+        /* y = sum(a*b + exp(c)) with a a parameter, b and c not (yet) */
+        tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1.5, -2));
+        tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(0.5, 3));
+        tg_tensor *c = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(4, 0.25));
+        tg_tensor_set_requires_grad(a, true);
+        tg_tape_reset(tp);
+        tg_tensor *y = tg_sum_all(tp, tg_add(tp, tg_mul(tp, a, b), tg_exp(tp, c)));
+        if (flip == 1) tg_tensor_set_requires_grad(b, true);  /* after recording */
+        if (flip == 2) tg_tensor_set_requires_grad(a, false); /* after recording */
+        ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+        if (flip == 2)
+            ck_assert_ptr_null(tg_tensor_grad(a)); /* no longer a parameter */
+        else
+            tt_assert_values("da", tg_tensor_grad(a), TT_VALUES(0.5, 3), 2, 0, 0);
+        if (flip == 1)
+            tt_assert_values("db", tg_tensor_grad(b), TT_VALUES(1.5, -2), 2, 0, 0);
+        else
+            ck_assert_ptr_null(tg_tensor_grad(b));
+        ck_assert_ptr_null(tg_tensor_grad(c));
+        tg_tensor_free(a);
+        tg_tensor_free(b);
+        tg_tensor_free(c);
+    }
+    tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1.5, -2));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(0.5, 3));
+    tg_tensor *c = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(4, 0.25));
+    tg_tensor_set_requires_grad(a, true);
+    /* retained, made from constants only: it gets its gradient (exp(c) did
+     * not require grad when made, but retaining it makes it a target) */
+    tg_tape_reset(tp);
+    tg_tensor *e = tg_exp(tp, c);
+    tg_tensor *y = tg_sum_all(tp, tg_mul(tp, tg_mul(tp, a, b), e));
+    ck_assert_int_eq(tg_retain_grad(tp, e), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("de", tg_tensor_grad(e), TT_VALUES(1.5 * 0.5, -2 * 3), 2, 0, 0);
+    /* detach (which clears the kept flag too): the gradient stops there;
+     * y = sum(d a + a) with d = a^2 held constant, so dy/da = a^2 + 1 */
+    tg_tape_reset(tp);
+    tg_tensor *d = tg_detach(tp, tg_mul(tp, a, a));
+    ck_assert(!tg_tensor_requires_grad(d));
+    y = tg_sum_all(tp, tg_add(tp, tg_mul(tp, d, a), a));
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    tt_assert_values("detach", tg_tensor_grad(a), TT_VALUES(1.5 * 1.5 + 1, 4 + 1), 2, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    tg_tensor_free(c);
+}
+END_TEST
+
 START_TEST(test_vjp_non_scalar)
 {
     tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 3, 4));
@@ -273,7 +331,8 @@ static tg_status cube_direct_badshape(tg_tape *tp, const tg_node *n, const tg_te
     return tg_grad_sink_add(sink, 0, tg_sum_all(tp, (tg_tensor *)g));
 }
 static const tg_op k_cube_direct = {"cube_direct", 1, cube_backward, cube_direct, NULL};
-static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong, NULL};
+static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong,
+                                          NULL};
 static const tg_op k_cube_direct_badshape = {"cube_direct_badshape", 1, cube_backward,
                                              cube_direct_badshape, NULL};
 
@@ -462,6 +521,7 @@ int main(void)
     tcase_add_test(tc, test_sigmoid_neuron);
     tcase_add_test(tc, test_replace_and_accumulate);
     tcase_add_test(tc, test_retain_grad_and_intermediates);
+    tcase_add_test(tc, test_dependence_without_forward_pass);
     tcase_add_test(tc, test_vjp_non_scalar);
     tcase_add_test(tc, test_fan_out_accumulates);
     tcase_add_test(tc, test_inplace_accumulation_keeps_shared_adjoints);

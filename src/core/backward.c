@@ -18,6 +18,7 @@ typedef struct sweep {
      * above; grads[] is then unused.  No tensor header is made per adjoint
      * (on a scalar tape that header was most of the sweep's memory). */
     bool direct;
+    bool dep_ready; /* dep[] is already final: no forward pass needed */
     void **adata;
     /* the storage of one-element adjoints: 8 bytes per value id, so a
      * scalar tape's sweep takes no arena block per adjoint */
@@ -233,7 +234,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     /* Forward sweep: which values depend on a target?  Only those need an
      * adjoint, so the reverse sweep skips every other node. */
     int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
-    for (int64_t i = 0; i <= last; i++) {
+    for (int64_t i = 0; i <= (s->dep_ready ? -1 : last); i++) {
         const tg_node *n = tg__tape_node(tp, i);
         if (n->out_id >= s->nv) continue;
         bool d = s->dep[n->out_id];
@@ -402,6 +403,7 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
     s->grads = NULL; /* made by sweep_run, which knows which of the two it needs */
     s->direct = false;
+    s->dep_ready = false;
     s->adata = NULL;
     s->flat = NULL;
     return true;
@@ -456,11 +458,20 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     if (opts) o = *opts;
     sweep s;
     if (!sweep_init(tp, &s)) return tg_tape_status(tp);
-    size_t nu = tg__tape_num_users(tp);
+    size_t nu = tg__tape_num_users(tp), nrg;
+    /* The targets are the parameters (and retained tensors), so "depends on
+     * a target" is "required grad when made", kept by the tape as it
+     * records, as long as no parameter flag has changed since its first use
+     * and nothing is retained; then the forward pass is skipped. */
+    const uint8_t *rg = tg__tape_rg(tp, &nrg);
+    s.dep_ready = rg && tg__tape_num_retained(tp) == 0;
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
-        if (t->requires_grad) s.dep[tg__tape_user_id(tp, u)] = true;
+        const int32_t id = tg__tape_user_id(tp, u);
+        if (t->requires_grad) s.dep[id] = true;
+        if (s.dep_ready && ((size_t)id >= nrg || rg[id] != t->requires_grad)) s.dep_ready = false;
     }
+    if (s.dep_ready) memcpy(s.dep, rg, (size_t)s.nv < nrg ? (size_t)s.nv : nrg);
     /* retained intermediates: a search of every node, only if there are any */
     const int64_t nn = tg__tape_num_retained(tp) ? tg__tape_num_nodes(tp) : 0;
     for (int64_t i = 0; i < nn; i++) {
@@ -484,7 +495,20 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         if (!t->requires_grad) continue;
-        tg_tensor h, *g = adjoint(tp, &s, tg__tape_user_id(tp, u), t, &h);
+        const int32_t id = tg__tape_user_id(tp, u);
+        if (s.direct && !(o.accumulate && !fresh[u])) {
+            /* the adjoint's bytes as they are (a scalar tape has 100,000
+             * parameters: no header is made for each) */
+            const size_t bytes = (size_t)t->numel * tg_dtype_size(t->dtype);
+            const void *src = id >= 0 && id < s.nv ? s.adata[id] : NULL;
+            if (!bytes) continue;
+            if (src)
+                memcpy(t->grad->data, src, bytes);
+            else
+                memset(t->grad->data, 0, bytes); /* IEEE zeros */
+            continue;
+        }
+        tg_tensor h, *g = adjoint(tp, &s, id, t, &h);
         if (o.accumulate && !fresh[u]) {
             if (g) tg__add_inplace(t->grad, g);
         } else if (g) {

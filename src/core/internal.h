@@ -106,6 +106,11 @@ int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 i
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
 int32_t tg__tape_user_id(const tg_tape *tp, size_t i); /* its value id */
+/* Per value id, whether it required grad when made (n entries; ids past n:
+ * 0), or NULL when the tape could not keep it (core/tape.c rg_note). */
+const uint8_t *tg__tape_rg(const tg_tape *tp, size_t *n);
+/* t->requires_grad = false, kept in step with the above (tg_detach). */
+void tg__tape_clear_rg(tg_tape *tp, tg_tensor *t);
 /* tg_retain_grad counts its calls, so backward skips the search when none. */
 void tg__tape_note_retained(tg_tape *tp);
 int64_t tg__tape_num_retained(const tg_tape *tp);

@@ -38,7 +38,19 @@ struct tg_tape {
     tg_rng rng;
     int64_t mallocs;
     int64_t n_retained; /* tg_retain_grad calls since the last reset */
+
+    /* rg[id]: did value id require grad when it was made (a node's output:
+     * any input did; a user tensor: its flag at first use; else 0)?  For
+     * tg_backward that is exactly which values depend on a target, unless
+     * a flag changed since or a tensor is retained, so the sweep can skip
+     * its forward pass over the nodes.  rg_ok false: not kept (out of
+     * memory growing it), the sweep makes the pass. */
+    uint8_t *rg;
+    size_t rg_n, rg_cap;
+    bool rg_ok;
 };
+
+static void rg_note(tg_tape *tp, int32_t id, bool rg);
 
 tg_tape *tg_tape_new(const tg_tape_options *opts)
 {
@@ -52,6 +64,7 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit);
     tg__arena_init(&tp->links, o.arena_chunk, 0);
     tp->epoch = 1;
+    tp->rg_ok = true;
     tp->recording = true;
     tp->anomaly = o.anomaly;
     tp->err_node = -1;
@@ -71,6 +84,7 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp->map_vals);
     tg__free(tp->user_by_order);
     tg__free(tp->user_ids_order);
+    tg__free(tp->rg);
     tg__free(tp);
 }
 
@@ -89,6 +103,8 @@ void tg_tape_reset(tg_tape *tp)
     if (tp->map_n) memset(tp->map_keys, 0, tp->map_cap * sizeof *tp->map_keys);
     tp->map_n = 0;
     tp->n_retained = 0;
+    tp->rg_n = 0;
+    tp->rg_ok = true;
     tp->recording = true;
     tp->dep = NULL;
     tp->n_dep = 0;
@@ -338,6 +354,7 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
     tp->map_keys[h] = t;
     tp->map_vals[h] = tp->n_values++;
     tp->user_ids_order[tp->map_n] = tp->map_vals[h];
+    rg_note(tp, tp->map_vals[h], t->requires_grad);
     __atomic_store_n(&t->id, (int32_t)tp->map_n, __ATOMIC_RELAXED);
     tp->user_by_order[tp->map_n++] = t;
     return tp->map_vals[h];
@@ -355,6 +372,41 @@ int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
 {
     return tp->user_ids_order[i];
 }
+static void rg_note(tg_tape *tp, int32_t id, bool rg)
+{
+    if (!tp->rg_ok || id < 0) return;
+    const size_t i = (size_t)id;
+    if (i >= tp->rg_n) {
+        if (i >= tp->rg_cap) {
+            size_t cap = tp->rg_cap ? tp->rg_cap * 2 : 1024;
+            if (cap <= i) cap = i + 1;
+            uint8_t *b = tg__realloc(tp->rg, cap);
+            if (!b) {
+                tp->rg_ok = false; /* the sweep computes it instead */
+                return;
+            }
+            tp->mallocs++;
+            tp->rg = b;
+            tp->rg_cap = cap;
+        }
+        memset(tp->rg + tp->rg_n, 0, i - tp->rg_n); /* ids made in between: constants */
+        tp->rg_n = i + 1;
+    }
+    tp->rg[i] = rg;
+}
+
+const uint8_t *tg__tape_rg(const tg_tape *tp, size_t *n)
+{
+    *n = tp->rg_n;
+    return tp->rg_ok ? tp->rg : NULL;
+}
+
+void tg__tape_clear_rg(tg_tape *tp, tg_tensor *t)
+{
+    t->requires_grad = false;
+    if (t->magic == TG_MAGIC_TAPE && t->node >= 0) rg_note(tp, t->id, false);
+}
+
 void tg__tape_note_retained(tg_tape *tp)
 {
     tp->n_retained++;
@@ -554,6 +606,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
     out->requires_grad = rg;
     if (!tp->recording) return out; /* inside a plain backward: a constant */
+    rg_note(tp, out->id, rg);
 
     if (tp->n_nodes == tp->cap_nodes) {
         int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;

@@ -442,7 +442,7 @@ tg_tensor *tg_step(tg_tape *tp, tg_tensor *x)
 tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x)
 {
     tg_tensor *y = unary(tp, &k_detach, U_COPY, x);
-    if (y) y->requires_grad = false;
+    if (y) tg__tape_clear_rg(tp, y);
     return y;
 }
 
