@@ -287,35 +287,37 @@ static tg_status bin_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
  * both gradients with the same E as the direct loops, in the node's dtype. */
 static void bin_scalar(const tg_scalar_args *a, double *gin, binop op)
 {
+#define PAIR(E0, E1) (gin[0] = E0(g_, x_, y_, o_), gin[1] = E1(g_, x_, y_, o_))
     TG_DISPATCH(a->dtype, T, {
         const T g_ = (T)a->gout, x_ = (T)a->x[0], y_ = (T)a->x[1], o_ = (T)a->y;
         switch (op) {
         case B_ADD:
-            gin[0] = E_ID(g_, x_, y_, o_), gin[1] = E_ID(g_, x_, y_, o_);
+            PAIR(E_ID, E_ID);
             break;
         case B_SUB:
-            gin[0] = E_ID(g_, x_, y_, o_), gin[1] = E_NEG(g_, x_, y_, o_);
+            PAIR(E_ID, E_NEG);
             break;
         case B_MUL:
-            gin[0] = E_MUL0(g_, x_, y_, o_), gin[1] = E_MUL1(g_, x_, y_, o_);
+            PAIR(E_MUL0, E_MUL1);
             break;
         case B_DIV:
-            gin[0] = E_DIV0(g_, x_, y_, o_), gin[1] = E_DIV1(g_, x_, y_, o_);
+            PAIR(E_DIV0, E_DIV1);
             break;
         case B_POW:
-            gin[0] = E_POW0(g_, x_, y_, o_), gin[1] = E_POW1(g_, x_, y_, o_);
+            PAIR(E_POW0, E_POW1);
             break;
         case B_MAX:
-            gin[0] = E_MAX0(g_, x_, y_, o_), gin[1] = E_MAX1(g_, x_, y_, o_);
+            PAIR(E_MAX0, E_MAX1);
             break;
         case B_MIN:
-            gin[0] = E_MIN0(g_, x_, y_, o_), gin[1] = E_MIN1(g_, x_, y_, o_);
+            PAIR(E_MIN0, E_MIN1);
             break;
         default:
             gin[0] = gin[1] = 0;
             break;
         }
     });
+#undef PAIR
 }
 #define BIN_SCALAR(name, op)                                                                       \
     static void name##_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)              \
