@@ -87,9 +87,21 @@ struct tg_grad_sink {
 /* A header for data of x's shape and dtype, valid while the rule runs. */
 static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
 {
-    *h = *x;
-    h->data = data;
+    /* field by field, not *h = *x: a user tensor's id is a hint other
+     * threads' tapes may be writing (core/tape.c), read only atomically */
+    h->magic = x->magic;
+    h->dtype = x->dtype;
+    h->id = x->magic == TG_MAGIC_TAPE ? x->id : -1;
+    h->ndim = x->ndim;
+    h->requires_grad = x->requires_grad;
+    h->retain = false;
     h->view = true;
+    memcpy(h->shape, x->shape, sizeof h->shape);
+    h->numel = x->numel;
+    h->data = data;
+    h->tape = x->tape;
+    h->epoch = x->epoch;
+    h->node = x->node;
     h->grad = NULL;
     return h;
 }
