@@ -199,7 +199,7 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
         if (first) {
             s->adata[id] = flat_slot(s, id);
             s->owned[id] = true;
-        } else if (!s->owned[id] && !own_adjoint(tp, s, id, np->in[k])) {
+        } else if (!own_adjoint(tp, s, id, np->in[k])) { /* a no-op when owned */
             return false;
         }
         if (np->f32_mask >> k & 1) {
@@ -246,7 +246,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     /* Forward sweep: which values depend on a target?  Only those need an
      * adjoint, so the reverse sweep skips every other node. */
     int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
-    for (int64_t i = 0; i <= (s->dep_ready ? -1 : last); i++) {
+    for (int64_t i = 0; !s->dep_ready && i <= last; i++) {
         const tg_node *n = tg__tape_node(tp, i);
         if (n->out_id >= s->nv) continue;
         bool d = s->dep[n->out_id];
