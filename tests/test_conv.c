@@ -259,6 +259,196 @@ START_TEST(test_conv_backward_reference)
 }
 END_TEST
 
+/* ---- random geometries, exact ------------------------------------------------------
+ * The im2col/col2im kernels split each padded image plane by the stride and
+ * move whole runs (kernels/im2col.c), and the convolution works in a layout
+ * with padded output rows when (KW - 1) / SW > 0: many branches on the
+ * geometry.  Here 300 random geometries (strides 1-3, padding 0-3, kernels
+ * 1-5, images 1-9, odd and even, non-square) run conv2d forward, both
+ * backward rules (direct: tg_backward; op-built: tg_vjp with create_graph)
+ * and the public im2col / col2im against the loop references.  The values
+ * are small integers, so every sum is exact in f32 and f64 whatever its
+ * order, and the comparison is exact. */
+static double small_int(tg_rng *r)
+{
+    return (double)(int)(tg_rng_uniform(r) * 7.0) - 3.0;
+}
+
+static tg_tensor *int_tensor(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r, double **v)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    ck_assert_ptr_nonnull(*v);
+    for (int64_t i = 0; i < n; i++) (*v)[i] = small_int(r);
+    tg_tensor *t = tg_tensor_from_f64(dt, ndim, shape, *v);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+static conv_cfg random_cfg(tg_rng *r)
+{
+    conv_cfg c;
+    c.N = 1 + (int)(tg_rng_next(r) % 2);
+    c.C = 1 + (int)(tg_rng_next(r) % 3);
+    c.F = 1 + (int)(tg_rng_next(r) % 3);
+    c.H = 1 + (int)(tg_rng_next(r) % 9);
+    c.W = 1 + (int)(tg_rng_next(r) % 9);
+    c.PH = (int)(tg_rng_next(r) % 4);
+    c.PW = (int)(tg_rng_next(r) % 4);
+    c.SH = 1 + (int)(tg_rng_next(r) % 3);
+    c.SW = 1 + (int)(tg_rng_next(r) % 3);
+    const int kh_max = c.H + 2 * c.PH < 5 ? c.H + 2 * c.PH : 5;
+    const int kw_max = c.W + 2 * c.PW < 5 ? c.W + 2 * c.PW : 5;
+    c.KH = 1 + (int)(tg_rng_next(r) % (uint64_t)kh_max);
+    c.KW = 1 + (int)(tg_rng_next(r) % (uint64_t)kw_max);
+    c.bias = tg_rng_next(r) % 2;
+    return c;
+}
+
+static void cfg_str(const conv_cfg *c, tg_dtype dt, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s x(%d,%d,%d,%d) w(%d,%d,%d,%d) stride (%d,%d) pad (%d,%d)",
+             tg_dtype_name(dt), c->N, c->C, c->H, c->W, c->F, c->C, c->KH, c->KW, c->SH, c->SW,
+             c->PH, c->PW);
+}
+
+START_TEST(test_conv_random_geometries_exact)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 2026);
+    for (int k = 0; k < 300; k++) {
+        const conv_cfg c = random_cfg(&r);
+        const tg_dtype dt = k % 2 ? TG_F32 : TG_F64;
+        char what[160];
+        cfg_str(&c, dt, what, sizeof what);
+        const int64_t OH = out_h(&c), OW = out_w(&c), R = (int64_t)c.C * c.KH * c.KW,
+                      NL = c.N * OH * OW;
+        double *xv, *wv, *bv = NULL, *gv, *mv;
+        tg_tensor *x = int_tensor(dt, 4, TT_SHAPE(c.N, c.C, c.H, c.W), &r, &xv);
+        tg_tensor *w = int_tensor(dt, 4, TT_SHAPE(c.F, c.C, c.KH, c.KW), &r, &wv);
+        tg_tensor *b = c.bias ? int_tensor(dt, 1, TT_SHAPE(c.F), &r, &bv) : NULL;
+        tg_tensor *g = int_tensor(dt, 4, TT_SHAPE(c.N, c.F, OH, OW), &r, &gv);
+        tg_tensor *m = int_tensor(dt, 2, TT_SHAPE(R, NL), &r, &mv);
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor_set_requires_grad(w, true);
+        if (b) tg_tensor_set_requires_grad(b, true);
+        double *y_ref = malloc(sizeof(double) * (size_t)(c.N * c.F * OH * OW));
+        double *dx = malloc(sizeof(double) * (size_t)(c.N * c.C * c.H * c.W));
+        double *dw = malloc(sizeof(double) * (size_t)(c.F * R));
+        double *db = malloc(sizeof(double) * (size_t)c.F);
+        double *a_ref = malloc(sizeof(double) * (size_t)(R * NL));
+        double *back_ref = calloc((size_t)(c.N * c.C * c.H * c.W), sizeof(double));
+        ref_conv(&c, xv, wv, bv, y_ref);
+        ref_conv_grads(&c, xv, wv, gv, dx, dw, db);
+        for (int64_t ch = 0; ch < c.C; ch++)
+            for (int64_t p = 0; p < c.KH; p++)
+                for (int64_t q = 0; q < c.KW; q++)
+                    for (int64_t n = 0; n < c.N; n++)
+                        for (int64_t i = 0; i < OH; i++)
+                            for (int64_t j = 0; j < OW; j++) {
+                                const int64_t row = (ch * c.KH + p) * c.KW + q,
+                                              col = (n * OH + i) * OW + j;
+                                const int64_t h = i * c.SH - c.PH + p, ww = j * c.SW - c.PW + q;
+                                a_ref[row * NL + col] = xat(xv, &c, n, ch, h, ww);
+                                if (h >= 0 && h < c.H && ww >= 0 && ww < c.W)
+                                    back_ref[((n * c.C + ch) * c.H + h) * c.W + ww] +=
+                                        mv[row * NL + col];
+                            }
+
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_conv2d(tp, x, w, b, c.SH, c.SW, c.PH, c.PW);
+        ck_assert_msg(y != NULL, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, y, y_ref, c.N * c.F * OH * OW, 0, 0);
+        tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, g));
+        ck_assert_msg(tg_backward(tp, loss) == TG_OK, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, tg_tensor_grad(x), dx, c.N * c.C * c.H * c.W, 0, 0);
+        tt_assert_values(what, tg_tensor_grad(w), dw, c.F * R, 0, 0);
+        if (b) tt_assert_values(what, tg_tensor_grad(b), db, c.F, 0, 0);
+        /* the op-built rules: their forward is the same kernels */
+        tg_tensor *gb[2];
+        ck_assert_msg(tg_vjp(tp, loss, NULL, 2, (tg_tensor *[]){x, w}, gb, true) == TG_OK, "%s: %s",
+                      what, tg_tape_error(tp));
+        tt_assert_values(what, gb[0], dx, c.N * c.C * c.H * c.W, 0, 0);
+        tt_assert_values(what, gb[1], dw, c.F * R, 0, 0);
+        /* the public ops, whole batch */
+        tg_tensor *a = tg_im2col(tp, x, c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
+        tg_tensor *back =
+            tg_col2im(tp, m, TT_SHAPE(c.N, c.C, c.H, c.W), c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
+        ck_assert_msg(a && back, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, a, a_ref, R * NL, 0, 0);
+        tt_assert_values(what, back, back_ref, c.N * c.C * c.H * c.W, 0, 0);
+
+        tg_tape_free(tp);
+        free(xv), free(wv), free(bv), free(gv), free(mv);
+        free(y_ref), free(dx), free(dw), free(db), free(a_ref), free(back_ref);
+        tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(g),
+            tg_tensor_free(m);
+    }
+}
+END_TEST
+
+/* Non-finite values stay where the formulas put them.  The convolution's
+ * padded-row layout computes extra columns that are dropped (forward) or
+ * must add nothing (backward): with an Inf weight or a NaN pixel, 0 * Inf in
+ * such a column would be NaN.  Each element of conv2d and of its gradients
+ * must be NaN, +Inf, -Inf or finite exactly as the loop references say
+ * (which of these a sum is does not depend on its order). */
+static int fp_class(double v)
+{
+    return isnan(v) ? 0 : isinf(v) ? (v > 0 ? 1 : 2) : 3;
+}
+
+static void assert_classes(const char *what, const tg_tensor *t, const double *ref, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double v = tg_tensor_get_flat(t, i);
+        ck_assert_msg(fp_class(v) == fp_class(ref[i]) && (!isfinite(v) || v == ref[i]),
+                      "%s: element %lld is %g, the reference %g", what, (long long)i, v, ref[i]);
+    }
+}
+
+START_TEST(test_conv_nonfinite_exact)
+{
+    /* the B4 second layer's geometry (padded rows of 16 for 14 outputs) */
+    const conv_cfg c = {1, 2, 8, 8, 3, 5, 5, 2, 2, 2, 2, false};
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    for (int which = 0; which < 2; which++) {
+        double *xv, *wv, *gv;
+        tg_tensor *x = int_tensor(TG_F64, 4, TT_SHAPE(c.N, c.C, c.H, c.W), &r, &xv);
+        tg_tensor *w = int_tensor(TG_F64, 4, TT_SHAPE(c.F, c.C, c.KH, c.KW), &r, &wv);
+        tg_tensor *g = int_tensor(TG_F64, 4, TT_SHAPE(c.N, c.F, out_h(&c), out_w(&c)), &r, &gv);
+        if (which == 0) { /* an Inf weight of a tap that reads only some pixels */
+            wv[4 * c.KW + 4] = INFINITY;
+            tg_tensor_set_flat(w, 4 * c.KW + 4, INFINITY);
+        } else { /* a NaN in the image's corner */
+            xv[0] = NAN;
+            tg_tensor_set_flat(x, 0, NAN);
+        }
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor_set_requires_grad(w, true);
+        const int64_t ny = c.N * c.F * out_h(&c) * out_w(&c), nx = c.N * c.C * c.H * c.W,
+                      nw = c.F * c.C * c.KH * c.KW;
+        double *y_ref = malloc(sizeof(double) * (size_t)ny), *dx = malloc(sizeof(double) * nx),
+               *dw = malloc(sizeof(double) * nw), db[3];
+        ref_conv(&c, xv, wv, NULL, y_ref);
+        ref_conv_grads(&c, xv, wv, gv, dx, dw, db);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_conv2d(tp, x, w, NULL, c.SH, c.SW, c.PH, c.PW);
+        ck_assert_ptr_nonnull(y);
+        assert_classes(which ? "y, NaN pixel" : "y, Inf weight", y, y_ref, ny);
+        tg_tensor *gb[2];
+        ck_assert_int_eq(tg_vjp(tp, y, g, 2, (tg_tensor *[]){x, w}, gb, false), TG_OK);
+        assert_classes(which ? "dx, NaN pixel" : "dx, Inf weight", gb[0], dx, nx);
+        assert_classes(which ? "dw, NaN pixel" : "dw, Inf weight", gb[1], dw, nw);
+        tg_tape_free(tp);
+        free(xv), free(wv), free(gv), free(y_ref), free(dx), free(dw);
+        tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(g);
+    }
+}
+END_TEST
+
 /* ---- second derivatives -------------------------------------------------------- */
 /* f = sum(conv(x, w)^2) (no bias) is quadratic: with C(x, w) the conv and
  * C^T its adjoints,
@@ -836,6 +1026,8 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_hvp_closed_form, 0, ARRAY_LEN(k_cfgs));
     tcase_add_loop_test(tc, test_conv_second_order_gradcheck, 0, 2 * ARRAY_LEN(k_cfgs));
     tcase_add_test(tc, test_conv_is_matmul_of_im2col);
+    tcase_add_test(tc, test_conv_random_geometries_exact);
+    tcase_add_test(tc, test_conv_nonfinite_exact);
     tcase_add_test(tc, test_conv_empty_batch);
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_conv_step_no_malloc);

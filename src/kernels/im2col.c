@@ -1,16 +1,25 @@
 /* im2col / col2im for 2-d convolution (layout in im2col.h).
  *
- * Both walk one image plane (n, c) at a time, so the plane stays in L1
- * while its KH*KW rows of the column matrix (one kernel tap (p, q) a row,
- * each a contiguous run of OH*OW entries) are written or read.  For each
- * tap the ranges of output rows i and output columns j whose input pixel
- * lies inside the image are computed once, so the inner loops run over
- * contiguous output columns without a bounds test: the rows that read only
- * padding are one memset (they are adjacent in the column matrix), and
- * along a row the input index moves by the stride (stride 1: one memcpy,
- * or one memcpy for the whole tap when its rows are contiguous in the
- * image too).  The inner loops are functions with restrict parameters,
- * where GCC vectorises them without runtime alias checks. */
+ * Both work one image plane (n, c) at a time through a small scratch copy
+ * of it, the plane's "phases": the zero-padded plane split by the stride,
+ *
+ *   ph[a][b][r][s] = xpad[r*SH + a][s*SW + b]   (a < SH, b < SW),
+ *
+ * (xpad is x with PH rows and PW columns of zeros around it; with stride 1
+ * there is one phase, the padded plane itself).  Kernel tap (p, q) then
+ * reads, for output row i, the contiguous run
+ *
+ *   ph[p % SH][q % SW][i + p / SH][q / SW .. q / SW + OW)
+ *
+ * so every row of the column matrix is OH plain copies of OW elements with
+ * no bounds test and no gather (the padding is in the phases), and col2im
+ * adds the same runs back into the phases before folding them into the
+ * plane.  In the extended layout (im2col.h), whose output rows are PC wide
+ * like the phases', the OH runs of a tap are one contiguous run: one copy or
+ * add per tap instead of OH short ones (OW is 14 for the B4 network's
+ * second layer, where that per-run work was most of the cost).  Making the
+ * phases touches each input element once; the column matrix has
+ * KH*KW/(SH*SW) times as many. */
 #include "im2col.h"
 
 #include "../core/internal.h"
@@ -36,47 +45,83 @@ bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int
     return true;
 }
 
-/* Smallest j >= 0 with j*s >= a (a may be negative). */
+/* Rows and columns of one phase: every (i + p / S) and (j + q / S) a tap
+ * reads. */
+static int64_t phase_rows(const tg__conv_geom *g)
+{
+    return g->OH + (g->KH - 1) / g->SH;
+}
+static int64_t phase_cols(const tg__conv_geom *g)
+{
+    return g->OW + (g->KW - 1) / g->SW;
+}
+
+int64_t tg__conv_work_len(const tg__conv_geom *g)
+{
+    /* one phase row more: an extended run (im2col_any) of the last tap
+     * reads up to (KW - 1) / SW elements past its phase */
+    return g->SH * g->SW * phase_rows(g) * phase_cols(g) + phase_cols(g);
+}
+
+/* Smallest s >= 0 with s*S >= a (a may be negative). */
 static int64_t ceil_div_pos(int64_t a, int64_t s)
 {
     return a <= 0 ? 0 : (a + s - 1) / s;
 }
 
-/* Output indices [*lo, *hi) (of `out` in all) whose input index
- * o*s - pad + t lies inside [0, extent), for kernel tap t. */
-static void valid_range(int64_t t, int64_t s, int64_t pad, int64_t extent, int64_t out, int64_t *lo,
-                        int64_t *hi)
+/* Phase columns [*lo, *hi) of phase b whose plane column s*SW + b - PW lies
+ * in [0, W) (the others hold padding). */
+static void phase_col_range(const tg__conv_geom *g, int64_t b, int64_t *lo, int64_t *hi)
 {
-    int64_t a = ceil_div_pos(pad - t, s);
-    int64_t b = ceil_div_pos(extent + pad - t, s);
-    if (a > out) a = out;
-    if (b > out) b = out;
-    if (b < a) b = a;
+    const int64_t PC = phase_cols(g);
+    int64_t a = ceil_div_pos(g->PW - b, g->SW), e = ceil_div_pos(g->W + g->PW - b, g->SW);
+    if (a > PC) a = PC;
+    if (e > PC) e = PC;
+    if (e < a) e = a;
     *lo = a;
-    *hi = b;
+    *hi = e;
 }
 
-/* The inner loops, one set per type. */
+/* The inner loops, one set per type, with restrict parameters: GCC
+ * vectorises them without runtime alias checks.  copy moves a short run in
+ * 16-byte pieces, the last one overlapping the one before (a plain loop
+ * would become a call to memmove per run: runs are as short as 14
+ * elements).  deal2 sends the even and odd elements of a run to two phases
+ * (stride 2, the common case); deal the same for any stride. */
 #define IM2COL_DEFINE_LOOPS(T, SUF)                                                                \
-    static inline void gather2_##SUF(int64_t n, const T *restrict src, T *restrict dst)            \
+    static inline void copy_##SUF(int64_t n, const T *restrict src, T *restrict dst)               \
     {                                                                                              \
-        for (int64_t j = 0; j < n; j++) dst[j] = src[2 * j];                                       \
+        enum { V = 16 / sizeof(T) };                                                               \
+        if (n < V) {                                                                               \
+            for (int64_t j = 0; j < n; j++) dst[j] = src[j];                                       \
+            return;                                                                                \
+        }                                                                                          \
+        for (int64_t j = 0; j + V < n; j += V) memcpy(dst + j, src + j, 16);                       \
+        memcpy(dst + n - V, src + n - V, 16);                                                      \
+    }                                                                                              \
+    static inline void add_##SUF(int64_t n, const T *restrict src, T *restrict dst)                \
+    {                                                                                              \
+        for (int64_t j = 0; j < n; j++) dst[j] += src[j];                                          \
+    }                                                                                              \
+    static inline void deal2_##SUF(int64_t n, const T *restrict src, T *restrict even,             \
+                                   T *restrict odd)                                                \
+    {                                                                                              \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            even[j] = src[2 * j];                                                                  \
+            odd[j] = src[2 * j + 1];                                                               \
+        }                                                                                          \
+    }                                                                                              \
+    static inline void undeal2_add_##SUF(int64_t n, const T *restrict even, const T *restrict odd, \
+                                         T *restrict dst)                                          \
+    {                                                                                              \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            dst[2 * j] += even[j];                                                                 \
+            dst[2 * j + 1] += odd[j];                                                              \
+        }                                                                                          \
     }                                                                                              \
     static inline void gather_##SUF(int64_t n, const T *restrict src, int64_t s, T *restrict dst)  \
     {                                                                                              \
         for (int64_t j = 0; j < n; j++) dst[j] = src[j * s];                                       \
-    }                                                                                              \
-    static inline void add1_##SUF(int64_t n, const T *restrict src, T *restrict dst)               \
-    {                                                                                              \
-        for (int64_t j = 0; j < n; j++) dst[j] += src[j];                                          \
-    }                                                                                              \
-    static inline void pair_add_##SUF(int64_t n, const T *restrict s0, const T *restrict s1,       \
-                                      T *restrict dst)                                             \
-    {                                                                                              \
-        for (int64_t j = 0; j < n; j++) {                                                          \
-            dst[2 * j] += s0[j];                                                                   \
-            dst[2 * j + 1] += s1[j];                                                               \
-        }                                                                                          \
     }                                                                                              \
     static inline void scatter_add_##SUF(int64_t n, const T *restrict src, int64_t s,              \
                                          T *restrict dst)                                          \
@@ -85,120 +130,179 @@ static void valid_range(int64_t t, int64_t s, int64_t pad, int64_t extent, int64
     }
 IM2COL_DEFINE_LOOPS(float, f32)
 IM2COL_DEFINE_LOOPS(double, f64)
-#define GATHER2(T)     _Generic((T)0, float : gather2_f32, default : gather2_f64)
+#define COPY(T)        _Generic((T)0, float : copy_f32, default : copy_f64)
+#define ADD(T)         _Generic((T)0, float : add_f32, default : add_f64)
+#define DEAL2(T)       _Generic((T)0, float : deal2_f32, default : deal2_f64)
+#define UNDEAL2_ADD(T) _Generic((T)0, float : undeal2_add_f32, default : undeal2_add_f64)
 #define GATHER(T)      _Generic((T)0, float : gather_f32, default : gather_f64)
-#define ADD1(T)        _Generic((T)0, float : add1_f32, default : add1_f64)
 #define SCATTER_ADD(T) _Generic((T)0, float : scatter_add_f32, default : scatter_add_f64)
-#define PAIR_ADD(T)    _Generic((T)0, float : pair_add_f32, default : pair_add_f64)
 
-void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols)
+/* The phases of one image plane: zeros, then each image row dealt to the
+ * phase rows it belongs to.  deal2: stride 2 with both phases taking the
+ * same columns of each row (phase_col_range), one pass for the two. */
+#define FILL_PHASES(T)                                                                             \
+    do {                                                                                           \
+        for (int64_t e = 0; e < nwork; e++) ph[e] = 0;                                             \
+        for (int64_t r = 0; r < PR; r++)                                                           \
+            for (int64_t a = 0; a < SH; a++) {                                                     \
+                const int64_t h = r * SH + a - g->PH;                                              \
+                if (h < 0 || h >= H) continue;                                                     \
+                T *dst = ph + a * SW * PS + r * PC; /* phase (a, 0) */                             \
+                const T *src = img + h * W;                                                        \
+                if (SW == 1) {                                                                     \
+                    COPY(T)(W, src, dst + g->PW);                                                  \
+                } else if (deal2) {                                                                \
+                    DEAL2(T)(hi0 - lo0, src + 2 * lo0 - g->PW, dst + lo0, dst + PS + lo0);         \
+                } else {                                                                           \
+                    for (int64_t b = 0; b < SW; b++) {                                             \
+                        int64_t lo, hi;                                                            \
+                        phase_col_range(g, b, &lo, &hi);                                           \
+                        GATHER(T)(hi - lo, src + lo * SW + b - g->PW, SW, dst + b * PS + lo);      \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+    } while (0)
+
+/* Zeros in columns OW .. PC-1 of the nrows rows of PC at row: column by
+ * column, strided, as a row has only (KW - 1) / SW of them (a loop along a
+ * row would become a call to memset for every two elements). */
+#define ZERO_PAD(T, row, nrows)                                                                    \
+    do {                                                                                           \
+        for (int64_t j_ = OW; j_ < PC; j_++)                                                       \
+            for (int64_t i_ = 0; i_ < (nrows); i_++) (row)[i_ * PC + j_] = 0;                      \
+    } while (0)
+
+/* The phase run of tap (p, q) (its output row 0) in plane c's phases. */
+static int64_t tap_offset(const tg__conv_geom *g, int64_t p, int64_t q)
 {
-    const int64_t ncols = tg__conv_geom_cols(g), L = g->OH * g->OW;
+    const int64_t PS = phase_rows(g) * phase_cols(g);
+    return ((p % g->SH) * g->SW + q % g->SW) * PS + (p / g->SH) * phase_cols(g) + q / g->SW;
+}
+
+/* Both layouts: ext false, OH runs of OW per tap (rows of N*OH*OW);
+ * ext true, one run of OH*PC per tap (rows of N*OH*PC) whose columns
+ * OW .. PC-1 of each output row are then zeroed if zero_pad. */
+static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
+                       bool ext, bool zero_pad)
+{
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
+    const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
+    int64_t lo0, hi0, lo1, hi1;
+    phase_col_range(g, 0, &lo0, &hi0);
+    phase_col_range(g, 1, &lo1, &hi1);
+    const bool deal2 = SW == 2 && lo1 == lo0 && hi1 == hi0;
     TG_DISPATCH(dt, T, {
         const T *xv = x;
-        T *cv = cols;
+        T *cv = cols, *ph = work;
         for (int64_t n = 0; n < g->N; n++)
             for (int64_t c = 0; c < g->C; c++) {
                 const T *img = xv + (n * g->C + c) * H * W;
-                for (int64_t p = 0; p < g->KH; p++) {
-                    int64_t ilo, ihi;
-                    valid_range(p, SH, g->PH, H, OH, &ilo, &ihi);
+                FILL_PHASES(T);
+                for (int64_t p = 0; p < g->KH; p++)
                     for (int64_t q = 0; q < g->KW; q++) {
                         T *row = cv + ((c * g->KH + p) * g->KW + q) * ncols + n * L;
-                        int64_t jlo, jhi;
-                        valid_range(q, SW, g->PW, W, OW, &jlo, &jhi);
-                        const int64_t w0 = q - g->PW; /* input column of output column 0 */
-                        const int64_t nj = jhi - jlo;
-                        /* output rows reading padding only: adjacent runs */
-                        memset(row, 0, (size_t)(ilo * OW) * sizeof(T));
-                        memset(row + ihi * OW, 0, (size_t)((OH - ihi) * OW) * sizeof(T));
-                        if (ihi <= ilo) continue;
-                        if (SW == 1 && SH == 1 && jlo == 0 && jhi == OW && OW == W) {
-                            /* the tap's valid block is one run in the image
-                             * and in the row */
-                            memcpy(row + ilo * OW, img + (ilo - g->PH + p) * W,
-                                   (size_t)((ihi - ilo) * OW) * sizeof(T));
-                            continue;
-                        }
-                        for (int64_t i = ilo; i < ihi; i++) {
-                            T *dst = row + i * OW;
-                            /* input column of output column j: j*SW + w0, in
-                             * [0, W) exactly for j in [jlo, jhi) */
-                            const T *src = img + (i * SH - g->PH + p) * W + jlo * SW + w0;
-                            for (int64_t j = 0; j < jlo; j++) dst[j] = 0;
-                            if (SW == 1)
-                                memcpy(dst + jlo, src, (size_t)nj * sizeof(T));
-                            else if (SW == 2)
-                                GATHER2(T)(nj, src, dst + jlo);
-                            else
-                                GATHER(T)(nj, src, SW, dst + jlo);
-                            for (int64_t j = jhi; j < OW; j++) dst[j] = 0;
+                        const T *src = ph + tap_offset(g, p, q);
+                        if (PC == OW || ext) {
+                            COPY(T)(OH * PC, src, row); /* one run */
+                            if (zero_pad) ZERO_PAD(T, row, OH);
+                        } else {
+                            for (int64_t i = 0; i < OH; i++)
+                                COPY(T)(OW, src + i * PC, row + i * OW);
                         }
                     }
-                }
             }
     });
 }
 
-void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate)
+static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x,
+                       bool accumulate, void *work, bool ext)
 {
-    const int64_t ncols = tg__conv_geom_cols(g), L = g->OH * g->OW;
-    const int64_t H = g->H, W = g->W, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
+    const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
+    int64_t lo0, hi0, lo1, hi1;
+    phase_col_range(g, 0, &lo0, &hi0);
+    phase_col_range(g, 1, &lo1, &hi1);
+    const bool deal2 = SW == 2 && lo1 == lo0 && hi1 == hi0;
     TG_DISPATCH(dt, T, {
-        T *xv = x;
+        T *xv = x, *ph = work;
         const T *cv = cols;
-        const int64_t nx = g->N * g->C * H * W;
-        if (!accumulate && nx > 0) memset(xv, 0, (size_t)nx * sizeof(T));
         for (int64_t n = 0; n < g->N; n++)
             for (int64_t c = 0; c < g->C; c++) {
                 T *img = xv + (n * g->C + c) * H * W;
-                for (int64_t p = 0; p < g->KH; p++) {
-                    int64_t ilo, ihi;
-                    valid_range(p, SH, g->PH, H, g->OH, &ilo, &ihi);
+                /* every tap's runs added into the phases */
+                for (int64_t e = 0; e < nwork; e++) ph[e] = 0;
+                for (int64_t p = 0; p < g->KH; p++)
                     for (int64_t q = 0; q < g->KW; q++) {
                         const T *row = cv + ((c * g->KH + p) * g->KW + q) * ncols + n * L;
-                        int64_t jlo, jhi;
-                        valid_range(q, SW, g->PW, W, OW, &jlo, &jhi);
-                        const int64_t w0 = q - g->PW;
-                        if (SW == 2 && q + 1 < g->KW) {
-                            /* taps q and q + 1 fill the even and odd input
-                             * columns of one contiguous run: one interleaved
-                             * (vectorisable) pass over their common range
-                             * [a, b), the at most one column each has
-                             * outside it on its own */
-                            const T *row1 = row + ncols;
-                            int64_t jlo1, jhi1;
-                            valid_range(q + 1, SW, g->PW, W, OW, &jlo1, &jhi1);
-                            int64_t a = jlo > jlo1 ? jlo : jlo1, b = jhi < jhi1 ? jhi : jhi1;
-                            if (b < a) a = b = 0; /* nothing in common */
-                            /* each tap's columns outside [a, b) */
-                            const int64_t e0 = jhi < a ? jhi : a, f0 = jlo > b ? jlo : b;
-                            const int64_t e1 = jhi1 < a ? jhi1 : a, f1 = jlo1 > b ? jlo1 : b;
-                            for (int64_t i = ilo; i < ihi; i++) {
-                                const T *s0 = row + i * OW, *s1 = row1 + i * OW;
-                                T *drow = img + (i * SH - g->PH + p) * W;
-                                for (int64_t j = jlo; j < e0; j++) drow[2 * j + w0] += s0[j];
-                                for (int64_t j = f0; j < jhi; j++) drow[2 * j + w0] += s0[j];
-                                for (int64_t j = jlo1; j < e1; j++) drow[2 * j + w0 + 1] += s1[j];
-                                for (int64_t j = f1; j < jhi1; j++) drow[2 * j + w0 + 1] += s1[j];
-                                if (b > a) PAIR_ADD(T)(b - a, s0 + a, s1 + a, drow + 2 * a + w0);
+                        T *dst = ph + tap_offset(g, p, q);
+                        if (PC == OW || ext)
+                            ADD(T)(OH * PC, row, dst); /* ext: zeros past OW */
+                        else
+                            for (int64_t i = 0; i < OH; i++) ADD(T)(OW, row + i * OW, dst + i * PC);
+                    }
+                /* folded into the plane; the padding's share is dropped */
+                if (!accumulate)
+                    for (int64_t e = 0; e < H * W; e++) img[e] = 0;
+                for (int64_t r = 0; r < PR; r++)
+                    for (int64_t a = 0; a < SH; a++) {
+                        const int64_t h = r * SH + a - g->PH;
+                        if (h < 0 || h >= H) continue;
+                        const T *src = ph + a * SW * PS + r * PC; /* phase (a, 0) */
+                        T *dst = img + h * W;
+                        if (SW == 1) {
+                            ADD(T)(W, src + g->PW, dst);
+                        } else if (deal2) {
+                            UNDEAL2_ADD(T)
+                            (hi0 - lo0, src + lo0, src + PS + lo0, dst + 2 * lo0 - g->PW);
+                        } else {
+                            for (int64_t b = 0; b < SW; b++) {
+                                int64_t lo, hi;
+                                phase_col_range(g, b, &lo, &hi);
+                                SCATTER_ADD(T)
+                                (hi - lo, src + b * PS + lo, SW, dst + lo * SW + b - g->PW);
                             }
-                            q++;
-                            continue;
-                        }
-                        const int64_t nj = jhi - jlo;
-                        /* rows outside [ilo, ihi) read padding: dropped */
-                        for (int64_t i = ilo; i < ihi; i++) {
-                            const T *src = row + i * OW + jlo;
-                            T *dst = img + (i * SH - g->PH + p) * W + jlo * SW + w0;
-                            if (SW == 1)
-                                ADD1(T)(nj, src, dst);
-                            else
-                                SCATTER_ADD(T)(nj, src, SW, dst);
                         }
                     }
-                }
             }
     });
+}
+
+void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work)
+{
+    im2col_any(dt, g, x, cols, work, false, false);
+}
+
+void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
+                void *work)
+{
+    col2im_any(dt, g, cols, x, accumulate, work, false);
+}
+
+void tg__im2col_ext(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
+                    bool zero_pad)
+{
+    im2col_any(dt, g, x, cols, work, true, zero_pad);
+}
+
+void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
+                    void *work)
+{
+    col2im_any(dt, g, cols, x, accumulate, work, true);
+}
+
+void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols)
+{
+    const int64_t OH = g->OH, OW = g->OW, PC = phase_cols(g), L = g->N * OH * PC;
+    if (PC == OW) return;
+    TG_DISPATCH(dt, T, {
+        T *cv = cols;
+        for (int64_t r = 0; r < rows; r++) ZERO_PAD(T, cv + r * L, g->N * OH);
+    });
+}
+
+int64_t tg__conv_ext_cols(const tg__conv_geom *g)
+{
+    return g->N * g->OH * phase_cols(g);
 }

@@ -36,14 +36,35 @@ static inline int64_t tg__conv_geom_cols(const tg__conv_geom *g)
     return g->N * g->OH * g->OW;
 }
 
+/* Elements of the scratch both kernels need beside their output: the
+ * padded, stride-split copy of one image plane (im2col.c). */
+int64_t tg__conv_work_len(const tg__conv_geom *g);
+
 /* cols[rows x cols] = im2col(x[N,C,H,W]); every entry is written.  A
  * geometry with N = 1 and x pointing at image n gives the column block of
  * that one image (rows x OH*OW), the unit the direct backward rules work on
- * so that it stays in cache. */
-void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols);
+ * so that it stays in cache.  work: tg__conv_work_len(g) elements. */
+void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work);
 /* x[N,C,H,W] (+)= col2im(cols): each column entry is added at the input
  * position im2col read it from (padding entries are dropped); x is zeroed
- * first unless accumulate is set (then the result is added to x). */
-void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate);
+ * first unless accumulate is set (then the result is added to x).  work as
+ * for tg__im2col; cols and x must not overlap it. */
+void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
+                void *work);
+/* The extended layout the convolution's per-image gemms use: each output
+ * row padded from OW to PC = OW + (KW - 1) / SW columns (rows of
+ * tg__conv_ext_cols(g) = N*OH*PC entries), so that a kernel tap's row is one
+ * run of the stride-split plane instead of OH runs of OW: the column matrix
+ * with columns inserted.  im2col_ext writes them as zeros when zero_pad is
+ * set, else leaves in them values of the plane (finite if the plane is: a
+ * product whose padding columns are dropped needs no zeros); col2im_ext adds
+ * whole runs and needs them zero (tg__cols_ext_clear_pad zeroes them in
+ * `rows` rows of an extended matrix). */
+int64_t tg__conv_ext_cols(const tg__conv_geom *g);
+void tg__im2col_ext(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
+                    bool zero_pad);
+void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
+                    void *work);
+void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols);
 
 #endif

@@ -56,12 +56,26 @@ static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
  * L = OH*OW) and small enough to stay in cache, and in NCHW order both
  * y[n] and x[n] are plain row-major matrices (F x L and C x (H*W)), so
  *
- *   conv:         y[n]  = W A_n                  (gemm into y, no transpose)
+ *   conv:         y[n]  = W A_n                  (gemm, no transpose)
  *   input_grad:   x[n]  = col2im(W^T G_n)        (G_n = g[n], F x L)
  *   weight_grad:  dW    = sum_n G_n A_n^T        (successive gemms, beta 1)
  *
- * each written straight into the destination, gemm's beta = 1 adding to
- * what it holds.  blk is R x L scratch. */
+ * The column block is made in the extended layout of kernels/im2col.h (each
+ * output row padded from OW to PC columns with zeros), where each kernel
+ * tap's row is one contiguous copy (im2col) or add (col2im) instead of OH
+ * short ones, which is most of what those kernels cost; the gemms then work
+ * on LX = OH*PC columns (PC/OW more flops: 16/14 for the B4 network's second
+ * layer), and G_n and y[n] are widened to / narrowed from that layout
+ * (F*OH rows, cheap beside the block's R*OH).  Where PC = OW (a 1x1 kernel,
+ * a stride as large as the kernel) the two layouts are the same and the
+ * gemms read and write y and g in place. */
+typedef struct conv_blk {
+    int64_t R, L, LX, PC; /* rows, plain and extended columns, padded row width */
+    void *cols;           /* R x LX: one image's column block */
+    void *fx;             /* F x LX: G_n or the product in the extended layout */
+    void *work;           /* the kernels' work area */
+} conv_blk;
+
 static tg__conv_geom one_image(const tg__conv_geom *g)
 {
     tg__conv_geom o = *g;
@@ -69,50 +83,128 @@ static tg__conv_geom one_image(const tg__conv_geom *g)
     return o;
 }
 
+static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F, conv_blk *b)
+{
+    const tg__conv_geom g1 = one_image(g);
+    const size_t es = tg_dtype_size(dt);
+    b->R = tg__conv_geom_rows(g);
+    b->L = g->OH * g->OW;
+    b->LX = tg__conv_ext_cols(&g1);
+    b->PC = b->LX / g->OH;
+    char *m = scratch(tp, dt, (b->R + F) * b->LX + tg__conv_work_len(g));
+    if (!m) return false;
+    b->cols = m;
+    b->fx = m + (size_t)(b->R * b->LX) * es;
+    b->work = m + (size_t)((b->R + F) * b->LX) * es;
+    return true;
+}
+
 #define AT(p, k)     ((const char *)(p) + (size_t)(k)*es)
 #define AT_MUT(p, k) ((char *)(p) + (size_t)(k)*es)
 
-/* y (+)= conv(x, w), y (N, F, OH, OW). */
-static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
-                      void *y, bool acc, void *blk)
+/* rows rows of OW: y (+)= the first OW of each row of PC in src */
+static void narrow_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const void *src, void *y,
+                        bool acc)
+{
+    TG_DISPATCH(dt, T, {
+        const T *s = src;
+        T *d = y;
+        for (int64_t r = 0; r < rows; r++) {
+            const T *restrict sr = s + r * PC;
+            T *restrict dr = d + r * OW;
+            if (acc)
+                for (int64_t j = 0; j < OW; j++) dr[j] += sr[j];
+            else
+                for (int64_t j = 0; j < OW; j++) dr[j] = sr[j];
+        }
+    });
+}
+
+/* rows rows of OW from src into the first OW of each row of PC in dst (the
+ * other columns of dst are left as they are: zero) */
+static void widen_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const void *src,
+                       void *dst)
 {
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(AT_MUT(dst, r * PC), AT(src, r * OW), (size_t)OW * es);
+}
+
+/* y (+)= conv(x, w), y (N, F, OH, OW). */
+static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
+                      void *y, bool acc, const conv_blk *b)
+{
+    const size_t es = tg_dtype_size(dt);
+    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
     for (int64_t n = 0; n < g->N; n++) {
-        tg__im2col(dt, &g1, AT(x, n * CHW), blk);
-        tg__gemm(dt, false, false, F, L, R, 1.0, w, R, blk, L, acc ? 1.0 : 0.0,
-                 AT_MUT(y, n * F * L), L);
+        /* the padding columns' products are dropped: no zeros needed */
+        tg__im2col_ext(dt, &g1, AT(x, n * CHW), b->cols, b->work, false);
+        if (LX == L) {
+            tg__gemm(dt, false, false, F, L, R, 1.0, w, R, b->cols, L, acc ? 1.0 : 0.0,
+                     AT_MUT(y, n * F * L), L);
+            continue;
+        }
+        tg__gemm(dt, false, false, F, LX, R, 1.0, w, R, b->cols, LX, 0.0, b->fx, LX);
+        narrow_rows(dt, F * g->OH, g->OW, b->PC, b->fx, AT_MUT(y, n * F * L), acc);
     }
 }
 
-/* dx (+)= input_grad(gy, w), dx (N, C, H, W). */
+static bool all_finite(tg_dtype dt, int64_t n, const void *v)
+{
+    bool ok = true;
+    TG_DISPATCH(dt, T, {
+        const T *a = v;
+        for (int64_t i = 0; i < n; i++) ok &= isfinite(a[i]);
+    });
+    return ok;
+}
+
+/* dx (+)= input_grad(gy, w), dx (N, C, H, W).  col2im_ext adds the block's
+ * padding columns to other pixels, so they must be zero: W^T times G_n's
+ * zero columns is, unless a weight is not finite (0 * Inf); then they are
+ * zeroed after each gemm. */
 static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
-                         const void *w, void *dx, bool acc, void *blk)
+                         const void *w, void *dx, bool acc, const conv_blk *b)
 {
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
+    const bool clear = LX != L && !all_finite(dt, F * R, w);
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx);
     for (int64_t n = 0; n < g->N; n++) {
-        tg__gemm(dt, true, false, R, L, F, 1.0, w, R, AT(gy, n * F * L), L, 0.0, blk, L);
-        tg__col2im(dt, &g1, blk, AT_MUT(dx, n * CHW), acc);
+        const void *gn = AT(gy, n * F * L);
+        if (LX != L) {
+            widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
+            gn = b->fx;
+        }
+        tg__gemm(dt, true, false, R, LX, F, 1.0, w, R, gn, LX, 0.0, b->cols, LX);
+        if (clear) tg__cols_ext_clear_pad(dt, &g1, R, b->cols);
+        tg__col2im_ext(dt, &g1, b->cols, AT_MUT(dx, n * CHW), acc, b->work);
     }
 }
 
 /* dw (+)= weight_grad(x, gy), dw (F, C, KH, KW): each image's block is
- * remade in blk (cheaper than keeping the whole batch's column matrix from
- * the forward pass: that is written once and read twice beyond the cache). */
+ * remade (cheaper than keeping the whole batch's column matrix from the
+ * forward pass: that is written once and read twice beyond the cache). */
 static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
-                         const void *gy, void *dw, bool acc, void *blk)
+                         const void *gy, void *dw, bool acc, const conv_blk *b)
 {
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
     if (g->N == 0 && !acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx);
     for (int64_t n = 0; n < g->N; n++) {
-        tg__im2col(dt, &g1, AT(x, n * CHW), blk);
-        tg__gemm(dt, false, true, F, R, L, 1.0, AT(gy, n * F * L), L, blk, L,
-                 acc || n > 0 ? 1.0 : 0.0, dw, R);
+        /* zeros: G_n's zero columns times a non-finite pixel are NaN */
+        tg__im2col_ext(dt, &g1, AT(x, n * CHW), b->cols, b->work, true);
+        const void *gn = AT(gy, n * F * L);
+        if (LX != L) {
+            widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
+            gn = b->fx;
+        }
+        tg__gemm(dt, false, true, F, R, LX, 1.0, gn, LX, b->cols, LX, acc || n > 0 ? 1.0 : 0.0, dw,
+                 R);
     }
 }
 
@@ -161,14 +253,14 @@ static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy,
     const tg__conv_geom *g = &at->g;
     const tg_tensor *x = n->in[0], *w = n->in[1];
     const tg_dtype dt = gy->dtype;
-    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
-    if (!blk) return tg_tape_status(tp);
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_dx_into(dt, g, at->F, gy->data, w->data, d->data, acc, blk);
+    if (d) conv_dx_into(dt, g, at->F, gy->data, w->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_dw_into(dt, g, at->F, x->data, gy->data, d->data, acc, blk);
+    if (d) conv_dw_into(dt, g, at->F, x->data, gy->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     if (n->n_in == 3 && (d = tg_grad_sink_buffer(k, 2, &acc)))
         conv_db_into(dt, g, at->F, gy->data, d->data, acc);
@@ -196,14 +288,14 @@ static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tenso
     const tg__conv_geom *g = &at->g;
     const tg_tensor *gy = n->in[0], *w = n->in[1];
     const tg_dtype dt = vbar->dtype;
-    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
-    if (!blk) return tg_tape_status(tp);
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_into(dt, g, at->F, vbar->data, w->data, d->data, acc, blk);
+    if (d) conv_into(dt, g, at->F, vbar->data, w->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_dw_into(dt, g, at->F, vbar->data, gy->data, d->data, acc, blk);
+    if (d) conv_dw_into(dt, g, at->F, vbar->data, gy->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward,
@@ -229,15 +321,15 @@ static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tens
     const tg__conv_geom *g = &at->g;
     const tg_tensor *x = n->in[0];
     const tg_dtype dt = mbar->dtype;
-    void *blk = scratch(tp, dt, tg__conv_geom_rows(g) * g->OH * g->OW);
-    if (!blk) return tg_tape_status(tp);
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
     const tg_tensor *gy = n->in[1];
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_dx_into(dt, g, at->F, gy->data, mbar->data, d->data, acc, blk);
+    if (d) conv_dx_into(dt, g, at->F, gy->data, mbar->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_into(dt, g, at->F, x->data, mbar->data, d->data, acc, blk);
+    if (d) conv_into(dt, g, at->F, x->data, mbar->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward,
@@ -272,11 +364,11 @@ static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b
         !expect_shape(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
         return NULL;
     const tg_dtype dt = x->dtype;
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
+    const int64_t L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, F, g->OH, g->OW});
     if (!out) return NULL;
-    void *blk = scratch(tp, dt, R * L);
-    if (!blk) return NULL;
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
     /* Each image's product y[n] = W A_n goes straight into the NCHW output,
      * onto the bias copied in first (beta 1).  The column block A_n is made
      * in cache and not kept: the weight gradient remakes it, which is cheaper
@@ -288,7 +380,7 @@ static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b
             for (int64_t nf = 0; nf < g->N * F; nf++)
                 for (int64_t l = 0; l < L; l++) o[nf * L + l] = bv[nf % F];
         });
-    conv_into(dt, g, F, x->data, w->data, out->data, bias != NULL, blk);
+    conv_into(dt, g, F, x->data, w->data, out->data, bias != NULL, &blk);
     conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d, n_in, in, out, &at, sizeof at, 0, NULL);
 }
@@ -304,12 +396,11 @@ static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, cons
         !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = gy->dtype;
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    void *blk = scratch(tp, dt, R * L);
-    if (!blk) return NULL;
-    conv_dx_into(dt, g, F, gy->data, w->data, out->data, false, blk);
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
+    conv_dx_into(dt, g, F, gy->data, w->data, out->data, false, &blk);
     conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d_input_grad, 2, in, out, &at, sizeof at, 0, NULL);
 }
@@ -325,12 +416,11 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
         !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = x->dtype;
-    const int64_t R = tg__conv_geom_rows(g), L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C, g->KH, g->KW});
     if (!out) return NULL;
-    void *blk = scratch(tp, dt, R * L);
-    if (!blk) return NULL;
-    conv_dw_into(dt, g, F, x->data, gy->data, out->data, false, blk);
+    conv_blk blk;
+    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
+    conv_dw_into(dt, g, F, x->data, gy->data, out->data, false, &blk);
     conv_attr at = {.g = *g, .F = F};
     return tg_tape_record(tp, &k_conv2d_weight_grad, 2, in, out, &at, sizeof at, 0, NULL);
 }
@@ -429,7 +519,9 @@ static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     const cols_attr *at = tg_node_saved(n);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) tg__col2im(g->dtype, &at->g, g->data, d->data, acc);
+    if (!d) return tg_tape_status(tp);
+    void *work = scratch(tp, g->dtype, tg__conv_work_len(&at->g));
+    if (work) tg__col2im(g->dtype, &at->g, g->data, d->data, acc, work);
     return tg_tape_status(tp);
 }
 static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct, NULL};
@@ -447,13 +539,15 @@ static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
+    void *work = scratch(tp, g->dtype, tg__conv_work_len(&at->g));
+    if (!work) return tg_tape_status(tp);
     if (!acc) {
-        tg__im2col(g->dtype, &at->g, g->data, d->data);
+        tg__im2col(g->dtype, &at->g, g->data, d->data, work);
         return TG_OK;
     }
     void *c = scratch(tp, g->dtype, d->numel);
     if (!c) return tg_tape_status(tp);
-    tg__im2col(g->dtype, &at->g, g->data, c);
+    tg__im2col(g->dtype, &at->g, g->data, c, work);
     TG_DISPATCH(g->dtype, T, {
         const T *restrict cv = c;
         T *restrict dv = d->data;
@@ -471,7 +565,9 @@ static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 2,
                                    (const int64_t[]){tg__conv_geom_rows(g), tg__conv_geom_cols(g)});
     if (!out) return NULL;
-    tg__im2col(x->dtype, g, x->data, out->data);
+    void *work = scratch(tp, x->dtype, tg__conv_work_len(g));
+    if (!work) return NULL;
+    tg__im2col(x->dtype, g, x->data, out->data, work);
     cols_attr at = {*g};
     return tg_tape_record(tp, &k_im2col, 1, in, out, &at, sizeof at, 0, NULL);
 }
@@ -495,7 +591,9 @@ static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g
     }
     tg_tensor *out = tg_tape_alloc(tp, cols->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    tg__col2im(cols->dtype, g, cols->data, out->data, false);
+    void *work = scratch(tp, cols->dtype, tg__conv_work_len(g));
+    if (!work) return NULL;
+    tg__col2im(cols->dtype, g, cols->data, out->data, false, work);
     cols_attr at = {*g};
     return tg_tape_record(tp, &k_col2im, 1, in, out, &at, sizeof at, 0, NULL);
 }
