@@ -491,6 +491,14 @@ static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
     return t->grad;
 }
 
+/* Undoes user_grad's storage of a parameter that had none. */
+static void drop_grad(tg_tensor *t)
+{
+    tg__free(t->grad->data);
+    tg__free(t->grad);
+    t->grad = NULL;
+}
+
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
 {
     if (!tp) return TG_ERR_NULL;
@@ -543,7 +551,13 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         fresh[u] = t->requires_grad && !t->grad;
-        if (t->requires_grad && !user_grad(tp, t)) return tg_tape_status(tp);
+        if (t->requires_grad && !user_grad(tp, t)) {
+            /* a parameter that had no .grad before this call has none after
+             * it (an optimizer skips a parameter without one) */
+            for (size_t v = 0; v < u; v++)
+                if (fresh[v]) drop_grad(tg__tape_user(tp, v));
+            return tg_tape_status(tp);
+        }
     }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
