@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* y = sigmoid(w . x + b), the README's worked example, checked by hand. */
@@ -514,6 +515,335 @@ START_TEST(test_param_on_two_tapes)
 }
 END_TEST
 
+/* ---- .grad's two buffers --------------------------------------------------------
+ * A direct tg_backward writes a parameter's gradient into a second buffer
+ * kept with the parameter and, once the whole sweep has succeeded, swaps it
+ * with .grad's data: .grad (the header) stays the same tensor, its data
+ * pointer alternates, and a failed sweep leaves .grad exactly as it was.
+ * The loss below gives its parameters every kind of adjoint a sweep can end
+ * with: written by a direct rule into its buffer (w, b), summed there (u,
+ * used three times), adopted and then copied into its buffer before a sum
+ * (v), adopted only (a), a one-element flat slot (s), and none (z). */
+enum { GB_W, GB_B, GB_U, GB_V, GB_A, GB_S, GB_Z, GB_N };
+static const char *const k_gb_names[GB_N] = {"w", "b", "u", "v", "a", "s", "z"};
+/* the parameters whose gradient lands in the second buffer */
+static bool gb_swapped(int i)
+{
+    return i == GB_W || i == GB_B || i == GB_U || i == GB_V;
+}
+
+typedef struct gb_world {
+    tg_dtype dt;
+    tg_tensor *x[2], *c[2]; /* two sets of inputs: two different losses */
+    tg_tensor *p[GB_N];
+} gb_world;
+
+static void gb_init(gb_world *g, tg_dtype dt)
+{
+    g->dt = dt;
+    for (int k = 0; k < 2; k++) {
+        g->x[k] = tt_rand(dt, 2, TT_SHAPE(4, 5), 100 + (uint64_t)k, -1, 1);
+        g->c[k] = tt_rand(dt, 2, TT_SHAPE(4, 3), 110 + (uint64_t)k, -1, 1);
+    }
+    const int64_t *shapes[GB_N] = {TT_SHAPE(5, 3), TT_SHAPE(3), TT_SHAPE(4, 3), TT_SHAPE(4, 3),
+                                   TT_SHAPE(4, 3), TT_SHAPE(0), TT_SHAPE(2)};
+    const int ndims[GB_N] = {2, 1, 2, 2, 2, 0, 1};
+    for (int i = 0; i < GB_N; i++) {
+        g->p[i] = tt_rand(dt, ndims[i], shapes[i], 120 + (uint64_t)i, -1, 1);
+        tg_tensor_set_requires_grad(g->p[i], true);
+    }
+}
+
+static void gb_free(gb_world *g)
+{
+    for (int k = 0; k < 2; k++) {
+        tg_tensor_free(g->x[k]);
+        tg_tensor_free(g->c[k]);
+    }
+    for (int i = 0; i < GB_N; i++) tg_tensor_free(g->p[i]);
+}
+
+/* s * sum(r^2), r = (u h + u u) + a + v + v c, h = tanh(x w + b), with
+ * inputs set k.  Nodes are swept last first: v's add hands it g (adopted)
+ * before mul(v, c), recorded first, adds into it. */
+static tg_tensor *gb_loss(tg_tape *tp, const gb_world *g, int k)
+{
+    tg_tensor *const *p = g->p;
+    tg_tensor *vc = tg_mul(tp, p[GB_V], g->c[k]);
+    tg_exp(tp, p[GB_Z]); /* on the tape; the loss does not depend on it */
+    tg_tensor *h = tg_tanh(tp, tg_add(tp, tg_matmul(tp, g->x[k], p[GB_W]), p[GB_B]));
+    tg_tensor *q = tg_add(tp, tg_mul(tp, h, p[GB_U]), tg_mul(tp, p[GB_U], p[GB_U]));
+    tg_tensor *r = tg_add(tp, tg_add(tp, tg_add(tp, q, p[GB_A]), p[GB_V]), vc);
+    return tg_mul(tp, tg_sum_all(tp, tg_square(tp, r)), p[GB_S]);
+}
+
+static bool gb_bits_equal(const tg_tensor *a, const tg_tensor *b)
+{
+    return a && b && tg_tensor_same_shape(a, b) && tg_tensor_dtype(a) == tg_tensor_dtype(b) &&
+           memcmp(tg_tensor_data_const(a), tg_tensor_data_const(b),
+                  (size_t)tg_tensor_numel(a) * tg_dtype_size(tg_tensor_dtype(a))) == 0;
+}
+
+/* One replacing backward of loss k on a fresh tape; checks every .grad
+ * against tg_vjp's gradient on the same tape (the same direct rules, into
+ * tape buffers), bit for bit, and returns copies of the gradients. */
+static void gb_step(tg_tape *tp, const gb_world *g, int k, tg_tensor **copies)
+{
+    tg_tape_reset(tp);
+    tg_tensor *loss = gb_loss(tp, g, k);
+    ck_assert_msg(loss != NULL, "%s", tg_tape_error(tp));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    tg_tensor *ref[GB_N];
+    ck_assert_int_eq(tg_vjp(tp, loss, NULL, GB_N, g->p, ref, false), TG_OK);
+    for (int i = 0; i < GB_N; i++) {
+        const tg_tensor *gr = tg_tensor_grad(g->p[i]);
+        ck_assert_msg(gb_bits_equal(gr, ref[i]), "loss %d: .grad of %s differs from tg_vjp's", k,
+                      k_gb_names[i]);
+        copies[i] = tg_tensor_clone(gr);
+    }
+}
+
+static void gb_free_all(tg_tensor **t)
+{
+    for (int i = 0; i < GB_N; i++) tg_tensor_free(t[i]);
+}
+
+/* Successive backward calls replace .grad with exactly the new gradient;
+ * the header stays, the data pointer of a swapped gradient alternates
+ * between its two buffers. */
+START_TEST(test_grad_buffers_swap)
+{
+    gb_world g;
+    gb_init(&g, _i ? TG_F32 : TG_F64);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g1[GB_N], *g2[GB_N], *g3[GB_N], *hdr[GB_N];
+    const void *d1[GB_N], *d2[GB_N];
+    gb_step(tp, &g, 0, g1);
+    for (int i = 0; i < GB_N; i++) {
+        hdr[i] = tg_tensor_grad(g.p[i]);
+        d1[i] = tg_tensor_data(hdr[i]);
+    }
+    gb_step(tp, &g, 1, g2);
+    for (int i = 0; i < GB_N; i++) {
+        ck_assert_ptr_eq(tg_tensor_grad(g.p[i]), hdr[i]);
+        d2[i] = tg_tensor_data(hdr[i]);
+        /* the two losses have different gradients, so stale data shows */
+        if (i != GB_Z) ck_assert_msg(!gb_bits_equal(g1[i], g2[i]), "%s", k_gb_names[i]);
+        /* swapped, or copied (a, s, z: the data stays where it was) */
+        if (gb_swapped(i))
+            ck_assert_ptr_ne(d2[i], d1[i]);
+        else
+            ck_assert_ptr_eq(d2[i], d1[i]);
+    }
+    tt_assert_values("z: zeros", hdr[GB_Z], TT_VALUES(0, 0), 2, 0, 0);
+    gb_step(tp, &g, 0, g3);
+    for (int i = 0; i < GB_N; i++) {
+        ck_assert_ptr_eq(tg_tensor_grad(g.p[i]), hdr[i]);
+        ck_assert(gb_bits_equal(g3[i], g1[i]));
+        if (gb_swapped(i)) ck_assert_ptr_eq(tg_tensor_data(hdr[i]), d1[i]);
+    }
+    /* tg_grad's result (tape-owned, valid until reset) is not kept in a
+     * second buffer: a later backward of another loss leaves it alone */
+    tg_tape_reset(tp);
+    tg_tensor *l0 = gb_loss(tp, &g, 0), *l1 = gb_loss(tp, &g, 1);
+    tg_tensor *dw = tg_grad(tp, l0, g.p[GB_W], false);
+    ck_assert_ptr_nonnull(dw);
+    ck_assert_int_eq(tg_backward(tp, l1), TG_OK);
+    ck_assert(gb_bits_equal(dw, g1[GB_W]));
+    ck_assert(gb_bits_equal(tg_tensor_grad(g.p[GB_W]), g2[GB_W]));
+    gb_free_all(g1);
+    gb_free_all(g2);
+    gb_free_all(g3);
+    tg_tape_free(tp);
+    gb_free(&g);
+}
+END_TEST
+
+/* A sweep that fails midway, after it has written some parameters' second
+ * buffers (anomaly mode: sqrt's derivative at 0, swept after w, b, u and v;
+ * or an arena limit), leaves every .grad, values and data pointer, as it
+ * was; the tape then recovers. */
+static void gb_assert_unchanged(const char *what, const gb_world *g, tg_tensor *const *before,
+                                const void *const *data)
+{
+    for (int i = 0; i < GB_N; i++) {
+        ck_assert_msg(gb_bits_equal(tg_tensor_grad(g->p[i]), before[i]),
+                      "%s: .grad of %s changed by a failed backward", what, k_gb_names[i]);
+        ck_assert_msg(tg_tensor_data(tg_tensor_grad(g->p[i])) == data[i],
+                      "%s: .grad of %s has moved", what, k_gb_names[i]);
+    }
+}
+
+START_TEST(test_grad_buffers_failed_sweep)
+{
+    gb_world g;
+    gb_init(&g, _i ? TG_F32 : TG_F64);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g1[GB_N], *g2[GB_N], *g3[GB_N];
+    const void *data[GB_N];
+    /* two steps: each second buffer then holds the older gradient */
+    gb_step(tp, &g, 0, g1);
+    gb_step(tp, &g, 1, g2);
+    for (int i = 0; i < GB_N; i++) data[i] = tg_tensor_data(tg_tensor_grad(g.p[i]));
+    tg_tensor *q = tt_from(g.dt, 1, TT_SHAPE(3), TT_VALUES(0.25, 0, 4));
+
+    /* anomaly mode: sqrt(q), recorded first, is swept last */
+    tg_tape *ta = tg_tape_new(&(tg_tape_options){.anomaly = true});
+    tg_tensor_set_requires_grad(q, true);
+    tg_tensor *sq = tg_sum_all(ta, tg_sqrt(ta, q));
+    tg_tensor *loss = tg_add(ta, sq, gb_loss(ta, &g, 0));
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(tg_backward(ta, loss), TG_ERR_NUMERIC);
+    tt_assert_tape_error(ta, TG_ERR_NUMERIC, "sqrt");
+    gb_assert_unchanged("anomaly", &g, g2, data);
+    ck_assert_ptr_null(tg_tensor_grad(q));
+    tg_tape_free(ta);
+
+    /* arena limits between what loss 0's forward pass and its whole step
+     * need: before each, .grad holds loss 1's gradient */
+    tg_tape *tm = tg_tape_new(NULL);
+    tg_tensor *l0 = gb_loss(tm, &g, 0);
+    const size_t fwd = tg_tape_get_stats(tm).bytes_in_use;
+    ck_assert_int_eq(tg_backward(tm, l0), TG_OK);
+    const size_t need = tg_tape_get_stats(tm).high_water - fwd;
+    tg_tape_free(tm);
+    int failed = 0;
+    for (int q16 = 1; q16 < 16; q16++) {
+        gb_step(tp, &g, 1, g3);
+        gb_free_all(g3);
+        for (int i = 0; i < GB_N; i++) data[i] = tg_tensor_data(tg_tensor_grad(g.p[i]));
+        tg_tape *tl = tg_tape_new(&(tg_tape_options){.arena_limit = fwd + need * q16 / 16});
+        tg_tensor *l = gb_loss(tl, &g, 0);
+        ck_assert_ptr_nonnull(l);
+        tg_status st = tg_backward(tl, l);
+        if (st != TG_OK) {
+            ck_assert_int_eq(st, TG_ERR_NOMEM);
+            gb_assert_unchanged("arena limit", &g, g2, data);
+            failed++;
+        } else {
+            for (int i = 0; i < GB_N; i++) ck_assert(gb_bits_equal(tg_tensor_grad(g.p[i]), g1[i]));
+        }
+        tg_tape_free(tl);
+    }
+    ck_assert_int_gt(failed, 0);
+    /* and the next backward works */
+    gb_step(tp, &g, 1, g3);
+    for (int i = 0; i < GB_N; i++) ck_assert(gb_bits_equal(g3[i], g2[i]));
+    gb_free_all(g1);
+    gb_free_all(g2);
+    gb_free_all(g3);
+    tg_tensor_free(q);
+    tg_tape_free(tp);
+    gb_free(&g);
+}
+END_TEST
+
+/* accumulate adds into .grad where it is (no swap); a first accumulating
+ * backward of a parameter without .grad stores; replacing swaps again. */
+START_TEST(test_grad_buffers_accumulate)
+{
+    gb_world g;
+    gb_init(&g, _i ? TG_F32 : TG_F64);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g1[GB_N], *g2[GB_N], *g3[GB_N];
+    gb_step(tp, &g, 0, g1);
+    gb_step(tp, &g, 1, g2);
+    const void *d2[GB_N];
+    for (int i = 0; i < GB_N; i++) d2[i] = tg_tensor_data(tg_tensor_grad(g.p[i]));
+    tg_tape_reset(tp);
+    const tg_backward_options acc = {.accumulate = true};
+    ck_assert_int_eq(tg_backward_ex(tp, gb_loss(tp, &g, 0), &acc), TG_OK);
+    for (int i = 0; i < GB_N; i++) {
+        const tg_tensor *gr = tg_tensor_grad(g.p[i]);
+        ck_assert_ptr_eq(tg_tensor_data_const(gr), d2[i]);
+        for (int64_t e = 0; e < tg_tensor_numel(gr); e++) {
+            /* the sum in the dtype (an f32 sum rounded once from double is the f32 sum) */
+            double want = tg_tensor_get_flat(g2[i], e) + tg_tensor_get_flat(g1[i], e);
+            if (g.dt == TG_F32) want = (float)want;
+            ck_assert_msg(tg_tensor_get_flat(gr, e) == want, "%s[%lld]", k_gb_names[i],
+                          (long long)e);
+        }
+    }
+    /* replacing again: exactly loss 1's gradient, swapped in */
+    gb_step(tp, &g, 1, g3);
+    for (int i = 0; i < GB_N; i++) {
+        ck_assert(gb_bits_equal(g3[i], g2[i]));
+        if (gb_swapped(i)) ck_assert_ptr_ne(tg_tensor_data(tg_tensor_grad(g.p[i])), d2[i]);
+    }
+    gb_free_all(g3);
+    /* a parameter's first backward, accumulating: its gradient, stored */
+    tg_tensor *fresh = tg_tensor_clone(g.p[GB_W]);
+    tg_tensor_set_requires_grad(fresh, true);
+    tg_tape_reset(tp);
+    tg_tensor *sw = tg_sum_all(tp, tg_mul(tp, fresh, fresh));
+    ck_assert_int_eq(tg_backward_ex(tp, sw, &acc), TG_OK);
+    for (int64_t e = 0; e < 15; e++)
+        ck_assert(tg_tensor_get_flat(tg_tensor_grad(fresh), e) == 2 * tg_tensor_get_flat(fresh, e));
+    tg_tensor_free(fresh);
+    gb_free_all(g1);
+    gb_free_all(g2);
+    tg_tape_free(tp);
+    gb_free(&g);
+}
+END_TEST
+
+/* Counts the library's heap allocations (tg_set_allocator). */
+static long g_gb_allocs;
+static void *gb_malloc(size_t n, void *c)
+{
+    (void)c;
+    g_gb_allocs++;
+    return malloc(n);
+}
+static void *gb_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    g_gb_allocs++;
+    return realloc(p, n);
+}
+static void gb_release(void *p, void *c)
+{
+    (void)c;
+    free(p);
+}
+
+/* The second buffers are made once: from the third training step on, a
+ * step (reset, forward, backward, SGD update through .grad) makes no heap
+ * allocation, and each parameter's .grad data alternates between two
+ * buffers. */
+START_TEST(test_grad_buffers_steady_state)
+{
+    tg_set_allocator(&(tg_allocator){gb_malloc, gb_realloc, gb_release, NULL});
+    gb_world g;
+    gb_init(&g, _i ? TG_F32 : TG_F64);
+    tg_tape *tp = tg_tape_new(&(tg_tape_options){.arena_chunk = 1024}); /* grows at first */
+    long per_step[6];
+    const void *seen[6];
+    for (int step = 0; step < 6; step++) {
+        const long before = g_gb_allocs;
+        tg_tape_reset(tp);
+        ck_assert_int_eq(tg_backward(tp, gb_loss(tp, &g, step % 2)), TG_OK);
+        for (int i = 0; i < GB_N; i++) {
+            const tg_tensor *gr = tg_tensor_grad(g.p[i]);
+            for (int64_t e = 0; e < tg_tensor_numel(gr); e++)
+                tg_tensor_set_flat(
+                    g.p[i], e, tg_tensor_get_flat(g.p[i], e) - 0.01 * tg_tensor_get_flat(gr, e));
+        }
+        per_step[step] = g_gb_allocs - before;
+        seen[step] = tg_tensor_data(tg_tensor_grad(g.p[GB_W]));
+    }
+    ck_assert_int_gt(per_step[0], 0);
+    for (int step = 2; step < 6; step++) {
+        ck_assert_msg(per_step[step] == 0, "step %d made %ld allocations", step, per_step[step]);
+        ck_assert_ptr_eq(seen[step], seen[step - 2]);
+        ck_assert_ptr_ne(seen[step], seen[step - 1]);
+    }
+    tg_tape_free(tp);
+    gb_free(&g);
+    tg_set_allocator(NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("autodiff");
@@ -535,5 +865,11 @@ int main(void)
     tcase_add_test(tc, test_missing_transpose_caught);
     tcase_add_test(tc, test_param_on_two_tapes);
     suite_add_tcase(s, tc);
+    TCase *tb = tcase_create("grad buffers");
+    tcase_add_loop_test(tb, test_grad_buffers_swap, 0, 2); /* f64, f32 */
+    tcase_add_loop_test(tb, test_grad_buffers_failed_sweep, 0, 2);
+    tcase_add_loop_test(tb, test_grad_buffers_accumulate, 0, 2);
+    tcase_add_loop_test(tb, test_grad_buffers_steady_state, 0, 2);
+    suite_add_tcase(s, tb);
     return tt_run(s);
 }

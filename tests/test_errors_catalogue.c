@@ -263,17 +263,28 @@ static tg_status r_bw_rule_shape(fixture *f)
 {
     return tg_backward(T, tg_sum_all(T, custom(T, &k_wrong, f->p)));
 }
-static tg_status r_bw_nomem(fixture *f)
+/* A first backward for w makes w's second gradient buffer (before the
+ * sweep), then its .grad storage (after it); fail_after picks which fails. */
+static tg_status bw_nomem_after(fixture *f, long fail_after)
 {
     tg_tensor *w = tt_param(1, TT_SHAPE(1000), 9, -1, 1);
     tg_tensor *y = tg_sum_all(T, tg_square(T, w));
     ck_assert_ptr_nonnull(y);
-    g_fail_after = 0;
+    g_fail_after = fail_after;
     tg_set_allocator(&k_failing);
-    tg_status st = tg_backward(T, y); /* the sweep fits the arena; .grad storage does not */
+    tg_status st = tg_backward(T, y); /* the sweep fits the arena */
     tg_set_allocator(NULL);
+    ck_assert_ptr_null(tg_tensor_grad(w)); /* nothing written */
     tg_tensor_free(w);
     return st;
+}
+static tg_status r_bw_nomem(fixture *f)
+{
+    return bw_nomem_after(f, 1);
+}
+static tg_status r_bw_nomem_spare(fixture *f)
+{
+    return bw_nomem_after(f, 0);
 }
 static tg_status r_retain_user(fixture *f)
 {
@@ -824,6 +835,8 @@ static row k_rows[] = {
     R(bw_rule_shape, "custom ops", TG_ERR_SHAPE, ON_TAPE,
       "a custom backward rule returns a gradient of the wrong shape"),
     R(bw_nomem, "memory", TG_ERR_NOMEM, ON_TAPE, "malloc fails making a parameter's .grad storage"),
+    R(bw_nomem_spare, "memory", TG_ERR_NOMEM, ON_TAPE,
+      "malloc fails making a parameter's second gradient buffer (first backward)"),
     R(retain_user, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_retain_grad on a user-owned tensor"),
     R(vjp_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_vjp with n > 0 and a NULL xs array"),
     R(grad_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_grad(tp, NULL, x, ...)"),
@@ -970,6 +983,8 @@ static const message k_messages[] = {
     {"bw_rule_shape",
      "backward: backward of wrong_shape gave a f64[] gradient for its f64[2,3] input 0 [node 2]"},
     {"bw_nomem", "backward: out of memory for a gradient of 1000 elements [node 2]"},
+    {"bw_nomem_spare", "backward: out of memory for a second gradient buffer of 1000 elements "
+                       "(parameter $0) [node 2]"},
     {"retain_user",
      "retain_grad: a user-owned tensor; use tg_tensor_set_requires_grad instead [node 0]"},
     {"vjp_null", "grad: inputs or outputs array is NULL [node 1]"},

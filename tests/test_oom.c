@@ -270,6 +270,10 @@ typedef struct model_ctx {
     tg_tensor *p[MAX_P];        /* this run's parameters */
     tg_tensor *old_grad[MAX_P]; /* the gradients they start with */
     tg_tensor *ref_grad[MAX_P]; /* reference gradients */
+    /* each backward's "before": .grad's values (made outside injection, so
+     * taking them allocates nothing) and whether there was a .grad */
+    tg_tensor *snap[MAX_P];
+    bool had_grad[MAX_P];
     double ref_loss;
     int32_t labels[8];
 } model_ctx;
@@ -279,7 +283,19 @@ static tg_status model_step(tg_tape *tp, model_ctx *c, double *loss_out)
     tg_tape_reset(tp);
     tg_tensor *loss = c->loss(tp, c);
     if (!loss) return tg_tape_status(tp);
+    for (int i = 0; i < c->np && c->snap[i]; i++) {
+        c->had_grad[i] = tg_tensor_grad(c->p[i]) != NULL;
+        if (c->had_grad[i]) tg_tensor_copy(c->snap[i], tg_tensor_grad(c->p[i]));
+    }
     tg_status st = tg_backward(tp, loss);
+    /* a failed backward (here, of the first step or the second) leaves
+     * every .grad as it was just before it */
+    for (int i = 0; st != TG_OK && i < c->np && c->snap[i]; i++) {
+        if (c->had_grad[i])
+            assert_bits("gradient after a failed backward", tg_tensor_grad(c->p[i]), c->snap[i]);
+        else
+            ck_assert_ptr_null(tg_tensor_grad(c->p[i]));
+    }
     if (st == TG_OK && c->extra) st = c->extra(tp, c, loss);
     if (st == TG_OK && loss_out) *loss_out = tg_tensor_get_flat(loss, 0);
     return st;
@@ -302,6 +318,7 @@ static void model_fresh(void *vc)
     model_ctx *c = vc;
     for (int i = 0; i < c->np; i++) {
         c->p[i] = tg_tensor_clone(c->p0[i]);
+        c->snap[i] = tg_tensor_clone(c->p0[i]);
         tg_tensor_set_requires_grad(c->p[i], true);
         /* half the parameters already hold a gradient (of another loss): a
          * failing backward must leave it alone */
@@ -349,7 +366,8 @@ static void model_clean(void *vc)
     for (int i = 0; i < c->np; i++) {
         tg_tensor_free(c->p[i]);
         tg_tensor_free(c->old_grad[i]);
-        c->p[i] = c->old_grad[i] = NULL;
+        tg_tensor_free(c->snap[i]);
+        c->p[i] = c->old_grad[i] = c->snap[i] = NULL;
     }
 }
 static void model_fini(void *vc)

@@ -23,7 +23,9 @@ typedef struct tg_backward_options {
     bool accumulate;
 } tg_backward_options;
 
-/* Backward from a one-element y (seed 1).  Replaces .grad. */
+/* Backward from a one-element y (seed 1).  Replaces .grad: its values, and
+ * possibly its data pointer (see tg_tensor_grad); on failure every .grad is
+ * left as it was. */
 tg_status tg_backward(tg_tape *tp, tg_tensor *y);
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
 

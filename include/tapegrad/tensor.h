@@ -134,8 +134,12 @@ void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_
 tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
 bool tg_tensor_requires_grad(const tg_tensor *t);
 /* The gradient written by the last tg_backward, or NULL.  For a user-owned
- * tensor it is user-owned storage kept with the tensor (reused step after
- * step); for a tape-owned tensor marked with tg_retain_grad it is tape-owned. */
+ * tensor it is user-owned storage kept with the tensor: the same tensor step
+ * after step, but tg_backward may give it a new data pointer each time (it
+ * swaps in the buffer the new gradient was computed in, alternating between
+ * two), so read tg_tensor_data(tg_tensor_grad(w)) again after each backward
+ * rather than keeping the pointer.  For a tape-owned tensor marked with
+ * tg_retain_grad it is tape-owned. */
 tg_tensor *tg_tensor_grad(const tg_tensor *t);
 /* Set the gradient of a user-owned tensor to zero (keeps its storage). */
 void tg_tensor_zero_grad(tg_tensor *t);

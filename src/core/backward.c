@@ -23,6 +23,11 @@ typedef struct sweep {
     /* the storage of one-element adjoints: 8 bytes per value id, so a
      * scalar tape's sweep takes no arena block per adjoint */
     unsigned char *flat;
+    /* tg_backward replacing .grad, in a direct sweep: a parameter's adjoint
+     * buffer (when it has more than one element) is its spare (see struct
+     * tg_tensor), which backward swaps with .grad's data once the sweep has
+     * succeeded, instead of copying the adjoint over */
+    bool spares;
 } sweep;
 
 /* The flat slot of value id (8 bytes: holds an f32 or f64). */
@@ -100,19 +105,27 @@ static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
     h->numel = x->numel;
     h->data = data;
     h->tape = x->tape;
-    h->epoch = x->epoch;
+    /* a user tensor's spare is not an epoch (and the header owns no spare) */
+    h->epoch = x->magic == TG_MAGIC_TAPE ? x->epoch : 0;
     h->node = x->node;
     h->grad = NULL;
     return h;
 }
 
 /* Make the adjoint of value id (shape of x) this sweep's own buffer, copying
- * an adopted one first; false on out of memory (tape error set). */
+ * an adopted one first; false on out of memory (tape error set).  The buffer
+ * is the flat slot for one element, a parameter's spare when the sweep uses
+ * them (made before the sweep: tg_backward_ex), else arena scratch. */
 static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
 {
     if (s->owned[id]) return true;
     const size_t bytes = (size_t)x->numel * tg_dtype_size(x->dtype);
-    void *b = x->numel == 1 ? flat_slot(s, id) : tg__tape_scratch(tp, bytes + 1);
+    void *b = NULL;
+    if (x->numel == 1)
+        b = flat_slot(s, id);
+    else if (s->spares && x->magic == TG_MAGIC_USER)
+        b = x->spare; /* a parameter (dep: requires grad), spare made */
+    if (!b) b = tg__tape_scratch(tp, bytes + 1);
     if (!b) return false;
     if (s->adata[id]) memcpy(b, s->adata[id], bytes);
     s->adata[id] = b;
@@ -258,6 +271,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     /* Direct rules when no graph is built; explain mode narrates the
      * op-built rules, whose steps are the ones it can name. */
     s->direct = !create_graph && !explain;
+    s->spares = s->spares && s->direct;
     if (s->direct) {
         s->adata = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->adata + 1);
         s->flat = tg__tape_scratch(tp, (size_t)s->nv * 8 + 1);
@@ -418,6 +432,7 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     s->dep_ready = false;
     s->adata = NULL;
     s->flat = NULL;
+    s->spares = false; /* only tg_backward_ex turns them on */
     return true;
 }
 
@@ -444,6 +459,21 @@ static bool check_start(tg_tape *tp, const char *what, const tg_tensor *y)
     return tg_tape_check_inputs(tp, what, 1, in);
 }
 
+/* The spare gradient buffer (struct tg_tensor) of t, the tape's user
+ * tensor $u; false on out of memory (tape error set). */
+static bool make_spare(tg_tape *tp, tg_tensor *t, size_t u)
+{
+    t->spare = tg__malloc((size_t)t->numel * tg_dtype_size(t->dtype));
+    if (!t->spare) {
+        tg_tape_fail(tp, TG_ERR_NOMEM,
+                     "backward: out of memory for a second gradient buffer of %lld elements "
+                     "(parameter $%zu)",
+                     (long long)t->numel, u);
+        return false;
+    }
+    return true;
+}
+
 /* The user-owned gradient storage of a parameter, created on first use and
  * reused afterwards (no allocation in a training loop's steady state). */
 static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
@@ -459,6 +489,14 @@ static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
         }
     }
     return t->grad;
+}
+
+/* Undoes user_grad's storage of a parameter that had none. */
+static void drop_grad(tg_tensor *t)
+{
+    tg__free(t->grad->data);
+    tg__free(t->grad);
+    t->grad = NULL;
 }
 
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
@@ -477,10 +515,20 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
      * and nothing is retained; then the forward pass is skipped. */
     const uint8_t *rg = tg__tape_rg(tp, &nrg);
     s.dep_ready = rg && tg__tape_num_retained(tp) == 0;
+    /* Replacing .grad in a direct sweep (explain off; not from inside a
+     * rule of another sweep on this tape), each parameter of more than one
+     * element gets its adjoint written into its spare buffer, swapped into
+     * .grad below.  Spares are made here, before the sweep, once per
+     * parameter: running out of memory then changes nothing. */
+    s.spares = !o.accumulate && !tg__tape_explain(tp) && !tg__tape_dep(tp);
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         const int32_t id = tg__tape_user_id(tp, u);
-        if (t->requires_grad) s.dep[id] = true;
+        if (t->requires_grad) {
+            s.dep[id] = true;
+            if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
+                return tg_tape_status(tp);
+        }
         if (s.dep_ready && ((size_t)id >= nrg || rg[id] != t->requires_grad)) s.dep_ready = false;
     }
     if (s.dep_ready) memcpy(s.dep, rg, (size_t)s.nv < nrg ? (size_t)s.nv : nrg);
@@ -496,13 +544,20 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     /* Write the results: parameters get user-owned storage (replaced or
      * accumulated), retained intermediates point at their tape adjoint.
      * Storage is made for every parameter before any is written, so an
-     * allocation failure leaves all gradients as they were. */
+     * allocation failure leaves all gradients as they were.  Nothing the
+     * user sees has changed until here: the sweep wrote spares only. */
     bool *fresh = tg__tape_scratch(tp, nu + 1);
     if (!fresh) return tg_tape_status(tp);
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         fresh[u] = t->requires_grad && !t->grad;
-        if (t->requires_grad && !user_grad(tp, t)) return tg_tape_status(tp);
+        if (t->requires_grad && !user_grad(tp, t)) {
+            /* a parameter that had no .grad before this call has none after
+             * it (an optimizer skips a parameter without one) */
+            for (size_t v = 0; v < u; v++)
+                if (fresh[v]) drop_grad(tg__tape_user(tp, v));
+            return tg_tape_status(tp);
+        }
     }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
@@ -512,12 +567,18 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
             /* the adjoint's bytes as they are (a scalar tape has 100,000
              * parameters: no header is made for each) */
             const size_t bytes = (size_t)t->numel * tg_dtype_size(t->dtype);
-            const void *src = id >= 0 && id < s.nv ? s.adata[id] : NULL;
+            void *src = id >= 0 && id < s.nv ? s.adata[id] : NULL;
             if (!bytes) continue;
-            if (src)
-                memcpy(t->grad->data, src, bytes);
-            else
+            if (src && src == t->spare) {
+                /* the sweep wrote it into the spare: swap, no copy (the
+                 * old .grad data is the next sweep's spare) */
+                t->spare = t->grad->data;
+                t->grad->data = src;
+            } else if (src) {
+                memcpy(t->grad->data, src, bytes); /* adopted, arena or flat slot */
+            } else {
                 memset(t->grad->data, 0, bytes); /* IEEE zeros */
+            }
             continue;
         }
         tg_tensor h, *g = adjoint(tp, &s, id, t, &h);

@@ -26,11 +26,24 @@ struct tg_tensor {
     int64_t shape[TG_MAX_DIMS];
     int64_t numel;
     void *data;
-    tg_tape *tape;  /* owner; NULL for user-owned */
-    uint64_t epoch; /* tape epoch at creation (tape-owned only) */
-    int64_t node;   /* tape-owned: index of the producing node, -1 = leaf */
+    tg_tape *tape; /* owner; NULL for user-owned */
+    /* One field, read according to magic (no tensor needs both, and the
+     * header stays 128 bytes).  Read epoch only when magic is TG_MAGIC_TAPE
+     * and spare only when it is TG_MAGIC_USER: code that handles both kinds
+     * (header_of in core/backward.c) must not copy one into the other. */
+    union {
+        uint64_t epoch; /* tape-owned: tape epoch at creation */
+        /* user-owned parameter: a second buffer of grad's size, made by the
+         * first tg_backward that needs it and freed with the tensor.  The
+         * sweep writes the new gradient into it, then swaps it with
+         * grad->data (core/backward.c); NULL until then */
+        void *spare;
+    };
+    int64_t node; /* tape-owned: index of the producing node, -1 = leaf */
     tg_tensor *grad;
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 128,
+               "the tensor header fills 128 bytes on 64-bit targets");
 
 struct tg_node {
     const tg_op *op;

@@ -175,6 +175,7 @@ void tg_tensor_free(tg_tensor *t)
         tg__free(t->grad->data);
         tg__free(t->grad);
     }
+    tg__free(t->spare); /* the gradient's second buffer (core/backward.c) */
     tg__free(t->data);
     t->magic = 0;
     tg__free(t);
