@@ -90,6 +90,7 @@ int main(int argc, char **argv)
         if (r == 0) loss_first = lv;
         loss_last = lv;
     }
+    tb_print_gemm(stdout);
     tb_mem_report(stdout, "B4 tapegrad", &mem0, reps);
     const tg_tape_stats st = tg_tape_get_stats(tp);
     printf("# B4 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f (lr 0.1, same batch every "

@@ -53,6 +53,13 @@ void tb_report(FILE *f, const char *head, const tb_stats *s)
     fflush(f);
 }
 
+void tb_print_gemm(FILE *f)
+{
+    char buf[512];
+    fprintf(f, "# gemm %s\n", tg_gemm_describe(buf, sizeof buf));
+    if (tg_gemm_slow_kernels(buf, sizeof buf)) fprintf(f, "# gemm warning: %s\n", buf);
+}
+
 int tb_int_arg(int argc, char **argv, const char *name, int def)
 {
     for (int i = 1; i + 1 < argc; i++)

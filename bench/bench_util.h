@@ -25,6 +25,12 @@ tb_stats tb_stats_of(double *ms, int n);
  * the same number format as the peers (4 decimals below 1 ms, else 3). */
 void tb_report(FILE *f, const char *head, const tb_stats *s);
 
+/* Prints "# gemm <what matrix products run on>" and, when OpenBLAS runs
+ * generic kernels on a CPU with AVX2 (tg_gemm_slow_kernels), "# gemm
+ * warning: <advice>": a B3-B5 line is only comparable with a peer's line
+ * taken with the same kernels. */
+void tb_print_gemm(FILE *f);
+
 /* Parses "--name N" from argv; returns def when absent.  Exits with a
  * message on a malformed value. */
 int tb_int_arg(int argc, char **argv, const char *name, int def);

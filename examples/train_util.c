@@ -98,6 +98,8 @@ void tu_set_threads(int n)
 #else
     (void)n; /* the built-in gemm is single-threaded */
 #endif
+    char advice[512];
+    if (tg_gemm_slow_kernels(advice, sizeof advice)) fprintf(stderr, "note: %s\n", advice);
 }
 
 /* ---- data ------------------------------------------------------------------ */

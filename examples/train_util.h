@@ -38,7 +38,9 @@ typedef struct tu_args {
  * is the example's one-paragraph description. */
 int tu_parse_args(int argc, char **argv, tu_args *a, const char *usage);
 
-/* Sets OpenBLAS's thread count (no-op without OpenBLAS). */
+/* Sets OpenBLAS's thread count (no-op without OpenBLAS), and says on stderr
+ * when OpenBLAS runs generic kernels this CPU outgrows, with the remedy
+ * (tg_gemm_slow_kernels). */
 void tu_set_threads(int n);
 
 /* A dataset in memory: images as f32 tensors shaped (N, 784) for an MLP or

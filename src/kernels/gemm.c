@@ -212,3 +212,49 @@ const char *tg__gemm_backend(void)
 {
     return TG_HAVE_CBLAS ? "openblas" : "builtin";
 }
+
+char *tg_gemm_describe(char *buf, size_t size)
+{
+    if (!buf || !size) return buf;
+#if TG_HAVE_CBLAS
+    /* OpenBLAS's own extension (its cblas.h): version, build options and,
+     * in a DYNAMIC_ARCH build, the kernels chosen for this CPU */
+    snprintf(buf, size, "%s", openblas_get_config());
+#else
+    snprintf(buf, size, "built-in gemm");
+#endif
+    return buf;
+}
+
+/* OpenBLAS's x86 kernel sets that have no AVX2 FMA kernels: on a CPU with
+ * AVX2 one of these means OpenBLAS did not recognise the model (its
+ * DYNAMIC_ARCH detection falls back to Prescott: OpenBLAS issue 4267, fixed
+ * in 0.3.25) or was told so. */
+static const char *const k_pre_avx2_cores[] = {"Prescott", "Core2",   "Penryn",     "Dunnington",
+                                               "Nehalem",  "Atom",    "Sandybridge", "Barcelona",
+                                               "Opteron",  "Bobcat"};
+
+bool tg_gemm_slow_kernels(char *advice, size_t size)
+{
+    if (advice && size) advice[0] = '\0';
+#if TG_HAVE_CBLAS && (defined(__x86_64__) || defined(__i386__)) &&                               \
+    (defined(__GNUC__) || defined(__clang__))
+    const char *core = openblas_get_corename();
+    bool old = false;
+    for (int i = 0; core && i < TG_ARRAY_LEN(k_pre_avx2_cores); i++)
+        old = old || strcmp(core, k_pre_avx2_cores[i]) == 0;
+    __builtin_cpu_init();
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!old || !(avx512 || __builtin_cpu_supports("avx2"))) return false;
+    if (advice && size)
+        snprintf(advice, size,
+                 "OpenBLAS runs its %s kernels on a CPU with %s, so matrix products are 2-4x "
+                 "slower than they could be (OpenBLAS before 0.3.25 does not recognise some "
+                 "newer CPU models): start the program with OPENBLAS_CORETYPE=%s in the "
+                 "environment",
+                 core, avx512 ? "AVX-512" : "AVX2", avx512 ? "SkylakeX" : "Haswell");
+    return true;
+#else
+    return false;
+#endif
+}
