@@ -8,6 +8,8 @@
 #   sh bench/compare.sh --no-torch        # skip PyTorch even when it is importable
 #   sh bench/compare.sh --log FILE        # keep every raw line (default: a temp file, printed path)
 #   sh bench/compare.sh --table FILE      # only print the table of a kept log
+#   sh bench/compare.sh --coretype keep   # OpenBLAS kernels: keep (the environment's),
+#                                         # auto (default: see below) or a name (SkylakeX)
 #
 # It builds the release bench build (build-bench/, -Dbench=true
 # -Dbuildtype=release -Db_lto=true) and the peers of ../shared/peers into a temp folder:
@@ -16,6 +18,13 @@
 # round each workload's tapegrad program runs right before its peers, so a
 # ratio compares lines taken seconds apart.  Raw lines are tagged with their
 # source ("tapegrad|", "limits|", "adolc|", "torch|") in the log.
+#
+# OpenBLAS chooses its kernels when it is loaded, from OPENBLAS_CORETYPE or its
+# own detection; releases before 0.3.25 fall back to generic SSE3 kernels
+# ("Prescott") on CPU models they do not know, 2-4x slower sgemm for every
+# program, peers and limits included.  With --coretype auto (the default), when
+# OPENBLAS_CORETYPE is unset and tapegrad's tg_gemm_slow_kernels says so, every
+# program runs with the kernels it advises (the log's header says which).
 #
 # Environment: PYTHON, CC (gcc), CXX (g++), PEERS (../shared/peers).
 set -eu
@@ -32,6 +41,7 @@ QUICK=0
 TORCH=1
 LOG=""
 TABLE=""
+CORETYPE=auto
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift ;;
@@ -39,7 +49,8 @@ while [ $# -gt 0 ]; do
         --no-torch) TORCH=0 ;;
         --log) LOG=$2; shift ;;
         --table) TABLE=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --coretype) CORETYPE=$2; shift ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -83,6 +94,22 @@ fi
 if [ "$TORCH" = 1 ] && ! "$PY" -c 'import torch' 2>/dev/null; then TORCH=0; fi
 say "peers: limits adolc=$ADOLC torch=$TORCH"
 
+# ---- OpenBLAS kernels (see the header) ----------------------------------------------
+case "$CORETYPE" in
+keep) ;;
+auto)
+    if [ -z "${OPENBLAS_CORETYPE+x}" ]; then
+        advised=$("$BB/bench_b3" --batch 16 --reps 1 --warmup 0 |
+            sed -n 's/^# gemm warning: .*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p')
+        if [ -n "$advised" ]; then
+            say "OpenBLAS would run its generic kernels here: OPENBLAS_CORETYPE=$advised for every program"
+            export OPENBLAS_CORETYPE="$advised"
+        fi
+    fi ;;
+*) export OPENBLAS_CORETYPE="$CORETYPE" ;;
+esac
+say "OpenBLAS: $("$BB/bench_b3" --batch 16 --reps 1 --warmup 0 | sed -n 's/^# gemm //p' | head -n 1)"
+
 if [ "$QUICK" = 1 ]; then
     B1R=3 B2R=3 STEPR=30 LIMR=21 ADR=5 TR=21
 else
@@ -117,6 +144,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B3 --batches 128,16 --threads 1,2 --reps $TR
     run tapegrad "$BB/bench_b4" --reps $((STEPR / 2))
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --reps $((TR / 2))
+    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --thp --reps $((TR / 2))
     run tapegrad "$BB/bench_b5" --reps $STEPR
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B5 --threads 1 --reps $TR
     r=$((r + 1))
@@ -167,6 +195,7 @@ BEGIN {
     add("B3 b=128 t=2", "tapegrad B3 batch=128 threads=2", "torch B3 batch=128 threads=2", "torch", "limits B3 batch=128 threads=2 limit=sgemm", "sgemm")
     add("B3 b=16 t=2", "tapegrad B3 batch=16 threads=2", "torch B3 batch=16 threads=2", "torch", "limits B3 batch=16 threads=2 limit=sgemm", "sgemm")
     add("B4 b=64 t=1", "tapegrad B4 threads=1", "torch B4 threads=1", "torch(oneDNN)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
+    add("B4 b=64 t=1 (thp)", "tapegrad B4 threads=1", "torch B4 threads=1 malloc=thp", "torch(thp)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
     add("B5 b=128 t=1", "tapegrad B5 threads=1", "torch B5 threads=1", "torch", "limits B5 threads=1 limit=sgemm", "sgemm")
 }
 $1 == "round" { rounds = $2; next }
