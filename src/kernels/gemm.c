@@ -230,14 +230,14 @@ char *tg_gemm_describe(char *buf, size_t size)
  * AVX2 one of these means OpenBLAS did not recognise the model (its
  * DYNAMIC_ARCH detection falls back to Prescott: OpenBLAS issue 4267, fixed
  * in 0.3.25) or was told so. */
-static const char *const k_pre_avx2_cores[] = {"Prescott", "Core2",   "Penryn",     "Dunnington",
-                                               "Nehalem",  "Atom",    "Sandybridge", "Barcelona",
+static const char *const k_pre_avx2_cores[] = {"Prescott", "Core2", "Penryn",      "Dunnington",
+                                               "Nehalem",  "Atom",  "Sandybridge", "Barcelona",
                                                "Opteron",  "Bobcat"};
 
 bool tg_gemm_slow_kernels(char *advice, size_t size)
 {
     if (advice && size) advice[0] = '\0';
-#if TG_HAVE_CBLAS && (defined(__x86_64__) || defined(__i386__)) &&                               \
+#if TG_HAVE_CBLAS && (defined(__x86_64__) || defined(__i386__)) &&                                 \
     (defined(__GNUC__) || defined(__clang__))
     const char *core = openblas_get_corename();
     bool old = false;
