@@ -265,8 +265,10 @@ END_TEST
  * with padded output rows when (KW - 1) / SW > 0: many branches on the
  * geometry.  Here 300 random geometries (strides 1-3, padding 0-3, kernels
  * 1-5, images 1-9, odd and even, non-square) run conv2d forward, both
- * backward rules (direct: tg_backward; op-built: tg_vjp with create_graph)
- * and the public im2col / col2im against the loop references.  The values
+ * backward rules (direct: tg_backward; op-built: tg_vjp with create_graph),
+ * the direct rules adding into gradients that already hold a contribution
+ * (x, w and b in two convolutions) and the public im2col / col2im against
+ * the loop references.  The values
  * are small integers, so every sum is exact in f32 and f64 whatever its
  * order, and the comparison is exact. */
 static double small_int(tg_rng *r)
@@ -371,6 +373,24 @@ START_TEST(test_conv_random_geometries_exact)
                       what, tg_tape_error(tp));
         tt_assert_values(what, gb[0], dx, c.N * c.C * c.H * c.W, 0, 0);
         tt_assert_values(what, gb[1], dw, c.F * R, 0, 0);
+        /* the same x and w in two convolutions: the second contribution
+         * to dx, dw and db is added into the first (the rules' acc paths) */
+        double *g2v, *dx2 = malloc(sizeof(double) * (size_t)(c.N * c.C * c.H * c.W)),
+                     *dw2 = malloc(sizeof(double) * (size_t)(c.F * R)),
+                     *db2 = malloc(sizeof(double) * (size_t)c.F);
+        tg_tensor *g2 = int_tensor(dt, 4, TT_SHAPE(c.N, c.F, OH, OW), &r, &g2v);
+        ref_conv_grads(&c, xv, wv, g2v, dx2, dw2, db2);
+        for (int64_t e = 0; e < c.N * c.C * c.H * c.W; e++) dx2[e] += dx[e];
+        for (int64_t e = 0; e < c.F * R; e++) dw2[e] += dw[e];
+        for (int64_t e = 0; e < c.F; e++) db2[e] += db[e];
+        tg_tensor *y2 = tg_conv2d(tp, x, w, b, c.SH, c.SW, c.PH, c.PW);
+        tg_tensor *loss2 = tg_add(tp, loss, tg_sum_all(tp, tg_mul(tp, y2, g2)));
+        ck_assert_msg(tg_backward(tp, loss2) == TG_OK, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, tg_tensor_grad(x), dx2, c.N * c.C * c.H * c.W, 0, 0);
+        tt_assert_values(what, tg_tensor_grad(w), dw2, c.F * R, 0, 0);
+        if (b) tt_assert_values(what, tg_tensor_grad(b), db2, c.F, 0, 0);
+        free(g2v), free(dx2), free(dw2), free(db2);
+        tg_tensor_free(g2);
         /* the public ops, whole batch */
         tg_tensor *a = tg_im2col(tp, x, c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
         tg_tensor *back =
