@@ -217,8 +217,11 @@ static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     if (g->N == 0 && !acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
     if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx);
     for (int64_t n = 0; n < g->N; n++) {
-        /* zeros: G_n's zero columns times a non-finite pixel are NaN */
-        tg__im2col_ext(dt, &g1, AT(x, n * CHW), b->cols, b->work, true);
+        /* G_n's padding columns are zeros: the block's need only be zero
+         * when the image has a non-finite pixel (0 * Inf is NaN); zeroing
+         * them was 30% of the block's making */
+        const void *xn = AT(x, n * CHW);
+        tg__im2col_ext(dt, &g1, xn, b->cols, b->work, LX != L && !all_finite(dt, CHW, xn));
         const void *gn = AT(gy, n * F * L);
         if (LX != L) {
             widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
