@@ -165,14 +165,28 @@ static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void
     }
 }
 
+/* Are all n values finite?  On the bits (an all-ones exponent is Inf or
+ * NaN), OR-ed over the array: a loop GCC vectorises, unlike isfinite's
+ * compare-and-branch (4.7% of a B4 step before). */
 static bool all_finite(tg_dtype dt, int64_t n, const void *v)
 {
-    bool ok = true;
-    TG_DISPATCH(dt, T, {
-        const T *a = v;
-        for (int64_t i = 0; i < n; i++) ok &= isfinite(a[i]);
-    });
-    return ok;
+    const unsigned char *p = v;
+    if (dt == TG_F32) {
+        uint32_t bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        return !bad;
+    }
+    uint64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, p + 8 * i, 8);
+        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
+    }
+    return !bad;
 }
 
 /* dx (+)= input_grad(gy, w), dx (N, C, H, W).  col2im_ext adds the block's
