@@ -128,6 +128,38 @@ static void phase_col_range(const tg__conv_geom *g, int64_t b, int64_t *lo, int6
     {                                                                                              \
         for (int64_t j = 0; j < n; j++) dst[j * s] += src[j];                                      \
     }
+/* dst[j] (+)= the sum of k rows at j: up to four taps' runs gathered into
+ * a phase with one pass over it instead of one per tap */
+#define IM2COL_DEFINE_SUMS(T, SUF)                                                                 \
+    static inline void sum1_##SUF(int64_t n, bool add, const T *restrict a, T *restrict dst)       \
+    {                                                                                              \
+        if (add)                                                                                   \
+            for (int64_t j = 0; j < n; j++) dst[j] += a[j];                                        \
+        else                                                                                       \
+            for (int64_t j = 0; j < n; j++) dst[j] = a[j];                                         \
+    }                                                                                              \
+    static inline void sum2_##SUF(int64_t n, bool add, const T *restrict a, const T *restrict b,   \
+                                  T *restrict dst)                                                 \
+    {                                                                                              \
+        if (add)                                                                                   \
+            for (int64_t j = 0; j < n; j++) dst[j] += a[j] + b[j];                                 \
+        else                                                                                       \
+            for (int64_t j = 0; j < n; j++) dst[j] = a[j] + b[j];                                  \
+    }                                                                                              \
+    static inline void sum4_##SUF(int64_t n, bool add, const T *restrict a, const T *restrict b,   \
+                                  const T *restrict c, const T *restrict d, T *restrict dst)       \
+    {                                                                                              \
+        if (add)                                                                                   \
+            for (int64_t j = 0; j < n; j++) dst[j] += (a[j] + b[j]) + (c[j] + d[j]);               \
+        else                                                                                       \
+            for (int64_t j = 0; j < n; j++) dst[j] = (a[j] + b[j]) + (c[j] + d[j]);                \
+    }
+IM2COL_DEFINE_SUMS(float, f32)
+IM2COL_DEFINE_SUMS(double, f64)
+#define SUM1(T) _Generic((T)0, float : sum1_f32, default : sum1_f64)
+#define SUM2(T) _Generic((T)0, float : sum2_f32, default : sum2_f64)
+#define SUM4(T) _Generic((T)0, float : sum4_f32, default : sum4_f64)
+
 IM2COL_DEFINE_LOOPS(float, f32)
 IM2COL_DEFINE_LOOPS(double, f64)
 #define COPY(T)        _Generic((T)0, float : copy_f32, default : copy_f64)
@@ -224,12 +256,43 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
     });
 }
 
-static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x,
+/* The taps' runs of plane c summed into its phases.  Plain layout: one
+ * add per output row of each tap.  Extended layout (ld apart, one image,
+ * margin zeros around each row: tg__conv_ext_margin): phase (a, b) at e is
+ * the sum over its taps t of row_t[e - off_t], every tap readable over the
+ * whole phase thanks to the margins, so the taps are gathered four at a
+ * time, each phase element written ceil(taps / 4) times instead of once
+ * per tap (B4's second layer: 10 passes over a phase instead of 25). */
+#define GATHER_PHASES(T)                                                                           \
+    do {                                                                                           \
+        for (int64_t a = 0; a < SH; a++)                                                           \
+            for (int64_t b = 0; b < SW; b++) {                                                     \
+                T *dst = ph + (a * SW + b) * PS;                                                   \
+                const T *pend[4];                                                                  \
+                int np = 0;                                                                        \
+                bool add = false;                                                                  \
+                for (int64_t p = a, pd = 0; p < g->KH; p += SH, pd++)                              \
+                    for (int64_t q = b, qd = 0; q < g->KW; q += SW, qd++) {                        \
+                        pend[np++] = cv + ((c * g->KH + p) * g->KW + q) * ld - (pd * PC + qd);     \
+                        if (np < 4) continue;                                                      \
+                        SUM4(T)(PS, add, pend[0], pend[1], pend[2], pend[3], dst);                 \
+                        add = true, np = 0;                                                        \
+                    }                                                                              \
+                if (np >= 2) SUM2(T)(PS, add, pend[0], pend[1], dst), add = true;                  \
+                if (np % 2) SUM1(T)(PS, add, pend[np - 1], dst), add = true;                       \
+                if (!add)                                                                          \
+                    for (int64_t e = 0; e < PS; e++) dst[e] = 0; /* a phase no tap reads */        \
+            }                                                                                      \
+    } while (0)
+
+/* ld: the distance between rows of cols (ext: one image, margins around
+ * each row; plain: N*OH*OW, rows without margins). */
+static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64_t ld, void *x,
                        bool accumulate, void *work, bool ext)
 {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
-    const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
+    const int64_t L = OH * OW, nwork = tg__conv_work_len(g);
     int64_t lo0, hi0, lo1, hi1;
     phase_col_range(g, 0, &lo0, &hi0);
     phase_col_range(g, 1, &lo1, &hi1);
@@ -240,16 +303,19 @@ static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, vo
         for (int64_t n = 0; n < g->N; n++)
             for (int64_t c = 0; c < g->C; c++) {
                 T *img = xv + (n * g->C + c) * H * W;
-                /* every tap's runs added into the phases */
-                for (int64_t e = 0; e < nwork; e++) ph[e] = 0;
-                FOR_TAPS(p, q, off)
-                {
-                    const T *row = cv + ((c * g->KH + p) * g->KW + q) * ncols + n * L;
-                    T *dst = ph + off;
-                    if (PC == OW || ext)
-                        ADD(T)(OH * PC, row, dst); /* ext: zeros past OW */
-                    else
-                        for (int64_t i = 0; i < OH; i++) ADD(T)(OW, row + i * OW, dst + i * PC);
+                if (ext) {
+                    GATHER_PHASES(T);
+                } else {
+                    for (int64_t e = 0; e < nwork; e++) ph[e] = 0;
+                    FOR_TAPS(p, q, off)
+                    {
+                        const T *row = cv + ((c * g->KH + p) * g->KW + q) * ld + n * L;
+                        T *dst = ph + off;
+                        if (PC == OW)
+                            ADD(T)(L, row, dst); /* the runs are adjacent */
+                        else
+                            for (int64_t i = 0; i < OH; i++) ADD(T)(OW, row + i * OW, dst + i * PC);
+                    }
                 }
                 /* folded into the plane; the padding's share is dropped */
                 if (!accumulate)
@@ -286,7 +352,7 @@ void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, 
 void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
                 void *work)
 {
-    col2im_any(dt, g, cols, x, accumulate, work, false);
+    col2im_any(dt, g, cols, g->N * g->OH * g->OW, x, accumulate, work, false);
 }
 
 void tg__im2col_ext(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
@@ -295,19 +361,25 @@ void tg__im2col_ext(tg_dtype dt, const tg__conv_geom *g, const void *x, void *co
     im2col_any(dt, g, x, cols, work, true, zero_pad);
 }
 
-void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
-                    void *work)
+void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64_t ld, void *x,
+                    bool accumulate, void *work)
 {
-    col2im_any(dt, g, cols, x, accumulate, work, true);
+    col2im_any(dt, g, cols, ld, x, accumulate, work, true);
 }
 
-void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols)
+int64_t tg__conv_ext_margin(const tg__conv_geom *g)
 {
-    const int64_t OH = g->OH, OW = g->OW, PC = phase_cols(g), L = g->N * OH * PC;
+    return (g->KH - 1) / g->SH * phase_cols(g) + (g->KW - 1) / g->SW;
+}
+
+void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols,
+                            int64_t ld)
+{
+    const int64_t OH = g->OH, OW = g->OW, PC = phase_cols(g);
     if (PC == OW) return;
     TG_DISPATCH(dt, T, {
         T *cv = cols;
-        for (int64_t r = 0; r < rows; r++) ZERO_PAD(T, cv + r * L, g->N * OH);
+        for (int64_t r = 0; r < rows; r++) ZERO_PAD(T, cv + r * ld, g->N * OH);
     });
 }
 

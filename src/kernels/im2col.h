@@ -55,16 +55,24 @@ void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, 
  * row padded from OW to PC = OW + (KW - 1) / SW columns (rows of
  * tg__conv_ext_cols(g) = N*OH*PC entries), so that a kernel tap's row is one
  * run of the stride-split plane instead of OH runs of OW: the column matrix
- * with columns inserted.  im2col_ext writes them as zeros when zero_pad is
- * set, else leaves in them values of the plane (finite if the plane is: a
- * product whose padding columns are dropped needs no zeros); col2im_ext adds
- * whole runs and needs them zero (tg__cols_ext_clear_pad zeroes them in
- * `rows` rows of an extended matrix). */
+ * with columns inserted.
+ *
+ * im2col_ext writes the inserted columns as zeros when zero_pad is set, else
+ * leaves in them values of the plane (finite if the plane is: a product
+ * whose padding columns are dropped needs no zeros).
+ *
+ * col2im_ext takes the block of one image (g->N == 1) whose rows are ld
+ * apart, each row with tg__conv_ext_margin(g) zeros before and after its
+ * OH*PC entries (ld >= OH*PC + 2 * margin; cols points at row 0's first
+ * entry), and its inserted columns zero (tg__cols_ext_clear_pad zeroes them
+ * in `rows` rows ld apart): it reads every tap's row over a whole phase. */
 int64_t tg__conv_ext_cols(const tg__conv_geom *g);
+int64_t tg__conv_ext_margin(const tg__conv_geom *g);
 void tg__im2col_ext(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
                     bool zero_pad);
-void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
-                    void *work);
-void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols);
+void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64_t ld, void *x,
+                    bool accumulate, void *work);
+void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols,
+                            int64_t ld);
 
 #endif

@@ -71,7 +71,8 @@ static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
  * gemms read and write y and g in place. */
 typedef struct conv_blk {
     int64_t R, L, LX, PC; /* rows, plain and extended columns, padded row width */
-    void *cols;           /* R x LX: one image's column block */
+    int64_t M;            /* col2im_ext's margin (conv_dx_into: rows LX + 2M apart) */
+    void *cols;           /* R x (LX + 2M): one image's column block */
     void *fx;             /* F x LX: G_n or the product in the extended layout */
     void *wt;             /* R x F: the weight gradient transposed (conv_dw_into) */
     void *work;           /* the kernels' work area */
@@ -92,12 +93,14 @@ static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F
     b->L = g->OH * g->OW;
     b->LX = tg__conv_ext_cols(&g1);
     b->PC = b->LX / g->OH;
-    char *m = scratch(tp, dt, (b->R + F) * b->LX + b->R * F + tg__conv_work_len(g));
+    b->M = tg__conv_ext_margin(&g1);
+    const int64_t ncols = b->R * (b->LX + 2 * b->M);
+    char *m = scratch(tp, dt, ncols + F * b->LX + b->R * F + tg__conv_work_len(g));
     if (!m) return false;
     b->cols = m;
-    b->fx = m + (size_t)(b->R * b->LX) * es;
-    b->wt = m + (size_t)((b->R + F) * b->LX) * es;
-    b->work = m + (size_t)((b->R + F) * b->LX + b->R * F) * es;
+    b->fx = m + (size_t)ncols * es;
+    b->wt = m + (size_t)(ncols + F * b->LX) * es;
+    b->work = m + (size_t)(ncols + F * b->LX + b->R * F) * es;
     return true;
 }
 
@@ -189,27 +192,35 @@ static bool all_finite(tg_dtype dt, int64_t n, const void *v)
     return !bad;
 }
 
-/* dx (+)= input_grad(gy, w), dx (N, C, H, W).  col2im_ext adds the block's
- * padding columns to other pixels, so they must be zero: W^T times G_n's
- * zero columns is, unless a weight is not finite (0 * Inf); then they are
- * zeroed after each gemm. */
+/* dx (+)= input_grad(gy, w), dx (N, C, H, W).  The gemm writes the block
+ * with a margin of zeros around each row (col2im_ext reads every tap's row
+ * over a whole phase).  col2im_ext adds the block's padding columns to
+ * other pixels, so they must be zero: W^T times G_n's zero columns is,
+ * unless a weight is not finite (0 * Inf); then they are zeroed after each
+ * gemm. */
 static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
                          const void *w, void *dx, bool acc, const conv_blk *b)
 {
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
+    const int64_t R = b->R, L = b->L, LX = b->LX, M = b->M, LD = LX + 2 * M,
+                  CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
     const bool clear = LX != L && !all_finite(dt, F * R, w);
-    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx);
+    void *cols = AT_MUT(b->cols, M);
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
+    for (int64_t r = 0; M > 0 && r < R; r++) {
+        memset(AT_MUT(b->cols, r * LD), 0, (size_t)M * es);
+        memset(AT_MUT(b->cols, r * LD + M + LX), 0, (size_t)M * es);
+    }
     for (int64_t n = 0; n < g->N; n++) {
         const void *gn = AT(gy, n * F * L);
         if (LX != L) {
             widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
             gn = b->fx;
         }
-        tg__gemm(dt, true, false, R, LX, F, 1.0, w, R, gn, LX, 0.0, b->cols, LX);
-        if (clear) tg__cols_ext_clear_pad(dt, &g1, R, b->cols);
-        tg__col2im_ext(dt, &g1, b->cols, AT_MUT(dx, n * CHW), acc, b->work);
+        tg__gemm(dt, true, false, R, LX, F, 1.0, w, R, gn, LX, 0.0, cols, LD);
+        if (clear) tg__cols_ext_clear_pad(dt, &g1, R, cols, LD);
+        tg__col2im_ext(dt, &g1, cols, LD, AT_MUT(dx, n * CHW), acc, b->work);
     }
 }
 
@@ -229,7 +240,7 @@ static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     const tg__conv_geom g1 = one_image(g);
     const bool dw_t = R > F;
     if (g->N == 0 && !acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
-    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx);
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
     for (int64_t n = 0; n < g->N; n++) {
         /* G_n's padding columns are zeros: the block's need only be zero
          * when the image has a non-finite pixel (0 * Inf is NaN); zeroing
