@@ -226,6 +226,9 @@ char *tg_gemm_describe(char *buf, size_t size)
     return buf;
 }
 
+#if TG_HAVE_CBLAS && (defined(__x86_64__) || defined(__i386__)) &&                                 \
+    (defined(__GNUC__) || defined(__clang__))
+#define TG_CORE_CHECK 1
 /* OpenBLAS's x86 kernel sets that have no AVX2 FMA kernels: on a CPU with
  * AVX2 one of these means OpenBLAS did not recognise the model (its
  * DYNAMIC_ARCH detection falls back to Prescott: OpenBLAS issue 4267, fixed
@@ -233,12 +236,12 @@ char *tg_gemm_describe(char *buf, size_t size)
 static const char *const k_pre_avx2_cores[] = {"Prescott", "Core2", "Penryn",      "Dunnington",
                                                "Nehalem",  "Atom",  "Sandybridge", "Barcelona",
                                                "Opteron",  "Bobcat"};
+#endif
 
 bool tg_gemm_slow_kernels(char *advice, size_t size)
 {
     if (advice && size) advice[0] = '\0';
-#if TG_HAVE_CBLAS && (defined(__x86_64__) || defined(__i386__)) &&                                 \
-    (defined(__GNUC__) || defined(__clang__))
+#if TG_CORE_CHECK
     const char *core = openblas_get_corename();
     bool old = false;
     for (int i = 0; core && i < TG_ARRAY_LEN(k_pre_avx2_cores); i++)
