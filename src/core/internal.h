@@ -4,6 +4,7 @@
 #define TG_INTERNAL_H
 
 #include "tapegrad.h"
+#include "tg_config.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -240,5 +241,29 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
     } while (0)
 
 #define TG_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* TG_CLONES before a hot elementwise kernel builds it three times, for
+ * baseline x86-64 (SSE2), x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), and the
+ * dynamic loader picks the one the CPU runs (GCC/clang function
+ * multiversioning over glibc's ifunc).  The library is built for the
+ * baseline, so without this an f32 sigmoid runs four lanes wide on a CPU
+ * with sixteen.  Every version computes the same bits: the library is
+ * compiled as ISO C (-std=c11), which leaves floating-point contraction off
+ * (no version fuses a*b + c), and no cloned loop reorders a sum.  Off under
+ * ThreadSanitizer, whose runtime is not ready when the loader resolves the
+ * versions (the process crashes), and without glibc. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TG_TSAN_ 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TG_TSAN_ 1
+#endif
+#if TG_HAVE_CLONES && defined(__GLIBC__) && !defined(TG_TSAN_)
+#define TG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TG_CLONES
+#endif
 
 #endif

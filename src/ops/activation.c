@@ -35,7 +35,7 @@ typedef enum unop {
         }                                                                                          \
     } while (0)
 
-static void un_kernel(unop k, tg_tensor *out, const tg_tensor *in)
+TG_CLONES static void un_kernel(unop k, tg_tensor *out, const tg_tensor *in)
 {
     const int64_t n = in->numel;
     TG_DISPATCH(in->dtype, T, {
@@ -111,8 +111,8 @@ static tg_tensor *act_grad(tg_tape *tp, actgrad k, tg_tensor *s, tg_tensor *g);
 /* One direct rule per unary op: name##_direct writes d (+)= E elementwise,
  * and name##_scalar computes the same E for a one-element node. */
 #define UNARY_DIRECT(name, E)                                                                      \
-    static tg_status name##_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,              \
-                                   tg_grad_sink *k)                                                \
+    TG_CLONES static tg_status name##_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,    \
+                                             tg_grad_sink *k)                                      \
     {                                                                                              \
         bool acc;                                                                                  \
         tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);                                            \
@@ -309,8 +309,8 @@ static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
 #define E_RELU_G1(G, S, H)    AG_RELU_E(G, S)
 #define E_SQUARE_G1(G, S, H)  AG_SQUARE_E(G, S)
 #define GRAD2_DIRECT(name, E0, E1, has0)                                                           \
-    static tg_status name##_grad_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gout,      \
-                                        tg_grad_sink *k)                                           \
+    TG_CLONES static tg_status name##_grad_direct(tg_tape *tp, const tg_node *n,                   \
+                                                  const tg_tensor *gout, tg_grad_sink *k)          \
     {                                                                                              \
         const int64_t m = gout->numel;                                                             \
         bool acc;                                                                                  \

@@ -56,7 +56,7 @@ typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_
         }                                                                                          \
     } while (0)
 
-static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
+TG_CLONES static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
 {
     const int nd = out->ndim;
     const int64_t n = out->numel;
@@ -200,8 +200,8 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
 
 /* d (+)= the gradient of input `slot` of the binary op k with inputs a, b
  * and output y, from the output gradient g. */
-static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const tg_tensor *g,
-                     const tg_tensor *a, const tg_tensor *b, const tg_tensor *y)
+TG_CLONES static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const tg_tensor *g,
+                               const tg_tensor *a, const tg_tensor *b, const tg_tensor *y)
 {
     const int nd = g->ndim;
     const int64_t n = g->numel;
@@ -456,7 +456,8 @@ typedef struct scalar_attr {
     double alpha, beta;
 } scalar_attr;
 
-static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scalar_attr at, int kind)
+TG_CLONES static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor *x, scalar_attr at,
+                                         int kind)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
@@ -495,7 +496,8 @@ static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
 #define E_P2(G, X, Y)     ((G) * (two * (X)))
 #define E_PN(G, X, Y)     ((G) * (pt * TG_POW(X, pm1)))
 
-static tg_status affine_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+TG_CLONES static tg_status affine_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                         tg_grad_sink *k)
 {
     const scalar_attr *at = tg_node_saved(n);
     if (at->alpha == 1.0) return tg_grad_sink_add(k, 0, g);
