@@ -101,7 +101,7 @@ static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
     h->requires_grad = x->requires_grad;
     h->retain = false;
     h->view = true;
-    memcpy(h->shape, x->shape, sizeof h->shape);
+    h->shape = x->shape; /* borrowed: valid while x is, which outlives h */
     h->numel = x->numel;
     h->data = data;
     h->tape = x->tape;

@@ -14,8 +14,11 @@
 #define TG_ALIGN      64
 
 struct tg_tensor {
-    /* laid out to fill 128 bytes: a scalar tape makes one per op and one
-     * per adjoint, so the header is most of its memory */
+    /* 72 bytes on 64-bit targets: a scalar tape makes one per op, so the
+     * header is most of its memory.  The extents are not in the header: a
+     * tensor's own block holds them right after it (ndim entries, none for a
+     * 0-d tensor; tg__tensor_extents), then, for a small tape tensor, its
+     * data, so a 0-d f64 tape tensor takes 80 bytes in all. */
     uint32_t magic;
     tg_dtype dtype;
     int32_t id;         /* tape-owned: value id; user-owned: a hint (core/tape.c) */
@@ -23,12 +26,16 @@ struct tg_tensor {
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
     bool view;          /* tape-owned: data shared with another tensor (reshape) */
-    int64_t shape[TG_MAX_DIMS];
+    /* ndim extents: tg__tensor_extents(t) for a tensor of the library's
+     * making; a header on the stack points at storage of its own or borrows
+     * the extents of the tensor it describes (never NULL then: a 0-d
+     * tensor's pointer is valid and never read) */
+    int64_t *shape;
     int64_t numel;
     void *data;
     tg_tape *tape; /* owner; NULL for user-owned */
     /* One field, read according to magic (no tensor needs both, and the
-     * header stays 128 bytes).  Read epoch only when magic is TG_MAGIC_TAPE
+     * header stays small).  Read epoch only when magic is TG_MAGIC_TAPE
      * and spare only when it is TG_MAGIC_USER: code that handles both kinds
      * (header_of in core/backward.c) must not copy one into the other. */
     union {
@@ -42,8 +49,16 @@ struct tg_tensor {
     int64_t node; /* tape-owned: index of the producing node, -1 = leaf */
     tg_tensor *grad;
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 128,
-               "the tensor header fills 128 bytes on 64-bit targets");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 72,
+               "the tensor header takes 72 bytes on 64-bit targets");
+_Static_assert(sizeof(struct tg_tensor) % sizeof(int64_t) == 0,
+               "the extents after the header are aligned");
+
+/* Where a tensor's extents live in its own block: right after the header. */
+static inline int64_t *tg__tensor_extents(tg_tensor *t)
+{
+    return (int64_t *)(void *)(t + 1);
+}
 
 struct tg_node {
     const tg_op *op;

@@ -223,13 +223,15 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
         }
         n *= shape[i];
     }
-    /* A small tensor (a scalar of a scalar tape) takes one arena block for
-     * header and data: one bump instead of two.  Its data is then 16-byte
-     * aligned, which is all the arena promises for blocks that small anyway. */
+    /* The header and its ndim extents take one arena block; a small tensor
+     * (a scalar of a scalar tape) has its data in the same block, after the
+     * extents: one bump instead of two, 80 bytes for a 0-d f64.  Its data is
+     * then 8-byte aligned (enough for either dtype; the arena promises no
+     * more than 16 for blocks that small anyway). */
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
-    const size_t head = (sizeof(tg_tensor) + 15) & ~(size_t)15;
+    const size_t head = sizeof(tg_tensor) + (size_t)ndim * sizeof(int64_t);
     const bool joint = !view && bytes < TG_ALIGN;
-    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : sizeof *t);
+    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : head);
     if (!t) return NULL;
     void *data = view    ? view
                  : joint ? (void *)((unsigned char *)t + head)
@@ -239,8 +241,8 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     t->magic = TG_MAGIC_TAPE;
     t->dtype = dt;
     t->ndim = ndim;
+    t->shape = tg__tensor_extents(t);
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    for (int i = ndim; i < TG_MAX_DIMS; i++) t->shape[i] = 0;
     t->numel = n;
     t->data = data;
     t->tape = tp;
