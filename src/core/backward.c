@@ -76,7 +76,7 @@ static bool fresh_unshared(const tg_tensor *t, int32_t mark, const tg_node *nd,
 {
     if (t->magic != TG_MAGIC_TAPE || t->id < mark || t->view) return false;
     for (int j = 0; j < nd->n_in; j++)
-        if (j != k && gin[j] == t && nd->in_ids[j] != nd->in_ids[k]) return false;
+        if (j != k && gin[j] == t && tg__node_in_id(nd, j) != tg__node_in_id(nd, k)) return false;
     return true;
 }
 
@@ -141,7 +141,7 @@ tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
 {
     if (!k || !accumulate || i < 0 || i >= k->nd->n_in) return NULL;
     sweep *s = k->s;
-    const int32_t id = k->nd->in_ids[i];
+    const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return NULL;
     const tg_tensor *x = k->nd->in[i];
     *accumulate = s->adata[id] != NULL;
@@ -168,7 +168,7 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
         return k ? tg_tape_status(k->tp) : TG_ERR_NULL;
     }
     sweep *s = k->s;
-    const int32_t id = k->nd->in_ids[i];
+    const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return TG_OK;
     const tg_tensor *x = k->nd->in[i];
     if (!tg_tensor_same_shape(g, x) || g->dtype != x->dtype) {
@@ -206,7 +206,7 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
     double gin[TG_SCALAR_MAX_INPUTS];
     np->op->scalar(np, &a, gin);
     for (int k = 0; k < np->n_in; k++) {
-        const int32_t id = np->in_ids[k];
+        const int32_t id = tg__node_in_id(np, k);
         if (!s->dep[id]) continue;
         const bool first = !s->adata[id];
         if (first) {
@@ -231,7 +231,7 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
 static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
 {
     for (int k = 0; k < nd->n_in; k++) {
-        const int32_t id = nd->in_ids[k];
+        const int32_t id = tg__node_in_id(nd, k);
         if (!s->dep[id] || !s->adata[id]) continue;
         tg_tensor h;
         char what[64];
@@ -263,7 +263,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         const tg_node *n = tg__tape_node(tp, i);
         if (n->out_id >= s->nv) continue;
         bool d = s->dep[n->out_id];
-        for (int k = 0; k < n->n_in && !d; k++) d = s->dep[n->in_ids[k]];
+        for (int k = 0; k < n->n_in && !d; k++) d = s->dep[tg__node_in_id(n, k)];
         s->dep[n->out_id] = d;
     }
     tg__explain_begin(tp, what, y, seed);
@@ -302,7 +302,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;
         bool any = false;
-        for (int k = 0; k < np->n_in; k++) any = any || s->dep[np->in_ids[k]];
+        for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
         if (!any) continue;
         /* anomaly mode names node i for what its rule and the sums below make */
         tg__tape_set_backward_node(tp, i);
@@ -354,7 +354,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             break;
         }
         for (int k = 0; k < nd.n_in; k++) {
-            int32_t id = nd.in_ids[k];
+            int32_t id = tg__node_in_id(&nd, k);
             if (!gin[k] || !s->dep[id]) continue;
             if (!tg_tensor_same_shape(gin[k], nd.in[k]) || gin[k]->dtype != nd.in[k]->dtype) {
                 tg_tape_fail(tp, TG_ERR_SHAPE,

@@ -60,21 +60,33 @@ static inline int64_t *tg__tensor_extents(tg_tensor *t)
     return (int64_t *)(void *)(t + 1);
 }
 
+/* 64 bytes on 64-bit targets, one cache line: a scalar tape records one
+ * per op.  The node keeps no tape pointer (its output, a tape tensor, names
+ * the tape) and no pointer to its input ids (they follow the input pointers
+ * in the links block: tg__node_in_id). */
 struct tg_node {
     const tg_op *op;
-    tg_tape *tape;
-    int n_in;
-    int32_t out_id; /* out->id, kept here so a sweep need not load out */
+    /* n_in input pointers, then their n_in value ids (int32_t), in one block
+     * of the tape's links arena; a scalar node's values come just before */
     tg_tensor **in;
-    int32_t *in_ids;
     tg_tensor *out;
     void *saved;
-    size_t saved_size; /* bytes of saved (for the memory report) */
-    int n_aux;
-    bool scalar;       /* op->scalar applies: inputs and output one element each */
-    uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
     tg_tensor **aux;
+    size_t saved_size; /* bytes of saved (for the memory report) */
+    int n_in;
+    int32_t out_id; /* out->id, kept here so a sweep need not load out */
+    int n_aux;
+    uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
+    bool scalar;       /* op->scalar applies: inputs and output one element each */
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 64,
+               "a node takes 64 bytes on 64-bit targets");
+
+/* The value id of input k < n->n_in: stored after the input pointers. */
+static inline int32_t tg__node_in_id(const tg_node *n, int k)
+{
+    return ((const int32_t *)(const void *)(n->in + n->n_in))[k];
+}
 
 /* A scalar node's recorded values: the n_in inputs', then the output's,
  * stored just before its input pointers (core/tape.c). */

@@ -621,8 +621,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
         tp->nodes = nn;
         tp->cap_nodes = cap;
     }
-    tg_node nd = {
-        .op = op, .tape = tp, .n_in = n_in, .out_id = out->id, .out = out, .n_aux = n_aux};
+    tg_node nd = {.op = op, .n_in = n_in, .out_id = out->id, .out = out, .n_aux = n_aux};
     /* the scalar rule applies when every input and the output hold one
      * element (shapes may differ: (1,) + (1, 1) is a scalar node too) */
     nd.scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
@@ -632,11 +631,12 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
         /* a scalar node keeps its values first (tg__node_values), so its
          * reverse step reads no tensor */
         const size_t nval = nd.scalar ? (size_t)n_in + 1 : 0;
-        double *vals = links_alloc(tp, nval * sizeof *vals +
-                                           (size_t)n_in * (sizeof *nd.in + sizeof *nd.in_ids));
+        int32_t *ids;
+        double *vals =
+            links_alloc(tp, nval * sizeof *vals + (size_t)n_in * (sizeof *nd.in + sizeof *ids));
         if (!vals) return NULL;
         nd.in = (tg_tensor **)(void *)(vals + nval);
-        nd.in_ids = (int32_t *)(nd.in + n_in);
+        ids = (int32_t *)(void *)(nd.in + n_in); /* where tg__node_in_id reads them */
         if (nd.scalar) {
             for (int i = 0; i < n_in; i++) {
                 const bool f32 = in[i]->dtype == TG_F32;
@@ -650,8 +650,8 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
         for (int i = 0; i < n_in; i++) {
             nd.in[i] = in[i];
             /* a live tape tensor carries its id; a user tensor is looked up */
-            nd.in_ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
-            if (nd.in_ids[i] < 0) {
+            ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
+            if (ids[i] < 0) {
                 tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name,
                              i);
                 return NULL;
@@ -699,9 +699,9 @@ tg_tensor *tg_node_output(const tg_node *n)
 bool tg_node_needs_grad(const tg_node *n, int i)
 {
     if (!n || i < 0 || i >= n->n_in) return false;
-    const tg_tape *tp = n->tape;
+    const tg_tape *tp = n->out->tape; /* a node's output is its tape's tensor */
     if (!tp->dep) return true;
-    int32_t id = n->in_ids[i];
+    int32_t id = tg__node_in_id(n, i);
     return id >= 0 && id < tp->n_dep && tp->dep[id];
 }
 const void *tg_node_saved(const tg_node *n)
