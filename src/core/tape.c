@@ -374,24 +374,31 @@ int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
 {
     return tp->user_ids_order[i];
 }
+/* Room for rg[i]; false (and rg_ok false) on out of memory. */
+static bool rg_grow(tg_tape *tp, size_t i)
+{
+    size_t cap = tp->rg_cap ? tp->rg_cap * 2 : 1024;
+    if (cap <= i) cap = i + 1;
+    uint8_t *b = tg__realloc(tp->rg, cap);
+    if (!b) {
+        tp->rg_ok = false; /* the sweep computes it instead */
+        return false;
+    }
+    tp->mallocs++;
+    tp->rg = b;
+    tp->rg_cap = cap;
+    return true;
+}
+
 static void rg_note(tg_tape *tp, int32_t id, bool rg)
 {
     if (!tp->rg_ok || id < 0) return;
     const size_t i = (size_t)id;
     if (i >= tp->rg_n) {
-        if (i >= tp->rg_cap) {
-            size_t cap = tp->rg_cap ? tp->rg_cap * 2 : 1024;
-            if (cap <= i) cap = i + 1;
-            uint8_t *b = tg__realloc(tp->rg, cap);
-            if (!b) {
-                tp->rg_ok = false; /* the sweep computes it instead */
-                return;
-            }
-            tp->mallocs++;
-            tp->rg = b;
-            tp->rg_cap = cap;
-        }
-        memset(tp->rg + tp->rg_n, 0, i - tp->rg_n); /* ids made in between: constants */
+        if (i >= tp->rg_cap && !rg_grow(tp, i)) return;
+        /* ids made in between: constants (usually none: a node's output
+         * takes the next id, so no call for nothing) */
+        if (i > tp->rg_n) memset(tp->rg + tp->rg_n, 0, i - tp->rg_n);
         tp->rg_n = i + 1;
     }
     tp->rg[i] = rg;
