@@ -102,7 +102,11 @@ void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
 
 /* ---- arena (core/arena.c) ------------------------------------------------ */
-typedef struct tg_chunk tg_chunk;
+typedef struct tg_chunk {
+    struct tg_chunk *next;
+    size_t size, used;
+    unsigned char *mem; /* TG_ALIGN-aligned start inside the block */
+} tg_chunk;
 typedef struct tg_arena {
     tg_chunk *head;  /* chunk being filled */
     tg_chunk *first; /* chunk list, oldest first */
@@ -110,8 +114,32 @@ typedef struct tg_arena {
     int64_t mallocs;
 } tg_arena;
 void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit);
-/* NULL when out of memory or over the limit. */
-void *tg__arena_alloc(tg_arena *a, size_t n);
+/* Small blocks (headers, index arrays, attributes, a small tensor with its
+ * header) are 16-byte aligned so a scalar-sized graph does not waste most of
+ * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
+ * are TG_ALIGN-aligned for vector loads. */
+#define TG_ARENA_BIG 256
+/* Every case but the fast one of tg__arena_alloc (core/arena.c). */
+void *tg__arena_alloc_slow(tg_arena *a, size_t n);
+/* NULL when out of memory or over the limit.  The common case of a scalar
+ * tape, a small block that fits the current chunk of an arena without a
+ * limit, is inline: a scalar op makes two or three blocks.  Chunk offsets
+ * stay multiples of 16, so it needs no padding. */
+static inline void *tg__arena_alloc(tg_arena *a, size_t n)
+{
+    tg_chunk *h = a->head;
+    if (n < TG_ARENA_BIG && h && !a->limit) {
+        const size_t r = (n + 15) & ~(size_t)15;
+        if (h->size - h->used >= r) {
+            void *p = h->mem + h->used;
+            h->used += r;
+            a->in_use += r;
+            if (a->in_use > a->high_water) a->high_water = a->in_use;
+            return p;
+        }
+    }
+    return tg__arena_alloc_slow(a, n);
+}
 void tg__arena_reset(tg_arena *a);
 void tg__arena_free(tg_arena *a);
 
