@@ -298,6 +298,13 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
 
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
+        /* The nodes and their links are read backwards, a line or two each
+         * per step on a scalar tape, faster than the hardware fetches them:
+         * ask for them ahead (the node 32 steps on, then the links it
+         * names, 16 steps on; a scalar node's values begin 16 or 24 bytes
+         * before its input pointers) */
+        if (i >= 32) __builtin_prefetch(np - 32);
+        if (i >= 16 && np[-16].n_in) __builtin_prefetch((const char *)np[-16].in - 24);
         const int32_t oid = np->out_id;
         const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;
