@@ -303,8 +303,8 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
          * ask for them ahead (the node 32 steps on, then the links it
          * names, 16 steps on; a scalar node's values begin 16 or 24 bytes
          * before its input pointers) */
-        if (i >= 32) __builtin_prefetch(np - 32);
-        if (i >= 16 && np[-16].n_in) __builtin_prefetch((const char *)np[-16].in - 24);
+        if (i >= 32) TG_PREFETCH(np - 32, 0, 0);
+        if (i >= 16 && np[-16].n_in) TG_PREFETCH(np[-16].in, -24, 0);
         const int32_t oid = np->out_id;
         const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;

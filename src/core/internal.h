@@ -296,4 +296,12 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
 
 #define TG_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A hint to fetch the cache line at byte offset off from p, for writing (w
+ * 1) or reading (0), ahead of a loop that streams through memory (the
+ * recording of a scalar tape writes about 200 bytes per op, the reverse
+ * sweep reads most of them back).  Never faults: the address may lie past
+ * the block, so it is formed as an integer. */
+#define TG_PREFETCH(p, off, w)                                                                     \
+    __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
+
 #endif
