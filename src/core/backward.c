@@ -531,6 +531,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         const int32_t id = tg__tape_user_id(tp, u);
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0); /* see below */
         if (t->requires_grad) {
             s.dep[id] = true;
             if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
@@ -557,6 +558,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     if (!fresh) return tg_tape_status(tp);
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
         fresh[u] = t->requires_grad && !t->grad;
         if (t->requires_grad && !user_grad(tp, t)) {
             /* a parameter that had no .grad before this call has none after
@@ -568,6 +570,15 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
+        /* These passes visit every parameter's header, here also its
+         * .grad's header and data: on a scalar tape 100,000 of each, apart
+         * in memory.  Ask for them ahead, each from the one fetched before
+         * (header 16 on, its .grad 8 on, that one's data 4 on). */
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
+        if (u + 8 < nu && tg__tape_user(tp, u + 8)->grad)
+            TG_PREFETCH(tg__tape_user(tp, u + 8)->grad, 0, 0);
+        if (u + 4 < nu && tg__tape_user(tp, u + 4)->grad)
+            TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
         if (!t->requires_grad) continue;
         const int32_t id = tg__tape_user_id(tp, u);
         if (s.direct && !(o.accumulate && !fresh[u])) {
