@@ -60,27 +60,63 @@ static inline int64_t *tg__tensor_extents(tg_tensor *t)
     return (int64_t *)(void *)(t + 1);
 }
 
-/* 64 bytes on 64-bit targets, one cache line: a scalar tape records one
- * per op.  The node keeps no tape pointer (its output, a tape tensor, names
- * the tape) and no pointer to its input ids (they follow the input pointers
- * in the links block: tg__node_in_id). */
+/* 48 bytes on 64-bit targets: a scalar tape records one per op.  All that
+ * a node has besides its op and output sits in one block of the tape's
+ * links arena, its links, which in points into:
+ *   - a scalar node's n_in + 1 recorded values (tg__node_values),
+ *   - the n_in input pointers (in points at the first),
+ *   - their n_in value ids, int32_t (tg__node_in_id),
+ *   - at the next 16-byte boundary the saved_size bytes of attributes
+ *     (tg__node_saved),
+ *   - at the next 8-byte boundary the n_aux aux tensor pointers
+ *     (tg__node_aux).
+ * in is NULL when the block would be empty.  The tape is the output's (a
+ * node's output is always a tensor of its tape). */
 struct tg_node {
     const tg_op *op;
-    /* n_in input pointers, then their n_in value ids (int32_t), in one block
-     * of the tape's links arena; a scalar node's values come just before */
     tg_tensor **in;
     tg_tensor *out;
-    void *saved;
-    tg_tensor **aux;
-    size_t saved_size; /* bytes of saved (for the memory report) */
+    size_t saved_size; /* bytes of attributes (0: none) */
     int n_in;
     int32_t out_id; /* out->id, kept here so a sweep need not load out */
     int n_aux;
     uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
     bool scalar;       /* op->scalar applies: inputs and output one element each */
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 64,
-               "a node takes 64 bytes on 64-bit targets");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 48,
+               "a node takes 48 bytes on 64-bit targets");
+
+/* Byte offsets in a links block (see struct tg_node) of a node with n_in
+ * inputs, scalar or not: of the input pointers, of the attributes, of the
+ * aux pointers, and the block's size.  The block itself is 16-byte aligned
+ * (an arena block). */
+static inline size_t tg__links_in_off(int n_in, bool scalar)
+{
+    return scalar ? ((size_t)n_in + 1) * sizeof(double) : 0;
+}
+static inline size_t tg__links_saved_off(int n_in, bool scalar)
+{
+    const size_t end =
+        tg__links_in_off(n_in, scalar) + (size_t)n_in * (sizeof(tg_tensor *) + sizeof(int32_t));
+    return (end + 15) & ~(size_t)15;
+}
+static inline size_t tg__links_aux_off(int n_in, bool scalar, size_t saved_size)
+{
+    return (tg__links_saved_off(n_in, scalar) + saved_size + 7) & ~(size_t)7;
+}
+static inline size_t tg__links_size(int n_in, bool scalar, size_t saved_size, int n_aux)
+{
+    if (!saved_size && !n_aux) /* no padding after the ids */
+        return tg__links_in_off(n_in, scalar) +
+               (size_t)n_in * (sizeof(tg_tensor *) + sizeof(int32_t));
+    return tg__links_aux_off(n_in, scalar, saved_size) + (size_t)n_aux * sizeof(tg_tensor *);
+}
+
+/* The start of a node's links block (its in is not NULL). */
+static inline unsigned char *tg__node_links(const tg_node *n)
+{
+    return (unsigned char *)(void *)n->in - tg__links_in_off(n->n_in, n->scalar);
+}
 
 /* The value id of input k < n->n_in: stored after the input pointers. */
 static inline int32_t tg__node_in_id(const tg_node *n, int k)
@@ -93,6 +129,20 @@ static inline int32_t tg__node_in_id(const tg_node *n, int k)
 static inline const double *tg__node_values(const tg_node *n)
 {
     return (const double *)(const void *)n->in - (n->n_in + 1);
+}
+
+/* The node's attributes (NULL for none). */
+static inline void *tg__node_saved(const tg_node *n)
+{
+    return n->saved_size ? tg__node_links(n) + tg__links_saved_off(n->n_in, n->scalar) : NULL;
+}
+
+/* The node's n_aux aux tensor pointers (NULL for none). */
+static inline tg_tensor **tg__node_aux(const tg_node *n)
+{
+    return n->n_aux ? (tg_tensor **)(void *)(tg__node_links(n) +
+                                             tg__links_aux_off(n->n_in, n->scalar, n->saved_size))
+                    : NULL;
 }
 
 /* ---- allocation (core/alloc.c): every heap allocation goes here -------- */

@@ -612,6 +612,21 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
     return tg__tape_record_checked(tp, op, n_in, in, out, saved, saved_size, n_aux, aux);
 }
 
+/* Room for one more node (out of line: rare); false on out of memory. */
+static bool nodes_grow(tg_tape *tp, const tg_op *op)
+{
+    int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;
+    tg_node *nn = tg__realloc(tp->nodes, (size_t)cap * sizeof *nn);
+    if (!nn) {
+        tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory growing the node list", op->name);
+        return false;
+    }
+    tp->mallocs++;
+    tp->nodes = nn;
+    tp->cap_nodes = cap;
+    return true;
+}
+
 tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                                    tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                                    tg_tensor *const *aux)
@@ -624,45 +639,38 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
     if (!tp->recording) return out; /* inside a plain backward: a constant */
     rg_note(tp, out->id, rg);
 
-    if (tp->n_nodes == tp->cap_nodes) {
-        int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;
-        tg_node *nn = tg__realloc(tp->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) {
-            tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory growing the node list", op->name);
-            return NULL;
-        }
-        tp->mallocs++;
-        tp->nodes = nn;
-        tp->cap_nodes = cap;
-    }
-    tg_node nd = {.op = op, .n_in = n_in, .out_id = out->id, .out = out, .n_aux = n_aux};
+    if (tp->n_nodes == tp->cap_nodes && !nodes_grow(tp, op)) return NULL;
     /* the scalar rule applies when every input and the output hold one
      * element (shapes may differ: (1,) + (1, 1) is a scalar node too) */
-    nd.scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
-    for (int i = 0; i < n_in && nd.scalar; i++) nd.scalar = in[i]->numel == 1;
+    bool scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
+    for (int i = 0; i < n_in && scalar; i++) scalar = in[i]->numel == 1;
+    uint16_t f32_mask = 0;
+    tg_tensor **lin = NULL;
+    const size_t links = tg__links_size(n_in, scalar, saved_size, n_aux);
+    unsigned char *b = NULL;
+    if (links) {
+        /* the node's links in one block (struct tg_node): a scalar node
+         * keeps its values first, so its reverse step reads no tensor, and
+         * the attributes beside the inputs are read with them */
+        b = links_alloc(tp, links);
+        if (!b) return NULL;
+        lin = (tg_tensor **)(void *)(b + tg__links_in_off(n_in, scalar));
+    }
     if (n_in) {
-        /* inputs and their ids in one arena block */
-        /* a scalar node keeps its values first (tg__node_values), so its
-         * reverse step reads no tensor */
-        const size_t nval = nd.scalar ? (size_t)n_in + 1 : 0;
-        int32_t *ids;
-        double *vals =
-            links_alloc(tp, nval * sizeof *vals + (size_t)n_in * (sizeof *nd.in + sizeof *ids));
-        if (!vals) return NULL;
-        nd.in = (tg_tensor **)(void *)(vals + nval);
-        ids = (int32_t *)(void *)(nd.in + n_in); /* where tg__node_in_id reads them */
-        if (nd.scalar) {
+        double *vals = (double *)(void *)b;
+        int32_t *ids = (int32_t *)(void *)(lin + n_in); /* where tg__node_in_id reads them */
+        if (scalar) {
             for (int i = 0; i < n_in; i++) {
                 const bool f32 = in[i]->dtype == TG_F32;
                 vals[i] = f32 ? *(const float *)in[i]->data : *(const double *)in[i]->data;
-                nd.f32_mask |= (uint16_t)(f32 << i);
+                f32_mask |= (uint16_t)(f32 << i);
             }
             const bool f32 = out->dtype == TG_F32;
             vals[n_in] = f32 ? *(const float *)out->data : *(const double *)out->data;
-            nd.f32_mask |= (uint16_t)(f32 << 8);
+            f32_mask |= (uint16_t)(f32 << 8);
         }
         for (int i = 0; i < n_in; i++) {
-            nd.in[i] = in[i];
+            lin[i] = in[i];
             /* a live tape tensor carries its id; a user tensor is looked up */
             ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
             if (ids[i] < 0) {
@@ -678,19 +686,27 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                          saved_size);
             return NULL;
         }
-        nd.saved = links_alloc(tp, saved_size); /* beside the inputs: read with them */
-        if (!nd.saved) return NULL;
-        memcpy(nd.saved, saved, saved_size);
-        nd.saved_size = saved_size;
+        memcpy(b + tg__links_saved_off(n_in, scalar), saved, saved_size);
     }
     if (n_aux) {
-        nd.aux = tg__tape_scratch(tp, (size_t)n_aux * sizeof *nd.aux);
-        if (!nd.aux) return NULL;
-        for (int i = 0; i < n_aux; i++) nd.aux[i] = aux[i];
+        tg_tensor **a = (tg_tensor **)(void *)(b + tg__links_aux_off(n_in, scalar, saved_size));
+        for (int i = 0; i < n_aux; i++) a[i] = aux[i];
     }
-    out->node = tp->n_nodes;
-    TG_PREFETCH(tp->nodes + tp->n_nodes, 16 * sizeof nd, 1); /* see links_alloc */
-    tp->nodes[tp->n_nodes++] = nd;
+    /* Written in place, each field once: a node built on the stack and
+     * copied into the array was read back in 16-byte pieces before its
+     * narrower stores had landed, a store-forwarding stall on every op. */
+    tg_node *const nd = tp->nodes + tp->n_nodes;
+    TG_PREFETCH(nd, 16 * sizeof *nd, 1); /* see links_alloc */
+    nd->op = op;
+    nd->in = lin;
+    nd->out = out;
+    nd->saved_size = saved_size;
+    nd->n_in = n_in;
+    nd->out_id = out->id;
+    nd->n_aux = n_aux;
+    nd->f32_mask = f32_mask;
+    nd->scalar = scalar;
+    out->node = tp->n_nodes++;
     return out;
 }
 
@@ -721,11 +737,11 @@ bool tg_node_needs_grad(const tg_node *n, int i)
 }
 const void *tg_node_saved(const tg_node *n)
 {
-    return n ? n->saved : NULL;
+    return n ? tg__node_saved(n) : NULL;
 }
 tg_tensor *tg_node_aux(const tg_node *n, int i)
 {
-    return n && i >= 0 && i < n->n_aux ? n->aux[i] : NULL;
+    return n && i >= 0 && i < n->n_aux ? tg__node_aux(n)[i] : NULL;
 }
 int tg_node_num_aux(const tg_node *n)
 {
