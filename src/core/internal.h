@@ -15,10 +15,11 @@
 
 struct tg_tensor {
     /* 72 bytes on 64-bit targets: a scalar tape makes one per op, so the
-     * header is most of its memory.  The extents are not in the header: a
-     * tensor's own block holds them right after it (ndim entries, none for a
-     * 0-d tensor; tg__tensor_extents), then, for a small tape tensor, its
-     * data, so a 0-d f64 tape tensor takes 80 bytes in all. */
+     * headers are a large part of its memory (docs/design.md, "What one
+     * recorded op takes").  The extents are not in the header: a tensor's
+     * own block holds them right after it (ndim entries, none for a 0-d
+     * tensor; tg__tensor_extents), then, for a small tape tensor, its data,
+     * so a 0-d f64 tape tensor takes 80 bytes in all. */
     uint32_t magic;
     tg_dtype dtype;
     int32_t id;         /* tape-owned: value id; user-owned: a hint (core/tape.c) */
@@ -348,9 +349,10 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
 
 /* A hint to fetch the cache line at byte offset off from p, for writing (w
  * 1) or reading (0), ahead of a loop that streams through memory (the
- * recording of a scalar tape writes about 200 bytes per op, the reverse
+ * recording of a scalar tape writes about 170 bytes per op, the reverse
  * sweep reads most of them back).  Never faults: the address may lie past
- * the block, so it is formed as an integer. */
+ * the block, so it is formed as an integer.  (Without -mprfchw, gcc makes
+ * a write hint a plain prefetch; that is what was measured.) */
 #define TG_PREFETCH(p, off, w)                                                                     \
     __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
 
