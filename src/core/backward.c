@@ -212,8 +212,8 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
         if (first) {
             s->adata[id] = flat_slot(s, id);
             s->owned[id] = true;
-        } else if (!own_adjoint(tp, s, id, np->in[k])) { /* a no-op when owned */
-            return false;
+        } else if (!s->owned[id] && !own_adjoint(tp, s, id, np->in[k])) {
+            return false; /* (the owned check first: no call in the usual case) */
         }
         if (np->f32_mask >> k & 1) {
             float *d = s->adata[id];
@@ -308,17 +308,24 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         const int32_t oid = np->out_id;
         const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;
-        bool any = false;
-        for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
-        if (!any) continue;
         /* anomaly mode names node i for what its rule and the sums below make */
-        tg__tape_set_backward_node(tp, i);
-        steps++;
         if (s->direct && np->scalar) {
+            /* no check first that an input needs a gradient: scalar_step
+             * skips each that does not, and this is the path of a scalar
+             * tape, where nearly every input does (the rule is a pure
+             * function of the recorded values; steps is only printed by
+             * explain mode, which takes the other paths) */
+            tg__tape_set_backward_node(tp, i);
+            steps++;
             if (!scalar_step(tp, s, np)) break;
             if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
             continue;
         }
+        bool any = false;
+        for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
+        if (!any) continue;
+        tg__tape_set_backward_node(tp, i);
+        steps++;
         if (s->direct && np->op->direct) {
             /* nothing is recorded here, so np stays valid; g and the input
              * buffers get headers on the stack (or scratch for many inputs) */
