@@ -965,7 +965,7 @@ static const message k_messages[] = {
     {"record_saved", "record silent: saved is NULL with size 8 [node 0]"},
     {"alloc_dtype", "alloc: bad dtype 7 or ndim 1 [node 0]"},
     {"alloc_extent", "alloc: extent -5 of axis 1 is invalid [node 0]"},
-    {"arena_limit", "arena: cannot allocate 8000 bytes (in use 128, limit 4096) [node 0]"},
+    {"arena_limit", "arena: cannot allocate 8000 bytes (in use 80, limit 4096) [node 0]"},
     {"nomem_nodes", "neg: out of memory growing the node list [node 256]"},
     {"nomem_register", "neg: out of memory registering input 0 [node 1]"},
     {"anomaly_forward", "anomaly: node 1 (log) produced NaN at flat index 0 of f64[2,3]; input 0 "

@@ -184,9 +184,10 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
     for (int32_t v = 0; v < nv; v++) mc[v] = -1;
     for (int64_t i = 0; i <= loss_node; i++) {
         const tg_node *nd = tg__tape_node(tp, i);
-        for (int k = 0; k < nd->n_in; k++)
-            if (nd->in_ids[k] >= 0 && nd->in_ids[k] < nv && mc[nd->in_ids[k]] < 0)
-                mc[nd->in_ids[k]] = i;
+        for (int k = 0; k < nd->n_in; k++) {
+            const int32_t id = tg__node_in_id(nd, k);
+            if (id >= 0 && id < nv && mc[id] < 0) mc[id] = i;
+        }
     }
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, entries[i].tensor);

@@ -4,12 +4,6 @@
  * loop allocates nothing. */
 #include "internal.h"
 
-struct tg_chunk {
-    tg_chunk *next;
-    size_t size, used;
-    unsigned char *mem; /* TG_ALIGN-aligned start inside the block */
-};
-
 static tg_chunk *chunk_new(tg_arena *a, size_t size)
 {
     size_t total = sizeof(tg_chunk) + size + TG_ALIGN;
@@ -34,32 +28,15 @@ void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit)
     a->limit = limit;
 }
 
-/* Small blocks (headers, index arrays, attributes, a small tensor with its
- * header) are 16-byte aligned so a scalar-sized graph does not waste most of
- * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
- * are TG_ALIGN-aligned for vector loads. */
-#define TG_ARENA_BIG 256
+/* The alignment rule of blocks: see TG_ARENA_BIG in core/internal.h. */
 static size_t pad_for(const tg_chunk *c, size_t align)
 {
     uintptr_t p = (uintptr_t)(c->mem + c->used);
     return (size_t)(((p + align - 1) & ~(uintptr_t)(align - 1)) - p);
 }
 
-void *tg__arena_alloc(tg_arena *a, size_t n)
+void *tg__arena_alloc_slow(tg_arena *a, size_t n)
 {
-    /* The common case of a scalar tape: a small block that fits the current
-     * chunk.  Chunk offsets stay multiples of 16, so it needs no padding. */
-    tg_chunk *h = a->head;
-    if (n < TG_ARENA_BIG && h && !a->limit) {
-        const size_t r = (n + 15) & ~(size_t)15;
-        if (h->size - h->used >= r) {
-            void *p = h->mem + h->used;
-            h->used += r;
-            a->in_use += r;
-            if (a->in_use > a->high_water) a->high_water = a->in_use;
-            return p;
-        }
-    }
     const size_t align = n >= TG_ARENA_BIG ? TG_ALIGN : 16;
     if (n > SIZE_MAX - 2 * TG_ALIGN) return NULL;
     size_t rounded = (n + 15) & ~(size_t)15;

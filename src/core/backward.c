@@ -4,6 +4,23 @@
  * so with create_graph they are recorded like any other computation. */
 #include "internal.h"
 
+/* A direct sweep's adjoint of one value: its one element itself, or where
+ * its data is (8 bytes per value id in all, so a scalar tape's sweep takes
+ * no arena block per adjoint). */
+typedef union adj_slot {
+    double f64;
+    float f32;
+    void *p;
+} adj_slot;
+
+/* What a direct sweep's slot[id] holds (state[id]). */
+enum {
+    ADJ_NONE,    /* no adjoint yet */
+    ADJ_INLINE,  /* owned: the one element, in the slot itself */
+    ADJ_OWNED,   /* owned: slot.p is a buffer this sweep made */
+    ADJ_ADOPTED, /* slot.p is data the sweep was handed: copied before any sum */
+};
+
 typedef struct sweep {
     int32_t nv;        /* values known when the sweep started */
     bool *dep;         /* dep[id]: value depends on a target */
@@ -14,15 +31,15 @@ typedef struct sweep {
      * adjoint, a forward tensor, or share data with one (a reshape view). */
     bool *owned;
     /* A direct sweep (no graph built, explain off) keeps each adjoint as bare
-     * data of its value's shape and dtype: adata[id], with owned[id] as
-     * above; grads[] is then unused.  No tensor header is made per adjoint
-     * (on a scalar tape that header was most of the sweep's memory). */
+     * data of its value's shape and dtype, described by state[id] and
+     * slot[id] (owned in the same sense as above: ADJ_INLINE or ADJ_OWNED);
+     * grads[] and owned[] are then unused.  No tensor header is made per
+     * adjoint (on a scalar tape that header was most of the sweep's
+     * memory), and a one-element adjoint lives in its slot. */
     bool direct;
     bool dep_ready; /* dep[] is already final: no forward pass needed */
-    void **adata;
-    /* the storage of one-element adjoints: 8 bytes per value id, so a
-     * scalar tape's sweep takes no arena block per adjoint */
-    unsigned char *flat;
+    uint8_t *state;
+    adj_slot *slot;
     /* tg_backward replacing .grad, in a direct sweep: a parameter's adjoint
      * buffer (when it has more than one element) is its spare (see struct
      * tg_tensor), which backward swaps with .grad's data once the sweep has
@@ -30,10 +47,16 @@ typedef struct sweep {
     bool spares;
 } sweep;
 
-/* The flat slot of value id (8 bytes: holds an f32 or f64). */
-static void *flat_slot(const sweep *s, int32_t id)
+/* A direct sweep's adjoint data of value id, or NULL for none. */
+static void *adj_data(const sweep *s, int32_t id)
 {
-    return s->flat + (size_t)id * 8;
+    const uint8_t st = s->state[id];
+    return st == ADJ_INLINE ? (void *)&s->slot[id] : st != ADJ_NONE ? s->slot[id].p : NULL;
+}
+
+static bool adj_owned(const sweep *s, int32_t id)
+{
+    return s->state[id] == ADJ_INLINE || s->state[id] == ADJ_OWNED;
 }
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -76,7 +99,7 @@ static bool fresh_unshared(const tg_tensor *t, int32_t mark, const tg_node *nd,
 {
     if (t->magic != TG_MAGIC_TAPE || t->id < mark || t->view) return false;
     for (int j = 0; j < nd->n_in; j++)
-        if (j != k && gin[j] == t && nd->in_ids[j] != nd->in_ids[k]) return false;
+        if (j != k && gin[j] == t && tg__node_in_id(nd, j) != tg__node_in_id(nd, k)) return false;
     return true;
 }
 
@@ -101,7 +124,7 @@ static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
     h->requires_grad = x->requires_grad;
     h->retain = false;
     h->view = true;
-    memcpy(h->shape, x->shape, sizeof h->shape);
+    h->shape = x->shape; /* borrowed: valid while x is, which outlives h */
     h->numel = x->numel;
     h->data = data;
     h->tape = x->tape;
@@ -114,22 +137,26 @@ static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
 
 /* Make the adjoint of value id (shape of x) this sweep's own buffer, copying
  * an adopted one first; false on out of memory (tape error set).  The buffer
- * is the flat slot for one element, a parameter's spare when the sweep uses
- * them (made before the sweep: tg_backward_ex), else arena scratch. */
+ * is the slot itself for one element, a parameter's spare when the sweep
+ * uses them (made before the sweep: tg_backward_ex), else arena scratch. */
 static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
 {
-    if (s->owned[id]) return true;
+    if (adj_owned(s, id)) return true;
     const size_t bytes = (size_t)x->numel * tg_dtype_size(x->dtype);
+    const void *src = adj_data(s, id); /* adopted, or NULL */
+    if (x->numel == 1) {
+        if (src) memcpy(&s->slot[id], src, bytes); /* src is never this slot */
+        s->state[id] = ADJ_INLINE;
+        return true;
+    }
     void *b = NULL;
-    if (x->numel == 1)
-        b = flat_slot(s, id);
-    else if (s->spares && x->magic == TG_MAGIC_USER)
+    if (s->spares && x->magic == TG_MAGIC_USER)
         b = x->spare; /* a parameter (dep: requires grad), spare made */
     if (!b) b = tg__tape_scratch(tp, bytes + 1);
     if (!b) return false;
-    if (s->adata[id]) memcpy(b, s->adata[id], bytes);
-    s->adata[id] = b;
-    s->owned[id] = true;
+    if (src) memcpy(b, src, bytes);
+    s->slot[id].p = b;
+    s->state[id] = ADJ_OWNED;
     return true;
 }
 
@@ -141,12 +168,12 @@ tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
 {
     if (!k || !accumulate || i < 0 || i >= k->nd->n_in) return NULL;
     sweep *s = k->s;
-    const int32_t id = k->nd->in_ids[i];
+    const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return NULL;
     const tg_tensor *x = k->nd->in[i];
-    *accumulate = s->adata[id] != NULL;
+    *accumulate = s->state[id] != ADJ_NONE;
     if (!own_adjoint(k->tp, s, id, x)) return NULL;
-    return header_of(&k->hdr[i], x, s->adata[id]);
+    return header_of(&k->hdr[i], x, adj_data(s, id));
 }
 
 static void add_data(tg_dtype dt, int64_t n, void *dst, const void *src)
@@ -168,7 +195,7 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
         return k ? tg_tape_status(k->tp) : TG_ERR_NULL;
     }
     sweep *s = k->s;
-    const int32_t id = k->nd->in_ids[i];
+    const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return TG_OK;
     const tg_tensor *x = k->nd->in[i];
     if (!tg_tensor_same_shape(g, x) || g->dtype != x->dtype) {
@@ -179,25 +206,25 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
                      tg_tensor_describe(x, b, sizeof b), i);
         return tg_tape_status(k->tp);
     }
-    if (!s->adata[id]) {
-        s->adata[id] = g->data; /* adopted: not owned, copied before any sum */
-        s->owned[id] = false;
+    if (s->state[id] == ADJ_NONE) {
+        s->slot[id].p = g->data; /* adopted: not owned, copied before any sum */
+        s->state[id] = ADJ_ADOPTED;
         return TG_OK;
     }
     if (!own_adjoint(k->tp, s, id, x)) return tg_tape_status(k->tp);
-    add_data(x->dtype, x->numel, s->adata[id], g->data);
+    add_data(x->dtype, x->numel, adj_data(s, id), g->data);
     return TG_OK;
 }
 
 /* The scalar path of a direct sweep: node np's inputs and output hold one
  * element each and its op has a scalar rule, which works on the values
  * recorded beside the node.  Each input's contribution is stored into (or
- * added to) its flat slot in the input's dtype, as a direct rule would
- * write it; false on out of memory. */
+ * added to) its adjoint, in its slot unless it was adopted, in the input's
+ * dtype, as a direct rule would write it; false on out of memory. */
 static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
 {
     const bool out32 = np->f32_mask >> 8 & 1;
-    const void *gp = s->adata[np->out_id];
+    const void *gp = adj_data(s, np->out_id);
     const double *vals = tg__node_values(np);
     const tg_scalar_args a = {.dtype = out32 ? TG_F32 : TG_F64,
                               .gout = out32 ? *(const float *)gp : *(const double *)gp,
@@ -206,20 +233,20 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
     double gin[TG_SCALAR_MAX_INPUTS];
     np->op->scalar(np, &a, gin);
     for (int k = 0; k < np->n_in; k++) {
-        const int32_t id = np->in_ids[k];
+        const int32_t id = tg__node_in_id(np, k);
         if (!s->dep[id]) continue;
-        const bool first = !s->adata[id];
+        const uint8_t st = s->state[id];
+        const bool first = st == ADJ_NONE;
         if (first) {
-            s->adata[id] = flat_slot(s, id);
-            s->owned[id] = true;
-        } else if (!own_adjoint(tp, s, id, np->in[k])) { /* a no-op when owned */
-            return false;
+            s->state[id] = ADJ_INLINE;
+        } else if (st == ADJ_ADOPTED && !own_adjoint(tp, s, id, np->in[k])) {
+            return false; /* (tested here first: no call in the usual case) */
         }
         if (np->f32_mask >> k & 1) {
-            float *d = s->adata[id];
+            float *d = first ? &s->slot[id].f32 : adj_data(s, id);
             *d = first ? (float)gin[k] : *d + (float)gin[k];
         } else {
-            double *d = s->adata[id];
+            double *d = first ? &s->slot[id].f64 : adj_data(s, id);
             *d = first ? gin[k] : *d + gin[k];
         }
     }
@@ -231,13 +258,13 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
 static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
 {
     for (int k = 0; k < nd->n_in; k++) {
-        const int32_t id = nd->in_ids[k];
-        if (!s->dep[id] || !s->adata[id]) continue;
+        const int32_t id = tg__node_in_id(nd, k);
+        if (!s->dep[id] || s->state[id] == ADJ_NONE) continue;
         tg_tensor h;
         char what[64];
         snprintf(what, sizeof what, "the direct rule (gradient of input %d)", k);
         if (!tg__anomaly_check_with(tp, what, nd->n_in, nd->in,
-                                    header_of(&h, nd->in[k], s->adata[id])))
+                                    header_of(&h, nd->in[k], adj_data(s, id))))
             return false;
     }
     return true;
@@ -263,7 +290,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         const tg_node *n = tg__tape_node(tp, i);
         if (n->out_id >= s->nv) continue;
         bool d = s->dep[n->out_id];
-        for (int k = 0; k < n->n_in && !d; k++) d = s->dep[n->in_ids[k]];
+        for (int k = 0; k < n->n_in && !d; k++) d = s->dep[tg__node_in_id(n, k)];
         s->dep[n->out_id] = d;
     }
     tg__explain_begin(tp, what, y, seed);
@@ -273,15 +300,18 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     s->direct = !create_graph && !explain;
     s->spares = s->spares && s->direct;
     if (s->direct) {
-        s->adata = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->adata + 1);
-        s->flat = tg__tape_scratch(tp, (size_t)s->nv * 8 + 1);
-        if (!s->adata || !s->flat) return tg_tape_status(tp);
-        memset(s->adata, 0, (size_t)s->nv * sizeof *s->adata);
-        s->adata[yid] = seed->data;
+        s->state = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->state + 1);
+        s->slot = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->slot + 1);
+        if (!s->state || !s->slot) return tg_tape_status(tp);
+        memset(s->state, ADJ_NONE, (size_t)s->nv * sizeof *s->state);
+        s->slot[yid].p = seed->data;
+        s->state[yid] = ADJ_ADOPTED;
     } else {
         s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
-        if (!s->grads) return tg_tape_status(tp);
+        s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
+        if (!s->grads || !s->owned) return tg_tape_status(tp);
         memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
+        memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
         s->grads[yid] = seed;
     }
     char contrib[512];
@@ -298,20 +328,34 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
 
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
+        /* The nodes and their links are read backwards, a line or two each
+         * per step on a scalar tape, faster than the hardware fetches them:
+         * ask for them ahead (the node 32 steps on, then the links it
+         * names, 16 steps on; a scalar node's values begin 16 or 24 bytes
+         * before its input pointers) */
+        if (i >= 32) TG_PREFETCH(np - 32, 0, 0);
+        if (i >= 16 && np[-16].n_in) TG_PREFETCH(np[-16].in, -24, 0);
         const int32_t oid = np->out_id;
-        const bool has_g = s->direct ? s->adata[oid] != NULL : s->grads[oid] != NULL;
+        const bool has_g = s->direct ? s->state[oid] != ADJ_NONE : s->grads[oid] != NULL;
         if (!has_g || !s->dep[oid] || !np->op->backward) continue;
-        bool any = false;
-        for (int k = 0; k < np->n_in; k++) any = any || s->dep[np->in_ids[k]];
-        if (!any) continue;
         /* anomaly mode names node i for what its rule and the sums below make */
-        tg__tape_set_backward_node(tp, i);
-        steps++;
         if (s->direct && np->scalar) {
+            /* no check first that an input needs a gradient: scalar_step
+             * skips each that does not, and this is the path of a scalar
+             * tape, where nearly every input does (the rule is a pure
+             * function of the recorded values; steps is only printed by
+             * explain mode, which takes the other paths) */
+            tg__tape_set_backward_node(tp, i);
+            steps++;
             if (!scalar_step(tp, s, np)) break;
             if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
             continue;
         }
+        bool any = false;
+        for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
+        if (!any) continue;
+        tg__tape_set_backward_node(tp, i);
+        steps++;
         if (s->direct && np->op->direct) {
             /* nothing is recorded here, so np stays valid; g and the input
              * buffers get headers on the stack (or scratch for many inputs) */
@@ -322,7 +366,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                 if (!hdr) break;
             }
             tg_grad_sink sink = {tp, s, np, what, hdr};
-            tg_status st = np->op->direct(tp, np, header_of(&gh, np->out, s->adata[oid]), &sink);
+            tg_status st = np->op->direct(tp, np, header_of(&gh, np->out, adj_data(s, oid)), &sink);
             if (st != TG_OK || !tg__tape_ok(tp)) {
                 tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
                              "%s: direct backward of %s (node %lld) failed", what, np->op->name,
@@ -337,7 +381,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         tg_node nd = *np;
         /* an op without a direct rule in a direct sweep: its rule needs g as
          * a tape tensor (a view of the adjoint's data) */
-        tg_tensor *g = s->direct ? tg__tape_wrap(tp, nd.out, s->adata[oid]) : s->grads[oid];
+        tg_tensor *g = s->direct ? tg__tape_wrap(tp, nd.out, adj_data(s, oid)) : s->grads[oid];
         if (!g) break;
         tg_tensor **gin = gin_small;
         if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
@@ -354,7 +398,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
             break;
         }
         for (int k = 0; k < nd.n_in; k++) {
-            int32_t id = nd.in_ids[k];
+            int32_t id = tg__node_in_id(&nd, k);
             if (!gin[k] || !s->dep[id]) continue;
             if (!tg_tensor_same_shape(gin[k], nd.in[k]) || gin[k]->dtype != nd.in[k]->dtype) {
                 tg_tape_fail(tp, TG_ERR_SHAPE,
@@ -371,16 +415,17 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
                  * own node is processed (reverse topological order), so an
                  * owned buffer is never modified after it has been handed
                  * on. */
-                if (!s->adata[id]) {
-                    s->adata[id] = gin[k]->data;
-                    s->owned[id] = fresh_unshared(gin[k], mark, &nd, gin, k);
+                if (s->state[id] == ADJ_NONE) {
+                    s->slot[id].p = gin[k]->data;
+                    s->state[id] =
+                        fresh_unshared(gin[k], mark, &nd, gin, k) ? ADJ_OWNED : ADJ_ADOPTED;
                     continue;
                 }
                 if (!own_adjoint(tp, s, id, nd.in[k])) break;
-                add_data(gin[k]->dtype, gin[k]->numel, s->adata[id], gin[k]->data);
+                add_data(gin[k]->dtype, gin[k]->numel, adj_data(s, id), gin[k]->data);
                 tg_tensor h;
                 if (tg__tape_anomaly(tp) &&
-                    !tg__anomaly_check(tp, "add", header_of(&h, nd.in[k], s->adata[id])))
+                    !tg__anomaly_check(tp, "add", header_of(&h, nd.in[k], adj_data(s, id))))
                     break;
                 continue;
             }
@@ -423,15 +468,15 @@ static bool sweep_init(tg_tape *tp, sweep *s)
 {
     s->nv = tg__tape_num_values(tp);
     s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
-    s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
-    if (!s->dep || !s->owned) return false;
+    if (!s->dep) return false;
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
-    memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
-    s->grads = NULL; /* made by sweep_run, which knows which of the two it needs */
+    /* made by sweep_run, which knows which it needs */
+    s->grads = NULL;
+    s->owned = NULL;
     s->direct = false;
     s->dep_ready = false;
-    s->adata = NULL;
-    s->flat = NULL;
+    s->state = NULL;
+    s->slot = NULL;
     s->spares = false; /* only tg_backward_ex turns them on */
     return true;
 }
@@ -443,8 +488,9 @@ static tg_tensor *adjoint(tg_tape *tp, const sweep *s, int32_t id, const tg_tens
 {
     if (id < 0 || id >= s->nv) return NULL;
     if (!s->direct) return s->grads[id];
-    if (!s->adata[id]) return NULL;
-    return h ? header_of(h, x, s->adata[id]) : tg__tape_wrap(tp, x, s->adata[id]);
+    void *d = adj_data(s, id);
+    if (!d) return NULL;
+    return h ? header_of(h, x, d) : tg__tape_wrap(tp, x, d);
 }
 
 static bool check_start(tg_tape *tp, const char *what, const tg_tensor *y)
@@ -524,6 +570,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         const int32_t id = tg__tape_user_id(tp, u);
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0); /* see below */
         if (t->requires_grad) {
             s.dep[id] = true;
             if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
@@ -550,6 +597,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     if (!fresh) return tg_tape_status(tp);
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
         fresh[u] = t->requires_grad && !t->grad;
         if (t->requires_grad && !user_grad(tp, t)) {
             /* a parameter that had no .grad before this call has none after
@@ -561,13 +609,22 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
+        /* These passes visit every parameter's header, here also its
+         * .grad's header and data: on a scalar tape 100,000 of each, apart
+         * in memory.  Ask for them ahead, each from the one fetched before
+         * (header 16 on, its .grad 8 on, that one's data 4 on). */
+        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
+        if (u + 8 < nu && tg__tape_user(tp, u + 8)->grad)
+            TG_PREFETCH(tg__tape_user(tp, u + 8)->grad, 0, 0);
+        if (u + 4 < nu && tg__tape_user(tp, u + 4)->grad)
+            TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
         if (!t->requires_grad) continue;
         const int32_t id = tg__tape_user_id(tp, u);
         if (s.direct && !(o.accumulate && !fresh[u])) {
             /* the adjoint's bytes as they are (a scalar tape has 100,000
              * parameters: no header is made for each) */
             const size_t bytes = (size_t)t->numel * tg_dtype_size(t->dtype);
-            void *src = id >= 0 && id < s.nv ? s.adata[id] : NULL;
+            void *src = id >= 0 && id < s.nv ? adj_data(&s, id) : NULL;
             if (!bytes) continue;
             if (src && src == t->spare) {
                 /* the sweep wrote it into the spare: swap, no copy (the
@@ -575,7 +632,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
                 t->spare = t->grad->data;
                 t->grad->data = src;
             } else if (src) {
-                memcpy(t->grad->data, src, bytes); /* adopted, arena or flat slot */
+                memcpy(t->grad->data, src, bytes); /* adopted, arena or its slot */
             } else {
                 memset(t->grad->data, 0, bytes); /* IEEE zeros */
             }

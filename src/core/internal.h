@@ -15,8 +15,12 @@
 #define TG_ALIGN      64
 
 struct tg_tensor {
-    /* laid out to fill 128 bytes: a scalar tape makes one per op and one
-     * per adjoint, so the header is most of its memory */
+    /* 72 bytes on 64-bit targets: a scalar tape makes one per op, so the
+     * headers are a large part of its memory (docs/design.md, "What one
+     * recorded op takes").  The extents are not in the header: a tensor's
+     * own block holds them right after it (ndim entries, none for a 0-d
+     * tensor; tg__tensor_extents), then, for a small tape tensor, its data,
+     * so a 0-d f64 tape tensor takes 80 bytes in all. */
     uint32_t magic;
     tg_dtype dtype;
     int32_t id;         /* tape-owned: value id; user-owned: a hint (core/tape.c) */
@@ -24,12 +28,16 @@ struct tg_tensor {
     bool requires_grad; /* user: the flag; tape: depends on a requires_grad leaf */
     bool retain;        /* tape-owned: tg_retain_grad */
     bool view;          /* tape-owned: data shared with another tensor (reshape) */
-    int64_t shape[TG_MAX_DIMS];
+    /* ndim extents: tg__tensor_extents(t) for a tensor of the library's
+     * making; a header on the stack points at storage of its own or borrows
+     * the extents of the tensor it describes (never NULL then: a 0-d
+     * tensor's pointer is valid and never read) */
+    int64_t *shape;
     int64_t numel;
     void *data;
     tg_tape *tape; /* owner; NULL for user-owned */
     /* One field, read according to magic (no tensor needs both, and the
-     * header stays 128 bytes).  Read epoch only when magic is TG_MAGIC_TAPE
+     * header stays small).  Read epoch only when magic is TG_MAGIC_TAPE
      * and spare only when it is TG_MAGIC_USER: code that handles both kinds
      * (header_of in core/backward.c) must not copy one into the other. */
     union {
@@ -43,30 +51,100 @@ struct tg_tensor {
     int64_t node; /* tape-owned: index of the producing node, -1 = leaf */
     tg_tensor *grad;
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 128,
-               "the tensor header fills 128 bytes on 64-bit targets");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 72,
+               "the tensor header takes 72 bytes on 64-bit targets");
+_Static_assert(sizeof(struct tg_tensor) % sizeof(int64_t) == 0,
+               "the extents after the header are aligned");
 
+/* Where a tensor's extents live in its own block: right after the header. */
+static inline int64_t *tg__tensor_extents(tg_tensor *t)
+{
+    return (int64_t *)(void *)(t + 1);
+}
+
+/* 48 bytes on 64-bit targets: a scalar tape records one per op.  All that
+ * a node has besides its op and output sits in one block of the tape's
+ * links arena, its links, which in points into:
+ *   - a scalar node's n_in + 1 recorded values (tg__node_values),
+ *   - the n_in input pointers (in points at the first),
+ *   - their n_in value ids, int32_t (tg__node_in_id),
+ *   - at the next 16-byte boundary the saved_size bytes of attributes
+ *     (tg__node_saved),
+ *   - at the next 8-byte boundary the n_aux aux tensor pointers
+ *     (tg__node_aux).
+ * in is NULL when the block would be empty.  The tape is the output's (a
+ * node's output is always a tensor of its tape). */
 struct tg_node {
     const tg_op *op;
-    tg_tape *tape;
+    tg_tensor **in;
+    tg_tensor *out;
+    size_t saved_size; /* bytes of attributes (0: none) */
     int n_in;
     int32_t out_id; /* out->id, kept here so a sweep need not load out */
-    tg_tensor **in;
-    int32_t *in_ids;
-    tg_tensor *out;
-    void *saved;
-    size_t saved_size; /* bytes of saved (for the memory report) */
     int n_aux;
-    bool scalar;       /* op->scalar applies: inputs and output one element each */
     uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
-    tg_tensor **aux;
+    bool scalar;       /* op->scalar applies: inputs and output one element each */
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 48,
+               "a node takes 48 bytes on 64-bit targets");
+
+/* Byte offsets in a links block (see struct tg_node) of a node with n_in
+ * inputs, scalar or not: of the input pointers, of the attributes, of the
+ * aux pointers, and the block's size.  The block itself is 16-byte aligned
+ * (an arena block). */
+static inline size_t tg__links_in_off(int n_in, bool scalar)
+{
+    return scalar ? ((size_t)n_in + 1) * sizeof(double) : 0;
+}
+static inline size_t tg__links_saved_off(int n_in, bool scalar)
+{
+    const size_t end =
+        tg__links_in_off(n_in, scalar) + (size_t)n_in * (sizeof(tg_tensor *) + sizeof(int32_t));
+    return (end + 15) & ~(size_t)15;
+}
+static inline size_t tg__links_aux_off(int n_in, bool scalar, size_t saved_size)
+{
+    return (tg__links_saved_off(n_in, scalar) + saved_size + 7) & ~(size_t)7;
+}
+static inline size_t tg__links_size(int n_in, bool scalar, size_t saved_size, int n_aux)
+{
+    if (!saved_size && !n_aux) /* no padding after the ids */
+        return tg__links_in_off(n_in, scalar) +
+               (size_t)n_in * (sizeof(tg_tensor *) + sizeof(int32_t));
+    return tg__links_aux_off(n_in, scalar, saved_size) + (size_t)n_aux * sizeof(tg_tensor *);
+}
+
+/* The start of a node's links block (its in is not NULL). */
+static inline unsigned char *tg__node_links(const tg_node *n)
+{
+    return (unsigned char *)(void *)n->in - tg__links_in_off(n->n_in, n->scalar);
+}
+
+/* The value id of input k < n->n_in: stored after the input pointers. */
+static inline int32_t tg__node_in_id(const tg_node *n, int k)
+{
+    return ((const int32_t *)(const void *)(n->in + n->n_in))[k];
+}
 
 /* A scalar node's recorded values: the n_in inputs', then the output's,
  * stored just before its input pointers (core/tape.c). */
 static inline const double *tg__node_values(const tg_node *n)
 {
     return (const double *)(const void *)n->in - (n->n_in + 1);
+}
+
+/* The node's attributes (NULL for none). */
+static inline void *tg__node_saved(const tg_node *n)
+{
+    return n->saved_size ? tg__node_links(n) + tg__links_saved_off(n->n_in, n->scalar) : NULL;
+}
+
+/* The node's n_aux aux tensor pointers (NULL for none). */
+static inline tg_tensor **tg__node_aux(const tg_node *n)
+{
+    return n->n_aux ? (tg_tensor **)(void *)(tg__node_links(n) +
+                                             tg__links_aux_off(n->n_in, n->scalar, n->saved_size))
+                    : NULL;
 }
 
 /* ---- allocation (core/alloc.c): every heap allocation goes here -------- */
@@ -76,7 +154,11 @@ void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
 
 /* ---- arena (core/arena.c) ------------------------------------------------ */
-typedef struct tg_chunk tg_chunk;
+typedef struct tg_chunk {
+    struct tg_chunk *next;
+    size_t size, used;
+    unsigned char *mem; /* TG_ALIGN-aligned start inside the block */
+} tg_chunk;
 typedef struct tg_arena {
     tg_chunk *head;  /* chunk being filled */
     tg_chunk *first; /* chunk list, oldest first */
@@ -84,8 +166,32 @@ typedef struct tg_arena {
     int64_t mallocs;
 } tg_arena;
 void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit);
-/* NULL when out of memory or over the limit. */
-void *tg__arena_alloc(tg_arena *a, size_t n);
+/* Small blocks (headers, index arrays, attributes, a small tensor with its
+ * header) are 16-byte aligned so a scalar-sized graph does not waste most of
+ * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
+ * are TG_ALIGN-aligned for vector loads. */
+#define TG_ARENA_BIG 256
+/* Every case but the fast one of tg__arena_alloc (core/arena.c). */
+void *tg__arena_alloc_slow(tg_arena *a, size_t n);
+/* NULL when out of memory or over the limit.  The common case of a scalar
+ * tape, a small block that fits the current chunk of an arena without a
+ * limit, is inline: a scalar op makes two or three blocks.  Chunk offsets
+ * stay multiples of 16, so it needs no padding. */
+static inline void *tg__arena_alloc(tg_arena *a, size_t n)
+{
+    tg_chunk *h = a->head;
+    if (n < TG_ARENA_BIG && h && !a->limit) {
+        const size_t r = (n + 15) & ~(size_t)15;
+        if (h->size - h->used >= r) {
+            void *p = h->mem + h->used;
+            h->used += r;
+            a->in_use += r;
+            if (a->in_use > a->high_water) a->high_water = a->in_use;
+            return p;
+        }
+    }
+    return tg__arena_alloc_slow(a, n);
+}
 void tg__arena_reset(tg_arena *a);
 void tg__arena_free(tg_arena *a);
 
@@ -265,5 +371,14 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
 #else
 #define TG_CLONES
 #endif
+
+/* A hint to fetch the cache line at byte offset off from p, for writing (w
+ * 1) or reading (0), ahead of a loop that streams through memory (the
+ * recording of a scalar tape writes about 170 bytes per op, the reverse
+ * sweep reads most of them back).  Never faults: the address may lie past
+ * the block, so it is formed as an integer.  (Without -mprfchw, gcc makes
+ * a write hint a plain prefetch; that is what was measured.) */
+#define TG_PREFETCH(p, off, w)                                                                     \
+    __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
 
 #endif

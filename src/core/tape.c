@@ -182,6 +182,12 @@ static void *links_alloc(tg_tape *tp, size_t n)
 {
     if (tp->arena.limit) return tg__tape_scratch(tp, n);
     void *p = tg__arena_alloc(&tp->links, n);
+    /* Recording a scalar tape streams writes through three arrays: the
+     * arena (tensors), the links and the nodes, each into lines not yet
+     * cached, and stalls once the stores waiting for them fill the store
+     * buffer.  Asking for the lines some ops ahead, for writing, took a
+     * quarter off B1's record phase. */
+    TG_PREFETCH(p, 512, 1);
     if (!p) tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes of node inputs", n);
     return p;
 }
@@ -223,14 +229,17 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
         }
         n *= shape[i];
     }
-    /* A small tensor (a scalar of a scalar tape) takes one arena block for
-     * header and data: one bump instead of two.  Its data is then 16-byte
-     * aligned, which is all the arena promises for blocks that small anyway. */
+    /* The header and its ndim extents take one arena block; a small tensor
+     * (a scalar of a scalar tape) has its data in the same block, after the
+     * extents: one bump instead of two, 80 bytes for a 0-d f64.  Its data is
+     * then 8-byte aligned (enough for either dtype; the arena promises no
+     * more than 16 for blocks that small anyway). */
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
-    const size_t head = (sizeof(tg_tensor) + 15) & ~(size_t)15;
+    const size_t head = sizeof(tg_tensor) + (size_t)ndim * sizeof(int64_t);
     const bool joint = !view && bytes < TG_ALIGN;
-    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : sizeof *t);
+    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : head);
     if (!t) return NULL;
+    TG_PREFETCH(t, 1024, 1); /* the blocks of the ops to come (see links_alloc) */
     void *data = view    ? view
                  : joint ? (void *)((unsigned char *)t + head)
                          : tg__tape_scratch(tp, bytes);
@@ -239,8 +248,8 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     t->magic = TG_MAGIC_TAPE;
     t->dtype = dt;
     t->ndim = ndim;
+    t->shape = tg__tensor_extents(t);
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    for (int i = ndim; i < TG_MAX_DIMS; i++) t->shape[i] = 0;
     t->numel = n;
     t->data = data;
     t->tape = tp;
@@ -372,24 +381,31 @@ int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
 {
     return tp->user_ids_order[i];
 }
+/* Room for rg[i]; false (and rg_ok false) on out of memory. */
+static bool rg_grow(tg_tape *tp, size_t i)
+{
+    size_t cap = tp->rg_cap ? tp->rg_cap * 2 : 1024;
+    if (cap <= i) cap = i + 1;
+    uint8_t *b = tg__realloc(tp->rg, cap);
+    if (!b) {
+        tp->rg_ok = false; /* the sweep computes it instead */
+        return false;
+    }
+    tp->mallocs++;
+    tp->rg = b;
+    tp->rg_cap = cap;
+    return true;
+}
+
 static void rg_note(tg_tape *tp, int32_t id, bool rg)
 {
     if (!tp->rg_ok || id < 0) return;
     const size_t i = (size_t)id;
     if (i >= tp->rg_n) {
-        if (i >= tp->rg_cap) {
-            size_t cap = tp->rg_cap ? tp->rg_cap * 2 : 1024;
-            if (cap <= i) cap = i + 1;
-            uint8_t *b = tg__realloc(tp->rg, cap);
-            if (!b) {
-                tp->rg_ok = false; /* the sweep computes it instead */
-                return;
-            }
-            tp->mallocs++;
-            tp->rg = b;
-            tp->rg_cap = cap;
-        }
-        memset(tp->rg + tp->rg_n, 0, i - tp->rg_n); /* ids made in between: constants */
+        if (i >= tp->rg_cap && !rg_grow(tp, i)) return;
+        /* ids made in between: constants (usually none: a node's output
+         * takes the next id, so no call for nothing) */
+        if (i > tp->rg_n) memset(tp->rg + tp->rg_n, 0, i - tp->rg_n);
         tp->rg_n = i + 1;
     }
     tp->rg[i] = rg;
@@ -596,6 +612,21 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
     return tg__tape_record_checked(tp, op, n_in, in, out, saved, saved_size, n_aux, aux);
 }
 
+/* Room for one more node (out of line: rare); false on out of memory. */
+static bool nodes_grow(tg_tape *tp, const tg_op *op)
+{
+    int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;
+    tg_node *nn = tg__realloc(tp->nodes, (size_t)cap * sizeof *nn);
+    if (!nn) {
+        tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory growing the node list", op->name);
+        return false;
+    }
+    tp->mallocs++;
+    tp->nodes = nn;
+    tp->cap_nodes = cap;
+    return true;
+}
+
 tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                                    tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                                    tg_tensor *const *aux)
@@ -608,48 +639,41 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
     if (!tp->recording) return out; /* inside a plain backward: a constant */
     rg_note(tp, out->id, rg);
 
-    if (tp->n_nodes == tp->cap_nodes) {
-        int64_t cap = tp->cap_nodes ? tp->cap_nodes * 2 : 256;
-        tg_node *nn = tg__realloc(tp->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) {
-            tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory growing the node list", op->name);
-            return NULL;
-        }
-        tp->mallocs++;
-        tp->nodes = nn;
-        tp->cap_nodes = cap;
-    }
-    tg_node nd = {
-        .op = op, .tape = tp, .n_in = n_in, .out_id = out->id, .out = out, .n_aux = n_aux};
+    if (tp->n_nodes == tp->cap_nodes && !nodes_grow(tp, op)) return NULL;
     /* the scalar rule applies when every input and the output hold one
      * element (shapes may differ: (1,) + (1, 1) is a scalar node too) */
-    nd.scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
-    for (int i = 0; i < n_in && nd.scalar; i++) nd.scalar = in[i]->numel == 1;
+    bool scalar = op->scalar && n_in > 0 && n_in <= TG_SCALAR_MAX_INPUTS && out->numel == 1;
+    for (int i = 0; i < n_in && scalar; i++) scalar = in[i]->numel == 1;
+    uint16_t f32_mask = 0;
+    tg_tensor **lin = NULL;
+    const size_t links = tg__links_size(n_in, scalar, saved_size, n_aux);
+    unsigned char *b = NULL;
+    if (links) {
+        /* the node's links in one block (struct tg_node): a scalar node
+         * keeps its values first, so its reverse step reads no tensor, and
+         * the attributes beside the inputs are read with them */
+        b = links_alloc(tp, links);
+        if (!b) return NULL;
+        lin = (tg_tensor **)(void *)(b + tg__links_in_off(n_in, scalar));
+    }
     if (n_in) {
-        /* inputs and their ids in one arena block */
-        /* a scalar node keeps its values first (tg__node_values), so its
-         * reverse step reads no tensor */
-        const size_t nval = nd.scalar ? (size_t)n_in + 1 : 0;
-        double *vals = links_alloc(tp, nval * sizeof *vals +
-                                           (size_t)n_in * (sizeof *nd.in + sizeof *nd.in_ids));
-        if (!vals) return NULL;
-        nd.in = (tg_tensor **)(void *)(vals + nval);
-        nd.in_ids = (int32_t *)(nd.in + n_in);
-        if (nd.scalar) {
+        double *vals = (double *)(void *)b;
+        int32_t *ids = (int32_t *)(void *)(lin + n_in); /* where tg__node_in_id reads them */
+        if (scalar) {
             for (int i = 0; i < n_in; i++) {
                 const bool f32 = in[i]->dtype == TG_F32;
                 vals[i] = f32 ? *(const float *)in[i]->data : *(const double *)in[i]->data;
-                nd.f32_mask |= (uint16_t)(f32 << i);
+                f32_mask |= (uint16_t)(f32 << i);
             }
             const bool f32 = out->dtype == TG_F32;
             vals[n_in] = f32 ? *(const float *)out->data : *(const double *)out->data;
-            nd.f32_mask |= (uint16_t)(f32 << 8);
+            f32_mask |= (uint16_t)(f32 << 8);
         }
         for (int i = 0; i < n_in; i++) {
-            nd.in[i] = in[i];
+            lin[i] = in[i];
             /* a live tape tensor carries its id; a user tensor is looked up */
-            nd.in_ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
-            if (nd.in_ids[i] < 0) {
+            ids[i] = in[i]->magic == TG_MAGIC_TAPE ? in[i]->id : tg__tape_value_id(tp, in[i]);
+            if (ids[i] < 0) {
                 tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory registering input %d", op->name,
                              i);
                 return NULL;
@@ -662,18 +686,27 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                          saved_size);
             return NULL;
         }
-        nd.saved = links_alloc(tp, saved_size); /* beside the inputs: read with them */
-        if (!nd.saved) return NULL;
-        memcpy(nd.saved, saved, saved_size);
-        nd.saved_size = saved_size;
+        memcpy(b + tg__links_saved_off(n_in, scalar), saved, saved_size);
     }
     if (n_aux) {
-        nd.aux = tg__tape_scratch(tp, (size_t)n_aux * sizeof *nd.aux);
-        if (!nd.aux) return NULL;
-        for (int i = 0; i < n_aux; i++) nd.aux[i] = aux[i];
+        tg_tensor **a = (tg_tensor **)(void *)(b + tg__links_aux_off(n_in, scalar, saved_size));
+        for (int i = 0; i < n_aux; i++) a[i] = aux[i];
     }
-    out->node = tp->n_nodes;
-    tp->nodes[tp->n_nodes++] = nd;
+    /* Written in place, each field once: a node built on the stack and
+     * copied into the array was read back in 16-byte pieces before its
+     * narrower stores had landed, a store-forwarding stall on every op. */
+    tg_node *const nd = tp->nodes + tp->n_nodes;
+    TG_PREFETCH(nd, 16 * sizeof *nd, 1); /* see links_alloc */
+    nd->op = op;
+    nd->in = lin;
+    nd->out = out;
+    nd->saved_size = saved_size;
+    nd->n_in = n_in;
+    nd->out_id = out->id;
+    nd->n_aux = n_aux;
+    nd->f32_mask = f32_mask;
+    nd->scalar = scalar;
+    out->node = tp->n_nodes++;
     return out;
 }
 
@@ -697,18 +730,18 @@ tg_tensor *tg_node_output(const tg_node *n)
 bool tg_node_needs_grad(const tg_node *n, int i)
 {
     if (!n || i < 0 || i >= n->n_in) return false;
-    const tg_tape *tp = n->tape;
+    const tg_tape *tp = n->out->tape; /* a node's output is its tape's tensor */
     if (!tp->dep) return true;
-    int32_t id = n->in_ids[i];
+    int32_t id = tg__node_in_id(n, i);
     return id >= 0 && id < tp->n_dep && tp->dep[id];
 }
 const void *tg_node_saved(const tg_node *n)
 {
-    return n ? n->saved : NULL;
+    return n ? tg__node_saved(n) : NULL;
 }
 tg_tensor *tg_node_aux(const tg_node *n, int i)
 {
-    return n && i >= 0 && i < n->n_aux ? n->aux[i] : NULL;
+    return n && i >= 0 && i < n->n_aux ? tg__node_aux(n)[i] : NULL;
 }
 int tg_node_num_aux(const tg_node *n)
 {

@@ -27,8 +27,9 @@ tg_status tg_tape_node_memory(const tg_tape *tp, int64_t i, tg_node_memory *m)
     memset(m, 0, sizeof *m);
     m->out_bytes = payload(nd->out);
     m->attr_bytes = nd->saved_size;
+    tg_tensor *const *aux = tg__node_aux(nd);
     for (int k = 0; k < nd->n_aux; k++)
-        if (nd->aux[k] && !is_in_or_out(nd, nd->aux[k])) m->aux_bytes += payload(nd->aux[k]);
+        if (aux[k] && !is_in_or_out(nd, aux[k])) m->aux_bytes += payload(aux[k]);
     for (int k = 0; k < nd->n_in; k++) {
         /* an input used twice (x * x) is one tensor */
         bool dup = false;

@@ -55,6 +55,7 @@ static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shap
     memset(t, 0, sizeof *t);
     t->dtype = dt;
     t->ndim = ndim;
+    t->shape = tg__tensor_extents(t);
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
     t->id = -1;
@@ -65,7 +66,8 @@ tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
 {
     int64_t n;
     if (!shape_ok(NULL, "tg_tensor_new", dt, ndim, shape, &n)) return NULL;
-    tg_tensor *t = tg__malloc(sizeof *t);
+    /* the header and its extents in one allocation (core/internal.h) */
+    tg_tensor *t = tg__malloc(sizeof *t + (size_t)ndim * sizeof(int64_t));
     if (!t) {
         tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for the header");
         return NULL;

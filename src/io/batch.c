@@ -75,7 +75,7 @@ tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t
     tg_rng_seed(&b->rng, seed);
     int64_t rows = batch_size < b->n ? batch_size : b->n;
     int64_t shape[TG_MAX_DIMS];
-    memcpy(shape, data->shape, sizeof shape);
+    memcpy(shape, data->shape, (size_t)data->ndim * sizeof *shape);
     shape[0] = rows;
     b->order = tg__malloc((size_t)(b->n ? b->n : 1) * sizeof *b->order);
     b->y = tg__malloc((size_t)(rows ? rows : 1) * sizeof *b->y);

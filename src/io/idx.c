@@ -145,8 +145,9 @@ static unsigned char *idx_read_data(const char *fn, const char *path, gzFile g, 
     }
     if (got != h->numel) {
         char s[TG_SHAPE_BUF];
-        tg_tensor view = {.ndim = h->ndim};
-        memcpy(view.shape, h->shape, sizeof view.shape);
+        int64_t sh[TG_MAX_DIMS];
+        memcpy(sh, h->shape, sizeof sh);
+        tg_tensor view = {.ndim = h->ndim, .shape = sh};
         tg__set_last(TG_ERR_IO, "%s: %s: truncated: the header says %s = %lld bytes, got %lld", fn,
                      path, tg__shape_str(&view, s, sizeof s), (long long)h->numel, (long long)got);
         tg__free(buf);

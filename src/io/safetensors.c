@@ -1001,8 +1001,9 @@ tg_status tg_load_safetensors_into(const char *path, int n, const char *const *n
         } else if (e->ndim != tensors[i]->ndim ||
                    memcmp(e->shape, tensors[i]->shape, (size_t)e->ndim * sizeof(int64_t))) {
             char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
-            tg_tensor view = {.ndim = e->ndim};
-            memcpy(view.shape, e->shape, sizeof view.shape);
+            int64_t sh[TG_MAX_DIMS];
+            memcpy(sh, e->shape, sizeof sh);
+            tg_tensor view = {.ndim = e->ndim, .shape = sh};
             snprintf(m, sizeof m, "entry '%.60s' has shape %s, the tensor %s", e->name,
                      tg__shape_str(&view, a, sizeof a), tg__shape_str(tensors[i], b, sizeof b));
             st = fail(TG_ERR_SHAPE, fn, path, m);

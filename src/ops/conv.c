@@ -681,8 +681,9 @@ tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4],
         }
     /* The geometry is built against a header carrying the image shape only:
      * make_geom reads nothing but the extents. */
-    tg_tensor img = {.ndim = 4};
-    for (int d = 0; d < 4; d++) img.shape[d] = image_shape[d];
+    int64_t img_shape[4];
+    for (int d = 0; d < 4; d++) img_shape[d] = image_shape[d];
+    tg_tensor img = {.ndim = 4, .shape = img_shape};
     tg__conv_geom g;
     if (!make_geom(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
     return col2im_op(tp, cols, &g);

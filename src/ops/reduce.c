@@ -324,7 +324,7 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
 {
     const max_attr *at = tg_node_saved(n);
     const tg_tensor *x = n->in[0];
-    const tg_tensor *mask = n->aux[0]; /* tg_max saves it whenever it records a node */
+    const tg_tensor *mask = tg_node_aux(n, 0); /* tg_max saves it whenever it records a node */
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);

@@ -423,7 +423,7 @@ tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t 
     /* ceil((end - start) / step) without overflow for a huge step */
     const int64_t m = end > at.start ? (end - at.start - 1) / step + 1 : 0;
     int64_t shape[TG_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
     shape[at.axis] = m;
     /* a contiguous block of x: a view (ops never write their inputs) */
     const bool contig = prod_before(x->shape, at.axis) == 1 && (step == 1 || m <= 1);
@@ -579,7 +579,7 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
     if (!tg__norm_axis(tp, k_concat.name, x0, axis, &at.axis)) return NULL;
     const int nd = x0->ndim, ax = at.axis;
     int64_t shape[TG_MAX_DIMS];
-    memcpy(shape, x0->shape, sizeof shape);
+    memcpy(shape, x0->shape, (size_t)nd * sizeof *shape);
     for (int i = 1; i < n; i++) {
         const tg_tensor *x = xs[i];
         if (!tg__same_dtype(tp, k_concat.name, x0, x)) return NULL;
