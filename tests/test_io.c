@@ -777,6 +777,62 @@ static void *count_realloc(void *p, size_t n, void *c)
     return realloc(p, n);
 }
 
+/* The batch tensor is one user tensor whose first extent shrinks for a
+ * short last batch and grows back at the next epoch.  With requires_grad
+ * set (the gradient of a loss with respect to its input images), its .grad
+ * must follow: the right shape and values after every backward, replaced
+ * rather than accumulated across a change of shape, the same .grad tensor
+ * throughout, and never written past its storage (a gradient first made
+ * for the short batch, then a full one: the case ASan would flag).
+ * loss = sum(x^2), so dloss/dx = 2x exactly. */
+static void check_batch_grad(tg_tensor *x, tg_backward_options *o, double k, const char *what)
+{
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *loss = tg_sum_all(tp, tg_square(tp, x));
+    ck_assert_msg(tg_backward_ex(tp, loss, o) == TG_OK, "%s: %s", what, tg_tape_error(tp));
+    const tg_tensor *g = tg_tensor_grad(x);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(tg_tensor_ndim(g), tg_tensor_ndim(x));
+    for (int d = 0; d < tg_tensor_ndim(x); d++)
+        ck_assert_int_eq(tg_tensor_dim(g, d), tg_tensor_dim(x, d));
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++)
+        ck_assert_msg(tg_tensor_get_flat(g, i) == k * tg_tensor_get_flat(x, i),
+                      "%s: element %lld is %g, %gx is %g", what, (long long)i,
+                      tg_tensor_get_flat(g, i), k, k * tg_tensor_get_flat(x, i));
+    tg_tape_free(tp);
+}
+
+START_TEST(test_batches_requires_grad)
+{
+    const tg_dtype dt = _i ? TG_F32 : TG_F64;
+    tg_tensor *data = tt_iota(dt, 2, TT_SHAPE(5, 3)); /* batches of 2, 2, 1 rows */
+    tg_batches *b = tg_batches_new(data, NULL, 2, false, false, 1);
+    ck_assert_ptr_nonnull(b);
+    tg_tensor *x;
+    tg_backward_options acc = {.accumulate = true};
+    /* epoch 1: the short batch first gets a gradient */
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    ck_assert_int_eq(tg_tensor_dim(x, 0), 1);
+    tg_tensor_set_requires_grad(x, true);
+    check_batch_grad(x, NULL, 2, "short batch, first gradient");
+    const tg_tensor *g0 = tg_tensor_grad(x);
+    /* epoch 2: full batches (the gradient must grow), then the short one */
+    tg_batches_reset(b);
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    check_batch_grad(x, NULL, 2, "full batch after a short one");
+    check_batch_grad(x, NULL, 2, "full batch again (the two buffers)");
+    check_batch_grad(x, &acc, 4, "accumulating at an unchanged shape: 2x + 2x");
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    ck_assert(tg_batches_next(b, &x, NULL, NULL));
+    check_batch_grad(x, &acc, 2, "accumulating across a change of shape replaces");
+    ck_assert_ptr_eq(tg_tensor_grad(x), g0); /* the same .grad tensor throughout */
+    tg_batches_free(b);
+    tg_tensor_free(data);
+}
+END_TEST
+
 START_TEST(test_batches_no_alloc_and_errors)
 {
     tg_set_allocator(&(tg_allocator){count_malloc, count_realloc, inj_free, NULL});
@@ -895,6 +951,7 @@ int main(void)
     tcase_add_test(tc, test_batches_in_order);
     tcase_add_test(tc, test_batches_shuffled);
     tcase_add_test(tc, test_batches_no_alloc_and_errors);
+    tcase_add_loop_test(tc, test_batches_requires_grad, 0, 2);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

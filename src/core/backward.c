@@ -520,29 +520,47 @@ static bool make_spare(tg_tape *tp, tg_tensor *t, size_t u)
     return true;
 }
 
-/* The user-owned gradient storage of a parameter, created on first use and
- * reused afterwards (no allocation in a training loop's steady state). */
-static tg_tensor *user_grad(tg_tape *tp, tg_tensor *t)
+/* Does t's gradient storage still fit it?  A user tensor's extents can
+ * change (never its ndim or dtype): tg_batches_next shows a shorter last
+ * batch through the same tensor, and a gradient or spare made at one size
+ * must not be written at another. */
+static bool grad_fits(const tg_tensor *t)
 {
-    /* a tensor's shape and dtype never change, so storage once made fits */
-    if (!t->grad) {
-        t->grad = tg_tensor_new(t->dtype, t->ndim, t->shape);
-        if (!t->grad) {
-            tg_tape_fail(tp, TG_ERR_NOMEM,
-                         "backward: out of memory for a gradient of %lld elements",
-                         (long long)t->numel);
-            return NULL;
-        }
-    }
-    return t->grad;
+    return t->grad && tg_tensor_same_shape(t->grad, t);
 }
 
-/* Undoes user_grad's storage of a parameter that had none. */
-static void drop_grad(tg_tensor *t)
+/* Storage for t's gradient: a new tensor when it has none, else new data
+ * for the .grad tensor it has (installed by grad_install: the .grad tensor
+ * a user may hold stays the same).  NULL and the tape error on out of
+ * memory. */
+static void *grad_make(tg_tape *tp, const tg_tensor *t)
 {
+    void *p = t->grad ? tg__calloc(t->numel ? (size_t)t->numel : 1, tg_dtype_size(t->dtype))
+                      : (void *)tg_tensor_new(t->dtype, t->ndim, t->shape);
+    if (!p)
+        tg_tape_fail(tp, TG_ERR_NOMEM, "backward: out of memory for a gradient of %lld elements",
+                     (long long)t->numel);
+    return p;
+}
+static void grad_drop(const tg_tensor *t, void *p)
+{
+    if (t->grad) {
+        tg__free(p);
+    } else {
+        tg__free(((tg_tensor *)p)->data);
+        tg__free(p);
+    }
+}
+static void grad_install(tg_tensor *t, void *p)
+{
+    if (!t->grad) {
+        t->grad = p;
+        return;
+    }
     tg__free(t->grad->data);
-    tg__free(t->grad);
-    t->grad = NULL;
+    t->grad->data = p;
+    for (int d = 0; d < t->ndim; d++) t->grad->shape[d] = t->shape[d];
+    t->grad->numel = t->numel;
 }
 
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
@@ -573,6 +591,12 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
         if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0); /* see below */
         if (t->requires_grad) {
             s.dep[id] = true;
+            /* a spare is made at .grad's size (or before .grad, at the
+             * tensor's): one that may not fit the tensor now is remade */
+            if (t->spare && !grad_fits(t)) {
+                tg__free(t->spare);
+                t->spare = NULL;
+            }
             if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
                 return tg_tape_status(tp);
         }
@@ -593,19 +617,36 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
      * Storage is made for every parameter before any is written, so an
      * allocation failure leaves all gradients as they were.  Nothing the
      * user sees has changed until here: the sweep wrote spares only. */
+    /* fresh[u]: this call makes .grad storage for parameter $u, which has
+     * none, or none that fits it (a tensor whose extents changed: its
+     * gradient is replaced, also when accumulating).  All of it is made
+     * before any is installed, so out of memory leaves every .grad as it
+     * was (and no .grad where there was none). */
     bool *fresh = tg__tape_scratch(tp, nu + 1);
     if (!fresh) return tg_tape_status(tp);
+    size_t nmake = 0;
     for (size_t u = 0; u < nu; u++) {
-        tg_tensor *t = tg__tape_user(tp, u);
+        const tg_tensor *t = tg__tape_user(tp, u);
         if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
-        fresh[u] = t->requires_grad && !t->grad;
-        if (t->requires_grad && !user_grad(tp, t)) {
-            /* a parameter that had no .grad before this call has none after
-             * it (an optimizer skips a parameter without one) */
-            for (size_t v = 0; v < u; v++)
-                if (fresh[v]) drop_grad(tg__tape_user(tp, v));
-            return tg_tape_status(tp);
+        fresh[u] = t->requires_grad && !grad_fits(t);
+        nmake += fresh[u];
+    }
+    if (nmake) {
+        void **made = tg__tape_scratch(tp, nmake * sizeof *made);
+        if (!made) return tg_tape_status(tp);
+        size_t k = 0;
+        for (size_t u = 0; u < nu && k < nmake; u++) {
+            if (!fresh[u]) continue;
+            if (!(made[k] = grad_make(tp, tg__tape_user(tp, u)))) {
+                for (size_t v = 0, j = 0; j < k; v++)
+                    if (fresh[v]) grad_drop(tg__tape_user(tp, v), made[j++]);
+                return tg_tape_status(tp);
+            }
+            k++;
         }
+        k = 0;
+        for (size_t u = 0; u < nu && k < nmake; u++)
+            if (fresh[u]) grad_install(tg__tape_user(tp, u), made[k++]);
     }
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
