@@ -46,7 +46,10 @@ void tg_idx_labels_free(int32_t *labels);
  * in an order shuffled from a seed at each tg_batches_reset (shuffle false:
  * in order).  The batch tensor and label array are owned by the iterator and
  * reused (no allocation per batch).  The last batch may be smaller unless
- * drop_last. */
+ * drop_last: the same tensor then has a smaller first extent.  Marked with
+ * tg_tensor_set_requires_grad (a gradient with respect to the inputs), its
+ * .grad follows: tg_backward gives it the batch's current shape (replacing,
+ * not accumulating, across a change of shape). */
 typedef struct tg_batches tg_batches;
 tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t batch_size,
                            bool shuffle, bool drop_last, uint64_t seed);
