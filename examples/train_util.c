@@ -526,7 +526,8 @@ int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier 
             tg_tape_reset(tp); /* forget the last step's graph, keep its memory */
             tg_tensor *z = c->forward(tp, x, c->model);
             tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, z, y, n, TG_REDUCE_MEAN);
-            tg_optim_zero_grad(opt);
+            /* no zero_grad: tg_backward replaces .grad (PyTorch's backward
+             * adds to it, hence its optimizer.zero_grad()) */
             if (!loss || tg_backward(tp, loss) != TG_OK || tg_optim_step(opt) != TG_OK) {
                 fprintf(stderr, "%s: %s\n", c->prog, tg_tape_error(tp));
                 rc = 1;

@@ -123,41 +123,68 @@ void tg_optim_zero_grad(tg_optim *o)
     for (int i = 0; i < o->n; i++) tg_tensor_zero_grad(o->params[i]);
 }
 
-/* g = grad + wd w;  v = mu v + g;  w -= lr v   (mu = 0: w -= lr g) */
-static void sgd_param(const tg_optim *o, int i, tg_tensor *w, const tg_tensor *gt)
+/* A gradient of another dtype than its parameter's: read element by
+ * element (never made by tg_backward, which gives .grad the parameter's
+ * dtype; kept for safety). */
+static double grad_at(const tg_tensor *gt, int64_t k)
+{
+    return tg_tensor_get_flat(gt, k);
+}
+
+/* g = grad + wd w;  v = mu v + g;  w -= lr v   (mu = 0: w -= lr g)
+ * The loops over the usual case (the gradient in the parameter's dtype) are
+ * plain, with restrict pointers and the momentum test outside, so that they
+ * vectorise (the update was a quarter of the Fashion-MNIST MLP's training
+ * time, one element at a time); the arithmetic per element is the same. */
+TG_CLONES static void sgd_param(const tg_optim *o, int i, tg_tensor *w, const tg_tensor *gt)
 {
     const double lr = o->lr, mu = o->momentum, wd = o->weight_decay;
-    double *v = o->buf1 ? o->buf1[i] : NULL;
+    double *restrict v = o->buf1 ? o->buf1[i] : NULL;
+    const int64_t n = w->numel;
     TG_DISPATCH(w->dtype, T, {
-        T *x = (T *)w->data;
-        const T *gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
-        for (int64_t k = 0; k < w->numel; k++) {
-            double g = (gd ? (double)gd[k] : tg_tensor_get_flat(gt, k)) + wd * (double)x[k];
-            if (v) {
+        T *restrict x = (T *)w->data;
+        const T *restrict gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
+        if (gd && v) {
+            for (int64_t k = 0; k < n; k++) {
+                const double g = (double)gd[k] + wd * (double)x[k];
                 v[k] = mu * v[k] + g;
-                g = v[k];
+                x[k] = (T)((double)x[k] - lr * v[k]);
             }
-            x[k] = (T)((double)x[k] - lr * g);
+        } else if (gd) {
+            for (int64_t k = 0; k < n; k++) {
+                const double g = (double)gd[k] + wd * (double)x[k];
+                x[k] = (T)((double)x[k] - lr * g);
+            }
+        } else {
+            for (int64_t k = 0; k < n; k++) {
+                double g = grad_at(gt, k) + wd * (double)x[k];
+                if (v) {
+                    v[k] = mu * v[k] + g;
+                    g = v[k];
+                }
+                x[k] = (T)((double)x[k] - lr * g);
+            }
         }
     });
 }
 
 /* g = grad + wd w;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  * w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)   (Kingma & Ba, alg. 1) */
-static void adam_param(tg_optim *o, int i, tg_tensor *w, const tg_tensor *gt)
+TG_CLONES static void adam_param(tg_optim *o, int i, tg_tensor *w, const tg_tensor *gt)
 {
-    const double b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay;
+    const double b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay, lr = o->lr, eps = o->eps;
     const int64_t t = ++o->steps[i];
     const double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
-    double *m = o->buf1[i], *v = o->buf2[i];
+    double *restrict m = o->buf1[i], *restrict v = o->buf2[i];
+    const int64_t n = w->numel;
     TG_DISPATCH(w->dtype, T, {
-        T *x = (T *)w->data;
-        const T *gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
-        for (int64_t k = 0; k < w->numel; k++) {
-            double g = (gd ? (double)gd[k] : tg_tensor_get_flat(gt, k)) + wd * (double)x[k];
+        T *restrict x = (T *)w->data;
+        const T *restrict gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
+        for (int64_t k = 0; k < n; k++) {
+            const double g = (gd ? (double)gd[k] : grad_at(gt, k)) + wd * (double)x[k];
             m[k] = b1 * m[k] + (1.0 - b1) * g;
             v[k] = b2 * v[k] + (1.0 - b2) * g * g;
-            x[k] = (T)((double)x[k] - o->lr * (m[k] / c1) / (sqrt(v[k] / c2) + o->eps));
+            x[k] = (T)((double)x[k] - lr * (m[k] / c1) / (sqrt(v[k] / c2) + eps));
         }
     });
 }
