@@ -169,6 +169,21 @@ IM2COL_DEFINE_LOOPS(double, f64)
 #define GATHER(T)      _Generic((T)0, float : gather_f32, default : gather_f64)
 #define SCATTER_ADD(T) _Generic((T)0, float : scatter_add_f32, default : scatter_add_f64)
 
+/* Stride 2 whose two column phases take the same columns [*lo, *hi) of
+ * every image row: then one pass deals a row to both (DEAL2) and one pass
+ * folds them back (UNDEAL2_ADD). */
+static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
+{
+    int64_t lo1, hi1;
+    phase_col_range(g, 0, lo, hi);
+    phase_col_range(g, 1, &lo1, &hi1);
+    return g->SW == 2 && lo1 == *lo && hi1 == *hi;
+}
+
+/* The loop bodies below are macros over the locals of im2col_any and
+ * col2im_any (g, H, W, OW, SH, SW, PR, PC, PS, nwork, ph, img, deal2, lo0,
+ * hi0), so that one text serves both dtypes inside TG_DISPATCH. */
+
 /* The phases of one image plane: zeros, then each image row dealt to the
  * phase rows it belongs to.  deal2: stride 2 with both phases taking the
  * same columns of each row (phase_col_range), one pass for the two. */
@@ -230,10 +245,8 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
-    int64_t lo0, hi0, lo1, hi1;
-    phase_col_range(g, 0, &lo0, &hi0);
-    phase_col_range(g, 1, &lo1, &hi1);
-    const bool deal2 = SW == 2 && lo1 == lo0 && hi1 == hi0;
+    int64_t lo0, hi0;
+    const bool deal2 = deal2_range(g, &lo0, &hi0);
     TG_DISPATCH(dt, T, {
         const T *xv = x;
         T *cv = cols, *ph = work;
@@ -293,10 +306,8 @@ static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, in
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = OH * OW, nwork = tg__conv_work_len(g);
-    int64_t lo0, hi0, lo1, hi1;
-    phase_col_range(g, 0, &lo0, &hi0);
-    phase_col_range(g, 1, &lo1, &hi1);
-    const bool deal2 = SW == 2 && lo1 == lo0 && hi1 == hi0;
+    int64_t lo0, hi0;
+    const bool deal2 = deal2_range(g, &lo0, &hi0);
     TG_DISPATCH(dt, T, {
         T *xv = x, *ph = work;
         const T *cv = cols;
