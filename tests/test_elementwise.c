@@ -887,6 +887,78 @@ START_TEST(test_error_stale)
 }
 END_TEST
 
+/* Outputs of 16 MiB and more are written with streaming stores, a 512-byte
+ * block at a time after an aligning head (src/kernels/stream.h).  Each op
+ * below writes such an output; every element must equal the plain
+ * arithmetic exactly, in the head (the slice starts one element in, off the
+ * alignment), the blocks and the tail (45 elements past a whole number of
+ * blocks).  The gradients land in fresh buffers, so the direct rules'
+ * streamed branches run as well. */
+#define LARGE_CHECK(T, what, got, E)                                                               \
+    do {                                                                                           \
+        const T *g_ = (const T *)tg_tensor_data(got);                                              \
+        int64_t bad = -1;                                                                          \
+        T want = 0;                                                                                \
+        for (int64_t i = 0; i < n && bad < 0; i++) {                                               \
+            want = (E);                                                                            \
+            if (g_[i] != want) bad = i;                                                            \
+        }                                                                                          \
+        ck_assert_msg(bad < 0, "%s (%s, n %lld): element %lld is %.17g, expected %.17g", what, #T, \
+                      (long long)n, (long long)bad, bad < 0 ? 0.0 : (double)g_[bad],               \
+                      (double)want);                                                               \
+    } while (0)
+#define LARGE_CHECKS(T)                                                                            \
+    do {                                                                                           \
+        const T *xv = (const T *)tg_tensor_data(x), *cv = (const T *)tg_tensor_data(c),            \
+                *uv = (const T *)tg_tensor_data(u);                                                \
+        LARGE_CHECK(T, "square", sq, xv[i] * xv[i]);                                               \
+        LARGE_CHECK(T, "add", sum, xv[i] + cv[i]);                                                 \
+        LARGE_CHECK(T, "mul_scalar", af, (T)3 * xv[i] + (T)0);                                     \
+        LARGE_CHECK(T, "slice, square and sum rules", tg_tensor_grad(x),                           \
+                    i ? (T)1 * (xv[i] * (T)2) : (T)0);                                             \
+        LARGE_CHECK(T, "mul and sum rules", tg_tensor_grad(c), (T)1 * uv[i]);                      \
+        LARGE_CHECK(T, "add_scalar, mul_scalar and sum rules", tg_tensor_grad(z), (T)3 * (T)1);    \
+    } while (0)
+
+START_TEST(test_large_outputs_streamed)
+{
+    const tg_dtype dt = _i ? TG_F32 : TG_F64;
+    const size_t esz = dt == TG_F64 ? sizeof(double) : sizeof(float);
+    const int64_t n = (int64_t)(((size_t)16 << 20) / esz) + 45;
+    tg_tensor *x = tt_rand(dt, 1, TT_SHAPE(n), 7, -2, 2);
+    tg_tensor *c = tt_rand(dt, 1, TT_SHAPE(n), 8, -2, 2);
+    tg_tensor *z = tt_rand(dt, 1, TT_SHAPE(n), 9, -2, 2);
+    tg_tensor *u = tt_rand(dt, 1, TT_SHAPE(n), 10, -2, 2); /* a constant */
+    tg_tape *tp = tg_tape_new(NULL);
+    ck_assert(x && c && z && u && tp);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(c, true);
+    tg_tensor_set_requires_grad(z, true);
+    /* forward: the unary, binary and scalar-affine kernels */
+    tg_tensor *sq = tg_square(tp, x), *sum = tg_add(tp, x, c), *af = tg_mul_scalar(tp, x, 3.0);
+    ck_assert(sq && sum && af);
+    /* f = sum(square(x[1:])) + sum(u * c) + sum(3 z - 0.5): each parameter
+     * gets one contribution, so its gradient is one rule's arithmetic:
+     * dx = [0, 2 x[1:]], dc = u, dz = 3 (sum fill, square, slice embed,
+     * mul and affine rules, all into fresh buffers) */
+    tg_tensor *hi = tg_slice(tp, x, 0, 1, n, 1);
+    tg_tensor *f =
+        tg_add(tp, tg_add(tp, tg_sum_all(tp, tg_square(tp, hi)), tg_sum_all(tp, tg_mul(tp, u, c))),
+               tg_sum_all(tp, tg_add_scalar(tp, tg_mul_scalar(tp, z, 3.0), -0.5)));
+    ck_assert_int_eq(tg_backward(tp, f), TG_OK);
+    ck_assert(tg_tensor_grad(x) && tg_tensor_grad(c) && tg_tensor_grad(z));
+    if (dt == TG_F64)
+        LARGE_CHECKS(double);
+    else
+        LARGE_CHECKS(float);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(c);
+    tg_tensor_free(z);
+    tg_tensor_free(u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("elementwise");
@@ -897,6 +969,7 @@ int main(void)
     tcase_add_test(fw, test_scalar_hand_values);
     tcase_add_loop_test(fw, test_scalar_reference_and_f32, 0, N_SCS);
     tcase_add_test(fw, test_empty_broadcast);
+    tcase_add_loop_test(fw, test_large_outputs_streamed, 0, 2);
     suite_add_tcase(s, fw);
 
     TCase *gr = tcase_create("gradient");

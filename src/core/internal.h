@@ -5,6 +5,7 @@
 
 #include "tapegrad.h"
 #include "tg_config.h"
+#include "../kernels/stream.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -338,11 +339,8 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
                 dd_[i] += E(g_, x_, y_);                                                           \
             }                                                                                      \
         } else {                                                                                   \
-            for (int64_t i = 0; i < m_; i++) {                                                     \
-                const T g_ = gg_[i], x_ = xx_[i], y_ = yy_[i];                                     \
-                (void)x_, (void)y_;                                                                \
-                dd_[i] = E(g_, x_, y_);                                                            \
-            }                                                                                      \
+            TG_STORE_LOOP(T, dd_, m_, i, r_, const T g_ = gg_[i], x_ = xx_[i], y_ = yy_[i];        \
+                          (void)x_, (void)y_; r_ = E(g_, x_, y_));                                 \
         }                                                                                          \
     } while (0)
 

@@ -27,13 +27,8 @@ typedef enum unop {
 #define SIGMOID(T, v)   _Generic((v), float : tg__sigmoidf((float)(v)), default : SIGMOID64(T, v))
 #define SOFTPLUS(T, v)  (((v) > 0 ? (v) : (T)0) + TG_LOG1P(TG_EXP(-TG_FABS(v))))
 
-#define UN_LOOP(T, EXPR)                                                                           \
-    do {                                                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            const T v = x[i];                                                                      \
-            o[i] = (EXPR);                                                                         \
-        }                                                                                          \
-    } while (0)
+/* o[i] = EXPR(v) with v = x[i]; large outputs are streamed (stream.h) */
+#define UN_LOOP(T, EXPR) TG_STORE_LOOP(T, o, n, i, r_, const T v = x[i]; r_ = (EXPR))
 
 TG_CLONES static void un_kernel(unop k, tg_tensor *out, const tg_tensor *in)
 {

@@ -30,7 +30,7 @@ typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_
         const T *restrict x = a->data;                                                             \
         const T *restrict y = b->data;                                                             \
         if (same) {                                                                                \
-            for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], y[i]);                       \
+            TG_STORE_LOOP(T, o, n, i, r_, r_ = (T)APPLY(OP, x[i], y[i]));                          \
         } else if (b->numel == 1) {                                                                \
             const T s = y[0];                                                                      \
             for (int64_t i = 0; i < n; i++) o[i] = (T)APPLY(OP, x[i], s);                          \
@@ -167,11 +167,8 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
                 dd[i] += E(g_, x_, y_, o_);                                                        \
             }                                                                                      \
         } else if (same) {                                                                         \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                const T g_ = gg[i], x_ = xx[i], y_ = yy[i], o_ = oo[i];                            \
-                (void)x_, (void)y_, (void)o_;                                                      \
-                dd[i] = E(g_, x_, y_, o_);                                                         \
-            }                                                                                      \
+            TG_STORE_LOOP(T, dd, n, i, r_, const T g_ = gg[i], x_ = xx[i], y_ = yy[i], o_ = oo[i]; \
+                          (void)x_, (void)y_, (void)o_; r_ = E(g_, x_, y_, o_));                   \
         } else {                                                                                   \
             int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0, id = 0;                                \
             const int64_t last = nd ? g->shape[nd - 1] : 1;                                        \
@@ -469,7 +466,7 @@ TG_CLONES static tg_tensor *unary_scalar(tg_tape *tp, const tg_op *op, tg_tensor
         const T *restrict v = x->data;
         const T al = (T)at.alpha, be = (T)at.beta;
         if (kind == 0)
-            for (int64_t i = 0; i < n; i++) o[i] = al * v[i] + be;
+            TG_STORE_LOOP(T, o, n, i, r_, r_ = al * v[i] + be);
         else if (kind == 1)
             for (int64_t i = 0; i < n; i++) o[i] = al / v[i];
         else

@@ -170,7 +170,7 @@ static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
             if (acc)
                 for (int64_t i = 0; i < nx; i++) dd[i] += v;
             else
-                for (int64_t i = 0; i < nx; i++) dd[i] = v;
+                TG_STORE_LOOP(T, dd, nx, i, r_, r_ = v);
             break;
         }
         int64_t idx[TG_MAX_DIMS] = {0}, gi = 0;

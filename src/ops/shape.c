@@ -363,7 +363,7 @@ static void embed_store(tg_tensor *full, const tg_tensor *part, int axis, int64_
                 const int64_t at = start * r.inner + k * r.pitch;
                 for (; pos < at; pos++) fo[pos] = 0;
                 const T *restrict pr = po + k * r.len;
-                for (int64_t j = 0; j < r.len; j++) fo[at + j] = pr[j];
+                TG_STORE_LOOP(T, fo + at, r.len, j, v, v = pr[j]);
                 pos = at + r.len;
             }
             for (; pos < block; pos++) fo[pos] = 0;
