@@ -527,8 +527,8 @@ static tg_tensor *fn_fast_dropout(tg_tape *tp, tg_tensor *const *in, void *ctx)
 
 START_TEST(test_fast_dropout_gradcheck)
 {
-    const double ps[] = {0.5, 0.8, 1.0};
-    for (int c = 0; c < 3; c++) {
+    const double ps[] = {0.5, 0.8, 1.0, 0.1};
+    for (int c = 0; c < 4; c++) {
         tg_tensor *xs[2] = {tt_param(2, TT_SHAPE(3, 4), 60 + c, -2, 2),
                             tt_param(2, TT_SHAPE(4, 2), 70 + c, -2, 2)};
         tt_gradcheck("fast dropout", fn_fast_dropout, (void *)&ps[c], 2, xs);
@@ -536,6 +536,55 @@ START_TEST(test_fast_dropout_gradcheck)
         tg_tensor *o1 = tt_param(1, TT_SHAPE(4), 80 + c, -2, 2);
         xs[0] = o1;
         tt_gradcheck("fast dropout 1-d", fn_fast_dropout, (void *)&ps[c], 2, xs);
+        tg_tensor_free(xs[0]);
+        tg_tensor_free(xs[1]);
+    }
+}
+END_TEST
+
+/* One-element layers: every node holds one value, so the reverse sweep takes
+ * the ops' scalar rules (the fused op's fd_scalar among them). */
+START_TEST(test_fast_dropout_scalar_gradcheck)
+{
+    const double ps[] = {0.5, 0.8};
+    for (int c = 0; c < 2; c++) {
+        tg_tensor *xs[2] = {tt_param(1, TT_SHAPE(1), 90 + c, -2, 2),
+                            tt_param(2, TT_SHAPE(1, 1), 95 + c, -2, 2)};
+        tt_gradcheck("fast dropout (1)x(1,1)", fn_fast_dropout, (void *)&ps[c], 2, xs);
+        tg_tensor_free(xs[0]);
+        tg_tensor_free(xs[1]);
+    }
+}
+END_TEST
+
+/* Second derivatives: the gradient of sum(sigmoid(n')) recorded with
+ * create_graph (the fused op's op-built rule), checked by central
+ * differences against its own recorded gradient. */
+typedef struct fd_grad_ctx {
+    double p;
+    int which; /* return d/do (0) or d/dw (1) */
+} fd_grad_ctx;
+
+static tg_tensor *fn_fast_dropout_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const fd_grad_ctx *c = ctx;
+    tg_tensor *g[2] = {NULL, NULL};
+    tg_tensor *y = tg_sum_all(tp, fn_fast_dropout(tp, in, (void *)&c->p));
+    if (tg_vjp(tp, y, NULL, 2, in, g, true) != TG_OK) return NULL;
+    return g[c->which];
+}
+
+START_TEST(test_fast_dropout_gradgradcheck)
+{
+    const double ps[] = {0.5, 0.8};
+    for (int c = 0; c < 2; c++) {
+        tg_tensor *xs[2] = {tt_param(2, TT_SHAPE(2, 3), 100 + c, -2, 2),
+                            tt_param(2, TT_SHAPE(3, 2), 105 + c, -2, 2)};
+        for (int which = 0; which < 2; which++) {
+            fd_grad_ctx ctx = {ps[c], which};
+            tt_gradcheck(which ? "fast dropout d/dw" : "fast dropout d/do", fn_fast_dropout_grad,
+                         &ctx, 2, xs);
+        }
         tg_tensor_free(xs[0]);
         tg_tensor_free(xs[1]);
     }
@@ -584,6 +633,8 @@ int main(void)
     tcase_add_test(tc, test_dropout_backward_exact);
     tcase_add_test(tc, test_dropout_gradcheck);
     tcase_add_test(tc, test_fast_dropout_forward);
+    tcase_add_test(tc, test_fast_dropout_scalar_gradcheck);
+    tcase_add_test(tc, test_fast_dropout_gradgradcheck);
     tcase_add_test(tc, test_fast_dropout_gradcheck);
     tcase_add_test(tc, test_fast_dropout_errors);
     suite_add_tcase(s, tc);

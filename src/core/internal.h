@@ -379,4 +379,8 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
 #define TG_PREFETCH(p, off, w)                                                                     \
     __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
 
+/* n' = p a / sqrt(1 + (pi/8) p (1-p) q), the fused elementwise end of
+ * tg_fast_dropout_linear (ops/fast_dropout.c). */
+tg_tensor *tg__fast_dropout_scale(tg_tape *tp, tg_tensor *a, tg_tensor *q, double p);
+
 #endif

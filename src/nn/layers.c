@@ -1,6 +1,7 @@
 /* Layers as plain functions of user-owned parameter tensors, each built from
  * recorded ops, so they need no backward rule of their own: their gradients
- * (of any order) are those of the ops they are made of. */
+ * (of any order) are those of the ops they are made of (for fast dropout,
+ * one of them is a fused op with its own rules, ops/fast_dropout.c). */
 #include "../core/internal.h"
 
 /* x as a 2-d (N, in) matrix: 1-d x becomes (1, in) (a view). */
@@ -84,8 +85,9 @@ tg_tensor *tg_dropout(tg_tape *tp, tg_tensor *x, double p, bool training)
  * sum_j z_j w_jk o_j with z_j ~ Bernoulli(p) is approximated by a Gaussian of
  * mean mu_k = p sum_j w_jk o_j and variance s2_k = p (1 - p) sum_j w_jk^2 o_j^2,
  * and E[sigmoid] of it by sigmoid(mu / sqrt(1 + pi s2 / 8)) (the probit
- * approximation of the logistic).  Built from ops, so eqs 29-44 (the deltas
- * and taus) come out of the reverse sweep. */
+ * approximation of the logistic).  Built from two matmuls, two squares and
+ * one fused elementwise op with its own rules (ops/fast_dropout.c), so eqs
+ * 29-44 (the deltas and taus) come out of the reverse sweep. */
 tg_tensor *tg_fast_dropout_linear(tg_tape *tp, tg_tensor *o, tg_tensor *w, double p)
 {
     tg_tensor *in[2] = {o, w};
@@ -99,12 +101,9 @@ tg_tensor *tg_fast_dropout_linear(tg_tape *tp, tg_tensor *o, tg_tensor *w, doubl
         return NULL;
     }
     tg_tensor *o2 = as_rows(tp, o);
-    tg_tensor *mu = tg_mul_scalar(tp, tg_matmul(tp, o2, w), p);
-    tg_tensor *s2 =
-        tg_mul_scalar(tp, tg_matmul(tp, tg_square(tp, o2), tg_square(tp, w)), p * (1.0 - p));
-    tg_tensor *den =
-        tg_sqrt(tp, tg_add_scalar(tp, tg_mul_scalar(tp, s2, 3.14159265358979323846 / 8.0), 1.0));
-    tg_tensor *n = tg_div(tp, mu, den);
+    tg_tensor *a = tg_matmul(tp, o2, w);                               /* mu = p a */
+    tg_tensor *q = tg_matmul(tp, tg_square(tp, o2), tg_square(tp, w)); /* s2 = p (1-p) q */
+    tg_tensor *n = a && q ? tg__fast_dropout_scale(tp, a, q, p) : NULL;
     if (n && o->ndim == 1) n = tg_reshape(tp, n, 1, &w->shape[1]);
     return n;
 }
