@@ -35,7 +35,9 @@ tg_tensor *tg_dropout(tg_tape *tp, tg_tensor *x, double p, bool training);
 /* Fast dropout (seed 000, eqs 26-28), the Gaussian closed form of a layer
  * whose inputs o are kept with probability p:
  *   mu = p (o @ w),  s2 = p (1 - p) ((o*o) @ (w*w)),  n' = mu / sqrt(1 + pi s2 / 8)
- * returns the pre-activation n' (apply tg_sigmoid for eq. 25's output). */
+ * returns the pre-activation n' (apply tg_sigmoid for eq. 25's output).
+ * Recorded as two matmuls, two squares and one fused op for the last line
+ * (its own first-order and op-built rules: differentiable to any order). */
 tg_tensor *tg_fast_dropout_linear(tg_tape *tp, tg_tensor *o, tg_tensor *w, double p);
 
 #ifdef __cplusplus
