@@ -141,6 +141,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         done
     done
     run limits "$WORK/limits" --only B3,B4,B5 --reps $LIMR
+    run limits "$BB/bench_b5_floor" --reps $((LIMR * 4))
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B3 --batches 128,16 --threads 1,2 --reps $TR
     run tapegrad "$BB/bench_b4" --reps $((STEPR / 2))
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --reps $((TR / 2))
@@ -197,6 +198,9 @@ BEGIN {
     add("B4 b=64 t=1", "tapegrad B4 threads=1", "torch B4 threads=1", "torch(oneDNN)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
     add("B4 b=64 t=1 (thp)", "tapegrad B4 threads=1", "torch B4 threads=1 malloc=thp", "torch(thp)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
     add("B5 b=128 t=1", "tapegrad B5 threads=1", "torch B5 threads=1", "torch", "limits B5 threads=1 limit=sgemm", "sgemm")
+    # bench_b5_floor, plain C: the weight-sized passes of B5 alone; its tg/limit
+    # column is their share of the sgemm limit (docs/performance.md)
+    add("B5 W passes (C floor)", "limits B5 threads=1 limit=weight-passes", "", "", "limits B5 threads=1 limit=sgemm", "sgemm")
 }
 $1 == "round" { rounds = $2; next }
 {
