@@ -57,8 +57,8 @@ static inline void tg__stream_line_f32(float *dst, const float *src)
 
 #define TG_STREAM_MIN_BYTES ((size_t)16 << 20)
 
-/* One 64-byte line of T values from src to the aligned dst. */
-#define TG_STREAM_LINE(T, dst, src)                                                                \
+/* One 64-byte line of values from src to the aligned dst (dst's type picks f32 or f64). */
+#define TG_STREAM_LINE(dst, src)                                                                   \
     _Generic((dst), double * : tg__stream_line_f64, float * : tg__stream_line_f32)(dst, src)
 
 /* for (i = 0; i < n; i++) o[i] = r, where the statements after `r` (the
@@ -92,7 +92,7 @@ static inline void tg__stream_line_f32(float *dst, const float *src)
                     (void)i;                                                                       \
                 }                                                                                  \
                 for (int sl_j = 0; sl_j < sl_blk; sl_j += sl_line)                                 \
-                    TG_STREAM_LINE(T, sl_o + sl_i + sl_j, sl_t + sl_j);                            \
+                    TG_STREAM_LINE(sl_o + sl_i + sl_j, sl_t + sl_j);                               \
             }                                                                                      \
             for (; sl_i < sl_n; sl_i++) {                                                          \
                 const int64_t i = sl_i;                                                            \
