@@ -31,6 +31,7 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+. "$HERE/coretype.sh"
 PEERS=${PEERS:-$ROOT/../shared/peers}
 [ -d "$PEERS" ] || PEERS=/work/shared/peers
 PY=${PYTHON:-/usr/bin/python3}
@@ -98,13 +99,9 @@ say "peers: limits adolc=$ADOLC torch=$TORCH"
 case "$CORETYPE" in
 keep) ;;
 auto)
-    if [ -z "${OPENBLAS_CORETYPE+x}" ]; then
-        advised=$("$BB/bench_b3" --batch 16 --reps 1 --warmup 0 |
-            sed -n 's/^# gemm warning: .*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p')
-        if [ -n "$advised" ]; then
-            say "OpenBLAS would run its generic kernels here: OPENBLAS_CORETYPE=$advised for every program"
-            export OPENBLAS_CORETYPE="$advised"
-        fi
+    coretype_auto "$BB"
+    if [ -n "$CORETYPE_ADVISED" ]; then
+        say "OpenBLAS would run its generic kernels here: OPENBLAS_CORETYPE=$CORETYPE_ADVISED for every program"
     fi ;;
 *) export OPENBLAS_CORETYPE="$CORETYPE" ;;
 esac
