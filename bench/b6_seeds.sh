@@ -75,8 +75,6 @@ runs() {
     : > "$LOG"
     echo "# b6_seeds.sh $(date -u '+%Y-%m-%dT%H:%M:%SZ') nets=$NETS seeds=\"$SEEDS\" epochs=$EPOCHS" |
         tee -a "$LOG" >&2
-    echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" |
-        tee -a "$LOG" >&2
     if [ ! -d "$ROOT/build-bench" ]; then
         meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
     fi
@@ -86,6 +84,8 @@ runs() {
         echo "# OpenBLAS would run its generic kernels here: OPENBLAS_CORETYPE=$CORETYPE_ADVISED for both programs" |
             tee -a "$LOG" >&2
     fi
+    echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" |
+        tee -a "$LOG" >&2
     "$PY" -c 'import torch' 2>/dev/null || {
         echo "b6_seeds.sh: $PY cannot import torch; the peer cannot run" >&2
         exit 1
