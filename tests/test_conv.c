@@ -32,6 +32,8 @@ static const conv_cfg k_cfgs[] = {
     {1, 2, 4, 4, 2, 4, 4, 1, 1, 0, 0, true},  /* kernel = image: one output */
     {2, 1, 8, 8, 2, 3, 3, 2, 2, 1, 0, true},  /* even, stride 2, padding in H only */
     {1, 2, 3, 3, 3, 5, 4, 1, 2, 2, 1, true},  /* kernel larger than the image */
+    {2, 1, 6, 7, 3, 3, 5, 1, 1, 1, 2, true},  /* stride 1, one channel, wide kernel */
+    {2, 3, 6, 5, 2, 5, 3, 1, 1, 2, 1, false}, /* stride 1, tall kernel, no bias */
 };
 
 static int64_t out_h(const conv_cfg *c)
@@ -430,11 +432,15 @@ static void assert_classes(const char *what, const tg_tensor *t, const double *r
 
 START_TEST(test_conv_nonfinite_exact)
 {
-    /* the B4 second layer's geometry (padded rows of 16 for 14 outputs) */
-    const conv_cfg c = {1, 2, 8, 8, 3, 5, 5, 2, 2, 2, 2, false};
+    /* the B4 second layer's geometry (padded rows of 16 for 14 outputs),
+     * then its first layer's (stride 1: padded rows of 32 for 28) */
+    const conv_cfg geos[2] = {{1, 2, 8, 8, 3, 5, 5, 2, 2, 2, 2, false},
+                              {1, 1, 8, 8, 3, 5, 5, 1, 1, 2, 2, false}};
     tg_rng r;
     tg_rng_seed(&r, 7);
-    for (int which = 0; which < 2; which++) {
+    for (int k = 0; k < 4; k++) {
+        const conv_cfg c = geos[k / 2];
+        const int which = k % 2;
         double *xv, *wv, *gv;
         tg_tensor *x = int_tensor(TG_F64, 4, TT_SHAPE(c.N, c.C, c.H, c.W), &r, &xv);
         tg_tensor *w = int_tensor(TG_F64, 4, TT_SHAPE(c.F, c.C, c.KH, c.KW), &r, &wv);
