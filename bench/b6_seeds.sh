@@ -19,15 +19,12 @@
 # Environment: PYTHON (/usr/bin/python3), PEERS (../shared/peers).
 # OPENBLAS_CORETYPE is kept when set; when it is unset and OpenBLAS would run
 # its generic kernels here, both programs run with the kernels tapegrad
-# advises (compare.sh's --coretype auto; see coretype.sh).
+# advises (compare.sh's --coretype auto; see common.sh).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-. "$HERE/coretype.sh"
-PEERS=${PEERS:-$ROOT/../shared/peers}
-[ -d "$PEERS" ] || PEERS=/work/shared/peers
-PY=${PYTHON:-/usr/bin/python3}
+. "$HERE/common.sh"
 NETS=mlp
 SEEDS="0 1 2 3 4"
 EPOCHS=20
@@ -75,10 +72,7 @@ runs() {
     : > "$LOG"
     echo "# b6_seeds.sh $(date -u '+%Y-%m-%dT%H:%M:%SZ') nets=$NETS seeds=\"$SEEDS\" epochs=$EPOCHS" |
         tee -a "$LOG" >&2
-    if [ ! -d "$ROOT/build-bench" ]; then
-        meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
-    fi
-    ninja -C "$ROOT/build-bench" >/dev/null
+    build_bench
     coretype_auto "$ROOT/build-bench/bench"
     if [ -n "$CORETYPE_ADVISED" ]; then
         echo "# OpenBLAS would run its generic kernels here: OPENBLAS_CORETYPE=$CORETYPE_ADVISED for both programs" |

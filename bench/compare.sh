@@ -31,10 +31,7 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-. "$HERE/coretype.sh"
-PEERS=${PEERS:-$ROOT/../shared/peers}
-[ -d "$PEERS" ] || PEERS=/work/shared/peers
-PY=${PYTHON:-/usr/bin/python3}
+. "$HERE/common.sh"
 CC=${CC:-gcc}
 CXX=${CXX:-g++}
 ROUNDS=2
@@ -75,15 +72,8 @@ say "cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\
 say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 say "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') cc=\"$($CC --version | head -n1)\""
 
-# ---- build --------------------------------------------------------------------
-# link-time optimisation lets the scalar path (B1) inline the tape's small
-# helpers across files; it changes no result
-if [ ! -d "$ROOT/build-bench" ]; then
-    meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
-else
-    meson configure "$ROOT/build-bench" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
-fi
-ninja -C "$ROOT/build-bench" >/dev/null
+# ---- build (common.sh) ----------------------------------------------------------
+build_bench
 BB=$ROOT/build-bench/bench
 
 $CC -O3 -march=native -fopenmp "$PEERS/limits.c" -o "$WORK/limits" -lopenblas -lm
