@@ -6,6 +6,7 @@
 #include "tapegrad.h"
 #include "tg_config.h"
 #include "../kernels/stream.h"
+#include "checked.h"
 
 #include <math.h>
 #include <stdarg.h>
