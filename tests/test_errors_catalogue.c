@@ -684,6 +684,33 @@ static tg_status r_gc_nomem(fixture *f)
     return st;
 }
 
+/* optimizers (tg_last_error) */
+static tg_status r_optim_shape(fixture *f)
+{
+    (void)f;
+    /* a batch tensor as a parameter: state made on the short last batch */
+    tg_tensor *data = tt_from(TG_F64, 2, TT_SHAPE(3, 2), TT_VALUES(1, 2, 3, 4, 5, 6));
+    const int32_t labels[3] = {0, 1, 0};
+    tg_batches *b = tg_batches_new(data, labels, 2, false, false, 1);
+    tg_tensor *x;
+    const int32_t *y;
+    int64_t n;
+    tg_batches_next(b, &x, &y, &n);
+    tg_batches_next(b, &x, &y, &n); /* 1 row */
+    tg_tensor_set_requires_grad(x, true);
+    tg_optim *o = tg_sgd_new(1, &x, 0.1, 0.9, 0);
+    tg_batches_reset(b);
+    tg_batches_next(b, &x, &y, &n); /* 2 rows */
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_backward(tp, tg_sum_all(tp, x));
+    tg_status st = tg_optim_step(o);
+    tg_tape_free(tp);
+    tg_optim_free(o);
+    tg_batches_free(b);
+    tg_tensor_free(data);
+    return st;
+}
+
 /* files (tg_last_error) */
 static tg_status r_st_open(fixture *f)
 {
@@ -927,6 +954,8 @@ static row k_rows[] = {
     R(gc_differ, "gradcheck", TG_ERR_NUMERIC, LAST_ERROR,
       "analytic and numeric gradients differ (a wrong derivative)"),
     R(gc_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside tg_gradcheck"),
+    R(optim_shape, "optimizers", TG_ERR_SHAPE, LAST_ERROR,
+      "tg_optim_step after a stateful parameter's element count changed"),
     R(st_open, "files", TG_ERR_IO, LAST_ERROR, "loading a safetensors file that does not exist"),
     R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
     R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
@@ -1085,6 +1114,8 @@ static const message k_messages[] = {
                     "gradient for its f64[2,3] input 0 [node 1]"},
     {"gc_differ", "gradcheck: analytic and numeric gradients differ"},
     {"gc_nomem", "gradcheck: out of memory"},
+    {"optim_shape", "optim_step: parameter 0 (2,2) has 4 elements but its optimizer state was made "
+                    "for 2 (its shape changed since the optimizer was created)"},
     {"st_open",
      "load_safetensors: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
     {"st_short", "load_safetensors: tg_catalogue.safetensors: file is 3 bytes, shorter than the "

@@ -365,6 +365,85 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* A tg_batches batch tensor marked requires_grad is a valid parameter whose
+ * shape changes (issue 18, item 2): an optimizer made on the short last
+ * batch (3 elements) used to run its state buffers past their end at the
+ * next full batch (6 elements).  A stateful optimizer now refuses a
+ * parameter whose element count differs from its state's, naming the
+ * parameter and both counts, and changes nothing: not the parameter, not
+ * its state, not the other parameters (the step is all or nothing).  Plain
+ * SGD keeps no state and follows the shape. */
+static void batch_grad(tg_tape *tp, tg_tensor *x, tg_tensor *w)
+{
+    tg_tape_reset(tp);
+    /* loss = sum(x^2)/2 + sum(w^2)/2: grad x = x, grad w = w */
+    tg_tensor *l = tg_add(tp, tg_sum_all(tp, tg_square(tp, x)), tg_sum_all(tp, tg_square(tp, w)));
+    l = tg_mul_scalar(tp, l, 0.5);
+    ck_assert_msg(l != NULL, "%s", tg_tape_error(tp));
+    ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+}
+
+START_TEST(test_shape_change_refused)
+{
+    double d[15];
+    for (int i = 0; i < 15; i++) d[i] = 0.1 * (i + 1);
+    tg_tensor *data = tt_from(TG_F64, 2, TT_SHAPE(5, 3), d);
+    const int32_t labels[5] = {0, 1, 0, 1, 0};
+    for (int c = 0; c < (int)(sizeof k_cases / sizeof k_cases[0]); c++) {
+        tg_batches *b = tg_batches_new(data, labels, 2, false, false, 1);
+        ck_assert_ptr_nonnull(b);
+        tg_tensor *x, *w = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, -2));
+        const int32_t *y;
+        int64_t n;
+        tg_tensor_set_requires_grad(w, true);
+        tg_tape *tp = tg_tape_new(NULL);
+        ck_assert(tg_batches_next(b, &x, &y, &n) && n == 2);
+        ck_assert(tg_batches_next(b, &x, &y, &n) && n == 2);
+        ck_assert(tg_batches_next(b, &x, &y, &n) && n == 1); /* the short last batch */
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor *ps[] = {w, x};
+        tg_optim *o = make(&k_cases[c], 2, ps);
+        ck_assert_ptr_nonnull(o);
+        batch_grad(tp, x, w);
+        ck_assert_int_eq(tg_optim_step(o), TG_OK);
+        tg_batches_reset(b);
+        ck_assert(tg_batches_next(b, &x, &y, &n) && n == 2); /* 6 elements now */
+        batch_grad(tp, x, w);
+        const bool stateful = k_cases[c].adam || k_cases[c].momentum > 0;
+        double w_before[2], x_before[6];
+        for (int i = 0; i < 2; i++) w_before[i] = tg_tensor_get_flat(w, i);
+        for (int i = 0; i < 6; i++) x_before[i] = tg_tensor_get_flat(x, i);
+        tg_status st = tg_optim_step(o);
+        if (!stateful) {
+            /* plain SGD: x -= lr (x + wd x), w likewise */
+            ck_assert_int_eq(st, TG_OK);
+            const double f = 1 - k_cases[c].lr * (1 + k_cases[c].wd);
+            for (int i = 0; i < 6; i++)
+                ck_assert_double_eq_tol(tg_tensor_get_flat(x, i), f * x_before[i], 1e-15);
+        } else {
+            ck_assert_int_eq(st, TG_ERR_SHAPE);
+            ck_assert_int_eq(tg_last_status(), TG_ERR_SHAPE);
+            ck_assert_str_eq(tg_last_error(),
+                             "optim_step: parameter 1 (2,3) has 6 elements but its optimizer "
+                             "state was made for 3 (its shape changed since the optimizer was "
+                             "created)");
+            for (int i = 0; i < 2; i++) ck_assert(tg_tensor_get_flat(w, i) == w_before[i]);
+            for (int i = 0; i < 6; i++) ck_assert(tg_tensor_get_flat(x, i) == x_before[i]);
+            /* back to the state's shape, the optimizer works again */
+            ck_assert(tg_batches_next(b, &x, &y, &n) && n == 2);
+            ck_assert(tg_batches_next(b, &x, &y, &n) && n == 1);
+            batch_grad(tp, x, w);
+            ck_assert_int_eq(tg_optim_step(o), TG_OK);
+        }
+        tg_optim_free(o);
+        tg_tape_free(tp);
+        tg_tensor_free(w);
+        tg_batches_free(b);
+    }
+    tg_tensor_free(data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -376,6 +455,7 @@ int main(void)
     tcase_add_test(tc, test_step_allocates_nothing);
     tcase_add_test(tc, test_converges);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_shape_change_refused);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

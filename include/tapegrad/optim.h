@@ -23,7 +23,9 @@ tg_optim *tg_adam_new(int n, tg_tensor *const *params, double lr, double beta1, 
 /* Sets every parameter's gradient to zero (parameters without one are skipped). */
 void tg_optim_zero_grad(tg_optim *o);
 /* One update from the parameters' current gradients.  A parameter without a
- * gradient (never reached by tg_backward) is left unchanged. */
+ * gradient (never reached by tg_backward) is left unchanged.  TG_ERR_SHAPE,
+ * and no parameter changed, if a parameter with state (momentum, Adam) no
+ * longer has the element count it had at creation. */
 tg_status tg_optim_step(tg_optim *o);
 void tg_optim_set_lr(tg_optim *o, double lr);
 double tg_optim_lr(const tg_optim *o);

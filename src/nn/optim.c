@@ -2,6 +2,12 @@
  * buffers, Adam moments, step counts) is allocated at creation, so a step
  * allocates nothing and a training loop stays allocation-free.
  *
+ * A parameter's shape can change after creation (a tg_batches batch tensor
+ * marked requires_grad shrinks at the short last batch).  State sized for
+ * another element count belongs to another tensor: a step refuses it, as
+ * PyTorch does, rather than resizing it (which would silently restart or
+ * truncate the moments).  Plain SGD keeps no state and follows the shape.
+ *
  * The state is kept in double whatever the parameter's dtype: an f32
  * network then accumulates its moments without extra rounding, and an f64
  * one is updated exactly as the formulas below say. */
@@ -16,6 +22,7 @@ struct tg_optim {
     double **buf1;  /* SGD: velocity; Adam: first moment m (per parameter) */
     double **buf2;  /* Adam: second moment v */
     int64_t *steps; /* Adam: updates made to each parameter (bias correction) */
+    int64_t *numel; /* element count each parameter's state buffers were sized for */
     double lr, momentum, weight_decay, beta1, beta2, eps;
 };
 
@@ -59,11 +66,13 @@ static tg_optim *optim_new(const char *fn, opt_kind kind, int n, tg_tensor *cons
     o->n = n;
     o->params = tg__calloc((size_t)n, sizeof *o->params);
     o->steps = tg__calloc((size_t)n, sizeof *o->steps);
-    if (!o->params || !o->steps) goto nomem;
+    o->numel = tg__calloc((size_t)n, sizeof *o->numel);
+    if (!o->params || !o->steps || !o->numel) goto nomem;
     if (nbuf >= 1 && !(o->buf1 = tg__calloc((size_t)n, sizeof *o->buf1))) goto nomem;
     if (nbuf >= 2 && !(o->buf2 = tg__calloc((size_t)n, sizeof *o->buf2))) goto nomem;
     for (int i = 0; i < n; i++) {
         o->params[i] = params[i];
+        o->numel[i] = params[i]->numel;
         size_t ne = (size_t)params[i]->numel;
         if (nbuf >= 1 && !(o->buf1[i] = tg__calloc(ne, sizeof(double)))) goto nomem;
         if (nbuf >= 2 && !(o->buf2[i] = tg__calloc(ne, sizeof(double)))) goto nomem;
@@ -189,22 +198,44 @@ TG_CLONES static void adam_param(tg_optim *o, int i, tg_tensor *w, const tg_tens
     });
 }
 
+/* Why parameter i cannot be updated now (TG_OK if it can, or if it has no
+ * gradient and is skipped), with the message set. */
+static tg_status check_param(const tg_optim *o, int i)
+{
+    const tg_tensor *w = o->params[i], *g = w->grad;
+    char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
+    if (!g) return TG_OK;
+    if (g->numel != w->numel) {
+        tg__set_last(TG_ERR_SHAPE, "optim_step: parameter %d %s has a gradient of shape %s", i,
+                     tg__shape_str(w, a, sizeof a), tg__shape_str(g, b, sizeof b));
+        return TG_ERR_SHAPE;
+    }
+    if (o->buf1 && w->numel != o->numel[i]) {
+        tg__set_last(TG_ERR_SHAPE,
+                     "optim_step: parameter %d %s has %lld elements but its optimizer state was "
+                     "made for %lld (its shape changed since the optimizer was created)",
+                     i, tg__shape_str(w, a, sizeof a), (long long)w->numel, (long long)o->numel[i]);
+        return TG_ERR_SHAPE;
+    }
+    return TG_OK;
+}
+
 tg_status tg_optim_step(tg_optim *o)
 {
     if (!o) {
         tg__set_last(TG_ERR_NULL, "optim_step: optimizer is NULL");
         return TG_ERR_NULL;
     }
+    /* Every parameter is checked before any is updated: a refused step
+     * leaves all parameters and all state as they were. */
+    for (int i = 0; i < o->n; i++) {
+        tg_status st = check_param(o, i);
+        if (st != TG_OK) return st;
+    }
     for (int i = 0; i < o->n; i++) {
         tg_tensor *w = o->params[i];
         const tg_tensor *g = w->grad;
         if (!g) continue; /* never reached by a backward: no update, no state change */
-        if (g->numel != w->numel) {
-            char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
-            tg__set_last(TG_ERR_SHAPE, "optim_step: parameter %d %s has a gradient of shape %s", i,
-                         tg__shape_str(w, a, sizeof a), tg__shape_str(g, b, sizeof b));
-            return TG_ERR_SHAPE;
-        }
         if (o->kind == OPT_SGD)
             sgd_param(o, i, w, g);
         else
@@ -240,5 +271,6 @@ void tg_optim_free(tg_optim *o)
     tg__free(o->buf2);
     tg__free(o->params);
     tg__free(o->steps);
+    tg__free(o->numel);
     tg__free(o);
 }
