@@ -707,6 +707,104 @@ START_TEST(test_scalar_zero_gradients)
 }
 END_TEST
 
+/* tg_pow at base 0 (issue 18, item 9), PyTorch's masked convention: d/db
+ * a^b = a^b log a is taken as 0 where a == 0 and b >= 0 (0 * -inf
+ * otherwise), and d/da = b a^(b-1) as 0 where b == 0 (0 * inf at a = 0).
+ * The same in the direct rule (tensors), the scalar rule (one element) and
+ * the op-built rule (tg_grad with create_graph), in f64 and f32; second
+ * derivatives through the op-built rule stay finite there; and tg_pow
+ * agrees with tg_pow_scalar, (0, 0) included (issue 24). */
+START_TEST(test_pow_zero_base)
+{
+    const double L = 0.69314718055994530942; /* log 2 */
+    /* (a, b): (0,0) (0,2) (0,1) (2,0) (0.5,0) (0,3.5) (0,0.5) (3,2) */
+    const double av[8] = {0, 0, 0, 2, 0.5, 0, 0, 3};
+    const double bv[8] = {0, 2, 1, 0, 0, 3.5, 0.5, 2};
+    const double ya[8] = {0, 0, 1, 0, 0, 0, INFINITY, 6};
+    const double yb[8] = {0, 0, 0, L, -L, 0, 0, 9 * 1.0986122886681098};
+    for (int dt = 0; dt < 2; dt++) {
+        const tg_dtype d = dt ? TG_F32 : TG_F64;
+        const double rtol = dt ? 1e-6 : 1e-15;
+        for (int mode = 0; mode < 3; mode++) { /* tensor direct, scalar, op-built */
+            {
+                /* mode 1: one element at a time, so the scalar rules run */
+                const int n = mode == 1 ? 1 : 8;
+                for (int j = 0; j < (mode == 1 ? 8 : 1); j++) {
+                    const int at = mode == 1 ? j : 0;
+                    tg_tensor *a = tt_from(d, 1, TT_SHAPE(n), av + at);
+                    tg_tensor *b = tt_from(d, 1, TT_SHAPE(n), bv + at);
+                    tg_tensor_set_requires_grad(a, true);
+                    tg_tensor_set_requires_grad(b, true);
+                    tg_tape *tp = tg_tape_new(NULL);
+                    tg_tensor *l = tg_sum_all(tp, tg_pow(tp, a, b));
+                    tg_tensor *ga, *gb;
+                    if (mode < 2) {
+                        ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+                        ga = (tg_tensor *)tg_tensor_grad(a), gb = (tg_tensor *)tg_tensor_grad(b);
+                    } else {
+                        ga = tg_grad(tp, l, a, true), gb = tg_grad(tp, l, b, true);
+                        ck_assert_msg(ga && gb, "%s", tg_tape_error(tp));
+                    }
+                    char what[64];
+                    snprintf(what, sizeof what, "%s pow mode %d d/da", dt ? "f32" : "f64", mode);
+                    for (int k = 0; k < n; k++) {
+                        const double x = tg_tensor_get_flat(ga, k), y = tg_tensor_get_flat(gb, k);
+                        const double wx = ya[at + k], wy = yb[at + k];
+                        ck_assert_msg(x == wx || fabs(x - wx) <= rtol * fabs(wx),
+                                      "%s at (%g, %g): %g, want %g", what, av[at + k], bv[at + k],
+                                      x, wx);
+                        ck_assert_msg(y == wy || fabs(y - wy) <= rtol * fabs(wy),
+                                      "%s d/db at (%g, %g): %g, want %g", what, av[at + k],
+                                      bv[at + k], y, wy);
+                    }
+                    if (mode == 2) {
+                        /* the Hessian-vector product through the op-built rule:
+                         * finite at every masked point (the element (0, 0.5),
+                         * whose d/da is infinite, is left out) */
+                        tg_tensor *s = tg_add(tp, tg_sum_all(tp, ga), tg_sum_all(tp, gb));
+                        tg_tensor *ha = tg_grad(tp, s, a, false), *hb = tg_grad(tp, s, b, false);
+                        ck_assert_msg(ha && hb, "%s", tg_tape_error(tp));
+                        for (int k = 0; k < n; k++) {
+                            if (at + k == 6) continue;
+                            ck_assert_msg(isfinite(tg_tensor_get_flat(ha, k)) &&
+                                              isfinite(tg_tensor_get_flat(hb, k)),
+                                          "%s: second derivative at (%g, %g): %g, %g", what,
+                                          av[at + k], bv[at + k], tg_tensor_get_flat(ha, k),
+                                          tg_tensor_get_flat(hb, k));
+                        }
+                    }
+                    tg_tape_free(tp);
+                    tg_tensor_free(a);
+                    tg_tensor_free(b);
+                }
+            }
+        }
+    }
+    /* tg_pow and tg_pow_scalar: the same d/dx, exactly, at and away from 0 */
+    const double xs[4] = {0, 2, -1.5, 0.25}, ps[5] = {0, 1, 2, 3, 0.5};
+    for (int j = 0; j < 5; j++) {
+        tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(4), xs);
+        tg_tensor *p = tg_tensor_full(TG_F64, 1, TT_SHAPE(4), ps[j]);
+        tg_tensor_set_requires_grad(x, true);
+        tg_tape *tp = tg_tape_new(NULL);
+        ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_pow_scalar(tp, x, ps[j]))), TG_OK);
+        double g1[4], g2[4];
+        tg_tensor_to_f64(tg_tensor_grad(x), g1);
+        tg_tape_reset(tp);
+        ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_pow(tp, x, p))), TG_OK);
+        tg_tensor_to_f64(tg_tensor_grad(x), g2);
+        for (int k = 0; k < 4; k++) {
+            if (isnan(g1[k]) && isnan(g2[k])) continue; /* (-1.5)^-0.5 */
+            ck_assert_msg(g1[k] == g2[k], "x^%g at %g: pow_scalar %g, pow %g", ps[j], xs[k], g1[k],
+                          g2[k]);
+        }
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+        tg_tensor_free(p);
+    }
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------- */
 /* Every op of this file as a two-input call (scalar ops ignore b). */
 typedef struct any_op {
@@ -981,6 +1079,7 @@ int main(void)
     tcase_add_test(gr, test_same_input_gradcheck);
     tcase_add_loop_test(gr, test_scalar_gradcheck, 0, N_SCS);
     tcase_add_test(gr, test_scalar_zero_gradients);
+    tcase_add_test(gr, test_pow_zero_base);
     suite_add_tcase(s, gr);
 
     TCase *er = tcase_create("errors");

@@ -5,22 +5,43 @@
 #include "../core/internal.h"
 
 /* ---- the broadcasting kernel --------------------------------------------- */
-typedef enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXMASK, B_MINMASK, B_MAX, B_MIN } binop;
+typedef enum binop {
+    B_ADD,
+    B_SUB,
+    B_MUL,
+    B_DIV,
+    B_POW,
+    B_MAXMASK,
+    B_MINMASK,
+    B_MAX,
+    B_MIN,
+    B_POWKEEP0, /* 0 where pow's d/da is masked to 0 (b == 0), else 1 */
+    B_POWKEEP1  /* 0 where pow's d/db is masked to 0 (a == 0, b >= 0), else 1 */
+} binop;
+
+/* pow's masked derivatives (PyTorch's convention): d/da = b a^(b-1) is 0
+ * where b == 0, and d/db = a^b log a is 0 where a == 0 and b >= 0, where
+ * the formulas give 0 * inf = NaN at a = 0 (a^b is constant in the
+ * variable there, or tends to 0 faster than log a diverges). */
+#define POW_MASK0(X, Y) ((Y) == 0)
+#define POW_MASK1(X, Y) ((X) == 0 && (Y) >= 0)
 
 #define APPLY(op, x, y)                                                                            \
-    ((op) == B_ADD       ? (x) + (y)                                                               \
-     : (op) == B_SUB     ? (x) - (y)                                                               \
-     : (op) == B_MUL     ? (x) * (y)                                                               \
-     : (op) == B_DIV     ? (x) / (y)                                                               \
-     : (op) == B_POW     ? TG_POW(x, y)                                                            \
-     : (op) == B_MAX     ? ((x) >= (y) ? (x) : (y))                                                \
-     : (op) == B_MIN     ? ((x) <= (y) ? (x) : (y))                                                \
-     : (op) == B_MAXMASK ? ((x) > (y)    ? 1                                                       \
-                            : (x) == (y) ? 0.5f                                                    \
-                                         : 0)                                                      \
-                         : ((x) < (y)    ? 1                                                       \
-                            : (x) == (y) ? 0.5f                                                    \
-                                         : 0))
+    ((op) == B_ADD        ? (x) + (y)                                                              \
+     : (op) == B_SUB      ? (x) - (y)                                                              \
+     : (op) == B_MUL      ? (x) * (y)                                                              \
+     : (op) == B_DIV      ? (x) / (y)                                                              \
+     : (op) == B_POW      ? TG_POW(x, y)                                                           \
+     : (op) == B_MAX      ? ((x) >= (y) ? (x) : (y))                                               \
+     : (op) == B_MIN      ? ((x) <= (y) ? (x) : (y))                                               \
+     : (op) == B_POWKEEP0 ? (POW_MASK0(x, y) ? 0 : 1)                                              \
+     : (op) == B_POWKEEP1 ? (POW_MASK1(x, y) ? 0 : 1)                                              \
+     : (op) == B_MAXMASK  ? ((x) > (y)    ? 1                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 0)                                                     \
+                          : ((x) < (y)    ? 1                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 0))
 
 /* One loop per (op, dtype): the switch is outside the loops so each inner
  * loop is a plain contiguous or strided loop the compiler can vectorise. */
@@ -95,6 +116,12 @@ TG_CLONES static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, c
         case B_MINMASK:
             BIN_LOOPS(T, B_MINMASK);
             break;
+        case B_POWKEEP0:
+            BIN_LOOPS(T, B_POWKEEP0);
+            break;
+        case B_POWKEEP1:
+            BIN_LOOPS(T, B_POWKEEP1);
+            break;
         }
     });
 }
@@ -146,8 +173,8 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
 #define E_MUL1(G, X, Y, O) ((G) * (X))
 #define E_DIV0(G, X, Y, O) ((G) / (Y))
 #define E_DIV1(G, X, Y, O) (-((G) * ((O) / (Y))))
-#define E_POW0(G, X, Y, O) ((G) * ((Y)*TG_POW(X, (Y) + (T)-1)))
-#define E_POW1(G, X, Y, O) ((G) * ((O)*TG_LOG(X)))
+#define E_POW0(G, X, Y, O) ((G) * (POW_MASK0(X, Y) ? (T)0 : (Y)*TG_POW(X, (Y) + (T)-1)))
+#define E_POW1(G, X, Y, O) ((G) * (POW_MASK1(X, Y) ? (T)0 : (O)*TG_LOG(X)))
 #define MASK(op, X, Y)     ((T)APPLY(op, X, Y))
 #define E_MAX0(G, X, Y, O) ((G)*MASK(B_MAXMASK, X, Y))
 #define E_MAX1(G, X, Y, O) ((G) - (G)*MASK(B_MAXMASK, X, Y))
@@ -398,16 +425,58 @@ tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b)
     return binary(tp, &k_div, B_DIV, a, b);
 }
 
-/* ---- pow: d(a^b) = g b a^(b-1), g a^b ln a ------------------------------- */
+/* ---- pow: d(a^b) = g b a^(b-1), g a^b ln a -------------------------------
+ * masked as POW_MASK0/1 say.  The op-built rule builds the masked form only
+ * when some element is masked (the graph is otherwise the plain formula's):
+ * there the base is replaced by 1 (a m - (m - 1), exactly a where m = 1)
+ * so that every value and every derivative of the rule stays finite, and
+ * the result is multiplied by the constant mask m, so the masked elements'
+ * rule is the constant 0 (its own derivatives 0, as PyTorch's where). */
+
+/* Whether some element of t (f64 or f32) is 0 (zero true) or >= 0. */
+static bool any_of(const tg_tensor *t, bool zero)
+{
+    bool found = false;
+    TG_DISPATCH(t->dtype, T, {
+        const T *v = t->data;
+        for (int64_t i = 0; i < t->numel && !found; i++) found = zero ? v[i] == 0 : v[i] >= 0;
+    });
+    return found;
+}
+
+/* a with 1 where the constant mask m is 0: a m - (m - 1). */
+static tg_tensor *pow_safe_base(tg_tape *tp, tg_tensor *a, tg_tensor *m)
+{
+    return tg_sub(tp, tg_mul(tp, a, m), tg_add_scalar(tp, m, -1.0));
+}
+
 static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
     if (tg_node_needs_grad(n, 0)) {
-        tg_tensor *d = tg_mul(tp, b, tg_pow(tp, a, tg_add_scalar(tp, b, -1.0)));
+        tg_tensor *d;
+        if (!any_of(b, true)) {
+            d = tg_mul(tp, b, tg_pow(tp, a, tg_add_scalar(tp, b, -1.0)));
+        } else {
+            tg_tensor *m = mask(tp, B_POWKEEP0, a, b, y);
+            if (!m) return tg_tape_status(tp);
+            tg_tensor *as = pow_safe_base(tp, a, m);
+            d = tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, tg_add_scalar(tp, b, -1.0))), m);
+        }
         gin[0] = to_input(tp, n, 0, tg_mul(tp, g, d));
     }
-    if (tg_node_needs_grad(n, 1))
-        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, tg_mul(tp, y, tg_log(tp, a))));
+    if (tg_node_needs_grad(n, 1)) {
+        tg_tensor *d;
+        if (!any_of(a, true) || !any_of(b, false)) {
+            d = tg_mul(tp, y, tg_log(tp, a));
+        } else {
+            tg_tensor *m = mask(tp, B_POWKEEP1, a, b, y);
+            if (!m) return tg_tape_status(tp);
+            tg_tensor *as = pow_safe_base(tp, a, m);
+            d = tg_mul(tp, tg_mul(tp, tg_pow(tp, as, b), tg_log(tp, as)), m);
+        }
+        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, d));
+    }
     return TG_OK;
 }
 static const tg_op k_pow = {"pow", 2, pow_backward, pow_direct, pow_scalar};
