@@ -97,15 +97,32 @@ tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red)
 }
 
 /* The same on logits, p = sigmoid z:
- *   -[t log s(z) + (1-t) log(1 - s(z))] = softplus(z) - t z,
+ *   -[t log s(z) + (1-t) log(1 - s(z))] = softplus(z) - t z
+ *                                       = max(z, 0) - t z + log1p(e^-|z|),
  * since log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z) and
- * softplus(z) - softplus(-z) = z.  softplus never overflows, so the loss is
- * finite for any finite z.  d/dz = sigmoid(z) - t. */
+ * softplus(z) - softplus(-z) = z.  The last form is the one computed:
+ * softplus(z) - t z cancels for t near 1 and large z (softplus(36) rounds
+ * to 36 and the loss to 0 instead of 2.3e-16).  d/dz = sigmoid(z) - t.
+ *
+ * As ops: relu(z) - t z + softplus(z s), with s the constant -1 where
+ * z > 0 and 1 elsewhere, so z s = -|z| with derivative s.  (abs would give
+ * -|z| a derivative 0 at z = 0, and the second derivative there 0 instead
+ * of sigmoid'(0) = 1/4; relu's 0 at 0 plus softplus's 1/2 give the first
+ * derivative 1/2 - t there.)  The softplus term is recorded first, so the
+ * backward sweep, which visits the nodes in reverse, sums z's gradient as
+ * ([z > 0] - t) + s sigmoid(-|z|): for t = 1 and large z the first sum is
+ * exactly 0, and the small term keeps its digits (the other order would
+ * round 1 - sigmoid(-z) to 1 first). */
 tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red)
 {
     if (!check_pair(tp, "bce_logits", "z", z, "t", t, &red)) return NULL;
     if (red == TG_REDUCE_MEAN && !check_nonempty(tp, "bce_logits", "z", z, z->numel)) return NULL;
-    tg_tensor *l = tg_sub(tp, tg_softplus(tp, z), tg_mul(tp, t, z));
+    tg_tensor *s = tg__const_full(tp, z->dtype, z->ndim, z->shape, 1.0);
+    if (!s) return NULL;
+    for (int64_t i = 0; i < z->numel; i++)
+        if (tg_tensor_get_flat(z, i) > 0) tg_tensor_set_flat(s, i, -1.0);
+    tg_tensor *tail = tg_softplus(tp, tg_mul(tp, z, s));
+    tg_tensor *l = tg_add(tp, tg_sub(tp, tg_relu(tp, z), tg_mul(tp, t, z)), tail);
     double n = red == TG_REDUCE_MEAN ? (double)z->numel : 1.0;
     return reduce_scaled(tp, l, 1.0 / n);
 }
