@@ -511,6 +511,220 @@ START_TEST(test_losses_second_order)
 }
 END_TEST
 
+/* ---- numerics at the edges (issue 18, items 8 and 10) ---------------------- */
+
+/* A -inf logit masks a class: with logits (0, 0, -inf) the loss is log 2 for
+ * label 0 and its gradient softmax(z) - onehot = (-1/2, 1/2, 0), not the NaN
+ * of 0 * -inf in the product of the targets with log_softmax(z).  Checked
+ * for labels, one-hot and soft targets (soft (1/4, 3/4, 0): loss log 2,
+ * gradient (1/4, -1/4, 0)), (N,C) and (C), both reductions, through the
+ * direct rules (tg_backward), the op-built ones (tg_grad with
+ * create_graph) and a second derivative (finite). */
+typedef enum { M_LABELS, M_ONEHOT, M_SOFT } mask_kind;
+
+static tg_tensor *masked_loss(tg_tape *tp, mask_kind k, tg_tensor *z, tg_tensor *onehot,
+                              tg_tensor *soft, const int32_t *lab, int64_t n, tg_reduction red)
+{
+    switch (k) {
+    case M_LABELS:
+        return tg_softmax_cross_entropy_labels(tp, z, lab, n, red);
+    case M_ONEHOT:
+        return tg_softmax_cross_entropy(tp, z, onehot, red);
+    default:
+        return tg_softmax_cross_entropy(tp, z, soft, red);
+    }
+}
+
+START_TEST(test_xent_masked_logits)
+{
+    const double L2 = 0.69314718055994530942;
+    /* rows: (0, 0, -inf) label 0; (1, -inf, 2) label 2; (0.5, 0.5, 0.5) label 1 */
+    const double zv[9] = {0, 0, -INFINITY, 1, -INFINITY, 2, 0.5, 0.5, 0.5};
+    const int32_t lab[3] = {0, 2, 1};
+    const double oh[9] = {1, 0, 0, 0, 0, 1, 0, 1, 0};
+    const double sf[9] = {0.25, 0.75, 0, 0.5, 0, 0.5, 0.25, 0.25, 0.5};
+    /* p = softmax rows: (1/2, 1/2, 0), (1/(1+e), 0, e/(1+e)), (1/3, 1/3, 1/3) */
+    const double e1 = exp(1.0),
+                 p[9] = {0.5, 0.5, 0, 1 / (1 + e1), 0, e1 / (1 + e1), 1.0 / 3, 1.0 / 3, 1.0 / 3};
+    const double row_l[2][3] = {
+        {L2, log1p(e1) - 1.0, log(3.0)},                                   /* one-hot / labels */
+        {L2, 0.5 * (log1p(e1) - 0.0) + 0.5 * (log1p(e1) - 1.0), log(3.0)}, /* soft */
+    };
+    for (int k = 0; k < 3; k++)
+        for (int rows = 1; rows <= 3; rows += 2) /* 1: the (C) shape of row 0 */
+            for (int red = 0; red < 2; red++) {
+                const bool d1 = rows == 1;
+                tg_tensor *z = d1 ? tt_from(TG_F64, 1, TT_SHAPE(3), zv)
+                                  : tt_from(TG_F64, 2, TT_SHAPE(3, 3), zv);
+                tg_tensor *oht = d1 ? tt_from(TG_F64, 1, TT_SHAPE(3), oh)
+                                    : tt_from(TG_F64, 2, TT_SHAPE(3, 3), oh);
+                tg_tensor *sft = d1 ? tt_from(TG_F64, 1, TT_SHAPE(3), sf)
+                                    : tt_from(TG_F64, 2, TT_SHAPE(3, 3), sf);
+                tg_tensor_set_requires_grad(z, true);
+                const double *t = k == M_SOFT ? sf : oh;
+                const double n = red == TG_REDUCE_MEAN ? rows : 1;
+                double want = 0, g[9];
+                for (int r = 0; r < rows; r++) want += row_l[k == M_SOFT][r] / n;
+                for (int i = 0; i < 3 * rows; i++) g[i] = (p[i] - t[i]) / n;
+                char what[96];
+                snprintf(what, sizeof what, "masked xent kind %d, %d rows, %s", k, rows,
+                         red_name((tg_reduction)red));
+                tg_tape *tp = tg_tape_new(NULL);
+                tg_tensor *l =
+                    masked_loss(tp, (mask_kind)k, z, oht, sft, lab, rows, (tg_reduction)red);
+                ck_assert_msg(l != NULL, "%s: %s", what, tg_tape_error(tp));
+                ck_assert_msg(fabs(scalar(l) - want) <= 1e-14 * want, "%s: loss %.17g, want %.17g",
+                              what, scalar(l), want);
+                ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+                tt_assert_values(what, tg_tensor_grad(z), g, 3 * rows, 1e-14, 1e-16);
+                /* op-built rules, then a Hessian-vector product through them */
+                tg_tensor *gz = tg_grad(tp, l, z, true);
+                ck_assert_msg(gz != NULL, "%s: %s", what, tg_tape_error(tp));
+                tt_assert_values(what, gz, g, 3 * rows, 1e-14, 1e-16);
+                tg_tensor *v = tg_tensor_ones(TG_F64, tg_tensor_ndim(z), tg_tensor_shape(z));
+                tg_tensor *hv = tg_grad(tp, tg_sum_all(tp, tg_mul(tp, gz, v)), z, false);
+                ck_assert_msg(hv != NULL, "%s: %s", what, tg_tape_error(tp));
+                for (int i = 0; i < 3 * rows; i++)
+                    ck_assert_msg(isfinite(tg_tensor_get_flat(hv, i)), "%s: H v [%d] = %g", what, i,
+                                  tg_tensor_get_flat(hv, i));
+                tg_tape_free(tp);
+                tg_tensor_free(v);
+                tg_tensor_free(z);
+                tg_tensor_free(oht);
+                tg_tensor_free(sft);
+            }
+}
+END_TEST
+
+/* The finite logits around a masked class, gradchecked (both rules, and the
+ * second derivative): z = concat(x, -inf) for each row. */
+typedef struct masked_ctx {
+    mask_kind k;
+    tg_tensor *minf; /* (2,1) of -inf */
+} masked_ctx;
+static tg_tensor *fn_masked(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const masked_ctx *c = ctx;
+    const int32_t lab[2] = {0, 1};
+    tg_tensor *parts[2] = {in[0], c->minf};
+    tg_tensor *z = tg_concat(tp, 2, parts, 1);
+    return masked_loss(tp, c->k, z, in[1], in[1], lab, 2, TG_REDUCE_MEAN);
+}
+static tg_tensor *fn_masked_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    return tg_grad(tp, fn_masked(tp, in, ctx), in[0], true);
+}
+
+START_TEST(test_xent_masked_gradcheck)
+{
+    tg_tensor *x = tt_param(2, TT_SHAPE(2, 3), 700, -2, 2);
+    /* targets (2,4), 0 on the masked last class */
+    tg_tensor *t = tt_from(TG_F64, 2, TT_SHAPE(2, 4), TT_VALUES(1, 0, 0, 0, 0.2, 0.3, 0.5, 0));
+    tg_tensor *in[2] = {x, t};
+    masked_ctx c = {M_LABELS, tg_tensor_full(TG_F64, 2, TT_SHAPE(2, 1), -INFINITY)};
+    for (int k = 0; k < 3; k++) {
+        c.k = (mask_kind)k;
+        tt_gradcheck("masked xent", fn_masked, &c, 2, in);
+        tt_gradcheck("masked xent, d/dx of the gradient", fn_masked_grad, &c, 2, in);
+    }
+    tg_tensor_free(c.minf);
+    tg_tensor_free(x);
+    tg_tensor_free(t);
+}
+END_TEST
+
+/* softmax and log_softmax themselves at a -inf logit: (0, 0, -inf) gives
+ * (1/2, 1/2, 0) and (-log 2, -log 2, -inf); their vector-Jacobian
+ * products with w = (1, 2, 3) are y (w - sum w y) = (-1/4, 1/4, 0) and
+ * w - softmax sum w = (-2, -1, 3), through the direct and op-built rules. */
+START_TEST(test_softmax_masked_logits)
+{
+    const double L2 = 0.69314718055994530942;
+    tg_tensor *z = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0, 0, -INFINITY));
+    tg_tensor *w = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
+    tg_tensor_set_requires_grad(z, true);
+    for (int built = 0; built < 2; built++) {
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_softmax(tp, z, 0), *ls = tg_log_softmax(tp, z, 0), *g;
+        tt_assert_values("softmax", y, TT_VALUES(0.5, 0.5, 0), 3, 1e-15, 0);
+        ck_assert(fabs(tg_tensor_get_flat(ls, 0) + L2) <= 1e-15 * L2);
+        ck_assert(fabs(tg_tensor_get_flat(ls, 1) + L2) <= 1e-15 * L2);
+        ck_assert(tg_tensor_get_flat(ls, 2) == -INFINITY);
+        ck_assert_int_eq(tg_vjp(tp, y, w, 1, &z, &g, built), TG_OK);
+        tt_assert_values("softmax vjp", g, TT_VALUES(-0.25, 0.25, 0), 3, 1e-15, 0);
+        ck_assert_int_eq(tg_vjp(tp, ls, w, 1, &z, &g, built), TG_OK);
+        tt_assert_values("log_softmax vjp", g, TT_VALUES(-2, -1, 3), 3, 1e-15, 0);
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(z);
+    tg_tensor_free(w);
+}
+END_TEST
+
+/* bce_logits at large |z|: max(z, 0) - t z + log1p(e^-|z|) against long
+ * double, the loss to 2 ulp relative; softplus(z) - t z cancelled (z = 36,
+ * t = 1 gave 0 for 2.3e-16).  The gradient sigmoid(z) - t likewise (1 - t -
+ * sigmoid(-z) for z > 0), through the direct, op-built and scalar rules. */
+START_TEST(test_bce_logits_extreme)
+{
+    const double zs[5] = {30, 36, 100, -100, 0}, ts[3] = {0, 1, 0.3};
+    double zv[15], tv[15], el[15], eg[15];
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 3; j++) {
+            const int k = i * 3 + j;
+            const long double z = zs[i], t = ts[j];
+            zv[k] = zs[i], tv[k] = ts[j];
+            el[k] = (double)((z > 0 ? z : 0) - t * z + log1pl(expl(-fabsl(z))));
+            eg[k] = (double)(z > 0 ? (1 - t) - 1 / (1 + expl(z)) : 1 / (1 + expl(-z)) - t);
+        }
+    for (int dt = 0; dt < 2; dt++) {
+        const tg_dtype d = dt ? TG_F32 : TG_F64;
+        const double rtol = dt ? 4 * FLT_EPSILON : 4 * DBL_EPSILON;
+        for (int k = 0; k < 15; k++) {
+            tg_tensor *z = tg_tensor_scalar(d, zv[k]), *t = tg_tensor_scalar(d, tv[k]);
+            tg_tensor_set_requires_grad(z, true);
+            /* f32: the reference in the f32 values of z and t */
+            const long double zz = tg_tensor_get_flat(z, 0), tt = tg_tensor_get_flat(t, 0);
+            const double wl =
+                dt ? (double)((zz > 0 ? zz : 0) - tt * zz + log1pl(expl(-fabsl(zz)))) : el[k];
+            const double wg =
+                dt ? (double)(zz > 0 ? (1 - tt) - 1 / (1 + expl(zz)) : 1 / (1 + expl(-zz)) - tt)
+                   : eg[k];
+            tg_tape *tp = tg_tape_new(NULL);
+            tg_tensor *l = tg_bce_logits(tp, z, t, TG_REDUCE_SUM);
+            /* f32: values below FLT_MIN are subnormal, with fewer digits */
+            const double tiny = dt ? FLT_MIN : 0;
+            ck_assert_msg(fabs(scalar(l) - wl) <= rtol * fabs(wl) || fabs(wl) < tiny,
+                          "%s bce_logits(z %g, t %g) = %.17g, want %.17g", dt ? "f32" : "f64",
+                          zv[k], tv[k], scalar(l), wl);
+            ck_assert_int_eq(tg_backward(tp, l), TG_OK); /* scalar rules (one element) */
+            const double g = tg_tensor_get_flat(tg_tensor_grad(z), 0);
+            ck_assert_msg(fabs(g - wg) <= rtol * fabs(wg) || fabs(wg) < tiny,
+                          "%s d/dz bce_logits(z %g, t %g) = %.17g, want %.17g", dt ? "f32" : "f64",
+                          zv[k], tv[k], g, wg);
+            tg_tensor *gz = tg_grad(tp, l, z, true); /* op-built rules */
+            ck_assert_ptr_nonnull(gz);
+            ck_assert_msg(fabs(tg_tensor_get_flat(gz, 0) - wg) <= rtol * fabs(wg) ||
+                              fabs(wg) < tiny,
+                          "%s op-built d/dz bce_logits(z %g, t %g) = %.17g, want %.17g",
+                          dt ? "f32" : "f64", zv[k], tv[k], tg_tensor_get_flat(gz, 0), wg);
+            tg_tape_free(tp);
+            tg_tensor_free(z);
+            tg_tensor_free(t);
+        }
+        /* the same values as one (5,3) tensor: the direct (tensor) rules */
+        tg_tensor *z = tt_from(d, 2, TT_SHAPE(5, 3), zv), *t = tt_from(d, 2, TT_SHAPE(5, 3), tv);
+        tg_tensor_set_requires_grad(z, true);
+        tg_tape *tp = tg_tape_new(NULL);
+        ck_assert_int_eq(tg_backward(tp, tg_bce_logits(tp, z, t, TG_REDUCE_SUM)), TG_OK);
+        if (!dt) tt_assert_values("d/dz bce_logits, tensor", tg_tensor_grad(z), eg, 15, rtol, 0);
+        tg_tape_free(tp);
+        tg_tensor_free(z);
+        tg_tensor_free(t);
+    }
+}
+END_TEST
+
 /* ---- errors --------------------------------------------------------------- */
 
 /* call must return NULL and leave st with a message holding each string;
@@ -695,6 +909,10 @@ int main(void)
     tcase_add_test(tg, test_elementwise_losses_gradcheck);
     tcase_add_test(tg, test_xent_gradcheck);
     tcase_add_test(tg, test_losses_second_order);
+    tcase_add_test(tg, test_xent_masked_logits);
+    tcase_add_test(tg, test_xent_masked_gradcheck);
+    tcase_add_test(tg, test_softmax_masked_logits);
+    tcase_add_test(tg, test_bce_logits_extreme);
     suite_add_tcase(s, tg);
     TCase *te = tcase_create("errors");
     tcase_add_test(te, test_loss_shape_errors);

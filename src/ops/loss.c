@@ -153,12 +153,103 @@ static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction
     return true;
 }
 
+/* ---- xmul: the product t log p with 0 * inf taken as 0 -------------------
+ * A -inf logit masks a class (log_softmax is -inf there) and its target is
+ * 0: the product of the two is the 0 log 0 = 0 of entropy, not the NaN of
+ * IEEE 0 * -inf.  xmul is a product of two tensors of one shape with that
+ * convention, and its rules are xmul again: d/da = g b, d/db = g a.  So the
+ * gradient reaching log_softmax is g t (finite), and the one reaching a
+ * target that requires grad is g log p (-inf at a masked class: the
+ * derivative of t log p in t there, not hidden).  Only the cross-entropy
+ * uses it, and only when a product would be 0 * inf: every other graph
+ * keeps the plain tg_mul. */
+#define XMUL(T, a, b)                                                                              \
+    ((((a) == 0 && TG_FABS(b) == (T)INFINITY) || ((b) == 0 && TG_FABS(a) == (T)INFINITY))          \
+         ? (T)0                                                                                    \
+         : (a) * (b))
+
+static tg_tensor *xmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
+
+static tg_status xmul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0)) gin[0] = xmul(tp, g, tg_node_input(n, 1));
+    if (tg_node_needs_grad(n, 1)) gin[1] = xmul(tp, g, tg_node_input(n, 0));
+    return TG_OK;
+}
+
+/* d (+)= XMUL(g, other) elementwise, one slot at a time (the two slots may
+ * share a buffer: each is written completely before the next is asked). */
+static tg_status xmul_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    for (int slot = 0; slot < 2; slot++) {
+        bool acc;
+        tg_tensor *d = tg_grad_sink_buffer(k, slot, &acc);
+        if (!d) {
+            if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+            continue; /* needs no gradient */
+        }
+        const tg_tensor *o = n->in[1 - slot];
+        TG_DISPATCH(g->dtype, T, {
+            T *dd = d->data;
+            const T *gg = g->data, *oo = o->data;
+            for (int64_t i = 0; i < g->numel; i++) {
+                const T v = XMUL(T, gg[i], oo[i]);
+                dd[i] = acc ? dd[i] + v : v;
+            }
+        });
+    }
+    return TG_OK;
+}
+
+static void xmul_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    (void)n;
+    TG_DISPATCH(a->dtype, T, {
+        const T g = (T)a->gout, x0 = (T)a->x[0], x1 = (T)a->x[1];
+        gin[0] = XMUL(T, g, x1);
+        gin[1] = XMUL(T, g, x0);
+    });
+}
+
+static const tg_op k_xmul = {"xmul", 2, xmul_backward, xmul_direct, xmul_scalar};
+
+/* a and b of one shape and dtype (the callers' tensors are). */
+static tg_tensor *xmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
+{
+    tg_tensor *in[2] = {a, b};
+    if (!tg_tape_check_inputs(tp, "xmul", 2, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, a->ndim, a->shape);
+    if (!out) return NULL;
+    TG_DISPATCH(a->dtype, T, {
+        T *o = out->data;
+        const T *x = a->data, *y = b->data;
+        for (int64_t i = 0; i < a->numel; i++) o[i] = XMUL(T, x[i], y[i]);
+    });
+    return tg__tape_record_checked(tp, &k_xmul, 2, in, out, NULL, 0, 0, NULL);
+}
+
+/* Whether t * ls has an element 0 * inf. */
+static bool has_zero_times_inf(const tg_tensor *t, const tg_tensor *ls)
+{
+    bool found = false;
+    TG_DISPATCH(t->dtype, T, {
+        const T *x = t->data, *y = ls->data;
+        for (int64_t i = 0; i < t->numel && !found; i++)
+            found = (x[i] == 0 && TG_FABS(y[i]) == (T)INFINITY) ||
+                    (y[i] == 0 && TG_FABS(x[i]) == (T)INFINITY);
+    });
+    return found;
+}
+
 /* -sum_rows sum_c t_c log_softmax(z)_c   (/N for the mean).
  * d/dz = softmax(z) sum_c t_c - t, i.e. softmax(z) - t per row when each row
- * of t sums to 1 (seed 002). */
+ * of t sums to 1 (seed 002).  A class masked by a -inf logit and a target
+ * of 0 contributes 0 (xmul above). */
 static tg_tensor *xent(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red, int64_t rows)
 {
-    tg_tensor *l = tg_mul(tp, t, tg_log_softmax(tp, z, -1));
+    tg_tensor *ls = tg_log_softmax(tp, z, -1);
+    if (!ls) return NULL;
+    tg_tensor *l = has_zero_times_inf(t, ls) ? xmul(tp, t, ls) : tg_mul(tp, t, ls);
     double n = red == TG_REDUCE_MEAN ? (double)rows : 1.0;
     return reduce_scaled(tp, l, -1.0 / n);
 }
