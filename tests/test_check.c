@@ -169,6 +169,124 @@ START_TEST(test_gradcheck_function_error)
 }
 END_TEST
 
+/* A passing comparison's report names the element with the largest error
+ * (here [1], abs err 1e-4), not the one closest to its tolerance ([0],
+ * abs err 1e-7, relative to a tolerance 100 times smaller); a failing one
+ * names the largest violation, an infinite one included; equal infinities
+ * are equal. */
+START_TEST(test_compare_worst)
+{
+    tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 100, 3));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1.0000001, 100.0001, 3));
+    tg_compare_report r;
+    ck_assert(tg_compare(a, b, 1e-5, 1e-6, &r));
+    ck_assert_int_eq(r.worst_index, 1);
+    ck_assert(r.worst_abs == r.max_abs);
+    char buf[512];
+    tg_compare_report_format(buf, sizeof buf, "near", &r);
+    ck_assert_msg(strstr(buf, "worst at [1]: 100 vs 100.0001") != NULL, "%s", buf);
+    /* failing: the infinite violation at [2] is the worst, not [1] */
+    tg_tensor *c = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
+    tg_tensor *d = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2.5, INFINITY));
+    ck_assert(!tg_compare(c, d, 1e-10, 0, &r));
+    ck_assert_int_eq(r.n_failed, 2);
+    ck_assert_int_eq(r.worst_index, 2);
+    /* -inf against -inf is equal; 2 against 2.5 is then the worst */
+    tg_tensor *e = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, -INFINITY));
+    tg_tensor *f = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2.5, -INFINITY));
+    ck_assert(!tg_compare(e, f, 1e-10, 0, &r));
+    ck_assert_int_eq(r.n_failed, 1);
+    ck_assert_int_eq(r.worst_index, 1);
+    ck_assert(tg_compare(e, e, 0, 0, &r));
+    tg_tensor *all[] = {a, b, c, d, e, f};
+    for (size_t i = 0; i < 6; i++) tg_tensor_free(all[i]);
+}
+END_TEST
+
+/* An op whose direct rule is right (3 x^2 g) and whose op-built rule is
+ * wrong (2 x^2 g): the numeric check passes, the rules disagree.  The
+ * report must say that this is why it fails, and the error must name the
+ * op and the rule; likewise for a wrong scalar rule on one element. */
+static tg_status badbuilt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, tg_node_input(n, 0)), 2));
+    return TG_OK;
+}
+static tg_status badbuilt_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    (void)tp;
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return TG_OK;
+    for (int64_t i = 0; i < tg_tensor_numel(d); i++) {
+        const double x = tg_tensor_get_flat(tg_node_input(n, 0), i);
+        const double v = tg_tensor_get_flat(g, i) * (3 * x * x);
+        tg_tensor_set_flat(d, i, acc ? tg_tensor_get_flat(d, i) + v : v);
+    }
+    return TG_OK;
+}
+static void cube_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
+{
+    (void)n;
+    gin[0] = a->gout * (a->x[0] * a->x[0] * 2); /* wrong, as the op-built rule */
+}
+static tg_status cube_built(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, tg_node_input(n, 0)), 3));
+    return TG_OK;
+}
+static const tg_op k_badbuilt = {"cube_badbuilt", 1, badbuilt_backward, badbuilt_direct, NULL};
+static const tg_op k_badscalar = {"cube_badscalar", 1, cube_built, NULL, cube_scalar};
+
+static tg_tensor *fn_cube(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const tg_op *op = ctx;
+    tg_tensor *x = tg_exp(tp, in[0]);
+    if (!tg_tape_check_inputs(tp, op->name, 1, &x)) return NULL;
+    tg_tensor *y = tg_tape_alloc(tp, tg_tensor_dtype(x), tg_tensor_ndim(x), tg_tensor_shape(x));
+    if (!y) return NULL;
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
+        double v = tg_tensor_get_flat(x, i);
+        tg_tensor_set_flat(y, i, v * v * v);
+    }
+    return tg_sum_all(tp, tg_tanh(tp, tg_tape_record(tp, op, 1, &x, y, NULL, 0, 0, NULL)));
+}
+
+START_TEST(test_gradcheck_rules_report)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(6), 40, -1, 0);
+    tg_compare_report rep;
+    ck_assert_int_eq(tg_gradcheck(fn_cube, (void *)&k_badbuilt, 1, &x, NULL, &rep), TG_ERR_NUMERIC);
+    ck_assert(rep.rules_disagree && rep.n_failed == 0);
+    ck_assert_str_eq(tg_last_error(),
+                     "gradcheck: node 1 (cube_badbuilt): its direct rule and its op-built rule "
+                     "give different gradients");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(tg_gradcheck_print(f, fn_cube, (void *)&k_badbuilt, 1, &x, NULL),
+                     TG_ERR_NUMERIC);
+    fclose(f);
+    ck_assert_msg(strstr(buf, "gradcheck input 0: FAIL  6 elements, 0 out of tolerance; failed "
+                              "because the direct and op-built rules disagree") != NULL,
+                  "%s", buf);
+    ck_assert_msg(strstr(buf, "node 1 (cube_badbuilt): its direct rule and its op-built rule") !=
+                      NULL,
+                  "%s", buf);
+    free(buf);
+    /* the scalar rule of a one-element node */
+    tg_tensor *x1 = tt_param(1, TT_SHAPE(1), 41, -1, 0);
+    ck_assert_int_eq(tg_gradcheck(fn_cube, (void *)&k_badscalar, 1, &x1, NULL, &rep),
+                     TG_ERR_NUMERIC);
+    ck_assert(rep.rules_disagree);
+    ck_assert_str_eq(tg_last_error(),
+                     "gradcheck: node 1 (cube_badscalar): its scalar rule and its op-built rule "
+                     "give different gradients");
+    tg_tensor_free(x);
+    tg_tensor_free(x1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("check");
@@ -180,6 +298,8 @@ int main(void)
     tcase_add_test(tc, test_gradcheck_vacuous);
     tcase_add_test(tc, test_gradcheck_non_scalar);
     tcase_add_test(tc, test_gradcheck_function_error);
+    tcase_add_test(tc, test_compare_worst);
+    tcase_add_test(tc, test_gradcheck_rules_report);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -131,6 +131,31 @@ static tg_tensor *gc_bad_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
     return tg_sum_all(tp, tg_detach(tp, tg_square(tp, in[0]))); /* gradient 0, not 2x */
 }
 
+/* An op "twice" (y = 2x) whose direct rule is right (2g) and whose
+ * op-built rule is not (3g): gradcheck's numbers pass, its rules differ. */
+static tg_status twice_built(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    (void)n;
+    gin[0] = tg_mul_scalar(tp, g, 3.0);
+    return TG_OK;
+}
+static tg_status twice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    (void)n;
+    return tg_grad_sink_add(k, 0, tg_mul_scalar(tp, (tg_tensor *)g, 2.0));
+}
+static const tg_op k_twice = {"twice", 1, twice_built, twice_direct, NULL};
+static tg_tensor *gc_twice(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    tg_tensor *x = in[0];
+    tg_tensor *y = tg_tape_alloc(tp, tg_tensor_dtype(x), tg_tensor_ndim(x), tg_tensor_shape(x));
+    if (!y) return NULL;
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++)
+        tg_tensor_set_flat(y, i, 2 * tg_tensor_get_flat(x, i));
+    return tg_sum_all(tp, tg_tape_record(tp, &k_twice, 1, &x, y, NULL, 0, 0, NULL));
+}
+
 /* ---- the rows -------------------------------------------------------------- */
 #define T f->tp
 #define OP(expr)                                                                                   \
@@ -675,6 +700,10 @@ static tg_status r_gc_differ(fixture *f)
 {
     return tg_gradcheck(gc_bad_grad, NULL, 1, &f->p, NULL, NULL);
 }
+static tg_status r_gc_rules(fixture *f)
+{
+    return tg_gradcheck(gc_twice, NULL, 1, &f->p, NULL, NULL);
+}
 static tg_status r_gc_nomem(fixture *f)
 {
     g_fail_after = 0;
@@ -953,6 +982,8 @@ static row k_rows[] = {
     R(gc_backward, "gradcheck", TG_ERR_SHAPE, LAST_ERROR, "backward of the checked function fails"),
     R(gc_differ, "gradcheck", TG_ERR_NUMERIC, LAST_ERROR,
       "analytic and numeric gradients differ (a wrong derivative)"),
+    R(gc_rules, "gradcheck", TG_ERR_NUMERIC, LAST_ERROR,
+      "an op's direct rule and its op-built rule give different gradients"),
     R(gc_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside tg_gradcheck"),
     R(optim_shape, "optimizers", TG_ERR_SHAPE, LAST_ERROR,
       "tg_optim_step after a stateful parameter's element count changed"),
@@ -1113,6 +1144,8 @@ static const message k_messages[] = {
     {"gc_backward", "gradcheck: backward failed: grad: backward of wrong_shape gave a f64[] "
                     "gradient for its f64[2,3] input 0 [node 1]"},
     {"gc_differ", "gradcheck: analytic and numeric gradients differ"},
+    {"gc_rules", "gradcheck: node 0 (twice): its direct rule and its op-built rule give different "
+                 "gradients"},
     {"gc_nomem", "gradcheck: out of memory"},
     {"optim_shape", "optim_step: parameter 0 (2,2) has 4 elements but its optimizer state was made "
                     "for 2 (its shape changed since the optimizer was created)"},

@@ -15,19 +15,29 @@ static void report_init(tg_compare_report *r, int64_t numel)
 }
 
 /* Fold one element pair into the report.  The worst element is the one that
- * exceeds its tolerance by the most, or (while all pass) the largest error. */
+ * exceeds its tolerance by the most, or (while all pass) the one with the
+ * largest error: the one max_abs reports.  Equal values (equal infinities
+ * too) differ by 0; unequal ones with an infinite difference fail. */
 static void report_add(tg_compare_report *r, int64_t i, double a, double b, double rtol,
                        double atol, double *worst_excess)
 {
-    double diff = fabs(a - b);
-    bool bad = !(diff <= atol + rtol * fabs(b)); /* NaN fails */
+    double diff = a == b ? 0.0 : fabs(a - b);
+    /* NaN fails, and so does an infinite error (against an infinite b,
+     * rtol |b| would let any value through) */
+    bool bad = diff != 0 && (!(diff <= atol + rtol * fabs(b)) || isinf(diff));
     if (isnan(diff)) diff = INFINITY;
     double rel = diff / fmax(fabs(b), 1e-300);
     double excess = diff - (atol + rtol * fabs(b));
+    if (bad && isnan(excess)) excess = INFINITY; /* an infinite error against an infinite b */
     if (diff > r->max_abs || r->worst_index < 0) r->max_abs = fmax(r->max_abs, diff);
     if (fabs(b) > atol && rel > r->max_rel) r->max_rel = rel;
     if (bad) r->n_failed++, r->ok = false;
-    if (r->worst_index < 0 || excess > *worst_excess) {
+    bool take;
+    if (bad) /* the first failure replaces a passing worst */
+        take = r->n_failed == 1 || excess > *worst_excess;
+    else
+        take = r->n_failed == 0 && (r->worst_index < 0 || diff > r->worst_abs);
+    if (take) {
         *worst_excess = excess;
         r->worst_index = i;
         r->worst_a = a;
@@ -145,6 +155,57 @@ static bool rules_compare(const tg_tensor *built, const double *direct, double a
         return true;
     }
     return false;
+}
+
+/* Which node's rules disagree: for each node of the function's graph in
+ * order, the vector-Jacobian product of its output with a random seed
+ * with respect to its inputs, through the direct (or scalar) rules and
+ * through the op-built ones; the first node where they differ.  Sets
+ * *node (-1 if none differs), *op and *scalar (the node's sweep uses its
+ * scalar rule).  Runs on s->tp holding fn's graph alone; the rules record
+ * nodes past n_fwd, which are not visited. */
+static void rules_locate(gc_state *s, int64_t n_fwd, double atol, int64_t *node, const char **op,
+                         bool *scalar)
+{
+    *node = -1;
+    tg_rng rng;
+    tg_rng_seed(&rng, 4321);
+    for (int64_t i = 0; i < n_fwd && *node < 0; i++) {
+        /* the node array may move as the rules record nodes: copy first */
+        const tg_node *nd = tg__tape_node(s->tp, i);
+        const tg_op *o = nd->op;
+        const int n_in = nd->n_in;
+        const bool sc = nd->scalar && o->scalar;
+        tg_tensor *y = nd->out;
+        if (!o->backward || n_in <= 0 || (!o->direct && !sc)) continue; /* one rule only */
+        tg_tensor **in = tg__calloc((size_t)n_in * 2, sizeof *in);
+        double **direct = tg__calloc((size_t)n_in, sizeof *direct);
+        tg_tensor *seed = tg_tape_alloc(s->tp, y->dtype, y->ndim, y->shape);
+        bool ok = in && direct && seed;
+        for (int k = 0; ok && k < n_in; k++) in[k] = nd->in[k];
+        for (int64_t j = 0; ok && j < y->numel; j++)
+            tg_tensor_set_flat(seed, j, tg_rng_uniform(&rng) * 2.0 - 1.0);
+        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, false) == TG_OK;
+        for (int k = 0; ok && k < n_in; k++) {
+            direct[k] = tg__malloc((size_t)in[k]->numel * sizeof(double) + 1);
+            ok = direct[k] != NULL;
+            if (ok) tg_tensor_to_f64(in[n_in + k], direct[k]);
+        }
+        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, true) == TG_OK;
+        for (int k = 0; ok && k < n_in; k++) {
+            rule_diff d = {0};
+            if (rules_compare(in[n_in + k], direct[k], atol, &d)) {
+                *node = i;
+                *op = o->name;
+                *scalar = sc;
+                break;
+            }
+        }
+        for (int k = 0; direct && k < n_in; k++) tg__free(direct[k]);
+        tg__free(direct);
+        tg__free(in);
+        if (!ok) break; /* out of memory, or a rule failed: no answer */
+    }
 }
 
 tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
@@ -312,9 +373,23 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         k++;
     }
     if (st == TG_OK && rules_bad) {
+        /* name the op: at the point checked (fn's graph on a fresh tape) */
+        int64_t node = -1;
+        const char *op = NULL;
+        bool scalar = false;
+        s.inputs = inputs; /* the originals, as for the analytic gradients */
+        double v;
+        if (gc_eval(&s, &v, NULL) == TG_OK)
+            rules_locate(&s, tg__tape_num_nodes(s.tp), o.atol, &node, &op, &scalar);
         st = TG_ERR_NUMERIC;
-        tg__set_last(st, "gradcheck: an op's direct rule and its op-built rule give different "
-                         "gradients (see the report's rules_* fields)");
+        if (node >= 0)
+            tg__set_last(st,
+                         "gradcheck: node %lld (%s): its %s rule and its op-built rule give "
+                         "different gradients",
+                         (long long)node, op, scalar ? "scalar" : "direct");
+        else
+            tg__set_last(st, "gradcheck: an op's direct rule and its op-built rule give different "
+                             "gradients (see the report's rules_* fields)");
     } else if (st == TG_OK && failed) {
         st = TG_ERR_NUMERIC;
         tg__set_last(st, "gradcheck: analytic and numeric gradients differ");
@@ -344,7 +419,10 @@ tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *con
     if (!rep) return TG_ERR_NOMEM;
     tg_status st = tg_gradcheck(fn, ctx, n, inputs, opts, rep);
     if (f) {
-        if (st != TG_OK && st != TG_ERR_NUMERIC)
+        bool rules = false;
+        for (int i = 0; i < n && st == TG_ERR_NUMERIC; i++) rules = rules || rep[i].rules_disagree;
+        /* an error, or the op whose rules disagree (the reports cannot name it) */
+        if ((st != TG_OK && st != TG_ERR_NUMERIC) || rules)
             fprintf(f, "%s\n", tg_last_error()); /* already says "gradcheck:" */
         for (int i = 0; i < n && (st == TG_OK || st == TG_ERR_NUMERIC); i++) {
             if (!rep[i].numel) continue;

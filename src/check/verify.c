@@ -54,6 +54,9 @@ static void compare_emit(sink *s, const char *label, const tg_compare_report *r)
     sk_printf(s, "%s: %s  %lld elements, %lld out of tolerance", label, r->ok ? "ok" : "FAIL",
               (long long)r->numel, (long long)r->n_failed);
     if (r->n_skipped) sk_printf(s, ", %lld skipped at kinks", (long long)r->n_skipped);
+    /* gradcheck: the numbers pass, the two rules do not (say why it fails) */
+    if (r->rules_disagree && r->n_failed == 0)
+        sk_printf(s, "; failed because the direct and op-built rules disagree");
     sk_printf(s, "\n");
     if (r->f32_vs_f64)
         sk_printf(s, "  f32 analytic gradient against central differences evaluated in f64\n");
