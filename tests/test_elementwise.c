@@ -780,6 +780,21 @@ START_TEST(test_pow_zero_base)
             }
         }
     }
+    /* an infinite base with exponent 0: d/da is 0 in both rules too */
+    {
+        tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(INFINITY, 0, 2));
+        tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(0, 0, 1));
+        tg_tensor_set_requires_grad(a, true);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *l = tg_sum_all(tp, tg_pow(tp, a, b));
+        ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+        tt_assert_values("d/da inf^0, direct", tg_tensor_grad(a), TT_VALUES(0, 0, 1), 3, 0, 0);
+        tt_assert_values("d/da inf^0, op-built", tg_grad(tp, l, a, true), TT_VALUES(0, 0, 1), 3, 0,
+                         0);
+        tg_tape_free(tp);
+        tg_tensor_free(a);
+        tg_tensor_free(b);
+    }
     /* tg_pow and tg_pow_scalar: the same d/dx, exactly, at and away from 0 */
     const double xs[4] = {0, 2, -1.5, 0.25}, ps[5] = {0, 1, 2, 3, 0.5};
     for (int j = 0; j < 5; j++) {

@@ -429,9 +429,10 @@ tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b)
  * masked as POW_MASK0/1 say.  The op-built rule builds the masked form only
  * when some element is masked (the graph is otherwise the plain formula's):
  * there the base is replaced by 1 (a m - (m - 1), exactly a where m = 1)
- * so that every value and every derivative of the rule stays finite, and
- * the result is multiplied by the constant mask m, so the masked elements'
- * rule is the constant 0 (its own derivatives 0, as PyTorch's where). */
+ * so that every value and every derivative of the rule stays finite (for a
+ * finite a), and the result is multiplied by the constant mask m, so the
+ * masked elements' rule is the constant 0 (its own derivatives 0, as
+ * through PyTorch's where). */
 
 /* Whether some element of t (f64 or f32) is 0 (zero true) or >= 0. */
 static bool any_of(const tg_tensor *t, bool zero)
@@ -460,8 +461,11 @@ static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         } else {
             tg_tensor *m = mask(tp, B_POWKEEP0, a, b, y);
             if (!m) return tg_tape_status(tp);
+            /* the exponent too is made safe (0 where masked): a^0 = 1 even
+             * where a is infinite or NaN, and a m is then NaN */
             tg_tensor *as = pow_safe_base(tp, a, m);
-            d = tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, tg_add_scalar(tp, b, -1.0))), m);
+            tg_tensor *e = tg_mul(tp, tg_add_scalar(tp, b, -1.0), m);
+            d = tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, e)), m);
         }
         gin[0] = to_input(tp, n, 0, tg_mul(tp, g, d));
     }
