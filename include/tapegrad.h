@@ -22,7 +22,34 @@
  *     tg_tensor_free(x); tg_tensor_free(w); tg_tensor_free(b);
  *
  * Errors never abort: an op given bad input returns NULL and the tape keeps
- * the first error (tg_tape_status, tg_tape_error) until tg_tape_reset. */
+ * the first error (tg_tape_status, tg_tape_error) until tg_tape_reset.
+ *
+ * NULL arguments.  A pointer a function needs that is NULL is an error like
+ * any other: TG_ERR_NULL and the message "function: parameter is NULL" (on
+ * the tape for an op, in tg_last_error() otherwise), and the call returns
+ * NULL, a status or a sentinel (NaN, -1, 0, false).  NULL means something
+ * in these places only:
+ *   - every *_free function ignores NULL, like free(NULL);
+ *   - optional arguments: options (opts: the defaults), reports and results
+ *     wanted only when given (tg_compare's report, tg_gradcheck's reports,
+ *     tg_delta_check's first), a FILE where it says "NULL = none"
+ *     (tg_gradcheck_print, tg_gradgradcheck_print, tg_tape_set_explain), a
+ *     bias (tg_linear, tg_conv2d), a seed (tg_vjp), labels
+ *     (tg_batches_new: the batches then give y NULL), the out-pointers of
+ *     tg_batches_next, the advice of tg_gemm_slow_kernels, and ctx (passed
+ *     to fn as it is);
+ *   - the shape or index of a 0-d tensor, an axes list with naxes 0 (every
+ *     axis), saved with saved_size 0 and aux with n_aux 0 (none);
+ *   - a NULL label prints as "compare" (tg_compare_report_print/_format), a
+ *     NULL name as "tensor" and a NULL tensor as "NULL" (tg_tensor_print,
+ *     tg_tensor_describe);
+ *   - tg_compare_report_format and tg_delta_report_format with buf NULL
+ *     write nothing and return the length the text needs (as snprintf);
+ *   - tg_tape_status, tg_tape_error and tg_tape_error_node answer
+ *     TG_ERR_NULL, "tape is NULL" and -1 for a NULL tape and leave
+ *     tg_last_error() alone: it holds the error of the call that gave NULL.
+ * tests/test_null_api.c calls every public function with NULL in each
+ * pointer parameter and checks the error or the meaning above. */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
 

@@ -848,6 +848,38 @@ static tg_status r_idx_dtype(fixture *f)
     return tg_last_status();
 }
 
+/* NULL arguments (tests/test_null_api.c sweeps every pointer parameter; one
+ * row per kind of message here) */
+static tg_status r_null_query(fixture *f)
+{
+    (void)f;
+    ck_assert_int_eq(tg_tensor_numel(NULL), 0);
+    return tg_last_status();
+}
+static tg_status r_null_rng(fixture *f)
+{
+    (void)f;
+    ck_assert(isnan(tg_rng_uniform(NULL)));
+    return tg_last_status();
+}
+static tg_status r_null_tape_call(fixture *f)
+{
+    return tg_backward(NULL, f->s);
+}
+static tg_status r_null_stream(fixture *f)
+{
+    tg_tape_print(T, NULL);
+    return tg_last_status();
+}
+static tg_status r_null_target(fixture *f)
+{
+    OP(tg_reshape(T, f->a23, 2, NULL));
+}
+static tg_status r_null_record(fixture *f)
+{
+    OP(tg_tape_record(T, &k_silent, 1, &f->a23, NULL, NULL, 0, 0, NULL));
+}
+
 #undef T
 #undef OP
 
@@ -1005,6 +1037,15 @@ static row k_rows[] = {
     R(idx_trailing, "files", TG_ERR_IO, LAST_ERROR, "an IDX file longer than its header says"),
     R(idx_labels_rank, "files", TG_ERR_IO, LAST_ERROR, "a label file that is not 1-d"),
     R(idx_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "tg_idx_load into an unknown dtype"),
+    R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
+      "a tensor query (tg_tensor_numel, tg_tensor_data, ...) given NULL"),
+    R(null_rng, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "tg_rng_uniform(NULL) (it returns NaN)"),
+    R(null_tape_call, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
+      "tg_backward, tg_grad, tg_hvp, ... given a NULL tape"),
+    R(null_stream, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "a printing call given FILE *f NULL"),
+    R(null_target, "NULL arguments", TG_ERR_NULL, ON_TAPE,
+      "tg_reshape, tg_sum_to or tg_broadcast_to with a NULL target shape"),
+    R(null_record, "NULL arguments", TG_ERR_NULL, ON_TAPE, "tg_tape_record with out NULL"),
 };
 #undef R
 
@@ -1178,6 +1219,12 @@ static const message k_messages[] = {
                         "expected 1 (a label file, magic 0x00000801)"},
     {"idx_dtype",
      "idx_load: tg_catalogue.idx: dtype 4, scale 1: need F32 or F64 and a finite scale"},
+    {"null_query", "tg_tensor_numel: tensor is NULL"},
+    {"null_rng", "tg_rng_uniform: rng is NULL"},
+    {"null_tape_call", "backward: tape is NULL"},
+    {"null_stream", "tape_print: f is NULL"},
+    {"null_target", "reshape: (2,3): target shape is NULL [node 0]"},
+    {"null_record", "record silent: out is NULL [node 0]"},
 };
 
 static const char *expected_message(const char *id)

@@ -637,7 +637,7 @@ START_TEST(test_errors)
     EXPECT_ERR(tg_sum_to(tp, x, 1, TT_SHAPE(2)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(2)");
     EXPECT_ERR(tg_sum_to(tp, x, 2, TT_SHAPE(3, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(3,3)");
     EXPECT_ERR(tg_sum_to(tp, x, 3, TT_SHAPE(1, 2, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(1,2,3)");
-    EXPECT_ERR(tg_sum_to(tp, x, 2, NULL), TG_ERR_SHAPE, "sum_to", "(2,3)");
+    EXPECT_ERR(tg_sum_to(tp, x, 2, NULL), TG_ERR_NULL, "sum_to", "(2,3)", "target shape is NULL");
     EXPECT_ERR(tg_sum_to(tp, x, -1, NULL), TG_ERR_SHAPE, "sum_to", "(2,3)");
     tg_tensor_free(x);
     tg_tensor_free(s);

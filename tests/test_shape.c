@@ -688,14 +688,15 @@ START_TEST(test_errors_reshape_broadcast)
     EXPECT_ERR(tg_reshape(tp, x, 2, TT_SHAPE(-2, 3)), TG_ERR_SHAPE, "reshape", "(2,3)");
     EXPECT_ERR(tg_reshape(tp, x, TG_MAX_DIMS + 1, TT_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 6)),
                TG_ERR_SHAPE, "reshape", "(2,3)");
-    EXPECT_ERR(tg_reshape(tp, x, 2, NULL), TG_ERR_SHAPE, "reshape", "(2,3)");
+    EXPECT_ERR(tg_reshape(tp, x, 2, NULL), TG_ERR_NULL, "reshape", "(2,3)", "target shape is NULL");
     EXPECT_ERR(tg_reshape(tp, x, 3, TT_SHAPE(INT64_MAX / 2, 4, 0)), TG_ERR_SHAPE, "reshape",
                "(2,3)", "overflow");
     EXPECT_ERR(tg_broadcast_to(tp, x, 2, TT_SHAPE(3, 3)), TG_ERR_SHAPE, "broadcast_to", "(2,3)",
                "(3,3)");
     EXPECT_ERR(tg_broadcast_to(tp, x, 1, TT_SHAPE(3)), TG_ERR_SHAPE, "broadcast_to", "(2,3)",
                "(3)");
-    EXPECT_ERR(tg_broadcast_to(tp, x, 2, NULL), TG_ERR_SHAPE, "broadcast_to", "(2,3)");
+    EXPECT_ERR(tg_broadcast_to(tp, x, 2, NULL), TG_ERR_NULL, "broadcast_to", "(2,3)",
+               "target shape is NULL");
     tg_tensor *one = tt_iota(TG_F64, 1, TT_SHAPE(1));
     EXPECT_ERR(tg_broadcast_to(tp, one, 2, TT_SHAPE(2, -1)), TG_ERR_SHAPE, "broadcast_to", "(1)",
                "(2,-1)");

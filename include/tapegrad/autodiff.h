@@ -140,7 +140,8 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
 tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                           tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                           tg_tensor *const *aux);
-/* Set the tape's sticky error (printf-style message), if none is set yet. */
+/* Set the tape's sticky error (printf-style message), if none is set yet.
+ * With tp NULL the message goes to tg_last_error() instead. */
 void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

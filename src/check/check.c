@@ -50,6 +50,7 @@ static void report_add(tg_compare_report *r, int64_t i, double a, double b, doub
 bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol,
                 tg_compare_report *report)
 {
+    if (!a || !b) tg__set_last(TG_ERR_NULL, "compare: %s is NULL", !a ? "a" : "b");
     tg_compare_report r;
     report_init(&r, a ? a->numel : 0);
     if (!a || !b || !tg_tensor_same_shape(a, b)) {
@@ -71,7 +72,10 @@ bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol
 
 void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report *r)
 {
-    if (!f || !r) return;
+    if (!f || !r) {
+        tg__set_last(TG_ERR_NULL, "compare_report_print: %s is NULL", !f ? "f" : "report");
+        return;
+    }
     /* One text for the printed and the formatted report (verify.c). */
     char small[1024];
     size_t need = tg_compare_report_format(small, sizeof small, label, r);

@@ -73,6 +73,7 @@ static void compare_emit(sink *s, const char *label, const tg_compare_report *r)
 size_t tg_compare_report_format(char *buf, size_t size, const char *label,
                                 const tg_compare_report *r)
 {
+    if (!r) tg__set_last(TG_ERR_NULL, "compare_report_format: report is NULL");
     sink s = sink_buf(buf, size);
     if (r) compare_emit(&s, label, r);
     return s.len;
@@ -312,7 +313,11 @@ static void delta_emit(sink *s, int n, const tg_delta_entry *entries,
 void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
                            const tg_delta_result *results)
 {
-    if (!f) return;
+    if (!f || (n > 0 && (!entries || !results))) {
+        tg__set_last(TG_ERR_NULL, "delta_report_print: %s is NULL",
+                     !f ? "f" : "entries or results");
+        return;
+    }
     sink s = {f, NULL, 0, 0};
     delta_emit(&s, n, entries, results);
 }
@@ -320,6 +325,11 @@ void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
 size_t tg_delta_report_format(char *buf, size_t size, int n, const tg_delta_entry *entries,
                               const tg_delta_result *results)
 {
+    if (n > 0 && (!entries || !results)) {
+        tg__set_last(TG_ERR_NULL, "delta_report_format: entries or results is NULL");
+        if (buf && size) buf[0] = '\0';
+        return 0;
+    }
     sink s = sink_buf(buf, size);
     delta_emit(&s, n, entries, results);
     return s.len;
@@ -329,13 +339,25 @@ size_t tg_delta_report_format(char *buf, size_t size, int n, const tg_delta_entr
 tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor *const *vs,
                  tg_tensor **out, bool create_graph)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "hvp: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
+    if (!y || (n >= 1 && (!xs || !vs || !out))) {
+        tg_tape_fail(tp, TG_ERR_NULL, "hvp: %s is NULL",
+                     !y    ? "output"
+                     : !xs ? "xs"
+                     : !vs ? "vs"
+                           : "out");
+        return tg_tape_status(tp);
+    }
     if (n < 1 || !xs || !vs || !out) {
         tg_tape_fail(tp, TG_ERR_NULL, "hvp: inputs, directions or outputs missing (n = %d)", n);
         return tg_tape_status(tp);
     }
-    if (!tg_tape_check_inputs(tp, "hvp", n, xs) || !tg_tape_check_inputs(tp, "hvp", n, vs))
+    if (!tg_tape_check_inputs(tp, "hvp", n, xs) ||
+        !tg_tape_check_inputs(tp, "hvp directions", n, vs))
         return tg_tape_status(tp);
     char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
     for (int i = 0; i < n; i++)
@@ -361,6 +383,7 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
 
 tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
 {
+    if (!tp) tg__set_last(TG_ERR_NULL, "jacobian: tape is NULL");
     if (!tp || !tg__tape_ok(tp)) return NULL;
     tg_tensor *in[2] = {y, x};
     if (!tg_tape_check_inputs(tp, "jacobian", 2, in)) return NULL;
@@ -391,7 +414,8 @@ fail:
 
 tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
 {
-    if (!tp || !tg__tape_ok(tp)) return NULL;
+    if (!tp) tg__set_last(TG_ERR_NULL, "hessian: tape is NULL");
+    if (!tp || !tg_tape_check_inputs(tp, "hessian", 2, (tg_tensor *[]){y, x})) return NULL;
     /* The Jacobian of the recorded gradient. */
     tg_tensor *g = tg_grad(tp, y, x, true);
     return g ? tg_jacobian(tp, g, x) : NULL;
@@ -684,7 +708,10 @@ done:
 
 void tg_replay_report_print(FILE *f, const tg_replay_report *rep)
 {
-    if (!f || !rep) return;
+    if (!f || !rep) {
+        tg__set_last(TG_ERR_NULL, "replay_report_print: %s is NULL", !f ? "f" : "report");
+        return;
+    }
     fprintf(f,
             "replay in f32 and f64: %d tensors; gap = max|v32 - v64| / max|v64| "
             "(f32 epsilon %.3g), flagged above %.3g\n",

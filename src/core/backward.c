@@ -166,7 +166,14 @@ static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
  * copied once first. */
 tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
 {
-    if (!k || !accumulate || i < 0 || i >= k->nd->n_in) return NULL;
+    if (!k || !accumulate) {
+        if (k)
+            tg_tape_fail(k->tp, TG_ERR_NULL, "grad_sink_buffer: accumulate is NULL");
+        else
+            tg__set_last(TG_ERR_NULL, "grad_sink_buffer: sink is NULL");
+        return NULL;
+    }
+    if (i < 0 || i >= k->nd->n_in) return NULL;
     sweep *s = k->s;
     const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return NULL;
@@ -190,6 +197,14 @@ static void add_data(tg_dtype dt, int64_t n, void *dst, const void *src)
 
 tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
 {
+    if (!k) {
+        tg__set_last(TG_ERR_NULL, "grad_sink_add: sink is NULL");
+        return TG_ERR_NULL;
+    }
+    if (!g && i >= 0 && i < k->nd->n_in) {
+        tg_tape_fail(k->tp, TG_ERR_NULL, "grad_sink_add: gradient of input %d is NULL", i);
+        return tg_tape_status(k->tp);
+    }
     if (!k || !g || i < 0 || i >= k->nd->n_in) {
         if (k) tg_tape_fail(k->tp, TG_ERR_ARG, "grad_sink_add: bad input %d or NULL gradient", i);
         return k ? tg_tape_status(k->tp) : TG_ERR_NULL;
@@ -565,7 +580,10 @@ static void grad_install(tg_tensor *t, void *p)
 
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "backward: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "backward", y)) return tg_tape_status(tp);
     tg_backward_options o = {0};
@@ -712,7 +730,10 @@ tg_status tg_backward(tg_tape *tp, tg_tensor *y)
 
 tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "retain_grad: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     tg_tensor *in[1] = {t};
     if (!tg_tape_check_inputs(tp, "retain_grad", 1, in)) return tg_tape_status(tp);
@@ -730,7 +751,10 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
 tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "vjp: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "grad", y)) return tg_tape_status(tp);
     if (n < 0 || (n && (!xs || !out))) {
@@ -758,6 +782,10 @@ tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_ten
 
 tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)
 {
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "grad: tape is NULL");
+        return NULL;
+    }
     tg_tensor *g = NULL;
     tg_tensor *xs[1] = {x};
     if (tg_vjp(tp, y, NULL, 1, xs, &g, create_graph) != TG_OK) return NULL;

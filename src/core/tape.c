@@ -90,7 +90,10 @@ void tg_tape_free(tg_tape *tp)
 
 void tg_tape_reset(tg_tape *tp)
 {
-    if (!tp) return;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tape_reset: tape is NULL");
+        return;
+    }
     tg__arena_reset(&tp->arena);
     tg__arena_reset(&tp->links);
     tp->epoch++;
@@ -128,17 +131,38 @@ int64_t tg_tape_error_node(const tg_tape *tp)
 
 void tg_tape_set_anomaly(tg_tape *tp, bool on)
 {
-    if (tp) tp->anomaly = on;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tape_set_anomaly: tape is NULL");
+        return;
+    }
+    tp->anomaly = on;
 }
 
 tg_rng *tg_tape_rng(tg_tape *tp)
 {
-    return tp ? &tp->rng : NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tape_rng: tape is NULL");
+        return NULL;
+    }
+    return &tp->rng;
 }
 
 void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
 {
-    if (!tp || tp->status != TG_OK) return;
+    if (!fmt) { /* the failure still stands, with a message saying why it has no other */
+        tg_tape_fail(tp, s, "%s", "tape_fail: fmt is NULL");
+        return;
+    }
+    if (!tp) { /* no tape: the message goes where calls without one put theirs */
+        char m[sizeof tp->msg];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m, sizeof m, fmt, ap);
+        va_end(ap);
+        tg__set_last(s == TG_OK ? TG_ERR_ARG : s, "%s", m);
+        return;
+    }
+    if (tp->status != TG_OK) return;
     tp->status = s == TG_OK ? TG_ERR_ARG : s;
     tp->err_node = tp->n_nodes;
     va_list ap;
@@ -195,7 +219,10 @@ static void *links_alloc(tg_tape *tp, size_t n)
 tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
 {
     tg_tape_stats s = {0};
-    if (!tp) return s;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tape_get_stats: tape is NULL");
+        return s;
+    }
     s.nodes = tp->n_nodes;
     s.tensors = tp->n_tensors;
     s.bytes_in_use = tp->arena.in_use + tp->links.in_use;
@@ -266,6 +293,10 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
 
 tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape)
 {
+    if (!tp || (ndim > 0 && !shape)) {
+        tg_tape_fail(tp, TG_ERR_NULL, "alloc: %s is NULL", !tp ? "tape" : "shape");
+        return NULL;
+    }
     return alloc_tensor(tp, dt, ndim, shape, NULL);
 }
 
@@ -468,6 +499,10 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
 {
     if (!tp) return false;
     if (tp->status != TG_OK) return false;
+    if (!op_name) {
+        tg_tape_fail(tp, TG_ERR_NULL, "check_inputs: op_name is NULL");
+        return false;
+    }
     if (n > 0 && !in) {
         tg_tape_fail(tp, TG_ERR_NULL, "%s: input array is NULL", op_name);
         return false;
@@ -594,6 +629,17 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
                           tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                           tg_tensor *const *aux)
 {
+    const char *name = op && op->name ? op->name : "";
+    if (!tp || !op || !op->name || !out || (n_in > 0 && !in) || (n_aux > 0 && !aux)) {
+        tg_tape_fail(tp, TG_ERR_NULL, "record%s%s: %s is NULL", *name ? " " : "", name,
+                     !tp               ? "tape"
+                     : !op             ? "op"
+                     : !op->name       ? "op->name"
+                     : !out            ? "out"
+                     : n_in > 0 && !in ? "in"
+                                       : "aux");
+        return NULL;
+    }
     if (!tg__tape_ok(tp)) return NULL;
     if (!op || !op->name || !out || (n_in && !in) || n_in < 0 || n_aux < 0 || (n_aux && !aux) ||
         (op->arity >= 0 && op->arity != n_in)) {
@@ -713,22 +759,36 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
 /* ---- node inspection ------------------------------------------------------- */
 const tg_op *tg_node_op(const tg_node *n)
 {
-    return n ? n->op : NULL;
+    if (!n) {
+        tg__set_last(TG_ERR_NULL, "node_op: node is NULL");
+        return NULL;
+    }
+    return n->op;
 }
 int tg_node_num_inputs(const tg_node *n)
 {
-    return n ? n->n_in : 0;
+    if (!n) {
+        tg__set_last(TG_ERR_NULL, "node_num_inputs: node is NULL");
+        return 0;
+    }
+    return n->n_in;
 }
 tg_tensor *tg_node_input(const tg_node *n, int i)
 {
+    if (!n) tg__set_last(TG_ERR_NULL, "node_input: node is NULL");
     return n && i >= 0 && i < n->n_in ? n->in[i] : NULL;
 }
 tg_tensor *tg_node_output(const tg_node *n)
 {
-    return n ? n->out : NULL;
+    if (!n) {
+        tg__set_last(TG_ERR_NULL, "node_output: node is NULL");
+        return NULL;
+    }
+    return n->out;
 }
 bool tg_node_needs_grad(const tg_node *n, int i)
 {
+    if (!n) tg__set_last(TG_ERR_NULL, "node_needs_grad: node is NULL");
     if (!n || i < 0 || i >= n->n_in) return false;
     const tg_tape *tp = n->out->tape; /* a node's output is its tape's tensor */
     if (!tp->dep) return true;
@@ -737,15 +797,24 @@ bool tg_node_needs_grad(const tg_node *n, int i)
 }
 const void *tg_node_saved(const tg_node *n)
 {
-    return n ? tg__node_saved(n) : NULL;
+    if (!n) {
+        tg__set_last(TG_ERR_NULL, "node_saved: node is NULL");
+        return NULL;
+    }
+    return tg__node_saved(n);
 }
 tg_tensor *tg_node_aux(const tg_node *n, int i)
 {
+    if (!n) tg__set_last(TG_ERR_NULL, "node_aux: node is NULL");
     return n && i >= 0 && i < n->n_aux ? tg__node_aux(n)[i] : NULL;
 }
 int tg_node_num_aux(const tg_node *n)
 {
-    return n ? n->n_aux : 0;
+    if (!n) {
+        tg__set_last(TG_ERR_NULL, "node_num_aux: node is NULL");
+        return 0;
+    }
+    return n->n_aux;
 }
 
 /* ---- printing -------------------------------------------------------------- */
@@ -776,7 +845,10 @@ static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
 
 void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel)
 {
-    if (!tp) return;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tape_set_explain: tape is NULL");
+        return;
+    }
     tp->explain = (tg_explain){f, fmt, small_numel >= 0 ? small_numel : 0};
 }
 
@@ -787,7 +859,10 @@ const tg_explain *tg__tape_explain(const tg_tape *tp)
 
 void tg_tape_print(const tg_tape *tp, FILE *f)
 {
-    if (!tp || !f) return;
+    if (!tp || !f) {
+        tg__set_last(TG_ERR_NULL, "tape_print: %s is NULL", !tp ? "tape" : "f");
+        return;
+    }
     char d[TG_SHAPE_BUF + 8];
     for (size_t u = 0; u < tp->map_n; u++) {
         const tg_tensor *t = tp->user_by_order[u];
@@ -820,7 +895,10 @@ static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
 
 tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
 {
-    if (!tp || !f) return TG_ERR_NULL;
+    if (!tp || !f) {
+        tg__set_last(TG_ERR_NULL, "tape_write_dot: %s is NULL", !tp ? "tape" : "f");
+        return TG_ERR_NULL;
+    }
     char d[TG_SHAPE_BUF + 8];
     fputs("digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n", f);
     for (size_t u = 0; u < tp->map_n; u++) {

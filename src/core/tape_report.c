@@ -21,7 +21,10 @@ static bool is_in_or_out(const tg_node *nd, const tg_tensor *t)
 
 tg_status tg_tape_node_memory(const tg_tape *tp, int64_t i, tg_node_memory *m)
 {
-    if (!tp || !m) return TG_ERR_NULL;
+    if (!tp || !m) {
+        tg__set_last(TG_ERR_NULL, "tape_node_memory: %s is NULL", !tp ? "tape" : "m");
+        return TG_ERR_NULL;
+    }
     if (i < 0 || i >= tg__tape_num_nodes(tp)) return TG_ERR_ARG;
     const tg_node *nd = tg__tape_node(tp, i);
     memset(m, 0, sizeof *m);
@@ -46,7 +49,10 @@ tg_status tg_tape_node_memory(const tg_tape *tp, int64_t i, tg_node_memory *m)
 
 void tg_tape_print_ex(const tg_tape *tp, FILE *f, unsigned flags)
 {
-    if (!tp || !f) return;
+    if (!tp || !f) {
+        tg__set_last(TG_ERR_NULL, "tape_print_ex: %s is NULL", !tp ? "tape" : "f");
+        return;
+    }
     if (!(flags & TG_PRINT_MEMORY)) {
         tg_tape_print(tp, f);
         return;

@@ -64,6 +64,10 @@ static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shap
 
 tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_new: shape is NULL");
+        return NULL;
+    }
     int64_t n;
     if (!shape_ok(NULL, "tg_tensor_new", dt, ndim, shape, &n)) return NULL;
     /* the header and its extents in one allocation (core/internal.h) */
@@ -85,11 +89,19 @@ tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_zeros: shape is NULL");
+        return NULL;
+    }
     return tg_tensor_new(dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_full: shape is NULL");
+        return NULL;
+    }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
     if (t) tg_tensor_fill(t, value);
     return t;
@@ -97,6 +109,10 @@ tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double va
 
 tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_ones: shape is NULL");
+        return NULL;
+    }
     return tg_tensor_full(dt, ndim, shape, 1.0);
 }
 
@@ -126,6 +142,10 @@ tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
 
 tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_from: shape is NULL");
+        return NULL;
+    }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
@@ -139,6 +159,10 @@ tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const voi
 
 tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data)
 {
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_from_f64: shape is NULL");
+        return NULL;
+    }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
@@ -194,7 +218,10 @@ static uint64_t splitmix64(uint64_t *x)
 
 void tg_rng_seed(tg_rng *r, uint64_t seed)
 {
-    if (!r) return;
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_rng_seed: rng is NULL");
+        return;
+    }
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
@@ -205,6 +232,10 @@ static uint64_t rotl(uint64_t x, int k)
 
 uint64_t tg_rng_next(tg_rng *r)
 {
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_rng_next: rng is NULL");
+        return 0;
+    }
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -219,11 +250,19 @@ uint64_t tg_rng_next(tg_rng *r)
 
 double tg_rng_uniform(tg_rng *r)
 {
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_rng_uniform: rng is NULL");
+        return NAN;
+    }
     return (double)(tg_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
 double tg_rng_normal(tg_rng *r)
 {
+    if (!r) {
+        tg__set_last(TG_ERR_NULL, "tg_rng_normal: rng is NULL");
+        return NAN;
+    }
     double u1 = tg_rng_uniform(r), u2 = tg_rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
@@ -231,7 +270,10 @@ double tg_rng_normal(tg_rng *r)
 
 tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
 {
-    if (!t || !r) return TG_ERR_NULL;
+    if (!t || !r) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_fill_uniform: %s is NULL", !t ? "tensor" : "rng");
+        return TG_ERR_NULL;
+    }
     for (int64_t i = 0; i < t->numel; i++)
         tg_tensor_set_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
     return TG_OK;
@@ -239,7 +281,10 @@ tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
 
 tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std)
 {
-    if (!t || !r) return TG_ERR_NULL;
+    if (!t || !r) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_fill_normal: %s is NULL", !t ? "tensor" : "rng");
+        return TG_ERR_NULL;
+    }
     for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, mean + std * tg_rng_normal(r));
     return TG_OK;
 }
@@ -248,6 +293,10 @@ tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r
 {
     if (!r) {
         tg__set_last(TG_ERR_NULL, "tg_tensor_rand: rng is NULL");
+        return NULL;
+    }
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_rand: shape is NULL");
         return NULL;
     }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
@@ -261,6 +310,10 @@ tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *
         tg__set_last(TG_ERR_NULL, "tg_tensor_randn: rng is NULL");
         return NULL;
     }
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_randn: shape is NULL");
+        return NULL;
+    }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
     if (t) tg_tensor_fill_normal(t, r, 0.0, 1.0);
     return t;
@@ -269,40 +322,68 @@ tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *
 /* ---- properties ---------------------------------------------------------- */
 tg_dtype tg_tensor_dtype(const tg_tensor *t)
 {
-    return t ? t->dtype : TG_F64;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_dtype: tensor is NULL");
+        return TG_F64;
+    }
+    return t->dtype;
 }
 int tg_tensor_ndim(const tg_tensor *t)
 {
-    return t ? t->ndim : -1;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_ndim: tensor is NULL");
+        return -1;
+    }
+    return t->ndim;
 }
 const int64_t *tg_tensor_shape(const tg_tensor *t)
 {
-    return t ? t->shape : NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_shape: tensor is NULL");
+        return NULL;
+    }
+    return t->shape;
 }
 int64_t tg_tensor_dim(const tg_tensor *t, int axis)
 {
-    if (!t) return -1;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_dim: tensor is NULL");
+        return -1;
+    }
     if (axis < 0) axis += t->ndim;
     if (axis < 0 || axis >= t->ndim) return -1;
     return t->shape[axis];
 }
 int64_t tg_tensor_numel(const tg_tensor *t)
 {
-    return t ? t->numel : 0;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_numel: tensor is NULL");
+        return 0;
+    }
+    return t->numel;
 }
 tg_tape *tg_tensor_tape(const tg_tensor *t)
 {
-    return t ? t->tape : NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_tape: tensor is NULL");
+        return NULL;
+    }
+    return t->tape;
 }
 bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b)
 {
-    if (!a || !b || a->ndim != b->ndim) return false;
+    if (!a || !b) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_same_shape: %s is NULL", !a ? "a" : "b");
+        return false;
+    }
+    if (a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)
         if (a->shape[i] != b->shape[i]) return false;
     return true;
 }
 char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size)
 {
+    if (!buf) tg__set_last(TG_ERR_NULL, "tg_tensor_describe: buf is NULL");
     if (!buf || !size) return buf;
     if (!t) {
         snprintf(buf, size, "NULL");
@@ -320,29 +401,41 @@ char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size)
 /* ---- data ------------------------------------------------------------------ */
 void *tg_tensor_data(tg_tensor *t)
 {
-    return t ? t->data : NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_data: tensor is NULL");
+        return NULL;
+    }
+    return t->data;
 }
 const void *tg_tensor_data_const(const tg_tensor *t)
 {
-    return t ? t->data : NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_data_const: tensor is NULL");
+        return NULL;
+    }
+    return t->data;
 }
 double *tg_tensor_f64(tg_tensor *t)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_f64: tensor is NULL");
     return t && t->dtype == TG_F64 ? (double *)t->data : NULL;
 }
 float *tg_tensor_f32(tg_tensor *t)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_f32: tensor is NULL");
     return t && t->dtype == TG_F32 ? (float *)t->data : NULL;
 }
 
 double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_get_flat: tensor is NULL");
     if (!t || i < 0 || i >= t->numel) return NAN;
     return t->dtype == TG_F64 ? ((const double *)t->data)[i] : (double)((const float *)t->data)[i];
 }
 
 void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_set_flat: tensor is NULL");
     if (!t || i < 0 || i >= t->numel) return;
     if (t->dtype == TG_F64)
         ((double *)t->data)[i] = v;
@@ -362,19 +455,26 @@ static int64_t flat_index(const tg_tensor *t, const int64_t *idx)
 
 double tg_tensor_get(const tg_tensor *t, const int64_t *idx)
 {
+    if (!t || (t->ndim && !idx))
+        tg__set_last(TG_ERR_NULL, "tg_tensor_get: %s is NULL", !t ? "tensor" : "idx");
     if (!t || (t->ndim && !idx)) return NAN;
     return tg_tensor_get_flat(t, flat_index(t, idx));
 }
 
 void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v)
 {
+    if (!t || (t->ndim && !idx))
+        tg__set_last(TG_ERR_NULL, "tg_tensor_set: %s is NULL", !t ? "tensor" : "idx");
     if (!t || (t->ndim && !idx)) return;
     tg_tensor_set_flat(t, flat_index(t, idx), v);
 }
 
 tg_status tg_tensor_fill(tg_tensor *t, double v)
 {
-    if (!t) return TG_ERR_NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_fill: tensor is NULL");
+        return TG_ERR_NULL;
+    }
     TG_DISPATCH(t->dtype, T, {
         T *p = t->data;
         T x = (T)v;
@@ -385,7 +485,10 @@ tg_status tg_tensor_fill(tg_tensor *t, double v)
 
 tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
 {
-    if (!dst || !src) return TG_ERR_NULL;
+    if (!dst || !src) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_copy: %s is NULL", !dst ? "dst" : "src");
+        return TG_ERR_NULL;
+    }
     if (dst->numel != src->numel || !tg_tensor_same_shape(dst, src)) return TG_ERR_SHAPE;
     if (dst == src) return TG_OK;
     if (dst->dtype == src->dtype) {
@@ -405,14 +508,20 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
 
 tg_status tg_tensor_to_f64(const tg_tensor *t, double *out)
 {
-    if (!t || (!out && t->numel)) return TG_ERR_NULL;
+    if (!t || (!out && t->numel)) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_to_f64: %s is NULL", !t ? "tensor" : "out");
+        return TG_ERR_NULL;
+    }
     for (int64_t i = 0; i < t->numel; i++) out[i] = tg_tensor_get_flat(t, i);
     return TG_OK;
 }
 
 void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems)
 {
-    if (!f) return;
+    if (!f) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_print: f is NULL");
+        return;
+    }
     char d[TG_SHAPE_BUF + 8];
     fprintf(f, "%s %s", name ? name : "tensor", tg_tensor_describe(t, d, sizeof d));
     if (!t) {
@@ -434,7 +543,10 @@ void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_
 /* ---- gradients ------------------------------------------------------------ */
 tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on)
 {
-    if (!t) return TG_ERR_NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_set_requires_grad: tensor is NULL");
+        return TG_ERR_NULL;
+    }
     if (t->magic != TG_MAGIC_USER) {
         tg__set_last(TG_ERR_ARG, "tg_tensor_set_requires_grad: only user-owned tensors; use "
                                  "tg_retain_grad for a tape-owned one");
@@ -446,15 +558,21 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on)
 
 bool tg_tensor_requires_grad(const tg_tensor *t)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_requires_grad: tensor is NULL");
     return t && t->requires_grad;
 }
 
 tg_tensor *tg_tensor_grad(const tg_tensor *t)
 {
-    return t ? t->grad : NULL;
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_grad: tensor is NULL");
+        return NULL;
+    }
+    return t->grad;
 }
 
 void tg_tensor_zero_grad(tg_tensor *t)
 {
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_zero_grad: tensor is NULL");
     if (t && t->grad) tg_tensor_fill(t->grad, 0.0);
 }

@@ -93,7 +93,11 @@ nomem:
 
 void tg_batches_reset(tg_batches *b)
 {
-    if (b) new_epoch(b);
+    if (!b) {
+        tg__set_last(TG_ERR_NULL, "batches_reset: iterator is NULL");
+        return;
+    }
+    new_epoch(b);
 }
 
 bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n)
@@ -101,6 +105,7 @@ bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n
     if (x) *x = NULL;
     if (y) *y = NULL;
     if (n) *n = 0;
+    if (!b) tg__set_last(TG_ERR_NULL, "batches_next: iterator is NULL");
     if (!b || b->cursor >= b->n) return false;
     int64_t r = b->n - b->cursor;
     if (r > b->batch) r = b->batch;

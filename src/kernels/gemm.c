@@ -215,6 +215,7 @@ const char *tg__gemm_backend(void)
 
 char *tg_gemm_describe(char *buf, size_t size)
 {
+    if (!buf) tg__set_last(TG_ERR_NULL, "tg_gemm_describe: buf is NULL");
     if (!buf || !size) return buf;
 #if TG_HAVE_CBLAS
     /* OpenBLAS's own extension (its cblas.h): version, build options and,

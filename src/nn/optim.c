@@ -128,7 +128,10 @@ tg_optim *tg_adam_new(int n, tg_tensor *const *params, double lr, double beta1, 
 
 void tg_optim_zero_grad(tg_optim *o)
 {
-    if (!o) return;
+    if (!o) {
+        tg__set_last(TG_ERR_NULL, "optim_zero_grad: optimizer is NULL");
+        return;
+    }
     for (int i = 0; i < o->n; i++) tg_tensor_zero_grad(o->params[i]);
 }
 
@@ -246,7 +249,10 @@ tg_status tg_optim_step(tg_optim *o)
 
 void tg_optim_set_lr(tg_optim *o, double lr)
 {
-    if (!o) return;
+    if (!o) {
+        tg__set_last(TG_ERR_NULL, "optim_set_lr: optimizer is NULL");
+        return;
+    }
     if (bad_real(lr) || lr < 0) {
         tg__set_last(TG_ERR_ARG, "optim_set_lr: learning rate %g is not finite and >= 0 (kept %g)",
                      lr, o->lr);
@@ -257,6 +263,7 @@ void tg_optim_set_lr(tg_optim *o, double lr)
 
 double tg_optim_lr(const tg_optim *o)
 {
+    if (!o) tg__set_last(TG_ERR_NULL, "optim_lr: optimizer is NULL");
     return o ? o->lr : 0.0;
 }
 

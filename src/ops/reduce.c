@@ -249,11 +249,14 @@ tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool k
 
 tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x)
 {
+    /* checked here too, so that a bad x is reported as sum_all's, not sum's */
+    if (!tg_tape_check_inputs(tp, "sum_all", 1, &x)) return NULL;
     return reduce_sum(tp, &k_sum, x, 0, NULL, false, false);
 }
 
 tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x)
 {
+    if (!tg_tape_check_inputs(tp, "mean_all", 1, &x)) return NULL; /* as in tg_sum_all */
     return reduce_sum(tp, &k_mean, x, 0, NULL, false, true);
 }
 
@@ -272,6 +275,12 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_sum_to.name, 1, in)) return NULL;
+    if (ndim > 0 && !shape) {
+        char sx[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: %s: target shape is NULL", k_sum_to.name,
+                     tg__shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
     bool ok = ndim >= 0 && ndim <= x->ndim && (ndim == 0 || shape);
     for (int i = 0; ok && i < ndim; i++) {
         int64_t e = shape[i], xe = x->shape[x->ndim - ndim + i];

@@ -46,6 +46,12 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_reshape.name, 1, in)) return NULL;
+    if (ndim > 0 && !shape) {
+        char sx[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: %s: target shape is NULL", k_reshape.name,
+                     tg__shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
     char s[TG_SHAPE_BUF];
     if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
         tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s to a %d-d shape: bad target",
@@ -120,6 +126,12 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_broadcast_to.name, 1, in)) return NULL;
+    if (ndim > 0 && !shape) {
+        char sx[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: %s: target shape is NULL", k_broadcast_to.name,
+                     tg__shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
     bool ok = ndim >= x->ndim && ndim <= TG_MAX_DIMS && (ndim == 0 || shape);
     for (int i = 0; ok && i < x->ndim; i++) {
         int64_t e = x->shape[i], t = shape[ndim - x->ndim + i];
@@ -568,8 +580,7 @@ static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct, NUL
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {
-    if (!tg__tape_ok(tp)) return NULL;
-    if (n < 1) {
+    if (tg__tape_ok(tp) && n < 1) { /* a NULL tape goes on to the input check, which reports it */
         tg_tape_fail(tp, TG_ERR_ARG, "concat: %d inputs; at least one is needed", n);
         return NULL;
     }

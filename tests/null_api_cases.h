@@ -1,0 +1,697 @@
+/* The NULL-argument cases of test_null_api.c: one line per pointer
+ * parameter of every public function (several when NULL means different
+ * things, e.g. with and without a count), included twice by the test (once
+ * to define each case's call, once to build the table).
+ *
+ *   CASE(function, parameter, variant, kind, status, message, call)
+ *
+ * call is an expression made with NULL in that parameter and valid values
+ * everywhere else; it is true when the call reported the failure through its
+ * return value (NULL, a status other than TG_OK, a sentinel) or, for kind
+ * DOC, when the documented meaning of NULL held.  kind says where the
+ * message must appear (test_null_api.c: TAPE, LAST, NTAPE, DOC); message is
+ * the exact text a user reads there, naming the function and the parameter
+ * (for DOC: the documented meaning, in words).  A parameter named with [i]
+ * is an element of an array parameter set to NULL. */
+
+/* ---- tensor.h: creation --------------------------------------------------- */
+CASE(tg_tensor_new, shape, , LAST, TG_ERR_NULL, "tg_tensor_new: shape is NULL",
+     !tg_tensor_new(TG_F64, 2, NULL))
+CASE(tg_tensor_new, shape, 0d, DOC, TG_OK, "ndim 0 needs no shape: a 0-d tensor",
+     d_new_0d(tg_tensor_new(TG_F64, 0, NULL)))
+CASE(tg_tensor_zeros, shape, , LAST, TG_ERR_NULL, "tg_tensor_zeros: shape is NULL",
+     !tg_tensor_zeros(TG_F64, 2, NULL))
+CASE(tg_tensor_ones, shape, , LAST, TG_ERR_NULL, "tg_tensor_ones: shape is NULL",
+     !tg_tensor_ones(TG_F64, 2, NULL))
+CASE(tg_tensor_full, shape, , LAST, TG_ERR_NULL, "tg_tensor_full: shape is NULL",
+     !tg_tensor_full(TG_F64, 2, NULL, 3.0))
+CASE(tg_tensor_from, shape, , LAST, TG_ERR_NULL, "tg_tensor_from: shape is NULL",
+     !tg_tensor_from(TG_F64, 2, NULL, k_six))
+CASE(tg_tensor_from, data, , LAST, TG_ERR_NULL, "tg_tensor_from: data is NULL",
+     !tg_tensor_from(TG_F64, 2, k_s23, NULL))
+CASE(tg_tensor_from_f64, shape, , LAST, TG_ERR_NULL, "tg_tensor_from_f64: shape is NULL",
+     !tg_tensor_from_f64(TG_F64, 2, NULL, k_six))
+CASE(tg_tensor_from_f64, data, , LAST, TG_ERR_NULL, "tg_tensor_from_f64: data is NULL",
+     !tg_tensor_from_f64(TG_F64, 2, k_s23, NULL))
+CASE(tg_tensor_clone, t, , LAST, TG_ERR_NULL, "tg_tensor_clone: tensor is NULL",
+     !tg_tensor_clone(NULL))
+CASE(tg_tensor_cast_new, t, , LAST, TG_ERR_NULL, "tg_tensor_cast_new: tensor is NULL",
+     !tg_tensor_cast_new(NULL, TG_F32))
+CASE(tg_tensor_free, t, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_tensor_free(NULL), true))
+
+/* ---- tensor.h: random numbers --------------------------------------------- */
+CASE(tg_rng_seed, r, , LAST, TG_ERR_NULL, "tg_rng_seed: rng is NULL", (tg_rng_seed(NULL, 1), true))
+CASE(tg_rng_next, r, , LAST, TG_ERR_NULL, "tg_rng_next: rng is NULL", tg_rng_next(NULL) == 0)
+CASE(tg_rng_uniform, r, , LAST, TG_ERR_NULL, "tg_rng_uniform: rng is NULL",
+     isnan(tg_rng_uniform(NULL)))
+CASE(tg_rng_normal, r, , LAST, TG_ERR_NULL, "tg_rng_normal: rng is NULL",
+     isnan(tg_rng_normal(NULL)))
+CASE(tg_tensor_fill_uniform, t, , LAST, TG_ERR_NULL, "tg_tensor_fill_uniform: tensor is NULL",
+     tg_tensor_fill_uniform(NULL, RNG, 0, 1) == TG_ERR_NULL)
+CASE(tg_tensor_fill_uniform, r, , LAST, TG_ERR_NULL, "tg_tensor_fill_uniform: rng is NULL",
+     tg_tensor_fill_uniform(A, NULL, 0, 1) == TG_ERR_NULL && a_untouched())
+CASE(tg_tensor_fill_normal, t, , LAST, TG_ERR_NULL, "tg_tensor_fill_normal: tensor is NULL",
+     tg_tensor_fill_normal(NULL, RNG, 0, 1) == TG_ERR_NULL)
+CASE(tg_tensor_fill_normal, r, , LAST, TG_ERR_NULL, "tg_tensor_fill_normal: rng is NULL",
+     tg_tensor_fill_normal(A, NULL, 0, 1) == TG_ERR_NULL && a_untouched())
+CASE(tg_tensor_rand, shape, , LAST, TG_ERR_NULL, "tg_tensor_rand: shape is NULL",
+     !tg_tensor_rand(TG_F64, 2, NULL, RNG))
+CASE(tg_tensor_rand, r, , LAST, TG_ERR_NULL, "tg_tensor_rand: rng is NULL",
+     !tg_tensor_rand(TG_F64, 2, k_s23, NULL))
+CASE(tg_tensor_randn, shape, , LAST, TG_ERR_NULL, "tg_tensor_randn: shape is NULL",
+     !tg_tensor_randn(TG_F64, 2, NULL, RNG))
+CASE(tg_tensor_randn, r, , LAST, TG_ERR_NULL, "tg_tensor_randn: rng is NULL",
+     !tg_tensor_randn(TG_F64, 2, k_s23, NULL))
+
+/* ---- tensor.h: properties ------------------------------------------------- */
+CASE(tg_tensor_dtype, t, , LAST, TG_ERR_NULL, "tg_tensor_dtype: tensor is NULL",
+     (tg_tensor_dtype(NULL), true))
+CASE(tg_tensor_ndim, t, , LAST, TG_ERR_NULL, "tg_tensor_ndim: tensor is NULL",
+     tg_tensor_ndim(NULL) == -1)
+CASE(tg_tensor_shape, t, , LAST, TG_ERR_NULL, "tg_tensor_shape: tensor is NULL",
+     !tg_tensor_shape(NULL))
+CASE(tg_tensor_dim, t, , LAST, TG_ERR_NULL, "tg_tensor_dim: tensor is NULL",
+     tg_tensor_dim(NULL, 0) == -1)
+CASE(tg_tensor_numel, t, , LAST, TG_ERR_NULL, "tg_tensor_numel: tensor is NULL",
+     tg_tensor_numel(NULL) == 0)
+CASE(tg_tensor_tape, t, , LAST, TG_ERR_NULL, "tg_tensor_tape: tensor is NULL",
+     !tg_tensor_tape(NULL))
+CASE(tg_tensor_same_shape, a, , LAST, TG_ERR_NULL, "tg_tensor_same_shape: a is NULL",
+     !tg_tensor_same_shape(NULL, B))
+CASE(tg_tensor_same_shape, b, , LAST, TG_ERR_NULL, "tg_tensor_same_shape: b is NULL",
+     !tg_tensor_same_shape(A, NULL))
+CASE(tg_tensor_describe, t, , DOC, TG_OK, "describes a NULL tensor as \"NULL\"", d_describe_null())
+CASE(tg_tensor_describe, buf, , LAST, TG_ERR_NULL, "tg_tensor_describe: buf is NULL",
+     !tg_tensor_describe(A, NULL, 16))
+
+/* ---- tensor.h: data access ------------------------------------------------ */
+CASE(tg_tensor_data, t, , LAST, TG_ERR_NULL, "tg_tensor_data: tensor is NULL",
+     !tg_tensor_data(NULL))
+CASE(tg_tensor_data_const, t, , LAST, TG_ERR_NULL, "tg_tensor_data_const: tensor is NULL",
+     !tg_tensor_data_const(NULL))
+CASE(tg_tensor_f64, t, , LAST, TG_ERR_NULL, "tg_tensor_f64: tensor is NULL", !tg_tensor_f64(NULL))
+CASE(tg_tensor_f32, t, , LAST, TG_ERR_NULL, "tg_tensor_f32: tensor is NULL", !tg_tensor_f32(NULL))
+CASE(tg_tensor_get_flat, t, , LAST, TG_ERR_NULL, "tg_tensor_get_flat: tensor is NULL",
+     isnan(tg_tensor_get_flat(NULL, 0)))
+CASE(tg_tensor_set_flat, t, , LAST, TG_ERR_NULL, "tg_tensor_set_flat: tensor is NULL",
+     (tg_tensor_set_flat(NULL, 0, 1.0), true))
+CASE(tg_tensor_get, t, , LAST, TG_ERR_NULL, "tg_tensor_get: tensor is NULL",
+     isnan(tg_tensor_get(NULL, k_idx11)))
+CASE(tg_tensor_get, idx, , LAST, TG_ERR_NULL, "tg_tensor_get: idx is NULL",
+     isnan(tg_tensor_get(A, NULL)))
+CASE(tg_tensor_get, idx, 0d, DOC, TG_OK, "a 0-d tensor needs no index",
+     tg_tensor_get(S, NULL) == 2.0)
+CASE(tg_tensor_set, t, , LAST, TG_ERR_NULL, "tg_tensor_set: tensor is NULL",
+     (tg_tensor_set(NULL, k_idx11, 1.0), true))
+CASE(tg_tensor_set, idx, , LAST, TG_ERR_NULL, "tg_tensor_set: idx is NULL",
+     (tg_tensor_set(A, NULL, 7.0), a_untouched()))
+CASE(tg_tensor_fill, t, , LAST, TG_ERR_NULL, "tg_tensor_fill: tensor is NULL",
+     tg_tensor_fill(NULL, 1.0) == TG_ERR_NULL)
+CASE(tg_tensor_copy, dst, , LAST, TG_ERR_NULL, "tg_tensor_copy: dst is NULL",
+     tg_tensor_copy(NULL, A) == TG_ERR_NULL)
+CASE(tg_tensor_copy, src, , LAST, TG_ERR_NULL, "tg_tensor_copy: src is NULL",
+     tg_tensor_copy(A, NULL) == TG_ERR_NULL && a_untouched())
+CASE(tg_tensor_to_f64, t, , LAST, TG_ERR_NULL, "tg_tensor_to_f64: tensor is NULL",
+     tg_tensor_to_f64(NULL, F.buf) == TG_ERR_NULL)
+CASE(tg_tensor_to_f64, out, , LAST, TG_ERR_NULL, "tg_tensor_to_f64: out is NULL",
+     tg_tensor_to_f64(A, NULL) == TG_ERR_NULL)
+CASE(tg_tensor_print, f, , LAST, TG_ERR_NULL, "tg_tensor_print: f is NULL",
+     (tg_tensor_print(NULL, "a", A, 0), true))
+CASE(tg_tensor_print, name, , DOC, TG_OK, "no name: printed as \"tensor\"", d_print_no_name())
+CASE(tg_tensor_print, t, , DOC, TG_OK, "prints the name and \"NULL\"", d_print_null())
+
+/* ---- tensor.h: gradients, allocator, backend ------------------------------ */
+CASE(tg_tensor_set_requires_grad, t, , LAST, TG_ERR_NULL,
+     "tg_tensor_set_requires_grad: tensor is NULL",
+     tg_tensor_set_requires_grad(NULL, true) != TG_OK)
+CASE(tg_tensor_requires_grad, t, , LAST, TG_ERR_NULL, "tg_tensor_requires_grad: tensor is NULL",
+     !tg_tensor_requires_grad(NULL))
+CASE(tg_tensor_grad, t, , LAST, TG_ERR_NULL, "tg_tensor_grad: tensor is NULL",
+     !tg_tensor_grad(NULL))
+CASE(tg_tensor_zero_grad, t, , LAST, TG_ERR_NULL, "tg_tensor_zero_grad: tensor is NULL",
+     (tg_tensor_zero_grad(NULL), true))
+CASE(tg_set_allocator, a, , DOC, TG_OK, "restores malloc, realloc and free", d_allocator_null())
+CASE(tg_gemm_describe, buf, , LAST, TG_ERR_NULL, "tg_gemm_describe: buf is NULL",
+     !tg_gemm_describe(NULL, 64))
+CASE(tg_gemm_slow_kernels, advice, , DOC, TG_OK, "no advice text wanted: only the answer",
+     d_slow_kernels_null())
+
+/* ---- tape.h ----------------------------------------------------------------- */
+CASE(tg_tape_new, opts, , DOC, TG_OK, "default options", d_tape_new_null())
+CASE(tg_tape_free, tp, , DOC, TG_OK, "NULL is ignored, like free(NULL)", (tg_tape_free(NULL), true))
+CASE(tg_tape_reset, tp, , LAST, TG_ERR_NULL, "tape_reset: tape is NULL",
+     (tg_tape_reset(NULL), true))
+CASE(tg_tape_status, tp, , DOC, TG_OK,
+     "answers TG_ERR_NULL and leaves the last error (of the call that gave NULL) alone",
+     d_keeps_last(tg_tape_status(NULL) == TG_ERR_NULL))
+CASE(tg_tape_error, tp, , DOC, TG_OK,
+     "answers \"tape is NULL\" and leaves the last error (of the call that gave NULL) alone",
+     d_keeps_last(strcmp(tg_tape_error(NULL), "tape is NULL") == 0))
+CASE(tg_tape_error_node, tp, , DOC, TG_OK,
+     "answers -1 and leaves the last error (of the call that gave NULL) alone",
+     d_keeps_last(tg_tape_error_node(NULL) == -1))
+CASE(tg_tape_set_anomaly, tp, , LAST, TG_ERR_NULL, "tape_set_anomaly: tape is NULL",
+     (tg_tape_set_anomaly(NULL, true), true))
+CASE(tg_tape_rng, tp, , LAST, TG_ERR_NULL, "tape_rng: tape is NULL", !tg_tape_rng(NULL))
+CASE(tg_tape_get_stats, tp, , LAST, TG_ERR_NULL, "tape_get_stats: tape is NULL",
+     tg_tape_get_stats(NULL).nodes == 0)
+CASE(tg_tape_print, tp, , LAST, TG_ERR_NULL, "tape_print: tape is NULL",
+     (tg_tape_print(NULL, OUT), true))
+CASE(tg_tape_print, f, , LAST, TG_ERR_NULL, "tape_print: f is NULL",
+     (tg_tape_print(TP, NULL), true))
+CASE(tg_tape_set_explain, tp, , LAST, TG_ERR_NULL, "tape_set_explain: tape is NULL",
+     (tg_tape_set_explain(NULL, OUT, TG_EXPLAIN_TEXT, 4), true))
+CASE(tg_tape_set_explain, f, , DOC, TG_OK, "turns explain mode off", d_explain_off())
+CASE(tg_tape_write_dot, tp, , LAST, TG_ERR_NULL, "tape_write_dot: tape is NULL",
+     tg_tape_write_dot(NULL, OUT, 4) == TG_ERR_NULL)
+CASE(tg_tape_write_dot, f, , LAST, TG_ERR_NULL, "tape_write_dot: f is NULL",
+     tg_tape_write_dot(TP, NULL, 4) == TG_ERR_NULL)
+
+/* ---- autodiff.h ------------------------------------------------------------- */
+CASE(tg_backward, tp, , LAST, TG_ERR_NULL, "backward: tape is NULL",
+     tg_backward(NULL, y_loss()) == TG_ERR_NULL)
+CASE(tg_backward, y, , TAPE, TG_ERR_NULL, "backward: output is NULL [node 0]",
+     tg_backward(TP, NULL) == TG_ERR_NULL)
+CASE(tg_backward_ex, tp, , LAST, TG_ERR_NULL, "backward: tape is NULL",
+     tg_backward_ex(NULL, y_loss(), NULL) == TG_ERR_NULL)
+CASE(tg_backward_ex, y, , TAPE, TG_ERR_NULL, "backward: output is NULL [node 0]",
+     tg_backward_ex(TP, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_backward_ex, opts, , DOC, TG_OK, "default options: seed 1, .grad replaced",
+     d_backward_ex_no_opts())
+CASE(tg_retain_grad, tp, , LAST, TG_ERR_NULL, "retain_grad: tape is NULL",
+     tg_retain_grad(NULL, y_loss()) == TG_ERR_NULL)
+CASE(tg_retain_grad, t, , TAPE, TG_ERR_NULL, "retain_grad: input 0 is NULL [node 0]",
+     tg_retain_grad(TP, NULL) == TG_ERR_NULL)
+CASE(tg_grad, tp, , LAST, TG_ERR_NULL, "grad: tape is NULL", !tg_grad(NULL, y_loss(), P, false))
+CASE(tg_grad, y, , TAPE, TG_ERR_NULL, "grad: output is NULL [node 0]", !tg_grad(TP, NULL, P, false))
+CASE(tg_grad, x, , TAPE, TG_ERR_NULL, "grad: input 0 is NULL [node 2]",
+     !tg_grad(TP, y_loss(), NULL, false))
+CASE(tg_vjp, tp, , LAST, TG_ERR_NULL, "vjp: tape is NULL",
+     tg_vjp(NULL, y_loss(), NULL, 1, &P, F.outs, false) == TG_ERR_NULL)
+CASE(tg_vjp, y, , TAPE, TG_ERR_NULL, "grad: output is NULL [node 0]",
+     tg_vjp(TP, NULL, NULL, 1, &P, F.outs, false) == TG_ERR_NULL)
+CASE(tg_vjp, seed, , DOC, TG_OK, "y has one element and the seed is 1", d_vjp_no_seed())
+CASE(tg_vjp, xs, , TAPE, TG_ERR_NULL, "grad: inputs or outputs array is NULL [node 2]",
+     tg_vjp(TP, y_loss(), NULL, 1, NULL, F.outs, false) == TG_ERR_NULL)
+ECASE(tg_vjp, xs, 0, TAPE, TG_ERR_NULL, "grad: input 0 is NULL [node 2]",
+      tg_vjp(TP, y_loss(), NULL, 1, k_null1, F.outs, false) == TG_ERR_NULL)
+CASE(tg_vjp, out, , TAPE, TG_ERR_NULL, "grad: inputs or outputs array is NULL [node 2]",
+     tg_vjp(TP, y_loss(), NULL, 1, &P, NULL, false) == TG_ERR_NULL)
+CASE(tg_grad_sink_buffer, sink, , LAST, TG_ERR_NULL, "grad_sink_buffer: sink is NULL",
+     !tg_grad_sink_buffer(NULL, 0, &F.flag))
+CASE(tg_grad_sink_buffer, accumulate, , TAPE, TG_ERR_NULL,
+     "grad_sink_buffer: accumulate is NULL [node 2]", d_in_rule(PROBE_SINK_BUFFER))
+CASE(tg_grad_sink_add, sink, , LAST, TG_ERR_NULL, "grad_sink_add: sink is NULL",
+     tg_grad_sink_add(NULL, 0, A) == TG_ERR_NULL)
+CASE(tg_grad_sink_add, g, , TAPE, TG_ERR_NULL,
+     "grad_sink_add: gradient of input 0 is NULL [node 2]", d_in_rule(PROBE_SINK_ADD))
+CASE(tg_node_op, n, , LAST, TG_ERR_NULL, "node_op: node is NULL", !tg_node_op(NULL))
+CASE(tg_node_num_inputs, n, , LAST, TG_ERR_NULL, "node_num_inputs: node is NULL",
+     tg_node_num_inputs(NULL) == 0)
+CASE(tg_node_input, n, , LAST, TG_ERR_NULL, "node_input: node is NULL", !tg_node_input(NULL, 0))
+CASE(tg_node_output, n, , LAST, TG_ERR_NULL, "node_output: node is NULL", !tg_node_output(NULL))
+CASE(tg_node_needs_grad, n, , LAST, TG_ERR_NULL, "node_needs_grad: node is NULL",
+     !tg_node_needs_grad(NULL, 0))
+CASE(tg_node_saved, n, , LAST, TG_ERR_NULL, "node_saved: node is NULL", !tg_node_saved(NULL))
+CASE(tg_node_aux, n, , LAST, TG_ERR_NULL, "node_aux: node is NULL", !tg_node_aux(NULL, 0))
+CASE(tg_node_num_aux, n, , LAST, TG_ERR_NULL, "node_num_aux: node is NULL",
+     tg_node_num_aux(NULL) == 0)
+CASE(tg_tape_alloc, tp, , LAST, TG_ERR_NULL, "alloc: tape is NULL",
+     !tg_tape_alloc(NULL, TG_F64, 2, k_s23))
+CASE(tg_tape_alloc, shape, , TAPE, TG_ERR_NULL, "alloc: shape is NULL [node 0]",
+     !tg_tape_alloc(TP, TG_F64, 2, NULL))
+CASE(tg_tape_check_inputs, tp, , NTAPE, TG_ERR_NULL, "probe: tape is NULL",
+     !tg_tape_check_inputs(NULL, "probe", 1, &A))
+CASE(tg_tape_check_inputs, op_name, , TAPE, TG_ERR_NULL, "check_inputs: op_name is NULL [node 0]",
+     !tg_tape_check_inputs(TP, NULL, 1, &A))
+CASE(tg_tape_check_inputs, in, , TAPE, TG_ERR_NULL, "probe: input array is NULL [node 0]",
+     !tg_tape_check_inputs(TP, "probe", 1, NULL))
+ECASE(tg_tape_check_inputs, in, 0, TAPE, TG_ERR_NULL, "probe: input 0 is NULL [node 0]",
+      !tg_tape_check_inputs(TP, "probe", 1, k_null1))
+CASE(tg_tape_record, tp, , LAST, TG_ERR_NULL, "record probe: tape is NULL",
+     !tg_tape_record(NULL, &k_probe, 1, &A, F.scratch, NULL, 0, 0, NULL))
+CASE(tg_tape_record, op, , TAPE, TG_ERR_NULL, "record: op is NULL [node 0]",
+     d_record(NULL, 1, &A, true, NULL, 0, 0, NULL))
+CASE(tg_tape_record, in, , TAPE, TG_ERR_NULL, "record probe: in is NULL [node 0]",
+     d_record(&k_probe, 1, NULL, true, NULL, 0, 0, NULL))
+ECASE(tg_tape_record, in, 0, TAPE, TG_ERR_NULL, "probe: input 0 is NULL [node 0]",
+      d_record(&k_probe, 1, k_null1, true, NULL, 0, 0, NULL))
+CASE(tg_tape_record, out, , TAPE, TG_ERR_NULL, "record probe: out is NULL [node 0]",
+     d_record(&k_probe, 1, &A, false, NULL, 0, 0, NULL))
+CASE(tg_tape_record, saved, , TAPE, TG_ERR_NULL, "record probe: saved is NULL with size 8 [node 0]",
+     d_record(&k_probe, 1, &A, true, NULL, 8, 0, NULL))
+CASE(tg_tape_record, saved, none, DOC, TG_OK, "saved_size 0: no attributes",
+     d_record_ok(NULL, 0, 0, NULL))
+CASE(tg_tape_record, aux, , TAPE, TG_ERR_NULL, "record probe: aux is NULL [node 0]",
+     d_record(&k_probe, 1, &A, true, NULL, 0, 1, NULL))
+CASE(tg_tape_record, aux, none, DOC, TG_OK, "n_aux 0: no aux tensors",
+     d_record_ok(NULL, 0, 0, NULL))
+CASE(tg_tape_fail, tp, , LAST, TG_ERR_ARG, "probe failed: 1", d_fail_null_tape())
+CASE(tg_tape_fail, fmt, , TAPE, TG_ERR_SHAPE, "tape_fail: fmt is NULL [node 0]", d_fail_null_fmt())
+
+/* ---- ops.h: binary --------------------------------------------------------- */
+#define BIN(op, name)                                                                              \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
+    CASE(tg_##op, a, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \
+         !tg_##op(TP, NULL, B))                                                                    \
+    CASE(tg_##op, b, , TAPE, TG_ERR_NULL, name ": input 1 is NULL [node 0]", !tg_##op(TP, A, NULL))
+BIN(add, "add")
+BIN(sub, "sub")
+BIN(mul, "mul")
+BIN(div, "div")
+BIN(pow, "pow")
+BIN(maximum, "maximum")
+BIN(minimum, "minimum")
+#undef BIN
+#define LOSS(op, name)                                                                             \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
+    CASE(tg_##op, y, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \
+         !tg_##op(TP, NULL, B))                                                                    \
+    CASE(tg_##op, t, , TAPE, TG_ERR_NULL, name ": input 1 is NULL [node 0]", !tg_##op(TP, A, NULL))
+LOSS(sse, "sse")
+LOSS(mse, "mse")
+#undef LOSS
+CASE(tg_matmul, tp, , NTAPE, TG_ERR_NULL, "matmul: tape is NULL", !tg_matmul(NULL, A, M))
+CASE(tg_matmul, a, , TAPE, TG_ERR_NULL, "matmul: input 0 is NULL [node 0]", !tg_matmul(TP, NULL, M))
+CASE(tg_matmul, b, , TAPE, TG_ERR_NULL, "matmul: input 1 is NULL [node 0]", !tg_matmul(TP, A, NULL))
+CASE(tg_matmul_t, tp, , NTAPE, TG_ERR_NULL, "matmul: tape is NULL",
+     !tg_matmul_t(NULL, A, B, false, true))
+CASE(tg_matmul_t, a, , TAPE, TG_ERR_NULL, "matmul: input 0 is NULL [node 0]",
+     !tg_matmul_t(TP, NULL, B, false, true))
+CASE(tg_matmul_t, b, , TAPE, TG_ERR_NULL, "matmul: input 1 is NULL [node 0]",
+     !tg_matmul_t(TP, A, NULL, false, true))
+
+/* ---- ops.h: scalar variants and unary --------------------------------------- */
+#define UN(op, name)                                                                               \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A))              \
+    CASE(tg_##op, x, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]", !tg_##op(TP, NULL))
+CASE(tg_add_scalar, tp, , NTAPE, TG_ERR_NULL, "add_scalar: tape is NULL",
+     !tg_add_scalar(NULL, A, 2))
+CASE(tg_add_scalar, x, , TAPE, TG_ERR_NULL, "add_scalar: input 0 is NULL [node 0]",
+     !tg_add_scalar(TP, NULL, 2))
+CASE(tg_mul_scalar, tp, , NTAPE, TG_ERR_NULL, "mul_scalar: tape is NULL",
+     !tg_mul_scalar(NULL, A, 2))
+CASE(tg_mul_scalar, x, , TAPE, TG_ERR_NULL, "mul_scalar: input 0 is NULL [node 0]",
+     !tg_mul_scalar(TP, NULL, 2))
+CASE(tg_rsub_scalar, tp, , NTAPE, TG_ERR_NULL, "rsub_scalar: tape is NULL",
+     !tg_rsub_scalar(NULL, 2, A))
+CASE(tg_rsub_scalar, x, , TAPE, TG_ERR_NULL, "rsub_scalar: input 0 is NULL [node 0]",
+     !tg_rsub_scalar(TP, 2, NULL))
+CASE(tg_rdiv_scalar, tp, , NTAPE, TG_ERR_NULL, "rdiv_scalar: tape is NULL",
+     !tg_rdiv_scalar(NULL, 2, A))
+CASE(tg_rdiv_scalar, x, , TAPE, TG_ERR_NULL, "rdiv_scalar: input 0 is NULL [node 0]",
+     !tg_rdiv_scalar(TP, 2, NULL))
+CASE(tg_pow_scalar, tp, , NTAPE, TG_ERR_NULL, "pow_scalar: tape is NULL",
+     !tg_pow_scalar(NULL, A, 2))
+CASE(tg_pow_scalar, x, , TAPE, TG_ERR_NULL, "pow_scalar: input 0 is NULL [node 0]",
+     !tg_pow_scalar(TP, NULL, 2))
+UN(neg, "neg")
+UN(exp, "exp")
+UN(log, "log")
+UN(sqrt, "sqrt")
+UN(square, "square")
+UN(abs, "abs")
+UN(sigmoid, "sigmoid")
+UN(tanh, "tanh")
+UN(relu, "relu")
+UN(softplus, "softplus")
+UN(sign, "sign")
+UN(step, "step")
+UN(detach, "detach")
+UN(sum_all, "sum_all")
+UN(mean_all, "mean_all")
+UN(flatten, "flatten")
+#undef UN
+CASE(tg_cast, tp, , NTAPE, TG_ERR_NULL, "cast: tape is NULL", !tg_cast(NULL, A, TG_F32))
+CASE(tg_cast, x, , TAPE, TG_ERR_NULL, "cast: input 0 is NULL [node 0]", !tg_cast(TP, NULL, TG_F32))
+
+/* ---- ops.h: reductions --------------------------------------------------- */
+CASE(tg_sum, tp, , NTAPE, TG_ERR_NULL, "sum: tape is NULL", !tg_sum(NULL, A, 1, k_axis1, false))
+CASE(tg_sum, x, , TAPE, TG_ERR_NULL, "sum: input 0 is NULL [node 0]",
+     !tg_sum(TP, NULL, 1, k_axis1, false))
+CASE(tg_sum, axes, , TAPE, TG_ERR_NULL,
+     "sum: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_sum(TP, A, 1, NULL, false))
+CASE(tg_sum, axes, all, DOC, TG_OK, "naxes 0: every axis is reduced",
+     d_reduces_all(tg_sum(TP, A, 0, NULL, false)))
+CASE(tg_mean, tp, , NTAPE, TG_ERR_NULL, "mean: tape is NULL", !tg_mean(NULL, A, 1, k_axis1, false))
+CASE(tg_mean, x, , TAPE, TG_ERR_NULL, "mean: input 0 is NULL [node 0]",
+     !tg_mean(TP, NULL, 1, k_axis1, false))
+CASE(tg_mean, axes, , TAPE, TG_ERR_NULL,
+     "mean: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_mean(TP, A, 1, NULL, false))
+CASE(tg_mean, axes, all, DOC, TG_OK, "naxes 0: every axis is reduced",
+     d_reduces_all(tg_mean(TP, A, 0, NULL, false)))
+CASE(tg_max, tp, , NTAPE, TG_ERR_NULL, "max: tape is NULL", !tg_max(NULL, A, 1, false))
+CASE(tg_max, x, , TAPE, TG_ERR_NULL, "max: input 0 is NULL [node 0]", !tg_max(TP, NULL, 1, false))
+CASE(tg_sum_to, tp, , NTAPE, TG_ERR_NULL, "sum_to: tape is NULL", !tg_sum_to(NULL, A, 1, k_s3))
+CASE(tg_sum_to, x, , TAPE, TG_ERR_NULL, "sum_to: input 0 is NULL [node 0]",
+     !tg_sum_to(TP, NULL, 1, k_s3))
+CASE(tg_sum_to, shape, , TAPE, TG_ERR_NULL, "sum_to: (2,3): target shape is NULL [node 0]",
+     !tg_sum_to(TP, A, 1, NULL))
+
+/* ---- ops.h: shape ------------------------------------------------------- */
+CASE(tg_reshape, tp, , NTAPE, TG_ERR_NULL, "reshape: tape is NULL", !tg_reshape(NULL, A, 2, k_s32))
+CASE(tg_reshape, x, , TAPE, TG_ERR_NULL, "reshape: input 0 is NULL [node 0]",
+     !tg_reshape(TP, NULL, 2, k_s32))
+CASE(tg_reshape, shape, , TAPE, TG_ERR_NULL, "reshape: (2,3): target shape is NULL [node 0]",
+     !tg_reshape(TP, A, 2, NULL))
+CASE(tg_permute, tp, , NTAPE, TG_ERR_NULL, "permute: tape is NULL", !tg_permute(NULL, A, k_perm10))
+CASE(tg_permute, x, , TAPE, TG_ERR_NULL, "permute: input 0 is NULL [node 0]",
+     !tg_permute(TP, NULL, k_perm10))
+CASE(tg_permute, perm, , TAPE, TG_ERR_NULL, "permute: (2,3): perm is NULL [node 0]",
+     !tg_permute(TP, A, NULL))
+CASE(tg_transpose, tp, , NTAPE, TG_ERR_NULL, "transpose: tape is NULL",
+     !tg_transpose(NULL, A, 0, 1))
+CASE(tg_transpose, x, , TAPE, TG_ERR_NULL, "transpose: input 0 is NULL [node 0]",
+     !tg_transpose(TP, NULL, 0, 1))
+CASE(tg_slice, tp, , NTAPE, TG_ERR_NULL, "slice: tape is NULL", !tg_slice(NULL, A, 1, 0, 2, 1))
+CASE(tg_slice, x, , TAPE, TG_ERR_NULL, "slice: input 0 is NULL [node 0]",
+     !tg_slice(TP, NULL, 1, 0, 2, 1))
+CASE(tg_embed, tp, , NTAPE, TG_ERR_NULL, "embed: tape is NULL",
+     !tg_embed(NULL, A, 2, k_s43, 0, 0, 1))
+CASE(tg_embed, x, , TAPE, TG_ERR_NULL, "embed: input 0 is NULL [node 0]",
+     !tg_embed(TP, NULL, 2, k_s43, 0, 0, 1))
+CASE(tg_embed, shape, , TAPE, TG_ERR_NULL, "embed: (2,3): target shape is NULL [node 0]",
+     !tg_embed(TP, A, 2, NULL, 0, 0, 1))
+CASE(tg_concat, tp, , NTAPE, TG_ERR_NULL, "concat: tape is NULL", !tg_concat(NULL, 2, F.ab, 0))
+CASE(tg_concat, xs, , TAPE, TG_ERR_NULL, "concat: input array is NULL [node 0]",
+     !tg_concat(TP, 2, NULL, 0))
+ECASE(tg_concat, xs, 1, TAPE, TG_ERR_NULL, "concat: input 1 is NULL [node 0]",
+      !tg_concat(TP, 2, F.a_null, 0))
+CASE(tg_broadcast_to, tp, , NTAPE, TG_ERR_NULL, "broadcast_to: tape is NULL",
+     !tg_broadcast_to(NULL, A, 3, k_s223))
+CASE(tg_broadcast_to, x, , TAPE, TG_ERR_NULL, "broadcast_to: input 0 is NULL [node 0]",
+     !tg_broadcast_to(TP, NULL, 3, k_s223))
+CASE(tg_broadcast_to, shape, , TAPE, TG_ERR_NULL,
+     "broadcast_to: (2,3): target shape is NULL [node 0]", !tg_broadcast_to(TP, A, 3, NULL))
+
+/* ---- ops.h: softmax and losses ---------------------------------------------- */
+CASE(tg_softmax, tp, , NTAPE, TG_ERR_NULL, "softmax: tape is NULL", !tg_softmax(NULL, A, 1))
+CASE(tg_softmax, x, , TAPE, TG_ERR_NULL, "softmax: input 0 is NULL [node 0]",
+     !tg_softmax(TP, NULL, 1))
+CASE(tg_log_softmax, tp, , NTAPE, TG_ERR_NULL, "log_softmax: tape is NULL",
+     !tg_log_softmax(NULL, A, 1))
+CASE(tg_log_softmax, x, , TAPE, TG_ERR_NULL, "log_softmax: input 0 is NULL [node 0]",
+     !tg_log_softmax(TP, NULL, 1))
+CASE(tg_bce, tp, , NTAPE, TG_ERR_NULL, "bce: tape is NULL", !tg_bce(NULL, A, B, TG_REDUCE_SUM))
+CASE(tg_bce, p, , TAPE, TG_ERR_NULL, "bce: input 0 is NULL [node 0]",
+     !tg_bce(TP, NULL, B, TG_REDUCE_SUM))
+CASE(tg_bce, t, , TAPE, TG_ERR_NULL, "bce: input 1 is NULL [node 0]",
+     !tg_bce(TP, A, NULL, TG_REDUCE_SUM))
+CASE(tg_bce_logits, tp, , NTAPE, TG_ERR_NULL, "bce_logits: tape is NULL",
+     !tg_bce_logits(NULL, A, B, TG_REDUCE_SUM))
+CASE(tg_bce_logits, z, , TAPE, TG_ERR_NULL, "bce_logits: input 0 is NULL [node 0]",
+     !tg_bce_logits(TP, NULL, B, TG_REDUCE_SUM))
+CASE(tg_bce_logits, t, , TAPE, TG_ERR_NULL, "bce_logits: input 1 is NULL [node 0]",
+     !tg_bce_logits(TP, A, NULL, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy, tp, , NTAPE, TG_ERR_NULL, "softmax_cross_entropy: tape is NULL",
+     !tg_softmax_cross_entropy(NULL, A, OH, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy, z, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy: input 0 is NULL [node 0]",
+     !tg_softmax_cross_entropy(TP, NULL, OH, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy, targets, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy: input 1 is NULL [node 0]",
+     !tg_softmax_cross_entropy(TP, A, NULL, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_labels, tp, , NTAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_labels: tape is NULL",
+     !tg_softmax_cross_entropy_labels(NULL, A, k_labels, 2, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_labels, z, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_labels: input 0 is NULL [node 0]",
+     !tg_softmax_cross_entropy_labels(TP, NULL, k_labels, 2, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_labels, labels, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_labels: labels is NULL [node 0]",
+     !tg_softmax_cross_entropy_labels(TP, A, NULL, 2, TG_REDUCE_SUM))
+
+/* ---- ops.h: convolution and pooling ----------------------------------------- */
+CASE(tg_conv2d, tp, , NTAPE, TG_ERR_NULL, "conv2d: tape is NULL",
+     !tg_conv2d(NULL, IMG, W, BIAS, 1, 1, 0, 0))
+CASE(tg_conv2d, x, , TAPE, TG_ERR_NULL, "conv2d: input 0 is NULL [node 0]",
+     !tg_conv2d(TP, NULL, W, BIAS, 1, 1, 0, 0))
+CASE(tg_conv2d, w, , TAPE, TG_ERR_NULL, "conv2d: input 1 is NULL [node 0]",
+     !tg_conv2d(TP, IMG, NULL, BIAS, 1, 1, 0, 0))
+CASE(tg_conv2d, bias, , DOC, TG_OK, "no bias", d_conv_no_bias())
+CASE(tg_im2col, tp, , NTAPE, TG_ERR_NULL, "im2col: tape is NULL",
+     !tg_im2col(NULL, IMG, 3, 3, 1, 1, 0, 0))
+CASE(tg_im2col, x, , TAPE, TG_ERR_NULL, "im2col: input 0 is NULL [node 0]",
+     !tg_im2col(TP, NULL, 3, 3, 1, 1, 0, 0))
+CASE(tg_col2im, tp, , NTAPE, TG_ERR_NULL, "col2im: tape is NULL",
+     !tg_col2im(NULL, COLS, k_img, 3, 3, 1, 1, 0, 0))
+CASE(tg_col2im, cols, , TAPE, TG_ERR_NULL, "col2im: input 0 is NULL [node 0]",
+     !tg_col2im(TP, NULL, k_img, 3, 3, 1, 1, 0, 0))
+CASE(tg_col2im, image_shape, , TAPE, TG_ERR_NULL, "col2im: image shape is NULL [node 0]",
+     !tg_col2im(TP, COLS, NULL, 3, 3, 1, 1, 0, 0))
+CASE(tg_max_pool2d, tp, , NTAPE, TG_ERR_NULL, "max_pool2d: tape is NULL",
+     !tg_max_pool2d(NULL, IMG, 2, 2, 2, 2, 0, 0))
+CASE(tg_max_pool2d, x, , TAPE, TG_ERR_NULL, "max_pool2d: input 0 is NULL [node 0]",
+     !tg_max_pool2d(TP, NULL, 2, 2, 2, 2, 0, 0))
+CASE(tg_avg_pool2d, tp, , NTAPE, TG_ERR_NULL, "avg_pool2d: tape is NULL",
+     !tg_avg_pool2d(NULL, IMG, 2, 2, 2, 2, 0, 0))
+CASE(tg_avg_pool2d, x, , TAPE, TG_ERR_NULL, "avg_pool2d: input 0 is NULL [node 0]",
+     !tg_avg_pool2d(TP, NULL, 2, 2, 2, 2, 0, 0))
+
+/* ---- nn.h --------------------------------------------------------------------- */
+#define INIT(fn, name, ...)                                                                        \
+    CASE(tg_##fn, w, , LAST, TG_ERR_NULL, name ": weight is NULL",                                 \
+         tg_##fn(NULL, RNG __VA_ARGS__) == TG_ERR_NULL)                                            \
+    CASE(tg_##fn, r, , LAST, TG_ERR_NULL, name ": rng is NULL",                                    \
+         tg_##fn(LW, NULL __VA_ARGS__) == TG_ERR_NULL && lw_untouched())
+INIT(init_uniform, "init_uniform", , -1.0, 1.0)
+INIT(init_normal, "init_normal", , 0.0, 1.0)
+INIT(init_xavier_uniform, "init_xavier_uniform", )
+INIT(init_xavier_normal, "init_xavier_normal", )
+INIT(init_he_uniform, "init_he_uniform", )
+INIT(init_he_normal, "init_he_normal", )
+#undef INIT
+CASE(tg_linear, tp, , NTAPE, TG_ERR_NULL, "linear: tape is NULL", !tg_linear(NULL, A, LW, LB))
+CASE(tg_linear, x, , TAPE, TG_ERR_NULL, "linear: input 0 is NULL [node 0]",
+     !tg_linear(TP, NULL, LW, LB))
+CASE(tg_linear, w, , TAPE, TG_ERR_NULL, "linear: input 1 is NULL [node 0]",
+     !tg_linear(TP, A, NULL, LB))
+CASE(tg_linear, b, , DOC, TG_OK, "no bias: x @ w", d_linear_no_bias())
+CASE(tg_dropout, tp, , NTAPE, TG_ERR_NULL, "dropout: tape is NULL", !tg_dropout(NULL, A, 0.5, true))
+CASE(tg_dropout, x, , TAPE, TG_ERR_NULL, "dropout: input 0 is NULL [node 0]",
+     !tg_dropout(TP, NULL, 0.5, true))
+CASE(tg_fast_dropout_linear, tp, , NTAPE, TG_ERR_NULL, "fast_dropout_linear: tape is NULL",
+     !tg_fast_dropout_linear(NULL, A, LW, 0.5))
+CASE(tg_fast_dropout_linear, o, , TAPE, TG_ERR_NULL,
+     "fast_dropout_linear: input 0 is NULL [node 0]", !tg_fast_dropout_linear(TP, NULL, LW, 0.5))
+CASE(tg_fast_dropout_linear, w, , TAPE, TG_ERR_NULL,
+     "fast_dropout_linear: input 1 is NULL [node 0]", !tg_fast_dropout_linear(TP, A, NULL, 0.5))
+
+/* ---- optim.h ------------------------------------------------------------------- */
+CASE(tg_sgd_new, params, , LAST, TG_ERR_NULL, "sgd: 1 parameters, list NULL",
+     !tg_sgd_new(1, NULL, 0.1, 0.9, 0.0))
+ECASE(tg_sgd_new, params, 0, LAST, TG_ERR_NULL, "sgd: parameter 0 is NULL",
+      !tg_sgd_new(1, k_null1, 0.1, 0.9, 0.0))
+CASE(tg_adam_new, params, , LAST, TG_ERR_NULL, "adam: 1 parameters, list NULL",
+     !tg_adam_new(1, NULL, 1e-3, 0.9, 0.999, 1e-8, 0.0))
+ECASE(tg_adam_new, params, 0, LAST, TG_ERR_NULL, "adam: parameter 0 is NULL",
+      !tg_adam_new(1, k_null1, 1e-3, 0.9, 0.999, 1e-8, 0.0))
+CASE(tg_optim_zero_grad, o, , LAST, TG_ERR_NULL, "optim_zero_grad: optimizer is NULL",
+     (tg_optim_zero_grad(NULL), true))
+CASE(tg_optim_step, o, , LAST, TG_ERR_NULL, "optim_step: optimizer is NULL",
+     tg_optim_step(NULL) == TG_ERR_NULL)
+CASE(tg_optim_set_lr, o, , LAST, TG_ERR_NULL, "optim_set_lr: optimizer is NULL",
+     (tg_optim_set_lr(NULL, 0.1), true))
+CASE(tg_optim_lr, o, , LAST, TG_ERR_NULL, "optim_lr: optimizer is NULL", tg_optim_lr(NULL) == 0.0)
+CASE(tg_optim_free, o, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_optim_free(NULL), true))
+
+/* ---- io.h ------------------------------------------------------------------------ */
+CASE(tg_save_safetensors, path, , LAST, TG_ERR_NULL, "save_safetensors: path is NULL",
+     tg_save_safetensors(NULL, 1, k_names, &A) == TG_ERR_NULL)
+CASE(tg_save_safetensors, names, , LAST, TG_ERR_NULL, "save_safetensors: names is NULL",
+     tg_save_safetensors(k_st_path, 1, NULL, &A) == TG_ERR_NULL && !file_exists(k_st_path))
+ECASE(tg_save_safetensors, names, 0, LAST, TG_ERR_NULL,
+      "save_safetensors: tg_null_api.safetensors: name 0 is NULL",
+      tg_save_safetensors(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL && !file_exists(k_st_path))
+CASE(tg_save_safetensors, tensors, , LAST, TG_ERR_NULL, "save_safetensors: tensors is NULL",
+     tg_save_safetensors(k_st_path, 1, k_names, NULL) == TG_ERR_NULL && !file_exists(k_st_path))
+ECASE(tg_save_safetensors, tensors, 0, LAST, TG_ERR_NULL,
+      "save_safetensors: tg_null_api.safetensors: tensor 0 is NULL",
+      tg_save_safetensors(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL && !file_exists(k_st_path))
+CASE(tg_load_safetensors, path, , LAST, TG_ERR_NULL, "load_safetensors: path is NULL",
+     tg_load_safetensors(NULL, &F.named) == TG_ERR_NULL && F.named.n == 0)
+CASE(tg_load_safetensors, out, , LAST, TG_ERR_NULL, "load_safetensors: out is NULL",
+     d_saved() && tg_load_safetensors(k_st_path, NULL) == TG_ERR_NULL)
+CASE(tg_named_tensors_free, t, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_named_tensors_free(NULL), true))
+CASE(tg_load_safetensors_into, path, , LAST, TG_ERR_NULL, "load_safetensors_into: path is NULL",
+     tg_load_safetensors_into(NULL, 1, k_names, &A) == TG_ERR_NULL && a_untouched())
+CASE(tg_load_safetensors_into, names, , LAST, TG_ERR_NULL, "load_safetensors_into: names is NULL",
+     d_saved() && tg_load_safetensors_into(k_st_path, 1, NULL, &A) == TG_ERR_NULL)
+ECASE(tg_load_safetensors_into, names, 0, LAST, TG_ERR_NULL,
+      "load_safetensors_into: tg_null_api.safetensors: name 0 is NULL",
+      d_saved() && tg_load_safetensors_into(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL)
+CASE(tg_load_safetensors_into, tensors, , LAST, TG_ERR_NULL,
+     "load_safetensors_into: tensors is NULL",
+     d_saved() && tg_load_safetensors_into(k_st_path, 1, k_names, NULL) == TG_ERR_NULL)
+ECASE(tg_load_safetensors_into, tensors, 0, LAST, TG_ERR_NULL,
+      "load_safetensors_into: tg_null_api.safetensors: tensor 0 is NULL",
+      d_saved() && tg_load_safetensors_into(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL)
+CASE(tg_idx_load, path, , LAST, TG_ERR_NULL, "idx_load: path is NULL",
+     !tg_idx_load(NULL, TG_F32, 1.0))
+CASE(tg_idx_load_labels, path, , LAST, TG_ERR_NULL, "idx_load_labels: path is NULL",
+     !tg_idx_load_labels(NULL, &F.count))
+CASE(tg_idx_load_labels, n, , LAST, TG_ERR_NULL, "idx_load_labels: n is NULL",
+     d_idx_saved() && !tg_idx_load_labels(k_idx_path, NULL))
+CASE(tg_idx_labels_free, labels, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_idx_labels_free(NULL), true))
+CASE(tg_batches_new, data, , LAST, TG_ERR_NULL, "batches_new: data is NULL",
+     !tg_batches_new(NULL, k_labels, 1, false, false, 1))
+CASE(tg_batches_new, labels, , DOC, TG_OK, "no labels: the batches give y NULL",
+     d_batches_no_labels())
+CASE(tg_batches_reset, b, , LAST, TG_ERR_NULL, "batches_reset: iterator is NULL",
+     (tg_batches_reset(NULL), true))
+CASE(tg_batches_next, b, , LAST, TG_ERR_NULL, "batches_next: iterator is NULL",
+     !tg_batches_next(NULL, &F.batch_x, &F.batch_y, &F.count) && !F.batch_x && !F.batch_y &&
+         F.count == 0)
+CASE(tg_batches_next, x, , DOC, TG_OK, "the batch tensor is not wanted", d_batches_next_out(0))
+CASE(tg_batches_next, y, , DOC, TG_OK, "the labels are not wanted", d_batches_next_out(1))
+CASE(tg_batches_next, n, , DOC, TG_OK, "the batch size is not wanted", d_batches_next_out(2))
+CASE(tg_batches_free, b, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_batches_free(NULL), true))
+
+/* ---- check.h -------------------------------------------------------------------- */
+CASE(tg_compare, a, , LAST, TG_ERR_NULL, "compare: a is NULL",
+     !tg_compare(NULL, B, 0, 0, &F.rep) && !F.rep.ok)
+CASE(tg_compare, b, , LAST, TG_ERR_NULL, "compare: b is NULL",
+     !tg_compare(A, NULL, 0, 0, &F.rep) && !F.rep.ok)
+CASE(tg_compare, report, , DOC, TG_OK, "no report: only the answer",
+     tg_compare(A, A, 0, 0, NULL) && !tg_compare(A, B, 0, 0, NULL))
+CASE(tg_compare_report_print, f, , LAST, TG_ERR_NULL, "compare_report_print: f is NULL",
+     (tg_compare_report_print(NULL, "a", d_report()), true))
+CASE(tg_compare_report_print, label, , DOC, TG_OK, "no label: printed as \"compare\"",
+     d_report_print_no_label())
+CASE(tg_compare_report_print, r, , LAST, TG_ERR_NULL, "compare_report_print: report is NULL",
+     (tg_compare_report_print(OUT, "a", NULL), true))
+CASE(tg_gradcheck, fn, , LAST, TG_ERR_NULL, "gradcheck: function or inputs are NULL",
+     tg_gradcheck(NULL, NULL, 1, &P, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_gradcheck, ctx, , DOC, TG_OK, "passed to fn as it is", d_gradcheck_ctx())
+CASE(tg_gradcheck, inputs, , LAST, TG_ERR_NULL, "gradcheck: function or inputs are NULL",
+     tg_gradcheck(fn_sum_sq, NULL, 1, NULL, NULL, NULL) == TG_ERR_NULL)
+ECASE(tg_gradcheck, inputs, 0, LAST, TG_ERR_ARG, "gradcheck: input 0 is NULL or not user-owned",
+      tg_gradcheck(fn_sum_sq, NULL, 1, k_null1, NULL, NULL) == TG_ERR_ARG)
+CASE(tg_gradcheck, opts, , DOC, TG_OK, "default options",
+     tg_gradcheck(fn_sum_sq, NULL, 1, &P, NULL, F.reps) == TG_OK && F.reps[0].ok)
+CASE(tg_gradcheck, reports, , DOC, TG_OK, "no reports: only the status",
+     tg_gradcheck(fn_sum_sq, NULL, 1, &P, NULL, NULL) == TG_OK)
+CASE(tg_gradcheck_print, f, , DOC, TG_OK, "no report printed: only the status",
+     tg_gradcheck_print(NULL, fn_sum_sq, NULL, 1, &P, NULL) == TG_OK)
+CASE(tg_gradcheck_print, fn, , LAST, TG_ERR_NULL, "gradcheck: function or inputs are NULL",
+     tg_gradcheck_print(OUT, NULL, NULL, 1, &P, NULL) == TG_ERR_NULL)
+CASE(tg_gradcheck_print, ctx, , DOC, TG_OK, "passed to fn as it is",
+     tg_gradcheck_print(OUT, fn_ctx_null, NULL, 1, &P, NULL) == TG_OK)
+CASE(tg_gradcheck_print, inputs, , LAST, TG_ERR_NULL, "gradcheck: function or inputs are NULL",
+     tg_gradcheck_print(OUT, fn_sum_sq, NULL, 1, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_gradcheck_print, opts, , DOC, TG_OK, "default options",
+     tg_gradcheck_print(OUT, fn_sum_sq, NULL, 1, &P, NULL) == TG_OK)
+
+/* ---- verify.h ------------------------------------------------------------------- */
+CASE(tg_delta_check, tp, , LAST, TG_ERR_NULL, "delta check: tape, loss, entries or results is NULL",
+     tg_delta_check(NULL, y_loss(), 1, d_entries(), 0, 0, F.dres, NULL) == TG_ERR_NULL)
+CASE(tg_delta_check, loss, , LAST, TG_ERR_NULL,
+     "delta check: tape, loss, entries or results is NULL",
+     tg_delta_check(TP, NULL, 1, d_entries(), 0, 0, F.dres, NULL) == TG_ERR_NULL)
+CASE(tg_delta_check, entries, , LAST, TG_ERR_NULL,
+     "delta check: tape, loss, entries or results is NULL",
+     tg_delta_check(TP, y_loss(), 1, NULL, 0, 0, F.dres, NULL) == TG_ERR_NULL)
+CASE(tg_delta_check, results, , LAST, TG_ERR_NULL,
+     "delta check: tape, loss, entries or results is NULL",
+     tg_delta_check(TP, y_loss(), 1, d_entries(), 0, 0, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_delta_check, first, , DOC, TG_OK, "the first divergence is not wanted",
+     tg_delta_check(TP, y_loss(), 1, d_entries(), 1e-12, 1e-12, F.dres, NULL) == TG_OK)
+CASE(tg_delta_report_print, f, , LAST, TG_ERR_NULL, "delta_report_print: f is NULL",
+     (tg_delta_report_print(NULL, 1, d_entries(), d_results()), true))
+CASE(tg_delta_report_print, entries, , LAST, TG_ERR_NULL,
+     "delta_report_print: entries or results is NULL",
+     (tg_delta_report_print(OUT, 1, NULL, d_results()), true))
+CASE(tg_delta_report_print, results, , LAST, TG_ERR_NULL,
+     "delta_report_print: entries or results is NULL",
+     (tg_delta_report_print(OUT, 1, d_entries(), NULL), true))
+CASE(tg_hvp, tp, , LAST, TG_ERR_NULL, "hvp: tape is NULL",
+     tg_hvp(NULL, y_loss(), 1, &P, &A, F.outs, false) == TG_ERR_NULL)
+CASE(tg_hvp, y, , TAPE, TG_ERR_NULL, "hvp: output is NULL [node 0]",
+     tg_hvp(TP, NULL, 1, &P, &A, F.outs, false) == TG_ERR_NULL)
+CASE(tg_hvp, xs, , TAPE, TG_ERR_NULL, "hvp: xs is NULL [node 2]",
+     tg_hvp(TP, y_loss(), 1, NULL, &A, F.outs, false) == TG_ERR_NULL)
+CASE(tg_hvp, vs, , TAPE, TG_ERR_NULL, "hvp: vs is NULL [node 2]",
+     tg_hvp(TP, y_loss(), 1, &P, NULL, F.outs, false) == TG_ERR_NULL)
+ECASE(tg_hvp, vs, 0, TAPE, TG_ERR_NULL, "hvp directions: input 0 is NULL [node 2]",
+      tg_hvp(TP, y_loss(), 1, &P, k_null1, F.outs, false) == TG_ERR_NULL)
+CASE(tg_hvp, out, , TAPE, TG_ERR_NULL, "hvp: out is NULL [node 2]",
+     tg_hvp(TP, y_loss(), 1, &P, &A, NULL, false) == TG_ERR_NULL)
+CASE(tg_jacobian, tp, , LAST, TG_ERR_NULL, "jacobian: tape is NULL",
+     !tg_jacobian(NULL, y_loss(), P))
+CASE(tg_jacobian, y, , TAPE, TG_ERR_NULL, "jacobian: input 0 is NULL [node 0]",
+     !tg_jacobian(TP, NULL, P))
+CASE(tg_jacobian, x, , TAPE, TG_ERR_NULL, "jacobian: input 1 is NULL [node 2]",
+     !tg_jacobian(TP, y_loss(), NULL))
+CASE(tg_hessian, tp, , LAST, TG_ERR_NULL, "hessian: tape is NULL", !tg_hessian(NULL, y_loss(), P))
+CASE(tg_hessian, y, , TAPE, TG_ERR_NULL, "hessian: input 0 is NULL [node 0]",
+     !tg_hessian(TP, NULL, P))
+CASE(tg_hessian, x, , TAPE, TG_ERR_NULL, "hessian: input 1 is NULL [node 2]",
+     !tg_hessian(TP, y_loss(), NULL))
+CASE(tg_gradgradcheck, fn, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
+     tg_gradgradcheck(NULL, NULL, 1, &P, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_gradgradcheck, ctx, , DOC, TG_OK, "passed to fn as it is",
+     tg_gradgradcheck(fn_ctx_null, NULL, 1, &P, NULL, NULL) == TG_OK)
+CASE(tg_gradgradcheck, inputs, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
+     tg_gradgradcheck(fn_sum_sq, NULL, 1, NULL, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_gradgradcheck, opts, , DOC, TG_OK, "default options",
+     tg_gradgradcheck(fn_sum_sq, NULL, 1, &P, NULL, F.reps) == TG_OK && F.reps[0].ok)
+CASE(tg_gradgradcheck, reports, , DOC, TG_OK, "no reports: only the status",
+     tg_gradgradcheck(fn_sum_sq, NULL, 1, &P, NULL, NULL) == TG_OK)
+CASE(tg_gradgradcheck_print, f, , DOC, TG_OK, "no report printed: only the status",
+     tg_gradgradcheck_print(NULL, fn_sum_sq, NULL, 1, &P, NULL) == TG_OK)
+CASE(tg_gradgradcheck_print, fn, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
+     tg_gradgradcheck_print(OUT, NULL, NULL, 1, &P, NULL) == TG_ERR_NULL)
+CASE(tg_gradgradcheck_print, ctx, , DOC, TG_OK, "passed to fn as it is",
+     tg_gradgradcheck_print(OUT, fn_ctx_null, NULL, 1, &P, NULL) == TG_OK)
+CASE(tg_gradgradcheck_print, inputs, , LAST, TG_ERR_NULL,
+     "gradgradcheck: function or inputs are NULL",
+     tg_gradgradcheck_print(OUT, fn_sum_sq, NULL, 1, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_gradgradcheck_print, opts, , DOC, TG_OK, "default options",
+     tg_gradgradcheck_print(OUT, fn_sum_sq, NULL, 1, &P, NULL) == TG_OK)
+CASE(tg_replay_f64, fn, , LAST, TG_ERR_NULL, "replay: function, inputs or report is NULL",
+     tg_replay_f64(NULL, NULL, 1, &P, 0, &F.replay) == TG_ERR_NULL)
+CASE(tg_replay_f64, ctx, , DOC, TG_OK, "passed to fn as it is",
+     tg_replay_f64(fn_ctx_null, NULL, 1, &P, 0, &F.replay) == TG_OK)
+CASE(tg_replay_f64, inputs, , LAST, TG_ERR_NULL, "replay: function, inputs or report is NULL",
+     tg_replay_f64(fn_sum_sq, NULL, 1, NULL, 0, &F.replay) == TG_ERR_NULL)
+ECASE(tg_replay_f64, inputs, 0, LAST, TG_ERR_NULL, "replay: input 0 is NULL",
+      tg_replay_f64(fn_sum_sq, NULL, 1, k_null1, 0, &F.replay) == TG_ERR_NULL)
+CASE(tg_replay_f64, rep, , LAST, TG_ERR_NULL, "replay: function, inputs or report is NULL",
+     tg_replay_f64(fn_sum_sq, NULL, 1, &P, 0, NULL) == TG_ERR_NULL)
+CASE(tg_replay_report_print, f, , LAST, TG_ERR_NULL, "replay_report_print: f is NULL",
+     (tg_replay_report_print(NULL, d_replay()), true))
+CASE(tg_replay_report_print, rep, , LAST, TG_ERR_NULL, "replay_report_print: report is NULL",
+     (tg_replay_report_print(OUT, NULL), true))
+CASE(tg_replay_report_free, rep, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_replay_report_free(NULL), true))
+CASE(tg_tape_node_memory, tp, , LAST, TG_ERR_NULL, "tape_node_memory: tape is NULL",
+     tg_tape_node_memory(NULL, 0, &F.mem) == TG_ERR_NULL)
+CASE(tg_tape_node_memory, m, , LAST, TG_ERR_NULL, "tape_node_memory: m is NULL",
+     y_loss() && tg_tape_node_memory(TP, 0, NULL) == TG_ERR_NULL)
+CASE(tg_tape_print_ex, tp, , LAST, TG_ERR_NULL, "tape_print_ex: tape is NULL",
+     (tg_tape_print_ex(NULL, OUT, TG_PRINT_MEMORY), true))
+CASE(tg_tape_print_ex, f, , LAST, TG_ERR_NULL, "tape_print_ex: f is NULL",
+     (tg_tape_print_ex(TP, NULL, TG_PRINT_MEMORY), true))
+CASE(tg_compare_report_format, buf, , DOC, TG_OK,
+     "nothing written; the length the text needs is returned (as snprintf(NULL, 0, ...))",
+     d_format_measure())
+CASE(tg_compare_report_format, label, , DOC, TG_OK, "no label: written as \"compare\"",
+     d_format_no_label())
+CASE(tg_compare_report_format, r, , LAST, TG_ERR_NULL, "compare_report_format: report is NULL",
+     tg_compare_report_format(F.text, sizeof F.text, "a", NULL) == 0 && F.text[0] == '\0')
+CASE(tg_delta_report_format, buf, , DOC, TG_OK,
+     "nothing written; the length the text needs is returned (as snprintf(NULL, 0, ...))",
+     d_delta_format_measure())
+CASE(tg_delta_report_format, entries, , LAST, TG_ERR_NULL,
+     "delta_report_format: entries or results is NULL",
+     tg_delta_report_format(F.text, sizeof F.text, 1, NULL, d_results()) == 0 && F.text[0] == '\0')
+CASE(tg_delta_report_format, results, , LAST, TG_ERR_NULL,
+     "delta_report_format: entries or results is NULL",
+     tg_delta_report_format(F.text, sizeof F.text, 1, d_entries(), NULL) == 0 && F.text[0] == '\0')
