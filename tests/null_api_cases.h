@@ -108,6 +108,8 @@ CASE(tg_tensor_set, idx, , LAST, TG_ERR_NULL, "tg_tensor_set: idx is NULL",
      (tg_tensor_set(A, NULL, 7.0), a_untouched()))
 CASE(tg_tensor_fill, t, , LAST, TG_ERR_NULL, "tg_tensor_fill: tensor is NULL",
      tg_tensor_fill(NULL, 1.0) == TG_ERR_NULL)
+CASE(tg_tensor_mark_modified, t, , LAST, TG_ERR_NULL, "tg_tensor_mark_modified: tensor is NULL",
+     tg_tensor_mark_modified(NULL) == TG_ERR_NULL)
 CASE(tg_tensor_copy, dst, , LAST, TG_ERR_NULL, "tg_tensor_copy: dst is NULL",
      tg_tensor_copy(NULL, A) == TG_ERR_NULL)
 CASE(tg_tensor_copy, src, , LAST, TG_ERR_NULL, "tg_tensor_copy: src is NULL",
@@ -625,14 +627,14 @@ CASE(tg_hvp, out, , TAPE, TG_ERR_NULL, "hvp: out is NULL [node 2]",
      tg_hvp(TP, y_loss(), 1, &P, &A, NULL, false) == TG_ERR_NULL)
 CASE(tg_jacobian, tp, , LAST, TG_ERR_NULL, "jacobian: tape is NULL",
      !tg_jacobian(NULL, y_loss(), P))
-CASE(tg_jacobian, y, , TAPE, TG_ERR_NULL, "jacobian: input 0 is NULL [node 0]",
+CASE(tg_jacobian, y, , TAPE, TG_ERR_NULL, "jacobian: output is NULL [node 0]",
      !tg_jacobian(TP, NULL, P))
-CASE(tg_jacobian, x, , TAPE, TG_ERR_NULL, "jacobian: input 1 is NULL [node 2]",
+CASE(tg_jacobian, x, , TAPE, TG_ERR_NULL, "jacobian: x is NULL [node 2]",
      !tg_jacobian(TP, y_loss(), NULL))
 CASE(tg_hessian, tp, , LAST, TG_ERR_NULL, "hessian: tape is NULL", !tg_hessian(NULL, y_loss(), P))
-CASE(tg_hessian, y, , TAPE, TG_ERR_NULL, "hessian: input 0 is NULL [node 0]",
+CASE(tg_hessian, y, , TAPE, TG_ERR_NULL, "hessian: output is NULL [node 0]",
      !tg_hessian(TP, NULL, P))
-CASE(tg_hessian, x, , TAPE, TG_ERR_NULL, "hessian: input 1 is NULL [node 2]",
+CASE(tg_hessian, x, , TAPE, TG_ERR_NULL, "hessian: x is NULL [node 2]",
      !tg_hessian(TP, y_loss(), NULL))
 CASE(tg_gradgradcheck, fn, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
      tg_gradgradcheck(NULL, NULL, 1, &P, NULL, NULL) == TG_ERR_NULL)

@@ -179,6 +179,14 @@ static tg_status r_not_live(fixture *f)
     memset(&fake, 0, sizeof fake);
     OP(tg_exp(T, &fake));
 }
+/* freed after a tape recorded it: the tape keeps it until reset */
+static tg_status r_input_freed(fixture *f)
+{
+    tg_tensor *x = tg_tensor_clone(f->a23);
+    ck_assert_ptr_nonnull(tg_exp(T, x));
+    tg_tensor_free(x);
+    OP(tg_exp(T, x));
+}
 static tg_status r_other_tape(fixture *f)
 {
     OP(tg_mul(T, f->a23, tg_exp(f->other, f->a23)));
@@ -323,6 +331,38 @@ static tg_status r_vjp_null(fixture *f)
 static tg_status r_grad_null_y(fixture *f)
 {
     ck_assert_ptr_null(tg_grad(T, NULL, f->a23, false));
+    return tg_tape_status(T);
+}
+static tg_status r_hvp_null_y(fixture *f)
+{
+    tg_tensor *out[1];
+    return tg_hvp(T, NULL, 1, &f->p, &f->p, out, false);
+}
+static tg_status r_hessian_null_y(fixture *f)
+{
+    ck_assert_ptr_null(tg_hessian(T, NULL, f->p));
+    return tg_tape_status(T);
+}
+static tg_status r_bw_no_requires_grad(fixture *f)
+{
+    return tg_backward(T, tg_sum_all(T, tg_exp(T, f->a23)));
+}
+static tg_status r_bw_modified(fixture *f)
+{
+    tg_tensor *y = tg_sum_all(T, tg_mul(T, f->p, f->a23));
+    tg_tensor_set_flat(f->a23, 0, 1); /* the same value: still a write */
+    return tg_backward(T, y);
+}
+static tg_status r_bw_freed(fixture *f)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(4), 9, -1, 1);
+    tg_tensor *y = tg_sum_all(T, tg_mul(T, f->b4, w));
+    tg_tensor_free(w); /* the tape keeps it until reset */
+    return tg_backward(T, y);
+}
+static tg_status r_grad_not_recorded(fixture *f)
+{
+    ck_assert_ptr_null(tg_grad(T, tg_sum_all(T, f->p), f->a23, false));
     return tg_tape_status(T);
 }
 
@@ -667,6 +707,25 @@ static tg_status r_t_requires_grad(fixture *f)
 {
     return tg_tensor_set_requires_grad(tg_exp(T, f->a23), true);
 }
+static tg_status r_t_free_grad(fixture *f)
+{
+    ck_assert_int_eq(tg_backward(T, tg_sum_all(T, f->p)), TG_OK);
+    tg_tensor_free(tg_tensor_grad(f->p));
+    return tg_last_status();
+}
+static tg_status r_t_free_tape(fixture *f)
+{
+    tg_tensor_free(tg_exp(T, f->a23));
+    return tg_last_status();
+}
+static tg_status r_t_free_twice(fixture *f)
+{
+    tg_tensor *x = tg_tensor_clone(f->a23);
+    ck_assert_ptr_nonnull(tg_exp(T, x));
+    tg_tensor_free(x);
+    tg_tensor_free(x); /* the tape still keeps it: not a double free */
+    return tg_last_status();
+}
 
 /* gradcheck (tg_last_error) */
 static tg_status r_gc_null(fixture *f)
@@ -892,6 +951,8 @@ static row k_rows[] = {
     R(null_input, "tape", TG_ERR_NULL, ON_TAPE, "an op given a NULL tensor"),
     R(null_array, "tape", TG_ERR_NULL, ON_TAPE, "a NULL array of inputs (tg_concat)"),
     R(not_live, "tape", TG_ERR_TAPE, ON_TAPE, "something that is not a live tensor (freed memory)"),
+    R(input_freed, "tape", TG_ERR_TAPE, ON_TAPE,
+      "a user tensor freed (tg_tensor_free) after a tape recorded it, used again"),
     R(other_tape, "tape", TG_ERR_TAPE, ON_TAPE, "a tensor of another tape"),
     R(stale, "tape", TG_ERR_TAPE, ON_TAPE, "a tape tensor from before tg_tape_reset"),
     R(record_count, "custom ops", TG_ERR_ARG, ON_TAPE,
@@ -928,6 +989,18 @@ static row k_rows[] = {
     R(retain_user, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_retain_grad on a user-owned tensor"),
     R(vjp_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_vjp with n > 0 and a NULL xs array"),
     R(grad_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_grad(tp, NULL, x, ...)"),
+    R(hvp_null_y, "autodiff", TG_ERR_NULL, ON_TAPE,
+      "tg_hvp(tp, NULL, ...) (tg_hvp, tg_hessian and tg_jacobian name themselves)"),
+    R(hessian_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_hessian(tp, NULL, x)"),
+    R(bw_no_requires_grad, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_backward of an output that depends on no tensor with requires_grad"),
+    R(bw_modified, "autodiff", TG_ERR_TAPE, ON_TAPE,
+      "a recorded user tensor written (tg_tensor_set_flat, an optimizer step, ...) before "
+      "backward"),
+    R(bw_freed, "autodiff", TG_ERR_TAPE, ON_TAPE,
+      "a parameter freed (tg_tensor_free) between recording and backward"),
+    R(grad_not_recorded, "autodiff", TG_ERR_TAPE, ON_TAPE,
+      "tg_grad with respect to a tensor no recorded op used"),
     R(broadcast, "elementwise", TG_ERR_SHAPE, ON_TAPE, "binary op on shapes that do not broadcast"),
     R(dtype, "elementwise", TG_ERR_DTYPE, ON_TAPE, "f64 and f32 mixed in one op"),
     R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
@@ -1004,6 +1077,12 @@ static row k_rows[] = {
     R(t_randn, "tensors", TG_ERR_NULL, LAST_ERROR, "tg_tensor_randn with rng NULL"),
     R(t_requires_grad, "tensors", TG_ERR_ARG, LAST_ERROR,
       "tg_tensor_set_requires_grad on a tape-owned tensor"),
+    R(t_free_grad, "tensors", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_free of a .grad (a no-op: freed with its parameter)"),
+    R(t_free_tape, "tensors", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_free of a tape-owned tensor (a no-op: freed by its tape)"),
+    R(t_free_twice, "tensors", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_free twice of a tensor a tape still keeps (a no-op)"),
     R(gc_null, "gradcheck", TG_ERR_NULL, LAST_ERROR, "tg_gradcheck with fn NULL"),
     R(gc_not_user, "gradcheck", TG_ERR_ARG, LAST_ERROR, "tg_gradcheck of a tape-owned input"),
     R(gc_fn_null, "gradcheck", TG_ERR_ARG, LAST_ERROR,
@@ -1058,6 +1137,7 @@ static const message k_messages[] = {
     {"null_input", "add: input 1 is NULL [node 0]"},
     {"null_array", "concat: input array is NULL [node 0]"},
     {"not_live", "exp: input 0 is not a live tensor (freed?) [node 0]"},
+    {"input_freed", "exp: input 0 was freed (tg_tensor_free) after a tape recorded it [node 1]"},
     {"other_tape", "mul: input 1 belongs to another tape [node 0]"},
     {"stale", "neg: input 0 is stale (created before the last tg_tape_reset) [node 0]"},
     {"record_count", "record silent: bad descriptor, output or input count 2 [node 0]"},
@@ -1090,6 +1170,16 @@ static const message k_messages[] = {
      "retain_grad: a user-owned tensor; use tg_tensor_set_requires_grad instead [node 0]"},
     {"vjp_null", "grad: inputs or outputs array is NULL [node 1]"},
     {"grad_null_y", "grad: output is NULL [node 0]"},
+    {"hvp_null_y", "hvp: output is NULL [node 0]"},
+    {"hessian_null_y", "hessian: output is NULL [node 0]"},
+    {"bw_no_requires_grad", "backward: the output f64[] depends on no tensor that requires grad "
+                            "(call tg_tensor_set_requires_grad on the parameters) [node 2]"},
+    {"bw_modified", "backward: input 1 of mul (node 0), $1 f64[2,3], was modified after it was "
+                    "recorded (version 0, now 1) [node 2]"},
+    {"bw_freed", "backward: parameter $1 f64[4] was freed (tg_tensor_free) after it was recorded "
+                 "[node 2]"},
+    {"grad_not_recorded",
+     "grad: xs[0] f64[2,3] is not on this tape (no recorded op used it) [node 1]"},
     {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
     {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
     {"cast", "cast: unknown dtype 9 [node 0]"},
@@ -1176,6 +1266,11 @@ static const message k_messages[] = {
     {"t_randn", "tg_tensor_randn: rng is NULL"},
     {"t_requires_grad", "tg_tensor_set_requires_grad: only user-owned tensors; use tg_retain_grad "
                         "for a tape-owned one"},
+    {"t_free_grad", "tg_tensor_free: a gradient is owned by its parameter; it is freed with it"},
+    {"t_free_tape",
+     "tg_tensor_free: a tape-owned tensor is freed by tg_tape_reset or tg_tape_free"},
+    {"t_free_twice", "tg_tensor_free: the tensor was freed already (a tape that recorded it keeps "
+                     "it until tg_tape_reset or tg_tape_free)"},
     {"gc_null", "gradcheck: function or inputs are NULL"},
     {"gc_not_user", "gradcheck: input 0 is NULL or not user-owned"},
     {"gc_fn_null", "gradcheck: the function failed: it returned NULL"},

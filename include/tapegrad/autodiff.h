@@ -25,7 +25,12 @@ typedef struct tg_backward_options {
 
 /* Backward from a one-element y (seed 1).  Replaces .grad: its values, and
  * possibly its data pointer (see tg_tensor_grad); on failure every .grad is
- * left as it was. */
+ * left as it was.  Errors, on the tape (sticky until tg_tape_reset):
+ * TG_ERR_ARG when y depends on no tensor that requires grad (nor on a
+ * retained one: no gradient would be written at all; set requires_grad on
+ * the parameters, before or after recording); TG_ERR_TAPE when a recorded
+ * user tensor was modified since it was recorded (see tg_tensor_data) or a
+ * parameter was freed (tg_tensor_free). */
 tg_status tg_backward(tg_tape *tp, tg_tensor *y);
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
 
@@ -35,7 +40,9 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t);
 /* dy/dx for one-element y, as a tape-owned tensor of x's shape.  x may be
  * any tensor recorded on the tape (an op's output or an input of some op),
  * whether or not it requires grad.  If y does not depend on x the result is
- * zeros.  With create_graph the gradient is recorded on the tape. */
+ * zeros; an x no recorded op used is an error (TG_ERR_TAPE), as is a
+ * recorded tensor modified since (see tg_backward).  With create_graph the
+ * gradient is recorded on the tape. */
 tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph);
 
 /* Vector-Jacobian products: seed^T dy/dx[i] for each of n tensors xs, into

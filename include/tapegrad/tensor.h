@@ -71,8 +71,14 @@ tg_tensor *tg_tensor_scalar(tg_dtype dt, double value); /* 0-d tensor */
 tg_tensor *tg_tensor_clone(const tg_tensor *t);
 /* A user-owned copy converted to another dtype. */
 tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt);
-/* Frees a user-owned tensor and its gradient.  NULL is ignored; a tape-owned
- * tensor is left alone (the tape owns it). */
+/* Frees a user-owned tensor and its gradient.  NULL is ignored.  A tensor a
+ * tape has recorded stays allocated until every such tape is reset or
+ * freed (then it goes): the tape can still run backward over it, a new op
+ * on it is a TG_ERR_TAPE error, and tg_backward reports a freed parameter.
+ * The library's own tensors are not the user's to free: for a .grad
+ * (freed with its parameter) or a tape-owned tensor (freed by its tape),
+ * this does nothing and sets tg_last_status to TG_ERR_ARG; so does freeing
+ * a tensor twice while a tape keeps it. */
 void tg_tensor_free(tg_tensor *t);
 
 /* ---- seeded random numbers --------------------------------------------- */
@@ -109,7 +115,13 @@ char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
  * used by a later op makes the recorded graph inconsistent: don't.  The same
  * holds for a user-owned tensor between recording an op on it and the
  * backward pass (backward rules read the inputs again, and one-element
- * nodes use the values they recorded): update parameters after backward. */
+ * nodes use the values they recorded): update parameters after backward.
+ * Every library call that writes a user tensor's data (tg_tensor_set*,
+ * fill*, copy, the tg_init_* functions, tg_optim_step, tg_batches_next,
+ * tg_load_safetensors_into) counts as a new version of it, and
+ * tg_backward/tg_grad fail (TG_ERR_TAPE, naming the op and input) when a
+ * recorded tensor's version changed since.  A write through this pointer
+ * cannot be seen: call tg_tensor_mark_modified after one. */
 void *tg_tensor_data(tg_tensor *t);
 const void *tg_tensor_data_const(const tg_tensor *t);
 /* Typed views: NULL if the dtype differs. */
@@ -122,6 +134,9 @@ double tg_tensor_get(const tg_tensor *t, const int64_t *idx);
 void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v);
 /* Fill every element with v. */
 tg_status tg_tensor_fill(tg_tensor *t, double v);
+/* Tell the library t's data was written through tg_tensor_data (a new
+ * version, as the calls above make). */
+tg_status tg_tensor_mark_modified(tg_tensor *t);
 /* Copy values from src into dst (same shape; dtypes may differ: converted). */
 tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
 /* Copy all values into out[numel] as doubles. */
@@ -133,12 +148,16 @@ void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_
 /* Mark a user-owned tensor as a parameter: tg_backward writes its gradient. */
 tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
 bool tg_tensor_requires_grad(const tg_tensor *t);
-/* The gradient written by the last tg_backward, or NULL.  For a user-owned
+/* The gradient written by the last tg_backward, or NULL when none has
+ * written one: the tensor does not require grad, no tg_backward has run
+ * since it does, or the last ones failed (tg_backward of an output that
+ * depends on no tensor that requires grad is an error).  For a user-owned
  * tensor it is user-owned storage kept with the tensor: the same tensor step
  * after step, but tg_backward may give it a new data pointer each time (it
  * swaps in the buffer the new gradient was computed in, alternating between
  * two), so read tg_tensor_data(tg_tensor_grad(w)) again after each backward
- * rather than keeping the pointer.  For a tape-owned tensor marked with
+ * rather than keeping the pointer; it belongs to its parameter (freed with
+ * it: tg_tensor_free refuses it).  For a tape-owned tensor marked with
  * tg_retain_grad it is tape-owned. */
 tg_tensor *tg_tensor_grad(const tg_tensor *t);
 /* Set the gradient of a user-owned tensor to zero (keeps its storage). */

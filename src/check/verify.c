@@ -369,8 +369,9 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
         }
     tg_tensor **gs = tg__tape_scratch(tp, (size_t)n * sizeof *gs);
     if (!gs) return tg_tape_status(tp);
-    /* Reverse over reverse: the gradient recorded, <g, v> differentiated. */
-    tg_status st = tg_vjp(tp, y, NULL, n, xs, gs, true);
+    /* Reverse over reverse: the gradient recorded, <g, v> differentiated.
+     * Errors are named "hvp", the call the user made. */
+    tg_status st = tg__vjp(tp, "hvp", y, NULL, n, xs, gs, true);
     if (st != TG_OK) return st;
     tg_tensor *dot = NULL;
     for (int i = 0; i < n; i++) {
@@ -378,19 +379,34 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
         dot = dot ? tg_add(tp, dot, t) : t;
     }
     if (!dot) return tg_tape_status(tp);
-    return tg_vjp(tp, dot, NULL, n, xs, out, create_graph);
+    return tg__vjp(tp, "hvp", dot, NULL, n, xs, out, create_graph);
 }
 
-tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
+/* The arguments of tg_jacobian and tg_hessian, with errors named what (the
+ * call the user made): the parameters by their role, then the usual checks
+ * of live tensors on tp. */
+static bool jh_args(tg_tape *tp, const char *what, tg_tensor *y, tg_tensor *x)
 {
-    if (!tp) tg__set_last(TG_ERR_NULL, "jacobian: tape is NULL");
-    if (!tp || !tg__tape_ok(tp)) return NULL;
-    tg_tensor *in[2] = {y, x};
-    if (!tg_tape_check_inputs(tp, "jacobian", 2, in)) return NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "%s: tape is NULL", what);
+        return false;
+    }
+    if (!tg__tape_ok(tp)) return false;
+    if (!y || !x) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: %s is NULL", what, !y ? "output" : "x");
+        return false;
+    }
+    return tg_tape_check_inputs(tp, what, 2, (tg_tensor *[]){y, x});
+}
+
+/* tg_jacobian with errors named what (the call the user made). */
+static tg_tensor *jacobian_as(tg_tape *tp, const char *what, tg_tensor *y, tg_tensor *x)
+{
+    if (!jh_args(tp, what, y, x)) return NULL;
     tg_tensor *J = tg_tensor_new(x->dtype, 2, (const int64_t[]){y->numel, x->numel});
     tg_tensor *seed = tg_tensor_new(y->dtype, y->ndim, y->shape);
     if (!J || !seed) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "jacobian: out of memory for a %lld x %lld matrix",
+        tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory for a %lld x %lld matrix", what,
                      (long long)y->numel, (long long)x->numel);
         goto fail;
     }
@@ -400,7 +416,7 @@ tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
         tg_tensor_set_flat(seed, i, 1.0);
         tg_tensor *g = NULL;
         tg_tensor *xs[1] = {x};
-        if (tg_vjp(tp, y, seed, 1, xs, &g, false) != TG_OK) goto fail;
+        if (tg__vjp(tp, what, y, seed, 1, xs, &g, false) != TG_OK) goto fail;
         for (int64_t j = 0; j < x->numel; j++)
             tg_tensor_set_flat(J, i * x->numel + j, tg_tensor_get_flat(g, j));
     }
@@ -412,13 +428,19 @@ fail:
     return NULL;
 }
 
+tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
+{
+    return jacobian_as(tp, "jacobian", y, x);
+}
+
 tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
 {
-    if (!tp) tg__set_last(TG_ERR_NULL, "hessian: tape is NULL");
-    if (!tp || !tg_tape_check_inputs(tp, "hessian", 2, (tg_tensor *[]){y, x})) return NULL;
+    if (!jh_args(tp, "hessian", y, x)) return NULL;
     /* The Jacobian of the recorded gradient. */
-    tg_tensor *g = tg_grad(tp, y, x, true);
-    return g ? tg_jacobian(tp, g, x) : NULL;
+    tg_tensor *g = NULL;
+    tg_tensor *xs[1] = {x};
+    if (tg__vjp(tp, "hessian", y, NULL, 1, xs, &g, true) != TG_OK) return NULL;
+    return jacobian_as(tp, "hessian", g, x);
 }
 
 /* gradgradcheck: tg_gradcheck of G(x) = sum_i <d f / d x_i, u_i>. */

@@ -45,6 +45,10 @@ typedef struct sweep {
      * tg_tensor), which backward swaps with .grad's data once the sweep has
      * succeeded, instead of copying the adjoint over */
     bool spares;
+    /* tg_backward: an output that depends on no target is an error (it
+     * would write no gradient at all, and say nothing); tg_grad gives
+     * zeros instead */
+    bool need_dep;
 } sweep;
 
 /* A direct sweep's adjoint data of value id, or NULL for none. */
@@ -130,7 +134,13 @@ static tg_tensor *header_of(tg_tensor *h, const tg_tensor *x, void *data)
     h->tape = x->tape;
     /* a user tensor's spare is not an epoch (and the header owns no spare) */
     h->epoch = x->magic == TG_MAGIC_TAPE ? x->epoch : 0;
-    h->node = x->node;
+    /* nor is its version a node (and its holds are other tapes' to change) */
+    if (x->magic == TG_MAGIC_TAPE) {
+        h->node = x->node;
+    } else {
+        h->version = 0;
+        h->holds = 0;
+    }
     h->grad = NULL;
     return h;
 }
@@ -297,6 +307,7 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     }
     tg_tensor *seed = seed_tensor(tp, what, y, seed_in);
     if (!seed) return tg_tape_status(tp);
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
 
     /* Forward sweep: which values depend on a target?  Only those need an
      * adjoint, so the reverse sweep skips every other node. */
@@ -307,6 +318,13 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         bool d = s->dep[n->out_id];
         for (int k = 0; k < n->n_in && !d; k++) d = s->dep[tg__node_in_id(n, k)];
         s->dep[n->out_id] = d;
+    }
+    if (s->need_dep && !s->dep[yid]) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: the output %s depends on no tensor that requires grad (call "
+                     "tg_tensor_set_requires_grad on the parameters)",
+                     what, tg_tensor_describe(y, a, sizeof a));
+        return tg_tape_status(tp);
     }
     tg__explain_begin(tp, what, y, seed);
     const bool explain = tg__tape_explain(tp) != NULL;
@@ -339,7 +357,6 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
     tg__tape_set_recording(tp, create_graph);
     tg__tape_set_dep(tp, s->dep, s->nv);
     tg_tensor *gin_small[8];
-    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
 
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
@@ -493,6 +510,7 @@ static bool sweep_init(tg_tape *tp, sweep *s)
     s->state = NULL;
     s->slot = NULL;
     s->spares = false; /* only tg_backward_ex turns them on */
+    s->need_dep = false;
     return true;
 }
 
@@ -555,6 +573,8 @@ static void *grad_make(tg_tape *tp, const tg_tensor *t)
     if (!p)
         tg_tape_fail(tp, TG_ERR_NOMEM, "backward: out of memory for a gradient of %lld elements",
                      (long long)t->numel);
+    else if (!t->grad)
+        ((tg_tensor *)p)->holds = TG_HOLD_GRAD; /* its parameter's: tg_tensor_free refuses it */
     return p;
 }
 static void grad_drop(const tg_tensor *t, void *p)
@@ -576,6 +596,44 @@ static void grad_install(tg_tensor *t, void *p)
     t->grad->data = p;
     for (int d = 0; d < t->ndim; d++) t->grad->shape[d] = t->shape[d];
     t->grad->numel = t->numel;
+}
+
+/* The first recorded use of user tensor t: node *node's input *k; false
+ * when no node has it as an input. */
+static bool first_use(const tg_tape *tp, const tg_tensor *t, int64_t *node, int *k)
+{
+    const int64_t nn = tg__tape_num_nodes(tp);
+    for (int64_t i = 0; i < nn; i++) {
+        const tg_node *nd = tg__tape_node(tp, i);
+        for (int j = 0; j < nd->n_in; j++)
+            if (nd->in[j] == t) {
+                *node = i;
+                *k = j;
+                return true;
+            }
+    }
+    return false;
+}
+
+/* Has the tape's user tensor $u been written since the tape first used it?
+ * Then a rule would read other data than the op computed with (or, on a
+ * scalar tape, the recorded values would disagree with the tensor): an
+ * error naming the op and input that recorded it.  A tensor no node uses
+ * (registered by a recording that then failed) affects no gradient. */
+static bool user_modified(tg_tape *tp, const char *what, size_t u)
+{
+    const tg_tensor *t = tg__tape_user(tp, u);
+    const uint32_t was = tg__tape_user_version(tp, u);
+    int64_t node;
+    int k;
+    if (t->version == was || !first_use(tp, t, &node, &k)) return false;
+    char d[TG_SHAPE_BUF + 8];
+    tg_tape_fail(tp, TG_ERR_TAPE,
+                 "%s: input %d of %s (node %lld), $%zu %s, was modified after it was recorded "
+                 "(version %u, now %u)",
+                 what, k, tg__tape_node(tp, node)->op->name, (long long)node, u,
+                 tg_tensor_describe(t, d, sizeof d), (unsigned)was, (unsigned)t->version);
+    return true;
 }
 
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
@@ -603,11 +661,24 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
      * .grad below.  Spares are made here, before the sweep, once per
      * parameter: running out of memory then changes nothing. */
     s.spares = !o.accumulate && !tg__tape_explain(tp) && !tg__tape_dep(tp);
+    s.need_dep = true;
     for (size_t u = 0; u < nu; u++) {
         tg_tensor *t = tg__tape_user(tp, u);
         const int32_t id = tg__tape_user_id(tp, u);
         if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0); /* see below */
+        if (t->version != tg__tape_user_version(tp, u) && user_modified(tp, "backward", u))
+            return tg_tape_status(tp);
         if (t->requires_grad) {
+            /* its .grad could never be read: the user gave the tensor up
+             * (the tape keeps its memory until it lets go) */
+            if (tg__tensor_freed(t)) {
+                char d[TG_SHAPE_BUF + 8];
+                tg_tape_fail(tp, TG_ERR_TAPE,
+                             "backward: parameter $%zu %s was freed (tg_tensor_free) after it "
+                             "was recorded",
+                             u, tg_tensor_describe(t, d, sizeof d));
+                return tg_tape_status(tp);
+            }
             s.dep[id] = true;
             /* a spare is made at .grad's size (or before .grad, at the
              * tensor's): one that may not fit the tensor now is remade */
@@ -679,6 +750,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
             TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
         if (!t->requires_grad) continue;
         const int32_t id = tg__tape_user_id(tp, u);
+        t->grad->version++; /* written below (tg__bump_version: always a user tensor) */
         if (s.direct && !(o.accumulate && !fresh[u])) {
             /* the adjoint's bytes as they are (a scalar tape has 100,000
              * parameters: no header is made for each) */
@@ -748,27 +820,41 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
     return TG_OK;
 }
 
-tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
-                 tg_tensor **out, bool create_graph)
+tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
+                  tg_tensor *const *xs, tg_tensor **out, bool create_graph)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "vjp: tape is NULL");
         return TG_ERR_NULL;
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
-    if (!check_start(tp, "grad", y)) return tg_tape_status(tp);
+    if (!check_start(tp, what, y)) return tg_tape_status(tp);
     if (n < 0 || (n && (!xs || !out))) {
-        tg_tape_fail(tp, TG_ERR_NULL, "grad: inputs or outputs array is NULL");
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: inputs or outputs array is NULL", what);
         return tg_tape_status(tp);
     }
-    if (!tg_tape_check_inputs(tp, "grad", n, xs)) return tg_tape_status(tp);
+    if (!tg_tape_check_inputs(tp, what, n, xs)) return tg_tape_status(tp);
     sweep s;
     if (!sweep_init(tp, &s)) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
-        if (id >= 0 && id < s.nv) s.dep[id] = true;
+        if (id < 0) {
+            /* no op used it, so y cannot depend on it: a zero gradient
+             * would hide a mix-up of tensors */
+            char d[TG_SHAPE_BUF + 8];
+            tg_tape_fail(tp, TG_ERR_TAPE,
+                         "%s: xs[%d] %s is not on this tape (no recorded op used it)", what, i,
+                         tg_tensor_describe(xs[i], d, sizeof d));
+            return tg_tape_status(tp);
+        }
+        if (id < s.nv) s.dep[id] = true;
     }
-    if (sweep_run(tp, "grad", y, seed, create_graph, &s) != TG_OK) return tg_tape_status(tp);
+    const size_t nu = tg__tape_num_users(tp);
+    for (size_t u = 0; u < nu; u++)
+        if (tg__tape_user(tp, u)->version != tg__tape_user_version(tp, u) &&
+            user_modified(tp, what, u))
+            return tg_tape_status(tp);
+    if (sweep_run(tp, what, y, seed, create_graph, &s) != TG_OK) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
         tg_tensor *g = adjoint(tp, &s, id, xs[i], NULL);
@@ -778,6 +864,12 @@ tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_ten
         out[i] = g;
     }
     return TG_OK;
+}
+
+tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
+                 tg_tensor **out, bool create_graph)
+{
+    return tg__vjp(tp, "grad", y, seed, n, xs, out, create_graph);
 }
 
 tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)

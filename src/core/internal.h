@@ -50,13 +50,51 @@ struct tg_tensor {
          * grad->data (core/backward.c); NULL until then */
         void *spare;
     };
-    int64_t node; /* tape-owned: index of the producing node, -1 = leaf */
+    /* One field read according to magic again: node only when magic is
+     * TG_MAGIC_TAPE, version and holds only when it is TG_MAGIC_USER (a user
+     * tensor has no producing node; sharing the 8 bytes keeps the header at
+     * 72).  Code that handles both kinds must not copy one into the other. */
+    union {
+        int64_t node; /* tape-owned: index of the producing node, -1 = leaf */
+        struct {
+            /* user-owned: the data version, bumped by every library call
+             * that writes the data (tg__bump_version), so backward can tell
+             * a recorded input was changed since (the tape saves the version
+             * at first use) */
+            uint32_t version;
+            /* user-owned, atomic: TG_HOLD times the number of tapes that
+             * have recorded the tensor and not yet let go (reset or freed),
+             * plus the TG_HOLD_* flags.  tg_tensor_free of a held tensor
+             * only marks it freed; the last tape to let go frees it
+             * (tg__tensor_hold/release), so a tape never reads freed
+             * memory and can report the free. */
+            uint32_t holds;
+        };
+    };
     tg_tensor *grad;
 };
 _Static_assert(sizeof(void *) != 8 || sizeof(struct tg_tensor) == 72,
                "the tensor header takes 72 bytes on 64-bit targets");
 _Static_assert(sizeof(struct tg_tensor) % sizeof(int64_t) == 0,
                "the extents after the header are aligned");
+
+/* The flags in a user tensor's holds, below the count. */
+#define TG_HOLD_FREED 1u /* tg_tensor_free was called; a tape still holds it */
+#define TG_HOLD_GRAD  2u /* a parameter's .grad: freed with its parameter only */
+#define TG_HOLD       4u /* one tape's hold */
+
+/* A library call is about to write t's data (a tape tensor has no version:
+ * its node field is not one). */
+static inline void tg__bump_version(tg_tensor *t)
+{
+    if (t->magic == TG_MAGIC_USER) t->version++;
+}
+
+/* Was user tensor t freed by the user while a tape held it? */
+static inline bool tg__tensor_freed(const tg_tensor *t)
+{
+    return __atomic_load_n(&t->holds, __ATOMIC_ACQUIRE) & TG_HOLD_FREED;
+}
 
 /* Where a tensor's extents live in its own block: right after the header. */
 static inline int64_t *tg__tensor_extents(tg_tensor *t)
@@ -228,6 +266,13 @@ int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 i
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
 int32_t tg__tape_user_id(const tg_tape *tp, size_t i); /* its value id */
+/* Its data version when the tape first used it (struct tg_tensor). */
+uint32_t tg__tape_user_version(const tg_tape *tp, size_t i);
+/* A tape takes (registering a user tensor) and lets go of (reset, free) a
+ * hold on it (core/tensor.c); the last release of a tensor the user freed
+ * frees it. */
+void tg__tensor_hold(tg_tensor *t);
+void tg__tensor_release(tg_tensor *t);
 /* Per value id, whether it required grad when made (n entries; ids past n:
  * 0), or NULL when the tape could not keep it (core/tape.c rg_note). */
 const uint8_t *tg__tape_rg(const tg_tape *tp, size_t *n);
@@ -279,6 +324,11 @@ void tg__explain_end(tg_tape *tp, int64_t steps, tg_status st);
 tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                                    tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                                    tg_tensor *const *aux);
+
+/* tg_vjp with its errors under the name of the call the user made
+ * (core/backward.c): "grad", "hvp", "hessian". */
+tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
+                  tg_tensor *const *xs, tg_tensor **out, bool create_graph);
 
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */

@@ -27,6 +27,7 @@ struct tg_tape {
     size_t map_cap, map_n;
     int32_t *user_ids_order; /* ids of user tensors in first-use order */
     tg_tensor **user_by_order;
+    uint32_t *user_version; /* their data versions at first use */
     size_t cap_users;
 
     bool recording;
@@ -51,6 +52,18 @@ struct tg_tape {
 };
 
 static void rg_note(tg_tape *tp, int32_t id, bool rg);
+
+/* Lets go of every user tensor the tape holds (tg__tensor_release): on a
+ * scalar tape 100,000 headers apart in memory, each an atomic update, which
+ * waits for the one before; ask for the headers ahead. */
+static void tape_release_users(tg_tape *tp)
+{
+    for (size_t u = 0; u < tp->map_n; u++) {
+        if (u + 16 < tp->map_n)
+            TG_PREFETCH(tp->user_by_order[u + 16], offsetof(struct tg_tensor, holds), 1);
+        tg__tensor_release(tp->user_by_order[u]);
+    }
+}
 
 tg_tape *tg_tape_new(const tg_tape_options *opts)
 {
@@ -77,6 +90,7 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
 void tg_tape_free(tg_tape *tp)
 {
     if (!tp) return;
+    tape_release_users(tp);
     tg__arena_free(&tp->arena);
     tg__arena_free(&tp->links);
     tg__free(tp->nodes);
@@ -84,6 +98,7 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp->map_vals);
     tg__free(tp->user_by_order);
     tg__free(tp->user_ids_order);
+    tg__free(tp->user_version);
     tg__free(tp->rg);
     tg__free(tp);
 }
@@ -103,6 +118,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->n_nodes = 0;
     tp->n_values = 0;
     tp->n_tensors = 0;
+    tape_release_users(tp);
     if (tp->map_n) memset(tp->map_keys, 0, tp->map_cap * sizeof *tp->map_keys);
     tp->map_n = 0;
     tp->n_retained = 0;
@@ -386,7 +402,10 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
         int32_t *ids = tg__realloc(tp->user_ids_order, cap * sizeof *ids);
         if (!ids) return -1;
         tp->user_ids_order = ids;
-        tp->mallocs += 2;
+        uint32_t *ver = tg__realloc(tp->user_version, cap * sizeof *ver);
+        if (!ver) return -1;
+        tp->user_version = ver;
+        tp->mallocs += 3;
         tp->cap_users = cap;
     }
     size_t h = hash_ptr(t, tp->map_cap);
@@ -394,6 +413,8 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
     tp->map_keys[h] = t;
     tp->map_vals[h] = tp->n_values++;
     tp->user_ids_order[tp->map_n] = tp->map_vals[h];
+    tp->user_version[tp->map_n] = t->version;
+    tg__tensor_hold(t);
     rg_note(tp, tp->map_vals[h], t->requires_grad);
     __atomic_store_n(&t->id, (int32_t)tp->map_n, __ATOMIC_RELAXED);
     tp->user_by_order[tp->map_n++] = t;
@@ -411,6 +432,10 @@ tg_tensor *tg__tape_user(const tg_tape *tp, size_t i)
 int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
 {
     return tp->user_ids_order[i];
+}
+uint32_t tg__tape_user_version(const tg_tape *tp, size_t i)
+{
+    return tp->user_version[i];
 }
 /* Room for rg[i]; false (and rg_ok false) on out of memory. */
 static bool rg_grow(tg_tape *tp, size_t i)
@@ -513,7 +538,13 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
             tg_tape_fail(tp, TG_ERR_NULL, "%s: input %d is NULL", op_name, i);
             return false;
         }
-        if (t->magic == TG_MAGIC_USER) continue;
+        if (t->magic == TG_MAGIC_USER) {
+            if (!tg__tensor_freed(t)) continue;
+            tg_tape_fail(tp, TG_ERR_TAPE,
+                         "%s: input %d was freed (tg_tensor_free) after a tape recorded it",
+                         op_name, i);
+            return false;
+        }
         if (t->magic != TG_MAGIC_TAPE) {
             tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
             return false;

@@ -59,7 +59,27 @@ static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shap
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
     t->id = -1;
-    t->node = -1;
+    /* version 0, held by no tape, no flags: all zero from the memset */
+}
+
+/* Element i := v, without a version bump: for the library's own loops (a
+ * fresh tensor, or a caller that bumps once). */
+static void put_flat(tg_tensor *t, int64_t i, double v)
+{
+    if (t->dtype == TG_F64)
+        ((double *)t->data)[i] = v;
+    else
+        ((float *)t->data)[i] = (float)v;
+}
+
+/* Every element := v, without a version bump. */
+static void put_all(tg_tensor *t, double v)
+{
+    TG_DISPATCH(t->dtype, T, {
+        T *p = t->data;
+        T x = (T)v;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = x;
+    });
 }
 
 tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
@@ -103,7 +123,7 @@ tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double va
         return NULL;
     }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
-    if (t) tg_tensor_fill(t, value);
+    if (t) put_all(t, value);
     return t;
 }
 
@@ -136,7 +156,7 @@ tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
     int64_t n = (int64_t)count;
     tg_tensor *t = tg_tensor_new(dt, 1, &n);
     if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) tg_tensor_set_flat(t, i, start + (double)i * step);
+    for (int64_t i = 0; i < n; i++) put_flat(t, i, start + (double)i * step);
     return t;
 }
 
@@ -170,7 +190,7 @@ tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const
         tg__set_last(TG_ERR_NULL, "tg_tensor_from_f64: data is NULL");
         return NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, data[i]);
+    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, data[i]);
     return t;
 }
 
@@ -190,21 +210,71 @@ tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt)
         return NULL;
     }
     tg_tensor *r = tg_tensor_new(dt, t->ndim, t->shape);
-    if (r) tg_tensor_copy(r, t);
+    if (r) {
+        tg_tensor_copy(r, t);
+        r->version = 0; /* a new tensor: nothing has recorded it */
+    }
     return r;
+}
+
+/* Frees user tensor t, then its gradient (a tensor of its own, with
+ * perhaps a gradient of its own: a .grad marked requires_grad), and so on
+ * down the chain, each unless a tape still holds it: that one is marked
+ * freed and its last tape frees it (tg__tensor_release). */
+static void destroy(tg_tensor *t)
+{
+    while (t) {
+        tg_tensor *g = t->grad;
+        tg__free(t->spare); /* the gradient's second buffer (core/backward.c) */
+        tg__free(t->data);
+        t->magic = 0;
+        tg__free(t);
+        /* acq_rel: the tape that sees the count reach 0 frees it, and must
+         * see every write made before this mark */
+        if (g && __atomic_fetch_or(&g->holds, TG_HOLD_FREED, __ATOMIC_ACQ_REL) >= TG_HOLD) break;
+        t = g;
+    }
+}
+
+void tg__tensor_hold(tg_tensor *t)
+{
+    __atomic_fetch_add(&t->holds, TG_HOLD, __ATOMIC_ACQ_REL);
+}
+
+void tg__tensor_release(tg_tensor *t)
+{
+    const uint32_t h = __atomic_sub_fetch(&t->holds, TG_HOLD, __ATOMIC_ACQ_REL);
+    if (h < TG_HOLD && (h & TG_HOLD_FREED)) destroy(t);
 }
 
 void tg_tensor_free(tg_tensor *t)
 {
-    if (!t || t->magic != TG_MAGIC_USER) return;
-    if (t->grad) {
-        tg__free(t->grad->data);
-        tg__free(t->grad);
+    if (!t) return;
+    /* The library's own tensors are freed with what owns them: freeing one
+     * here would leave its owner a dangling pointer (a gradient) or free
+     * arena memory (a tape tensor).  A no-op that says so, the same for
+     * both. */
+    if (t->magic == TG_MAGIC_TAPE) {
+        tg__set_last(
+            TG_ERR_ARG,
+            "tg_tensor_free: a tape-owned tensor is freed by tg_tape_reset or tg_tape_free");
+        return;
     }
-    tg__free(t->spare); /* the gradient's second buffer (core/backward.c) */
-    tg__free(t->data);
-    t->magic = 0;
-    tg__free(t);
+    if (t->magic != TG_MAGIC_USER) return; /* not a live tensor: nothing to free */
+    const uint32_t h = __atomic_load_n(&t->holds, __ATOMIC_ACQUIRE);
+    if (h & TG_HOLD_GRAD) {
+        tg__set_last(TG_ERR_ARG,
+                     "tg_tensor_free: a gradient is owned by its parameter; it is freed with it");
+        return;
+    }
+    if (h & TG_HOLD_FREED) {
+        tg__set_last(TG_ERR_ARG, "tg_tensor_free: the tensor was freed already (a tape that "
+                                 "recorded it keeps it until tg_tape_reset or tg_tape_free)");
+        return;
+    }
+    /* held by a tape (another thread's, perhaps): marked, freed by the
+     * last tape to let go; else freed now */
+    if (__atomic_fetch_or(&t->holds, TG_HOLD_FREED, __ATOMIC_ACQ_REL) < TG_HOLD) destroy(t);
 }
 
 /* ---- RNG: xoshiro256** seeded through splitmix64 ------------------------- */
@@ -274,8 +344,8 @@ tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill_uniform: %s is NULL", !t ? "tensor" : "rng");
         return TG_ERR_NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++)
-        tg_tensor_set_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
+    tg__bump_version(t);
+    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
     return TG_OK;
 }
 
@@ -285,7 +355,8 @@ tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill_normal: %s is NULL", !t ? "tensor" : "rng");
         return TG_ERR_NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++) tg_tensor_set_flat(t, i, mean + std * tg_rng_normal(r));
+    tg__bump_version(t);
+    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, mean + std * tg_rng_normal(r));
     return TG_OK;
 }
 
@@ -300,7 +371,10 @@ tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r
         return NULL;
     }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
-    if (t) tg_tensor_fill_uniform(t, r, 0.0, 1.0);
+    if (t) {
+        tg_tensor_fill_uniform(t, r, 0.0, 1.0);
+        t->version = 0; /* a new tensor: nothing has recorded it */
+    }
     return t;
 }
 
@@ -315,7 +389,10 @@ tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *
         return NULL;
     }
     tg_tensor *t = tg_tensor_new(dt, ndim, shape);
-    if (t) tg_tensor_fill_normal(t, r, 0.0, 1.0);
+    if (t) {
+        tg_tensor_fill_normal(t, r, 0.0, 1.0);
+        t->version = 0;
+    }
     return t;
 }
 
@@ -437,10 +514,8 @@ void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
 {
     if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_set_flat: tensor is NULL");
     if (!t || i < 0 || i >= t->numel) return;
-    if (t->dtype == TG_F64)
-        ((double *)t->data)[i] = v;
-    else
-        ((float *)t->data)[i] = (float)v;
+    tg__bump_version(t);
+    put_flat(t, i, v);
 }
 
 static int64_t flat_index(const tg_tensor *t, const int64_t *idx)
@@ -475,11 +550,18 @@ tg_status tg_tensor_fill(tg_tensor *t, double v)
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill: tensor is NULL");
         return TG_ERR_NULL;
     }
-    TG_DISPATCH(t->dtype, T, {
-        T *p = t->data;
-        T x = (T)v;
-        for (int64_t i = 0; i < t->numel; i++) p[i] = x;
-    });
+    tg__bump_version(t);
+    put_all(t, v);
+    return TG_OK;
+}
+
+tg_status tg_tensor_mark_modified(tg_tensor *t)
+{
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "tg_tensor_mark_modified: tensor is NULL");
+        return TG_ERR_NULL;
+    }
+    tg__bump_version(t);
     return TG_OK;
 }
 
@@ -491,6 +573,7 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
     }
     if (dst->numel != src->numel || !tg_tensor_same_shape(dst, src)) return TG_ERR_SHAPE;
     if (dst == src) return TG_OK;
+    tg__bump_version(dst);
     if (dst->dtype == src->dtype) {
         if (dst->numel)
             memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));

@@ -115,6 +115,7 @@ bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n
     }
     /* The short last batch: the same storage seen with a smaller first
      * extent (its capacity is min(batch, n) rows, never exceeded). */
+    tg__bump_version(b->x); /* a tape that recorded the last batch must see the change */
     b->x->shape[0] = r;
     b->x->numel = r * (b->n ? b->data->numel / b->n : 0);
     unsigned char *dst = b->x->data;

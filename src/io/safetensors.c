@@ -1010,7 +1010,10 @@ tg_status tg_load_safetensors_into(const char *path, int n, const char *const *n
         }
     }
     if (st == TG_OK)
-        for (int i = 0; i < n; i++) entry_to_tensor(&sf, match[i], tensors[i]);
+        for (int i = 0; i < n; i++) {
+            tg__bump_version(tensors[i]); /* a tape that recorded it must see the change */
+            entry_to_tensor(&sf, match[i], tensors[i]);
+        }
     tg__free(match);
     stfile_free(&sf);
     return st;

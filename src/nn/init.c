@@ -28,6 +28,7 @@ static tg_status check_tensor(const char *fn, tg_tensor *w, tg_rng *r)
  * rounded once more, so a value may round up to hi itself. */
 static void fill_uniform(tg_tensor *w, tg_rng *r, double lo, double hi)
 {
+    tg__bump_version(w); /* a tape that recorded w must see the change */
     TG_DISPATCH(w->dtype, T, {
         T *d = (T *)w->data;
         for (int64_t i = 0; i < w->numel; i++) d[i] = (T)(lo + (hi - lo) * tg_rng_uniform(r));
@@ -36,6 +37,7 @@ static void fill_uniform(tg_tensor *w, tg_rng *r, double lo, double hi)
 
 static void fill_normal(tg_tensor *w, tg_rng *r, double mean, double std)
 {
+    tg__bump_version(w);
     TG_DISPATCH(w->dtype, T, {
         T *d = (T *)w->data;
         for (int64_t i = 0; i < w->numel; i++) d[i] = (T)(mean + std * tg_rng_normal(r));

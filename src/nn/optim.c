@@ -152,6 +152,7 @@ TG_CLONES static void sgd_param(const tg_optim *o, int i, tg_tensor *w, const tg
 {
     const double lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     double *restrict v = o->buf1 ? o->buf1[i] : NULL;
+    tg__bump_version(w); /* a tape that recorded w must see the change */
     const int64_t n = w->numel;
     TG_DISPATCH(w->dtype, T, {
         T *restrict x = (T *)w->data;
@@ -189,6 +190,7 @@ TG_CLONES static void adam_param(tg_optim *o, int i, tg_tensor *w, const tg_tens
     const double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
     double *restrict m = o->buf1[i], *restrict v = o->buf2[i];
     const int64_t n = w->numel;
+    tg__bump_version(w);
     TG_DISPATCH(w->dtype, T, {
         T *restrict x = (T *)w->data;
         const T *restrict gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
