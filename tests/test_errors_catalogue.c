@@ -37,6 +37,7 @@ typedef struct row {
 /* ---- shared helpers ------------------------------------------------------ */
 static const char *k_st_path = "tg_catalogue.safetensors";
 static const char *k_idx_path = "tg_catalogue.idx";
+static const char *k_loop_path = "tg_catalogue_loop.safetensors";
 
 static void write_bytes(const char *path, const void *b, size_t n)
 {
@@ -792,6 +793,33 @@ static tg_status r_idx_dtype(fixture *f)
     return tg_last_status();
 }
 
+static tg_status r_st_dir(fixture *f)
+{
+    (void)f;
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(".", &nt);
+}
+static tg_status r_st_not_file(fixture *f)
+{
+    (void)f;
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors("/dev/null", &nt);
+}
+static tg_status r_st_shape_overflow(fixture *f)
+{
+    (void)f;
+    write_st("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
+             "\"data_offsets\":[0,0]}}",
+             NULL, 0);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_save_loop(fixture *f)
+{
+    unlink(k_loop_path);
+    ck_assert_int_eq(symlink(k_loop_path, k_loop_path), 0);
+    return tg_save_safetensors(k_loop_path, 1, (const char *const[]){"x"}, &f->a23);
+}
 #undef T
 #undef OP
 
@@ -928,17 +956,22 @@ static row k_rows[] = {
       "analytic and numeric gradients differ (a wrong derivative)"),
     R(gc_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside tg_gradcheck"),
     R(st_open, "files", TG_ERR_IO, LAST_ERROR, "loading a safetensors file that does not exist"),
+    R(st_dir, "files", TG_ERR_IO, LAST_ERROR, "loading a directory as a safetensors file"),
+    R(st_not_file, "files", TG_ERR_IO, LAST_ERROR, "loading a device as a safetensors file"),
     R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
     R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
     R(st_json, "files", TG_ERR_IO, LAST_ERROR, "a header that is not valid JSON"),
     R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64"),
     R(st_span, "files", TG_ERR_IO, LAST_ERROR, "an entry whose byte span does not match its shape"),
+    R(st_shape_overflow, "files", TG_ERR_IO, LAST_ERROR,
+      "an entry whose shape's element count overflows"),
     R(st_into_name, "files", TG_ERR_IO, LAST_ERROR,
       "tg_load_safetensors_into a name not in the file"),
     R(st_into_shape, "files", TG_ERR_SHAPE, LAST_ERROR,
       "tg_load_safetensors_into a tensor of another shape"),
     R(st_save_dup, "files", TG_ERR_ARG, LAST_ERROR, "saving two tensors under one name"),
     R(st_save_open, "files", TG_ERR_IO, LAST_ERROR, "saving into a directory that does not exist"),
+    R(st_save_loop, "files", TG_ERR_IO, LAST_ERROR, "saving through a loop of symbolic links"),
     R(idx_open, "files", TG_ERR_IO, LAST_ERROR, "loading an IDX file that does not exist"),
     R(idx_magic, "files", TG_ERR_IO, LAST_ERROR, "an IDX file whose magic is not unsigned bytes"),
     R(idx_truncated, "files", TG_ERR_IO, LAST_ERROR, "an IDX file shorter than its header says"),
@@ -1087,6 +1120,8 @@ static const message k_messages[] = {
     {"gc_nomem", "gradcheck: out of memory"},
     {"st_open",
      "load_safetensors: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
+    {"st_dir", "load_safetensors: .: is a directory"},
+    {"st_not_file", "load_safetensors: /dev/null: not a regular file or a FIFO"},
     {"st_short", "load_safetensors: tg_catalogue.safetensors: file is 3 bytes, shorter than the "
                  "8-byte header length"},
     {"st_header_len",
@@ -1097,12 +1132,16 @@ static const message k_messages[] = {
                  "reads F32 and F64 only"},
     {"st_span", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
                 "needs 24 bytes, data_offsets span 16"},
+    {"st_shape_overflow", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape "
+                          "(4294967296,4294967296): the element count overflows"},
     {"st_into_name", "load_safetensors_into: tg_catalogue.safetensors: no entry named 'b'"},
     {"st_into_shape",
      "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
     {"st_save_dup", "save_safetensors: tg_catalogue.safetensors: the name \"x\" is used twice"},
-    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors.tmp: cannot open for writing: "
-                     "No such file or directory"},
+    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors: cannot create a temporary "
+                     "file in tg_no_such_dir: No such file or directory"},
+    {"st_save_loop", "save_safetensors: tg_catalogue_loop.safetensors: cannot resolve the symbolic "
+                     "link: Too many levels of symbolic links"},
     {"idx_open", "idx_load: tg_catalogue_missing.idx: cannot open: No such file or directory"},
     {"idx_magic", "idx_load: tg_catalogue.idx: IDX element type 0x09 (magic 0x00000901); only 0x08 "
                   "(unsigned byte) is supported"},
@@ -1160,6 +1199,7 @@ static void teardown(void)
     for (int i = 0; i < TG_ARRAY_LEN(ts); i++) tg_tensor_free(ts[i]);
     unlink(k_st_path);
     unlink(k_idx_path);
+    unlink(k_loop_path);
 }
 
 /* Runs row i; returns the message it produced (static storage). */

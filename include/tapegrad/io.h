@@ -12,7 +12,14 @@ extern "C" {
 #endif
 
 /* ---- safetensors (io/safetensors.c) ----------------------------------------- */
-/* Writes n named tensors (F32 / F64, little-endian, header sorted by name). */
+/* Writes n named tensors (F32 / F64, little-endian, header sorted by name).
+ * The data goes to a new file of a unique name beside the target, then
+ * renamed over it: a reader, a crash or a failed save sees the old file or
+ * the new one, whole, and concurrent saves to one path each leave a
+ * complete file (the last rename wins).  When path is a symbolic link (or a
+ * chain of them), the file it points to is replaced and the link stays a
+ * link.  The new file has the mode a newly created file gets (0666 less the
+ * umask); other hard links to the old file keep the old content. */
 tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
                               tg_tensor *const *tensors);
 /* A set of named user-owned tensors read from a file. */
