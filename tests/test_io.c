@@ -868,7 +868,7 @@ START_TEST(test_idx_errors)
         {-1, 0, 0, "shorter than"},
         {7, 0x04, 34, "got 18"},                      /* 4 images announced, 3 present */
         {7, 0x02, 34, "continues past the 12 bytes"}, /* 2 announced, 3 present */
-        {4, 0xFF, 34, "got 18"},                      /* a huge count */
+        {5, 0x10, 34, "got 18"}, /* a large count (under the size cap: see test_idx_size_cap) */
     };
     for (int gz = 0; gz < 2; gz++)
         for (int c = 0; c < NELEM(cases); c++) {
@@ -919,6 +919,288 @@ START_TEST(test_idx_errors)
     ck_assert_ptr_nonnull(lab);
     ck_assert_int_eq(n, 0);
     tg_idx_labels_free(lab);
+}
+END_TEST
+
+/* One gzip member of p[0, n), in memory (free() it). */
+static unsigned char *gz_member(const void *p, size_t n, size_t *zn)
+{
+    z_stream s = {0};
+    ck_assert_int_eq(deflateInit2(&s, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uLong cap = deflateBound(&s, (uLong)n);
+    unsigned char *z = malloc(cap);
+    s.next_in = (Bytef *)(uintptr_t)p;
+    s.avail_in = (uInt)n;
+    s.next_out = z;
+    s.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&s, Z_FINISH), Z_STREAM_END);
+    *zn = s.total_out;
+    ck_assert_int_eq(deflateEnd(&s), Z_OK);
+    return z;
+}
+
+/* How many times needle occurs in hay. */
+static int occurrences(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) k++;
+    return k;
+}
+
+/* The image file of test_idx_errors: (3,2,3) of k_pixels. */
+static void good_idx(unsigned char b[34])
+{
+    memcpy(b, "\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x03", 16);
+    memcpy(b + 16, k_pixels, 18);
+}
+
+/* Loading path as images fails with TG_ERR_IO, a message holding what and
+ * naming the path once. */
+static void expect_idx_io_error(const char *path, const char *what, const char *why)
+{
+    ck_assert_msg(tg_idx_load(path, TG_F64, 1.0) == NULL, "%s: loaded", why);
+    ck_assert_msg(tg_last_status() == TG_ERR_IO, "%s: status %s: %s", why,
+                  tg_strerror(tg_last_status()), tg_last_error());
+    ck_assert_msg(strstr(tg_last_error(), what), "%s: message '%s' lacks '%s'", why,
+                  tg_last_error(), what);
+    ck_assert_msg(occurrences(tg_last_error(), path) == 1,
+                  "%s: message '%s' names the path %d times", why, tg_last_error(),
+                  occurrences(tg_last_error(), path));
+}
+
+/* Issue 18, item 6: a gzip member whose trailer (CRC-32 and length) is cut
+ * or wrong, or that is followed by anything but another member (garbage,
+ * zero padding, a partial header), is an error; concatenated members are
+ * legal gzip and read as one stream.  Errors name the path once. */
+START_TEST(test_idx_gz_integrity)
+{
+    unsigned char good[34];
+    good_idx(good);
+    char path[128];
+    tmp_path(path, sizeof path, "g.idx.gz");
+    size_t zn;
+    unsigned char *z = gz_member(good, 34, &zn);
+    unsigned char *b = malloc(zn + 64);
+    for (size_t cut = 1; cut <= 8; cut++) {
+        write_bytes(path, z, zn - cut);
+        char why[64];
+        snprintf(why, sizeof why, "trailer cut by %zu bytes", cut);
+        expect_idx_io_error(path, "gzip", why);
+        int64_t n = -1;
+        ck_assert_ptr_null(tg_idx_load_labels(path, &n));
+        ck_assert_int_eq(n, 0);
+    }
+    for (size_t at = zn - 8; at < zn; at++) {
+        memcpy(b, z, zn);
+        b[at] ^= 0x01;
+        write_bytes(path, b, zn);
+        expect_idx_io_error(path, at < zn - 4 ? "CRC" : "length", "a wrong trailer");
+    }
+    memcpy(b, z, zn);
+    for (size_t i = 10; i < zn - 8; i++) b[i] ^= 0x5A;
+    write_bytes(path, b, zn);
+    expect_idx_io_error(path, "gzip", "a corrupt body");
+    static const struct {
+        const char *bytes;
+        size_t n;
+    } tails[] = {{"garbage", 7}, {"\0\0\0\0\0\0\0\0", 8}, {"\n", 1}, {"\x1f", 1}, {"\x1f\x8b", 2}};
+    for (int t = 0; t < NELEM(tails); t++) {
+        memcpy(b, z, zn);
+        memcpy(b + zn, tails[t].bytes, tails[t].n);
+        write_bytes(path, b, zn + tails[t].n);
+        expect_idx_io_error(path, "gzip", "bytes after the member");
+    }
+    /* members of 20 + 0 + 14 bytes, as `cat a.gz b.gz c.gz` makes */
+    size_t n1, n2, n3;
+    unsigned char *z1 = gz_member(good, 20, &n1), *z2 = gz_member(good, 0, &n2),
+                  *z3 = gz_member(good + 20, 14, &n3);
+    unsigned char *cat = malloc(n1 + n2 + n3);
+    memcpy(cat, z1, n1);
+    memcpy(cat + n1, z2, n2);
+    memcpy(cat + n1 + n2, z3, n3);
+    write_bytes(path, cat, n1 + n2 + n3);
+    tg_tensor *t = tg_idx_load(path, TG_F64, 1.0);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_tensor_numel(t), 18);
+    for (int i = 0; i < 18; i++) ck_assert(tg_tensor_get_flat(t, i) == k_pixels[i]);
+    tg_tensor_free(t);
+    /* the good member alone loads */
+    write_bytes(path, z, zn);
+    t = tg_idx_load(path, TG_F64, 1.0);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    free(cat);
+    free(z1);
+    free(z2);
+    free(z3);
+    free(b);
+    free(z);
+}
+END_TEST
+
+static size_t g_max_alloc;
+static void *max_malloc(size_t n, void *c)
+{
+    (void)c;
+    if (n > g_max_alloc) g_max_alloc = n;
+    return malloc(n);
+}
+static void *max_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    if (n > g_max_alloc) g_max_alloc = n;
+    return realloc(p, n);
+}
+static const tg_allocator k_max_alloc = {max_malloc, max_realloc, inj_free, NULL};
+
+/* Issue 18, item 7: the size the header declares is checked before
+ * anything is allocated: against a cap on the result's bytes (default
+ * TG_IDX_MAX_BYTES_DEFAULT, tg_idx_options.max_bytes to change it), and for
+ * a plain file against the file's length. */
+START_TEST(test_idx_size_cap)
+{
+    char path[128], want[320];
+    tmp_path(path, sizeof path, "bomb.idx.gz");
+    /* (1,16384,16384): 256 MiB of bytes, 2 GiB as f64; only 18 are present */
+    unsigned char h[34];
+    good_idx(h);
+    memcpy(h + 4, "\x00\x00\x00\x01\x00\x00\x40\x00\x00\x00\x40\x00", 12);
+    write_gz(path, h, 34);
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    tg_tensor *t = tg_idx_load(path, TG_F64, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    snprintf(want, sizeof want,
+             "idx_load: %s: the header's shape (1,16384,16384) needs 2147483648 bytes as f64, "
+             "over the limit of 1073741824 (tg_idx_options.max_bytes)",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+    ck_assert_int_eq(TG_IDX_MAX_BYTES_DEFAULT, (int64_t)1 << 30);
+
+    /* raised, the same file gets as far as its missing data */
+    tg_idx_options big = {.max_bytes = (int64_t)4 << 30};
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    t = tg_idx_load_ex(path, TG_F64, 1.0, &big);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "truncated"));
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+
+    /* the cap is on the result: 18 pixels are 144 bytes as f64, 72 as f32 */
+    unsigned char good[34];
+    good_idx(good);
+    tmp_path(path, sizeof path, "small.idx");
+    write_bytes(path, good, 34);
+    tg_idx_options o = {.max_bytes = 144};
+    t = tg_idx_load_ex(path, TG_F64, 1.0, &o);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    o.max_bytes = 143;
+    ck_assert_ptr_null(tg_idx_load_ex(path, TG_F64, 1.0, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "needs 144 bytes as f64, over the limit of 143"));
+    t = tg_idx_load_ex(path, TG_F32, 1.0, &o);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    o.max_bytes = -1;
+    ck_assert_ptr_null(tg_idx_load_ex(path, TG_F32, 1.0, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_ARG);
+    t = tg_idx_load_ex(path, TG_F32, 1.0, NULL); /* NULL: the defaults */
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+
+    /* labels: 4 bytes each */
+    write_bytes(path, "\x00\x00\x08\x01\x00\x00\x00\x03\x09\x00\x04", 11);
+    int64_t n = -1;
+    o.max_bytes = 11;
+    ck_assert_ptr_null(tg_idx_load_labels_ex(path, &n, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    snprintf(want, sizeof want,
+             "idx_load_labels: %s: the header's shape (3) needs 12 bytes as int32 labels, over "
+             "the limit of 11 (tg_idx_options.max_bytes)",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_int_eq(n, 0);
+    o.max_bytes = 12;
+    int32_t *lab = tg_idx_load_labels_ex(path, &n, &o);
+    ck_assert_msg(lab != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(n, 3);
+    tg_idx_labels_free(lab);
+    write_gz(path, "\x00\x00\x08\x01\x10\x00\x00\x01\x09", 9); /* 2^28 + 1 labels */
+    ck_assert_ptr_null(tg_idx_load_labels(path, &n));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "over the limit of 1073741824"));
+
+    /* 0xFF000003 images: a plain file is judged on its length first (the
+     * precise diagnosis), a gzip'd one, whose length says nothing, on the cap */
+    good_idx(good);
+    good[4] = 0xFF;
+    write_bytes(path, good, 34);
+    ck_assert_ptr_null(tg_idx_load(path, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "got 18"));
+    write_gz(path, good, 34);
+    ck_assert_ptr_null(tg_idx_load(path, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(
+        strstr(tg_last_error(), "(4278190083,2,3) needs 102676561992 bytes as f32"));
+    /* a plain file declaring 16 MiB and holding 18 bytes: rejected from its length */
+    memcpy(good + 4, "\x00\x00\x00\x01\x00\x00\x10\x00\x00\x00\x10\x00", 12);
+    write_bytes(path, good, 34);
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    t = tg_idx_load(path, TG_F32, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    snprintf(want, sizeof want,
+             "idx_load: %s: truncated: the header says (1,4096,4096) = 16777216 bytes, got 18",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+}
+END_TEST
+
+/* Issue 18, messages: a directory is reported as one; a FIFO (no size
+ * known up front) is read to its end, plain or gzip'd. */
+START_TEST(test_idx_not_regular)
+{
+    char want[256];
+    ck_assert_ptr_null(tg_idx_load(g_dir, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    snprintf(want, sizeof want, "idx_load: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+    int64_t n = -1;
+    ck_assert_ptr_null(tg_idx_load_labels(g_dir, &n));
+    snprintf(want, sizeof want, "idx_load_labels: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+
+    unsigned char good[34];
+    good_idx(good);
+    size_t zn;
+    unsigned char *z = gz_member(good, 34, &zn);
+    char fifo[128];
+    tmp_path(fifo, sizeof fifo, "fifo.idx");
+    for (int gz = 0; gz < 2; gz++) {
+        pid_t pid = fifo_feed(fifo, gz ? z : good, gz ? zn : 34);
+        tg_tensor *t = tg_idx_load(fifo, TG_F64, 1.0);
+        fifo_done(fifo, pid);
+        ck_assert_msg(t != NULL, "%s", tg_last_error());
+        ck_assert_int_eq(tg_tensor_numel(t), 18);
+        for (int i = 0; i < 18; i++) ck_assert(tg_tensor_get_flat(t, i) == k_pixels[i]);
+        tg_tensor_free(t);
+    }
+    pid_t pid = fifo_feed(fifo, good, 33);
+    tg_tensor *t = tg_idx_load(fifo, TG_F64, 1.0);
+    fifo_done(fifo, pid);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "= 18 bytes, got 17"));
+    free(z);
 }
 END_TEST
 
@@ -1250,6 +1532,9 @@ int main(void)
     tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
     tcase_add_test(tc, test_idx_fixtures);
     tcase_add_test(tc, test_idx_errors);
+    tcase_add_test(tc, test_idx_gz_integrity);
+    tcase_add_test(tc, test_idx_size_cap);
+    tcase_add_test(tc, test_idx_not_regular);
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");
     tcase_add_test(tc, test_batches_in_order);
