@@ -535,10 +535,20 @@ ECASE(tg_load_safetensors_into, tensors, 0, LAST, TG_ERR_NULL,
       d_saved() && tg_load_safetensors_into(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL)
 CASE(tg_idx_load, path, , LAST, TG_ERR_NULL, "idx_load: path is NULL",
      !tg_idx_load(NULL, TG_F32, 1.0))
+CASE(tg_idx_load_ex, path, , LAST, TG_ERR_NULL, "idx_load: path is NULL",
+     !tg_idx_load_ex(NULL, TG_F32, 1.0, NULL))
+CASE(tg_idx_load_ex, opts, , DOC, TG_OK, "NULL options: the defaults",
+     d_idx_saved() && d_idx_ex_defaults())
 CASE(tg_idx_load_labels, path, , LAST, TG_ERR_NULL, "idx_load_labels: path is NULL",
      !tg_idx_load_labels(NULL, &F.count))
 CASE(tg_idx_load_labels, n, , LAST, TG_ERR_NULL, "idx_load_labels: n is NULL",
      d_idx_saved() && !tg_idx_load_labels(k_idx_path, NULL))
+CASE(tg_idx_load_labels_ex, path, , LAST, TG_ERR_NULL, "idx_load_labels: path is NULL",
+     !tg_idx_load_labels_ex(NULL, &F.count, NULL))
+CASE(tg_idx_load_labels_ex, n, , LAST, TG_ERR_NULL, "idx_load_labels: n is NULL",
+     d_idx_saved() && !tg_idx_load_labels_ex(k_idx_path, NULL, NULL))
+CASE(tg_idx_load_labels_ex, opts, , DOC, TG_OK, "NULL options: the defaults",
+     d_idx_saved() && d_idx_labels_ex_defaults())
 CASE(tg_idx_labels_free, labels, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_idx_labels_free(NULL), true))
 CASE(tg_batches_new, data, , LAST, TG_ERR_NULL, "batches_new: data is NULL",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "src/core/internal.h" /* struct tg_tensor: a zeroed one is "not live" */
 
@@ -37,6 +38,7 @@ typedef struct row {
 /* ---- shared helpers ------------------------------------------------------ */
 static const char *k_st_path = "tg_catalogue.safetensors";
 static const char *k_idx_path = "tg_catalogue.idx";
+static const char *k_loop_path = "tg_catalogue_loop.safetensors";
 
 static void write_bytes(const char *path, const void *b, size_t n)
 {
@@ -56,6 +58,28 @@ static void write_st(const char *json, const void *data, size_t n)
     if (n) memcpy(b + 8 + hl, data, n);
     write_bytes(k_st_path, b, 8 + hl + n);
     free(b);
+}
+
+/* The IDX file of n bytes b as one gzip member, cut by cut bytes, with the
+ * byte at flip (counted from the end; 0: none) changed, then extra bytes. */
+static void write_idx_gz(const void *b, size_t n, size_t cut, size_t flip, const char *extra)
+{
+    z_stream z = {0};
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    unsigned char out[256];
+    z.next_in = (Bytef *)(uintptr_t)b;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = sizeof out;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t len = z.total_out;
+    deflateEnd(&z);
+    if (flip) out[len - flip] ^= 1;
+    len -= cut;
+    size_t e = strlen(extra);
+    ck_assert_uint_le(len + e, sizeof out);
+    memcpy(out + len, extra, e);
+    write_bytes(k_idx_path, out, len + e);
 }
 
 static long g_fail_after;
@@ -938,6 +962,108 @@ static tg_status r_null_record(fixture *f)
 {
     OP(tg_tape_record(T, &k_silent, 1, &f->a23, NULL, NULL, 0, 0, NULL));
 }
+static tg_status r_st_dir(fixture *f)
+{
+    (void)f;
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(".", &nt);
+}
+static tg_status r_st_not_file(fixture *f)
+{
+    (void)f;
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors("/dev/null", &nt);
+}
+static tg_status r_st_shape_overflow(fixture *f)
+{
+    (void)f;
+    write_st("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
+             "\"data_offsets\":[0,0]}}",
+             NULL, 0);
+    tg_named_tensors nt = {0};
+    return tg_load_safetensors(k_st_path, &nt);
+}
+static tg_status r_st_save_loop(fixture *f)
+{
+    unlink(k_loop_path);
+    ck_assert_int_eq(symlink(k_loop_path, k_loop_path), 0);
+    return tg_save_safetensors(k_loop_path, 1, (const char *const[]){"x"}, &f->a23);
+}
+static tg_status r_idx_dir(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_idx_load(".", TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_not_file(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_idx_load("/dev/null", TG_F32, 1.0));
+    return tg_last_status();
+}
+static const char k_idx_2x2[] = "\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03\x04";
+static tg_status r_idx_gz_cut(fixture *f)
+{
+    (void)f;
+    write_idx_gz(k_idx_2x2, 16, 4, 0, "");
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_gz_crc(fixture *f)
+{
+    (void)f;
+    write_idx_gz(k_idx_2x2, 16, 0, 8, "");
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_gz_length(fixture *f)
+{
+    (void)f;
+    write_idx_gz(k_idx_2x2, 16, 0, 4, "");
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_gz_corrupt(fixture *f)
+{
+    (void)f;
+    /* a gzip header whose compression method is 7, not deflate's 8 */
+    write_bytes(k_idx_path, "\x1f\x8b\x07\x00\x00\x00\x00\x00\x00\x03\x01\x02", 12);
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_gz_trailing(fixture *f)
+{
+    (void)f;
+    write_idx_gz(k_idx_2x2, 16, 0, 0, "junk");
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F32, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_gz_nomem(fixture *f)
+{
+    (void)f;
+    write_idx_gz(k_idx_2x2, 16, 0, 0, "");
+    g_fail_after = 2; /* the read buffer and inflate's state; not its window */
+    tg_set_allocator(&k_failing);
+    tg_tensor *t = tg_idx_load(k_idx_path, TG_F32, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    return tg_last_status();
+}
+static tg_status r_idx_cap(fixture *f)
+{
+    (void)f;
+    /* (1,16384,16384): 256 MiB of pixels, 2 GiB as f64, declared by a
+     * gzip'd file of a few dozen bytes */
+    write_idx_gz("\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x40\x00\x00\x00\x40\x00", 16, 0, 0, "");
+    ck_assert_ptr_null(tg_idx_load(k_idx_path, TG_F64, 1.0));
+    return tg_last_status();
+}
+static tg_status r_idx_max_bytes(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_idx_load_ex(k_idx_path, TG_F64, 1.0, &(tg_idx_options){.max_bytes = -1}));
+    return tg_last_status();
+}
 
 #undef T
 #undef OP
@@ -1099,21 +1225,38 @@ static row k_rows[] = {
     R(optim_shape, "optimizers", TG_ERR_SHAPE, LAST_ERROR,
       "tg_optim_step after a stateful parameter's element count changed"),
     R(st_open, "files", TG_ERR_IO, LAST_ERROR, "loading a safetensors file that does not exist"),
+    R(st_dir, "files", TG_ERR_IO, LAST_ERROR, "loading a directory as a safetensors file"),
+    R(st_not_file, "files", TG_ERR_IO, LAST_ERROR, "loading a device as a safetensors file"),
     R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
     R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
     R(st_json, "files", TG_ERR_IO, LAST_ERROR, "a header that is not valid JSON"),
     R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64"),
     R(st_span, "files", TG_ERR_IO, LAST_ERROR, "an entry whose byte span does not match its shape"),
+    R(st_shape_overflow, "files", TG_ERR_IO, LAST_ERROR,
+      "an entry whose shape's element count overflows"),
     R(st_into_name, "files", TG_ERR_IO, LAST_ERROR,
       "tg_load_safetensors_into a name not in the file"),
     R(st_into_shape, "files", TG_ERR_SHAPE, LAST_ERROR,
       "tg_load_safetensors_into a tensor of another shape"),
     R(st_save_dup, "files", TG_ERR_ARG, LAST_ERROR, "saving two tensors under one name"),
     R(st_save_open, "files", TG_ERR_IO, LAST_ERROR, "saving into a directory that does not exist"),
+    R(st_save_loop, "files", TG_ERR_IO, LAST_ERROR, "saving through a loop of symbolic links"),
     R(idx_open, "files", TG_ERR_IO, LAST_ERROR, "loading an IDX file that does not exist"),
+    R(idx_dir, "files", TG_ERR_IO, LAST_ERROR, "loading a directory as an IDX file"),
+    R(idx_not_file, "files", TG_ERR_IO, LAST_ERROR, "loading a device as an IDX file"),
     R(idx_magic, "files", TG_ERR_IO, LAST_ERROR, "an IDX file whose magic is not unsigned bytes"),
     R(idx_truncated, "files", TG_ERR_IO, LAST_ERROR, "an IDX file shorter than its header says"),
     R(idx_trailing, "files", TG_ERR_IO, LAST_ERROR, "an IDX file longer than its header says"),
+    R(idx_gz_cut, "files", TG_ERR_IO, LAST_ERROR, "a gzip'd IDX file cut short (in its trailer)"),
+    R(idx_gz_crc, "files", TG_ERR_IO, LAST_ERROR, "a gzip member whose CRC-32 is wrong"),
+    R(idx_gz_length, "files", TG_ERR_IO, LAST_ERROR, "a gzip member whose length field is wrong"),
+    R(idx_gz_corrupt, "files", TG_ERR_IO, LAST_ERROR, "a gzip member that does not inflate"),
+    R(idx_gz_trailing, "files", TG_ERR_IO, LAST_ERROR,
+      "bytes after the last gzip member that are not a member"),
+    R(idx_gz_nomem, "files", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside inflate"),
+    R(idx_cap, "files", TG_ERR_NOMEM, LAST_ERROR,
+      "an IDX header declaring more than the size cap (a gzip bomb)"),
+    R(idx_max_bytes, "files", TG_ERR_ARG, LAST_ERROR, "tg_idx_load_ex with max_bytes negative"),
     R(idx_labels_rank, "files", TG_ERR_IO, LAST_ERROR, "a label file that is not 1-d"),
     R(idx_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "tg_idx_load into an unknown dtype"),
     R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
@@ -1287,6 +1430,8 @@ static const message k_messages[] = {
                     "for 2 (its shape changed since the optimizer was created)"},
     {"st_open",
      "load_safetensors: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
+    {"st_dir", "load_safetensors: .: is a directory"},
+    {"st_not_file", "load_safetensors: /dev/null: not a regular file or a FIFO"},
     {"st_short", "load_safetensors: tg_catalogue.safetensors: file is 3 bytes, shorter than the "
                  "8-byte header length"},
     {"st_header_len",
@@ -1297,19 +1442,38 @@ static const message k_messages[] = {
                  "reads F32 and F64 only"},
     {"st_span", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
                 "needs 24 bytes, data_offsets span 16"},
+    {"st_shape_overflow", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape "
+                          "(4294967296,4294967296): the element count overflows"},
     {"st_into_name", "load_safetensors_into: tg_catalogue.safetensors: no entry named 'b'"},
     {"st_into_shape",
      "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
     {"st_save_dup", "save_safetensors: tg_catalogue.safetensors: the name \"x\" is used twice"},
-    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors.tmp: cannot open for writing: "
-                     "No such file or directory"},
+    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors: cannot create a temporary "
+                     "file in tg_no_such_dir: No such file or directory"},
+    {"st_save_loop", "save_safetensors: tg_catalogue_loop.safetensors: cannot resolve the symbolic "
+                     "link: Too many levels of symbolic links"},
     {"idx_open", "idx_load: tg_catalogue_missing.idx: cannot open: No such file or directory"},
+    {"idx_dir", "idx_load: .: is a directory"},
+    {"idx_not_file", "idx_load: /dev/null: not a regular file or a FIFO"},
     {"idx_magic", "idx_load: tg_catalogue.idx: IDX element type 0x09 (magic 0x00000901); only 0x08 "
                   "(unsigned byte) is supported"},
     {"idx_truncated",
      "idx_load: tg_catalogue.idx: truncated: the header says (2,2) = 4 bytes, got 3"},
     {"idx_trailing",
      "idx_load_labels: tg_catalogue.idx: data continues past the 2 bytes the header gives"},
+    {"idx_gz_cut",
+     "idx_load: tg_catalogue.idx: gzip: the file ends inside a compressed member (cut short)"},
+    {"idx_gz_crc", "idx_load: tg_catalogue.idx: gzip: a member's CRC-32 does not match its data"},
+    {"idx_gz_length",
+     "idx_load: tg_catalogue.idx: gzip: a member's length field does not match its data"},
+    {"idx_gz_corrupt",
+     "idx_load: tg_catalogue.idx: gzip: corrupt data: unknown compression method"},
+    {"idx_gz_trailing", "idx_load: tg_catalogue.idx: gzip: trailing bytes after the last member "
+                        "(not another gzip member)"},
+    {"idx_gz_nomem", "idx_load: tg_catalogue.idx: out of memory inflating"},
+    {"idx_cap", "idx_load: tg_catalogue.idx: the header's shape (1,16384,16384) needs 2147483648 "
+                "bytes as f64, over the limit of 1073741824 (tg_idx_options.max_bytes)"},
+    {"idx_max_bytes", "idx_load: tg_catalogue.idx: max_bytes -1 is negative"},
     {"idx_labels_rank", "idx_load_labels: tg_catalogue.idx: magic 0x00000802: 2 dimensions, "
                         "expected 1 (a label file, magic 0x00000801)"},
     {"idx_dtype",
@@ -1366,6 +1530,7 @@ static void teardown(void)
     for (int i = 0; i < TG_ARRAY_LEN(ts); i++) tg_tensor_free(ts[i]);
     unlink(k_st_path);
     unlink(k_idx_path);
+    unlink(k_loop_path);
 }
 
 /* Runs row i; returns the message it produced (static storage). */

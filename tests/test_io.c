@@ -2,10 +2,15 @@
  * datasets (gzip'd and plain, bad headers, truncation) and mini-batches. */
 #include "common.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -351,7 +356,7 @@ START_TEST(test_st_corrupt_table)
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, TG_ERR_IO,
          "needs 12 bytes"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8,
-         TG_ERR_IO, "needs over"},
+         TG_ERR_IO, "entry 'a': shape (4294967296,4294967296): the element count overflows"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
          "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
          12, TG_ERR_IO, "overlap"},
@@ -421,6 +426,298 @@ START_TEST(test_st_valid_variants)
 }
 END_TEST
 
+/* ---- safetensors: where a save goes, and what a load reads from ------------------------- */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The names in the scratch directory, sorted and joined by spaces: a
+ * temporary file left behind by a save shows up here. */
+static void dir_listing(char *buf, size_t n)
+{
+    DIR *d = opendir(g_dir);
+    ck_assert_ptr_nonnull(d);
+    char names[32][64];
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        ck_assert_int_lt(k, 32);
+        snprintf(names[k++], sizeof names[0], "%.63s", e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)k, sizeof names[0], cmp_name);
+    buf[0] = '\0';
+    for (int i = 0; i < k; i++) {
+        if (i) strncat(buf, " ", n - strlen(buf) - 1);
+        strncat(buf, names[i], n - strlen(buf) - 1);
+    }
+}
+
+static tg_status save_one(const char *path, tg_tensor *t)
+{
+    return tg_save_safetensors(path, 1, (const char *const[]){"w"}, &t);
+}
+
+/* The first value of the one tensor "w" a file holds. */
+static double first_value(const char *path)
+{
+    tg_named_tensors nt;
+    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_int_eq(nt.n, 1);
+    ck_assert_str_eq(nt.names[0], "w");
+    double v = tg_tensor_get_flat(nt.tensors[0], 0);
+    tg_named_tensors_free(&nt);
+    return v;
+}
+
+static bool is_symlink(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Issue 18, item 13: a save through a symbolic link replaces the file the
+ * link points to and leaves the link a link (a chain of links, a relative
+ * target resolved from the link's own directory, a dangling link whose
+ * target the save creates); a loop of links is an error. */
+START_TEST(test_st_save_symlink)
+{
+    tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(10, 20));
+    tg_tensor *c = tt_from(TG_F32, 1, TT_SHAPE(2), TT_VALUES(30, 40));
+    char real[128], link[128], sub[128], sublink[128], dang[128], made[128], loop1[128], loop2[128],
+        got[160];
+    tmp_path(real, sizeof real, "real.st");
+    tmp_path(link, sizeof link, "link.st");
+    ck_assert_int_eq(save_one(real, a), TG_OK);
+    ck_assert_int_eq(symlink("real.st", link), 0);
+    ck_assert_msg(save_one(link, b) == TG_OK, "%s", tg_last_error());
+    ck_assert_msg(is_symlink(link), "the save replaced the link with a file");
+    ssize_t r = readlink(link, got, sizeof got - 1);
+    ck_assert_int_eq(r, 7);
+    got[r] = '\0';
+    ck_assert_str_eq(got, "real.st");
+    ck_assert(first_value(real) == 10);
+
+    tmp_path(sub, sizeof sub, "sub");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    tmp_path(sublink, sizeof sublink, "sub/l.st");
+    ck_assert_int_eq(symlink("../link.st", sublink), 0);
+    ck_assert_msg(save_one(sublink, c) == TG_OK, "%s", tg_last_error());
+    ck_assert(is_symlink(sublink) && is_symlink(link));
+    ck_assert(first_value(real) == 30);
+    ck_assert(first_value(sublink) == 30);
+
+    tmp_path(dang, sizeof dang, "dangling.st");
+    tmp_path(made, sizeof made, "made.st");
+    ck_assert_int_eq(symlink("made.st", dang), 0);
+    ck_assert_msg(save_one(dang, a) == TG_OK, "%s", tg_last_error());
+    ck_assert(is_symlink(dang));
+    ck_assert(first_value(made) == 1);
+
+    tmp_path(loop1, sizeof loop1, "loop1");
+    tmp_path(loop2, sizeof loop2, "loop2");
+    ck_assert_int_eq(symlink("loop2", loop1), 0);
+    ck_assert_int_eq(symlink("loop1", loop2), 0);
+    ck_assert_int_eq(save_one(loop1, a), TG_ERR_IO);
+    ck_assert_msg(strstr(tg_last_error(), loop1) && strstr(tg_last_error(), "symbolic link"), "%s",
+                  tg_last_error());
+    ck_assert(is_symlink(loop1) && is_symlink(loop2));
+
+    char list[512];
+    dir_listing(list, sizeof list);
+    ck_assert_str_eq(list, "dangling.st link.st loop1 loop2 made.st real.st sub");
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    tg_tensor_free(c);
+}
+END_TEST
+
+/* Issue 18, item 13: the temporary file has a name of its own, so a file
+ * or directory under the old fixed name "<path>.tmp" neither blocks a save
+ * nor is overwritten by it; the saved file gets the mode a newly created
+ * file would (0666 less the umask). */
+START_TEST(test_st_save_tmp_name)
+{
+    tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(10, 20));
+    char path[128], old[128];
+    tmp_path(path, sizeof path, "m.st");
+    tmp_path(old, sizeof old, "m.st.tmp");
+    write_bytes(old, "keep", 4);
+    ck_assert_msg(save_one(path, a) == TG_OK, "%s", tg_last_error());
+    ck_assert(first_value(path) == 1);
+    ck_assert_msg(access(old, F_OK) == 0, "the save removed %s", old);
+    size_t n;
+    unsigned char *kept = read_bytes(old, &n);
+    ck_assert_uint_eq(n, 4);
+    ck_assert(!memcmp(kept, "keep", 4));
+    free(kept);
+    ck_assert_int_eq(unlink(old), 0);
+    ck_assert_int_eq(mkdir(old, 0700), 0);
+    ck_assert_msg(save_one(path, b) == TG_OK, "%s", tg_last_error());
+    ck_assert(first_value(path) == 10);
+    ck_assert_int_eq(rmdir(old), 0);
+
+    mode_t um = umask(027);
+    tg_status st = save_one(path, a);
+    umask(um);
+    ck_assert_int_eq(st, TG_OK);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0640);
+    char list[256];
+    dir_listing(list, sizeof list);
+    ck_assert_str_eq(list, "m.st");
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}
+END_TEST
+
+typedef struct saver {
+    const char *path;
+    tg_tensor *t;
+    int failures;
+    char err[256];
+} saver;
+
+static void *save_loop(void *arg)
+{
+    saver *s = arg;
+    for (int i = 0; i < 25; i++)
+        if (save_one(s->path, s->t) != TG_OK) {
+            s->failures++;
+            snprintf(s->err, sizeof s->err, "%s", tg_last_error());
+        }
+    return NULL;
+}
+
+/* Issue 18, item 13: two threads saving to one path at once both succeed,
+ * and the file is then one complete save (all of one tensor's values). */
+START_TEST(test_st_save_concurrent)
+{
+    char path[128];
+    tmp_path(path, sizeof path, "c.st");
+    const int64_t n = 1 << 16;
+    saver s[2] = {{path, tg_tensor_full(TG_F64, 1, &n, 1.0), 0, ""},
+                  {path, tg_tensor_full(TG_F64, 1, &n, 2.0), 0, ""}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, save_loop, &s[i]), 0);
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(s[i].failures == 0, "saver %d: %d failures: %s", i, s[i].failures, s[i].err);
+    tg_named_tensors nt;
+    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_int_eq(nt.n, 1);
+    ck_assert_int_eq(tg_tensor_numel(nt.tensors[0]), n);
+    double v = tg_tensor_get_flat(nt.tensors[0], 0);
+    ck_assert(v == 1.0 || v == 2.0);
+    for (int64_t i = 0; i < n; i++) ck_assert(tg_tensor_get_flat(nt.tensors[0], i) == v);
+    tg_named_tensors_free(&nt);
+    char list[256];
+    dir_listing(list, sizeof list);
+    ck_assert_str_eq(list, "c.st");
+    for (int i = 0; i < 2; i++) tg_tensor_free(s[i].t);
+}
+END_TEST
+
+/* A child process writes p[0, n) into a new FIFO at path. */
+static pid_t fifo_feed(const char *path, const void *p, size_t n)
+{
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY);
+        if (fd >= 0) {
+            ssize_t w = write(fd, p, n);
+            (void)w;
+            close(fd);
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+/* Waits for the writer (released first, should the loader not have opened
+ * the FIFO) and removes the FIFO. */
+static void fifo_done(const char *path, pid_t pid)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd >= 0) close(fd);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(unlink(path), 0);
+}
+
+/* Issue 18, messages: a directory is reported as one (it was "out of
+ * memory reading 9223372036854775807 bytes"); a file whose size is not
+ * known up front is read to its end: a FIFO loads, and a procfs file (size
+ * 0 in stat) is judged on its real content (it was "0 bytes"). */
+START_TEST(test_st_not_regular)
+{
+    char want[256];
+    tg_named_tensors nt;
+    tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
+    ck_assert_int_eq(tg_load_safetensors(g_dir, &nt), TG_ERR_IO);
+    snprintf(want, sizeof want, "load_safetensors: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_int_eq(tg_load_safetensors_into(g_dir, 1, (const char *const[]){"w"}, &a), TG_ERR_IO);
+    snprintf(want, sizeof want, "load_safetensors_into: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+
+    char path[128], fifo[128];
+    tmp_path(path, sizeof path, "f.st");
+    tmp_path(fifo, sizeof fifo, "fifo.st");
+    const int64_t n = 50000; /* more than a pipe holds at once */
+    tg_tensor *big = tg_tensor_full(TG_F64, 1, &n, 3.5);
+    ck_assert_int_eq(save_one(path, big), TG_OK);
+    size_t sz;
+    unsigned char *raw = read_bytes(path, &sz);
+    pid_t pid = fifo_feed(fifo, raw, sz);
+    tg_status st = tg_load_safetensors(fifo, &nt);
+    fifo_done(fifo, pid);
+    ck_assert_msg(st == TG_OK, "%s", tg_last_error());
+    ck_assert_int_eq(nt.n, 1);
+    ck_assert_int_eq(tg_tensor_numel(nt.tensors[0]), n);
+    ck_assert(tg_tensor_get_flat(nt.tensors[0], n - 1) == 3.5);
+    tg_named_tensors_free(&nt);
+    pid = fifo_feed(fifo, raw, sz - 1);
+    st = tg_load_safetensors(fifo, &nt);
+    fifo_done(fifo, pid);
+    ck_assert_int_eq(st, TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "outside the 399999-byte buffer"));
+    free(raw);
+
+    /* /proc/self/cmdline: the test's own command line, not a safetensors file */
+    const char *proc = "/proc/self/cmdline";
+    FILE *f = fopen(proc, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ck_assert_uint_gt(len, 0);
+    ck_assert_uint_lt(len, sizeof buf);
+    if (len < 8) {
+        snprintf(want, sizeof want,
+                 "load_safetensors: %s: file is %zu bytes, shorter than the 8-byte header length",
+                 proc, len);
+    } else {
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--) hl = hl << 8 | buf[i];
+        snprintf(want, sizeof want,
+                 "load_safetensors: %s: header length %llu exceeds the file size %zu", proc,
+                 (unsigned long long)hl, len);
+    }
+    ck_assert_int_eq(tg_load_safetensors(proc, &nt), TG_ERR_IO);
+    ck_assert_str_eq(tg_last_error(), want);
+    tg_tensor_free(a);
+    tg_tensor_free(big);
+}
+END_TEST
+
 /* ---- out-of-memory injection ------------------------------------------------------------ */
 static long g_count, g_fail_at;
 static void *inj_malloc(size_t n, void *c)
@@ -481,6 +778,9 @@ START_TEST(test_io_oom)
     }
     tg_set_allocator(NULL);
     ck_assert_int_gt(failures, 10);
+    char list[256]; /* no temporary file left by a failed save */
+    dir_listing(list, sizeof list);
+    ck_assert_str_eq(list, "oom.safetensors oom2.safetensors");
     tt_assert_values("a", a, TT_VALUES(1, 2, 3, 4), 4, 0, 0);
     tg_tensor_free(a);
     tg_tensor_free(b);
@@ -568,7 +868,7 @@ START_TEST(test_idx_errors)
         {-1, 0, 0, "shorter than"},
         {7, 0x04, 34, "got 18"},                      /* 4 images announced, 3 present */
         {7, 0x02, 34, "continues past the 12 bytes"}, /* 2 announced, 3 present */
-        {4, 0xFF, 34, "got 18"},                      /* a huge count */
+        {5, 0x10, 34, "got 18"}, /* a large count (under the size cap: see test_idx_size_cap) */
     };
     for (int gz = 0; gz < 2; gz++)
         for (int c = 0; c < NELEM(cases); c++) {
@@ -619,6 +919,288 @@ START_TEST(test_idx_errors)
     ck_assert_ptr_nonnull(lab);
     ck_assert_int_eq(n, 0);
     tg_idx_labels_free(lab);
+}
+END_TEST
+
+/* One gzip member of p[0, n), in memory (free() it). */
+static unsigned char *gz_member(const void *p, size_t n, size_t *zn)
+{
+    z_stream s = {0};
+    ck_assert_int_eq(deflateInit2(&s, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uLong cap = deflateBound(&s, (uLong)n);
+    unsigned char *z = malloc(cap);
+    s.next_in = (Bytef *)(uintptr_t)p;
+    s.avail_in = (uInt)n;
+    s.next_out = z;
+    s.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&s, Z_FINISH), Z_STREAM_END);
+    *zn = s.total_out;
+    ck_assert_int_eq(deflateEnd(&s), Z_OK);
+    return z;
+}
+
+/* How many times needle occurs in hay. */
+static int occurrences(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) k++;
+    return k;
+}
+
+/* The image file of test_idx_errors: (3,2,3) of k_pixels. */
+static void good_idx(unsigned char b[34])
+{
+    memcpy(b, "\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x03", 16);
+    memcpy(b + 16, k_pixels, 18);
+}
+
+/* Loading path as images fails with TG_ERR_IO, a message holding what and
+ * naming the path once. */
+static void expect_idx_io_error(const char *path, const char *what, const char *why)
+{
+    ck_assert_msg(tg_idx_load(path, TG_F64, 1.0) == NULL, "%s: loaded", why);
+    ck_assert_msg(tg_last_status() == TG_ERR_IO, "%s: status %s: %s", why,
+                  tg_strerror(tg_last_status()), tg_last_error());
+    ck_assert_msg(strstr(tg_last_error(), what), "%s: message '%s' lacks '%s'", why,
+                  tg_last_error(), what);
+    ck_assert_msg(occurrences(tg_last_error(), path) == 1,
+                  "%s: message '%s' names the path %d times", why, tg_last_error(),
+                  occurrences(tg_last_error(), path));
+}
+
+/* Issue 18, item 6: a gzip member whose trailer (CRC-32 and length) is cut
+ * or wrong, or that is followed by anything but another member (garbage,
+ * zero padding, a partial header), is an error; concatenated members are
+ * legal gzip and read as one stream.  Errors name the path once. */
+START_TEST(test_idx_gz_integrity)
+{
+    unsigned char good[34];
+    good_idx(good);
+    char path[128];
+    tmp_path(path, sizeof path, "g.idx.gz");
+    size_t zn;
+    unsigned char *z = gz_member(good, 34, &zn);
+    unsigned char *b = malloc(zn + 64);
+    for (size_t cut = 1; cut <= 8; cut++) {
+        write_bytes(path, z, zn - cut);
+        char why[64];
+        snprintf(why, sizeof why, "trailer cut by %zu bytes", cut);
+        expect_idx_io_error(path, "gzip", why);
+        int64_t n = -1;
+        ck_assert_ptr_null(tg_idx_load_labels(path, &n));
+        ck_assert_int_eq(n, 0);
+    }
+    for (size_t at = zn - 8; at < zn; at++) {
+        memcpy(b, z, zn);
+        b[at] ^= 0x01;
+        write_bytes(path, b, zn);
+        expect_idx_io_error(path, at < zn - 4 ? "CRC" : "length", "a wrong trailer");
+    }
+    memcpy(b, z, zn);
+    for (size_t i = 10; i < zn - 8; i++) b[i] ^= 0x5A;
+    write_bytes(path, b, zn);
+    expect_idx_io_error(path, "gzip", "a corrupt body");
+    static const struct {
+        const char *bytes;
+        size_t n;
+    } tails[] = {{"garbage", 7}, {"\0\0\0\0\0\0\0\0", 8}, {"\n", 1}, {"\x1f", 1}, {"\x1f\x8b", 2}};
+    for (int t = 0; t < NELEM(tails); t++) {
+        memcpy(b, z, zn);
+        memcpy(b + zn, tails[t].bytes, tails[t].n);
+        write_bytes(path, b, zn + tails[t].n);
+        expect_idx_io_error(path, "gzip", "bytes after the member");
+    }
+    /* members of 20 + 0 + 14 bytes, as `cat a.gz b.gz c.gz` makes */
+    size_t n1, n2, n3;
+    unsigned char *z1 = gz_member(good, 20, &n1), *z2 = gz_member(good, 0, &n2),
+                  *z3 = gz_member(good + 20, 14, &n3);
+    unsigned char *cat = malloc(n1 + n2 + n3);
+    memcpy(cat, z1, n1);
+    memcpy(cat + n1, z2, n2);
+    memcpy(cat + n1 + n2, z3, n3);
+    write_bytes(path, cat, n1 + n2 + n3);
+    tg_tensor *t = tg_idx_load(path, TG_F64, 1.0);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_tensor_numel(t), 18);
+    for (int i = 0; i < 18; i++) ck_assert(tg_tensor_get_flat(t, i) == k_pixels[i]);
+    tg_tensor_free(t);
+    /* the good member alone loads */
+    write_bytes(path, z, zn);
+    t = tg_idx_load(path, TG_F64, 1.0);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    free(cat);
+    free(z1);
+    free(z2);
+    free(z3);
+    free(b);
+    free(z);
+}
+END_TEST
+
+static size_t g_max_alloc;
+static void *max_malloc(size_t n, void *c)
+{
+    (void)c;
+    if (n > g_max_alloc) g_max_alloc = n;
+    return malloc(n);
+}
+static void *max_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    if (n > g_max_alloc) g_max_alloc = n;
+    return realloc(p, n);
+}
+static const tg_allocator k_max_alloc = {max_malloc, max_realloc, inj_free, NULL};
+
+/* Issue 18, item 7: the size the header declares is checked before
+ * anything is allocated: against a cap on the result's bytes (default
+ * TG_IDX_MAX_BYTES_DEFAULT, tg_idx_options.max_bytes to change it), and for
+ * a plain file against the file's length. */
+START_TEST(test_idx_size_cap)
+{
+    char path[128], want[320];
+    tmp_path(path, sizeof path, "bomb.idx.gz");
+    /* (1,16384,16384): 256 MiB of bytes, 2 GiB as f64; only 18 are present */
+    unsigned char h[34];
+    good_idx(h);
+    memcpy(h + 4, "\x00\x00\x00\x01\x00\x00\x40\x00\x00\x00\x40\x00", 12);
+    write_gz(path, h, 34);
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    tg_tensor *t = tg_idx_load(path, TG_F64, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    snprintf(want, sizeof want,
+             "idx_load: %s: the header's shape (1,16384,16384) needs 2147483648 bytes as f64, "
+             "over the limit of 1073741824 (tg_idx_options.max_bytes)",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+    ck_assert_int_eq(TG_IDX_MAX_BYTES_DEFAULT, (int64_t)1 << 30);
+
+    /* raised, the same file gets as far as its missing data */
+    tg_idx_options big = {.max_bytes = (int64_t)4 << 30};
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    t = tg_idx_load_ex(path, TG_F64, 1.0, &big);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "truncated"));
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+
+    /* the cap is on the result: 18 pixels are 144 bytes as f64, 72 as f32 */
+    unsigned char good[34];
+    good_idx(good);
+    tmp_path(path, sizeof path, "small.idx");
+    write_bytes(path, good, 34);
+    tg_idx_options o = {.max_bytes = 144};
+    t = tg_idx_load_ex(path, TG_F64, 1.0, &o);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    o.max_bytes = 143;
+    ck_assert_ptr_null(tg_idx_load_ex(path, TG_F64, 1.0, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "needs 144 bytes as f64, over the limit of 143"));
+    t = tg_idx_load_ex(path, TG_F32, 1.0, &o);
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+    o.max_bytes = -1;
+    ck_assert_ptr_null(tg_idx_load_ex(path, TG_F32, 1.0, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_ARG);
+    t = tg_idx_load_ex(path, TG_F32, 1.0, NULL); /* NULL: the defaults */
+    ck_assert_msg(t != NULL, "%s", tg_last_error());
+    tg_tensor_free(t);
+
+    /* labels: 4 bytes each */
+    write_bytes(path, "\x00\x00\x08\x01\x00\x00\x00\x03\x09\x00\x04", 11);
+    int64_t n = -1;
+    o.max_bytes = 11;
+    ck_assert_ptr_null(tg_idx_load_labels_ex(path, &n, &o));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    snprintf(want, sizeof want,
+             "idx_load_labels: %s: the header's shape (3) needs 12 bytes as int32 labels, over "
+             "the limit of 11 (tg_idx_options.max_bytes)",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_int_eq(n, 0);
+    o.max_bytes = 12;
+    int32_t *lab = tg_idx_load_labels_ex(path, &n, &o);
+    ck_assert_msg(lab != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(n, 3);
+    tg_idx_labels_free(lab);
+    write_gz(path, "\x00\x00\x08\x01\x10\x00\x00\x01\x09", 9); /* 2^28 + 1 labels */
+    ck_assert_ptr_null(tg_idx_load_labels(path, &n));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "over the limit of 1073741824"));
+
+    /* 0xFF000003 images: a plain file is judged on its length first (the
+     * precise diagnosis), a gzip'd one, whose length says nothing, on the cap */
+    good_idx(good);
+    good[4] = 0xFF;
+    write_bytes(path, good, 34);
+    ck_assert_ptr_null(tg_idx_load(path, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "got 18"));
+    write_gz(path, good, 34);
+    ck_assert_ptr_null(tg_idx_load(path, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_NOMEM);
+    ck_assert_ptr_nonnull(
+        strstr(tg_last_error(), "(4278190083,2,3) needs 102676561992 bytes as f32"));
+    /* a plain file declaring 16 MiB and holding 18 bytes: rejected from its length */
+    memcpy(good + 4, "\x00\x00\x00\x01\x00\x00\x10\x00\x00\x00\x10\x00", 12);
+    write_bytes(path, good, 34);
+    g_max_alloc = 0;
+    tg_set_allocator(&k_max_alloc);
+    t = tg_idx_load(path, TG_F32, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    snprintf(want, sizeof want,
+             "idx_load: %s: truncated: the header says (1,4096,4096) = 16777216 bytes, got 18",
+             path);
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_uint_lt(g_max_alloc, 1 << 20);
+}
+END_TEST
+
+/* Issue 18, messages: a directory is reported as one; a FIFO (no size
+ * known up front) is read to its end, plain or gzip'd. */
+START_TEST(test_idx_not_regular)
+{
+    char want[256];
+    ck_assert_ptr_null(tg_idx_load(g_dir, TG_F32, 1.0));
+    ck_assert_int_eq(tg_last_status(), TG_ERR_IO);
+    snprintf(want, sizeof want, "idx_load: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+    int64_t n = -1;
+    ck_assert_ptr_null(tg_idx_load_labels(g_dir, &n));
+    snprintf(want, sizeof want, "idx_load_labels: %s: is a directory", g_dir);
+    ck_assert_str_eq(tg_last_error(), want);
+
+    unsigned char good[34];
+    good_idx(good);
+    size_t zn;
+    unsigned char *z = gz_member(good, 34, &zn);
+    char fifo[128];
+    tmp_path(fifo, sizeof fifo, "fifo.idx");
+    for (int gz = 0; gz < 2; gz++) {
+        pid_t pid = fifo_feed(fifo, gz ? z : good, gz ? zn : 34);
+        tg_tensor *t = tg_idx_load(fifo, TG_F64, 1.0);
+        fifo_done(fifo, pid);
+        ck_assert_msg(t != NULL, "%s", tg_last_error());
+        ck_assert_int_eq(tg_tensor_numel(t), 18);
+        for (int i = 0; i < 18; i++) ck_assert(tg_tensor_get_flat(t, i) == k_pixels[i]);
+        tg_tensor_free(t);
+    }
+    pid_t pid = fifo_feed(fifo, good, 33);
+    tg_tensor *t = tg_idx_load(fifo, TG_F64, 1.0);
+    fifo_done(fifo, pid);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "= 18 bytes, got 17"));
+    free(z);
 }
 END_TEST
 
@@ -940,12 +1522,19 @@ int main(void)
     tcase_add_test(tc, test_st_truncated);
     tcase_add_test(tc, test_st_corrupt_table);
     tcase_add_test(tc, test_st_valid_variants);
+    tcase_add_test(tc, test_st_save_symlink);
+    tcase_add_test(tc, test_st_save_tmp_name);
+    tcase_add_test(tc, test_st_save_concurrent);
+    tcase_add_test(tc, test_st_not_regular);
     tcase_add_test(tc, test_io_oom);
     suite_add_tcase(s, tc);
     tc = tcase_create("idx");
     tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
     tcase_add_test(tc, test_idx_fixtures);
     tcase_add_test(tc, test_idx_errors);
+    tcase_add_test(tc, test_idx_gz_integrity);
+    tcase_add_test(tc, test_idx_size_cap);
+    tcase_add_test(tc, test_idx_not_regular);
     suite_add_tcase(s, tc);
     tc = tcase_create("batches");
     tcase_add_test(tc, test_batches_in_order);

@@ -388,6 +388,24 @@ static bool d_idx_saved(void)
     return true;
 }
 
+/* The _ex loaders with NULL options load as the plain ones do. */
+static bool d_idx_ex_defaults(void)
+{
+    tg_tensor *t = tg_idx_load_ex(k_idx_path, TG_F64, 1.0, NULL);
+    bool ok = t && tg_tensor_numel(t) == 2 && tg_tensor_get_flat(t, 1) == 2.0;
+    tg_tensor_free(t);
+    return ok;
+}
+
+static bool d_idx_labels_ex_defaults(void)
+{
+    int64_t n = 0;
+    int32_t *lab = tg_idx_load_labels_ex(k_idx_path, &n, NULL);
+    bool ok = lab && n == 2 && lab[0] == 1 && lab[1] == 2;
+    tg_idx_labels_free(lab);
+    return ok;
+}
+
 static bool d_batches_no_labels(void)
 {
     tg_batches *b = tg_batches_new(F.a, NULL, 1, false, false, 1);

@@ -12,7 +12,14 @@ extern "C" {
 #endif
 
 /* ---- safetensors (io/safetensors.c) ----------------------------------------- */
-/* Writes n named tensors (F32 / F64, little-endian, header sorted by name). */
+/* Writes n named tensors (F32 / F64, little-endian, header sorted by name).
+ * The data goes to a new file of a unique name beside the target, then
+ * renamed over it: a reader, a crash or a failed save sees the old file or
+ * the new one, whole, and concurrent saves to one path each leave a
+ * complete file (the last rename wins).  When path is a symbolic link (or a
+ * chain of them), the file it points to is replaced and the link stays a
+ * link.  The new file has the mode a newly created file gets (0666 less the
+ * umask); other hard links to the old file keep the old content. */
 tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
                               tg_tensor *const *tensors);
 /* A set of named user-owned tensors read from a file. */
@@ -30,15 +37,37 @@ tg_status tg_load_safetensors_into(const char *path, int n, const char *const *n
                                    tg_tensor *const *tensors);
 
 /* ---- IDX datasets (io/idx.c) ------------------------------------------------------ */
+/* The default cap on the bytes of an IDX load's result: 1 GiB, several
+ * times MNIST's 60000 training images as f64 (376 MB), and well under the
+ * memory of a machine that trains on them; far less than what a small
+ * gzip'd file can declare (gzip packs zeros about 1000 to 1). */
+#define TG_IDX_MAX_BYTES_DEFAULT ((int64_t)1 << 30)
+typedef struct tg_idx_options {
+    /* The most bytes the result may take: the header's element count times
+     * the dtype's size (4 per label), checked against the header before
+     * anything is allocated.  0: TG_IDX_MAX_BYTES_DEFAULT; negative: an
+     * error.  (Loading also holds the file's bytes, one per element, while
+     * converting.) */
+    int64_t max_bytes;
+} tg_idx_options;
 /* Reads an IDX file (optionally .gz) of unsigned bytes into a user-owned
  * tensor of dtype dt with the file's shape, each value multiplied by scale
- * (1/255.0 for pixels in [0, 1]). */
+ * (1/255.0 for pixels in [0, 1]).  The header is checked against the file:
+ * a plain file must be exactly as long as the header says; a gzip file must
+ * be whole (every member's CRC-32 and length checked), with nothing after
+ * its last member (concatenated members are read as one stream).  A result
+ * over TG_IDX_MAX_BYTES_DEFAULT bytes is TG_ERR_NOMEM: tg_idx_load_ex
+ * raises the cap. */
 tg_tensor *tg_idx_load(const char *path, tg_dtype dt, double scale);
+/* tg_idx_load with options (NULL: the defaults). */
+tg_tensor *tg_idx_load_ex(const char *path, tg_dtype dt, double scale, const tg_idx_options *opts);
 /* Reads an IDX label file (1-d unsigned bytes) into an int32 array; *n
  * receives the count.  The array comes from the library's allocator: free it
  * with tg_idx_labels_free (plain free() is equivalent only while no custom
- * allocator is set with tg_set_allocator). */
+ * allocator is set with tg_set_allocator).  Checked as tg_idx_load. */
 int32_t *tg_idx_load_labels(const char *path, int64_t *n);
+/* tg_idx_load_labels with options (NULL: the defaults). */
+int32_t *tg_idx_load_labels_ex(const char *path, int64_t *n, const tg_idx_options *opts);
 void tg_idx_labels_free(int32_t *labels);
 
 /* ---- mini-batches (io/batch.c) ----------------------------------------------------- */

@@ -22,8 +22,11 @@
 #include "../core/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define META_KEY "__metadata__"
 
@@ -119,6 +122,130 @@ static void sb_json_str(sbuf *b, const char *s)
 }
 
 /* ---- writing ----------------------------------------------------------------------- */
+/* A tg__malloc'd copy of the first n bytes of s followed by t. */
+static char *concat(const char *s, size_t n, const char *t)
+{
+    size_t tn = strlen(t), len;
+    char *r = tg__add_size(n, tn, &len) && tg__add_size(len, 1, &len) ? tg__malloc(len) : NULL;
+    if (!r) return NULL;
+    memcpy(r, s, n);
+    memcpy(r + n, t, tn + 1);
+    return r;
+}
+
+/* The file a save replaces: path itself, or, when path is a symbolic link,
+ * the file its chain of links ends at (a relative target taken from the
+ * link's own directory, as the kernel does), so that the save updates what
+ * the link points to and the link stays a link.  A dangling link's target
+ * is created.  A tg__malloc'd string, or NULL with the last error set. */
+static char *save_target(const char *fn, const char *path)
+{
+    char *cur = concat(path, strlen(path), "");
+    for (int hops = 0; cur; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur; /* not a link */
+        int err = 0;
+        char *to = NULL;
+        if (hops == 40) { /* the kernel's own limit (SYMLOOP_MAX on Linux) */
+            err = ELOOP;
+        } else {
+            /* st_size is the target's length, but the link may change
+             * between lstat and readlink: grow until it fits */
+            size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
+            for (;;) {
+                to = tg__malloc(cap);
+                if (!to) break;
+                ssize_t r = readlink(cur, to, cap);
+                if (r < 0) err = errno;
+                if (r < 0 || (size_t)r < cap) {
+                    if (r >= 0) to[r] = '\0';
+                    break;
+                }
+                tg__free(to);
+                to = NULL;
+                if (!tg__mul_size(cap, 2, &cap)) break;
+            }
+            if (!to && !err) {
+                tg__free(cur);
+                tg__set_last(TG_ERR_NOMEM, "%s: %s: out of memory", fn, path);
+                return NULL;
+            }
+        }
+        if (err) {
+            tg__free(to);
+            tg__free(cur);
+            tg__set_last(TG_ERR_IO, "%s: %s: cannot resolve the symbolic link: %s", fn, path,
+                         strerror(err));
+            return NULL;
+        }
+        const char *slash = strrchr(cur, '/');
+        char *next = to[0] == '/' || !slash ? concat(to, strlen(to), "")
+                                            : concat(cur, (size_t)(slash + 1 - cur), to);
+        tg__free(to);
+        tg__free(cur);
+        cur = next;
+    }
+    tg__set_last(TG_ERR_NOMEM, "%s: %s: out of memory", fn, path);
+    return NULL;
+}
+
+/* Creates a new file beside target, under a name no other save (thread or
+ * process) uses, opened with O_EXCL so an existing file is never taken over.
+ * Mode 0666 as fopen would give, so the kernel applies the umask (and a
+ * default ACL) exactly as for a file the user creates.  Returns the open
+ * stream and its name in *tmp (tg__malloc'd), or NULL with the last error
+ * set. */
+static FILE *create_temp(const char *fn, const char *path, const char *target, char **tmp)
+{
+    static unsigned long counter;
+    const char *slash = strrchr(target, '/');
+    size_t dirlen = slash ? (size_t)(slash + 1 - target) : 0;
+    *tmp = NULL;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[64];
+        unsigned long k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(suffix, sizeof suffix, ".%ld.%lu.tmp", (long)getpid(), k);
+        /* the base name cut to 200 bytes, so that the suffix cannot push
+         * a long name past NAME_MAX */
+        char *base = concat(target + dirlen, strnlen(target + dirlen, 200), suffix);
+        char *name = base ? concat(target, dirlen, base) : NULL;
+        tg__free(base);
+        if (!name) {
+            tg__set_last(TG_ERR_NOMEM, "%s: %s: out of memory", fn, path);
+            return NULL;
+        }
+        int fd;
+        do fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0 && errno == EEXIST) { /* a name another program chose: the next one */
+            tg__free(name);
+            continue;
+        }
+        if (fd < 0) {
+            int err = errno;
+            tg__free(name);
+            tg__set_last(TG_ERR_IO, "%s: %s: cannot create a temporary file in %.*s: %s", fn, path,
+                         dirlen ? (int)(dirlen > 1 ? dirlen - 1 : 1) : 1, dirlen ? target : ".",
+                         strerror(err));
+            return NULL;
+        }
+        FILE *f = fdopen(fd, "wb");
+        if (!f) {
+            int err = errno;
+            close(fd);
+            remove(name);
+            tg__free(name);
+            tg__set_last(err == ENOMEM ? TG_ERR_NOMEM : TG_ERR_IO, "%s: %s: cannot open: %s", fn,
+                         path, strerror(err));
+            return NULL;
+        }
+        *tmp = name;
+        return f;
+    }
+    tg__set_last(TG_ERR_IO, "%s: %s: no free temporary name beside it", fn, path);
+    return NULL;
+}
+
 /* Sorts the indices order[0..n) by name: an insertion sort, since qsort
  * has no context argument in C11 and a global one would not be
  * thread-safe (parameter lists are short). */
@@ -207,24 +334,15 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
         return TG_ERR_NOMEM;
     }
 
-    /* Write to path.tmp and rename, so a failed save never leaves a
-     * half-written file under the real name. */
-    size_t plen = strlen(path);
-    char *tmp = tg__malloc(plen + 5);
+    /* Write a new file beside the target and rename it over the target, so
+     * a failed save never leaves a half-written file under the real name,
+     * and a reader sees either the old file or the new one, whole. */
     unsigned char *conv = NULL;
     tg_status st = TG_OK;
-    FILE *f = NULL;
-    if (!tmp) {
-        st = TG_ERR_NOMEM;
-        tg__set_last(st, "save_safetensors: %s: out of memory", path);
-        goto done;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    f = fopen(tmp, "wb");
+    char *tmp = NULL, *target = save_target("save_safetensors", path);
+    FILE *f = target ? create_temp("save_safetensors", path, target, &tmp) : NULL;
     if (!f) {
-        st = TG_ERR_IO;
-        tg__set_last(st, "save_safetensors: %s: cannot open for writing: %s", tmp, strerror(errno));
+        st = tg_last_status();
         goto done;
     }
     unsigned char len8[8];
@@ -249,20 +367,24 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
             conv = NULL;
         }
     }
-    if (fclose(f) != 0) ok = false;
-    f = NULL;
+    int werr = ok ? 0 : errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        werr = errno;
+    }
     if (st == TG_OK && !ok) {
         st = TG_ERR_IO;
-        tg__set_last(st, "save_safetensors: %s: write failed: %s", tmp, strerror(errno));
+        tg__set_last(st, "save_safetensors: %s: write failed: %s", path, strerror(werr));
     }
-    if (st == TG_OK && rename(tmp, path) != 0) {
+    if (st == TG_OK && rename(tmp, target) != 0) {
         st = TG_ERR_IO;
-        tg__set_last(st, "save_safetensors: cannot rename %s to %s: %s", tmp, path,
+        tg__set_last(st, "save_safetensors: %s: cannot replace %s: %s", path, target,
                      strerror(errno));
     }
     if (st != TG_OK) remove(tmp);
 done:
     tg__free(tmp);
+    tg__free(target);
     tg__free(h.p);
     tg__free(order);
     return st;
@@ -663,36 +785,90 @@ static tg_status fail(tg_status s, const char *fn, const char *path, const char 
     return s;
 }
 
+/* Reads the whole of path into a fresh tg__malloc'd buffer (*size bytes).
+ * The size fstat gives is only a first guess: a procfs file reports 0 and a
+ * FIFO has none, so any file is read to its end.  A directory, device or
+ * socket is refused: none holds a file's bytes, and a device such as
+ * /dev/zero has no end. */
+static tg_status read_whole(const char *fn, const char *path, unsigned char **out, size_t *size)
+{
+    char m[256];
+    *out = NULL;
+    *size = 0;
+    int fd;
+    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        snprintf(m, sizeof m, "cannot open: %s", strerror(errno));
+        return fail(TG_ERR_IO, fn, path, m);
+    }
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0) {
+        snprintf(m, sizeof m, "cannot stat: %s", strerror(errno));
+        bad = m;
+    } else if (S_ISDIR(st.st_mode)) {
+        bad = "is a directory";
+    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        bad = "not a regular file or a FIFO";
+    }
+    if (bad) {
+        close(fd);
+        return fail(TG_ERR_IO, fn, path, bad);
+    }
+    /* one byte more than the file's size, so the read that sees the end
+     * needs no second allocation */
+    size_t cap = 1 << 16, n = 0;
+    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX)
+        cap = (size_t)st.st_size + 1;
+    unsigned char *b = tg__malloc(cap);
+    tg_status rs = TG_OK;
+    for (;;) {
+        if (!b) {
+            snprintf(m, sizeof m, "out of memory reading %zu bytes", cap);
+            rs = fail(TG_ERR_NOMEM, fn, path, m);
+            break;
+        }
+        if (n == cap) {
+            size_t nc;
+            unsigned char *nb = tg__mul_size(cap, 2, &nc) ? tg__realloc(b, nc) : NULL;
+            if (!nb) {
+                tg__free(b);
+                b = NULL;
+                cap = tg__mul_size(cap, 2, &nc) ? nc : SIZE_MAX;
+                continue;
+            }
+            b = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(m, sizeof m, "read error: %s", strerror(errno));
+            rs = fail(TG_ERR_IO, fn, path, m);
+            break;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rs != TG_OK) {
+        tg__free(b);
+        return rs;
+    }
+    *out = b;
+    *size = n;
+    return TG_OK;
+}
+
 /* Reads and validates a whole file: header length, JSON, every entry's
  * shape against its byte span, and the spans tiling the buffer. */
 static tg_status stfile_read(const char *fn, const char *path, stfile *sf)
 {
     *sf = (stfile){0};
     char m[256];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(m, sizeof m, "cannot open: %s", strerror(errno));
-        return fail(TG_ERR_IO, fn, path, m);
-    }
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return fail(TG_ERR_IO, fn, path, "cannot determine the file size (not a regular file?)");
-    }
-    sf->size = (size_t)sz;
-    sf->bytes = tg__malloc(sf->size);
-    if (!sf->bytes) {
-        fclose(f);
-        snprintf(m, sizeof m, "out of memory reading %zu bytes", sf->size);
-        return fail(TG_ERR_NOMEM, fn, path, m);
-    }
-    size_t got = sf->size ? fread(sf->bytes, 1, sf->size, f) : 0;
-    fclose(f);
-    if (got != sf->size) {
-        stfile_free(sf);
-        return fail(TG_ERR_IO, fn, path, "read error");
-    }
+    tg_status rs = read_whole(fn, path, &sf->bytes, &sf->size);
+    if (rs != TG_OK) return rs;
     if (sf->size < 8) {
         snprintf(m, sizeof m, "file is %zu bytes, shorter than the 8-byte header length", sf->size);
         stfile_free(sf);
@@ -784,27 +960,30 @@ static tg_status stfile_read(const char *fn, const char *path, stfile *sf)
     for (int i = 0; i < n && st == TG_OK; i++) {
         entry *e = &sf->h.e[i];
         by[i] = e;
-        uint64_t count = 1;
-        bool overflow = false;
-        for (int d = 0; d < e->ndim; d++) {
-            uint64_t x = (uint64_t)e->shape[d];
-            if (x && count > UINT64_MAX / x) overflow = true;
-            count *= x;
-        }
-        if (!overflow && count && e->dtype->size > UINT64_MAX / count) overflow = true;
+        /* extents are < 2^63 (juint); their product is bounded by
+         * TG_NUMEL_MAX, so count * 8 cannot wrap */
+        int64_t count = 0;
+        bool overflow = !tg__extents_product(e->ndim, e->shape, TG_NUMEL_MAX, &count);
+        uint64_t need = overflow ? 0 : (uint64_t)count * e->dtype->size;
         if (e->begin > e->end || e->end > sf->buf_len) {
             snprintf(m, sizeof m,
                      "entry '%.60s': data_offsets [%llu, %llu] outside the %llu-byte buffer",
                      e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
                      (unsigned long long)sf->buf_len);
             st = fail(TG_ERR_IO, fn, path, m);
-        } else if (overflow || count * e->dtype->size != e->end - e->begin) {
+        } else if (overflow) {
+            char s[TG_SHAPE_BUF];
+            int64_t sh[TG_MAX_DIMS];
+            memcpy(sh, e->shape, sizeof sh);
+            tg_tensor view = {.ndim = e->ndim, .shape = sh};
+            snprintf(m, sizeof m, "entry '%.60s': shape %s: the element count overflows", e->name,
+                     tg__shape_str(&view, s, sizeof s));
+            st = fail(TG_ERR_IO, fn, path, m);
+        } else if (need != e->end - e->begin) {
             snprintf(m, sizeof m,
-                     "entry '%.60s': shape of %s%llu elements of %s needs %s%llu bytes, "
+                     "entry '%.60s': shape of %llu elements of %s needs %llu bytes, "
                      "data_offsets span %llu",
-                     e->name, overflow ? "over " : "", (unsigned long long)count, e->dtype->name,
-                     overflow ? "over " : "",
-                     (unsigned long long)(overflow ? UINT64_MAX : count * e->dtype->size),
+                     e->name, (unsigned long long)count, e->dtype->name, (unsigned long long)need,
                      (unsigned long long)(e->end - e->begin));
             st = fail(TG_ERR_IO, fn, path, m);
         }
