@@ -815,6 +815,15 @@ START_TEST(test_huge_extents)
     tg_tensor *mb = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, big));
     EXPECT_ERR(tg_matmul(tp, ma, mb), TG_ERR_SHAPE, "matmul", "(1099511627776,0)",
                "(0,1099511627776)", "result");
+    /* embed into a target with no elements but 2^58 outer blocks: nothing
+     * to store, at once (it looped over the empty blocks) */
+    tg_tensor *tall = tg_tensor_new(TG_F64, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    t = tg_tape_new(NULL);
+    tg_tensor *em = tg_embed(t, tall, 2, TT_SHAPE(INT64_C(1) << 58, 0), 1, 0, 1);
+    ck_assert_msg(em != NULL, "%s", tg_tape_error(t));
+    tt_assert_shape(em, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    tg_tape_free(t);
+    tg_tensor_free(tall);
     tg_tensor_free(ma);
     tg_tensor_free(mb);
     tg_tensor_free(zh);

@@ -372,6 +372,8 @@ static void embed_store(tg_tensor *full, const tg_tensor *part, int axis, int64_
 {
     const slice_rows r = rows_of(full, part, axis, step);
     const int64_t block = r.ext * r.inner;
+    /* nothing to store; outer alone may be as large as 2^59 */
+    if (full->numel == 0) return;
     TG_DISPATCH(full->dtype, T, {
         T *restrict f = full->data;
         const T *restrict p = part->data;
