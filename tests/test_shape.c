@@ -822,6 +822,22 @@ START_TEST(test_huge_extents)
     tg_tensor *em = tg_embed(t, tall, 2, TT_SHAPE(INT64_C(1) << 58, 0), 1, 0, 1);
     ck_assert_msg(em != NULL, "%s", tg_tape_error(t));
     tt_assert_shape(em, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    /* concat's gradient for inputs with no elements, in 2^58 empty rows */
+    tg_tensor_set_requires_grad(tall, true);
+    t = tg_tape_new(NULL);
+    tg_tensor *cc = tg_concat(t, 2, (tg_tensor *[]){tall, tall}, 1);
+    ck_assert_msg(cc != NULL, "%s", tg_tape_error(t));
+    ck_assert_int_eq(tg_backward(t, tg_sum_all(t, cc)), TG_OK);
+    tt_assert_shape(tg_tensor_grad(tall), 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    /* max along an axis of such a tensor, and its gradient */
+    tg_tensor *tall3 = tg_tensor_new(TG_F64, 3, TT_SHAPE(INT64_C(1) << 56, 3, 0));
+    tg_tensor_set_requires_grad(tall3, true);
+    tg_tensor *mx = tg_max(t, tall3, 1, false);
+    ck_assert_msg(mx != NULL, "%s", tg_tape_error(t));
+    tt_assert_shape(mx, 2, TT_SHAPE(INT64_C(1) << 56, 0));
+    ck_assert_int_eq(tg_backward(t, tg_sum_all(t, mx)), TG_OK);
+    tt_assert_shape(tg_tensor_grad(tall3), 3, TT_SHAPE(INT64_C(1) << 56, 3, 0));
+    tg_tensor_free(tall3);
     tg_tape_free(t);
     tg_tensor_free(tall);
     tg_tensor_free(ma);

@@ -358,7 +358,8 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data, *restrict mm = mask->data;
-        for (int64_t a = 0; a < outer; a++) {
+        /* with no elements (inner 0) nothing to do, however large outer */
+        for (int64_t a = 0; inner > 0 && a < outer; a++) {
             const T *restrict ga = gg + a * inner;
             for (int64_t r = 0; r < ext; r++) {
                 const int64_t off = (a * ext + r) * inner;
@@ -387,7 +388,8 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
         const T *restrict v = x->data;
         if (m)
             for (int64_t i = 0; i < x->numel; i++) m[i] = 0;
-        for (int64_t a = 0; a < outer; a++) {
+        /* with no elements (inner 0) nothing to do, however large outer */
+        for (int64_t a = 0; inner > 0 && a < outer; a++) {
             const T *va = v + a * ext * inner;
             for (int64_t i = 0; i < inner; i++) {
                 T best = va[i];

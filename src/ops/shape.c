@@ -574,7 +574,9 @@ static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
         } else {
             bool acc;
             tg_tensor *d = tg_grad_sink_buffer(k, i, &acc);
-            if (d)
+            /* an input with no elements: nothing to copy, however many
+             * (empty) rows there are */
+            if (d && len > 0)
                 TG_DISPATCH(g->dtype, T, {
                     T *restrict dd = d->data;
                     const T *restrict gg = (const T *)g->data + off;
