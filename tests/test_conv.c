@@ -1154,6 +1154,34 @@ START_TEST(test_flatten_huge_extents)
 }
 END_TEST
 
+/* A batch of 2^40 images with no channels (or no filters): no elements
+ * anywhere, so nothing to walk; the kernels looped over every image. */
+START_TEST(test_conv_empty_huge_batch)
+{
+    const int64_t N = INT64_C(1) << 40;
+    tg_tensor *x = tg_tensor_new(TG_F64, 4, TT_SHAPE(N, 0, 3, 3));
+    tg_tensor *w = tg_tensor_new(TG_F64, 4, TT_SHAPE(0, 0, 3, 2));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *c = tg_im2col(tp, x, 3, 2, 3, 3, 1, 1);
+    ck_assert_msg(c != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(c, 2, TT_SHAPE(0, 2 * N)); /* OH 1, OW 2 */
+    tg_tensor *y = tg_conv2d(tp, x, w, NULL, 3, 3, 1, 1);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(N, 0, 1, 2));
+    tg_tensor *back = tg_col2im(tp, c, TT_SHAPE(N, 0, 3, 3), 3, 2, 3, 3, 1, 1);
+    ck_assert_msg(back != NULL, "%s", tg_tape_error(tp));
+    tg_tensor *loss = tg_add(tp, tg_sum_all(tp, tg_add(tp, back, x)), tg_sum_all(tp, y));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    tt_assert_shape(tg_tensor_grad(x), 4, TT_SHAPE(N, 0, 3, 3));
+    tt_assert_shape(tg_tensor_grad(w), 4, TT_SHAPE(0, 0, 3, 2));
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -1189,5 +1217,11 @@ int main(void)
     tcase_add_test(tpl, test_max_pool_ties);
     tcase_add_test(tpl, test_cnn_flatten_dense);
     suite_add_tcase(s, tpl);
+
+    /* a short timeout: the point is that nothing is walked */
+    TCase *tce = tcase_create("empty");
+    tcase_set_timeout(tce, 20);
+    tcase_add_test(tce, test_conv_empty_huge_batch);
+    suite_add_tcase(s, tce);
     return tt_run(s);
 }

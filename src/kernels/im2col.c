@@ -267,6 +267,7 @@ static inline void tap_next(int64_t *a, int64_t *d, int64_t s)
 static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
                        bool ext, bool zero_pad)
 {
+    if (g->C == 0) return; /* no planes (and no output), however large N */
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
@@ -328,6 +329,7 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
 static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64_t ld, void *x,
                        bool accumulate, void *work, bool ext)
 {
+    if (g->C == 0) return; /* no planes (and no output), however large N */
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = OH * OW, nwork = tg__conv_work_len(g);

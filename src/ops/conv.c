@@ -186,6 +186,7 @@ static void widen_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const 
 static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
                       void *y, bool acc, const conv_blk *b)
 {
+    if (F == 0) return; /* y has no elements: no image to walk, however many */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
@@ -235,6 +236,7 @@ static bool all_finite(tg_dtype dt, int64_t n, const void *v)
 static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
                          const void *w, void *dx, bool acc, const conv_blk *b)
 {
+    if (g->C == 0 || g->H == 0 || g->W == 0) return; /* dx has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, M = b->M, LD = LX + 2 * M,
                   CHW = g->C * g->H * g->W;
@@ -269,6 +271,7 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
 static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
                          const void *gy, void *dw, bool acc, const conv_blk *b)
 {
+    if (F == 0 || g->C == 0) return; /* dw has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
