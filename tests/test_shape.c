@@ -822,6 +822,7 @@ START_TEST(test_huge_extents)
     tg_tensor *em = tg_embed(t, tall, 2, TT_SHAPE(INT64_C(1) << 58, 0), 1, 0, 1);
     ck_assert_msg(em != NULL, "%s", tg_tape_error(t));
     tt_assert_shape(em, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    tg_tape_free(t);
     /* concat's gradient for inputs with no elements, in 2^58 empty rows */
     tg_tensor_set_requires_grad(tall, true);
     t = tg_tape_new(NULL);
