@@ -8,6 +8,7 @@
  * closed forms written as loops. */
 #include "common.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1040,6 +1041,147 @@ START_TEST(test_conv_errors)
 }
 END_TEST
 
+/* ---- geometry whose sizes overflow (issue 18, items 1 and 3) --------------------- */
+/* Strides and paddings as large as an int allows: each geometry whose sizes
+ * (the padded input, the output, the column matrix, the kernels' work area)
+ * exceed TG_NUMEL_MAX is refused with a message naming the op and the
+ * geometry, never computed with a wrapped length. */
+START_TEST(test_conv_geometry_overflow)
+{
+    const int S = 1 << 30, P = 3 << 29; /* stride 2^30, padding 1.5 * 2^30 */
+    tg_tensor *x = tt_rand(TG_F64, 4, TT_SHAPE(1, 1, 1, 1), 1400, -1, 1);
+    tg_tensor *w = tt_rand(TG_F64, 4, TT_SHAPE(1, 1, 1, 1), 1401, -1, 1);
+    tg_tensor *w64 = tt_rand(TG_F64, 4, TT_SHAPE(64, 1, 1, 1), 1402, -1, 1);
+    /* the 4 x 4 output positions of that geometry, one channel, one image */
+    tg_tensor *cols = tt_rand(TG_F64, 2, TT_SHAPE(1, 16), 1403, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+
+    /* a small output (4x4) but SH * SW = 2^60 phases of work area: its length
+     * wrapped to a few elements and the kernels wrote past it */
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, NULL, S, S, P, P));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "input (1,1,1,1)", "kernel 1x1",
+                         "stride (1073741824,1073741824)", "padding (1610612736,1610612736)",
+                         "work area");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_im2col(tp, x, 1, 1, S, S, P, P));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "im2col", "stride (1073741824,1073741824)", "work area");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_col2im(tp, cols, TT_SHAPE(1, 1, 1, 1), 1, 1, S, S, P, P));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "stride (1073741824,1073741824)", "work area");
+    tg_tape_reset(tp);
+
+    /* padding INT_MAX: an output of (2^32 - 1)^2 positions, whose count
+     * overflowed */
+    ck_assert_ptr_null(tg_conv2d(tp, x, w, NULL, 1, 1, INT_MAX, INT_MAX));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "padding (2147483647,2147483647)", "output");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_im2col(tp, x, 1, 1, 1, 1, INT_MAX, INT_MAX));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "im2col", "padding (2147483647,2147483647)",
+                         "column matrix");
+    tg_tape_reset(tp);
+    /* 2^58 positions fit, 64 filters of them do not */
+    ck_assert_ptr_null(tg_conv2d(tp, x, w64, NULL, 1, 1, 1 << 28, 1 << 28));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "padding (268435456,268435456)", "output");
+    tg_tape_reset(tp);
+
+    /* col2im's image shape comes from the caller: its extents are checked
+     * before the column matrix's shape is computed from them */
+    ck_assert_ptr_null(
+        tg_col2im(tp, cols, TT_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40, 1, 1), 1, 1, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "input (1099511627776,1099511627776,1,1)",
+                         "padded input");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_col2im(tp, cols, TT_SHAPE(1, 1, INT64_MAX, 1), 1, 1, 1, 1, 1, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "padded input");
+    tg_tape_reset(tp);
+    /* a kernel larger than a hugely padded input: the message's padded
+     * extent is computed in 64 bits */
+    tg_tensor *wtall = tg_tape_alloc(tp, TG_F64, 4, TT_SHAPE(0, 1, INT64_C(1) << 40, 1));
+    ck_assert_ptr_nonnull(wtall);
+    ck_assert_ptr_null(tg_conv2d(tp, x, wtall, NULL, 1, 1, P, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "conv2d", "kernel 1099511627776x1",
+                         "padded input 3221225473x1");
+    tg_tape_reset(tp);
+
+    /* pooling: the output of an empty batch counts its other extents */
+    tg_tensor *e = tg_tape_alloc(tp, TG_F64, 4, TT_SHAPE(0, INT64_C(1) << 57, 1, 1));
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(tg_max_pool2d(tp, e, 2, 2, 1, 1, 1, 1));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "max_pool2d", "(0,144115188075855872,1,1)", "window 2x2",
+                         "padding (1,1)", "output");
+    tg_tape_reset(tp);
+
+    /* huge strides and windows that do fit are computed as before */
+    tg_tensor *x9 = tt_iota(TG_F64, 4, TT_SHAPE(1, 1, 3, 3));
+    tg_tensor *y = tg_max_pool2d(tp, x9, 1, 1, INT_MAX, INT_MAX, 0, 0);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_values("max_pool2d stride INT_MAX", y, TT_VALUES(0), 1, 0, 0);
+    y = tg_avg_pool2d(tp, x9, INT_MAX, 3, 1, 1, (INT_MAX - 1) / 2, 1);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(1, 1, 3, 3));
+    y = tg_conv2d(tp, x9, w, NULL, 1000, 1000, 0, 0);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_values("conv2d stride 1000", y, TT_VALUES(0), 1, 0, 0);
+
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+    tg_tensor_free(w64);
+    tg_tensor_free(cols);
+    tg_tensor_free(x9);
+}
+END_TEST
+
+/* flatten of a tensor with no elements and huge extents: the product of
+ * the extents after the first used to wrap (to 0 for 2^40 * 2^40, giving
+ * shape (0,0)); whichever the order of the axes, the shape is refused, at
+ * the tensor's creation or by flatten. */
+START_TEST(test_flatten_huge_extents)
+{
+    const int64_t big = INT64_C(1) << 40;
+    const int64_t shapes[][3] = {{0, big, big}, {big, big, 0}, {big, 0, big}};
+    for (int i = 0; i < ARRAY_LEN(shapes); i++) {
+        tg_tensor *x = tg_tensor_new(TG_F64, 3, shapes[i]);
+        if (!x) continue; /* refused where it is created: nothing to flatten */
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_flatten(tp, x);
+        ck_assert_msg(y == NULL, "flatten of shape %d gave %lld x %lld", i,
+                      (long long)tg_tensor_shape(y)[0], (long long)tg_tensor_shape(y)[1]);
+        tt_assert_tape_error(tp, TG_ERR_SHAPE, "flatten", "1099511627776");
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+    }
+}
+END_TEST
+
+/* A batch of 2^40 images with no channels (or no filters): no elements
+ * anywhere, so nothing to walk; the kernels looped over every image. */
+START_TEST(test_conv_empty_huge_batch)
+{
+    const int64_t N = INT64_C(1) << 40;
+    tg_tensor *x = tg_tensor_new(TG_F64, 4, TT_SHAPE(N, 0, 3, 3));
+    tg_tensor *w = tg_tensor_new(TG_F64, 4, TT_SHAPE(0, 0, 3, 2));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *c = tg_im2col(tp, x, 3, 2, 3, 3, 1, 1);
+    ck_assert_msg(c != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(c, 2, TT_SHAPE(0, 2 * N)); /* OH 1, OW 2 */
+    tg_tensor *y = tg_conv2d(tp, x, w, NULL, 3, 3, 1, 1);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(N, 0, 1, 2));
+    tg_tensor *back = tg_col2im(tp, c, TT_SHAPE(N, 0, 3, 3), 3, 2, 3, 3, 1, 1);
+    ck_assert_msg(back != NULL, "%s", tg_tape_error(tp));
+    tg_tensor *loss = tg_add(tp, tg_sum_all(tp, tg_add(tp, back, x)), tg_sum_all(tp, y));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    tt_assert_shape(tg_tensor_grad(x), 4, TT_SHAPE(N, 0, 3, 3));
+    tt_assert_shape(tg_tensor_grad(w), 4, TT_SHAPE(0, 0, 3, 2));
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -1057,6 +1199,8 @@ int main(void)
     tcase_add_test(tc, test_conv_empty_batch);
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_conv_step_no_malloc);
+    tcase_add_test(tc, test_conv_geometry_overflow);
+    tcase_add_test(tc, test_flatten_huge_extents);
     suite_add_tcase(s, tc);
 
     TCase *tcc = tcase_create("im2col");
@@ -1073,5 +1217,11 @@ int main(void)
     tcase_add_test(tpl, test_max_pool_ties);
     tcase_add_test(tpl, test_cnn_flatten_dense);
     suite_add_tcase(s, tpl);
+
+    /* a short timeout: the point is that nothing is walked */
+    TCase *tce = tcase_create("empty");
+    tcase_set_timeout(tce, 20);
+    tcase_add_test(tce, test_conv_empty_huge_batch);
+    suite_add_tcase(s, tce);
     return tt_run(s);
 }

@@ -9,6 +9,7 @@
  * the library prints. */
 #include "common.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +460,10 @@ static tg_status r_broadcast_to(fixture *f)
 {
     OP(tg_broadcast_to(T, f->a23, 2, TT_SHAPE(4, 3)));
 }
+static tg_status r_broadcast_to_size(fixture *f)
+{
+    OP(tg_broadcast_to(T, f->a23, 3, TT_SHAPE(INT64_C(1) << 58, 2, 3)));
+}
 static tg_status r_permute_null(fixture *f)
 {
     OP(tg_permute(T, f->a23, NULL));
@@ -495,6 +500,10 @@ static tg_status r_embed_fit(fixture *f)
 {
     OP(tg_embed(T, f->a23, 2, TT_SHAPE(4, 3), 0, 3, 1));
 }
+static tg_status r_embed_size(fixture *f)
+{
+    OP(tg_embed(T, f->a23, 2, TT_SHAPE(INT64_C(1) << 62, 3), 0, 0, 1));
+}
 static tg_status r_concat_none(fixture *f)
 {
     OP(tg_concat(T, 0, (tg_tensor *[]){f->a23}, 0));
@@ -502,6 +511,11 @@ static tg_status r_concat_none(fixture *f)
 static tg_status r_concat_shape(fixture *f)
 {
     OP(tg_concat(T, 2, (tg_tensor *[]){f->a23, f->c21}, 0));
+}
+static tg_status r_concat_size(fixture *f)
+{
+    tg_tensor *z = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(0, INT64_C(1) << 58));
+    OP(tg_concat(T, 2, (tg_tensor *[]){z, z}, 1));
 }
 
 /* matmul */
@@ -518,6 +532,12 @@ static tg_status r_mm_batch(fixture *f)
 static tg_status r_mm_inner(fixture *f)
 {
     OP(tg_matmul(T, f->a23, f->a23));
+}
+static tg_status r_mm_size(fixture *f)
+{
+    tg_tensor *a = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(INT64_C(1) << 40, 0));
+    tg_tensor *b = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(0, INT64_C(1) << 40));
+    OP(tg_matmul(T, a, b));
 }
 
 /* softmax and losses */
@@ -598,6 +618,23 @@ static tg_status r_conv_kernel0(fixture *f)
 {
     OP(tg_im2col(T, f->img, 0, 2, 1, 1, 0, 0));
 }
+static tg_status r_conv_work(fixture *f)
+{
+    OP(tg_conv2d(T, f->img, f->w, NULL, 1 << 30, 1 << 30, 3 << 29, 3 << 29));
+}
+static tg_status r_conv_output(fixture *f)
+{
+    OP(tg_conv2d(T, f->img, f->w, NULL, 1, 1, INT_MAX, INT_MAX));
+}
+static tg_status r_conv_block(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(0, 2, 16384, 16384));
+    OP(tg_conv2d(T, f->img, w, NULL, 1, 1, 65536, 65536));
+}
+static tg_status r_im2col_size(fixture *f)
+{
+    OP(tg_im2col(T, f->img, 1, 1, 1, 1, INT_MAX, INT_MAX));
+}
 static tg_status r_col2im_null(fixture *f)
 {
     OP(tg_col2im(T, f->a23, NULL, 1, 1, 1, 1, 0, 0));
@@ -610,9 +647,20 @@ static tg_status r_col2im_cols(fixture *f)
 {
     OP(tg_col2im(T, f->a23, (const int64_t[]){1, 2, 5, 5}, 3, 3, 1, 1, 0, 0));
 }
+static tg_status r_col2im_size(fixture *f)
+{
+    const int64_t big = INT64_C(1) << 40;
+    OP(tg_col2im(T, f->a23, (const int64_t[]){big, big, 1, 1}, 1, 1, 1, 1, 0, 0));
+}
 static tg_status r_flatten_0d(fixture *f)
 {
     OP(tg_flatten(T, f->s));
+}
+static tg_status r_flatten_size(fixture *f)
+{
+    /* a shape tg_tape_alloc accepts as long as a 0 comes first */
+    const int64_t big = INT64_C(1) << 40;
+    OP(tg_flatten(T, tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(0, big, big))));
 }
 static tg_status r_pool_rank(fixture *f)
 {
@@ -638,6 +686,11 @@ static tg_status r_pool_empty(fixture *f)
 static tg_status r_pool_big(fixture *f)
 {
     OP(tg_avg_pool2d(T, f->img, 7, 2, 1, 1, 0, 0));
+}
+static tg_status r_pool_size(fixture *f)
+{
+    tg_tensor *x = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(0, INT64_C(1) << 57, 1, 1));
+    OP(tg_max_pool2d(T, x, 2, 2, 1, 1, 1, 1));
 }
 
 /* tensors (no tape: tg_last_error) */
@@ -1143,6 +1196,8 @@ static row k_rows[] = {
     R(reshape_ndim, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape to more than 8 dimensions"),
     R(reshape_overflow, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape whose extents overflow int64"),
     R(broadcast_to, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_broadcast_to an incompatible shape"),
+    R(broadcast_to_size, "shape", TG_ERR_SHAPE, ON_TAPE,
+      "tg_broadcast_to a shape of more than TG_NUMEL_MAX elements"),
     R(permute_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_permute with perm NULL"),
     R(permute_bad, "shape", TG_ERR_AXIS, ON_TAPE, "tg_permute with a perm that is not one"),
     R(transpose_axis, "shape", TG_ERR_AXIS, ON_TAPE, "tg_transpose with an axis out of range"),
@@ -1153,11 +1208,17 @@ static row k_rows[] = {
       "tg_embed with extents that differ off the axis"),
     R(embed_step, "shape", TG_ERR_ARG, ON_TAPE, "tg_embed with step 0"),
     R(embed_fit, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_embed whose positions run past the extent"),
+    R(embed_size, "shape", TG_ERR_SHAPE, ON_TAPE,
+      "tg_embed into a shape of more than TG_NUMEL_MAX elements"),
     R(concat_none, "shape", TG_ERR_ARG, ON_TAPE, "tg_concat of 0 tensors"),
     R(concat_shape, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_concat of shapes that differ off the axis"),
+    R(concat_size, "shape", TG_ERR_SHAPE, ON_TAPE,
+      "tg_concat into a result of more than TG_NUMEL_MAX elements"),
     R(mm_rank, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul of a 1-d operand"),
     R(mm_batch, "matmul", TG_ERR_SHAPE, ON_TAPE, "batched tg_matmul with different batch sizes"),
     R(mm_inner, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with inner dimensions that differ"),
+    R(mm_size, "matmul", TG_ERR_SHAPE, ON_TAPE,
+      "tg_matmul with a result of more than TG_NUMEL_MAX elements"),
     R(softmax_empty, "softmax", TG_ERR_EMPTY, ON_TAPE, "softmax along an axis of extent 0"),
     R(loss_shape, "losses", TG_ERR_SHAPE, ON_TAPE,
       "a loss whose prediction and target differ in shape"),
@@ -1178,16 +1239,29 @@ static row k_rows[] = {
     R(conv_pad, "conv", TG_ERR_ARG, ON_TAPE, "tg_conv2d with negative padding"),
     R(conv_kernel, "conv", TG_ERR_SHAPE, ON_TAPE, "a kernel larger than the padded image"),
     R(conv_kernel0, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_im2col with a 0-sized kernel"),
+    R(conv_work, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "a stride and padding whose work area exceeds TG_NUMEL_MAX"),
+    R(conv_output, "conv", TG_ERR_SHAPE, ON_TAPE, "a padding whose output exceeds TG_NUMEL_MAX"),
+    R(conv_block, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "a geometry whose one-image column block exceeds TG_NUMEL_MAX"),
+    R(im2col_size, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_im2col whose column matrix exceeds TG_NUMEL_MAX"),
     R(col2im_null, "conv", TG_ERR_NULL, ON_TAPE, "tg_col2im with image_shape NULL"),
     R(col2im_image, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im with a negative image extent"),
     R(col2im_cols, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im of columns of the wrong shape"),
+    R(col2im_size, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_col2im with an image shape of more than TG_NUMEL_MAX elements"),
     R(flatten_0d, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_flatten of a 0-d tensor"),
+    R(flatten_size, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_flatten of a shape whose non-zero extents exceed TG_NUMEL_MAX"),
     R(pool_rank, "pooling", TG_ERR_SHAPE, ON_TAPE, "pooling of an input that is not 4-d"),
     R(pool_window, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with a 0-sized window"),
     R(pool_stride, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with stride 0"),
     R(pool_pad, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with padding over half the window"),
     R(pool_empty, "pooling", TG_ERR_EMPTY, ON_TAPE, "pooling an image with no pixels"),
     R(pool_big, "pooling", TG_ERR_SHAPE, ON_TAPE, "a window larger than the padded image"),
+    R(pool_size, "pooling", TG_ERR_SHAPE, ON_TAPE,
+      "pooling whose output exceeds TG_NUMEL_MAX elements"),
     R(t_dtype, "tensors", TG_ERR_DTYPE, LAST_ERROR, "creating a tensor of an unknown dtype"),
     R(t_ndim, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor of more than 8 dimensions"),
     R(t_extent, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor with a negative extent"),
@@ -1339,6 +1413,8 @@ static const message k_messages[] = {
     {"reshape_ndim", "reshape: (2,3) to a 9-d shape: bad target [node 0]"},
     {"reshape_overflow", "reshape: (2,3): the target shape overflows [node 0]"},
     {"broadcast_to", "broadcast_to: (2,3) does not broadcast to (4,3) [node 0]"},
+    {"broadcast_to_size", "broadcast_to: (2,3) to (288230376151711744,2,3): the result has more "
+                          "than 576460752303423487 elements [node 0]"},
     {"permute_null", "permute: (2,3): perm is NULL [node 0]"},
     {"permute_bad", "permute: (2,3): perm [0,0] is not a permutation of 0..1 [node 0]"},
     {"transpose_axis", "transpose: axis 5 out of range for f64[2,3] [node 0]"},
@@ -1350,12 +1426,18 @@ static const message k_messages[] = {
     {"embed_step", "embed: (2,3) into (4,3) axis 0: step 0 must be >= 1 [node 0]"},
     {"embed_fit",
      "embed: (2,3) into (4,3) axis 0: 2 positions from 3 step 1 do not fit in extent 4 [node 0]"},
+    {"embed_size", "embed: (2,3) into (4611686018427387904,3): the target has more than "
+                   "576460752303423487 elements [node 0]"},
     {"concat_none", "concat: 0 inputs; at least one is needed [node 0]"},
     {"concat_shape", "concat: input 1 (2,1) does not match input 0 (2,3) off axis 0 [node 0]"},
+    {"concat_size", "concat: inputs 0..1 (input 1 (0,288230376151711744)) along axis 1: the result "
+                    "has more than 576460752303423487 elements [node 0]"},
     {"mm_rank", "matmul: (4) @ (2,3): unsupported ranks 1-d @ 2-d (each operand must be a 2-d "
                 "matrix or a 3-d batch of matrices) [node 0]"},
     {"mm_batch", "matmul: (2,2,3) @ (3,3,2): batch sizes differ (2 vs 3) [node 0]"},
     {"mm_inner", "matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
+    {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
+                "576460752303423487 elements [node 0]"},
     {"softmax_empty", "softmax: axis 0 of f64[0,3] has extent 0 [node 0]"},
     {"loss_shape", "mse: y (2,3) and t (2,1) differ (targets are not broadcast) [node 0]"},
     {"loss_red", "bce_logits: unknown reduction 5 (use TG_REDUCE_SUM or TG_REDUCE_MEAN) [node 0]"},
@@ -1381,11 +1463,28 @@ static const message k_messages[] = {
     {"conv_kernel", "conv2d: kernel 7x3 is larger than the padded input 5x5 (input (1,2,5,5), "
                     "padding (0,0)) [node 0]"},
     {"conv_kernel0", "im2col: input (1,2,5,5): kernel 0x2 must be at least 1x1 [node 0]"},
+    {"conv_work", "conv2d: input (1,2,5,5), kernel 3x3, stride (1073741824,1073741824), padding "
+                  "(1610612736,1610612736): the work area would have more than 576460752303423487 "
+                  "elements [node 0]"},
+    {"conv_output",
+     "conv2d: input (1,2,5,5), kernel 3x3, stride (1,1), padding (2147483647,2147483647): the "
+     "output would have more than 576460752303423487 elements [node 0]"},
+    {"conv_block",
+     "conv2d: input (1,2,5,5), kernel 16384x16384, stride (1,1), padding (65536,65536): the column "
+     "block of one image would have more than 576460752303423487 elements [node 0]"},
+    {"im2col_size",
+     "im2col: input (1,2,5,5), kernel 1x1, stride (1,1), padding (2147483647,2147483647): the "
+     "column matrix would have more than 576460752303423487 elements [node 0]"},
     {"col2im_null", "col2im: image shape is NULL [node 0]"},
     {"col2im_image", "col2im: image shape (1,-2,3,3) is invalid [node 0]"},
     {"col2im_cols", "col2im: columns (2,3) must be (18,9) = (C*KH*KW, N*OH*OW) for image "
                     "(1,2,5,5), kernel 3x3, stride (1,1), padding (0,0) [node 0]"},
+    {"col2im_size",
+     "col2im: input (1099511627776,1099511627776,1,1), kernel 1x1, stride (1,1), padding (0,0): "
+     "the padded input would have more than 576460752303423487 elements [node 0]"},
     {"flatten_0d", "flatten: a 0-d tensor has no batch axis [node 0]"},
+    {"flatten_size", "flatten: (0,1099511627776,1099511627776): the product of its non-zero "
+                     "extents exceeds 576460752303423487 [node 0]"},
     {"pool_rank", "max_pool2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
     {"pool_window", "avg_pool2d: input (1,2,5,5): window 0x2 must be at least 1x1 [node 0]"},
     {"pool_stride", "max_pool2d: input (1,2,5,5): stride (0,2) must be >= 1 [node 0]"},
@@ -1394,6 +1493,8 @@ static const message k_messages[] = {
     {"pool_empty", "max_pool2d: input (1,2,0,5) has no pixels to pool [node 0]"},
     {"pool_big", "avg_pool2d: window 7x2 is larger than the padded input 5x5 (input (1,2,5,5), "
                  "padding (0,0)) [node 0]"},
+    {"pool_size", "max_pool2d: input (0,144115188075855872,1,1), window 2x2, stride (1,1), padding "
+                  "(1,1): the output would have more than 576460752303423487 elements [node 0]"},
     {"t_dtype", "tg_tensor_new: unknown dtype 5"},
     {"t_ndim", "tg_tensor_new: ndim 9 not in [0, 8] or shape NULL"},
     {"t_extent", "tg_tensor_new: extent -1 of axis 1 is invalid"},

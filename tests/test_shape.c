@@ -757,6 +757,123 @@ START_TEST(test_errors_embed)
 }
 END_TEST
 
+/* Huge extents, starts and steps (issue 18, item 3): slice and embed with a
+ * step near INT64_MAX (the row pitch step * inner overflowed), and shapes
+ * whose non-zero extents' product exceeds TG_NUMEL_MAX made by reshape,
+ * embed, concat, broadcast_to and matmul from tensors with no elements
+ * (accepted, or not, depending on where the 0 was). */
+START_TEST(test_huge_extents)
+{
+    const int64_t big = INT64_C(1) << 40;
+    tg_tensor *x = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    tg_tape *t = tg_tape_new(NULL);
+    /* one position of axis 1, huge steps: x[:, 1::step, :] */
+    const int64_t steps[] = {INT64_C(1) << 62, INT64_MAX / 2, INT64_MAX};
+    for (int i = 0; i < LEN(steps); i++) {
+        tg_tensor *p = tt_param(3, TT_SHAPE(2, 3, 4), 40 + i, -1, 1);
+        tg_tensor *y = tg_slice(t, x, 1, 1, INT64_MAX, steps[i]);
+        ck_assert_msg(y != NULL, "%s", tg_tape_error(t));
+        tt_assert_shape(y, 3, TT_SHAPE(2, 1, 4));
+        tt_assert_values("x[:, 1::huge, :]", y, TT_VALUES(4, 5, 6, 7, 16, 17, 18, 19), 8, 0, 0);
+        /* the adjoint: embed, through slice's backward, and embed's own */
+        tg_tensor *s = tg_slice(t, p, 1, 1, INT64_MAX, steps[i]);
+        ck_assert_int_eq(tg_backward(t, tg_sum_all(t, tg_mul(t, s, y))), TG_OK);
+        double dp[24] = {0};
+        for (int j = 0; j < 4; j++) dp[4 + j] = 4 + j, dp[16 + j] = 16 + j;
+        tt_assert_values("d slice", tg_tensor_grad(p), dp, 24, 0, 0);
+        tg_tensor *e = tg_embed(t, y, 3, TT_SHAPE(2, 3, 4), 1, 2, steps[i]);
+        ck_assert_msg(e != NULL, "%s", tg_tape_error(t));
+        for (int j = 0; j < 24; j++) dp[j] = 0;
+        for (int j = 0; j < 4; j++) dp[8 + j] = 4 + j, dp[20 + j] = 16 + j;
+        tt_assert_values("embed at 2, huge step", e, dp, 24, 0, 0);
+        tg_tape_reset(t);
+        tg_tensor_free(p);
+    }
+    tg_tape_free(t);
+
+    /* reshape of a tensor with no elements: refused in both axis orders */
+    tg_tensor *z = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 3));
+    EXPECT_ERR(tg_reshape(tp, z, 3, TT_SHAPE(0, big, big)), TG_ERR_SHAPE, "reshape", "(0,3)",
+               "overflows");
+    EXPECT_ERR(tg_reshape(tp, z, 3, TT_SHAPE(big, big, 0)), TG_ERR_SHAPE, "reshape", "(0,3)",
+               "overflows");
+    EXPECT_ERR(tg_reshape(tp, z, 3, TT_SHAPE(big, -1, big)), TG_ERR_SHAPE, "reshape", "(0,3)",
+               "overflows");
+    /* embed into a target whose extents are too large */
+    tg_tensor *z1 = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, 1));
+    EXPECT_ERR(tg_embed(tp, z1, 2, TT_SHAPE(0, INT64_C(1) << 62), 1, 0, 1), TG_ERR_SHAPE, "embed",
+               "(0,1)", "(0,4611686018427387904)", "more than");
+    /* broadcast_to a shape too large */
+    EXPECT_ERR(tg_broadcast_to(tp, z1, 3, TT_SHAPE(big, 0, big)), TG_ERR_SHAPE, "broadcast_to",
+               "(0,1)", "(1099511627776,0,1099511627776)", "more than");
+    /* concat: extents summed into a result too large */
+    tg_tensor *zh = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, INT64_C(1) << 58));
+    ck_assert_ptr_nonnull(zh);
+    EXPECT_ERR(tg_concat(tp, 2, (tg_tensor *[]){zh, zh}, 1), TG_ERR_SHAPE, "concat",
+               "(0,288230376151711744)", "more than");
+    /* matmul: (2^40, 0) @ (0, 2^40) is a (2^40, 2^40) result */
+    tg_tensor *ma = tg_tensor_new(TG_F64, 2, TT_SHAPE(big, 0));
+    tg_tensor *mb = tg_tensor_new(TG_F64, 2, TT_SHAPE(0, big));
+    EXPECT_ERR(tg_matmul(tp, ma, mb), TG_ERR_SHAPE, "matmul", "(1099511627776,0)",
+               "(0,1099511627776)", "result");
+    /* embed into a target with no elements but 2^58 outer blocks: nothing
+     * to store, at once (it looped over the empty blocks) */
+    tg_tensor *tall = tg_tensor_new(TG_F64, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    t = tg_tape_new(NULL);
+    tg_tensor *em = tg_embed(t, tall, 2, TT_SHAPE(INT64_C(1) << 58, 0), 1, 0, 1);
+    ck_assert_msg(em != NULL, "%s", tg_tape_error(t));
+    tt_assert_shape(em, 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    tg_tape_free(t);
+    /* concat's gradient for inputs with no elements, in 2^58 empty rows */
+    tg_tensor_set_requires_grad(tall, true);
+    t = tg_tape_new(NULL);
+    tg_tensor *cc = tg_concat(t, 2, (tg_tensor *[]){tall, tall}, 1);
+    ck_assert_msg(cc != NULL, "%s", tg_tape_error(t));
+    ck_assert_int_eq(tg_backward(t, tg_sum_all(t, cc)), TG_OK);
+    tt_assert_shape(tg_tensor_grad(tall), 2, TT_SHAPE(INT64_C(1) << 58, 0));
+    /* max along an axis of such a tensor, and its gradient */
+    tg_tensor *tall3 = tg_tensor_new(TG_F64, 3, TT_SHAPE(INT64_C(1) << 56, 3, 0));
+    tg_tensor_set_requires_grad(tall3, true);
+    tg_tensor *mx = tg_max(t, tall3, 1, false);
+    ck_assert_msg(mx != NULL, "%s", tg_tape_error(t));
+    tt_assert_shape(mx, 2, TT_SHAPE(INT64_C(1) << 56, 0));
+    ck_assert_int_eq(tg_backward(t, tg_sum_all(t, mx)), TG_OK);
+    tt_assert_shape(tg_tensor_grad(tall3), 3, TT_SHAPE(INT64_C(1) << 56, 3, 0));
+    tg_tensor_free(tall3);
+    tg_tape_free(t);
+    tg_tensor_free(tall);
+    tg_tensor_free(ma);
+    tg_tensor_free(mb);
+    tg_tensor_free(zh);
+    tg_tensor_free(z1);
+    tg_tensor_free(z);
+
+    /* a tensor with no elements but extents whose product overflows, where
+     * it can still be made: the ops' products of its extents are checked */
+    tg_tensor *zz = tg_tensor_new(TG_F64, 3, TT_SHAPE(0, big, big));
+    if (zz) {
+        t = tg_tape_new(NULL);
+        tg_tensor *r = tg_sum(t, zz, 2, (const int[]){1, 2}, false);
+        ck_assert_msg(r != NULL, "%s", tg_tape_error(t));
+        ck_assert_int_eq(tg_tensor_numel(r), 0);
+        r = tg_mean(t, zz, 2, (const int[]){1, 2}, false);
+        ck_assert_msg(r != NULL, "%s", tg_tape_error(t));
+        ck_assert_int_eq(tg_tensor_numel(r), 0);
+        r = tg_max(t, zz, 2, false);
+        ck_assert_msg(r != NULL, "%s", tg_tape_error(t));
+        r = tg_slice(t, zz, 0, 0, 1, 1);
+        ck_assert_msg(r != NULL, "%s", tg_tape_error(t));
+        r = tg_add(t, zz, tg_slice(t, zz, 2, 0, 1, 1));
+        ck_assert_msg(r != NULL, "%s", tg_tape_error(t));
+        ck_assert_ptr_null(tg_mean_all(t, zz));
+        tt_assert_tape_error(t, TG_ERR_EMPTY, "mean", "no elements");
+        tg_tape_free(t);
+        tg_tensor_free(zz);
+    }
+    tg_tensor_free(x);
+}
+END_TEST
+
 START_TEST(test_errors_concat)
 {
     tg_tensor *a = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
@@ -880,6 +997,7 @@ int main(void)
     tcase_add_test(te, test_errors_permute_slice);
     tcase_add_test(te, test_errors_embed);
     tcase_add_test(te, test_errors_concat);
+    tcase_add_test(te, test_huge_extents);
     tcase_add_test(te, test_errors_null_and_sticky);
     suite_add_tcase(s, te);
     return tt_run(s);

@@ -25,7 +25,10 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
         } else {
             strides[i] = st;
         }
-        if (k >= 0) st *= s[k];
+        /* checked: a shape whose extents' product is out of range has a 0
+         * extent (tensors are bounded), so no element is ever read with
+         * these strides, and the product must not overflow on the way */
+        if (k >= 0 && !tg__mul_i64(st, s[k], &st)) st = 0;
         (void)out;
     }
 }

@@ -24,8 +24,19 @@
 
 #include "../core/internal.h"
 
-bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw, int64_t sh,
-                        int64_t sw, int64_t ph, int64_t pw)
+tg__geom_err tg__conv_out_extent(int64_t in, int64_t pad, int64_t k, int64_t stride,
+                                 int64_t *padded, int64_t *out)
+{
+    int64_t p;
+    if (!tg__muladd_i64(2, pad, in, &p) || p > TG_NUMEL_MAX) return TG__GEOM_SIZE;
+    *padded = p;
+    if (k > p) return TG__GEOM_FIT;
+    *out = (p - k) / stride + 1;
+    return TG__GEOM_OK;
+}
+
+tg__geom_err tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
+                                int64_t sh, int64_t sw, int64_t ph, int64_t pw)
 {
     *g = (tg__conv_geom){.N = nchw[0],
                          .C = nchw[1],
@@ -37,12 +48,13 @@ bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int
                          .SW = sw,
                          .PH = ph,
                          .PW = pw};
-    if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->KH < 1 || g->KW < 1) return false;
-    int64_t hp = g->H + 2 * g->PH, wp = g->W + 2 * g->PW;
-    if (g->KH > hp || g->KW > wp) return false;
-    g->OH = (hp - g->KH) / g->SH + 1;
-    g->OW = (wp - g->KW) / g->SW + 1;
-    return true;
+    if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->KH < 1 || g->KW < 1)
+        return TG__GEOM_ARG;
+    int64_t numel, hp, wp;
+    if (!tg__extents_product(4, nchw, TG_NUMEL_MAX, &numel)) return TG__GEOM_SIZE;
+    tg__geom_err e = tg__conv_out_extent(g->H, g->PH, g->KH, g->SH, &hp, &g->OH);
+    if (e == TG__GEOM_OK) e = tg__conv_out_extent(g->W, g->PW, g->KW, g->SW, &wp, &g->OW);
+    return e;
 }
 
 /* Rows and columns of one phase: every (i + p / S) and (j + q / S) a tap
@@ -54,6 +66,19 @@ static int64_t phase_rows(const tg__conv_geom *g)
 static int64_t phase_cols(const tg__conv_geom *g)
 {
     return g->OW + (g->KW - 1) / g->SW;
+}
+
+bool tg__conv_geom_kernel_ok(const tg__conv_geom *g)
+{
+    /* the phase extents are at most the output's plus the kernel's, each
+     * bounded by the padded input's (TG_NUMEL_MAX): no overflow */
+    const int64_t PR = phase_rows(g), PC = phase_cols(g), lim = TG_NUMEL_MAX;
+    int64_t work, ext, margin;
+    return tg__extents_product(4, (const int64_t[]){g->SH, g->SW, PR, PC}, lim, &work) &&
+           tg__add_i64(work, PC, &work) && work <= lim &&
+           tg__extents_product(2, (const int64_t[]){g->OH, PC}, lim, &ext) &&
+           tg__muladd_i64((g->KH - 1) / g->SH, PC, (g->KW - 1) / g->SW, &margin) && margin <= lim &&
+           tg__muladd_i64(2, margin, ext, &ext) && ext <= lim;
 }
 
 int64_t tg__conv_work_len(const tg__conv_geom *g)
@@ -242,6 +267,7 @@ static inline void tap_next(int64_t *a, int64_t *d, int64_t s)
 static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, void *work,
                        bool ext, bool zero_pad)
 {
+    if (g->C == 0) return; /* no planes (and no output), however large N */
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
@@ -303,6 +329,7 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
 static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64_t ld, void *x,
                        bool accumulate, void *work, bool ext)
 {
+    if (g->C == 0) return; /* no planes (and no output), however large N */
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = OH * OW, nwork = tg__conv_work_len(g);

@@ -21,11 +21,38 @@ typedef struct tg__conv_geom {
     int64_t OH, OW;         /* output extents: (H + 2 PH - KH) / SH + 1, ... */
 } tg__conv_geom;
 
+/* Why tg__conv_geom_make refuses a geometry. */
+typedef enum tg__geom_err {
+    TG__GEOM_OK,
+    TG__GEOM_ARG,  /* a stride < 1, a padding < 0 or a kernel extent < 1 */
+    TG__GEOM_SIZE, /* the input's extents, or its padded extents, exceed TG_NUMEL_MAX */
+    TG__GEOM_FIT,  /* the kernel does not fit the padded input */
+} tg__geom_err;
+
+/* One axis of the output: (in + 2 pad - k) / stride + 1 into *out, with
+ * the padded extent in + 2 pad into *padded.  TG__GEOM_SIZE when the padded
+ * extent exceeds TG_NUMEL_MAX (in, pad >= 0, k, stride >= 1), TG__GEOM_FIT
+ * when k is larger than it. */
+tg__geom_err tg__conv_out_extent(int64_t in, int64_t pad, int64_t k, int64_t stride,
+                                 int64_t *padded, int64_t *out);
+
 /* The geometry of a kernel kh x kw (strides sh, sw, padding ph, pw) over an
- * NCHW input of the given shape, OH and OW included; false when the kernel
- * does not fit the padded input (or a stride is < 1, a padding < 0). */
-bool tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw, int64_t sh,
-                        int64_t sw, int64_t ph, int64_t pw);
+ * NCHW input of the given shape, OH and OW included.  The input's extents
+ * are checked against TG_NUMEL_MAX (tg__extents_product: col2im takes them
+ * from the caller), so that the sizes below can be checked without
+ * overflow; the sizes the caller allocates (its output, and
+ * tg__conv_geom_kernel_ok for the kernels) are the caller's to check. */
+tg__geom_err tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
+                                int64_t sh, int64_t sw, int64_t ph, int64_t pw);
+/* Are the sizes the im2col / col2im kernels derive from g at most
+ * TG_NUMEL_MAX: the work area (tg__conv_work_len) and one image's block in
+ * the extended layout with its margins?  Every op that runs the kernels
+ * checks this when it validates the geometry: the work area grows with
+ * SH * SW (one phase per stride offset), so a huge stride with a huge
+ * padding gives a geometry whose output is small but whose work area is
+ * not, and its length must not wrap.  Then those sizes, and the indexes
+ * into them, are computed without checks. */
+bool tg__conv_geom_kernel_ok(const tg__conv_geom *g);
 /* Rows and columns of the column matrix. */
 static inline int64_t tg__conv_geom_rows(const tg__conv_geom *g)
 {

@@ -85,17 +85,51 @@ static tg__conv_geom one_image(const tg__conv_geom *g)
     return o;
 }
 
+/* Fails with a message naming op, the geometry and what would be too
+ * large (a size this geometry implies exceeds TG_NUMEL_MAX). */
+static bool geom_too_large(tg_tape *tp, const char *op, const tg__conv_geom *g, const char *what)
+{
+    tg_tape_fail(tp, TG_ERR_SHAPE,
+                 "%s: input (%lld,%lld,%lld,%lld), kernel %lldx%lld, stride (%lld,%lld), padding "
+                 "(%lld,%lld): the %s would have more than %lld elements",
+                 op, (long long)g->N, (long long)g->C, (long long)g->H, (long long)g->W,
+                 (long long)g->KH, (long long)g->KW, (long long)g->SH, (long long)g->SW,
+                 (long long)g->PH, (long long)g->PW, what, (long long)TG_NUMEL_MAX);
+    return false;
+}
+
+/* Elements of blk_make's scratch (one image's column block with its
+ * margins, F x LX, R x F and the kernels' work area) into *len; false when
+ * that exceeds TG_NUMEL_MAX.  tg_conv2d checks it with the geometry; the
+ * ops recorded from there reuse the geometry and F. */
+static bool blk_len(const tg__conv_geom *g, int64_t F, int64_t *len)
+{
+    const tg__conv_geom g1 = one_image(g);
+    const int64_t lim = TG_NUMEL_MAX;
+    /* LX + 2M and the work area are within lim (tg__conv_geom_kernel_ok) */
+    const int64_t ld = tg__conv_ext_cols(&g1) + 2 * tg__conv_ext_margin(&g1);
+    int64_t R, n, t;
+    return tg__extents_product(3, (const int64_t[]){g->C, g->KH, g->KW}, lim, &R) &&
+           tg__extents_product(2, (const int64_t[]){R, ld}, lim, &n) &&
+           tg__extents_product(2, (const int64_t[]){F, tg__conv_ext_cols(&g1)}, lim, &t) &&
+           tg__add_i64(n, t, &n) && tg__extents_product(2, (const int64_t[]){R, F}, lim, &t) &&
+           tg__add_i64(n, t, &n) && tg__add_i64(n, tg__conv_work_len(g), &n) && n <= lim &&
+           (*len = n, true);
+}
+
 static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F, conv_blk *b)
 {
     const tg__conv_geom g1 = one_image(g);
     const size_t es = tg_dtype_size(dt);
+    int64_t len;
+    if (!blk_len(g, F, &len)) return geom_too_large(tp, "conv2d", g, "column block of one image");
     b->R = tg__conv_geom_rows(g);
     b->L = g->OH * g->OW;
     b->LX = tg__conv_ext_cols(&g1);
     b->PC = b->LX / g->OH;
     b->M = tg__conv_ext_margin(&g1);
     const int64_t ncols = b->R * (b->LX + 2 * b->M);
-    char *m = scratch(tp, dt, ncols + F * b->LX + b->R * F + tg__conv_work_len(g));
+    char *m = scratch(tp, dt, len);
     if (!m) return false;
     b->cols = m;
     b->fx = m + (size_t)ncols * es;
@@ -152,6 +186,7 @@ static void widen_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const 
 static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
                       void *y, bool acc, const conv_blk *b)
 {
+    if (F == 0) return; /* y has no elements: no image to walk, however many */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
@@ -201,6 +236,7 @@ static bool all_finite(tg_dtype dt, int64_t n, const void *v)
 static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
                          const void *w, void *dx, bool acc, const conv_blk *b)
 {
+    if (g->C == 0 || g->H == 0 || g->W == 0) return; /* dx has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, M = b->M, LD = LX + 2 * M,
                   CHW = g->C * g->H * g->W;
@@ -235,6 +271,7 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
 static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
                          const void *gy, void *dw, bool acc, const conv_blk *b)
 {
+    if (F == 0 || g->C == 0) return; /* dw has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
     const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
@@ -481,7 +518,8 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
 
 /* ---- public validation -------------------------------------------------- */
 /* Builds the geometry of an (N,C,H,W) input and a KH x KW kernel, failing
- * with a message naming op, the shapes, stride and padding. */
+ * with a message naming op, the shapes, stride and padding (geom_sizes_ok
+ * then checks the sizes it implies). */
 static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t kh, int64_t kw,
                       int sh, int sw, int ph, int pw, tg__conv_geom *g)
 {
@@ -501,14 +539,37 @@ static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t k
                      tg__shape_str(x, s, sizeof s), (long long)kh, (long long)kw);
         return false;
     }
-    if (!tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
+    switch (tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
+    case TG__GEOM_OK:
+        break;
+    case TG__GEOM_FIT: /* the padded extents are within TG_NUMEL_MAX */
         tg_tape_fail(tp, TG_ERR_SHAPE,
                      "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (input %s, "
                      "padding (%d,%d))",
-                     op, (long long)kh, (long long)kw, (long long)(g->H + 2 * ph),
-                     (long long)(g->W + 2 * pw), tg__shape_str(x, s, sizeof s), ph, pw);
+                     op, (long long)kh, (long long)kw, (long long)(g->H + 2 * (int64_t)ph),
+                     (long long)(g->W + 2 * (int64_t)pw), tg__shape_str(x, s, sizeof s), ph, pw);
         return false;
+    default:
+        return geom_too_large(tp, op, g, "padded input");
     }
+    return true;
+}
+
+/* The sizes geometry g implies, each at most TG_NUMEL_MAX, checked once
+ * when an op validates it: for conv2d (F filters) the output and blk_make's
+ * scratch, for im2col and col2im (F < 0) the column matrix (C*KH*KW) x
+ * (N*OH*OW); for all the kernels' work area. */
+static bool geom_sizes_ok(tg_tape *tp, const char *op, const tg__conv_geom *g, int64_t F)
+{
+    int64_t n;
+    if (F >= 0 &&
+        !tg__extents_product(4, (const int64_t[]){g->N, F, g->OH, g->OW}, TG_NUMEL_MAX, &n))
+        return geom_too_large(tp, op, g, "output");
+    if (F < 0 && !tg__extents_product(6, (const int64_t[]){g->C, g->KH, g->KW, g->N, g->OH, g->OW},
+                                      TG_NUMEL_MAX, &n))
+        return geom_too_large(tp, op, g, "column matrix");
+    if (!tg__conv_geom_kernel_ok(g)) return geom_too_large(tp, op, g, "work area");
+    if (F >= 0 && !blk_len(g, F, &n)) return geom_too_large(tp, op, g, "column block of one image");
     return true;
 }
 
@@ -550,6 +611,7 @@ tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, i
     tg__conv_geom g;
     if (!make_geom(tp, "conv2d", x, w->shape[2], w->shape[3], stride_h, stride_w, pad_h, pad_w, &g))
         return NULL;
+    if (!geom_sizes_ok(tp, "conv2d", &g, w->shape[0])) return NULL;
     return conv_fwd(tp, x, w, bias, &g);
 }
 
@@ -659,7 +721,9 @@ tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, in
     if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
     if (!expect_4d(tp, "im2col", "input", x, "(N,C,H,W)")) return NULL;
     tg__conv_geom g;
-    if (!make_geom(tp, "im2col", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
+    if (!make_geom(tp, "im2col", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g) ||
+        !geom_sizes_ok(tp, "im2col", &g, -1))
+        return NULL;
     return im2col_op(tp, x, &g);
 }
 
@@ -685,7 +749,9 @@ tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4],
     for (int d = 0; d < 4; d++) img_shape[d] = image_shape[d];
     tg_tensor img = {.ndim = 4, .shape = img_shape};
     tg__conv_geom g;
-    if (!make_geom(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
+    if (!make_geom(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w, &g) ||
+        !geom_sizes_ok(tp, "col2im", &g, -1))
+        return NULL;
     return col2im_op(tp, cols, &g);
 }
 
@@ -698,7 +764,17 @@ tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x)
         tg_tape_fail(tp, TG_ERR_SHAPE, "flatten: a 0-d tensor has no batch axis");
         return NULL;
     }
-    int64_t rest = 1;
-    for (int d = 1; d < x->ndim; d++) rest *= x->shape[d];
+    /* checked: a tensor with no elements may carry extents whose product
+     * is out of range (where it could be made), and whether it is refused
+     * must not depend on which axis holds the 0 */
+    int64_t n, rest = 0;
+    if (!tg__extents_product(x->ndim, x->shape, TG_NUMEL_MAX, &n)) {
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "flatten: %s: the product of its non-zero extents exceeds %lld",
+                     tg__shape_str(x, s, sizeof s), (long long)TG_NUMEL_MAX);
+        return NULL;
+    }
+    (void)tg__extents_product(x->ndim - 1, x->shape + 1, TG_NUMEL_MAX, &rest); /* within n's */
     return tg_reshape(tp, x, 2, (const int64_t[]){x->shape[0], rest});
 }

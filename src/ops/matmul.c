@@ -231,6 +231,14 @@ tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bo
     if (a->ndim == 3 || b->ndim == 3) shape[nd++] = d.batch;
     shape[nd++] = d.M;
     shape[nd++] = d.N;
+    int64_t numel;
+    if (!tg__extents_product(nd, shape, TG_NUMEL_MAX, &numel)) {
+        char sa[TG_SHAPE_BUF + 4], sb[TG_SHAPE_BUF + 4];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "matmul: %s @ %s: the result has more than %lld elements",
+                     operand_str(a, trans_a, sa, sizeof sa), operand_str(b, trans_b, sb, sizeof sb),
+                     (long long)TG_NUMEL_MAX);
+        return NULL;
+    }
     tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
     if (!out) return NULL;
     mm_forward(out, a, b, trans_a, trans_b, &d);

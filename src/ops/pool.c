@@ -302,15 +302,31 @@ static bool pool_geom(tg_tape *tp, const char *op, const tg_tensor *x, int kh, i
                      tg__shape_str(x, s, sizeof s));
         return false;
     }
-    if (!tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
+    const char *too_large = "padded input";
+    switch (tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
+    case TG__GEOM_OK: {
+        int64_t n;
+        const int64_t e[4] = {g->N, g->C, g->OH, g->OW};
+        if (tg__extents_product(4, e, TG_NUMEL_MAX, &n)) return true;
+        too_large = "output";
+        break;
+    }
+    case TG__GEOM_FIT: /* the padded extents are within TG_NUMEL_MAX */
         tg_tape_fail(tp, TG_ERR_SHAPE,
                      "%s: window %dx%d is larger than the padded input %lldx%lld (input %s, "
                      "padding (%d,%d))",
-                     op, kh, kw, (long long)(g->H + 2 * ph), (long long)(g->W + 2 * pw),
-                     tg__shape_str(x, s, sizeof s), ph, pw);
+                     op, kh, kw, (long long)(g->H + 2 * (int64_t)ph),
+                     (long long)(g->W + 2 * (int64_t)pw), tg__shape_str(x, s, sizeof s), ph, pw);
         return false;
+    default:
+        break;
     }
-    return true;
+    tg_tape_fail(tp, TG_ERR_SHAPE,
+                 "%s: input %s, window %dx%d, stride (%d,%d), padding (%d,%d): the %s would have "
+                 "more than %lld elements",
+                 op, tg__shape_str(x, s, sizeof s), kh, kw, sh, sw, ph, pw, too_large,
+                 (long long)TG_NUMEL_MAX);
+    return false;
 }
 
 tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,

@@ -12,6 +12,16 @@ static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
     return buf;
 }
 
+/* The product of extents [from, to) of x, checked (tg__extents_product):
+ * within TG_NUMEL_MAX for a tensor's shape; should a tensor with no
+ * elements carry extents whose product is not, 0, an extent over which the
+ * kernels do nothing. */
+static int64_t prod_range(const tg_tensor *x, int from, int to)
+{
+    int64_t p;
+    return tg__extents_product(to - from, x->shape + from, TG_NUMEL_MAX, &p) ? p : 0;
+}
+
 /* Output offset strides for reducing x over the axes flagged in red[]: 0
  * along reduced axes, the output's row-major stride elsewhere. */
 static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride)
@@ -19,7 +29,8 @@ static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride
     int64_t st = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
         ostride[d] = red[d] ? 0 : st;
-        if (!red[d]) st *= x->shape[d];
+        /* checked as in prod_range: unused when the product is out of range */
+        if (!red[d] && !tg__mul_i64(st, x->shape[d], &st)) st = 0;
     }
 }
 
@@ -220,8 +231,12 @@ static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int nax
     if (!axes_flags(tp, op->name, x, naxes, axes, at.red)) return NULL;
     int64_t shape[TG_MAX_DIMS], count = 1;
     int k = reduced_shape(x, at.red, keepdim, shape);
+    /* checked: out of range only for a tensor with no elements whose 0
+     * extent is kept, whose output then has none either (count unused) */
     for (int d = 0; d < x->ndim; d++)
-        if (at.red[d]) count *= x->shape[d];
+        if (at.red[d] && x->shape[d] == 0) count = 0;
+    for (int d = 0; d < x->ndim && count; d++)
+        if (at.red[d] && !tg__mul_i64(count, x->shape[d], &count)) count = TG_NUMEL_MAX;
     if (mean) {
         if (count == 0) {
             char s[TG_SHAPE_BUF + 8];
@@ -347,14 +362,13 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    int64_t outer = 1, inner = 1;
-    for (int e = 0; e < at->axis; e++) outer *= x->shape[e];
-    for (int e = at->axis + 1; e < x->ndim; e++) inner *= x->shape[e];
+    const int64_t outer = prod_range(x, 0, at->axis), inner = prod_range(x, at->axis + 1, x->ndim);
     const int64_t ext = x->shape[at->axis];
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data, *restrict mm = mask->data;
-        for (int64_t a = 0; a < outer; a++) {
+        /* with no elements (inner 0) nothing to do, however large outer */
+        for (int64_t a = 0; inner > 0 && a < outer; a++) {
             const T *restrict ga = gg + a * inner;
             for (int64_t r = 0; r < ext; r++) {
                 const int64_t off = (a * ext + r) * inner;
@@ -375,9 +389,7 @@ static const tg_op k_max = {"max", 1, max_backward, max_direct, NULL};
  * mask; x is seen as (outer, ext, inner) with ext >= 1. */
 static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 {
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < axis; d++) outer *= x->shape[d];
-    for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+    const int64_t outer = prod_range(x, 0, axis), inner = prod_range(x, axis + 1, x->ndim);
     const int64_t ext = x->shape[axis];
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
@@ -385,7 +397,8 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
         const T *restrict v = x->data;
         if (m)
             for (int64_t i = 0; i < x->numel; i++) m[i] = 0;
-        for (int64_t a = 0; a < outer; a++) {
+        /* with no elements (inner 0) nothing to do, however large outer */
+        for (int64_t a = 0; inner > 0 && a < outer; a++) {
             const T *va = v + a * ext * inner;
             for (int64_t i = 0; i < inner; i++) {
                 T best = va[i];

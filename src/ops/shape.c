@@ -64,17 +64,20 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
         sh[i] = shape[i];
         if (shape[i] == -1 && infer < 0) {
             infer = i;
+            sh[i] = 1; /* the product of the others, below */
         } else if (shape[i] < 0) {
             tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s: extent %lld of axis %d is invalid",
                          tg__shape_str(x, s, sizeof s), (long long)shape[i], i);
             return NULL;
-        } else if (shape[i] > 0 && known > INT64_MAX / shape[i]) {
-            tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s: the target shape overflows",
-                         tg__shape_str(x, s, sizeof s));
-            return NULL;
-        } else {
-            known *= shape[i];
         }
+    }
+    /* the rule of tensor shapes (tg__extents_product): the product of the
+     * non-zero extents is bounded even when one extent is 0, so no shape
+     * with such extents is made from a tensor with no elements */
+    if (!tg__extents_product(ndim, sh, TG_NUMEL_MAX, &known)) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s: the target shape overflows",
+                     tg__shape_str(x, s, sizeof s));
+        return NULL;
     }
     if (infer >= 0) {
         if (known == 0 || x->numel % known) {
@@ -86,7 +89,7 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
             return NULL;
         }
         sh[infer] = x->numel / known;
-        known *= sh[infer];
+        known *= sh[infer]; /* x->numel: no overflow */
     }
     if (known != x->numel) {
         char t[TG_SHAPE_BUF];
@@ -148,11 +151,19 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
                      tg__shape_str(x, s, sizeof s), t);
         return NULL;
     }
+    int64_t n;
+    if (!tg__extents_product(ndim, shape, TG_NUMEL_MAX, &n)) {
+        char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "broadcast_to: %s to %s: the result has more than %lld elements",
+                     tg__shape_str(x, s, sizeof s), dims_str(ndim, shape, t, sizeof t),
+                     (long long)TG_NUMEL_MAX);
+        return NULL;
+    }
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
     if (!out) return NULL;
     int64_t st[TG_MAX_DIMS], idx[TG_MAX_DIMS] = {0};
     tg__broadcast_strides(x->ndim, x->shape, ndim, shape, st);
-    const int64_t n = out->numel;
     const int64_t last = ndim ? shape[ndim - 1] : 1, ls = ndim ? st[ndim - 1] : 0;
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
@@ -172,18 +183,22 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
 }
 
 /* Extents before / after axis of a row-major shape: the op then works on an
- * (outer, extent, inner) view of contiguous data. */
+ * (outer, extent, inner) view of contiguous data.  The product is checked
+ * (tg__extents_product): it is within TG_NUMEL_MAX for a tensor's shape;
+ * should a tensor with no elements carry extents whose product is not, 0
+ * is returned, an extent with which the ops copy nothing. */
+static int64_t prod_range(const int64_t *shape, int from, int to)
+{
+    int64_t p;
+    return tg__extents_product(to - from, shape + from, TG_NUMEL_MAX, &p) ? p : 0;
+}
 static int64_t prod_before(const int64_t *shape, int axis)
 {
-    int64_t p = 1;
-    for (int d = 0; d < axis; d++) p *= shape[d];
-    return p;
+    return prod_range(shape, 0, axis);
 }
 static int64_t prod_after(int ndim, const int64_t *shape, int axis)
 {
-    int64_t p = 1;
-    for (int d = axis + 1; d < ndim; d++) p *= shape[d];
-    return p;
+    return prod_range(shape, axis + 1, ndim);
 }
 
 /* ---- permute: out axis i = x axis perm[i]; d = permute(g, perm^-1) --------
@@ -199,14 +214,16 @@ typedef struct permute_attr {
 static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm, bool acc)
 {
     const int nd = x->ndim;
+    const int64_t n = out->numel;
+    /* x has n > 0 elements, so the strides, products of its extents, are
+     * at most n (with no elements they could overflow) */
+    if (n == 0) return;
     int64_t xs[TG_MAX_DIMS], st[TG_MAX_DIMS], s = 1;
     for (int d = nd - 1; d >= 0; d--) {
         xs[d] = s;
         s *= x->shape[d];
     }
     for (int i = 0; i < nd; i++) st[i] = xs[perm[i]];
-    const int64_t n = out->numel;
-    if (n == 0) return;
     const int64_t last = nd ? out->shape[nd - 1] : 1, ls = nd ? st[nd - 1] : 0;
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
@@ -323,7 +340,10 @@ static slice_rows rows_of(const tg_tensor *full, const tg_tensor *part, int axis
     const bool merge = step == 1 && r.m > 0;
     r.rows = merge ? 1 : r.m;
     r.len = merge ? r.m * r.inner : r.inner;
-    r.pitch = step * r.inner;
+    /* with m > 1 the positions fit the extent, (m - 1) step < ext, so the
+     * pitch is within the tensor; with m <= 1 it is never used, and a huge
+     * step would overflow it */
+    r.pitch = r.m > 1 ? step * r.inner : 0;
     return r;
 }
 
@@ -364,6 +384,8 @@ static void embed_store(tg_tensor *full, const tg_tensor *part, int axis, int64_
 {
     const slice_rows r = rows_of(full, part, axis, step);
     const int64_t block = r.ext * r.inner;
+    /* nothing to store; outer alone may be as large as 2^59 */
+    if (full->numel == 0) return;
     TG_DISPATCH(full->dtype, T, {
         T *restrict f = full->data;
         const T *restrict p = part->data;
@@ -509,6 +531,12 @@ tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, i
                      axis, (long long)step);
         return NULL;
     }
+    int64_t numel;
+    if (!tg__extents_product(ndim, shape, TG_NUMEL_MAX, &numel)) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "embed: %s into %s: the target has more than %lld elements",
+                     s, t, (long long)TG_NUMEL_MAX);
+        return NULL;
+    }
     /* x's m positions start, ..., start + (m-1) step must lie in [0, ext);
      * with m = 0 any start in [0, ext] is fine (an empty slice's start). */
     const int64_t ext = shape[at.axis], m = x->shape[at.axis];
@@ -558,7 +586,9 @@ static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
         } else {
             bool acc;
             tg_tensor *d = tg_grad_sink_buffer(k, i, &acc);
-            if (d)
+            /* an input with no elements: nothing to copy, however many
+             * (empty) rows there are */
+            if (d && len > 0)
                 TG_DISPATCH(g->dtype, T, {
                     T *restrict dd = d->data;
                     const T *restrict gg = (const T *)g->data + off;
@@ -596,7 +626,6 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
         if (!tg__same_dtype(tp, k_concat.name, x0, x)) return NULL;
         bool ok = x->ndim == nd;
         for (int d = 0; ok && d < nd; d++) ok = d == ax || x->shape[d] == x0->shape[d];
-        if (ok && x->shape[ax] > INT64_MAX - shape[ax]) ok = false;
         if (!ok) {
             char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
             tg_tape_fail(tp, TG_ERR_SHAPE,
@@ -604,7 +633,16 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
                          tg__shape_str(x, a, sizeof a), tg__shape_str(x0, b, sizeof b), axis);
             return NULL;
         }
-        shape[ax] += x->shape[ax];
+        int64_t numel;
+        if (!tg__add_i64(shape[ax], x->shape[ax], &shape[ax]) ||
+            !tg__extents_product(nd, shape, TG_NUMEL_MAX, &numel)) {
+            char a[TG_SHAPE_BUF];
+            tg_tape_fail(tp, TG_ERR_SHAPE,
+                         "concat: inputs 0..%d (input %d %s) along axis %d: the result has more "
+                         "than %lld elements",
+                         i, i, tg__shape_str(x, a, sizeof a), axis, (long long)TG_NUMEL_MAX);
+            return NULL;
+        }
     }
     tg_tensor *out = tg_tape_alloc(tp, x0->dtype, nd, shape);
     if (!out) return NULL;

@@ -12,9 +12,17 @@
  *     built;
  *   - for a valid f64 graph of small, finite, well-conditioned values, the
  *     gradient agrees with central finite differences (tg_gradcheck).
+ * Some inputs have no elements but huge extents (one 0, the others up to
+ * 2^58, within the rule of tensor shapes: the non-zero extents' product
+ * at most INT64_MAX / 16), and the *_HUGE ops draw strides, paddings,
+ * kernels, starts, steps and target extents near 2^30, 2^31, 2^62,
+ * INT64_MAX and below 0, so that every size the library derives from them
+ * is computed where it can overflow (UBSan reports a signed overflow, ASan
+ * a write past a block sized by a wrapped length).
  * Any violation calls __builtin_trap() so libFuzzer records a crash. */
 #include <tapegrad.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +124,57 @@ enum {
     OP_MAXPOOL,
     OP_AVGPOOL,
     OP_FLATTEN,
+    OP_CONV2D_HUGE,
+    OP_IM2COL_HUGE,
+    OP_COL2IM_HUGE,
+    OP_POOL_HUGE,
+    OP_SLICE_HUGE,
+    OP_EMBED_HUGE,
+    OP_RESHAPE_HUGE,
+    OP_BROADCAST_HUGE,
     OP_COUNT
 };
+
+/* Extremes for the int parameters of conv, im2col and pooling (strides,
+ * paddings, kernels): the products and sums of these overflowed. */
+static int huge_int(uint8_t b)
+{
+    static const int v[] = {1,       2,
+                            3,       0,
+                            -1,      INT_MIN,
+                            INT_MAX, INT_MAX - 1,
+                            1 << 30, (1 << 30) + 1,
+                            3 << 29, 1 << 29,
+                            1 << 28, 1 << 16,
+                            1000,    (INT_MAX - 1) / 2};
+    return v[b % (sizeof v / sizeof v[0])];
+}
+
+/* Extremes for extents, starts and steps (int64). */
+static int64_t huge_i64(uint8_t b)
+{
+    static const int64_t v[] = {0,
+                                1,
+                                2,
+                                3,
+                                -1,
+                                -2,
+                                INT64_C(1) << 30,
+                                INT64_C(1) << 31,
+                                (INT64_C(1) << 31) - 1,
+                                INT64_C(1) << 32,
+                                INT64_C(1) << 40,
+                                INT64_C(1) << 58,
+                                INT64_C(1) << 59,
+                                INT64_MAX / 16,
+                                INT64_C(1) << 62,
+                                INT64_MAX / 2,
+                                INT64_MAX - 1,
+                                INT64_MAX,
+                                INT64_MIN,
+                                -(INT64_C(1) << 62)};
+    return v[b % (sizeof v / sizeof v[0])];
+}
 
 static int sgn_small(uint8_t b) /* -2..5, mostly valid small ints */
 {
@@ -345,6 +402,55 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                              sgn_small(p[4]), sgn_small(p[5]), sgn_small(p[6]));
     case OP_FLATTEN:
         return tg_flatten(tp, a);
+    /* extreme parameters: these exercise validation and the error paths;
+     * a graph they leave valid (huge strides or steps that still fit) is
+     * not a finite-difference check (windows of 2^31 scale by 2^-62) */
+    case OP_CONV2D_HUGE:
+        pg->risky = true;
+        return tg_conv2d(tp, a, b, (p[2] & 1) ? c : NULL, huge_int(p[3]), huge_int(p[4]),
+                         huge_int(p[5]), huge_int(p[6]));
+    case OP_IM2COL_HUGE:
+        pg->risky = true;
+        return tg_im2col(tp, a, (p[7] & 1) ? huge_int(p[1]) : 1 + p[1] % 3,
+                         (p[7] & 2) ? huge_int(p[2]) : 1 + p[2] % 3, huge_int(p[3]), huge_int(p[4]),
+                         huge_int(p[5]), huge_int(p[6]));
+    case OP_COL2IM_HUGE: {
+        pg->risky = true;
+        int64_t img[4] = {huge_i64(p[7]), 1 + p[0] % 3, huge_i64(p[1]), huge_i64(p[2])};
+        return tg_col2im(tp, a, img, (p[0] & 64) ? huge_int(p[3]) : 1 + p[3] % 3,
+                         (p[0] & 128) ? huge_int(p[4]) : 1 + p[4] % 3, huge_int(p[5]),
+                         huge_int(p[6]), huge_int(p[3] >> 4), huge_int(p[4] >> 4));
+    }
+    case OP_POOL_HUGE: {
+        pg->risky = true;
+        const int kh = (p[7] & 1) ? huge_int(p[1]) : 1 + p[1] % 3;
+        const int kw = (p[7] & 2) ? huge_int(p[2]) : 1 + p[2] % 3;
+        /* the padding: mostly the largest allowed, half the window */
+        const int ph = (p[7] & 4) ? huge_int(p[5]) : kh / 2,
+                  pw = (p[7] & 8) ? huge_int(p[6]) : kw / 2;
+        return (p[7] & 16) ? tg_max_pool2d(tp, a, kh, kw, huge_int(p[3]), huge_int(p[4]), ph, pw)
+                           : tg_avg_pool2d(tp, a, kh, kw, huge_int(p[3]), huge_int(p[4]), ph, pw);
+    }
+    case OP_SLICE_HUGE:
+        return tg_slice(tp, a, ax, huge_i64(p[2]), huge_i64(p[3]), huge_i64(p[4]));
+    case OP_EMBED_HUGE:
+    case OP_RESHAPE_HUGE:
+    case OP_BROADCAST_HUGE: {
+        /* x's own extents, some replaced by extremes (and -1 for reshape) */
+        int nd = p[2] % 5;
+        int64_t sh[4];
+        for (int i = 0; i < 4; i++)
+            sh[i] = a && i < tg_tensor_ndim(a) && !(p[7] & (1u << i)) ? tg_tensor_shape(a)[i]
+                                                                      : huge_i64(p[3 + i]);
+        switch (in->op % OP_COUNT) {
+        case OP_RESHAPE_HUGE:
+            return tg_reshape(tp, a, nd, sh);
+        case OP_BROADCAST_HUGE:
+            return tg_broadcast_to(tp, a, nd, sh);
+        default:
+            return tg_embed(tp, a, nd, sh, ax, huge_i64(p[1]), huge_i64(p[0]));
+        }
+    }
     }
     return NULL;
 }
@@ -427,11 +533,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t total = 0;
     for (int i = 0; i < pg.n_in; i++) {
         uint8_t h = rd(&r);
-        int nd = (h & 7) % 5; /* bits 0-2: rank 0..4; 0x20 requires grad; 0x40 dtype */
+        /* bits 0-2: rank 0..4; 0x20 requires grad; 0x40 dtype; 0x80 (with
+         * rank >= 2) no elements, huge extents */
+        int nd = (h & 7) % 5;
         int64_t sh[4];
         for (int d = 0; d < nd; d++) {
             uint8_t x = rd(&r);
             sh[d] = x % 8 == 7 ? 0 : 1 + x % 3; /* 0 now and then: empty tensors */
+        }
+        if ((h & 0x80) && nd >= 2) {
+            /* one 0 (axis from the first extent byte) and extremes elsewhere
+             * whose product stays within the rule of tensor shapes */
+            const int zero = (int)(sh[0] % (int64_t)nd);
+            int64_t prod = 1;
+            for (int d = 0; d < nd; d++) {
+                int64_t e = d == zero ? 0 : huge_i64(rd(&r));
+                if (d != zero && (e < 1 || e > INT64_MAX / 16 / prod)) e = 1;
+                if (d != zero) prod *= e;
+                sh[d] = e;
+            }
         }
         tg_dtype dt = (mixed && (h & 0x40)) ? (pg.dt == TG_F64 ? TG_F32 : TG_F64) : pg.dt;
         tg_rng rng;
@@ -458,8 +578,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int k = 0; k < 8; k++) in->p[k] = rd(&r);
     }
 
-    tg_tape_options opts = {
-        .anomaly = pg.anomaly, .arena_limit = pg.small_arena ? 6000 : 0, .arena_chunk = 1024};
+    /* a bounded arena: a huge geometry that validation lets through must
+     * end in TG_ERR_NOMEM, not in an allocation beyond libFuzzer's limit */
+    tg_tape_options opts = {.anomaly = pg.anomaly,
+                            .arena_limit = pg.small_arena ? 6000 : (size_t)64 << 20,
+                            .arena_chunk = 1024};
     tg_tape *tp = tg_tape_new(&opts);
     tg_tape *other = tg_tape_new(NULL);
     CHECK(tp && other);
