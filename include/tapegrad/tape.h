@@ -26,7 +26,9 @@ tg_tape *tg_tape_new(const tg_tape_options *opts);
 void tg_tape_free(tg_tape *tp);
 /* Forget every node and tape-owned tensor and clear the error; keeps the
  * memory, so a loop of reset + forward + backward allocates nothing after
- * its first steps.  Tape-owned tensors from before are invalid afterwards. */
+ * its first steps.  Tape-owned tensors from before are invalid afterwards:
+ * an op given one made before the last reset fails with TG_ERR_TAPE
+ * ("stale"); docs/api.md says what is caught and what is not. */
 void tg_tape_reset(tg_tape *tp);
 
 /* The first error is sticky: every later op returns NULL without effect. */

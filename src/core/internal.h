@@ -155,6 +155,29 @@ void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
 
+/* ---- AddressSanitizer ------------------------------------------------------ */
+/* In sanitizer builds the arena poisons the memory it has not handed out in
+ * the current epoch (core/arena.c), so a read of a stale tape tensor is
+ * reported; the liveness check itself reads headers with TG_NO_ASAN. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_ASAN 1
+#endif
+#endif
+#if defined(TG_ASAN)
+#include <sanitizer/asan_interface.h>
+#define TG_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define TG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define TG_NO_ASAN        __attribute__((no_sanitize_address))
+#else
+#define TG_ASAN           0
+#define TG_POISON(p, n)   ((void)(p), (void)(n))
+#define TG_UNPOISON(p, n) ((void)(p), (void)(n))
+#define TG_NO_ASAN
+#endif
+
 /* ---- arena (core/arena.c) ------------------------------------------------ */
 typedef struct tg_chunk {
     struct tg_chunk *next;
@@ -166,19 +189,27 @@ typedef struct tg_arena {
     tg_chunk *first; /* chunk list, oldest first */
     size_t in_use, high_water, reserved, limit, chunk_size;
     int64_t mallocs;
+    /* The tape's tensor arena (core/tape.c) is "stable": reset keeps its
+     * chunks (a stale tensor's header stays readable) and flips skew
+     * between 0 and 8, the address of every small block modulo 16, so no
+     * block of one epoch starts where one of the epoch before did. */
+    bool stable;
+    size_t skew;
 } tg_arena;
-void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit);
+/* stable: see tg_arena. */
+void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit, bool stable);
 /* Small blocks (headers, index arrays, attributes, a small tensor with its
- * header) are 16-byte aligned so a scalar-sized graph does not waste most of
- * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
- * are TG_ALIGN-aligned for vector loads. */
+ * header) sit at 16-byte steps (8-byte aligned at least) so a scalar-sized
+ * graph does not waste most of its memory on padding; blocks of
+ * TG_ARENA_BIG bytes or more (tensor data) are TG_ALIGN-aligned for vector
+ * loads. */
 #define TG_ARENA_BIG 256
 /* Every case but the fast one of tg__arena_alloc (core/arena.c). */
 void *tg__arena_alloc_slow(tg_arena *a, size_t n);
 /* NULL when out of memory or over the limit.  The common case of a scalar
  * tape, a small block that fits the current chunk of an arena without a
  * limit, is inline: a scalar op makes two or three blocks.  Chunk offsets
- * stay multiples of 16, so it needs no padding. */
+ * stay at skew modulo 16, so it needs no padding. */
 static inline void *tg__arena_alloc(tg_arena *a, size_t n)
 {
     tg_chunk *h = a->head;
@@ -189,6 +220,7 @@ static inline void *tg__arena_alloc(tg_arena *a, size_t n)
             h->used += r;
             a->in_use += r;
             if (a->in_use > a->high_water) a->high_water = a->in_use;
+            TG_UNPOISON(p, n);
             return p;
         }
     }

@@ -61,8 +61,8 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     }
     tg_tape_options o = {0};
     if (opts) o = *opts;
-    tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit);
-    tg__arena_init(&tp->links, o.arena_chunk, 0);
+    tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit, true);
+    tg__arena_init(&tp->links, o.arena_chunk, 0, false);
     tp->epoch = 1;
     tp->rg_ok = true;
     tp->recording = true;
@@ -205,11 +205,37 @@ tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
     return s;
 }
 
-bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
+/* Is t, a header that says "TAPE", one tp made in this epoch?  The epoch
+ * alone would not tell if reset simply rewound the arena: the same graph
+ * built again puts each new header where the old one was, and a tensor kept
+ * from before would read the new header.  The tensor arena keeps its chunks
+ * and starts every block of one epoch at another address modulo 16 than
+ * those of the epoch before (core/arena.c), so a tensor kept across one
+ * reset reads memory the tape still owns, at an address where no header of
+ * this epoch starts: its own old header (epoch past), or the inside of a new
+ * block.  TG_NO_ASAN: it reads a stale header, which sanitizer builds poison
+ * (the error is the report). */
+static inline TG_NO_ASAN bool tape_tensor_live(const tg_tensor *t, const tg_tape *tp)
+{
+    return t->tape == tp && t->epoch == tp->epoch;
+}
+
+TG_NO_ASAN bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
 {
     if (!t) return false;
     if (t->magic == TG_MAGIC_USER) return true;
-    return t->magic == TG_MAGIC_TAPE && t->tape == tp && t->epoch == tp->epoch;
+    return t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp);
+}
+
+/* Does p point into tp's tensor arena (any chunk, any epoch)?  Only on the
+ * error path: there a tensor that failed the check is stale when it lies in
+ * the tape's own memory, whatever that memory holds now. */
+static bool in_arena(const tg_tape *tp, const void *p)
+{
+    const uintptr_t a = (uintptr_t)p;
+    for (const tg_chunk *c = tp->arena.first; c; c = c->next)
+        if (a >= (uintptr_t)c->mem && a - (uintptr_t)c->mem < c->size) return true;
+    return false;
 }
 
 /* ---- tape-owned tensors -------------------------------------------------- */
@@ -232,8 +258,8 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     /* The header and its ndim extents take one arena block; a small tensor
      * (a scalar of a scalar tape) has its data in the same block, after the
      * extents: one bump instead of two, 80 bytes for a 0-d f64.  Its data is
-     * then 8-byte aligned (enough for either dtype; the arena promises no
-     * more than 16 for blocks that small anyway). */
+     * then 8-byte aligned, enough for either dtype (and all the arena
+     * promises for blocks that small: core/internal.h, TG_ARENA_BIG). */
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
     const size_t head = sizeof(tg_tensor) + (size_t)ndim * sizeof(int64_t);
     const bool joint = !view && bytes < TG_ALIGN;
@@ -464,7 +490,19 @@ void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n)
 }
 
 /* ---- inputs and recording ----------------------------------------------- */
-bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
+/* Why input i failed the liveness check (the error path of the below). */
+static TG_NO_ASAN void fail_input(tg_tape *tp, const char *op_name, int i, const tg_tensor *t)
+{
+    if (in_arena(tp, t))
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "%s: input %d is stale (created before the last tg_tape_reset)", op_name, i);
+    else if (t->magic == TG_MAGIC_TAPE && t->tape != tp)
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d belongs to another tape", op_name, i);
+    else
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
+}
+
+TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
 {
     if (!tp) return false;
     if (tp->status != TG_OK) return false;
@@ -478,21 +516,10 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
             tg_tape_fail(tp, TG_ERR_NULL, "%s: input %d is NULL", op_name, i);
             return false;
         }
-        if (t->magic == TG_MAGIC_USER) continue;
-        if (t->magic != TG_MAGIC_TAPE) {
-            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
-            return false;
-        }
-        if (t->tape != tp) {
-            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d belongs to another tape", op_name, i);
-            return false;
-        }
-        if (t->epoch != tp->epoch) {
-            tg_tape_fail(tp, TG_ERR_TAPE,
-                         "%s: input %d is stale (created before the last tg_tape_reset)", op_name,
-                         i);
-            return false;
-        }
+        if (t->magic == TG_MAGIC_USER || (t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp)))
+            continue;
+        fail_input(tp, op_name, i, t);
+        return false;
     }
     return true;
 }
