@@ -164,6 +164,11 @@ static tg_status r_stale(fixture *f)
     tg_tape_reset(T);
     OP(tg_neg(T, y));
 }
+static tg_status r_null_tape(fixture *f)
+{
+    ck_assert_ptr_null(tg_add(NULL, f->a23, f->a23));
+    return tg_last_status();
+}
 static tg_status r_record_count(fixture *f)
 {
     tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
@@ -806,6 +811,7 @@ static row k_rows[] = {
     R(not_live, "tape", TG_ERR_TAPE, ON_TAPE, "something that is not a live tensor (freed memory)"),
     R(other_tape, "tape", TG_ERR_TAPE, ON_TAPE, "a tensor of another tape"),
     R(stale, "tape", TG_ERR_TAPE, ON_TAPE, "a tape tensor from before tg_tape_reset"),
+    R(null_tape, "tape", TG_ERR_NULL, LAST_ERROR, "an op given a NULL tape"),
     R(record_count, "custom ops", TG_ERR_ARG, ON_TAPE,
       "tg_tape_record with an input count that differs from the op's arity"),
     R(record_output, "custom ops", TG_ERR_TAPE, ON_TAPE,
@@ -959,6 +965,7 @@ static const message k_messages[] = {
     {"not_live", "exp: input 0 is not a live tensor (freed?) [node 0]"},
     {"other_tape", "mul: input 1 belongs to another tape [node 0]"},
     {"stale", "neg: input 0 is stale (created before the last tg_tape_reset) [node 0]"},
+    {"null_tape", "add: tape is NULL"},
     {"record_count", "record silent: bad descriptor, output or input count 2 [node 0]"},
     {"record_output",
      "record silent: the output must come from tg_tape_alloc on this tape [node 0]"},

@@ -565,7 +565,10 @@ static void grad_install(tg_tensor *t, void *p)
 
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "backward: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "backward", y)) return tg_tape_status(tp);
     tg_backward_options o = {0};
@@ -730,7 +733,10 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
 tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph)
 {
-    if (!tp) return TG_ERR_NULL;
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "grad: tape is NULL");
+        return TG_ERR_NULL;
+    }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "grad", y)) return tg_tape_status(tp);
     if (n < 0 || (n && (!xs || !out))) {

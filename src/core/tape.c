@@ -241,6 +241,10 @@ static bool in_arena(const tg_tape *tp, const void *p)
 /* ---- tape-owned tensors -------------------------------------------------- */
 static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view)
 {
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tg_tape_alloc: tape is NULL");
+        return NULL;
+    }
     if (!tg__tape_ok(tp)) return NULL;
     if ((dt != TG_F32 && dt != TG_F64) || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
         tg_tape_fail(tp, TG_ERR_ARG, "alloc: bad dtype %d or ndim %d", (int)dt, ndim);
@@ -502,9 +506,15 @@ static TG_NO_ASAN void fail_input(tg_tape *tp, const char *op_name, int i, const
         tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
 }
 
+/* Every op starts here, so a NULL tape is reported here once for all of
+ * them (on the thread's last error: there is no tape to hold it). */
 TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
 {
-    if (!tp) return false;
+    if (!op_name) op_name = "(op)";
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "%s: tape is NULL", op_name);
+        return false;
+    }
     if (tp->status != TG_OK) return false;
     if (n > 0 && !in) {
         tg_tape_fail(tp, TG_ERR_NULL, "%s: input array is NULL", op_name);
@@ -621,6 +631,10 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
                           tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                           tg_tensor *const *aux)
 {
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "record %s: tape is NULL", op && op->name ? op->name : "(op)");
+        return NULL;
+    }
     if (!tg__tape_ok(tp)) return NULL;
     if (!op || !op->name || !out || (n_in && !in) || n_in < 0 || n_aux < 0 || (n_aux && !aux) ||
         (op->arity >= 0 && op->arity != n_in)) {
