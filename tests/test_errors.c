@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "src/core/internal.h" /* tg__clear_last */
+#include "src/core/internal.h" /* tg__clear_last, tg_tensor_describe of a header on the stack */
 
 typedef struct fixture {
     tg_tape *tp;
@@ -298,6 +298,69 @@ START_TEST(test_null_tape_every_op)
 }
 END_TEST
 
+/* Unclear messages: a negative count said "NULL array"; an output too big
+ * to exist said "alloc: extent ... invalid" without naming the op. */
+START_TEST(test_counts_and_sizes_named)
+{
+    tg_tensor *y = tg_exp(fx.tp, fx.a23);
+    tg_tensor *gs[1];
+    ck_assert_int_ne(tg_vjp(fx.tp, tg_sum_all(fx.tp, y), NULL, -1, NULL, gs, false), TG_OK);
+    tt_assert_tape_error(fx.tp, TG_ERR_ARG, "grad", "input count -1 is negative");
+    assert_sticky_then_reset(fx.tp);
+    ck_assert_ptr_null(tg_sum(fx.tp, fx.a23, -1, NULL, false));
+    tt_assert_tape_error(fx.tp, TG_ERR_AXIS, "sum", "-1 axes");
+    assert_sticky_then_reset(fx.tp);
+    /* zero-element tensors whose broadcast has too many elements */
+    const int64_t big = INT64_C(1) << 40;
+    tg_tensor *p = tg_tensor_new(TG_F64, 3, TT_SHAPE(big, 1, 0));
+    tg_tensor *q = tg_tensor_new(TG_F64, 3, TT_SHAPE(1, big, 0));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_null(tg_add(fx.tp, p, q));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "add", "1099511627776");
+    assert_sticky_then_reset(fx.tp);
+    /* the op being built is forgotten once recorded: a later allocation of
+     * the user's own is named as such */
+    ck_assert_ptr_nonnull(tg_exp(fx.tp, fx.a23));
+    ck_assert_ptr_null(tg_tape_alloc(fx.tp, TG_F64, 2, TT_SHAPE(big, big)));
+    tt_assert_tape_error(fx.tp, TG_ERR_SHAPE, "tg_tape_alloc", "(1099511627776,1099511627776)");
+    tg_tensor_free(p);
+    tg_tensor_free(q);
+}
+END_TEST
+
+/* Shape strings of up to TG_MAX_DIMS extents of any size print in full; a
+ * buffer too small for one ends in ",...)" and never in a cut number. */
+START_TEST(test_long_shape_strings)
+{
+    int64_t ext[TG_MAX_DIMS];
+    for (int i = 0; i < TG_MAX_DIMS; i++) ext[i] = i % 2 ? INT64_MIN : INT64_MAX - i;
+    struct tg_tensor h;
+    memset(&h, 0, sizeof h);
+    h.magic = 0;
+    h.dtype = TG_F64;
+    h.ndim = TG_MAX_DIMS;
+    h.shape = ext;
+    char want[400] = "f64[";
+    for (int i = 0; i < TG_MAX_DIMS; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "",
+                 (long long)ext[i]);
+    strcat(want, "]");
+    char d[TG_SHAPE_BUF + 8];
+    ck_assert_str_eq(tg_tensor_describe(&h, d, sizeof d), want);
+    /* cut short: whole extents, then ",...)" */
+    char s[40];
+    tg__shape_str(&h, s, sizeof s);
+    ck_assert_str_eq(s, "(9223372036854775807,...)");
+    char e[8];
+    ck_assert_str_eq(tg__shape_str(&h, e, sizeof e), "(...)");
+    h.ndim = 1;
+    ck_assert_str_eq(tg__shape_str(&h, s, sizeof s), "(9223372036854775807)");
+    h.ndim = 0;
+    ck_assert_str_eq(tg__shape_str(&h, s, sizeof s), "()");
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
     for (int s = 0; s < TG_STATUS_COUNT; s++) {
@@ -323,6 +386,8 @@ int main(void)
     tcase_add_test(tc, test_record_misuse);
     tcase_add_test(tc, test_strerror);
     tcase_add_loop_test(tc, test_null_tape_every_op, 0, N_NULL_TAPE_OPS);
+    tcase_add_test(tc, test_counts_and_sizes_named);
+    tcase_add_test(tc, test_long_shape_strings);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -183,13 +183,41 @@ static tg_status r_record_saved(fixture *f)
     tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
     OP(tg_tape_record(T, &k_silent, 1, &f->a23, o, NULL, 8, 0, NULL));
 }
+static tg_status r_record_negative(fixture *f)
+{
+    tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
+    OP(tg_tape_record(T, &k_silent, -1, NULL, o, NULL, 0, 0, NULL));
+}
+static tg_status r_check_negative(fixture *f)
+{
+    ck_assert(!tg_tape_check_inputs(T, "custom", -1, NULL));
+    return tg_tape_status(T);
+}
 static tg_status r_alloc_dtype(fixture *f)
 {
     OP(tg_tape_alloc(T, (tg_dtype)7, 1, TT_SHAPE(2)));
 }
+static tg_status r_alloc_ndim(fixture *f)
+{
+    OP(tg_tape_alloc(T, TG_F64, 9, TT_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)));
+}
+static tg_status r_alloc_shape_null(fixture *f)
+{
+    OP(tg_tape_alloc(T, TG_F64, 2, NULL));
+}
 static tg_status r_alloc_extent(fixture *f)
 {
     OP(tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, -5)));
+}
+static tg_status r_alloc_big(fixture *f)
+{
+    OP(tg_tape_alloc(T, TG_F32, 2, TT_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40)));
+}
+static tg_status r_alloc_in_op(fixture *f)
+{
+    /* a custom op's output: the error names the op, not the allocation */
+    ck_assert(tg_tape_check_inputs(T, "custom", 1, &f->a23));
+    OP(tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(2, INT64_C(1) << 62, 3)));
 }
 static tg_status r_arena_limit(fixture *f)
 {
@@ -818,8 +846,17 @@ static row k_rows[] = {
       "tg_tape_record with an output not made by tg_tape_alloc on this tape"),
     R(record_saved, "custom ops", TG_ERR_NULL, ON_TAPE,
       "tg_tape_record with saved_size but no saved"),
+    R(record_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_record with n_in < 0"),
+    R(check_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_check_inputs with n < 0"),
     R(alloc_dtype, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_alloc with an unknown dtype"),
+    R(alloc_ndim, "custom ops", TG_ERR_SHAPE, ON_TAPE, "tg_tape_alloc with more than 8 dimensions"),
+    R(alloc_shape_null, "custom ops", TG_ERR_NULL, ON_TAPE,
+      "tg_tape_alloc with ndim > 0, shape NULL"),
     R(alloc_extent, "custom ops", TG_ERR_SHAPE, ON_TAPE, "tg_tape_alloc with a negative extent"),
+    R(alloc_big, "custom ops", TG_ERR_SHAPE, ON_TAPE,
+      "tg_tape_alloc of more than TG_NUMEL_MAX (2^59 - 1) elements"),
+    R(alloc_in_op, "custom ops", TG_ERR_SHAPE, ON_TAPE,
+      "the same inside an op (after its tg_tape_check_inputs): the op is named"),
     R(arena_limit, "memory", TG_ERR_NOMEM, ON_TAPE, "an op past tg_tape_options.arena_limit"),
     R(nomem_nodes, "memory", TG_ERR_NOMEM, ON_TAPE, "malloc fails growing the node list"),
     R(nomem_register, "memory", TG_ERR_NOMEM, ON_TAPE,
@@ -970,8 +1007,16 @@ static const message k_messages[] = {
     {"record_output",
      "record silent: the output must come from tg_tape_alloc on this tape [node 0]"},
     {"record_saved", "record silent: saved is NULL with size 8 [node 0]"},
-    {"alloc_dtype", "alloc: bad dtype 7 or ndim 1 [node 0]"},
-    {"alloc_extent", "alloc: extent -5 of axis 1 is invalid [node 0]"},
+    {"record_negative", "record silent: input count -1 is negative [node 0]"},
+    {"check_negative", "custom: input count -1 is negative [node 0]"},
+    {"alloc_dtype", "tg_tape_alloc: unknown dtype 7 [node 0]"},
+    {"alloc_ndim", "tg_tape_alloc: 9 dimensions (0 to 8 allowed) [node 0]"},
+    {"alloc_shape_null", "tg_tape_alloc: shape is NULL for 2 dimensions [node 0]"},
+    {"alloc_extent", "tg_tape_alloc: extent -5 of axis 1 is negative in (2,-5) [node 0]"},
+    {"alloc_big", "tg_tape_alloc: a tensor of shape (1099511627776,1099511627776) would have over "
+                  "576460752303423487 elements [node 0]"},
+    {"alloc_in_op", "custom: a tensor of shape (2,4611686018427387904,3) would have over "
+                    "576460752303423487 elements [node 0]"},
     {"arena_limit", "arena: cannot allocate 8000 bytes (in use 80, limit 4096) [node 0]"},
     {"nomem_nodes", "neg: out of memory growing the node list [node 256]"},
     {"nomem_register", "neg: out of memory registering input 0 [node 1]"},

@@ -739,7 +739,7 @@ tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_ten
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "grad", y)) return tg_tape_status(tp);
-    if (n < 0 || (n && (!xs || !out))) {
+    if (n > 0 && (!xs || !out)) { /* n < 0: tg_tape_check_inputs says so */
         tg_tape_fail(tp, TG_ERR_NULL, "grad: inputs or outputs array is NULL");
         return tg_tape_status(tp);
     }

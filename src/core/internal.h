@@ -236,9 +236,13 @@ void tg__set_last(tg_status s, const char *fmt, ...)
 #endif
     ;
 void tg__clear_last(void);
-/* "(3,4)" */
+/* "(3,4)"; cut at an extent with ",...)" when buf is too small. */
 char *tg__shape_str(const tg_tensor *t, char *buf, size_t n);
-#define TG_SHAPE_BUF 96
+/* The same for ndim extents (shape may be NULL only when ndim is 0). */
+char *tg__dims_str(int ndim, const int64_t *shape, char *buf, size_t n);
+/* Room for any shape string: TG_MAX_DIMS extents of up to 20 characters
+ * ("-9223372036854775808"), the commas, the parentheses and the NUL. */
+#define TG_SHAPE_BUF (2 + TG_MAX_DIMS * 21)
 
 /* ---- tape internals (core/tape.c) ---------------------------------------- */
 bool tg__tape_ok(const tg_tape *tp);

@@ -31,6 +31,9 @@ struct tg_tape {
 
     bool recording;
     bool anomaly;
+    /* the op being built: named by tg_tape_check_inputs, cleared when it is
+     * recorded, so an allocation that fails in between names it */
+    const char *op;
     const bool *dep;
     int32_t n_dep;
     int64_t bw_node;    /* node whose backward rule is running, -1 outside */
@@ -109,6 +112,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->dep = NULL;
     tp->n_dep = 0;
     tp->bw_node = -1;
+    tp->op = NULL;
 }
 
 tg_status tg_tape_status(const tg_tape *tp)
@@ -246,18 +250,35 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
         return NULL;
     }
     if (!tg__tape_ok(tp)) return NULL;
-    if ((dt != TG_F32 && dt != TG_F64) || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
-        tg_tape_fail(tp, TG_ERR_ARG, "alloc: bad dtype %d or ndim %d", (int)dt, ndim);
+    /* inside an op, a failure names the op (its output shape may be too
+     * big); called by the user, tg_tape_alloc */
+    const char *who = tp->op ? tp->op : "tg_tape_alloc";
+    if (dt != TG_F32 && dt != TG_F64) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: unknown dtype %d", who, (int)dt);
         return NULL;
     }
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
-            tg_tape_fail(tp, TG_ERR_SHAPE, "alloc: extent %lld of axis %d is invalid",
-                         (long long)shape[i], i);
-            return NULL;
-        }
-        n *= shape[i];
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %d dimensions (0 to %d allowed)", who, ndim,
+                     TG_MAX_DIMS);
+        return NULL;
+    }
+    if (ndim && !shape) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: shape is NULL for %d dimensions", who, ndim);
+        return NULL;
+    }
+    int64_t n;
+    if (!tg__extents_product(ndim, shape, TG_NUMEL_MAX, &n)) {
+        char s[TG_SHAPE_BUF];
+        tg__dims_str(ndim, shape, s, sizeof s);
+        int neg = 0;
+        while (neg < ndim && shape[neg] >= 0) neg++;
+        if (neg < ndim)
+            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is negative in %s", who,
+                         (long long)shape[neg], neg, s);
+        else
+            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: a tensor of shape %s would have over %lld elements",
+                         who, s, (long long)TG_NUMEL_MAX);
+        return NULL;
     }
     /* The header and its ndim extents take one arena block; a small tensor
      * (a scalar of a scalar tape) has its data in the same block, after the
@@ -516,6 +537,10 @@ TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg
         return false;
     }
     if (tp->status != TG_OK) return false;
+    if (n < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input count %d is negative", op_name, n);
+        return false;
+    }
     if (n > 0 && !in) {
         tg_tape_fail(tp, TG_ERR_NULL, "%s: input array is NULL", op_name);
         return false;
@@ -531,6 +556,7 @@ TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg
         fail_input(tp, op_name, i, t);
         return false;
     }
+    tp->op = op_name;
     return true;
 }
 
@@ -636,7 +662,13 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         return NULL;
     }
     if (!tg__tape_ok(tp)) return NULL;
-    if (!op || !op->name || !out || (n_in && !in) || n_in < 0 || n_aux < 0 || (n_aux && !aux) ||
+    if (n_in < 0 || n_aux < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "record %s: %s count %d is negative",
+                     op && op->name ? op->name : "(op)", n_in < 0 ? "input" : "aux",
+                     n_in < 0 ? n_in : n_aux);
+        return NULL;
+    }
+    if (!op || !op->name || !out || (n_in && !in) || (n_aux && !aux) ||
         (op->arity >= 0 && op->arity != n_in)) {
         tg_tape_fail(tp, TG_ERR_ARG, "record %s: bad descriptor, output or input count %d",
                      op && op->name ? op->name : "(op)", n_in);
@@ -673,6 +705,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                                    tg_tensor *const *aux)
 {
     if (tp->status != TG_OK) return NULL;
+    tp->op = NULL; /* built: later allocations are not its */
     if (tp->anomaly && !anomaly_check_op(tp, op->name, n_in, in, out)) return NULL;
     bool rg = false;
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
