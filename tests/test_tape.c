@@ -5,8 +5,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/core/internal.h" /* tg__tensor_live_on: a probe that sets no error */
 
@@ -316,6 +318,91 @@ START_TEST(test_stale_after_reset_any_graph)
 }
 END_TEST
 
+/* Issue 18, item 16: a training loop that forgets tg_tape_reset grows the
+ * tape without bound.  The tape warns once, through its hook, and not when
+ * the loop resets or the warning is off. */
+static int g_warnings;
+static char g_warning[512];
+static void count_warning(const tg_tape *tp, const char *msg, void *ctx)
+{
+    (void)tp;
+    ck_assert_ptr_eq(ctx, &g_warnings);
+    g_warnings++;
+    snprintf(g_warning, sizeof g_warning, "%s", msg);
+}
+
+/* steps of a small training loop on tp, with or without the reset */
+static void train(tg_tape *tp, tg_tensor *w, int steps, bool reset)
+{
+    for (int step = 0; step < steps; step++) {
+        if (reset) tg_tape_reset(tp);
+        tg_tensor *loss = tg_sum_all(tp, tg_square(tp, tg_tanh(tp, w)));
+        ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    }
+}
+
+START_TEST(test_growth_warning)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(1 << 14), 1, -1, 1); /* 128 KiB a tensor */
+    const tg_tape_options warn = {
+        .growth_warning = 1 << 20, .on_warning = count_warning, .warning_ctx = &g_warnings};
+    /* reset every step: never, however long the loop */
+    g_warnings = 0;
+    tg_tape *tp = tg_tape_new(&warn);
+    train(tp, w, 100, true);
+    ck_assert_int_eq(g_warnings, 0);
+    /* forgotten: once the tape has grown by 1 MiB over 8 backward calls, and
+     * only once */
+    train(tp, w, 4, false);
+    ck_assert_int_eq(g_warnings, 0);
+    train(tp, w, 60, false);
+    ck_assert_int_eq(g_warnings, 1);
+    ck_assert_ptr_nonnull(strstr(g_warning, "without tg_tape_reset"));
+    ck_assert_ptr_nonnull(strstr(g_warning, "growth_warning"));
+    tg_tape_reset(tp);
+    train(tp, w, 60, false);
+    ck_assert_int_eq(g_warnings, 1);
+    tg_tape_free(tp);
+    /* a few backward calls on one tape (gradient accumulation) are fine */
+    tp = tg_tape_new(&warn);
+    train(tp, w, 7, false);
+    ck_assert_int_eq(g_warnings, 1);
+    tg_tape_free(tp);
+    /* turned off */
+    tg_tape_options off = warn;
+    off.growth_warning = SIZE_MAX;
+    tp = tg_tape_new(&off);
+    train(tp, w, 60, false);
+    ck_assert_int_eq(g_warnings, 1);
+    tg_tape_free(tp);
+    tg_tensor_free(w);
+}
+END_TEST
+
+/* With no hook the warning goes to stderr, once, at the default threshold. */
+START_TEST(test_growth_warning_default)
+{
+    FILE *err = tmpfile();
+    ck_assert_ptr_nonnull(err);
+    fflush(stderr);
+    ck_assert_int_ge(dup2(fileno(err), 2), 0);               /* this forked test's stderr */
+    tg_tensor *w = tt_param(1, TT_SHAPE(1 << 17), 1, -1, 1); /* 1 MiB a tensor */
+    tg_tape *tp = tg_tape_new(NULL);
+    train(tp, w, 40, false); /* a few MiB a step: past 64 MiB */
+    tg_tape_free(tp);
+    tg_tensor_free(w);
+    fflush(stderr);
+    char buf[1024] = {0};
+    rewind(err);
+    size_t n = fread(buf, 1, sizeof buf - 1, err);
+    buf[n] = '\0';
+    ck_assert_msg(strncmp(buf, "tapegrad: warning: tape memory grew by ", 39) == 0, "stderr: %s",
+                  buf);
+    ck_assert_ptr_null(strstr(buf + 1, "tapegrad: warning")); /* once */
+    fclose(err);
+}
+END_TEST
+
 START_TEST(test_tape_rng_seeded)
 {
     tg_tape *a = tg_tape_new(&(tg_tape_options){.seed = 5});
@@ -393,6 +480,8 @@ int main(void)
     tcase_add_test(tc, test_stale_and_foreign_tensors);
     tcase_add_test(tc, test_stale_after_reset_same_graph);
     tcase_add_test(tc, test_stale_after_reset_any_graph);
+    tcase_add_test(tc, test_growth_warning);
+    tcase_add_test(tc, test_growth_warning_default);
     tcase_add_test(tc, test_tape_rng_seeded);
     tcase_add_test(tc, test_explain_mode);
     suite_add_tcase(s, tc);

@@ -8,6 +8,14 @@
 extern "C" {
 #endif
 
+/* A warning about a tape: something that is not an error yet but likely a
+ * mistake (see growth_warning below).  msg is one line, no newline; it is
+ * valid during the call only. */
+typedef void (*tg_warning_fn)(const tg_tape *tp, const char *msg, void *ctx);
+
+/* The default of tg_tape_options.growth_warning: 64 MiB. */
+#define TG_GROWTH_WARNING_DEFAULT ((size_t)64 << 20)
+
 typedef struct tg_tape_options {
     /* Arena limit in bytes (tensor data + tensor headers + saved state);
      * 0 = unlimited.  Exceeding it is a clean TG_ERR_NOMEM. */
@@ -19,6 +27,17 @@ typedef struct tg_tape_options {
     bool anomaly;
     /* Seed of the tape's own RNG (dropout masks and the like). */
     uint64_t seed;
+    /* Forgetting tg_tape_reset in a training loop makes the tape grow
+     * without bound.  The tape warns once (through on_warning) when, at a
+     * tg_backward, it is the 8th or later since the last reset (or since the
+     * tape was made) and the arena has grown by at least growth_warning bytes
+     * since the first of them.  0 = TG_GROWTH_WARNING_DEFAULT; SIZE_MAX =
+     * never warn. */
+    size_t growth_warning;
+    /* Where the tape's warnings go, with warning_ctx; NULL prints them to
+     * stderr as "tapegrad: warning: <msg>". */
+    tg_warning_fn on_warning;
+    void *warning_ctx;
 } tg_tape_options;
 
 /* A new empty tape; opts may be NULL for defaults.  NULL on out of memory. */

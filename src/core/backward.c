@@ -571,6 +571,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "backward", y)) return tg_tape_status(tp);
+    tg__tape_note_backward(tp);
     tg_backward_options o = {0};
     if (opts) o = *opts;
     sweep s;

@@ -246,6 +246,8 @@ char *tg__dims_str(int ndim, const int64_t *shape, char *buf, size_t n);
 
 /* ---- tape internals (core/tape.c) ---------------------------------------- */
 bool tg__tape_ok(const tg_tape *tp);
+/* tg_backward's check for a loop that forgot tg_tape_reset (core/tape.c). */
+void tg__tape_note_backward(tg_tape *tp);
 /* Is t usable on tp (user-owned, or tape-owned by tp in this epoch)? */
 bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp);
 /* Are new ops being recorded (false inside a plain backward pass)? */

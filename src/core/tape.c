@@ -5,6 +5,11 @@
 
 #include <stdio.h>
 
+/* The growth warning needs this many tg_backward calls since the last reset
+ * besides the growth: a few on one tape are normal (gradient accumulation,
+ * a gradient penalty), hundreds are a loop that forgot the reset. */
+#define TG_GROWTH_WARNING_CALLS 8
+
 struct tg_tape {
     tg_arena arena;
     /* each node's input pointers and ids, apart from the tensors: the
@@ -51,6 +56,16 @@ struct tg_tape {
     uint8_t *rg;
     size_t rg_n, rg_cap;
     bool rg_ok;
+
+    /* The growth warning (tg_tape_options.growth_warning): tg_backward calls
+     * since the last reset, the bytes in use at the first of them, and
+     * whether the warning was given (once per tape). */
+    tg_warning_fn warn;
+    void *warn_ctx;
+    size_t growth_warning;
+    int64_t n_backward;
+    size_t growth_base;
+    bool warned;
 };
 
 static void rg_note(tg_tape *tp, int32_t id, bool rg);
@@ -74,6 +89,9 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     tp->bw_node = -1;
     tg_rng_seed(&tp->rng, o.seed);
     tp->mallocs = 1;
+    tp->warn = o.on_warning;
+    tp->warn_ctx = o.warning_ctx;
+    tp->growth_warning = o.growth_warning ? o.growth_warning : TG_GROWTH_WARNING_DEFAULT;
     return tp;
 }
 
@@ -113,6 +131,39 @@ void tg_tape_reset(tg_tape *tp)
     tp->n_dep = 0;
     tp->bw_node = -1;
     tp->op = NULL;
+    tp->n_backward = 0;
+}
+
+/* ---- the growth warning -------------------------------------------------- */
+static void warn_stderr(const tg_tape *tp, const char *msg, void *ctx)
+{
+    (void)tp, (void)ctx;
+    fprintf(stderr, "tapegrad: warning: %s\n", msg);
+}
+
+/* A training loop that forgets tg_tape_reset records every step on the same
+ * tape, which grows without bound and says nothing: the symptom is
+ * tg_backward called again and again on a tape that keeps growing.  Checked
+ * once per tg_backward, never on the recording path. */
+void tg__tape_note_backward(tg_tape *tp)
+{
+    const size_t in_use = tp->arena.in_use + tp->links.in_use;
+    if (tp->n_backward++ == 0) {
+        tp->growth_base = in_use;
+        return;
+    }
+    if (tp->warned || tp->n_backward < TG_GROWTH_WARNING_CALLS || in_use < tp->growth_base ||
+        in_use - tp->growth_base < tp->growth_warning)
+        return;
+    tp->warned = true;
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "tape memory grew by %.1f MB over %lld tg_backward calls without tg_tape_reset "
+             "(%.1f MB in use); call tg_tape_reset before each step of a training loop, or set "
+             "tg_tape_options.growth_warning to SIZE_MAX if the growth is intended",
+             (double)(in_use - tp->growth_base) / 1e6, (long long)tp->n_backward,
+             (double)in_use / 1e6);
+    (tp->warn ? tp->warn : warn_stderr)(tp, msg, tp->warn_ctx);
 }
 
 tg_status tg_tape_status(const tg_tape *tp)
