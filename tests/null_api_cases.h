@@ -219,9 +219,9 @@ CASE(tg_node_saved, n, , LAST, TG_ERR_NULL, "node_saved: node is NULL", !tg_node
 CASE(tg_node_aux, n, , LAST, TG_ERR_NULL, "node_aux: node is NULL", !tg_node_aux(NULL, 0))
 CASE(tg_node_num_aux, n, , LAST, TG_ERR_NULL, "node_num_aux: node is NULL",
      tg_node_num_aux(NULL) == 0)
-CASE(tg_tape_alloc, tp, , LAST, TG_ERR_NULL, "alloc: tape is NULL",
+CASE(tg_tape_alloc, tp, , LAST, TG_ERR_NULL, "tg_tape_alloc: tape is NULL",
      !tg_tape_alloc(NULL, TG_F64, 2, k_s23))
-CASE(tg_tape_alloc, shape, , TAPE, TG_ERR_NULL, "alloc: shape is NULL [node 0]",
+CASE(tg_tape_alloc, shape, , TAPE, TG_ERR_NULL, "tg_tape_alloc: shape is NULL for 2 dimensions [node 0]",
      !tg_tape_alloc(TP, TG_F64, 2, NULL))
 CASE(tg_tape_check_inputs, tp, , NTAPE, TG_ERR_NULL, "probe: tape is NULL",
      !tg_tape_check_inputs(NULL, "probe", 1, &A))

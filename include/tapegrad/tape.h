@@ -8,6 +8,14 @@
 extern "C" {
 #endif
 
+/* A warning about a tape: something that is not an error yet but likely a
+ * mistake (see growth_warning below).  msg is one line, no newline; it is
+ * valid during the call only. */
+typedef void (*tg_warning_fn)(const tg_tape *tp, const char *msg, void *ctx);
+
+/* The default of tg_tape_options.growth_warning: 64 MiB. */
+#define TG_GROWTH_WARNING_DEFAULT ((size_t)64 << 20)
+
 typedef struct tg_tape_options {
     /* Arena limit in bytes (tensor data + tensor headers + saved state);
      * 0 = unlimited.  Exceeding it is a clean TG_ERR_NOMEM. */
@@ -19,6 +27,17 @@ typedef struct tg_tape_options {
     bool anomaly;
     /* Seed of the tape's own RNG (dropout masks and the like). */
     uint64_t seed;
+    /* Forgetting tg_tape_reset in a training loop makes the tape grow
+     * without bound.  The tape warns once (through on_warning) when, at a
+     * tg_backward, it is the 8th or later since the last reset (or since the
+     * tape was made) and the arena has grown by at least growth_warning bytes
+     * since the first of them.  0 = TG_GROWTH_WARNING_DEFAULT; SIZE_MAX =
+     * never warn. */
+    size_t growth_warning;
+    /* Where the tape's warnings go, with warning_ctx; NULL prints them to
+     * stderr as "tapegrad: warning: <msg>". */
+    tg_warning_fn on_warning;
+    void *warning_ctx;
 } tg_tape_options;
 
 /* A new empty tape; opts may be NULL for defaults.  NULL on out of memory. */
@@ -26,7 +45,9 @@ tg_tape *tg_tape_new(const tg_tape_options *opts);
 void tg_tape_free(tg_tape *tp);
 /* Forget every node and tape-owned tensor and clear the error; keeps the
  * memory, so a loop of reset + forward + backward allocates nothing after
- * its first steps.  Tape-owned tensors from before are invalid afterwards. */
+ * its first steps.  Tape-owned tensors from before are invalid afterwards:
+ * an op given one made before the last reset fails with TG_ERR_TAPE
+ * ("stale"); docs/api.md says what is caught and what is not. */
 void tg_tape_reset(tg_tape *tp);
 
 /* The first error is sticky: every later op returns NULL without effect. */

@@ -644,6 +644,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, "backward", y)) return tg_tape_status(tp);
+    tg__tape_note_backward(tp);
     tg_backward_options o = {0};
     if (opts) o = *opts;
     sweep s;
@@ -829,7 +830,7 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
     if (!check_start(tp, what, y)) return tg_tape_status(tp);
-    if (n < 0 || (n && (!xs || !out))) {
+    if (n > 0 && (!xs || !out)) { /* n < 0: tg_tape_check_inputs says so */
         tg_tape_fail(tp, TG_ERR_NULL, "%s: inputs or outputs array is NULL", what);
         return tg_tape_status(tp);
     }

@@ -53,16 +53,40 @@ const char *tg_last_error(void)
     return t_msg;
 }
 
+/* Extents go in whole: when the next one (and the ",...)" that may have to
+ * follow it) does not fit, the list ends in ",...)" instead, so the string
+ * always closes with ")" (tg_tensor_describe turns it into "]"). */
+char *tg__dims_str(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    if (!buf || !n) return buf;
+    if (n < 6) { /* not even room for "(...)" */
+        buf[0] = '\0';
+        return buf;
+    }
+    size_t k = 1;
+    buf[0] = '(';
+    for (int i = 0; i < ndim; i++) {
+        char e[24];
+        const int w = snprintf(e, sizeof e, "%s%lld", i ? "," : "", (long long)shape[i]);
+        /* room for this extent and, unless it is the last, a later ",...)" */
+        const size_t after = i + 1 < ndim ? 5 : 1;
+        if (k + (size_t)w + after + 1 > n) {
+            snprintf(buf + k, n - k, "%s...)", i ? "," : "");
+            return buf;
+        }
+        memcpy(buf + k, e, (size_t)w);
+        k += (size_t)w;
+    }
+    buf[k] = ')';
+    buf[k + 1] = '\0';
+    return buf;
+}
+
 char *tg__shape_str(const tg_tensor *t, char *buf, size_t n)
 {
     if (!t) {
         snprintf(buf, n, "NULL");
         return buf;
     }
-    size_t k = 0;
-    k += (size_t)snprintf(buf + k, n - k, "(");
-    for (int i = 0; i < t->ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)t->shape[i]);
-    if (k < n) snprintf(buf + k, n - k, ")");
-    return buf;
+    return tg__dims_str(t->ndim, t->shape, buf, n);
 }

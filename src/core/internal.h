@@ -193,6 +193,29 @@ void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
 
+/* ---- AddressSanitizer ------------------------------------------------------ */
+/* In sanitizer builds the arena poisons the memory it has not handed out in
+ * the current epoch (core/arena.c), so a read of a stale tape tensor is
+ * reported; the liveness check itself reads headers with TG_NO_ASAN. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_ASAN 1
+#endif
+#endif
+#if defined(TG_ASAN)
+#include <sanitizer/asan_interface.h>
+#define TG_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define TG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define TG_NO_ASAN        __attribute__((no_sanitize_address))
+#else
+#define TG_ASAN           0
+#define TG_POISON(p, n)   ((void)(p), (void)(n))
+#define TG_UNPOISON(p, n) ((void)(p), (void)(n))
+#define TG_NO_ASAN
+#endif
+
 /* ---- arena (core/arena.c) ------------------------------------------------ */
 typedef struct tg_chunk {
     struct tg_chunk *next;
@@ -204,19 +227,27 @@ typedef struct tg_arena {
     tg_chunk *first; /* chunk list, oldest first */
     size_t in_use, high_water, reserved, limit, chunk_size;
     int64_t mallocs;
+    /* The tape's tensor arena (core/tape.c) is "stable": reset keeps its
+     * chunks (a stale tensor's header stays readable) and flips skew
+     * between 0 and 8, the address of every small block modulo 16, so no
+     * block of one epoch starts where one of the epoch before did. */
+    bool stable;
+    size_t skew;
 } tg_arena;
-void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit);
+/* stable: see tg_arena. */
+void tg__arena_init(tg_arena *a, size_t chunk_size, size_t limit, bool stable);
 /* Small blocks (headers, index arrays, attributes, a small tensor with its
- * header) are 16-byte aligned so a scalar-sized graph does not waste most of
- * its memory on padding; blocks of TG_ARENA_BIG bytes or more (tensor data)
- * are TG_ALIGN-aligned for vector loads. */
+ * header) sit at 16-byte steps (8-byte aligned at least) so a scalar-sized
+ * graph does not waste most of its memory on padding; blocks of
+ * TG_ARENA_BIG bytes or more (tensor data) are TG_ALIGN-aligned for vector
+ * loads. */
 #define TG_ARENA_BIG 256
 /* Every case but the fast one of tg__arena_alloc (core/arena.c). */
 void *tg__arena_alloc_slow(tg_arena *a, size_t n);
 /* NULL when out of memory or over the limit.  The common case of a scalar
  * tape, a small block that fits the current chunk of an arena without a
  * limit, is inline: a scalar op makes two or three blocks.  Chunk offsets
- * stay multiples of 16, so it needs no padding. */
+ * stay at skew modulo 16, so it needs no padding. */
 static inline void *tg__arena_alloc(tg_arena *a, size_t n)
 {
     tg_chunk *h = a->head;
@@ -227,6 +258,7 @@ static inline void *tg__arena_alloc(tg_arena *a, size_t n)
             h->used += r;
             a->in_use += r;
             if (a->in_use > a->high_water) a->high_water = a->in_use;
+            TG_UNPOISON(p, n);
             return p;
         }
     }
@@ -242,12 +274,18 @@ void tg__set_last(tg_status s, const char *fmt, ...)
 #endif
     ;
 void tg__clear_last(void);
-/* "(3,4)" */
+/* "(3,4)"; cut at an extent with ",...)" when buf is too small. */
 char *tg__shape_str(const tg_tensor *t, char *buf, size_t n);
-#define TG_SHAPE_BUF 96
+/* The same for ndim extents (shape may be NULL only when ndim is 0). */
+char *tg__dims_str(int ndim, const int64_t *shape, char *buf, size_t n);
+/* Room for any shape string: TG_MAX_DIMS extents of up to 20 characters
+ * ("-9223372036854775808"), the commas, the parentheses and the NUL. */
+#define TG_SHAPE_BUF (2 + TG_MAX_DIMS * 21)
 
 /* ---- tape internals (core/tape.c) ---------------------------------------- */
 bool tg__tape_ok(const tg_tape *tp);
+/* tg_backward's check for a loop that forgot tg_tape_reset (core/tape.c). */
+void tg__tape_note_backward(tg_tape *tp);
 /* Is t usable on tp (user-owned, or tape-owned by tp in this epoch)? */
 bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp);
 /* Are new ops being recorded (false inside a plain backward pass)? */

@@ -5,6 +5,11 @@
 
 #include <stdio.h>
 
+/* The growth warning needs this many tg_backward calls since the last reset
+ * besides the growth: a few on one tape are normal (gradient accumulation,
+ * a gradient penalty), hundreds are a loop that forgot the reset. */
+#define TG_GROWTH_WARNING_CALLS 8
+
 struct tg_tape {
     tg_arena arena;
     /* each node's input pointers and ids, apart from the tensors: the
@@ -32,6 +37,9 @@ struct tg_tape {
 
     bool recording;
     bool anomaly;
+    /* the op being built: named by tg_tape_check_inputs, cleared when it is
+     * recorded, so an allocation that fails in between names it */
+    const char *op;
     const bool *dep;
     int32_t n_dep;
     int64_t bw_node;    /* node whose backward rule is running, -1 outside */
@@ -49,6 +57,16 @@ struct tg_tape {
     uint8_t *rg;
     size_t rg_n, rg_cap;
     bool rg_ok;
+
+    /* The growth warning (tg_tape_options.growth_warning): tg_backward calls
+     * since the last reset, the bytes in use at the first of them, and
+     * whether the warning was given (once per tape). */
+    tg_warning_fn warn;
+    void *warn_ctx;
+    size_t growth_warning;
+    int64_t n_backward;
+    size_t growth_base;
+    bool warned;
 };
 
 static void rg_note(tg_tape *tp, int32_t id, bool rg);
@@ -74,8 +92,8 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     }
     tg_tape_options o = {0};
     if (opts) o = *opts;
-    tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit);
-    tg__arena_init(&tp->links, o.arena_chunk, 0);
+    tg__arena_init(&tp->arena, o.arena_chunk, o.arena_limit, true);
+    tg__arena_init(&tp->links, o.arena_chunk, 0, false);
     tp->epoch = 1;
     tp->rg_ok = true;
     tp->recording = true;
@@ -84,6 +102,9 @@ tg_tape *tg_tape_new(const tg_tape_options *opts)
     tp->bw_node = -1;
     tg_rng_seed(&tp->rng, o.seed);
     tp->mallocs = 1;
+    tp->warn = o.on_warning;
+    tp->warn_ctx = o.warning_ctx;
+    tp->growth_warning = o.growth_warning ? o.growth_warning : TG_GROWTH_WARNING_DEFAULT;
     return tp;
 }
 
@@ -128,6 +149,40 @@ void tg_tape_reset(tg_tape *tp)
     tp->dep = NULL;
     tp->n_dep = 0;
     tp->bw_node = -1;
+    tp->op = NULL;
+    tp->n_backward = 0;
+}
+
+/* ---- the growth warning -------------------------------------------------- */
+static void warn_stderr(const tg_tape *tp, const char *msg, void *ctx)
+{
+    (void)tp, (void)ctx;
+    fprintf(stderr, "tapegrad: warning: %s\n", msg);
+}
+
+/* A training loop that forgets tg_tape_reset records every step on the same
+ * tape, which grows without bound and says nothing: the symptom is
+ * tg_backward called again and again on a tape that keeps growing.  Checked
+ * once per tg_backward, never on the recording path. */
+void tg__tape_note_backward(tg_tape *tp)
+{
+    const size_t in_use = tp->arena.in_use + tp->links.in_use;
+    if (tp->n_backward++ == 0) {
+        tp->growth_base = in_use;
+        return;
+    }
+    if (tp->warned || tp->n_backward < TG_GROWTH_WARNING_CALLS || in_use < tp->growth_base ||
+        in_use - tp->growth_base < tp->growth_warning)
+        return;
+    tp->warned = true;
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "tape memory grew by %.1f MB over %lld tg_backward calls without tg_tape_reset "
+             "(%.1f MB in use); call tg_tape_reset before each step of a training loop, or set "
+             "tg_tape_options.growth_warning to SIZE_MAX if the growth is intended",
+             (double)(in_use - tp->growth_base) / 1e6, (long long)tp->n_backward,
+             (double)in_use / 1e6);
+    (tp->warn ? tp->warn : warn_stderr)(tp, msg, tp->warn_ctx);
 }
 
 tg_status tg_tape_status(const tg_tape *tp)
@@ -248,35 +303,82 @@ tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
     return s;
 }
 
-bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
+/* Is t, a header that says "TAPE", one tp made in this epoch?  The epoch
+ * alone would not tell if reset simply rewound the arena: the same graph
+ * built again puts each new header where the old one was, and a tensor kept
+ * from before would read the new header.  The tensor arena keeps its chunks
+ * and starts every block of one epoch at another address modulo 16 than
+ * those of the epoch before (core/arena.c), so a tensor kept across one
+ * reset reads memory the tape still owns, at an address where no header of
+ * this epoch starts: its own old header (epoch past), or the inside of a new
+ * block.  TG_NO_ASAN: it reads a stale header, which sanitizer builds poison
+ * (the error is the report). */
+static inline TG_NO_ASAN bool tape_tensor_live(const tg_tensor *t, const tg_tape *tp)
+{
+    return t->tape == tp && t->epoch == tp->epoch;
+}
+
+TG_NO_ASAN bool tg__tensor_live_on(const tg_tensor *t, const tg_tape *tp)
 {
     if (!t) return false;
     if (t->magic == TG_MAGIC_USER) return true;
-    return t->magic == TG_MAGIC_TAPE && t->tape == tp && t->epoch == tp->epoch;
+    return t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp);
+}
+
+/* Does p point into tp's tensor arena (any chunk, any epoch)?  Only on the
+ * error path: there a tensor that failed the check is stale when it lies in
+ * the tape's own memory, whatever that memory holds now. */
+static bool in_arena(const tg_tape *tp, const void *p)
+{
+    const uintptr_t a = (uintptr_t)p;
+    for (const tg_chunk *c = tp->arena.first; c; c = c->next)
+        if (a >= (uintptr_t)c->mem && a - (uintptr_t)c->mem < c->size) return true;
+    return false;
 }
 
 /* ---- tape-owned tensors -------------------------------------------------- */
 static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view)
 {
-    if (!tg__tape_ok(tp)) return NULL;
-    if ((dt != TG_F32 && dt != TG_F64) || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
-        tg_tape_fail(tp, TG_ERR_ARG, "alloc: bad dtype %d or ndim %d", (int)dt, ndim);
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "tg_tape_alloc: tape is NULL");
         return NULL;
     }
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
-            tg_tape_fail(tp, TG_ERR_SHAPE, "alloc: extent %lld of axis %d is invalid",
-                         (long long)shape[i], i);
-            return NULL;
-        }
-        n *= shape[i];
+    if (!tg__tape_ok(tp)) return NULL;
+    /* inside an op, a failure names the op (its output shape may be too
+     * big); called by the user, tg_tape_alloc */
+    const char *who = tp->op ? tp->op : "tg_tape_alloc";
+    if (dt != TG_F32 && dt != TG_F64) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: unknown dtype %d", who, (int)dt);
+        return NULL;
+    }
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %d dimensions (0 to %d allowed)", who, ndim,
+                     TG_MAX_DIMS);
+        return NULL;
+    }
+    if (ndim && !shape) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: shape is NULL for %d dimensions", who, ndim);
+        return NULL;
+    }
+    int64_t n;
+    if (!tg__extents_product(ndim, shape, TG_NUMEL_MAX, &n)) {
+        char s[TG_SHAPE_BUF];
+        tg__dims_str(ndim, shape, s, sizeof s);
+        int neg = 0;
+        while (neg < ndim && shape[neg] >= 0) neg++;
+        if (neg < ndim)
+            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is negative in %s", who,
+                         (long long)shape[neg], neg, s);
+        else
+            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: a tensor of shape %s would have over %lld elements",
+                         who, s, (long long)TG_NUMEL_MAX);
+        return NULL;
     }
     /* The header and its ndim extents take one arena block; a small tensor
      * (a scalar of a scalar tape) has its data in the same block, after the
      * extents: one bump instead of two, 80 bytes for a 0-d f64.  Its data is
-     * then 8-byte aligned (enough for either dtype; the arena promises no
-     * more than 16 for blocks that small anyway). */
+     * then 8-byte aligned, enough for either dtype (and all the arena
+     * promises for blocks that small: core/internal.h, TG_ARENA_BIG). */
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
     const size_t head = sizeof(tg_tensor) + (size_t)ndim * sizeof(int64_t);
     const bool joint = !view && bytes < TG_ALIGN;
@@ -309,10 +411,6 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
 
 tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape)
 {
-    if (!tp || (ndim > 0 && !shape)) {
-        tg_tape_fail(tp, TG_ERR_NULL, "alloc: %s is NULL", !tp ? "tape" : "shape");
-        return NULL;
-    }
     return alloc_tensor(tp, dt, ndim, shape, NULL);
 }
 
@@ -520,12 +618,33 @@ void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n)
 }
 
 /* ---- inputs and recording ----------------------------------------------- */
-bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
+/* Why input i failed the liveness check (the error path of the below). */
+static TG_NO_ASAN void fail_input(tg_tape *tp, const char *op_name, int i, const tg_tensor *t)
 {
-    if (!tp) return false;
+    if (in_arena(tp, t))
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "%s: input %d is stale (created before the last tg_tape_reset)", op_name, i);
+    else if (t->magic == TG_MAGIC_TAPE && t->tape != tp)
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d belongs to another tape", op_name, i);
+    else
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
+}
+
+/* Every op starts here, so a NULL tape is reported here once for all of
+ * them (on the thread's last error: there is no tape to hold it). */
+TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in)
+{
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "%s: tape is NULL", op_name ? op_name : "(op)");
+        return false;
+    }
     if (tp->status != TG_OK) return false;
     if (!op_name) {
         tg_tape_fail(tp, TG_ERR_NULL, "check_inputs: op_name is NULL");
+        return false;
+    }
+    if (n < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: input count %d is negative", op_name, n);
         return false;
     }
     if (n > 0 && !in) {
@@ -545,21 +664,11 @@ bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *co
                          op_name, i);
             return false;
         }
-        if (t->magic != TG_MAGIC_TAPE) {
-            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d is not a live tensor (freed?)", op_name, i);
-            return false;
-        }
-        if (t->tape != tp) {
-            tg_tape_fail(tp, TG_ERR_TAPE, "%s: input %d belongs to another tape", op_name, i);
-            return false;
-        }
-        if (t->epoch != tp->epoch) {
-            tg_tape_fail(tp, TG_ERR_TAPE,
-                         "%s: input %d is stale (created before the last tg_tape_reset)", op_name,
-                         i);
-            return false;
-        }
+        if (t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp)) continue;
+        fail_input(tp, op_name, i, t);
+        return false;
     }
+    tp->op = op_name;
     return true;
 }
 
@@ -672,7 +781,13 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
         return NULL;
     }
     if (!tg__tape_ok(tp)) return NULL;
-    if (!op || !op->name || !out || (n_in && !in) || n_in < 0 || n_aux < 0 || (n_aux && !aux) ||
+    if (n_in < 0 || n_aux < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "record %s: %s count %d is negative",
+                     op && op->name ? op->name : "(op)", n_in < 0 ? "input" : "aux",
+                     n_in < 0 ? n_in : n_aux);
+        return NULL;
+    }
+    if (!op || !op->name || !out || (n_in && !in) || (n_aux && !aux) ||
         (op->arity >= 0 && op->arity != n_in)) {
         tg_tape_fail(tp, TG_ERR_ARG, "record %s: bad descriptor, output or input count %d",
                      op && op->name ? op->name : "(op)", n_in);
@@ -709,6 +824,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                                    tg_tensor *const *aux)
 {
     if (tp->status != TG_OK) return NULL;
+    tp->op = NULL; /* built: later allocations are not its */
     if (tp->anomaly && !anomaly_check_op(tp, op->name, n_in, in, out)) return NULL;
     bool rg = false;
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;

@@ -14,39 +14,36 @@ const char *tg_dtype_name(tg_dtype dt)
 }
 
 /* Validates dtype and shape and computes the element count; on failure sets
- * the thread's last error (tape == NULL) or the tape's error. */
-static bool shape_ok(tg_tape *tp, const char *what, tg_dtype dt, int ndim, const int64_t *shape,
-                     int64_t *numel)
+ * the thread's last error.  The shape rule is the tape's (core/tape.c
+ * alloc_tensor): the non-zero extents' product at most TG_NUMEL_MAX, so
+ * whether a shape is accepted does not depend on the order of its axes. */
+static bool shape_ok(const char *what, tg_dtype dt, int ndim, const int64_t *shape, int64_t *numel)
 {
     if (dt != TG_F32 && dt != TG_F64) {
-        if (tp)
-            tg_tape_fail(tp, TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
-        else
-            tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
+        tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
         return false;
     }
-    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
-        if (tp)
-            tg_tape_fail(tp, TG_ERR_SHAPE, "%s: ndim %d not in [0, %d]", what, ndim, TG_MAX_DIMS);
-        else
-            tg__set_last(TG_ERR_SHAPE, "%s: ndim %d not in [0, %d] or shape NULL", what, ndim,
-                         TG_MAX_DIMS);
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg__set_last(TG_ERR_SHAPE, "%s: %d dimensions (0 to %d allowed)", what, ndim, TG_MAX_DIMS);
         return false;
     }
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])) {
-            if (tp)
-                tg_tape_fail(tp, TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
-                             (long long)shape[i], i);
-            else
-                tg__set_last(TG_ERR_SHAPE, "%s: extent %lld of axis %d is invalid", what,
-                             (long long)shape[i], i);
-            return false;
-        }
-        n *= shape[i];
+    if (ndim > 0 && !shape) {
+        tg__set_last(TG_ERR_NULL, "%s: shape is NULL", what);
+        return false;
     }
-    *numel = n;
+    if (!tg__extents_product(ndim, shape, TG_NUMEL_MAX, numel)) {
+        char s[TG_SHAPE_BUF];
+        tg__dims_str(ndim, shape, s, sizeof s);
+        int neg = 0;
+        while (neg < ndim && shape[neg] >= 0) neg++;
+        if (neg < ndim)
+            tg__set_last(TG_ERR_SHAPE, "%s: extent %lld of axis %d is negative in %s", what,
+                         (long long)shape[neg], neg, s);
+        else
+            tg__set_last(TG_ERR_SHAPE, "%s: a tensor of shape %s would have over %lld elements",
+                         what, s, (long long)TG_NUMEL_MAX);
+        return false;
+    }
     return true;
 }
 
@@ -89,7 +86,7 @@ tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
         return NULL;
     }
     int64_t n;
-    if (!shape_ok(NULL, "tg_tensor_new", dt, ndim, shape, &n)) return NULL;
+    if (!shape_ok("tg_tensor_new", dt, ndim, shape, &n)) return NULL;
     /* the header and its extents in one allocation (core/internal.h) */
     tg_tensor *t = tg__malloc(sizeof *t + (size_t)ndim * sizeof(int64_t));
     if (!t) {

@@ -102,7 +102,7 @@ static bool axes_flags(tg_tape *tp, const char *op, const tg_tensor *x, int naxe
         return true;
     }
     char s[TG_SHAPE_BUF + 8];
-    if (naxes && !axes) {
+    if (naxes > 0 && !axes) {
         tg_tape_fail(tp, TG_ERR_NULL, "%s: %d axes listed for %s but the list is NULL", op, naxes,
                      tg_tensor_describe(x, s, sizeof s));
         return false;

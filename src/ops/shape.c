@@ -610,7 +610,8 @@ static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct, NUL
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {
-    if (tg__tape_ok(tp) && n < 1) { /* a NULL tape goes on to the input check, which reports it */
+    if (!tg_tape_check_inputs(tp, k_concat.name, 0, NULL)) return NULL; /* the tape */
+    if (n < 1) {
         tg_tape_fail(tp, TG_ERR_ARG, "concat: %d inputs; at least one is needed", n);
         return NULL;
     }
