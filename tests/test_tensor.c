@@ -212,34 +212,34 @@ START_TEST(test_allocator_hook)
 }
 END_TEST
 
+/* One shape rule for user and tape tensors (issue 18, item 3): a shape is
+ * refused when the product of its non-zero extents exceeds TG_NUMEL_MAX,
+ * wherever its zero stands, so no later reshape or flatten of an accepted
+ * tensor can overflow. */
+START_TEST(test_shape_rule_order_free)
+{
+    const int64_t big = INT64_C(1) << 40;
+    const int64_t shapes[3][3] = {{0, big, big}, {big, 0, big}, {big, big, 0}};
+    tg_tape *tp = tg_tape_new(NULL);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_ptr_null(tg_tensor_new(TG_F64, 3, shapes[k]));
+        ck_assert_int_eq(tg_last_status(), TG_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(tg_last_error(), "would have over"));
+        ck_assert_ptr_null(tg_tape_alloc(tp, TG_F64, 3, shapes[k]));
+        ck_assert_int_eq(tg_tape_status(tp), TG_ERR_SHAPE);
+        tg_tape_reset(tp);
+    }
+    /* zero extents beside extents whose product fits are fine */
+    tg_tensor *z = tg_tensor_new(TG_F64, 3, (const int64_t[]){big, 0, 1024});
+    ck_assert_ptr_nonnull(z);
+    ck_assert_int_eq(tg_tensor_numel(z), 0);
+    tg_tensor_free(z);
+    tg_tape_free(tp);
+}
+END_TEST
+
 int main(void)
 {
-    /* One shape rule for user and tape tensors (issue 18, item 3): a shape is
-     * refused when the product of its non-zero extents exceeds TG_NUMEL_MAX,
-     * wherever its zero stands, so no later reshape or flatten of an accepted
-     * tensor can overflow. */
-    START_TEST(test_shape_rule_order_free)
-    {
-        const int64_t big = INT64_C(1) << 40;
-        const int64_t shapes[3][3] = {{0, big, big}, {big, 0, big}, {big, big, 0}};
-        tg_tape *tp = tg_tape_new(NULL);
-        for (int k = 0; k < 3; k++) {
-            ck_assert_ptr_null(tg_tensor_new(TG_F64, 3, shapes[k]));
-            ck_assert_int_eq(tg_last_status(), TG_ERR_SHAPE);
-            ck_assert_ptr_nonnull(strstr(tg_last_error(), "would have over"));
-            ck_assert_ptr_null(tg_tape_alloc(tp, TG_F64, 3, shapes[k]));
-            ck_assert_int_eq(tg_tape_status(tp), TG_ERR_SHAPE);
-            tg_tape_reset(tp);
-        }
-        /* zero extents beside extents whose product fits are fine */
-        tg_tensor *z = tg_tensor_new(TG_F64, 3, (const int64_t[]){big, 0, 1024});
-        ck_assert_ptr_nonnull(z);
-        ck_assert_int_eq(tg_tensor_numel(z), 0);
-        tg_tensor_free(z);
-        tg_tape_free(tp);
-    }
-    END_TEST
-
     Suite *s = suite_create("tensor");
     TCase *tc = tcase_create("tensor");
     tcase_add_test(tc, test_creation);
