@@ -221,8 +221,8 @@ CASE(tg_node_num_aux, n, , LAST, TG_ERR_NULL, "node_num_aux: node is NULL",
      tg_node_num_aux(NULL) == 0)
 CASE(tg_tape_alloc, tp, , LAST, TG_ERR_NULL, "tg_tape_alloc: tape is NULL",
      !tg_tape_alloc(NULL, TG_F64, 2, k_s23))
-CASE(tg_tape_alloc, shape, , TAPE, TG_ERR_NULL, "tg_tape_alloc: shape is NULL for 2 dimensions [node 0]",
-     !tg_tape_alloc(TP, TG_F64, 2, NULL))
+CASE(tg_tape_alloc, shape, , TAPE, TG_ERR_NULL,
+     "tg_tape_alloc: shape is NULL for 2 dimensions [node 0]", !tg_tape_alloc(TP, TG_F64, 2, NULL))
 CASE(tg_tape_check_inputs, tp, , NTAPE, TG_ERR_NULL, "probe: tape is NULL",
      !tg_tape_check_inputs(NULL, "probe", 1, &A))
 CASE(tg_tape_check_inputs, op_name, , TAPE, TG_ERR_NULL, "check_inputs: op_name is NULL [node 0]",
