@@ -196,6 +196,60 @@ START_TEST(test_conv_bias_grad_f32)
 }
 END_TEST
 
+/* f = sum(op(x1, x0)^2) with x1 selected everywhere (x1 < x0 for minimum,
+ * x1 > x0 for maximum): the Hessian-vector product's x1 component is
+ * exactly 2 v1 whatever v0 is; with the rule for x0 written g - g m a
+ * second sweep formed (v1 + v0) - v0, which loses v1 when |v0| >> |v1|
+ * (off by 2.8e-8 relative in f64, 1.3e-5 in f32, and exactly 0 in f32 for
+ * v1 = 1e-9).  The x0 component is exactly 0.  The product 2 v1 takes a few
+ * exact steps (times 2, times the mask 1), so 2 ulp is a generous bound. */
+static void check_maxmin_hvp(bin_fn op, const char *name, tg_dtype dt, double v1s, double v0s)
+{
+    const int64_t n = 1000;
+    const bool is_min = op == tg_minimum;
+    tg_tensor *x1 = tt_rand(dt, 1, TT_SHAPE(n), 8, is_min ? -2 : 1, is_min ? -1 : 2);
+    tg_tensor *x0 = tt_rand(dt, 1, TT_SHAPE(n), 9, -0.5, 0.5);
+    tg_tensor *v1 = tt_rand(dt, 1, TT_SHAPE(n), 10, 0.5 * v1s, 1.5 * v1s);
+    tg_tensor *v0 = tt_rand(dt, 1, TT_SHAPE(n), 11, 0.5 * v0s, 1.5 * v0s);
+    tg_tensor_set_requires_grad(x1, true);
+    tg_tensor_set_requires_grad(x0, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *xs[2] = {x1, x0}, *g[2] = {NULL, NULL}, *h[2] = {NULL, NULL};
+    tg_tensor *y = op(tp, x1, x0);
+    tg_tensor *f = tg_sum_all(tp, tg_mul(tp, y, y));
+    ck_assert_int_eq(tg_vjp(tp, f, NULL, 2, xs, g, true), TG_OK);
+    tg_tensor *z =
+        tg_add(tp, tg_sum_all(tp, tg_mul(tp, g[0], v1)), tg_sum_all(tp, tg_mul(tp, g[1], v0)));
+    ck_assert_msg(tg_vjp(tp, z, NULL, 2, xs, h, false) == TG_OK, "%s", tg_tape_error(tp));
+    const double u2 = 2 * 2 * unit_roundoff(dt);
+    for (int64_t i = 0; i < n; i++) {
+        const double want = 2 * get(v1, i), got = get(h[0], i);
+        ck_assert_msg(fabs(got - want) <= u2 * fabs(want),
+                      "%s %s: (H v)_x1[%lld] = %.17g, want %.17g (v0 %.3g)", name,
+                      dt == TG_F32 ? "f32" : "f64", (long long)i, got, want, get(v0, i));
+        ck_assert_msg(get(h[1], i) == 0, "%s: (H v)_x0[%lld] = %g, want 0", name, (long long)i,
+                      get(h[1], i));
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(x1);
+    tg_tensor_free(x0);
+    tg_tensor_free(v1);
+    tg_tensor_free(v0);
+}
+
+START_TEST(test_maxmin_hvp_no_cancellation)
+{
+    const tg_dtype dts[2] = {TG_F32, TG_F64};
+    for (int k = 0; k < 2; k++) {
+        /* the cases: v1 small beside v0 */
+        check_maxmin_hvp(tg_minimum, "minimum", dts[k], 1e-9, -0.92);
+        check_maxmin_hvp(tg_maximum, "maximum", dts[k], 1e-9, -0.92);
+        check_maxmin_hvp(tg_minimum, "minimum", dts[k], 1e-3, 1);
+        check_maxmin_hvp(tg_maximum, "maximum", dts[k], 1e-3, 1);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("accuracy");
@@ -205,6 +259,7 @@ int main(void)
     tcase_add_loop_test(tc, test_broadcast_grad_f32, 0, nc);
     tcase_add_loop_test(tc, test_broadcast_grad_f64, 0, nc);
     tcase_add_test(tc, test_conv_bias_grad_f32);
+    tcase_add_test(tc, test_maxmin_hvp_no_cancellation);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -17,7 +17,9 @@ typedef enum binop {
     B_MAX,
     B_MIN,
     B_POWKEEP0, /* 0 where pow's d/da is masked to 0 (b == 0), else 1 */
-    B_POWKEEP1  /* 0 where pow's d/db is masked to 0 (a == 0, b >= 0), else 1 */
+    B_POWKEEP1, /* 0 where pow's d/db is masked to 0 (a == 0, b >= 0), else 1 */
+    B_MAXCMASK, /* 1 - B_MAXMASK, as a selection: the weight of b in max */
+    B_MINCMASK  /* 1 - B_MINMASK: the weight of b in min */
 } binop;
 
 /* pow's masked derivatives (PyTorch's convention): d/da = b a^(b-1) is 0
@@ -40,6 +42,12 @@ typedef enum binop {
      : (op) == B_MAXMASK  ? ((x) > (y)    ? 1                                                      \
                              : (x) == (y) ? 0.5f                                                   \
                                           : 0)                                                     \
+     : (op) == B_MAXCMASK ? ((x) > (y)    ? 0                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 1)                                                     \
+     : (op) == B_MINCMASK ? ((x) < (y)    ? 0                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 1)                                                     \
                           : ((x) < (y)    ? 1                                                      \
                              : (x) == (y) ? 0.5f                                                   \
                                           : 0))
@@ -123,6 +131,12 @@ TG_CLONES static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, c
         case B_POWKEEP1:
             BIN_LOOPS(T, B_POWKEEP1);
             break;
+        case B_MAXCMASK:
+            BIN_LOOPS(T, B_MAXCMASK);
+            break;
+        case B_MINCMASK:
+            BIN_LOOPS(T, B_MINCMASK);
+            break;
         }
     });
 }
@@ -178,9 +192,9 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
 #define E_POW1(G, X, Y, O) ((G) * (POW_MASK1(X, Y) ? (T)0 : (O)*TG_LOG(X)))
 #define MASK(op, X, Y)     ((T)APPLY(op, X, Y))
 #define E_MAX0(G, X, Y, O) ((G)*MASK(B_MAXMASK, X, Y))
-#define E_MAX1(G, X, Y, O) ((G) - (G)*MASK(B_MAXMASK, X, Y))
+#define E_MAX1(G, X, Y, O) ((G)*MASK(B_MAXCMASK, X, Y))
 #define E_MIN0(G, X, Y, O) ((G)*MASK(B_MINMASK, X, Y))
-#define E_MIN1(G, X, Y, O) ((G) - (G)*MASK(B_MINMASK, X, Y))
+#define E_MIN1(G, X, Y, O) ((G)*MASK(B_MINCMASK, X, Y))
 
 #define GRAD_LOOPS(T, E)                                                                           \
     do {                                                                                           \
@@ -552,9 +566,15 @@ static tg_status maxmin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
     tg_tensor *m = mask(tp, k, a, b, tg_node_output(n));
     if (!m) return tg_tape_status(tp);
-    tg_tensor *ga = tg_mul(tp, g, m);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, ga);
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_sub(tp, g, ga));
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, m));
+    if (tg_node_needs_grad(n, 1)) {
+        /* b's weight is the complementary mask, a selection of its own: g -
+         * g m would make a second sweep through this rule form (v_a + v_b)
+         * - v_b, which loses v_b when it is small beside v_a */
+        tg_tensor *c = mask(tp, k == B_MAXMASK ? B_MAXCMASK : B_MINCMASK, a, b, tg_node_output(n));
+        if (!c) return tg_tape_status(tp);
+        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, c));
+    }
     return TG_OK;
 }
 static tg_status maximum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
