@@ -30,6 +30,7 @@
 #include "../core/internal.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
+#include "../kernels/wsum.h"
 
 typedef struct conv_attr {
     tg__conv_geom g; /* N, C, H, W of the convolution's input; kernel; OH, OW */
@@ -299,27 +300,28 @@ static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     if (dw_t && g->N > 0) transpose_into(dt, R, F, b->wt, dw, acc);
 }
 
-/* db[f] (+)= sum_{n,l} gy[n,f,l], with eight partial sums per row so that
- * the loop vectorises (the rounding differs from tg_sum's only within a few
- * ulp of the sum). */
+/* db[f] (+)= sum_{n,l} gy[n,f,l], each image's row summed in eight lanes
+ * of a wide accumulator (kernels/wsum.h), so that the loop vectorises and
+ * the sum of N L terms stays accurate in f32 (the rounding differs from
+ * tg_sum's, which sums rows of OW, only within an ulp of the sum). */
 static void conv_db_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy, void *db,
                          bool acc)
 {
-    const int64_t L = g->OH * g->OW, L8 = L - L % 8;
+    const int64_t L = g->OH * g->OW;
     TG_DISPATCH(dt, T, {
         const T *gv = gy;
         T *d = db;
         for (int64_t f = 0; f < F; f++) {
-            T part[8] = {0};
-            T s = 0;
+            double s = 0, c = 0;
             for (int64_t n = 0; n < g->N; n++) {
                 const T *r = gv + (n * F + f) * L;
-                for (int64_t l = 0; l < L8; l += 8)
-                    for (int e = 0; e < 8; e++) part[e] += r[l + e];
-                for (int64_t l = L8; l < L; l++) s += r[l];
+                double rs = 0, rc = 0;
+                TG__WROW(T, L, l, r[l], rs, rc);
+                TG__WADD(T, s, c, rs);
+                if (TG__WSUM_COMP(T)) c += rc;
             }
-            for (int e = 0; e < 8; e++) s += part[e];
-            d[f] = acc ? d[f] + s : s;
+            const T v = (T)tg__wsum_value(s, c);
+            d[f] = acc ? d[f] + v : v;
         }
     });
 }

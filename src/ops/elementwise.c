@@ -3,6 +3,7 @@
  * follows it, written with tapegrad ops (so it can itself be recorded), and
  * sums the gradient back to each input's shape with tg_sum_to. */
 #include "../core/internal.h"
+#include "../kernels/wsum.h"
 
 /* ---- the broadcasting kernel --------------------------------------------- */
 typedef enum binop {
@@ -16,7 +17,9 @@ typedef enum binop {
     B_MAX,
     B_MIN,
     B_POWKEEP0, /* 0 where pow's d/da is masked to 0 (b == 0), else 1 */
-    B_POWKEEP1  /* 0 where pow's d/db is masked to 0 (a == 0, b >= 0), else 1 */
+    B_POWKEEP1, /* 0 where pow's d/db is masked to 0 (a == 0, b >= 0), else 1 */
+    B_MAXCMASK, /* 1 - B_MAXMASK, as a selection: the weight of b in max */
+    B_MINCMASK  /* 1 - B_MINMASK: the weight of b in min */
 } binop;
 
 /* pow's masked derivatives (PyTorch's convention): d/da = b a^(b-1) is 0
@@ -39,6 +42,12 @@ typedef enum binop {
      : (op) == B_MAXMASK  ? ((x) > (y)    ? 1                                                      \
                              : (x) == (y) ? 0.5f                                                   \
                                           : 0)                                                     \
+     : (op) == B_MAXCMASK ? ((x) > (y)    ? 0                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 1)                                                     \
+     : (op) == B_MINCMASK ? ((x) < (y)    ? 0                                                      \
+                             : (x) == (y) ? 0.5f                                                   \
+                                          : 1)                                                     \
                           : ((x) < (y)    ? 1                                                      \
                              : (x) == (y) ? 0.5f                                                   \
                                           : 0))
@@ -122,6 +131,12 @@ TG_CLONES static void bin_kernel(binop op, tg_tensor *out, const tg_tensor *a, c
         case B_POWKEEP1:
             BIN_LOOPS(T, B_POWKEEP1);
             break;
+        case B_MAXCMASK:
+            BIN_LOOPS(T, B_MAXCMASK);
+            break;
+        case B_MINCMASK:
+            BIN_LOOPS(T, B_MINCMASK);
+            break;
         }
     });
 }
@@ -177,9 +192,9 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
 #define E_POW1(G, X, Y, O) ((G) * (POW_MASK1(X, Y) ? (T)0 : (O)*TG_LOG(X)))
 #define MASK(op, X, Y)     ((T)APPLY(op, X, Y))
 #define E_MAX0(G, X, Y, O) ((G)*MASK(B_MAXMASK, X, Y))
-#define E_MAX1(G, X, Y, O) ((G) - (G)*MASK(B_MAXMASK, X, Y))
+#define E_MAX1(G, X, Y, O) ((G)*MASK(B_MAXCMASK, X, Y))
 #define E_MIN0(G, X, Y, O) ((G)*MASK(B_MINMASK, X, Y))
-#define E_MIN1(G, X, Y, O) ((G) - (G)*MASK(B_MINMASK, X, Y))
+#define E_MIN1(G, X, Y, O) ((G)*MASK(B_MINCMASK, X, Y))
 
 #define GRAD_LOOPS(T, E)                                                                           \
     do {                                                                                           \
@@ -196,17 +211,52 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
         } else if (same) {                                                                         \
             TG_STORE_LOOP(T, dd, n, i, r_, const T g_ = gg[i], x_ = xx[i], y_ = yy[i], o_ = oo[i]; \
                           (void)x_, (void)y_, (void)o_; r_ = E(g_, x_, y_, o_));                   \
+        } else if (d->numel == 1) {                                                                \
+            /* a full reduction: the other input has g's elements, in order */                     \
+            const int64_t fa = a->numel == 1 ? 0 : 1, fb = b->numel == 1 ? 0 : 1;                  \
+            (void)fa, (void)fb;                                                                    \
+            double s_ = 0, c_ = 0;                                                                 \
+            TG__WROW(T, n, j, E(gg[j], xx[j * fa], yy[j * fb], oo[j]), s_, c_);                    \
+            const T r_ = (T)tg__wsum_value(s_, c_);                                                \
+            dd[0] = acc ? dd[0] + r_ : r_;                                                         \
         } else {                                                                                   \
+            /* red: d is summed (w its accumulators); else the other input is                      \
+             * the broadcast one and each element of d has one term */                             \
+            const int64_t m_ = d->numel;                                                           \
+            const bool red = m_ != n;                                                              \
+            double *restrict ws = w, *restrict wc = TG__WSUM_COMP(T) ? w + m_ : w;                 \
+            if (red) {                                                                             \
+                for (int64_t i = 0; i < m_; i++) ws[i] = 0;                                        \
+                if (TG__WSUM_COMP(T))                                                              \
+                    for (int64_t i = 0; i < m_; i++) wc[i] = 0;                                    \
+            }                                                                                      \
             int64_t idx[TG_MAX_DIMS] = {0}, ia = 0, ib = 0, id = 0;                                \
             const int64_t last = nd ? g->shape[nd - 1] : 1;                                        \
             const int64_t la = nd ? sa[nd - 1] : 0, lb = nd ? sb[nd - 1] : 0,                      \
                           ld = nd ? sd[nd - 1] : 0;                                                \
+            (void)la, (void)lb;                                                                    \
             for (int64_t base = 0; base < n; base += last) {                                       \
-                for (int64_t j = 0; j < last; j++) {                                               \
-                    const T g_ = gg[base + j], x_ = xx[ia + j * la], y_ = yy[ib + j * lb],         \
-                            o_ = oo[base + j];                                                     \
-                    (void)x_, (void)y_, (void)o_;                                                  \
-                    dd[id + j * ld] += E(g_, x_, y_, o_);                                          \
+                const T *restrict gr = gg + base, *restrict orow = oo + base;                      \
+                const T *restrict xr = xx + ia, *restrict yr = yy + ib;                            \
+                (void)xr, (void)yr, (void)orow;                                                    \
+                if (!red) {                                                                        \
+                    T *restrict dr = dd + base;                                                    \
+                    if (acc)                                                                       \
+                        for (int64_t j = 0; j < last; j++)                                         \
+                            dr[j] += E(gr[j], xr[j * la], yr[j * lb], orow[j]);                    \
+                    else                                                                           \
+                        for (int64_t j = 0; j < last; j++)                                         \
+                            dr[j] = E(gr[j], xr[j * la], yr[j * lb], orow[j]);                     \
+                } else if (ld == 0) {                                                              \
+                    double rs = 0, rc = 0;                                                         \
+                    TG__WROW(T, last, j, E(gr[j], xr[j * la], yr[j * lb], orow[j]), rs, rc);       \
+                    TG__WADD(T, ws[id], wc[id], rs);                                               \
+                    if (TG__WSUM_COMP(T)) wc[id] += rc;                                            \
+                } else {                                                                           \
+                    double *restrict wsr = ws + id, *restrict wcr = wc + id;                       \
+                    for (int64_t j = 0; j < last; j++)                                             \
+                        TG__WADD(T, wsr[j * ld], wcr[j * ld],                                      \
+                                 E(gr[j], xr[j * la], yr[j * lb], orow[j]));                       \
                 }                                                                                  \
                 for (int e = nd - 2; e >= 0; e--) {                                                \
                     ia += sa[e];                                                                   \
@@ -219,13 +269,22 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
                     idx[e] = 0;                                                                    \
                 }                                                                                  \
             }                                                                                      \
+            for (int64_t i = 0; red && i < m_; i++) {                                              \
+                const T r_ = (T)tg__wsum_value(ws[i], TG__WSUM_COMP(T) ? wc[i] : 0);               \
+                dd[i] = acc ? dd[i] + r_ : r_;                                                     \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
 /* d (+)= the gradient of input `slot` of the binary op k with inputs a, b
- * and output y, from the output gradient g. */
+ * and output y, from the output gradient g.  A broadcast input's gradient
+ * is summed in wide accumulators (kernels/wsum.h) the way sum_kernel in
+ * reduce.c sums it for the op-built rule (tg_sum_to), so the two rules give
+ * the same bits: w holds them (bin_direct allocates them) when d is summed
+ * to more than one element. */
 TG_CLONES static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const tg_tensor *g,
-                               const tg_tensor *a, const tg_tensor *b, const tg_tensor *y)
+                               const tg_tensor *a, const tg_tensor *b, const tg_tensor *y,
+                               double *w)
 {
     const int nd = g->ndim;
     const int64_t n = g->numel;
@@ -234,7 +293,6 @@ TG_CLONES static void bin_grad(binop k, int slot, tg_tensor *d, bool acc, const 
     if (!same) { /* the strides only serve the broadcasting loop */
         tg__broadcast_strides(a->ndim, a->shape, nd, g->shape, sa);
         tg__broadcast_strides(b->ndim, b->shape, nd, g->shape, sb);
-        if (!acc) tg_tensor_fill(d, 0.0); /* it sums into d */
     }
     const int64_t *sd = slot ? sb : sa;
     TG_DISPATCH(g->dtype, T, {
@@ -297,7 +355,18 @@ static tg_status bin_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
         }
         bool acc;
         tg_tensor *d = tg_grad_sink_buffer(k, slot, &acc);
-        if (d) bin_grad(op, slot, d, acc, g, n->in[0], n->in[1], n->out);
+        if (!d) continue;
+        double *w = NULL;
+        if (d->numel > 1 && d->numel != g->numel) {
+            size_t bytes;
+            /* cannot overflow (numel <= TG_NUMEL_MAX); if it did, the
+             * arena's own error says how much was asked */
+            if (!tg__mul_size((size_t)d->numel, (d->dtype == TG_F64 ? 2 : 1) * sizeof(double),
+                              &bytes))
+                bytes = SIZE_MAX;
+            if (!(w = tg__tape_scratch(tp, bytes))) break;
+        }
+        bin_grad(op, slot, d, acc, g, n->in[0], n->in[1], n->out, w);
     }
     return tg_tape_status(tp);
 }
@@ -497,9 +566,15 @@ static tg_status maxmin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
     tg_tensor *m = mask(tp, k, a, b, tg_node_output(n));
     if (!m) return tg_tape_status(tp);
-    tg_tensor *ga = tg_mul(tp, g, m);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, ga);
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_sub(tp, g, ga));
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, m));
+    if (tg_node_needs_grad(n, 1)) {
+        /* b's weight is the complementary mask, a selection of its own: g -
+         * g m would make a second sweep through this rule form (v_a + v_b)
+         * - v_b, which loses v_b when it is small beside v_a */
+        tg_tensor *c = mask(tp, k == B_MAXMASK ? B_MAXCMASK : B_MINCMASK, a, b, tg_node_output(n));
+        if (!c) return tg_tape_status(tp);
+        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, c));
+    }
     return TG_OK;
 }
 static tg_status maximum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)

@@ -1,6 +1,7 @@
 /* Reductions: sum and mean over all elements or given axes, sum_to (the
  * adjoint of broadcasting), and max along an axis. */
 #include "../core/internal.h"
+#include "../kernels/wsum.h"
 
 /* "(2,3)" for an extent list that is not (yet) a tensor, e.g. a target shape. */
 static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
@@ -34,43 +35,51 @@ static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride
     }
 }
 
-/* out[...] = scale * sum over the flagged axes of x (out zeroed first). */
-TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale)
+/* out[...] = scale * sum over the flagged axes of x, every sum in a wide
+ * accumulator (kernels/wsum.h): a full reduction in eight lanes (see
+ * TG__WROW), a partial one per output, each row of x either reduced in
+ * lanes into one output (the last axis reduced) or added into a row of
+ * accumulators (kept: a loop across the row, which vectorises).  w: the
+ * accumulators when out has more than one element, out->numel doubles for
+ * f32, twice that for f64 (sum_scratch).  A broadcast input's gradient in
+ * the direct rules of elementwise.c walks g the same way (GRAD_LOOPS), so
+ * the two rules of an op give the same bits. */
+TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale,
+                                 double *w)
 {
     int64_t os[TG_MAX_DIMS];
     reduce_strides(x, red, os);
     const int nd = x->ndim;
-    const int64_t n = x->numel;
+    const int64_t n = x->numel, m = out->numel;
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
         const T *restrict v = x->data;
-        for (int64_t i = 0; i < out->numel; i++) o[i] = 0;
-        if (n == 0) break;
-        if (out->numel == 1) {
-            /* Eight accumulators in double, element i into part[i % 8], then
-             * added in order: a full sum stays accurate in f32, the eight
-             * chains run side by side (one chain of dependent adds made
-             * B2's 10^7-element sum latency-bound: 3.9% of its step), and
-             * a vectorised loop gives the same bits at any width. */
-            double part[8] = {0};
-            const int64_t n8 = n - n % 8;
-            for (int64_t i = 0; i < n8; i += 8)
-                for (int e = 0; e < 8; e++) part[e] += v[i + e];
-            double acc = 0;
-            for (int e = 0; e < 8; e++) acc += part[e];
-            for (int64_t i = n8; i < n; i++) acc += v[i];
-            o[0] = (T)(acc * scale);
+        if (m == 1) {
+            double s = 0, c = 0;
+            TG__WROW(T, n, j, v[j], s, c);
+            o[0] = (T)(tg__wsum_value(s, c) * scale);
             break;
         }
+        if (n == 0) {
+            for (int64_t i = 0; i < m; i++) o[i] = 0;
+            break;
+        }
+        double *restrict ws = w, *restrict wc = TG__WSUM_COMP(T) ? w + m : w;
+        for (int64_t i = 0; i < m; i++) ws[i] = 0;
+        if (TG__WSUM_COMP(T))
+            for (int64_t i = 0; i < m; i++) wc[i] = 0;
         int64_t idx[TG_MAX_DIMS] = {0}, oi = 0;
         const int64_t last = nd ? x->shape[nd - 1] : 1, lo = nd ? os[nd - 1] : 0;
         for (int64_t base = 0; base < n; base += last) {
+            const T *restrict vr = v + base;
             if (lo == 0) {
-                T acc = 0;
-                for (int64_t j = 0; j < last; j++) acc += v[base + j];
-                o[oi] += acc;
+                double rs = 0, rc = 0;
+                TG__WROW(T, last, j, vr[j], rs, rc);
+                TG__WADD(T, ws[oi], wc[oi], rs);
+                if (TG__WSUM_COMP(T)) wc[oi] += rc;
             } else {
-                for (int64_t j = 0; j < last; j++) o[oi + j] += v[base + j];
+                double *restrict wsr = ws + oi, *restrict wcr = wc + oi;
+                for (int64_t j = 0; j < last; j++) TG__WADD(T, wsr[j], wcr[j], vr[j]);
             }
             for (int d = nd - 2; d >= 0; d--) {
                 oi += os[d];
@@ -79,9 +88,26 @@ TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool 
                 idx[d] = 0;
             }
         }
-        if (scale != 1.0)
-            for (int64_t i = 0; i < out->numel; i++) o[i] = (T)(o[i] * scale);
+        for (int64_t i = 0; i < m; i++)
+            o[i] = (T)(tg__wsum_value(ws[i], TG__WSUM_COMP(T) ? wc[i] : 0) * scale);
     });
+}
+
+/* The accumulators sum_kernel needs to reduce x into out, from the tape's
+ * arena (NULL, with the tape's error set, when they cannot be had; NULL with
+ * *ok true when none are needed). */
+static double *sum_scratch(tg_tape *tp, const tg_tensor *out, const tg_tensor *x, bool *ok)
+{
+    *ok = true;
+    if (out->numel <= 1 || x->numel == 0) return NULL;
+    size_t bytes;
+    /* cannot overflow (numel <= TG_NUMEL_MAX); if it did, the arena's own
+     * error says how much was asked */
+    if (!tg__mul_size((size_t)out->numel, (x->dtype == TG_F64 ? 2 : 1) * sizeof(double), &bytes))
+        bytes = SIZE_MAX;
+    double *w = tg__tape_scratch(tp, bytes);
+    *ok = w != NULL;
+    return w;
 }
 
 typedef struct reduce_attr {
@@ -248,7 +274,10 @@ static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int nax
     }
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, k, shape);
     if (!out) return NULL;
-    sum_kernel(out, x, at.red, at.scale);
+    bool wok;
+    double *w = sum_scratch(tp, out, x, &wok);
+    if (!wok) return NULL;
+    sum_kernel(out, x, at.red, at.scale, w);
     return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
@@ -319,7 +348,10 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
     }
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
     if (!out) return NULL;
-    sum_kernel(out, x, at.red, 1.0);
+    bool wok;
+    double *w = sum_scratch(tp, out, x, &wok);
+    if (!wok) return NULL;
+    sum_kernel(out, x, at.red, 1.0, w);
     return tg_tape_record(tp, &k_sum_to, 1, in, out, &at, sizeof at, 0, NULL);
 }
 

@@ -1,0 +1,70 @@
+/* Sums in a wider accumulator, for the reductions gradients make (sum_to,
+ * a broadcast input's gradient, bias gradients).
+ *
+ * A sum of K terms added one at a time in the terms' own precision has an
+ * error bound of about K eps sum|t|: with K = 10^6 f32 terms that is visible
+ * (a relative error of 1e-5 where PyTorch gives 1e-7).  So:
+ *   - f32 terms are added in a double: after K adds its error is about
+ *     K 1.1e-16 sum|t|, far below the final rounding to f32 for any K a
+ *     tensor can hold in practice (under 2^26 terms it stays under half an
+ *     f32 ulp of sum|t|);
+ *   - f64 terms are added in a double-double (s, c): TwoSum gives each add's
+ *     exact rounding error, and c collects them, so the result s + c has an
+ *     error of about eps |sum| + K eps^2 sum|t|.
+ * Both are plain lane-wise arithmetic (no branch), so a loop adding a row
+ * of terms into a row of accumulators vectorises, and a wider vector
+ * version computes the same bits (nothing is reassociated).  A term or a
+ * partial sum that is not finite makes c NaN; tg__wsum_value then returns s
+ * alone (inf, -inf or NaN, the plain sum's value). */
+#ifndef TG_KERNELS_WSUM_H
+#define TG_KERNELS_WSUM_H
+
+#include <math.h>
+#include <stdint.h>
+
+/* Whether terms of type T need the compensation term c (f64). */
+#define TG__WSUM_COMP(T) (sizeof(T) == sizeof(double))
+
+/* (s, c) += v, s and c double lvalues (c untouched for f32). */
+#define TG__WADD(T, s, c, v)                                                                       \
+    do {                                                                                           \
+        const double v_ = (double)(v);                                                             \
+        if (TG__WSUM_COMP(T)) {                                                                    \
+            const double t_ = (s) + v_, b_ = t_ - (s);                                             \
+            (c) += ((s) - (t_ - b_)) + (v_ - b_);                                                  \
+            (s) = t_;                                                                              \
+        } else {                                                                                   \
+            (s) += v_;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* (S, C) += the sum of EXPR for J = 0 .. len-1 (EXPR an expression of type
+ * T in the loop variable J).  Term J goes to lane J % 8 (the last len % 8
+ * terms are added in order after the lanes): eight independent chains of
+ * adds, so the loop is not bound by one add's latency and vectorises, with
+ * the same bits at any vector width.  With (S, C) = (0, 0) on entry and f32
+ * terms this is tg_sum's full reduction as it always was. */
+#define TG__WROW(T, len, J, EXPR, S, C)                                                            \
+    do {                                                                                           \
+        double ps_[8] = {0}, pc_[8] = {0};                                                         \
+        const int64_t n8_ = (len) - (len) % 8;                                                     \
+        for (int64_t i8_ = 0; i8_ < n8_; i8_ += 8)                                                 \
+            for (int e_ = 0; e_ < 8; e_++) {                                                       \
+                const int64_t J = i8_ + e_;                                                        \
+                TG__WADD(T, ps_[e_], pc_[e_], EXPR);                                               \
+            }                                                                                      \
+        for (int e_ = 0; e_ < 8; e_++) {                                                           \
+            TG__WADD(T, S, C, ps_[e_]);                                                            \
+            if (TG__WSUM_COMP(T)) (C) += pc_[e_];                                                  \
+        }                                                                                          \
+        for (int64_t J = n8_; J < (len); J++) TG__WADD(T, S, C, EXPR);                             \
+    } while (0)
+
+/* The value of an accumulator (s, c): s + c, or s alone when s is not
+ * finite (c is then NaN or meaningless). */
+static inline double tg__wsum_value(double s, double c)
+{
+    return isfinite(s) ? s + c : s;
+}
+
+#endif
