@@ -287,6 +287,31 @@ START_TEST(test_gradcheck_rules_report)
 }
 END_TEST
 
+/* A function that ignores one of its inputs: that input is never recorded,
+ * and its gradient is zero (tg_grad and tg_vjp refuse a tensor no op used,
+ * since for them it is a mix-up; gradcheck asks about every input). */
+static tg_tensor *fn_ignores_second(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_sum_all(tp, tg_square(tp, in[0]));
+}
+
+START_TEST(test_gradcheck_unused_input)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(3), 5, -1, 1);
+    tg_tensor *u = tt_param(1, TT_SHAPE(2), 6, -1, 1);
+    tg_tensor *in[2] = {x, u};
+    tg_compare_report rep[2];
+    ck_assert_msg(tg_gradcheck(fn_ignores_second, NULL, 2, in, NULL, rep) == TG_OK, "%s",
+                  tg_last_error());
+    ck_assert(rep[0].ok && rep[1].ok);
+    ck_assert_int_eq(rep[1].numel, 2);
+    ck_assert(rep[1].max_abs == 0);
+    tg_tensor_free(x);
+    tg_tensor_free(u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("check");
@@ -300,6 +325,7 @@ int main(void)
     tcase_add_test(tc, test_gradcheck_function_error);
     tcase_add_test(tc, test_compare_worst);
     tcase_add_test(tc, test_gradcheck_rules_report);
+    tcase_add_test(tc, test_gradcheck_unused_input);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -299,7 +299,8 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         f0 = 0;
         for (int64_t i = 0; i < out->numel; i++) f0 += tg_tensor_get_flat(out, i) * s.r[i];
     }
-    if ((st = tg_vjp(s.tp, out, seed, nx, xs, gs, false)) != TG_OK) {
+    /* an input fn does not use is never recorded: its gradient is zero */
+    if ((st = tg__vjp(s.tp, "grad", out, seed, nx, xs, gs, false, true)) != TG_OK) {
         tg__set_last(st, "gradcheck: backward failed: %s", tg_tape_error(s.tp));
         goto done;
     }
@@ -315,7 +316,7 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
     /* The same gradients through the op-built rules (create_graph runs
      * every op's backward, never its direct rule): the two must agree to
      * rounding, so one gradcheck covers both rules of every op. */
-    if ((st = tg_vjp(s.tp, out, seed, nx, xs, gs, true)) != TG_OK) {
+    if ((st = tg__vjp(s.tp, "grad", out, seed, nx, xs, gs, true, true)) != TG_OK) {
         tg__set_last(st, "gradcheck: backward with create_graph failed: %s", tg_tape_error(s.tp));
         goto done;
     }

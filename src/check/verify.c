@@ -371,7 +371,7 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
     if (!gs) return tg_tape_status(tp);
     /* Reverse over reverse: the gradient recorded, <g, v> differentiated.
      * Errors are named "hvp", the call the user made. */
-    tg_status st = tg__vjp(tp, "hvp", y, NULL, n, xs, gs, true);
+    tg_status st = tg__vjp(tp, "hvp", y, NULL, n, xs, gs, true, false);
     if (st != TG_OK) return st;
     tg_tensor *dot = NULL;
     for (int i = 0; i < n; i++) {
@@ -379,7 +379,7 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
         dot = dot ? tg_add(tp, dot, t) : t;
     }
     if (!dot) return tg_tape_status(tp);
-    return tg__vjp(tp, "hvp", dot, NULL, n, xs, out, create_graph);
+    return tg__vjp(tp, "hvp", dot, NULL, n, xs, out, create_graph, false);
 }
 
 /* The arguments of tg_jacobian and tg_hessian, with errors named what (the
@@ -416,7 +416,7 @@ static tg_tensor *jacobian_as(tg_tape *tp, const char *what, tg_tensor *y, tg_te
         tg_tensor_set_flat(seed, i, 1.0);
         tg_tensor *g = NULL;
         tg_tensor *xs[1] = {x};
-        if (tg__vjp(tp, what, y, seed, 1, xs, &g, false) != TG_OK) goto fail;
+        if (tg__vjp(tp, what, y, seed, 1, xs, &g, false, false) != TG_OK) goto fail;
         for (int64_t j = 0; j < x->numel; j++)
             tg_tensor_set_flat(J, i * x->numel + j, tg_tensor_get_flat(g, j));
     }
@@ -439,7 +439,7 @@ tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
     /* The Jacobian of the recorded gradient. */
     tg_tensor *g = NULL;
     tg_tensor *xs[1] = {x};
-    if (tg__vjp(tp, "hessian", y, NULL, 1, xs, &g, true) != TG_OK) return NULL;
+    if (tg__vjp(tp, "hessian", y, NULL, 1, xs, &g, true, false) != TG_OK) return NULL;
     return jacobian_as(tp, "hessian", g, x);
 }
 

@@ -822,7 +822,7 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
 }
 
 tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
-                  tg_tensor *const *xs, tg_tensor **out, bool create_graph)
+                  tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "vjp: tape is NULL");
@@ -839,7 +839,7 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
     if (!sweep_init(tp, &s)) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
-        if (id < 0) {
+        if (id < 0 && !allow_unused) {
             /* no op used it, so y cannot depend on it: a zero gradient
              * would hide a mix-up of tensors */
             char d[TG_SHAPE_BUF + 8];
@@ -848,7 +848,7 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
                          tg_tensor_describe(xs[i], d, sizeof d));
             return tg_tape_status(tp);
         }
-        if (id < s.nv) s.dep[id] = true;
+        if (id >= 0 && id < s.nv) s.dep[id] = true;
     }
     const size_t nu = tg__tape_num_users(tp);
     for (size_t u = 0; u < nu; u++)
@@ -870,7 +870,7 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
 tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph)
 {
-    return tg__vjp(tp, "grad", y, seed, n, xs, out, create_graph);
+    return tg__vjp(tp, "grad", y, seed, n, xs, out, create_graph, false);
 }
 
 tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)

@@ -364,9 +364,11 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
                                    tg_tensor *const *aux);
 
 /* tg_vjp with its errors under the name of the call the user made
- * (core/backward.c): "grad", "hvp", "hessian". */
+ * (core/backward.c): "grad", "hvp", "hessian".  allow_unused: an x no
+ * recorded op used gets zeros (tg_gradcheck, whose function may ignore an
+ * input) instead of the error tg_grad and tg_vjp give for it. */
 tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
-                  tg_tensor *const *xs, tg_tensor **out, bool create_graph);
+                  tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused);
 
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */
