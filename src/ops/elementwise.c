@@ -224,7 +224,7 @@ static tg_tensor *mask(tg_tape *tp, binop k, tg_tensor *a, tg_tensor *b, const t
              * the broadcast one and each element of d has one term */                             \
             const int64_t m_ = d->numel;                                                           \
             const bool red = m_ != n;                                                              \
-            double *restrict ws = w, *restrict wc = TG__WSUM_COMP(T) ? w + m_ : w;                 \
+            double *restrict ws = w, *restrict wc = TG__WSUM_COMP(T) && red ? w + m_ : w;          \
             if (red) {                                                                             \
                 for (int64_t i = 0; i < m_; i++) ws[i] = 0;                                        \
                 if (TG__WSUM_COMP(T))                                                              \
