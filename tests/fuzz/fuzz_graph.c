@@ -259,10 +259,10 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_pow(tp, a, b);
     case OP_MAXIMUM:
-        if (near_tie(a, b)) pg->risky = true;
+        if (readable(e, a) && readable(e, b) && near_tie(a, b)) pg->risky = true;
         return tg_maximum(tp, a, b);
     case OP_MINIMUM:
-        if (near_tie(a, b)) pg->risky = true;
+        if (readable(e, a) && readable(e, b) && near_tie(a, b)) pg->risky = true;
         return tg_minimum(tp, a, b);
     case OP_ADD_S:
         return tg_add_scalar(tp, a, s);
@@ -348,7 +348,7 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
     case OP_PERMUTE: {
         int perm[4] = {p[2] % 4, p[3] % 4, p[4] % 4, p[5] % 4};
         if (p[6] & 1) { /* usually a real permutation of the right rank */
-            int nd = a ? tg_tensor_ndim(a) : 0;
+            int nd = readable(e, a) ? tg_tensor_ndim(a) : 0;
             for (int i = 0; i < 4; i++) perm[i] = i;
             for (int i = nd - 1; i > 0; i--) {
                 int j = p[7] % (i + 1);
@@ -448,8 +448,9 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         int nd = p[2] % 5;
         int64_t sh[4];
         for (int i = 0; i < 4; i++)
-            sh[i] = a && i < tg_tensor_ndim(a) && !(p[7] & (1u << i)) ? tg_tensor_shape(a)[i]
-                                                                      : huge_i64(p[3 + i]);
+            sh[i] = readable(e, a) && i < tg_tensor_ndim(a) && !(p[7] & (1u << i))
+                        ? tg_tensor_shape(a)[i]
+                        : huge_i64(p[3 + i]);
         switch (in->op % OP_COUNT) {
         case OP_RESHAPE_HUGE:
             return tg_reshape(tp, a, nd, sh);
