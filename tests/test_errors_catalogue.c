@@ -1566,8 +1566,8 @@ static const message k_messages[] = {
     {"pool_size", "max_pool2d: input (0,144115188075855872,1,1), window 2x2, stride (1,1), padding "
                   "(1,1): the output would have more than 576460752303423487 elements [node 0]"},
     {"t_dtype", "tg_tensor_new: unknown dtype 5"},
-    {"t_ndim", "tg_tensor_new: 9 dimensions (0 to 8 allowed)"},
-    {"t_extent", "tg_tensor_new: extent -1 of axis 1 is negative in (3,-1)"},
+    {"t_ndim", "tg_tensor_zeros: 9 dimensions (0 to 8 allowed)"},
+    {"t_extent", "tg_tensor_ones: extent -1 of axis 1 is negative in (3,-1)"},
     {"t_nomem_header", "tg_tensor_new: out of memory for the header"},
     {"t_nomem", "tg_tensor_new: out of memory for 100 elements"},
     {"t_arange", "tg_tensor_arange: step must be non-zero and values finite"},

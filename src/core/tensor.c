@@ -79,18 +79,16 @@ static void put_all(tg_tensor *t, double v)
     });
 }
 
-tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
+/* tg_tensor_new with its errors under the name of the call the user made
+ * (tg_tensor_zeros, tg_tensor_from, ...). */
+static tg_tensor *new_as(const char *what, tg_dtype dt, int ndim, const int64_t *shape)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_new: shape is NULL");
-        return NULL;
-    }
     int64_t n;
-    if (!shape_ok("tg_tensor_new", dt, ndim, shape, &n)) return NULL;
+    if (!shape_ok(what, dt, ndim, shape, &n)) return NULL;
     /* the header and its extents in one allocation (core/internal.h) */
     tg_tensor *t = tg__malloc(sizeof *t + (size_t)ndim * sizeof(int64_t));
     if (!t) {
-        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for the header");
+        tg__set_last(TG_ERR_NOMEM, "%s: out of memory for the header", what);
         return NULL;
     }
     init_header(t, dt, ndim, shape, n);
@@ -98,39 +96,34 @@ tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
     t->data = tg__calloc((size_t)n, tg_dtype_size(dt));
     if (!t->data) {
         tg__free(t);
-        tg__set_last(TG_ERR_NOMEM, "tg_tensor_new: out of memory for %lld elements", (long long)n);
+        tg__set_last(TG_ERR_NOMEM, "%s: out of memory for %lld elements", what, (long long)n);
         return NULL;
     }
     return t;
 }
 
+tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    return new_as("tg_tensor_new", dt, ndim, shape);
+}
+
 tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_zeros: shape is NULL");
-        return NULL;
-    }
-    return tg_tensor_new(dt, ndim, shape);
+    return new_as("tg_tensor_zeros", dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_full: shape is NULL");
-        return NULL;
-    }
-    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    tg_tensor *t = new_as("tg_tensor_full", dt, ndim, shape);
     if (t) put_all(t, value);
     return t;
 }
 
 tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_ones: shape is NULL");
-        return NULL;
-    }
-    return tg_tensor_full(dt, ndim, shape, 1.0);
+    tg_tensor *t = new_as("tg_tensor_ones", dt, ndim, shape);
+    if (t) put_all(t, 1.0);
+    return t;
 }
 
 tg_tensor *tg_tensor_scalar(tg_dtype dt, double value)
@@ -159,11 +152,7 @@ tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
 
 tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_from: shape is NULL");
-        return NULL;
-    }
-    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    tg_tensor *t = new_as("tg_tensor_from", dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
         tg_tensor_free(t);
@@ -176,11 +165,7 @@ tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const voi
 
 tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data)
 {
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_from_f64: shape is NULL");
-        return NULL;
-    }
-    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    tg_tensor *t = new_as("tg_tensor_from_f64", dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
         tg_tensor_free(t);
@@ -363,11 +348,7 @@ tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r
         tg__set_last(TG_ERR_NULL, "tg_tensor_rand: rng is NULL");
         return NULL;
     }
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_rand: shape is NULL");
-        return NULL;
-    }
-    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    tg_tensor *t = new_as("tg_tensor_rand", dt, ndim, shape);
     if (t) {
         tg_tensor_fill_uniform(t, r, 0.0, 1.0);
         t->version = 0; /* a new tensor: nothing has recorded it */
@@ -381,11 +362,7 @@ tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *
         tg__set_last(TG_ERR_NULL, "tg_tensor_randn: rng is NULL");
         return NULL;
     }
-    if (ndim > 0 && !shape) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_randn: shape is NULL");
-        return NULL;
-    }
-    tg_tensor *t = tg_tensor_new(dt, ndim, shape);
+    tg_tensor *t = new_as("tg_tensor_randn", dt, ndim, shape);
     if (t) {
         tg_tensor_fill_normal(t, r, 0.0, 1.0);
         t->version = 0;
