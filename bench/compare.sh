@@ -117,6 +117,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     say "round $r load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
     echo "round|$r" >> "$LOG"
     run tapegrad "$BB/bench_b1" --reps $B1R
+    run tapegrad "$BB/bench_b1_stape" --reps $B1R
     [ "$ADOLC" = 1 ] && run adolc "$WORK/adolc_rosenbrock" --reps $ADR
     run limits "$WORK/limits" --only B1 --reps $LIMR
     run tapegrad "$BB/bench_b2" --reps $B2R
@@ -177,6 +178,9 @@ BEGIN {
     add("B1 record+reverse n=1e5", "tapegrad B1 phase=total", "adolc B1 mode=keep phase=total", "ADOL-C", "limits B1 limit=eval", "C eval")
     add("B1 record", "tapegrad B1 phase=record", "adolc B1 mode=keep phase=tape", "ADOL-C", "", "")
     add("B1 reverse", "tapegrad B1 phase=reverse", "adolc B1 mode=keep phase=reverse", "ADOL-C", "limits B1 limit=grad", "C hand grad")
+    add("B1 scalar tape", "tapegrad B1-stape phase=total", "adolc B1 mode=keep phase=total", "ADOL-C", "limits B1 limit=eval", "C eval")
+    add("B1 scalar tape record", "tapegrad B1-stape phase=record", "adolc B1 mode=keep phase=tape", "ADOL-C", "", "")
+    add("B1 scalar tape reverse", "tapegrad B1-stape phase=reverse", "adolc B1 mode=keep phase=reverse", "ADOL-C", "limits B1 limit=grad", "C hand grad")
     add("B2 n=1e7", "tapegrad B2 threads=1", "torch B2 threads=1 malloc=thp", "torch(thp)", "limits B2 threads=1 limit=fused-fg", "fused f+g")
     add("B3 b=128 t=1", "tapegrad B3 batch=128 threads=1", "torch B3 batch=128 threads=1", "torch", "limits B3 batch=128 threads=1 limit=sgemm", "sgemm")
     add("B3 b=16 t=1", "tapegrad B3 batch=16 threads=1", "torch B3 batch=16 threads=1", "torch", "limits B3 batch=16 threads=1 limit=sgemm", "sgemm")

@@ -77,6 +77,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* PyTorch's state_dict names; the conv weights (out, in, kh, kw) are
+     * PyTorch's layout, the dense weight (in, out) the transpose of its */
+    static const char *const names[NPARAM] = {"conv1.weight", "conv1.bias", "conv2.weight",
+                                              "conv2.bias",   "fc.weight",  "fc.bias"};
     const tu_classifier c = {.prog = "fashion_cnn",
                              .run = "cnn",
                              .title = "fashion_cnn: the B4 CNN on Fashion-MNIST",
@@ -84,6 +88,7 @@ int main(int argc, char **argv)
                              .model = &m,
                              .nparams = NPARAM,
                              .params = params,
+                             .param_names = names,
                              .batch = BATCH,
                              .eval_batch = 250};
     rc = tu_train_classifier(&a, &d, &c);

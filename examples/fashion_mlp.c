@@ -64,6 +64,10 @@ int main(int argc, char **argv)
         params[2 * l] = m.w[l];
         params[2 * l + 1] = m.b[l];
     }
+    /* PyTorch's state_dict names; the weights are (in, out), the transpose of
+     * an nn.Linear weight (out, in) */
+    static const char *const names[2 * NLAYER] = {"fc1.weight", "fc1.bias",   "fc2.weight",
+                                                  "fc2.bias",   "fc3.weight", "fc3.bias"};
     const tu_classifier c = {.prog = "fashion_mlp",
                              .run = "mlp",
                              .title = "fashion_mlp: MLP 784-256-128-10 on Fashion-MNIST",
@@ -71,6 +75,7 @@ int main(int argc, char **argv)
                              .model = &m,
                              .nparams = 2 * NLAYER,
                              .params = params,
+                             .param_names = names,
                              .batch = BATCH,
                              .eval_batch = 500};
     rc = tu_train_classifier(&a, &d, &c);

@@ -165,6 +165,11 @@ int main(int argc, char **argv)
                            "three ways (no dropout, dropout, seed 000's fast dropout) from the\n"
                            "same weights on the same batches; prints the three test accuracies.");
     if (rc) return rc == 2 ? 0 : 2;
+    if (a.save || a.load || a.eval) {
+        fprintf(stderr, "fast_dropout: --save, --load and --eval are for fashion_mlp and "
+                        "fashion_cnn (this example compares two ways of training)\n");
+        return 2;
+    }
     tu_set_threads(a.threads);
     tu_data d;
     if (tu_load(&a, TU_FLAT, &d)) return 1;

@@ -31,6 +31,9 @@ typedef struct tu_args {
                           * unless --epochs is given) */
     int64_t train_limit; /* --train-size N: use the first N training images (0: all;
                           * --synthetic always makes 2048, or 1024 images for a CNN) */
+    const char *save;    /* --save FILE: the trained parameters, as safetensors */
+    const char *load;    /* --load FILE: start from these parameters */
+    bool eval;           /* --eval: only evaluate (with --load: a saved model) */
 } tu_args;
 
 /* Parses argv into a (which holds the defaults).  Returns 0 to go on, 1 on a
@@ -73,6 +76,11 @@ typedef tg_tensor *(*tu_forward_fn)(tg_tape *tp, tg_tensor *x, void *ctx);
  * before each batch).  Returns -1 on a tape error (printed). */
 double tu_accuracy(tg_tape *tp, const tg_tensor *x, const int32_t *y, int64_t batch,
                    tu_forward_fn forward, void *ctx);
+/* tu_accuracy that also folds every predicted class, in order, into *digest
+ * (FNV-1a, 64 bits): two models that agree on every prediction have equal
+ * digests, which is what --save / --load --eval runs compare. */
+double tu_evaluate(tg_tape *tp, const tg_tensor *x, const int32_t *y, int64_t batch,
+                   tu_forward_fn forward, void *ctx, uint64_t *digest);
 
 /* Wall clock in seconds (monotonic). */
 double tu_now(void);
@@ -129,8 +137,15 @@ typedef struct tu_classifier {
     void *model;
     int nparams;
     tg_tensor *const *params;
+    /* Each parameter's name in a --save / --load file: PyTorch's state_dict
+     * names ("fc1.weight", "fc1.bias", ...). */
+    const char *const *param_names;
     int64_t batch, eval_batch;
 } tu_classifier;
+/* With --load, the parameters are read from the file first (by name; shapes
+ * must match).  With --eval, only the test accuracy and the predictions'
+ * digest are printed.  With --save, the trained parameters are written
+ * (safetensors) and the digest printed. */
 /* The training loop the examples share: SGD lr 0.01 momentum 0.9 (as
  * ../shared/peers/torch_fashion.py), mean softmax cross-entropy, batches
  * reshuffled every epoch, one tape for training steps and one for

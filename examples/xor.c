@@ -4,7 +4,10 @@
  *   xor --dot xor.dot     also writes the graph for Graphviz, and renders it
  *                         to xor.dot.png when `dot` is installed
  *   xor --explain         narrates the first step's backward pass
- *   xor --explain-md      the same as a Markdown table */
+ *   xor --explain-md      the same as a Markdown table
+ *   xor --save FILE       writes the trained parameters (safetensors)
+ *   xor --load FILE       starts from saved parameters; with --eval, only
+ *                         prints their predictions */
 #include <tapegrad.h>
 
 #include <stdbool.h>
@@ -33,17 +36,27 @@ static void render_png(const char *dot_path)
 
 int main(int argc, char **argv)
 {
-    const char *dot_path = NULL;
+    const char *dot_path = NULL, *save = NULL, *load = NULL;
+    bool eval = false;
     int explain = -1; /* -1 off, else a tg_explain_format */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dot") && i + 1 < argc)
             dot_path = argv[++i];
+        else if (!strcmp(argv[i], "--save") && i + 1 < argc)
+            save = argv[++i];
+        else if (!strcmp(argv[i], "--load") && i + 1 < argc)
+            load = argv[++i];
+        else if (!strcmp(argv[i], "--eval"))
+            eval = true;
         else if (!strcmp(argv[i], "--explain"))
             explain = TG_EXPLAIN_TEXT;
         else if (!strcmp(argv[i], "--explain-md"))
             explain = TG_EXPLAIN_MARKDOWN;
         else {
-            fprintf(stderr, "usage: %s [--dot FILE] [--explain | --explain-md]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--dot FILE] [--explain | --explain-md] [--save FILE]\n"
+                    "       [--load FILE [--eval]]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -61,11 +74,18 @@ int main(int argc, char **argv)
         tg_tensor_fill_uniform(p[i], &rng, -1.0, 1.0);
         tg_tensor_set_requires_grad(p[i], true);
     }
+    /* PyTorch's state_dict names; the weights are (in, out), the transpose of
+     * an nn.Linear weight */
+    static const char *const names[4] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+    if (load && tg_load_safetensors_into(load, 4, names, p) != TG_OK) {
+        fprintf(stderr, "xor: --load %s: %s\n", load, tg_last_error());
+        return 1;
+    }
 
     tg_tape *tp = tg_tape_new(NULL);
     const double lr = 2.0;
     int rc = 0;
-    for (int epoch = 0; epoch <= 3000; epoch++) {
+    for (int epoch = 0; epoch <= (eval ? -1 : 3000); epoch++) {
         tg_tape_reset(tp); /* rewinds the arena: no allocation after the first steps */
         tg_tensor *loss = tg_sse(tp, forward(tp, x, p), t);
         /* the first step's backward pass, narrated (seed 004's delta rule at work) */
@@ -110,7 +130,18 @@ int main(int argc, char **argv)
             printf("  %g  %g |   %g    | %.4f\n", xs[2 * i], xs[2 * i + 1], ts[i], o);
         }
         printf("%d of 4 correct\n", correct);
+        /* every digit, the line --save and --load --eval runs are compared by */
+        printf("xor: predictions on 4 inputs: %.17g %.17g %.17g %.17g\n", tg_tensor_get_flat(y, 0),
+               tg_tensor_get_flat(y, 1), tg_tensor_get_flat(y, 2), tg_tensor_get_flat(y, 3));
         rc = correct == 4 ? 0 : 1;
+    }
+    if (!rc && save) {
+        if (tg_save_safetensors(save, 4, names, p) != TG_OK) {
+            fprintf(stderr, "xor: --save %s: %s\n", save, tg_last_error());
+            rc = 1;
+        } else {
+            printf("xor: saved 4 tensors to %s\n", save);
+        }
     }
     tg_tape_free(tp);
     for (int i = 0; i < 4; i++) tg_tensor_free(p[i]);

@@ -2,6 +2,10 @@
 # Installs what building and testing tapegrad needs, if it is missing
 # (Debian/Ubuntu, apt-get; as root or through sudo).  Extra package names may
 # be passed as arguments (e.g. clang for the CI's second compiler).
+#
+# One line per step on standard error; apt-get's own output goes to a log
+# file (TG_DEPS_LOG, default a file under ${TMPDIR:-/tmp}) whose path and tail
+# are printed when a step fails.
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc)
@@ -17,10 +21,22 @@ for extra in "$@"; do
         *) dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra") ;;
     esac
 done
-if ((${#need[@]})); then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
-    echo "deps: installing ${need[*]}" >&2
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
+((${#need[@]})) || exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+log="${TG_DEPS_LOG:-${TMPDIR:-/tmp}/tapegrad-deps.$(id -u).log}"
+: >"$log"
+step() { # step "what it does" command...
+    local what=$1
+    shift
+    echo "deps: $what" >&2
+    if ! "$@" >>"$log" 2>&1; then
+        echo "deps: failed: $what (apt-get's output: $log); its last lines:" >&2
+        tail -n 15 "$log" >&2
+        exit 1
+    fi
+}
+step "updating the package lists" $sudo apt-get update
+step "installing ${need[*]}" $sudo env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${need[@]}"

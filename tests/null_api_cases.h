@@ -707,3 +707,91 @@ CASE(tg_delta_report_format, entries, , LAST, TG_ERR_NULL,
 CASE(tg_delta_report_format, results, , LAST, TG_ERR_NULL,
      "delta_report_format: entries or results is NULL",
      tg_delta_report_format(F.text, sizeof F.text, 1, d_entries(), NULL) == 0 && F.text[0] == '\0')
+
+/* ---- scalar.h: the scalar tape -------------------------------------------- */
+CASE(tg_stape_free, st, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
+     (tg_stape_free(NULL), true))
+CASE(tg_stape_reset, st, , LAST, TG_ERR_NULL, "tg_stape_reset: tape is NULL",
+     (tg_stape_reset(NULL), true))
+CASE(tg_stape_status, st, , DOC, TG_OK,
+     "answers TG_ERR_NULL and leaves the last error (of the call that gave NULL) alone",
+     d_keeps_last(tg_stape_status(NULL) == TG_ERR_NULL))
+CASE(tg_stape_error, st, , DOC, TG_OK,
+     "answers \"tape is NULL\" and leaves the last error (of the call that gave NULL) alone",
+     d_keeps_last(strcmp(tg_stape_error(NULL), "tape is NULL") == 0))
+CASE(tg_stape_size, st, , LAST, TG_ERR_NULL, "tg_stape_size: tape is NULL",
+     tg_stape_size(NULL) == -1)
+CASE(tg_stape_bytes, st, , LAST, TG_ERR_NULL, "tg_stape_bytes: tape is NULL",
+     tg_stape_bytes(NULL) == -1)
+CASE(tg_stape_var, st, , LAST, TG_ERR_NULL, "tg_stape_var: tape is NULL",
+     tg_stape_var(NULL, 1.0).tag == 0)
+CASE(tg_stape_const, st, , LAST, TG_ERR_NULL, "tg_stape_const: tape is NULL",
+     tg_stape_const(NULL, 1.0).tag == 0)
+CASE(tg_sv_value, st, , LAST, TG_ERR_NULL, "tg_sv_value: tape is NULL",
+     isnan(tg_sv_value(NULL, TG_SV_NONE)))
+CASE(tg_s_add, st, , LAST, TG_ERR_NULL, "tg_s_add: tape is NULL",
+     tg_s_add(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_sub, st, , LAST, TG_ERR_NULL, "tg_s_sub: tape is NULL",
+     tg_s_sub(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_mul, st, , LAST, TG_ERR_NULL, "tg_s_mul: tape is NULL",
+     tg_s_mul(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_div, st, , LAST, TG_ERR_NULL, "tg_s_div: tape is NULL",
+     tg_s_div(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_pow, st, , LAST, TG_ERR_NULL, "tg_s_pow: tape is NULL",
+     tg_s_pow(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_max, st, , LAST, TG_ERR_NULL, "tg_s_max: tape is NULL",
+     tg_s_max(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_min, st, , LAST, TG_ERR_NULL, "tg_s_min: tape is NULL",
+     tg_s_min(NULL, TG_SV_NONE, TG_SV_NONE).tag == 0)
+CASE(tg_s_add_c, st, , LAST, TG_ERR_NULL, "tg_s_add_c: tape is NULL",
+     tg_s_add_c(NULL, TG_SV_NONE, 2.0).tag == 0)
+CASE(tg_s_mul_c, st, , LAST, TG_ERR_NULL, "tg_s_mul_c: tape is NULL",
+     tg_s_mul_c(NULL, TG_SV_NONE, 2.0).tag == 0)
+CASE(tg_s_div_c, st, , LAST, TG_ERR_NULL, "tg_s_div_c: tape is NULL",
+     tg_s_div_c(NULL, TG_SV_NONE, 2.0).tag == 0)
+CASE(tg_s_pow_c, st, , LAST, TG_ERR_NULL, "tg_s_pow_c: tape is NULL",
+     tg_s_pow_c(NULL, TG_SV_NONE, 2.0).tag == 0)
+CASE(tg_s_rsub_c, st, , LAST, TG_ERR_NULL, "tg_s_rsub_c: tape is NULL",
+     tg_s_rsub_c(NULL, 2.0, TG_SV_NONE).tag == 0)
+CASE(tg_s_rdiv_c, st, , LAST, TG_ERR_NULL, "tg_s_rdiv_c: tape is NULL",
+     tg_s_rdiv_c(NULL, 2.0, TG_SV_NONE).tag == 0)
+CASE(tg_s_neg, st, , LAST, TG_ERR_NULL, "tg_s_neg: tape is NULL",
+     tg_s_neg(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_square, st, , LAST, TG_ERR_NULL, "tg_s_square: tape is NULL",
+     tg_s_square(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_exp, st, , LAST, TG_ERR_NULL, "tg_s_exp: tape is NULL",
+     tg_s_exp(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_log, st, , LAST, TG_ERR_NULL, "tg_s_log: tape is NULL",
+     tg_s_log(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_sqrt, st, , LAST, TG_ERR_NULL, "tg_s_sqrt: tape is NULL",
+     tg_s_sqrt(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_abs, st, , LAST, TG_ERR_NULL, "tg_s_abs: tape is NULL",
+     tg_s_abs(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_sin, st, , LAST, TG_ERR_NULL, "tg_s_sin: tape is NULL",
+     tg_s_sin(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_cos, st, , LAST, TG_ERR_NULL, "tg_s_cos: tape is NULL",
+     tg_s_cos(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_tanh, st, , LAST, TG_ERR_NULL, "tg_s_tanh: tape is NULL",
+     tg_s_tanh(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_sigmoid, st, , LAST, TG_ERR_NULL, "tg_s_sigmoid: tape is NULL",
+     tg_s_sigmoid(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_softplus, st, , LAST, TG_ERR_NULL, "tg_s_softplus: tape is NULL",
+     tg_s_softplus(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_s_relu, st, , LAST, TG_ERR_NULL, "tg_s_relu: tape is NULL",
+     tg_s_relu(NULL, TG_SV_NONE).tag == 0)
+CASE(tg_stape_gradient, st, , LAST, TG_ERR_NULL, "tg_stape_gradient: tape is NULL",
+     tg_stape_gradient(NULL, TG_SV_NONE, 0, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_stape_gradient, x, , LAST, TG_ERR_NULL, "tg_stape_gradient: x is NULL", s_sweep_null(4))
+CASE(tg_stape_gradient, out, , LAST, TG_ERR_NULL, "tg_stape_gradient: out is NULL", s_sweep_null(5))
+CASE(tg_stape_vjp, st, , LAST, TG_ERR_NULL, "tg_stape_vjp: tape is NULL",
+     tg_stape_vjp(NULL, 1, NULL, NULL, 0, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_stape_vjp, y, , LAST, TG_ERR_NULL, "tg_stape_vjp: y is NULL", s_sweep_null(0))
+CASE(tg_stape_vjp, w, , LAST, TG_ERR_NULL, "tg_stape_vjp: w is NULL", s_sweep_null(1))
+CASE(tg_stape_vjp, x, , LAST, TG_ERR_NULL, "tg_stape_vjp: x is NULL", s_sweep_null(2))
+CASE(tg_stape_vjp, out, , LAST, TG_ERR_NULL, "tg_stape_vjp: out is NULL", s_sweep_null(3))
+CASE(tg_stape_gradcheck, f, , LAST, TG_ERR_NULL, "tg_stape_gradcheck: f is NULL",
+     tg_stape_gradcheck(NULL, NULL, 1, F.buf, 1e-6, 1e-8, NULL) == TG_ERR_NULL)
+CASE(tg_stape_gradcheck, ctx, , DOC, TG_OK, "passed to f as it is", d_stape_gradcheck(false))
+CASE(tg_stape_gradcheck, x0, , LAST, TG_ERR_NULL, "tg_stape_gradcheck: x0 is NULL",
+     tg_stape_gradcheck(s_square_fn, NULL, 1, NULL, 1e-6, 1e-8, NULL) == TG_ERR_NULL)
+CASE(tg_stape_gradcheck, max_err, , DOC, TG_OK, "not written", d_stape_gradcheck(true))

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "src/core/internal.h" /* struct tg_tensor: a zeroed one is "not live" */
+#include "src/scalar/stape.h"  /* struct tg_stape: a full tape without the memory */
 
 typedef struct fixture {
     tg_tape *tp, *other;
@@ -1166,6 +1167,169 @@ static tg_status r_idx_max_bytes(fixture *f)
     return tg_last_status();
 }
 
+/* ---- the scalar tape (include/tapegrad/scalar.h) ---------------------------- */
+static tg_status r_stape_null(fixture *f)
+{
+    (void)f;
+    ck_assert_int_eq(tg_s_exp(NULL, TG_SV_NONE).tag, 0);
+    return tg_last_status();
+}
+/* Runs op on a fresh scalar tape holding one variable x; the tape's error. */
+static tg_status stape_op(tg_sv (*op)(tg_stape *st, tg_sv x, tg_sv other))
+{
+    tg_stape *st = tg_stape_new(), *other = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 2.0), o = tg_stape_var(other, 3.0);
+    ck_assert_int_eq(op(st, x, o).tag, 0);
+    const tg_status s = tg_stape_status(st);
+    ck_assert_str_eq(tg_stape_error(st), tg_last_error()); /* the same message both places */
+    tg_stape_free(st);
+    tg_stape_free(other);
+    return s;
+}
+static tg_sv op_other(tg_stape *st, tg_sv x, tg_sv o)
+{
+    return tg_s_mul(st, x, o);
+}
+static tg_status r_stape_other(fixture *f)
+{
+    (void)f;
+    return stape_op(op_other);
+}
+static tg_sv op_none(tg_stape *st, tg_sv x, tg_sv o)
+{
+    (void)x, (void)o;
+    return tg_s_neg(st, TG_SV_NONE);
+}
+static tg_status r_stape_none(fixture *f)
+{
+    (void)f;
+    return stape_op(op_none);
+}
+static tg_sv op_forged(tg_stape *st, tg_sv x, tg_sv o)
+{
+    (void)o;
+    return tg_s_sqrt(st, (tg_sv){7, x.tag});
+}
+static tg_status r_stape_forged(fixture *f)
+{
+    (void)f;
+    return stape_op(op_forged);
+}
+static tg_status r_stape_nomem(fixture *f)
+{
+    (void)f;
+    tg_stape *st = tg_stape_new();
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    const tg_sv x = tg_stape_var(st, 1.0);
+    tg_set_allocator(NULL);
+    ck_assert_int_eq(x.tag, 0);
+    const tg_status s = tg_stape_status(st);
+    tg_stape_free(st);
+    return s;
+}
+static tg_status r_stape_limit(fixture *f)
+{
+    (void)f;
+    tg_stape *st = tg_stape_new();
+    st->n = st->cap = (int64_t)UINT32_MAX - 1; /* as if full: no arrays are touched */
+    ck_assert_int_eq(tg_stape_var(st, 1.0).tag, 0);
+    st->n = st->cap = 0;
+    const tg_status s = tg_stape_status(st);
+    tg_stape_free(st);
+    return s;
+}
+static tg_status r_stape_sweep_state(fixture *f)
+{
+    (void)f;
+    tg_stape *st = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 1.0);
+    tg_s_neg(st, TG_SV_NONE);
+    double g;
+    const tg_status s = tg_stape_gradient(st, x, 1, &x, &g);
+    tg_stape_free(st);
+    return s;
+}
+/* A sweep on a tape holding x and y = x^2, with the given arguments. */
+static tg_status stape_sweep(int m, int which)
+{
+    tg_stape *st = tg_stape_new(), *other = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 1.0), y = tg_s_square(st, x), o = tg_stape_var(other, 1);
+    const double w = 1.0;
+    double g;
+    const tg_status s = tg_stape_vjp(st, m, which == 1 ? &o : &y, &w, 1, which == 2 ? &o : &x, &g);
+    ck_assert_int_eq(tg_stape_status(st), TG_OK); /* the caller's error, not the tape's */
+    tg_stape_free(st);
+    tg_stape_free(other);
+    return s;
+}
+static tg_status r_stape_sweep_count(fixture *f)
+{
+    (void)f;
+    return stape_sweep(0, 0);
+}
+static tg_status r_stape_sweep_output(fixture *f)
+{
+    (void)f;
+    return stape_sweep(1, 1);
+}
+static tg_status r_stape_sweep_input(fixture *f)
+{
+    (void)f;
+    return stape_sweep(1, 2);
+}
+static tg_status r_stape_sweep_nomem(fixture *f)
+{
+    (void)f;
+    tg_stape *st = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 1.0), y = tg_s_square(st, x);
+    double g;
+    g_fail_after = 0;
+    tg_set_allocator(&k_failing);
+    const tg_status s = tg_stape_gradient(st, y, 1, &x, &g);
+    tg_set_allocator(NULL);
+    tg_stape_free(st);
+    return s;
+}
+static tg_sv sq_fn(tg_stape *st, const tg_sv *x, void *ctx)
+{
+    (void)ctx;
+    return tg_s_relu(st, x[0]);
+}
+static tg_sv bad_fn(tg_stape *st, const tg_sv *x, void *ctx)
+{
+    (void)ctx, (void)x;
+    return tg_s_log(st, TG_SV_NONE);
+}
+static tg_status r_stape_gradcheck_args(fixture *f)
+{
+    (void)f;
+    const double x0 = 0.0;
+    return tg_stape_gradcheck(sq_fn, NULL, 0, &x0, 1e-6, 1e-8, NULL);
+}
+static tg_status r_stape_gradcheck_fail(fixture *f)
+{
+    (void)f;
+    const double x0 = 0.0; /* relu's kink: reverse mode 0, differences 1/2 */
+    return tg_stape_gradcheck(sq_fn, NULL, 1, &x0, 1e-6, 1e-8, NULL);
+}
+static tg_status r_stape_gradcheck_record(fixture *f)
+{
+    (void)f;
+    const double x0 = 1.0;
+    return tg_stape_gradcheck(bad_fn, NULL, 1, &x0, 1e-6, 1e-8, NULL);
+}
+static tg_status r_stape_gradcheck_nomem(fixture *f)
+{
+    (void)f;
+    const double x0 = 1.0;
+    g_fail_after = 1; /* the tape, not its inputs' arrays */
+    tg_set_allocator(&k_failing);
+    const tg_status s = tg_stape_gradcheck(sq_fn, NULL, 1, &x0, 1e-6, 1e-8, NULL);
+    tg_set_allocator(NULL);
+    return s;
+}
+
 #undef T
 #undef OP
 
@@ -1392,6 +1556,35 @@ static row k_rows[] = {
     R(idx_max_bytes, "files", TG_ERR_ARG, LAST_ERROR, "tg_idx_load_ex with max_bytes negative"),
     R(idx_labels_rank, "files", TG_ERR_IO, LAST_ERROR, "a label file that is not 1-d"),
     R(idx_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "tg_idx_load into an unknown dtype"),
+    R(stape_null, "scalar tape", TG_ERR_NULL, LAST_ERROR,
+      "a scalar-tape operation given a NULL tape"),
+    R(stape_other, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "a value of another scalar tape, or from before tg_stape_reset (also the tape's error)"),
+    R(stape_none, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "TG_SV_NONE (what a failed operation returned) as an argument"),
+    R(stape_forged, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "a handle with this tape's tag and an index it never issued"),
+    R(stape_nomem, "scalar tape", TG_ERR_NOMEM, LAST_ERROR, "out of memory growing the record"),
+    R(stape_limit, "scalar tape", TG_ERR_NOMEM, LAST_ERROR,
+      "more values than a 32-bit handle indexes (UINT32_MAX - 1)"),
+    R(stape_sweep_state, "scalar tape", TG_ERR_STATE, LAST_ERROR,
+      "tg_stape_gradient or tg_stape_vjp on a tape in error"),
+    R(stape_sweep_count, "scalar tape", TG_ERR_ARG, LAST_ERROR,
+      "tg_stape_vjp with no outputs or a negative input count (not sticky)"),
+    R(stape_sweep_output, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "a sweep's output not a live value of this tape (not sticky)"),
+    R(stape_sweep_input, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "a sweep's input not a live value of this tape (not sticky)"),
+    R(stape_sweep_nomem, "scalar tape", TG_ERR_NOMEM, LAST_ERROR,
+      "out of memory for a sweep's adjoints (not sticky)"),
+    R(stape_gradcheck_args, "scalar tape", TG_ERR_ARG, LAST_ERROR,
+      "tg_stape_gradcheck with n < 1, eps <= 0 or tol <= 0"),
+    R(stape_gradcheck_fail, "scalar tape", TG_ERR_NUMERIC, LAST_ERROR,
+      "tg_stape_gradcheck: a component beyond tol (the worst one is named)"),
+    R(stape_gradcheck_record, "scalar tape", TG_ERR_TAPE, LAST_ERROR,
+      "tg_stape_gradcheck: recording f failed"),
+    R(stape_gradcheck_nomem, "scalar tape", TG_ERR_NOMEM, LAST_ERROR,
+      "tg_stape_gradcheck out of memory"),
     R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
       "a tensor query (tg_tensor_numel, tg_tensor_data, ...) given NULL"),
     R(null_rng, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "tg_rng_uniform(NULL) (it returns NaN)"),
@@ -1649,6 +1842,26 @@ static const message k_messages[] = {
                         "expected 1 (a label file, magic 0x00000801)"},
     {"idx_dtype",
      "idx_load: tg_catalogue.idx: dtype 4, scale 1: need F32 or F64 and a finite scale"},
+    {"stape_null", "tg_s_exp: tape is NULL"},
+    {"stape_other", "tg_s_mul: argument 2 is not a value of this scalar tape (another tape's, or "
+                    "from before tg_stape_reset)"},
+    {"stape_none", "tg_s_neg: argument 1 is TG_SV_NONE (no value)"},
+    {"stape_forged", "tg_s_sqrt: argument 1 is value 7 of a tape of 1 values"},
+    {"stape_nomem", "tg_stape_var: out of memory growing the tape past 0 values"},
+    {"stape_limit", "tg_stape_var: the tape holds 4294967294 values, the most it can index"},
+    {"stape_sweep_state", "tg_stape_gradient: the tape is in error (tg_s_neg: argument 1 is "
+                          "TG_SV_NONE (no value)); reset it"},
+    {"stape_sweep_count", "tg_stape_vjp: 0 outputs and 1 inputs (at least 1 and 0)"},
+    {"stape_sweep_output", "tg_stape_vjp: output 0 is not a live value of this tape"},
+    {"stape_sweep_input", "tg_stape_vjp: input 0 is not a live value of this tape"},
+    {"stape_sweep_nomem", "tg_stape_gradient: out of memory for 2 adjoints"},
+    {"stape_gradcheck_args",
+     "tg_stape_gradcheck: n = 0, eps = 1e-06, tol = 1e-08 (n >= 1, eps and tol > 0)"},
+    {"stape_gradcheck_fail", "tg_stape_gradcheck: input 0: reverse mode 0, central differences "
+                             "0.5 (error 0.5 > 1e-08)"},
+    {"stape_gradcheck_record", "tg_stape_gradcheck: recording f failed: tg_s_log: argument 1 is "
+                               "TG_SV_NONE (no value)"},
+    {"stape_gradcheck_nomem", "tg_stape_gradcheck: out of memory for 1 inputs"},
     {"null_query", "tg_tensor_numel: tensor is NULL"},
     {"null_rng", "tg_rng_uniform: rng is NULL"},
     {"null_tape_call", "backward: tape is NULL"},

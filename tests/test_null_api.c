@@ -457,6 +457,41 @@ static bool d_gradcheck_ctx(void)
     return tg_gradcheck(fn_ctx_null, NULL, 1, &F.p, NULL, NULL) == TG_OK;
 }
 
+/* ---- the scalar tape: each call on a fresh tape holding x and y = x^2 ----- */
+/* which: 0 y, 1 w, 2 x, 3 out NULL in tg_stape_vjp; 4 x, 5 out in tg_stape_gradient */
+static bool s_sweep_null(int which)
+{
+    tg_stape *st = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 1.5), y = tg_s_square(st, x);
+    const double w = 1.0;
+    double g = 0;
+    tg_status s;
+    if (which < 4)
+        s = tg_stape_vjp(st, 1, which == 0 ? NULL : &y, which == 1 ? NULL : &w, 1,
+                         which == 2 ? NULL : &x, which == 3 ? NULL : &g);
+    else
+        s = tg_stape_gradient(st, y, 1, which == 4 ? NULL : &x, which == 5 ? NULL : &g);
+    const bool sticky = tg_stape_status(st) != TG_OK;
+    tg_stape_free(st);
+    return s == TG_ERR_NULL && !sticky;
+}
+
+static tg_sv s_square_fn(tg_stape *st, const tg_sv *x, void *ctx)
+{
+    return ctx ? TG_SV_NONE : tg_s_square(st, x[0]);
+}
+
+/* tg_stape_gradcheck with ctx NULL (f's to interpret) and max_err NULL (not
+ * written): both fine. */
+static bool d_stape_gradcheck(bool max_err_null)
+{
+    const double x0 = 0.7;
+    double err = -1;
+    const tg_status s =
+        tg_stape_gradcheck(s_square_fn, NULL, 1, &x0, 1e-6, 1e-8, max_err_null ? NULL : &err);
+    return s == TG_OK && (max_err_null || err >= 0);
+}
+
 /* One entry: the hand gradient d sum(p * a) / d p = a. */
 static const tg_delta_entry *d_entries(void)
 {
@@ -526,8 +561,9 @@ static const ncase k_cases[] = {
 /* Public functions without a pointer parameter: nothing to sweep (the
  * coverage test checks that they have none). */
 static const char *const k_no_pointers[] = {
-    "tg_strerror",   "tg_last_status",   "tg_last_error",    "tg_dtype_size",
-    "tg_dtype_name", "tg_tensor_arange", "tg_tensor_scalar", "tg_delta_verdict_name",
+    "tg_strerror",      "tg_last_status",        "tg_last_error",
+    "tg_dtype_size",    "tg_dtype_name",         "tg_tensor_arange",
+    "tg_tensor_scalar", "tg_delta_verdict_name", "tg_stape_new",
 };
 
 /* Header-only helpers behind the tg_ck_assert macros (check_asserts.h):
