@@ -189,13 +189,13 @@ static void rules_locate(gc_state *s, int64_t n_fwd, double atol, int64_t *node,
         for (int k = 0; ok && k < n_in; k++) in[k] = nd->in[k];
         for (int64_t j = 0; ok && j < y->numel; j++)
             tg_tensor_set_flat(seed, j, tg_rng_uniform(&rng) * 2.0 - 1.0);
-        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, false) == TG_OK;
+        ok = ok && tg__vjp(s->tp, "grad", y, seed, n_in, in, in + n_in, false, false) == TG_OK;
         for (int k = 0; ok && k < n_in; k++) {
             direct[k] = tg__malloc((size_t)in[k]->numel * sizeof(double) + 1);
             ok = direct[k] != NULL;
             if (ok) tg_tensor_to_f64(in[n_in + k], direct[k]);
         }
-        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, true) == TG_OK;
+        ok = ok && tg__vjp(s->tp, "grad", y, seed, n_in, in, in + n_in, true, false) == TG_OK;
         for (int k = 0; ok && k < n_in; k++) {
             rule_diff d = {0};
             if (rules_compare(in[n_in + k], direct[k], atol, &d)) {
