@@ -347,6 +347,30 @@ START_TEST(test_xent_index_errors)
 }
 END_TEST
 
+/* tg_gradcheck of a loss with its labels as an input: the i64 input is data,
+ * passed as it is (also in the mixed f32/f64 mode) and never perturbed or
+ * differentiated. */
+static tg_tensor *xent_fn(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_softmax_cross_entropy_index(tp, in[0], in[1], TG_REDUCE_MEAN);
+}
+
+START_TEST(test_xent_index_gradcheck)
+{
+    const tg_dtype dt = _i ? TG_F32 : TG_F64;
+    tg_tensor *z = tt_rand(dt, 2, TT_SHAPE(3, 4), 5, -2, 2);
+    tg_tensor_set_requires_grad(z, true);
+    tg_tensor *l = tg_tensor_from(TG_I64, 1, TT_SHAPE(3), (const int64_t[]){1, 3, 0});
+    tg_compare_report rep[2];
+    const tg_status st = tg_gradcheck(xent_fn, NULL, 2, (tg_tensor *const[]){z, l}, NULL, rep);
+    ck_assert_msg(st == TG_OK, "%s", tg_last_error());
+    ck_assert(tg_tensor_i64(l)[0] == 1 && tg_tensor_i64(l)[1] == 3 && tg_tensor_i64(l)[2] == 0);
+    tg_tensor_free(z);
+    tg_tensor_free(l);
+}
+END_TEST
+
 /* The deprecated int32_t* entry point, kept one release: the same loss as
  * the tensor one, and its own checks of the count, NULL and the range. */
 #pragma GCC diagnostic push
@@ -390,6 +414,7 @@ int main(void)
     TCase *tx = tcase_create("labels");
     tcase_add_loop_test(tx, test_xent_index_values, 0, 2); /* f64, f32 */
     tcase_add_test(tx, test_xent_index_errors);
+    tcase_add_loop_test(tx, test_xent_index_gradcheck, 0, 2); /* f64, f32 (mixed mode) */
     tcase_add_test(tx, test_xent_labels_deprecated);
     suite_add_tcase(s, tx);
     return tt_run(s);

@@ -257,7 +257,8 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        check[i] = inputs[i]->requires_grad || !any_rg;
+        /* an i64 input is data (labels): never differentiated */
+        check[i] = inputs[i]->dtype != TG_I64 && (inputs[i]->requires_grad || !any_rg);
         if (check[i]) xs[nx++] = inputs[i];
         if (mixed) {
             /* one copy per distinct tensor: an input passed twice is one
@@ -265,7 +266,8 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
             for (int j = 0; j < i && !in64[i]; j++)
                 if (inputs[j] == inputs[i]) in64[i] = in64[j];
             if (in64[i]) continue;
-            in64[i] = tg_tensor_cast_new(inputs[i], TG_F64);
+            in64[i] = inputs[i]->dtype == TG_I64 ? tg_tensor_clone(inputs[i])
+                                                 : tg_tensor_cast_new(inputs[i], TG_F64);
             if (!in64[i]) {
                 st = TG_ERR_NOMEM;
                 tg__set_last(st, "gradcheck: out of memory for an f64 copy of input %d", i);
