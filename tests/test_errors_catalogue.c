@@ -415,6 +415,13 @@ static tg_status r_retain_other(fixture *f)
 {
     return tg_retain_grad(T, tg_exp(f->other, f->a23));
 }
+static tg_status r_retain_freed(fixture *f)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(2), 9, -1, 1);
+    ck_assert_ptr_nonnull(tg_exp(T, w));
+    tg_tensor_free(w); /* the tape still holds it */
+    return tg_retain_grad(T, w);
+}
 static tg_status r_retain_stale(fixture *f)
 {
     tg_tensor *h = tg_exp(T, f->a23);
@@ -697,6 +704,10 @@ static tg_status r_index_shape(fixture *f)
 static tg_status r_index_dtype(fixture *f)
 {
     OP(tg_softmax_cross_entropy_index(T, f->a23, f->b4, TG_REDUCE_SUM));
+}
+static tg_status r_index_not_live(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_index(T, f->a23, tg_exp(f->other, f->a23), TG_REDUCE_SUM));
 }
 static tg_status r_index_null(fixture *f)
 {
@@ -1340,6 +1351,8 @@ static row k_rows[] = {
       "usable; on a user tensor it is a no-op)"),
     R(retain_other, "autodiff", TG_ERR_TAPE, LAST_ERROR,
       "tg_retain_grad on a tensor of another tape (the tape stays usable)"),
+    R(retain_freed, "autodiff", TG_ERR_TAPE, LAST_ERROR,
+      "tg_retain_grad on a user tensor freed after a tape recorded it (the tape stays usable)"),
     R(retain_stale, "autodiff", TG_ERR_TAPE, LAST_ERROR,
       "tg_retain_grad on a tensor from before tg_tape_reset (the tape stays usable)"),
     R(vjp_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_vjp with n > 0 and a NULL xs array"),
@@ -1419,6 +1432,8 @@ static row k_rows[] = {
       "tg_softmax_cross_entropy_index: labels not of z's shape without the class axis"),
     R(index_dtype, "losses", TG_ERR_DTYPE, ON_TAPE,
       "tg_softmax_cross_entropy_index: labels that are not TG_I64"),
+    R(index_not_live, "losses", TG_ERR_TAPE, ON_TAPE,
+      "tg_softmax_cross_entropy_index: labels of another tape, stale or freed"),
     R(index_null, "losses", TG_ERR_NULL, ON_TAPE, "tg_softmax_cross_entropy_index: labels NULL"),
     R(conv_rank, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d of an input that is not 4-d"),
     R(conv_channels, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d with channels that differ"),
@@ -1501,7 +1516,7 @@ static row k_rows[] = {
     R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
     R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
     R(st_json, "files", TG_ERR_IO, LAST_ERROR, "a header that is not valid JSON"),
-    R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64"),
+    R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64/I64"),
     R(st_span, "files", TG_ERR_IO, LAST_ERROR, "an entry whose byte span does not match its shape"),
     R(st_shape_overflow, "files", TG_ERR_IO, LAST_ERROR,
       "an entry whose shape's element count overflows"),
@@ -1600,6 +1615,7 @@ static const message k_messages[] = {
     {"retain_late", "retain_grad: %0 f64[2,3] was recorded before the last tg_backward on this "
                     "tape, which kept no gradient for it; call tg_retain_grad before tg_backward"},
     {"retain_other", "retain_grad: the tensor belongs to another tape"},
+    {"retain_freed", "retain_grad: the tensor was freed (tg_tensor_free)"},
     {"retain_stale", "retain_grad: the tensor is stale (created before the last tg_tape_reset)"},
     {"vjp_null", "vjp: inputs or outputs array is NULL [node 1]"},
     {"grad_null_y", "grad: output is NULL [node 0]"},
@@ -1679,6 +1695,8 @@ static const message k_messages[] = {
                     "(2,3) without its class axis, (2) [node 0]"},
     {"index_dtype", "softmax_cross_entropy_index: labels f64[4] must be i64 (class indices; for "
                     "probabilities use tg_softmax_cross_entropy) [node 0]"},
+    {"index_not_live", "softmax_cross_entropy_index: labels is not a live tensor of this tape "
+                       "(stale, of another tape, or freed) [node 0]"},
     {"index_null", "softmax_cross_entropy_index: labels is NULL [node 0]"},
     {"conv_rank", "conv2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
     {"conv_channels",
