@@ -56,6 +56,9 @@ int main(int argc, char **argv)
     tg_tensor *x = tg_tensor_rand(TG_F32, 4, (const int64_t[]){BATCH, 1, 28, 28}, &rng);
     int32_t labels[BATCH];
     for (int i = 0; i < BATCH; i++) labels[i] = i % 10;
+    /* the loss takes the labels as a TG_I64 tensor, made once */
+    tg_tensor *lab = tg_tensor_new(TG_I64, 1, (const int64_t[]){BATCH});
+    for (int i = 0; lab && i < BATCH; i++) tg_tensor_i64(lab)[i] = labels[i];
     tg_tensor *p[NPARAM] = {
         param(&rng, 4, (const int64_t[]){8, 1, 5, 5}, 25),   /* conv1 W */
         param(&rng, 1, (const int64_t[]){8}, 0),             /* conv1 b */
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
         tg_tensor *h1 = tg_relu(tp, tg_conv2d(tp, x, p[0], p[1], 1, 1, 2, 2));
         tg_tensor *h2 = tg_relu(tp, tg_conv2d(tp, h1, p[2], p[3], 2, 2, 2, 2));
         tg_tensor *z = tg_add(tp, tg_matmul(tp, tg_flatten(tp, h2), p[4]), p[5]);
-        tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, z, labels, BATCH, TG_REDUCE_MEAN);
+        tg_tensor *loss = tg_softmax_cross_entropy_index(tp, z, lab, TG_REDUCE_MEAN);
         if (tg_backward(tp, loss) != TG_OK) return die("step", tp);
         tb_sgd_f32(p, NPARAM, 0.1f);
         const double t1 = tb_now_ms();
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
     free(ms);
     tg_tape_free(tp);
     tg_tensor_free(x);
+    tg_tensor_free(lab);
     for (int k = 0; k < NPARAM; k++) tg_tensor_free(p[k]);
     return 0;
 }

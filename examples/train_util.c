@@ -568,9 +568,26 @@ static int save_params(const tu_args *a, const tu_classifier *c)
     return 0;
 }
 
+/* The batch's labels as the TG_I64 tensor the loss takes.  *lab is remade
+ * only when the batch size changes (the short last batch), so a step
+ * allocates nothing in steady state. */
+static tg_tensor *batch_labels(tg_tensor **lab, const int32_t *y, int64_t n)
+{
+    if (!*lab || tg_tensor_numel(*lab) != n) {
+        tg_tensor_free(*lab);
+        *lab = tg_tensor_new(TG_I64, 1, &n);
+        if (!*lab) return NULL;
+    }
+    int64_t *d = tg_tensor_i64(*lab);
+    for (int64_t i = 0; i < n; i++) d[i] = y[i];
+    tg_tensor_mark_modified(*lab);
+    return *lab;
+}
+
 int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier *c)
 {
     int rc = 0;
+    tg_tensor *lab = NULL; /* the batch's labels (batch_labels) */
     tg_optim *opt = tg_sgd_new(c->nparams, c->params, 0.01, 0.9, 0.0);
     tg_batches *batches = tg_batches_new(d->xtr, d->ytr, c->batch, true, false, a->seed);
     /* one tape for training steps, one for evaluation: each keeps the arena
@@ -600,7 +617,8 @@ int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier 
         while (tg_batches_next(batches, &x, &y, &n)) {
             tg_tape_reset(tp); /* forget the last step's graph, keep its memory */
             tg_tensor *z = c->forward(tp, x, c->model);
-            tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, z, y, n, TG_REDUCE_MEAN);
+            tg_tensor *loss =
+                tg_softmax_cross_entropy_index(tp, z, batch_labels(&lab, y, n), TG_REDUCE_MEAN);
             /* no zero_grad: tg_backward replaces .grad (PyTorch's backward
              * adds to it, hence its optimizer.zero_grad()) */
             if (!loss || tg_backward(tp, loss) != TG_OK || tg_optim_step(opt) != TG_OK) {
@@ -640,6 +658,7 @@ int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier 
     }
     if (!rc && a->save && !(rc = save_params(a, c))) rc = report_predictions(etp, d, c);
 out:
+    tg_tensor_free(lab);
     tg_tape_free(tp);
     tg_tape_free(etp);
     tg_batches_free(batches);

@@ -112,3 +112,15 @@ int tt_run(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int64_t n,
+                          tg_reduction red)
+{
+    const bool vec = z && tg_tensor_ndim(z) == 1 && n == 1;
+    tg_tensor *l = tg_tensor_new(TG_I64, vec ? 0 : 1, &n);
+    ck_assert_ptr_nonnull(l);
+    for (int64_t i = 0; i < n; i++) tg_tensor_i64(l)[i] = labels[i];
+    tg_tensor *loss = tg_softmax_cross_entropy_index(tp, z, l, red);
+    tg_tensor_free(l);
+    return loss;
+}

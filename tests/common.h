@@ -45,6 +45,13 @@ void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_statu
 #define tt_assert_tape_error(tp, st, ...)                                                          \
     tt_assert_tape_error_impl(__FILE__, __LINE__, tp, st, __VA_ARGS__, (const char *)NULL)
 
+/* tg_softmax_cross_entropy_index with n int32_t labels (z's rows), as the
+ * deprecated tg_softmax_cross_entropy_labels takes them: the TG_I64 label
+ * tensor ((n), or 0-d for a 1-d z) is made, used and freed here (the op
+ * reads it when it records). */
+tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int64_t n,
+                          tg_reduction red);
+
 /* Runs a suite with Check's normal output and returns the exit status. */
 int tt_run(Suite *s);
 

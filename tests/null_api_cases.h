@@ -92,6 +92,7 @@ CASE(tg_tensor_data_const, t, , LAST, TG_ERR_NULL, "tg_tensor_data_const: tensor
      !tg_tensor_data_const(NULL))
 CASE(tg_tensor_f64, t, , LAST, TG_ERR_NULL, "tg_tensor_f64: tensor is NULL", !tg_tensor_f64(NULL))
 CASE(tg_tensor_f32, t, , LAST, TG_ERR_NULL, "tg_tensor_f32: tensor is NULL", !tg_tensor_f32(NULL))
+CASE(tg_tensor_i64, t, , LAST, TG_ERR_NULL, "tg_tensor_i64: tensor is NULL", !tg_tensor_i64(NULL))
 CASE(tg_tensor_get_flat, t, , LAST, TG_ERR_NULL, "tg_tensor_get_flat: tensor is NULL",
      isnan(tg_tensor_get_flat(NULL, 0)))
 CASE(tg_tensor_set_flat, t, , LAST, TG_ERR_NULL, "tg_tensor_set_flat: tensor is NULL",
@@ -183,22 +184,42 @@ CASE(tg_backward_ex, opts, , DOC, TG_OK, "default options: seed 1, .grad replace
      d_backward_ex_no_opts())
 CASE(tg_retain_grad, tp, , LAST, TG_ERR_NULL, "retain_grad: tape is NULL",
      tg_retain_grad(NULL, y_loss()) == TG_ERR_NULL)
-CASE(tg_retain_grad, t, , TAPE, TG_ERR_NULL, "retain_grad: input 0 is NULL [node 0]",
+CASE(tg_retain_grad, t, , LAST, TG_ERR_NULL, "retain_grad: tensor is NULL",
      tg_retain_grad(TP, NULL) == TG_ERR_NULL)
 CASE(tg_grad, tp, , LAST, TG_ERR_NULL, "grad: tape is NULL", !tg_grad(NULL, y_loss(), P, false))
 CASE(tg_grad, y, , TAPE, TG_ERR_NULL, "grad: output is NULL [node 0]", !tg_grad(TP, NULL, P, false))
 CASE(tg_grad, x, , TAPE, TG_ERR_NULL, "grad: input 0 is NULL [node 2]",
      !tg_grad(TP, y_loss(), NULL, false))
+CASE(tg_grad_ex, tp, , LAST, TG_ERR_NULL, "grad: tape is NULL",
+     !tg_grad_ex(NULL, y_loss(), P, NULL))
+CASE(tg_grad_ex, y, , TAPE, TG_ERR_NULL, "grad: output is NULL [node 0]",
+     !tg_grad_ex(TP, NULL, P, NULL))
+CASE(tg_grad_ex, x, , TAPE, TG_ERR_NULL, "grad: input 0 is NULL [node 2]",
+     !tg_grad_ex(TP, y_loss(), NULL, NULL))
+CASE(tg_grad_ex, opts, , DOC, TG_OK, "default options: seed 1, no graph, unused an error",
+     d_grad_ex_no_opts())
+CASE(tg_vjp_ex, tp, , LAST, TG_ERR_NULL, "vjp: tape is NULL",
+     tg_vjp_ex(NULL, y_loss(), 1, &P, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_vjp_ex, y, , TAPE, TG_ERR_NULL, "vjp: output is NULL [node 0]",
+     tg_vjp_ex(TP, NULL, 1, &P, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_vjp_ex, xs, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
+     tg_vjp_ex(TP, y_loss(), 1, NULL, F.outs, NULL) == TG_ERR_NULL)
+ECASE(tg_vjp_ex, xs, 0, TAPE, TG_ERR_NULL, "vjp: input 0 is NULL [node 2]",
+      tg_vjp_ex(TP, y_loss(), 1, k_null1, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_vjp_ex, out, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
+     tg_vjp_ex(TP, y_loss(), 1, &P, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_vjp_ex, opts, , DOC, TG_OK, "default options: seed 1, no graph, unused an error",
+     d_vjp_ex_no_opts())
 CASE(tg_vjp, tp, , LAST, TG_ERR_NULL, "vjp: tape is NULL",
      tg_vjp(NULL, y_loss(), NULL, 1, &P, F.outs, false) == TG_ERR_NULL)
-CASE(tg_vjp, y, , TAPE, TG_ERR_NULL, "grad: output is NULL [node 0]",
+CASE(tg_vjp, y, , TAPE, TG_ERR_NULL, "vjp: output is NULL [node 0]",
      tg_vjp(TP, NULL, NULL, 1, &P, F.outs, false) == TG_ERR_NULL)
 CASE(tg_vjp, seed, , DOC, TG_OK, "y has one element and the seed is 1", d_vjp_no_seed())
-CASE(tg_vjp, xs, , TAPE, TG_ERR_NULL, "grad: inputs or outputs array is NULL [node 2]",
+CASE(tg_vjp, xs, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
      tg_vjp(TP, y_loss(), NULL, 1, NULL, F.outs, false) == TG_ERR_NULL)
-ECASE(tg_vjp, xs, 0, TAPE, TG_ERR_NULL, "grad: input 0 is NULL [node 2]",
+ECASE(tg_vjp, xs, 0, TAPE, TG_ERR_NULL, "vjp: input 0 is NULL [node 2]",
       tg_vjp(TP, y_loss(), NULL, 1, k_null1, F.outs, false) == TG_ERR_NULL)
-CASE(tg_vjp, out, , TAPE, TG_ERR_NULL, "grad: inputs or outputs array is NULL [node 2]",
+CASE(tg_vjp, out, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
      tg_vjp(TP, y_loss(), NULL, 1, &P, NULL, false) == TG_ERR_NULL)
 CASE(tg_grad_sink_buffer, sink, , LAST, TG_ERR_NULL, "grad_sink_buffer: sink is NULL",
      !tg_grad_sink_buffer(NULL, 0, &F.flag))
@@ -416,6 +437,16 @@ CASE(tg_softmax_cross_entropy, z, , TAPE, TG_ERR_NULL,
 CASE(tg_softmax_cross_entropy, targets, , TAPE, TG_ERR_NULL,
      "softmax_cross_entropy: input 1 is NULL [node 0]",
      !tg_softmax_cross_entropy(TP, A, NULL, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_index, tp, , NTAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_index: tape is NULL",
+     !tg_softmax_cross_entropy_index(NULL, A, F.lab, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_index, z, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_index: input 0 is NULL [node 0]",
+     !tg_softmax_cross_entropy_index(TP, NULL, F.lab, TG_REDUCE_SUM))
+CASE(tg_softmax_cross_entropy_index, labels, , TAPE, TG_ERR_NULL,
+     "softmax_cross_entropy_index: labels is NULL [node 0]",
+     !tg_softmax_cross_entropy_index(TP, A, NULL, TG_REDUCE_SUM))
+/* the deprecated wrapper, kept one release (test_null_api.c allows its use) */
 CASE(tg_softmax_cross_entropy_labels, tp, , NTAPE, TG_ERR_NULL,
      "softmax_cross_entropy_labels: tape is NULL",
      !tg_softmax_cross_entropy_labels(NULL, A, k_labels, 2, TG_REDUCE_SUM))

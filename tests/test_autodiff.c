@@ -85,7 +85,7 @@ START_TEST(test_retain_grad_and_intermediates)
     tg_tensor *h = tg_tanh(tp, x);
     tg_tensor *y = tg_sum_all(tp, tg_square(tp, h));
     ck_assert_int_eq(tg_retain_grad(tp, h), TG_OK);
-    ck_assert_int_eq(tg_retain_grad(tp, x), TG_ERR_ARG); /* user-owned: use requires_grad */
+    ck_assert_int_eq(tg_retain_grad(tp, x), TG_OK); /* user-owned: a no-op (issue 24, item 8) */
     tg_tape_reset(tp);
     h = tg_tanh(tp, x);
     y = tg_sum_all(tp, tg_square(tp, h));
@@ -99,15 +99,149 @@ START_TEST(test_retain_grad_and_intermediates)
     /* tg_grad agrees and does not touch .grad */
     tg_tensor *g2 = tg_grad(tp, y, h, false);
     tt_assert_close("tg_grad vs retained", g2, gh, 0, 0);
-    /* dy/dy = 1; an unrelated tensor on the tape gets zeros (one the tape
-     * never saw is an error: test_user.c) */
+    /* dy/dy = 1; an unrelated tensor on the tape gets zeros when asked for
+     * (allow_unused; without it an error: test_grad_allow_unused) */
     tt_assert_values("dy/dy", tg_grad(tp, y, y, false), TT_VALUES(1), 1, 0, 0);
     tg_tensor *other = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
     ck_assert_ptr_nonnull(tg_exp(tp, other));
-    tt_assert_values("unrelated", tg_grad(tp, y, other, false), TT_VALUES(0, 0), 2, 0, 0);
+    tt_assert_values("unrelated",
+                     tg_grad_ex(tp, y, other, &(tg_grad_options){.allow_unused = true}),
+                     TT_VALUES(0, 0), 2, 0, 0);
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(other);
+}
+END_TEST
+
+/* Issue 24, item 7: one answer for "y does not depend on x", PyTorch's.
+ * tg_backward leaves such a parameter's .grad NULL; tg_grad and tg_vjp
+ * refuse such an x (naming the call, the index and the shape) unless
+ * tg_grad_options.allow_unused asks for zeros of its shape. */
+START_TEST(test_grad_allow_unused)
+{
+    tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, -2));
+    tg_tensor *u = tt_param(2, TT_SHAPE(2, 3), 3, -1, 1); /* recorded, unused by y */
+    tg_tensor *v = tt_param(1, TT_SHAPE(4), 4, -1, 1);    /* never recorded */
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    for (int cg = 0; cg < 2; cg++) {
+        tg_tape_reset(tp);
+        tg_tensor *y = tg_sum_all(tp, tg_square(tp, x));
+        ck_assert_ptr_nonnull(tg_exp(tp, u));
+        /* tg_grad: an error by default */
+        ck_assert_ptr_null(tg_grad(tp, y, u, cg));
+        ck_assert_int_eq(tg_tape_status(tp), TG_ERR_ARG);
+        tt_assert_tape_error(tp, TG_ERR_ARG,
+                             "grad: the output does not depend on xs[0] f64[2,3]; set "
+                             "tg_grad_options.allow_unused to get zeros for it");
+        tg_tape_reset(tp);
+        y = tg_sum_all(tp, tg_square(tp, x));
+        ck_assert_ptr_nonnull(tg_exp(tp, u));
+        /* the same through tg_vjp, naming itself and the index */
+        tg_tensor *out[3] = {NULL, NULL, NULL};
+        ck_assert_int_eq(tg_vjp(tp, y, NULL, 2, (tg_tensor *[]){x, u}, out, cg), TG_ERR_ARG);
+        tt_assert_tape_error(tp, TG_ERR_ARG,
+                             "vjp: the output does not depend on xs[1] f64[2,3]; set "
+                             "tg_grad_options.allow_unused to get zeros for it");
+        tg_tape_reset(tp);
+        y = tg_sum_all(tp, tg_square(tp, x));
+        ck_assert_ptr_nonnull(tg_exp(tp, u));
+        /* never recorded: the same advice */
+        ck_assert_ptr_null(tg_grad(tp, y, v, cg));
+        ck_assert_int_eq(tg_tape_status(tp), TG_ERR_TAPE);
+        tt_assert_tape_error(tp, TG_ERR_TAPE,
+                             "grad: xs[0] f64[4] is not on this tape (no recorded op used it); set "
+                             "tg_grad_options.allow_unused to get zeros for it");
+        tg_tape_reset(tp);
+        y = tg_sum_all(tp, tg_square(tp, x));
+        ck_assert_ptr_nonnull(tg_exp(tp, u));
+        /* allow_unused: zeros of the input's shape, the others as usual */
+        const tg_grad_options o = {.create_graph = cg, .allow_unused = true};
+        ck_assert_int_eq(tg_vjp_ex(tp, y, 3, (tg_tensor *[]){x, u, v}, out, &o), TG_OK);
+        tt_assert_values("dy/dx", out[0], TT_VALUES(2, -4), 2, 0, 0);
+        tt_assert_values("dy/du", out[1], TT_VALUES(0, 0, 0, 0, 0, 0), 6, 0, 0);
+        ck_assert_int_eq(tg_tensor_ndim(out[1]), 2);
+        tt_assert_values("dy/dv", out[2], TT_VALUES(0, 0, 0, 0), 4, 0, 0);
+        tg_tensor *g = tg_grad_ex(tp, y, u, &o);
+        ck_assert_ptr_nonnull(g);
+        ck_assert(tg_tensor_same_shape(g, u));
+        tt_assert_values("tg_grad_ex", g, TT_VALUES(0, 0, 0, 0, 0, 0), 6, 0, 0);
+        /* a seed through the options */
+        tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(3));
+        tt_assert_values("seeded", tg_grad_ex(tp, y, x, &(tg_grad_options){.seed = s}),
+                         TT_VALUES(6, -12), 2, 0, 0);
+        tg_tensor_free(s);
+        ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+        /* tg_backward: .grad of the unused parameter stays NULL */
+        ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+        tt_assert_values(".grad x", tg_tensor_grad(x), TT_VALUES(2, -4), 2, 0, 0);
+        ck_assert_ptr_null(tg_tensor_grad(u));
+        ck_assert_ptr_null(tg_tensor_grad(v));
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(u);
+    tg_tensor_free(v);
+}
+END_TEST
+
+/* Issue 24, item 8: tg_retain_grad on a user tensor is a no-op (it gets
+ * .grad anyway when it requires grad); on a tape tensor a backward has
+ * already passed, or one of another tape, or a stale one, it is an error
+ * returned and set as the thread's last error, never the tape's: the tape
+ * stays usable. */
+START_TEST(test_retain_grad_errors_not_sticky)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(3), 5, -1, 1);
+    tg_tensor *c = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(1, 2, 3));
+    tg_tape *tp = tg_tape_new(NULL), *other = tg_tape_new(NULL);
+    /* user tensors: TG_OK, with or without requires_grad, nothing changes */
+    ck_assert_int_eq(tg_retain_grad(tp, x), TG_OK);
+    ck_assert_int_eq(tg_retain_grad(tp, c), TG_OK);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert(!tg_tensor_requires_grad(c));
+    tg_tensor *h = tg_mul(tp, x, c);
+    tg_tensor *y = tg_sum_all(tp, tg_square(tp, h));
+    ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+    ck_assert_ptr_null(tg_tensor_grad(c));
+    ck_assert_ptr_nonnull(tg_tensor_grad(x));
+    /* h was made before that backward: its gradient is gone */
+    ck_assert_int_eq(tg_retain_grad(tp, h), TG_ERR_ARG);
+    ck_assert_int_eq(tg_last_status(), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(),
+                     "retain_grad: %0 f64[3] was recorded before the last tg_backward on this "
+                     "tape, which kept no gradient for it; call tg_retain_grad before "
+                     "tg_backward");
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert_ptr_null(tg_tensor_grad(h));
+    /* a tensor of another tape, NULL */
+    tg_tensor *o = tg_exp(other, c);
+    ck_assert_int_eq(tg_retain_grad(tp, o), TG_ERR_TAPE);
+    ck_assert_str_eq(tg_last_error(), "retain_grad: the tensor belongs to another tape");
+    ck_assert_int_eq(tg_retain_grad(tp, NULL), TG_ERR_NULL);
+    ck_assert_str_eq(tg_last_error(), "retain_grad: tensor is NULL");
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert_int_eq(tg_tape_status(other), TG_OK);
+    /* the tape goes on: a tensor made after the backward can be retained */
+    tg_tensor *h2 = tg_mul(tp, x, c);
+    tg_tensor *y2 = tg_sum_all(tp, tg_square(tp, h2));
+    ck_assert_int_eq(tg_retain_grad(tp, h2), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, y2), TG_OK);
+    ck_assert_ptr_nonnull(tg_tensor_grad(h2));
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq(tg_tensor_get_flat(tg_tensor_grad(h2), i),
+                            2 * tg_tensor_get_flat(h2, i));
+    /* a stale tensor (made before a reset) */
+    tg_tape_reset(tp);
+    ck_assert_int_eq(tg_retain_grad(tp, h2), TG_ERR_TAPE);
+    ck_assert_str_eq(tg_last_error(),
+                     "retain_grad: the tensor is stale (created before the last tg_tape_reset)");
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    ck_assert_ptr_nonnull(tg_exp(tp, x));
+    tg_tape_free(tp);
+    tg_tape_free(other);
+    tg_tensor_free(x);
+    tg_tensor_free(c);
 }
 END_TEST
 
@@ -527,7 +661,8 @@ END_TEST
  * The loss below gives its parameters every kind of adjoint a sweep can end
  * with: written by a direct rule into its buffer (w, b), summed there (u,
  * used three times), adopted and then copied into its buffer before a sum
- * (v), adopted only (a), a one-element flat slot (s), and none (z). */
+ * (v), adopted only (a), a one-element flat slot (s), and none (z: its
+ * .grad stays NULL, issue 24 item 7). */
 enum { GB_W, GB_B, GB_U, GB_V, GB_A, GB_S, GB_Z, GB_N };
 static const char *const k_gb_names[GB_N] = {"w", "b", "u", "v", "a", "s", "z"};
 /* the parameters whose gradient lands in the second buffer */
@@ -583,7 +718,8 @@ static tg_tensor *gb_loss(tg_tape *tp, const gb_world *g, int k)
 
 static bool gb_bits_equal(const tg_tensor *a, const tg_tensor *b)
 {
-    return a && b && tg_tensor_same_shape(a, b) && tg_tensor_dtype(a) == tg_tensor_dtype(b) &&
+    if (!a || !b) return !a && !b; /* z's missing .grad */
+    return tg_tensor_same_shape(a, b) && tg_tensor_dtype(a) == tg_tensor_dtype(b) &&
            memcmp(tg_tensor_data_const(a), tg_tensor_data_const(b),
                   (size_t)tg_tensor_numel(a) * tg_dtype_size(tg_tensor_dtype(a))) == 0;
 }
@@ -598,9 +734,16 @@ static void gb_step(tg_tape *tp, const gb_world *g, int k, tg_tensor **copies)
     ck_assert_msg(loss != NULL, "%s", tg_tape_error(tp));
     ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
     tg_tensor *ref[GB_N];
-    ck_assert_int_eq(tg_vjp(tp, loss, NULL, GB_N, g->p, ref, false), TG_OK);
+    ck_assert_int_eq(tg_vjp_ex(tp, loss, GB_N, g->p, ref, &(tg_grad_options){.allow_unused = true}),
+                     TG_OK);
     for (int i = 0; i < GB_N; i++) {
         const tg_tensor *gr = tg_tensor_grad(g->p[i]);
+        if (i == GB_Z) { /* the loss does not depend on z: no .grad, tg_vjp's zeros */
+            ck_assert_ptr_null(gr);
+            tt_assert_values("dz", ref[i], TT_VALUES(0, 0), 2, 0, 0);
+            copies[i] = NULL;
+            continue;
+        }
         ck_assert_msg(gb_bits_equal(gr, ref[i]), "loss %d: .grad of %s differs from tg_vjp's", k,
                       k_gb_names[i]);
         copies[i] = tg_tensor_clone(gr);
@@ -639,7 +782,7 @@ START_TEST(test_grad_buffers_swap)
         else
             ck_assert_ptr_eq(d2[i], d1[i]);
     }
-    tt_assert_values("z: zeros", hdr[GB_Z], TT_VALUES(0, 0), 2, 0, 0);
+    ck_assert_ptr_null(hdr[GB_Z]); /* z: never a .grad */
     gb_step(tp, &g, 0, g3);
     for (int i = 0; i < GB_N; i++) {
         ck_assert_ptr_eq(tg_tensor_grad(g.p[i]), hdr[i]);
@@ -855,6 +998,8 @@ int main(void)
     tcase_add_test(tc, test_sigmoid_neuron);
     tcase_add_test(tc, test_replace_and_accumulate);
     tcase_add_test(tc, test_retain_grad_and_intermediates);
+    tcase_add_test(tc, test_retain_grad_errors_not_sticky);
+    tcase_add_test(tc, test_grad_allow_unused);
     tcase_add_test(tc, test_dependence_without_forward_pass);
     tcase_add_test(tc, test_vjp_non_scalar);
     tcase_add_test(tc, test_fan_out_accumulates);

@@ -875,7 +875,7 @@ static tg_tensor *fn_cnn(tg_tape *tp, tg_tensor *const *in, void *ctx)
     tg_tensor *p = tg_max_pool2d(tp, h, 2, 2, 2, 2, 0, 0);                      /* (2,3,3,3) */
     tg_tensor *f = tg_flatten(tp, p);                                           /* (2,27) */
     tg_tensor *z = tg_add(tp, tg_matmul(tp, f, in[3]), in[4]);                  /* (2,4) */
-    return tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){1, 3}, 2, TG_REDUCE_MEAN);
+    return tt_xent_labels(tp, z, (const int32_t[]){1, 3}, 2, TG_REDUCE_MEAN);
 }
 
 START_TEST(test_cnn_flatten_dense)

@@ -376,32 +376,58 @@ static tg_status r_bw_rule_shape(fixture *f)
 {
     return tg_backward(T, tg_sum_all(T, custom(T, &k_wrong, f->p)));
 }
-/* A first backward for w makes w's second gradient buffer (before the
- * sweep), then its .grad storage (after it); fail_after picks which fails. */
-static tg_status bw_nomem_after(fixture *f, long fail_after)
+/* A first backward for w makes its .grad storage (after the sweep), the
+ * second one its second gradient buffer (before the sweep); the failing
+ * allocator makes that allocation fail, and .grad stays as it was. */
+static tg_status bw_nomem_after(fixture *f, bool second)
 {
     tg_tensor *w = tt_param(1, TT_SHAPE(1000), 9, -1, 1);
     tg_tensor *y = tg_sum_all(T, tg_square(T, w));
     ck_assert_ptr_nonnull(y);
-    g_fail_after = fail_after;
+    if (second) ck_assert_int_eq(tg_backward(T, y), TG_OK);
+    tg_tensor *before = second ? tg_tensor_clone(tg_tensor_grad(w)) : NULL;
+    g_fail_after = 0;
     tg_set_allocator(&k_failing);
     tg_status st = tg_backward(T, y); /* the sweep fits the arena */
     tg_set_allocator(NULL);
-    ck_assert_ptr_null(tg_tensor_grad(w)); /* nothing written */
+    if (second) /* nothing written */
+        ck_assert(tg_compare(tg_tensor_grad(w), before, 0, 0, NULL));
+    else
+        ck_assert_ptr_null(tg_tensor_grad(w));
+    tg_tensor_free(before);
     tg_tensor_free(w);
     return st;
 }
 static tg_status r_bw_nomem(fixture *f)
 {
-    return bw_nomem_after(f, 1);
+    return bw_nomem_after(f, false);
 }
 static tg_status r_bw_nomem_spare(fixture *f)
 {
-    return bw_nomem_after(f, 0);
+    return bw_nomem_after(f, true);
 }
-static tg_status r_retain_user(fixture *f)
+static tg_status r_retain_late(fixture *f)
 {
-    return tg_retain_grad(T, f->p);
+    tg_tensor *h = tg_exp(T, f->p);
+    ck_assert_int_eq(tg_backward(T, tg_sum_all(T, h)), TG_OK);
+    return tg_retain_grad(T, h);
+}
+static tg_status r_retain_other(fixture *f)
+{
+    return tg_retain_grad(T, tg_exp(f->other, f->a23));
+}
+static tg_status r_retain_freed(fixture *f)
+{
+    tg_tensor *w = tt_param(1, TT_SHAPE(2), 9, -1, 1);
+    ck_assert_ptr_nonnull(tg_exp(T, w));
+    tg_tensor_free(w); /* the tape still holds it */
+    return tg_retain_grad(T, w);
+}
+static tg_status r_retain_stale(fixture *f)
+{
+    tg_tensor *h = tg_exp(T, f->a23);
+    tg_tape_reset(T);
+    return tg_retain_grad(T, h);
 }
 static tg_status r_vjp_null(fixture *f)
 {
@@ -445,6 +471,12 @@ static tg_status r_grad_not_recorded(fixture *f)
     ck_assert_ptr_null(tg_grad(T, tg_sum_all(T, f->p), f->a23, false));
     return tg_tape_status(T);
 }
+static tg_status r_grad_unused(fixture *f)
+{
+    ck_assert_ptr_nonnull(tg_exp(T, f->a23));
+    ck_assert_ptr_null(tg_grad(T, tg_sum_all(T, f->p), f->a23, false));
+    return tg_tape_status(T);
+}
 
 /* elementwise, dtypes */
 static tg_status r_broadcast(fixture *f)
@@ -454,6 +486,17 @@ static tg_status r_broadcast(fixture *f)
 static tg_status r_dtype(fixture *f)
 {
     OP(tg_add(T, f->a23, f->f23));
+}
+static tg_status r_i64_op(fixture *f)
+{
+    tg_tensor *i = tg_tensor_zeros(TG_I64, 2, TT_SHAPE(2, 3));
+    ck_assert_ptr_null(tg_exp(T, i));
+    tg_tensor_free(i);
+    return tg_tape_status(T);
+}
+static tg_status r_alloc_i64(fixture *f)
+{
+    OP(tg_tape_alloc(T, TG_I64, 1, TT_SHAPE(2)));
 }
 static tg_status r_cast(fixture *f)
 {
@@ -629,6 +672,9 @@ static tg_status r_xent_classes(fixture *f)
     tg_tensor *z = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 0));
     OP(tg_softmax_cross_entropy(T, z, z, TG_REDUCE_SUM));
 }
+/* the deprecated int32_t* entry point, kept one release */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 static tg_status r_labels_count(fixture *f)
 {
     OP(tg_softmax_cross_entropy_labels(T, f->a23, (int32_t[]){0, 1, 2}, 3, TG_REDUCE_SUM));
@@ -640,6 +686,33 @@ static tg_status r_labels_null(fixture *f)
 static tg_status r_labels_range(fixture *f)
 {
     OP(tg_softmax_cross_entropy_labels(T, f->a23, (int32_t[]){0, 3}, 2, TG_REDUCE_MEAN));
+}
+#pragma GCC diagnostic pop
+static tg_status r_index_range(fixture *f)
+{
+    tg_tensor *l = tg_tensor_from(TG_I64, 1, TT_SHAPE(2), (const int64_t[]){0, 3});
+    ck_assert_ptr_null(tg_softmax_cross_entropy_index(T, f->a23, l, TG_REDUCE_MEAN));
+    tg_tensor_free(l);
+    return tg_tape_status(T);
+}
+static tg_status r_index_shape(fixture *f)
+{
+    tg_tensor *l = tg_tensor_zeros(TG_I64, 1, TT_SHAPE(3));
+    ck_assert_ptr_null(tg_softmax_cross_entropy_index(T, f->a23, l, TG_REDUCE_SUM));
+    tg_tensor_free(l);
+    return tg_tape_status(T);
+}
+static tg_status r_index_dtype(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_index(T, f->a23, f->b4, TG_REDUCE_SUM));
+}
+static tg_status r_index_not_live(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_index(T, f->a23, tg_exp(f->other, f->a23), TG_REDUCE_SUM));
+}
+static tg_status r_index_null(fixture *f)
+{
+    OP(tg_softmax_cross_entropy_index(T, f->a23, NULL, TG_REDUCE_SUM));
 }
 
 /* convolution and pooling: img (1,2,5,5), w (3,2,3,3) */
@@ -743,6 +816,46 @@ static tg_status r_pool_size(fixture *f)
 }
 
 /* tensors (no tape: tg_last_error) */
+static tg_status r_t_i64_value(fixture *f)
+{
+    (void)f;
+    ck_assert_ptr_null(tg_tensor_full(TG_I64, 1, TT_SHAPE(2), NAN));
+    return tg_last_status();
+}
+static tg_status r_t_i64_random(fixture *f)
+{
+    (void)f;
+    tg_rng r;
+    tg_rng_seed(&r, 1);
+    ck_assert_ptr_null(tg_tensor_rand(TG_I64, 1, TT_SHAPE(2), &r));
+    return tg_last_status();
+}
+static tg_status r_t_i64_requires_grad(fixture *f)
+{
+    (void)f;
+    tg_tensor *i = tg_tensor_zeros(TG_I64, 1, TT_SHAPE(2));
+    tg_status st = tg_tensor_set_requires_grad(i, true);
+    tg_tensor_free(i);
+    return st;
+}
+static tg_status r_optim_i64(fixture *f)
+{
+    (void)f;
+    tg_tensor *i = tg_tensor_zeros(TG_I64, 1, TT_SHAPE(2));
+    ck_assert_ptr_null(tg_sgd_new(1, &i, 0.1, 0, 0));
+    tg_tensor_free(i);
+    return tg_last_status();
+}
+static tg_status r_init_i64(fixture *f)
+{
+    (void)f;
+    tg_rng r;
+    tg_rng_seed(&r, 1);
+    tg_tensor *i = tg_tensor_zeros(TG_I64, 1, TT_SHAPE(2));
+    tg_status st = tg_init_normal(i, &r, 0, 1);
+    tg_tensor_free(i);
+    return st;
+}
 static tg_status r_t_dtype(fixture *f)
 {
     (void)f;
@@ -973,6 +1086,12 @@ static tg_status r_st_into_name(fixture *f)
     write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]}}",
              "0123456789abcdef0123456789abcdef", 32);
     return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"b"}, &f->b4);
+}
+static tg_status r_st_into_dtype(fixture *f)
+{
+    write_st("{\"a\":{\"dtype\":\"I64\",\"shape\":[2,3],\"data_offsets\":[0,48]}}",
+             "0123456789abcdef0123456789abcdef0123456789abcdef", 48);
+    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
 }
 static tg_status r_st_into_shape(fixture *f)
 {
@@ -1359,6 +1478,7 @@ static row k_rows[] = {
     R(record_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_record with n_in < 0"),
     R(check_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_check_inputs with n < 0"),
     R(alloc_dtype, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_alloc with an unknown dtype"),
+    R(alloc_i64, "custom ops", TG_ERR_DTYPE, ON_TAPE, "tg_tape_alloc with TG_I64"),
     R(alloc_ndim, "custom ops", TG_ERR_SHAPE, ON_TAPE, "tg_tape_alloc with more than 8 dimensions"),
     R(alloc_shape_null, "custom ops", TG_ERR_NULL, ON_TAPE,
       "tg_tape_alloc with ndim > 0, shape NULL"),
@@ -1389,8 +1509,16 @@ static row k_rows[] = {
       "a custom backward rule returns a gradient of the wrong shape"),
     R(bw_nomem, "memory", TG_ERR_NOMEM, ON_TAPE, "malloc fails making a parameter's .grad storage"),
     R(bw_nomem_spare, "memory", TG_ERR_NOMEM, ON_TAPE,
-      "malloc fails making a parameter's second gradient buffer (first backward)"),
-    R(retain_user, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_retain_grad on a user-owned tensor"),
+      "malloc fails making a parameter's second gradient buffer (its second backward)"),
+    R(retain_late, "autodiff", TG_ERR_ARG, LAST_ERROR,
+      "tg_retain_grad on a tape tensor recorded before the last tg_backward (the tape stays "
+      "usable; on a user tensor it is a no-op)"),
+    R(retain_other, "autodiff", TG_ERR_TAPE, LAST_ERROR,
+      "tg_retain_grad on a tensor of another tape (the tape stays usable)"),
+    R(retain_freed, "autodiff", TG_ERR_TAPE, LAST_ERROR,
+      "tg_retain_grad on a user tensor freed after a tape recorded it (the tape stays usable)"),
+    R(retain_stale, "autodiff", TG_ERR_TAPE, LAST_ERROR,
+      "tg_retain_grad on a tensor from before tg_tape_reset (the tape stays usable)"),
     R(vjp_null, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_vjp with n > 0 and a NULL xs array"),
     R(grad_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_grad(tp, NULL, x, ...)"),
     R(hvp_null_y, "autodiff", TG_ERR_NULL, ON_TAPE,
@@ -1405,8 +1533,13 @@ static row k_rows[] = {
       "a parameter freed (tg_tensor_free) between recording and backward"),
     R(grad_not_recorded, "autodiff", TG_ERR_TAPE, ON_TAPE,
       "tg_grad with respect to a tensor no recorded op used"),
+    R(grad_unused, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_grad or tg_vjp of an output that does not depend on an input, without "
+      "tg_grad_options.allow_unused"),
     R(broadcast, "elementwise", TG_ERR_SHAPE, ON_TAPE, "binary op on shapes that do not broadcast"),
     R(dtype, "elementwise", TG_ERR_DTYPE, ON_TAPE, "f64 and f32 mixed in one op"),
+    R(i64_op, "elementwise", TG_ERR_DTYPE, ON_TAPE,
+      "a TG_I64 tensor given to any op (every op's input check refuses it)"),
     R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
     R(axis_range, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis out of range"),
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
@@ -1457,6 +1590,15 @@ static row k_rows[] = {
     R(labels_count, "losses", TG_ERR_SHAPE, ON_TAPE, "label cross-entropy with n != N"),
     R(labels_null, "losses", TG_ERR_NULL, ON_TAPE, "label cross-entropy with labels NULL"),
     R(labels_range, "losses", TG_ERR_ARG, ON_TAPE, "a label outside [0, C)"),
+    R(index_range, "losses", TG_ERR_ARG, ON_TAPE,
+      "tg_softmax_cross_entropy_index: a label outside [0, C)"),
+    R(index_shape, "losses", TG_ERR_SHAPE, ON_TAPE,
+      "tg_softmax_cross_entropy_index: labels not of z's shape without the class axis"),
+    R(index_dtype, "losses", TG_ERR_DTYPE, ON_TAPE,
+      "tg_softmax_cross_entropy_index: labels that are not TG_I64"),
+    R(index_not_live, "losses", TG_ERR_TAPE, ON_TAPE,
+      "tg_softmax_cross_entropy_index: labels of another tape, stale or freed"),
+    R(index_null, "losses", TG_ERR_NULL, ON_TAPE, "tg_softmax_cross_entropy_index: labels NULL"),
     R(conv_rank, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d of an input that is not 4-d"),
     R(conv_channels, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d with channels that differ"),
     R(conv_bias, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv2d with a bias of the wrong size"),
@@ -1486,6 +1628,13 @@ static row k_rows[] = {
     R(pool_size, "pooling", TG_ERR_SHAPE, ON_TAPE,
       "pooling whose output exceeds TG_NUMEL_MAX elements"),
     R(t_dtype, "tensors", TG_ERR_DTYPE, LAST_ERROR, "creating a tensor of an unknown dtype"),
+    R(t_i64_value, "tensors", TG_ERR_ARG, LAST_ERROR,
+      "a value that is no int64 (NaN, infinite, beyond 2^63) written into a TG_I64 tensor "
+      "(tg_tensor_full, fill, set_flat, from_f64, arange, copy and cast_new name themselves)"),
+    R(t_i64_random, "tensors", TG_ERR_DTYPE, LAST_ERROR,
+      "a random fill of a TG_I64 tensor (tg_tensor_rand, randn, fill_uniform, fill_normal)"),
+    R(t_i64_requires_grad, "tensors", TG_ERR_DTYPE, LAST_ERROR,
+      "tg_tensor_set_requires_grad(t, true) on a TG_I64 tensor"),
     R(t_ndim, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor of more than 8 dimensions"),
     R(t_extent, "tensors", TG_ERR_SHAPE, LAST_ERROR, "creating a tensor with a negative extent"),
     R(t_nomem_header, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails for a tensor's header"),
@@ -1519,6 +1668,10 @@ static row k_rows[] = {
     R(gc_rules, "gradcheck", TG_ERR_NUMERIC, LAST_ERROR,
       "an op's direct rule and its op-built rule give different gradients"),
     R(gc_nomem, "memory", TG_ERR_NOMEM, LAST_ERROR, "malloc fails inside tg_gradcheck"),
+    R(optim_i64, "optimizers", TG_ERR_DTYPE, LAST_ERROR,
+      "a TG_I64 parameter given to tg_sgd_new or tg_adam_new"),
+    R(init_i64, "optimizers", TG_ERR_DTYPE, LAST_ERROR,
+      "a TG_I64 tensor given to a tg_init_* function"),
     R(optim_shape, "optimizers", TG_ERR_SHAPE, LAST_ERROR,
       "tg_optim_step after a stateful parameter's element count changed"),
     R(st_open, "files", TG_ERR_IO, LAST_ERROR, "loading a safetensors file that does not exist"),
@@ -1527,12 +1680,15 @@ static row k_rows[] = {
     R(st_short, "files", TG_ERR_IO, LAST_ERROR, "a safetensors file shorter than 8 bytes"),
     R(st_header_len, "files", TG_ERR_IO, LAST_ERROR, "a header length past the end of the file"),
     R(st_json, "files", TG_ERR_IO, LAST_ERROR, "a header that is not valid JSON"),
-    R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64"),
+    R(st_dtype, "files", TG_ERR_DTYPE, LAST_ERROR, "an entry of a dtype other than F32/F64/I64"),
     R(st_span, "files", TG_ERR_IO, LAST_ERROR, "an entry whose byte span does not match its shape"),
     R(st_shape_overflow, "files", TG_ERR_IO, LAST_ERROR,
       "an entry whose shape's element count overflows"),
     R(st_into_name, "files", TG_ERR_IO, LAST_ERROR,
       "tg_load_safetensors_into a name not in the file"),
+    R(st_into_dtype, "files", TG_ERR_DTYPE, LAST_ERROR,
+      "tg_load_safetensors_into: an I64 entry into a float tensor, or a float entry into an i64 "
+      "one"),
     R(st_into_shape, "files", TG_ERR_SHAPE, LAST_ERROR,
       "tg_load_safetensors_into a tensor of another shape"),
     R(st_save_dup, "files", TG_ERR_ARG, LAST_ERROR, "saving two tensors under one name"),
@@ -1611,7 +1767,7 @@ static const message k_messages[] = {
     {"stale", "neg: input 0 is stale (created before the last tg_tape_reset) [node 0]"},
     {"null_tape", "add: tape is NULL"},
     {"growth_warning",
-     "tape memory grew by 7.3 MB over 8 tg_backward calls without tg_tape_reset (7.9 MB in use); "
+     "tape memory grew by 7.9 MB over 8 tg_backward calls without tg_tape_reset (8.4 MB in use); "
      "call tg_tape_reset before each step of a training loop, or set "
      "tg_tape_options.growth_warning to SIZE_MAX if the growth is intended"},
     {"record_count", "record silent: bad descriptor, output or input count 2 [node 0]"},
@@ -1621,6 +1777,7 @@ static const message k_messages[] = {
     {"record_negative", "record silent: input count -1 is negative [node 0]"},
     {"check_negative", "custom: input count -1 is negative [node 0]"},
     {"alloc_dtype", "tg_tape_alloc: unknown dtype 7 [node 0]"},
+    {"alloc_i64", "tg_tape_alloc: dtype i64 is data only; tape tensors are f32 or f64 [node 0]"},
     {"alloc_ndim", "tg_tape_alloc: 9 dimensions (0 to 8 allowed) [node 0]"},
     {"alloc_shape_null", "tg_tape_alloc: shape is NULL for 2 dimensions [node 0]"},
     {"alloc_extent", "tg_tape_alloc: extent -5 of axis 1 is negative in (2,-5) [node 0]"},
@@ -1648,9 +1805,12 @@ static const message k_messages[] = {
     {"bw_nomem", "backward: out of memory for a gradient of 1000 elements [node 2]"},
     {"bw_nomem_spare", "backward: out of memory for a second gradient buffer of 1000 elements "
                        "(parameter $0) [node 2]"},
-    {"retain_user",
-     "retain_grad: a user-owned tensor; use tg_tensor_set_requires_grad instead [node 0]"},
-    {"vjp_null", "grad: inputs or outputs array is NULL [node 1]"},
+    {"retain_late", "retain_grad: %0 f64[2,3] was recorded before the last tg_backward on this "
+                    "tape, which kept no gradient for it; call tg_retain_grad before tg_backward"},
+    {"retain_other", "retain_grad: the tensor belongs to another tape"},
+    {"retain_freed", "retain_grad: the tensor was freed (tg_tensor_free)"},
+    {"retain_stale", "retain_grad: the tensor is stale (created before the last tg_tape_reset)"},
+    {"vjp_null", "vjp: inputs or outputs array is NULL [node 1]"},
     {"grad_null_y", "grad: output is NULL [node 0]"},
     {"hvp_null_y", "hvp: output is NULL [node 0]"},
     {"hessian_null_y", "hessian: output is NULL [node 0]"},
@@ -1660,11 +1820,15 @@ static const message k_messages[] = {
                     "recorded (version 0, now 1) [node 2]"},
     {"bw_freed", "backward: parameter $1 f64[4] was freed (tg_tensor_free) after it was recorded "
                  "[node 2]"},
-    {"grad_not_recorded",
-     "grad: xs[0] f64[2,3] is not on this tape (no recorded op used it) [node 1]"},
+    {"grad_not_recorded", "grad: xs[0] f64[2,3] is not on this tape (no recorded op used it); set "
+                          "tg_grad_options.allow_unused to get zeros for it [node 1]"},
+    {"grad_unused", "grad: the output does not depend on xs[0] f64[2,3]; set "
+                    "tg_grad_options.allow_unused to get zeros for it [node 2]"},
     {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
     {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
     {"cast", "cast: unknown dtype 9 [node 0]"},
+    {"i64_op", "exp: input 0 is i64[2,3]: an integer tensor is data only (the op takes f32 or "
+               "f64) [node 0]"},
     {"axis_range", "sum: axis 2 out of range for f64[2,3] [node 0]"},
     {"axis_twice", "sum: axis -1 listed twice for f64[2,3] [node 0]"},
     {"axes_null", "mean: 2 axes listed for f64[2,3] but the list is NULL [node 0]"},
@@ -1718,6 +1882,15 @@ static const message k_messages[] = {
     {"labels_null", "softmax_cross_entropy_labels: labels is NULL [node 0]"},
     {"labels_range", "softmax_cross_entropy_labels: label 3 at row 1 is out of range [0, 3) for "
                      "logits z (2,3) [node 0]"},
+    {"index_range", "softmax_cross_entropy_index: label 3 at row 1 is out of range [0, 3) for "
+                    "logits z (2,3) [node 0]"},
+    {"index_shape", "softmax_cross_entropy_index: labels (3) must have the shape of logits z "
+                    "(2,3) without its class axis, (2) [node 0]"},
+    {"index_dtype", "softmax_cross_entropy_index: labels f64[4] must be i64 (class indices; for "
+                    "probabilities use tg_softmax_cross_entropy) [node 0]"},
+    {"index_not_live", "softmax_cross_entropy_index: labels is not a live tensor of this tape "
+                       "(stale, of another tape, or freed) [node 0]"},
+    {"index_null", "softmax_cross_entropy_index: labels is NULL [node 0]"},
     {"conv_rank", "conv2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
     {"conv_channels",
      "conv2d: input (1,2,5,5) has 2 channels but weight (3,4,3,3) expects 4 [node 0]"},
@@ -1758,6 +1931,11 @@ static const message k_messages[] = {
                  "padding (0,0)) [node 0]"},
     {"pool_size", "max_pool2d: input (0,144115188075855872,1,1), window 2x2, stride (1,1), padding "
                   "(1,1): the output would have more than 576460752303423487 elements [node 0]"},
+    {"t_i64_value", "tg_tensor_full: nan does not fit an i64 element (finite, in [-2^63, 2^63))"},
+    {"t_i64_random",
+     "tg_tensor_rand: i64[2] is an integer tensor; random fills are for f32 and f64"},
+    {"t_i64_requires_grad", "tg_tensor_set_requires_grad: i64[2] is an integer tensor; integers "
+                            "have no gradient"},
     {"t_dtype", "tg_tensor_new: unknown dtype 5"},
     {"t_ndim", "tg_tensor_zeros: 9 dimensions (0 to 8 allowed)"},
     {"t_extent", "tg_tensor_ones: extent -1 of axis 1 is negative in (3,-1)"},
@@ -1790,6 +1968,8 @@ static const message k_messages[] = {
     {"gc_rules", "gradcheck: node 0 (twice): its direct rule and its op-built rule give different "
                  "gradients"},
     {"gc_nomem", "gradcheck: out of memory"},
+    {"optim_i64", "sgd: parameter 0 is an i64 tensor; parameters are f32 or f64"},
+    {"init_i64", "init_normal: the weight is an i64 tensor; weights are f32 or f64"},
     {"optim_shape", "optim_step: parameter 0 (2,2) has 4 elements but its optimizer state was made "
                     "for 2 (its shape changed since the optimizer was created)"},
     {"st_open",
@@ -1803,12 +1983,14 @@ static const message k_messages[] = {
     {"st_json", "load_safetensors: tg_catalogue.safetensors: header: entry 'a': expected '\"' "
                 "(near byte 32 of the header)"},
     {"st_dtype", "load_safetensors: tg_catalogue.safetensors: entry 'h' has dtype BF16; tapegrad "
-                 "reads F32 and F64 only"},
+                 "reads F32, F64 and I64 only"},
     {"st_span", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
                 "needs 24 bytes, data_offsets span 16"},
     {"st_shape_overflow", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape "
                           "(4294967296,4294967296): the element count overflows"},
     {"st_into_name", "load_safetensors_into: tg_catalogue.safetensors: no entry named 'b'"},
+    {"st_into_dtype", "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has dtype I64, "
+                      "the tensor f64 (integer and floating-point data are not converted)"},
     {"st_into_shape",
      "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
     {"st_save_dup", "save_safetensors: tg_catalogue.safetensors: the name \"x\" is used twice"},

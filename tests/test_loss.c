@@ -173,9 +173,8 @@ START_TEST(test_xent_forward)
                             1e-15);
     ck_assert_double_eq_tol(scalar(tg_softmax_cross_entropy(tp, z1, t1, TG_REDUCE_MEAN)), hand,
                             1e-15);
-    ck_assert_double_eq_tol(
-        scalar(tg_softmax_cross_entropy_labels(tp, z1, (const int32_t[]){2}, 1, TG_REDUCE_SUM)),
-        hand, 1e-15);
+    ck_assert_double_eq_tol(scalar(tt_xent_labels(tp, z1, (const int32_t[]){2}, 1, TG_REDUCE_SUM)),
+                            hand, 1e-15);
 
     /* (N, C) with soft targets against the plain-C rows */
     const int64_t N = 4, C = 5;
@@ -197,19 +196,17 @@ START_TEST(test_xent_forward)
     for (int64_t r = 0; r < N; r++) sl += ref_xent_row(C, zv + r * C, oh + r * C, NULL);
     tg_tensor *toh = tt_from(TG_F64, 2, TT_SHAPE(4, 5), oh);
     for (int red = 0; red < 2; red++) {
-        double lv = scalar(tg_softmax_cross_entropy_labels(tp, z, lab, N, (tg_reduction)red));
+        double lv = scalar(tt_xent_labels(tp, z, lab, N, (tg_reduction)red));
         ck_assert_double_eq_tol(lv, red ? sl / N : sl, 1e-14 * sl);
         ck_assert_double_eq(lv, scalar(tg_softmax_cross_entropy(tp, z, toh, (tg_reduction)red)));
     }
     /* large logits stay finite (log-sum-exp) */
     tg_tensor *zb = tt_from(TG_F64, 2, TT_SHAPE(1, 2), TT_VALUES(1000, 1001));
-    double lb =
-        scalar(tg_softmax_cross_entropy_labels(tp, zb, (const int32_t[]){0}, 1, TG_REDUCE_SUM));
+    double lb = scalar(tt_xent_labels(tp, zb, (const int32_t[]){0}, 1, TG_REDUCE_SUM));
     ck_assert_double_eq_tol(lb, log1p(exp(1.0)), 1e-13);
     /* an empty batch sums to 0 */
     tg_tensor *ze = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(0, 3));
-    ck_assert_double_eq(scalar(tg_softmax_cross_entropy_labels(tp, ze, NULL, 0, TG_REDUCE_SUM)),
-                        0.0);
+    ck_assert_double_eq(scalar(tt_xent_labels(tp, ze, NULL, 0, TG_REDUCE_SUM)), 0.0);
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(z1);
@@ -246,8 +243,7 @@ START_TEST(test_loss_f32_vs_f64)
             {tg_bce(tp, a32, b32, r), tg_bce(tp, a, b, r)},
             {tg_bce_logits(tp, z32, b32, r), tg_bce_logits(tp, z, b, r)},
             {tg_softmax_cross_entropy(tp, z32, d32, r), tg_softmax_cross_entropy(tp, z, d, r)},
-            {tg_softmax_cross_entropy_labels(tp, z32, lab, 6, r),
-             tg_softmax_cross_entropy_labels(tp, z, lab, 6, r)},
+            {tt_xent_labels(tp, z32, lab, 6, r), tt_xent_labels(tp, z, lab, 6, r)},
         };
         for (int i = 0; i < LEN(pairs); i++) {
             ck_assert_int_eq(tg_tensor_dtype(pairs[i][0]), TG_F32);
@@ -361,9 +357,7 @@ START_TEST(test_xent_closed_form)
         tt_assert_values("d xent/dz = softmax(z) - t", tg_tensor_grad(z), e, 24, 1e-10, 0);
         for (int i = 0; i < 24; i++) e[i] = (sm[i] - oh[i]) / n;
         tg_tape_reset(tp);
-        ck_assert_int_eq(
-            tg_backward(tp, tg_softmax_cross_entropy_labels(tp, z, lab, N, (tg_reduction)red)),
-            TG_OK);
+        ck_assert_int_eq(tg_backward(tp, tt_xent_labels(tp, z, lab, N, (tg_reduction)red)), TG_OK);
         tt_assert_values("d xent_labels/dz = softmax(z) - onehot", tg_tensor_grad(z), e, 24, 1e-10,
                          0);
     }
@@ -375,10 +369,9 @@ START_TEST(test_xent_closed_form)
     for (int i = 0; i < 6; i++) e[i] = sm1[i] - oh[i];
     for (int red = 0; red < 2; red++) {
         tg_tape_reset(tp);
-        ck_assert_int_eq(
-            tg_backward(tp, tg_softmax_cross_entropy_labels(tp, z1, (const int32_t[]){lab[0]}, 1,
-                                                            (tg_reduction)red)),
-            TG_OK);
+        ck_assert_int_eq(tg_backward(tp, tt_xent_labels(tp, z1, (const int32_t[]){lab[0]}, 1,
+                                                        (tg_reduction)red)),
+                         TG_OK);
         tt_assert_values("d xent/dz (C)", tg_tensor_grad(z1), e, 6, 1e-10, 0);
     }
     tg_tape_free(tp);
@@ -414,7 +407,7 @@ static tg_tensor *fn_loss(tg_tape *tp, tg_tensor *const *in, void *ctx)
     case L_XENT:
         return tg_softmax_cross_entropy(tp, in[0], in[1], c->red);
     case L_XENT_LABELS:
-        return tg_softmax_cross_entropy_labels(tp, in[0], c->labels, c->n, c->red);
+        return tt_xent_labels(tp, in[0], c->labels, c->n, c->red);
     }
     return NULL;
 }
@@ -527,7 +520,7 @@ static tg_tensor *masked_loss(tg_tape *tp, mask_kind k, tg_tensor *z, tg_tensor 
 {
     switch (k) {
     case M_LABELS:
-        return tg_softmax_cross_entropy_labels(tp, z, lab, n, red);
+        return tt_xent_labels(tp, z, lab, n, red);
     case M_ONEHOT:
         return tg_softmax_cross_entropy(tp, z, onehot, red);
     default:
@@ -767,8 +760,8 @@ START_TEST(test_loss_shape_errors)
     EXPECT(tg_bce_logits(tp, a, a, (tg_reduction)-1), TG_ERR_ARG, "bce_logits", "reduction -1");
     EXPECT(tg_softmax_cross_entropy(tp, a, a, (tg_reduction)7), TG_ERR_ARG, "softmax_cross_entropy",
            "reduction 7");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, a, (const int32_t[]){0, 0, 0}, 3, (tg_reduction)3),
-           TG_ERR_ARG, "softmax_cross_entropy_labels", "reduction 3");
+    EXPECT(tt_xent_labels(tp, a, (const int32_t[]){0, 0, 0}, 3, (tg_reduction)3), TG_ERR_ARG,
+           "softmax_cross_entropy_index", "reduction 3");
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(a);
@@ -799,36 +792,36 @@ START_TEST(test_loss_value_errors)
            "softmax_cross_entropy", "(2,3,4)", "(N,C) or (C)");
     EXPECT(tg_softmax_cross_entropy(tp, s0, s0, TG_REDUCE_SUM), TG_ERR_SHAPE,
            "softmax_cross_entropy", "()");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z3, (const int32_t[]){0, 0}, 2, TG_REDUCE_SUM),
-           TG_ERR_SHAPE, "softmax_cross_entropy_labels", "(2,3,4)");
+    EXPECT(tt_xent_labels(tp, z3, (const int32_t[]){0, 0}, 2, TG_REDUCE_SUM), TG_ERR_SHAPE,
+           "softmax_cross_entropy_index", "(2,3,4)");
     EXPECT(tg_softmax_cross_entropy(tp, z0c, z0c, TG_REDUCE_SUM), TG_ERR_EMPTY,
            "softmax_cross_entropy", "(3,0)", "no classes");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z0c, (const int32_t[]){0, 0, 0}, 3, TG_REDUCE_SUM),
-           TG_ERR_EMPTY, "softmax_cross_entropy_labels", "(3,0)");
+    EXPECT(tt_xent_labels(tp, z0c, (const int32_t[]){0, 0, 0}, 3, TG_REDUCE_SUM), TG_ERR_EMPTY,
+           "softmax_cross_entropy_index", "(3,0)");
     /* means over nothing */
     EXPECT(tg_softmax_cross_entropy(tp, z0n, z0n, TG_REDUCE_MEAN), TG_ERR_EMPTY,
            "softmax_cross_entropy", "(0,4)", "empty");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z0n, NULL, 0, TG_REDUCE_MEAN), TG_ERR_EMPTY,
-           "softmax_cross_entropy_labels", "(0,4)");
+    EXPECT(tt_xent_labels(tp, z0n, NULL, 0, TG_REDUCE_MEAN), TG_ERR_EMPTY,
+           "softmax_cross_entropy_index", "(0,4)");
     EXPECT(tg_mse(tp, z0n, z0n), TG_ERR_EMPTY, "mse", "(0,4)");
     EXPECT(tg_bce(tp, z0n, z0n, TG_REDUCE_MEAN), TG_ERR_EMPTY, "bce", "(0,4)");
     EXPECT(tg_bce_logits(tp, z0n, z0n, TG_REDUCE_MEAN), TG_ERR_EMPTY, "bce_logits", "(0,4)");
     /* labels */
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){0, 4, 1}, 3, TG_REDUCE_SUM),
-           TG_ERR_ARG, "softmax_cross_entropy_labels", "label 4 at row 1", "[0, 4)", "(3,4)");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){0, 1, -1}, 3, TG_REDUCE_MEAN),
-           TG_ERR_ARG, "label -1 at row 2");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){0, 1}, 2, TG_REDUCE_SUM),
-           TG_ERR_SHAPE, "softmax_cross_entropy_labels", "2 labels", "(3,4)", "expected 3");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z, (const int32_t[]){0, 1, 2, 3}, 4, TG_REDUCE_SUM),
-           TG_ERR_SHAPE, "4 labels", "expected 3");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z, NULL, 3, TG_REDUCE_SUM), TG_ERR_NULL,
-           "softmax_cross_entropy_labels", "labels is NULL");
+    EXPECT(tt_xent_labels(tp, z, (const int32_t[]){0, 4, 1}, 3, TG_REDUCE_SUM), TG_ERR_ARG,
+           "softmax_cross_entropy_index", "label 4 at row 1", "[0, 4)", "(3,4)");
+    EXPECT(tt_xent_labels(tp, z, (const int32_t[]){0, 1, -1}, 3, TG_REDUCE_MEAN), TG_ERR_ARG,
+           "label -1 at row 2");
+    EXPECT(tt_xent_labels(tp, z, (const int32_t[]){0, 1}, 2, TG_REDUCE_SUM), TG_ERR_SHAPE,
+           "softmax_cross_entropy_index", "labels (2)", "(3,4)", "class axis, (3)");
+    EXPECT(tt_xent_labels(tp, z, (const int32_t[]){0, 1, 2, 3}, 4, TG_REDUCE_SUM), TG_ERR_SHAPE,
+           "labels (4)", "class axis, (3)");
+    EXPECT(tg_softmax_cross_entropy_index(tp, z, NULL, TG_REDUCE_SUM), TG_ERR_NULL,
+           "softmax_cross_entropy_index", "labels is NULL");
     tg_tensor *z1 = tt_rand(TG_F64, 1, TT_SHAPE(4), 7, -1, 1);
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z1, (const int32_t[]){0, 1}, 2, TG_REDUCE_SUM),
-           TG_ERR_SHAPE, "2 labels", "(4)", "expected 1");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, z1, (const int32_t[]){9}, 1, TG_REDUCE_SUM),
-           TG_ERR_ARG, "label 9 at row 0");
+    EXPECT(tt_xent_labels(tp, z1, (const int32_t[]){0, 1}, 2, TG_REDUCE_SUM), TG_ERR_SHAPE,
+           "labels (2)", "(4)", "class axis, ()");
+    EXPECT(tt_xent_labels(tp, z1, (const int32_t[]){9}, 1, TG_REDUCE_SUM), TG_ERR_ARG,
+           "label 9 at row 0");
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor *all[] = {p, pn, t, t2, z, z3, z0c, z0n, s0, z1};
@@ -847,15 +840,15 @@ START_TEST(test_loss_null_and_tape_error)
     EXPECT(tg_bce_logits(tp, a, NULL, TG_REDUCE_SUM), TG_ERR_NULL, "bce_logits", "NULL");
     EXPECT(tg_softmax_cross_entropy(tp, NULL, a, TG_REDUCE_SUM), TG_ERR_NULL,
            "softmax_cross_entropy", "NULL");
-    EXPECT(tg_softmax_cross_entropy_labels(tp, NULL, lab, 2, TG_REDUCE_SUM), TG_ERR_NULL,
-           "softmax_cross_entropy_labels", "NULL");
+    EXPECT(tt_xent_labels(tp, NULL, lab, 2, TG_REDUCE_SUM), TG_ERR_NULL,
+           "softmax_cross_entropy_index", "NULL");
     /* no tape */
     ck_assert_ptr_null(tg_sse(NULL, a, a));
     ck_assert_ptr_null(tg_mse(NULL, a, a));
     ck_assert_ptr_null(tg_bce(NULL, a, a, TG_REDUCE_SUM));
     ck_assert_ptr_null(tg_bce_logits(NULL, a, a, TG_REDUCE_SUM));
     ck_assert_ptr_null(tg_softmax_cross_entropy(NULL, a, a, TG_REDUCE_SUM));
-    ck_assert_ptr_null(tg_softmax_cross_entropy_labels(NULL, a, lab, 2, TG_REDUCE_SUM));
+    ck_assert_ptr_null(tt_xent_labels(NULL, a, lab, 2, TG_REDUCE_SUM));
 
     /* a tape in error: every loss returns NULL, records nothing, and the
      * first error stays (even for inputs that are themselves invalid) */
@@ -866,8 +859,8 @@ START_TEST(test_loss_null_and_tape_error)
     ck_assert_ptr_null(tg_bce(tp, a, a, TG_REDUCE_MEAN));
     ck_assert_ptr_null(tg_bce_logits(tp, a, a, TG_REDUCE_MEAN));
     ck_assert_ptr_null(tg_softmax_cross_entropy(tp, a, a, TG_REDUCE_MEAN));
-    ck_assert_ptr_null(tg_softmax_cross_entropy_labels(tp, a, lab, 2, TG_REDUCE_MEAN));
-    ck_assert_ptr_null(tg_softmax_cross_entropy_labels(tp, a, NULL, 5, (tg_reduction)9));
+    ck_assert_ptr_null(tt_xent_labels(tp, a, lab, 2, TG_REDUCE_MEAN));
+    ck_assert_ptr_null(tg_softmax_cross_entropy_index(tp, a, NULL, (tg_reduction)9));
     ck_assert_int_eq(tg_tape_get_stats(tp).nodes, nodes);
     tt_assert_tape_error(tp, TG_ERR_NULL, "sse", "input 1 is NULL");
     tg_tape_free(tp);

@@ -55,6 +55,7 @@ typedef struct ncase {
 static struct {
     tg_tape *tp;
     tg_tensor *a, *b, *m, *p, *s, *img, *w, *bias, *lw, *lb, *oh, *cols, *scratch, *loss;
+    tg_tensor *lab; /* TG_I64 labels (0, 2) for A's two rows */
     tg_tensor *ab[2], *a_null[2], *outs[1];
     tg_rng rng;
     FILE *out;
@@ -117,6 +118,7 @@ static void setup(void)
     F.lb = tt_rand(TG_F64, 1, TT_SHAPE(4), 9, -1, 1);
     F.oh = tt_from(TG_F64, 2, k_s23, TT_VALUES(1, 0, 0, 0, 0, 1));
     F.cols = tt_rand(TG_F64, 2, TT_SHAPE(18, 9), 10, -1, 1);
+    F.lab = tg_tensor_from(TG_I64, 1, TT_SHAPE(2), (const int64_t[]){0, 2});
     F.scratch = tg_tape_alloc(F.tp, TG_F64, 2, k_s23);
     ck_assert_ptr_nonnull(F.scratch);
     F.ab[0] = F.a_null[0] = F.a;
@@ -134,7 +136,8 @@ static void teardown(void)
     tg_replay_report_free(&F.replay);
     tg_named_tensors_free(&F.named);
     tg_tape_free(F.tp);
-    tg_tensor *ts[] = {F.a, F.b, F.m, F.p, F.s, F.img, F.w, F.bias, F.lw, F.lb, F.oh, F.cols};
+    tg_tensor *ts[] = {F.a,    F.b,  F.m,  F.p,  F.s,    F.img, F.w,
+                       F.bias, F.lw, F.lb, F.oh, F.cols, F.lab};
     for (int i = 0; i < TG_ARRAY_LEN(ts); i++) tg_tensor_free(ts[i]);
     if (F.out) fclose(F.out);
     unlink(k_st_path);
@@ -271,6 +274,18 @@ static bool d_backward_ex_no_opts(void)
 {
     return tg_backward_ex(F.tp, y_loss(), NULL) == TG_OK && tg_tensor_grad(F.p) &&
            tg_compare(tg_tensor_grad(F.p), F.a, 0, 0, NULL);
+}
+
+static bool d_grad_ex_no_opts(void)
+{
+    tg_tensor *g = tg_grad_ex(F.tp, y_loss(), F.p, NULL);
+    return g && tg_compare(g, F.a, 0, 0, NULL);
+}
+
+static bool d_vjp_ex_no_opts(void)
+{
+    return tg_vjp_ex(F.tp, y_loss(), 1, &F.p, F.outs, NULL) == TG_OK &&
+           tg_compare(F.outs[0], F.a, 0, 0, NULL);
 }
 
 static bool d_vjp_no_seed(void)
@@ -545,7 +560,11 @@ static bool d_delta_format_measure(void)
     {                                                                                              \
         return (__VA_ARGS__);                                                                      \
     }
+/* every public function is called, the deprecated ones too */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "null_api_cases.h"
+#pragma GCC diagnostic pop
 #undef CASE
 #undef ECASE
 

@@ -451,12 +451,19 @@ START_TEST(test_grad_of_unrecorded_tensor)
     ck_assert_ptr_null(tg_grad(tp, y, z, false));
     ck_assert_int_eq(tg_tape_status(tp), TG_ERR_TAPE);
     ck_assert_str_eq(tg_tape_error(tp), "grad: xs[0] f64[3,2] is not on this tape (no recorded "
-                                        "op used it) [node 2]");
-    /* on the tape but not used by y: zeros, as before (issue 24) */
+                                        "op used it); set tg_grad_options.allow_unused to get "
+                                        "zeros for it [node 2]");
+    /* on the tape but not used by y: an error too, zeros with allow_unused
+     * (issue 24, item 7) */
     tg_tape_reset(tp);
     y = tg_sum_all(tp, tg_square(tp, x));
     ck_assert_ptr_nonnull(tg_exp(tp, z));
-    tg_tensor *g = tg_grad(tp, y, z, false);
+    ck_assert_ptr_null(tg_grad(tp, y, z, false));
+    ck_assert_int_eq(tg_tape_status(tp), TG_ERR_ARG);
+    tg_tape_reset(tp);
+    y = tg_sum_all(tp, tg_square(tp, x));
+    ck_assert_ptr_nonnull(tg_exp(tp, z));
+    tg_tensor *g = tg_grad_ex(tp, y, z, &(tg_grad_options){.allow_unused = true});
     ck_assert_ptr_nonnull(g);
     ck_assert_double_eq(tg_tensor_get_flat(g, 0), 0);
     tg_tape_free(tp);

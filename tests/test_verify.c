@@ -867,7 +867,7 @@ F(f_softmax_ce)
 F(f_softmax_ce_labels)
 {
     static const int32_t labels[3] = {2, 0, 3};
-    return tg_softmax_cross_entropy_labels(tp, in[0], labels, 3, TG_REDUCE_SUM);
+    return tt_xent_labels(tp, in[0], labels, 3, TG_REDUCE_SUM);
 }
 F(f_conv2d)
 {

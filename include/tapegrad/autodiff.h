@@ -1,8 +1,8 @@
 /* tapegrad: reverse-mode differentiation and custom ops.
  *
  * tg_backward(tp, loss) replays the tape in reverse and writes d loss / d t
- * into every user-owned tensor with requires_grad and every tensor marked
- * with tg_retain_grad.  tg_grad(tp, y, x, create_graph) returns dy/dx for
+ * into every user-owned tensor t with requires_grad that loss depends on
+ * and every tensor marked with tg_retain_grad.  tg_grad(tp, y, x, create_graph) returns dy/dx for
  * any recorded x without touching .grad; with create_graph the gradient is
  * itself recorded on the tape and can be differentiated again. */
 #ifndef TAPEGRAD_AUTODIFF_H
@@ -23,7 +23,8 @@ typedef struct tg_backward_options {
     bool accumulate;
 } tg_backward_options;
 
-/* Backward from a one-element y (seed 1).  Replaces .grad: its values, and
+/* Backward from a one-element y (seed 1).  A parameter y does not depend on
+ * keeps its .grad (NULL if none; PyTorch's None).  Replaces .grad: its values, and
  * possibly its data pointer (see tg_tensor_grad); on failure every .grad is
  * left as it was.  Errors, on the tape (sticky until tg_tape_reset):
  * TG_ERR_ARG when y depends on no tensor that requires grad (nor on a
@@ -34,21 +35,53 @@ typedef struct tg_backward_options {
 tg_status tg_backward(tg_tape *tp, tg_tensor *y);
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
 
-/* Mark a tape-owned intermediate so tg_backward keeps its gradient. */
+/* Mark a tape-owned intermediate so tg_backward keeps its gradient (in
+ * tg_tensor_grad(t), tape-owned).  Call it before the tg_backward whose
+ * gradient it should keep: on a tensor recorded before the last
+ * tg_backward on tp it is an error (TG_ERR_ARG: that sweep kept nothing).
+ * On a user-owned tensor it is a valid no-op (TG_OK): a user tensor that
+ * requires grad gets .grad anyway.  Its errors (also a NULL t, a tensor of
+ * another tape or a stale one: TG_ERR_TAPE) are returned and set as the
+ * thread's last error (tg_last_error), never on the tape: the tape stays
+ * usable. */
 tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t);
+
+/* Options of tg_grad_ex and tg_vjp_ex; {0} gives tg_grad's behaviour. */
+typedef struct tg_grad_options {
+    /* Gradient of y to start from (same shape as y).  NULL: y must have one
+     * element and the seed is 1. */
+    const tg_tensor *seed;
+    /* Record the gradient on the tape, so it can be differentiated again. */
+    bool create_graph;
+    /* What an x that y does not depend on gets (no gradient reaches it, or
+     * no recorded op used it).  false (default): an error naming the call,
+     * the index and the shape (a zero gradient would hide a mix-up of
+     * tensors).  true: zeros of x's shape.  PyTorch's allow_unused gives
+     * None there (or zeros with materialize_grads); zeros here, since in C
+     * a NULL reads as a failure. */
+    bool allow_unused;
+} tg_grad_options;
 
 /* dy/dx for one-element y, as a tape-owned tensor of x's shape.  x may be
  * any tensor recorded on the tape (an op's output or an input of some op),
- * whether or not it requires grad.  If y does not depend on x the result is
- * zeros; an x no recorded op used is an error (TG_ERR_TAPE), as is a
- * recorded tensor modified since (see tg_backward).  With create_graph the
- * gradient is recorded on the tape. */
+ * whether or not it requires grad.  If y does not depend on x it is an
+ * error (TG_ERR_ARG; TG_ERR_TAPE for an x no recorded op used), unless
+ * allow_unused (tg_grad_ex); so is a recorded tensor modified since (see
+ * tg_backward).  With create_graph the gradient is recorded on the tape.
+ * (After tg_backward, the .grad of a parameter y does not depend on stays
+ * NULL: see tg_tensor_grad.) */
 tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph);
+/* The same with options (opts NULL: all defaults). */
+tg_tensor *tg_grad_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, const tg_grad_options *opts);
 
 /* Vector-Jacobian products: seed^T dy/dx[i] for each of n tensors xs, into
- * out[i] (tape-owned).  seed NULL means y has one element and seed 1. */
+ * out[i] (tape-owned).  seed NULL means y has one element and seed 1.  An
+ * x that y does not depend on is an error, as in tg_grad. */
 tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph);
+/* The same with options (opts NULL: all defaults; the seed is opts->seed). */
+tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
+                    const tg_grad_options *opts);
 
 /* ---- custom ops -------------------------------------------------------- */
 typedef struct tg_node tg_node;

@@ -111,8 +111,18 @@ tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction r
  * targets: same shape as z (one-hot or any distribution). */
 tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
                                     tg_reduction red);
-/* The same with integer class labels, labels[i] in [0, C) for each of the
- * n = N rows (n = 1 for 1-D z). */
+/* The same with class indices (PyTorch's cross_entropy with class
+ * indices): labels is a TG_I64 tensor of z's shape without the class axis,
+ * (N) for z (N,C) and 0-d for z (C), each label in [0, C).  A label out of
+ * range is an error naming the row, the label and C (TG_ERR_ARG); labels
+ * of another dtype or shape are TG_ERR_DTYPE / TG_ERR_SHAPE.  The labels
+ * are read when the op is recorded (they get no gradient). */
+tg_tensor *tg_softmax_cross_entropy_index(tg_tape *tp, tg_tensor *z, const tg_tensor *labels,
+                                          tg_reduction red);
+/* Deprecated (kept for one release): labels[i] in [0, C) for each of the
+ * n = N rows (n = 1 for 1-D z) as int32_t.  Use
+ * tg_softmax_cross_entropy_index with a TG_I64 label tensor. */
+TG_DEPRECATED("use tg_softmax_cross_entropy_index with a TG_I64 label tensor")
 tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
                                            int64_t n, tg_reduction red);
 

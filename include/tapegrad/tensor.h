@@ -1,4 +1,5 @@
-/* tapegrad: n-d tensors (f32, f64), creation, element access, status codes.
+/* tapegrad: n-d tensors (f32, f64; i64 data), creation, element access,
+ * status codes.
  *
  * A tensor is either user-owned (created here, freed with tg_tensor_free,
  * usable on any tape) or tape-owned (created by an op, valid until the tape
@@ -16,10 +17,30 @@
 extern "C" {
 #endif
 
+/* Marks an entry point kept for one release after its replacement: using
+ * it makes a compiler warning that names the replacement. */
+#ifndef TG_DEPRECATED
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define TG_DEPRECATED(msg)
+#endif
+#endif
+
 /* Maximum number of dimensions of a tensor. */
 #define TG_MAX_DIMS 8
 
-typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1 } tg_dtype;
+/* TG_I64 (int64_t elements) is data only: class labels and indices.  A
+ * user tensor of it can be created, read, written, copied (converted to and
+ * from the float dtypes), printed, saved and loaded (safetensors "I64"), but
+ * it has no gradient (requires_grad on it is an error) and the
+ * differentiable ops refuse it (TG_ERR_DTYPE, naming the op); tape tensors
+ * are f32 or f64.  A double written into an i64 element (tg_tensor_full,
+ * fill, set, from_f64, copy from a float tensor, ...) is truncated toward
+ * zero, as a C cast; one that is not finite or outside [-2^63, 2^63) is an
+ * error (TG_ERR_ARG) and nothing is written.  Read as double (get, to_f64,
+ * print, ...) an element beyond 2^53 in magnitude is rounded. */
+typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1, TG_I64 = 2 } tg_dtype;
 
 typedef enum tg_status {
     TG_OK = 0,
@@ -91,7 +112,8 @@ void tg_rng_seed(tg_rng *r, uint64_t seed);
 uint64_t tg_rng_next(tg_rng *r);
 double tg_rng_uniform(tg_rng *r); /* in [0, 1) */
 double tg_rng_normal(tg_rng *r);  /* standard normal (Box-Muller) */
-/* Fill a tensor: uniform in [lo, hi) / normal(mean, std). */
+/* Fill a tensor: uniform in [lo, hi) / normal(mean, std); f32 and f64 only
+ * (an i64 tensor is TG_ERR_DTYPE). */
 tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi);
 tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std);
 tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
@@ -127,6 +149,7 @@ const void *tg_tensor_data_const(const tg_tensor *t);
 /* Typed views: NULL if the dtype differs. */
 double *tg_tensor_f64(tg_tensor *t);
 float *tg_tensor_f32(tg_tensor *t);
+int64_t *tg_tensor_i64(tg_tensor *t);
 /* Element at a flat (row-major) index / at a multi-index; as double. */
 double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
 void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v);
@@ -145,12 +168,15 @@ tg_status tg_tensor_to_f64(const tg_tensor *t, double *out);
 void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems);
 
 /* ---- gradients --------------------------------------------------------- */
-/* Mark a user-owned tensor as a parameter: tg_backward writes its gradient. */
+/* Mark a user-owned tensor as a parameter: tg_backward writes its gradient.
+ * Not an i64 tensor (TG_ERR_DTYPE: integers have no gradient). */
 tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
 bool tg_tensor_requires_grad(const tg_tensor *t);
 /* The gradient written by the last tg_backward, or NULL when none has
  * written one: the tensor does not require grad, no tg_backward has run
- * since it does, or the last ones failed (tg_backward of an output that
+ * since it does, the outputs of those that ran do not depend on it (a
+ * backward leaves such a parameter's .grad as it was, as PyTorch leaves
+ * .grad None), or the last ones failed (tg_backward of an output that
  * depends on no tensor that requires grad is an error).  For a user-owned
  * tensor it is user-owned storage kept with the tensor: the same tensor step
  * after step, but tg_backward may give it a new data pointer each time (it

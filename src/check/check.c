@@ -189,13 +189,13 @@ static void rules_locate(gc_state *s, int64_t n_fwd, double atol, int64_t *node,
         for (int k = 0; ok && k < n_in; k++) in[k] = nd->in[k];
         for (int64_t j = 0; ok && j < y->numel; j++)
             tg_tensor_set_flat(seed, j, tg_rng_uniform(&rng) * 2.0 - 1.0);
-        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, false) == TG_OK;
+        ok = ok && tg__vjp(s->tp, "grad", y, seed, n_in, in, in + n_in, false, false) == TG_OK;
         for (int k = 0; ok && k < n_in; k++) {
             direct[k] = tg__malloc((size_t)in[k]->numel * sizeof(double) + 1);
             ok = direct[k] != NULL;
             if (ok) tg_tensor_to_f64(in[n_in + k], direct[k]);
         }
-        ok = ok && tg_vjp(s->tp, y, seed, n_in, in, in + n_in, true) == TG_OK;
+        ok = ok && tg__vjp(s->tp, "grad", y, seed, n_in, in, in + n_in, true, false) == TG_OK;
         for (int k = 0; ok && k < n_in; k++) {
             rule_diff d = {0};
             if (rules_compare(in[n_in + k], direct[k], atol, &d)) {
@@ -257,7 +257,8 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        check[i] = inputs[i]->requires_grad || !any_rg;
+        /* an i64 input is data (labels): never differentiated */
+        check[i] = inputs[i]->dtype != TG_I64 && (inputs[i]->requires_grad || !any_rg);
         if (check[i]) xs[nx++] = inputs[i];
         if (mixed) {
             /* one copy per distinct tensor: an input passed twice is one
@@ -265,7 +266,8 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
             for (int j = 0; j < i && !in64[i]; j++)
                 if (inputs[j] == inputs[i]) in64[i] = in64[j];
             if (in64[i]) continue;
-            in64[i] = tg_tensor_cast_new(inputs[i], TG_F64);
+            in64[i] = inputs[i]->dtype == TG_I64 ? tg_tensor_clone(inputs[i])
+                                                 : tg_tensor_cast_new(inputs[i], TG_F64);
             if (!in64[i]) {
                 st = TG_ERR_NOMEM;
                 tg__set_last(st, "gradcheck: out of memory for an f64 copy of input %d", i);

@@ -201,7 +201,7 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
     }
 
     /* The engine's adjoints, all in one reverse sweep (nothing recorded). */
-    if ((st = tg_vjp(tp, loss, NULL, n, xs, gs, false)) != TG_OK) {
+    if ((st = tg__vjp(tp, "grad", loss, NULL, n, xs, gs, false, false)) != TG_OK) {
         tg__set_last(st, "delta check: backward failed: %s", tg_tape_error(tp));
         goto done;
     }
@@ -492,7 +492,7 @@ static tg_tensor *gg_fn(tg_tape *tp, tg_tensor *const *inputs, void *vctx)
     int k = 0;
     for (int i = 0; i < g->n; i++)
         if (g->check[i]) xs[k++] = inputs[i];
-    if (tg_vjp(tp, f, NULL, k, xs, gs, true) != TG_OK) return NULL;
+    if (tg__vjp(tp, "grad", f, NULL, k, xs, gs, true, false) != TG_OK) return NULL;
     tg_tensor *G = NULL;
     for (int i = 0, j = 0; i < g->n; i++) {
         if (!g->check[i]) continue;
@@ -680,7 +680,8 @@ tg_status tg_replay_f64(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs, do
     for (int s = 0; s < 2; s++) {
         for (int i = 0; i < n; i++) xs[s][i] = in[s][i];
         for (int64_t i = 0; i < nn; i++) xs[s][n + i] = tg__tape_node(tp[s], i)->out;
-        if ((st = tg_vjp(tp[s], out[s], seed[s], nx, xs[s], gs[s], false)) != TG_OK) {
+        if ((st = tg__vjp(tp[s], "grad", out[s], seed[s], nx, xs[s], gs[s], false, false)) !=
+            TG_OK) {
             tg__set_last(st, "replay: backward failed in %s: %s", tg_dtype_name(dts[s]),
                          tg_tape_error(tp[s]));
             goto done;

@@ -63,6 +63,14 @@ static bool adj_owned(const sweep *s, int32_t id)
     return s->state[id] == ADJ_INLINE || s->state[id] == ADJ_OWNED;
 }
 
+/* Did a gradient reach value id (does the output depend on it)?  Asked of
+ * the state, not of the data: a zero-size adjoint may have no bytes. */
+static bool reached(const sweep *s, int32_t id)
+{
+    if (id < 0 || id >= s->nv) return false;
+    return s->direct ? s->state[id] != ADJ_NONE : s->grads[id] != NULL;
+}
+
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
 {
     char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
@@ -681,13 +689,15 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
                 return tg_tape_status(tp);
             }
             s.dep[id] = true;
-            /* a spare is made at .grad's size (or before .grad, at the
-             * tensor's): one that may not fit the tensor now is remade */
+            /* a spare is made at .grad's size, once there is a .grad: a
+             * parameter y does not depend on gets none (its .grad stays
+             * NULL), so a spare for it would be remade every step; one
+             * that may not fit the tensor now is remade */
             if (t->spare && !grad_fits(t)) {
                 tg__free(t->spare);
                 t->spare = NULL;
             }
-            if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
+            if (s.spares && t->numel > 1 && !t->spare && t->grad && !make_spare(tp, t, u))
                 return tg_tape_status(tp);
         }
         if (s.dep_ready && ((size_t)id >= nrg || rg[id] != t->requires_grad)) s.dep_ready = false;
@@ -718,7 +728,9 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     for (size_t u = 0; u < nu; u++) {
         const tg_tensor *t = tg__tape_user(tp, u);
         if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
-        fresh[u] = t->requires_grad && !grad_fits(t);
+        /* a parameter y does not depend on keeps its .grad, NULL if it
+         * has none (PyTorch's None): zeros would read as a gradient */
+        fresh[u] = t->requires_grad && reached(&s, tg__tape_user_id(tp, u)) && !grad_fits(t);
         nmake += fresh[u];
     }
     if (nmake) {
@@ -749,8 +761,8 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
             TG_PREFETCH(tg__tape_user(tp, u + 8)->grad, 0, 0);
         if (u + 4 < nu && tg__tape_user(tp, u + 4)->grad)
             TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
-        if (!t->requires_grad) continue;
         const int32_t id = tg__tape_user_id(tp, u);
+        if (!t->requires_grad || !reached(&s, id)) continue;
         t->grad->version++; /* written below (tg__bump_version: always a user tensor) */
         if (s.direct && !(o.accumulate && !fresh[u])) {
             /* the adjoint's bytes as they are (a scalar tape has 100,000
@@ -808,21 +820,40 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
         return TG_ERR_NULL;
     }
     if (!tg__tape_ok(tp)) return TG_ERR_STATE;
-    tg_tensor *in[1] = {t};
-    if (!tg_tape_check_inputs(tp, "retain_grad", 1, in)) return tg_tape_status(tp);
-    if (t->magic != TG_MAGIC_TAPE) {
-        tg_tape_fail(tp, TG_ERR_ARG,
-                     "retain_grad: a user-owned tensor; use "
-                     "tg_tensor_set_requires_grad instead");
-        return tg_tape_status(tp);
+    /* Its errors are the thread's, not the tape's: a mark asked for too
+     * late, or on the wrong tensor, spoils nothing already recorded, so the
+     * graph stays usable. */
+    const tg_status st = tg__tape_check_live(tp, "retain_grad", t);
+    if (st != TG_OK) return st;
+    /* a user tensor gets .grad when it requires grad: nothing to mark */
+    if (t->magic == TG_MAGIC_USER) return TG_OK;
+    if (tg__tape_before_backward(tp, t)) {
+        char r[32], d[TG_SHAPE_BUF + 8];
+        tg__set_last(TG_ERR_ARG,
+                     "retain_grad: %s %s was recorded before the last tg_backward on this tape, "
+                     "which kept no gradient for it; call tg_retain_grad before tg_backward",
+                     tg__tape_ref(tp, t, r, sizeof r), tg_tensor_describe(t, d, sizeof d));
+        return TG_ERR_ARG;
     }
     if (!t->retain) tg__tape_note_retained(tp);
     t->retain = true;
     return TG_OK;
 }
 
-tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
-                  tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused)
+/* What an x that y does not depend on gets (tg__vjp's allow_unused, and
+ * tg_grad_options.allow_unused). */
+typedef enum {
+    UNUSED_ZEROS_IF_RECORDED, /* tg__vjp(false): zeros, an error if never recorded */
+    UNUSED_ZEROS,             /* zeros */
+    UNUSED_ERROR              /* the public default: an error */
+} unused_mode;
+
+/* The advice the public calls add to their "does not depend" errors. */
+static const char k_allow_unused[] = "; set tg_grad_options.allow_unused to get zeros for it";
+
+static tg_status vjp_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
+                         tg_tensor *const *xs, tg_tensor **out, bool create_graph,
+                         unused_mode unused)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "vjp: tape is NULL");
@@ -839,13 +870,14 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
     if (!sweep_init(tp, &s)) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
-        if (id < 0 && !allow_unused) {
+        if (id < 0 && unused != UNUSED_ZEROS) {
             /* no op used it, so y cannot depend on it: a zero gradient
              * would hide a mix-up of tensors */
             char d[TG_SHAPE_BUF + 8];
             tg_tape_fail(tp, TG_ERR_TAPE,
-                         "%s: xs[%d] %s is not on this tape (no recorded op used it)", what, i,
-                         tg_tensor_describe(xs[i], d, sizeof d));
+                         "%s: xs[%d] %s is not on this tape (no recorded op used it)%s", what, i,
+                         tg_tensor_describe(xs[i], d, sizeof d),
+                         unused == UNUSED_ERROR ? k_allow_unused : "");
             return tg_tape_status(tp);
         }
         if (id >= 0 && id < s.nv) s.dep[id] = true;
@@ -858,6 +890,13 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
     if (sweep_run(tp, what, y, seed, create_graph, &s) != TG_OK) return tg_tape_status(tp);
     for (int i = 0; i < n; i++) {
         int32_t id = tg__tape_value_id_lookup(tp, xs[i]);
+        if (unused == UNUSED_ERROR && !reached(&s, id)) {
+            /* no gradient reached it: y does not depend on it */
+            char d[TG_SHAPE_BUF + 8];
+            tg_tape_fail(tp, TG_ERR_ARG, "%s: the output does not depend on xs[%d] %s%s", what, i,
+                         tg_tensor_describe(xs[i], d, sizeof d), k_allow_unused);
+            return tg_tape_status(tp);
+        }
         tg_tensor *g = adjoint(tp, &s, id, xs[i], NULL);
         if (!g && tg__tape_ok(tp))
             g = tg__const_full(tp, xs[i]->dtype, xs[i]->ndim, xs[i]->shape, 0.0);
@@ -867,20 +906,46 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
     return TG_OK;
 }
 
+tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
+                  tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused)
+{
+    return vjp_run(tp, what, y, seed, n, xs, out, create_graph,
+                   allow_unused ? UNUSED_ZEROS : UNUSED_ZEROS_IF_RECORDED);
+}
+
+tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
+                    const tg_grad_options *opts)
+{
+    tg_grad_options o = {0};
+    if (opts) o = *opts;
+    return vjp_run(tp, "vjp", y, o.seed, n, xs, out, o.create_graph,
+                   o.allow_unused ? UNUSED_ZEROS : UNUSED_ERROR);
+}
+
 tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph)
 {
-    return tg__vjp(tp, "grad", y, seed, n, xs, out, create_graph, false);
+    return tg_vjp_ex(tp, y, n, xs, out,
+                     &(tg_grad_options){.seed = seed, .create_graph = create_graph});
 }
 
-tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)
+tg_tensor *tg_grad_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, const tg_grad_options *opts)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "grad: tape is NULL");
         return NULL;
     }
+    tg_grad_options o = {0};
+    if (opts) o = *opts;
     tg_tensor *g = NULL;
     tg_tensor *xs[1] = {x};
-    if (tg_vjp(tp, y, NULL, 1, xs, &g, create_graph) != TG_OK) return NULL;
+    if (vjp_run(tp, "grad", y, o.seed, 1, xs, &g, o.create_graph,
+                o.allow_unused ? UNUSED_ZEROS : UNUSED_ERROR) != TG_OK)
+        return NULL;
     return g;
+}
+
+tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph)
+{
+    return tg_grad_ex(tp, y, x, &(tg_grad_options){.create_graph = create_graph});
 }

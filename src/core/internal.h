@@ -316,6 +316,12 @@ void tg__tensor_release(tg_tensor *t);
 const uint8_t *tg__tape_rg(const tg_tape *tp, size_t *n);
 /* t->requires_grad = false, kept in step with the above (tg_detach). */
 void tg__tape_clear_rg(tg_tape *tp, tg_tensor *t);
+/* Is t usable on tp?  TG_OK, or the reason as the thread's last error (not
+ * the tape's: for calls whose errors leave the tape usable), what naming
+ * the call. */
+tg_status tg__tape_check_live(const tg_tape *tp, const char *what, const tg_tensor *t);
+/* Was tape tensor t (live on tp) made before the last tg_backward on tp? */
+bool tg__tape_before_backward(const tg_tape *tp, const tg_tensor *t);
 /* tg_retain_grad counts its calls, so backward skips the search when none. */
 void tg__tape_note_retained(tg_tape *tp);
 int64_t tg__tape_num_retained(const tg_tape *tp);

@@ -66,6 +66,9 @@ struct tg_tape {
     size_t growth_warning;
     int64_t n_backward;
     size_t growth_base;
+    /* n_values when the last tg_backward since the reset started: a tape
+     * tensor with a smaller id was there for it (tg_retain_grad) */
+    int32_t bw_values;
     bool warned;
 };
 
@@ -151,6 +154,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->bw_node = -1;
     tp->op = NULL;
     tp->n_backward = 0;
+    tp->bw_values = 0;
 }
 
 /* ---- the growth warning -------------------------------------------------- */
@@ -167,6 +171,7 @@ static void warn_stderr(const tg_tape *tp, const char *msg, void *ctx)
 void tg__tape_note_backward(tg_tape *tp)
 {
     const size_t in_use = tp->arena.in_use + tp->links.in_use;
+    tp->bw_values = tp->n_values;
     if (tp->n_backward++ == 0) {
         tp->growth_base = in_use;
         return;
@@ -336,6 +341,31 @@ static bool in_arena(const tg_tape *tp, const void *p)
     return false;
 }
 
+TG_NO_ASAN tg_status tg__tape_check_live(const tg_tape *tp, const char *what, const tg_tensor *t)
+{
+    if (!t) {
+        tg__set_last(TG_ERR_NULL, "%s: tensor is NULL", what);
+        return TG_ERR_NULL;
+    }
+    if (t->magic == TG_MAGIC_USER && !tg__tensor_freed(t)) return TG_OK;
+    if (t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp)) return TG_OK;
+    if (in_arena(tp, t))
+        tg__set_last(TG_ERR_TAPE, "%s: the tensor is stale (created before the last tg_tape_reset)",
+                     what);
+    else if (t->magic == TG_MAGIC_TAPE && t->tape != tp)
+        tg__set_last(TG_ERR_TAPE, "%s: the tensor belongs to another tape", what);
+    else if (t->magic == TG_MAGIC_USER)
+        tg__set_last(TG_ERR_TAPE, "%s: the tensor was freed (tg_tensor_free)", what);
+    else
+        tg__set_last(TG_ERR_TAPE, "%s: not a live tensor (freed?)", what);
+    return tg_last_status();
+}
+
+bool tg__tape_before_backward(const tg_tape *tp, const tg_tensor *t)
+{
+    return t->magic == TG_MAGIC_TAPE && t->id >= 0 && t->id < tp->bw_values;
+}
+
 /* ---- tape-owned tensors -------------------------------------------------- */
 static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view)
 {
@@ -347,6 +377,13 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     /* inside an op, a failure names the op (its output shape may be too
      * big); called by the user, tg_tape_alloc */
     const char *who = tp->op ? tp->op : "tg_tape_alloc";
+    if (dt == TG_I64) {
+        /* data only: every tape tensor may meet a float kernel or get a
+         * gradient */
+        tg_tape_fail(tp, TG_ERR_DTYPE, "%s: dtype i64 is data only; tape tensors are f32 or f64",
+                     who);
+        return NULL;
+    }
     if (dt != TG_F32 && dt != TG_F64) {
         tg_tape_fail(tp, TG_ERR_ARG, "%s: unknown dtype %d", who, (int)dt);
         return NULL;
@@ -658,7 +695,18 @@ TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg
             return false;
         }
         if (t->magic == TG_MAGIC_USER) {
-            if (!tg__tensor_freed(t)) continue;
+            /* Only a user tensor can be i64 (tg_tape_alloc refuses it), so
+             * this one check keeps the integer dtype away from every op's
+             * float kernels (TG_DISPATCH is f32/f64) and gradients. */
+            if (!tg__tensor_freed(t) && t->dtype != TG_I64) continue;
+            if (!tg__tensor_freed(t)) { /* i64 */
+                char d[TG_SHAPE_BUF + 8];
+                tg_tape_fail(tp, TG_ERR_DTYPE,
+                             "%s: input %d is %s: an integer tensor is data only (the op takes "
+                             "f32 or f64)",
+                             op_name, i, tg_tensor_describe(t, d, sizeof d));
+                return false;
+            }
             tg_tape_fail(tp, TG_ERR_TAPE,
                          "%s: input %d was freed (tg_tensor_free) after a tape recorded it",
                          op_name, i);

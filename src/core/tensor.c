@@ -5,12 +5,46 @@
 
 size_t tg_dtype_size(tg_dtype dt)
 {
-    return dt == TG_F64 ? sizeof(double) : sizeof(float);
+    return dt == TG_F64 ? sizeof(double) : dt == TG_I64 ? sizeof(int64_t) : sizeof(float);
 }
 
 const char *tg_dtype_name(tg_dtype dt)
 {
-    return dt == TG_F64 ? "f64" : dt == TG_F32 ? "f32" : "?";
+    return dt == TG_F64 ? "f64" : dt == TG_F32 ? "f32" : dt == TG_I64 ? "i64" : "?";
+}
+
+/* Does v convert to an int64_t (truncated toward zero)?  Converting a NaN,
+ * an infinity or a value outside [-2^63, 2^63) is undefined behaviour in C:
+ * such a value is refused before any conversion. */
+static bool fits_i64(double v)
+{
+    return v >= -0x1p63 && v < 0x1p63; /* false for NaN */
+}
+
+/* The error for a value that does not fit an i64 element. */
+static void not_i64(const char *what, double v)
+{
+    tg__set_last(TG_ERR_ARG, "%s: %g does not fit an i64 element (finite, in [-2^63, 2^63))", what,
+                 v);
+}
+
+/* For an i64 tensor: does v fit (else the error, naming what)?  Always true
+ * for the float dtypes. */
+static bool value_ok(const char *what, const tg_tensor *t, double v)
+{
+    if (t->dtype != TG_I64 || fits_i64(v)) return true;
+    not_i64(what, v);
+    return false;
+}
+
+/* The float-only calls refuse an i64 tensor (TG_ERR_DTYPE). */
+static bool float_only(const char *what, const tg_tensor *t, const char *why)
+{
+    if (t->dtype != TG_I64) return true;
+    char d[TG_SHAPE_BUF + 8];
+    tg__set_last(TG_ERR_DTYPE, "%s: %s is an integer tensor; %s", what,
+                 tg_tensor_describe(t, d, sizeof d), why);
+    return false;
 }
 
 /* Validates dtype and shape and computes the element count; on failure sets
@@ -19,7 +53,7 @@ const char *tg_dtype_name(tg_dtype dt)
  * whether a shape is accepted does not depend on the order of its axes. */
 static bool shape_ok(const char *what, tg_dtype dt, int ndim, const int64_t *shape, int64_t *numel)
 {
-    if (dt != TG_F32 && dt != TG_F64) {
+    if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64) {
         tg__set_last(TG_ERR_DTYPE, "%s: unknown dtype %d", what, (int)dt);
         return false;
     }
@@ -60,18 +94,26 @@ static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shap
 }
 
 /* Element i := v, without a version bump: for the library's own loops (a
- * fresh tensor, or a caller that bumps once). */
+ * fresh tensor, or a caller that bumps once).  For an i64 tensor v fits
+ * (value_ok, checked by the caller). */
 static void put_flat(tg_tensor *t, int64_t i, double v)
 {
     if (t->dtype == TG_F64)
         ((double *)t->data)[i] = v;
+    else if (t->dtype == TG_I64)
+        ((int64_t *)t->data)[i] = (int64_t)v;
     else
         ((float *)t->data)[i] = (float)v;
 }
 
-/* Every element := v, without a version bump. */
+/* Every element := v, without a version bump (v fits, as for put_flat). */
 static void put_all(tg_tensor *t, double v)
 {
+    if (t->dtype == TG_I64) { /* data only: TG_DISPATCH is for the float dtypes */
+        int64_t *p = t->data, x = (int64_t)v;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = x;
+        return;
+    }
     TG_DISPATCH(t->dtype, T, {
         T *p = t->data;
         T x = (T)v;
@@ -114,6 +156,10 @@ tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (dt == TG_I64 && !fits_i64(value)) {
+        not_i64("tg_tensor_full", value);
+        return NULL;
+    }
     tg_tensor *t = new_as("tg_tensor_full", dt, ndim, shape);
     if (t) put_all(t, value);
     return t;
@@ -144,6 +190,10 @@ tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
         return NULL;
     }
     int64_t n = (int64_t)count;
+    if (dt == TG_I64 && n > 0 && (!fits_i64(start) || !fits_i64(start + (double)(n - 1) * step))) {
+        not_i64("tg_tensor_arange", fits_i64(start) ? start + (double)(n - 1) * step : start);
+        return NULL;
+    }
     tg_tensor *t = tg_tensor_new(dt, 1, &n);
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) put_flat(t, i, start + (double)i * step);
@@ -172,7 +222,13 @@ tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const
         tg__set_last(TG_ERR_NULL, "tg_tensor_from_f64: data is NULL");
         return NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, data[i]);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (!value_ok("tg_tensor_from_f64", t, data[i])) {
+            tg_tensor_free(t);
+            return NULL;
+        }
+        put_flat(t, i, data[i]);
+    }
     return t;
 }
 
@@ -191,11 +247,12 @@ tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt)
         tg__set_last(TG_ERR_NULL, "tg_tensor_cast_new: tensor is NULL");
         return NULL;
     }
-    tg_tensor *r = tg_tensor_new(dt, t->ndim, t->shape);
-    if (r) {
-        tg_tensor_copy(r, t);
-        r->version = 0; /* a new tensor: nothing has recorded it */
+    tg_tensor *r = new_as("tg_tensor_cast_new", dt, t->ndim, t->shape);
+    if (r && tg_tensor_copy(r, t) != TG_OK) { /* a value that does not fit i64 */
+        tg_tensor_free(r);
+        return NULL;
     }
+    if (r) r->version = 0; /* a new tensor: nothing has recorded it */
     return r;
 }
 
@@ -326,6 +383,8 @@ tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill_uniform: %s is NULL", !t ? "tensor" : "rng");
         return TG_ERR_NULL;
     }
+    if (!float_only("tg_tensor_fill_uniform", t, "random fills are for f32 and f64"))
+        return TG_ERR_DTYPE;
     tg__bump_version(t);
     for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
     return TG_OK;
@@ -337,6 +396,8 @@ tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill_normal: %s is NULL", !t ? "tensor" : "rng");
         return TG_ERR_NULL;
     }
+    if (!float_only("tg_tensor_fill_normal", t, "random fills are for f32 and f64"))
+        return TG_ERR_DTYPE;
     tg__bump_version(t);
     for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, mean + std * tg_rng_normal(r));
     return TG_OK;
@@ -349,6 +410,10 @@ tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r
         return NULL;
     }
     tg_tensor *t = new_as("tg_tensor_rand", dt, ndim, shape);
+    if (t && !float_only("tg_tensor_rand", t, "random fills are for f32 and f64")) {
+        tg_tensor_free(t);
+        return NULL;
+    }
     if (t) {
         tg_tensor_fill_uniform(t, r, 0.0, 1.0);
         t->version = 0; /* a new tensor: nothing has recorded it */
@@ -363,6 +428,10 @@ tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *
         return NULL;
     }
     tg_tensor *t = new_as("tg_tensor_randn", dt, ndim, shape);
+    if (t && !float_only("tg_tensor_randn", t, "random fills are for f32 and f64")) {
+        tg_tensor_free(t);
+        return NULL;
+    }
     if (t) {
         tg_tensor_fill_normal(t, r, 0.0, 1.0);
         t->version = 0;
@@ -476,18 +545,32 @@ float *tg_tensor_f32(tg_tensor *t)
     if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_f32: tensor is NULL");
     return t && t->dtype == TG_F32 ? (float *)t->data : NULL;
 }
+int64_t *tg_tensor_i64(tg_tensor *t)
+{
+    if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_i64: tensor is NULL");
+    return t && t->dtype == TG_I64 ? (int64_t *)t->data : NULL;
+}
+
+/* Element i as double, i in range. */
+static double get_at(const tg_tensor *t, int64_t i)
+{
+    return t->dtype == TG_F64   ? ((const double *)t->data)[i]
+           : t->dtype == TG_I64 ? (double)((const int64_t *)t->data)[i]
+                                : (double)((const float *)t->data)[i];
+}
 
 double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 {
     if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_get_flat: tensor is NULL");
     if (!t || i < 0 || i >= t->numel) return NAN;
-    return t->dtype == TG_F64 ? ((const double *)t->data)[i] : (double)((const float *)t->data)[i];
+    return get_at(t, i);
 }
 
 void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
 {
     if (!t) tg__set_last(TG_ERR_NULL, "tg_tensor_set_flat: tensor is NULL");
     if (!t || i < 0 || i >= t->numel) return;
+    if (!value_ok("tg_tensor_set_flat", t, v)) return;
     tg__bump_version(t);
     put_flat(t, i, v);
 }
@@ -524,6 +607,7 @@ tg_status tg_tensor_fill(tg_tensor *t, double v)
         tg__set_last(TG_ERR_NULL, "tg_tensor_fill: tensor is NULL");
         return TG_ERR_NULL;
     }
+    if (!value_ok("tg_tensor_fill", t, v)) return TG_ERR_ARG;
     tg__bump_version(t);
     put_all(t, v);
     return TG_OK;
@@ -547,10 +631,18 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
     }
     if (dst->numel != src->numel || !tg_tensor_same_shape(dst, src)) return TG_ERR_SHAPE;
     if (dst == src) return TG_OK;
+    if (dst->dtype == TG_I64 && src->dtype != TG_I64) /* every value checked before any write */
+        for (int64_t i = 0; i < src->numel; i++)
+            if (!fits_i64(get_at(src, i))) {
+                not_i64("tg_tensor_copy", get_at(src, i));
+                return TG_ERR_ARG;
+            }
     tg__bump_version(dst);
     if (dst->dtype == src->dtype) {
         if (dst->numel)
             memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));
+    } else if (dst->dtype == TG_I64 || src->dtype == TG_I64) {
+        for (int64_t i = 0; i < dst->numel; i++) put_flat(dst, i, get_at(src, i));
     } else if (dst->dtype == TG_F64) {
         const float *s = src->data;
         double *d = dst->data;
@@ -591,7 +683,10 @@ void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_
     fputs(" =", f);
     for (int64_t i = 0; i < n; i++) {
         if (t->ndim >= 2 && row > 0 && i % row == 0) fputs("\n   ", f);
-        fprintf(f, " % .6g", tg_tensor_get_flat(t, i));
+        if (t->dtype == TG_I64) /* every digit: an integer is not rounded */
+            fprintf(f, " %lld", (long long)((const int64_t *)t->data)[i]);
+        else
+            fprintf(f, " % .6g", tg_tensor_get_flat(t, i));
     }
     if (n < t->numel) fprintf(f, " ... (%lld more)", (long long)(t->numel - n));
     fputc('\n', f);
@@ -609,6 +704,8 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on)
                                  "tg_retain_grad for a tape-owned one");
         return TG_ERR_ARG;
     }
+    if (on && !float_only("tg_tensor_set_requires_grad", t, "integers have no gradient"))
+        return TG_ERR_DTYPE;
     t->requires_grad = on;
     return TG_OK;
 }

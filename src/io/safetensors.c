@@ -312,7 +312,7 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
         if (k) sb_str(&h, ",");
         sb_json_str(&h, names[order[k]]);
         sb_str(&h, ":{\"dtype\":\"");
-        sb_str(&h, t->dtype == TG_F64 ? "F64" : "F32");
+        sb_str(&h, t->dtype == TG_F64 ? "F64" : t->dtype == TG_I64 ? "I64" : "F32");
         sb_str(&h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d) sb_str(&h, ",");
@@ -1029,22 +1029,32 @@ static tg_status stfile_read(const char *fn, const char *path, stfile *sf)
 
 static bool is_tensor_dtype(const entry *e)
 {
-    return !strcmp(e->dtype->name, "F32") || !strcmp(e->dtype->name, "F64");
+    return !strcmp(e->dtype->name, "F32") || !strcmp(e->dtype->name, "F64") ||
+           !strcmp(e->dtype->name, "I64");
+}
+
+/* The tensor dtype of an entry that is_tensor_dtype accepts. */
+static tg_dtype entry_dtype(const entry *e)
+{
+    return !strcmp(e->dtype->name, "F64")   ? TG_F64
+           : !strcmp(e->dtype->name, "I64") ? TG_I64
+                                            : TG_F32;
 }
 
 static tg_status dtype_error(const char *fn, const char *path, const entry *e)
 {
     char m[160];
-    snprintf(m, sizeof m, "entry '%.60s' has dtype %s; tapegrad reads F32 and F64 only", e->name,
-             e->dtype->name);
+    snprintf(m, sizeof m, "entry '%.60s' has dtype %s; tapegrad reads F32, F64 and I64 only",
+             e->name, e->dtype->name);
     return fail(TG_ERR_DTYPE, fn, path, m);
 }
 
-/* Copies entry e's data into t (same element count; dtypes converted). */
+/* Copies entry e's data into t (same element count; float dtypes converted,
+ * an I64 entry only into an i64 tensor: the callers check). */
 static void entry_to_tensor(const stfile *sf, const entry *e, tg_tensor *t)
 {
     const unsigned char *src = sf->buf + e->begin;
-    tg_dtype edt = !strcmp(e->dtype->name, "F64") ? TG_F64 : TG_F32;
+    tg_dtype edt = entry_dtype(e);
     size_t es = tg_dtype_size(edt);
     if (edt == t->dtype) {
         copy_le(t->data, src, (size_t)t->numel, es);
@@ -1097,8 +1107,7 @@ tg_status tg_load_safetensors(const char *path, tg_named_tensors *out)
     if (n > 1) qsort(by, (size_t)n, sizeof *by, cmp_entry_names);
     for (int i = 0; i < n; i++) {
         entry *e = by[i];
-        tg_dtype dt = !strcmp(e->dtype->name, "F64") ? TG_F64 : TG_F32;
-        tg_tensor *t = tg_tensor_new(dt, e->ndim, e->shape);
+        tg_tensor *t = tg_tensor_new(entry_dtype(e), e->ndim, e->shape);
         if (!t) {
             st = tg_last_status();
             char m[160];
@@ -1177,6 +1186,14 @@ tg_status tg_load_safetensors_into(const char *path, int n, const char *const *n
             st = fail(TG_ERR_IO, fn, path, m);
         } else if (!is_tensor_dtype(e)) {
             st = dtype_error(fn, path, e);
+        } else if ((entry_dtype(e) == TG_I64) != (tensors[i]->dtype == TG_I64)) {
+            /* integers and floats are not converted: a label file read
+             * into weights (or back) is a mix-up, not a cast */
+            snprintf(m, sizeof m,
+                     "entry '%.60s' has dtype %s, the tensor %s (integer and "
+                     "floating-point data are not converted)",
+                     e->name, e->dtype->name, tg_dtype_name(tensors[i]->dtype));
+            st = fail(TG_ERR_DTYPE, fn, path, m);
         } else if (e->ndim != tensors[i]->ndim ||
                    memcmp(e->shape, tensors[i]->shape, (size_t)e->ndim * sizeof(int64_t))) {
             char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];

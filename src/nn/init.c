@@ -21,6 +21,10 @@ static tg_status check_tensor(const char *fn, tg_tensor *w, tg_rng *r)
         tg__set_last(TG_ERR_NULL, "%s: %s is NULL", fn, !w ? "weight" : "rng");
         return TG_ERR_NULL;
     }
+    if (w->dtype == TG_I64) { /* the fills are float loops (TG_DISPATCH) */
+        tg__set_last(TG_ERR_DTYPE, "%s: the weight is an i64 tensor; weights are f32 or f64", fn);
+        return TG_ERR_DTYPE;
+    }
     return TG_OK;
 }
 

@@ -45,6 +45,12 @@ static tg_optim *optim_new(const char *fn, opt_kind kind, int n, tg_tensor *cons
             tg__set_last(TG_ERR_NULL, "%s: parameter %d is NULL", fn, i);
             return NULL;
         }
+        if (params[i]->dtype == TG_I64) {
+            /* data only: no gradient, and the update is float arithmetic */
+            tg__set_last(TG_ERR_DTYPE,
+                         "%s: parameter %d is an i64 tensor; parameters are f32 or f64", fn, i);
+            return NULL;
+        }
         if (params[i]->magic != TG_MAGIC_USER) {
             /* A tape-owned tensor dies at the next tg_tape_reset. */
             tg__set_last(TG_ERR_TAPE,

@@ -263,8 +263,87 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *target
     return xent(tp, z, targets, red, rows);
 }
 
-/* The labels become a one-hot constant (not differentiable: the labels are
- * integers) and the loss is the one with dense targets. */
+/* z's cross-entropy against n = rows class labels, label i read by
+ * label(src, i): a one-hot constant (not differentiable: the labels are
+ * integers) and the loss with dense targets.  Every label is checked
+ * before the one-hot is written, so an out-of-range one is an error, never
+ * a write outside it. */
+static tg_tensor *xent_labels(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction red,
+                              int64_t rows, const void *src,
+                              int64_t (*label)(const void *, int64_t))
+{
+    char s[TG_SHAPE_BUF];
+    const int64_t c = z->shape[z->ndim - 1];
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t l = label(src, i);
+        if (l < 0 || l >= c) {
+            tg_tape_fail(tp, TG_ERR_ARG,
+                         "%s: label %lld at row %lld is out of range [0, %lld) for "
+                         "logits z %s",
+                         op, (long long)l, (long long)i, (long long)c,
+                         tg__shape_str(z, s, sizeof s));
+            return NULL;
+        }
+    }
+    tg_tensor *onehot = tg__const_full(tp, z->dtype, z->ndim, z->shape, 0.0);
+    if (!onehot) return NULL;
+    for (int64_t i = 0; i < rows; i++) tg_tensor_set_flat(onehot, i * c + label(src, i), 1.0);
+    return xent(tp, z, onehot, red, rows);
+}
+
+static int64_t label_i64(const void *src, int64_t i)
+{
+    return ((const int64_t *)src)[i];
+}
+
+static int64_t label_i32(const void *src, int64_t i)
+{
+    return ((const int32_t *)src)[i];
+}
+
+tg_tensor *tg_softmax_cross_entropy_index(tg_tape *tp, tg_tensor *z, const tg_tensor *labels,
+                                          tg_reduction red)
+{
+    const char *op = "softmax_cross_entropy_index";
+    tg_tensor *in[1] = {z};
+    if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
+    int64_t rows;
+    if (!check_logits(tp, op, z, red, &rows)) return NULL;
+    /* The labels are read here and not recorded (an integer tensor is no
+     * op's input: tg_tape_check_inputs refuses it), so they are checked
+     * here: live, i64, and z's shape without the class axis. */
+    char s[TG_SHAPE_BUF], d[TG_SHAPE_BUF + 8];
+    if (!labels) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: labels is NULL", op);
+        return NULL;
+    }
+    if (!tg__tensor_live_on(labels, tp) ||
+        (labels->magic == TG_MAGIC_USER && tg__tensor_freed(labels))) {
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "%s: labels is not a live tensor of this tape (stale, of "
+                     "another tape, or freed)",
+                     op);
+        return NULL;
+    }
+    if (labels->dtype != TG_I64) {
+        tg_tape_fail(tp, TG_ERR_DTYPE,
+                     "%s: labels %s must be i64 (class indices; for "
+                     "probabilities use tg_softmax_cross_entropy)",
+                     op, tg_tensor_describe(labels, d, sizeof d));
+        return NULL;
+    }
+    if (labels->ndim != z->ndim - 1 || (z->ndim == 2 && labels->shape[0] != z->shape[0])) {
+        char b[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: labels %s must have the shape of logits z %s "
+                     "without its class axis, %s",
+                     op, tg__shape_str(labels, s, sizeof s), tg__shape_str(z, b, sizeof b),
+                     z->ndim == 2 ? tg__dims_str(1, z->shape, d, sizeof d) : "()");
+        return NULL;
+    }
+    return xent_labels(tp, op, z, red, rows, labels->data, label_i64);
+}
+
 tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
                                            int64_t n, tg_reduction red)
 {
@@ -283,19 +362,5 @@ tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int3
         tg_tape_fail(tp, TG_ERR_NULL, "%s: labels is NULL", op);
         return NULL;
     }
-    const int64_t c = z->shape[z->ndim - 1];
-    for (int64_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= c) {
-            tg_tape_fail(tp, TG_ERR_ARG,
-                         "%s: label %d at row %lld is out of range [0, %lld) for "
-                         "logits z %s",
-                         op, (int)labels[i], (long long)i, (long long)c,
-                         tg__shape_str(z, s, sizeof s));
-            return NULL;
-        }
-    }
-    tg_tensor *onehot = tg__const_full(tp, z->dtype, z->ndim, z->shape, 0.0);
-    if (!onehot) return NULL;
-    for (int64_t i = 0; i < n; i++) tg_tensor_set_flat(onehot, i * c + labels[i], 1.0);
-    return xent(tp, z, onehot, red, rows);
+    return xent_labels(tp, op, z, red, rows, labels, label_i32);
 }

@@ -386,10 +386,13 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_bce_logits(tp, a, b, (tg_reduction)(p[2] % 3));
     case OP_SCE:
         return tg_softmax_cross_entropy(tp, a, b, (tg_reduction)(p[2] % 3));
-    case OP_SCE_LABELS: {
-        int32_t labels[4] = {p[3] % 4, p[4] % 4, p[5] % 4, (int32_t)p[6] - 128};
-        return tg_softmax_cross_entropy_labels(tp, a, (p[7] & 1) ? NULL : labels, p[2] % 5,
-                                               (tg_reduction)(p[1] % 3));
+    case OP_SCE_LABELS: { /* a TG_I64 label tensor of any length, 1-d or 0-d, or NULL */
+        const int64_t labels[4] = {p[3] % 4, p[4] % 4, p[5] % 4, (int64_t)p[6] - 128};
+        const int64_t n = p[2] % 5;
+        tg_tensor *l = (p[7] & 1) ? NULL : tg_tensor_from(TG_I64, (p[1] & 4) ? 0 : 1, &n, labels);
+        tg_tensor *r = tg_softmax_cross_entropy_index(tp, a, l, (tg_reduction)(p[1] % 3));
+        tg_tensor_free(l);
+        return r;
     }
     case OP_CONV2D:
         return tg_conv2d(tp, a, b, (p[2] & 1) ? c : NULL, sgn_small(p[3]), sgn_small(p[4]),

@@ -49,8 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(bit_equal(a.tensors[i], b.tensors[j]));
     }
     if (a.n > 0) {
+        /* f64 for a float entry; an I64 entry loads only into an i64 tensor */
+        const tg_dtype dt = tg_tensor_dtype(a.tensors[0]) == TG_I64 ? TG_I64 : TG_F64;
         tg_tensor *t =
-            tg_tensor_new(TG_F64, tg_tensor_ndim(a.tensors[0]), tg_tensor_shape(a.tensors[0]));
+            tg_tensor_new(dt, tg_tensor_ndim(a.tensors[0]), tg_tensor_shape(a.tensors[0]));
         CHECK(t != NULL);
         const char *name = a.names[0];
         CHECK(tg_load_safetensors_into(in_path, 1, &name, &t) == TG_OK);
