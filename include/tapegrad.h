@@ -57,7 +57,7 @@
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
 #include "tapegrad/ops.h"
-#include "tapegrad/check.h"
+#include "tapegrad/gradcheck.h"
 #include "tapegrad/nn.h"
 #include "tapegrad/optim.h"
 #include "tapegrad/io.h"

@@ -566,7 +566,7 @@ CASE(tg_batches_next, n, , DOC, TG_OK, "the batch size is not wanted", d_batches
 CASE(tg_batches_free, b, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_batches_free(NULL), true))
 
-/* ---- check.h -------------------------------------------------------------------- */
+/* ---- gradcheck.h ---------------------------------------------------------------- */
 CASE(tg_compare, a, , LAST, TG_ERR_NULL, "compare: a is NULL",
      !tg_compare(NULL, B, 0, 0, &F.rep) && !F.rep.ok)
 CASE(tg_compare, b, , LAST, TG_ERR_NULL, "compare: b is NULL",

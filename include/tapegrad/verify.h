@@ -15,7 +15,7 @@
 #ifndef TAPEGRAD_VERIFY_H
 #define TAPEGRAD_VERIFY_H
 
-#include "check.h"
+#include "gradcheck.h"
 
 #ifdef __cplusplus
 extern "C" {

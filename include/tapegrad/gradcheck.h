@@ -1,7 +1,7 @@
 /* tapegrad: gradient checking by finite differences, and tensor comparison
  * with a readable report. */
-#ifndef TAPEGRAD_CHECK_H
-#define TAPEGRAD_CHECK_H
+#ifndef TAPEGRAD_GRADCHECK_H
+#define TAPEGRAD_GRADCHECK_H
 
 #include "ops.h"
 
