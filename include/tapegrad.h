@@ -54,6 +54,7 @@
 #define TAPEGRAD_H
 
 #include "tapegrad/tensor.h"
+#include "tapegrad/backend.h"
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
 #include "tapegrad/ops.h"

@@ -123,7 +123,7 @@ CASE(tg_tensor_print, f, , LAST, TG_ERR_NULL, "tg_tensor_print: f is NULL",
 CASE(tg_tensor_print, name, , DOC, TG_OK, "no name: printed as \"tensor\"", d_print_no_name())
 CASE(tg_tensor_print, t, , DOC, TG_OK, "prints the name and \"NULL\"", d_print_null())
 
-/* ---- tensor.h: gradients, allocator, backend ------------------------------ */
+/* ---- tensor.h: gradients, allocator; backend.h ---------------------------- */
 CASE(tg_tensor_set_requires_grad, t, , LAST, TG_ERR_NULL,
      "tg_tensor_set_requires_grad: tensor is NULL",
      tg_tensor_set_requires_grad(NULL, true) != TG_OK)
