@@ -20,7 +20,7 @@ extern "C" {
  * chain of them), the file it points to is replaced and the link stays a
  * link.  The new file has the mode a newly created file gets (0666 less the
  * umask); other hard links to the old file keep the old content. */
-tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
+tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
                               tg_tensor *const *tensors);
 /* A set of named user-owned tensors read from a file. */
 typedef struct tg_named_tensors {
@@ -30,9 +30,20 @@ typedef struct tg_named_tensors {
 } tg_named_tensors;
 /* Reads every tensor of a file (F32 and F64 entries; other dtypes are an
  * error naming the entry).  Free with tg_named_tensors_free. */
-tg_status tg_load_safetensors(const char *path, tg_named_tensors *out);
+tg_status tg_safetensors_load(const char *path, tg_named_tensors *out);
 void tg_named_tensors_free(tg_named_tensors *t);
 /* Fills existing tensors by name (shapes must match; dtypes are converted). */
+tg_status tg_safetensors_load_into(const char *path, int n, const char *const *names,
+                                   tg_tensor *const *tensors);
+
+/* The names before the tg_<object>_<verb> pattern: deprecated, removed in
+ * the next release. */
+TG_DEPRECATED("use tg_safetensors_save")
+tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
+                              tg_tensor *const *tensors);
+TG_DEPRECATED("use tg_safetensors_load")
+tg_status tg_load_safetensors(const char *path, tg_named_tensors *out);
+TG_DEPRECATED("use tg_safetensors_load_into")
 tg_status tg_load_safetensors_into(const char *path, int n, const char *const *names,
                                    tg_tensor *const *tensors);
 

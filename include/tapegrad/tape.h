@@ -71,6 +71,12 @@ typedef struct tg_tape_stats {
     size_t bytes_reserved; /* arena bytes held (chunks) */
     int64_t mallocs;       /* heap allocations made by this tape so far */
 } tg_tape_stats;
+/* What the tape holds and has used (tg_tape_stats above); zeros and
+ * TG_ERR_NULL in tg_last_error() for a NULL tape. */
+tg_tape_stats tg_tape_usage(const tg_tape *tp);
+/* The name before the tg_<object>_<verb> pattern (a function cannot take
+ * the type's name tg_tape_stats): deprecated, removed in the next release. */
+TG_DEPRECATED("use tg_tape_usage")
 tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
 
 /* The Wengert list as text, one node a line:

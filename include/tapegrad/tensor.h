@@ -16,6 +16,16 @@
 extern "C" {
 #endif
 
+/* Marks a public name kept for one release after a rename: the compiler
+ * warns at each use, naming the new one (msg). */
+#ifndef TG_DEPRECATED
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define TG_DEPRECATED(msg)
+#endif
+#endif
+
 /* Maximum number of dimensions of a tensor. */
 #define TG_MAX_DIMS 8
 
@@ -118,7 +128,7 @@ char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
  * nodes use the values they recorded): update parameters after backward.
  * Every library call that writes a user tensor's data (tg_tensor_set*,
  * fill*, copy, the tg_init_* functions, tg_optim_step, tg_batches_next,
- * tg_load_safetensors_into) counts as a new version of it, and
+ * tg_safetensors_load_into) counts as a new version of it, and
  * tg_backward/tg_grad fail (TG_ERR_TAPE, naming the op and input) when a
  * recorded tensor's version changed since.  A write through this pointer
  * cannot be seen: call tg_tensor_mark_modified after one. */

@@ -287,11 +287,11 @@ static void *links_alloc(tg_tape *tp, size_t n)
     return p;
 }
 
-tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
+tg_tape_stats tg_tape_usage(const tg_tape *tp)
 {
     tg_tape_stats s = {0};
     if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_get_stats: tape is NULL");
+        tg__set_last(TG_ERR_NULL, "tape_usage: tape is NULL");
         return s;
     }
     s.nodes = tp->n_nodes;
