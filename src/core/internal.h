@@ -481,7 +481,7 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
  * recording of a scalar tape writes about 170 bytes per op, the reverse
  * sweep reads most of them back).  Never faults: the address may lie past
  * the block, so it is formed as an integer.  (Without -mprfchw, gcc makes
- * a write hint a plain prefetch; that is what was measured.) */
+ * a write hint a plain prefetch.) */
 #define TG_PREFETCH(p, off, w)                                                                     \
     __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
 

@@ -65,8 +65,8 @@ static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
  * output row padded from OW to PC columns with zeros), where each kernel
  * tap's row is one contiguous copy (im2col) or add (col2im) instead of OH
  * short ones, which is most of what those kernels cost; the gemms then work
- * on LX = OH*PC columns (PC/OW more flops: 16/14 for the B4 network's second
- * layer), and G_n and y[n] are widened to / narrowed from that layout
+ * on LX = OH*PC columns (PC/OW times the flops), and G_n and y[n] are
+ * widened to / narrowed from that layout
  * (F*OH rows, cheap beside the block's R*OH).  Where PC = OW (a 1x1 kernel,
  * a stride as large as the kernel) the two layouts are the same and the
  * gemms read and write y and g in place. */
@@ -203,7 +203,7 @@ static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void
 
 /* Are all n values finite?  On the bits (an all-ones exponent is Inf or
  * NaN), OR-ed over the array: a loop GCC vectorises, unlike isfinite's
- * compare-and-branch (4.7% of a B4 step before). */
+ * compare-and-branch. */
 static bool all_finite(tg_dtype dt, int64_t n, const void *v)
 {
     const unsigned char *p = v;
@@ -263,9 +263,8 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
  * forward pass: that is written once and read twice beyond the cache).
  * With more rows R than filters F the sum is made transposed, dW^T += A_n
  * G_n^T (R x F), and transposed into dw once: OpenBLAS's kernels run such a
- * product (many rows, few columns) faster, e.g. B4's second layer's 64 of
- * them 1.17 against 1.68 ms with its SkylakeX kernels, 1.69 against 2.11 ms
- * with its Haswell ones (B4 step 10.5 -> 9.8 ms with the latter). */
+ * product (many rows, few columns) faster than the one with few rows and
+ * many columns (docs/performance.md has the measurements). */
 static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
                          const void *gy, void *dw, bool acc, const conv_blk *b)
 {
@@ -278,8 +277,8 @@ static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
     for (int64_t n = 0; n < g->N; n++) {
         /* G_n's padding columns are zeros: the block's need only be zero
-         * when the image has a non-finite pixel (0 * Inf is NaN); zeroing
-         * them was 30% of the block's making */
+         * when the image has a non-finite pixel (0 * Inf is NaN), so they
+         * are zeroed only then (zeroing is a pass over the whole block) */
         const void *xn = TG_AT(x, n * CHW, es);
         tg__im2col_ext(dt, &g1, xn, b->cols, b->work, LX != L && !all_finite(dt, CHW, xn));
         const void *gn = TG_AT(gy, n * F * L, es);
