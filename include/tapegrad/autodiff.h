@@ -8,6 +8,8 @@
 #ifndef TAPEGRAD_AUTODIFF_H
 #define TAPEGRAD_AUTODIFF_H
 
+#include "export.h"
+
 #include "tape.h"
 
 #ifdef __cplusplus

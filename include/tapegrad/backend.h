@@ -3,6 +3,8 @@
 #ifndef TAPEGRAD_BACKEND_H
 #define TAPEGRAD_BACKEND_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 

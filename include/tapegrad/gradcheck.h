@@ -3,6 +3,8 @@
 #ifndef TAPEGRAD_GRADCHECK_H
 #define TAPEGRAD_GRADCHECK_H
 
+#include "export.h"
+
 #include "ops.h"
 
 #ifdef __cplusplus

@@ -5,6 +5,8 @@
 #ifndef TAPEGRAD_IO_H
 #define TAPEGRAD_IO_H
 
+#include "export.h"
+
 #include "tensor.h"
 
 #ifdef __cplusplus

@@ -3,6 +3,8 @@
 #ifndef TAPEGRAD_NN_H
 #define TAPEGRAD_NN_H
 
+#include "export.h"
+
 #include "ops.h"
 
 #ifdef __cplusplus

@@ -9,6 +9,8 @@
 #ifndef TAPEGRAD_OPS_H
 #define TAPEGRAD_OPS_H
 
+#include "export.h"
+
 #include "autodiff.h"
 
 #ifdef __cplusplus

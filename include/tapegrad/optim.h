@@ -4,6 +4,8 @@
 #ifndef TAPEGRAD_OPTIM_H
 #define TAPEGRAD_OPTIM_H
 
+#include "export.h"
+
 #include "tensor.h"
 
 #ifdef __cplusplus

@@ -2,6 +2,8 @@
 #ifndef TAPEGRAD_TAPE_H
 #define TAPEGRAD_TAPE_H
 
+#include "export.h"
+
 #include "tensor.h"
 
 #ifdef __cplusplus

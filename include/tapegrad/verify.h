@@ -15,6 +15,8 @@
 #ifndef TAPEGRAD_VERIFY_H
 #define TAPEGRAD_VERIFY_H
 
+#include "export.h"
+
 #include "gradcheck.h"
 
 #ifdef __cplusplus
