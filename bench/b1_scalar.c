@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         g0 = tg_tensor_get_flat(tg_tensor_grad(x[0]), 0);
     }
     tb_mem_report(stdout, "B1 tapegrad", &mem0, reps);
-    const tg_tape_stats st = tg_tape_get_stats(tp);
+    const tg_tape_stats st = tg_tape_usage(tp);
     tb_stats s = tb_stats_of(tot, reps);
     printf("# B1 tapegrad n=%d nodes=%lld f=%.6f (plain C %.6f) g0=%.6f (hand %.6f) "
            "arena_high_water_mb=%.1f "

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         fv = tg_tensor_get_flat(f, 0);
     }
     tb_mem_report(stdout, "B2 tapegrad", &mem0, reps);
-    const tg_tape_stats st = tg_tape_get_stats(tp);
+    const tg_tape_stats st = tg_tape_usage(tp);
     printf("# B2 tapegrad n=%d f=%.6f nodes=%lld arena_reserved_mb=%.1f\n", n, fv,
            (long long)st.nodes, (double)st.bytes_reserved / (1 << 20));
     char head[96];

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
         if (r == warmup) mem0 = tb_mem_now();
-        if (r == warmup) mallocs_at_timing = tg_tape_get_stats(tp).mallocs;
+        if (r == warmup) mallocs_at_timing = tg_tape_usage(tp).mallocs;
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
         tg_tensor *h = x;
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     }
     tb_print_gemm(stdout);
     tb_mem_report(stdout, "B3 tapegrad", &mem0, reps);
-    const tg_tape_stats st = tg_tape_get_stats(tp);
+    const tg_tape_stats st = tg_tape_usage(tp);
     printf("# B3 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f "
            "heap_allocs_in_timed_steps=%lld "
            "arena_reserved_mb=%.1f nodes_per_step=%lld\n",

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     tb_mem mem0 = tb_mem_now();
     for (int r = 0; r < warmup + reps; r++) {
         if (r == warmup) mem0 = tb_mem_now();
-        if (r == warmup) mallocs_at_timing = tg_tape_get_stats(tp).mallocs;
+        if (r == warmup) mallocs_at_timing = tg_tape_usage(tp).mallocs;
         const double t0 = tb_now_ms();
         tg_tape_reset(tp);
         tg_tensor *h1 = tg_relu(tp, tg_conv2d(tp, x, p[0], p[1], 1, 1, 2, 2));
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     }
     tb_print_gemm(stdout);
     tb_mem_report(stdout, "B4 tapegrad", &mem0, reps);
-    const tg_tape_stats st = tg_tape_get_stats(tp);
+    const tg_tape_stats st = tg_tape_usage(tp);
     printf("# B4 tapegrad batch=%d threads=%d loss first=%.5f last=%.5f (lr 0.1, same batch every "
            "step) heap_allocs_in_timed_steps=%lld arena_reserved_mb=%.1f nodes_per_step=%lld\n",
            BATCH, threads, loss_first, loss_last, (long long)(st.mallocs - mallocs_at_timing),

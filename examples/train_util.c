@@ -536,7 +536,7 @@ bool tu_plot_png(const char *csv_path, const char *png_path, const char *title, 
 /* --load: the parameters by name from a file --save wrote. */
 static int load_params(const tu_args *a, const tu_classifier *c)
 {
-    if (tg_load_safetensors_into(a->load, c->nparams, c->param_names, c->params) != TG_OK) {
+    if (tg_safetensors_load_into(a->load, c->nparams, c->param_names, c->params) != TG_OK) {
         fprintf(stderr, "%s: --load %s: %s\n", c->prog, a->load, tg_last_error());
         return 1;
     }
@@ -560,7 +560,7 @@ static int report_predictions(tg_tape *etp, const tu_data *d, const tu_classifie
 /* --save: the parameters under their state_dict names. */
 static int save_params(const tu_args *a, const tu_classifier *c)
 {
-    if (tg_save_safetensors(a->save, c->nparams, c->param_names, c->params) != TG_OK) {
+    if (tg_safetensors_save(a->save, c->nparams, c->param_names, c->params) != TG_OK) {
         fprintf(stderr, "%s: --save %s: %s\n", c->prog, a->save, tg_last_error());
         return 1;
     }

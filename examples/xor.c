@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     /* PyTorch's state_dict names; the weights are (in, out), the transpose of
      * an nn.Linear weight */
     static const char *const names[4] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
-    if (load && tg_load_safetensors_into(load, 4, names, p) != TG_OK) {
+    if (load && tg_safetensors_load_into(load, 4, names, p) != TG_OK) {
         fprintf(stderr, "xor: --load %s: %s\n", load, tg_last_error());
         return 1;
     }
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
         rc = correct == 4 ? 0 : 1;
     }
     if (!rc && save) {
-        if (tg_save_safetensors(save, 4, names, p) != TG_OK) {
+        if (tg_safetensors_save(save, 4, names, p) != TG_OK) {
             fprintf(stderr, "xor: --save %s: %s\n", save, tg_last_error());
             rc = 1;
         } else {

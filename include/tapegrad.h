@@ -54,10 +54,11 @@
 #define TAPEGRAD_H
 
 #include "tapegrad/tensor.h"
+#include "tapegrad/backend.h"
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
 #include "tapegrad/ops.h"
-#include "tapegrad/check.h"
+#include "tapegrad/gradcheck.h"
 #include "tapegrad/nn.h"
 #include "tapegrad/optim.h"
 #include "tapegrad/io.h"

@@ -5,10 +5,12 @@
 # sanitizer report; the input that caused it is left in
 # <build>/fuzz-out/<harness>/crash-* (or leak-*, timeout-*) for reproduction:
 #   <build>/tests/fuzz/<harness> <that file>
-# Usage: scripts/fuzz.sh [build-dir]   (default build-fuzz)
+# Usage: scripts/fuzz.sh [build-dir] [extra meson setup options...]
+#   (default build-fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build-fuzz}"
+shift || true
 seconds="${FUZZ_SECONDS:-60}"
 
 # clang and its runtime libraries (libFuzzer is libclang-rt-14-dev on Debian 12)
@@ -20,7 +22,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n;
 fi
 
 if [ ! -d "$build" ]; then
-    CC=clang meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false
+    CC=clang meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false "$@"
 fi
 meson compile -C "$build"
 

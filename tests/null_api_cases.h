@@ -124,7 +124,7 @@ CASE(tg_tensor_print, f, , LAST, TG_ERR_NULL, "tg_tensor_print: f is NULL",
 CASE(tg_tensor_print, name, , DOC, TG_OK, "no name: printed as \"tensor\"", d_print_no_name())
 CASE(tg_tensor_print, t, , DOC, TG_OK, "prints the name and \"NULL\"", d_print_null())
 
-/* ---- tensor.h: gradients, allocator, backend ------------------------------ */
+/* ---- tensor.h: gradients, allocator; backend.h ---------------------------- */
 CASE(tg_tensor_set_requires_grad, t, , LAST, TG_ERR_NULL,
      "tg_tensor_set_requires_grad: tensor is NULL",
      tg_tensor_set_requires_grad(NULL, true) != TG_OK)
@@ -157,8 +157,8 @@ CASE(tg_tape_error_node, tp, , DOC, TG_OK,
 CASE(tg_tape_set_anomaly, tp, , LAST, TG_ERR_NULL, "tape_set_anomaly: tape is NULL",
      (tg_tape_set_anomaly(NULL, true), true))
 CASE(tg_tape_rng, tp, , LAST, TG_ERR_NULL, "tape_rng: tape is NULL", !tg_tape_rng(NULL))
-CASE(tg_tape_get_stats, tp, , LAST, TG_ERR_NULL, "tape_get_stats: tape is NULL",
-     tg_tape_get_stats(NULL).nodes == 0)
+CASE(tg_tape_usage, tp, , LAST, TG_ERR_NULL, "tape_usage: tape is NULL",
+     tg_tape_usage(NULL).nodes == 0)
 CASE(tg_tape_print, tp, , LAST, TG_ERR_NULL, "tape_print: tape is NULL",
      (tg_tape_print(NULL, OUT), true))
 CASE(tg_tape_print, f, , LAST, TG_ERR_NULL, "tape_print: f is NULL",
@@ -533,37 +533,37 @@ CASE(tg_optim_free, o, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_optim_free(NULL), true))
 
 /* ---- io.h ------------------------------------------------------------------------ */
-CASE(tg_save_safetensors, path, , LAST, TG_ERR_NULL, "save_safetensors: path is NULL",
-     tg_save_safetensors(NULL, 1, k_names, &A) == TG_ERR_NULL)
-CASE(tg_save_safetensors, names, , LAST, TG_ERR_NULL, "save_safetensors: names is NULL",
-     tg_save_safetensors(k_st_path, 1, NULL, &A) == TG_ERR_NULL && !file_exists(k_st_path))
-ECASE(tg_save_safetensors, names, 0, LAST, TG_ERR_NULL,
-      "save_safetensors: tg_null_api.safetensors: name 0 is NULL",
-      tg_save_safetensors(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL && !file_exists(k_st_path))
-CASE(tg_save_safetensors, tensors, , LAST, TG_ERR_NULL, "save_safetensors: tensors is NULL",
-     tg_save_safetensors(k_st_path, 1, k_names, NULL) == TG_ERR_NULL && !file_exists(k_st_path))
-ECASE(tg_save_safetensors, tensors, 0, LAST, TG_ERR_NULL,
-      "save_safetensors: tg_null_api.safetensors: tensor 0 is NULL",
-      tg_save_safetensors(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL && !file_exists(k_st_path))
-CASE(tg_load_safetensors, path, , LAST, TG_ERR_NULL, "load_safetensors: path is NULL",
-     tg_load_safetensors(NULL, &F.named) == TG_ERR_NULL && F.named.n == 0)
-CASE(tg_load_safetensors, out, , LAST, TG_ERR_NULL, "load_safetensors: out is NULL",
-     d_saved() && tg_load_safetensors(k_st_path, NULL) == TG_ERR_NULL)
+CASE(tg_safetensors_save, path, , LAST, TG_ERR_NULL, "safetensors_save: path is NULL",
+     tg_safetensors_save(NULL, 1, k_names, &A) == TG_ERR_NULL)
+CASE(tg_safetensors_save, names, , LAST, TG_ERR_NULL, "safetensors_save: names is NULL",
+     tg_safetensors_save(k_st_path, 1, NULL, &A) == TG_ERR_NULL && !file_exists(k_st_path))
+ECASE(tg_safetensors_save, names, 0, LAST, TG_ERR_NULL,
+      "safetensors_save: tg_null_api.safetensors: name 0 is NULL",
+      tg_safetensors_save(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL && !file_exists(k_st_path))
+CASE(tg_safetensors_save, tensors, , LAST, TG_ERR_NULL, "safetensors_save: tensors is NULL",
+     tg_safetensors_save(k_st_path, 1, k_names, NULL) == TG_ERR_NULL && !file_exists(k_st_path))
+ECASE(tg_safetensors_save, tensors, 0, LAST, TG_ERR_NULL,
+      "safetensors_save: tg_null_api.safetensors: tensor 0 is NULL",
+      tg_safetensors_save(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL && !file_exists(k_st_path))
+CASE(tg_safetensors_load, path, , LAST, TG_ERR_NULL, "safetensors_load: path is NULL",
+     tg_safetensors_load(NULL, &F.named) == TG_ERR_NULL && F.named.n == 0)
+CASE(tg_safetensors_load, out, , LAST, TG_ERR_NULL, "safetensors_load: out is NULL",
+     d_saved() && tg_safetensors_load(k_st_path, NULL) == TG_ERR_NULL)
 CASE(tg_named_tensors_free, t, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_named_tensors_free(NULL), true))
-CASE(tg_load_safetensors_into, path, , LAST, TG_ERR_NULL, "load_safetensors_into: path is NULL",
-     tg_load_safetensors_into(NULL, 1, k_names, &A) == TG_ERR_NULL && a_untouched())
-CASE(tg_load_safetensors_into, names, , LAST, TG_ERR_NULL, "load_safetensors_into: names is NULL",
-     d_saved() && tg_load_safetensors_into(k_st_path, 1, NULL, &A) == TG_ERR_NULL)
-ECASE(tg_load_safetensors_into, names, 0, LAST, TG_ERR_NULL,
-      "load_safetensors_into: tg_null_api.safetensors: name 0 is NULL",
-      d_saved() && tg_load_safetensors_into(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL)
-CASE(tg_load_safetensors_into, tensors, , LAST, TG_ERR_NULL,
-     "load_safetensors_into: tensors is NULL",
-     d_saved() && tg_load_safetensors_into(k_st_path, 1, k_names, NULL) == TG_ERR_NULL)
-ECASE(tg_load_safetensors_into, tensors, 0, LAST, TG_ERR_NULL,
-      "load_safetensors_into: tg_null_api.safetensors: tensor 0 is NULL",
-      d_saved() && tg_load_safetensors_into(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL)
+CASE(tg_safetensors_load_into, path, , LAST, TG_ERR_NULL, "safetensors_load_into: path is NULL",
+     tg_safetensors_load_into(NULL, 1, k_names, &A) == TG_ERR_NULL && a_untouched())
+CASE(tg_safetensors_load_into, names, , LAST, TG_ERR_NULL, "safetensors_load_into: names is NULL",
+     d_saved() && tg_safetensors_load_into(k_st_path, 1, NULL, &A) == TG_ERR_NULL)
+ECASE(tg_safetensors_load_into, names, 0, LAST, TG_ERR_NULL,
+      "safetensors_load_into: tg_null_api.safetensors: name 0 is NULL",
+      d_saved() && tg_safetensors_load_into(k_st_path, 1, k_null_name, &A) == TG_ERR_NULL)
+CASE(tg_safetensors_load_into, tensors, , LAST, TG_ERR_NULL,
+     "safetensors_load_into: tensors is NULL",
+     d_saved() && tg_safetensors_load_into(k_st_path, 1, k_names, NULL) == TG_ERR_NULL)
+ECASE(tg_safetensors_load_into, tensors, 0, LAST, TG_ERR_NULL,
+      "safetensors_load_into: tg_null_api.safetensors: tensor 0 is NULL",
+      d_saved() && tg_safetensors_load_into(k_st_path, 1, k_names, k_null1) == TG_ERR_NULL)
 CASE(tg_idx_load, path, , LAST, TG_ERR_NULL, "idx_load: path is NULL",
      !tg_idx_load(NULL, TG_F32, 1.0))
 CASE(tg_idx_load_ex, path, , LAST, TG_ERR_NULL, "idx_load: path is NULL",
@@ -597,7 +597,7 @@ CASE(tg_batches_next, n, , DOC, TG_OK, "the batch size is not wanted", d_batches
 CASE(tg_batches_free, b, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_batches_free(NULL), true))
 
-/* ---- check.h -------------------------------------------------------------------- */
+/* ---- gradcheck.h ---------------------------------------------------------------- */
 CASE(tg_compare, a, , LAST, TG_ERR_NULL, "compare: a is NULL",
      !tg_compare(NULL, B, 0, 0, &F.rep) && !F.rep.ok)
 CASE(tg_compare, b, , LAST, TG_ERR_NULL, "compare: b is NULL",

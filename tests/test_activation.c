@@ -493,13 +493,13 @@ START_TEST(test_error_paths)
     ck_assert_ptr_null(tg_add(tp, a, bad));
     char msg[256];
     snprintf(msg, sizeof msg, "%s", tg_tape_error(tp));
-    tg_tape_stats before = tg_tape_get_stats(tp);
+    tg_tape_stats before = tg_tape_usage(tp);
     ck_assert_ptr_null(op->f(tp, a));
     ck_assert_ptr_null(op->f(tp, ok));
     ck_assert_ptr_null(op->f(tp, NULL));
     ck_assert_int_eq(tg_tape_status(tp), TG_ERR_SHAPE);
     ck_assert_str_eq(tg_tape_error(tp), msg);
-    tg_tape_stats after = tg_tape_get_stats(tp);
+    tg_tape_stats after = tg_tape_usage(tp);
     ck_assert_int_eq(after.nodes, before.nodes);
     ck_assert_int_eq(after.tensors, before.tensors);
     ck_assert_uint_eq(after.bytes_in_use, before.bytes_in_use);

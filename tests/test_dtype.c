@@ -201,11 +201,11 @@ START_TEST(test_i64_safetensors)
     snprintf(path, sizeof path, "tg_dtype_%d.safetensors", (int)getpid());
     tg_tensor *i = tg_tensor_from(TG_I64, 2, TT_SHAPE(2, 3), k_six);
     tg_tensor *f = tt_rand(TG_F32, 1, TT_SHAPE(4), 1, -1, 1);
-    ck_assert_int_eq(tg_save_safetensors(path, 2, (const char *const[]){"labels", "w"},
+    ck_assert_int_eq(tg_safetensors_save(path, 2, (const char *const[]){"labels", "w"},
                                          (tg_tensor *const[]){i, f}),
                      TG_OK);
     tg_named_tensors nt = {0};
-    ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_OK);
     ck_assert_int_eq(nt.n, 2);
     ck_assert_str_eq(nt.names[0], "labels");
     ck_assert_int_eq(tg_tensor_dtype(nt.tensors[0]), TG_I64);
@@ -214,21 +214,21 @@ START_TEST(test_i64_safetensors)
     ck_assert_int_eq(tg_tensor_dtype(nt.tensors[1]), TG_F32);
     tg_named_tensors_free(&nt);
     tg_tensor *into = tg_tensor_zeros(TG_I64, 2, TT_SHAPE(2, 3));
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *const[]){"labels"}, &into),
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *const[]){"labels"}, &into),
                      TG_OK);
     ck_assert(memcmp(tg_tensor_data(into), k_six, sizeof k_six) == 0);
     tg_tensor *wrong = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(2, 3));
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *const[]){"labels"}, &wrong),
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *const[]){"labels"}, &wrong),
                      TG_ERR_DTYPE);
     char want[256];
     snprintf(want, sizeof want,
-             "load_safetensors_into: %s: entry 'labels' has dtype I64, the tensor f64 (integer "
+             "safetensors_load_into: %s: entry 'labels' has dtype I64, the tensor f64 (integer "
              "and floating-point data are not converted)",
              path);
     ck_assert_str_eq(tg_last_error(), want);
     ck_assert_double_eq(tg_tensor_get_flat(wrong, 0), 0);
     tg_tensor *wi = tg_tensor_zeros(TG_I64, 1, TT_SHAPE(4));
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *const[]){"w"}, &wi),
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *const[]){"w"}, &wi),
                      TG_ERR_DTYPE);
     unlink(path);
     tg_tensor *all[] = {i, f, into, wrong, wi};

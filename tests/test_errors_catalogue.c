@@ -1043,35 +1043,35 @@ static tg_status r_st_open(fixture *f)
 {
     (void)f;
     tg_named_tensors nt = {0};
-    return tg_load_safetensors("tg_catalogue_missing.safetensors", &nt);
+    return tg_safetensors_load("tg_catalogue_missing.safetensors", &nt);
 }
 static tg_status r_st_short(fixture *f)
 {
     (void)f;
     write_bytes(k_st_path, "\x10\x00\x00", 3);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_header_len(fixture *f)
 {
     (void)f;
     write_bytes(k_st_path, "\x00\x10\x00\x00\x00\x00\x00\x00{}", 10);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_json(fixture *f)
 {
     (void)f;
     write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],}", NULL, 0);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_dtype(fixture *f)
 {
     (void)f;
     write_st("{\"h\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", "\0\0\0\0", 4);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_span(fixture *f)
 {
@@ -1079,34 +1079,34 @@ static tg_status r_st_span(fixture *f)
     write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[3],\"data_offsets\":[0,16]}}",
              "0123456789abcdef", 16);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_into_name(fixture *f)
 {
     write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]}}",
              "0123456789abcdef0123456789abcdef", 32);
-    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"b"}, &f->b4);
+    return tg_safetensors_load_into(k_st_path, 1, (const char *const[]){"b"}, &f->b4);
 }
 static tg_status r_st_into_dtype(fixture *f)
 {
     write_st("{\"a\":{\"dtype\":\"I64\",\"shape\":[2,3],\"data_offsets\":[0,48]}}",
              "0123456789abcdef0123456789abcdef0123456789abcdef", 48);
-    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
+    return tg_safetensors_load_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
 }
 static tg_status r_st_into_shape(fixture *f)
 {
     write_st("{\"a\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]}}",
              "0123456789abcdef0123456789abcdef", 32);
-    return tg_load_safetensors_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
+    return tg_safetensors_load_into(k_st_path, 1, (const char *const[]){"a"}, &f->a23);
 }
 static tg_status r_st_save_dup(fixture *f)
 {
-    return tg_save_safetensors(k_st_path, 2, (const char *const[]){"x", "x"},
+    return tg_safetensors_save(k_st_path, 2, (const char *const[]){"x", "x"},
                                (tg_tensor *[]){f->a23, f->b4});
 }
 static tg_status r_st_save_open(fixture *f)
 {
-    return tg_save_safetensors("tg_no_such_dir/w.safetensors", 1, (const char *const[]){"x"},
+    return tg_safetensors_save("tg_no_such_dir/w.safetensors", 1, (const char *const[]){"x"},
                                &f->a23);
 }
 static tg_status r_idx_open(fixture *f)
@@ -1187,13 +1187,13 @@ static tg_status r_st_dir(fixture *f)
 {
     (void)f;
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(".", &nt);
+    return tg_safetensors_load(".", &nt);
 }
 static tg_status r_st_not_file(fixture *f)
 {
     (void)f;
     tg_named_tensors nt = {0};
-    return tg_load_safetensors("/dev/null", &nt);
+    return tg_safetensors_load("/dev/null", &nt);
 }
 static tg_status r_st_shape_overflow(fixture *f)
 {
@@ -1202,13 +1202,13 @@ static tg_status r_st_shape_overflow(fixture *f)
              "\"data_offsets\":[0,0]}}",
              NULL, 0);
     tg_named_tensors nt = {0};
-    return tg_load_safetensors(k_st_path, &nt);
+    return tg_safetensors_load(k_st_path, &nt);
 }
 static tg_status r_st_save_loop(fixture *f)
 {
     unlink(k_loop_path);
     ck_assert_int_eq(symlink(k_loop_path, k_loop_path), 0);
-    return tg_save_safetensors(k_loop_path, 1, (const char *const[]){"x"}, &f->a23);
+    return tg_safetensors_save(k_loop_path, 1, (const char *const[]){"x"}, &f->a23);
 }
 static tg_status r_idx_dir(fixture *f)
 {
@@ -1685,12 +1685,12 @@ static row k_rows[] = {
     R(st_shape_overflow, "files", TG_ERR_IO, LAST_ERROR,
       "an entry whose shape's element count overflows"),
     R(st_into_name, "files", TG_ERR_IO, LAST_ERROR,
-      "tg_load_safetensors_into a name not in the file"),
+      "tg_safetensors_load_into a name not in the file"),
     R(st_into_dtype, "files", TG_ERR_DTYPE, LAST_ERROR,
-      "tg_load_safetensors_into: an I64 entry into a float tensor, or a float entry into an i64 "
+      "tg_safetensors_load_into: an I64 entry into a float tensor, or a float entry into an i64 "
       "one"),
     R(st_into_shape, "files", TG_ERR_SHAPE, LAST_ERROR,
-      "tg_load_safetensors_into a tensor of another shape"),
+      "tg_safetensors_load_into a tensor of another shape"),
     R(st_save_dup, "files", TG_ERR_ARG, LAST_ERROR, "saving two tensors under one name"),
     R(st_save_open, "files", TG_ERR_IO, LAST_ERROR, "saving into a directory that does not exist"),
     R(st_save_loop, "files", TG_ERR_IO, LAST_ERROR, "saving through a loop of symbolic links"),
@@ -1973,30 +1973,30 @@ static const message k_messages[] = {
     {"optim_shape", "optim_step: parameter 0 (2,2) has 4 elements but its optimizer state was made "
                     "for 2 (its shape changed since the optimizer was created)"},
     {"st_open",
-     "load_safetensors: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
-    {"st_dir", "load_safetensors: .: is a directory"},
-    {"st_not_file", "load_safetensors: /dev/null: not a regular file or a FIFO"},
-    {"st_short", "load_safetensors: tg_catalogue.safetensors: file is 3 bytes, shorter than the "
+     "safetensors_load: tg_catalogue_missing.safetensors: cannot open: No such file or directory"},
+    {"st_dir", "safetensors_load: .: is a directory"},
+    {"st_not_file", "safetensors_load: /dev/null: not a regular file or a FIFO"},
+    {"st_short", "safetensors_load: tg_catalogue.safetensors: file is 3 bytes, shorter than the "
                  "8-byte header length"},
     {"st_header_len",
-     "load_safetensors: tg_catalogue.safetensors: header length 4096 exceeds the file size 10"},
-    {"st_json", "load_safetensors: tg_catalogue.safetensors: header: entry 'a': expected '\"' "
+     "safetensors_load: tg_catalogue.safetensors: header length 4096 exceeds the file size 10"},
+    {"st_json", "safetensors_load: tg_catalogue.safetensors: header: entry 'a': expected '\"' "
                 "(near byte 32 of the header)"},
-    {"st_dtype", "load_safetensors: tg_catalogue.safetensors: entry 'h' has dtype BF16; tapegrad "
+    {"st_dtype", "safetensors_load: tg_catalogue.safetensors: entry 'h' has dtype BF16; tapegrad "
                  "reads F32, F64 and I64 only"},
-    {"st_span", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
+    {"st_span", "safetensors_load: tg_catalogue.safetensors: entry 'a': shape of 3 elements of F64 "
                 "needs 24 bytes, data_offsets span 16"},
-    {"st_shape_overflow", "load_safetensors: tg_catalogue.safetensors: entry 'a': shape "
+    {"st_shape_overflow", "safetensors_load: tg_catalogue.safetensors: entry 'a': shape "
                           "(4294967296,4294967296): the element count overflows"},
-    {"st_into_name", "load_safetensors_into: tg_catalogue.safetensors: no entry named 'b'"},
-    {"st_into_dtype", "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has dtype I64, "
+    {"st_into_name", "safetensors_load_into: tg_catalogue.safetensors: no entry named 'b'"},
+    {"st_into_dtype", "safetensors_load_into: tg_catalogue.safetensors: entry 'a' has dtype I64, "
                       "the tensor f64 (integer and floating-point data are not converted)"},
     {"st_into_shape",
-     "load_safetensors_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
-    {"st_save_dup", "save_safetensors: tg_catalogue.safetensors: the name \"x\" is used twice"},
-    {"st_save_open", "save_safetensors: tg_no_such_dir/w.safetensors: cannot create a temporary "
+     "safetensors_load_into: tg_catalogue.safetensors: entry 'a' has shape (4), the tensor (2,3)"},
+    {"st_save_dup", "safetensors_save: tg_catalogue.safetensors: the name \"x\" is used twice"},
+    {"st_save_open", "safetensors_save: tg_no_such_dir/w.safetensors: cannot create a temporary "
                      "file in tg_no_such_dir: No such file or directory"},
-    {"st_save_loop", "save_safetensors: tg_catalogue_loop.safetensors: cannot resolve the symbolic "
+    {"st_save_loop", "safetensors_save: tg_catalogue_loop.safetensors: cannot resolve the symbolic "
                      "link: Too many levels of symbolic links"},
     {"idx_open", "idx_load: tg_catalogue_missing.idx: cannot open: No such file or directory"},
     {"idx_dir", "idx_load: .: is a directory"},

@@ -117,7 +117,7 @@ START_TEST(test_st_round_trip)
     names[n++] = "odd \"name\"\n\\ \xc3\xa9";
     char path[128];
     tmp_path(path, sizeof path, "rt.safetensors");
-    ck_assert_int_eq(tg_save_safetensors(path, n, names, ts), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, n, names, ts), TG_OK);
     /* the header length is a multiple of 8 and the buffer holds exactly the data */
     size_t sz;
     unsigned char *raw = read_bytes(path, &sz);
@@ -131,7 +131,7 @@ START_TEST(test_st_round_trip)
     free(raw);
 
     tg_named_tensors nt;
-    ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_OK);
     ck_assert_int_eq(nt.n, n);
     for (int i = 1; i < nt.n; i++) ck_assert_int_lt(strcmp(nt.names[i - 1], nt.names[i]), 0);
     for (int i = 0; i < n; i++) {
@@ -149,15 +149,15 @@ START_TEST(test_st_round_trip)
     tg_tensor *dst0 = tg_tensor_new(TG_F32, 0, NULL);
     const char *want[] = {"a.t3", "z.t0"};
     tg_tensor *into[] = {dst, dst0};
-    ck_assert_int_eq(tg_load_safetensors_into(path, 2, want, into), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 2, want, into), TG_OK);
     for (int i = 0; i < 6; i++)
         ck_assert(tg_tensor_get_flat(dst, i) == tg_tensor_get_flat(ts[NELEM(shapes) + 3], i));
     ck_assert(tg_tensor_get_flat(dst0, 0) == (float)tg_tensor_get_flat(ts[0], 0));
     tg_tensor_free(dst);
     tg_tensor_free(dst0);
     /* an empty file (no tensors) round-trips too */
-    ck_assert_int_eq(tg_save_safetensors(path, 0, NULL, NULL), TG_OK);
-    ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, 0, NULL, NULL), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_OK);
     ck_assert_int_eq(nt.n, 0);
     tg_named_tensors_free(&nt);
     for (int i = 0; i < n; i++) tg_tensor_free(ts[i]);
@@ -172,42 +172,42 @@ START_TEST(test_st_into_errors)
     tg_tensor *b = tt_from(TG_F32, 1, TT_SHAPE(3), TT_VALUES(5, 6, 7));
     const char *names[] = {"a", "b"};
     tg_tensor *ts[] = {a, b};
-    ck_assert_int_eq(tg_save_safetensors(path, 2, names, ts), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, 2, names, ts), TG_OK);
     tg_tensor *x = tg_tensor_full(TG_F64, 1, TT_SHAPE(3), 9);
     tg_tensor *y = tg_tensor_full(TG_F64, 2, TT_SHAPE(4, 1), 9);
     tg_tensor *dst[] = {x, y};
     /* b fits x, a does not fit y: nothing is written */
-    ck_assert_int_eq(tg_load_safetensors_into(path, 2, names + 0, (tg_tensor *[]){y, x}),
+    ck_assert_int_eq(tg_safetensors_load_into(path, 2, names + 0, (tg_tensor *[]){y, x}),
                      TG_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "'a'"));
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "(2,2)"));
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "(4,1)"));
     tt_assert_values("x untouched", x, TT_VALUES(9, 9, 9), 3, 0, 0);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 2, (const char *[]){"b", "c"}, dst), TG_ERR_IO);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 2, (const char *[]){"b", "c"}, dst), TG_ERR_IO);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "no entry named 'c'"));
     tt_assert_values("x untouched", x, TT_VALUES(9, 9, 9), 3, 0, 0);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *[]){"b"}, dst), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *[]){"b"}, dst), TG_OK);
     tt_assert_values("x", x, TT_VALUES(5, 6, 7), 3, 0, 0);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *[]){NULL}, dst), TG_ERR_NULL);
-    ck_assert_int_eq(tg_load_safetensors_into(NULL, 1, names, dst), TG_ERR_NULL);
-    ck_assert_int_eq(tg_load_safetensors_into(path, -1, names, dst), TG_ERR_ARG);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *[]){NULL}, dst), TG_ERR_NULL);
+    ck_assert_int_eq(tg_safetensors_load_into(NULL, 1, names, dst), TG_ERR_NULL);
+    ck_assert_int_eq(tg_safetensors_load_into(path, -1, names, dst), TG_ERR_ARG);
     /* writer errors */
-    ck_assert_int_eq(tg_save_safetensors(path, 2, (const char *[]){"a", "a"}, ts), TG_ERR_ARG);
+    ck_assert_int_eq(tg_safetensors_save(path, 2, (const char *[]){"a", "a"}, ts), TG_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "twice"));
-    ck_assert_int_eq(tg_save_safetensors(path, 1, (const char *[]){"__metadata__"}, ts),
+    ck_assert_int_eq(tg_safetensors_save(path, 1, (const char *[]){"__metadata__"}, ts),
                      TG_ERR_ARG);
-    ck_assert_int_eq(tg_save_safetensors(path, 1, names, (tg_tensor *[]){NULL}), TG_ERR_NULL);
-    ck_assert_int_eq(tg_save_safetensors(NULL, 1, names, ts), TG_ERR_NULL);
-    ck_assert_int_eq(tg_save_safetensors("/nonexistent-dir/x.safetensors", 1, names, ts),
+    ck_assert_int_eq(tg_safetensors_save(path, 1, names, (tg_tensor *[]){NULL}), TG_ERR_NULL);
+    ck_assert_int_eq(tg_safetensors_save(NULL, 1, names, ts), TG_ERR_NULL);
+    ck_assert_int_eq(tg_safetensors_save("/nonexistent-dir/x.safetensors", 1, names, ts),
                      TG_ERR_IO);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "/nonexistent-dir/x.safetensors"));
     /* the failed saves left the file as it was */
     tg_named_tensors nt;
-    ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_OK);
     ck_assert_int_eq(nt.n, 2);
     tg_named_tensors_free(&nt);
-    ck_assert_int_eq(tg_load_safetensors("/nonexistent-dir/x", &nt), TG_ERR_IO);
-    ck_assert_int_eq(tg_load_safetensors(path, NULL), TG_ERR_NULL);
+    ck_assert_int_eq(tg_safetensors_load("/nonexistent-dir/x", &nt), TG_ERR_IO);
+    ck_assert_int_eq(tg_safetensors_load(path, NULL), TG_ERR_NULL);
     tg_tensor_free(a);
     tg_tensor_free(b);
     tg_tensor_free(x);
@@ -222,7 +222,7 @@ START_TEST(test_st_python_fixture)
     char path[512];
     fixture(path, sizeof path, "py_tensors.safetensors");
     tg_named_tensors nt;
-    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_msg(tg_safetensors_load(path, &nt) == TG_OK, "%s", tg_last_error());
     ck_assert_int_eq(nt.n, 5);
     const char *sorted[] = {"conv.w", "empty", "layer1.bias", "layer1.weight", "scale"};
     for (int i = 0; i < 5; i++) ck_assert_str_eq(nt.names[i], sorted[i]);
@@ -254,15 +254,15 @@ START_TEST(test_st_python_fixture)
 
     /* a BF16 entry: an error naming it; the F32 entry beside it loads alone */
     fixture(path, sizeof path, "py_bf16.safetensors");
-    ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_ERR_DTYPE);
+    ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_ERR_DTYPE);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "'h'"));
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "BF16"));
     ck_assert_int_eq(nt.n, 0);
     ck_assert_ptr_null(nt.tensors);
     tg_tensor *a = tg_tensor_new(TG_F64, 1, TT_SHAPE(1));
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *[]){"a"}, &a), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *[]){"a"}, &a), TG_OK);
     ck_assert(tg_tensor_get_flat(a, 0) == 2.0);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, (const char *[]){"h"}, &a), TG_ERR_DTYPE);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, (const char *[]){"h"}, &a), TG_ERR_DTYPE);
     tg_tensor_free(a);
 }
 END_TEST
@@ -276,19 +276,19 @@ START_TEST(test_st_truncated)
     tg_tensor *a = tt_from(TG_F32, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 3, 4));
     tg_tensor *b = tt_from(TG_F64, 0, NULL, TT_VALUES(5));
     ck_assert_int_eq(
-        tg_save_safetensors(path, 2, (const char *[]){"a", "b"}, (tg_tensor *[]){a, b}), TG_OK);
+        tg_safetensors_save(path, 2, (const char *[]){"a", "b"}, (tg_tensor *[]){a, b}), TG_OK);
     size_t sz;
     unsigned char *raw = read_bytes(path, &sz);
     for (size_t len = 0; len < sz; len++) {
         write_bytes(cut, raw, len);
         tg_named_tensors nt;
-        tg_status st = tg_load_safetensors(cut, &nt);
+        tg_status st = tg_safetensors_load(cut, &nt);
         ck_assert_msg(st == TG_ERR_IO, "length %zu of %zu: status %s", len, sz, tg_strerror(st));
         ck_assert_msg(tg_last_error()[0] != '\0', "length %zu: no message", len);
         ck_assert_ptr_nonnull(strstr(tg_last_error(), cut));
         ck_assert_int_eq(nt.n, 0);
         ck_assert_ptr_null(nt.names);
-        ck_assert_int_eq(tg_load_safetensors_into(cut, 1, (const char *[]){"a"}, &a), TG_ERR_IO);
+        ck_assert_int_eq(tg_safetensors_load_into(cut, 1, (const char *[]){"a"}, &a), TG_ERR_IO);
     }
     tt_assert_values("a untouched", a, TT_VALUES(1, 2, 3, 4), 4, 0, 0);
     /* trailing bytes after the last tensor are an error too */
@@ -297,7 +297,7 @@ START_TEST(test_st_truncated)
     memset(more + sz, 0, 3);
     write_bytes(cut, more, sz + 3);
     tg_named_tensors nt;
-    ck_assert_int_eq(tg_load_safetensors(cut, &nt), TG_ERR_IO);
+    ck_assert_int_eq(tg_safetensors_load(cut, &nt), TG_ERR_IO);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "cover"));
     free(more);
     free(raw);
@@ -380,7 +380,7 @@ START_TEST(test_st_corrupt_table)
     for (int c = 0; c < NELEM(cases); c++) {
         write_st(path, cases[c].json, data, cases[c].ndata);
         tg_named_tensors nt;
-        tg_status st = tg_load_safetensors(path, &nt);
+        tg_status st = tg_safetensors_load(path, &nt);
         ck_assert_msg(st == cases[c].st, "case %d (%s): status %s, expected %s: %s", c,
                       cases[c].json, tg_strerror(st), tg_strerror(cases[c].st), tg_last_error());
         ck_assert_msg(strstr(tg_last_error(), cases[c].msg) != NULL,
@@ -396,7 +396,7 @@ START_TEST(test_st_corrupt_table)
         memcpy(b + 8, "{}      ", 8);
         write_bytes(path, b, 16);
         tg_named_tensors nt;
-        ck_assert_int_eq(tg_load_safetensors(path, &nt), TG_ERR_IO);
+        ck_assert_int_eq(tg_safetensors_load(path, &nt), TG_ERR_IO);
         ck_assert_ptr_nonnull(strstr(tg_last_error(), "exceeds the file size 16"));
     }
 }
@@ -416,7 +416,7 @@ START_TEST(test_st_valid_variants)
                        "\"data_offsets\":[4,12]} }   ";
     write_st(path, json, vals, sizeof vals);
     tg_named_tensors nt;
-    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_msg(tg_safetensors_load(path, &nt) == TG_OK, "%s", tg_last_error());
     ck_assert_int_eq(nt.n, 2);
     ck_assert_str_eq(nt.names[0], "caf\xc3\xa9 \xf0\x9f\x98\x80");
     ck_assert_str_eq(nt.names[1], "z");
@@ -457,14 +457,14 @@ static void dir_listing(char *buf, size_t n)
 
 static tg_status save_one(const char *path, tg_tensor *t)
 {
-    return tg_save_safetensors(path, 1, (const char *const[]){"w"}, &t);
+    return tg_safetensors_save(path, 1, (const char *const[]){"w"}, &t);
 }
 
 /* The first value of the one tensor "w" a file holds. */
 static double first_value(const char *path)
 {
     tg_named_tensors nt;
-    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_msg(tg_safetensors_load(path, &nt) == TG_OK, "%s", tg_last_error());
     ck_assert_int_eq(nt.n, 1);
     ck_assert_str_eq(nt.names[0], "w");
     double v = tg_tensor_get_flat(nt.tensors[0], 0);
@@ -609,7 +609,7 @@ START_TEST(test_st_save_concurrent)
     for (int i = 0; i < 2; i++)
         ck_assert_msg(s[i].failures == 0, "saver %d: %d failures: %s", i, s[i].failures, s[i].err);
     tg_named_tensors nt;
-    ck_assert_msg(tg_load_safetensors(path, &nt) == TG_OK, "%s", tg_last_error());
+    ck_assert_msg(tg_safetensors_load(path, &nt) == TG_OK, "%s", tg_last_error());
     ck_assert_int_eq(nt.n, 1);
     ck_assert_int_eq(tg_tensor_numel(nt.tensors[0]), n);
     double v = tg_tensor_get_flat(nt.tensors[0], 0);
@@ -661,11 +661,11 @@ START_TEST(test_st_not_regular)
     char want[256];
     tg_named_tensors nt;
     tg_tensor *a = tt_from(TG_F64, 1, TT_SHAPE(2), TT_VALUES(1, 2));
-    ck_assert_int_eq(tg_load_safetensors(g_dir, &nt), TG_ERR_IO);
-    snprintf(want, sizeof want, "load_safetensors: %s: is a directory", g_dir);
+    ck_assert_int_eq(tg_safetensors_load(g_dir, &nt), TG_ERR_IO);
+    snprintf(want, sizeof want, "safetensors_load: %s: is a directory", g_dir);
     ck_assert_str_eq(tg_last_error(), want);
-    ck_assert_int_eq(tg_load_safetensors_into(g_dir, 1, (const char *const[]){"w"}, &a), TG_ERR_IO);
-    snprintf(want, sizeof want, "load_safetensors_into: %s: is a directory", g_dir);
+    ck_assert_int_eq(tg_safetensors_load_into(g_dir, 1, (const char *const[]){"w"}, &a), TG_ERR_IO);
+    snprintf(want, sizeof want, "safetensors_load_into: %s: is a directory", g_dir);
     ck_assert_str_eq(tg_last_error(), want);
 
     char path[128], fifo[128];
@@ -677,7 +677,7 @@ START_TEST(test_st_not_regular)
     size_t sz;
     unsigned char *raw = read_bytes(path, &sz);
     pid_t pid = fifo_feed(fifo, raw, sz);
-    tg_status st = tg_load_safetensors(fifo, &nt);
+    tg_status st = tg_safetensors_load(fifo, &nt);
     fifo_done(fifo, pid);
     ck_assert_msg(st == TG_OK, "%s", tg_last_error());
     ck_assert_int_eq(nt.n, 1);
@@ -685,7 +685,7 @@ START_TEST(test_st_not_regular)
     ck_assert(tg_tensor_get_flat(nt.tensors[0], n - 1) == 3.5);
     tg_named_tensors_free(&nt);
     pid = fifo_feed(fifo, raw, sz - 1);
-    st = tg_load_safetensors(fifo, &nt);
+    st = tg_safetensors_load(fifo, &nt);
     fifo_done(fifo, pid);
     ck_assert_int_eq(st, TG_ERR_IO);
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "outside the 399999-byte buffer"));
@@ -702,16 +702,16 @@ START_TEST(test_st_not_regular)
     ck_assert_uint_lt(len, sizeof buf);
     if (len < 8) {
         snprintf(want, sizeof want,
-                 "load_safetensors: %s: file is %zu bytes, shorter than the 8-byte header length",
+                 "safetensors_load: %s: file is %zu bytes, shorter than the 8-byte header length",
                  proc, len);
     } else {
         uint64_t hl = 0;
         for (int i = 7; i >= 0; i--) hl = hl << 8 | buf[i];
         snprintf(want, sizeof want,
-                 "load_safetensors: %s: header length %llu exceeds the file size %zu", proc,
+                 "safetensors_load: %s: header length %llu exceeds the file size %zu", proc,
                  (unsigned long long)hl, len);
     }
-    ck_assert_int_eq(tg_load_safetensors(proc, &nt), TG_ERR_IO);
+    ck_assert_int_eq(tg_safetensors_load(proc, &nt), TG_ERR_IO);
     ck_assert_str_eq(tg_last_error(), want);
     tg_tensor_free(a);
     tg_tensor_free(big);
@@ -748,18 +748,18 @@ START_TEST(test_io_oom)
     tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(3), TT_VALUES(5, 6, 7));
     tg_tensor *ts[] = {a, b};
     const char *names[] = {"w.a", "w.b"};
-    ck_assert_int_eq(tg_save_safetensors(path, 2, names, ts), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, 2, names, ts), TG_OK);
     tg_set_allocator(&(tg_allocator){inj_malloc, inj_realloc, inj_free, NULL});
     int failures = 0;
     for (g_fail_at = 1;; g_fail_at++) {
         g_count = 0;
         char p2[128];
         tmp_path(p2, sizeof p2, "oom2.safetensors");
-        tg_status s1 = tg_save_safetensors(p2, 2, names, ts);
+        tg_status s1 = tg_safetensors_save(p2, 2, names, ts);
         tg_named_tensors nt;
-        tg_status s2 = tg_load_safetensors(path, &nt);
+        tg_status s2 = tg_safetensors_load(path, &nt);
         if (s2 == TG_OK) tg_named_tensors_free(&nt);
-        tg_status s3 = tg_load_safetensors_into(path, 2, names, ts);
+        tg_status s3 = tg_safetensors_load_into(path, 2, names, ts);
         tg_tensor *im = tg_idx_load(idx, TG_F32, 1.0);
         tg_status s4 = im ? TG_OK : tg_last_status();
         tg_batches *bt = im ? tg_batches_new(im, NULL, 2, true, false, 1) : NULL;
@@ -1493,8 +1493,8 @@ START_TEST(test_st_model_reload_same_predictions)
     tg_tensor *before = tg_tensor_clone(mlp_logits(tp, x, p));
     char path[512];
     tmp_path(path, sizeof path, "model.safetensors");
-    ck_assert_int_eq(tg_save_safetensors(path, 4, names, p), TG_OK);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 4, names, q), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, 4, names, p), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 4, names, q), TG_OK);
     tg_tape_reset(tp);
     tg_tensor *after = mlp_logits(tp, x, q);
     tt_assert_close("predictions after reload", after, before, 0, 0);

@@ -390,7 +390,7 @@ static bool d_linear_no_bias(void)
 
 static bool d_saved(void)
 {
-    return tg_save_safetensors(k_st_path, 1, k_names, &F.a) == TG_OK;
+    return tg_safetensors_save(k_st_path, 1, k_names, &F.a) == TG_OK;
 }
 
 static bool d_idx_saved(void)
@@ -654,6 +654,7 @@ typedef struct decl {
     char file[64];
     int nptr;
     char ptr[MAX_PTRS][32];
+    bool deprecated; /* an old name kept after a rename: it forwards to a swept one */
 } decl;
 
 static char *slurp(const char *path)
@@ -796,6 +797,11 @@ static void parse_decls(char *s, const char *file, decl *d, int *nd)
         memset(x, 0, sizeof *x);
         snprintf(x->name, sizeof x->name, "%.*s", (int)(e - p), p);
         snprintf(x->file, sizeof x->file, "%s", file);
+        /* TG_DEPRECATED("...") between the previous declaration and this one */
+        char *b = p;
+        while (b > s && b[-1] != ';' && b[-1] != '}') b--;
+        const char *m = strstr(b, "TG_DEPRECATED");
+        x->deprecated = m && m < p;
         /* the parameters: split at commas outside nested parentheses */
         int depth = 0;
         char *start = q + 1;
@@ -882,7 +888,7 @@ START_TEST(test_every_function_is_swept)
     } while (0)
     int nfn = 0, nslots = 0;
     for (int i = 0; i < nd; i++) {
-        if (internal_name(d[i].name)) continue;
+        if (internal_name(d[i].name) || d[i].deprecated) continue;
         nfn++;
         nslots += d[i].nptr;
         bool listed = false;

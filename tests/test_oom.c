@@ -581,10 +581,10 @@ static tg_status io_work(io_ctx *c, bool check)
 {
     const char *names[2] = {"w/a", "b"};
     tg_tensor *ts[2] = {c->a, c->b};
-    tg_status st = tg_save_safetensors(c->st_path, 2, names, ts);
+    tg_status st = tg_safetensors_save(c->st_path, 2, names, ts);
     if (st != TG_OK) return st;
     tg_named_tensors nt = {0};
-    st = tg_load_safetensors(c->st_path, &nt);
+    st = tg_safetensors_load(c->st_path, &nt);
     if (st != TG_OK) return st;
     if (check) {
         ck_assert_int_eq(nt.n, 2);
@@ -596,7 +596,7 @@ static tg_status io_work(io_ctx *c, bool check)
     tg_named_tensors_free(&nt);
     tg_tensor *into = tg_tensor_new(TG_F64, 1, TT_SHAPE(5));
     if (!into) return tg_last_status();
-    st = tg_load_safetensors_into(c->st_path, 1, (const char *const[]){"b"}, &into);
+    st = tg_safetensors_load_into(c->st_path, 1, (const char *const[]){"b"}, &into);
     if (st == TG_OK && check)
         for (int i = 0; i < 5; i++)
             ck_assert(tg_tensor_get_flat(into, i) == tg_tensor_get_flat(c->b, i));
@@ -666,7 +666,7 @@ static size_t high_water(model_ctx *c)
     tg_tape *tp = tg_tape_new(NULL);
     model_fresh(c);
     ck_assert_int_eq(model_run(c, tp), TG_OK);
-    size_t hw = tg_tape_get_stats(tp).high_water;
+    size_t hw = tg_tape_usage(tp).high_water;
     tg_tape_free(tp);
     model_clean(c);
     return hw;

@@ -608,7 +608,7 @@ END_TEST
         tg_tensor *r_ = (call);                                                                    \
         ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
         tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
-        ck_assert_int_eq(tg_tape_get_stats(tp).nodes, 0);                                          \
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                              \
         tg_tape_free(tp);                                                                          \
     } while (0)
 
@@ -669,12 +669,12 @@ START_TEST(test_errors_null_and_sticky)
         ck_assert_ptr_null(tg_max(tp, x, 7, false));
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tg_tape_error(tp));
-        tg_tape_stats st = tg_tape_get_stats(tp);
+        tg_tape_stats st = tg_tape_usage(tp);
         ck_assert_ptr_null(apply(tp, x, &k_ops[i]));
         ck_assert_int_eq(tg_tape_status(tp), TG_ERR_AXIS);
         ck_assert_str_eq(tg_tape_error(tp), msg);
-        ck_assert_int_eq(tg_tape_get_stats(tp).nodes, st.nodes);
-        ck_assert_int_eq(tg_tape_get_stats(tp).tensors, st.tensors);
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, st.nodes);
+        ck_assert_int_eq(tg_tape_usage(tp).tensors, st.tensors);
         tg_tape_free(tp);
     }
     tg_tensor_free(x);

@@ -673,7 +673,7 @@ END_TEST
         tg_tensor *r_ = (call);                                                                    \
         ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
         tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
-        ck_assert_int_eq(tg_tape_get_stats(tp).nodes, 0);                                          \
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                              \
         tg_tape_free(tp);                                                                          \
     } while (0)
 
@@ -946,12 +946,12 @@ START_TEST(test_errors_null_and_sticky)
         ck_assert_ptr_null(tg_slice(tp, x, 5, 0, 1, 1));
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tg_tape_error(tp));
-        int64_t nodes = tg_tape_get_stats(tp).nodes, tensors = tg_tape_get_stats(tp).tensors;
+        int64_t nodes = tg_tape_usage(tp).nodes, tensors = tg_tape_usage(tp).tensors;
         ck_assert_ptr_null(call_op(i, tp, x));
         ck_assert_int_eq(tg_tape_status(tp), TG_ERR_AXIS);
         ck_assert_str_eq(tg_tape_error(tp), msg);
-        ck_assert_int_eq(tg_tape_get_stats(tp).nodes, nodes);
-        ck_assert_int_eq(tg_tape_get_stats(tp).tensors, tensors);
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, nodes);
+        ck_assert_int_eq(tg_tape_usage(tp).tensors, tensors);
         tg_tape_free(tp);
     }
     /* a tensor of another tape */

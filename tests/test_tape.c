@@ -27,11 +27,11 @@ START_TEST(test_reset_and_stats)
     tg_tensor *w1 = tt_param(2, TT_SHAPE(4, 3), 2, -1, 1);
     tg_tensor *w2 = tt_param(1, TT_SHAPE(4), 3, -1, 1);
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tape_stats s0 = tg_tape_get_stats(tp);
+    tg_tape_stats s0 = tg_tape_usage(tp);
     ck_assert_int_eq(s0.nodes, 0);
     tg_tensor *loss = tiny_net(tp, x, w1, w2);
     ck_assert_ptr_nonnull(loss);
-    tg_tape_stats s1 = tg_tape_get_stats(tp);
+    tg_tape_stats s1 = tg_tape_usage(tp);
     ck_assert_int_eq(s1.nodes, 7);
     ck_assert_int_eq(s1.tensors, 7);
     ck_assert_uint_gt(s1.bytes_in_use, 0);
@@ -39,7 +39,7 @@ START_TEST(test_reset_and_stats)
     ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
     double first = tg_tensor_get_flat(tg_tensor_grad(w2), 0);
     tg_tape_reset(tp);
-    tg_tape_stats s2 = tg_tape_get_stats(tp);
+    tg_tape_stats s2 = tg_tape_usage(tp);
     ck_assert_int_eq(s2.nodes, 0);
     ck_assert_uint_eq(s2.bytes_in_use, 0);
     ck_assert_uint_ge(s2.high_water, s1.bytes_in_use); /* the mark survives reset */

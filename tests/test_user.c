@@ -290,8 +290,8 @@ static void m_safetensors(tg_tensor *t)
     const char *path = "tg_test_user.safetensors";
     tg_tensor *s = tg_tensor_full(TG_F64, 2, TT_SHAPE(2, 3), 9);
     const char *names[1] = {"a"};
-    ck_assert_int_eq(tg_save_safetensors(path, 1, names, &s), TG_OK);
-    ck_assert_int_eq(tg_load_safetensors_into(path, 1, names, &t), TG_OK);
+    ck_assert_int_eq(tg_safetensors_save(path, 1, names, &s), TG_OK);
+    ck_assert_int_eq(tg_safetensors_load_into(path, 1, names, &t), TG_OK);
     tg_tensor_free(s);
     remove(path);
 }
@@ -312,7 +312,7 @@ static const struct {
     {"tg_init_he_uniform", m_init_he},
     {"tg_init_he_normal", m_init_he_normal},
     {"tg_tensor_mark_modified", m_mark},
-    {"tg_load_safetensors_into", m_safetensors},
+    {"tg_safetensors_load_into", m_safetensors},
 };
 
 /* y = sum(a * w): dy/dw is a as recorded; a changed afterwards would give a

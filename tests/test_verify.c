@@ -424,7 +424,7 @@ START_TEST(test_delta_siblings_and_errors)
     tg_tensor *one = tt_from(TG_F64, 0, NULL, TT_VALUES(1.0));
     tg_delta_entry le = {nt.loss, one, "dL/dL"};
     ck_assert_int_eq(tg_delta_check(nt.tp, nt.loss, 1, &le, 0, 0, res, &first), TG_OK);
-    ck_assert_int_eq(res[0].position, tg_tape_get_stats(nt.tp).nodes);
+    ck_assert_int_eq(res[0].position, tg_tape_usage(nt.tp).nodes);
 
     /* bad calls: clear statuses and messages, nothing written to the tape */
     tg_delta_entry bad = {nt.W[1], one, "W1 vs scalar"};
@@ -1189,7 +1189,7 @@ START_TEST(test_memory_report)
     ck_assert_ptr_nonnull(strstr(buf, "%2 = max(%1)  f64[3]"));
     ck_assert_ptr_nonnull(strstr(buf, "high-water"));
     char hw[64];
-    snprintf(hw, sizeof hw, "high-water %zu B", tg_tape_get_stats(tp).high_water);
+    snprintf(hw, sizeof hw, "high-water %zu B", tg_tape_usage(tp).high_water);
     ck_assert_msg(strstr(buf, hw) != NULL, "'%s' not in:\n%s", hw, buf);
     /* flags 0 is tg_tape_print */
     FILE *f1 = tmpfile(), *f2 = tmpfile();

@@ -8,6 +8,8 @@
 #ifndef TAPEGRAD_AUTODIFF_H
 #define TAPEGRAD_AUTODIFF_H
 
+#include "export.h"
+
 #include "tape.h"
 
 #ifdef __cplusplus
@@ -32,8 +34,8 @@ typedef struct tg_backward_options {
  * the parameters, before or after recording); TG_ERR_TAPE when a recorded
  * user tensor was modified since it was recorded (see tg_tensor_data) or a
  * parameter was freed (tg_tensor_free). */
-tg_status tg_backward(tg_tape *tp, tg_tensor *y);
-tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
+TG_API tg_status tg_backward(tg_tape *tp, tg_tensor *y);
+TG_API tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts);
 
 /* Mark a tape-owned intermediate so tg_backward keeps its gradient (in
  * tg_tensor_grad(t), tape-owned).  Call it before the tg_backward whose
@@ -44,7 +46,7 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
  * another tape or a stale one: TG_ERR_TAPE) are returned and set as the
  * thread's last error (tg_last_error), never on the tape: the tape stays
  * usable. */
-tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t);
+TG_API tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t);
 
 /* Options of tg_grad_ex and tg_vjp_ex; {0} gives tg_grad's behaviour. */
 typedef struct tg_grad_options {
@@ -70,17 +72,17 @@ typedef struct tg_grad_options {
  * tg_backward).  With create_graph the gradient is recorded on the tape.
  * (After tg_backward, the .grad of a parameter y does not depend on stays
  * NULL: see tg_tensor_grad.) */
-tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph);
+TG_API tg_tensor *tg_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x, bool create_graph);
 /* The same with options (opts NULL: all defaults). */
-tg_tensor *tg_grad_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, const tg_grad_options *opts);
+TG_API tg_tensor *tg_grad_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, const tg_grad_options *opts);
 
 /* Vector-Jacobian products: seed^T dy/dx[i] for each of n tensors xs, into
  * out[i] (tape-owned).  seed NULL means y has one element and seed 1.  An
  * x that y does not depend on is an error, as in tg_grad. */
-tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
+TG_API tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
                  tg_tensor **out, bool create_graph);
 /* The same with options (opts NULL: all defaults; the seed is opts->seed). */
-tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
+TG_API tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
                     const tg_grad_options *opts);
 
 /* ---- custom ops -------------------------------------------------------- */
@@ -147,24 +149,24 @@ typedef struct tg_op {
 /* Input i's adjoint buffer for a direct rule, or NULL when input i needs no
  * gradient (or on out of memory: the tape's error is then set).  *accumulate
  * says whether it already holds a contribution (add to it) or not (store). */
-tg_tensor *tg_grad_sink_buffer(tg_grad_sink *sink, int i, bool *accumulate);
+TG_API tg_tensor *tg_grad_sink_buffer(tg_grad_sink *sink, int i, bool *accumulate);
 /* Contribute g (the shape and dtype of input i) to input i's gradient.  The
  * first contribution is adopted without a copy, so g must not change
  * afterwards (gout or a tensor made on the tape are fine).  Ignored when
  * input i needs no gradient. */
-tg_status tg_grad_sink_add(tg_grad_sink *sink, int i, const tg_tensor *g);
+TG_API tg_status tg_grad_sink_add(tg_grad_sink *sink, int i, const tg_tensor *g);
 
 /* Inspection of a node from inside a backward rule. */
-const tg_op *tg_node_op(const tg_node *n);
-int tg_node_num_inputs(const tg_node *n);
-tg_tensor *tg_node_input(const tg_node *n, int i);
-tg_tensor *tg_node_output(const tg_node *n);
-bool tg_node_needs_grad(const tg_node *n, int i);
+TG_API const tg_op *tg_node_op(const tg_node *n);
+TG_API int tg_node_num_inputs(const tg_node *n);
+TG_API tg_tensor *tg_node_input(const tg_node *n, int i);
+TG_API tg_tensor *tg_node_output(const tg_node *n);
+TG_API bool tg_node_needs_grad(const tg_node *n, int i);
 /* The op's saved attributes (a copy made at record time), or NULL. */
-const void *tg_node_saved(const tg_node *n);
+TG_API const void *tg_node_saved(const tg_node *n);
 /* Extra tensors the op saved for backward (tape-owned or inputs). */
-tg_tensor *tg_node_aux(const tg_node *n, int i);
-int tg_node_num_aux(const tg_node *n);
+TG_API tg_tensor *tg_node_aux(const tg_node *n, int i);
+TG_API int tg_node_num_aux(const tg_node *n);
 
 /* To write a custom op:
  *   1. validate inputs (tg_tape_check_inputs),
@@ -172,17 +174,17 @@ int tg_node_num_aux(const tg_node *n);
  *   3. call tg_tape_record with the op descriptor, inputs, output, and
  *      optionally a blob of attributes (copied) and aux tensors.
  * tg_tape_record returns out, or NULL if the tape is in error. */
-tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape);
 /* Checks that the tape is usable and each input is non-NULL, live and owned
  * by tp or by the user; on failure sets the tape error naming op_name and
  * returns false. */
-bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in);
-tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
-                          tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
-                          tg_tensor *const *aux);
+TG_API bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg_tensor *const *in);
+TG_API tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
+                                 tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
+                                 tg_tensor *const *aux);
 /* Set the tape's sticky error (printf-style message), if none is set yet.
  * With tp NULL the message goes to tg_last_error() instead. */
-void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
+TG_API void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

@@ -20,6 +20,8 @@
 #ifndef TAPEGRAD_CHECK_ASSERTS_H
 #define TAPEGRAD_CHECK_ASSERTS_H
 
+#include "export.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
 #ifndef TAPEGRAD_IO_H
 #define TAPEGRAD_IO_H
 
+#include "export.h"
+
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -20,8 +22,8 @@ extern "C" {
  * chain of them), the file it points to is replaced and the link stays a
  * link.  The new file has the mode a newly created file gets (0666 less the
  * umask); other hard links to the old file keep the old content. */
-tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
-                              tg_tensor *const *tensors);
+TG_API tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
+                                     tg_tensor *const *tensors);
 /* A set of named user-owned tensors read from a file. */
 typedef struct tg_named_tensors {
     int n;
@@ -30,11 +32,22 @@ typedef struct tg_named_tensors {
 } tg_named_tensors;
 /* Reads every tensor of a file (F32 and F64 entries; other dtypes are an
  * error naming the entry).  Free with tg_named_tensors_free. */
-tg_status tg_load_safetensors(const char *path, tg_named_tensors *out);
-void tg_named_tensors_free(tg_named_tensors *t);
+TG_API tg_status tg_safetensors_load(const char *path, tg_named_tensors *out);
+TG_API void tg_named_tensors_free(tg_named_tensors *t);
 /* Fills existing tensors by name (shapes must match; dtypes are converted). */
-tg_status tg_load_safetensors_into(const char *path, int n, const char *const *names,
-                                   tg_tensor *const *tensors);
+TG_API tg_status tg_safetensors_load_into(const char *path, int n, const char *const *names,
+                                          tg_tensor *const *tensors);
+
+/* The names before the tg_<object>_<verb> pattern: deprecated, removed in
+ * the next release. */
+TG_API TG_DEPRECATED("use tg_safetensors_save") tg_status
+    tg_save_safetensors(const char *path, int n, const char *const *names,
+                        tg_tensor *const *tensors);
+TG_API TG_DEPRECATED("use tg_safetensors_load") tg_status
+    tg_load_safetensors(const char *path, tg_named_tensors *out);
+TG_API TG_DEPRECATED("use tg_safetensors_load_into") tg_status
+    tg_load_safetensors_into(const char *path, int n, const char *const *names,
+                             tg_tensor *const *tensors);
 
 /* ---- IDX datasets (io/idx.c) ------------------------------------------------------ */
 /* The default cap on the bytes of an IDX load's result: 1 GiB, several
@@ -58,17 +71,18 @@ typedef struct tg_idx_options {
  * its last member (concatenated members are read as one stream).  A result
  * over TG_IDX_MAX_BYTES_DEFAULT bytes is TG_ERR_NOMEM: tg_idx_load_ex
  * raises the cap. */
-tg_tensor *tg_idx_load(const char *path, tg_dtype dt, double scale);
+TG_API tg_tensor *tg_idx_load(const char *path, tg_dtype dt, double scale);
 /* tg_idx_load with options (NULL: the defaults). */
-tg_tensor *tg_idx_load_ex(const char *path, tg_dtype dt, double scale, const tg_idx_options *opts);
+TG_API tg_tensor *tg_idx_load_ex(const char *path, tg_dtype dt, double scale,
+                                 const tg_idx_options *opts);
 /* Reads an IDX label file (1-d unsigned bytes) into an int32 array; *n
  * receives the count.  The array comes from the library's allocator: free it
  * with tg_idx_labels_free (plain free() is equivalent only while no custom
  * allocator is set with tg_set_allocator).  Checked as tg_idx_load. */
-int32_t *tg_idx_load_labels(const char *path, int64_t *n);
+TG_API int32_t *tg_idx_load_labels(const char *path, int64_t *n);
 /* tg_idx_load_labels with options (NULL: the defaults). */
-int32_t *tg_idx_load_labels_ex(const char *path, int64_t *n, const tg_idx_options *opts);
-void tg_idx_labels_free(int32_t *labels);
+TG_API int32_t *tg_idx_load_labels_ex(const char *path, int64_t *n, const tg_idx_options *opts);
+TG_API void tg_idx_labels_free(int32_t *labels);
 
 /* ---- mini-batches (io/batch.c) ----------------------------------------------------- */
 /* Iterates over the first axis of data (N, ...) and labels[N] in batches,
@@ -80,15 +94,15 @@ void tg_idx_labels_free(int32_t *labels);
  * .grad follows: tg_backward gives it the batch's current shape (replacing,
  * not accumulating, across a change of shape). */
 typedef struct tg_batches tg_batches;
-tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t batch_size,
-                           bool shuffle, bool drop_last, uint64_t seed);
+TG_API tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t batch_size,
+                                  bool shuffle, bool drop_last, uint64_t seed);
 /* Starts the next epoch (reshuffled from the same RNG stream).  A new
  * iterator is already at its first, shuffled epoch: call this from the
  * second epoch on. */
-void tg_batches_reset(tg_batches *b);
+TG_API void tg_batches_reset(tg_batches *b);
 /* Next batch: true and *x (B, ...), *y (B labels), *n (B) set; false at the end. */
-bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n);
-void tg_batches_free(tg_batches *b);
+TG_API bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n);
+TG_API void tg_batches_free(tg_batches *b);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef TAPEGRAD_OPS_H
 #define TAPEGRAD_OPS_H
 
+#include "export.h"
+
 #include "autodiff.h"
 
 #ifdef __cplusplus
@@ -16,100 +18,103 @@ extern "C" {
 #endif
 
 /* ---- elementwise binary, broadcasting (ops/elementwise.c) -------------- */
-tg_tensor *tg_add(tg_tape *tp, tg_tensor *a, tg_tensor *b);     /* a + b */
-tg_tensor *tg_sub(tg_tape *tp, tg_tensor *a, tg_tensor *b);     /* a - b */
-tg_tensor *tg_mul(tg_tape *tp, tg_tensor *a, tg_tensor *b);     /* a * b */
-tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b);     /* a / b */
-tg_tensor *tg_pow(tg_tape *tp, tg_tensor *a, tg_tensor *b);     /* a ^ b; d/db = a^b log a */
-tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* max(a, b); ties split 1/2 */
-tg_tensor *tg_minimum(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* min(a, b); ties split 1/2 */
+TG_API tg_tensor *tg_add(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a + b */
+TG_API tg_tensor *tg_sub(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a - b */
+TG_API tg_tensor *tg_mul(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a * b */
+TG_API tg_tensor *tg_div(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a / b */
+TG_API tg_tensor *tg_pow(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a ^ b; d/db = a^b log a */
+TG_API tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a,
+                             tg_tensor *b); /* max(a, b); ties split 1/2 */
+TG_API tg_tensor *tg_minimum(tg_tape *tp, tg_tensor *a,
+                             tg_tensor *b); /* min(a, b); ties split 1/2 */
 
 /* ---- scalar variants (ops/elementwise.c) ------------------------------- */
-tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s);  /* x + s */
-tg_tensor *tg_mul_scalar(tg_tape *tp, tg_tensor *x, double s);  /* x * s */
-tg_tensor *tg_rsub_scalar(tg_tape *tp, double s, tg_tensor *x); /* s - x */
-tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x); /* s / x */
-tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p);  /* x ^ p; d/dx = p x^(p-1) */
+TG_API tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s);  /* x + s */
+TG_API tg_tensor *tg_mul_scalar(tg_tape *tp, tg_tensor *x, double s);  /* x * s */
+TG_API tg_tensor *tg_rsub_scalar(tg_tape *tp, double s, tg_tensor *x); /* s - x */
+TG_API tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x); /* s / x */
+TG_API tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p);  /* x ^ p; d/dx = p x^(p-1) */
 
 /* ---- elementwise unary (ops/activation.c) ------------------------------ */
-tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x);      /* -x */
-tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x);      /* e^x;          d = e^x */
-tg_tensor *tg_log(tg_tape *tp, tg_tensor *x);      /* ln x;         d = 1/x */
-tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x);     /* sqrt x;       d = 1/(2 sqrt x) */
-tg_tensor *tg_square(tg_tape *tp, tg_tensor *x);   /* x^2;          d = 2x */
-tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x);      /* |x|;          d = sign x (0 at 0) */
-tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x);  /* 1/(1+e^-x);   d = y(1-y) */
-tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x);     /* tanh x;       d = 1-y^2 */
-tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x);     /* max(x, 0);    d = [x > 0] */
-tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x); /* ln(1+e^x);    d = sigmoid x */
+TG_API tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x);      /* -x */
+TG_API tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x);      /* e^x;          d = e^x */
+TG_API tg_tensor *tg_log(tg_tape *tp, tg_tensor *x);      /* ln x;         d = 1/x */
+TG_API tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x);     /* sqrt x;       d = 1/(2 sqrt x) */
+TG_API tg_tensor *tg_square(tg_tape *tp, tg_tensor *x);   /* x^2;          d = 2x */
+TG_API tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x);      /* |x|;          d = sign x (0 at 0) */
+TG_API tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x);  /* 1/(1+e^-x);   d = y(1-y) */
+TG_API tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x);     /* tanh x;       d = 1-y^2 */
+TG_API tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x);     /* max(x, 0);    d = [x > 0] */
+TG_API tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x); /* ln(1+e^x);    d = sigmoid x */
 /* Non-differentiable helpers (gradient zero), used by backward rules. */
-tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x); /* -1, 0, 1 */
-tg_tensor *tg_step(tg_tape *tp, tg_tensor *x); /* [x > 0] as 0/1 */
+TG_API tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x); /* -1, 0, 1 */
+TG_API tg_tensor *tg_step(tg_tape *tp, tg_tensor *x); /* [x > 0] as 0/1 */
 /* Identity whose gradient is zero (stop-gradient). */
-tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x);
+TG_API tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x);
 /* Convert dtype; the gradient is cast back. */
-tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt);
+TG_API tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt);
 
 /* ---- reductions (ops/reduce.c) ----------------------------------------- */
-tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x);  /* sum of all elements, 0-d */
-tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d */
+TG_API tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x);  /* sum of all elements, 0-d */
+TG_API tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d */
 /* Sum / mean over the listed axes (negative counts from the end).  axes NULL
  * (with naxes 0) reduces every axis; a non-NULL empty list reduces none. */
-tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
-tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
+TG_API tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
+TG_API tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* Max along one axis; the gradient goes to the first arg-max (a NaN counts
  * as the largest value, as in NumPy). */
-tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
+TG_API tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
 /* Sum x down to a shape it broadcasts to (the adjoint of tg_broadcast_to). */
-tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
 
 /* ---- shape (ops/shape.c) ------------------------------------------------ */
 /* Same data, new shape; one extent may be -1 (inferred). */
-tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
 /* Output axis i is input axis perm[i]. */
-tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm);
-tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1);
+TG_API tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm);
+TG_API tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1);
 /* Elements start, start+step, ... < stop along axis (step >= 1; negative
  * start/stop count from the end, as in Python). */
-tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t stop, int64_t step);
+TG_API tg_tensor *tg_slice(tg_tape *tp, tg_tensor *x, int axis, int64_t start, int64_t stop,
+                           int64_t step);
 /* The adjoint of tg_slice: a zero tensor of shape with x written at
  * start, start+step, ... along axis. */
-tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
-                    int64_t start, int64_t step);
-tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis);
-tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
+                           int64_t start, int64_t step);
+TG_API tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis);
+TG_API tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
 
 /* ---- linear algebra (ops/matmul.c) ------------------------------------- */
 /* a @ b: (M,K)@(K,N) -> (M,N); (B,M,K)@(B,K,N) -> (B,M,N);
  * (B,M,K)@(K,N) -> (B,M,N); (M,K)@(B,K,N) -> (B,M,N).
  * d/da = g @ b^T, d/db = a^T @ g (summed over the batch for a shared 2-d operand). */
-tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
 /* op(a) @ op(b) with op = transpose of the last two axes when the flag is set;
  * no transposed copy is made. */
-tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
+TG_API tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
 
 /* ---- softmax (ops/softmax.c) -------------------------------------------- */
 /* y = e^(x - max) / sum e^(x - max) along axis; dx = y (g - sum(g y)). */
-tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis);
+TG_API tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis);
 /* y = x - max - log sum e^(x - max); dx = g - e^y sum g. */
-tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis);
+TG_API tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis);
 
 /* ---- losses (ops/loss.c) ------------------------------------------------ */
 typedef enum tg_reduction { TG_REDUCE_SUM = 0, TG_REDUCE_MEAN = 1 } tg_reduction;
 /* 1/2 sum (t - y)^2  (seed 000 eq. 3). */
-tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
+TG_API tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* mean (t - y)^2 over all elements. */
-tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
+TG_API tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* -[t log p + (1-t) log(1-p)] summed or averaged over all elements
  * (seed 000 eq. 4). */
-tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red);
+TG_API tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red);
 /* The same on logits z (p = sigmoid z), computed stably:
  * softplus(z) - t z. */
-tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red);
+TG_API tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_reduction red);
 /* Softmax cross-entropy over the last axis of logits z (N,C) or (C):
  * -sum_c t_c log softmax(z)_c, summed or averaged over the N rows.
  * targets: same shape as z (one-hot or any distribution). */
-tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
+TG_API tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
                                     tg_reduction red);
 /* The same with class indices (PyTorch's cross_entropy with class
  * indices): labels is a TG_I64 tensor of z's shape without the class axis,
@@ -117,12 +122,12 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *target
  * range is an error naming the row, the label and C (TG_ERR_ARG); labels
  * of another dtype or shape are TG_ERR_DTYPE / TG_ERR_SHAPE.  The labels
  * are read when the op is recorded (they get no gradient). */
-tg_tensor *tg_softmax_cross_entropy_index(tg_tape *tp, tg_tensor *z, const tg_tensor *labels,
+TG_API tg_tensor *tg_softmax_cross_entropy_index(tg_tape *tp, tg_tensor *z, const tg_tensor *labels,
                                           tg_reduction red);
 /* Deprecated (kept for one release): labels[i] in [0, C) for each of the
  * n = N rows (n = 1 for 1-D z) as int32_t.  Use
  * tg_softmax_cross_entropy_index with a TG_I64 label tensor. */
-TG_DEPRECATED("use tg_softmax_cross_entropy_index with a TG_I64 label tensor")
+TG_API TG_DEPRECATED("use tg_softmax_cross_entropy_index with a TG_I64 label tensor")
 tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
                                            int64_t n, tg_reduction red);
 
@@ -135,27 +140,27 @@ tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int3
  * dx = full convolution of dy with w (correlation with the flipped kernel),
  * dw[f,c,p,q] = sum_{n,i,j} dy[n,f,i,j] x[n,c, i*sh - ph + p, j*sw - pw + q],
  * db[f] = sum_{n,i,j} dy[n,f,i,j]; derivatives of any order. */
-tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride_h,
-                     int stride_w, int pad_h, int pad_w);
+TG_API tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride_h,
+                            int stride_w, int pad_h, int pad_w);
 /* The column matrix A (C*KH*KW, N*OH*OW) of x (N,C,H,W) (seed 002, U = W A + b):
  *   A[(c*KH + p)*KW + q, (n*OH + i)*OW + j] = x[n,c, i*sh - ph + p, j*sw - pw + q]
  * (0 in the padding); d = col2im. */
-tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                     int pad_h, int pad_w);
+TG_API tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
+                            int pad_h, int pad_w);
 /* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) with every
  * entry of cols added where im2col reads it (padding entries dropped); d = im2col. */
-tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
-                     int stride_h, int stride_w, int pad_h, int pad_w);
+TG_API tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh,
+                            int kw, int stride_h, int stride_w, int pad_h, int pad_w);
 /* y[n,c,i,j] = max of the kh x kw window at (i*sh - ph, j*sw - pw) (padding
  * never wins; ph <= kh/2, pw <= kw/2); the gradient goes to the first arg-max. */
-tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                         int pad_h, int pad_w);
+TG_API tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h,
+                                int stride_w, int pad_h, int pad_w);
 /* y[n,c,i,j] = (1/(kh kw)) sum of the same window, padding counted as zeros;
  * dx = the adjoint spreading g/(kh kw) over each window. */
-tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                         int pad_h, int pad_w);
+TG_API tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h,
+                                int stride_w, int pad_h, int pad_w);
 /* (N, d1, ..., dk) -> (N, d1 * ... * dk): conv features to a dense layer (a reshape). */
-tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x);
+TG_API tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x);
 
 #ifdef __cplusplus
 }

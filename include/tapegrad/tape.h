@@ -2,6 +2,8 @@
 #ifndef TAPEGRAD_TAPE_H
 #define TAPEGRAD_TAPE_H
 
+#include "export.h"
+
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -41,27 +43,27 @@ typedef struct tg_tape_options {
 } tg_tape_options;
 
 /* A new empty tape; opts may be NULL for defaults.  NULL on out of memory. */
-tg_tape *tg_tape_new(const tg_tape_options *opts);
-void tg_tape_free(tg_tape *tp);
+TG_API tg_tape *tg_tape_new(const tg_tape_options *opts);
+TG_API void tg_tape_free(tg_tape *tp);
 /* Forget every node and tape-owned tensor and clear the error; keeps the
  * memory, so a loop of reset + forward + backward allocates nothing after
  * its first steps.  Tape-owned tensors from before are invalid afterwards:
  * an op given one made before the last reset fails with TG_ERR_TAPE
  * ("stale"); docs/api.md says what is caught and what is not. */
-void tg_tape_reset(tg_tape *tp);
+TG_API void tg_tape_reset(tg_tape *tp);
 
 /* The first error is sticky: every later op returns NULL without effect. */
-tg_status tg_tape_status(const tg_tape *tp);
+TG_API tg_status tg_tape_status(const tg_tape *tp);
 /* Message of the first error ("matmul: (3,4) @ (5,2): inner dimensions
  * differ"), or "" when there is none. */
-const char *tg_tape_error(const tg_tape *tp);
+TG_API const char *tg_tape_error(const tg_tape *tp);
 /* Index of the node during which the error happened (-1 if none or outside
  * any node). */
-int64_t tg_tape_error_node(const tg_tape *tp);
+TG_API int64_t tg_tape_error_node(const tg_tape *tp);
 
-void tg_tape_set_anomaly(tg_tape *tp, bool on);
+TG_API void tg_tape_set_anomaly(tg_tape *tp, bool on);
 /* The tape's RNG (seeded from options.seed). */
-tg_rng *tg_tape_rng(tg_tape *tp);
+TG_API tg_rng *tg_tape_rng(tg_tape *tp);
 
 typedef struct tg_tape_stats {
     int64_t nodes;         /* nodes recorded */
@@ -71,12 +73,17 @@ typedef struct tg_tape_stats {
     size_t bytes_reserved; /* arena bytes held (chunks) */
     int64_t mallocs;       /* heap allocations made by this tape so far */
 } tg_tape_stats;
-tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
+/* What the tape holds and has used (tg_tape_stats above); zeros and
+ * TG_ERR_NULL in tg_last_error() for a NULL tape. */
+TG_API tg_tape_stats tg_tape_usage(const tg_tape *tp);
+/* The name before the tg_<object>_<verb> pattern (a function cannot take
+ * the type's name tg_tape_stats): deprecated, removed in the next release. */
+TG_API TG_DEPRECATED("use tg_tape_usage") tg_tape_stats tg_tape_get_stats(const tg_tape *tp);
 
 /* The Wengert list as text, one node a line:
  *   %7 = sigmoid(%6)  f32[128,512]
  * User-owned inputs print as $0, $1, ... */
-void tg_tape_print(const tg_tape *tp, FILE *f);
+TG_API void tg_tape_print(const tg_tape *tp, FILE *f);
 
 /* Explain mode: while f is set, every backward sweep on this tape
  * (tg_backward, tg_grad, tg_vjp) writes what it does, step by step: for each
@@ -86,11 +93,11 @@ void tg_tape_print(const tg_tape *tp, FILE *f);
  * elements show their values, larger ones norm/min/max.  Text or a Markdown
  * table.  f NULL turns it off. */
 typedef enum tg_explain_format { TG_EXPLAIN_TEXT = 0, TG_EXPLAIN_MARKDOWN = 1 } tg_explain_format;
-void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel);
+TG_API void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel);
 
 /* Graphviz DOT of the graph; tensors with at most small_numel elements show
  * their values (and gradients when known). */
-tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel);
+TG_API tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef TAPEGRAD_TENSOR_H
 #define TAPEGRAD_TENSOR_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,38 +62,39 @@ typedef enum tg_status {
 } tg_status;
 
 /* A short fixed description of a status code ("shape mismatch", ...). */
-const char *tg_strerror(tg_status s);
+TG_API const char *tg_strerror(tg_status s);
 
 /* Errors of calls that have no tape (tensor creation, copy, ...) are kept per
  * thread: the status and message of the most recent failure. */
-tg_status tg_last_status(void);
-const char *tg_last_error(void);
+TG_API tg_status tg_last_status(void);
+TG_API const char *tg_last_error(void);
 
 typedef struct tg_tensor tg_tensor;
 typedef struct tg_tape tg_tape;
 
 /* Size in bytes of one element of the dtype. */
-size_t tg_dtype_size(tg_dtype dt);
-const char *tg_dtype_name(tg_dtype dt);
+TG_API size_t tg_dtype_size(tg_dtype dt);
+TG_API const char *tg_dtype_name(tg_dtype dt);
 
 /* ---- user-owned tensors ------------------------------------------------ */
 /* All creation functions return NULL (and set tg_last_status) on bad
  * arguments or out of memory.  A dimension may be 0 (an empty tensor). */
-tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape); /* zero-filled */
-tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape);
-tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape);
-tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value);
+TG_API tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape); /* zero-filled */
+TG_API tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value);
 /* 1-D tensor start, start+step, ... while < stop (> stop for negative step). */
-tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step);
+TG_API tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step);
 /* Copies n = prod(shape) values from data (of dtype dt). */
-tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data);
+TG_API tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data);
 /* Copies from a double array whatever the tensor's dtype (convenient in tests). */
-tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data);
-tg_tensor *tg_tensor_scalar(tg_dtype dt, double value); /* 0-d tensor */
+TG_API tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape,
+                                     const double *data);
+TG_API tg_tensor *tg_tensor_scalar(tg_dtype dt, double value); /* 0-d tensor */
 /* A user-owned deep copy of any tensor (its values; not its grad). */
-tg_tensor *tg_tensor_clone(const tg_tensor *t);
+TG_API tg_tensor *tg_tensor_clone(const tg_tensor *t);
 /* A user-owned copy converted to another dtype. */
-tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt);
+TG_API tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt);
 /* Frees a user-owned tensor and its gradient.  NULL is ignored.  A tensor a
  * tape has recorded stays allocated until every such tape is reset or
  * freed (then it goes): the tape can still run backward over it, a new op
@@ -100,7 +103,7 @@ tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt);
  * (freed with its parameter) or a tape-owned tensor (freed by its tape),
  * this does nothing and sets tg_last_status to TG_ERR_ARG; so does freeing
  * a tensor twice while a tape keeps it. */
-void tg_tensor_free(tg_tensor *t);
+TG_API void tg_tensor_free(tg_tensor *t);
 
 /* ---- seeded random numbers --------------------------------------------- */
 /* A small explicit RNG state (xoshiro256**), so the same seed gives the same
@@ -108,29 +111,29 @@ void tg_tensor_free(tg_tensor *t);
 typedef struct tg_rng {
     uint64_t s[4];
 } tg_rng;
-void tg_rng_seed(tg_rng *r, uint64_t seed);
-uint64_t tg_rng_next(tg_rng *r);
-double tg_rng_uniform(tg_rng *r); /* in [0, 1) */
-double tg_rng_normal(tg_rng *r);  /* standard normal (Box-Muller) */
+TG_API void tg_rng_seed(tg_rng *r, uint64_t seed);
+TG_API uint64_t tg_rng_next(tg_rng *r);
+TG_API double tg_rng_uniform(tg_rng *r); /* in [0, 1) */
+TG_API double tg_rng_normal(tg_rng *r);  /* standard normal (Box-Muller) */
 /* Fill a tensor: uniform in [lo, hi) / normal(mean, std); f32 and f64 only
  * (an i64 tensor is TG_ERR_DTYPE). */
-tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi);
-tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std);
-tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
-tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
+TG_API tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi);
+TG_API tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std);
+TG_API tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
+TG_API tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r);
 
 /* ---- properties -------------------------------------------------------- */
-tg_dtype tg_tensor_dtype(const tg_tensor *t);
-int tg_tensor_ndim(const tg_tensor *t);
+TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t);
+TG_API int tg_tensor_ndim(const tg_tensor *t);
 /* Pointer to ndim extents; valid while the tensor lives. */
-const int64_t *tg_tensor_shape(const tg_tensor *t);
-int64_t tg_tensor_dim(const tg_tensor *t, int axis); /* negative axis counts from the end */
-int64_t tg_tensor_numel(const tg_tensor *t);
+TG_API const int64_t *tg_tensor_shape(const tg_tensor *t);
+TG_API int64_t tg_tensor_dim(const tg_tensor *t, int axis); /* negative axis counts from the end */
+TG_API int64_t tg_tensor_numel(const tg_tensor *t);
 /* The tape that owns t, or NULL for a user-owned tensor. */
-tg_tape *tg_tensor_tape(const tg_tensor *t);
-bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
+TG_API tg_tape *tg_tensor_tape(const tg_tensor *t);
+TG_API bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
 /* Formats "f64[2,3]" into buf (always NUL-terminated); returns buf. */
-char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
+TG_API char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
 
 /* ---- data access ------------------------------------------------------- */
 /* Raw contiguous data.  Writing into a tape-owned tensor after it has been
@@ -140,38 +143,38 @@ char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
  * nodes use the values they recorded): update parameters after backward.
  * Every library call that writes a user tensor's data (tg_tensor_set*,
  * fill*, copy, the tg_init_* functions, tg_optim_step, tg_batches_next,
- * tg_load_safetensors_into) counts as a new version of it, and
+ * tg_safetensors_load_into) counts as a new version of it, and
  * tg_backward/tg_grad fail (TG_ERR_TAPE, naming the op and input) when a
  * recorded tensor's version changed since.  A write through this pointer
  * cannot be seen: call tg_tensor_mark_modified after one. */
-void *tg_tensor_data(tg_tensor *t);
-const void *tg_tensor_data_const(const tg_tensor *t);
+TG_API void *tg_tensor_data(tg_tensor *t);
+TG_API const void *tg_tensor_data_const(const tg_tensor *t);
 /* Typed views: NULL if the dtype differs. */
-double *tg_tensor_f64(tg_tensor *t);
-float *tg_tensor_f32(tg_tensor *t);
-int64_t *tg_tensor_i64(tg_tensor *t);
+TG_API double *tg_tensor_f64(tg_tensor *t);
+TG_API float *tg_tensor_f32(tg_tensor *t);
+TG_API int64_t *tg_tensor_i64(tg_tensor *t);
 /* Element at a flat (row-major) index / at a multi-index; as double. */
-double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
-void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v);
-double tg_tensor_get(const tg_tensor *t, const int64_t *idx);
-void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v);
+TG_API double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
+TG_API void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v);
+TG_API double tg_tensor_get(const tg_tensor *t, const int64_t *idx);
+TG_API void tg_tensor_set(tg_tensor *t, const int64_t *idx, double v);
 /* Fill every element with v. */
-tg_status tg_tensor_fill(tg_tensor *t, double v);
+TG_API tg_status tg_tensor_fill(tg_tensor *t, double v);
 /* Tell the library t's data was written through tg_tensor_data (a new
  * version, as the calls above make). */
-tg_status tg_tensor_mark_modified(tg_tensor *t);
+TG_API tg_status tg_tensor_mark_modified(tg_tensor *t);
 /* Copy values from src into dst (same shape; dtypes may differ: converted). */
-tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
+TG_API tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
 /* Copy all values into out[numel] as doubles. */
-tg_status tg_tensor_to_f64(const tg_tensor *t, double *out);
+TG_API tg_status tg_tensor_to_f64(const tg_tensor *t, double *out);
 /* Print shape and values (at most max_elems, 0 = all) to f. */
-void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems);
+TG_API void tg_tensor_print(FILE *f, const char *name, const tg_tensor *t, int64_t max_elems);
 
 /* ---- gradients --------------------------------------------------------- */
 /* Mark a user-owned tensor as a parameter: tg_backward writes its gradient.
  * Not an i64 tensor (TG_ERR_DTYPE: integers have no gradient). */
-tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
-bool tg_tensor_requires_grad(const tg_tensor *t);
+TG_API tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on);
+TG_API bool tg_tensor_requires_grad(const tg_tensor *t);
 /* The gradient written by the last tg_backward, or NULL when none has
  * written one: the tensor does not require grad, no tg_backward has run
  * since it does, the outputs of those that ran do not depend on it (a
@@ -185,9 +188,9 @@ bool tg_tensor_requires_grad(const tg_tensor *t);
  * rather than keeping the pointer; it belongs to its parameter (freed with
  * it: tg_tensor_free refuses it).  For a tape-owned tensor marked with
  * tg_retain_grad it is tape-owned. */
-tg_tensor *tg_tensor_grad(const tg_tensor *t);
+TG_API tg_tensor *tg_tensor_grad(const tg_tensor *t);
 /* Set the gradient of a user-owned tensor to zero (keeps its storage). */
-void tg_tensor_zero_grad(tg_tensor *t);
+TG_API void tg_tensor_zero_grad(tg_tensor *t);
 
 /* ---- allocation hooks -------------------------------------------------- */
 /* Every allocation of the library goes through these.  Passing NULLs restores
@@ -198,23 +201,7 @@ typedef struct tg_allocator {
     void (*free_fn)(void *p, void *ctx);
     void *ctx;
 } tg_allocator;
-void tg_set_allocator(const tg_allocator *a);
-
-/* ---- matrix products: the backend ------------------------------------- */
-/* What matrix products (matmul, conv2d, ...) run on, e.g. "OpenBLAS 0.3.21
- * NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64" (the last
- * word but one: the CPU kernels OpenBLAS chose) or "built-in gemm", into buf
- * (always NUL-terminated when size > 0); returns buf. */
-char *tg_gemm_describe(char *buf, size_t size);
-/* Whether matrix products run on kernels much slower than this CPU allows.
- * OpenBLAS releases before 0.3.25 do not recognise some newer x86-64 models
- * and fall back to their generic SSE3 ("Prescott") kernels: gemm 2-4x
- * slower than with the CPU's AVX2 or AVX-512 kernels.  The remedy is the
- * environment variable OPENBLAS_CORETYPE, which OpenBLAS reads when it is
- * loaded: it must be set before the program starts.  When so, writes one
- * line of advice naming the value to set into advice (if not NULL; always
- * NUL-terminated when size > 0) and returns true. */
-bool tg_gemm_slow_kernels(char *advice, size_t size);
+TG_API void tg_set_allocator(const tg_allocator *a);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,9 @@
 #ifndef TAPEGRAD_VERIFY_H
 #define TAPEGRAD_VERIFY_H
 
-#include "check.h"
+#include "export.h"
+
+#include "gradcheck.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +46,7 @@ typedef enum tg_delta_verdict {
 } tg_delta_verdict;
 
 /* "agrees", "DIVERGES", "not informative", "agrees (upstream)". */
-const char *tg_delta_verdict_name(tg_delta_verdict v);
+TG_API const char *tg_delta_verdict_name(tg_delta_verdict v);
 
 typedef struct tg_delta_result {
     tg_delta_verdict verdict;
@@ -71,12 +73,12 @@ typedef struct tg_delta_result {
  * argument, a tensor not recorded on tp, a shape mismatch, the tape in
  * error; tg_last_error says which).  The adjoints are computed on tp (its
  * arena grows; nothing is recorded and no .grad is touched). */
-tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_entry *entries,
-                         double rtol, double atol, tg_delta_result *results, int *first);
+TG_API tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_entry *entries,
+                                double rtol, double atol, tg_delta_result *results, int *first);
 /* The report, one line per entry in walk order (loss first), then the
  * diverging entry's worst element in full. */
-void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
-                           const tg_delta_result *results);
+TG_API void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
+                                  const tg_delta_result *results);
 
 /* ---- higher order -------------------------------------------------------- */
 
@@ -85,16 +87,16 @@ void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
  * recorded (create-graph mode), dotted with vs, and differentiated again.
  * vs[j] has xs[j]'s shape and dtype.  out[i] is tape-owned; with
  * create_graph the product is itself recorded (third order). */
-tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor *const *vs,
-                 tg_tensor **out, bool create_graph);
+TG_API tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs,
+                        tg_tensor *const *vs, tg_tensor **out, bool create_graph);
 /* The full Jacobian dy/dx as a user-owned 2-d tensor (numel(y), numel(x))
  * in x's dtype, row i = the vector-Jacobian product with the unit seed e_i
  * (flat row-major indices).  One reverse sweep per element of y: for small
  * problems.  NULL on error (the tape's error says why). */
-tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
+TG_API tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
 /* The Hessian of a one-element y with respect to x, (numel(x), numel(x)),
  * user-owned: the Jacobian of the recorded gradient. */
-tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
+TG_API tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
 
 /* Second derivatives against finite differences of gradients.  With
  * f = sum(out * r) (r fixed random; f = out for a one-element output) and
@@ -104,10 +106,10 @@ tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
  * over reverse, the numeric side central differences of G, i.e. of the
  * gradient.  Which inputs are checked, the options, the reports and the
  * return value are tg_gradcheck's (opts->seed also seeds r and u). */
-tg_status tg_gradgradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
-                           const tg_gradcheck_options *opts, tg_compare_report *reports);
-tg_status tg_gradgradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
-                                 const tg_gradcheck_options *opts);
+TG_API tg_status tg_gradgradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                                  const tg_gradcheck_options *opts, tg_compare_report *reports);
+TG_API tg_status tg_gradgradcheck_print(FILE *f, tg_fn fn, void *ctx, int n,
+                                        tg_tensor *const *inputs, const tg_gradcheck_options *opts);
 
 /* ---- precision: replay in f32 and in f64 ---------------------------------- */
 
@@ -151,10 +153,10 @@ typedef struct tg_replay_report {
  * rounding of a few dozen f32 ops gives).  Returns TG_OK (flags or not; see
  * rep->n_flagged) or the status of a failure (tg_last_error says why).  The
  * inputs are not touched. */
-tg_status tg_replay_f64(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs, double threshold,
-                        tg_replay_report *rep);
-void tg_replay_report_print(FILE *f, const tg_replay_report *rep);
-void tg_replay_report_free(tg_replay_report *rep);
+TG_API tg_status tg_replay_f64(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                               double threshold, tg_replay_report *rep);
+TG_API void tg_replay_report_print(FILE *f, const tg_replay_report *rep);
+TG_API void tg_replay_report_free(tg_replay_report *rep);
 
 /* ---- memory report (core/tape_report.c) ------------------------------------ */
 
@@ -170,7 +172,7 @@ typedef struct tg_node_memory {
 } tg_node_memory;
 
 /* The memory of node i (0 <= i < nodes).  TG_ERR_ARG for a bad index. */
-tg_status tg_tape_node_memory(const tg_tape *tp, int64_t i, tg_node_memory *m);
+TG_API tg_status tg_tape_node_memory(const tg_tape *tp, int64_t i, tg_node_memory *m);
 
 enum {
     TG_PRINT_MEMORY = 1 /* per node: output, attrs, aux, inputs kept; arena totals */
@@ -178,15 +180,15 @@ enum {
 /* tg_tape_print with options: flags 0 prints exactly tg_tape_print's list;
  * TG_PRINT_MEMORY adds the bytes each node keeps for backward and a summary
  * with the arena's bytes in use, high-water mark and reserve. */
-void tg_tape_print_ex(const tg_tape *tp, FILE *f, unsigned flags);
+TG_API void tg_tape_print_ex(const tg_tape *tp, FILE *f, unsigned flags);
 
 /* ---- report text into a buffer -------------------------------------------- */
 /* The text tg_compare_report_print writes, into buf (always NUL-terminated,
  * truncated to size); returns the length the full text needs. */
-size_t tg_compare_report_format(char *buf, size_t size, const char *label,
-                                const tg_compare_report *r);
-size_t tg_delta_report_format(char *buf, size_t size, int n, const tg_delta_entry *entries,
-                              const tg_delta_result *results);
+TG_API size_t tg_compare_report_format(char *buf, size_t size, const char *label,
+                                       const tg_compare_report *r);
+TG_API size_t tg_delta_report_format(char *buf, size_t size, int n, const tg_delta_entry *entries,
+                                     const tg_delta_result *results);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "../kernels/stream.h"
 #include "checked.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -379,6 +380,11 @@ tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */
 bool tg__same_dtype(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor *b);
+/* Is t 4-d of shape (a,b,c,d)?  Else a shape error "op: what is (..),
+ * expected (a,b,c,d)": the internal conv and pool ops check a gradient
+ * handed in against the shape their geometry implies. */
+bool tg__expect_shape4(tg_tape *tp, const char *op, const char *what, const tg_tensor *t, int64_t a,
+                       int64_t b, int64_t c, int64_t d);
 /* Normalise axis (negative from the end) against ndim; error names op. */
 bool tg__norm_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *out);
 /* Zeros / a constant-filled tape tensor (not recorded: a constant). */
@@ -399,16 +405,25 @@ bool tg__broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, i
 void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out, int64_t *strides);
 
 /* ---- typed kernels: one body, instantiated for float and double ---------- */
+/* Float dtypes only: every op refuses any other dtype in its operand checks,
+ * before it dispatches, so the last arm is unreachable; should a new dtype
+ * get through, it stops on the assert rather than being read as float. */
 #define TG_DISPATCH(dt, T, ...)                                                                    \
     do {                                                                                           \
         if ((dt) == TG_F64) {                                                                      \
             typedef double T;                                                                      \
             __VA_ARGS__                                                                            \
-        } else {                                                                                   \
+        } else if ((dt) == TG_F32) {                                                               \
             typedef float T;                                                                       \
             __VA_ARGS__                                                                            \
+        } else {                                                                                   \
+            assert(!"TG_DISPATCH: a dtype that is not f32 or f64");                                \
         }                                                                                          \
     } while (0)
+
+/* Element k of a buffer of es-byte elements (dtype-generic code). */
+#define TG_AT(p, k, es)     ((const char *)(p) + (size_t)(k) * (es))
+#define TG_AT_MUT(p, k, es) ((char *)(p) + (size_t)(k) * (es))
 
 #define TG_EXP(x)    _Generic((x), float : expf, default : exp)(x)
 #define TG_LOG(x)    _Generic((x), float : logf, default : log)(x)
@@ -472,7 +487,7 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
  * recording of a scalar tape writes about 170 bytes per op, the reverse
  * sweep reads most of them back).  Never faults: the address may lie past
  * the block, so it is formed as an integer.  (Without -mprfchw, gcc makes
- * a write hint a plain prefetch; that is what was measured.) */
+ * a write hint a plain prefetch.) */
 #define TG_PREFETCH(p, off, w)                                                                     \
     __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)(intptr_t)(off)), (w))
 

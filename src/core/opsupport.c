@@ -10,6 +10,19 @@ bool tg__same_dtype(tg_tape *tp, const char *op, const tg_tensor *a, const tg_te
     return false;
 }
 
+bool tg__expect_shape4(tg_tape *tp, const char *op, const char *what, const tg_tensor *t, int64_t a,
+                       int64_t b, int64_t c, int64_t d)
+{
+    if (t->ndim == 4 && t->shape[0] == a && t->shape[1] == b && t->shape[2] == c &&
+        t->shape[3] == d)
+        return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s is %s, expected (%lld,%lld,%lld,%lld)", op, what,
+                 tg__shape_str(t, s, sizeof s), (long long)a, (long long)b, (long long)c,
+                 (long long)d);
+    return false;
+}
+
 bool tg__norm_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *out)
 {
     int a = axis < 0 ? axis + x->ndim : axis;

@@ -285,18 +285,18 @@ static void *links_alloc(tg_tape *tp, size_t n)
     /* Recording a scalar tape streams writes through three arrays: the
      * arena (tensors), the links and the nodes, each into lines not yet
      * cached, and stalls once the stores waiting for them fill the store
-     * buffer.  Asking for the lines some ops ahead, for writing, took a
-     * quarter off B1's record phase. */
+     * buffer.  Asking for the lines some ops ahead, for writing, has them
+     * cached by the time the stores arrive. */
     TG_PREFETCH(p, 512, 1);
     if (!p) tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes of node inputs", n);
     return p;
 }
 
-tg_tape_stats tg_tape_get_stats(const tg_tape *tp)
+tg_tape_stats tg_tape_usage(const tg_tape *tp)
 {
     tg_tape_stats s = {0};
     if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_get_stats: tape is NULL");
+        tg__set_last(TG_ERR_NULL, "tape_usage: tape is NULL");
         return s;
     }
     s.nodes = tp->n_nodes;
@@ -934,8 +934,8 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
         for (int i = 0; i < n_aux; i++) a[i] = aux[i];
     }
     /* Written in place, each field once: a node built on the stack and
-     * copied into the array was read back in 16-byte pieces before its
-     * narrower stores had landed, a store-forwarding stall on every op. */
+     * copied into the array would be read back in 16-byte pieces before its
+     * narrower stores land, a store-forwarding stall on every op. */
     tg_node *const nd = tp->nodes + tp->n_nodes;
     TG_PREFETCH(nd, 16 * sizeof *nd, 1); /* see links_alloc */
     nd->op = op;

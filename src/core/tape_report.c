@@ -95,7 +95,7 @@ void tg_tape_print_ex(const tg_tape *tp, FILE *f, unsigned flags)
         tot_attr += m.attr_bytes;
         tot_aux += m.aux_bytes;
     }
-    tg_tape_stats s = tg_tape_get_stats(tp);
+    tg_tape_stats s = tg_tape_usage(tp);
     fprintf(f,
             "memory: %lld nodes; outputs %zu B, attributes %zu B, aux tensors %zu B saved for "
             "backward\n",

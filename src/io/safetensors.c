@@ -261,42 +261,42 @@ static void sort_by_name(int *order, int n, const char *const *names)
     }
 }
 
-tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
+tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
                               tg_tensor *const *tensors)
 {
     if (!path || (n > 0 && (!names || !tensors))) {
-        tg__set_last(TG_ERR_NULL, "save_safetensors: %s is NULL",
+        tg__set_last(TG_ERR_NULL, "safetensors_save: %s is NULL",
                      !path    ? "path"
                      : !names ? "names"
                               : "tensors");
         return TG_ERR_NULL;
     }
     if (n < 0) {
-        tg__set_last(TG_ERR_ARG, "save_safetensors: %s: %d tensors", path, n);
+        tg__set_last(TG_ERR_ARG, "safetensors_save: %s: %d tensors", path, n);
         return TG_ERR_ARG;
     }
     for (int i = 0; i < n; i++) {
         if (!names[i] || !tensors[i]) {
-            tg__set_last(TG_ERR_NULL, "save_safetensors: %s: %s %d is NULL", path,
+            tg__set_last(TG_ERR_NULL, "safetensors_save: %s: %s %d is NULL", path,
                          !names[i] ? "name" : "tensor", i);
             return TG_ERR_NULL;
         }
         if (!strcmp(names[i], META_KEY)) {
-            tg__set_last(TG_ERR_ARG, "save_safetensors: %s: the name \"%s\" is reserved", path,
+            tg__set_last(TG_ERR_ARG, "safetensors_save: %s: the name \"%s\" is reserved", path,
                          META_KEY);
             return TG_ERR_ARG;
         }
     }
     int *order = tg__malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     if (!order) {
-        tg__set_last(TG_ERR_NOMEM, "save_safetensors: %s: out of memory", path);
+        tg__set_last(TG_ERR_NOMEM, "safetensors_save: %s: out of memory", path);
         return TG_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) order[i] = i;
     sort_by_name(order, n, names);
     for (int i = 1; i < n; i++)
         if (!strcmp(names[order[i - 1]], names[order[i]])) {
-            tg__set_last(TG_ERR_ARG, "save_safetensors: %s: the name \"%s\" is used twice", path,
+            tg__set_last(TG_ERR_ARG, "safetensors_save: %s: the name \"%s\" is used twice", path,
                          names[order[i]]);
             tg__free(order);
             return TG_ERR_ARG;
@@ -330,7 +330,7 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
     if (h.oom) {
         tg__free(h.p);
         tg__free(order);
-        tg__set_last(TG_ERR_NOMEM, "save_safetensors: %s: out of memory for the header", path);
+        tg__set_last(TG_ERR_NOMEM, "safetensors_save: %s: out of memory for the header", path);
         return TG_ERR_NOMEM;
     }
 
@@ -339,8 +339,8 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
      * and a reader sees either the old file or the new one, whole. */
     unsigned char *conv = NULL;
     tg_status st = TG_OK;
-    char *tmp = NULL, *target = save_target("save_safetensors", path);
-    FILE *f = target ? create_temp("save_safetensors", path, target, &tmp) : NULL;
+    char *tmp = NULL, *target = save_target("safetensors_save", path);
+    FILE *f = target ? create_temp("safetensors_save", path, target, &tmp) : NULL;
     if (!f) {
         st = tg_last_status();
         goto done;
@@ -358,7 +358,7 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
             conv = tg__malloc(ne * es);
             if (!conv) {
                 st = TG_ERR_NOMEM;
-                tg__set_last(st, "save_safetensors: %s: out of memory", path);
+                tg__set_last(st, "safetensors_save: %s: out of memory", path);
                 break;
             }
             copy_le(conv, t->data, ne, es);
@@ -374,11 +374,11 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
     }
     if (st == TG_OK && !ok) {
         st = TG_ERR_IO;
-        tg__set_last(st, "save_safetensors: %s: write failed: %s", path, strerror(werr));
+        tg__set_last(st, "safetensors_save: %s: write failed: %s", path, strerror(werr));
     }
     if (st == TG_OK && rename(tmp, target) != 0) {
         st = TG_ERR_IO;
-        tg__set_last(st, "save_safetensors: %s: cannot replace %s: %s", path, target,
+        tg__set_last(st, "safetensors_save: %s: cannot replace %s: %s", path, target,
                      strerror(errno));
     }
     if (st != TG_OK) remove(tmp);
@@ -1073,9 +1073,9 @@ static void entry_to_tensor(const stfile *sf, const entry *e, tg_tensor *t)
     }
 }
 
-tg_status tg_load_safetensors(const char *path, tg_named_tensors *out)
+tg_status tg_safetensors_load(const char *path, tg_named_tensors *out)
 {
-    const char *fn = "load_safetensors";
+    const char *fn = "safetensors_load";
     if (out) *out = (tg_named_tensors){0};
     if (!path || !out) {
         tg__set_last(TG_ERR_NULL, "%s: %s is NULL", fn, !path ? "path" : "out");
@@ -1144,10 +1144,10 @@ void tg_named_tensors_free(tg_named_tensors *t)
     *t = (tg_named_tensors){0};
 }
 
-tg_status tg_load_safetensors_into(const char *path, int n, const char *const *names,
+tg_status tg_safetensors_load_into(const char *path, int n, const char *const *names,
                                    tg_tensor *const *tensors)
 {
-    const char *fn = "load_safetensors_into";
+    const char *fn = "safetensors_load_into";
     if (!path || (n > 0 && (!names || !tensors))) {
         tg__set_last(TG_ERR_NULL, "%s: %s is NULL", fn,
                      !path    ? "path"

@@ -16,8 +16,8 @@
  * adds the same runs back into the phases before folding them into the
  * plane.  In the extended layout (im2col.h), whose output rows are PC wide
  * like the phases', the OH runs of a tap are one contiguous run: one copy or
- * add per tap instead of OH short ones (OW is 14 for the B4 network's
- * second layer, where that per-run work was most of the cost).  Making the
+ * add per tap instead of OH short ones (for a narrow output the work per
+ * run, not per element, dominates).  Making the
  * phases touches each input element once; the column matrix has
  * KH*KW/(SH*SW) times as many. */
 #include "im2col.h"
@@ -246,8 +246,8 @@ static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
 
 /* Kernel tap p reads phase row block p % S, from phase row p / S (the same
  * for columns): the loops over taps keep both as counters, stepped by
- * tap_next, instead of dividing for every tap (two divisions a tap were a
- * third of im2col's time on B4).  The phase run of tap (p, q) (its output
+ * tap_next, instead of dividing for every tap (two divisions cost more
+ * than the short run a tap copies).  The phase run of tap (p, q) (its output
  * row 0) is at (pa * SW + qa) * PS + pd * PC + qd in plane c's phases. */
 static inline void tap_next(int64_t *a, int64_t *d, int64_t s)
 {
@@ -301,7 +301,7 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
  * the sum over its taps t of row_t[e - off_t], every tap readable over the
  * whole phase thanks to the margins, so the taps are gathered four at a
  * time, each phase element written ceil(taps / 4) times instead of once
- * per tap (B4's second layer: 10 passes over a phase instead of 25). */
+ * per tap. */
 #define GATHER_PHASES(T)                                                                           \
     do {                                                                                           \
         for (int64_t a = 0; a < SH; a++)                                                           \

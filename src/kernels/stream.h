@@ -2,20 +2,19 @@
  *
  * An ordinary store to a line that is not in cache first reads the line from
  * memory (read for ownership), so a kernel writing an 80 MB output moves
- * 160 MB.  A non-temporal store writes the line without reading it.  On this
- * project's machines (Xeon, 2 MiB+ L2) a chain of two n-element f64 kernels
- * ran about 1.3x faster for n = 2M (16 MB per array) and 1.7x faster for
- * n = 4M to 10M; at n = 1M (8 MB) it made no difference or lost, because
- * the next op reads the output back from cache.  Hence the threshold: only
- * outputs of at least TG_STREAM_MIN_BYTES are streamed (B2, the 10^7-element
- * Rosenbrock, writes about a dozen such arrays per step).
+ * 160 MB.  A non-temporal store writes the line without reading it, but
+ * also leaves it out of cache: an output small enough to stay in cache is
+ * read back from there by the next op, and streaming it gains nothing or
+ * loses.  Hence the threshold: only outputs of at least
+ * TG_STREAM_MIN_BYTES, well beyond the caches, are streamed (the
+ * measurements behind it: docs/performance.md).
  *
  * The stores are SSE2's (baseline x86-64), so they are legal in every
  * TG_CLONES version: 512 bytes of output are computed into a local array (a
  * loop the compiler vectorises for the clone's width) and written out with
- * 16-byte streaming stores.  Computing straight into registers, one 64-byte
- * line at a time, was not vectorised by gcc 12 at -O3, and a 4 KiB staging
- * array ran slower than plain stores (4 KiB aliasing with the inputs).  On
+ * 16-byte streaming stores.  The staging array is small: one of 4 KiB
+ * aliases with the inputs (4 KiB aliasing), and computing straight into
+ * registers a line at a time is a loop the compiler does not vectorise.  On
  * other targets the loop is the plain one.  The result is the same bits
  * either way: only the path of the bytes to memory differs. */
 #ifndef TG_STREAM_H

@@ -1,6 +1,6 @@
 /* Elementary functions in plain arithmetic that the compiler can vectorise
  * (no libm call, no branch), for the f32 kernels whose cost is the function
- * itself (the sigmoid of a training step: about 100k values per B3 step).
+ * itself (e.g. the sigmoid of an MLP's hidden layer).
  * f64 kernels keep libm. */
 #ifndef TG_VMATH_H
 #define TG_VMATH_H

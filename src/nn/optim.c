@@ -152,8 +152,7 @@ static double grad_at(const tg_tensor *gt, int64_t k)
 /* g = grad + wd w;  v = mu v + g;  w -= lr v   (mu = 0: w -= lr g)
  * The loops over the usual case (the gradient in the parameter's dtype) are
  * plain, with restrict pointers and the momentum test outside, so that they
- * vectorise (the update was a quarter of the Fashion-MNIST MLP's training
- * time, one element at a time); the arithmetic per element is the same. */
+ * vectorise; the arithmetic per element is the same. */
 TG_CLONES static void sgd_param(const tg_optim *o, int i, tg_tensor *w, const tg_tensor *gt)
 {
     const double lr = o->lr, mu = o->momentum, wd = o->weight_decay;

@@ -65,8 +65,8 @@ static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
  * output row padded from OW to PC columns with zeros), where each kernel
  * tap's row is one contiguous copy (im2col) or add (col2im) instead of OH
  * short ones, which is most of what those kernels cost; the gemms then work
- * on LX = OH*PC columns (PC/OW more flops: 16/14 for the B4 network's second
- * layer), and G_n and y[n] are widened to / narrowed from that layout
+ * on LX = OH*PC columns (PC/OW times the flops), and G_n and y[n] are
+ * widened to / narrowed from that layout
  * (F*OH rows, cheap beside the block's R*OH).  Where PC = OW (a 1x1 kernel,
  * a stride as large as the kernel) the two layouts are the same and the
  * gemms read and write y and g in place. */
@@ -139,9 +139,6 @@ static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F
     return true;
 }
 
-#define AT(p, k)     ((const char *)(p) + (size_t)(k)*es)
-#define AT_MUT(p, k) ((char *)(p) + (size_t)(k)*es)
-
 /* rows rows of OW: y (+)= the first OW of each row of PC in src */
 static void narrow_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const void *src, void *y,
                         bool acc)
@@ -180,7 +177,7 @@ static void widen_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const 
 {
     const size_t es = tg_dtype_size(dt);
     for (int64_t r = 0; r < rows; r++)
-        memcpy(AT_MUT(dst, r * PC), AT(src, r * OW), (size_t)OW * es);
+        memcpy(TG_AT_MUT(dst, r * PC, es), TG_AT(src, r * OW, es), (size_t)OW * es);
 }
 
 /* y (+)= conv(x, w), y (N, F, OH, OW). */
@@ -193,20 +190,20 @@ static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void
     const tg__conv_geom g1 = one_image(g);
     for (int64_t n = 0; n < g->N; n++) {
         /* the padding columns' products are dropped: no zeros needed */
-        tg__im2col_ext(dt, &g1, AT(x, n * CHW), b->cols, b->work, false);
+        tg__im2col_ext(dt, &g1, TG_AT(x, n * CHW, es), b->cols, b->work, false);
         if (LX == L) {
             tg__gemm(dt, false, false, F, L, R, 1.0, w, R, b->cols, L, acc ? 1.0 : 0.0,
-                     AT_MUT(y, n * F * L), L);
+                     TG_AT_MUT(y, n * F * L, es), L);
             continue;
         }
         tg__gemm(dt, false, false, F, LX, R, 1.0, w, R, b->cols, LX, 0.0, b->fx, LX);
-        narrow_rows(dt, F * g->OH, g->OW, b->PC, b->fx, AT_MUT(y, n * F * L), acc);
+        narrow_rows(dt, F * g->OH, g->OW, b->PC, b->fx, TG_AT_MUT(y, n * F * L, es), acc);
     }
 }
 
 /* Are all n values finite?  On the bits (an all-ones exponent is Inf or
  * NaN), OR-ed over the array: a loop GCC vectorises, unlike isfinite's
- * compare-and-branch (4.7% of a B4 step before). */
+ * compare-and-branch. */
 static bool all_finite(tg_dtype dt, int64_t n, const void *v)
 {
     const unsigned char *p = v;
@@ -243,21 +240,21 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
                   CHW = g->C * g->H * g->W;
     const tg__conv_geom g1 = one_image(g);
     const bool clear = LX != L && !all_finite(dt, F * R, w);
-    void *cols = AT_MUT(b->cols, M);
+    void *cols = TG_AT_MUT(b->cols, M, es);
     if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
     for (int64_t r = 0; M > 0 && r < R; r++) {
-        memset(AT_MUT(b->cols, r * LD), 0, (size_t)M * es);
-        memset(AT_MUT(b->cols, r * LD + M + LX), 0, (size_t)M * es);
+        memset(TG_AT_MUT(b->cols, r * LD, es), 0, (size_t)M * es);
+        memset(TG_AT_MUT(b->cols, r * LD + M + LX, es), 0, (size_t)M * es);
     }
     for (int64_t n = 0; n < g->N; n++) {
-        const void *gn = AT(gy, n * F * L);
+        const void *gn = TG_AT(gy, n * F * L, es);
         if (LX != L) {
             widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
             gn = b->fx;
         }
         tg__gemm(dt, true, false, R, LX, F, 1.0, w, R, gn, LX, 0.0, cols, LD);
         if (clear) tg__cols_ext_clear_pad(dt, &g1, R, cols, LD);
-        tg__col2im_ext(dt, &g1, cols, LD, AT_MUT(dx, n * CHW), acc, b->work);
+        tg__col2im_ext(dt, &g1, cols, LD, TG_AT_MUT(dx, n * CHW, es), acc, b->work);
     }
 }
 
@@ -266,9 +263,8 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
  * forward pass: that is written once and read twice beyond the cache).
  * With more rows R than filters F the sum is made transposed, dW^T += A_n
  * G_n^T (R x F), and transposed into dw once: OpenBLAS's kernels run such a
- * product (many rows, few columns) faster, e.g. B4's second layer's 64 of
- * them 1.17 against 1.68 ms with its SkylakeX kernels, 1.69 against 2.11 ms
- * with its Haswell ones (B4 step 10.5 -> 9.8 ms with the latter). */
+ * product (many rows, few columns) faster than the one with few rows and
+ * many columns (docs/performance.md has the measurements). */
 static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
                          const void *gy, void *dw, bool acc, const conv_blk *b)
 {
@@ -281,11 +277,11 @@ static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
     for (int64_t n = 0; n < g->N; n++) {
         /* G_n's padding columns are zeros: the block's need only be zero
-         * when the image has a non-finite pixel (0 * Inf is NaN); zeroing
-         * them was 30% of the block's making */
-        const void *xn = AT(x, n * CHW);
+         * when the image has a non-finite pixel (0 * Inf is NaN), so they
+         * are zeroed only then (zeroing is a pass over the whole block) */
+        const void *xn = TG_AT(x, n * CHW, es);
         tg__im2col_ext(dt, &g1, xn, b->cols, b->work, LX != L && !all_finite(dt, CHW, xn));
-        const void *gn = AT(gy, n * F * L);
+        const void *gn = TG_AT(gy, n * F * L, es);
         if (LX != L) {
             widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
             gn = b->fx;
@@ -429,22 +425,9 @@ static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_
                                            weight_grad_direct, NULL};
 
 /* The three internal ops are only reached from conv2d and from each other's
- * backward rules, with shapes that follow from the geometry; a mismatch here
- * means a gradient of the wrong shape was handed in (a bug), reported as a
- * shape error rather than read out of bounds. */
-static bool expect_shape(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
-                         int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    if (t->ndim == 4 && t->shape[0] == a && t->shape[1] == b && t->shape[2] == c &&
-        t->shape[3] == d)
-        return true;
-    char s[TG_SHAPE_BUF];
-    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s is %s, expected (%lld,%lld,%lld,%lld)", op, what,
-                 tg__shape_str(t, s, sizeof s), (long long)a, (long long)b, (long long)c,
-                 (long long)d);
-    return false;
-}
-
+ * backward rules, with shapes that follow from the geometry; a mismatch
+ * (tg__expect_shape4) means a gradient of the wrong shape was handed in (a
+ * bug), reported as a shape error rather than read out of bounds. */
 static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
                            const tg__conv_geom *g)
 {
@@ -453,8 +436,8 @@ static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b
     if (!tg_tape_check_inputs(tp, k_conv2d.name, n_in, in)) return NULL;
     if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
     const int64_t F = w->shape[0];
-    if (!expect_shape(tp, "conv2d", "the input", x, g->N, g->C, g->H, g->W) ||
-        !expect_shape(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
+    if (!tg__expect_shape4(tp, "conv2d", "the input", x, g->N, g->C, g->H, g->W) ||
+        !tg__expect_shape4(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
         return NULL;
     const tg_dtype dt = x->dtype;
     const int64_t L = g->OH * g->OW;
@@ -485,8 +468,8 @@ static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, cons
     if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
     if (!tg__same_dtype(tp, name, gy, w)) return NULL;
     const int64_t F = w->ndim == 4 ? w->shape[0] : -1;
-    if (!expect_shape(tp, name, "the weight", w, F, g->C, g->KH, g->KW) ||
-        !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
+    if (!tg__expect_shape4(tp, name, "the weight", w, F, g->C, g->KH, g->KW) ||
+        !tg__expect_shape4(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = gy->dtype;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
@@ -505,8 +488,8 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
     const char *name = k_conv2d_weight_grad.name;
     if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
     if (!tg__same_dtype(tp, name, x, gy)) return NULL;
-    if (!expect_shape(tp, name, "the input", x, g->N, g->C, g->H, g->W) ||
-        !expect_shape(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
+    if (!tg__expect_shape4(tp, name, "the input", x, g->N, g->C, g->H, g->W) ||
+        !tg__expect_shape4(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = x->dtype;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C, g->KH, g->KW});
@@ -679,7 +662,7 @@ static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
-    if (!expect_shape(tp, "im2col", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    if (!tg__expect_shape4(tp, "im2col", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 2,
                                    (const int64_t[]){tg__conv_geom_rows(g), tg__conv_geom_cols(g)});
     if (!out) return NULL;

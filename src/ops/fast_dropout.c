@@ -1,9 +1,9 @@
 /* The elementwise end of a fast-dropout layer (seed 000, eqs 26-28) as one
  * op:  n' = p a / sqrt(1 + c q),  c = (pi / 8) p (1 - p),
  * with a = o @ w and q = (o*o) @ (w*w) the layer's two matrix products, so
- * mu = p a and s2 = p (1 - p) q.  Written as separate ops it was six passes
- * over the layer's output forward and as many backward (a seventh of B5's
- * step outside the gemms); here it is one each way.
+ * mu = p a and s2 = p (1 - p) q.  Written as separate ops it would be six
+ * passes over the layer's output forward and as many backward; here it is
+ * one each way.
  *
  * Its rules, with t = c q + 1 (so n' = p a / sqrt(t)):
  *   dn'/da = p / sqrt(t)

@@ -143,8 +143,6 @@ static tg_status matmul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
  * successive gemms (beta 1 after the first); under a plain 3-d A the sum for
  * B is the one folded product, as above.  No temporaries, no transposed
  * copies. */
-#define AT(p, k)     ((const char *)(p) + (size_t)(k)*es)
-#define AT_MUT(p, k) ((char *)(p) + (size_t)(k)*es)
 
 static void mm_direct_a(const tg_tensor *a, const tg_tensor *b, const tg_tensor *g, bool ta,
                         bool tb, const mm_dims *d, tg_tensor *da, bool acc)
@@ -161,8 +159,8 @@ static void mm_direct_a(const tg_tensor *a, const tg_tensor *b, const tg_tensor 
     if (d->batch == 0 && !acc) tg_tensor_fill(da, 0.0); /* an empty sum (2-d a) */
     for (int64_t i = 0; i < d->batch; i++) {
         const double beta = acc || (a->ndim == 2 && i > 0) ? 1.0 : 0.0;
-        const void *gi = AT(g->data, i * M * N), *bi = AT(b->data, i * sb);
-        void *di = AT_MUT(da->data, i * sd);
+        const void *gi = TG_AT(g->data, i * M * N, es), *bi = TG_AT(b->data, i * sb, es);
+        void *di = TG_AT_MUT(da->data, i * sd, es);
         if (!ta) /* dA = G op(B)^T */
             tg__gemm(dt, false, !tb, M, K, N, 1.0, gi, N, bi, ldb, beta, di, K);
         else /* dA = op(B) G^T */
@@ -190,8 +188,8 @@ static void mm_direct_b(const tg_tensor *a, const tg_tensor *b, const tg_tensor 
     if (d->batch == 0 && !acc) tg_tensor_fill(db, 0.0); /* an empty sum (2-d b) */
     for (int64_t i = 0; i < d->batch; i++) {
         const double beta = acc || (b->ndim == 2 && i > 0) ? 1.0 : 0.0;
-        const void *gi = AT(g->data, i * M * N), *ai = AT(a->data, i * sa);
-        void *di = AT_MUT(db->data, i * sd);
+        const void *gi = TG_AT(g->data, i * M * N, es), *ai = TG_AT(a->data, i * sa, es);
+        void *di = TG_AT_MUT(db->data, i * sd, es);
         if (!tb) /* dB = op(A)^T G */
             tg__gemm(dt, !ta, false, K, N, M, 1.0, ai, lda, gi, N, beta, di, N);
         else /* dB = G^T op(A) */

@@ -26,19 +26,6 @@ typedef struct pool_attr {
     const int64_t *idx; /* max: arg-max per output element (tape arena) */
 } pool_attr;
 
-static bool expect_shape(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
-                         int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    if (t->ndim == 4 && t->shape[0] == a && t->shape[1] == b && t->shape[2] == c &&
-        t->shape[3] == d)
-        return true;
-    char s[TG_SHAPE_BUF];
-    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s is %s, expected (%lld,%lld,%lld,%lld)", op, what,
-                 tg__shape_str(t, s, sizeof s), (long long)a, (long long)b, (long long)c,
-                 (long long)d);
-    return false;
-}
-
 /* ---- the kernels, each storing or (acc) adding into its destination ------- */
 /* o[k] (+)= x[idx[k]], k < n */
 static void gather_kernel(tg_dtype dt, int64_t n, const int64_t *idx, const void *x, void *out,
@@ -115,7 +102,7 @@ static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
     const char *name = k_max_pool2d_gather.name;
     const tg__conv_geom *g = &at->g;
     if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
-    if (!expect_shape(tp, name, "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    if (!tg__expect_shape4(tp, name, "the input", x, g->N, g->C, g->H, g->W)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
     if (!out) return NULL;
     gather_kernel(x->dtype, out->numel, at->idx, x->data, out->data, false);
@@ -128,7 +115,8 @@ static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *gy, const pool_attr *at)
     const char *name = k_max_pool2d_backward.name;
     const tg__conv_geom *g = &at->g;
     if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
-    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
+    if (!tg__expect_shape4(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW))
+        return NULL;
     tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
     scatter_kernel(gy->dtype, gy->numel, at->idx, gy->data, out->data, out->numel, false);
@@ -248,7 +236,7 @@ static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_avg_pool2d.name, 1, in)) return NULL;
-    if (!expect_shape(tp, "avg_pool2d", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
+    if (!tg__expect_shape4(tp, "avg_pool2d", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
     if (!out) return NULL;
     avg_kernel(g, x->dtype, x->data, out->data, false);
@@ -261,7 +249,8 @@ static tg_tensor *avg_adjoint_op(tg_tape *tp, tg_tensor *gy, const tg__conv_geom
     tg_tensor *in[1] = {gy};
     const char *name = k_avg_pool2d_backward.name;
     if (!tg_tape_check_inputs(tp, name, 1, in)) return NULL;
-    if (!expect_shape(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW)) return NULL;
+    if (!tg__expect_shape4(tp, name, "the output gradient", gy, g->N, g->C, g->OH, g->OW))
+        return NULL;
     tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
     avg_adjoint_kernel(g, gy->dtype, gy->data, out->data, false);

@@ -3,16 +3,6 @@
 #include "../core/internal.h"
 #include "../kernels/wsum.h"
 
-/* "(2,3)" for an extent list that is not (yet) a tensor, e.g. a target shape. */
-static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
-{
-    size_t k = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < n && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? "," : "", (long long)s[i]);
-    if (k < size) snprintf(buf + k, size - k, ")");
-    return buf;
-}
-
 /* The product of extents [from, to) of x, checked (tg__extents_product):
  * within TG_NUMEL_MAX for a tensor's shape; should a tensor with no
  * elements carry extents whose product is not, 0, an extent over which the
@@ -333,7 +323,7 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
     if (!ok) {
         char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
         if (ndim >= 0 && ndim <= TG_MAX_DIMS && (ndim == 0 || shape))
-            dims_str(ndim, shape, t, sizeof t);
+            tg__dims_str(ndim, shape, t, sizeof t);
         else
             snprintf(t, sizeof t, "a %d-d shape%s", ndim, shape ? "" : " (NULL)");
         tg_tape_fail(tp, TG_ERR_SHAPE,

@@ -3,16 +3,6 @@
  * works through all of them. */
 #include "../core/internal.h"
 
-/* "(2,3)" for an extent list that is not (yet) a tensor, e.g. a target shape. */
-static char *dims_str(int n, const int64_t *s, char *buf, size_t size)
-{
-    size_t k = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < n && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? "," : "", (long long)s[i]);
-    if (k < size) snprintf(buf + k, size - k, ")");
-    return buf;
-}
-
 /* Direct rules hand over a gradient that is a contiguous block of g without a
  * copy: a view of g's data from element off, with the shape of input i. */
 static tg_status view_add(tg_tape *tp, const tg_node *n, tg_grad_sink *k, int i, const tg_tensor *g,
@@ -85,7 +75,7 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
             tg_tape_fail(tp, TG_ERR_SHAPE,
                          "reshape: %s (%lld elements) to %s: cannot infer axis %d",
                          tg__shape_str(x, s, sizeof s), (long long)x->numel,
-                         dims_str(ndim, shape, t, sizeof t), infer);
+                         tg__dims_str(ndim, shape, t, sizeof t), infer);
             return NULL;
         }
         sh[infer] = x->numel / known;
@@ -95,7 +85,7 @@ tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
         char t[TG_SHAPE_BUF];
         tg_tape_fail(tp, TG_ERR_SHAPE, "reshape: %s (%lld elements) to %s (%lld elements)",
                      tg__shape_str(x, s, sizeof s), (long long)x->numel,
-                     dims_str(ndim, shape, t, sizeof t), (long long)known);
+                     tg__dims_str(ndim, shape, t, sizeof t), (long long)known);
         return NULL;
     }
     tg_tensor *out = tg__tape_alloc_view(tp, x, ndim, sh);
@@ -144,7 +134,7 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
     if (!ok) {
         char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
         if (ndim >= 0 && ndim <= TG_MAX_DIMS && (ndim == 0 || shape))
-            dims_str(ndim, shape, t, sizeof t);
+            tg__dims_str(ndim, shape, t, sizeof t);
         else
             snprintf(t, sizeof t, "a %d-d shape%s", ndim, shape ? "" : " (NULL)");
         tg_tape_fail(tp, TG_ERR_SHAPE, "broadcast_to: %s does not broadcast to %s",
@@ -156,7 +146,7 @@ tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
         char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
         tg_tape_fail(tp, TG_ERR_SHAPE,
                      "broadcast_to: %s to %s: the result has more than %lld elements",
-                     tg__shape_str(x, s, sizeof s), dims_str(ndim, shape, t, sizeof t),
+                     tg__shape_str(x, s, sizeof s), tg__dims_str(ndim, shape, t, sizeof t),
                      (long long)TG_NUMEL_MAX);
         return NULL;
     }
@@ -516,7 +506,7 @@ tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, i
     }
     slice_attr at = {.start = start, .step = step};
     if (!tg__norm_axis(tp, k_embed.name, x, axis, &at.axis)) return NULL;
-    dims_str(ndim, shape, t, sizeof t);
+    tg__dims_str(ndim, shape, t, sizeof t);
     bool ok = true;
     for (int d = 0; d < ndim; d++)
         ok = ok && shape[d] >= 0 && (d == at.axis || shape[d] == x->shape[d]);

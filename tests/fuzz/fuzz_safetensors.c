@@ -3,7 +3,7 @@
  * bounds, and must end in TG_OK or an error with a message.  A file that
  * loads is saved again and reloaded: the second load must give the same
  * names, shapes, dtypes and bit-identical data (the round trip is lossless),
- * and tg_load_safetensors_into must fill a tensor of the first entry's shape
+ * and tg_safetensors_load_into must fill a tensor of the first entry's shape
  * with the same values. */
 #include <tapegrad.h>
 
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write(in_path, data, size);
 
     tg_named_tensors a = {0};
-    tg_status st = tg_load_safetensors(in_path, &a);
+    tg_status st = tg_safetensors_load(in_path, &a);
     if (st != TG_OK) {
         CHECK(tg_last_status() == st);
         CHECK(tg_last_error()[0] != '\0');
@@ -37,10 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < a.n; i++) CHECK(a.names[i] && a.tensors[i]);
 
     /* round trip */
-    st = tg_save_safetensors(out_path, a.n, (const char *const *)a.names, a.tensors);
+    st = tg_safetensors_save(out_path, a.n, (const char *const *)a.names, a.tensors);
     CHECK(st == TG_OK);
     tg_named_tensors b = {0};
-    CHECK(tg_load_safetensors(out_path, &b) == TG_OK);
+    CHECK(tg_safetensors_load(out_path, &b) == TG_OK);
     CHECK(b.n == a.n);
     for (int i = 0; i < a.n; i++) {
         int j = 0;
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tg_tensor_new(dt, tg_tensor_ndim(a.tensors[0]), tg_tensor_shape(a.tensors[0]));
         CHECK(t != NULL);
         const char *name = a.names[0];
-        CHECK(tg_load_safetensors_into(in_path, 1, &name, &t) == TG_OK);
+        CHECK(tg_safetensors_load_into(in_path, 1, &name, &t) == TG_OK);
         for (int64_t k = 0; k < tg_tensor_numel(t); k++) {
             double x = tg_tensor_get_flat(t, k), y = tg_tensor_get_flat(a.tensors[0], k);
             CHECK(x == y || (x != x && y != y));

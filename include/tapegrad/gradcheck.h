@@ -1,7 +1,9 @@
 /* tapegrad: gradient checking by finite differences, and tensor comparison
  * with a readable report. */
-#ifndef TAPEGRAD_CHECK_H
-#define TAPEGRAD_CHECK_H
+#ifndef TAPEGRAD_GRADCHECK_H
+#define TAPEGRAD_GRADCHECK_H
+
+#include "export.h"
 
 #include "ops.h"
 
@@ -39,10 +41,10 @@ typedef struct tg_compare_report {
 
 /* allclose: |a - b| <= atol + rtol |b| elementwise.  report may be NULL.
  * Returns true when every element passes and the shapes match. */
-bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol,
-                tg_compare_report *report);
+TG_API bool tg_compare(const tg_tensor *a, const tg_tensor *b, double rtol, double atol,
+                       tg_compare_report *report);
 /* Writes a few lines describing the report (label names what was compared). */
-void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report *r);
+TG_API void tg_compare_report_print(FILE *f, const char *label, const tg_compare_report *r);
 
 /* A function to check: builds its output on tp from inputs[0..n-1] and
  * returns it (any shape; a non-scalar output is checked through the scalar
@@ -74,11 +76,11 @@ typedef struct tg_gradcheck_options {
  * backward against the exact derivative, so the default tolerances become
  * rtol 1e-4, atol 1e-5 (about 840 and 84 f32 epsilons: the rounding of a
  * few dozen f32 ops); options given explicitly are used as given. */
-tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
-                       const tg_gradcheck_options *opts, tg_compare_report *reports);
+TG_API tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                              const tg_gradcheck_options *opts, tg_compare_report *reports);
 /* Like tg_gradcheck, also writing a per-input report to f (NULL = none). */
-tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
-                             const tg_gradcheck_options *opts);
+TG_API tg_status tg_gradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                                    const tg_gradcheck_options *opts);
 
 #ifdef __cplusplus
 }
