@@ -22,24 +22,9 @@ enum {
 };
 
 typedef struct sweep {
-    int32_t nv;        /* values known when the sweep started */
-    bool *dep;         /* dep[id]: value depends on a target */
-    tg_tensor **grads; /* grads[id]: accumulated adjoint, or NULL */
-    /* owned[id]: grads[id] is a buffer this sweep made and nothing else
-     * references, so later contributions may be added into it in place.  An
-     * adopted first contribution is not owned: it may be another slot's
-     * adjoint, a forward tensor, or share data with one (a reshape view). */
-    bool *owned;
-    /* A direct sweep (no graph built, explain off) keeps each adjoint as bare
-     * data of its value's shape and dtype, described by state[id] and
-     * slot[id] (owned in the same sense as above: ADJ_INLINE or ADJ_OWNED);
-     * grads[] and owned[] are then unused.  No tensor header is made per
-     * adjoint (on a scalar tape that header was most of the sweep's
-     * memory), and a one-element adjoint lives in its slot. */
-    bool direct;
+    int32_t nv;     /* values known when the sweep started */
+    bool *dep;      /* dep[id]: value depends on a target */
     bool dep_ready; /* dep[] is already final: no forward pass needed */
-    uint8_t *state;
-    adj_slot *slot;
     /* tg_backward replacing .grad, in a direct sweep: a parameter's adjoint
      * buffer (when it has more than one element) is its spare (see struct
      * tg_tensor), which backward swaps with .grad's data once the sweep has
@@ -49,18 +34,49 @@ typedef struct sweep {
      * would write no gradient at all, and say nothing); tg_grad gives
      * zeros instead */
     bool need_dep;
+    bool create_graph; /* later contributions are summed by tg_add (recorded) */
+    bool explain;      /* explain mode narrates each rule and contribution */
+    /* The tag of the union below: a direct sweep (no graph built, explain
+     * off) keeps its adjoints in d, any other sweep in t. */
+    bool direct;
+    union {
+        /* Each adjoint as bare data of its value's shape and dtype,
+         * described by state[id] and slot[id] (ADJ_*).  No tensor header is
+         * made per adjoint (on a scalar tape that header was most of the
+         * sweep's memory), and a one-element adjoint lives in its slot. */
+        struct {
+            uint8_t *state;
+            adj_slot *slot;
+        } d;
+        /* Each adjoint as a tensor. */
+        struct {
+            tg_tensor **grads; /* grads[id]: accumulated adjoint, or NULL */
+            /* owned[id]: grads[id] is a buffer this sweep made and nothing
+             * else references, so later contributions may be added into it
+             * in place.  An adopted first contribution is not owned: it may
+             * be another slot's adjoint, a forward tensor, or share data
+             * with one (a reshape view). */
+            bool *owned;
+        } t;
+    };
 } sweep;
 
 /* A direct sweep's adjoint data of value id, or NULL for none. */
 static void *adj_data(const sweep *s, int32_t id)
 {
-    const uint8_t st = s->state[id];
-    return st == ADJ_INLINE ? (void *)&s->slot[id] : st != ADJ_NONE ? s->slot[id].p : NULL;
+    const uint8_t st = s->d.state[id];
+    return st == ADJ_INLINE ? (void *)&s->d.slot[id] : st != ADJ_NONE ? s->d.slot[id].p : NULL;
 }
 
 static bool adj_owned(const sweep *s, int32_t id)
 {
-    return s->state[id] == ADJ_INLINE || s->state[id] == ADJ_OWNED;
+    return s->d.state[id] == ADJ_INLINE || s->d.state[id] == ADJ_OWNED;
+}
+
+/* Has value id an adjoint yet (in either representation)? */
+static bool has_adjoint(const sweep *s, int32_t id)
+{
+    return s->direct ? s->d.state[id] != ADJ_NONE : s->t.grads[id] != NULL;
 }
 
 static tg_tensor *seed_tensor(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed)
@@ -155,8 +171,8 @@ static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
     const size_t bytes = (size_t)x->numel * tg_dtype_size(x->dtype);
     const void *src = adj_data(s, id); /* adopted, or NULL */
     if (x->numel == 1) {
-        if (src) memcpy(&s->slot[id], src, bytes); /* src is never this slot */
-        s->state[id] = ADJ_INLINE;
+        if (src) memcpy(&s->d.slot[id], src, bytes); /* src is never this slot */
+        s->d.state[id] = ADJ_INLINE;
         return true;
     }
     void *b = NULL;
@@ -165,8 +181,8 @@ static bool own_adjoint(tg_tape *tp, sweep *s, int32_t id, const tg_tensor *x)
     if (!b) b = tg__tape_scratch(tp, bytes + 1);
     if (!b) return false;
     if (src) memcpy(b, src, bytes);
-    s->slot[id].p = b;
-    s->state[id] = ADJ_OWNED;
+    s->d.slot[id].p = b;
+    s->d.state[id] = ADJ_OWNED;
     return true;
 }
 
@@ -188,7 +204,7 @@ tg_tensor *tg_grad_sink_buffer(tg_grad_sink *k, int i, bool *accumulate)
     const int32_t id = tg__node_in_id(k->nd, i);
     if (!s->dep[id]) return NULL;
     const tg_tensor *x = k->nd->in[i];
-    *accumulate = s->state[id] != ADJ_NONE;
+    *accumulate = s->d.state[id] != ADJ_NONE;
     if (!own_adjoint(k->tp, s, id, x)) return NULL;
     return header_of(&k->hdr[i], x, adj_data(s, id));
 }
@@ -231,9 +247,9 @@ tg_status tg_grad_sink_add(tg_grad_sink *k, int i, const tg_tensor *g)
                      tg_tensor_describe(x, b, sizeof b), i);
         return tg_tape_status(k->tp);
     }
-    if (s->state[id] == ADJ_NONE) {
-        s->slot[id].p = g->data; /* adopted: not owned, copied before any sum */
-        s->state[id] = ADJ_ADOPTED;
+    if (s->d.state[id] == ADJ_NONE) {
+        s->d.slot[id].p = g->data; /* adopted: not owned, copied before any sum */
+        s->d.state[id] = ADJ_ADOPTED;
         return TG_OK;
     }
     if (!own_adjoint(k->tp, s, id, x)) return tg_tape_status(k->tp);
@@ -260,18 +276,18 @@ static bool scalar_step(tg_tape *tp, sweep *s, const tg_node *np)
     for (int k = 0; k < np->n_in; k++) {
         const int32_t id = tg__node_in_id(np, k);
         if (!s->dep[id]) continue;
-        const uint8_t st = s->state[id];
+        const uint8_t st = s->d.state[id];
         const bool first = st == ADJ_NONE;
         if (first) {
-            s->state[id] = ADJ_INLINE;
+            s->d.state[id] = ADJ_INLINE;
         } else if (st == ADJ_ADOPTED && !own_adjoint(tp, s, id, np->in[k])) {
             return false; /* (tested here first: no call in the usual case) */
         }
         if (np->f32_mask >> k & 1) {
-            float *d = first ? &s->slot[id].f32 : adj_data(s, id);
+            float *d = first ? &s->d.slot[id].f32 : adj_data(s, id);
             *d = first ? (float)gin[k] : *d + (float)gin[k];
         } else {
-            double *d = first ? &s->slot[id].f64 : adj_data(s, id);
+            double *d = first ? &s->d.slot[id].f64 : adj_data(s, id);
             *d = first ? gin[k] : *d + gin[k];
         }
     }
@@ -284,7 +300,7 @@ static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
 {
     for (int k = 0; k < nd->n_in; k++) {
         const int32_t id = tg__node_in_id(nd, k);
-        if (!s->dep[id] || s->state[id] == ADJ_NONE) continue;
+        if (!s->dep[id] || s->d.state[id] == ADJ_NONE) continue;
         tg_tensor h;
         char what[64];
         snprintf(what, sizeof what, "the direct rule (gradient of input %d)", k);
@@ -295,23 +311,16 @@ static bool anomaly_inputs(tg_tape *tp, const sweep *s, const tg_node *nd)
     return true;
 }
 
-/* Runs the reverse sweep from y with the targets already marked in s->dep.
- * On return s->grads holds the adjoint of every value that has one. */
-static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed_in,
-                           bool create_graph, sweep *s)
-{
-    int32_t yid = tg__tape_value_id_lookup(tp, y);
-    if (yid < 0 || yid >= s->nv) {
-        tg_tape_fail(tp, TG_ERR_TAPE, "%s: the output is not recorded on this tape", what);
-        return tg_tape_status(tp);
-    }
-    tg_tensor *seed = seed_tensor(tp, what, y, seed_in);
-    if (!seed) return tg_tape_status(tp);
-    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+/* ---- the reverse sweep, step by step --------------------------------------- */
 
-    /* Forward sweep: which values depend on a target?  Only those need an
-     * adjoint, so the reverse sweep skips every other node. */
-    int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
+/* Step 1, dependency marking: which values depend on a target (marked in
+ * s->dep)?  Only those need an adjoint, so the reverse sweep skips every
+ * other node.  A forward pass over the nodes up to last (y's), unless the
+ * caller knows dep[] already.  False (tape error set) when the sweep must
+ * reach y and y depends on no target. */
+static bool mark_dependents(tg_tape *tp, const char *what, sweep *s, const tg_tensor *y,
+                            int32_t yid, int64_t last)
+{
     for (int64_t i = 0; !s->dep_ready && i <= last; i++) {
         const tg_node *n = tg__tape_node(tp, i);
         if (n->out_id >= s->nv) continue;
@@ -320,57 +329,252 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
         s->dep[n->out_id] = d;
     }
     if (s->need_dep && !s->dep[yid]) {
+        char a[TG_SHAPE_BUF + 8];
         tg_tape_fail(tp, TG_ERR_ARG,
                      "%s: the output %s depends on no tensor that requires grad (call "
                      "tg_tensor_set_requires_grad on the parameters)",
                      what, tg_tensor_describe(y, a, sizeof a));
-        return tg_tape_status(tp);
+        return false;
     }
-    tg__explain_begin(tp, what, y, seed);
-    const bool explain = tg__tape_explain(tp) != NULL;
-    /* Direct rules when no graph is built; explain mode narrates the
-     * op-built rules, whose steps are the ones it can name. */
-    s->direct = !create_graph && !explain;
-    s->spares = s->spares && s->direct;
+    return true;
+}
+
+/* Step 2, allocation: the adjoint arrays of the sweep's representation,
+ * none but y's (the seed, adopted) set; false on out of memory (tape error
+ * set). */
+static bool alloc_adjoints(tg_tape *tp, sweep *s, int32_t yid, tg_tensor *seed)
+{
+    const size_t nv = (size_t)s->nv;
     if (s->direct) {
-        s->state = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->state + 1);
-        s->slot = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->slot + 1);
-        if (!s->state || !s->slot) return tg_tape_status(tp);
-        memset(s->state, ADJ_NONE, (size_t)s->nv * sizeof *s->state);
-        s->slot[yid].p = seed->data;
-        s->state[yid] = ADJ_ADOPTED;
+        s->d.state = tg__tape_scratch(tp, nv * sizeof *s->d.state + 1);
+        s->d.slot = tg__tape_scratch(tp, nv * sizeof *s->d.slot + 1);
+        if (!s->d.state || !s->d.slot) return false;
+        memset(s->d.state, ADJ_NONE, nv * sizeof *s->d.state);
+        s->d.slot[yid].p = seed->data;
+        s->d.state[yid] = ADJ_ADOPTED;
     } else {
-        s->grads = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->grads + 1);
-        s->owned = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->owned + 1);
-        if (!s->grads || !s->owned) return tg_tape_status(tp);
-        memset(s->grads, 0, (size_t)s->nv * sizeof *s->grads);
-        memset(s->owned, 0, (size_t)s->nv * sizeof *s->owned);
-        s->grads[yid] = seed;
+        s->t.grads = tg__tape_scratch(tp, nv * sizeof *s->t.grads + 1);
+        s->t.owned = tg__tape_scratch(tp, nv * sizeof *s->t.owned + 1);
+        if (!s->t.grads || !s->t.owned) return false;
+        memset(s->t.grads, 0, nv * sizeof *s->t.grads);
+        memset(s->t.owned, 0, nv * sizeof *s->t.owned);
+        s->t.grads[yid] = seed;
     }
-    char contrib[512];
-    int64_t steps = 0;
+    return true;
+}
 
-    bool was_recording = tg__tape_recording(tp);
-    const bool *was_dep = tg__tape_dep(tp); /* a sweep inside a backward rule nests */
-    const int32_t was_n_dep = tg__tape_dep_count(tp);
-    const int64_t was_bw_node = tg__tape_set_backward_node(tp, -1);
-    tg__tape_set_recording(tp, create_graph);
+/* The tape state a sweep changes while it runs, restored when it ends: a
+ * sweep inside a backward rule nests. */
+typedef struct tape_state {
+    bool recording;
+    const bool *dep;
+    int32_t n_dep;
+    int64_t backward_node;
+} tape_state;
+
+/* Rules record only with create_graph, and ops see which values need a
+ * gradient (tg_node_needs_grad) through the tape's dep. */
+static tape_state sweep_enter(tg_tape *tp, const sweep *s)
+{
+    tape_state was;
+    was.recording = tg__tape_recording(tp);
+    was.dep = tg__tape_dep(tp);
+    was.n_dep = tg__tape_dep_count(tp);
+    was.backward_node = tg__tape_set_backward_node(tp, -1);
+    tg__tape_set_recording(tp, s->create_graph);
     tg__tape_set_dep(tp, s->dep, s->nv);
-    tg_tensor *gin_small[8];
+    return was;
+}
 
+static void sweep_leave(tg_tape *tp, const tape_state *was)
+{
+    tg__tape_set_backward_node(tp, was->backward_node);
+    tg__tape_set_recording(tp, was->recording);
+    tg__tape_set_dep(tp, was->dep, was->n_dep);
+}
+
+/* The nodes and their links are read backwards, a line or two each per step
+ * on a scalar tape, faster than the hardware fetches them: ask for them
+ * ahead of node i (the node 32 steps on, then the links it names, 16 steps
+ * on; a scalar node's values begin 16 or 24 bytes before its input
+ * pointers). */
+static inline void prefetch_nodes_ahead(const tg_node *np, int64_t i)
+{
+    if (i >= 32) TG_PREFETCH(np - 32, 0, 0);
+    if (i >= 16 && np[-16].n_in) TG_PREFETCH(np[-16].in, -24, 0);
+}
+
+/* Does any input of np need a gradient? */
+static bool any_input_dep(const sweep *s, const tg_node *np)
+{
+    bool any = false;
+    for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
+    return any;
+}
+
+/* Adds contribution gin[k] of node nd (made by its op-built rule; value ids
+ * from mark on were made by that call) into the adjoint of the node's input
+ * k, by the sweep's policy:
+ *  - direct: no graph is built, so the sum need not be an op.  The first
+ *    contribution is adopted and copied once before anything is added into
+ *    it (unless the rule just made it for this slot alone);
+ *  - create_graph: the sum is recorded, tg_add;
+ *  - explain without create_graph: the direct policy's in-place sum, on
+ *    tensors.
+ * Contributions to a value all arrive before its own node is processed
+ * (reverse topological order), so an owned buffer is never modified after it
+ * has been handed on.  False on failure (tape error set). */
+static bool accumulate(tg_tape *tp, sweep *s, const tg_node *nd, tg_tensor *const *gin, int k,
+                       int32_t mark)
+{
+    const int32_t id = tg__node_in_id(nd, k);
+    tg_tensor *c = gin[k];
+    if (s->direct) {
+        if (s->d.state[id] == ADJ_NONE) {
+            s->d.slot[id].p = c->data;
+            s->d.state[id] = fresh_unshared(c, mark, nd, gin, k) ? ADJ_OWNED : ADJ_ADOPTED;
+            return true;
+        }
+        if (!own_adjoint(tp, s, id, nd->in[k])) return false;
+        add_data(c->dtype, c->numel, adj_data(s, id), c->data);
+        tg_tensor h;
+        return !tg__tape_anomaly(tp) ||
+               tg__anomaly_check(tp, "add", header_of(&h, nd->in[k], adj_data(s, id)));
+    }
+    tg_tensor **acc = &s->t.grads[id];
+    if (!*acc) {
+        *acc = c; /* first contribution: adopted, no copy */
+        s->t.owned[id] = !s->create_graph && fresh_unshared(c, mark, nd, gin, k);
+        return true;
+    }
+    if (s->create_graph) {
+        tg_tensor *sum = tg_add(tp, *acc, c);
+        if (!sum) return false;
+        *acc = sum;
+        return true;
+    }
+    if (s->t.owned[id] && *acc == c) {
+        double_inplace(c); /* x * x gave g x to both slots */
+    } else {
+        if (!s->t.owned[id]) {
+            tg_tensor *copy = tg__const_copy(tp, *acc);
+            if (!copy) return false;
+            *acc = copy;
+            s->t.owned[id] = true;
+        }
+        tg__add_inplace(*acc, c);
+    }
+    return !tg__tape_anomaly(tp) || tg__anomaly_check(tp, "add", *acc);
+}
+
+/* accumulate, narrated by explain mode: the contribution, then the running
+ * total (none after the first). */
+static bool accumulate_explained(tg_tape *tp, sweep *s, const tg_node *nd, const tg_tensor *g,
+                                 tg_tensor *const *gin, int k, int32_t mark)
+{
+    char contrib[512];
+    const int32_t id = tg__node_in_id(nd, k);
+    const bool first = !s->t.grads[id];
+    tg__explain_summary(tp, gin[k], contrib, sizeof contrib);
+    if (!accumulate(tp, s, nd, gin, k, mark)) return false;
+    tg__explain_contrib(tp, nd, g, k, contrib, first ? NULL : s->t.grads[id]);
+    return true;
+}
+
+/* Step 3, the scalar step: scalar_step above, with anomaly mode's check. */
+static bool scalar_node(tg_tape *tp, sweep *s, const tg_node *np)
+{
+    if (!scalar_step(tp, s, np)) return false;
+    return !tg__tape_anomaly(tp) || anomaly_inputs(tp, s, np);
+}
+
+/* Step 4, the direct step: node i's direct rule writes into the adjoint
+ * buffers through a sink.  Nothing is recorded here, so np stays valid; g
+ * and the input buffers get headers on the stack (or scratch for many
+ * inputs).  False on failure (tape error set). */
+static bool direct_node(tg_tape *tp, const char *what, sweep *s, const tg_node *np, int64_t i)
+{
+    tg_tensor gh, hdr_small[4];
+    tg_tensor *hdr = hdr_small;
+    if (np->n_in > TG_ARRAY_LEN(hdr_small)) {
+        hdr = tg__tape_scratch(tp, (size_t)np->n_in * sizeof *hdr);
+        if (!hdr) return false;
+    }
+    tg_grad_sink sink = {tp, s, np, what, hdr};
+    tg_status st = np->op->direct(tp, np, header_of(&gh, np->out, adj_data(s, np->out_id)), &sink);
+    if (st != TG_OK || !tg__tape_ok(tp)) {
+        tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
+                     "%s: direct backward of %s (node %lld) failed", what, np->op->name,
+                     (long long)i);
+        return false;
+    }
+    return !tg__tape_anomaly(tp) || anomaly_inputs(tp, s, np);
+}
+
+/* Does the op-built rule's gradient gin[k] fit input k of nd?  A wrong
+ * custom rule is an error naming the op (tape error set), not memory
+ * corruption. */
+static bool gin_fits(tg_tape *tp, const char *what, const tg_node *nd, tg_tensor *const *gin, int k)
+{
+    if (tg_tensor_same_shape(gin[k], nd->in[k]) && gin[k]->dtype == nd->in[k]->dtype) return true;
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: backward of %s gave a %s gradient for its %s input %d",
+                 what, nd->op->name, tg_tensor_describe(gin[k], a, sizeof a),
+                 tg_tensor_describe(nd->in[k], b, sizeof b), k);
+    return false;
+}
+
+/* Step 5, the op-built step: node i's backward rule, built from ops
+ * (recorded with create_graph), returns each input's gradient as a tensor,
+ * accumulated into the input's adjoint.  False on failure (tape error set). */
+static bool rule_node(tg_tape *tp, const char *what, sweep *s, const tg_node *np, int64_t i)
+{
+    /* Copy the node: backward rules may record new nodes (create_graph),
+     * which can move the node array. */
+    tg_node nd = *np;
+    /* an op without a direct rule in a direct sweep: its rule needs g as a
+     * tape tensor (a view of the adjoint's data) */
+    tg_tensor *g =
+        s->direct ? tg__tape_wrap(tp, nd.out, adj_data(s, nd.out_id)) : s->t.grads[nd.out_id];
+    if (!g) return false;
+    tg_tensor *gin_small[8];
+    tg_tensor **gin = gin_small;
+    if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
+        gin = tg__tape_scratch(tp, (size_t)nd.n_in * sizeof *gin);
+        if (!gin) return false;
+    }
+    for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
+    const int32_t mark = tg__tape_num_values(tp);
+    tg__explain_node(tp, i, &nd, g);
+    tg_status st = nd.op->backward(tp, &nd, g, gin);
+    if (st != TG_OK || !tg__tape_ok(tp)) {
+        tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st, "%s: backward of %s (node %lld) failed",
+                     what, nd.op->name, (long long)i);
+        return false;
+    }
+    for (int k = 0; k < nd.n_in; k++) {
+        if (!gin[k] || !s->dep[tg__node_in_id(&nd, k)]) continue;
+        if (!gin_fits(tp, what, &nd, gin, k)) return false;
+        if (!(s->explain ? accumulate_explained(tp, s, &nd, g, gin, k, mark)
+                         : accumulate(tp, s, &nd, gin, k, mark)))
+            return false;
+    }
+    return true;
+}
+
+/* The reverse sweep proper, from node last down to node 0: each node whose
+ * output has an adjoint and depends on a target takes the scalar step, the
+ * direct step or the op-built step.  Returns the number of steps taken (for
+ * explain mode); stops at the first error (tape error set). */
+static int64_t sweep_nodes(tg_tape *tp, const char *what, sweep *s, int64_t last)
+{
+    int64_t steps = 0;
     for (int64_t i = last; i >= 0 && tg__tape_ok(tp); i--) {
         const tg_node *np = tg__tape_node(tp, i);
-        /* The nodes and their links are read backwards, a line or two each
-         * per step on a scalar tape, faster than the hardware fetches them:
-         * ask for them ahead (the node 32 steps on, then the links it
-         * names, 16 steps on; a scalar node's values begin 16 or 24 bytes
-         * before its input pointers) */
-        if (i >= 32) TG_PREFETCH(np - 32, 0, 0);
-        if (i >= 16 && np[-16].n_in) TG_PREFETCH(np[-16].in, -24, 0);
+        prefetch_nodes_ahead(np, i);
         const int32_t oid = np->out_id;
-        const bool has_g = s->direct ? s->state[oid] != ADJ_NONE : s->grads[oid] != NULL;
-        if (!has_g || !s->dep[oid] || !np->op->backward) continue;
-        /* anomaly mode names node i for what its rule and the sums below make */
+        if (!has_adjoint(s, oid) || !s->dep[oid] || !np->op->backward) continue;
+        /* anomaly mode names node i for what its rule and the sums make */
         if (s->direct && np->scalar) {
             /* no check first that an input needs a gradient: scalar_step
              * skips each that does not, and this is the path of a scalar
@@ -379,138 +583,56 @@ static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg
              * explain mode, which takes the other paths) */
             tg__tape_set_backward_node(tp, i);
             steps++;
-            if (!scalar_step(tp, s, np)) break;
-            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
+            if (!scalar_node(tp, s, np)) break;
             continue;
         }
-        bool any = false;
-        for (int k = 0; k < np->n_in; k++) any = any || s->dep[tg__node_in_id(np, k)];
-        if (!any) continue;
+        if (!any_input_dep(s, np)) continue;
         tg__tape_set_backward_node(tp, i);
         steps++;
-        if (s->direct && np->op->direct) {
-            /* nothing is recorded here, so np stays valid; g and the input
-             * buffers get headers on the stack (or scratch for many inputs) */
-            tg_tensor gh, hdr_small[4];
-            tg_tensor *hdr = hdr_small;
-            if (np->n_in > TG_ARRAY_LEN(hdr_small)) {
-                hdr = tg__tape_scratch(tp, (size_t)np->n_in * sizeof *hdr);
-                if (!hdr) break;
-            }
-            tg_grad_sink sink = {tp, s, np, what, hdr};
-            tg_status st = np->op->direct(tp, np, header_of(&gh, np->out, adj_data(s, oid)), &sink);
-            if (st != TG_OK || !tg__tape_ok(tp)) {
-                tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
-                             "%s: direct backward of %s (node %lld) failed", what, np->op->name,
-                             (long long)i);
-                break;
-            }
-            if (tg__tape_anomaly(tp) && !anomaly_inputs(tp, s, np)) break;
-            continue;
-        }
-        /* Copy the node: backward rules may record new nodes (create_graph),
-         * which can move the node array. */
-        tg_node nd = *np;
-        /* an op without a direct rule in a direct sweep: its rule needs g as
-         * a tape tensor (a view of the adjoint's data) */
-        tg_tensor *g = s->direct ? tg__tape_wrap(tp, nd.out, adj_data(s, oid)) : s->grads[oid];
-        if (!g) break;
-        tg_tensor **gin = gin_small;
-        if (nd.n_in > TG_ARRAY_LEN(gin_small)) {
-            gin = tg__tape_scratch(tp, (size_t)nd.n_in * sizeof *gin);
-            if (!gin) break;
-        }
-        for (int k = 0; k < nd.n_in; k++) gin[k] = NULL;
-        const int32_t mark = tg__tape_num_values(tp);
-        tg__explain_node(tp, i, &nd, g);
-        tg_status st = nd.op->backward(tp, &nd, g, gin);
-        if (st != TG_OK || !tg__tape_ok(tp)) {
-            tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
-                         "%s: backward of %s (node %lld) failed", what, nd.op->name, (long long)i);
-            break;
-        }
-        for (int k = 0; k < nd.n_in; k++) {
-            int32_t id = tg__node_in_id(&nd, k);
-            if (!gin[k] || !s->dep[id]) continue;
-            if (!tg_tensor_same_shape(gin[k], nd.in[k]) || gin[k]->dtype != nd.in[k]->dtype) {
-                tg_tape_fail(tp, TG_ERR_SHAPE,
-                             "%s: backward of %s gave a %s gradient for its %s input %d", what,
-                             nd.op->name, tg_tensor_describe(gin[k], a, sizeof a),
-                             tg_tensor_describe(nd.in[k], b, sizeof b), k);
-                break;
-            }
-            if (s->direct) {
-                /* No graph is being built, so the sum need not be an op:
-                 * adopt the first contribution, copy it once before adding
-                 * into it (unless this rule just made it for this slot
-                 * alone).  Contributions to a value all arrive before its
-                 * own node is processed (reverse topological order), so an
-                 * owned buffer is never modified after it has been handed
-                 * on. */
-                if (s->state[id] == ADJ_NONE) {
-                    s->slot[id].p = gin[k]->data;
-                    s->state[id] =
-                        fresh_unshared(gin[k], mark, &nd, gin, k) ? ADJ_OWNED : ADJ_ADOPTED;
-                    continue;
-                }
-                if (!own_adjoint(tp, s, id, nd.in[k])) break;
-                add_data(gin[k]->dtype, gin[k]->numel, adj_data(s, id), gin[k]->data);
-                tg_tensor h;
-                if (tg__tape_anomaly(tp) &&
-                    !tg__anomaly_check(tp, "add", header_of(&h, nd.in[k], adj_data(s, id))))
-                    break;
-                continue;
-            }
-            const bool first = !s->grads[id];
-            if (explain) tg__explain_summary(tp, gin[k], contrib, sizeof contrib);
-            if (first) {
-                s->grads[id] = gin[k]; /* first contribution: adopted, no copy */
-                s->owned[id] = !create_graph && fresh_unshared(gin[k], mark, &nd, gin, k);
-            } else if (create_graph) {
-                tg_tensor *sum = tg_add(tp, s->grads[id], gin[k]);
-                if (!sum) break;
-                s->grads[id] = sum;
-            } else {
-                /* explain mode without create_graph: the same in-place sum
-                 * on tensors (see the direct sweep above) */
-                if (s->owned[id] && s->grads[id] == gin[k]) {
-                    double_inplace(gin[k]); /* x * x gave g x to both slots */
-                } else {
-                    if (!s->owned[id]) {
-                        tg_tensor *acc = tg__const_copy(tp, s->grads[id]);
-                        if (!acc) break;
-                        s->grads[id] = acc;
-                        s->owned[id] = true;
-                    }
-                    tg__add_inplace(s->grads[id], gin[k]);
-                }
-                if (tg__tape_anomaly(tp) && !tg__anomaly_check(tp, "add", s->grads[id])) break;
-            }
-            if (explain) tg__explain_contrib(tp, &nd, g, k, contrib, first ? NULL : s->grads[id]);
-        }
+        const bool ok = s->direct && np->op->direct ? direct_node(tp, what, s, np, i)
+                                                    : rule_node(tp, what, s, np, i);
+        if (!ok) break;
     }
+    return steps;
+}
+
+/* Runs the reverse sweep from y with the targets already marked in s->dep.
+ * On return s holds the adjoint of every value that has one. */
+static tg_status sweep_run(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed_in,
+                           bool create_graph, sweep *s)
+{
+    const int32_t yid = tg__tape_value_id_lookup(tp, y);
+    if (yid < 0 || yid >= s->nv) {
+        tg_tape_fail(tp, TG_ERR_TAPE, "%s: the output is not recorded on this tape", what);
+        return tg_tape_status(tp);
+    }
+    tg_tensor *seed = seed_tensor(tp, what, y, seed_in);
+    if (!seed) return tg_tape_status(tp);
+    const int64_t last = y->magic == TG_MAGIC_TAPE ? y->node : -1;
+    if (!mark_dependents(tp, what, s, y, yid, last)) return tg_tape_status(tp);
+    tg__explain_begin(tp, what, y, seed);
+    /* Direct rules when no graph is built; explain mode narrates the
+     * op-built rules, whose steps are the ones it can name. */
+    s->create_graph = create_graph;
+    s->explain = tg__tape_explain(tp) != NULL;
+    s->direct = !create_graph && !s->explain;
+    s->spares = s->spares && s->direct;
+    if (!alloc_adjoints(tp, s, yid, seed)) return tg_tape_status(tp);
+    const tape_state was = sweep_enter(tp, s);
+    const int64_t steps = sweep_nodes(tp, what, s, last);
     tg__explain_end(tp, steps, tg_tape_status(tp));
-    tg__tape_set_backward_node(tp, was_bw_node);
-    tg__tape_set_recording(tp, was_recording);
-    tg__tape_set_dep(tp, was_dep, was_n_dep);
+    sweep_leave(tp, &was);
     return tg_tape_status(tp);
 }
 
 static bool sweep_init(tg_tape *tp, sweep *s)
 {
-    s->nv = tg__tape_num_values(tp);
+    /* the adjoint arrays are made by sweep_run, which knows which it needs;
+     * spares only tg_backward_ex turns on */
+    *s = (sweep){.nv = tg__tape_num_values(tp)};
     s->dep = tg__tape_scratch(tp, (size_t)s->nv * sizeof *s->dep + 1);
     if (!s->dep) return false;
     memset(s->dep, 0, (size_t)s->nv * sizeof *s->dep);
-    /* made by sweep_run, which knows which it needs */
-    s->grads = NULL;
-    s->owned = NULL;
-    s->direct = false;
-    s->dep_ready = false;
-    s->state = NULL;
-    s->slot = NULL;
-    s->spares = false; /* only tg_backward_ex turns them on */
-    s->need_dep = false;
     return true;
 }
 
@@ -520,7 +642,7 @@ static bool sweep_init(tg_tape *tp, sweep *s)
 static tg_tensor *adjoint(tg_tape *tp, const sweep *s, int32_t id, const tg_tensor *x, tg_tensor *h)
 {
     if (id < 0 || id >= s->nv) return NULL;
-    if (!s->direct) return s->grads[id];
+    if (!s->direct) return s->t.grads[id];
     void *d = adj_data(s, id);
     if (!d) return NULL;
     return h ? header_of(h, x, d) : tg__tape_wrap(tp, x, d);
@@ -636,6 +758,186 @@ static bool user_modified(tg_tape *tp, const char *what, size_t u)
     return true;
 }
 
+/* These passes visit every parameter's header, the last one also its
+ * .grad's header and data: on a scalar tape 100,000 of each, apart in
+ * memory.  Ask for them ahead, each from the one fetched before (header 16
+ * on, its .grad 8 on, that one's data 4 on). */
+static inline void prefetch_user_ahead(const tg_tape *tp, size_t u, size_t nu)
+{
+    if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
+}
+
+static inline void prefetch_grad_ahead(const tg_tape *tp, size_t u, size_t nu)
+{
+    prefetch_user_ahead(tp, u, nu);
+    if (u + 8 < nu && tg__tape_user(tp, u + 8)->grad)
+        TG_PREFETCH(tg__tape_user(tp, u + 8)->grad, 0, 0);
+    if (u + 4 < nu && tg__tape_user(tp, u + 4)->grad)
+        TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
+}
+
+/* Parameter t, the tape's user tensor $u, as a target of backward: its
+ * value is marked in s->dep, and its spare is made when the sweep uses
+ * spares; false (tape error set) when it was freed, or on out of memory. */
+static bool mark_parameter(tg_tape *tp, sweep *s, tg_tensor *t, size_t u, int32_t id)
+{
+    /* its .grad could never be read: the user gave the tensor up (the tape
+     * keeps its memory until it lets go) */
+    if (tg__tensor_freed(t)) {
+        char d[TG_SHAPE_BUF + 8];
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "backward: parameter $%zu %s was freed (tg_tensor_free) after it "
+                     "was recorded",
+                     u, tg_tensor_describe(t, d, sizeof d));
+        return false;
+    }
+    s->dep[id] = true;
+    /* a spare is made at .grad's size (or before .grad, at the tensor's):
+     * one that may not fit the tensor now is remade */
+    if (t->spare && !grad_fits(t)) {
+        tg__free(t->spare);
+        t->spare = NULL;
+    }
+    return !(s->spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u));
+}
+
+/* The targets of tg_backward in s->dep: every parameter (and retained
+ * tensor, and y when retained); false on error (tape error set).  The
+ * parameters are the targets, so "depends on a target" is "required grad
+ * when made", kept by the tape as it records, as long as no parameter flag
+ * has changed since its first use and nothing is retained; then the forward
+ * pass is skipped (s->dep_ready). */
+static bool mark_backward_targets(tg_tape *tp, sweep *s, const tg_tensor *y)
+{
+    size_t nu = tg__tape_num_users(tp), nrg;
+    const uint8_t *rg = tg__tape_rg(tp, &nrg);
+    s->dep_ready = rg && tg__tape_num_retained(tp) == 0;
+    for (size_t u = 0; u < nu; u++) {
+        tg_tensor *t = tg__tape_user(tp, u);
+        const int32_t id = tg__tape_user_id(tp, u);
+        prefetch_user_ahead(tp, u, nu);
+        if (t->version != tg__tape_user_version(tp, u) && user_modified(tp, "backward", u))
+            return false;
+        if (t->requires_grad && !mark_parameter(tp, s, t, u, id)) return false;
+        if (s->dep_ready && ((size_t)id >= nrg || rg[id] != t->requires_grad)) s->dep_ready = false;
+    }
+    if (s->dep_ready) memcpy(s->dep, rg, (size_t)s->nv < nrg ? (size_t)s->nv : nrg);
+    /* retained intermediates: a search of every node, only if there are any */
+    const int64_t nn = tg__tape_num_retained(tp) ? tg__tape_num_nodes(tp) : 0;
+    for (int64_t i = 0; i < nn; i++) {
+        tg_tensor *t = tg__tape_node(tp, i)->out;
+        if (t->retain && t->id < s->nv) s->dep[t->id] = true;
+    }
+    if (y->magic == TG_MAGIC_TAPE && y->retain) s->dep[y->id] = true;
+    return true;
+}
+
+/* fresh[u]: this call makes .grad storage for parameter $u, which has none,
+ * or none that fits it (a tensor whose extents changed: its gradient is
+ * replaced, also when accumulating).  All of it is made before any is
+ * installed, so out of memory leaves every .grad as it was (and no .grad
+ * where there was none).  NULL on out of memory (tape error set). */
+static bool *make_grad_storage(tg_tape *tp)
+{
+    const size_t nu = tg__tape_num_users(tp);
+    bool *fresh = tg__tape_scratch(tp, nu + 1);
+    if (!fresh) return NULL;
+    size_t nmake = 0;
+    for (size_t u = 0; u < nu; u++) {
+        const tg_tensor *t = tg__tape_user(tp, u);
+        prefetch_user_ahead(tp, u, nu);
+        fresh[u] = t->requires_grad && !grad_fits(t);
+        nmake += fresh[u];
+    }
+    if (!nmake) return fresh;
+    void **made = tg__tape_scratch(tp, nmake * sizeof *made);
+    if (!made) return NULL;
+    size_t k = 0;
+    for (size_t u = 0; u < nu && k < nmake; u++) {
+        if (!fresh[u]) continue;
+        if (!(made[k] = grad_make(tp, tg__tape_user(tp, u)))) {
+            for (size_t v = 0, j = 0; j < k; v++)
+                if (fresh[v]) grad_drop(tg__tape_user(tp, v), made[j++]);
+            return NULL;
+        }
+        k++;
+    }
+    k = 0;
+    for (size_t u = 0; u < nu && k < nmake; u++)
+        if (fresh[u]) grad_install(tg__tape_user(tp, u), made[k++]);
+    return fresh;
+}
+
+/* Replaces parameter t's .grad data by its adjoint (value id) after a direct
+ * sweep: the adjoint's bytes as they are (a scalar tape has 100,000
+ * parameters: no header is made for each). */
+static void replace_grad_direct(const sweep *s, tg_tensor *t, int32_t id)
+{
+    const size_t bytes = (size_t)t->numel * tg_dtype_size(t->dtype);
+    void *src = id >= 0 && id < s->nv ? adj_data(s, id) : NULL;
+    if (!bytes) return;
+    if (src && src == t->spare) {
+        /* the sweep wrote it into the spare: swap, no copy (the old .grad
+         * data is the next sweep's spare) */
+        t->spare = t->grad->data;
+        t->grad->data = src;
+    } else if (src) {
+        memcpy(t->grad->data, src, bytes); /* adopted, arena or its slot */
+    } else {
+        memset(t->grad->data, 0, bytes); /* IEEE zeros */
+    }
+}
+
+/* Writes each parameter's adjoint into its .grad (made by
+ * make_grad_storage): replaced, or with accumulate added to unless fresh. */
+static void write_parameter_grads(tg_tape *tp, sweep *s, bool accumulate, const bool *fresh)
+{
+    const size_t nu = tg__tape_num_users(tp);
+    for (size_t u = 0; u < nu; u++) {
+        tg_tensor *t = tg__tape_user(tp, u);
+        prefetch_grad_ahead(tp, u, nu);
+        if (!t->requires_grad) continue;
+        const int32_t id = tg__tape_user_id(tp, u);
+        t->grad->version++; /* written below (tg__bump_version: always a user tensor) */
+        const bool add = accumulate && !fresh[u];
+        if (s->direct && !add) {
+            replace_grad_direct(s, t, id);
+            continue;
+        }
+        tg_tensor h, *g = adjoint(tp, s, id, t, &h);
+        if (add) {
+            if (g) tg__add_inplace(t->grad, g);
+        } else if (g) {
+            tg_tensor_copy(t->grad, g); /* one pass, not a clear and an add */
+        } else {
+            tg_tensor_fill(t->grad, 0.0);
+        }
+    }
+}
+
+/* Points each retained intermediate's .grad at its tape adjoint (zeros when
+ * it has none; with accumulate, a tape copy of the old one plus it); false
+ * on error (tape error set). */
+static bool write_retained_grads(tg_tape *tp, sweep *s, bool accumulate)
+{
+    const int64_t nn = tg__tape_num_retained(tp) ? tg__tape_num_nodes(tp) : 0;
+    for (int64_t i = 0; i < nn; i++) {
+        tg_tensor *t = tg__tape_node(tp, i)->out;
+        if (!t->retain || t->id >= s->nv) continue;
+        tg_tensor *g = adjoint(tp, s, t->id, t, NULL);
+        if (!g && tg__tape_ok(tp)) g = tg__const_full(tp, t->dtype, t->ndim, t->shape, 0.0);
+        if (!g) return false;
+        if (accumulate && t->grad) {
+            tg_tensor *sum = tg__const_copy(tp, t->grad);
+            if (!sum) return false;
+            tg__add_inplace(sum, g);
+            g = sum;
+        }
+        t->grad = g;
+    }
+    return true;
+}
+
 tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *opts)
 {
     if (!tp) {
@@ -649,150 +951,24 @@ tg_status tg_backward_ex(tg_tape *tp, tg_tensor *y, const tg_backward_options *o
     if (opts) o = *opts;
     sweep s;
     if (!sweep_init(tp, &s)) return tg_tape_status(tp);
-    size_t nu = tg__tape_num_users(tp), nrg;
-    /* The targets are the parameters (and retained tensors), so "depends on
-     * a target" is "required grad when made", kept by the tape as it
-     * records, as long as no parameter flag has changed since its first use
-     * and nothing is retained; then the forward pass is skipped. */
-    const uint8_t *rg = tg__tape_rg(tp, &nrg);
-    s.dep_ready = rg && tg__tape_num_retained(tp) == 0;
     /* Replacing .grad in a direct sweep (explain off; not from inside a
      * rule of another sweep on this tape), each parameter of more than one
      * element gets its adjoint written into its spare buffer, swapped into
-     * .grad below.  Spares are made here, before the sweep, once per
+     * .grad after the sweep.  Spares are made before the sweep, once per
      * parameter: running out of memory then changes nothing. */
     s.spares = !o.accumulate && !tg__tape_explain(tp) && !tg__tape_dep(tp);
     s.need_dep = true;
-    for (size_t u = 0; u < nu; u++) {
-        tg_tensor *t = tg__tape_user(tp, u);
-        const int32_t id = tg__tape_user_id(tp, u);
-        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0); /* see below */
-        if (t->version != tg__tape_user_version(tp, u) && user_modified(tp, "backward", u))
-            return tg_tape_status(tp);
-        if (t->requires_grad) {
-            /* its .grad could never be read: the user gave the tensor up
-             * (the tape keeps its memory until it lets go) */
-            if (tg__tensor_freed(t)) {
-                char d[TG_SHAPE_BUF + 8];
-                tg_tape_fail(tp, TG_ERR_TAPE,
-                             "backward: parameter $%zu %s was freed (tg_tensor_free) after it "
-                             "was recorded",
-                             u, tg_tensor_describe(t, d, sizeof d));
-                return tg_tape_status(tp);
-            }
-            s.dep[id] = true;
-            /* a spare is made at .grad's size (or before .grad, at the
-             * tensor's): one that may not fit the tensor now is remade */
-            if (t->spare && !grad_fits(t)) {
-                tg__free(t->spare);
-                t->spare = NULL;
-            }
-            if (s.spares && t->numel > 1 && !t->spare && !make_spare(tp, t, u))
-                return tg_tape_status(tp);
-        }
-        if (s.dep_ready && ((size_t)id >= nrg || rg[id] != t->requires_grad)) s.dep_ready = false;
-    }
-    if (s.dep_ready) memcpy(s.dep, rg, (size_t)s.nv < nrg ? (size_t)s.nv : nrg);
-    /* retained intermediates: a search of every node, only if there are any */
-    const int64_t nn = tg__tape_num_retained(tp) ? tg__tape_num_nodes(tp) : 0;
-    for (int64_t i = 0; i < nn; i++) {
-        tg_tensor *t = tg__tape_node(tp, i)->out;
-        if (t->retain && t->id < s.nv) s.dep[t->id] = true;
-    }
-    if (y->magic == TG_MAGIC_TAPE && y->retain) s.dep[y->id] = true;
+    if (!mark_backward_targets(tp, &s, y)) return tg_tape_status(tp);
     if (sweep_run(tp, "backward", y, o.seed, false, &s) != TG_OK) return tg_tape_status(tp);
-
     /* Write the results: parameters get user-owned storage (replaced or
      * accumulated), retained intermediates point at their tape adjoint.
      * Storage is made for every parameter before any is written, so an
      * allocation failure leaves all gradients as they were.  Nothing the
      * user sees has changed until here: the sweep wrote spares only. */
-    /* fresh[u]: this call makes .grad storage for parameter $u, which has
-     * none, or none that fits it (a tensor whose extents changed: its
-     * gradient is replaced, also when accumulating).  All of it is made
-     * before any is installed, so out of memory leaves every .grad as it
-     * was (and no .grad where there was none). */
-    bool *fresh = tg__tape_scratch(tp, nu + 1);
+    const bool *fresh = make_grad_storage(tp);
     if (!fresh) return tg_tape_status(tp);
-    size_t nmake = 0;
-    for (size_t u = 0; u < nu; u++) {
-        const tg_tensor *t = tg__tape_user(tp, u);
-        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
-        fresh[u] = t->requires_grad && !grad_fits(t);
-        nmake += fresh[u];
-    }
-    if (nmake) {
-        void **made = tg__tape_scratch(tp, nmake * sizeof *made);
-        if (!made) return tg_tape_status(tp);
-        size_t k = 0;
-        for (size_t u = 0; u < nu && k < nmake; u++) {
-            if (!fresh[u]) continue;
-            if (!(made[k] = grad_make(tp, tg__tape_user(tp, u)))) {
-                for (size_t v = 0, j = 0; j < k; v++)
-                    if (fresh[v]) grad_drop(tg__tape_user(tp, v), made[j++]);
-                return tg_tape_status(tp);
-            }
-            k++;
-        }
-        k = 0;
-        for (size_t u = 0; u < nu && k < nmake; u++)
-            if (fresh[u]) grad_install(tg__tape_user(tp, u), made[k++]);
-    }
-    for (size_t u = 0; u < nu; u++) {
-        tg_tensor *t = tg__tape_user(tp, u);
-        /* These passes visit every parameter's header, here also its
-         * .grad's header and data: on a scalar tape 100,000 of each, apart
-         * in memory.  Ask for them ahead, each from the one fetched before
-         * (header 16 on, its .grad 8 on, that one's data 4 on). */
-        if (u + 16 < nu) TG_PREFETCH(tg__tape_user(tp, u + 16), 0, 0);
-        if (u + 8 < nu && tg__tape_user(tp, u + 8)->grad)
-            TG_PREFETCH(tg__tape_user(tp, u + 8)->grad, 0, 0);
-        if (u + 4 < nu && tg__tape_user(tp, u + 4)->grad)
-            TG_PREFETCH(tg__tape_user(tp, u + 4)->grad->data, 0, 1);
-        if (!t->requires_grad) continue;
-        const int32_t id = tg__tape_user_id(tp, u);
-        t->grad->version++; /* written below (tg__bump_version: always a user tensor) */
-        if (s.direct && !(o.accumulate && !fresh[u])) {
-            /* the adjoint's bytes as they are (a scalar tape has 100,000
-             * parameters: no header is made for each) */
-            const size_t bytes = (size_t)t->numel * tg_dtype_size(t->dtype);
-            void *src = id >= 0 && id < s.nv ? adj_data(&s, id) : NULL;
-            if (!bytes) continue;
-            if (src && src == t->spare) {
-                /* the sweep wrote it into the spare: swap, no copy (the
-                 * old .grad data is the next sweep's spare) */
-                t->spare = t->grad->data;
-                t->grad->data = src;
-            } else if (src) {
-                memcpy(t->grad->data, src, bytes); /* adopted, arena or its slot */
-            } else {
-                memset(t->grad->data, 0, bytes); /* IEEE zeros */
-            }
-            continue;
-        }
-        tg_tensor h, *g = adjoint(tp, &s, id, t, &h);
-        if (o.accumulate && !fresh[u]) {
-            if (g) tg__add_inplace(t->grad, g);
-        } else if (g) {
-            tg_tensor_copy(t->grad, g); /* one pass, not a clear and an add */
-        } else {
-            tg_tensor_fill(t->grad, 0.0);
-        }
-    }
-    for (int64_t i = 0; i < nn; i++) {
-        tg_tensor *t = tg__tape_node(tp, i)->out;
-        if (!t->retain || t->id >= s.nv) continue;
-        tg_tensor *g = adjoint(tp, &s, t->id, t, NULL);
-        if (!g && tg__tape_ok(tp)) g = tg__const_full(tp, t->dtype, t->ndim, t->shape, 0.0);
-        if (!g) return tg_tape_status(tp);
-        if (o.accumulate && t->grad) {
-            tg_tensor *sum = tg__const_copy(tp, t->grad);
-            if (!sum) return tg_tape_status(tp);
-            tg__add_inplace(sum, g);
-            g = sum;
-        }
-        t->grad = g;
-    }
+    write_parameter_grads(tp, &s, o.accumulate, fresh);
+    if (!write_retained_grads(tp, &s, o.accumulate)) return tg_tape_status(tp);
     return TG_OK;
 }
 
