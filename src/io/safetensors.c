@@ -261,8 +261,9 @@ static void sort_by_name(int *order, int n, const char *const *names)
     }
 }
 
-tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
-                              tg_tensor *const *tensors)
+/* The arguments' checks: no NULL, no reserved name. */
+static tg_status save_check_args(const char *path, int n, const char *const *names,
+                                 tg_tensor *const *tensors)
 {
     if (!path || (n > 0 && (!names || !tensors))) {
         tg__set_last(TG_ERR_NULL, "save_safetensors: %s is NULL",
@@ -287,10 +288,17 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
             return TG_ERR_ARG;
         }
     }
+    return TG_OK;
+}
+
+/* The tensors' indices in name order (a fresh tg__malloc'd array), or NULL
+ * (last error set) on out of memory or a name used twice. */
+static int *save_order(const char *path, int n, const char *const *names)
+{
     int *order = tg__malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     if (!order) {
         tg__set_last(TG_ERR_NOMEM, "save_safetensors: %s: out of memory", path);
-        return TG_ERR_NOMEM;
+        return NULL;
     }
     for (int i = 0; i < n; i++) order[i] = i;
     sort_by_name(order, n, names);
@@ -299,34 +307,80 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
             tg__set_last(TG_ERR_ARG, "save_safetensors: %s: the name \"%s\" is used twice", path,
                          names[order[i]]);
             tg__free(order);
-            return TG_ERR_ARG;
+            return NULL;
         }
+    return order;
+}
 
-    /* Header in name order, data laid out in the same order. */
-    sbuf h = {0};
-    sb_str(&h, "{");
+/* The header, in name order, data laid out in the same order, padded so
+ * the buffer starts 8-aligned (h->oom on out of memory). */
+static void save_header(sbuf *h, int n, const char *const *names, tg_tensor *const *tensors,
+                        const int *order)
+{
+    sb_str(h, "{");
     uint64_t off = 0;
     for (int k = 0; k < n; k++) {
         const tg_tensor *t = tensors[order[k]];
         uint64_t bytes = (uint64_t)t->numel * tg_dtype_size(t->dtype);
-        if (k) sb_str(&h, ",");
-        sb_json_str(&h, names[order[k]]);
-        sb_str(&h, ":{\"dtype\":\"");
-        sb_str(&h, t->dtype == TG_F64 ? "F64" : "F32");
-        sb_str(&h, "\",\"shape\":[");
+        if (k) sb_str(h, ",");
+        sb_json_str(h, names[order[k]]);
+        sb_str(h, ":{\"dtype\":\"");
+        sb_str(h, t->dtype == TG_F64 ? "F64" : "F32");
+        sb_str(h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
-            if (d) sb_str(&h, ",");
-            sb_fmt_u64(&h, (uint64_t)t->shape[d]);
+            if (d) sb_str(h, ",");
+            sb_fmt_u64(h, (uint64_t)t->shape[d]);
         }
-        sb_str(&h, "],\"data_offsets\":[");
-        sb_fmt_u64(&h, off);
-        sb_str(&h, ",");
-        sb_fmt_u64(&h, off + bytes);
-        sb_str(&h, "]}");
+        sb_str(h, "],\"data_offsets\":[");
+        sb_fmt_u64(h, off);
+        sb_str(h, ",");
+        sb_fmt_u64(h, off + bytes);
+        sb_str(h, "]}");
         off += bytes;
     }
-    sb_str(&h, "}");
-    while (!h.oom && h.len % 8) sb_str(&h, " "); /* the buffer starts 8-aligned */
+    sb_str(h, "}");
+    while (!h->oom && h->len % 8) sb_str(h, " "); /* the buffer starts 8-aligned */
+}
+
+/* Writes the header length, the header and the tensors' data in order to
+ * f; false on a failed write (errno says why), or on out of memory (*st,
+ * last error set). */
+static bool save_write(FILE *f, const char *path, const sbuf *h, int n, tg_tensor *const *tensors,
+                       const int *order, tg_status *st)
+{
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h->len >> (8 * i));
+    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h->p, 1, h->len, f) == h->len;
+    for (int k = 0; ok && k < n; k++) {
+        const tg_tensor *t = tensors[order[k]];
+        size_t es = tg_dtype_size(t->dtype), ne = (size_t)t->numel;
+        if (!ne) continue;
+        if (host_little_endian()) {
+            ok = fwrite(t->data, es, ne, f) == ne;
+            continue;
+        }
+        unsigned char *conv = tg__malloc(ne * es);
+        if (!conv) {
+            *st = TG_ERR_NOMEM;
+            tg__set_last(*st, "save_safetensors: %s: out of memory", path);
+            break;
+        }
+        copy_le(conv, t->data, ne, es);
+        ok = fwrite(conv, es, ne, f) == ne;
+        tg__free(conv);
+    }
+    return ok;
+}
+
+tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
+                              tg_tensor *const *tensors)
+{
+    tg_status st = save_check_args(path, n, names, tensors);
+    if (st != TG_OK) return st;
+    int *order = save_order(path, n, names);
+    if (!order) return tg_last_status();
+    sbuf h = {0};
+    save_header(&h, n, names, tensors, order);
     if (h.oom) {
         tg__free(h.p);
         tg__free(order);
@@ -337,36 +391,13 @@ tg_status tg_save_safetensors(const char *path, int n, const char *const *names,
     /* Write a new file beside the target and rename it over the target, so
      * a failed save never leaves a half-written file under the real name,
      * and a reader sees either the old file or the new one, whole. */
-    unsigned char *conv = NULL;
-    tg_status st = TG_OK;
     char *tmp = NULL, *target = save_target("save_safetensors", path);
     FILE *f = target ? create_temp("save_safetensors", path, target, &tmp) : NULL;
     if (!f) {
         st = tg_last_status();
         goto done;
     }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
-    for (int k = 0; ok && k < n; k++) {
-        const tg_tensor *t = tensors[order[k]];
-        size_t es = tg_dtype_size(t->dtype), ne = (size_t)t->numel;
-        if (!ne) continue;
-        if (host_little_endian()) {
-            ok = fwrite(t->data, es, ne, f) == ne;
-        } else {
-            conv = tg__malloc(ne * es);
-            if (!conv) {
-                st = TG_ERR_NOMEM;
-                tg__set_last(st, "save_safetensors: %s: out of memory", path);
-                break;
-            }
-            copy_le(conv, t->data, ne, es);
-            ok = fwrite(conv, es, ne, f) == ne;
-            tg__free(conv);
-            conv = NULL;
-        }
-    }
+    bool ok = save_write(f, path, &h, n, tensors, order, &st);
     int werr = ok ? 0 : errno;
     if (fclose(f) != 0 && ok) {
         ok = false;
