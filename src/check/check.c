@@ -212,26 +212,52 @@ static void rules_locate(gc_state *s, int64_t n_fwd, double atol, int64_t *node,
     }
 }
 
-tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
-                       const tg_gradcheck_options *opts, tg_compare_report *reports)
+/* One run of tg_gradcheck: its state, options and buffers. */
+typedef struct gc_run {
+    gc_state s;
+    tg_gradcheck_options o;
+    int n;
+    bool mixed;        /* an f32 input: f32 analytic, f64 numeric */
+    int nx;            /* number of checked inputs, in xs */
+    bool *check;       /* check[i]: input i is checked */
+    tg_tensor **xs;    /* the checked inputs */
+    tg_tensor **gs;    /* their gradients, per vjp */
+    double **analytic; /* their gradients through the direct rules, f64 */
+    tg_tensor **in64;  /* mixed: an f64 copy per input (shared by repeats) */
+    rule_diff *rules;  /* per checked input: where the two rules differ */
+    bool rules_bad;    /* some rules differ */
+    double f0;         /* the function's value (projected) at the point */
+    tg_tensor *seed;   /* the projection r as a tensor, or NULL */
+} gc_run;
+
+static tg_status gc_nomem(void)
 {
-    tg__clear_last();
+    tg__set_last(TG_ERR_NOMEM, "gradcheck: out of memory");
+    return TG_ERR_NOMEM;
+}
+
+/* The arguments' checks; *any_rg: some input requires grad. */
+static tg_status gc_check_args(tg_fn fn, int n, tg_tensor *const *inputs, bool *any_rg)
+{
     if (!fn || n < 0 || (n && !inputs)) {
         tg__set_last(TG_ERR_NULL, "gradcheck: function or inputs are NULL");
         return TG_ERR_NULL;
     }
-    bool any_rg = false;
+    *any_rg = false;
     for (int i = 0; i < n; i++) {
         if (!inputs[i] || inputs[i]->magic != TG_MAGIC_USER) {
             tg__set_last(TG_ERR_ARG, "gradcheck: input %d is NULL or not user-owned", i);
             return TG_ERR_ARG;
         }
-        any_rg = any_rg || inputs[i]->requires_grad;
+        *any_rg = *any_rg || inputs[i]->requires_grad;
     }
-    /* An f32 input switches to mixed mode: f32 analytic, f64 numeric. */
-    bool mixed = false;
-    for (int i = 0; i < n; i++)
-        mixed = mixed || ((inputs[i]->requires_grad || !any_rg) && inputs[i]->dtype == TG_F32);
+    return TG_OK;
+}
+
+/* The options in effect: the defaults (looser in mixed mode) where opts
+ * gives none. */
+static tg_gradcheck_options gc_options(const tg_gradcheck_options *opts, bool mixed)
+{
     tg_gradcheck_options o = {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-5, .kink_tol = 1e-3};
     if (mixed) o.atol = 1e-5, o.rtol = 1e-4;
     if (opts) {
@@ -241,153 +267,161 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         if (opts->kink_tol != 0) o.kink_tol = opts->kink_tol;
         o.seed = opts->seed;
     }
-    bool *check = tg__calloc((size_t)n + 1, sizeof *check);
-    tg_tensor **xs = tg__calloc((size_t)n + 1, sizeof *xs);
-    tg_tensor **gs = tg__calloc((size_t)n + 1, sizeof *gs);
-    double **analytic = tg__calloc((size_t)n + 1, sizeof *analytic);
-    tg_tensor **in64 = mixed ? tg__calloc((size_t)n + 1, sizeof *in64) : NULL;
-    rule_diff *rules = tg__calloc((size_t)n + 1, sizeof *rules);
-    bool rules_bad = false;
-    gc_state s = {fn, ctx, n, inputs, tg_tape_new(NULL), NULL, -1};
-    tg_status st = TG_OK;
-    int nx = 0;
-    if (!check || !xs || !gs || !analytic || !rules || !s.tp || (mixed && !in64)) {
-        st = TG_ERR_NOMEM;
-        tg__set_last(st, "gradcheck: out of memory");
-        goto done;
-    }
+    return o;
+}
+
+/* The buffers, the checked inputs (those with requires_grad, or all when
+ * none has it) and, in mixed mode, the f64 copies. */
+static tg_status gc_setup(gc_run *g, bool any_rg)
+{
+    const int n = g->n;
+    tg_tensor *const *inputs = g->s.inputs;
+    g->check = tg__calloc((size_t)n + 1, sizeof *g->check);
+    g->xs = tg__calloc((size_t)n + 1, sizeof *g->xs);
+    g->gs = tg__calloc((size_t)n + 1, sizeof *g->gs);
+    g->analytic = tg__calloc((size_t)n + 1, sizeof *g->analytic);
+    g->in64 = g->mixed ? tg__calloc((size_t)n + 1, sizeof *g->in64) : NULL;
+    g->rules = tg__calloc((size_t)n + 1, sizeof *g->rules);
+    g->s.tp = tg_tape_new(NULL);
+    if (!g->check || !g->xs || !g->gs || !g->analytic || !g->rules || !g->s.tp ||
+        (g->mixed && !g->in64))
+        return gc_nomem();
     for (int i = 0; i < n; i++) {
         /* an i64 input is data (labels): never differentiated */
-        check[i] = inputs[i]->dtype != TG_I64 && (inputs[i]->requires_grad || !any_rg);
-        if (check[i]) xs[nx++] = inputs[i];
-        if (mixed) {
-            /* one copy per distinct tensor: an input passed twice is one
-             * variable, perturbed in both places at once */
-            for (int j = 0; j < i && !in64[i]; j++)
-                if (inputs[j] == inputs[i]) in64[i] = in64[j];
-            if (in64[i]) continue;
-            in64[i] = inputs[i]->dtype == TG_I64 ? tg_tensor_clone(inputs[i])
-                                                 : tg_tensor_cast_new(inputs[i], TG_F64);
-            if (!in64[i]) {
-                st = TG_ERR_NOMEM;
-                tg__set_last(st, "gradcheck: out of memory for an f64 copy of input %d", i);
-                goto done;
-            }
-            in64[i]->requires_grad = inputs[i]->requires_grad;
+        g->check[i] = inputs[i]->dtype != TG_I64 && (inputs[i]->requires_grad || !any_rg);
+        if (g->check[i]) g->xs[g->nx++] = inputs[i];
+        if (!g->mixed) continue;
+        /* one copy per distinct tensor: an input passed twice is one
+         * variable, perturbed in both places at once */
+        for (int j = 0; j < i && !g->in64[i]; j++)
+            if (inputs[j] == inputs[i]) g->in64[i] = g->in64[j];
+        if (g->in64[i]) continue;
+        g->in64[i] = inputs[i]->dtype == TG_I64 ? tg_tensor_clone(inputs[i])
+                                                : tg_tensor_cast_new(inputs[i], TG_F64);
+        if (!g->in64[i]) {
+            tg__set_last(TG_ERR_NOMEM, "gradcheck: out of memory for an f64 copy of input %d", i);
+            return TG_ERR_NOMEM;
         }
+        g->in64[i]->requires_grad = inputs[i]->requires_grad;
     }
+    return TG_OK;
+}
 
-    /* Analytic gradients, through a vector-Jacobian product with r. */
-    double f0;
+/* A non-scalar output is checked through sum(out * r), r random: r (s.r),
+ * the seed tensor holding it, and f0 its value. */
+static tg_status gc_project(gc_run *g, const tg_tensor *out)
+{
+    gc_state *s = &g->s;
+    s->r = tg__malloc((size_t)out->numel * sizeof *s->r + 1);
+    g->seed = tg_tape_alloc(s->tp, out->dtype, out->ndim, out->shape);
+    if (!s->r || !g->seed) return gc_nomem();
+    tg_rng rng;
+    tg_rng_seed(&rng, g->o.seed ? g->o.seed : 12345);
+    for (int64_t i = 0; i < out->numel; i++) {
+        s->r[i] = tg_rng_uniform(&rng) * 2.0 - 1.0;
+        tg_tensor_set_flat(g->seed, i, s->r[i]);
+        s->r[i] = tg_tensor_get_flat(g->seed, i); /* the value actually used */
+    }
+    g->f0 = 0;
+    for (int64_t i = 0; i < out->numel; i++) g->f0 += tg_tensor_get_flat(out, i) * s->r[i];
+    return TG_OK;
+}
+
+/* Analytic gradients, through a vector-Jacobian product with r, by the
+ * direct rules (into analytic) and by the op-built rules (compared). */
+static tg_status gc_analytic(gc_run *g)
+{
+    gc_state *s = &g->s;
     tg_tensor *out;
-    if ((st = gc_eval(&s, &f0, &out)) != TG_OK) goto done;
-    s.out_numel = out->numel;
-    tg_tensor *seed = NULL;
-    if (out->numel != 1) {
-        s.r = tg__malloc((size_t)out->numel * sizeof *s.r + 1);
-        seed = tg_tape_alloc(s.tp, out->dtype, out->ndim, out->shape);
-        if (!s.r || !seed) {
-            st = TG_ERR_NOMEM;
-            tg__set_last(st, "gradcheck: out of memory");
-            goto done;
-        }
-        tg_rng rng;
-        tg_rng_seed(&rng, o.seed ? o.seed : 12345);
-        for (int64_t i = 0; i < out->numel; i++) {
-            s.r[i] = tg_rng_uniform(&rng) * 2.0 - 1.0;
-            tg_tensor_set_flat(seed, i, s.r[i]);
-            s.r[i] = tg_tensor_get_flat(seed, i); /* the value actually used */
-        }
-        f0 = 0;
-        for (int64_t i = 0; i < out->numel; i++) f0 += tg_tensor_get_flat(out, i) * s.r[i];
-    }
+    tg_status st = gc_eval(s, &g->f0, &out);
+    if (st != TG_OK) return st;
+    s->out_numel = out->numel;
+    if (out->numel != 1 && (st = gc_project(g, out)) != TG_OK) return st;
     /* an input fn does not use is never recorded: its gradient is zero */
-    if ((st = tg__vjp(s.tp, "grad", out, seed, nx, xs, gs, false, true)) != TG_OK) {
-        tg__set_last(st, "gradcheck: backward failed: %s", tg_tape_error(s.tp));
-        goto done;
+    if ((st = tg__vjp(s->tp, "grad", out, g->seed, g->nx, g->xs, g->gs, false, true)) != TG_OK) {
+        tg__set_last(st, "gradcheck: backward failed: %s", tg_tape_error(s->tp));
+        return st;
     }
-    for (int k = 0; k < nx; k++) {
-        analytic[k] = tg__malloc((size_t)xs[k]->numel * sizeof(double) + 1);
-        if (!analytic[k]) {
-            st = TG_ERR_NOMEM;
-            tg__set_last(st, "gradcheck: out of memory");
-            goto done;
-        }
-        tg_tensor_to_f64(gs[k], analytic[k]);
+    for (int k = 0; k < g->nx; k++) {
+        g->analytic[k] = tg__malloc((size_t)g->xs[k]->numel * sizeof(double) + 1);
+        if (!g->analytic[k]) return gc_nomem();
+        tg_tensor_to_f64(g->gs[k], g->analytic[k]);
     }
     /* The same gradients through the op-built rules (create_graph runs
      * every op's backward, never its direct rule): the two must agree to
      * rounding, so one gradcheck covers both rules of every op. */
-    if ((st = tg__vjp(s.tp, "grad", out, seed, nx, xs, gs, true, true)) != TG_OK) {
-        tg__set_last(st, "gradcheck: backward with create_graph failed: %s", tg_tape_error(s.tp));
-        goto done;
+    if ((st = tg__vjp(s->tp, "grad", out, g->seed, g->nx, g->xs, g->gs, true, true)) != TG_OK) {
+        tg__set_last(st, "gradcheck: backward with create_graph failed: %s", tg_tape_error(s->tp));
+        return st;
     }
-    for (int k = 0; k < nx; k++)
-        rules_bad = rules_compare(gs[k], analytic[k], o.atol, &rules[k]) || rules_bad;
-    if (mixed) {
+    for (int k = 0; k < g->nx; k++)
+        g->rules_bad =
+            rules_compare(g->gs[k], g->analytic[k], g->o.atol, &g->rules[k]) || g->rules_bad;
+    if (g->mixed) {
         /* From here on fn sees the f64 copies: f0 and every difference are
          * f64 evaluations of the same function at the same point (the f32
          * values convert exactly). */
-        s.inputs = in64;
-        if ((st = gc_eval(&s, &f0, NULL)) != TG_OK) goto done;
+        s->inputs = g->in64;
+        if ((st = gc_eval(s, &g->f0, NULL)) != TG_OK) return st;
     }
+    return TG_OK;
+}
 
-    /* Numeric gradients, element by element. */
-    bool failed = false;
-    for (int i = 0, k = 0; i < n; i++) {
-        tg_compare_report r;
-        report_init(&r, 0);
-        r.f32_vs_f64 = check[i] && inputs[i]->dtype == TG_F32;
-        if (!check[i]) {
-            if (reports) reports[i] = r;
+/* Numeric gradient of checked input i (the k-th checked), element by
+ * element while *st is TG_OK, compared with the analytic one into r. */
+static void gc_numeric_input(gc_run *g, int i, int k, tg_status *st, tg_compare_report *r)
+{
+    const tg_gradcheck_options *o = &g->o;
+    tg_tensor *x = g->s.inputs[i];
+    double *v = x->data; /* f64: an original, or its copy in mixed mode */
+    r->numel = x->numel;
+    double worst = -INFINITY;
+    bool nonzero = false;
+    for (int64_t j = 0; j < x->numel && *st == TG_OK; j++) {
+        double saved = v[j], fp, fm;
+        v[j] = saved + o->eps;
+        *st = gc_eval(&g->s, &fp, NULL);
+        v[j] = saved - o->eps;
+        if (*st == TG_OK) *st = gc_eval(&g->s, &fm, NULL);
+        v[j] = saved;
+        if (*st != TG_OK) break;
+        double num = (fp - fm) / (2 * o->eps);
+        double dp = (fp - g->f0) / o->eps, dm = (g->f0 - fm) / o->eps;
+        /* A kink within eps shows as one-sided slopes that disagree far
+         * more than curvature explains (h f'' is ~1e-6 for smooth f). */
+        if (o->kink_tol > 0 && fabs(dp - dm) > o->kink_tol * fmax(1.0, fabs(dp) + fabs(dm))) {
+            r->n_skipped++;
             continue;
         }
-        tg_tensor *x = s.inputs[i];
-        double *v = x->data; /* f64: an original, or its copy in mixed mode */
-        r.numel = x->numel;
-        double worst = -INFINITY;
-        bool nonzero = false;
-        for (int64_t j = 0; j < x->numel && st == TG_OK; j++) {
-            double saved = v[j], fp, fm;
-            v[j] = saved + o.eps;
-            st = gc_eval(&s, &fp, NULL);
-            v[j] = saved - o.eps;
-            if (st == TG_OK) st = gc_eval(&s, &fm, NULL);
-            v[j] = saved;
-            if (st != TG_OK) break;
-            double num = (fp - fm) / (2 * o.eps);
-            double dp = (fp - f0) / o.eps, dm = (f0 - fm) / o.eps;
-            /* A kink within eps shows as one-sided slopes that disagree far
-             * more than curvature explains (h f'' is ~1e-6 for smooth f). */
-            if (o.kink_tol > 0 && fabs(dp - dm) > o.kink_tol * fmax(1.0, fabs(dp) + fabs(dm))) {
-                r.n_skipped++;
-                continue;
-            }
-            double a = analytic[k][j];
-            nonzero = nonzero || fabs(a) > o.atol || fabs(num) > o.atol;
-            report_add(&r, j, a, num, o.rtol, o.atol, &worst);
-        }
-        r.vacuous = r.numel > r.n_skipped && !nonzero;
-        if (rules[k].bad) {
-            r.ok = false;
-            r.rules_disagree = true;
-            r.rules_index = rules[k].index;
-            r.rules_direct = rules[k].direct;
-            r.rules_built = rules[k].built;
-        }
-        if (!r.ok) failed = true;
-        if (reports) reports[i] = r;
-        k++;
+        double a = g->analytic[k][j];
+        nonzero = nonzero || fabs(a) > o->atol || fabs(num) > o->atol;
+        report_add(r, j, a, num, o->rtol, o->atol, &worst);
     }
-    if (st == TG_OK && rules_bad) {
+    r->vacuous = r->numel > r->n_skipped && !nonzero;
+    const rule_diff *d = &g->rules[k];
+    if (d->bad) {
+        r->ok = false;
+        r->rules_disagree = true;
+        r->rules_index = d->index;
+        r->rules_direct = d->direct;
+        r->rules_built = d->built;
+    }
+}
+
+/* The status of a check that ran (st: TG_OK, or an evaluation failed);
+ * failed: some element's numeric and analytic gradients differ.  Rules
+ * that disagree are named by their op where rules_locate finds it. */
+static tg_status gc_verdict(gc_run *g, tg_status st, bool failed, tg_tensor *const *inputs)
+{
+    if (st == TG_OK && g->rules_bad) {
         /* name the op: at the point checked (fn's graph on a fresh tape) */
         int64_t node = -1;
         const char *op = NULL;
         bool scalar = false;
-        s.inputs = inputs; /* the originals, as for the analytic gradients */
+        g->s.inputs = inputs; /* the originals, as for the analytic gradients */
         double v;
-        if (gc_eval(&s, &v, NULL) == TG_OK)
-            rules_locate(&s, tg__tape_num_nodes(s.tp), o.atol, &node, &op, &scalar);
+        if (gc_eval(&g->s, &v, NULL) == TG_OK)
+            rules_locate(&g->s, tg__tape_num_nodes(g->s.tp), g->o.atol, &node, &op, &scalar);
         st = TG_ERR_NUMERIC;
         if (node >= 0)
             tg__set_last(st,
@@ -401,21 +435,55 @@ tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
         st = TG_ERR_NUMERIC;
         tg__set_last(st, "gradcheck: analytic and numeric gradients differ");
     }
-done:
-    tg_tape_free(s.tp);
-    for (int k = 0; k < nx && analytic; k++) tg__free(analytic[k]);
-    tg__free(analytic);
-    tg__free(rules);
-    tg__free(s.r);
-    tg__free(gs);
-    tg__free(xs);
-    tg__free(check);
-    for (int i = 0; i < n && in64; i++) {
+    return st;
+}
+
+static void gc_free(gc_run *g)
+{
+    tg_tape_free(g->s.tp);
+    for (int k = 0; k < g->nx && g->analytic; k++) tg__free(g->analytic[k]);
+    tg__free(g->analytic);
+    tg__free(g->rules);
+    tg__free(g->s.r);
+    tg__free(g->gs);
+    tg__free(g->xs);
+    tg__free(g->check);
+    for (int i = 0; i < g->n && g->in64; i++) {
         bool dup = false;
-        for (int j = 0; j < i && !dup; j++) dup = in64[j] == in64[i];
-        if (!dup) tg_tensor_free(in64[i]);
+        for (int j = 0; j < i && !dup; j++) dup = g->in64[j] == g->in64[i];
+        if (!dup) tg_tensor_free(g->in64[i]);
     }
-    tg__free(in64);
+    tg__free(g->in64);
+}
+
+tg_status tg_gradcheck(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs,
+                       const tg_gradcheck_options *opts, tg_compare_report *reports)
+{
+    tg__clear_last();
+    bool any_rg;
+    tg_status st = gc_check_args(fn, n, inputs, &any_rg);
+    if (st != TG_OK) return st;
+    gc_run g = {.s = {fn, ctx, n, inputs, NULL, NULL, -1}, .n = n};
+    /* An f32 input switches to mixed mode: f32 analytic, f64 numeric. */
+    for (int i = 0; i < n; i++)
+        g.mixed = g.mixed || ((inputs[i]->requires_grad || !any_rg) && inputs[i]->dtype == TG_F32);
+    g.o = gc_options(opts, g.mixed);
+    if ((st = gc_setup(&g, any_rg)) == TG_OK && (st = gc_analytic(&g)) == TG_OK) {
+        /* Numeric gradients, element by element. */
+        bool failed = false;
+        for (int i = 0, k = 0; i < n; i++) {
+            tg_compare_report r;
+            report_init(&r, 0);
+            r.f32_vs_f64 = g.check[i] && inputs[i]->dtype == TG_F32;
+            if (g.check[i]) {
+                gc_numeric_input(&g, i, k++, &st, &r);
+                failed = failed || !r.ok;
+            }
+            if (reports) reports[i] = r;
+        }
+        st = gc_verdict(&g, st, failed, inputs);
+    }
+    gc_free(&g);
     return st;
 }
 

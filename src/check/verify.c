@@ -1,7 +1,7 @@
 /* The verification toolkit: delta comparison with localisation, higher
- * order (Hessian-vector products, Jacobians, Hessians, gradgradcheck), the
- * f32/f64 replay, and report formatting into a buffer for the Check
- * assertions.  Everything here is built on the public autodiff API (tg_vjp
+ * order (Hessian-vector products, Jacobians, Hessians, gradgradcheck), and
+ * report formatting into a buffer for the Check assertions (the f32/f64
+ * replay is in replay.c).  Everything here is built on the public autodiff API (tg_vjp
  * in create-graph mode) plus read-only looks at the tape's nodes. */
 #include "../core/internal.h"
 
@@ -121,11 +121,12 @@ static const char *entry_label(const tg_delta_entry *e, int i, char *buf, size_t
     return buf;
 }
 
-tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_entry *entries,
-                         double rtol, double atol, tg_delta_result *results, int *first)
+/* The arguments' checks: the tape, the loss (a recorded scalar) and each
+ * entry (a recorded tensor with a hand value of its shape). */
+static tg_status delta_check_args(tg_tape *tp, tg_tensor *loss, int n,
+                                  const tg_delta_entry *entries, double rtol, double atol,
+                                  const tg_delta_result *results)
 {
-    tg__clear_last();
-    if (first) *first = -1;
     if (!tp || !loss || n < 0 || (n && (!entries || !results))) {
         tg__set_last(TG_ERR_NULL, "delta check: tape, loss, entries or results is NULL");
         return TG_ERR_NULL;
@@ -139,8 +140,7 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
         return TG_ERR_ARG;
     }
     char lb[32], da[TG_SHAPE_BUF + 8], db[TG_SHAPE_BUF + 8];
-    int32_t loss_id = tg__tape_value_id_lookup(tp, loss);
-    if (loss_id < 0) {
+    if (tg__tape_value_id_lookup(tp, loss) < 0) {
         tg__set_last(TG_ERR_TAPE, "delta check: the loss is not recorded on this tape");
         return TG_ERR_TAPE;
     }
@@ -170,21 +170,18 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
             return TG_ERR_SHAPE;
         }
     }
+    return TG_OK;
+}
 
-    /* Positions: the earliest consumer among the nodes up to the loss.  The
-     * reverse sweep finishes a tensor's adjoint when it passes that node. */
-    int64_t loss_node = loss->magic == TG_MAGIC_TAPE ? loss->node : -1;
-    int32_t nv = tg__tape_num_values(tp);
-    int64_t *mc = tg__malloc((size_t)nv * sizeof *mc + 1);
-    tg_tensor **xs = tg__malloc((size_t)n * sizeof *xs + 1);
-    tg_tensor **gs = tg__malloc((size_t)n * sizeof *gs + 1);
-    int *order = tg__malloc((size_t)n * sizeof *order + 1);
-    tg_status st = TG_OK;
-    if (!mc || !xs || !gs || !order) {
-        st = TG_ERR_NOMEM;
-        tg__set_last(st, "delta check: out of memory");
-        goto done;
-    }
+/* Positions: the earliest consumer among the nodes up to the loss (mc[id],
+ * -1 for none).  The reverse sweep finishes a tensor's adjoint when it
+ * passes that node. */
+static void delta_positions(tg_tape *tp, const tg_tensor *loss, int n,
+                            const tg_delta_entry *entries, tg_delta_result *results, int64_t *mc)
+{
+    const int64_t loss_node = loss->magic == TG_MAGIC_TAPE ? loss->node : -1;
+    const int32_t loss_id = tg__tape_value_id_lookup(tp, loss);
+    const int32_t nv = tg__tape_num_values(tp);
     for (int32_t v = 0; v < nv; v++) mc[v] = -1;
     for (int64_t i = 0; i <= loss_node; i++) {
         const tg_node *nd = tg__tape_node(tp, i);
@@ -197,16 +194,12 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
         int32_t id = tg__tape_value_id_lookup(tp, entries[i].tensor);
         results[i].position = id == loss_id ? loss_node + 1 : mc[id];
         ref_str(tp, entries[i].tensor, results[i].ref, sizeof results[i].ref);
-        xs[i] = entries[i].tensor;
     }
+}
 
-    /* The engine's adjoints, all in one reverse sweep (nothing recorded). */
-    if ((st = tg__vjp(tp, "grad", loss, NULL, n, xs, gs, false, false)) != TG_OK) {
-        tg__set_last(st, "delta check: backward failed: %s", tg_tape_error(tp));
-        goto done;
-    }
-
-    /* Walk order: decreasing position, entry order within a position. */
+/* Walk order: decreasing position, entry order within a position. */
+static void delta_order(int n, const tg_delta_result *results, int *order)
+{
     for (int i = 0; i < n; i++) order[i] = i;
     for (int i = 1; i < n; i++) { /* insertion sort: stable, n is small */
         int v = order[i], j = i;
@@ -216,6 +209,13 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
         }
         order[j] = v;
     }
+}
+
+/* Each entry's verdict, in walk order; true when one diverges (*first: the
+ * first that does). */
+static bool delta_verdicts(int n, const tg_delta_entry *entries, tg_tensor *const *gs, double rtol,
+                           double atol, const int *order, tg_delta_result *results, int *first)
+{
     bool diverged = false;
     int64_t div_pos = 0;
     for (int r = 0; r < n; r++) {
@@ -240,11 +240,40 @@ tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_ent
             res->verdict = ok ? TG_DELTA_AGREES_UPSTREAM : TG_DELTA_NOT_INFORMATIVE;
         }
     }
-    if (diverged) {
+    return diverged;
+}
+
+tg_status tg_delta_check(tg_tape *tp, tg_tensor *loss, int n, const tg_delta_entry *entries,
+                         double rtol, double atol, tg_delta_result *results, int *first)
+{
+    tg__clear_last();
+    if (first) *first = -1;
+    tg_status st = delta_check_args(tp, loss, n, entries, rtol, atol, results);
+    if (st != TG_OK) return st;
+    int32_t nv = tg__tape_num_values(tp);
+    int64_t *mc = tg__malloc((size_t)nv * sizeof *mc + 1);
+    tg_tensor **xs = tg__malloc((size_t)n * sizeof *xs + 1);
+    tg_tensor **gs = tg__malloc((size_t)n * sizeof *gs + 1);
+    int *order = tg__malloc((size_t)n * sizeof *order + 1);
+    if (!mc || !xs || !gs || !order) {
+        st = TG_ERR_NOMEM;
+        tg__set_last(st, "delta check: out of memory");
+        goto done;
+    }
+    delta_positions(tp, loss, n, entries, results, mc);
+    for (int i = 0; i < n; i++) xs[i] = entries[i].tensor;
+    /* The engine's adjoints, all in one reverse sweep (nothing recorded). */
+    if ((st = tg__vjp(tp, "grad", loss, NULL, n, xs, gs, false, false)) != TG_OK) {
+        tg__set_last(st, "delta check: backward failed: %s", tg_tape_error(tp));
+        goto done;
+    }
+    delta_order(n, results, order);
+    if (delta_verdicts(n, entries, gs, rtol, atol, order, results, first)) {
         st = TG_ERR_NUMERIC;
         int i = -1;
         for (int r = 0; r < n && i < 0; r++)
             if (results[order[r]].verdict == TG_DELTA_DIVERGES) i = order[r];
+        char lb[32];
         tg__set_last(st, "delta check: the hand value of %s diverges from autodiff",
                      entry_label(&entries[i], i, lb, sizeof lb));
     }
@@ -569,193 +598,4 @@ tg_status tg_gradgradcheck_print(FILE *f, tg_fn fn, void *ctx, int n, tg_tensor 
     }
     tg__free(rep);
     return st;
-}
-
-/* ---- replay in f32 and f64 ---------------------------------------------------- */
-/* Normwise relative gap of a (f32 side) against b (f64 side). */
-static double gap_of(const tg_tensor *a, const tg_tensor *b, double *max_abs, int64_t *worst,
-                     double *va, double *vb)
-{
-    double m = 0, scale = 0;
-    int64_t w = a->numel ? 0 : -1;
-    for (int64_t i = 0; i < a->numel; i++) {
-        double x = tg_tensor_get_flat(a, i), y = tg_tensor_get_flat(b, i);
-        double d = fabs(x - y);
-        if (isnan(d)) d = INFINITY;
-        if (d > m) m = d, w = i;
-        scale = fmax(scale, fabs(y));
-    }
-    if (max_abs) *max_abs = m;
-    if (worst) *worst = w;
-    if (va) *va = w >= 0 ? tg_tensor_get_flat(a, w) : 0;
-    if (vb) *vb = w >= 0 ? tg_tensor_get_flat(b, w) : 0;
-    if (m == 0) return 0;
-    return scale > 0 ? m / scale : INFINITY;
-}
-
-void tg_replay_report_free(tg_replay_report *rep)
-{
-    if (!rep) return;
-    tg__free(rep->e);
-    rep->e = NULL;
-    rep->n = 0;
-}
-
-tg_status tg_replay_f64(tg_fn fn, void *ctx, int n, tg_tensor *const *inputs, double threshold,
-                        tg_replay_report *rep)
-{
-    tg__clear_last();
-    if (rep) memset(rep, 0, sizeof *rep), rep->first_flagged = -1;
-    if (!fn || !rep || n < 0 || (n && !inputs)) {
-        tg__set_last(TG_ERR_NULL, "replay: function, inputs or report is NULL");
-        return TG_ERR_NULL;
-    }
-    for (int i = 0; i < n; i++)
-        if (!inputs[i]) {
-            tg__set_last(TG_ERR_NULL, "replay: input %d is NULL", i);
-            return TG_ERR_NULL;
-        }
-    rep->threshold = threshold > 0 ? threshold : 1e-4;
-    tg_status st = TG_OK;
-    tg_tape *tp[2] = {tg_tape_new(NULL), tg_tape_new(NULL)};
-    tg_tensor **in[2] = {tg__calloc((size_t)n + 1, sizeof(tg_tensor *)),
-                         tg__calloc((size_t)n + 1, sizeof(tg_tensor *))};
-    tg_tensor *seed[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
-    tg_tensor **xs[2] = {NULL, NULL}, **gs[2] = {NULL, NULL};
-    if (!tp[0] || !tp[1] || !in[0] || !in[1]) goto nomem;
-    const tg_dtype dts[2] = {TG_F32, TG_F64};
-    for (int s = 0; s < 2; s++) {
-        for (int i = 0; i < n; i++) {
-            in[s][i] = tg_tensor_cast_new(inputs[i], dts[s]);
-            if (!in[s][i]) goto nomem;
-            in[s][i]->requires_grad = inputs[i]->requires_grad;
-        }
-        out[s] = fn(tp[s], in[s], ctx);
-        if (!out[s]) {
-            st = tg_tape_status(tp[s]) != TG_OK ? tg_tape_status(tp[s]) : TG_ERR_ARG;
-            tg__set_last(st, "replay: the function failed in %s: %s", tg_dtype_name(dts[s]),
-                         tg_tape_status(tp[s]) != TG_OK ? tg_tape_error(tp[s])
-                                                        : "it returned NULL");
-            goto done;
-        }
-    }
-    if (!tg_tensor_same_shape(out[0], out[1])) {
-        st = TG_ERR_SHAPE;
-        tg__set_last(st, "replay: the f32 and f64 outputs differ in shape");
-        goto done;
-    }
-    /* Compare node by node up to the first structural difference. */
-    int64_t nn = tg__tape_num_nodes(tp[0]), nn64 = tg__tape_num_nodes(tp[1]);
-    if (nn64 != nn) rep->structure_differs = true;
-    if (nn64 < nn) nn = nn64;
-    for (int64_t i = 0; i < nn; i++) {
-        const tg_node *a = tg__tape_node(tp[0], i), *b = tg__tape_node(tp[1], i);
-        if (a->op != b->op || !tg_tensor_same_shape(a->out, b->out)) {
-            rep->structure_differs = true;
-            nn = i;
-            break;
-        }
-    }
-    /* The adjoints of every input and compared node, one sweep per tape,
-     * seeded with the same (f32-representable) projection. */
-    int nx = n + (int)nn;
-    rep->e = tg__calloc((size_t)nx + 1, sizeof *rep->e);
-    xs[0] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
-    xs[1] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
-    gs[0] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
-    gs[1] = tg__malloc((size_t)nx * sizeof(tg_tensor *) + 1);
-    if (!rep->e || !xs[0] || !xs[1] || !gs[0] || !gs[1]) goto nomem;
-    tg_rng rng;
-    tg_rng_seed(&rng, 12345);
-    for (int s = 0; s < 2; s++) {
-        if (out[s]->numel != 1) {
-            seed[s] = tg_tensor_new(out[s]->dtype, out[s]->ndim, out[s]->shape);
-            if (!seed[s]) goto nomem;
-        }
-    }
-    for (int64_t j = 0; seed[0] && j < out[0]->numel; j++) {
-        tg_tensor_set_flat(seed[0], j, 2 * tg_rng_uniform(&rng) - 1);
-        tg_tensor_set_flat(seed[1], j, tg_tensor_get_flat(seed[0], j));
-    }
-    for (int s = 0; s < 2; s++) {
-        for (int i = 0; i < n; i++) xs[s][i] = in[s][i];
-        for (int64_t i = 0; i < nn; i++) xs[s][n + i] = tg__tape_node(tp[s], i)->out;
-        if ((st = tg__vjp(tp[s], "grad", out[s], seed[s], nx, xs[s], gs[s], false, false)) !=
-            TG_OK) {
-            tg__set_last(st, "replay: backward failed in %s: %s", tg_dtype_name(dts[s]),
-                         tg_tape_error(tp[s]));
-            goto done;
-        }
-    }
-    char d[TG_SHAPE_BUF + 8];
-    for (int k = 0; k < nx; k++) {
-        tg_replay_entry *e = &rep->e[k];
-        e->node = k < n ? -1 : k - n;
-        e->input = k < n ? k : -1;
-        e->numel = xs[0][k]->numel;
-        tg__shape_str(xs[0][k], d, sizeof d);
-        if (k < n)
-            snprintf(e->label, sizeof e->label, "$%d input  %.40s", k, d);
-        else
-            snprintf(e->label, sizeof e->label, "%%%d = %.20s  %.40s", k - n,
-                     tg__tape_node(tp[0], k - n)->op->name, d);
-        e->gap = gap_of(xs[0][k], xs[1][k], &e->max_abs, &e->worst_index, &e->v32, &e->v64);
-        e->adj_gap = gap_of(gs[0][k], gs[1][k], &e->adj_max_abs, NULL, NULL, NULL);
-        e->flagged = !(e->gap <= rep->threshold) || !(e->adj_gap <= rep->threshold);
-        rep->n_flagged += e->flagged;
-    }
-    /* Where the gap starts: values err forward, so the first value gap in
-     * tape order; failing that, adjoints err backward, so the last adjoint
-     * gap in tape order (the one nearest the output). */
-    for (int k = 0; k < nx && rep->first_flagged < 0; k++)
-        if (!(rep->e[k].gap <= rep->threshold)) rep->first_flagged = k;
-    for (int k = nx - 1; k >= 0 && rep->first_flagged < 0; k--)
-        if (!(rep->e[k].adj_gap <= rep->threshold)) rep->first_flagged = k;
-    rep->n = nx;
-    goto done;
-nomem:
-    st = TG_ERR_NOMEM;
-    tg__set_last(st, "replay: out of memory");
-done:
-    if (st != TG_OK) tg_replay_report_free(rep);
-    for (int s = 0; s < 2; s++) {
-        for (int i = 0; i < n && in[s]; i++) tg_tensor_free(in[s][i]);
-        tg__free(in[s]);
-        tg__free(xs[s]);
-        tg__free(gs[s]);
-        tg_tensor_free(seed[s]);
-        tg_tape_free(tp[s]);
-    }
-    return st;
-}
-
-void tg_replay_report_print(FILE *f, const tg_replay_report *rep)
-{
-    if (!f || !rep) {
-        tg__set_last(TG_ERR_NULL, "replay_report_print: %s is NULL", !f ? "f" : "report");
-        return;
-    }
-    fprintf(f,
-            "replay in f32 and f64: %d tensors; gap = max|v32 - v64| / max|v64| "
-            "(f32 epsilon %.3g), flagged above %.3g\n",
-            rep->n, (double)FLT_EPSILON, rep->threshold);
-    fprintf(f, "  %-32s %11s %11s  %s\n", "tensor", "value gap", "adjoint gap", "");
-    for (int k = 0; k < rep->n; k++) {
-        const tg_replay_entry *e = &rep->e[k];
-        fprintf(f, "  %-32.32s %11.3g %11.3g  %s\n", e->label, e->gap, e->adj_gap,
-                e->flagged ? "FLAGGED" : "");
-    }
-    if (rep->structure_differs)
-        fprintf(f, "the f32 and f64 tapes recorded different ops; compared up to the first "
-                   "difference\n");
-    if (!rep->n_flagged) {
-        fprintf(f, "no gap above %.3g: the f32/f64 differences are rounding\n", rep->threshold);
-    } else {
-        const tg_replay_entry *e = &rep->e[rep->first_flagged];
-        fprintf(f,
-                "%d tensor(s) flagged; the gap starts at %s (value gap %.3g, adjoint gap "
-                "%.3g; value [%lld]: f32 %.9g, f64 %.17g)\n",
-                rep->n_flagged, e->label, e->gap, e->adj_gap, (long long)e->worst_index, e->v32,
-                e->v64);
-    }
 }

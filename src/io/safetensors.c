@@ -261,8 +261,9 @@ static void sort_by_name(int *order, int n, const char *const *names)
     }
 }
 
-tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
-                              tg_tensor *const *tensors)
+/* The arguments' checks: no NULL, no reserved name. */
+static tg_status save_check_args(const char *path, int n, const char *const *names,
+                                 tg_tensor *const *tensors)
 {
     if (!path || (n > 0 && (!names || !tensors))) {
         tg__set_last(TG_ERR_NULL, "safetensors_save: %s is NULL",
@@ -287,10 +288,17 @@ tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
             return TG_ERR_ARG;
         }
     }
+    return TG_OK;
+}
+
+/* The tensors' indices in name order (a fresh tg__malloc'd array), or NULL
+ * (last error set) on out of memory or a name used twice. */
+static int *save_order(const char *path, int n, const char *const *names)
+{
     int *order = tg__malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     if (!order) {
         tg__set_last(TG_ERR_NOMEM, "safetensors_save: %s: out of memory", path);
-        return TG_ERR_NOMEM;
+        return NULL;
     }
     for (int i = 0; i < n; i++) order[i] = i;
     sort_by_name(order, n, names);
@@ -299,34 +307,80 @@ tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
             tg__set_last(TG_ERR_ARG, "safetensors_save: %s: the name \"%s\" is used twice", path,
                          names[order[i]]);
             tg__free(order);
-            return TG_ERR_ARG;
+            return NULL;
         }
+    return order;
+}
 
-    /* Header in name order, data laid out in the same order. */
-    sbuf h = {0};
-    sb_str(&h, "{");
+/* The header, in name order, data laid out in the same order, padded so
+ * the buffer starts 8-aligned (h->oom on out of memory). */
+static void save_header(sbuf *h, int n, const char *const *names, tg_tensor *const *tensors,
+                        const int *order)
+{
+    sb_str(h, "{");
     uint64_t off = 0;
     for (int k = 0; k < n; k++) {
         const tg_tensor *t = tensors[order[k]];
         uint64_t bytes = (uint64_t)t->numel * tg_dtype_size(t->dtype);
-        if (k) sb_str(&h, ",");
-        sb_json_str(&h, names[order[k]]);
-        sb_str(&h, ":{\"dtype\":\"");
-        sb_str(&h, t->dtype == TG_F64 ? "F64" : t->dtype == TG_I64 ? "I64" : "F32");
-        sb_str(&h, "\",\"shape\":[");
+        if (k) sb_str(h, ",");
+        sb_json_str(h, names[order[k]]);
+        sb_str(h, ":{\"dtype\":\"");
+        sb_str(h, t->dtype == TG_F64 ? "F64" : t->dtype == TG_I64 ? "I64" : "F32");
+        sb_str(h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
-            if (d) sb_str(&h, ",");
-            sb_fmt_u64(&h, (uint64_t)t->shape[d]);
+            if (d) sb_str(h, ",");
+            sb_fmt_u64(h, (uint64_t)t->shape[d]);
         }
-        sb_str(&h, "],\"data_offsets\":[");
-        sb_fmt_u64(&h, off);
-        sb_str(&h, ",");
-        sb_fmt_u64(&h, off + bytes);
-        sb_str(&h, "]}");
+        sb_str(h, "],\"data_offsets\":[");
+        sb_fmt_u64(h, off);
+        sb_str(h, ",");
+        sb_fmt_u64(h, off + bytes);
+        sb_str(h, "]}");
         off += bytes;
     }
-    sb_str(&h, "}");
-    while (!h.oom && h.len % 8) sb_str(&h, " "); /* the buffer starts 8-aligned */
+    sb_str(h, "}");
+    while (!h->oom && h->len % 8) sb_str(h, " "); /* the buffer starts 8-aligned */
+}
+
+/* Writes the header length, the header and the tensors' data in order to
+ * f; false on a failed write (errno says why), or on out of memory (*st,
+ * last error set). */
+static bool save_write(FILE *f, const char *path, const sbuf *h, int n, tg_tensor *const *tensors,
+                       const int *order, tg_status *st)
+{
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h->len >> (8 * i));
+    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h->p, 1, h->len, f) == h->len;
+    for (int k = 0; ok && k < n; k++) {
+        const tg_tensor *t = tensors[order[k]];
+        size_t es = tg_dtype_size(t->dtype), ne = (size_t)t->numel;
+        if (!ne) continue;
+        if (host_little_endian()) {
+            ok = fwrite(t->data, es, ne, f) == ne;
+            continue;
+        }
+        unsigned char *conv = tg__malloc(ne * es);
+        if (!conv) {
+            *st = TG_ERR_NOMEM;
+            tg__set_last(*st, "safetensors_save: %s: out of memory", path);
+            break;
+        }
+        copy_le(conv, t->data, ne, es);
+        ok = fwrite(conv, es, ne, f) == ne;
+        tg__free(conv);
+    }
+    return ok;
+}
+
+tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
+                              tg_tensor *const *tensors)
+{
+    tg_status st = save_check_args(path, n, names, tensors);
+    if (st != TG_OK) return st;
+    int *order = save_order(path, n, names);
+    if (!order) return tg_last_status();
+    sbuf h = {0};
+    save_header(&h, n, names, tensors, order);
     if (h.oom) {
         tg__free(h.p);
         tg__free(order);
@@ -337,36 +391,13 @@ tg_status tg_safetensors_save(const char *path, int n, const char *const *names,
     /* Write a new file beside the target and rename it over the target, so
      * a failed save never leaves a half-written file under the real name,
      * and a reader sees either the old file or the new one, whole. */
-    unsigned char *conv = NULL;
-    tg_status st = TG_OK;
     char *tmp = NULL, *target = save_target("safetensors_save", path);
     FILE *f = target ? create_temp("safetensors_save", path, target, &tmp) : NULL;
     if (!f) {
         st = tg_last_status();
         goto done;
     }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
-    for (int k = 0; ok && k < n; k++) {
-        const tg_tensor *t = tensors[order[k]];
-        size_t es = tg_dtype_size(t->dtype), ne = (size_t)t->numel;
-        if (!ne) continue;
-        if (host_little_endian()) {
-            ok = fwrite(t->data, es, ne, f) == ne;
-        } else {
-            conv = tg__malloc(ne * es);
-            if (!conv) {
-                st = TG_ERR_NOMEM;
-                tg__set_last(st, "safetensors_save: %s: out of memory", path);
-                break;
-            }
-            copy_le(conv, t->data, ne, es);
-            ok = fwrite(conv, es, ne, f) == ne;
-            tg__free(conv);
-            conv = NULL;
-        }
-    }
+    bool ok = save_write(f, path, &h, n, tensors, order, &st);
     int werr = ok ? 0 : errno;
     if (fclose(f) != 0 && ok) {
         ok = false;
@@ -443,6 +474,84 @@ static bool jhex4(jparser *j, unsigned *out)
     return true;
 }
 
+/* The code point of the \u escape whose "\u" was just read (a surrogate
+ * pair taken whole); false on a bad one (parser error set). */
+static bool jescape_u(jparser *j, unsigned *cp)
+{
+    if (!jhex4(j, cp)) return false;
+    if (*cp >= 0xD800 && *cp < 0xDC00) { /* a surrogate pair */
+        unsigned lo;
+        if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
+            return jfail(j, "lone surrogate in \\u escape");
+        j->p += 2;
+        if (!jhex4(j, &lo) || lo < 0xDC00 || lo > 0xDFFF) return jfail(j, "bad surrogate pair");
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+    } else if (*cp >= 0xDC00 && *cp < 0xE000) {
+        return jfail(j, "lone surrogate in \\u escape");
+    }
+    if (*cp == 0) return jfail(j, "NUL character in a string");
+    return true;
+}
+
+/* The code point of the escape whose backslash was just read; false on a
+ * bad one (parser error set). */
+static bool jescape(jparser *j, unsigned *cp)
+{
+    char e = *j->p++; /* in bounds: jstring's scan saw a char after '\\' */
+    switch (e) {
+    case '"':
+        *cp = '"';
+        return true;
+    case '\\':
+        *cp = '\\';
+        return true;
+    case '/':
+        *cp = '/';
+        return true;
+    case 'b':
+        *cp = '\b';
+        return true;
+    case 'f':
+        *cp = '\f';
+        return true;
+    case 'n':
+        *cp = '\n';
+        return true;
+    case 'r':
+        *cp = '\r';
+        return true;
+    case 't':
+        *cp = '\t';
+        return true;
+    case 'u':
+        return jescape_u(j, cp);
+    default:
+        return jfail(j, "bad escape in a string");
+    }
+}
+
+/* Appends code point cp to buf[*n...] in UTF-8: at most 4 bytes, and the
+ * 6-byte \uXXXX (12 for a pair) it came from is longer, so a buffer the
+ * size of the literal cannot overflow. */
+static void put_utf8(char *buf, size_t *n, unsigned cp)
+{
+    if (cp < 0x80) {
+        buf[(*n)++] = (char)cp;
+    } else if (cp < 0x800) {
+        buf[(*n)++] = (char)(0xC0 | (cp >> 6));
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        buf[(*n)++] = (char)(0xE0 | (cp >> 12));
+        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        buf[(*n)++] = (char)(0xF0 | (cp >> 18));
+        buf[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    }
+}
+
 /* Parses a string literal into a fresh tg__malloc'd NUL-terminated string
  * (out may be NULL to skip).  Escapes are decoded; a decoded NUL byte is
  * rejected (names are C strings). */
@@ -473,81 +582,12 @@ static bool jstring(jparser *j, char **out, bool *oom)
             if (buf) buf[n++] = (char)c;
             continue;
         }
-        char e = *j->p++; /* in bounds: the scan above saw a char after '\\' */
         unsigned cp = 0;
-        switch (e) {
-        case '"':
-            cp = '"';
-            break;
-        case '\\':
-            cp = '\\';
-            break;
-        case '/':
-            cp = '/';
-            break;
-        case 'b':
-            cp = '\b';
-            break;
-        case 'f':
-            cp = '\f';
-            break;
-        case 'n':
-            cp = '\n';
-            break;
-        case 'r':
-            cp = '\r';
-            break;
-        case 't':
-            cp = '\t';
-            break;
-        case 'u':
-            if (!jhex4(j, &cp)) {
-                tg__free(buf);
-                return false;
-            }
-            if (cp >= 0xD800 && cp < 0xDC00) { /* a surrogate pair */
-                unsigned lo;
-                if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u') {
-                    tg__free(buf);
-                    return jfail(j, "lone surrogate in \\u escape");
-                }
-                j->p += 2;
-                if (!jhex4(j, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                    tg__free(buf);
-                    return jfail(j, "bad surrogate pair");
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp < 0xE000) {
-                tg__free(buf);
-                return jfail(j, "lone surrogate in \\u escape");
-            }
-            if (cp == 0) {
-                tg__free(buf);
-                return jfail(j, "NUL character in a string");
-            }
-            break;
-        default:
+        if (!jescape(j, &cp)) {
             tg__free(buf);
-            return jfail(j, "bad escape in a string");
+            return false;
         }
-        if (!buf) continue;
-        /* UTF-8; at most 4 bytes, and the 6-byte \uXXXX (12 for a pair)
-         * it came from is longer, so buf cannot overflow. */
-        if (cp < 0x80) {
-            buf[n++] = (char)cp;
-        } else if (cp < 0x800) {
-            buf[n++] = (char)(0xC0 | (cp >> 6));
-            buf[n++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            buf[n++] = (char)(0xE0 | (cp >> 12));
-            buf[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            buf[n++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            buf[n++] = (char)(0xF0 | (cp >> 18));
-            buf[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-            buf[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            buf[n++] = (char)(0x80 | (cp & 0x3F));
-        }
+        if (buf) put_utf8(buf, &n, cp);
     }
     j->p++; /* closing quote */
     if (buf) {
@@ -861,6 +901,172 @@ static tg_status read_whole(const char *fn, const char *path, unsigned char **ou
     return TG_OK;
 }
 
+/* The header entry of tensor name (taken over: freed on failure too),
+ * parsed from j's value; false on a bad one or out of memory (parser error
+ * set, naming the entry). */
+static bool header_add_entry(jparser *j, header *h, char *name, bool *oom)
+{
+    if (h->n == h->cap) {
+        int cap = h->cap ? 2 * h->cap : 8;
+        entry *e = tg__realloc(h->e, (size_t)cap * sizeof *e);
+        if (!e) {
+            tg__free(name);
+            *oom = true;
+            return jfail(j, "out of memory");
+        }
+        h->e = e;
+        h->cap = cap;
+    }
+    entry *e = &h->e[h->n++];
+    *e = (entry){.name = name};
+    const bool ok = jentry(j, e, oom);
+    if (!ok && !*oom && !strstr(j->err, "entry '")) {
+        /* name the entry in the message */
+        char tmp[sizeof j->err];
+        snprintf(tmp, sizeof tmp, "%s", j->err);
+        snprintf(j->err, sizeof j->err, "entry '%.40s': %.140s", name, tmp);
+    }
+    return ok;
+}
+
+/* The header object, into h; false on a bad one (parser error set, *oom
+ * when out of memory). */
+static bool parse_header(jparser *j, header *h, bool *oom)
+{
+    bool ok = jexpect(j, '{');
+    bool seen_meta = false;
+    jws(j);
+    if (ok && j->p < j->end && *j->p == '}') {
+        j->p++;
+    } else {
+        while (ok) {
+            char *name = NULL;
+            if (!jstring(j, &name, oom) || !jexpect(j, ':')) {
+                tg__free(name);
+                ok = false;
+                break;
+            }
+            if (!strcmp(name, META_KEY)) {
+                tg__free(name);
+                ok = !seen_meta && jmetadata(j);
+                if (seen_meta) jfail(j, "__metadata__ given twice");
+                seen_meta = true;
+            } else {
+                ok = header_add_entry(j, h, name, oom);
+            }
+            if (!ok) break;
+            jws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            ok = jexpect(j, '}');
+            break;
+        }
+    }
+    if (ok) {
+        jws(j);
+        if (j->p != j->end) ok = jfail(j, "bytes after the header object");
+    }
+    return ok;
+}
+
+/* Does entry e's span lie in the buffer and fit its shape and dtype? */
+static tg_status check_entry_span(const char *fn, const char *path, const stfile *sf,
+                                  const entry *e)
+{
+    char m[256];
+    /* extents are < 2^63 (juint); their product is bounded by TG_NUMEL_MAX,
+     * so count * 8 cannot wrap */
+    int64_t count = 0;
+    bool overflow = !tg__extents_product(e->ndim, e->shape, TG_NUMEL_MAX, &count);
+    uint64_t need = overflow ? 0 : (uint64_t)count * e->dtype->size;
+    if (e->begin > e->end || e->end > sf->buf_len) {
+        snprintf(m, sizeof m,
+                 "entry '%.60s': data_offsets [%llu, %llu] outside the %llu-byte buffer", e->name,
+                 (unsigned long long)e->begin, (unsigned long long)e->end,
+                 (unsigned long long)sf->buf_len);
+        return fail(TG_ERR_IO, fn, path, m);
+    }
+    if (overflow) {
+        char s[TG_SHAPE_BUF];
+        int64_t sh[TG_MAX_DIMS];
+        memcpy(sh, e->shape, sizeof sh);
+        tg_tensor view = {.ndim = e->ndim, .shape = sh};
+        snprintf(m, sizeof m, "entry '%.60s': shape %s: the element count overflows", e->name,
+                 tg__shape_str(&view, s, sizeof s));
+        return fail(TG_ERR_IO, fn, path, m);
+    }
+    if (need != e->end - e->begin) {
+        snprintf(m, sizeof m,
+                 "entry '%.60s': shape of %llu elements of %s needs %llu bytes, "
+                 "data_offsets span %llu",
+                 e->name, (unsigned long long)count, e->dtype->name, (unsigned long long)need,
+                 (unsigned long long)(e->end - e->begin));
+        return fail(TG_ERR_IO, fn, path, m);
+    }
+    return TG_OK;
+}
+
+/* Do the n entries by[], sorted by offset, tile the buffer exactly? */
+static tg_status check_tiling(const char *fn, const char *path, const stfile *sf, entry *const *by,
+                              int n)
+{
+    char m[256];
+    uint64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (by[i]->begin != at) {
+            if (by[i]->begin < at)
+                snprintf(m, sizeof m,
+                         "entry '%.60s': data_offsets [%llu, %llu] overlap the previous "
+                         "entry (ending at %llu)",
+                         by[i]->name, (unsigned long long)by[i]->begin,
+                         (unsigned long long)by[i]->end, (unsigned long long)at);
+            else
+                snprintf(m, sizeof m,
+                         "entry '%.60s': data_offsets [%llu, %llu] leave a gap after %llu",
+                         by[i]->name, (unsigned long long)by[i]->begin,
+                         (unsigned long long)by[i]->end, (unsigned long long)at);
+            return fail(TG_ERR_IO, fn, path, m);
+        }
+        at = by[i]->end;
+    }
+    if (at != sf->buf_len) {
+        snprintf(m, sizeof m, "the entries cover %llu bytes of a %llu-byte buffer",
+                 (unsigned long long)at, (unsigned long long)sf->buf_len);
+        return fail(TG_ERR_IO, fn, path, m);
+    }
+    return TG_OK;
+}
+
+/* Entries: shape vs span, names unique, spans tiling the buffer. */
+static tg_status check_entries(const char *fn, const char *path, const stfile *sf)
+{
+    int n = sf->h.n;
+    entry **by = tg__malloc((size_t)(n ? n : 1) * sizeof *by);
+    if (!by) return fail(TG_ERR_NOMEM, fn, path, "out of memory");
+    tg_status st = TG_OK;
+    for (int i = 0; i < n && st == TG_OK; i++) {
+        by[i] = &sf->h.e[i];
+        st = check_entry_span(fn, path, sf, by[i]);
+    }
+    if (st == TG_OK && n > 1) {
+        qsort(by, (size_t)n, sizeof *by, cmp_entry_names);
+        for (int i = 1; i < n && st == TG_OK; i++)
+            if (!strcmp(by[i - 1]->name, by[i]->name)) {
+                char m[256];
+                snprintf(m, sizeof m, "the name '%.60s' appears twice", by[i]->name);
+                st = fail(TG_ERR_IO, fn, path, m);
+            }
+    }
+    if (st == TG_OK) {
+        if (n > 1) qsort(by, (size_t)n, sizeof *by, cmp_entry_offsets);
+        st = check_tiling(fn, path, sf, by, n);
+    }
+    tg__free(by);
+    return st;
+}
+
 /* Reads and validates a whole file: header length, JSON, every entry's
  * shape against its byte span, and the spans tiling the buffer. */
 static tg_status stfile_read(const char *fn, const char *path, stfile *sf)
@@ -885,144 +1091,15 @@ static tg_status stfile_read(const char *fn, const char *path, stfile *sf)
     sf->buf = sf->bytes + 8 + hl;
     sf->buf_len = sf->size - 8 - hl;
 
-    /* The header object. */
     jparser j = {(const char *)sf->bytes + 8, (const char *)sf->bytes + 8 + hl, path, {0}};
     const char *jstart = j.p;
-    bool oom = false, ok = jexpect(&j, '{');
-    bool seen_meta = false;
-    jws(&j);
-    if (ok && j.p < j.end && *j.p == '}') {
-        j.p++;
-    } else {
-        while (ok) {
-            char *name = NULL;
-            if (!jstring(&j, &name, &oom) || !jexpect(&j, ':')) {
-                tg__free(name);
-                ok = false;
-                break;
-            }
-            if (!strcmp(name, META_KEY)) {
-                tg__free(name);
-                ok = !seen_meta && jmetadata(&j);
-                if (seen_meta) jfail(&j, "__metadata__ given twice");
-                seen_meta = true;
-            } else {
-                if (sf->h.n == sf->h.cap) {
-                    int cap = sf->h.cap ? 2 * sf->h.cap : 8;
-                    entry *e = tg__realloc(sf->h.e, (size_t)cap * sizeof *e);
-                    if (!e) {
-                        tg__free(name);
-                        oom = true;
-                        ok = jfail(&j, "out of memory");
-                        break;
-                    }
-                    sf->h.e = e;
-                    sf->h.cap = cap;
-                }
-                entry *e = &sf->h.e[sf->h.n++];
-                *e = (entry){.name = name};
-                ok = jentry(&j, e, &oom);
-                if (!ok && !oom && !strstr(j.err, "entry '")) {
-                    /* name the entry in the message */
-                    char tmp[sizeof j.err];
-                    snprintf(tmp, sizeof tmp, "%s", j.err);
-                    snprintf(j.err, sizeof j.err, "entry '%.40s': %.140s", name, tmp);
-                }
-            }
-            if (!ok) break;
-            jws(&j);
-            if (j.p < j.end && *j.p == ',') {
-                j.p++;
-                continue;
-            }
-            ok = jexpect(&j, '}');
-            break;
-        }
-    }
-    if (ok) {
-        jws(&j);
-        if (j.p != j.end) ok = jfail(&j, "bytes after the header object");
-    }
-    if (!ok) {
+    bool oom = false;
+    if (!parse_header(&j, &sf->h, &oom)) {
         snprintf(m, sizeof m, "header: %s (near byte %td of the header)", j.err, j.p - jstart);
         stfile_free(sf);
         return fail(oom ? TG_ERR_NOMEM : TG_ERR_IO, fn, path, m);
     }
-
-    /* Entries: shape vs span, names unique, spans tiling the buffer. */
-    int n = sf->h.n;
-    entry **by = tg__malloc((size_t)(n ? n : 1) * sizeof *by);
-    if (!by) {
-        stfile_free(sf);
-        return fail(TG_ERR_NOMEM, fn, path, "out of memory");
-    }
-    tg_status st = TG_OK;
-    for (int i = 0; i < n && st == TG_OK; i++) {
-        entry *e = &sf->h.e[i];
-        by[i] = e;
-        /* extents are < 2^63 (juint); their product is bounded by
-         * TG_NUMEL_MAX, so count * 8 cannot wrap */
-        int64_t count = 0;
-        bool overflow = !tg__extents_product(e->ndim, e->shape, TG_NUMEL_MAX, &count);
-        uint64_t need = overflow ? 0 : (uint64_t)count * e->dtype->size;
-        if (e->begin > e->end || e->end > sf->buf_len) {
-            snprintf(m, sizeof m,
-                     "entry '%.60s': data_offsets [%llu, %llu] outside the %llu-byte buffer",
-                     e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
-                     (unsigned long long)sf->buf_len);
-            st = fail(TG_ERR_IO, fn, path, m);
-        } else if (overflow) {
-            char s[TG_SHAPE_BUF];
-            int64_t sh[TG_MAX_DIMS];
-            memcpy(sh, e->shape, sizeof sh);
-            tg_tensor view = {.ndim = e->ndim, .shape = sh};
-            snprintf(m, sizeof m, "entry '%.60s': shape %s: the element count overflows", e->name,
-                     tg__shape_str(&view, s, sizeof s));
-            st = fail(TG_ERR_IO, fn, path, m);
-        } else if (need != e->end - e->begin) {
-            snprintf(m, sizeof m,
-                     "entry '%.60s': shape of %llu elements of %s needs %llu bytes, "
-                     "data_offsets span %llu",
-                     e->name, (unsigned long long)count, e->dtype->name, (unsigned long long)need,
-                     (unsigned long long)(e->end - e->begin));
-            st = fail(TG_ERR_IO, fn, path, m);
-        }
-    }
-    if (st == TG_OK && n > 1) {
-        qsort(by, (size_t)n, sizeof *by, cmp_entry_names);
-        for (int i = 1; i < n && st == TG_OK; i++)
-            if (!strcmp(by[i - 1]->name, by[i]->name)) {
-                snprintf(m, sizeof m, "the name '%.60s' appears twice", by[i]->name);
-                st = fail(TG_ERR_IO, fn, path, m);
-            }
-    }
-    if (st == TG_OK) {
-        if (n > 1) qsort(by, (size_t)n, sizeof *by, cmp_entry_offsets);
-        uint64_t at = 0;
-        for (int i = 0; i < n && st == TG_OK; i++) {
-            if (by[i]->begin != at) {
-                if (by[i]->begin < at)
-                    snprintf(m, sizeof m,
-                             "entry '%.60s': data_offsets [%llu, %llu] overlap the previous "
-                             "entry (ending at %llu)",
-                             by[i]->name, (unsigned long long)by[i]->begin,
-                             (unsigned long long)by[i]->end, (unsigned long long)at);
-                else
-                    snprintf(m, sizeof m,
-                             "entry '%.60s': data_offsets [%llu, %llu] leave a gap after %llu",
-                             by[i]->name, (unsigned long long)by[i]->begin,
-                             (unsigned long long)by[i]->end, (unsigned long long)at);
-                st = fail(TG_ERR_IO, fn, path, m);
-            }
-            at = by[i]->end;
-        }
-        if (st == TG_OK && at != sf->buf_len) {
-            snprintf(m, sizeof m, "the entries cover %llu bytes of a %llu-byte buffer",
-                     (unsigned long long)at, (unsigned long long)sf->buf_len);
-            st = fail(TG_ERR_IO, fn, path, m);
-        }
-    }
-    tg__free(by);
+    tg_status st = check_entries(fn, path, sf);
     if (st != TG_OK) stfile_free(sf);
     return st;
 }
