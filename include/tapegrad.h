@@ -62,5 +62,6 @@
 #include "tapegrad/optim.h"
 #include "tapegrad/io.h"
 #include "tapegrad/verify.h"
+#include "tapegrad/dist.h"
 
 #endif

@@ -415,6 +415,19 @@ static bool d_batches_no_labels(void)
     return ok;
 }
 
+/* tg_dist_init(NULL, NULL, NULL): MPI started without the command line,
+ * the default options (a build without MPI: its documented error). */
+static bool d_dist_init_nulls(void)
+{
+    tg_status st = tg_dist_init(NULL, NULL, NULL);
+#if TG_HAVE_MPI
+    return st == TG_OK && tg_dist_rank() == 0 && tg_dist_size() == 1 && tg_dist_finalize() == TG_OK;
+#else
+    return st == TG_ERR_ARG && strcmp(tg_last_error(), "tg_dist_init: tapegrad was built without "
+                                                       "MPI (meson option mpi)") == 0;
+#endif
+}
+
 /* tg_batches_next with out-pointer `which` (0 x, 1 y, 2 n) NULL. */
 static bool d_batches_next_out(int which)
 {
@@ -526,8 +539,9 @@ static const ncase k_cases[] = {
 /* Public functions without a pointer parameter: nothing to sweep (the
  * coverage test checks that they have none). */
 static const char *const k_no_pointers[] = {
-    "tg_strerror",   "tg_last_status",   "tg_last_error",    "tg_dtype_size",
-    "tg_dtype_name", "tg_tensor_arange", "tg_tensor_scalar", "tg_delta_verdict_name",
+    "tg_strerror",      "tg_last_status",   "tg_last_error",    "tg_dtype_size",
+    "tg_dtype_name",    "tg_tensor_arange", "tg_tensor_scalar", "tg_delta_verdict_name",
+    "tg_dist_finalize", "tg_dist_rank",     "tg_dist_size",
 };
 
 /* Header-only helpers behind the tg_ck_assert macros (check_asserts.h):
