@@ -18,7 +18,9 @@
  *     tg_dist_finalize();
  *
  * Every rank must make the same calls in the same order with the same
- * parameter list (shapes and dtypes), as with any MPI collective.
+ * parameter list (shapes and dtypes), as with any MPI collective.  The
+ * state is the process's: call these functions from one thread (MPI is
+ * initialised with MPI_THREAD_FUNNELED).
  *
  * Errors never abort: each call returns a status and sets tg_last_error()
  * ("tg_dist_...: ..." naming the MPI call when MPI reported the error).
