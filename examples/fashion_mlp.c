@@ -8,11 +8,13 @@
  * time left) and the final test accuracy; --csv writes the learning curve.
  *
  *   fashion_mlp [--epochs N] [--csv PATH] [--data DIR] [--threads N] [--seed N]
- *   fashion_mlp --synthetic     (a smoke test on generated data, no files) */
+ *   fashion_mlp --synthetic     (a smoke test on generated data, no files)
+ *   mpirun -np 2 fashion_mlp --dist [flags]   (data-parallel, docs/distributed.md) */
 #include "train_util.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { NLAYER = 3, BATCH = 64 };
 static const int64_t sizes[NLAYER + 1] = {784, 256, 128, 10};
@@ -34,9 +36,83 @@ static tg_tensor *forward(tg_tape *tp, tg_tensor *x, void *ctx)
     return h; /* ops return NULL once the tape is in error: one check at the end suffices */
 }
 
+/* ---- --dist: data-parallel training over MPI (docs/distributed.md) ----------
+ * Under `mpirun -np R fashion_mlp --dist`, each rank trains a copy of the
+ * model on its shard of every global batch of 64 (tg_batches_shard) and
+ * averages the gradients after tg_backward (tg_dist_allreduce_grads), so
+ * all copies take the same steps; rank 0 evaluates and prints. */
+static int train_dist(const tu_args *a, const tu_data *d, const tu_classifier *c)
+{
+    const int rank = tg_dist_rank(), size = tg_dist_size();
+    int rc = tg_dist_broadcast(c->nparams, c->params) != TG_OK; /* rank 0's initial weights */
+    tg_optim *opt = tg_sgd_new(c->nparams, c->params, 0.01, 0.9, 0.0);
+    tg_batches *batches = tg_batches_new(d->xtr, d->ytr, c->batch, true, false, a->seed);
+    tg_tape *tp = tg_tape_new(NULL), *etp = tg_tape_new(NULL);
+    if (rc || !opt || !batches || !tp || !etp || tg_batches_shard(batches, rank, size) != TG_OK) {
+        fprintf(stderr, "%s: rank %d: %s\n", c->prog, rank, tg_last_error());
+        rc = 1;
+    }
+    double acc = 0, train_seconds = 0;
+    for (int epoch = 1; epoch <= a->epochs && !rc; epoch++) {
+        if (epoch > 1) tg_batches_reset(batches);
+        const double t0 = tu_now();
+        double loss_sum = 0;
+        int64_t seen = 0, n;
+        tg_tensor *x;
+        const int32_t *y;
+        while (!rc && tg_batches_next(batches, &x, &y, &n)) {
+            tg_tape_reset(tp);
+            tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, c->forward(tp, x, c->model), y, n,
+                                                              TG_REDUCE_MEAN);
+            if (!loss || tg_backward(tp, loss) != TG_OK) {
+                fprintf(stderr, "%s: rank %d: %s\n", c->prog, rank, tg_tape_error(tp));
+                rc = 1;
+            } else if (tg_dist_allreduce_grads(c->nparams, c->params) != TG_OK ||
+                       tg_optim_step(opt) != TG_OK) {
+                fprintf(stderr, "%s: rank %d: %s\n", c->prog, rank, tg_last_error());
+                rc = 1;
+            } else {
+                loss_sum += tg_tensor_get_flat(loss, 0) * (double)n;
+                seen += n;
+            }
+        }
+        const double dt = tu_now() - t0;
+        train_seconds += dt;
+        if (rc || rank != 0) continue;
+        acc = tu_accuracy(etp, d->xte, d->yte, c->eval_batch, c->forward, c->model);
+        printf("%s epoch %2d/%d  loss %.4f (rank 0's shard)  test acc %.4f  %.1f s\n", c->run,
+               epoch, a->epochs, seen ? loss_sum / (double)seen : NAN, acc, dt);
+        fflush(stdout);
+    }
+    if (!rc && rank == 0)
+        printf("%s: test accuracy %.4f after %d epochs, %.1f s of training on %d rank%s "
+               "(%.2f s per epoch)\n",
+               c->prog, acc, a->epochs, train_seconds, size, size > 1 ? "s" : "",
+               train_seconds / a->epochs);
+    tg_tape_free(tp);
+    tg_tape_free(etp);
+    tg_batches_free(batches);
+    tg_optim_free(opt);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     tu_args a = {.epochs = 12, .data = TU_FASHION_DIR, .threads = 1, .seed = 0};
+    /* --dist (see train_dist): MPI starts first; ranks other than 0 print nothing */
+    bool dist = false;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--dist")) {
+            dist = true;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            break;
+        }
+    if (dist && tg_dist_init(&argc, &argv, NULL) != TG_OK) {
+        fprintf(stderr, "fashion_mlp: %s\n", tg_last_error());
+        return 1;
+    }
+    if (dist && tg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
     int rc = tu_parse_args(argc, argv, &a,
                            "fashion_mlp: an MLP 784-256-128-10 (relu) on Fashion-MNIST,\n"
                            "SGD lr 0.01 momentum 0.9, batch 64.");
@@ -78,7 +154,11 @@ int main(int argc, char **argv)
                              .param_names = names,
                              .batch = BATCH,
                              .eval_batch = 500};
-    rc = tu_train_classifier(&a, &d, &c);
+    rc = dist ? train_dist(&a, &d, &c) : tu_train_classifier(&a, &d, &c);
+    if (dist && tg_dist_finalize() != TG_OK) {
+        fprintf(stderr, "fashion_mlp: %s\n", tg_last_error());
+        rc = 1;
+    }
     for (int l = 0; l < NLAYER; l++) {
         tg_tensor_free(m.w[l]);
         tg_tensor_free(m.b[l]);

@@ -64,5 +64,6 @@
 #include "tapegrad/io.h"
 #include "tapegrad/verify.h"
 #include "tapegrad/scalar.h"
+#include "tapegrad/dist.h"
 
 #endif

@@ -596,6 +596,22 @@ CASE(tg_batches_next, y, , DOC, TG_OK, "the labels are not wanted", d_batches_ne
 CASE(tg_batches_next, n, , DOC, TG_OK, "the batch size is not wanted", d_batches_next_out(2))
 CASE(tg_batches_free, b, , DOC, TG_OK, "NULL is ignored, like free(NULL)",
      (tg_batches_free(NULL), true))
+CASE(tg_batches_shard, b, , LAST, TG_ERR_NULL, "batches_shard: iterator is NULL",
+     tg_batches_shard(NULL, 0, 1) == TG_ERR_NULL)
+
+/* ---- dist.h ----------------------------------------------------------------------- */
+CASE(tg_dist_init, argc, , DOC, TG_OK, "MPI does not see the command line", d_dist_init_nulls())
+CASE(tg_dist_init, argv, , DOC, TG_OK, "MPI does not see the command line", d_dist_init_nulls())
+CASE(tg_dist_init, opts, , DOC, TG_OK, "NULL options: the defaults", d_dist_init_nulls())
+CASE(tg_dist_broadcast, tensors, , LAST, TG_ERR_NULL, "tg_dist_broadcast: tensors is NULL",
+     tg_dist_broadcast(1, NULL) == TG_ERR_NULL)
+ECASE(tg_dist_broadcast, tensors, 0, LAST, TG_ERR_NULL, "tg_dist_broadcast: tensor 0 is NULL",
+      tg_dist_broadcast(1, k_null1) == TG_ERR_NULL)
+CASE(tg_dist_allreduce_grads, params, , LAST, TG_ERR_NULL,
+     "tg_dist_allreduce_grads: parameters is NULL", tg_dist_allreduce_grads(1, NULL) == TG_ERR_NULL)
+ECASE(tg_dist_allreduce_grads, params, 0, LAST, TG_ERR_NULL,
+      "tg_dist_allreduce_grads: parameter 0 is NULL",
+      tg_dist_allreduce_grads(1, k_null1) == TG_ERR_NULL)
 
 /* ---- gradcheck.h ---------------------------------------------------------------- */
 CASE(tg_compare, a, , LAST, TG_ERR_NULL, "compare: a is NULL",

@@ -1038,6 +1038,50 @@ static tg_status r_optim_shape(fixture *f)
     return st;
 }
 
+/* data-parallel training (tg_last_error); one process, MPI not started */
+static tg_status r_dist_n(fixture *f)
+{
+    return tg_dist_broadcast(-1, &f->a23);
+}
+static tg_status r_dist_not_user(fixture *f)
+{
+    tg_tensor *t = tg_exp(f->tp, f->a23);
+    return tg_dist_broadcast(1, &t);
+}
+static tg_status r_dist_no_grad(fixture *f)
+{
+    return tg_dist_allreduce_grads(1, &f->p);
+}
+static tg_status r_dist_shard(fixture *f)
+{
+    tg_batches *b = tg_batches_new(f->a23, NULL, 1, false, false, 1);
+    tg_status st = tg_batches_shard(b, 2, 2);
+    tg_batches_free(b);
+    return st;
+}
+#if TG_HAVE_MPI
+static tg_status r_dist_not_init(fixture *f)
+{
+    return tg_dist_broadcast(1, &f->a23);
+}
+static tg_status r_dist_timeout(fixture *f)
+{
+    (void)f;
+    return tg_dist_init(NULL, NULL, &(tg_dist_options){.timeout_seconds = -1});
+}
+static tg_status r_dist_bucket(fixture *f)
+{
+    (void)f;
+    return tg_dist_init(NULL, NULL, &(tg_dist_options){.bucket_bytes = 8});
+}
+#else
+static tg_status r_dist_no_mpi(fixture *f)
+{
+    (void)f;
+    return tg_dist_init(NULL, NULL, NULL);
+}
+#endif
+
 /* files (tg_last_error) */
 static tg_status r_st_open(fixture *f)
 {
@@ -1741,6 +1785,24 @@ static row k_rows[] = {
       "tg_stape_gradcheck: recording f failed"),
     R(stape_gradcheck_nomem, "scalar tape", TG_ERR_NOMEM, LAST_ERROR,
       "tg_stape_gradcheck out of memory"),
+    R(dist_n, "distributed", TG_ERR_ARG, LAST_ERROR, "tg_dist_broadcast with n < 0"),
+    R(dist_not_user, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_broadcast of a tape-owned tensor"),
+    R(dist_no_grad, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_allreduce_grads of a parameter tg_backward did not reach"),
+    R(dist_shard, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_batches_shard with a rank not below the number of ranks"),
+#if TG_HAVE_MPI
+    R(dist_not_init, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_broadcast or tg_dist_allreduce_grads before tg_dist_init"),
+    R(dist_timeout, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_init with a negative timeout_seconds"),
+    R(dist_bucket, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_init with bucket_bytes below 64"),
+#else
+    R(dist_no_mpi, "distributed", TG_ERR_ARG, LAST_ERROR,
+      "tg_dist_init (and tg_dist_broadcast, tg_dist_allreduce_grads) in a build without MPI"),
+#endif
     R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
       "a tensor query (tg_tensor_numel, tg_tensor_data, ...) given NULL"),
     R(null_rng, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "tg_rng_uniform(NULL) (it returns NaN)"),
@@ -2044,6 +2106,18 @@ static const message k_messages[] = {
     {"stape_gradcheck_record", "tg_stape_gradcheck: recording f failed: tg_s_log: argument 1 is "
                                "TG_SV_NONE (no value)"},
     {"stape_gradcheck_nomem", "tg_stape_gradcheck: out of memory for 1 inputs"},
+    {"dist_n", "tg_dist_broadcast: n = -1 is negative"},
+    {"dist_not_user", "tg_dist_broadcast: tensor 0 is not a live user-owned tensor"},
+    {"dist_no_grad", "tg_dist_allreduce_grads: parameter 0 (2,3) has no gradient (tg_backward did "
+                     "not reach it)"},
+    {"dist_shard", "batches_shard: rank 2 of 2: need 0 <= rank < nranks"},
+#if TG_HAVE_MPI
+    {"dist_not_init", "tg_dist_broadcast: call tg_dist_init first"},
+    {"dist_timeout", "tg_dist_init: timeout_seconds -1 must be finite and >= 0 (0: 300 s)"},
+    {"dist_bucket", "tg_dist_init: bucket_bytes 8 is below 64 (0: 4194304)"},
+#else
+    {"dist_no_mpi", "tg_dist_init: tapegrad was built without MPI (meson option mpi)"},
+#endif
     {"null_query", "tg_tensor_numel: tensor is NULL"},
     {"null_rng", "tg_rng_uniform: rng is NULL"},
     {"null_tape_call", "backward: tape is NULL"},

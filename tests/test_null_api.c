@@ -430,6 +430,32 @@ static bool d_batches_no_labels(void)
     return ok;
 }
 
+/* tg_dist_init(NULL, NULL, NULL): MPI started without the command line,
+ * the default options (a build without MPI: its documented error). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LSAN_OFF() __lsan_disable() /* Open MPI keeps memory past MPI_Finalize */
+#define LSAN_ON()  __lsan_enable()
+#else
+#define LSAN_OFF() ((void)0)
+#define LSAN_ON()  ((void)0)
+#endif
+static bool d_dist_init_nulls(void)
+{
+    LSAN_OFF();
+    tg_status st = tg_dist_init(NULL, NULL, NULL);
+#if TG_HAVE_MPI
+    bool ok =
+        st == TG_OK && tg_dist_rank() == 0 && tg_dist_size() == 1 && tg_dist_finalize() == TG_OK;
+    LSAN_ON();
+    return ok;
+#else
+    LSAN_ON();
+    return st == TG_ERR_ARG && strcmp(tg_last_error(), "tg_dist_init: tapegrad was built without "
+                                                       "MPI (meson option mpi)") == 0;
+#endif
+}
+
 /* tg_batches_next with out-pointer `which` (0 x, 1 y, 2 n) NULL. */
 static bool d_batches_next_out(int which)
 {
@@ -583,6 +609,7 @@ static const char *const k_no_pointers[] = {
     "tg_strerror",      "tg_last_status",        "tg_last_error",
     "tg_dtype_size",    "tg_dtype_name",         "tg_tensor_arange",
     "tg_tensor_scalar", "tg_delta_verdict_name", "tg_stape_new",
+    "tg_dist_finalize", "tg_dist_rank",          "tg_dist_size",
 };
 
 /* Header-only helpers behind the tg_ck_assert macros (check_asserts.h):

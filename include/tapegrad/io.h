@@ -103,6 +103,18 @@ TG_API void tg_batches_reset(tg_batches *b);
 /* Next batch: true and *x (B, ...), *y (B labels), *n (B) set; false at the end. */
 TG_API bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n);
 TG_API void tg_batches_free(tg_batches *b);
+/* Data-parallel training (dist.h): this iterator gives rank `rank` of
+ * `nranks` its shard of each global batch.  The global batches are those of
+ * the unsharded iterator (the same order on every rank given the same
+ * seed); a global batch of B rows is cut into nranks contiguous parts, part
+ * r being rows [r B / nranks, (r + 1) B / nranks) (integer division): all
+ * equal when nranks divides B, else they differ by one row.  Each rank thus
+ * sees a disjoint part and together they see every row of the batch.  A
+ * last global batch of fewer than nranks rows is dropped, so every rank
+ * gets the same number of batches, none empty.  Applies from the next
+ * tg_batches_next on; (0, 1) undoes it.  TG_ERR_ARG (no change) unless
+ * 0 <= rank < nranks. */
+TG_API tg_status tg_batches_shard(tg_batches *b, int rank, int nranks);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ struct tg_batches {
     const tg_tensor *data;
     const int32_t *labels; /* may be NULL */
     int64_t n, batch, cursor;
+    int rank, nranks; /* tg_batches_shard: this rank's part of each batch */
     bool shuffle, drop_last;
     tg_rng rng;
     int64_t *order;
@@ -71,6 +72,7 @@ tg_batches *tg_batches_new(const tg_tensor *data, const int32_t *labels, int64_t
     b->batch = batch_size;
     b->shuffle = shuffle;
     b->drop_last = drop_last;
+    b->nranks = 1;
     b->row_bytes = tg_dtype_size(data->dtype) * (size_t)(b->n ? data->numel / b->n : 0);
     tg_rng_seed(&b->rng, seed);
     int64_t rows = batch_size < b->n ? batch_size : b->n;
@@ -100,6 +102,14 @@ void tg_batches_reset(tg_batches *b)
     new_epoch(b);
 }
 
+/* floor(rows * k / parts) without forming the product, which can exceed
+ * int64 (rows up to TG_NUMEL_MAX, k up to INT_MAX): with rows = q parts + s,
+ * it is q k + floor(s k / parts), and s k < parts^2 < 2^62. */
+static int64_t part_start(int64_t rows, int k, int parts)
+{
+    return rows / parts * k + rows % parts * k / parts;
+}
+
 bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n)
 {
     if (x) *x = NULL;
@@ -109,10 +119,13 @@ bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n
     if (!b || b->cursor >= b->n) return false;
     int64_t r = b->n - b->cursor;
     if (r > b->batch) r = b->batch;
-    if (r < b->batch && b->drop_last) {
+    if ((r < b->batch && b->drop_last) || r < b->nranks) {
         b->cursor = b->n;
         return false;
     }
+    /* this rank's part of the global batch of r rows (tg_batches_shard) */
+    const int64_t global = r, lo = part_start(global, b->rank, b->nranks);
+    r = part_start(global, b->rank + 1, b->nranks) - lo;
     /* The short last batch: the same storage seen with a smaller first
      * extent (its capacity is min(batch, n) rows, never exceeded). */
     tg__bump_version(b->x); /* a tape that recorded the last batch must see the change */
@@ -121,15 +134,31 @@ bool tg_batches_next(tg_batches *b, tg_tensor **x, const int32_t **y, int64_t *n
     unsigned char *dst = b->x->data;
     const unsigned char *src = b->data->data;
     for (int64_t k = 0; k < r; k++) {
-        int64_t i = b->order[b->cursor + k];
+        int64_t i = b->order[b->cursor + lo + k];
         memcpy(dst + (size_t)k * b->row_bytes, src + (size_t)i * b->row_bytes, b->row_bytes);
         if (b->labels) b->y[k] = b->labels[i];
     }
-    b->cursor += r;
+    b->cursor += global;
     if (x) *x = b->x;
     if (y) *y = b->labels ? b->y : NULL;
     if (n) *n = r;
     return true;
+}
+
+tg_status tg_batches_shard(tg_batches *b, int rank, int nranks)
+{
+    if (!b) {
+        tg__set_last(TG_ERR_NULL, "batches_shard: iterator is NULL");
+        return TG_ERR_NULL;
+    }
+    if (nranks < 1 || rank < 0 || rank >= nranks) {
+        tg__set_last(TG_ERR_ARG, "batches_shard: rank %d of %d: need 0 <= rank < nranks", rank,
+                     nranks);
+        return TG_ERR_ARG;
+    }
+    b->rank = rank;
+    b->nranks = nranks;
+    return TG_OK;
 }
 
 void tg_batches_free(tg_batches *b)
