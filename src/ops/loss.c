@@ -299,3 +299,8 @@ tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int3
     for (int64_t i = 0; i < n; i++) tg_tensor_set_flat(onehot, i * c + labels[i], 1.0);
     return xent(tp, z, onehot, red, rows);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_loss[] = {&k_xmul, NULL};
