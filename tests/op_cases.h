@@ -125,8 +125,8 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(abs, abs_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_abs(tp, x))                                \
     X(abs, abs_at_0, OC_SCALAR, 0, 0, 0, 0, 0, 0, tg_abs(tp, x))                                  \
     X(abs, abs_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_abs(tp, tg_add_scalar(tp, x, -1.1)))      \
-    X(sigmoid, sigmoid, OC_EDS, -4, 4, -1.3, 0, oc_sigmoid(v), oc_sigmoid(v) * oc_sigmoid(-v),    \
-      tg_sigmoid(tp, x))                                                                           \
+    X(sigmoid, sigmoid, OC_EDS, -4, 4, -1.3, 0, oc_sigmoid(v),                                   \
+      oc_sigmoid(v) * (1 - oc_sigmoid(v)), tg_sigmoid(tp, x))                                    \
     X(tanh, tanh, OC_EDS, -3, 3, 0.4, 0, tanh(v), 1 - tanh(v) * tanh(v), tg_tanh(tp, x))          \
     X(relu, relu, OC_ELEM | OC_NONSMOOTH | OC_SCALAR, -2, 2, 1.3, 0, v > 0 ? v : 0, v > 0,       \
       tg_relu(tp, x))                                                                              \
