@@ -45,6 +45,18 @@ void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_statu
 #define tt_assert_tape_error(tp, st, ...)                                                          \
     tt_assert_tape_error_impl(__FILE__, __LINE__, tp, st, __VA_ARGS__, (const char *)NULL)
 
+/* A fresh tape tp, one call on it that must fail (NULL) with status st and
+ * a message holding each given part, and nothing recorded. */
+#define EXPECT_ERR(call, st, ...)                                                                  \
+    do {                                                                                           \
+        tg_tape *tp = tg_tape_new(NULL);                                                           \
+        tg_tensor *r_ = (call);                                                                    \
+        ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
+        tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
+        ck_assert_int_eq(tg_tape_get_stats(tp).nodes, 0);                                          \
+        tg_tape_free(tp);                                                                          \
+    } while (0)
+
 /* Runs a suite with Check's normal output and returns the exit status. */
 int tt_run(Suite *s);
 
