@@ -41,16 +41,19 @@
  *   OC_NO_SCALAR the op has no scalar rule: its one-element nodes take the
  *                direct rule (say why beside the row); an op without a scalar
  *                rule whose rows do not all say so fails the coverage test;
- *   OC_INTERNAL  no public call records the op itself: another op's rule
- *                does (the call reaches it through a recorded gradient), so
- *                the graph fuzzer reaches it only through second order.
+ *   OC_INTERNAL  no public call is this op alone: another op's rule records
+ *                it (the call reaches it through a recorded gradient), or a
+ *                composite does (xmul in the cross entropy, fast_dropout in
+ *                tg_fast_dropout_linear), so the fuzzer's list needn't name it.
  *
  * tests/test_op_coverage.c fails, naming the op, when a registered
  * descriptor has no row, is differentiable without a direct rule, has no
- * scalar rule without OC_NO_SCALAR, or its rows never reach OC_DIRECT or
- * OC_ALIAS; when a row names no registered op or its call records no node
- * of its op; and when a public op is missing from the graph fuzzer's list
- * (tests/fuzz/fuzz_ops.h).
+ * scalar rule without OC_NO_SCALAR, has one that no OC_SCALAR or OC_PASS1
+ * row compares (OC_INTERNAL ops aside: their one-element nodes do not come
+ * from one-element operands, which is what the scalar suite compares), or
+ * its rows never reach OC_DIRECT or OC_ALIAS; when a row names no
+ * registered op or its call records no node of its op; and when a public
+ * op is missing from the graph fuzzer's list (tests/fuzz/fuzz_ops.h).
  *
  * Adding a built-in op, start to finish:
  *   1. the op file (src/ops/<file>.c): the kernel, the op-built rule, the
