@@ -48,6 +48,7 @@ static int train_dist(const tu_args *a, const tu_data *d, const tu_classifier *c
     tg_optim *opt = tg_sgd_new(c->nparams, c->params, 0.01, 0.9, 0.0);
     tg_batches *batches = tg_batches_new(d->xtr, d->ytr, c->batch, true, false, a->seed);
     tg_tape *tp = tg_tape_new(NULL), *etp = tg_tape_new(NULL);
+    tg_tensor *lab = NULL; /* the batch's labels (tu_batch_labels) */
     if (rc || !opt || !batches || !tp || !etp || tg_batches_shard(batches, rank, size) != TG_OK) {
         fprintf(stderr, "%s: rank %d: %s\n", c->prog, rank, tg_last_error());
         rc = 1;
@@ -62,8 +63,8 @@ static int train_dist(const tu_args *a, const tu_data *d, const tu_classifier *c
         const int32_t *y;
         while (!rc && tg_batches_next(batches, &x, &y, &n)) {
             tg_tape_reset(tp);
-            tg_tensor *loss = tg_softmax_cross_entropy_labels(tp, c->forward(tp, x, c->model), y, n,
-                                                              TG_REDUCE_MEAN);
+            tg_tensor *loss = tg_softmax_cross_entropy_index(
+                tp, c->forward(tp, x, c->model), tu_batch_labels(&lab, y, n), TG_REDUCE_MEAN);
             if (!loss || tg_backward(tp, loss) != TG_OK) {
                 fprintf(stderr, "%s: rank %d: %s\n", c->prog, rank, tg_tape_error(tp));
                 rc = 1;
@@ -91,6 +92,7 @@ static int train_dist(const tu_args *a, const tu_data *d, const tu_classifier *c
                train_seconds / a->epochs);
     tg_tape_free(tp);
     tg_tape_free(etp);
+    tg_tensor_free(lab);
     tg_batches_free(batches);
     tg_optim_free(opt);
     return rc;

@@ -568,10 +568,7 @@ static int save_params(const tu_args *a, const tu_classifier *c)
     return 0;
 }
 
-/* The batch's labels as the TG_I64 tensor the loss takes.  *lab is remade
- * only when the batch size changes (the short last batch), so a step
- * allocates nothing in steady state. */
-static tg_tensor *batch_labels(tg_tensor **lab, const int32_t *y, int64_t n)
+tg_tensor *tu_batch_labels(tg_tensor **lab, const int32_t *y, int64_t n)
 {
     if (!*lab || tg_tensor_numel(*lab) != n) {
         tg_tensor_free(*lab);
@@ -618,7 +615,7 @@ int tu_train_classifier(const tu_args *a, const tu_data *d, const tu_classifier 
             tg_tape_reset(tp); /* forget the last step's graph, keep its memory */
             tg_tensor *z = c->forward(tp, x, c->model);
             tg_tensor *loss =
-                tg_softmax_cross_entropy_index(tp, z, batch_labels(&lab, y, n), TG_REDUCE_MEAN);
+                tg_softmax_cross_entropy_index(tp, z, tu_batch_labels(&lab, y, n), TG_REDUCE_MEAN);
             /* no zero_grad: tg_backward replaces .grad (PyTorch's backward
              * adds to it, hence its optimizer.zero_grad()) */
             if (!loss || tg_backward(tp, loss) != TG_OK || tg_optim_step(opt) != TG_OK) {

@@ -82,6 +82,11 @@ double tu_accuracy(tg_tape *tp, const tg_tensor *x, const int32_t *y, int64_t ba
 double tu_evaluate(tg_tape *tp, const tg_tensor *x, const int32_t *y, int64_t batch,
                    tu_forward_fn forward, void *ctx, uint64_t *digest);
 
+/* The batch's labels as the TG_I64 tensor the loss takes, in *lab (free it
+ * with tg_tensor_free).  *lab is remade only when the batch size changes
+ * (the short last batch), so a step allocates nothing in steady state. */
+tg_tensor *tu_batch_labels(tg_tensor **lab, const int32_t *y, int64_t n);
+
 /* Wall clock in seconds (monotonic). */
 double tu_now(void);
 

@@ -51,6 +51,17 @@ void tt_assert_tape_error_impl(const char *file, int line, tg_tape *tp, tg_statu
  * reads it when it records). */
 tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int64_t n,
                           tg_reduction red);
+/* A fresh tape tp, one call on it that must fail (NULL) with status st and
+ * a message holding each given part, and nothing recorded. */
+#define EXPECT_ERR(call, st, ...)                                                                  \
+    do {                                                                                           \
+        tg_tape *tp = tg_tape_new(NULL);                                                           \
+        tg_tensor *r_ = (call);                                                                    \
+        ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
+        tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                          \
+        tg_tape_free(tp);                                                                          \
+    } while (0)
 
 /* Runs a suite with Check's normal output and returns the exit status. */
 int tt_run(Suite *s);

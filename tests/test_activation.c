@@ -4,6 +4,7 @@
  * finite-difference gradchecks in f64 over several shapes, kinks, f32
  * against f64, and every error path. */
 #include "common.h"
+#include "op_cases.h"
 #include "../src/kernels/vmath.h"
 
 #include <float.h>
@@ -15,53 +16,20 @@
 
 typedef tg_tensor *(*un_fn)(tg_tape *, tg_tensor *);
 
-static double r_neg(double x)
-{
-    return -x;
-}
-static double r_square(double x)
-{
-    return x * x;
-}
-static double r_sigmoid(double x)
-{
-    /* never exp of a large positive number */
-    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
-}
-static double r_relu(double x)
-{
-    return x > 0 ? x : 0;
-}
-static double r_softplus(double x)
-{
-    return fmax(x, 0) + log1p(exp(-fabs(x)));
-}
+/* The elementwise unary cases: the OC_ELEM rows of op_cases.h (the op,
+ * its gradcheck range, inside the domain, for log/sqrt away from 0, its
+ * value and derivative in double), gathered by main. */
+static const oc_case *k_uns[32];
+static int N_UNS;
 
-typedef struct un_case {
-    const char *name;
-    un_fn f;
-    double (*ref)(double);
-    double lo, hi; /* gradcheck range: inside the domain, for log/sqrt away from 0 */
-} un_case;
-
-static const un_case k_uns[] = {
-    {"neg", tg_neg, r_neg, -3, 3},
-    {"exp", tg_exp, exp, -3, 3},
-    {"log", tg_log, log, 0.3, 3},
-    {"sqrt", tg_sqrt, sqrt, 0.3, 3},
-    {"square", tg_square, r_square, -3, 3},
-    {"abs", tg_abs, fabs, -2, 2},
-    {"sigmoid", tg_sigmoid, r_sigmoid, -4, 4},
-    {"tanh", tg_tanh, tanh, -3, 3},
-    {"relu", tg_relu, r_relu, -2, 2},
-    {"softplus", tg_softplus, r_softplus, -4, 4},
-};
-#define N_UNS LEN(k_uns)
+static tg_tensor *un(tg_tape *tp, const oc_case *c, tg_tensor *x)
+{
+    return c->f(tp, x, NULL, NULL);
+}
 
 static tg_tensor *call_un(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
-    const un_case *c = ctx;
-    return c->f(tp, in[0]);
+    return un(tp, ctx, in[0]);
 }
 
 typedef struct ushape {
@@ -162,20 +130,20 @@ END_TEST
 /* ---- forward against libm, f64 and f32 -------------------------------------- */
 START_TEST(test_reference_and_f32)
 {
-    const un_case *c = &k_uns[_i];
+    const oc_case *c = k_uns[_i];
     tg_tape *tp = tg_tape_new(NULL);
     for (int k = 0; k < N_SHAPES; k++) {
         const ushape *us = &k_shapes[k];
         char what[64];
-        snprintf(what, sizeof what, "%s, %d-d", c->name, us->nd);
+        snprintf(what, sizeof what, "%s, %d-d", c->id, us->nd);
         /* f32 inputs widened exactly: both dtypes see the same numbers */
         tg_tensor *x32 = tt_rand(TG_F32, us->nd, us->s, 10 + k, c->lo, c->hi);
         tg_tensor *x64 = tg_tensor_cast_new(x32, TG_F64);
         tg_tensor *ref = tg_tensor_clone(x64);
         for (int64_t i = 0; i < tg_tensor_numel(ref); i++)
             tg_tensor_set_flat(ref, i, c->ref(tg_tensor_get_flat(x64, i)));
-        tg_tensor *y64 = c->f(tp, x64);
-        tg_tensor *y32 = c->f(tp, x32);
+        tg_tensor *y64 = un(tp, c, x64);
+        tg_tensor *y32 = un(tp, c, x32);
         ck_assert_msg(y64 && y32, "%s: %s", what, tg_tape_error(tp));
         ck_assert_int_eq(tg_tensor_dtype(y32), TG_F32);
         ck_assert_int_eq(tg_tensor_ndim(y64), us->nd);
@@ -201,15 +169,15 @@ static bool any_positive(const tg_tensor *t)
 
 START_TEST(test_gradcheck)
 {
-    const un_case *c = &k_uns[_i];
+    const oc_case *c = k_uns[_i];
     for (int k = 0; k < N_SHAPES; k++) {
         const ushape *us = &k_shapes[k];
         char what[64];
-        snprintf(what, sizeof what, "%s, %d-d", c->name, us->nd);
+        snprintf(what, sizeof what, "%s, %d-d", c->id, us->nd);
         tg_tensor *x = tt_param(us->nd, us->s, 20 + k, c->lo, c->hi);
         /* relu of an all-negative draw has a zero gradient (a vacuous
          * check): draw again, deterministically */
-        for (uint64_t s = 1; c->f == tg_relu && !any_positive(x); s++) {
+        for (uint64_t s = 1; strcmp(c->op, "relu") == 0 && !any_positive(x); s++) {
             ck_assert(s < 100);
             tg_tensor_free(x);
             x = tt_param(us->nd, us->s, 20 + k + 1000 * s, c->lo, c->hi);
@@ -224,24 +192,24 @@ END_TEST
  * |tanh| = 1 loses relative, not absolute, accuracy in f32). */
 START_TEST(test_f32_gradient)
 {
-    const un_case *c = &k_uns[_i];
+    const oc_case *c = k_uns[_i];
     tg_tensor *x32 = tt_rand(TG_F32, 2, TT_SHAPE(3, 5), 30, c->lo, c->hi);
     tg_tensor *x64 = tg_tensor_cast_new(x32, TG_F64);
     tg_tensor_set_requires_grad(x32, true);
     tg_tensor_set_requires_grad(x64, true);
     tg_tape *tp = tg_tape_new(NULL);
-    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, c->f(tp, x32))), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, un(tp, c, x32))), TG_OK);
     tg_tape_reset(tp); /* else the second backward zeroes x32's gradient */
-    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, c->f(tp, x64))), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, un(tp, c, x64))), TG_OK);
     ck_assert_int_eq(tg_tensor_dtype(tg_tensor_grad(x32)), TG_F32);
-    tt_assert_close(c->name, tg_tensor_grad(x32), tg_tensor_grad(x64), 1e-5, 1e-6);
+    tt_assert_close(c->id, tg_tensor_grad(x32), tg_tensor_grad(x64), 1e-5, 1e-6);
     tg_tape_free(tp);
     tg_tensor_free(x32);
     tg_tensor_free(x64);
 }
 END_TEST
 
-/* The analytic derivatives against the textbook formulas. */
+/* The analytic derivatives against the textbook formulas (dref). */
 START_TEST(test_gradient_formulas)
 {
     const double xv[] = {0.3, 0.9, 1.7, 2.9};
@@ -251,36 +219,15 @@ START_TEST(test_gradient_formulas)
     tg_tensor_set_requires_grad(xn, true);
     tg_tape *tp = tg_tape_new(NULL);
     for (int k = 0; k < N_UNS; k++) {
-        const un_case *c = &k_uns[k];
-        /* log and sqrt need x > 0; the others also see negative x */
-        tg_tensor *in = c->f == tg_log || c->f == tg_sqrt ? x : xn;
+        const oc_case *c = k_uns[k];
+        /* log and sqrt (a range above 0) need x > 0; the others also see
+         * negative x */
+        tg_tensor *in = c->lo > 0 ? x : xn;
         double d[4];
-        for (int i = 0; i < 4; i++) {
-            double v = tg_tensor_get_flat(in, i), s = r_sigmoid(v);
-            if (c->f == tg_neg)
-                d[i] = -1;
-            else if (c->f == tg_exp)
-                d[i] = exp(v);
-            else if (c->f == tg_log)
-                d[i] = 1 / v;
-            else if (c->f == tg_sqrt)
-                d[i] = 0.5 / sqrt(v);
-            else if (c->f == tg_square)
-                d[i] = 2 * v;
-            else if (c->f == tg_abs)
-                d[i] = v > 0 ? 1 : -1;
-            else if (c->f == tg_sigmoid)
-                d[i] = s * (1 - s);
-            else if (c->f == tg_tanh)
-                d[i] = 1 - tanh(v) * tanh(v);
-            else if (c->f == tg_relu)
-                d[i] = v > 0;
-            else
-                d[i] = s; /* softplus */
-        }
+        for (int i = 0; i < 4; i++) d[i] = c->dref(tg_tensor_get_flat(in, i));
         tg_tape_reset(tp);
-        ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, c->f(tp, in))), TG_OK);
-        tt_assert_values(c->name, tg_tensor_grad(in), d, 4, 1e-14, 0);
+        ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, un(tp, c, in))), TG_OK);
+        tt_assert_values(c->id, tg_tensor_grad(in), d, 4, 1e-14, 0);
     }
     tg_tape_free(tp);
     tg_tensor_free(x);
@@ -293,15 +240,18 @@ END_TEST
  * and still passes on the other elements. */
 START_TEST(test_kinks_at_zero)
 {
-    const un_case *c = &k_uns[_i ? 5 : 8]; /* abs, relu */
-    ck_assert(c->f == (_i ? tg_abs : tg_relu));
+    int at = -1; /* the _i-th OC_NONSMOOTH row: abs, relu */
+    const oc_case *c = oc_next(&at, OC_ELEM | OC_NONSMOOTH);
+    for (int k = 0; k < _i; k++) c = oc_next(&at, OC_ELEM | OC_NONSMOOTH);
+    ck_assert_ptr_nonnull(c);
+    const bool relu = strcmp(c->op, "relu") == 0;
     tg_tensor *x =
         tt_from(TG_F64, 2, TT_SHAPE(2, 4), TT_VALUES(-1.2, 0, 0.5, 0, 2, -0.3, 0.8, -0.6));
     tg_tensor_set_requires_grad(x, true);
     tg_compare_report rep;
     tg_status st = tg_gradcheck(call_un, (void *)c, 1, &x, NULL, &rep);
-    if (st != TG_OK) tg_compare_report_print(stderr, c->name, &rep);
-    ck_assert_msg(st == TG_OK, "%s: %s", c->name, tg_last_error());
+    if (st != TG_OK) tg_compare_report_print(stderr, c->id, &rep);
+    ck_assert_msg(st == TG_OK, "%s: %s", c->id, tg_last_error());
     ck_assert(rep.ok);
     ck_assert_int_eq(rep.numel, 8);
     ck_assert_int_eq(rep.n_skipped, 2);
@@ -313,7 +263,7 @@ START_TEST(test_kinks_at_zero)
     tg_gradcheck_options o = {.kink_tol = -1};
     st = tg_gradcheck(call_un, (void *)c, 1, &x, &o, &rep);
     ck_assert_int_eq(rep.n_skipped, 0);
-    if (c->f == tg_relu) {
+    if (relu) {
         ck_assert_int_eq(st, TG_ERR_NUMERIC);
         ck_assert_int_eq(rep.n_failed, 2);
     } else {
@@ -321,7 +271,7 @@ START_TEST(test_kinks_at_zero)
     }
     /* the value at the kink itself */
     tg_tape *tp = tg_tape_new(NULL);
-    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, c->f(tp, x))), TG_OK);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, un(tp, c, x))), TG_OK);
     ck_assert(tg_tensor_get_flat(tg_tensor_grad(x), 1) == 0);
     ck_assert(tg_tensor_get_flat(tg_tensor_grad(x), 3) == 0);
     tg_tape_free(tp);
@@ -335,18 +285,17 @@ START_TEST(test_zero_gradient_ops)
     tg_tensor *x = tt_from(TG_F64, 1, TT_SHAPE(4), TT_VALUES(-1.5, 0.5, 2, -3));
     tg_tensor_set_requires_grad(x, true);
     tg_tape *tp = tg_tape_new(NULL);
-    un_fn fs[] = {tg_sign, tg_step, tg_detach};
-    const char *names[] = {"sign", "step", "detach"};
-    for (int k = 0; k < 3; k++) {
+    int i = -1, n = 0; /* the OC_ZERO_GRAD rows: sign, step, detach */
+    for (const oc_case *c; (c = oc_next(&i, OC_ZERO_GRAD)); n++) {
         tg_tape_reset(tp);
-        tg_tensor *y = fs[k](tp, x);
+        tg_tensor *y = un(tp, c, x);
         ck_assert_ptr_nonnull(y);
-        if (fs[k] == tg_detach) {
+        if (strcmp(c->op, "detach") == 0) {
             /* a detached value depends on no parameter: backward says so */
             tg_tensor_zero_grad(x);
             ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_ERR_ARG);
             tg_tape_reset(tp);
-            y = fs[k](tp, x);
+            y = un(tp, c, x);
         } else {
             ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
         }
@@ -356,11 +305,12 @@ START_TEST(test_zero_gradient_ops)
         ck_assert_ptr_null(tg_tensor_grad(x));
         ck_assert_ptr_null(tg_grad(tp, tg_sum_all(tp, y), x, false));
         tg_tape_reset(tp);
-        y = fs[k](tp, x);
+        y = un(tp, c, x);
         tg_tensor *g =
             tg_grad_ex(tp, tg_sum_all(tp, y), x, &(tg_grad_options){.allow_unused = true});
-        tt_assert_values(names[k], g, TT_VALUES(0, 0, 0, 0), 4, 0, 0);
+        tt_assert_values(c->id, g, TT_VALUES(0, 0, 0, 0), 4, 0, 0);
     }
+    ck_assert_int_eq(n, 3);
     /* x * detach(x): only the first factor is differentiated, so the
      * gradient is x, not 2x */
     tg_tape_reset(tp);
@@ -573,6 +523,7 @@ END_TEST
 
 int main(void)
 {
+    for (int i = -1; oc_next(&i, OC_ELEM) && N_UNS < LEN(k_uns);) k_uns[N_UNS++] = &oc_cases[i];
     Suite *s = suite_create("activation");
     TCase *fw = tcase_create("forward");
     tcase_add_test(fw, test_hand_values);

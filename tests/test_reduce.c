@@ -602,16 +602,6 @@ START_TEST(test_f32_matches_f64)
 END_TEST
 
 /* ---- errors ----------------------------------------------------------------- */
-#define EXPECT_ERR(call, st, ...)                                                                  \
-    do {                                                                                           \
-        tg_tape *tp = tg_tape_new(NULL);                                                           \
-        tg_tensor *r_ = (call);                                                                    \
-        ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
-        tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
-        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                              \
-        tg_tape_free(tp);                                                                          \
-    } while (0)
-
 START_TEST(test_errors)
 {
     tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));

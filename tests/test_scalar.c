@@ -3,6 +3,7 @@
  * scalar rule, which autodiff.h promises gives the direct rule's bits, so
  * most checks here are exact (==).  Sections 1-8 below say what each covers. */
 #include "common.h"
+#include "op_cases.h"
 
 #include <math.h>
 #include <string.h>
@@ -42,57 +43,11 @@ typedef tg_tensor *(*op2)(tg_tape *tp, tg_tensor *a, tg_tensor *b);
         (void)b;                                                                                   \
         return expr;                                                                               \
     }
-/* The unary cases: name, expression of x, value of x (relu and abs away
- * from their kink and at it; pow_scalar's four rules p = 0, 1, 2, other) */
-#define UNARY_CASES(X)                                                                             \
-    X(neg, tg_neg(tp, x), 1.3)                                                                     \
-    X(exp, tg_exp(tp, x), 1.3)                                                                     \
-    X(log, tg_log(tp, x), 1.3)                                                                     \
-    X(sqrt, tg_sqrt(tp, x), 1.3)                                                                   \
-    X(square, tg_square(tp, x), -1.3)                                                              \
-    X(abs_pos, tg_abs(tp, x), 1.3)                                                                 \
-    X(abs_neg, tg_abs(tp, x), -1.3)                                                                \
-    X(abs_at_0, tg_abs(tp, x), 0)                                                                  \
-    X(sigmoid, tg_sigmoid(tp, x), -1.3)                                                            \
-    X(tanh, tg_tanh(tp, x), 0.4)                                                                   \
-    X(relu_pos, tg_relu(tp, x), 1.3)                                                               \
-    X(relu_neg, tg_relu(tp, x), -1.3)                                                              \
-    X(relu_at_0, tg_relu(tp, x), 0)                                                                \
-    X(softplus, tg_softplus(tp, x), -0.3)                                                          \
-    X(add_scalar, tg_add_scalar(tp, x, 2.3), 1.3)                                                  \
-    X(mul_scalar, tg_mul_scalar(tp, x, -1.7), 1.3)                                                 \
-    X(rsub_scalar, tg_rsub_scalar(tp, 1.1, x), 1.3)                                                \
-    X(rdiv_scalar, tg_rdiv_scalar(tp, 2.3, x), 1.3)                                                \
-    X(pow_scalar_0, tg_pow_scalar(tp, x, 0), 1.3)                                                  \
-    X(pow_scalar_1, tg_pow_scalar(tp, x, 1), 1.3)                                                  \
-    X(pow_scalar_2, tg_pow_scalar(tp, x, 2), 1.3)                                                  \
-    X(pow_scalar_3_5, tg_pow_scalar(tp, x, 3.5), 1.3)                                              \
-    /* one value in both slots: the two slots share one flat slot */                               \
-    X(mul_x_x, tg_mul(tp, x, x), 1.3)                                                              \
-    X(add_x_x, tg_add(tp, x, x), 1.3)                                                              \
-    X(div_x_x, tg_div(tp, x, x), 1.3)                                                              \
-    X(pow_x_x, tg_pow(tp, x, x), 1.3)
-#define UNARY_DEF(name, expr, v) UNARY(name, expr)
-UNARY_CASES(UNARY_DEF)
-
-typedef struct bit_case {
-    const char *name;
-    op2 f;
-    double a, b; /* b unused by unary ops */
-} bit_case;
-#define UNARY_ENTRY(name, expr, v) {#name, u_##name, v, 0},
-static const bit_case k_bit[] = {{"add", tg_add, 1.3, 0.7},
-                                 {"sub", tg_sub, 1.3, 0.7},
-                                 {"mul", tg_mul, 1.3, -0.7},
-                                 {"div", tg_div, 1.3, 0.7},
-                                 {"pow", tg_pow, 1.3, 0.7},
-                                 {"maximum", tg_maximum, 1.3, 0.7},
-                                 {"maximum, b wins", tg_maximum, -1.3, 0.7},
-                                 {"maximum at a tie", tg_maximum, 0.7, 0.7},
-                                 {"minimum", tg_minimum, 1.3, 0.7},
-                                 {"minimum, a wins", tg_minimum, -1.3, 0.7},
-                                 {"minimum at a tie", tg_minimum, 0.7, 0.7},
-                                 UNARY_CASES(UNARY_ENTRY)};
+/* The cases are the OC_SCALAR rows of op_cases.h: x = a and y = b (unary
+ * calls ignore y); relu and abs away from their kink and at it, pow_scalar's
+ * four rules p = 0, 1, 2, other, one value in both slots (mul(x, x), ...:
+ * the two slots share one flat slot), maximum and minimum either way and at
+ * a tie. */
 
 /* One-element shape mixes: every pair of (), (1,), (1,1) broadcasts to one
  * element, so each makes a scalar node (tape.c: "(1,) + (1, 1) is a scalar
@@ -110,15 +65,15 @@ static const struct {
  * (0.8 elsewhere), seeded with s at element 0 (0.3 elsewhere): r[0] is y's
  * element 0, r[1] and r[2] a's and b's gradients there (b's NAN when b is no
  * input), r[3] y's element count. */
-static void run_op(const bit_case *c, tg_dtype dt, int m, double s, double r[4])
+static void run_op(const oc_case *c, tg_dtype dt, int m, double s, double r[4])
 {
     tg_tape *tp = tg_tape_new(NULL);
     tg_tensor *a = full(dt, k_mix[m].na, k_mix[m].sa, 0.8, true);
     tg_tensor *b = full(dt, k_mix[m].nb, k_mix[m].sb, 0.8, true);
     tg_tensor_set_flat(a, 0, c->a);
     tg_tensor_set_flat(b, 0, c->b);
-    tg_tensor *y = c->f(tp, a, b);
-    ck_assert_msg(y != NULL, "%s: %s", c->name, tg_tape_error(tp));
+    tg_tensor *y = c->f(tp, a, b, NULL);
+    ck_assert_msg(y != NULL, "%s: %s", c->id, tg_tape_error(tp));
     tg_tensor *sd = full(dt, tg_tensor_ndim(y), tg_tensor_shape(y), 0.3, false);
     tg_tensor_set_flat(sd, 0, s);
     ok(tp, tg_backward_ex(tp, y, &(tg_backward_options){.seed = sd}));
@@ -140,57 +95,33 @@ START_TEST(test_scalar_rules_match_direct)
 {
     const tg_dtype dts[2] = {TG_F64, TG_F32};
     const double seeds[2] = {1.0, -0.7};
-    for (size_t i = 0; i < sizeof k_bit / sizeof k_bit[0]; i++)
+    int i = -1, n = 0;
+    for (const oc_case *c; (c = oc_next(&i, OC_SCALAR)); n++)
         for (int d = 0; d < 2; d++)
             for (int s = 0; s < 2; s++) {
                 double ref[4], r[4];
-                run_op(&k_bit[i], dts[d], REF_MIX, seeds[s], ref);
+                run_op(c, dts[d], REF_MIX, seeds[s], ref);
                 for (int m = 0; m < REF_MIX; m++) { /* unary ops: a's shape varies */
                     char what[128];
-                    snprintf(what, sizeof what, "%s %s mix %d seed %g", k_bit[i].name,
+                    snprintf(what, sizeof what, "%s %s mix %d seed %g", c->id,
                              tg_dtype_name(dts[d]), m, seeds[s]);
-                    run_op(&k_bit[i], dts[d], m, seeds[s], r);
+                    run_op(c, dts[d], m, seeds[s], r);
                     EQ(what, r[3], 1);
                     for (int k = 0; k < 3; k++)
                         if (!isnan(ref[k]) || !isnan(r[k])) EQ(what, r[k], ref[k]);
                 }
             }
+    ck_assert_int_ge(n, 37);
 }
 END_TEST
 
 /* ---- 1b. reductions, shape ops, cast: gradcheck and the exact formula -- */
-UNARY(sum_all, tg_sum_all(tp, x))
-UNARY(sum_axis, tg_sum(tp, x, 1, (const int[]){0}, false))
-UNARY(mean_all, tg_mean_all(tp, x))
-UNARY(mean_axis, tg_mean(tp, x, 1, (const int[]){-1}, true))
-UNARY(sum_to, tg_sum_to(tp, x, 1, TT_SHAPE(1)))
-UNARY(reshape, tg_reshape(tp, x, 3, TT_SHAPE(1, 1, 1)))
-UNARY(broadcast, tg_broadcast_to(tp, x, 3, TT_SHAPE(1, 1, 1)))
-UNARY(permute, tg_permute(tp, tg_reshape(tp, x, 3, TT_SHAPE(1, 1, 1)), (const int[]){2, 0, 1}))
-UNARY(cast64, tg_cast(tp, x, TG_F64))
-UNARY(cast32, tg_cast(tp, x, TG_F32))
-UNARY(cast_trip, tg_cast(tp, tg_cast(tp, x, TG_F32), TG_F64))
-/* narrows: the gradient passes through an f32 value */
-static const struct {
-    const char *name;
-    op2 f;
-    bool narrows;
-} k_shape_ops[] = {
-    {"sum_all", u_sum_all, false},
-    {"sum axis 0", u_sum_axis, false},
-    {"mean_all", u_mean_all, false},
-    {"mean axis -1", u_mean_axis, false},
-    {"sum_to (1,)", u_sum_to, false},
-    {"reshape", u_reshape, false},
-    {"broadcast_to", u_broadcast, false},
-    {"permute", u_permute, false},
-    {"cast to f64", u_cast64, false},
-    {"cast to f32", u_cast32, true},
-    {"cast f32 round trip", u_cast_trip, true},
-};
+/* The cases are the OC_PASS1 rows of op_cases.h; OC_NARROWS: the gradient
+ * passes through an f32 value. */
 static tg_tensor *fn_square_of(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
-    return tg_square(tp, (*(op2 *)ctx)(tp, in[0], NULL));
+    const oc_case *c = ctx;
+    return tg_square(tp, c->f(tp, in[0], NULL, NULL));
 }
 
 /* Each passes its output gradient through unchanged (mean of one element
@@ -203,25 +134,26 @@ static tg_tensor *fn_square_of(tg_tape *tp, tg_tensor *const *in, void *ctx)
 START_TEST(test_reductions_shape_ops_cast)
 {
     const tg_dtype dts[2] = {TG_F64, TG_F32};
-    for (size_t i = 0; i < sizeof k_shape_ops / sizeof k_shape_ops[0]; i++)
+    int i = -1, n = 0;
+    for (const oc_case *c; (c = oc_next(&i, OC_PASS1)); n++)
         for (int d = 0; d < 2; d++) {
-            op2 f = k_shape_ops[i].f;
             tg_tape *tp = tg_tape_new(NULL);
             tg_tensor *x = full(dts[d], 2, TT_SHAPE(1, 1), 1.25, true);
-            tg_tensor *y = f(tp, x, NULL);
+            tg_tensor *y = c->f(tp, x, NULL, NULL);
             ck_assert_msg(y && tg_tensor_numel(y) == 1, "%s", tg_tape_error(tp));
             tg_tensor *s =
                 full(tg_tensor_dtype(y), tg_tensor_ndim(y), tg_tensor_shape(y), -0.7, false);
             ok(tp, tg_backward_ex(tp, y, &(tg_backward_options){.seed = s}));
-            const bool narrows = k_shape_ops[i].narrows;
+            const bool narrows = c->flags & OC_NARROWS;
             const bool f32 = narrows || dts[d] == TG_F32;
-            EQ(k_shape_ops[i].name, grad0(x), f32 ? (double)-0.7f : -0.7);
-            tt_gradcheck_ex(k_shape_ops[i].name, fn_square_of, &f, 1, &x,
+            EQ(c->id, grad0(x), f32 ? (double)-0.7f : -0.7);
+            tt_gradcheck_ex(c->id, fn_square_of, (void *)c, 1, &x,
                             &(tg_gradcheck_options){.eps = narrows ? 0x1p-10 : 0}, false);
             tg_tensor_free(s);
             tg_tensor_free(x);
             tg_tape_free(tp);
         }
+    ck_assert_int_ge(n, 11);
 }
 END_TEST
 

@@ -489,3 +489,11 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
     tg_tensor_copy(out, x);
     return tg_tape_record(tp, &k_cast, 1, in, out, NULL, 0, 0, NULL);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_activation[] = {
+    &k_neg,          &k_exp,       &k_log,       &k_sqrt,    &k_square, &k_abs,  &k_square_grad,
+    &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad, &k_sigmoid, &k_tanh,   &k_relu, &k_softplus,
+    &k_sign,         &k_step,      &k_detach,    &k_cast,    NULL};

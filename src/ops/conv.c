@@ -763,3 +763,9 @@ tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x)
     (void)tg__extents_product(x->ndim - 1, x->shape + 1, TG_NUMEL_MAX, &rest); /* within n's */
     return tg_reshape(tp, x, 2, (const int64_t[]){x->shape[0], rest});
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_conv[] = {
+    &k_conv2d, &k_conv2d_input_grad, &k_conv2d_weight_grad, &k_im2col, &k_col2im, NULL};

@@ -766,3 +766,11 @@ tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 {
     return unary_scalar(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0}, 2);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_elementwise[] = {
+    &k_add,         &k_sub,        &k_mul,        &k_div,        &k_pow,
+    &k_maximum,     &k_minimum,    &k_add_scalar, &k_mul_scalar, &k_rsub_scalar,
+    &k_rdiv_scalar, &k_pow_scalar, NULL};

@@ -110,3 +110,8 @@ tg_tensor *tg__fast_dropout_scale(tg_tape *tp, tg_tensor *a, tg_tensor *q, doubl
     fd_kernel(out, a, q, &at);
     return tg__tape_record_checked(tp, &k_fast_dropout, 2, in, out, &at, sizeof at, 0, NULL);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_fast_dropout[] = {&k_fast_dropout, NULL};

@@ -364,3 +364,8 @@ tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int3
     }
     return xent_labels(tp, op, z, red, rows, labels, label_i32);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_loss[] = {&k_xmul, NULL};

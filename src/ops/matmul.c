@@ -248,3 +248,8 @@ tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
     return tg_matmul_t(tp, a, b, false, false);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_matmul[] = {&k_matmul, NULL};

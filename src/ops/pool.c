@@ -376,3 +376,9 @@ tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h
     if (!pool_geom(tp, "avg_pool2d", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g)) return NULL;
     return avg_op(tp, x, &g);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_pool[] = {&k_max_pool2d, &k_max_pool2d_gather,   &k_max_pool2d_backward,
+                                     &k_avg_pool2d, &k_avg_pool2d_backward, NULL};

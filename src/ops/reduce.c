@@ -467,3 +467,8 @@ tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
     max_kernel(out, mask, x, at.axis);
     return tg_tape_record(tp, &k_max, 1, in, out, &at, sizeof at, mask ? 1 : 0, &mask);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_reduce[] = {&k_sum, &k_mean, &k_sum_to, &k_max, NULL};

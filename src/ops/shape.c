@@ -652,3 +652,9 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
     }
     return tg_tape_record(tp, &k_concat, n, xs, out, &at, sizeof at, 0, NULL);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_shape[] = {&k_reshape, &k_broadcast_to, &k_permute, &k_slice,
+                                      &k_embed,   &k_concat,       NULL};

@@ -208,3 +208,8 @@ tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
     return softmax_common(tp, &k_log_softmax, x, axis, true);
 }
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_softmax[] = {&k_softmax, &k_log_softmax, NULL};

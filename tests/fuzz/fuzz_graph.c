@@ -20,6 +20,8 @@
  * is computed where it can overflow (UBSan reports a signed overflow, ASan
  * a write past a block sized by a wrapped length).
  * Any violation calls __builtin_trap() so libFuzzer records a crash. */
+#include "fuzz_ops.h"
+
 #include <tapegrad.h>
 
 #include <limits.h>
@@ -68,72 +70,9 @@ typedef struct program {
     bool risky;
 } program;
 
-enum {
-    OP_ADD,
-    OP_SUB,
-    OP_MUL,
-    OP_DIV,
-    OP_POW,
-    OP_MAXIMUM,
-    OP_MINIMUM,
-    OP_ADD_S,
-    OP_MUL_S,
-    OP_RSUB_S,
-    OP_RDIV_S,
-    OP_POW_S,
-    OP_NEG,
-    OP_EXP,
-    OP_LOG,
-    OP_SQRT,
-    OP_SQUARE,
-    OP_ABS,
-    OP_SIGMOID,
-    OP_TANH,
-    OP_RELU,
-    OP_SOFTPLUS,
-    OP_SIGN,
-    OP_STEP,
-    OP_DETACH,
-    OP_CAST,
-    OP_SUM_ALL,
-    OP_MEAN_ALL,
-    OP_SUM,
-    OP_MEAN,
-    OP_MAX,
-    OP_SUM_TO,
-    OP_RESHAPE,
-    OP_PERMUTE,
-    OP_TRANSPOSE,
-    OP_SLICE,
-    OP_EMBED,
-    OP_CONCAT,
-    OP_BROADCAST,
-    OP_MATMUL,
-    OP_MATMUL_T,
-    OP_SOFTMAX,
-    OP_LOG_SOFTMAX,
-    OP_SSE,
-    OP_MSE,
-    OP_BCE,
-    OP_BCE_LOGITS,
-    OP_SCE,
-    OP_SCE_LABELS,
-    OP_CONV2D,
-    OP_IM2COL,
-    OP_COL2IM,
-    OP_MAXPOOL,
-    OP_AVGPOOL,
-    OP_FLATTEN,
-    OP_CONV2D_HUGE,
-    OP_IM2COL_HUGE,
-    OP_COL2IM_HUGE,
-    OP_POOL_HUGE,
-    OP_SLICE_HUGE,
-    OP_EMBED_HUGE,
-    OP_RESHAPE_HUGE,
-    OP_BROADCAST_HUGE,
-    OP_COUNT
-};
+/* The opcodes, in corpus order (fuzz_ops.h). */
+#define FUZZ_OPCODE(code, name) code,
+enum { FUZZ_OPS(FUZZ_OPCODE) OP_COUNT };
 
 /* Extremes for the int parameters of conv, im2col and pooling (strides,
  * paddings, kernels): the products and sums of these overflowed. */

@@ -1,0 +1,316 @@
+/* The op test cases: one table that feeds every op-generic suite.
+ *
+ * Each row is one case of one built-in op (a tg_op descriptor of src/ops,
+ * listed by the op registry, src/ops/registry.h):
+ *
+ *   X(op, id, flags, lo, hi, a, b, ref, dref, call)
+ *
+ *   op     the descriptor's .name (an identifier: k_<op> in src/ops);
+ *   id     the case's own name, unique in the table (shown on failure);
+ *   flags  which suites run the row (OC_ELEM ... OC_ZERO_GRAD) and what it
+ *          says about its op (OC_NO_SCALAR, OC_INTERNAL), below;
+ *   lo,hi  the range of x's values (OC_ELEM);
+ *   a, b   x's and y's one value (OC_SCALAR; b unused by unary calls);
+ *   ref    the forward value at v, in double (OC_ELEM; 0 otherwise);
+ *   dref   its derivative at v (OC_ELEM; 0 otherwise);
+ *   call   an expression of tp, x, y (a second operand, or NULL) and K
+ *          (the constants of oc_consts) that records the op.
+ *
+ * The suites and what each row must hold for them:
+ *   OC_ELEM      tests/test_activation.c: x of 6 shapes (0-d to 4-d) in
+ *                [lo, hi): forward against ref (f64) and f64 against f32,
+ *                f64 gradcheck (finite differences and the op-built rule),
+ *                f32 gradients against f64, the derivative against dref;
+ *   OC_NONSMOOTH with OC_ELEM: a kink at 0, where gradcheck skips exact
+ *                zeros (test_activation.c, test_kinks_at_zero);
+ *   OC_ZERO_GRAD not differentiable (backward NULL): the gradient is 0
+ *                (test_activation.c, test_zero_gradient_ops);
+ *   OC_DIRECT    tests/test_direct.c: x (2,2,4,4) in [0.2, 2), y NULL; the
+ *                gradcheck of sum(call^2) + sum(x^2/2), x*x recorded last, so
+ *                the op's direct rule adds into a gradient;
+ *   OC_ALIAS     tests/test_direct.c: as OC_DIRECT with x in [0.2, 1.2) and
+ *                x in two input slots of one node (and without x*x);
+ *   OC_SCALAR    tests/test_scalar.c: one-element x = a and y = b of every
+ *                mix of (), (1,), (1,1), f64 and f32: the scalar rule's value
+ *                and gradients are the direct rule's bits (==);
+ *   OC_PASS1     tests/test_scalar.c: x (1,1) = 1.25, the op passes the seed
+ *                through unchanged (reductions, shape ops, cast), exactly,
+ *                and gradcheck of square(call) in f64 and f32;
+ *   OC_NARROWS   with OC_PASS1: the gradient goes through an f32 value.
+ * What a row says about its op (tests/test_op_coverage.c checks them):
+ *   OC_NO_SCALAR the op has no scalar rule: its one-element nodes take the
+ *                direct rule (say why beside the row); an op without a scalar
+ *                rule whose rows do not all say so fails the coverage test;
+ *   OC_INTERNAL  no public call is this op alone: another op's rule records
+ *                it (the call reaches it through a recorded gradient), or a
+ *                composite does (xmul in the cross entropy, fast_dropout in
+ *                tg_fast_dropout_linear), so the fuzzer's list needn't name it.
+ *
+ * tests/test_op_coverage.c fails, naming the op, when a registered
+ * descriptor has no row, is differentiable without a direct rule, has no
+ * scalar rule without OC_NO_SCALAR, has one that no OC_SCALAR or OC_PASS1
+ * row compares (OC_INTERNAL ops aside: their one-element nodes do not come
+ * from one-element operands, which is what the scalar suite compares), or
+ * its rows never reach OC_DIRECT or OC_ALIAS; when a row names no
+ * registered op or its call records no node of its op; and when a public
+ * op is missing from the graph fuzzer's list (tests/fuzz/fuzz_ops.h).
+ *
+ * Adding a built-in op, start to finish:
+ *   1. the op file (src/ops/<file>.c): the kernel, the op-built rule, the
+ *      direct rule, the scalar rule if it can run on one element, the
+ *      descriptor `static const tg_op k_<name> = {"<name>", ...}` and the
+ *      public function; then add &k_<name> to the file's tg__ops_<file>
+ *      array at its end (a new file: a new array, declared in
+ *      src/ops/registry.h and listed in src/ops/registry.c);
+ *   2. the header line in include/tapegrad/ops.h (and its error rows in
+ *      docs/errors.md and tests/test_errors_catalogue.c, if it has new
+ *      messages);
+ *   3. rows here: at least one OC_DIRECT row, an OC_SCALAR row if it has a
+ *      scalar rule (OC_NO_SCALAR on every row if not), an OC_ELEM row for an
+ *      elementwise unary op; then the fuzzer's opcode at the end of
+ *      tests/fuzz/fuzz_ops.h and its parameter decoding in fuzz_graph.c;
+ *   4. the README row (README.md, "ops").
+ * Then build and run the tests: test_op_coverage names whatever is missing. */
+#ifndef TT_OP_CASES_H
+#define TT_OP_CASES_H
+
+#include <tapegrad.h>
+
+#include <math.h>
+
+enum {
+    OC_ELEM = 1u << 0,
+    OC_NONSMOOTH = 1u << 1,
+    OC_ZERO_GRAD = 1u << 2,
+    OC_DIRECT = 1u << 3,
+    OC_ALIAS = 1u << 4,
+    OC_SCALAR = 1u << 5,
+    OC_PASS1 = 1u << 6,
+    OC_NARROWS = 1u << 7,
+    OC_NO_SCALAR = 1u << 8,
+    OC_INTERNAL = 1u << 9,
+};
+
+/* Fixed f64 tensors the calls use (oc_consts_new makes them). */
+typedef struct oc_consts {
+    tg_tensor *c;     /* (2,2,4,4) in [0.5, 1.5): the other operand of binary ops */
+    tg_tensor *w16;   /* (16,3) matrix in [-1, 1) */
+    tg_tensor *wconv; /* conv weights (3,2,3,3) and bias (3) in [-1, 1) */
+    tg_tensor *bconv;
+    tg_tensor *ninf; /* (4,1) of -inf: a masked class */
+    tg_tensor *t17;  /* (4,17) targets, rows summing to 1, 0 in the masked class */
+} oc_consts;
+oc_consts *oc_consts_new(void);
+void oc_consts_free(oc_consts *k);
+
+/* d sum(y) / dx, recorded (create_graph): the rules of the gradient ops. */
+tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
+
+#define OC_S(...)   ((const int64_t[]){__VA_ARGS__})
+#define OC_T(...)   ((tg_tensor *[]){__VA_ARGS__})
+#define OC_NS       OC_NO_SCALAR
+#define OC_EDS      (OC_ELEM | OC_DIRECT | OC_SCALAR)
+#define OC_MAXPOOL  tg_max_pool2d(tp, x, 2, 2, 2, 2, 0, 0)
+#define OC_AVGPOOL  tg_avg_pool2d(tp, x, 3, 3, 1, 1, 1, 1)
+#define OC_X4x16    tg_reshape(tp, x, 2, OC_S(4, 16))
+#define OC_BATCH444 tg_reshape(tp, x, 3, OC_S(4, 4, 4))
+
+/* clang-format off */
+#define OP_CASES(X)                                                                                \
+    /* ---- elementwise unary (src/ops/activation.c) ---- */                                      \
+    X(neg, neg, OC_EDS, -3, 3, 1.3, 0, -v, -1, tg_neg(tp, x))                                     \
+    X(exp, exp, OC_EDS, -3, 3, 1.3, 0, exp(v), exp(v), tg_exp(tp, x))                              \
+    X(log, log, OC_EDS, 0.3, 3, 1.3, 0, log(v), 1 / v, tg_log(tp, x))                              \
+    X(sqrt, sqrt, OC_EDS, 0.3, 3, 1.3, 0, sqrt(v), 0.5 / sqrt(v), tg_sqrt(tp, x))                 \
+    X(square, square, OC_EDS, -3, 3, -1.3, 0, v * v, 2 * v, tg_square(tp, x))                     \
+    X(abs, abs, OC_ELEM | OC_NONSMOOTH | OC_SCALAR, -2, 2, 1.3, 0, fabs(v), v > 0 ? 1 : -1,       \
+      tg_abs(tp, x))                                                                               \
+    X(abs, abs_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_abs(tp, x))                                \
+    X(abs, abs_at_0, OC_SCALAR, 0, 0, 0, 0, 0, 0, tg_abs(tp, x))                                  \
+    X(abs, abs_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_abs(tp, tg_add_scalar(tp, x, -1.1)))      \
+    X(sigmoid, sigmoid, OC_EDS, -4, 4, -1.3, 0, oc_sigmoid(v),                                   \
+      oc_sigmoid(v) * (1 - oc_sigmoid(v)), tg_sigmoid(tp, x))                                    \
+    X(tanh, tanh, OC_EDS, -3, 3, 0.4, 0, tanh(v), 1 - tanh(v) * tanh(v), tg_tanh(tp, x))          \
+    X(relu, relu, OC_ELEM | OC_NONSMOOTH | OC_SCALAR, -2, 2, 1.3, 0, v > 0 ? v : 0, v > 0,       \
+      tg_relu(tp, x))                                                                              \
+    X(relu, relu_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_relu(tp, x))                             \
+    X(relu, relu_at_0, OC_SCALAR, 0, 0, 0, 0, 0, 0, tg_relu(tp, x))                               \
+    X(relu, relu_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_relu(tp, tg_add_scalar(tp, x, -1.1)))   \
+    X(softplus, softplus, OC_EDS, -4, 4, -0.3, 0, fmax(v, 0) + log1p(exp(-fabs(v))),              \
+      oc_sigmoid(v), tg_softplus(tp, x))                                                           \
+    X(sign, sign, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_sign(tp, x))                                  \
+    X(step, step, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_step(tp, x))                                  \
+    X(detach, detach, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_detach(tp, x))                            \
+    X(cast, cast_f64, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_cast(tp, x, TG_F64))                         \
+    X(cast, cast64, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_cast(tp, x, TG_F64))                            \
+    X(cast, cast32, OC_PASS1 | OC_NARROWS, 0, 0, 0, 0, 0, 0, tg_cast(tp, x, TG_F32))               \
+    X(cast, cast_trip, OC_PASS1 | OC_NARROWS, 0, 0, 0, 0, 0, 0,                                    \
+      tg_cast(tp, tg_cast(tp, x, TG_F32), TG_F64))                                                 \
+    /* the gradient ops the op-built rules record (no scalar rule: they run                     \
+     * in create_graph sweeps, whose one-element nodes use the direct rule) */                   \
+    X(square_grad, square_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                 \
+      oc_grad(tp, tg_square(tp, x), x))                                                            \
+    X(sigmoid_grad, sigmoid_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,               \
+      oc_grad(tp, tg_square(tp, tg_sigmoid(tp, x)), x))                                            \
+    X(tanh_grad, tanh_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                     \
+      oc_grad(tp, tg_square(tp, tg_tanh(tp, x)), x))                                               \
+    X(relu_grad, relu_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                     \
+      oc_grad(tp, tg_square(tp, tg_relu(tp, tg_add_scalar(tp, x, -1.1))), x))                      \
+    /* ---- scalar operand (src/ops/elementwise.c) ---- */                                        \
+    X(add_scalar, add_scalar, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_add_scalar(tp, x, 2.5))              \
+    X(add_scalar, add_scalar_2_3, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_add_scalar(tp, x, 2.3))        \
+    X(mul_scalar, mul_scalar, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_mul_scalar(tp, x, -1.5))             \
+    X(mul_scalar, mul_scalar_m1_7, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_mul_scalar(tp, x, -1.7))      \
+    X(rsub_scalar, rsub_scalar, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_rsub_scalar(tp, 1, x))             \
+    X(rsub_scalar, rsub_scalar_1_1, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_rsub_scalar(tp, 1.1, x))     \
+    X(rdiv_scalar, rdiv_scalar, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_rdiv_scalar(tp, 2, x))             \
+    X(rdiv_scalar, rdiv_scalar_2_3, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_rdiv_scalar(tp, 2.3, x))     \
+    /* pow_scalar's scalar rule has four branches: p = 0, 1, 2, other */                          \
+    X(pow_scalar, pow_scalar, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_pow_scalar(tp, x, 1.7))              \
+    X(pow_scalar, pow_scalar_0, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_pow_scalar(tp, x, 0))            \
+    X(pow_scalar, pow_scalar_1, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_pow_scalar(tp, x, 1))            \
+    X(pow_scalar, pow_scalar_2, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_pow_scalar(tp, x, 2))            \
+    X(pow_scalar, pow_scalar_3_5, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_pow_scalar(tp, x, 3.5))        \
+    /* ---- binary, broadcasting (src/ops/elementwise.c) ---- */                                  \
+    X(add, add, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_add(tp, x, K->c))                                  \
+    X(add, add_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_add(tp, x, y))                              \
+    X(add, add_x_x, OC_ALIAS | OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_add(tp, x, x))                    \
+    X(sub, sub, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sub(tp, K->c, x))                                  \
+    X(sub, sub_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_sub(tp, x, y))                              \
+    /* x - x is 0 with gradient 0: the check is of 3x - x */                                      \
+    X(sub, sub_3x_x, OC_ALIAS, 0, 0, 0, 0, 0, 0, tg_sub(tp, tg_mul_scalar(tp, x, 3), x))           \
+    X(mul, mul, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_mul(tp, x, K->c))                                  \
+    X(mul, mul_xy, OC_SCALAR, 0, 0, 1.3, -0.7, 0, 0, tg_mul(tp, x, y))                             \
+    X(mul, mul_x_x, OC_ALIAS | OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_mul(tp, x, x))                    \
+    /* x (2,2,4,4) against a (4) row cut from x itself */                                         \
+    X(mul, mul_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                             \
+      tg_mul(tp, x, tg_slice(tp, tg_reshape(tp, x, 1, OC_S(64)), 0, 3, 7, 1)))                     \
+    X(div, div, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_div(tp, K->c, x))                                  \
+    X(div, div_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_div(tp, x, y))                              \
+    X(div, div_x_x, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_div(tp, x, x))                               \
+    /* y / y^2 = 1 / sqrt x, y = sqrt x */                                                        \
+    X(div, div_y_yy, OC_ALIAS, 0, 0, 0, 0, 0, 0,                                                   \
+      oc_div_y_yy(tp, tg_sqrt(tp, x)))                                                             \
+    X(pow, pow, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_pow(tp, x, K->c))                                  \
+    X(pow, pow_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_pow(tp, x, y))                              \
+    X(pow, pow_x_x, OC_ALIAS | OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_pow(tp, x, x))                    \
+    X(maximum, maximum, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_maximum(tp, x, K->c))                      \
+    X(maximum, maximum_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_maximum(tp, x, y))                  \
+    X(maximum, maximum_b_wins, OC_SCALAR, 0, 0, -1.3, 0.7, 0, 0, tg_maximum(tp, x, y))             \
+    X(maximum, maximum_tie, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0, tg_maximum(tp, x, y))                 \
+    X(minimum, minimum, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_minimum(tp, K->c, x))                      \
+    X(minimum, minimum_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_minimum(tp, x, y))                  \
+    X(minimum, minimum_a_wins, OC_SCALAR, 0, 0, -1.3, 0.7, 0, 0, tg_minimum(tp, x, y))             \
+    X(minimum, minimum_tie, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0, tg_minimum(tp, x, y))                 \
+    /* ---- softmax (src/ops/softmax.c): no scalar rule, one element is 1 ---- */                 \
+    X(softmax, softmax, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, -1))                \
+    X(softmax, softmax_axis_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, 1))          \
+    X(log_softmax, log_softmax_axis_0, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                        \
+      tg_log_softmax(tp, x, 0))                                                                    \
+    /* ---- reductions (src/ops/reduce.c) ---- */                                                 \
+    X(sum, sum_all, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum_all(tp, x))                                \
+    X(sum, sum_axes_1_3, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum(tp, x, 2, (const int[]){1, 3}, false))\
+    X(sum, sum_all_1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_sum_all(tp, x))                               \
+    X(sum, sum_axis_0, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_sum(tp, x, 1, (const int[]){0}, false))      \
+    X(mean, mean_all, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_mean_all(tp, x))                             \
+    X(mean, mean_axis_0, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_mean(tp, x, 1, (const int[]){0}, true))   \
+    X(mean, mean_all_1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_mean_all(tp, x))                            \
+    X(mean, mean_axis_m1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_mean(tp, x, 1, (const int[]){-1}, true))  \
+    X(sum_to, sum_to, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum_to(tp, x, 3, OC_S(2, 1, 4)))             \
+    X(sum_to, sum_to_1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_sum_to(tp, x, 1, OC_S(1)))                  \
+    /* a one-element max is a copy, the direct rule is as fast */                                \
+    X(max, max, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_max(tp, x, 2, false))                      \
+    /* ---- shape ops (src/ops/shape.c) ---- */                                                   \
+    X(reshape, reshape, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_reshape(tp, x, 2, OC_S(8, 8)))             \
+    X(reshape, flatten, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_flatten(tp, x))                            \
+    X(reshape, reshape_111, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_reshape(tp, x, 3, OC_S(1, 1, 1)))       \
+    X(permute, permute, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_permute(tp, x, (const int[]){2, 0, 3, 1})) \
+    X(permute, transpose, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_transpose(tp, x, 1, 3))                  \
+    X(permute, permute_111, OC_PASS1, 0, 0, 0, 0, 0, 0,                                            \
+      tg_permute(tp, tg_reshape(tp, x, 3, OC_S(1, 1, 1)), (const int[]){2, 0, 1}))                 \
+    X(broadcast_to, broadcast_to, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                     \
+      tg_broadcast_to(tp, x, 5, OC_S(3, 2, 2, 4, 4)))                                              \
+    X(broadcast_to, broadcast_111, OC_PASS1, 0, 0, 0, 0, 0, 0,                                     \
+      tg_broadcast_to(tp, x, 3, OC_S(1, 1, 1)))                                                    \
+    /* slice, embed, concat: a one-element node is a copy, no scalar rule */                      \
+    X(slice, slice, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_slice(tp, x, 2, 1, 4, 2))              \
+    X(embed, embed, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                           \
+      tg_embed(tp, x, 4, OC_S(2, 2, 9, 4), 2, 1, 2))                                               \
+    X(concat, concat, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
+      tg_concat(tp, 2, OC_T(tg_square(tp, x), x), 1))                                              \
+    X(concat, concat_x_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0, tg_concat(tp, 3, OC_T(x, x, x), 2))\
+    /* ---- matmul (src/ops/matmul.c): a 1x1 product takes the direct rule ---- */                \
+    X(matmul, matmul, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_matmul(tp, OC_X4x16, K->w16))       \
+    X(matmul, matmul_batched_x_xt, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      oc_matmul_b_bt(tp, OC_BATCH444))                                                             \
+    X(matmul, matmul_t, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                       \
+      tg_matmul_t(tp, K->w16, OC_X4x16, true, true))                                               \
+    X(matmul, matmul_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                                      \
+      oc_matmul_m_m(tp, tg_reshape(tp, x, 2, OC_S(8, 8))))                                         \
+    /* b^T b per batch item, one b in both slots */                                               \
+    X(matmul, matmul_t_btb, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                                    \
+      oc_matmul_t_self(tp, OC_BATCH444))                                                           \
+    /* ---- convolution and pooling (src/ops/conv.c, pool.c): no scalar rule, ---- */             \
+    /* ---- a one-element window is a product or a copy ---- */                                   \
+    X(conv2d, conv2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
+      tg_conv2d(tp, x, K->wconv, K->bconv, 1, 1, 1, 1))                                            \
+    X(conv2d, conv2d_stride_2, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                \
+      tg_conv2d(tp, x, K->wconv, NULL, 2, 2, 1, 0))                                                \
+    /* x as image and weights: both gradient ops recorded */                                      \
+    X(conv2d_input_grad, conv2d_input_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,     \
+      oc_grad(tp, tg_square(tp, tg_conv2d(tp, x, x, NULL, 1, 1, 1, 1)), x))                        \
+    X(conv2d_weight_grad, conv2d_weight_grad, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,   \
+      oc_grad(tp, tg_square(tp, tg_conv2d(tp, x, x, NULL, 1, 1, 1, 1)), x))                        \
+    X(im2col, im2col, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_im2col(tp, x, 3, 2, 1, 2, 1, 0))     \
+    /* the (2*2*2, 2*2*8) columns of a (2,2,3,4) image with 2x2 windows */                       \
+    X(col2im, col2im, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
+      tg_col2im(tp, tg_reshape(tp, x, 2, OC_S(8, 8)), OC_S(1, 2, 3, 5), 2, 2, 1, 1, 0, 0))         \
+    X(max_pool2d, max_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, OC_MAXPOOL)                     \
+    X(max_pool2d_backward, max_pool2d_backward, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0, \
+      oc_grad(tp, tg_square(tp, OC_MAXPOOL), x))                                                   \
+    X(max_pool2d_gather, max_pool2d_gather, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,     \
+      oc_grad(tp, tg_square(tp, oc_grad(tp, tg_square(tp, OC_MAXPOOL), x)), x))                    \
+    X(avg_pool2d, avg_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, OC_AVGPOOL)                     \
+    X(avg_pool2d_backward, avg_pool2d_backward, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0, \
+      oc_grad(tp, tg_square(tp, OC_AVGPOOL), x))                                                   \
+    /* ---- losses (src/ops/loss.c): xmul is t * log_softmax(z) where a target */                \
+    /* ---- of 0 meets a masked (-inf) logit ---- */                                              \
+    X(xmul, xmul, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                                       \
+      tg_softmax_cross_entropy(tp, tg_concat(tp, 2, OC_T(OC_X4x16, K->ninf), 1), K->t17,           \
+                               TG_REDUCE_MEAN))                                                    \
+    /* ---- fast dropout (src/ops/fast_dropout.c, via tg_fast_dropout_linear) ---- */            \
+    X(fast_dropout, fast_dropout, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                       \
+      tg_fast_dropout_linear(tp, OC_X4x16, K->w16, 0.7))
+/* clang-format on */
+
+static inline double oc_sigmoid(double v)
+{
+    /* never exp of a large positive number */
+    return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
+}
+
+/* Calls that use one value twice (one tensor in two slots, as the cases
+ * need): m @ m, b @ b^T, b^T @ b (matmul_t), y / (y * y). */
+tg_tensor *oc_matmul_m_m(tg_tape *tp, tg_tensor *m);
+tg_tensor *oc_matmul_b_bt(tg_tape *tp, tg_tensor *b);
+tg_tensor *oc_matmul_t_self(tg_tape *tp, tg_tensor *b);
+tg_tensor *oc_div_y_yy(tg_tape *tp, tg_tensor *y);
+
+/* One row of the table. */
+typedef tg_tensor *(*oc_fn)(tg_tape *tp, tg_tensor *x, tg_tensor *y, const oc_consts *K);
+typedef struct oc_case {
+    const char *op, *id;
+    unsigned flags;
+    double lo, hi, a, b;
+    double (*ref)(double v), (*dref)(double v);
+    oc_fn f;
+} oc_case;
+
+extern const oc_case oc_cases[];
+extern const int oc_num_cases;
+
+/* The i-th case with all of flags set after index *from (start with -1),
+ * or NULL: for (const oc_case *c; (c = oc_next(&i, OC_DIRECT));) ... */
+const oc_case *oc_next(int *from, unsigned flags);
+
+#endif
