@@ -432,6 +432,9 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
 #define TG_TANH(x)   _Generic((x), float : tanhf, default : tanh)(x)
 #define TG_FABS(x)   _Generic((x), float : fabsf, default : fabs)(x)
 #define TG_POW(x, y) _Generic((x), float : powf, default : pow)(x, y)
+/* Any libm function f of one argument: fn##f for float, fn for double (a
+ * unary op's expression names the function it needs without a wrapper). */
+#define TG_LIBM(fn, x) _Generic((x), float : fn##f, default : fn)(x)
 
 /* The loop of a unary direct rule: d (+)= E(g, x, y) elementwise, with x
  * node n's input and y its output, into the sink buffer d (acc: add).  Each
