@@ -335,16 +335,20 @@ CASE(tg_sum, x, , TAPE, TG_ERR_NULL, "sum: input 0 is NULL [node 0]",
 CASE(tg_sum, axes, , TAPE, TG_ERR_NULL,
      "sum: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
      !tg_sum(TP, A, 1, NULL, false))
-CASE(tg_sum, axes, all, DOC, TG_OK, "naxes 0: every axis is reduced",
-     d_reduces_all(tg_sum(TP, A, 0, NULL, false)))
+CASE(tg_sum, axes, empty, TAPE, TG_ERR_AXIS,
+     "sum: no axes listed for f64[2,3] (an empty list is refused: use tg_sum_all to reduce "
+     "every axis) [node 0]",
+     !tg_sum(TP, A, 0, NULL, false))
 CASE(tg_mean, tp, , NTAPE, TG_ERR_NULL, "mean: tape is NULL", !tg_mean(NULL, A, 1, k_axis1, false))
 CASE(tg_mean, x, , TAPE, TG_ERR_NULL, "mean: input 0 is NULL [node 0]",
      !tg_mean(TP, NULL, 1, k_axis1, false))
 CASE(tg_mean, axes, , TAPE, TG_ERR_NULL,
      "mean: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
      !tg_mean(TP, A, 1, NULL, false))
-CASE(tg_mean, axes, all, DOC, TG_OK, "naxes 0: every axis is reduced",
-     d_reduces_all(tg_mean(TP, A, 0, NULL, false)))
+CASE(tg_mean, axes, empty, TAPE, TG_ERR_AXIS,
+     "mean: no axes listed for f64[2,3] (an empty list is refused: use tg_mean_all to reduce "
+     "every axis) [node 0]",
+     !tg_mean(TP, A, 0, NULL, false))
 CASE(tg_max, tp, , NTAPE, TG_ERR_NULL, "max: tape is NULL", !tg_max(NULL, A, 1, false))
 CASE(tg_max, x, , TAPE, TG_ERR_NULL, "max: input 0 is NULL [node 0]", !tg_max(TP, NULL, 1, false))
 CASE(tg_sum_to, tp, , NTAPE, TG_ERR_NULL, "sum_to: tape is NULL", !tg_sum_to(NULL, A, 1, k_s3))

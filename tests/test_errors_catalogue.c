@@ -476,6 +476,10 @@ static tg_status r_axes_many(fixture *f)
 {
     OP(tg_sum(T, f->a23, 9, (int[9]){0}, false));
 }
+static tg_status r_axes_empty(fixture *f)
+{
+    OP(tg_sum(T, f->a23, 0, NULL, false));
+}
 static tg_status r_mean_empty(fixture *f)
 {
     OP(tg_mean_all(T, f->e0));
@@ -1248,6 +1252,8 @@ static row k_rows[] = {
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
     R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
     R(axes_many, "reductions", TG_ERR_AXIS, ON_TAPE, "more axes than dimensions"),
+    R(axes_empty, "reductions", TG_ERR_AXIS, ON_TAPE,
+      "tg_sum/tg_mean with naxes 0 (axes NULL or not): use tg_sum_all/tg_mean_all"),
     R(mean_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "mean of an empty tensor"),
     R(sum_to, "reductions", TG_ERR_SHAPE, ON_TAPE, "tg_sum_to a shape x does not broadcast to"),
     R(max_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_max along an empty axis"),
@@ -1476,6 +1482,8 @@ static const message k_messages[] = {
     {"axis_twice", "sum: axis -1 listed twice for f64[2,3] [node 0]"},
     {"axes_null", "mean: 2 axes listed for f64[2,3] but the list is NULL [node 0]"},
     {"axes_many", "sum: 9 axes given for f64[2,3] [node 0]"},
+    {"axes_empty", "sum: no axes listed for f64[2,3] (an empty list is refused: use tg_sum_all "
+                   "to reduce every axis) [node 0]"},
     {"mean_empty", "mean: no elements to average in f64[0,3] [node 0]"},
     {"sum_to", "sum_to: (2,1) cannot be summed to (3,1) (it must broadcast to (2,1)) [node 0]"},
     {"max_empty", "max: axis 0 of f64[0,3] is empty (the max of nothing) [node 0]"},

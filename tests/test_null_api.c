@@ -354,11 +354,6 @@ static bool d_fail_null_fmt(void)
     return tg_tape_status(F.tp) == TG_ERR_SHAPE;
 }
 
-static bool d_reduces_all(const tg_tensor *t)
-{
-    return t && tg_tensor_ndim(t) == 0 && tg_tensor_numel(t) == 1;
-}
-
 static bool d_conv_no_bias(void)
 {
     tg_tensor *y = tg_conv2d(F.tp, F.img, F.w, NULL, 1, 1, 0, 0);

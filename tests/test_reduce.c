@@ -90,16 +90,12 @@ START_TEST(test_sum_forward_2x3)
     y = tg_sum(tp, x, 2, (int[]){-1, 0}, true);
     tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum axes -1,0 keepdim", y, TT_VALUES(15), 1, 0, 0);
-    y = tg_sum(tp, x, 0, NULL, true); /* NULL list: every axis */
+    y = tg_sum(tp, x, 2, (int[]){0, 1}, true); /* every axis, listed */
     tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum all keepdim", y, TT_VALUES(15), 1, 0, 0);
     y = tg_sum_all(tp, x);
     tt_assert_shape(y, 0, NULL);
     tt_assert_values("sum_all", y, TT_VALUES(15), 1, 0, 0);
-    /* an empty non-NULL list reduces nothing (NumPy's axis=()) */
-    y = tg_sum(tp, x, 0, (int[]){0}, false);
-    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
-    tt_assert_values("sum over no axis", y, TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* 0-d */
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(2.5));
     tt_assert_values("sum_all 0-d", tg_sum_all(tp, s), TT_VALUES(2.5), 1, 0, 0);
@@ -232,8 +228,8 @@ START_TEST(test_sum_mean_gradcheck)
     all.k = R_MEAN_ALL;
     check_red("mean_all 4-d", &all, 4, TT_SHAPE(2, 1, 3, 2), 202);
     check_red("mean_all 0-d", &all, 0, NULL, 203);
-    red_ctx none = {.k = R_MEAN, .naxes = 0};
-    check_red("mean over no axis", &none, 2, TT_SHAPE(2, 2), 204);
+    red_ctx listed = {.k = R_MEAN, .naxes = 2, .axes = {1, 0}, .keepdim = true};
+    check_red("mean over both axes listed", &listed, 2, TT_SHAPE(2, 2), 204);
 }
 END_TEST
 
@@ -601,6 +597,38 @@ START_TEST(test_f32_matches_f64)
 }
 END_TEST
 
+/* ---- an empty axis list is refused (issue 24, item 4) ------------------------
+ * NumPy reads axis=() as "no axis" and PyTorch reads dim=[] as "every axis":
+ * naxes 0 is an error whether axes is NULL or not, pointing at the _all
+ * form, so neither reading is guessed. */
+START_TEST(test_axes_empty_refused)
+{
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
+    const int none[1] = {0};
+    for (int keep = 0; keep < 2; keep++)
+        for (int withlist = 0; withlist < 2; withlist++) {
+            const int *axes = withlist ? none : NULL;
+            tg_tape *tp = tg_tape_new(NULL);
+            ck_assert_ptr_null(tg_sum(tp, x, 0, axes, keep));
+            tt_assert_tape_error(tp, TG_ERR_AXIS, "sum: no axes listed for f64[2,3]",
+                                 "use tg_sum_all");
+            ck_assert_int_eq(tg_tape_get_stats(tp).nodes, 0);
+            tg_tape_reset(tp);
+            ck_assert_ptr_null(tg_mean(tp, x, 0, axes, keep));
+            tt_assert_tape_error(tp, TG_ERR_AXIS, "mean: no axes listed for f64[2,3]",
+                                 "use tg_mean_all");
+            tg_tape_free(tp);
+        }
+    /* the explicit forms */
+    tg_tape *tp = tg_tape_new(NULL);
+    tt_assert_values("sum_all", tg_sum_all(tp, x), TT_VALUES(15), 1, 0, 0);
+    tt_assert_values("mean_all", tg_mean_all(tp, x), TT_VALUES(2.5), 1, 0, 0);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* ---- errors ----------------------------------------------------------------- */
 #define EXPECT_ERR(call, st, ...)                                                                  \
     do {                                                                                           \
@@ -706,6 +734,7 @@ int main(void)
     suite_add_tcase(s, tg);
     TCase *te = tcase_create("errors");
     tcase_add_test(te, test_errors);
+    tcase_add_test(te, test_axes_empty_refused);
     tcase_add_test(te, test_errors_null_and_sticky);
     suite_add_tcase(s, te);
     return tt_run(s);

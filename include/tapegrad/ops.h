@@ -53,8 +53,10 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt);
 /* ---- reductions (ops/reduce.c) ----------------------------------------- */
 tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x);  /* sum of all elements, 0-d */
 tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d */
-/* Sum / mean over the listed axes (negative counts from the end).  axes NULL
- * (with naxes 0) reduces every axis; a non-NULL empty list reduces none. */
+/* Sum / mean over the naxes axes listed (negative counts from the end).
+ * naxes 0 is an error (TG_ERR_AXIS), axes NULL or not: NumPy reads an empty
+ * list as "no axis", PyTorch as "every axis"; use tg_sum_all / tg_mean_all
+ * for every axis (or list them all, for keepdim). */
 tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* Max along one axis; the gradient goes to the first arg-max (a NaN counts

@@ -317,11 +317,14 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_mean_all(tp, a);
     case OP_SUM:
     case OP_MEAN: {
-        int axes[3] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
+        int axes[TG_MAX_DIMS] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
         int na = p[4] % 4;
         bool keep = p[5] & 1;
-        const int *ap = (p[5] & 2) ? NULL : axes;
-        if (!ap) na = 0;
+        const int *ap = axes;
+        if (p[5] & 2) { /* every axis, listed (naxes 0 is an error, tested too) */
+            na = readable(e, a) ? tg_tensor_ndim(a) : 0;
+            for (int d = 0; d < na; d++) axes[d] = d;
+        }
         return (in->op % OP_COUNT) == OP_SUM ? tg_sum(tp, a, na, ap, keep)
                                              : tg_mean(tp, a, na, ap, keep);
     }
