@@ -162,7 +162,7 @@ static tg_tensor *o_reshape(tg_tape *tp, tg_tensor *x)
 }
 static tg_tensor *o_permute(tg_tape *tp, tg_tensor *x)
 {
-    return tg_permute(tp, x, (const int[]){2, 0, 3, 1});
+    return tg_permute_dims(tp, x, 4, (const int[]){2, 0, 3, 1});
 }
 static tg_tensor *o_transpose(tg_tape *tp, tg_tensor *x)
 {
@@ -218,7 +218,7 @@ static tg_tensor *o_col2im(tg_tape *tp, tg_tensor *x)
 {
     /* the (2*2*2, 2*2*8) columns of a (2,2,3,4) image with 2x2 windows */
     tg_tensor *cols = tg_reshape(tp, x, 2, TT_SHAPE(8, 8));
-    return tg_col2im(tp, cols, TT_SHAPE(1, 2, 3, 5), 2, 2, 1, 1, 0, 0);
+    return tg_col2im_to(tp, cols, 4, TT_SHAPE(1, 2, 3, 5), 2, 2, 1, 1, 0, 0);
 }
 static tg_tensor *o_max_pool(tg_tape *tp, tg_tensor *x)
 {

@@ -68,8 +68,15 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
 /* ---- shape (ops/shape.c) ------------------------------------------------ */
 /* Same data, new shape; one extent may be -1 (inferred). */
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
-/* Output axis i is input axis perm[i]. */
-tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm);
+/* Output axis i is input axis perm[i]; perm lists each of x's nperm = ndim
+ * axes once (0 <= perm[i] < ndim; NULL with nperm 0 for a 0-d x).  A
+ * length other than x's rank is an error.  (The array API standard's name
+ * for the op; (count, array) as every shape argument of the library.) */
+tg_tensor *tg_permute_dims(tg_tape *tp, tg_tensor *x, int nperm, const int *perm);
+/* Deprecated (one release): tg_permute_dims without the length, which
+ * cannot check perm against x's rank. */
+tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
+    TG_DEPRECATED("use tg_permute_dims(tp, x, nperm, perm)");
 tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1);
 /* Elements start, start+step, ... < stop along axis (step >= 1; negative
  * start/stop count from the end, as in Python). */
@@ -134,10 +141,15 @@ tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, i
  * (0 in the padding); d = col2im. */
 tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
                      int pad_h, int pad_w);
-/* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) with every
- * entry of cols added where im2col reads it (padding entries dropped); d = im2col. */
+/* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) (ndim must be
+ * 4) with every entry of cols added where im2col reads it (padding entries
+ * dropped); d = im2col.  (ndim, shape) as tg_sum_to / tg_broadcast_to. */
+tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape, int kh,
+                        int kw, int stride_h, int stride_w, int pad_h, int pad_w);
+/* Deprecated (one release): tg_col2im_to with ndim 4 implied. */
 tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
-                     int stride_h, int stride_w, int pad_h, int pad_w);
+                     int stride_h, int stride_w, int pad_h, int pad_w)
+    TG_DEPRECATED("use tg_col2im_to(tp, cols, 4, image_shape, ...)");
 /* y[n,c,i,j] = max of the kh x kw window at (i*sh - ph, j*sw - pw) (padding
  * never wins; ph <= kh/2, pw <= kw/2); the gradient goes to the first arg-max. */
 tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,

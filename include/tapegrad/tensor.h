@@ -16,6 +16,16 @@
 extern "C" {
 #endif
 
+/* Marks a public function kept for one release after its replacement: a
+ * call warns (gcc, clang) with msg, which names the new function. */
+#ifndef TG_DEPRECATED
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define TG_DEPRECATED(msg)
+#endif
+#endif
+
 /* Maximum number of dimensions of a tensor. */
 #define TG_MAX_DIMS 8
 
