@@ -110,7 +110,9 @@ tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* mean (t - y)^2 over all elements. */
 tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* -[t log p + (1-t) log(1-p)] summed or averaged over all elements
- * (seed 000 eq. 4). */
+ * (seed 000 eq. 4), each log clamped at -100 as in PyTorch's BCELoss (p = 0
+ * or 1 gives a finite loss; the gradient is the clamped function's, 0
+ * through a clamped log). */
 tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red);
 /* The same on logits z (p = sigmoid z), computed stably:
  * softplus(z) - t z. */
