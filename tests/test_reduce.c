@@ -629,6 +629,73 @@ START_TEST(test_axes_empty_refused)
 }
 END_TEST
 
+/* ---- an axis on a 0-d tensor (issue 24, item 10) ------------------------------
+ * PyTorch lets a 0-d tensor take axis 0 or -1, as if it had one axis of
+ * extent 1: sum, mean and max over it are the identity, softmax is 1 and
+ * log_softmax 0, a transpose of it is a copy.  keepdim keeps the 0-d
+ * shape (there is no axis to keep).  Any other axis is an error, and so
+ * is a list of two axes (0 and -1 are the same one). */
+static tg_tensor *fn_0d_chain(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    tg_tensor *x = in[0];
+    tg_tensor *a = tg_mul(tp, tg_sum(tp, x, 1, (int[]){0}, false), x);
+    tg_tensor *b = tg_mul(tp, tg_mean(tp, x, 1, (int[]){-1}, true), a);
+    tg_tensor *c = tg_mul(tp, tg_max(tp, x, -1, false), tg_transpose(tp, b, 0, -1));
+    tg_tensor *d = tg_add(tp, tg_mul(tp, tg_softmax(tp, x, 0), c), tg_log_softmax(tp, x, -1));
+    return tg_mul(tp, d, tg_max(tp, x, 0, true));
+}
+
+START_TEST(test_axis_on_0d)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        tg_tensor *s = tt_from(dt ? TG_F32 : TG_F64, 0, NULL, TT_VALUES(2.5));
+        tg_tape *tp = tg_tape_new(NULL);
+        for (int keep = 0; keep < 2; keep++)
+            for (int ax = -1; ax <= 0; ax++) {
+                tg_tensor *r[4] = {tg_sum(tp, s, 1, &ax, keep), tg_mean(tp, s, 1, &ax, keep),
+                                   tg_max(tp, s, ax, keep), tg_transpose(tp, s, ax, -1 - ax)};
+                for (int k = 0; k < 4; k++) {
+                    ck_assert_msg(r[k] != NULL, "%d: %s", k, tg_tape_error(tp));
+                    tt_assert_shape(r[k], 0, NULL);
+                    tt_assert_values("identity over a 0-d tensor's axis", r[k], TT_VALUES(2.5), 1,
+                                     0, 0);
+                }
+                tt_assert_values("softmax of 0-d", tg_softmax(tp, s, ax), TT_VALUES(1), 1, 0, 0);
+                tt_assert_values("log_softmax of 0-d", tg_log_softmax(tp, s, ax), TT_VALUES(0), 1,
+                                 0, 0);
+            }
+        ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+        ck_assert_ptr_null(tg_sum(tp, s, 2, (int[]){0, -1}, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "sum: 2 axes given for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_mean(tp, s, 1, (int[]){1}, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "mean: axis 1 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_max(tp, s, -2, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "max: axis -2 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_softmax(tp, s, 1));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "softmax: axis 1 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_transpose(tp, s, 0, 1));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "transpose: axis 1 out of range for", "[]");
+        tg_tape_free(tp);
+        tg_tensor_free(s);
+    }
+    /* gradients: f = (softmax(x) x^4 + log_softmax(x)) max(x) = x^5, so
+     * df/dx = 5 x^4 (the derivatives of softmax and log_softmax are 0) */
+    tg_tensor *x = tt_param(0, NULL, 77, 0.5, 1.5);
+    tt_gradcheck("0-d axis chain", fn_0d_chain, NULL, 1, &x);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g = tg_grad(tp, fn_0d_chain(tp, &x, NULL), x, false);
+    const double v = tg_tensor_get_flat(x, 0);
+    tt_assert_values("d/dx of the 0-d chain", g, TT_VALUES(5 * v * v * v * v), 1, 1e-14, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* ---- errors ----------------------------------------------------------------- */
 #define EXPECT_ERR(call, st, ...)                                                                  \
     do {                                                                                           \
@@ -654,14 +721,14 @@ START_TEST(test_errors)
     EXPECT_ERR(tg_sum(tp, x, 3, (int[]){0, 1, 0}, false), TG_ERR_AXIS, "sum", "f64[2,3]", "3 axes");
     EXPECT_ERR(tg_mean(tp, x, -1, (int[]){0}, false), TG_ERR_AXIS, "mean", "f64[2,3]");
     EXPECT_ERR(tg_sum(tp, x, 1, NULL, false), TG_ERR_NULL, "sum", "f64[2,3]", "NULL");
-    EXPECT_ERR(tg_sum(tp, s, 1, (int[]){0}, false), TG_ERR_AXIS, "sum", "f64[]");
+    EXPECT_ERR(tg_sum(tp, s, 1, (int[]){1}, false), TG_ERR_AXIS, "sum", "f64[]");
     EXPECT_ERR(tg_mean(tp, e, 1, (int[]){1}, false), TG_ERR_EMPTY, "mean", "f32[2,0]");
     EXPECT_ERR(tg_mean_all(tp, e), TG_ERR_EMPTY, "mean", "f32[2,0]");
     EXPECT_ERR(tg_max(tp, e, 1, false), TG_ERR_EMPTY, "max", "f32[2,0]", "axis 1");
     EXPECT_ERR(tg_max(tp, e, -1, true), TG_ERR_EMPTY, "max", "f32[2,0]", "axis -1");
     EXPECT_ERR(tg_max(tp, x, 2, false), TG_ERR_AXIS, "max", "f64[2,3]", "axis 2");
     EXPECT_ERR(tg_max(tp, x, -3, false), TG_ERR_AXIS, "max", "f64[2,3]");
-    EXPECT_ERR(tg_max(tp, s, 0, false), TG_ERR_AXIS, "max", "f64[]");
+    EXPECT_ERR(tg_max(tp, s, 1, false), TG_ERR_AXIS, "max", "f64[]");
     EXPECT_ERR(tg_sum_to(tp, x, 1, TT_SHAPE(2)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(2)");
     EXPECT_ERR(tg_sum_to(tp, x, 2, TT_SHAPE(3, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(3,3)");
     EXPECT_ERR(tg_sum_to(tp, x, 3, TT_SHAPE(1, 2, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(1,2,3)");
@@ -735,6 +802,7 @@ int main(void)
     TCase *te = tcase_create("errors");
     tcase_add_test(te, test_errors);
     tcase_add_test(te, test_axes_empty_refused);
+    tcase_add_test(te, test_axis_on_0d);
     tcase_add_test(te, test_errors_null_and_sticky);
     suite_add_tcase(s, te);
     return tt_run(s);

@@ -746,7 +746,7 @@ START_TEST(test_errors_permute_slice)
                "perm lists 1 axes for a 0-d input");
     EXPECT_ERR(tg_transpose(tp, x, 0, 2), TG_ERR_AXIS, "transpose", "2,3", "axis 2");
     EXPECT_ERR(tg_transpose(tp, x, -3, 0), TG_ERR_AXIS, "transpose", "2,3", "axis -3");
-    EXPECT_ERR(tg_transpose(tp, s, 0, 0), TG_ERR_AXIS, "transpose", "f64[]");
+    EXPECT_ERR(tg_transpose(tp, s, 0, 1), TG_ERR_AXIS, "transpose", "f64[]");
     EXPECT_ERR(tg_slice(tp, x, 2, 0, 1, 1), TG_ERR_AXIS, "slice", "2,3", "axis 2");
     EXPECT_ERR(tg_slice(tp, x, -3, 0, 1, 1), TG_ERR_AXIS, "slice", "2,3");
     EXPECT_ERR(tg_slice(tp, s, 0, 0, 1, 1), TG_ERR_AXIS, "slice", "f64[]");

@@ -56,7 +56,9 @@ tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d 
 /* Sum / mean over the naxes axes listed (negative counts from the end).
  * naxes 0 is an error (TG_ERR_AXIS), axes NULL or not: NumPy reads an empty
  * list as "no axis", PyTorch as "every axis"; use tg_sum_all / tg_mean_all
- * for every axis (or list them all, for keepdim). */
+ * for every axis (or list them all, for keepdim).  A 0-d x takes axis 0 or
+ * -1 (as in PyTorch; so do tg_max, tg_softmax, tg_log_softmax and
+ * tg_transpose): the identity, with a 0-d result even with keepdim. */
 tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* Max along one axis; the gradient goes to the first arg-max (a NaN counts

@@ -116,6 +116,14 @@ typedef struct reduce_attr {
     double scale; /* 1 for sum, 1/count for mean */
 } reduce_attr;
 
+/* PyTorch's convention for an axis of a 0-d tensor: 0 and -1 are accepted,
+ * as if it had one axis of extent 1 (a reduction over it is the identity,
+ * keepdim or not: the result stays 0-d). */
+static bool scalar_axis(const tg_tensor *x, int axis)
+{
+    return x->ndim == 0 && (axis == 0 || axis == -1);
+}
+
 /* Parse an axis list into flags.  Negative axes count from the end; an
  * axis listed twice is an error.  An empty list (naxes 0, axes NULL or not)
  * is an error too: NumPy reads axis=() as "no axis" and PyTorch reads
@@ -138,13 +146,15 @@ static bool axes_flags(tg_tape *tp, const char *op, const char *all_name, const 
                      tg_tensor_describe(x, s, sizeof s));
         return false;
     }
-    if (naxes < 0 || naxes > x->ndim) {
+    /* a 0-d x takes one axis, 0 or -1, as in PyTorch (scalar_axis) */
+    if (naxes < 0 || naxes > (x->ndim ? x->ndim : 1)) {
         tg_tape_fail(tp, TG_ERR_AXIS, "%s: %d axes given for %s", op, naxes,
                      tg_tensor_describe(x, s, sizeof s));
         return false;
     }
     for (int i = 0; i < naxes; i++) {
         int a;
+        if (scalar_axis(x, axes[i])) continue; /* nothing to reduce: the identity */
         if (!tg__norm_axis(tp, op, x, axes[i], &a)) return false;
         if (red[a]) {
             tg_tape_fail(tp, TG_ERR_AXIS, "%s: axis %d listed twice for %s", op, axes[i],
@@ -466,6 +476,8 @@ tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_max.name, 1, in)) return NULL;
     max_attr at = {.keepdim = keepdim};
+    if (scalar_axis(x, axis)) /* as a one-element vector: a 0-d result, d = g */
+        return tg_max(tp, tg_reshape(tp, x, 1, (const int64_t[]){1}), 0, false);
     if (!tg__norm_axis(tp, k_max.name, x, axis, &at.axis)) return NULL;
     if (x->shape[at.axis] == 0) {
         char s[TG_SHAPE_BUF + 8];

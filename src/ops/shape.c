@@ -326,6 +326,12 @@ tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1)
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, "transpose", 1, in)) return NULL;
     int a, b;
+    if (x->ndim == 0) { /* PyTorch's convention: axis 0 or -1, a copy */
+        const bool ok0 = axis0 == 0 || axis0 == -1, ok1 = axis1 == 0 || axis1 == -1;
+        if (ok0 && ok1) return tg_permute_dims(tp, x, 0, NULL);
+        (void)tg__norm_axis(tp, "transpose", x, ok0 ? axis1 : axis0, &a); /* fails, naming it */
+        return NULL;
+    }
     if (!tg__norm_axis(tp, "transpose", x, axis0, &a)) return NULL;
     if (!tg__norm_axis(tp, "transpose", x, axis1, &b)) return NULL;
     int perm[TG_MAX_DIMS];
