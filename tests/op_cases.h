@@ -224,10 +224,10 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(reshape, reshape, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_reshape(tp, x, 2, OC_S(8, 8)))             \
     X(reshape, flatten, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_flatten(tp, x))                            \
     X(reshape, reshape_111, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_reshape(tp, x, 3, OC_S(1, 1, 1)))       \
-    X(permute, permute, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_permute(tp, x, (const int[]){2, 0, 3, 1})) \
+    X(permute, permute, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_permute_dims(tp, x, 4, (const int[]){2, 0, 3, 1})) \
     X(permute, transpose, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_transpose(tp, x, 1, 3))                  \
     X(permute, permute_111, OC_PASS1, 0, 0, 0, 0, 0, 0,                                            \
-      tg_permute(tp, tg_reshape(tp, x, 3, OC_S(1, 1, 1)), (const int[]){2, 0, 1}))                 \
+      tg_permute_dims(tp, tg_reshape(tp, x, 3, OC_S(1, 1, 1)), 3, (const int[]){2, 0, 1}))                 \
     X(broadcast_to, broadcast_to, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                     \
       tg_broadcast_to(tp, x, 5, OC_S(3, 2, 2, 4, 4)))                                              \
     X(broadcast_to, broadcast_111, OC_PASS1, 0, 0, 0, 0, 0, 0,                                     \
@@ -264,7 +264,7 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(im2col, im2col, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_im2col(tp, x, 3, 2, 1, 2, 1, 0))     \
     /* the (2*2*2, 2*2*8) columns of a (2,2,3,4) image with 2x2 windows */                       \
     X(col2im, col2im, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
-      tg_col2im(tp, tg_reshape(tp, x, 2, OC_S(8, 8)), OC_S(1, 2, 3, 5), 2, 2, 1, 1, 0, 0))         \
+      tg_col2im_to(tp, tg_reshape(tp, x, 2, OC_S(8, 8)), 4, OC_S(1, 2, 3, 5), 2, 2, 1, 1, 0, 0))         \
     X(max_pool2d, max_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, OC_MAXPOOL)                     \
     X(max_pool2d_backward, max_pool2d_backward, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0, \
       oc_grad(tp, tg_square(tp, OC_MAXPOOL), x))                                                   \

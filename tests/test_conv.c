@@ -396,8 +396,8 @@ START_TEST(test_conv_random_geometries_exact)
         tg_tensor_free(g2);
         /* the public ops, whole batch */
         tg_tensor *a = tg_im2col(tp, x, c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
-        tg_tensor *back =
-            tg_col2im(tp, m, TT_SHAPE(c.N, c.C, c.H, c.W), c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
+        tg_tensor *back = tg_col2im_to(tp, m, 4, TT_SHAPE(c.N, c.C, c.H, c.W), c.KH, c.KW, c.SH,
+                                       c.SW, c.PH, c.PW);
         ck_assert_msg(a && back, "%s: %s", what, tg_tape_error(tp));
         tt_assert_values(what, a, a_ref, R * NL, 0, 0);
         tt_assert_values(what, back, back_ref, c.N * c.C * c.H * c.W, 0, 0);
@@ -606,8 +606,8 @@ START_TEST(test_im2col_reference)
         tt_assert_values("im2col", a, ref, R * NL, 0, 0);
         /* The adjoint identity <im2col(x), m> = <x, col2im(m)> for a random m. */
         tg_tensor *m = tt_rand(TG_F64, 2, TT_SHAPE(R, NL), 601, -1, 1);
-        tg_tensor *back = tg_col2im(tp, m, TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW, c->SH,
-                                    c->SW, c->PH, c->PW);
+        tg_tensor *back = tg_col2im_to(tp, m, 4, TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW,
+                                       c->SH, c->SW, c->PH, c->PW);
         ck_assert_ptr_nonnull(back);
         double *mv = values(m), *bv = values(back), lhs = 0, rhs = 0, mag = 0;
         for (int64_t e = 0; e < R * NL; e++) lhs += ref[e] * mv[e], mag += fabs(ref[e] * mv[e]);
@@ -644,8 +644,8 @@ static tg_tensor *fn_im2col(tg_tape *tp, tg_tensor *const *in, void *ctx)
 static tg_tensor *fn_col2im(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     const conv_cfg *c = ((const cols_ctx *)ctx)->c;
-    return tg_col2im(tp, in[0], TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW, c->SH, c->SW, c->PH,
-                     c->PW);
+    return tg_col2im_to(tp, in[0], 4, TT_SHAPE(c->N, c->C, c->H, c->W), c->KH, c->KW, c->SH, c->SW,
+                        c->PH, c->PW);
 }
 
 START_TEST(test_im2col_gradcheck)
@@ -683,8 +683,8 @@ START_TEST(test_conv_is_matmul_of_im2col)
     tg_tensor *wm = tg_reshape(tp, w, 2, TT_SHAPE(c->F, R));
     tg_tensor *u = tg_add(tp, tg_matmul(tp, wm, a), tg_reshape(tp, b, 2, TT_SHAPE(c->F, 1)));
     /* U is (F, N*OH*OW): to (F, N, OH, OW), then (N, F, OH, OW) */
-    tg_tensor *u4 = tg_permute(tp, tg_reshape(tp, u, 4, TT_SHAPE(c->F, c->N, OH, OW)),
-                               (const int[]){1, 0, 2, 3});
+    tg_tensor *u4 = tg_permute_dims(tp, tg_reshape(tp, u, 4, TT_SHAPE(c->F, c->N, OH, OW)), 4,
+                                    (const int[]){1, 0, 2, 3});
     ck_assert_msg(u4 != NULL, "%s", tg_tape_error(tp));
     tt_assert_close("conv2d vs W im2col(x) + b", y, u4, 1e-13, 1e-13);
     tg_tensor *r = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, OH, OW), 801, -1, 1);
@@ -948,6 +948,26 @@ START_TEST(test_conv_empty_batch)
 END_TEST
 
 /* ---- errors --------------------------------------------------------------------------- */
+/* The deprecated tg_col2im (no length) still works for one release: the
+ * same image as tg_col2im_to. */
+START_TEST(test_col2im_deprecated)
+{
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *cols = tt_rand(TG_F64, 2, TT_SHAPE(8, 8), 5, -1, 1);
+    static const int64_t img[4] = {2, 2, 3, 3};
+    tg_tensor *a = tg_col2im_to(tp, cols, 4, img, 2, 2, 1, 1, 0, 0);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    tg_tensor *b = tg_col2im(tp, cols, img, 2, 2, 1, 1, 0, 0);
+#pragma GCC diagnostic pop
+    ck_assert_msg(a && b, "%s", tg_tape_error(tp));
+    tt_assert_shape(b, 4, img);
+    tt_assert_values("deprecated tg_col2im", b, tg_tensor_f64(a), 36, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(cols);
+}
+END_TEST
+
 START_TEST(test_conv_errors)
 {
     tg_tensor *x = tt_rand(TG_F64, 4, TT_SHAPE(2, 3, 4, 4), 1, -1, 1);
@@ -1020,11 +1040,21 @@ START_TEST(test_conv_errors)
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "im2col", "5x5", "(2,3,4,4)");
     tg_tape_reset(tp);
     tg_tensor *bad = tt_rand(TG_F64, 2, TT_SHAPE(27, 7), 8, -1, 1);
-    ck_assert_ptr_null(tg_col2im(tp, bad, TT_SHAPE(2, 3, 4, 4), 3, 3, 1, 1, 0, 0));
+    ck_assert_ptr_null(tg_col2im_to(tp, bad, 4, TT_SHAPE(2, 3, 4, 4), 3, 3, 1, 1, 0, 0));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "(27,7)", "(27,8)");
     tg_tape_reset(tp);
-    ck_assert_ptr_null(tg_col2im(tp, bad, NULL, 3, 3, 1, 1, 0, 0));
+    ck_assert_ptr_null(tg_col2im_to(tp, bad, 4, NULL, 3, 3, 1, 1, 0, 0));
     ck_assert_int_eq(tg_tape_status(tp), TG_ERR_NULL);
+    tg_tape_reset(tp);
+    /* the image shape's length is checked (issue 24, item 5) */
+    ck_assert_ptr_null(tg_col2im_to(tp, bad, 3, TT_SHAPE(2, 3, 4), 3, 3, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im: image shape has 3 dimensions, not 4 (N,C,H,W)");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_col2im_to(tp, bad, 5, TT_SHAPE(1, 2, 3, 4, 4), 3, 3, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "5 dimensions");
+    tg_tape_reset(tp);
+    ck_assert_ptr_null(tg_col2im_to(tp, bad, 0, NULL, 3, 3, 1, 1, 0, 0));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "0 dimensions");
     tg_tape_reset(tp);
     ck_assert_ptr_null(tg_flatten(tp, tg_sum_all(tp, x)));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "flatten", "0-d");
@@ -1066,7 +1096,7 @@ START_TEST(test_conv_geometry_overflow)
     ck_assert_ptr_null(tg_im2col(tp, x, 1, 1, S, S, P, P));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "im2col", "stride (1073741824,1073741824)", "work area");
     tg_tape_reset(tp);
-    ck_assert_ptr_null(tg_col2im(tp, cols, TT_SHAPE(1, 1, 1, 1), 1, 1, S, S, P, P));
+    ck_assert_ptr_null(tg_col2im_to(tp, cols, 4, TT_SHAPE(1, 1, 1, 1), 1, 1, S, S, P, P));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "stride (1073741824,1073741824)", "work area");
     tg_tape_reset(tp);
 
@@ -1086,12 +1116,12 @@ START_TEST(test_conv_geometry_overflow)
 
     /* col2im's image shape comes from the caller: its extents are checked
      * before the column matrix's shape is computed from them */
-    ck_assert_ptr_null(
-        tg_col2im(tp, cols, TT_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40, 1, 1), 1, 1, 1, 1, 0, 0));
+    ck_assert_ptr_null(tg_col2im_to(tp, cols, 4, TT_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40, 1, 1),
+                                    1, 1, 1, 1, 0, 0));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "input (1099511627776,1099511627776,1,1)",
                          "padded input");
     tg_tape_reset(tp);
-    ck_assert_ptr_null(tg_col2im(tp, cols, TT_SHAPE(1, 1, INT64_MAX, 1), 1, 1, 1, 1, 1, 0));
+    ck_assert_ptr_null(tg_col2im_to(tp, cols, 4, TT_SHAPE(1, 1, INT64_MAX, 1), 1, 1, 1, 1, 1, 0));
     tt_assert_tape_error(tp, TG_ERR_SHAPE, "col2im", "padded input");
     tg_tape_reset(tp);
     /* a kernel larger than a hugely padded input: the message's padded
@@ -1170,7 +1200,7 @@ START_TEST(test_conv_empty_huge_batch)
     tg_tensor *y = tg_conv2d(tp, x, w, NULL, 3, 3, 1, 1);
     ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
     tt_assert_shape(y, 4, TT_SHAPE(N, 0, 1, 2));
-    tg_tensor *back = tg_col2im(tp, c, TT_SHAPE(N, 0, 3, 3), 3, 2, 3, 3, 1, 1);
+    tg_tensor *back = tg_col2im_to(tp, c, 4, TT_SHAPE(N, 0, 3, 3), 3, 2, 3, 3, 1, 1);
     ck_assert_msg(back != NULL, "%s", tg_tape_error(tp));
     tg_tensor *loss = tg_add(tp, tg_sum_all(tp, tg_add(tp, back, x)), tg_sum_all(tp, y));
     ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
@@ -1198,6 +1228,7 @@ int main(void)
     tcase_add_test(tc, test_conv_nonfinite_exact);
     tcase_add_test(tc, test_conv_empty_batch);
     tcase_add_test(tc, test_conv_errors);
+    tcase_add_test(tc, test_col2im_deprecated);
     tcase_add_test(tc, test_conv_step_no_malloc);
     tcase_add_test(tc, test_conv_geometry_overflow);
     tcase_add_test(tc, test_flatten_huge_extents);

@@ -1072,6 +1072,79 @@ START_TEST(test_large_outputs_streamed)
 }
 END_TEST
 
+/* ---- scalar arguments on f32 tensors (issue 24, item 9) ----------------------
+ * A double argument is rounded once to the tensor's dtype, and the op then
+ * computes in the dtype with the rounded value, forward and in every rule.
+ * Each check compares bitwise against that computation, with scalars that
+ * f32 cannot hold, and also asserts that the unrounded double would give
+ * other bits somewhere, so the check can fail. */
+START_TEST(test_scalar_args_rounded_once_f32)
+{
+    enum { N = 257 };
+    float xv[N];
+    /* small x, so that the results' ulps are near the scalars' rounding */
+    for (int i = 0; i < N; i++) xv[i] = (float)(0.001 + 0.0007 * i) * (i % 2 ? -1.0f : 1.0f);
+    tg_tensor *x = tg_tensor_new(TG_F32, 1, TT_SHAPE(N));
+    memcpy(tg_tensor_f32(x), xv, sizeof xv);
+    tg_tensor_set_requires_grad(x, true);
+    const double s = 0.1, r = 1.0 / 3.0; /* neither is an f32 */
+    const float sf = (float)s, rf = (float)r;
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y[4] = {tg_add_scalar(tp, x, s), tg_mul_scalar(tp, x, s), tg_rsub_scalar(tp, r, x),
+                       tg_rdiv_scalar(tp, r, x)};
+    int differs[4] = {0};
+    for (int i = 0; i < N; i++) {
+        const float v = xv[i];
+        const float want[4] = {v + sf, v * sf, rf - v, rf / v};
+        const float unrounded[4] = {(float)(v + s), (float)(v * s), (float)(r - v), (float)(r / v)};
+        for (int k = 0; k < 4; k++) {
+            ck_assert_msg(tg_tensor_f32(y[k])[i] == want[k], "op %d at %d: %a, want %a", k, i,
+                          (double)tg_tensor_f32(y[k])[i], (double)want[k]);
+            differs[k] += unrounded[k] != want[k];
+        }
+    }
+    for (int k = 0; k < 4; k++) ck_assert_msg(differs[k] > 0, "op %d: the check cannot fail", k);
+    /* d/dx of sum(mul_scalar(x, s)) is the rounded s, exactly, direct and op-built */
+    tg_tensor *f = tg_sum_all(tp, y[1]);
+    ck_assert_int_eq(tg_backward(tp, f), TG_OK);
+    tg_tensor *gb = tg_grad(tp, f, x, true);
+    for (int i = 0; i < N; i++) {
+        ck_assert(tg_tensor_f32(tg_tensor_grad(x))[i] == sf);
+        ck_assert(tg_tensor_f32(gb)[i] == sf);
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+
+    /* pow_scalar: p = 1 + 2^-30 rounds to 1 and p = 1e-300 to 0 in f32: the
+     * op is x^1 = x, d = 1, and x^0 = 1, d = 0, at x = 0 too (the unrounded
+     * p - 1 = 2^-30 would give 0^(2^-30) = 0 there, and 0 * 0^-1 = NaN) */
+    const double ps[2] = {1.0 + 0x1p-30, 1e-300};
+    const float xs[4] = {0.0f, 1e-30f, 0.5f, 3.0f};
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *x4 = tg_tensor_new(TG_F32, 1, TT_SHAPE(4));
+        memcpy(tg_tensor_f32(x4), xs, sizeof xs);
+        tg_tensor_set_requires_grad(x4, true);
+        tp = tg_tape_new(NULL);
+        tg_tensor *yp = tg_pow_scalar(tp, x4, ps[k]);
+        tg_tensor *fp = tg_sum_all(tp, yp);
+        ck_assert_int_eq(tg_backward(tp, fp), TG_OK);
+        tg_tensor *go = tg_grad(tp, fp, x4, true);
+        ck_assert_msg(go != NULL, "%s", tg_tape_error(tp));
+        for (int i = 0; i < 4; i++) {
+            const float wy = k == 0 ? xs[i] : 1.0f, wg = k == 0 ? 1.0f : 0.0f;
+            ck_assert_msg(tg_tensor_f32(yp)[i] == wy, "p %g: y(%g) = %g", ps[k], (double)xs[i],
+                          (double)tg_tensor_f32(yp)[i]);
+            ck_assert_msg(tg_tensor_f32(tg_tensor_grad(x4))[i] == wg, "p %g: direct d(%g) = %g",
+                          ps[k], (double)xs[i], (double)tg_tensor_f32(tg_tensor_grad(x4))[i]);
+            ck_assert_msg(tg_tensor_f32(go)[i] == wg, "p %g: op-built d(%g) = %g", ps[k],
+                          (double)xs[i], (double)tg_tensor_f32(go)[i]);
+        }
+        tg_tape_free(tp);
+        tg_tensor_free(x4);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("elementwise");
@@ -1095,6 +1168,7 @@ int main(void)
     tcase_add_loop_test(gr, test_scalar_gradcheck, 0, N_SCS);
     tcase_add_test(gr, test_scalar_zero_gradients);
     tcase_add_test(gr, test_pow_zero_base);
+    tcase_add_test(gr, test_scalar_args_rounded_once_f32);
     suite_add_tcase(s, gr);
 
     TCase *er = tcase_create("errors");

@@ -245,7 +245,7 @@ static tg_tensor *op_with_null_tape(int i, const char **name)
         CASE(30, "max", tg_max(T, a, 1, false));
         CASE(31, "sum_to", tg_sum_to(T, a, 1, TT_SHAPE(3)));
         CASE(32, "reshape", tg_reshape(T, a, 1, TT_SHAPE(6)));
-        CASE(33, "permute", tg_permute(T, a, perm));
+        CASE(33, "permute", tg_permute_dims(T, a, 2, perm));
         CASE(34, "transpose", tg_transpose(T, a, 0, 1));
         CASE(35, "slice", tg_slice(T, a, 1, 0, 2, 1));
         CASE(36, "embed", tg_embed(T, a, 2, TT_SHAPE(2, 5), 1, 0, 1));
@@ -264,7 +264,7 @@ static tg_tensor *op_with_null_tape(int i, const char **name)
              tg_softmax_cross_entropy_index(T, a, NULL, TG_REDUCE_MEAN));
         CASE(49, "conv2d", tg_conv2d(T, a, a, NULL, 1, 1, 0, 0));
         CASE(50, "im2col", tg_im2col(T, a, 1, 1, 1, 1, 0, 0));
-        CASE(51, "col2im", tg_col2im(T, a, shape, 1, 1, 1, 1, 0, 0));
+        CASE(51, "col2im", tg_col2im_to(T, a, 4, shape, 1, 1, 1, 1, 0, 0));
         CASE(52, "max_pool2d", tg_max_pool2d(T, a, 1, 1, 1, 1, 0, 0));
         CASE(53, "avg_pool2d", tg_avg_pool2d(T, a, 1, 1, 1, 1, 0, 0));
         CASE(54, "flatten", tg_flatten(T, a));

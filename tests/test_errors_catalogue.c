@@ -520,6 +520,10 @@ static tg_status r_axes_many(fixture *f)
 {
     OP(tg_sum(T, f->a23, 9, (int[9]){0}, false));
 }
+static tg_status r_axes_empty(fixture *f)
+{
+    OP(tg_sum(T, f->a23, 0, NULL, false));
+}
 static tg_status r_mean_empty(fixture *f)
 {
     OP(tg_mean_all(T, f->e0));
@@ -564,11 +568,15 @@ static tg_status r_broadcast_to_size(fixture *f)
 }
 static tg_status r_permute_null(fixture *f)
 {
-    OP(tg_permute(T, f->a23, NULL));
+    OP(tg_permute_dims(T, f->a23, 2, NULL));
 }
 static tg_status r_permute_bad(fixture *f)
 {
-    OP(tg_permute(T, f->a23, (int[]){0, 0}));
+    OP(tg_permute_dims(T, f->a23, 2, (int[]){0, 0}));
+}
+static tg_status r_permute_count(fixture *f)
+{
+    OP(tg_permute_dims(T, f->a23, 3, (int[]){1, 0, 2}));
 }
 static tg_status r_transpose_axis(fixture *f)
 {
@@ -765,20 +773,24 @@ static tg_status r_im2col_size(fixture *f)
 }
 static tg_status r_col2im_null(fixture *f)
 {
-    OP(tg_col2im(T, f->a23, NULL, 1, 1, 1, 1, 0, 0));
+    OP(tg_col2im_to(T, f->a23, 4, NULL, 1, 1, 1, 1, 0, 0));
+}
+static tg_status r_col2im_ndim(fixture *f)
+{
+    OP(tg_col2im_to(T, f->a23, 3, (const int64_t[]){1, 2, 5}, 1, 1, 1, 1, 0, 0));
 }
 static tg_status r_col2im_image(fixture *f)
 {
-    OP(tg_col2im(T, f->a23, (const int64_t[]){1, -2, 3, 3}, 1, 1, 1, 1, 0, 0));
+    OP(tg_col2im_to(T, f->a23, 4, (const int64_t[]){1, -2, 3, 3}, 1, 1, 1, 1, 0, 0));
 }
 static tg_status r_col2im_cols(fixture *f)
 {
-    OP(tg_col2im(T, f->a23, (const int64_t[]){1, 2, 5, 5}, 3, 3, 1, 1, 0, 0));
+    OP(tg_col2im_to(T, f->a23, 4, (const int64_t[]){1, 2, 5, 5}, 3, 3, 1, 1, 0, 0));
 }
 static tg_status r_col2im_size(fixture *f)
 {
     const int64_t big = INT64_C(1) << 40;
-    OP(tg_col2im(T, f->a23, (const int64_t[]){big, big, 1, 1}, 1, 1, 1, 1, 0, 0));
+    OP(tg_col2im_to(T, f->a23, 4, (const int64_t[]){big, big, 1, 1}, 1, 1, 1, 1, 0, 0));
 }
 static tg_status r_flatten_0d(fixture *f)
 {
@@ -1589,6 +1601,8 @@ static row k_rows[] = {
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
     R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
     R(axes_many, "reductions", TG_ERR_AXIS, ON_TAPE, "more axes than dimensions"),
+    R(axes_empty, "reductions", TG_ERR_AXIS, ON_TAPE,
+      "tg_sum/tg_mean with naxes 0 (axes NULL or not): use tg_sum_all/tg_mean_all"),
     R(mean_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "mean of an empty tensor"),
     R(sum_to, "reductions", TG_ERR_SHAPE, ON_TAPE, "tg_sum_to a shape x does not broadcast to"),
     R(max_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_max along an empty axis"),
@@ -1600,8 +1614,10 @@ static row k_rows[] = {
     R(broadcast_to, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_broadcast_to an incompatible shape"),
     R(broadcast_to_size, "shape", TG_ERR_SHAPE, ON_TAPE,
       "tg_broadcast_to a shape of more than TG_NUMEL_MAX elements"),
-    R(permute_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_permute with perm NULL"),
-    R(permute_bad, "shape", TG_ERR_AXIS, ON_TAPE, "tg_permute with a perm that is not one"),
+    R(permute_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_permute_dims with perm NULL"),
+    R(permute_bad, "shape", TG_ERR_AXIS, ON_TAPE, "tg_permute_dims with a perm that is not one"),
+    R(permute_count, "shape", TG_ERR_AXIS, ON_TAPE,
+      "tg_permute_dims with a perm length other than the rank"),
     R(transpose_axis, "shape", TG_ERR_AXIS, ON_TAPE, "tg_transpose with an axis out of range"),
     R(slice_step, "shape", TG_ERR_ARG, ON_TAPE, "tg_slice with step 0"),
     R(embed_null, "shape", TG_ERR_NULL, ON_TAPE, "tg_embed with a NULL target shape"),
@@ -1657,11 +1673,12 @@ static row k_rows[] = {
       "a geometry whose one-image column block exceeds TG_NUMEL_MAX"),
     R(im2col_size, "conv", TG_ERR_SHAPE, ON_TAPE,
       "tg_im2col whose column matrix exceeds TG_NUMEL_MAX"),
-    R(col2im_null, "conv", TG_ERR_NULL, ON_TAPE, "tg_col2im with image_shape NULL"),
-    R(col2im_image, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im with a negative image extent"),
-    R(col2im_cols, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im of columns of the wrong shape"),
+    R(col2im_null, "conv", TG_ERR_NULL, ON_TAPE, "tg_col2im_to with image_shape NULL"),
+    R(col2im_ndim, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im_to with an image shape not 4-d"),
+    R(col2im_image, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im_to with a negative image extent"),
+    R(col2im_cols, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_col2im_to of columns of the wrong shape"),
     R(col2im_size, "conv", TG_ERR_SHAPE, ON_TAPE,
-      "tg_col2im with an image shape of more than TG_NUMEL_MAX elements"),
+      "tg_col2im_to with an image shape of more than TG_NUMEL_MAX elements"),
     R(flatten_0d, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_flatten of a 0-d tensor"),
     R(pool_rank, "pooling", TG_ERR_SHAPE, ON_TAPE, "pooling of an input that is not 4-d"),
     R(pool_window, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with a 0-sized window"),
@@ -1895,6 +1912,8 @@ static const message k_messages[] = {
     {"axis_twice", "sum: axis -1 listed twice for f64[2,3] [node 0]"},
     {"axes_null", "mean: 2 axes listed for f64[2,3] but the list is NULL [node 0]"},
     {"axes_many", "sum: 9 axes given for f64[2,3] [node 0]"},
+    {"axes_empty", "sum: no axes listed for f64[2,3] (an empty list is refused: use tg_sum_all "
+                   "to reduce every axis) [node 0]"},
     {"mean_empty", "mean: no elements to average in f64[0,3] [node 0]"},
     {"sum_to", "sum_to: (2,1) cannot be summed to (3,1) (it must broadcast to (2,1)) [node 0]"},
     {"max_empty", "max: axis 0 of f64[0,3] is empty (the max of nothing) [node 0]"},
@@ -1908,6 +1927,8 @@ static const message k_messages[] = {
                           "than 576460752303423487 elements [node 0]"},
     {"permute_null", "permute: (2,3): perm is NULL [node 0]"},
     {"permute_bad", "permute: (2,3): perm [0,0] is not a permutation of 0..1 [node 0]"},
+    {"permute_count",
+     "permute: (2,3): perm lists 3 axes for a 2-d input (each axis once) [node 0]"},
     {"transpose_axis", "transpose: axis 5 out of range for f64[2,3] [node 0]"},
     {"slice_step", "slice: (2,3) axis 1: step 0 must be >= 1 [node 0]"},
     {"embed_null", "embed: (2,3): target shape is NULL [node 0]"},
@@ -1976,6 +1997,7 @@ static const message k_messages[] = {
      "im2col: input (1,2,5,5), kernel 1x1, stride (1,1), padding (2147483647,2147483647): the "
      "column matrix would have more than 576460752303423487 elements [node 0]"},
     {"col2im_null", "col2im: image shape is NULL [node 0]"},
+    {"col2im_ndim", "col2im: image shape has 3 dimensions, not 4 (N,C,H,W) [node 0]"},
     {"col2im_image", "col2im: image shape (1,-2,3,3) is invalid [node 0]"},
     {"col2im_cols", "col2im: columns (2,3) must be (18,9) = (C*KH*KW, N*OH*OW) for image "
                     "(1,2,5,5), kernel 3x3, stride (1,1), padding (0,0) [node 0]"},

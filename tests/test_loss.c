@@ -127,6 +127,52 @@ START_TEST(test_bce_forward)
 }
 END_TEST
 
+/* bce at p = 0 or 1 clamps each log at -100, as PyTorch's BCELoss, so the
+ * loss is finite (100 per saturated wrong element, 0 for a right one, no
+ * 0 * -inf = NaN); the gradient is the derivative of the clamped function:
+ * a clamped log contributes 0, so d/dp is finite too (PyTorch's backward
+ * divides by max(p (1 - p), 1e-12) instead and gives -1e12 at p = 0, t = 1).
+ * Direct, op-built (create_graph) and both dtypes agree, and p strictly
+ * inside (0, 1) keeps the plain formula (test_bce_forward). */
+START_TEST(test_bce_clamped_log)
+{
+    const double p[6] = {0, 1, 0.5, 0, 1, 0.25}, t[6] = {1, 0, 0.5, 0, 1, 0.75};
+    /* -[t max(log p, -100) + (1-t) max(log(1-p), -100)] */
+    const double l = 100 + 100 + log(2.0) + 0 + 0 - (0.75 * log(0.25) + 0.25 * log(0.75));
+    /* d/dp = -[t [log p > -100]/p - (1-t) [log(1-p) > -100]/(1-p)] */
+    const double gp[6] = {0, 0, 0, 1, -1, -(0.75 / 0.25 - 0.25 / 0.75)};
+    /* d/dt = -[max(log p, -100) - max(log(1-p), -100)] */
+    const double gt[6] = {100, -100, 0, 100, -100, -(log(0.25) - log(0.75))};
+    for (int dt = 0; dt < 2; dt++) {
+        const tg_dtype d = dt ? TG_F32 : TG_F64;
+        const double tol = dt ? 1e-6 : 1e-15;
+        tg_tensor *P = tt_from(d, 1, TT_SHAPE(6), p), *T = tt_from(d, 1, TT_SHAPE(6), t);
+        tg_tensor_set_requires_grad(P, true);
+        tg_tensor_set_requires_grad(T, true);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_bce(tp, P, T, TG_REDUCE_SUM);
+        ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+        ck_assert_double_eq_tol(scalar(y), l, tol * l);
+        ck_assert_int_eq(tg_backward(tp, y), TG_OK);
+        tt_assert_values("d bce/dp, clamped (direct)", tg_tensor_grad(P), gp, 6, tol, tol);
+        tt_assert_values("d bce/dt, clamped (direct)", tg_tensor_grad(T), gt, 6, tol, tol);
+        tg_tensor *g = tg_grad(tp, y, P, true);
+        tt_assert_values("d bce/dp, clamped (op-built)", g, gp, 6, tol, tol);
+        /* second order stays finite: d/dp sum(d bce/dp) */
+        tg_tensor *h = tg_grad(tp, tg_sum_all(tp, g), P, false);
+        ck_assert_msg(h != NULL, "%s", tg_tape_error(tp));
+        for (int i = 0; i < 6; i++) ck_assert(isfinite(tg_tensor_get_flat(h, i)));
+        ck_assert_double_eq(tg_tensor_get_flat(h, 0), 0.0); /* a constant piece */
+        /* the mean is the sum over 6 */
+        ck_assert_double_eq_tol(scalar(tg_bce(tp, P, T, TG_REDUCE_MEAN)), l / 6, tol * l);
+        ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+        tg_tape_free(tp);
+        tg_tensor_free(P);
+        tg_tensor_free(T);
+    }
+}
+END_TEST
+
 START_TEST(test_bce_logits_forward)
 {
     const double z[6] = {-3, -0.5, 0, 0.7, 2, 5}, t[6] = {0, 1, 0.5, 1, 0, 0.2};
@@ -890,6 +936,7 @@ int main(void)
     tcase_add_test(tf, test_sse_mse_forward);
     tcase_add_test(tf, test_sse_empty);
     tcase_add_test(tf, test_bce_forward);
+    tcase_add_test(tf, test_bce_clamped_log);
     tcase_add_test(tf, test_bce_logits_forward);
     tcase_add_test(tf, test_xent_forward);
     tcase_add_test(tf, test_loss_f32_vs_f64);

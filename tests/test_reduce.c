@@ -90,16 +90,12 @@ START_TEST(test_sum_forward_2x3)
     y = tg_sum(tp, x, 2, (int[]){-1, 0}, true);
     tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum axes -1,0 keepdim", y, TT_VALUES(15), 1, 0, 0);
-    y = tg_sum(tp, x, 0, NULL, true); /* NULL list: every axis */
+    y = tg_sum(tp, x, 2, (int[]){0, 1}, true); /* every axis, listed */
     tt_assert_shape(y, 2, TT_SHAPE(1, 1));
     tt_assert_values("sum all keepdim", y, TT_VALUES(15), 1, 0, 0);
     y = tg_sum_all(tp, x);
     tt_assert_shape(y, 0, NULL);
     tt_assert_values("sum_all", y, TT_VALUES(15), 1, 0, 0);
-    /* an empty non-NULL list reduces nothing (NumPy's axis=()) */
-    y = tg_sum(tp, x, 0, (int[]){0}, false);
-    tt_assert_shape(y, 2, TT_SHAPE(2, 3));
-    tt_assert_values("sum over no axis", y, TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* 0-d */
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(2.5));
     tt_assert_values("sum_all 0-d", tg_sum_all(tp, s), TT_VALUES(2.5), 1, 0, 0);
@@ -232,8 +228,8 @@ START_TEST(test_sum_mean_gradcheck)
     all.k = R_MEAN_ALL;
     check_red("mean_all 4-d", &all, 4, TT_SHAPE(2, 1, 3, 2), 202);
     check_red("mean_all 0-d", &all, 0, NULL, 203);
-    red_ctx none = {.k = R_MEAN, .naxes = 0};
-    check_red("mean over no axis", &none, 2, TT_SHAPE(2, 2), 204);
+    red_ctx listed = {.k = R_MEAN, .naxes = 2, .axes = {1, 0}, .keepdim = true};
+    check_red("mean over both axes listed", &listed, 2, TT_SHAPE(2, 2), 204);
 }
 END_TEST
 
@@ -601,6 +597,105 @@ START_TEST(test_f32_matches_f64)
 }
 END_TEST
 
+/* ---- an empty axis list is refused (issue 24, item 4) ------------------------
+ * NumPy reads axis=() as "no axis" and PyTorch reads dim=[] as "every axis":
+ * naxes 0 is an error whether axes is NULL or not, pointing at the _all
+ * form, so neither reading is guessed. */
+START_TEST(test_axes_empty_refused)
+{
+    tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
+    const int none[1] = {0};
+    for (int keep = 0; keep < 2; keep++)
+        for (int withlist = 0; withlist < 2; withlist++) {
+            const int *axes = withlist ? none : NULL;
+            tg_tape *tp = tg_tape_new(NULL);
+            ck_assert_ptr_null(tg_sum(tp, x, 0, axes, keep));
+            tt_assert_tape_error(tp, TG_ERR_AXIS, "sum: no axes listed for f64[2,3]",
+                                 "use tg_sum_all");
+            ck_assert_int_eq(tg_tape_get_stats(tp).nodes, 0);
+            tg_tape_reset(tp);
+            ck_assert_ptr_null(tg_mean(tp, x, 0, axes, keep));
+            tt_assert_tape_error(tp, TG_ERR_AXIS, "mean: no axes listed for f64[2,3]",
+                                 "use tg_mean_all");
+            tg_tape_free(tp);
+        }
+    /* the explicit forms */
+    tg_tape *tp = tg_tape_new(NULL);
+    tt_assert_values("sum_all", tg_sum_all(tp, x), TT_VALUES(15), 1, 0, 0);
+    tt_assert_values("mean_all", tg_mean_all(tp, x), TT_VALUES(2.5), 1, 0, 0);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* ---- an axis on a 0-d tensor (issue 24, item 10) ------------------------------
+ * PyTorch lets a 0-d tensor take axis 0 or -1, as if it had one axis of
+ * extent 1: sum, mean and max over it are the identity, softmax is 1 and
+ * log_softmax 0, a transpose of it is a copy.  keepdim keeps the 0-d
+ * shape (there is no axis to keep).  Any other axis is an error, and so
+ * is a list of two axes (0 and -1 are the same one). */
+static tg_tensor *fn_0d_chain(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    tg_tensor *x = in[0];
+    tg_tensor *a = tg_mul(tp, tg_sum(tp, x, 1, (int[]){0}, false), x);
+    tg_tensor *b = tg_mul(tp, tg_mean(tp, x, 1, (int[]){-1}, true), a);
+    tg_tensor *c = tg_mul(tp, tg_max(tp, x, -1, false), tg_transpose(tp, b, 0, -1));
+    tg_tensor *d = tg_add(tp, tg_mul(tp, tg_softmax(tp, x, 0), c), tg_log_softmax(tp, x, -1));
+    return tg_mul(tp, d, tg_max(tp, x, 0, true));
+}
+
+START_TEST(test_axis_on_0d)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        tg_tensor *s = tt_from(dt ? TG_F32 : TG_F64, 0, NULL, TT_VALUES(2.5));
+        tg_tape *tp = tg_tape_new(NULL);
+        for (int keep = 0; keep < 2; keep++)
+            for (int ax = -1; ax <= 0; ax++) {
+                tg_tensor *r[4] = {tg_sum(tp, s, 1, &ax, keep), tg_mean(tp, s, 1, &ax, keep),
+                                   tg_max(tp, s, ax, keep), tg_transpose(tp, s, ax, -1 - ax)};
+                for (int k = 0; k < 4; k++) {
+                    ck_assert_msg(r[k] != NULL, "%d: %s", k, tg_tape_error(tp));
+                    tt_assert_shape(r[k], 0, NULL);
+                    tt_assert_values("identity over a 0-d tensor's axis", r[k], TT_VALUES(2.5), 1,
+                                     0, 0);
+                }
+                tt_assert_values("softmax of 0-d", tg_softmax(tp, s, ax), TT_VALUES(1), 1, 0, 0);
+                tt_assert_values("log_softmax of 0-d", tg_log_softmax(tp, s, ax), TT_VALUES(0), 1,
+                                 0, 0);
+            }
+        ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+        ck_assert_ptr_null(tg_sum(tp, s, 2, (int[]){0, -1}, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "sum: 2 axes given for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_mean(tp, s, 1, (int[]){1}, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "mean: axis 1 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_max(tp, s, -2, false));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "max: axis -2 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_softmax(tp, s, 1));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "softmax: axis 1 out of range for", "[]");
+        tg_tape_reset(tp);
+        ck_assert_ptr_null(tg_transpose(tp, s, 0, 1));
+        tt_assert_tape_error(tp, TG_ERR_AXIS, "transpose: axis 1 out of range for", "[]");
+        tg_tape_free(tp);
+        tg_tensor_free(s);
+    }
+    /* gradients: f = (softmax(x) x^4 + log_softmax(x)) max(x) = x^5, so
+     * df/dx = 5 x^4 (the derivatives of softmax and log_softmax are 0) */
+    tg_tensor *x = tt_param(0, NULL, 77, 0.5, 1.5);
+    tt_gradcheck("0-d axis chain", fn_0d_chain, NULL, 1, &x);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *g = tg_grad(tp, fn_0d_chain(tp, &x, NULL), x, false);
+    const double v = tg_tensor_get_flat(x, 0);
+    tt_assert_values("d/dx of the 0-d chain", g, TT_VALUES(5 * v * v * v * v), 1, 1e-14, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* ---- errors ----------------------------------------------------------------- */
 START_TEST(test_errors)
 {
@@ -616,14 +711,14 @@ START_TEST(test_errors)
     EXPECT_ERR(tg_sum(tp, x, 3, (int[]){0, 1, 0}, false), TG_ERR_AXIS, "sum", "f64[2,3]", "3 axes");
     EXPECT_ERR(tg_mean(tp, x, -1, (int[]){0}, false), TG_ERR_AXIS, "mean", "f64[2,3]");
     EXPECT_ERR(tg_sum(tp, x, 1, NULL, false), TG_ERR_NULL, "sum", "f64[2,3]", "NULL");
-    EXPECT_ERR(tg_sum(tp, s, 1, (int[]){0}, false), TG_ERR_AXIS, "sum", "f64[]");
+    EXPECT_ERR(tg_sum(tp, s, 1, (int[]){1}, false), TG_ERR_AXIS, "sum", "f64[]");
     EXPECT_ERR(tg_mean(tp, e, 1, (int[]){1}, false), TG_ERR_EMPTY, "mean", "f32[2,0]");
     EXPECT_ERR(tg_mean_all(tp, e), TG_ERR_EMPTY, "mean", "f32[2,0]");
     EXPECT_ERR(tg_max(tp, e, 1, false), TG_ERR_EMPTY, "max", "f32[2,0]", "axis 1");
     EXPECT_ERR(tg_max(tp, e, -1, true), TG_ERR_EMPTY, "max", "f32[2,0]", "axis -1");
     EXPECT_ERR(tg_max(tp, x, 2, false), TG_ERR_AXIS, "max", "f64[2,3]", "axis 2");
     EXPECT_ERR(tg_max(tp, x, -3, false), TG_ERR_AXIS, "max", "f64[2,3]");
-    EXPECT_ERR(tg_max(tp, s, 0, false), TG_ERR_AXIS, "max", "f64[]");
+    EXPECT_ERR(tg_max(tp, s, 1, false), TG_ERR_AXIS, "max", "f64[]");
     EXPECT_ERR(tg_sum_to(tp, x, 1, TT_SHAPE(2)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(2)");
     EXPECT_ERR(tg_sum_to(tp, x, 2, TT_SHAPE(3, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(3,3)");
     EXPECT_ERR(tg_sum_to(tp, x, 3, TT_SHAPE(1, 2, 3)), TG_ERR_SHAPE, "sum_to", "(2,3)", "(1,2,3)");
@@ -696,6 +791,8 @@ int main(void)
     suite_add_tcase(s, tg);
     TCase *te = tcase_create("errors");
     tcase_add_test(te, test_errors);
+    tcase_add_test(te, test_axes_empty_refused);
+    tcase_add_test(te, test_axis_on_0d);
     tcase_add_test(te, test_errors_null_and_sticky);
     suite_add_tcase(s, te);
     return tt_run(s);

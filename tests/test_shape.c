@@ -47,7 +47,7 @@ static tg_tensor *apply(tg_tape *tp, tg_tensor *const *in, void *vctx)
     case K_RESHAPE:
         return tg_reshape(tp, in[0], c->ndim, c->shape);
     case K_PERMUTE:
-        return tg_permute(tp, in[0], c->perm);
+        return tg_permute_dims(tp, in[0], tg_tensor_ndim(in[0]), c->perm);
     case K_TRANSPOSE:
         return tg_transpose(tp, in[0], c->axis, c->axis1);
     case K_SLICE:
@@ -190,15 +190,15 @@ START_TEST(test_permute_forward_hand)
     tg_tensor *t = tg_transpose(tp, x, 0, 1);
     tt_assert_shape(t, 2, TT_SHAPE(3, 2));
     tt_assert_values("(2,3)^T", t, TT_VALUES(0, 3, 1, 4, 2, 5), 6, 0, 0);
-    tt_assert_values("permute (1,0)", tg_permute(tp, x, (int[]){1, 0}), TT_VALUES(0, 3, 1, 4, 2, 5),
-                     6, 0, 0);
+    tt_assert_values("permute (1,0)", tg_permute_dims(tp, x, 2, (int[]){1, 0}),
+                     TT_VALUES(0, 3, 1, 4, 2, 5), 6, 0, 0);
     tt_assert_values("transpose(-1,-2)", tg_transpose(tp, x, -1, -2), TT_VALUES(0, 3, 1, 4, 2, 5),
                      6, 0, 0);
     tt_assert_values("transpose(1,1) is the identity", tg_transpose(tp, x, 1, -1),
                      TT_VALUES(0, 1, 2, 3, 4, 5), 6, 0, 0);
     /* (2,3,4) with perm (2,0,1): out[k][i][j] = x[i][j][k] = 12 i + 4 j + k */
     tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
-    tg_tensor *p = tg_permute(tp, x3, (int[]){2, 0, 1});
+    tg_tensor *p = tg_permute_dims(tp, x3, 3, (int[]){2, 0, 1});
     tt_assert_shape(p, 3, TT_SHAPE(4, 2, 3));
     tt_assert_values("(2,3,4) perm (2,0,1)", p,
                      TT_VALUES(0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21, 2, 6, 10, 14, 18, 22, 3, 7,
@@ -206,12 +206,32 @@ START_TEST(test_permute_forward_hand)
                      24, 0, 0);
     /* 0-d and 1-d permutes are copies */
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(3));
-    tt_assert_values("0-d", tg_permute(tp, s, NULL), TT_VALUES(3), 1, 0, 0);
+    tt_assert_values("0-d", tg_permute_dims(tp, s, 0, NULL), TT_VALUES(3), 1, 0, 0);
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(x3);
     tg_tensor_free(s);
+}
+END_TEST
+
+/* The deprecated tg_permute (no length) still works for one release: the
+ * same values as tg_permute_dims. */
+START_TEST(test_permute_deprecated)
+{
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *x3 = tt_iota(TG_F64, 3, TT_SHAPE(2, 3, 4));
+    static const int perm[3] = {2, 0, 1};
+    tg_tensor *p = tg_permute_dims(tp, x3, 3, perm);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    tg_tensor *q = tg_permute(tp, x3, perm);
+#pragma GCC diagnostic pop
+    tt_assert_shape(q, 3, TT_SHAPE(4, 2, 3));
+    tt_assert_values("deprecated tg_permute", q, tg_tensor_f64(p), 24, 0, 0);
+    ck_assert_int_eq(tg_tape_status(tp), TG_OK);
+    tg_tape_free(tp);
+    tg_tensor_free(x3);
 }
 END_TEST
 
@@ -231,7 +251,7 @@ START_TEST(test_permute_all)
         tg_tensor *x = tt_iota(TG_F64, nd, shape);
         do {
             tg_tape *tp = tg_tape_new(NULL);
-            tg_tensor *y = tg_permute(tp, x, perm);
+            tg_tensor *y = tg_permute_dims(tp, x, nd, perm);
             ref_permute(nd, shape, perm, ref);
             char what[64];
             snprintf(what, sizeof what, "%d-d permute (%d,%d,%d,%d)", nd, perm[0], perm[1], perm[2],
@@ -267,7 +287,7 @@ static tg_tensor *six_d_chain(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     (void)ctx;
     tg_tensor *a = tg_reshape(tp, in[0], 6, TT_SHAPE(2, 1, 3, 2, 1, 2));
-    tg_tensor *b = tg_permute(tp, a, (int[]){4, 2, 5, 0, 3, 1});
+    tg_tensor *b = tg_permute_dims(tp, a, 6, (int[]){4, 2, 5, 0, 3, 1});
     tg_tensor *c = tg_transpose(tp, b, -6, 2);
     return tg_reshape(tp, c, 7, TT_SHAPE(2, 3, 1, 1, 2, 1, 2));
 }
@@ -698,14 +718,24 @@ START_TEST(test_errors_permute_slice)
 {
     tg_tensor *x = tt_iota(TG_F64, 2, TT_SHAPE(2, 3));
     tg_tensor *s = tt_from(TG_F64, 0, NULL, TT_VALUES(1));
-    EXPECT_ERR(tg_permute(tp, x, NULL), TG_ERR_NULL, "permute", "(2,3)", "perm");
-    EXPECT_ERR(tg_permute(tp, x, (int[]){0, 0}), TG_ERR_AXIS, "permute", "(2,3)", "[0,0]",
+    EXPECT_ERR(tg_permute_dims(tp, x, 2, NULL), TG_ERR_NULL, "permute", "(2,3)", "perm");
+    EXPECT_ERR(tg_permute_dims(tp, x, 2, (int[]){0, 0}), TG_ERR_AXIS, "permute", "(2,3)", "[0,0]",
                "not a permutation");
-    EXPECT_ERR(tg_permute(tp, x, (int[]){0, 2}), TG_ERR_AXIS, "permute", "(2,3)", "[0,2]");
-    EXPECT_ERR(tg_permute(tp, x, (int[]){-1, 0}), TG_ERR_AXIS, "permute", "(2,3)", "[-1,0]");
+    EXPECT_ERR(tg_permute_dims(tp, x, 2, (int[]){0, 2}), TG_ERR_AXIS, "permute", "(2,3)", "[0,2]");
+    EXPECT_ERR(tg_permute_dims(tp, x, 2, (int[]){-1, 0}), TG_ERR_AXIS, "permute", "(2,3)",
+               "[-1,0]");
+    /* the length is checked against x's rank (issue 24, item 5) */
+    EXPECT_ERR(tg_permute_dims(tp, x, 3, (int[]){1, 0, 2}), TG_ERR_AXIS, "permute", "(2,3)",
+               "perm lists 3 axes for a 2-d input");
+    EXPECT_ERR(tg_permute_dims(tp, x, 1, (int[]){0}), TG_ERR_AXIS, "permute", "(2,3)",
+               "perm lists 1 axes for a 2-d input");
+    EXPECT_ERR(tg_permute_dims(tp, x, -1, (int[]){0}), TG_ERR_AXIS, "permute", "(2,3)",
+               "perm lists -1 axes");
+    EXPECT_ERR(tg_permute_dims(tp, s, 1, (int[]){0}), TG_ERR_AXIS, "permute", "()",
+               "perm lists 1 axes for a 0-d input");
     EXPECT_ERR(tg_transpose(tp, x, 0, 2), TG_ERR_AXIS, "transpose", "2,3", "axis 2");
     EXPECT_ERR(tg_transpose(tp, x, -3, 0), TG_ERR_AXIS, "transpose", "2,3", "axis -3");
-    EXPECT_ERR(tg_transpose(tp, s, 0, 0), TG_ERR_AXIS, "transpose", "f64[]");
+    EXPECT_ERR(tg_transpose(tp, s, 0, 1), TG_ERR_AXIS, "transpose", "f64[]");
     EXPECT_ERR(tg_slice(tp, x, 2, 0, 1, 1), TG_ERR_AXIS, "slice", "2,3", "axis 2");
     EXPECT_ERR(tg_slice(tp, x, -3, 0, 1, 1), TG_ERR_AXIS, "slice", "2,3");
     EXPECT_ERR(tg_slice(tp, s, 0, 0, 1, 1), TG_ERR_AXIS, "slice", "f64[]");
@@ -901,7 +931,7 @@ static tg_tensor *call_op(int i, tg_tape *tp, tg_tensor *x)
     case 1:
         return tg_broadcast_to(tp, x, 2, TT_SHAPE(2, 3));
     case 2:
-        return tg_permute(tp, x, (int[]){1, 0});
+        return tg_permute_dims(tp, x, 2, (int[]){1, 0});
     case 3:
         return tg_transpose(tp, x, 0, 1);
     case 4:
@@ -961,6 +991,7 @@ int main(void)
     tcase_add_test(tc, test_reshape_forward);
     tcase_add_test(tc, test_broadcast_forward);
     tcase_add_test(tc, test_permute_forward_hand);
+    tcase_add_test(tc, test_permute_deprecated);
     tcase_add_test(tc, test_slice_forward_1d);
     tcase_add_test(tc, test_slice_forward_nd);
     tcase_add_test(tc, test_slice_empty);

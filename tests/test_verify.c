@@ -802,7 +802,7 @@ F(f_reshape)
 }
 F(f_permute)
 {
-    return tg_permute(tp, in[0], (const int[]){2, 0, 1});
+    return tg_permute_dims(tp, in[0], 3, (const int[]){2, 0, 1});
 }
 F(f_transpose)
 {
@@ -879,7 +879,7 @@ F(f_im2col)
 }
 F(f_col2im)
 {
-    return tg_col2im(tp, in[0], (const int64_t[4]){1, 2, 3, 3}, 2, 2, 1, 1, 0, 0);
+    return tg_col2im_to(tp, in[0], 4, (const int64_t[4]){1, 2, 3, 3}, 2, 2, 1, 1, 0, 0);
 }
 F(f_max_pool2d)
 {

@@ -57,8 +57,12 @@ TG_API tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt);
 /* ---- reductions (ops/reduce.c) ----------------------------------------- */
 TG_API tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x);  /* sum of all elements, 0-d */
 TG_API tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x); /* mean of all elements, 0-d */
-/* Sum / mean over the listed axes (negative counts from the end).  axes NULL
- * (with naxes 0) reduces every axis; a non-NULL empty list reduces none. */
+/* Sum / mean over the naxes axes listed (negative counts from the end).
+ * naxes 0 is an error (TG_ERR_AXIS), axes NULL or not: NumPy reads an empty
+ * list as "no axis", PyTorch as "every axis"; use tg_sum_all / tg_mean_all
+ * for every axis (or list them all, for keepdim).  A 0-d x takes axis 0 or
+ * -1 (as in PyTorch; so do tg_max, tg_softmax, tg_log_softmax and
+ * tg_transpose): the identity, with a 0-d result even with keepdim. */
 TG_API tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* Max along one axis; the gradient goes to the first arg-max (a NaN counts
@@ -70,8 +74,15 @@ TG_API tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *
 /* ---- shape (ops/shape.c) ------------------------------------------------ */
 /* Same data, new shape; one extent may be -1 (inferred). */
 TG_API tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
-/* Output axis i is input axis perm[i]. */
-TG_API tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm);
+/* Output axis i is input axis perm[i]; perm lists each of x's nperm = ndim
+ * axes once (0 <= perm[i] < ndim; NULL with nperm 0 for a 0-d x).  A
+ * length other than x's rank is an error.  (The array API standard's name
+ * for the op; (count, array) as every shape argument of the library.) */
+TG_API tg_tensor *tg_permute_dims(tg_tape *tp, tg_tensor *x, int nperm, const int *perm);
+/* Deprecated (one release): tg_permute_dims without the length, which
+ * cannot check perm against x's rank. */
+TG_API tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
+    TG_DEPRECATED("use tg_permute_dims(tp, x, nperm, perm)");
 TG_API tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1);
 /* Elements start, start+step, ... < stop along axis (step >= 1; negative
  * start/stop count from the end, as in Python). */
@@ -106,7 +117,9 @@ TG_API tg_tensor *tg_sse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* mean (t - y)^2 over all elements. */
 TG_API tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t);
 /* -[t log p + (1-t) log(1-p)] summed or averaged over all elements
- * (seed 000 eq. 4). */
+ * (seed 000 eq. 4), each log clamped at -100 as in PyTorch's BCELoss (p = 0
+ * or 1 gives a finite loss; the gradient is the clamped function's, 0
+ * through a clamped log). */
 TG_API tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red);
 /* The same on logits z (p = sigmoid z), computed stably:
  * softplus(z) - t z. */
@@ -146,11 +159,16 @@ TG_API tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *
  *   A[(c*KH + p)*KW + q, (n*OH + i)*OW + j] = x[n,c, i*sh - ph + p, j*sw - pw + q]
  * (0 in the padding); d = col2im. */
 TG_API tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                            int pad_h, int pad_w);
-/* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) with every
- * entry of cols added where im2col reads it (padding entries dropped); d = im2col. */
-TG_API tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh,
-                            int kw, int stride_h, int stride_w, int pad_h, int pad_w);
+                     int pad_h, int pad_w);
+/* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) (ndim must be
+ * 4) with every entry of cols added where im2col reads it (padding entries
+ * dropped); d = im2col.  (ndim, shape) as tg_sum_to / tg_broadcast_to. */
+TG_API tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape, int kh,
+                        int kw, int stride_h, int stride_w, int pad_h, int pad_w);
+/* Deprecated (one release): tg_col2im_to with ndim 4 implied. */
+TG_API tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
+                     int stride_h, int stride_w, int pad_h, int pad_w)
+    TG_DEPRECATED("use tg_col2im_to(tp, cols, 4, image_shape, ...)");
 /* y[n,c,i,j] = max of the kh x kw window at (i*sh - ph, j*sw - pw) (padding
  * never wins; ph <= kh/2, pw <= kw/2); the gradient goes to the first arg-max. */
 TG_API tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h,

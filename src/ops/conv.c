@@ -712,13 +712,18 @@ tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, in
     return im2col_op(tp, x, &g);
 }
 
-tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
-                     int stride_h, int stride_w, int pad_h, int pad_w)
+tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape, int kh,
+                        int kw, int stride_h, int stride_w, int pad_h, int pad_w)
 {
     tg_tensor *in[1] = {cols};
     if (!tg_tape_check_inputs(tp, k_col2im.name, 1, in)) return NULL;
-    if (!image_shape) {
+    if (!image_shape && ndim > 0) {
         tg_tape_fail(tp, TG_ERR_NULL, "col2im: image shape is NULL");
+        return NULL;
+    }
+    if (ndim != 4) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "col2im: image shape has %d dimensions, not 4 (N,C,H,W)",
+                     ndim);
         return NULL;
     }
     for (int d = 0; d < 4; d++)
@@ -738,6 +743,12 @@ tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4],
         !geom_sizes_ok(tp, "col2im", &g, -1))
         return NULL;
     return col2im_op(tp, cols, &g);
+}
+
+tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
+                     int stride_h, int stride_w, int pad_h, int pad_w)
+{
+    return tg_col2im_to(tp, cols, 4, image_shape, kh, kw, stride_h, stride_w, pad_h, pad_w);
 }
 
 /* ---- flatten: (N, d1, ..., dk) -> (N, d1 * ... * dk), a reshape ------------- */

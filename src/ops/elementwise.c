@@ -710,12 +710,19 @@ tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
     return unary_scalar(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0}, 1);
 }
 
+/* p as the forward pass used it: rounded once to the dtype, so that a p
+ * that rounds to 0, 1 or 2 takes that rule and p - 1 is the rounded p's. */
+static double pow_p(const tg_node *n, tg_dtype dt)
+{
+    const double p = ((const scalar_attr *)tg_node_saved(n))->alpha;
+    return dt == TG_F32 ? (double)(float)p : p;
+}
+
 /* d(x^p) = g p x^(p-1); exactly zero for p = 0 (no 0 * inf at x = 0). */
 static tg_status pow_scalar_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    const scalar_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0);
-    double p = at->alpha;
+    double p = pow_p(n, x->dtype);
     if (p == 0.0)
         gin[0] = tg_mul_scalar(tp, g, 0.0);
     else if (p == 1.0)
@@ -729,7 +736,7 @@ static tg_status pow_scalar_backward(tg_tape *tp, const tg_node *n, tg_tensor *g
 static tg_status pow_scalar_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
                                    tg_grad_sink *k)
 {
-    const double p = ((const scalar_attr *)tg_node_saved(n))->alpha;
+    const double p = pow_p(n, g->dtype);
     if (p == 1.0) return tg_grad_sink_add(k, 0, g);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
@@ -747,7 +754,7 @@ static tg_status pow_scalar_direct(tg_tape *tp, const tg_node *n, const tg_tenso
 }
 static void pow_scalar_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
 {
-    const double p = ((const scalar_attr *)tg_node_saved(n))->alpha;
+    const double p = pow_p(n, a->dtype);
     TG_DISPATCH(a->dtype, T, {
         const T pt = (T)p, pm1 = (T)(p - 1.0), two = 2, x = (T)a->x[0], g = (T)a->gout;
         if (p == 1.0)

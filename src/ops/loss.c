@@ -64,11 +64,39 @@ tg_tensor *tg_mse(tg_tape *tp, tg_tensor *y, tg_tensor *t)
     return reduce_scaled(tp, tg_square(tp, tg_sub(tp, y, t)), 1.0 / (double)y->numel);
 }
 
+/* max(log q, -100) for q in [0, 1], PyTorch BCELoss's clamp, whose
+ * derivative is 1/q where the log is above -100 and 0 where it is clamped.
+ * With m = [log q > -100] and c = 1 - m (constants of the forward pass) it
+ * is recorded as log(q m + c) - 100 c: where m = 1 exactly log q, where m = 0
+ * log 1 - 100 with derivative m / (q m + c) = 0, so no 1/0 meets a zero
+ * gradient (0 * inf = NaN) at any order.  When nothing is clamped, the
+ * plain log. */
+static tg_tensor *clamped_log(tg_tape *tp, tg_tensor *q)
+{
+    if (!q) return NULL;
+    bool any = false;
+    for (int64_t i = 0; i < q->numel && !any; i++) any = !(log(tg_tensor_get_flat(q, i)) > -100.0);
+    if (!any) return tg_log(tp, q);
+    tg_tensor *m = tg__const_full(tp, q->dtype, q->ndim, q->shape, 1.0);
+    tg_tensor *c = tg__const_full(tp, q->dtype, q->ndim, q->shape, 0.0);
+    tg_tensor *c100 = tg__const_full(tp, q->dtype, q->ndim, q->shape, 0.0);
+    if (!m || !c || !c100) return NULL;
+    for (int64_t i = 0; i < q->numel; i++)
+        if (!(log(tg_tensor_get_flat(q, i)) > -100.0)) {
+            tg_tensor_set_flat(m, i, 0.0);
+            tg_tensor_set_flat(c, i, 1.0);
+            tg_tensor_set_flat(c100, i, -100.0);
+        }
+    return tg_add(tp, tg_log(tp, tg_add(tp, tg_mul(tp, q, m), c)), c100);
+}
+
 /* -[t log p + (1-t) log(1-p)];  d/dp = (p - t) / (p (1 - p)).
  * p must be a probability: a value outside [0,1] (or NaN) is an error rather
- * than a silent NaN loss.  At p exactly 0 or 1 the log is -inf and the loss
- * is not finite (no clamping, the formula is taken literally); tg_bce_logits
- * is the stable form for outputs of a sigmoid. */
+ * than a silent NaN loss.  Each log is clamped at -100 as in PyTorch's
+ * BCELoss (clamped_log), so p exactly 0 or 1 gives a finite loss (100 for
+ * a saturated wrong answer) and the gradient of the clamped function
+ * (finite; PyTorch's own backward instead divides by max(p (1-p), 1e-12)).
+ * tg_bce_logits is the stable form for outputs of a sigmoid. */
 tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red)
 {
     if (!check_pair(tp, "bce", "p", p, "t", t, &red)) return NULL;
@@ -90,8 +118,9 @@ tg_tensor *tg_bce(tg_tape *tp, tg_tensor *p, tg_tensor *t, tg_reduction red)
                      tg__shape_str(p, s, sizeof s), tg_tensor_get_flat(p, bad), (long long)bad);
         return NULL;
     }
-    tg_tensor *pos = tg_mul(tp, t, tg_log(tp, p));
-    tg_tensor *neg = tg_mul(tp, tg_rsub_scalar(tp, 1.0, t), tg_log(tp, tg_rsub_scalar(tp, 1.0, p)));
+    tg_tensor *pos = tg_mul(tp, t, clamped_log(tp, p));
+    tg_tensor *neg =
+        tg_mul(tp, tg_rsub_scalar(tp, 1.0, t), clamped_log(tp, tg_rsub_scalar(tp, 1.0, p)));
     double n = red == TG_REDUCE_MEAN ? (double)p->numel : 1.0;
     return reduce_scaled(tp, tg_add(tp, pos, neg), -1.0 / n);
 }

@@ -106,30 +106,45 @@ typedef struct reduce_attr {
     double scale; /* 1 for sum, 1/count for mean */
 } reduce_attr;
 
-/* Parse an axis list into flags.  naxes == 0 with axes == NULL means every
- * axis; a non-NULL empty list means no axis (NumPy's axis=(), an identity).
- * Negative axes count from the end; an axis listed twice is an error. */
-static bool axes_flags(tg_tape *tp, const char *op, const tg_tensor *x, int naxes, const int *axes,
-                       bool *red)
+/* PyTorch's convention for an axis of a 0-d tensor: 0 and -1 are accepted,
+ * as if it had one axis of extent 1 (a reduction over it is the identity,
+ * keepdim or not: the result stays 0-d). */
+static bool scalar_axis(const tg_tensor *x, int axis)
+{
+    return x->ndim == 0 && (axis == 0 || axis == -1);
+}
+
+/* Parse an axis list into flags.  Negative axes count from the end; an
+ * axis listed twice is an error.  An empty list (naxes 0, axes NULL or not)
+ * is an error too: NumPy reads axis=() as "no axis" and PyTorch reads
+ * dim=[] as "every axis", so either answer would surprise half the users;
+ * every axis is the explicit call all_name (tg_sum_all, tg_mean_all). */
+static bool axes_flags(tg_tape *tp, const char *op, const char *all_name, const tg_tensor *x,
+                       int naxes, const int *axes, bool *red)
 {
     for (int d = 0; d < TG_MAX_DIMS; d++) red[d] = false;
-    if (naxes == 0 && !axes) {
-        for (int d = 0; d < x->ndim; d++) red[d] = true;
-        return true;
-    }
     char s[TG_SHAPE_BUF + 8];
+    if (naxes == 0) {
+        tg_tape_fail(tp, TG_ERR_AXIS,
+                     "%s: no axes listed for %s (an empty list is refused: use %s to reduce "
+                     "every axis)",
+                     op, tg_tensor_describe(x, s, sizeof s), all_name);
+        return false;
+    }
     if (naxes > 0 && !axes) {
         tg_tape_fail(tp, TG_ERR_NULL, "%s: %d axes listed for %s but the list is NULL", op, naxes,
                      tg_tensor_describe(x, s, sizeof s));
         return false;
     }
-    if (naxes < 0 || naxes > x->ndim) {
+    /* a 0-d x takes one axis, 0 or -1, as in PyTorch (scalar_axis) */
+    if (naxes < 0 || naxes > (x->ndim ? x->ndim : 1)) {
         tg_tape_fail(tp, TG_ERR_AXIS, "%s: %d axes given for %s", op, naxes,
                      tg_tensor_describe(x, s, sizeof s));
         return false;
     }
     for (int i = 0; i < naxes; i++) {
         int a;
+        if (scalar_axis(x, axes[i])) continue; /* nothing to reduce: the identity */
         if (!tg__norm_axis(tp, op, x, axes[i], &a)) return false;
         if (red[a]) {
             tg_tape_fail(tp, TG_ERR_AXIS, "%s: axis %d listed twice for %s", op, axes[i],
@@ -238,13 +253,19 @@ static void sum_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
 static const tg_op k_sum = {"sum", 1, sum_backward, sum_direct, sum_scalar};
 static const tg_op k_mean = {"mean", 1, sum_backward, sum_direct, sum_scalar};
 
-static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int naxes, const int *axes,
-                             bool keepdim, bool mean)
+/* all: every axis (the _all forms); otherwise the naxes listed in axes. */
+static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool all, int naxes,
+                             const int *axes, bool keepdim, bool mean)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
     reduce_attr at = {.keepdim = keepdim, .scale = 1.0};
-    if (!axes_flags(tp, op->name, x, naxes, axes, at.red)) return NULL;
+    if (all) {
+        for (int d = 0; d < x->ndim; d++) at.red[d] = true;
+    } else if (!axes_flags(tp, op->name, mean ? "tg_mean_all" : "tg_sum_all", x, naxes, axes,
+                           at.red)) {
+        return NULL;
+    }
     int64_t shape[TG_MAX_DIMS], count = 1;
     int k = reduced_shape(x, at.red, keepdim, shape);
     /* checked: out of range only for a tensor with no elements whose 0
@@ -273,25 +294,25 @@ static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, int nax
 
 tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim)
 {
-    return reduce_sum(tp, &k_sum, x, naxes, axes, keepdim, false);
+    return reduce_sum(tp, &k_sum, x, false, naxes, axes, keepdim, false);
 }
 
 tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim)
 {
-    return reduce_sum(tp, &k_mean, x, naxes, axes, keepdim, true);
+    return reduce_sum(tp, &k_mean, x, false, naxes, axes, keepdim, true);
 }
 
 tg_tensor *tg_sum_all(tg_tape *tp, tg_tensor *x)
 {
     /* checked here too, so that a bad x is reported as sum_all's, not sum's */
     if (!tg_tape_check_inputs(tp, "sum_all", 1, &x)) return NULL;
-    return reduce_sum(tp, &k_sum, x, 0, NULL, false, false);
+    return reduce_sum(tp, &k_sum, x, true, 0, NULL, false, false);
 }
 
 tg_tensor *tg_mean_all(tg_tape *tp, tg_tensor *x)
 {
     if (!tg_tape_check_inputs(tp, "mean_all", 1, &x)) return NULL; /* as in tg_sum_all */
-    return reduce_sum(tp, &k_mean, x, 0, NULL, false, true);
+    return reduce_sum(tp, &k_mean, x, true, 0, NULL, false, true);
 }
 
 /* ---- sum_to: the adjoint of broadcast_to --------------------------------- */
@@ -445,6 +466,8 @@ tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_max.name, 1, in)) return NULL;
     max_attr at = {.keepdim = keepdim};
+    if (scalar_axis(x, axis)) /* as a one-element vector: a 0-d result, d = g */
+        return tg_max(tp, tg_reshape(tp, x, 1, (const int64_t[]){1}), 0, false);
     if (!tg__norm_axis(tp, k_max.name, x, axis, &at.axis)) return NULL;
     if (x->shape[at.axis] == 0) {
         char s[TG_SHAPE_BUF + 8];

@@ -239,7 +239,7 @@ static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     const permute_attr *at = tg_node_saved(n);
     int inv[TG_MAX_DIMS];
     for (int i = 0; i < g->ndim; i++) inv[at->perm[i]] = i;
-    gin[0] = tg_permute(tp, g, inv);
+    gin[0] = tg_permute_dims(tp, g, g->ndim, inv);
     return TG_OK;
 }
 /* direct: d (+)= permute(g, perm^-1) in one strided pass */
@@ -257,14 +257,22 @@ static tg_status permute_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
 static const tg_op k_permute = {"permute", 1, permute_backward, permute_direct,
                                 tg__scalar_identity};
 
-tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
+/* counted false: the deprecated tg_permute, whose perm has no length (x's
+ * rank is assumed, nperm unused). */
+static tg_tensor *permute_n(tg_tape *tp, tg_tensor *x, bool counted, int nperm, const int *perm)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, k_permute.name, 1, in)) return NULL;
     char s[TG_SHAPE_BUF];
     const int nd = x->ndim;
-    if (nd && !perm) {
+    if ((counted ? nperm : nd) > 0 && !perm) {
         tg_tape_fail(tp, TG_ERR_NULL, "permute: %s: perm is NULL", tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    if (counted && nperm != nd) {
+        tg_tape_fail(tp, TG_ERR_AXIS,
+                     "permute: %s: perm lists %d axes for a %d-d input (each axis once)",
+                     tg__shape_str(x, s, sizeof s), nperm, nd);
         return NULL;
     }
     permute_attr at = {{0}};
@@ -292,19 +300,35 @@ tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
     return tg_tape_record(tp, &k_permute, 1, in, out, &at, sizeof at, 0, NULL);
 }
 
+tg_tensor *tg_permute_dims(tg_tape *tp, tg_tensor *x, int nperm, const int *perm)
+{
+    return permute_n(tp, x, true, nperm, perm);
+}
+
+tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
+{
+    return permute_n(tp, x, false, 0, perm);
+}
+
 /* transpose = the permute that swaps two axes (recorded as a permute). */
 tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1)
 {
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, "transpose", 1, in)) return NULL;
     int a, b;
+    if (x->ndim == 0) { /* PyTorch's convention: axis 0 or -1, a copy */
+        const bool ok0 = axis0 == 0 || axis0 == -1, ok1 = axis1 == 0 || axis1 == -1;
+        if (ok0 && ok1) return tg_permute_dims(tp, x, 0, NULL);
+        (void)tg__norm_axis(tp, "transpose", x, ok0 ? axis1 : axis0, &a); /* fails, naming it */
+        return NULL;
+    }
     if (!tg__norm_axis(tp, "transpose", x, axis0, &a)) return NULL;
     if (!tg__norm_axis(tp, "transpose", x, axis1, &b)) return NULL;
     int perm[TG_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) perm[i] = i;
     perm[a] = b;
     perm[b] = a;
-    return tg_permute(tp, x, perm);
+    return tg_permute_dims(tp, x, x->ndim, perm);
 }
 
 /* ---- slice: out[.., k, ..] = x[.., start + k step, ..] ---------------------

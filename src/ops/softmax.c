@@ -76,6 +76,13 @@ static tg_tensor *softmax_common(tg_tape *tp, const tg_op *op, tg_tensor *x, int
     tg_tensor *in[1] = {x};
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
     softmax_attr at;
+    if (x->ndim == 0 && (axis == 0 || axis == -1)) {
+        /* PyTorch's convention: a 0-d tensor takes axis 0 or -1, as a
+         * one-element vector (softmax 1, log_softmax 0, gradient 0) */
+        tg_tensor *v = tg_reshape(tp, x, 1, (const int64_t[]){1});
+        tg_tensor *y = v ? softmax_common(tp, op, v, 0, log_out) : NULL;
+        return y ? tg_reshape(tp, y, 0, NULL) : NULL;
+    }
     if (!tg__norm_axis(tp, op->name, x, axis, &at.axis)) return NULL;
     if (x->shape[at.axis] == 0) {
         /* A distribution over no classes does not exist. */

@@ -256,11 +256,14 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_mean_all(tp, a);
     case OP_SUM:
     case OP_MEAN: {
-        int axes[3] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
+        int axes[TG_MAX_DIMS] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
         int na = p[4] % 4;
         bool keep = p[5] & 1;
-        const int *ap = (p[5] & 2) ? NULL : axes;
-        if (!ap) na = 0;
+        const int *ap = axes;
+        if (p[5] & 2) { /* every axis, listed (naxes 0 is an error, tested too) */
+            na = readable(e, a) ? tg_tensor_ndim(a) : 0;
+            for (int d = 0; d < na; d++) axes[d] = d;
+        }
         return (in->op % OP_COUNT) == OP_SUM ? tg_sum(tp, a, na, ap, keep)
                                              : tg_mean(tp, a, na, ap, keep);
     }
@@ -285,10 +288,10 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         }
     }
     case OP_PERMUTE: {
-        int perm[4] = {p[2] % 4, p[3] % 4, p[4] % 4, p[5] % 4};
+        int perm[TG_MAX_DIMS] = {p[2] % 4, p[3] % 4, p[4] % 4, p[5] % 4, 4, 5, 6, 7};
+        const int nd = readable(e, a) ? tg_tensor_ndim(a) : 0;
         if (p[6] & 1) { /* usually a real permutation of the right rank */
-            int nd = readable(e, a) ? tg_tensor_ndim(a) : 0;
-            for (int i = 0; i < 4; i++) perm[i] = i;
+            for (int i = 0; i < TG_MAX_DIMS; i++) perm[i] = i;
             for (int i = nd - 1; i > 0; i--) {
                 int j = p[7] % (i + 1);
                 int t = perm[i];
@@ -296,7 +299,8 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                 perm[j] = t;
             }
         }
-        return tg_permute(tp, a, perm);
+        /* sometimes a length other than the rank */
+        return tg_permute_dims(tp, a, (p[6] & 2) ? (p[6] >> 2) % 5 : nd, perm);
     }
     case OP_TRANSPOSE:
         return tg_transpose(tp, a, ax, sgn_small(p[2]));
@@ -341,8 +345,8 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                          sgn_small(p[5]), sgn_small(p[6]));
     case OP_COL2IM: {
         int64_t img[4] = {p[7] % 3, 1 + p[0] % 3, p[1] % 4, p[2] % 4};
-        return tg_col2im(tp, a, (p[3] & 128) ? NULL : img, 1 + p[3] % 3, 1 + p[4] % 3,
-                         sgn_small(p[5]), sgn_small(p[6]), 0, p[4] >> 7);
+        return tg_col2im_to(tp, a, 4, (p[3] & 128) ? NULL : img, 1 + p[3] % 3, 1 + p[4] % 3,
+                            sgn_small(p[5]), sgn_small(p[6]), 0, p[4] >> 7);
     }
     case OP_MAXPOOL:
         return tg_max_pool2d(tp, a, sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3]),
@@ -367,9 +371,9 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
     case OP_COL2IM_HUGE: {
         pg->risky = true;
         int64_t img[4] = {huge_i64(p[7]), 1 + p[0] % 3, huge_i64(p[1]), huge_i64(p[2])};
-        return tg_col2im(tp, a, img, (p[0] & 64) ? huge_int(p[3]) : 1 + p[3] % 3,
-                         (p[0] & 128) ? huge_int(p[4]) : 1 + p[4] % 3, huge_int(p[5]),
-                         huge_int(p[6]), huge_int(p[3] >> 4), huge_int(p[4] >> 4));
+        return tg_col2im_to(tp, a, 4, img, (p[0] & 64) ? huge_int(p[3]) : 1 + p[3] % 3,
+                            (p[0] & 128) ? huge_int(p[4]) : 1 + p[4] % 3, huge_int(p[5]),
+                            huge_int(p[6]), huge_int(p[3] >> 4), huge_int(p[4] >> 4));
     }
     case OP_POOL_HUGE: {
         pg->risky = true;

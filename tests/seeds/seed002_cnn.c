@@ -404,8 +404,9 @@ static bool s2_run(const s2_case *cs, s2_result *r, s2_sink *sk)
         tg_tensor *tU =
             tg_add(tp, tg_matmul(tp, tg_reshape(tp, W0t, 2, (const int64_t[]){D1, RA}), tA),
                    tg_reshape(tp, B0t, 2, (const int64_t[]){D1, 1}));
-        tg_tensor *tU4 = tg_permute(tp, tg_reshape(tp, tU, 4, (const int64_t[]){D1, N, H1, W1}),
-                                    (const int[]){1, 0, 2, 3});
+        tg_tensor *tU4 =
+            tg_permute_dims(tp, tg_reshape(tp, tU, 4, (const int64_t[]){D1, N, H1, W1}), 4,
+                            (const int[]){1, 0, 2, 3});
         if (st != TG_OK || !td1 || !td2 || !d1_25 || !tU4) {
             snprintf(r->error, sizeof r->error, "tapegrad failed: %s", tg_tape_error(tp));
         } else {
