@@ -2,23 +2,26 @@
  * ops (x + s, s x, s - x, s / x, x ^ p).  Each op is its op-built rule,
  * written with tapegrad ops (so it can itself be recorded; a binary op's
  * sums each gradient back to its input's shape with to_input), then one
- * generator line beside it that makes the rest from the op's arithmetic.
+ * generator line beside it that makes the rest from the op's arithmetic
+ * (the loops are in kernels/bcast.h).
  *
- * Adding a binary op `name`, three places:
+ * Adding a binary op `name` takes three places:
  *   1. name_backward, the op-built rule;
- *   2. TG_BINARY_OP(name, Y, DA, DB), on one line with the comment listing
- *      what it makes: name_kernel (the forward loops), name_direct and
- *      name_scalar (the fast rules), the descriptor k_name and tg_name.
- *      Y is the value, DA and DB the gradients of a and b, expressions of
+ *   2. TG_BINARY_OP(name, (Y), (DA), (DB)) below it, after a comment line
+ *      naming what it makes: name_kernel (the forward loops), name_direct
+ *      and name_scalar (the fast rules), the descriptor k_name and tg_name.
+ *      Y is the value, DA and DB the gradients of a and b: expressions of
  *      the elements a, b, y (the output) and g (its gradient), all of type
- *      T; DA and DB do the op-built rule's arithmetic in the same order, so
- *      the rules agree to the bit (tests/test_direct.c compares them with
- *      ==).  A gradient written as g alone is handed over without a copy;
+ *      T (parenthesised, so clang-format leaves them alone).  DA and DB do
+ *      the op-built rule's arithmetic in the same order, so the rules agree
+ *      to the bit (tests/test_direct.c compares them with ==).  A gradient
+ *      written as g alone is handed over without a copy;
  *   3. its line in include/tapegrad/ops.h (and its test case).
  * A scalar-attribute op: its op-built rule, TG_SCALAR_OP (the same with the
- * input x, and the attributes alpha, beta as doubles and al, be in T), its
- * descriptor and its wrapper.  A constant mask an op-built rule multiplies
- * by is a TG_BINARY_KERNEL, made from the expression its direct rule uses. */
+ * element x, and the attributes as doubles alpha, beta and in T al, be),
+ * its descriptor and its wrapper.  A constant mask an op-built rule
+ * multiplies by is a TG_BINARY_KERNEL of the expression the direct rule
+ * uses, so that arithmetic exists once. */
 #include "../core/internal.h"
 #include "../kernels/bcast.h"
 
