@@ -44,20 +44,28 @@
  * adds, so the loop is not bound by one add's latency and vectorises, with
  * the same bits at any vector width.  With (S, C) = (0, 0) on entry and f32
  * terms this is tg_sum's full reduction as it always was. */
-#define TG__WROW(T, len, J, EXPR, S, C)                                                            \
+#define TG__WROW(T, len, J, EXPR, S, C) TG__WROW_LET(T, len, J, EXPR, S, C, (void)0)
+
+/* TG__WROW where EXPR reads names of its own: the statements after C (the
+ * variadic part) declare them from J before each term is taken. */
+#define TG__WROW_LET(T, len, J, EXPR, S, C, ...)                                                   \
     do {                                                                                           \
         double ps_[8] = {0}, pc_[8] = {0};                                                         \
         const int64_t n8_ = (len) - (len) % 8;                                                     \
         for (int64_t i8_ = 0; i8_ < n8_; i8_ += 8)                                                 \
             for (int e_ = 0; e_ < 8; e_++) {                                                       \
                 const int64_t J = i8_ + e_;                                                        \
+                __VA_ARGS__;                                                                       \
                 TG__WADD(T, ps_[e_], pc_[e_], EXPR);                                               \
             }                                                                                      \
         for (int e_ = 0; e_ < 8; e_++) {                                                           \
             TG__WADD(T, S, C, ps_[e_]);                                                            \
             if (TG__WSUM_COMP(T)) (C) += pc_[e_];                                                  \
         }                                                                                          \
-        for (int64_t J = n8_; J < (len); J++) TG__WADD(T, S, C, EXPR);                             \
+        for (int64_t J = n8_; J < (len); J++) {                                                    \
+            __VA_ARGS__;                                                                           \
+            TG__WADD(T, S, C, EXPR);                                                               \
+        }                                                                                          \
     } while (0)
 
 /* The value of an accumulator (s, c): s + c, or s alone when s is not
