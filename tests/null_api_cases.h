@@ -331,6 +331,8 @@ CASE(tg_pow_scalar, x, , TAPE, TG_ERR_NULL, "pow_scalar: input 0 is NULL [node 0
      !tg_pow_scalar(TP, NULL, 2))
 UN(neg, "neg")
 UN(exp, "exp")
+UN(sin, "sin")
+UN(cos, "cos")
 UN(log, "log")
 UN(sqrt, "sqrt")
 UN(square, "square")

@@ -121,6 +121,8 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(neg, neg, OC_EDS, -3, 3, 1.3, 0, -v, -1, tg_neg(tp, x))                                     \
     X(exp, exp, OC_EDS, -3, 3, 1.3, 0, exp(v), exp(v), tg_exp(tp, x))                              \
     X(log, log, OC_EDS, 0.3, 3, 1.3, 0, log(v), 1 / v, tg_log(tp, x))                              \
+    X(sin, sin, OC_EDS, -3, 3, 1.3, 0, sin(v), cos(v), tg_sin(tp, x))                              \
+    X(cos, cos, OC_EDS, -3, 3, 1.3, 0, cos(v), -sin(v), tg_cos(tp, x))                             \
     X(sqrt, sqrt, OC_EDS, 0.3, 3, 1.3, 0, sqrt(v), 0.5 / sqrt(v), tg_sqrt(tp, x))                 \
     X(square, square, OC_EDS, -3, 3, -1.3, 0, v * v, 2 * v, tg_square(tp, x))                     \
     X(abs, abs, OC_ELEM | OC_NONSMOOTH | OC_SCALAR, -2, 2, 1.3, 0, fabs(v), v > 0 ? 1 : -1,       \

@@ -39,6 +39,8 @@ TG_API tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p);  /* x ^ p;
 TG_API tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x);      /* -x */
 TG_API tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x);      /* e^x;          d = e^x */
 TG_API tg_tensor *tg_log(tg_tape *tp, tg_tensor *x);      /* ln x;         d = 1/x */
+TG_API tg_tensor *tg_sin(tg_tape *tp, tg_tensor *x);      /* sin x;        d = cos x */
+TG_API tg_tensor *tg_cos(tg_tape *tp, tg_tensor *x);      /* cos x;        d = -sin x */
 TG_API tg_tensor *tg_sqrt(tg_tape *tp, tg_tensor *x);     /* sqrt x;       d = 1/(2 sqrt x) */
 TG_API tg_tensor *tg_square(tg_tape *tp, tg_tensor *x);   /* x^2;          d = 2x */
 TG_API tg_tensor *tg_abs(tg_tape *tp, tg_tensor *x);      /* |x|;          d = sign x (0 at 0) */
@@ -128,7 +130,7 @@ TG_API tg_tensor *tg_bce_logits(tg_tape *tp, tg_tensor *z, tg_tensor *t, tg_redu
  * -sum_c t_c log softmax(z)_c, summed or averaged over the N rows.
  * targets: same shape as z (one-hot or any distribution). */
 TG_API tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor *targets,
-                                    tg_reduction red);
+                                           tg_reduction red);
 /* The same with class indices (PyTorch's cross_entropy with class
  * indices): labels is a TG_I64 tensor of z's shape without the class axis,
  * (N) for z (N,C) and 0-d for z (C), each label in [0, C).  A label out of
@@ -136,13 +138,13 @@ TG_API tg_tensor *tg_softmax_cross_entropy(tg_tape *tp, tg_tensor *z, tg_tensor 
  * of another dtype or shape are TG_ERR_DTYPE / TG_ERR_SHAPE.  The labels
  * are read when the op is recorded (they get no gradient). */
 TG_API tg_tensor *tg_softmax_cross_entropy_index(tg_tape *tp, tg_tensor *z, const tg_tensor *labels,
-                                          tg_reduction red);
+                                                 tg_reduction red);
 /* Deprecated (kept for one release): labels[i] in [0, C) for each of the
  * n = N rows (n = 1 for 1-D z) as int32_t.  Use
  * tg_softmax_cross_entropy_index with a TG_I64 label tensor. */
 TG_API TG_DEPRECATED("use tg_softmax_cross_entropy_index with a TG_I64 label tensor")
-tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
-                                           int64_t n, tg_reduction red);
+    tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
+                                               int64_t n, tg_reduction red);
 
 /* ---- convolution and pooling (ops/conv.c, ops/pool.c) ---- */
 /* Layout NCHW.  tapegrad's conv2d is a cross-correlation (as in PyTorch; the
@@ -159,15 +161,15 @@ TG_API tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *
  *   A[(c*KH + p)*KW + q, (n*OH + i)*OW + j] = x[n,c, i*sh - ph + p, j*sw - pw + q]
  * (0 in the padding); d = col2im. */
 TG_API tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                     int pad_h, int pad_w);
+                            int pad_h, int pad_w);
 /* The adjoint of tg_im2col: an image of image_shape (N,C,H,W) (ndim must be
  * 4) with every entry of cols added where im2col reads it (padding entries
  * dropped); d = im2col.  (ndim, shape) as tg_sum_to / tg_broadcast_to. */
-TG_API tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape, int kh,
-                        int kw, int stride_h, int stride_w, int pad_h, int pad_w);
+TG_API tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape,
+                               int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w);
 /* Deprecated (one release): tg_col2im_to with ndim 4 implied. */
-TG_API tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
-                     int stride_h, int stride_w, int pad_h, int pad_w)
+TG_API tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh,
+                            int kw, int stride_h, int stride_w, int pad_h, int pad_w)
     TG_DEPRECATED("use tg_col2im_to(tp, cols, 4, image_shape, ...)");
 /* y[n,c,i,j] = max of the kh x kw window at (i*sh - ph, j*sw - pw) (padding
  * never wins; ph <= kh/2, pw <= kw/2); the gradient goes to the first arg-max. */

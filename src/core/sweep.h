@@ -44,7 +44,7 @@ typedef struct sweep {
     union {
         /* Each adjoint as bare data of its value's shape and dtype,
          * described by state[id] and slot[id] (ADJ_*).  No tensor header is
-         * made per adjoint (on a scalar tape that header was most of the
+         * made per adjoint (on a scalar tape such a header would be most of the
          * sweep's memory), and a one-element adjoint lives in its slot. */
         struct {
             uint8_t *state;

@@ -163,6 +163,24 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
 TG_UNARY_OP(exp, TG_EXP(x), (g * y))
 /* defines exp_kernel exp_dx exp_direct exp_scalar k_exp tg_exp */
 
+/* d sin x = g cos x */
+static tg_status sin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_cos(tp, tg_node_input(n, 0)));
+    return TG_OK;
+}
+TG_UNARY_OP(sin, TG_LIBM(sin, x), (g * TG_LIBM(cos, x)))
+/* defines sin_kernel sin_dx sin_direct sin_scalar k_sin tg_sin */
+
+/* d cos x = g (-sin x) */
+static tg_status cos_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, g, tg_neg(tp, tg_sin(tp, tg_node_input(n, 0))));
+    return TG_OK;
+}
+TG_UNARY_OP(cos, TG_LIBM(cos, x), (g * -TG_LIBM(sin, x)))
+/* defines cos_kernel cos_dx cos_direct cos_scalar k_cos tg_cos */
+
 /* d ln x = g / x */
 static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
@@ -411,4 +429,4 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 const tg_op *const tg__ops_activation[] = {
     &k_neg,          &k_exp,       &k_log,       &k_sqrt,    &k_square, &k_abs,  &k_square_grad,
     &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad, &k_sigmoid, &k_tanh,   &k_relu, &k_softplus,
-    &k_sign,         &k_step,      &k_detach,    &k_cast,    NULL};
+    &k_sign,         &k_step,      &k_detach,    &k_cast,    &k_sin,    &k_cos,  NULL};

@@ -219,6 +219,10 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_neg(tp, a);
     case OP_EXP:
         return tg_exp(tp, a);
+    case OP_SIN:
+        return tg_sin(tp, a);
+    case OP_COS:
+        return tg_cos(tp, a);
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);

@@ -71,6 +71,8 @@
     X(OP_SLICE_HUGE, "slice")                                                                      \
     X(OP_EMBED_HUGE, "embed")                                                                      \
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
-    X(OP_BROADCAST_HUGE, "broadcast_to")
+    X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
+    X(OP_SIN, "sin")                                                                               \
+    X(OP_COS, "cos")
 
 #endif
