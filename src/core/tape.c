@@ -1,7 +1,10 @@
 /* The tape: a Wengert list of nodes, the arena that holds every tape-owned
  * tensor, the sticky error, and value ids (the slots the backward pass keeps
- * gradients in).  Nothing here knows about any particular op. */
+ * gradients in).  Nothing here knows about any particular op.  What is read
+ * back from a tape (status, usage, nodes, printing) and anomaly mode are in
+ * tape_query.c; struct tg_tape is in tape_priv.h. */
 #include "internal.h"
+#include "tape_priv.h"
 
 #include <stdio.h>
 
@@ -9,68 +12,6 @@
  * besides the growth: a few on one tape are normal (gradient accumulation,
  * a gradient penalty), hundreds are a loop that forgot the reset. */
 #define TG_GROWTH_WARNING_CALLS 8
-
-struct tg_tape {
-    tg_arena arena;
-    /* each node's input pointers and ids, apart from the tensors: the
-     * sweeps walk them node after node, and packed together they stream
-     * (a tape with an arena limit keeps them in the arena, one account) */
-    tg_arena links;
-    uint64_t epoch;
-    tg_status status;
-    char msg[512];
-    int64_t err_node;
-
-    tg_node *nodes;
-    int64_t n_nodes, cap_nodes;
-    int32_t n_values; /* ids handed out (tape tensors and user tensors) */
-    int64_t n_tensors;
-
-    /* user-owned tensor -> value id, open addressing, cleared on reset */
-    const tg_tensor **map_keys;
-    int32_t *map_vals;
-    size_t map_cap, map_n;
-    int32_t *user_ids_order; /* ids of user tensors in first-use order */
-    tg_tensor **user_by_order;
-    uint32_t *user_version; /* their data versions at first use */
-    size_t cap_users;
-
-    bool recording;
-    bool anomaly;
-    /* the op being built: named by tg_tape_check_inputs, cleared when it is
-     * recorded, so an allocation that fails in between names it */
-    const char *op;
-    const bool *dep;
-    int32_t n_dep;
-    int64_t bw_node;    /* node whose backward rule is running, -1 outside */
-    tg_explain explain; /* explain mode: where and how (f NULL: off) */
-    tg_rng rng;
-    int64_t mallocs;
-    int64_t n_retained; /* tg_retain_grad calls since the last reset */
-
-    /* rg[id]: did value id require grad when it was made (a node's output:
-     * any input did; a user tensor: its flag at first use; else 0)?  For
-     * tg_backward that is exactly which values depend on a target, unless
-     * a flag changed since or a tensor is retained, so the sweep can skip
-     * its forward pass over the nodes.  rg_ok false: not kept (out of
-     * memory growing it), the sweep makes the pass. */
-    uint8_t *rg;
-    size_t rg_n, rg_cap;
-    bool rg_ok;
-
-    /* The growth warning (tg_tape_options.growth_warning): tg_backward calls
-     * since the last reset, the bytes in use at the first of them, and
-     * whether the warning was given (once per tape). */
-    tg_warning_fn warn;
-    void *warn_ctx;
-    size_t growth_warning;
-    int64_t n_backward;
-    size_t growth_base;
-    /* n_values when the last tg_backward since the reset started: a tape
-     * tensor with a smaller id was there for it (tg_retain_grad) */
-    int32_t bw_values;
-    bool warned;
-};
 
 static void rg_note(tg_tape *tp, int32_t id, bool rg);
 
@@ -190,39 +131,6 @@ void tg__tape_note_backward(tg_tape *tp)
     (tp->warn ? tp->warn : warn_stderr)(tp, msg, tp->warn_ctx);
 }
 
-tg_status tg_tape_status(const tg_tape *tp)
-{
-    return tp ? tp->status : TG_ERR_NULL;
-}
-
-const char *tg_tape_error(const tg_tape *tp)
-{
-    return tp ? tp->msg : "tape is NULL";
-}
-
-int64_t tg_tape_error_node(const tg_tape *tp)
-{
-    return tp ? tp->err_node : -1;
-}
-
-void tg_tape_set_anomaly(tg_tape *tp, bool on)
-{
-    if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_set_anomaly: tape is NULL");
-        return;
-    }
-    tp->anomaly = on;
-}
-
-tg_rng *tg_tape_rng(tg_tape *tp)
-{
-    if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_rng: tape is NULL");
-        return NULL;
-    }
-    return &tp->rng;
-}
-
 void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
 {
     if (!fmt) { /* the failure still stands, with a message saying why it has no other */
@@ -254,21 +162,6 @@ bool tg__tape_ok(const tg_tape *tp)
     return tp && tp->status == TG_OK;
 }
 
-bool tg__tape_recording(const tg_tape *tp)
-{
-    return tp->recording;
-}
-
-void tg__tape_set_recording(tg_tape *tp, bool on)
-{
-    tp->recording = on;
-}
-
-bool tg__tape_anomaly(const tg_tape *tp)
-{
-    return tp->anomaly;
-}
-
 void *tg__tape_scratch(tg_tape *tp, size_t n)
 {
     void *p = tg__arena_alloc(&tp->arena, n);
@@ -290,22 +183,6 @@ static void *links_alloc(tg_tape *tp, size_t n)
     TG_PREFETCH(p, 512, 1);
     if (!p) tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes of node inputs", n);
     return p;
-}
-
-tg_tape_stats tg_tape_usage(const tg_tape *tp)
-{
-    tg_tape_stats s = {0};
-    if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_usage: tape is NULL");
-        return s;
-    }
-    s.nodes = tp->n_nodes;
-    s.tensors = tp->n_tensors;
-    s.bytes_in_use = tp->arena.in_use + tp->links.in_use;
-    s.high_water = tp->arena.high_water + tp->links.high_water;
-    s.bytes_reserved = tp->arena.reserved + tp->links.reserved;
-    s.mallocs = tp->mallocs + tp->arena.mallocs + tp->links.mallocs;
-    return s;
 }
 
 /* Is t, a header that says "TAPE", one tp made in this epoch?  The epoch
@@ -556,22 +433,6 @@ int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t)
     return tp->map_vals[h];
 }
 
-size_t tg__tape_num_users(const tg_tape *tp)
-{
-    return tp->map_n;
-}
-tg_tensor *tg__tape_user(const tg_tape *tp, size_t i)
-{
-    return tp->user_by_order[i];
-}
-int32_t tg__tape_user_id(const tg_tape *tp, size_t i)
-{
-    return tp->user_ids_order[i];
-}
-uint32_t tg__tape_user_version(const tg_tape *tp, size_t i)
-{
-    return tp->user_version[i];
-}
 /* Room for rg[i]; false (and rg_ok false) on out of memory. */
 static bool rg_grow(tg_tape *tp, size_t i)
 {
@@ -612,46 +473,6 @@ void tg__tape_clear_rg(tg_tape *tp, tg_tensor *t)
 {
     t->requires_grad = false;
     if (t->magic == TG_MAGIC_TAPE && t->node >= 0) rg_note(tp, t->id, false);
-}
-
-void tg__tape_note_retained(tg_tape *tp)
-{
-    tp->n_retained++;
-}
-int64_t tg__tape_num_retained(const tg_tape *tp)
-{
-    return tp->n_retained;
-}
-
-int64_t tg__tape_num_nodes(const tg_tape *tp)
-{
-    return tp->n_nodes;
-}
-
-tg_node *tg__tape_node(const tg_tape *tp, int64_t i)
-{
-    return &tp->nodes[i];
-}
-
-int32_t tg__tape_num_values(const tg_tape *tp)
-{
-    return tp->n_values;
-}
-
-const bool *tg__tape_dep(const tg_tape *tp)
-{
-    return tp->dep;
-}
-
-int32_t tg__tape_dep_count(const tg_tape *tp)
-{
-    return tp->n_dep;
-}
-
-void tg__tape_set_dep(tg_tape *tp, const bool *dep, int32_t n)
-{
-    tp->dep = dep;
-    tp->n_dep = n;
 }
 
 /* ---- inputs and recording ----------------------------------------------- */
@@ -720,99 +541,6 @@ TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg
     return true;
 }
 
-/* ---- anomaly mode ---------------------------------------------------------- */
-int64_t tg__tape_set_backward_node(tg_tape *tp, int64_t node)
-{
-    int64_t prev = tp->bw_node;
-    tp->bw_node = node;
-    return prev;
-}
-
-/* Appends "; <label> f64[2,3] in [min, max]" to buf at *k (NaNs left out of
- * the range and flagged), so the message shows what the failing op was fed. */
-static void append_range(char *buf, size_t size, size_t *k, const char *label, const tg_tensor *t)
-{
-    if (*k >= size) return;
-    char d[TG_SHAPE_BUF + 8];
-    double lo = INFINITY, hi = -INFINITY;
-    int64_t nan = 0;
-    for (int64_t i = 0; i < t->numel; i++) {
-        double v = tg_tensor_get_flat(t, i);
-        if (isnan(v)) {
-            nan++;
-            continue;
-        }
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    int w;
-    if (t->numel == 0)
-        w = snprintf(buf + *k, size - *k, "; %s %s empty", label,
-                     tg_tensor_describe(t, d, sizeof d));
-    else if (nan == t->numel)
-        w = snprintf(buf + *k, size - *k, "; %s %s all NaN", label,
-                     tg_tensor_describe(t, d, sizeof d));
-    else
-        w = snprintf(buf + *k, size - *k, "; %s %s in [%.6g, %.6g]%s", label,
-                     tg_tensor_describe(t, d, sizeof d), lo, hi, nan ? " with NaN" : "");
-    if (w > 0) *k += (size_t)w;
-}
-
-/* Anomaly mode: the first non-finite element of a freshly computed tensor
- * stops the tape.  The message names the node, its op and the range of each
- * input; during a backward sweep (tp->bw_node >= 0) it says so and names the
- * forward node whose derivative rule produced the value, and tg_tape_error_node
- * gives that node. */
-static bool anomaly_check_op(tg_tape *tp, const char *what, int n_in, tg_tensor *const *in,
-                             const tg_tensor *t)
-{
-    int64_t bad = -1;
-    double v = 0;
-    for (int64_t i = 0; i < t->numel && bad < 0; i++) {
-        v = tg_tensor_get_flat(t, i);
-        if (!isfinite(v)) bad = i;
-    }
-    if (bad < 0) return true;
-    if (tp->status != TG_OK) return false;
-    char d[TG_SHAPE_BUF + 8];
-    const char *kind = isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
-    const int64_t node = tp->bw_node >= 0 ? tp->bw_node : tp->n_nodes;
-    size_t k = 0;
-    int w;
-    if (tp->bw_node >= 0)
-        w = snprintf(tp->msg, sizeof tp->msg,
-                     "anomaly: during backward of node %lld (%s): %s produced %s at flat index "
-                     "%lld of %s",
-                     (long long)node, tp->nodes[node].op->name, what, kind, (long long)bad,
-                     tg_tensor_describe(t, d, sizeof d));
-    else
-        w = snprintf(
-            tp->msg, sizeof tp->msg, "anomaly: node %lld (%s) produced %s at flat index %lld of %s",
-            (long long)node, what, kind, (long long)bad, tg_tensor_describe(t, d, sizeof d));
-    if (w > 0) k = (size_t)w;
-    for (int i = 0; i < n_in; i++) {
-        char label[24];
-        snprintf(label, sizeof label, "input %d", i);
-        append_range(tp->msg, sizeof tp->msg, &k, label, in[i]);
-    }
-    if (k < sizeof tp->msg)
-        snprintf(tp->msg + k, sizeof tp->msg - k, " [node %lld]", (long long)node);
-    tp->status = TG_ERR_NUMERIC;
-    tp->err_node = node;
-    return false;
-}
-
-bool tg__anomaly_check(tg_tape *tp, const char *what, const tg_tensor *t)
-{
-    return anomaly_check_op(tp, what, 0, NULL, t);
-}
-
-bool tg__anomaly_check_with(tg_tape *tp, const char *what, int n_in, tg_tensor *const *in,
-                            const tg_tensor *t)
-{
-    return anomaly_check_op(tp, what, n_in, in, t);
-}
-
 tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                           tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                           tg_tensor *const *aux)
@@ -873,7 +601,7 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
 {
     if (tp->status != TG_OK) return NULL;
     tp->op = NULL; /* built: later allocations are not its */
-    if (tp->anomaly && !anomaly_check_op(tp, op->name, n_in, in, out)) return NULL;
+    if (tp->anomaly && !tg__anomaly_check_with(tp, op->name, n_in, in, out)) return NULL;
     bool rg = false;
     for (int i = 0; i < n_in; i++) rg = rg || in[i]->requires_grad;
     out->requires_grad = rg;
@@ -949,180 +677,4 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
     nd->scalar = scalar;
     out->node = tp->n_nodes++;
     return out;
-}
-
-/* ---- node inspection ------------------------------------------------------- */
-const tg_op *tg_node_op(const tg_node *n)
-{
-    if (!n) {
-        tg__set_last(TG_ERR_NULL, "node_op: node is NULL");
-        return NULL;
-    }
-    return n->op;
-}
-int tg_node_num_inputs(const tg_node *n)
-{
-    if (!n) {
-        tg__set_last(TG_ERR_NULL, "node_num_inputs: node is NULL");
-        return 0;
-    }
-    return n->n_in;
-}
-tg_tensor *tg_node_input(const tg_node *n, int i)
-{
-    if (!n) tg__set_last(TG_ERR_NULL, "node_input: node is NULL");
-    return n && i >= 0 && i < n->n_in ? n->in[i] : NULL;
-}
-tg_tensor *tg_node_output(const tg_node *n)
-{
-    if (!n) {
-        tg__set_last(TG_ERR_NULL, "node_output: node is NULL");
-        return NULL;
-    }
-    return n->out;
-}
-bool tg_node_needs_grad(const tg_node *n, int i)
-{
-    if (!n) tg__set_last(TG_ERR_NULL, "node_needs_grad: node is NULL");
-    if (!n || i < 0 || i >= n->n_in) return false;
-    const tg_tape *tp = n->out->tape; /* a node's output is its tape's tensor */
-    if (!tp->dep) return true;
-    int32_t id = tg__node_in_id(n, i);
-    return id >= 0 && id < tp->n_dep && tp->dep[id];
-}
-const void *tg_node_saved(const tg_node *n)
-{
-    if (!n) {
-        tg__set_last(TG_ERR_NULL, "node_saved: node is NULL");
-        return NULL;
-    }
-    return tg__node_saved(n);
-}
-tg_tensor *tg_node_aux(const tg_node *n, int i)
-{
-    if (!n) tg__set_last(TG_ERR_NULL, "node_aux: node is NULL");
-    return n && i >= 0 && i < n->n_aux ? tg__node_aux(n)[i] : NULL;
-}
-int tg_node_num_aux(const tg_node *n)
-{
-    if (!n) {
-        tg__set_last(TG_ERR_NULL, "node_num_aux: node is NULL");
-        return 0;
-    }
-    return n->n_aux;
-}
-
-/* ---- printing -------------------------------------------------------------- */
-/* How the Wengert list names a tensor: $u (user, in first-use order), %n
- * (output of node n), cN (a tape constant made outside any node). */
-char *tg__tape_ref(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n)
-{
-    if (t->magic == TG_MAGIC_USER) {
-        for (size_t u = 0; u < tp->map_n; u++)
-            if (tp->user_by_order[u] == t) {
-                snprintf(buf, n, "$%zu", u);
-                return buf;
-            }
-        snprintf(buf, n, "$?");
-    } else if (t->node >= 0) {
-        snprintf(buf, n, "%%%lld", (long long)t->node);
-    } else {
-        snprintf(buf, n, "c%d", t->id);
-    }
-    return buf;
-}
-
-static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
-{
-    char b[32];
-    fputs(tg__tape_ref(tp, t, b, sizeof b), f);
-}
-
-void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel)
-{
-    if (!tp) {
-        tg__set_last(TG_ERR_NULL, "tape_set_explain: tape is NULL");
-        return;
-    }
-    tp->explain = (tg_explain){f, fmt, small_numel >= 0 ? small_numel : 0};
-}
-
-const tg_explain *tg__tape_explain(const tg_tape *tp)
-{
-    return tp->explain.f ? &tp->explain : NULL;
-}
-
-void tg_tape_print(const tg_tape *tp, FILE *f)
-{
-    if (!tp || !f) {
-        tg__set_last(TG_ERR_NULL, "tape_print: %s is NULL", !tp ? "tape" : "f");
-        return;
-    }
-    char d[TG_SHAPE_BUF + 8];
-    for (size_t u = 0; u < tp->map_n; u++) {
-        const tg_tensor *t = tp->user_by_order[u];
-        fprintf(f, "$%zu = input%s  %s\n", u, t->requires_grad ? " (requires grad)" : "",
-                tg_tensor_describe(t, d, sizeof d));
-    }
-    for (int64_t i = 0; i < tp->n_nodes; i++) {
-        const tg_node *n = &tp->nodes[i];
-        fprintf(f, "%%%lld = %s(", (long long)i, n->op->name);
-        for (int k = 0; k < n->n_in; k++) {
-            if (k) fputs(", ", f);
-            print_ref(f, tp, n->in[k]);
-        }
-        fprintf(f, ")  %s\n", tg_tensor_describe(n->out, d, sizeof d));
-    }
-    if (tp->status != TG_OK) fprintf(f, "error: %s\n", tp->msg);
-}
-
-static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
-{
-    if (t->numel > small) return;
-    fputs("\\n", f);
-    for (int64_t i = 0; i < t->numel; i++)
-        fprintf(f, "%s%.4g", i ? " " : "", tg_tensor_get_flat(t, i));
-    if (t->grad && t->grad->numel == t->numel) {
-        fputs("\\ngrad", f);
-        for (int64_t i = 0; i < t->numel; i++) fprintf(f, " %.4g", tg_tensor_get_flat(t->grad, i));
-    }
-}
-
-tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
-{
-    if (!tp || !f) {
-        tg__set_last(TG_ERR_NULL, "tape_write_dot: %s is NULL", !tp ? "tape" : "f");
-        return TG_ERR_NULL;
-    }
-    char d[TG_SHAPE_BUF + 8];
-    fputs("digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n", f);
-    for (size_t u = 0; u < tp->map_n; u++) {
-        const tg_tensor *t = tp->user_by_order[u];
-        fprintf(f, "  u%zu [shape=box, style=filled, fillcolor=\"%s\", label=\"$%zu %s", u,
-                t->requires_grad ? "#ffe4b5" : "#e0e0e0", u, tg_tensor_describe(t, d, sizeof d));
-        dot_values(f, t, small_numel);
-        fputs("\"];\n", f);
-    }
-    for (int64_t i = 0; i < tp->n_nodes; i++) {
-        const tg_node *n = &tp->nodes[i];
-        fprintf(f, "  n%lld [shape=ellipse, label=\"%%%lld %s\\n%s", (long long)i, (long long)i,
-                n->op->name, tg_tensor_describe(n->out, d, sizeof d));
-        dot_values(f, n->out, small_numel);
-        fputs("\"];\n", f);
-        for (int k = 0; k < n->n_in; k++) {
-            const tg_tensor *t = n->in[k];
-            if (t->magic == TG_MAGIC_USER) {
-                for (size_t u = 0; u < tp->map_n; u++)
-                    if (tp->user_by_order[u] == t)
-                        fprintf(f, "  u%zu -> n%lld;\n", u, (long long)i);
-            } else if (t->node >= 0) {
-                fprintf(f, "  n%lld -> n%lld;\n", (long long)t->node, (long long)i);
-            } else {
-                fprintf(f, "  c%d [shape=box, label=\"const %s\"];\n  c%d -> n%lld;\n", t->id,
-                        tg_tensor_describe(t, d, sizeof d), t->id, (long long)i);
-            }
-        }
-    }
-    fputs("}\n", f);
-    return ferror(f) ? TG_ERR_IO : TG_OK;
 }

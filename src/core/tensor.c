@@ -1,5 +1,7 @@
-/* User-owned tensors: creation, element access, copy, RNG fills. */
+/* User-owned tensors: creation, element access, copy (the RNG and the
+ * random fills are in rng.c). */
 #include "internal.h"
+#include "tensor_priv.h"
 
 #include <stdio.h>
 
@@ -38,7 +40,7 @@ static bool value_ok(const char *what, const tg_tensor *t, double v)
 }
 
 /* The float-only calls refuse an i64 tensor (TG_ERR_DTYPE). */
-static bool float_only(const char *what, const tg_tensor *t, const char *why)
+bool tg__tensor_float_only(const char *what, const tg_tensor *t, const char *why)
 {
     if (t->dtype != TG_I64) return true;
     char d[TG_SHAPE_BUF + 8];
@@ -96,7 +98,7 @@ static void init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shap
 /* Element i := v, without a version bump: for the library's own loops (a
  * fresh tensor, or a caller that bumps once).  For an i64 tensor v fits
  * (value_ok, checked by the caller). */
-static void put_flat(tg_tensor *t, int64_t i, double v)
+void tg__tensor_put_flat(tg_tensor *t, int64_t i, double v)
 {
     if (t->dtype == TG_F64)
         ((double *)t->data)[i] = v;
@@ -106,7 +108,8 @@ static void put_flat(tg_tensor *t, int64_t i, double v)
         ((float *)t->data)[i] = (float)v;
 }
 
-/* Every element := v, without a version bump (v fits, as for put_flat). */
+/* Every element := v, without a version bump (v fits, as for
+ * tg__tensor_put_flat). */
 static void put_all(tg_tensor *t, double v)
 {
     if (t->dtype == TG_I64) { /* data only: TG_DISPATCH is for the float dtypes */
@@ -123,7 +126,7 @@ static void put_all(tg_tensor *t, double v)
 
 /* tg_tensor_new with its errors under the name of the call the user made
  * (tg_tensor_zeros, tg_tensor_from, ...). */
-static tg_tensor *new_as(const char *what, tg_dtype dt, int ndim, const int64_t *shape)
+tg_tensor *tg__tensor_new_as(const char *what, tg_dtype dt, int ndim, const int64_t *shape)
 {
     int64_t n;
     if (!shape_ok(what, dt, ndim, shape, &n)) return NULL;
@@ -146,12 +149,12 @@ static tg_tensor *new_as(const char *what, tg_dtype dt, int ndim, const int64_t 
 
 tg_tensor *tg_tensor_new(tg_dtype dt, int ndim, const int64_t *shape)
 {
-    return new_as("tg_tensor_new", dt, ndim, shape);
+    return tg__tensor_new_as("tg_tensor_new", dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 {
-    return new_as("tg_tensor_zeros", dt, ndim, shape);
+    return tg__tensor_new_as("tg_tensor_zeros", dt, ndim, shape);
 }
 
 tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
@@ -160,14 +163,14 @@ tg_tensor *tg_tensor_full(tg_dtype dt, int ndim, const int64_t *shape, double va
         not_i64("tg_tensor_full", value);
         return NULL;
     }
-    tg_tensor *t = new_as("tg_tensor_full", dt, ndim, shape);
+    tg_tensor *t = tg__tensor_new_as("tg_tensor_full", dt, ndim, shape);
     if (t) put_all(t, value);
     return t;
 }
 
 tg_tensor *tg_tensor_ones(tg_dtype dt, int ndim, const int64_t *shape)
 {
-    tg_tensor *t = new_as("tg_tensor_ones", dt, ndim, shape);
+    tg_tensor *t = tg__tensor_new_as("tg_tensor_ones", dt, ndim, shape);
     if (t) put_all(t, 1.0);
     return t;
 }
@@ -196,13 +199,13 @@ tg_tensor *tg_tensor_arange(tg_dtype dt, double start, double stop, double step)
     }
     tg_tensor *t = tg_tensor_new(dt, 1, &n);
     if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) put_flat(t, i, start + (double)i * step);
+    for (int64_t i = 0; i < n; i++) tg__tensor_put_flat(t, i, start + (double)i * step);
     return t;
 }
 
 tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *data)
 {
-    tg_tensor *t = new_as("tg_tensor_from", dt, ndim, shape);
+    tg_tensor *t = tg__tensor_new_as("tg_tensor_from", dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
         tg_tensor_free(t);
@@ -215,7 +218,7 @@ tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const voi
 
 tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const double *data)
 {
-    tg_tensor *t = new_as("tg_tensor_from_f64", dt, ndim, shape);
+    tg_tensor *t = tg__tensor_new_as("tg_tensor_from_f64", dt, ndim, shape);
     if (!t) return NULL;
     if (t->numel && !data) {
         tg_tensor_free(t);
@@ -227,7 +230,7 @@ tg_tensor *tg_tensor_from_f64(tg_dtype dt, int ndim, const int64_t *shape, const
             tg_tensor_free(t);
             return NULL;
         }
-        put_flat(t, i, data[i]);
+        tg__tensor_put_flat(t, i, data[i]);
     }
     return t;
 }
@@ -247,7 +250,7 @@ tg_tensor *tg_tensor_cast_new(const tg_tensor *t, tg_dtype dt)
         tg__set_last(TG_ERR_NULL, "tg_tensor_cast_new: tensor is NULL");
         return NULL;
     }
-    tg_tensor *r = new_as("tg_tensor_cast_new", dt, t->ndim, t->shape);
+    tg_tensor *r = tg__tensor_new_as("tg_tensor_cast_new", dt, t->ndim, t->shape);
     if (r && tg_tensor_copy(r, t) != TG_OK) { /* a value that does not fit i64 */
         tg_tensor_free(r);
         return NULL;
@@ -314,129 +317,6 @@ void tg_tensor_free(tg_tensor *t)
     /* held by a tape (another thread's, perhaps): marked, freed by the
      * last tape to let go; else freed now */
     if (__atomic_fetch_or(&t->holds, TG_HOLD_FREED, __ATOMIC_ACQ_REL) < TG_HOLD) destroy(t);
-}
-
-/* ---- RNG: xoshiro256** seeded through splitmix64 ------------------------- */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void tg_rng_seed(tg_rng *r, uint64_t seed)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_rng_seed: rng is NULL");
-        return;
-    }
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t tg_rng_next(tg_rng *r)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_rng_next: rng is NULL");
-        return 0;
-    }
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double tg_rng_uniform(tg_rng *r)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_rng_uniform: rng is NULL");
-        return NAN;
-    }
-    return (double)(tg_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-double tg_rng_normal(tg_rng *r)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_rng_normal: rng is NULL");
-        return NAN;
-    }
-    double u1 = tg_rng_uniform(r), u2 = tg_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-tg_status tg_tensor_fill_uniform(tg_tensor *t, tg_rng *r, double lo, double hi)
-{
-    if (!t || !r) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_fill_uniform: %s is NULL", !t ? "tensor" : "rng");
-        return TG_ERR_NULL;
-    }
-    if (!float_only("tg_tensor_fill_uniform", t, "random fills are for f32 and f64"))
-        return TG_ERR_DTYPE;
-    tg__bump_version(t);
-    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, lo + (hi - lo) * tg_rng_uniform(r));
-    return TG_OK;
-}
-
-tg_status tg_tensor_fill_normal(tg_tensor *t, tg_rng *r, double mean, double std)
-{
-    if (!t || !r) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_fill_normal: %s is NULL", !t ? "tensor" : "rng");
-        return TG_ERR_NULL;
-    }
-    if (!float_only("tg_tensor_fill_normal", t, "random fills are for f32 and f64"))
-        return TG_ERR_DTYPE;
-    tg__bump_version(t);
-    for (int64_t i = 0; i < t->numel; i++) put_flat(t, i, mean + std * tg_rng_normal(r));
-    return TG_OK;
-}
-
-tg_tensor *tg_tensor_rand(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_rand: rng is NULL");
-        return NULL;
-    }
-    tg_tensor *t = new_as("tg_tensor_rand", dt, ndim, shape);
-    if (t && !float_only("tg_tensor_rand", t, "random fills are for f32 and f64")) {
-        tg_tensor_free(t);
-        return NULL;
-    }
-    if (t) {
-        tg_tensor_fill_uniform(t, r, 0.0, 1.0);
-        t->version = 0; /* a new tensor: nothing has recorded it */
-    }
-    return t;
-}
-
-tg_tensor *tg_tensor_randn(tg_dtype dt, int ndim, const int64_t *shape, tg_rng *r)
-{
-    if (!r) {
-        tg__set_last(TG_ERR_NULL, "tg_tensor_randn: rng is NULL");
-        return NULL;
-    }
-    tg_tensor *t = new_as("tg_tensor_randn", dt, ndim, shape);
-    if (t && !float_only("tg_tensor_randn", t, "random fills are for f32 and f64")) {
-        tg_tensor_free(t);
-        return NULL;
-    }
-    if (t) {
-        tg_tensor_fill_normal(t, r, 0.0, 1.0);
-        t->version = 0;
-    }
-    return t;
 }
 
 /* ---- properties ---------------------------------------------------------- */
@@ -572,7 +452,7 @@ void tg_tensor_set_flat(tg_tensor *t, int64_t i, double v)
     if (!t || i < 0 || i >= t->numel) return;
     if (!value_ok("tg_tensor_set_flat", t, v)) return;
     tg__bump_version(t);
-    put_flat(t, i, v);
+    tg__tensor_put_flat(t, i, v);
 }
 
 static int64_t flat_index(const tg_tensor *t, const int64_t *idx)
@@ -642,7 +522,7 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
         if (dst->numel)
             memcpy(dst->data, src->data, (size_t)dst->numel * tg_dtype_size(dst->dtype));
     } else if (dst->dtype == TG_I64 || src->dtype == TG_I64) {
-        for (int64_t i = 0; i < dst->numel; i++) put_flat(dst, i, get_at(src, i));
+        for (int64_t i = 0; i < dst->numel; i++) tg__tensor_put_flat(dst, i, get_at(src, i));
     } else if (dst->dtype == TG_F64) {
         const float *s = src->data;
         double *d = dst->data;
@@ -704,7 +584,7 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool on)
                                  "tg_retain_grad for a tape-owned one");
         return TG_ERR_ARG;
     }
-    if (on && !float_only("tg_tensor_set_requires_grad", t, "integers have no gradient"))
+    if (on && !tg__tensor_float_only("tg_tensor_set_requires_grad", t, "integers have no gradient"))
         return TG_ERR_DTYPE;
     t->requires_grad = on;
     return TG_OK;

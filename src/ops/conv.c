@@ -1,5 +1,6 @@
-/* 2-d convolution (NCHW) through im2col + gemm, the public im2col / col2im
- * ops, and flatten.
+/* 2-d convolution (NCHW) through im2col + gemm, and the validation of a
+ * convolution's geometry that conv2d, im2col and col2im share (the public
+ * im2col / col2im ops and flatten are in conv_cols.c).
  *
  * Convention: tapegrad's conv2d is a cross-correlation, as in PyTorch and as
  * in the index formula of seed 002 section 2:
@@ -31,6 +32,7 @@
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/wsum.h"
+#include "conv.h"
 
 typedef struct conv_attr {
     tg__conv_geom g; /* N, C, H, W of the convolution's input; kernel; OH, OW */
@@ -45,7 +47,7 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
 
 /* Arena scratch of n elements (at least one byte, so an empty product still
  * gets a valid pointer). */
-static void *scratch(tg_tape *tp, tg_dtype dt, int64_t n)
+void *tg__conv_scratch(tg_tape *tp, tg_dtype dt, int64_t n)
 {
     size_t b = (size_t)n * tg_dtype_size(dt);
     return tg__tape_scratch(tp, b ? b : 1);
@@ -130,7 +132,7 @@ static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F
     b->PC = b->LX / g->OH;
     b->M = tg__conv_ext_margin(&g1);
     const int64_t ncols = b->R * (b->LX + 2 * b->M);
-    char *m = scratch(tp, dt, len);
+    char *m = tg__conv_scratch(tp, dt, len);
     if (!m) return false;
     b->cols = m;
     b->fx = m + (size_t)ncols * es;
@@ -503,10 +505,10 @@ static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, con
 
 /* ---- public validation -------------------------------------------------- */
 /* Builds the geometry of an (N,C,H,W) input and a KH x KW kernel, failing
- * with a message naming op, the shapes, stride and padding (geom_sizes_ok
+ * with a message naming op, the shapes, stride and padding (tg__conv_geom_sizes_ok
  * then checks the sizes it implies). */
-static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t kh, int64_t kw,
-                      int sh, int sw, int ph, int pw, tg__conv_geom *g)
+bool tg__conv_geom_from_args(tg_tape *tp, const char *op, const tg_tensor *x, int64_t kh,
+                             int64_t kw, int sh, int sw, int ph, int pw, tg__conv_geom *g)
 {
     char s[TG_SHAPE_BUF];
     if (sh < 1 || sw < 1) {
@@ -544,7 +546,7 @@ static bool make_geom(tg_tape *tp, const char *op, const tg_tensor *x, int64_t k
  * when an op validates it: for conv2d (F filters) the output and blk_make's
  * scratch, for im2col and col2im (F < 0) the column matrix (C*KH*KW) x
  * (N*OH*OW); for all the kernels' work area. */
-static bool geom_sizes_ok(tg_tape *tp, const char *op, const tg__conv_geom *g, int64_t F)
+bool tg__conv_geom_sizes_ok(tg_tape *tp, const char *op, const tg__conv_geom *g, int64_t F)
 {
     int64_t n;
     if (F >= 0 &&
@@ -558,8 +560,8 @@ static bool geom_sizes_ok(tg_tape *tp, const char *op, const tg__conv_geom *g, i
     return true;
 }
 
-static bool expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
-                      const char *axes)
+bool tg__conv_expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
+                        const char *axes)
 {
     if (t->ndim == 4) return true;
     char s[TG_SHAPE_BUF];
@@ -575,8 +577,8 @@ tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, i
     if (!tg_tape_check_inputs(tp, k_conv2d.name, bias ? 3 : 2, in)) return NULL;
     if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
     if (bias && !tg__same_dtype(tp, k_conv2d.name, x, bias)) return NULL;
-    if (!expect_4d(tp, "conv2d", "input", x, "(N,C,H,W)") ||
-        !expect_4d(tp, "conv2d", "weight", w, "(F,C,KH,KW)"))
+    if (!tg__conv_expect_4d(tp, "conv2d", "input", x, "(N,C,H,W)") ||
+        !tg__conv_expect_4d(tp, "conv2d", "weight", w, "(F,C,KH,KW)"))
         return NULL;
     char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
     if (x->shape[1] != w->shape[1]) {
@@ -594,189 +596,14 @@ tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, i
         return NULL;
     }
     tg__conv_geom g;
-    if (!make_geom(tp, "conv2d", x, w->shape[2], w->shape[3], stride_h, stride_w, pad_h, pad_w, &g))
+    if (!tg__conv_geom_from_args(tp, "conv2d", x, w->shape[2], w->shape[3], stride_h, stride_w,
+                                 pad_h, pad_w, &g))
         return NULL;
-    if (!geom_sizes_ok(tp, "conv2d", &g, w->shape[0])) return NULL;
+    if (!tg__conv_geom_sizes_ok(tp, "conv2d", &g, w->shape[0])) return NULL;
     return conv_fwd(tp, x, w, bias, &g);
-}
-
-/* ---- im2col / col2im as ops: each one's backward is the other -------------- */
-typedef struct cols_attr {
-    tg__conv_geom g;
-} cols_attr;
-
-static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g);
-static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g);
-
-/* y = A x (a 0/1 matrix): dx = A^T g = col2im(g) */
-static tg_status im2col_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    const cols_attr *at = tg_node_saved(n);
-    gin[0] = col2im_op(tp, g, &at->g);
-    return TG_OK;
-}
-static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
-{
-    const cols_attr *at = tg_node_saved(n);
-    bool acc;
-    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (!d) return tg_tape_status(tp);
-    void *work = scratch(tp, g->dtype, tg__conv_work_len(&at->g));
-    if (work) tg__col2im(g->dtype, &at->g, g->data, d->data, acc, work);
-    return tg_tape_status(tp);
-}
-static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct, NULL};
-
-/* y = A^T c: dc = A g = im2col(g) */
-static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    const cols_attr *at = tg_node_saved(n);
-    gin[0] = im2col_op(tp, g, &at->g);
-    return TG_OK;
-}
-static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
-{
-    const cols_attr *at = tg_node_saved(n);
-    bool acc;
-    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (!d) return tg_tape_status(tp);
-    void *work = scratch(tp, g->dtype, tg__conv_work_len(&at->g));
-    if (!work) return tg_tape_status(tp);
-    if (!acc) {
-        tg__im2col(g->dtype, &at->g, g->data, d->data, work);
-        return TG_OK;
-    }
-    void *c = scratch(tp, g->dtype, d->numel);
-    if (!c) return tg_tape_status(tp);
-    tg__im2col(g->dtype, &at->g, g->data, c, work);
-    TG_DISPATCH(g->dtype, T, {
-        const T *restrict cv = c;
-        T *restrict dv = d->data;
-        for (int64_t i = 0; i < d->numel; i++) dv[i] += cv[i];
-    });
-    return TG_OK;
-}
-static const tg_op k_col2im = {"col2im", 1, col2im_backward, col2im_direct, NULL};
-
-static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
-    if (!tg__expect_shape4(tp, "im2col", "the input", x, g->N, g->C, g->H, g->W)) return NULL;
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, 2,
-                                   (const int64_t[]){tg__conv_geom_rows(g), tg__conv_geom_cols(g)});
-    if (!out) return NULL;
-    void *work = scratch(tp, x->dtype, tg__conv_work_len(g));
-    if (!work) return NULL;
-    tg__im2col(x->dtype, g, x->data, out->data, work);
-    cols_attr at = {*g};
-    return tg_tape_record(tp, &k_im2col, 1, in, out, &at, sizeof at, 0, NULL);
-}
-
-static tg_tensor *col2im_op(tg_tape *tp, tg_tensor *cols, const tg__conv_geom *g)
-{
-    tg_tensor *in[1] = {cols};
-    if (!tg_tape_check_inputs(tp, k_col2im.name, 1, in)) return NULL;
-    const int64_t R = tg__conv_geom_rows(g), NL = tg__conv_geom_cols(g);
-    if (cols->ndim != 2 || cols->shape[0] != R || cols->shape[1] != NL) {
-        char s[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "col2im: columns %s must be (%lld,%lld) = (C*KH*KW, N*OH*OW) for image "
-                     "(%lld,%lld,%lld,%lld), kernel %lldx%lld, stride (%lld,%lld), padding "
-                     "(%lld,%lld)",
-                     tg__shape_str(cols, s, sizeof s), (long long)R, (long long)NL, (long long)g->N,
-                     (long long)g->C, (long long)g->H, (long long)g->W, (long long)g->KH,
-                     (long long)g->KW, (long long)g->SH, (long long)g->SW, (long long)g->PH,
-                     (long long)g->PW);
-        return NULL;
-    }
-    tg_tensor *out = tg_tape_alloc(tp, cols->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
-    if (!out) return NULL;
-    void *work = scratch(tp, cols->dtype, tg__conv_work_len(g));
-    if (!work) return NULL;
-    tg__col2im(cols->dtype, g, cols->data, out->data, false, work);
-    cols_attr at = {*g};
-    return tg_tape_record(tp, &k_col2im, 1, in, out, &at, sizeof at, 0, NULL);
-}
-
-tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, int stride_w,
-                     int pad_h, int pad_w)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, k_im2col.name, 1, in)) return NULL;
-    if (!expect_4d(tp, "im2col", "input", x, "(N,C,H,W)")) return NULL;
-    tg__conv_geom g;
-    if (!make_geom(tp, "im2col", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g) ||
-        !geom_sizes_ok(tp, "im2col", &g, -1))
-        return NULL;
-    return im2col_op(tp, x, &g);
-}
-
-tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *image_shape, int kh,
-                        int kw, int stride_h, int stride_w, int pad_h, int pad_w)
-{
-    tg_tensor *in[1] = {cols};
-    if (!tg_tape_check_inputs(tp, k_col2im.name, 1, in)) return NULL;
-    if (!image_shape && ndim > 0) {
-        tg_tape_fail(tp, TG_ERR_NULL, "col2im: image shape is NULL");
-        return NULL;
-    }
-    if (ndim != 4) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "col2im: image shape has %d dimensions, not 4 (N,C,H,W)",
-                     ndim);
-        return NULL;
-    }
-    for (int d = 0; d < 4; d++)
-        if (image_shape[d] < 0) {
-            tg_tape_fail(tp, TG_ERR_SHAPE, "col2im: image shape (%lld,%lld,%lld,%lld) is invalid",
-                         (long long)image_shape[0], (long long)image_shape[1],
-                         (long long)image_shape[2], (long long)image_shape[3]);
-            return NULL;
-        }
-    /* The geometry is built against a header carrying the image shape only:
-     * make_geom reads nothing but the extents. */
-    int64_t img_shape[4];
-    for (int d = 0; d < 4; d++) img_shape[d] = image_shape[d];
-    tg_tensor img = {.ndim = 4, .shape = img_shape};
-    tg__conv_geom g;
-    if (!make_geom(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w, &g) ||
-        !geom_sizes_ok(tp, "col2im", &g, -1))
-        return NULL;
-    return col2im_op(tp, cols, &g);
-}
-
-tg_tensor *tg_col2im(tg_tape *tp, tg_tensor *cols, const int64_t image_shape[4], int kh, int kw,
-                     int stride_h, int stride_w, int pad_h, int pad_w)
-{
-    return tg_col2im_to(tp, cols, 4, image_shape, kh, kw, stride_h, stride_w, pad_h, pad_w);
-}
-
-/* ---- flatten: (N, d1, ..., dk) -> (N, d1 * ... * dk), a reshape ------------- */
-tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, "flatten", 1, in)) return NULL;
-    if (x->ndim < 1) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "flatten: a 0-d tensor has no batch axis");
-        return NULL;
-    }
-    /* checked: a tensor with no elements may carry extents whose product
-     * is out of range (where it could be made), and whether it is refused
-     * must not depend on which axis holds the 0 */
-    int64_t n, rest = 0;
-    if (!tg__extents_product(x->ndim, x->shape, TG_NUMEL_MAX, &n)) {
-        char s[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "flatten: %s: the product of its non-zero extents exceeds %lld",
-                     tg__shape_str(x, s, sizeof s), (long long)TG_NUMEL_MAX);
-        return NULL;
-    }
-    (void)tg__extents_product(x->ndim - 1, x->shape + 1, TG_NUMEL_MAX, &rest); /* within n's */
-    return tg_reshape(tp, x, 2, (const int64_t[]){x->shape[0], rest});
 }
 
 /* Every built-in op descriptor of this file, in the op registry
  * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
 #include "registry.h"
-const tg_op *const tg__ops_conv[] = {
-    &k_conv2d, &k_conv2d_input_grad, &k_conv2d_weight_grad, &k_im2col, &k_col2im, NULL};
+const tg_op *const tg__ops_conv[] = {&k_conv2d, &k_conv2d_input_grad, &k_conv2d_weight_grad, NULL};
