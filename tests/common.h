@@ -59,7 +59,7 @@ tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int6
         tg_tensor *r_ = (call);                                                                    \
         ck_assert_msg(r_ == NULL, "%s did not fail", #call);                                       \
         tt_assert_tape_error(tp, st, __VA_ARGS__);                                                 \
-        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                          \
+        ck_assert_int_eq(tg_tape_usage(tp).nodes, 0);                                              \
         tg_tape_free(tp);                                                                          \
     } while (0)
 

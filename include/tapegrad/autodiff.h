@@ -79,11 +79,11 @@ TG_API tg_tensor *tg_grad_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, const tg_g
 /* Vector-Jacobian products: seed^T dy/dx[i] for each of n tensors xs, into
  * out[i] (tape-owned).  seed NULL means y has one element and seed 1.  An
  * x that y does not depend on is an error, as in tg_grad. */
-TG_API tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n, tg_tensor *const *xs,
-                 tg_tensor **out, bool create_graph);
+TG_API tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n,
+                        tg_tensor *const *xs, tg_tensor **out, bool create_graph);
 /* The same with options (opts NULL: all defaults; the seed is opts->seed). */
 TG_API tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
-                    const tg_grad_options *opts);
+                           const tg_grad_options *opts);
 
 /* ---- custom ops -------------------------------------------------------- */
 typedef struct tg_node tg_node;

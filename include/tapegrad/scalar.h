@@ -103,8 +103,8 @@ TG_API tg_sv tg_s_relu(tg_stape *st, tg_sv a);     /* max(a, 0):   1 where a > 0
  * recorded after y gets 0). */
 TG_API tg_status tg_stape_gradient(tg_stape *st, tg_sv y, int n, const tg_sv *x, double *out);
 /* The vector-Jacobian product: out[k] = sum_j w[j] dy[j]/dx[k]. */
-TG_API tg_status tg_stape_vjp(tg_stape *st, int m, const tg_sv *y, const double *w, int n, const tg_sv *x,
-                       double *out);
+TG_API tg_status tg_stape_vjp(tg_stape *st, int m, const tg_sv *y, const double *w, int n,
+                              const tg_sv *x, double *out);
 
 /* A function recorded on a scalar tape: returns its output from inputs x. */
 typedef tg_sv (*tg_stape_fn)(tg_stape *st, const tg_sv *x, void *ctx);
@@ -114,7 +114,7 @@ typedef tg_sv (*tg_stape_fn)(tg_stape *st, const tg_sv *x, void *ctx);
  * else TG_ERR_NUMERIC with the worst component named in tg_last_error().
  * *max_err (may be NULL) receives the largest such error. */
 TG_API tg_status tg_stape_gradcheck(tg_stape_fn f, void *ctx, int n, const double *x0, double eps,
-                             double tol, double *max_err);
+                                    double tol, double *max_err);
 
 #ifdef __cplusplus
 }

@@ -205,8 +205,8 @@ static bool *make_grad_storage(tg_tape *tp, const sweep *s)
         prefetch_user_ahead(tp, u, nu);
         /* a parameter y does not depend on keeps its .grad, NULL if it
          * has none (PyTorch's None): zeros would read as a gradient */
-        fresh[u] = t->requires_grad && tg__sweep_reached(s, tg__tape_user_id(tp, u)) &&
-                   !grad_fits(t);
+        fresh[u] =
+            t->requires_grad && tg__sweep_reached(s, tg__tape_user_id(tp, u)) && !grad_fits(t);
         nmake += fresh[u];
     }
     if (!nmake) return fresh;
