@@ -436,29 +436,6 @@ void tg__broadcast_strides(int n, const int64_t *s, int nout, const int64_t *out
  * unary op's expression names the function it needs without a wrapper). */
 #define TG_LIBM(fn, x) _Generic((x), float : fn##f, default : fn)(x)
 
-/* The loop of a unary direct rule: d (+)= E(g, x, y) elementwise, with x
- * node n's input and y its output, into the sink buffer d (acc: add).  Each
- * element's operands are loaded before E runs, so an E that selects (relu's
- * x > 0 ? g : 0) is a select of values the compiler can vectorise, not a
- * conditional load. */
-#define TG_UNARY_GRAD(T, E)                                                                        \
-    do {                                                                                           \
-        T *restrict dd_ = d->data;                                                                 \
-        const T *restrict gg_ = g->data, *restrict xx_ = n->in[0]->data,                           \
-                          *restrict yy_ = n->out->data;                                            \
-        const int64_t m_ = g->numel;                                                               \
-        if (acc) {                                                                                 \
-            for (int64_t i = 0; i < m_; i++) {                                                     \
-                const T g_ = gg_[i], x_ = xx_[i], y_ = yy_[i];                                     \
-                (void)x_, (void)y_;                                                                \
-                dd_[i] += E(g_, x_, y_);                                                           \
-            }                                                                                      \
-        } else {                                                                                   \
-            TG_STORE_LOOP(T, dd_, m_, i, r_, const T g_ = gg_[i], x_ = xx_[i], y_ = yy_[i];        \
-                          (void)x_, (void)y_; r_ = E(g_, x_, y_));                                 \
-        }                                                                                          \
-    } while (0)
-
 #define TG_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* TG_CLONES before a hot elementwise kernel builds it three times, for

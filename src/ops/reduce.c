@@ -32,8 +32,8 @@ static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride
  * accumulators (kept: a loop across the row, which vectorises).  w: the
  * accumulators when out has more than one element, out->numel doubles for
  * f32, twice that for f64 (sum_scratch).  A broadcast input's gradient in
- * the direct rules of elementwise.c walks g the same way (GRAD_LOOPS), so
- * the two rules of an op give the same bits. */
+ * the direct rules of elementwise.c walks g the same way (TG_BCAST_GRAD in
+ * kernels/bcast.h), so the two rules of an op give the same bits. */
 TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale,
                                  double *w)
 {
