@@ -72,9 +72,9 @@ static tg_status mpi_error(const char *fn, const char *call, int rc)
 
 /* Waits for a pending collective until the deadline.  Open MPI progresses
  * non-blocking collectives only inside MPI calls, so the wait polls: at
- * once at first (a step's exchange usually completes within microseconds
- * of the last rank joining), then with pauses growing to 0.2 ms so that a
- * rank waiting for a slower one leaves the CPU to it. */
+ * once at first (an exchange usually completes soon after the last rank
+ * joins), then with doubling pauses up to a cap (pause_ns) so that a rank
+ * waiting for a slower one leaves the CPU to it. */
 static tg_status wait_for(const char *fn, const char *call, MPI_Request *req)
 {
     const double t0 = now();
