@@ -277,19 +277,23 @@ void tu_data_free(tu_data *d)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
+/* The class of row i of logits z (rows of c): the first largest entry. */
+static int64_t row_argmax(const tg_tensor *z, int64_t i, int64_t c)
+{
+    int64_t best = 0;
+    double bv = tg_tensor_get_flat(z, i * c);
+    for (int64_t k = 1; k < c; k++) {
+        const double v = tg_tensor_get_flat(z, i * c + k);
+        if (v > bv) bv = v, best = k;
+    }
+    return best;
+}
+
 int64_t tu_count_correct(const tg_tensor *z, const int32_t *labels, int64_t n)
 {
     const int64_t c = tg_tensor_dim(z, -1);
     int64_t correct = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t best = 0;
-        double bv = tg_tensor_get_flat(z, i * c);
-        for (int64_t k = 1; k < c; k++) {
-            const double v = tg_tensor_get_flat(z, i * c + k);
-            if (v > bv) bv = v, best = k;
-        }
-        correct += best == labels[i];
-    }
+    for (int64_t i = 0; i < n; i++) correct += row_argmax(z, i, c) == labels[i];
     return correct;
 }
 
@@ -297,15 +301,7 @@ int64_t tu_count_correct(const tg_tensor *z, const int32_t *labels, int64_t n)
 static uint64_t fold_predictions(uint64_t h, const tg_tensor *z, int64_t n)
 {
     const int64_t c = tg_tensor_dim(z, -1);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t best = 0;
-        double bv = tg_tensor_get_flat(z, i * c);
-        for (int64_t k = 1; k < c; k++) {
-            const double v = tg_tensor_get_flat(z, i * c + k);
-            if (v > bv) bv = v, best = k;
-        }
-        h = (h ^ (uint64_t)best) * 0x100000001b3u;
-    }
+    for (int64_t i = 0; i < n; i++) h = (h ^ (uint64_t)row_argmax(z, i, c)) * 0x100000001b3u;
     return h;
 }
 
