@@ -27,7 +27,10 @@
  *                (test_activation.c, test_zero_gradient_ops);
  *   OC_DIRECT    tests/test_direct.c: x (2,2,4,4) in [0.2, 2), y NULL; the
  *                gradcheck of sum(call^2) + sum(x^2/2), x*x recorded last, so
- *                the op's direct rule adds into a gradient;
+ *                the op's direct rule adds into a gradient; and
+ *                tests/test_second_order.c: x (2,2,4,4) in [0.2, 2), the
+ *                gradcheck of d sum(sin call) / dx (create_graph), which
+ *                differentiates the ops the op-built rule records;
  *   OC_ALIAS     tests/test_direct.c: as OC_DIRECT with x in [0.2, 1.2) and
  *                x in two input slots of one node (and without x*x);
  *   OC_SCALAR    tests/test_scalar.c: one-element x = a and y = b of every
