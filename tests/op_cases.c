@@ -87,3 +87,18 @@ const oc_case *oc_next(int *from, unsigned flags)
     *from = oc_num_cases;
     return NULL;
 }
+
+/* The same constants in dtype dt (each value rounded once). */
+oc_consts *oc_consts_cast(const oc_consts *k, tg_dtype dt)
+{
+    oc_consts *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    c->c = tg_tensor_cast_new(k->c, dt);
+    c->w16 = tg_tensor_cast_new(k->w16, dt);
+    c->wconv = tg_tensor_cast_new(k->wconv, dt);
+    c->bconv = tg_tensor_cast_new(k->bconv, dt);
+    c->ninf = tg_tensor_cast_new(k->ninf, dt);
+    c->t17 = tg_tensor_cast_new(k->t17, dt);
+    ck_assert(c->c && c->w16 && c->wconv && c->bconv && c->ninf && c->t17);
+    return c;
+}

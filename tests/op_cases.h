@@ -30,7 +30,8 @@
  *                the op's direct rule adds into a gradient; and
  *                tests/test_second_order.c: x (2,2,4,4) in [0.2, 2), the
  *                gradcheck of d sum(sin call) / dx (create_graph), which
- *                differentiates the ops the op-built rule records;
+ *                differentiates the ops the op-built rule records; and
+ *                tests/test_precision.c: the row in f32 against f64;
  *   OC_ALIAS     tests/test_direct.c: as OC_DIRECT with x in [0.2, 1.2) and
  *                x in two input slots of one node (and without x*x);
  *   OC_SCALAR    tests/test_scalar.c: one-element x = a and y = b of every
@@ -105,6 +106,8 @@ typedef struct oc_consts {
 } oc_consts;
 oc_consts *oc_consts_new(void);
 void oc_consts_free(oc_consts *k);
+/* The same constants in dtype dt (each value rounded once). */
+oc_consts *oc_consts_cast(const oc_consts *k, tg_dtype dt);
 
 /* d sum(y) / dx, recorded (create_graph): the rules of the gradient ops. */
 tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
