@@ -104,9 +104,11 @@ START_TEST(test_index_select_values)
     tt_assert_shape(y, 3, TT_SHAPE(2, 4, 2));
     tt_assert_values("index_select axis -2", y,
                      TT_VALUES(4, 5, 0, 1, 4, 5, 2, 3, 10, 11, 6, 7, 10, 11, 8, 9), 16, 0, 0);
-    tg_tensor *z = tg_index_select(tp, x, 0, IX(1, TT_SHAPE(1), 1));
+    tg_tensor *one = IX(1, TT_SHAPE(1), 1);
+    tg_tensor *z = tg_index_select(tp, x, 0, one);
     tt_assert_shape(z, 3, TT_SHAPE(1, 3, 2));
     tt_assert_values("index_select axis 0", z, TT_VALUES(6, 7, 8, 9, 10, 11), 6, 0, 0);
+    tg_tensor_free(one);
     tg_tensor_free(i);
     tg_tensor_free(x);
     tg_tape_free(tp);
