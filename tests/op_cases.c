@@ -95,17 +95,27 @@ const oc_case *oc_next(int *from, unsigned flags)
     return NULL;
 }
 
-/* The same constants in dtype dt (each value rounded once). */
+/* The same constants in dtype dt (each value rounded once); the index
+ * tensors are copied as they are. */
+static tg_tensor *cast_float(const tg_tensor *t, tg_dtype dt)
+{
+    tg_tensor *c = tg_tensor_dtype(t) == TG_I64 ? tg_tensor_clone(t) : tg_tensor_cast_new(t, dt);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
 oc_consts *oc_consts_cast(const oc_consts *k, tg_dtype dt)
 {
     oc_consts *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
-    c->c = tg_tensor_cast_new(k->c, dt);
-    c->w16 = tg_tensor_cast_new(k->w16, dt);
-    c->wconv = tg_tensor_cast_new(k->wconv, dt);
-    c->bconv = tg_tensor_cast_new(k->bconv, dt);
-    c->ninf = tg_tensor_cast_new(k->ninf, dt);
-    c->t17 = tg_tensor_cast_new(k->t17, dt);
-    ck_assert(c->c && c->w16 && c->wconv && c->bconv && c->ninf && c->t17);
+    c->c = cast_float(k->c, dt);
+    c->w16 = cast_float(k->w16, dt);
+    c->wconv = cast_float(k->wconv, dt);
+    c->bconv = cast_float(k->bconv, dt);
+    c->ninf = cast_float(k->ninf, dt);
+    c->t17 = cast_float(k->t17, dt);
+    c->i2244 = cast_float(k->i2244, dt);
+    c->i3 = cast_float(k->i3, dt);
+    c->i23 = cast_float(k->i23, dt);
     return c;
 }
