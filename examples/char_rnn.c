@@ -307,9 +307,11 @@ int main(int argc, char **argv)
         free(text);
         return 1;
     }
+    const char *base = strrchr(o.text, '/');
     printf("char_rnn: %s, %lld characters, %lld distinct; LSTM %lld units, %lld streams, "
            "%lld characters a step\n",
-           o.text, (long long)len, (long long)V, (long long)H, (long long)B, (long long)T);
+           base ? base + 1 : o.text, (long long)len, (long long)V, (long long)H, (long long)B,
+           (long long)T);
 
     /* ---- parameters (user-owned; tg_backward writes their .grad) ---- */
     lstm m = {.vocab = V, .hidden = H};
