@@ -418,6 +418,35 @@ CASE(tg_concat, xs, , TAPE, TG_ERR_NULL, "concat: input array is NULL [node 0]",
      !tg_concat(TP, 2, NULL, 0))
 ECASE(tg_concat, xs, 1, TAPE, TG_ERR_NULL, "concat: input 1 is NULL [node 0]",
       !tg_concat(TP, 2, F.a_null, 0))
+CASE(tg_gather, tp, , NTAPE, TG_ERR_NULL, "gather: tape is NULL", !tg_gather(NULL, A, 1, F.lab))
+CASE(tg_gather, x, , TAPE, TG_ERR_NULL, "gather: input 0 is NULL [node 0]",
+     !tg_gather(TP, NULL, 1, F.lab))
+CASE(tg_gather, index, , TAPE, TG_ERR_NULL, "gather: index is NULL [node 0]",
+     !tg_gather(TP, A, 1, NULL))
+CASE(tg_scatter_add, tp, , NTAPE, TG_ERR_NULL, "scatter_add: tape is NULL",
+     !tg_scatter_add(NULL, A, 1, F.lab, B))
+CASE(tg_scatter_add, x, , TAPE, TG_ERR_NULL, "scatter_add: input 0 is NULL [node 0]",
+     !tg_scatter_add(TP, NULL, 1, F.lab, B))
+CASE(tg_scatter_add, index, , TAPE, TG_ERR_NULL, "scatter_add: index is NULL [node 0]",
+     !tg_scatter_add(TP, A, 1, NULL, B))
+CASE(tg_scatter_add, src, , TAPE, TG_ERR_NULL, "scatter_add: input 1 is NULL [node 0]",
+     !tg_scatter_add(TP, A, 1, F.lab, NULL))
+CASE(tg_index_select, tp, , NTAPE, TG_ERR_NULL, "index_select: tape is NULL",
+     !tg_index_select(NULL, A, 1, F.lab))
+CASE(tg_index_select, x, , TAPE, TG_ERR_NULL, "index_select: input 0 is NULL [node 0]",
+     !tg_index_select(TP, NULL, 1, F.lab))
+CASE(tg_index_select, index, , TAPE, TG_ERR_NULL, "index_select: index is NULL [node 0]",
+     !tg_index_select(TP, A, 1, NULL))
+CASE(tg_embedding, tp, , NTAPE, TG_ERR_NULL, "embedding: tape is NULL",
+     !tg_embedding(NULL, A, F.lab, -1))
+CASE(tg_embedding, weight, , TAPE, TG_ERR_NULL, "embedding: input 0 is NULL [node 0]",
+     !tg_embedding(TP, NULL, F.lab, -1))
+CASE(tg_embedding, index, , TAPE, TG_ERR_NULL, "embedding: index is NULL [node 0]",
+     !tg_embedding(TP, A, NULL, -1))
+CASE(tg_one_hot, tp, , NTAPE, TG_ERR_NULL, "one_hot: tape is NULL",
+     !tg_one_hot(NULL, F.lab, 3, TG_F64))
+CASE(tg_one_hot, index, , TAPE, TG_ERR_NULL, "one_hot: index is NULL [node 0]",
+     !tg_one_hot(TP, NULL, 3, TG_F64))
 CASE(tg_broadcast_to, tp, , NTAPE, TG_ERR_NULL, "broadcast_to: tape is NULL",
      !tg_broadcast_to(NULL, A, 3, k_s223))
 CASE(tg_broadcast_to, x, , TAPE, TG_ERR_NULL, "broadcast_to: input 0 is NULL [node 0]",

@@ -16,6 +16,11 @@ oc_consts *oc_consts_new(void)
     k->ninf = tg_tensor_full(TG_F64, 2, TT_SHAPE(4, 1), -INFINITY);
     k->t17 = tt_rand(TG_F64, 2, TT_SHAPE(4, 17), 907, 0.5, 1.5);
     ck_assert_ptr_nonnull(k->ninf);
+    k->i2244 = tg_tensor_new(TG_I64, 4, TT_SHAPE(2, 2, 4, 4));
+    ck_assert_ptr_nonnull(k->i2244);
+    for (int64_t i = 0; i < 64; i++) tg_tensor_i64(k->i2244)[i] = (i * 5 + i / 7) % 4;
+    k->i3 = tg_tensor_from(TG_I64, 1, TT_SHAPE(3), (const int64_t[]){1, 0, 1});
+    k->i23 = tg_tensor_from(TG_I64, 2, TT_SHAPE(2, 3), (const int64_t[]){3, 0, 3, 2, 0, 0});
     for (int64_t r = 0; r < 4; r++) {
         double s = 0;
         tg_tensor_set_flat(k->t17, 17 * r + 16, 0);
@@ -31,6 +36,8 @@ void oc_consts_free(oc_consts *k)
     if (!k) return;
     tg_tensor *all[] = {k->c, k->w16, k->wconv, k->bconv, k->ninf, k->t17};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tg_tensor_free(all[i]);
+    tg_tensor *indices[] = {k->i2244, k->i3, k->i23};
+    for (size_t i = 0; i < sizeof indices / sizeof indices[0]; i++) tg_tensor_free(indices[i]);
     free(k);
 }
 

@@ -99,6 +99,10 @@ typedef struct oc_consts {
     tg_tensor *bconv;
     tg_tensor *ninf; /* (4,1) of -inf: a masked class */
     tg_tensor *t17;  /* (4,17) targets, rows summing to 1, 0 in the masked class */
+    /* TG_I64 indices (src/ops/index.c), with repeated positions */
+    tg_tensor *i2244; /* (2,2,4,4) in [0,4): gather / scatter_add along axis 2 or 3 */
+    tg_tensor *i3;    /* (3) = {1, 0, 1}: index_select along axis 1 */
+    tg_tensor *i23;   /* (2,3) in [0,4): embedding rows */
 } oc_consts;
 oc_consts *oc_consts_new(void);
 void oc_consts_free(oc_consts *k);
@@ -241,6 +245,18 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(concat, concat, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
       tg_concat(tp, 2, OC_T(tg_square(tp, x), x), 1))                                              \
     X(concat, concat_x_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0, tg_concat(tp, 3, OC_T(x, x, x), 2))\
+    /* ---- indexing (src/ops/index.c): a one-element node is a copy, no scalar rule ---- */   \
+    X(gather, gather, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_gather(tp, x, 2, K->i2244))          \
+    X(scatter_add, scatter_add, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                               \
+      tg_scatter_add(tp, x, -1, K->i2244, tg_square(tp, x)))                                       \
+    X(scatter_add, scatter_add_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      tg_scatter_add(tp, x, 2, K->i2244, x))                                                       \
+    X(index_select, index_select, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                             \
+      tg_index_select(tp, x, 1, K->i3))                                                            \
+    X(index_add, index_add, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                     \
+      oc_grad(tp, tg_square(tp, tg_index_select(tp, x, -3, K->i3)), x))                            \
+    X(embedding, embedding, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                   \
+      tg_embedding(tp, OC_X4x16, K->i23, -1))                                                      \
     /* ---- matmul (src/ops/matmul.c): a 1x1 product takes the direct rule ---- */                \
     X(matmul, matmul, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_matmul(tp, OC_X4x16, K->w16))       \
     X(matmul, matmul_batched_x_xt, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                            \

@@ -624,6 +624,88 @@ static tg_status r_concat_size(fixture *f)
     OP(tg_concat(T, 2, (tg_tensor *[]){z, z}, 1));
 }
 
+/* indexing: each row makes its TG_I64 index and frees it after the call */
+#define IOP(index, expr)                                                                           \
+    do {                                                                                           \
+        tg_tensor *ix = (index);                                                                   \
+        tg_tensor *y_ = (expr);                                                                    \
+        tg_tensor_free(ix);                                                                        \
+        ck_assert_ptr_null(y_);                                                                    \
+        return tg_tape_status(T);                                                                  \
+    } while (0)
+#define I64(nd, shape, ...) tg_tensor_from(TG_I64, nd, shape, (const int64_t[]){__VA_ARGS__})
+static tg_status r_ix_null(fixture *f)
+{
+    OP(tg_gather(T, f->a23, 1, NULL));
+}
+static tg_status r_ix_dtype(fixture *f)
+{
+    OP(tg_gather(T, f->a23, 1, f->f23));
+}
+static tg_status r_ix_not_live(fixture *f)
+{
+    OP(tg_index_select(T, f->a23, 0, tg_exp(f->other, f->b4)));
+}
+static tg_status r_ix_range(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(2, 2), 0, 2, 3, 1), tg_gather(T, f->a23, 1, ix));
+}
+static tg_status r_ix_negative(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(2, 2), 0, 2, 1, -1), tg_gather(T, f->a23, -1, ix));
+}
+static tg_status r_gather_rank(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(2), 0, 1), tg_gather(T, f->a23, 1, ix));
+}
+static tg_status r_gather_extent(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(3, 1), 0, 1, 2), tg_gather(T, f->a23, 1, ix));
+}
+static tg_status r_scatter_src(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(2, 1), 0, 1), tg_scatter_add(T, f->a23, 1, ix, f->a23));
+}
+static tg_status r_index_select_rank(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(1, 1), 0), tg_index_select(T, f->a23, 1, ix));
+}
+static tg_status r_embedding_rank(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(1), 0), tg_embedding(T, f->b4, ix, -1));
+}
+static tg_status r_embedding_padding(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(1), 0), tg_embedding(T, f->a23, ix, 2));
+}
+static tg_status r_embedding_range(fixture *f)
+{
+    IOP(I64(2, TT_SHAPE(1, 3), 0, 1, 2), tg_embedding(T, f->a23, ix, -1));
+}
+static tg_status r_embedding_axes(fixture *f)
+{
+    IOP(tg_tensor_new(TG_I64, 8, TT_SHAPE(1, 1, 1, 1, 1, 1, 1, 1)),
+        tg_embedding(T, f->a23, ix, -1));
+}
+static tg_status r_one_hot_classes(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(2), 0, 1), tg_one_hot(T, ix, -1, TG_F64));
+}
+static tg_status r_one_hot_dtype(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(2), 0, 1), tg_one_hot(T, ix, 2, TG_I64));
+}
+static tg_status r_one_hot_range(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(2), 0, 2), tg_one_hot(T, ix, 2, TG_F32));
+}
+static tg_status r_one_hot_size(fixture *f)
+{
+    IOP(I64(1, TT_SHAPE(2), 0, 1), tg_one_hot(T, ix, INT64_C(1) << 59, TG_F32));
+}
+#undef I64
+#undef IOP
+
 /* matmul */
 static tg_status r_mm_rank(fixture *f)
 {
@@ -1632,6 +1714,33 @@ static row k_rows[] = {
     R(concat_shape, "shape", TG_ERR_SHAPE, ON_TAPE, "tg_concat of shapes that differ off the axis"),
     R(concat_size, "shape", TG_ERR_SHAPE, ON_TAPE,
       "tg_concat into a result of more than TG_NUMEL_MAX elements"),
+    R(ix_null, "indexing", TG_ERR_NULL, ON_TAPE, "an indexing op given a NULL index"),
+    R(ix_dtype, "indexing", TG_ERR_DTYPE, ON_TAPE, "an index that is not TG_I64"),
+    R(ix_not_live, "indexing", TG_ERR_TAPE, ON_TAPE,
+      "an index that is not a live tensor (another tape's, stale, freed)"),
+    R(ix_range, "indexing", TG_ERR_ARG, ON_TAPE,
+      "an index past the extent (tg_gather, tg_scatter_add, tg_index_select)"),
+    R(ix_negative, "indexing", TG_ERR_ARG, ON_TAPE, "a negative index (not wrapped)"),
+    R(gather_rank, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_gather or tg_scatter_add with an index of another rank than x"),
+    R(gather_extent, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_gather or tg_scatter_add with an index larger than x off the axis"),
+    R(scatter_src, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_scatter_add with src not of the index's shape"),
+    R(index_select_rank, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_index_select with an index that is not 1-d"),
+    R(embedding_rank, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_embedding of a weight that is not 2-d"),
+    R(embedding_padding, "indexing", TG_ERR_ARG, ON_TAPE, "tg_embedding with padding_idx >= V"),
+    R(embedding_range, "indexing", TG_ERR_ARG, ON_TAPE, "tg_embedding of a row index >= V"),
+    R(embedding_axes, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_embedding or tg_one_hot of an index with 8 axes (the output would have 9)"),
+    R(one_hot_classes, "indexing", TG_ERR_ARG, ON_TAPE, "tg_one_hot with num_classes < 0"),
+    R(one_hot_dtype, "indexing", TG_ERR_DTYPE, ON_TAPE,
+      "tg_one_hot to a dtype that is not f32/f64"),
+    R(one_hot_range, "indexing", TG_ERR_ARG, ON_TAPE, "tg_one_hot of an index >= num_classes"),
+    R(one_hot_size, "indexing", TG_ERR_SHAPE, ON_TAPE,
+      "tg_one_hot with a result of more than TG_NUMEL_MAX elements"),
     R(mm_rank, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul of a 1-d operand"),
     R(mm_batch, "matmul", TG_ERR_SHAPE, ON_TAPE, "batched tg_matmul with different batch sizes"),
     R(mm_inner, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with inner dimensions that differ"),
@@ -1944,6 +2053,32 @@ static const message k_messages[] = {
     {"concat_shape", "concat: input 1 (2,1) does not match input 0 (2,3) off axis 0 [node 0]"},
     {"concat_size", "concat: inputs 0..1 (input 1 (0,288230376151711744)) along axis 1: the result "
                     "has more than 576460752303423487 elements [node 0]"},
+    {"ix_null", "gather: index is NULL [node 0]"},
+    {"ix_dtype", "gather: index f32[2,3] must be i64 (integer positions) [node 0]"},
+    {"ix_not_live", "index_select: index is not a live tensor of this tape (stale, of another "
+                    "tape, or freed) [node 0]"},
+    {"ix_range",
+     "gather: index 3 at (1,0) is out of range [0, 3) along axis 1 of x (2,3) [node 0]"},
+    {"ix_negative", "gather: index -1 at (1,1) is out of range [0, 3) along axis 1 of x (2,3) "
+                    "(negative indices do not wrap) [node 0]"},
+    {"gather_rank", "gather: index (2) has 1 axes, x (2,3) has 2 (they must match) [node 0]"},
+    {"gather_extent", "gather: index (3,1) is larger than x (2,3) on axis 0 (index extents must be "
+                      "at most x's off axis 1) [node 0]"},
+    {"scatter_src",
+     "scatter_add: src (2,3) and index (2,1) differ (src must have index's shape) [node 0]"},
+    {"index_select_rank", "index_select: index (1,1) must be 1-d [node 0]"},
+    {"embedding_rank", "embedding: weight (4) must be 2-d (V,D) [node 0]"},
+    {"embedding_padding",
+     "embedding: padding_idx 2 is out of range [0, 2) for weight (2,3) (negative: none) [node 0]"},
+    {"embedding_range",
+     "embedding: index 2 at (0,2) is out of range [0, 2) for weight (2,3) [node 0]"},
+    {"embedding_axes",
+     "embedding: index (1,1,1,1,1,1,1,1) has 8 axes; the output would have 9 (at most 8) [node 0]"},
+    {"one_hot_classes", "one_hot: num_classes -1 must be >= 0 [node 0]"},
+    {"one_hot_dtype", "one_hot: dtype i64: the output is f32 or f64 [node 0]"},
+    {"one_hot_range", "one_hot: index 2 at (1) is out of range [0, 2) (num_classes 2) [node 0]"},
+    {"one_hot_size", "one_hot: index (2) with 576460752303423488 classes: the result has more than "
+                     "576460752303423487 elements [node 0]"},
     {"mm_rank", "matmul: (4) @ (2,3): unsupported ranks 1-d @ 2-d (each operand must be a 2-d "
                 "matrix or a 3-d batch of matrices) [node 0]"},
     {"mm_batch", "matmul: (2,2,3) @ (3,3,2): batch sizes differ (2 vs 3) [node 0]"},

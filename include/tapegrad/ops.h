@@ -97,6 +97,34 @@ TG_API tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *s
 TG_API tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis);
 TG_API tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
 
+/* ---- indexing (ops/index.c) --------------------------------------------- */
+/* An index is a TG_I64 tensor (user-owned data, never differentiated), read
+ * and copied when the op records (changing it afterwards does not change the
+ * graph).  Every value must lie in [0, extent): one out of range, negative
+ * ones too (they do not wrap, as in PyTorch), is an error (TG_ERR_ARG)
+ * naming the op, the value, its position and the extent; an index of
+ * another dtype is TG_ERR_DTYPE. */
+/* out[i] = x[i with i_axis = index[i]] (take_along_axis, torch.gather): index
+ * has x's rank and extents at most x's off axis (any extent on axis); out has
+ * index's shape.  d = scatter_add into zeros (repeated positions add up). */
+TG_API tg_tensor *tg_gather(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index);
+/* out = x with src[i] added at [i with i_axis = index[i]] (torch.scatter_add;
+ * repeated positions add up); index as for tg_gather, src of index's shape.
+ * d/dx = g, d/dsrc = gather(g, axis, index). */
+TG_API tg_tensor *tg_scatter_add(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index,
+                                 tg_tensor *src);
+/* x's slices index[0], index[1], ... along axis (index 1-d, length m): x's
+ * shape with extent m on axis.  d = the slices of g added back at index. */
+TG_API tg_tensor *tg_index_select(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index);
+/* out[i..., :] = weight[index[i...], :]: weight (V,D), index of any shape (at
+ * most 7 axes), out index.shape + (D).  Rows at padding_idx (< 0: none) are
+ * read as they are but get no gradient (PyTorch); repeated rows add up. */
+TG_API tg_tensor *tg_embedding(tg_tape *tp, tg_tensor *weight, const tg_tensor *index,
+                               int64_t padding_idx);
+/* 1 at [i..., index[i...]], 0 elsewhere: index.shape + (num_classes), of
+ * dtype dt (f32 or f64); a constant (not differentiable, no node). */
+TG_API tg_tensor *tg_one_hot(tg_tape *tp, const tg_tensor *index, int64_t num_classes, tg_dtype dt);
+
 /* ---- linear algebra (ops/matmul.c) ------------------------------------- */
 /* a @ b: (M,K)@(K,N) -> (M,N); (B,M,K)@(B,K,N) -> (B,M,N);
  * (B,M,K)@(K,N) -> (B,M,N); (M,K)@(B,K,N) -> (B,M,N).

@@ -223,6 +223,53 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_sin(tp, a);
     case OP_COS:
         return tg_cos(tp, a);
+    case OP_GATHER:
+    case OP_SCATTER_ADD:
+    case OP_INDEX_SELECT:
+    case OP_EMBEDDING:
+    case OP_ONE_HOT: {
+        /* a TG_I64 index of a's shape (b's for scatter_add, src's shape),
+         * 1-d for index_select or when p[7] says so, or NULL; values
+         * mostly small and in range, now and then one out of it */
+        const tg_tensor *like = in->op % OP_COUNT == OP_SCATTER_ADD ? b : a;
+        int64_t sh[8] = {(int64_t)(p[2] % 5)}, n = 0;
+        int nd = 1;
+        if (in->op % OP_COUNT != OP_INDEX_SELECT && !(p[7] & 2) && readable(e, like)) {
+            nd = tg_tensor_ndim(like);
+            memcpy(sh, tg_tensor_shape(like), (size_t)nd * sizeof *sh);
+        }
+        tg_tensor *ix = (p[7] & 1) ? NULL : tg_tensor_new(TG_I64, nd, sh);
+        if (ix) n = tg_tensor_numel(ix);
+        for (int64_t k = 0; k < n && k < 4096; k++)
+            tg_tensor_i64(ix)[k] = (p[3 + k % 4] % 4) - ((p[7] & 4) && k == 0 ? 3 : 0);
+        if (n > 4096) { /* too many to write: an empty index instead */
+            tg_tensor_free(ix);
+            ix = tg_tensor_new(TG_I64, 1, (const int64_t[]){0});
+        }
+        tg_tensor *r;
+        switch (in->op % OP_COUNT) {
+        case OP_GATHER:
+            r = tg_gather(tp, a, ax, ix);
+            break;
+        case OP_SCATTER_ADD:
+            r = tg_scatter_add(tp, a, ax, ix, b);
+            break;
+        case OP_INDEX_SELECT:
+            r = tg_index_select(tp, a, ax, ix);
+            break;
+        case OP_EMBEDDING:
+            r = tg_embedding(tp, a, ix, (int64_t)(p[6] % 4) - 1);
+            /* the padding row: no gradient although the output reads it */
+            if (p[6] % 4) pg->risky = true;
+            break;
+        default:
+            pg->risky = true; /* a constant */
+            r = tg_one_hot(tp, ix, p[6] % 5, pg->dt);
+            break;
+        }
+        tg_tensor_free(ix);
+        return r;
+    }
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);

@@ -73,6 +73,11 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_GATHER, "gather")                                                                         \
+    X(OP_SCATTER_ADD, "scatter_add")                                                               \
+    X(OP_INDEX_SELECT, "index_select")                                                             \
+    X(OP_EMBEDDING, "embedding")                                                                   \
+    X(OP_ONE_HOT, "one_hot")
 
 #endif

@@ -1,0 +1,531 @@
+/* Indexing ops: gather (take_along_axis) and its adjoint scatter_add,
+ * index_select and its adjoint index_add (internal), embedding (an
+ * index_select of rows with a padding index), one_hot (a constant).
+ *
+ * An index tensor is data, not an input of the node: TG_I64, user-owned
+ * (tg_tape_check_inputs refuses it as an op input), never differentiated.
+ * Each op checks it (live, i64, shape) and copies it into the tape's arena
+ * when it records, then checks every position of the copy before it reads
+ * anything at one: an index out of range is an error naming the op, the
+ * value, its position in the index and the extent, never a read or write
+ * outside a tensor.  The backward rules read the copy, so the user may
+ * change or free the index after the op without changing the recorded
+ * graph.  Negative indices are refused (PyTorch's rule), not wrapped.
+ *
+ * Each op-built rule is the other op of its pair recorded with the same
+ * copy, so derivatives of any order follow: d gather = scatter_add into
+ * zeros, d scatter_add = (g, gather g); d index_select = index_add, d
+ * index_add = index_select. */
+#include "../core/internal.h"
+
+/* The recorded copy of an index tensor: its shape and values (data points
+ * into the tape's arena; NULL when it has no elements). */
+typedef struct idx_copy {
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    const int64_t *data;
+} idx_copy;
+
+/* The attributes of every node of this file.  skip: an index value whose
+ * rows an index_select or index_add leaves out (embedding's padding index;
+ * -1, which no checked index equals, for none); zero_skip: index_select
+ * writes zeros at those rows instead of copying them (the adjoint of
+ * index_add, which drops them). */
+typedef struct index_attr {
+    int axis;
+    bool zero_skip;
+    int64_t skip;
+    idx_copy ix;
+} index_attr;
+
+/* Extents from..to-1 multiplied: within TG_NUMEL_MAX for a tensor's
+ * shape; 0 should a tensor with no elements carry extents whose product is
+ * not (the kernels then do nothing). */
+static int64_t prod_range(const int64_t *shape, int from, int to)
+{
+    int64_t p;
+    return tg__extents_product(to - from, shape + from, TG_NUMEL_MAX, &p) ? p : 0;
+}
+
+/* ---- checking an index tensor ------------------------------------------------ */
+/* Non-NULL, live on tp (a user tensor, or one of tp's: those are never
+ * i64, so the dtype check refuses them) and i64. */
+static bool check_index(tg_tape *tp, const char *op, const tg_tensor *index)
+{
+    if (!index) {
+        tg_tape_fail(tp, TG_ERR_NULL, "%s: index is NULL", op);
+        return false;
+    }
+    if (!tg__tensor_live_on(index, tp) ||
+        (index->magic == TG_MAGIC_USER && tg__tensor_freed(index))) {
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "%s: index is not a live tensor of this tape (stale, of another tape, or "
+                     "freed)",
+                     op);
+        return false;
+    }
+    if (index->dtype != TG_I64) {
+        char d[TG_SHAPE_BUF + 8];
+        tg_tape_fail(tp, TG_ERR_DTYPE, "%s: index %s must be i64 (integer positions)", op,
+                     tg_tensor_describe(index, d, sizeof d));
+        return false;
+    }
+    return true;
+}
+
+/* The index copied into the tape's arena (false on out of memory). */
+static bool copy_index(tg_tape *tp, const tg_tensor *index, idx_copy *c)
+{
+    c->ndim = index->ndim;
+    memcpy(c->shape, index->shape, (size_t)index->ndim * sizeof *c->shape);
+    c->numel = index->numel;
+    c->data = NULL;
+    if (c->numel == 0) return true;
+    /* numel <= TG_NUMEL_MAX: the byte count does not overflow */
+    int64_t *d = tg__tape_scratch(tp, (size_t)c->numel * sizeof *d);
+    if (!d) return false;
+    memcpy(d, index->data, (size_t)c->numel * sizeof *d);
+    c->data = d;
+    return true;
+}
+
+/* Every value of c in [0, ext), else the error naming op, the value, its
+ * position (a multi-index of the index) and the extent; where says what
+ * the extent is ("along axis 1 of x (2,4)"). */
+static bool check_range(tg_tape *tp, const char *op, const idx_copy *c, int64_t ext,
+                        const char *where)
+{
+    for (int64_t k = 0; k < c->numel; k++) {
+        const int64_t v = c->data[k];
+        if (v >= 0 && v < ext) continue;
+        int64_t pos[TG_MAX_DIMS], r = k;
+        for (int d = c->ndim - 1; d >= 0; d--) {
+            pos[d] = r % c->shape[d];
+            r /= c->shape[d];
+        }
+        char p[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: index %lld at %s is out of range [0, %lld) %s%s", op,
+                     (long long)v, tg__dims_str(c->ndim, pos, p, sizeof p), (long long)ext, where,
+                     v < 0 ? " (negative indices do not wrap)" : "");
+        return false;
+    }
+    return true;
+}
+
+/* "along axis 1 of x (2,4)" into buf. */
+static const char *along(char *buf, size_t n, int axis, const char *name, const tg_tensor *x)
+{
+    char s[TG_SHAPE_BUF];
+    snprintf(buf, n, "along axis %d of %s %s", axis, name, tg__shape_str(x, s, sizeof s));
+    return buf;
+}
+
+/* ---- gather / scatter_add: positions along one axis ----------------------------
+ * The index has full's rank and extents at most full's off axis; element k
+ * of the index (row-major) addresses full at the index's multi-index with
+ * the axis coordinate replaced by the index's value.  part has the index's
+ * shape. */
+typedef enum { TAKE, TAKE_ADD, PUT_ADD } along_mode;
+
+static void along_axis(tg_tensor *full, int axis, const idx_copy *c, tg_tensor *part,
+                       along_mode mode)
+{
+    const int64_t n = c->numel;
+    /* an index with elements addresses one of full's, so full has some and
+     * its strides are at most its element count */
+    if (n == 0) return;
+    const int nd = full->ndim;
+    int64_t st[TG_MAX_DIMS], s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= full->shape[d];
+    }
+    const int64_t sa = st[axis];
+    TG_DISPATCH(full->dtype, T, {
+        T *f = full->data;
+        T *p = part->data;
+        int64_t at[TG_MAX_DIMS] = {0}, base = 0; /* base: the offset off axis */
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t off = base + c->data[k] * sa;
+            if (mode == TAKE)
+                p[k] = f[off];
+            else if (mode == TAKE_ADD)
+                p[k] += f[off];
+            else
+                f[off] += p[k];
+            for (int d = nd - 1; d >= 0; d--) {
+                if (d != axis) base += st[d];
+                if (++at[d] < c->shape[d]) break;
+                if (d != axis) base -= c->shape[d] * st[d];
+                at[d] = 0;
+            }
+        }
+    });
+}
+
+static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src);
+static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at);
+
+/* ---- gather: out[i] = x[i with i_axis = index[i]] ---------------------------
+ * d x = scatter_add(zeros of x's shape, axis, index, g). */
+static tg_status gather_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *z = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0.0);
+    gin[0] = z ? scatter_add_rec(tp, z, tg_node_saved(n), g) : NULL;
+    return TG_OK;
+}
+/* direct: g added at the gathered positions of d (zeroed first when fresh) */
+static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const index_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    if (!acc) memset(d->data, 0, (size_t)d->numel * tg_dtype_size(d->dtype));
+    along_axis(d, at->axis, &at->ix, (tg_tensor *)g, PUT_ADD);
+    return TG_OK;
+}
+static const tg_op k_gather = {"gather", 1, gather_backward, gather_direct, NULL};
+
+static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_gather.name, 1, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, at->ix.ndim, at->ix.shape);
+    if (!out) return NULL;
+    along_axis(x, at->axis, &at->ix, out, TAKE);
+    return tg__tape_record_checked(tp, &k_gather, 1, in, out, at, sizeof *at, 0, NULL);
+}
+
+/* The checks gather and scatter_add share: the axis, the index (live, i64,
+ * x's rank, extents at most x's off axis, values in range), then the copy
+ * into at. */
+static bool check_along(tg_tape *tp, const char *op, const tg_tensor *x, int axis,
+                        const tg_tensor *index, index_attr *at)
+{
+    *at = (index_attr){.skip = -1};
+    if (!tg__norm_axis(tp, op, x, axis, &at->axis)) return false;
+    if (!check_index(tp, op, index)) return false;
+    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+    if (index->ndim != x->ndim) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: index %s has %d axes, x %s has %d (they must match)",
+                     op, tg__shape_str(index, s, sizeof s), index->ndim,
+                     tg__shape_str(x, t, sizeof t), x->ndim);
+        return false;
+    }
+    for (int d = 0; d < x->ndim; d++)
+        if (d != at->axis && index->shape[d] > x->shape[d]) {
+            tg_tape_fail(tp, TG_ERR_SHAPE,
+                         "%s: index %s is larger than x %s on axis %d (index extents must be at "
+                         "most x's off axis %d)",
+                         op, tg__shape_str(index, s, sizeof s), tg__shape_str(x, t, sizeof t), d,
+                         at->axis);
+            return false;
+        }
+    if (!copy_index(tp, index, &at->ix)) return false;
+    char w[2 * TG_SHAPE_BUF];
+    return check_range(tp, op, &at->ix, x->shape[at->axis], along(w, sizeof w, at->axis, "x", x));
+}
+
+tg_tensor *tg_gather(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_gather.name, 1, in)) return NULL;
+    index_attr at;
+    if (!check_along(tp, k_gather.name, x, axis, index, &at)) return NULL;
+    return gather_rec(tp, x, &at);
+}
+
+/* ---- scatter_add: out = x, then out[i with i_axis = index[i]] += src[i] ----
+ * d x = g, d src = gather(g, axis, index). */
+static tg_status scatter_add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0)) gin[0] = g;
+    if (tg_node_needs_grad(n, 1)) gin[1] = gather_rec(tp, g, tg_node_saved(n));
+    return TG_OK;
+}
+/* direct: g itself for x; g at the index's positions for src (one slot at
+ * a time: x and src may be one value) */
+static tg_status scatter_add_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                    tg_grad_sink *k)
+{
+    const index_attr *at = tg_node_saved(n);
+    if (tg_node_needs_grad(n, 0) && tg_grad_sink_add(k, 0, g) != TG_OK) return tg_tape_status(tp);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 1, &acc);
+    if (!d) return tg_tape_status(tp);
+    along_axis((tg_tensor *)g, at->axis, &at->ix, d, acc ? TAKE_ADD : TAKE);
+    return TG_OK;
+}
+static const tg_op k_scatter_add = {"scatter_add", 2, scatter_add_backward, scatter_add_direct,
+                                    NULL};
+
+static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src)
+{
+    tg_tensor *in[2] = {x, src};
+    if (!tg_tape_check_inputs(tp, k_scatter_add.name, 2, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    if (x->numel) memcpy(out->data, x->data, (size_t)x->numel * tg_dtype_size(x->dtype));
+    along_axis(out, at->axis, &at->ix, src, PUT_ADD);
+    return tg__tape_record_checked(tp, &k_scatter_add, 2, in, out, at, sizeof *at, 0, NULL);
+}
+
+tg_tensor *tg_scatter_add(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index,
+                          tg_tensor *src)
+{
+    const char *op = k_scatter_add.name;
+    tg_tensor *in[2] = {x, src};
+    if (!tg_tape_check_inputs(tp, op, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, op, x, src)) return NULL;
+    index_attr at;
+    if (!check_along(tp, op, x, axis, index, &at)) return NULL;
+    if (!tg_tensor_same_shape(src, index)) {
+        char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: src %s and index %s differ (src must have index's shape)", op,
+                     tg__shape_str(src, s, sizeof s), tg__shape_str(index, t, sizeof t));
+        return NULL;
+    }
+    return scatter_add_rec(tp, x, &at, src);
+}
+
+/* ---- index_select / index_add: whole slices along one axis --------------------
+ * full (outer, ext, inner) and part (outer, m, inner), m the index's
+ * element count: part's slice j is full's slice index[j]. */
+typedef enum { SEL, SEL_ADD, ADD_INTO } sel_mode;
+
+/* SEL: part = the selected slices; SEL_ADD: part += them; ADD_INTO: full
+ * += part's slices at their positions.  Slices at index value at->skip are
+ * left out of ADD_INTO always; of SEL and SEL_ADD when at->zero_skip (SEL
+ * then writes zeros there). */
+static void select_slices(tg_tensor *full, const index_attr *at, tg_tensor *part, sel_mode mode)
+{
+    if (part->numel == 0) return;
+    const int ax = at->axis;
+    const int64_t outer = prod_range(full->shape, 0, ax), ext = full->shape[ax],
+                  inner = prod_range(full->shape, ax + 1, full->ndim), m = at->ix.numel;
+    const int64_t *idx = at->ix.data;
+    TG_DISPATCH(full->dtype, T, {
+        T *f = full->data;
+        T *p = part->data;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t j = 0; j < m; j++) {
+                T *restrict fr = f + (o * ext + idx[j]) * inner;
+                T *restrict pr = p + (o * m + j) * inner;
+                if (idx[j] == at->skip && (mode == ADD_INTO || at->zero_skip)) {
+                    if (mode == SEL)
+                        for (int64_t i = 0; i < inner; i++) pr[i] = 0;
+                    continue;
+                }
+                if (mode == SEL)
+                    for (int64_t i = 0; i < inner; i++) pr[i] = fr[i];
+                else if (mode == SEL_ADD)
+                    for (int64_t i = 0; i < inner; i++) pr[i] += fr[i];
+                else
+                    for (int64_t i = 0; i < inner; i++) fr[i] += pr[i];
+            }
+    });
+}
+
+static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like,
+                                const index_attr *at);
+static tg_tensor *select_rec(tg_tape *tp, const tg_op *op, tg_tensor *x, const index_attr *at,
+                             int ndim, const int64_t *shape);
+
+/* index_select and embedding: d x = index_add(g, x's shape, axis, index),
+ * the skipped slices (embedding's padding row) getting none. */
+static tg_status select_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    gin[0] = index_add_rec(tp, g, tg_node_input(n, 0), tg_node_saved(n));
+    return TG_OK;
+}
+/* direct: g's slices added into d (zeroed first when fresh) */
+static tg_status select_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    if (!acc) memset(d->data, 0, (size_t)d->numel * tg_dtype_size(d->dtype));
+    select_slices(d, tg_node_saved(n), (tg_tensor *)g, ADD_INTO);
+    return TG_OK;
+}
+static const tg_op k_index_select = {"index_select", 1, select_backward, select_direct, NULL};
+/* The same node under the name the user called. */
+static const tg_op k_embedding = {"embedding", 1, select_backward, select_direct, NULL};
+
+/* ---- index_add (internal): zeros of like's shape with g's slices added at
+ * the index's positions; d g = index_select(g, ...) with zeros at the
+ * skipped slices, reshaped as g. */
+static tg_status index_add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    index_attr at = *(const index_attr *)tg_node_saved(n);
+    at.zero_skip = true;
+    const tg_tensor *src = tg_node_input(n, 0);
+    gin[0] = select_rec(tp, &k_index_select, g, &at, src->ndim, src->shape);
+    return TG_OK;
+}
+/* direct: the selected slices of g stored (added) into d, zeros (nothing)
+ * at the skipped ones */
+static tg_status index_add_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
+                                  tg_grad_sink *k)
+{
+    index_attr at = *(const index_attr *)tg_node_saved(n);
+    at.zero_skip = true;
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    select_slices((tg_tensor *)g, &at, d, acc ? SEL_ADD : SEL);
+    return TG_OK;
+}
+static const tg_op k_index_add = {"index_add", 1, index_add_backward, index_add_direct, NULL};
+
+static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like,
+                                const index_attr *at)
+{
+    tg_tensor *in[1] = {g};
+    if (!tg_tape_check_inputs(tp, k_index_add.name, 1, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, g->dtype, like->ndim, like->shape);
+    if (!out) return NULL;
+    if (out->numel) memset(out->data, 0, (size_t)out->numel * tg_dtype_size(out->dtype));
+    select_slices(out, at, g, ADD_INTO);
+    return tg__tape_record_checked(tp, &k_index_add, 1, in, out, at, sizeof *at, 0, NULL);
+}
+
+/* The selection of x's slices as a tensor of (ndim, shape), which holds
+ * outer * m * inner elements. */
+static tg_tensor *select_rec(tg_tape *tp, const tg_op *op, tg_tensor *x, const index_attr *at,
+                             int ndim, const int64_t *shape)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
+    if (!out) return NULL;
+    select_slices(x, at, out, SEL);
+    return tg__tape_record_checked(tp, op, 1, in, out, at, sizeof *at, 0, NULL);
+}
+
+tg_tensor *tg_index_select(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *index)
+{
+    const char *op = k_index_select.name;
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
+    index_attr at = {.skip = -1};
+    if (!tg__norm_axis(tp, op, x, axis, &at.axis)) return NULL;
+    if (!check_index(tp, op, index)) return NULL;
+    char s[TG_SHAPE_BUF];
+    if (index->ndim != 1) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: index %s must be 1-d", op,
+                     tg__shape_str(index, s, sizeof s));
+        return NULL;
+    }
+    if (!copy_index(tp, index, &at.ix)) return NULL;
+    char w[2 * TG_SHAPE_BUF];
+    if (!check_range(tp, op, &at.ix, x->shape[at.axis], along(w, sizeof w, at.axis, "x", x)))
+        return NULL;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+    shape[at.axis] = at.ix.numel; /* tg_tape_alloc refuses a result too large */
+    return select_rec(tp, &k_index_select, x, &at, x->ndim, shape);
+}
+
+/* ---- embedding: out[i..., :] = weight[index[i...], :] -----------------------
+ * An index_select of weight's rows shaped index.shape + (D).  The padding
+ * row is read as it is, but gets no gradient (PyTorch): the node's
+ * rules leave its slices out, so its first derivative is the constant 0. */
+tg_tensor *tg_embedding(tg_tape *tp, tg_tensor *weight, const tg_tensor *index, int64_t padding_idx)
+{
+    const char *op = k_embedding.name;
+    tg_tensor *in[1] = {weight};
+    if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
+    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+    if (weight->ndim != 2) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: weight %s must be 2-d (V,D)", op,
+                     tg__shape_str(weight, s, sizeof s));
+        return NULL;
+    }
+    const int64_t v = weight->shape[0];
+    if (padding_idx >= v) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: padding_idx %lld is out of range [0, %lld) for weight %s (negative: "
+                     "none)",
+                     op, (long long)padding_idx, (long long)v, tg__shape_str(weight, s, sizeof s));
+        return NULL;
+    }
+    if (!check_index(tp, op, index)) return NULL;
+    if (index->ndim >= TG_MAX_DIMS) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: index %s has %d axes; the output would have %d (at most %d)", op,
+                     tg__shape_str(index, t, sizeof t), index->ndim, index->ndim + 1, TG_MAX_DIMS);
+        return NULL;
+    }
+    index_attr at = {.axis = 0, .skip = padding_idx < 0 ? -1 : padding_idx};
+    if (!copy_index(tp, index, &at.ix)) return NULL;
+    char w[2 * TG_SHAPE_BUF];
+    snprintf(w, sizeof w, "for weight %s", tg__shape_str(weight, s, sizeof s));
+    if (!check_range(tp, op, &at.ix, v, w)) return NULL;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, index->shape, (size_t)index->ndim * sizeof *shape);
+    shape[index->ndim] = weight->shape[1]; /* tg_tape_alloc refuses a result too large */
+    return select_rec(tp, &k_embedding, weight, &at, index->ndim + 1, shape);
+}
+
+/* ---- one_hot: a constant, 1 at [i..., index[i...]] -------------------------- */
+tg_tensor *tg_one_hot(tg_tape *tp, const tg_tensor *index, int64_t num_classes, tg_dtype dt)
+{
+    const char *op = "one_hot";
+    /* no tensor input, no node: the tape's checks here (not
+     * tg_tape_check_inputs, which would name this op in a later
+     * tg_tape_alloc of the user's) */
+    if (!tp) {
+        tg__set_last(TG_ERR_NULL, "%s: tape is NULL", op);
+        return NULL;
+    }
+    if (!tg__tape_ok(tp)) return NULL;
+    if (dt != TG_F32 && dt != TG_F64) {
+        tg_tape_fail(tp, TG_ERR_DTYPE, "%s: dtype %s: the output is f32 or f64", op,
+                     tg_dtype_name(dt));
+        return NULL;
+    }
+    if (num_classes < 0) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: num_classes %lld must be >= 0", op,
+                     (long long)num_classes);
+        return NULL;
+    }
+    if (!check_index(tp, op, index)) return NULL;
+    char s[TG_SHAPE_BUF];
+    if (index->ndim >= TG_MAX_DIMS) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: index %s has %d axes; the output would have %d (at most %d)", op,
+                     tg__shape_str(index, s, sizeof s), index->ndim, index->ndim + 1, TG_MAX_DIMS);
+        return NULL;
+    }
+    int64_t shape[TG_MAX_DIMS], n;
+    memcpy(shape, index->shape, (size_t)index->ndim * sizeof *shape);
+    shape[index->ndim] = num_classes;
+    if (!tg__extents_product(index->ndim + 1, shape, TG_NUMEL_MAX, &n)) {
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: index %s with %lld classes: the result has more than %lld elements", op,
+                     tg__shape_str(index, s, sizeof s), (long long)num_classes,
+                     (long long)TG_NUMEL_MAX);
+        return NULL;
+    }
+    /* read in place: nothing is kept past this call */
+    idx_copy cs = {.ndim = index->ndim, .numel = index->numel, .data = index->data};
+    memcpy(cs.shape, index->shape, (size_t)index->ndim * sizeof *cs.shape);
+    char w[48];
+    snprintf(w, sizeof w, "(num_classes %lld)", (long long)num_classes);
+    if (!check_range(tp, op, &cs, num_classes, w)) return NULL;
+    tg_tensor *out = tg__const_full(tp, dt, index->ndim + 1, shape, 0.0);
+    if (!out) return NULL;
+    for (int64_t k = 0; k < cs.numel; k++) tg_tensor_set_flat(out, k * num_classes + cs.data[k], 1);
+    return out;
+}
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_index[] = {&k_gather,    &k_scatter_add, &k_index_select,
+                                      &k_embedding, &k_index_add,   NULL};
