@@ -73,6 +73,9 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_LAYER_NORM, "layer_norm")                                                                 \
+    X(OP_BATCH_NORM, "batch_norm")                                                                 \
+    X(OP_GROUP_NORM, "group_norm")
 
 #endif
