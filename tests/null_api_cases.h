@@ -462,6 +462,37 @@ CASE(tg_log_softmax, tp, , NTAPE, TG_ERR_NULL, "log_softmax: tape is NULL",
      !tg_log_softmax(NULL, A, 1))
 CASE(tg_log_softmax, x, , TAPE, TG_ERR_NULL, "log_softmax: input 0 is NULL [node 0]",
      !tg_log_softmax(TP, NULL, 1))
+/* normalisation: A (2,3), BIAS (3) as weight, bias and running statistics */
+CASE(tg_layer_norm, tp, , NTAPE, TG_ERR_NULL, "layer_norm: tape is NULL",
+     !tg_layer_norm(NULL, A, 1, BIAS, BIAS, 1e-5))
+CASE(tg_layer_norm, x, , TAPE, TG_ERR_NULL, "layer_norm: input 0 is NULL [node 0]",
+     !tg_layer_norm(TP, NULL, 1, BIAS, BIAS, 1e-5))
+CASE(tg_layer_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(0, 0))
+CASE(tg_layer_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(0, 1))
+CASE(tg_batch_norm, tp, , NTAPE, TG_ERR_NULL, "batch_norm: tape is NULL",
+     !tg_batch_norm(NULL, A, BIAS, BIAS, NULL, NULL, true, 0.1, 1e-5))
+CASE(tg_batch_norm, x, , TAPE, TG_ERR_NULL, "batch_norm: input 0 is NULL [node 0]",
+     !tg_batch_norm(TP, NULL, BIAS, BIAS, NULL, NULL, true, 0.1, 1e-5))
+CASE(tg_batch_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(1, 0))
+CASE(tg_batch_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(1, 1))
+CASE(tg_batch_norm, running_mean, , TAPE, TG_ERR_NULL,
+     "batch_norm: running_mean is NULL (evaluation mode normalises with the running statistics) "
+     "[node 0]",
+     !tg_batch_norm(TP, A, NULL, NULL, NULL, F.bn_rv, false, 0.1, 1e-5))
+CASE(tg_batch_norm, running_mean, training, DOC, TG_OK, "training: no running mean kept",
+     d_bn_no_running(0))
+CASE(tg_batch_norm, running_var, , TAPE, TG_ERR_NULL,
+     "batch_norm: running_var is NULL (evaluation mode normalises with the running statistics) "
+     "[node 0]",
+     !tg_batch_norm(TP, A, NULL, NULL, BIAS, NULL, false, 0.1, 1e-5))
+CASE(tg_batch_norm, running_var, training, DOC, TG_OK, "training: no running variance kept",
+     d_bn_no_running(1))
+CASE(tg_group_norm, tp, , NTAPE, TG_ERR_NULL, "group_norm: tape is NULL",
+     !tg_group_norm(NULL, A, 3, BIAS, BIAS, 1e-5))
+CASE(tg_group_norm, x, , TAPE, TG_ERR_NULL, "group_norm: input 0 is NULL [node 0]",
+     !tg_group_norm(TP, NULL, 3, BIAS, BIAS, 1e-5))
+CASE(tg_group_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(2, 0))
+CASE(tg_group_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(2, 1))
 CASE(tg_bce, tp, , NTAPE, TG_ERR_NULL, "bce: tape is NULL", !tg_bce(NULL, A, B, TG_REDUCE_SUM))
 CASE(tg_bce, p, , TAPE, TG_ERR_NULL, "bce: input 0 is NULL [node 0]",
      !tg_bce(TP, NULL, B, TG_REDUCE_SUM))

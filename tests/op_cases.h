@@ -118,6 +118,8 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
 #define OC_AVGPOOL  tg_avg_pool2d(tp, x, 3, 3, 1, 1, 1, 1)
 #define OC_X4x16    tg_reshape(tp, x, 2, OC_S(4, 16))
 #define OC_BATCH444 tg_reshape(tp, x, 3, OC_S(4, 4, 4))
+/* n elements of t (64 elements) from flat index at: a (n) vector */
+#define OC_CUT(t, at, n) tg_slice(tp, tg_reshape(tp, t, 1, OC_S(64)), 0, at, (at) + (n), 1)
 
 /* clang-format off */
 #define OP_CASES(X)                                                                                \
@@ -213,6 +215,24 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(softmax, softmax_axis_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, 1))          \
     X(log_softmax, log_softmax_axis_0, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                        \
       tg_log_softmax(tp, x, 0))                                                                    \
+    /* ---- normalisation (src/ops/norm.c): no scalar rule, a one-element set ---- */           \
+    /* ---- normalises to 0 (the output is the bias); weights cut from x or K->c ---- */          \
+    X(layer_norm, layer_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_layer_norm(tp, x, 1, OC_CUT(x, 3, 4), OC_CUT(x, 20, 4), 1e-5))                            \
+    X(layer_norm, layer_norm_2_axes, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                          \
+      tg_layer_norm(tp, x, 2, NULL, NULL, 1e-5))                                                   \
+    /* x in all three slots of one node: x (64), weight x, bias x */                              \
+    X(layer_norm, layer_norm_x_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      oc_layer_norm_self(tp, tg_reshape(tp, x, 1, OC_S(64))))                                      \
+    X(batch_norm, batch_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_batch_norm(tp, x, OC_CUT(x, 3, 2), OC_CUT(x, 9, 2), NULL, NULL, true, 0.1, 1e-5))         \
+    X(batch_norm, batch_norm_eval, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      tg_batch_norm(tp, x, OC_CUT(x, 3, 2), NULL, OC_CUT(K->c, 0, 2), OC_CUT(K->c, 5, 2), false,   \
+                    0.1, 1e-5))                                                                    \
+    X(group_norm, group_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_group_norm(tp, x, 1, OC_CUT(x, 7, 2), OC_CUT(x, 11, 2), 1e-5))                            \
+    X(group_norm, group_norm_2, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                               \
+      tg_group_norm(tp, tg_reshape(tp, x, 3, OC_S(2, 4, 8)), 2, NULL, OC_CUT(x, 30, 4), 1e-5))     \
     /* ---- reductions (src/ops/reduce.c) ---- */                                                 \
     X(sum, sum_all, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum_all(tp, x))                                \
     X(sum, sum_axes_1_3, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum(tp, x, 2, (const int[]){1, 3}, false))\
@@ -305,6 +325,13 @@ static inline double oc_sigmoid(double v)
 {
     /* never exp of a large positive number */
     return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
+}
+
+/* layer_norm of v (64) with v as its weight and its bias: one value in
+ * three slots. */
+static inline tg_tensor *oc_layer_norm_self(tg_tape *tp, tg_tensor *v)
+{
+    return tg_layer_norm(tp, v, 1, v, v, 1e-5);
 }
 
 /* Calls that use one value twice (one tensor in two slots, as the cases

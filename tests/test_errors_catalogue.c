@@ -733,6 +733,64 @@ static tg_status r_softmax_empty(fixture *f)
 {
     OP(tg_softmax(T, f->e0, 0));
 }
+/* normalisation: x a23 (2,3), 3 channels */
+static tg_status r_norm_naxes(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 0, NULL, NULL, 1e-5));
+}
+static tg_status r_norm_ln_shape(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 1, f->b4, NULL, 1e-5));
+}
+static tg_status r_norm_eps(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 1, NULL, NULL, -1));
+}
+static tg_status r_norm_rank(fixture *f)
+{
+    OP(tg_batch_norm(T, f->b4, NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
+}
+static tg_status r_norm_channels(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, f->b4, NULL, NULL, NULL, true, 0.1, 1e-5));
+}
+static tg_status r_norm_groups(fixture *f)
+{
+    OP(tg_group_norm(T, f->a23, 2, NULL, NULL, 1e-5));
+}
+static tg_status r_bn_running_null(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, NULL, NULL, false, 0.1, 1e-5));
+}
+static tg_status r_bn_running_live(fixture *f)
+{
+    tg_tensor *m = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *v = tg_exp(f->other, m);
+    ck_assert_ptr_null(tg_batch_norm(T, f->a23, NULL, NULL, m, v, false, 0.1, 1e-5));
+    tg_tensor_free(m);
+    return tg_tape_status(T);
+}
+static tg_status r_bn_running_tape(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, tg_tape_alloc(T, TG_F64, 1, TT_SHAPE(3)), NULL, true,
+                     0.1, 1e-5));
+}
+static tg_status r_bn_running_alias(fixture *f)
+{
+    tg_tensor *m = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(3));
+    ck_assert_ptr_null(tg_batch_norm(T, f->a23, NULL, NULL, m, m, true, 0.1, 1e-5));
+    tg_tensor_free(m);
+    return tg_tape_status(T);
+}
+static tg_status r_bn_momentum(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, NULL, NULL, true, 2, 1e-5));
+}
+static tg_status r_bn_one_value(fixture *f)
+{
+    OP(tg_batch_norm(T, tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(1, 3)), NULL, NULL, NULL, NULL, true,
+                     0.1, 1e-5));
+}
 static tg_status r_loss_shape(fixture *f)
 {
     OP(tg_mse(T, f->a23, f->c21));
@@ -1747,6 +1805,31 @@ static row k_rows[] = {
     R(mm_size, "matmul", TG_ERR_SHAPE, ON_TAPE,
       "tg_matmul with a result of more than TG_NUMEL_MAX elements"),
     R(softmax_empty, "softmax", TG_ERR_EMPTY, ON_TAPE, "softmax along an axis of extent 0"),
+    R(norm_naxes, "normalisation", TG_ERR_AXIS, ON_TAPE,
+      "tg_layer_norm with naxes outside 1 to x's rank"),
+    R(norm_ln_shape, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_layer_norm with a weight or bias not of the normalised extents"),
+    R(norm_eps, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "a normalisation with eps negative, infinite or NaN"),
+    R(norm_rank, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm or tg_group_norm of an input with fewer than 2 axes"),
+    R(norm_channels, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm or tg_group_norm with a weight, bias or running statistic not (C)"),
+    R(norm_groups, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_group_norm with groups < 1 or not dividing C"),
+    R(bn_running_null, "normalisation", TG_ERR_NULL, ON_TAPE,
+      "tg_batch_norm in evaluation mode without running_mean or running_var"),
+    R(bn_running_live, "normalisation", TG_ERR_TAPE, ON_TAPE,
+      "tg_batch_norm with a running statistic of another tape, stale or freed"),
+    R(bn_running_tape, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with a running statistic that is a tape tensor"),
+    R(bn_running_alias, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with a running statistic that is also the weight, the "
+      "bias or the other statistic"),
+    R(bn_momentum, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with momentum outside [0, 1]"),
+    R(bn_one_value, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm in training mode with one value per channel (N * spatial = 1)"),
     R(loss_shape, "losses", TG_ERR_SHAPE, ON_TAPE,
       "a loss whose prediction and target differ in shape"),
     R(loss_red, "losses", TG_ERR_ARG, ON_TAPE, "a loss with an unknown reduction"),
@@ -2086,6 +2169,27 @@ static const message k_messages[] = {
     {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
                 "576460752303423487 elements [node 0]"},
     {"softmax_empty", "softmax: axis 0 of f64[0,3] has extent 0 [node 0]"},
+    {"norm_naxes", "layer_norm: naxes 0 must be between 1 and the rank 2 of input (2,3) [node 0]"},
+    {"norm_ln_shape", "layer_norm: weight (4) must have the shape (3), the normalised extents of "
+                      "input (2,3) [node 0]"},
+    {"norm_eps", "layer_norm: eps -1 must be finite and >= 0 [node 0]"},
+    {"norm_rank", "batch_norm: input (4) must have at least 2 axes (N,C,...) [node 0]"},
+    {"norm_channels", "batch_norm: weight (4) must have the shape (3), one per channel of input "
+                      "(2,3) [node 0]"},
+    {"norm_groups",
+     "group_norm: groups 2 must be >= 1 and divide the 3 channels of input (2,3) [node 0]"},
+    {"bn_running_null", "batch_norm: running_mean is NULL (evaluation mode normalises with the "
+                        "running statistics) [node 0]"},
+    {"bn_running_live", "batch_norm: running_var is not a live tensor of this tape (stale, of "
+                        "another tape, or freed) [node 0]"},
+    {"bn_running_tape", "batch_norm: running_mean f64[3] is a tensor of the tape: training mode "
+                        "updates it in place, so it must be a user tensor [node 0]"},
+    {"bn_running_alias", "batch_norm: running_var is also running_mean: training mode updates the "
+                         "running statistics in place, so each must be a tensor of its own [node "
+                         "0]"},
+    {"bn_momentum", "batch_norm: momentum 2 must be in [0, 1] [node 0]"},
+    {"bn_one_value", "batch_norm: input (1,3) has 1 value per channel: training mode needs more "
+                     "than 1 [node 0]"},
     {"loss_shape", "mse: y (2,3) and t (2,1) differ (targets are not broadcast) [node 0]"},
     {"loss_red", "bce_logits: unknown reduction 5 (use TG_REDUCE_SUM or TG_REDUCE_MEAN) [node 0]"},
     {"loss_empty", "mse: mean over no elements (y (0,3) is empty) [node 0]"},

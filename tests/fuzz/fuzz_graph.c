@@ -407,6 +407,23 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                              sgn_small(p[4]), sgn_small(p[5]), sgn_small(p[6]));
     case OP_FLATTEN:
         return tg_flatten(tp, a);
+    /* normalisation with a large eps: no set is near a zero variance, where
+     * the gradient is too steep for a finite difference */
+    case OP_LAYER_NORM:
+        return tg_layer_norm(tp, a, sgn_small(p[1]), (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             0.1);
+    case OP_GROUP_NORM:
+        return tg_group_norm(tp, a, sgn_small(p[1]), (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             0.1);
+    case OP_BATCH_NORM: {
+        /* training without running statistics (the harness checks that its
+         * inputs are never written), or evaluation with b and c as the
+         * running mean and variance (a variance near -eps is a singularity) */
+        const bool training = !(p[2] & 4);
+        if (!training && readable(e, c) && min_val(c) < 0.25) pg->risky = true;
+        return tg_batch_norm(tp, a, (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             training ? NULL : b, training ? NULL : c, training, 0.1, 0.1);
+    }
     /* extreme parameters: these exercise validation and the error paths;
      * a graph they leave valid (huge strides or steps that still fit) is
      * not a finite-difference check (windows of 2^31 scale by 2^-62) */

@@ -78,6 +78,9 @@
     X(OP_SCATTER_ADD, "scatter_add")                                                               \
     X(OP_INDEX_SELECT, "index_select")                                                             \
     X(OP_EMBEDDING, "embedding")                                                                   \
-    X(OP_ONE_HOT, "one_hot")
+    X(OP_ONE_HOT, "one_hot")                                                                       \
+    X(OP_LAYER_NORM, "layer_norm")                                                                 \
+    X(OP_BATCH_NORM, "batch_norm")                                                                 \
+    X(OP_GROUP_NORM, "group_norm")
 
 #endif
