@@ -73,6 +73,16 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_WHERE, "where")                                                                           \
+    X(OP_MASKED_FILL, "masked_fill")                                                               \
+    X(OP_CLAMP, "clamp")                                                                           \
+    X(OP_CLAMP_TENSOR, "clamp_tensor")                                                             \
+    X(OP_EQ, "eq")                                                                                 \
+    X(OP_NE, "ne")                                                                                 \
+    X(OP_LT, "lt")                                                                                 \
+    X(OP_LE, "le")                                                                                 \
+    X(OP_GT, "gt")                                                                                 \
+    X(OP_GE, "ge")
 
 #endif
