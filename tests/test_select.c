@@ -2,7 +2,9 @@
  * clamp_tensor and the comparisons, their values by hand, their gradients
  * by hand at the bounds and ties (the conventions of docs/api.md), f64
  * gradchecks over broadcasting shapes, f32 against f64, zero-size inputs
- * and every error. */
+ * and every error; then attention masking: softmax, log-softmax and both
+ * cross-entropies of logits masked with -inf (masked_fill), against the
+ * softmax over the unmasked entries only. */
 #include "common.h"
 
 #include <tapegrad/check_asserts.h>
@@ -425,6 +427,336 @@ START_TEST(test_clamp_tensor_gradcheck)
 }
 END_TEST
 
+/* ---- attention masking: -inf logits ---------------------------------------------- */
+/* Logits (3,5) and a mask (3,5) with 1 = masked: every row keeps at least
+ * one entry (the fully masked row is test_fully_masked_row). */
+static const double k_logits[15] = {0.3, -1.2, 2.0,  0.7, -0.4, 1.1,  0.2, -0.3,
+                                    0.9, 1.6,  -0.8, 0.5, 0.1,  -1.5, 0.6};
+static const double k_mask[15] = {0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0};
+
+/* softmax of row r over its unmasked entries, by hand (0 where masked) */
+static double ref_prob(int r, int c)
+{
+    if (k_mask[5 * r + c] != 0) return 0;
+    double s = 0;
+    for (int j = 0; j < 5; j++)
+        if (k_mask[5 * r + j] == 0) s += exp(k_logits[5 * r + j]);
+    return exp(k_logits[5 * r + c]) / s;
+}
+
+START_TEST(test_masked_softmax_values)
+{
+    const tg_dtype dts[2] = {TG_F64, TG_F32};
+    for (int d = 0; d < 2; d++) {
+        const double tol = d ? 1e-6 : 1e-14;
+        tg_tensor *x = tt_from(dts[d], 2, TT_SHAPE(3, 5), k_logits);
+        tg_tensor *m = tt_from(dts[d], 2, TT_SHAPE(3, 5), k_mask);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *z = tg_masked_fill(tp, x, m, -INFINITY);
+        tg_tensor *p = tg_softmax(tp, z, -1), *lp = tg_log_softmax(tp, z, 1);
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 5; c++) {
+                const double q = ref_prob(r, c);
+                ck_assert_double_eq_tol(flat(p, 5 * r + c), q, tol);
+                if (q == 0) {
+                    ck_assert_double_eq(flat(p, 5 * r + c), 0);
+                    ck_assert(isinf(flat(lp, 5 * r + c)) && flat(lp, 5 * r + c) < 0);
+                } else {
+                    ck_assert_double_eq_tol(flat(lp, 5 * r + c), log(q), tol);
+                }
+            }
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+        tg_tensor_free(m);
+    }
+}
+END_TEST
+
+/* The four uses of masked logits z = masked_fill(x, mask, -inf), each made
+ * into a finite scalar: which = 0 softmax, 1 log-softmax (summed over the
+ * unmasked entries only: the masked ones are -inf), 2 the cross-entropy
+ * with dense targets (0 on the masked classes), 3 with class indices. */
+typedef struct mask_ctx {
+    int which;
+    tg_tensor *mask, *w, *targets, *labels;
+} mask_ctx;
+
+static tg_tensor *fn_masked(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const mask_ctx *c = ctx;
+    tg_tensor *z = tg_masked_fill(tp, in[0], c->mask, -INFINITY);
+    switch (c->which) {
+    case 0:
+        return tg_sum_all(tp, tg_mul(tp, tg_softmax(tp, z, -1), c->w));
+    case 1:
+        return tg_sum_all(
+            tp, tg_masked_fill(tp, tg_mul(tp, tg_log_softmax(tp, z, -1), c->w), c->mask, 0.0));
+    case 2:
+        return tg_softmax_cross_entropy(tp, z, c->targets, TG_REDUCE_MEAN);
+    default:
+        return tg_softmax_cross_entropy_index(tp, z, c->labels, TG_REDUCE_SUM);
+    }
+}
+
+static void mask_ctx_init(mask_ctx *c, tg_dtype dt)
+{
+    c->mask = tt_from(dt, 2, TT_SHAPE(3, 5), k_mask);
+    c->w = tt_rand(dt, 2, TT_SHAPE(3, 5), 111, -1, 1);
+    /* targets: a distribution over each row's unmasked classes */
+    c->targets = tg_tensor_zeros(dt, 2, TT_SHAPE(3, 5));
+    for (int r = 0; r < 3; r++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++) s += k_mask[5 * r + j] == 0 ? 1.0 + j : 0;
+        for (int j = 0; j < 5; j++)
+            tg_tensor_set_flat(c->targets, 5 * r + j, k_mask[5 * r + j] == 0 ? (1.0 + j) / s : 0);
+    }
+    c->labels = tg_tensor_from(TG_I64, 1, TT_SHAPE(3), (const int64_t[]){2, 3, 4});
+}
+
+static void mask_ctx_free(mask_ctx *c)
+{
+    tg_tensor *all[] = {c->mask, c->w, c->targets, c->labels};
+    for (int i = 0; i < 4; i++) tg_tensor_free(all[i]);
+}
+
+/* The losses' values against the closed form over the unmasked classes,
+ * and their gradients: finite, 0 at the masked logits (the -inf themselves
+ * too, taken as the leaf), softmax - t elsewhere; by both rules. */
+START_TEST(test_masked_cross_entropy)
+{
+    const tg_dtype dts[2] = {TG_F64, TG_F32};
+    for (int d = 0; d < 2; d++) {
+        const double tol = d ? 1e-6 : 1e-13;
+        mask_ctx c;
+        mask_ctx_init(&c, dts[d]);
+        double want2 = 0, want3 = 0;
+        for (int r = 0; r < 3; r++) {
+            for (int j = 0; j < 5; j++) {
+                const double q = ref_prob(r, j), t = flat(c.targets, 5 * r + j);
+                if (t > 0) want2 -= t * log(q) / 3;
+            }
+            want3 -= log(ref_prob(r, (int)(2 + r)));
+        }
+        /* z itself a leaf holding -inf, and z made by masked_fill of x */
+        tg_tensor *x = tt_from(dts[d], 2, TT_SHAPE(3, 5), k_logits);
+        tg_tensor *z = tt_from(dts[d], 2, TT_SHAPE(3, 5), k_logits);
+        for (int i = 0; i < 15; i++)
+            if (k_mask[i] != 0) tg_tensor_set_flat(z, i, -INFINITY);
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor_set_requires_grad(z, true);
+        for (int which = 2; which < 4; which++)
+            for (int leaf = 0; leaf < 2; leaf++)
+                for (int direct = 0; direct < 2; direct++) {
+                    tg_tape *tp = tg_tape_new(NULL);
+                    c.which = which;
+                    tg_tensor *l;
+                    if (leaf)
+                        l = which == 2
+                                ? tg_softmax_cross_entropy(tp, z, c.targets, TG_REDUCE_MEAN)
+                                : tg_softmax_cross_entropy_index(tp, z, c.labels, TG_REDUCE_SUM);
+                    else
+                        l = fn_masked(tp, &x, &c);
+                    ck_assert_msg(l != NULL, "%s", tg_tape_error(tp));
+                    ck_assert_double_eq_tol(flat(l, 0), which == 2 ? want2 : want3, tol);
+                    tg_tensor *p = leaf ? z : x;
+                    tg_tensor *g;
+                    if (direct) {
+                        tg_tensor_zero_grad(p);
+                        ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+                        g = tg_tensor_grad(p);
+                    } else {
+                        g = tg_grad(tp, l, p, true);
+                    }
+                    ck_assert_ptr_nonnull(g);
+                    for (int r = 0; r < 3; r++)
+                        for (int j = 0; j < 5; j++) {
+                            const double t =
+                                which == 2 ? flat(c.targets, 5 * r + j) : (double)(j == 2 + r);
+                            const double v = flat(g, 5 * r + j);
+                            ck_assert_msg(isfinite(v), "which %d leaf %d direct %d: [%d,%d] = %g",
+                                          which, leaf, direct, r, j, v);
+                            if (k_mask[5 * r + j] != 0)
+                                ck_assert_double_eq(v, 0);
+                            else
+                                ck_assert_double_eq_tol(
+                                    v, (ref_prob(r, j) - t) / (which == 2 ? 3 : 1), tol);
+                        }
+                    tg_tape_free(tp);
+                }
+        tg_tensor_free(x);
+        tg_tensor_free(z);
+        mask_ctx_free(&c);
+    }
+}
+END_TEST
+
+/* f64 gradcheck (and gradgradcheck) of the four over the unmasked logits:
+ * the -inf are made inside the graph, so the perturbed x stays finite. */
+START_TEST(test_masked_gradcheck)
+{
+    mask_ctx c;
+    mask_ctx_init(&c, TG_F64);
+    tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(3, 5), k_logits);
+    tg_tensor_set_requires_grad(x, true);
+    for (c.which = 0; c.which < 4; c.which++) {
+        char what[48];
+        snprintf(what, sizeof what, "masked logits, use %d", c.which);
+        tt_gradcheck(what, fn_masked, &c, 1, &x);
+        tg_ck_assert_gradgradcheck(fn_masked, &c, 1, &x);
+    }
+    tg_tensor_free(x);
+    mask_ctx_free(&c);
+}
+END_TEST
+
+/* Second derivatives with z itself a leaf holding the -inf (no masked_fill
+ * in the graph): the Hessian-vector product of each use, by the op-built
+ * rules twice, is finite and 0 at the masked logits. */
+START_TEST(test_masked_leaf_second_order)
+{
+    mask_ctx c;
+    mask_ctx_init(&c, TG_F64);
+    tg_tensor *z = tt_from(TG_F64, 2, TT_SHAPE(3, 5), k_logits);
+    for (int i = 0; i < 15; i++)
+        if (k_mask[i] != 0) tg_tensor_set_flat(z, i, -INFINITY);
+    tg_tensor_set_requires_grad(z, true);
+    tg_tensor *v = tt_rand(TG_F64, 2, TT_SHAPE(3, 5), 112, -1, 1);
+    for (c.which = 0; c.which < 4; c.which++) {
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *l;
+        switch (c.which) {
+        case 0:
+            l = tg_sum_all(tp, tg_mul(tp, tg_softmax(tp, z, -1), c.w));
+            break;
+        case 1: /* log-softmax summed over the unmasked entries */
+            l = tg_sum_all(
+                tp, tg_masked_fill(tp, tg_mul(tp, tg_log_softmax(tp, z, -1), c.w), c.mask, 0.0));
+            break;
+        case 2:
+            l = tg_softmax_cross_entropy(tp, z, c.targets, TG_REDUCE_MEAN);
+            break;
+        default:
+            l = tg_softmax_cross_entropy_index(tp, z, c.labels, TG_REDUCE_SUM);
+        }
+        tg_tensor *g = tg_grad(tp, l, z, true);
+        tg_tensor *h = tg_grad(tp, tg_sum_all(tp, tg_mul(tp, g, v)), z, false);
+        ck_assert_msg(g && h, "use %d: %s", c.which, tg_tape_error(tp));
+        ck_assert_msg(isfinite(flat(l, 0)), "use %d: loss %g", c.which, flat(l, 0));
+        for (int i = 0; i < 15; i++) {
+            ck_assert_msg(isfinite(flat(g, i)) && isfinite(flat(h, i)),
+                          "use %d [%d]: gradient %g, hvp %g", c.which, i, flat(g, i), flat(h, i));
+            if (k_mask[i] != 0) {
+                ck_assert_double_eq(flat(g, i), 0);
+                ck_assert_double_eq(flat(h, i), 0);
+            }
+        }
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(z);
+    tg_tensor_free(v);
+    mask_ctx_free(&c);
+}
+END_TEST
+
+/* Causal self-attention, batched: scores q k^T / sqrt(3) (2,4,4), the
+ * future masked with -inf by a (4,4) mask broadcast over the batch,
+ * softmax, times v.  f64 gradcheck and gradgradcheck in q, k and v. */
+static tg_tensor *g_causal;
+static tg_tensor *fn_attention(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    tg_tensor *s = tg_mul_scalar(tp, tg_matmul_t(tp, in[0], in[1], false, true), 1 / sqrt(3.0));
+    tg_tensor *p = tg_softmax(tp, tg_masked_fill(tp, s, g_causal, -INFINITY), -1);
+    return tg_sum_all(tp, tg_mul(tp, tg_matmul(tp, p, in[2]), ctx));
+}
+
+START_TEST(test_masked_attention)
+{
+    g_causal = tg_tensor_zeros(TG_F64, 2, TT_SHAPE(4, 4));
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++) tg_tensor_set_flat(g_causal, 4 * i + j, 1);
+    tg_tensor *in[3];
+    for (int k = 0; k < 3; k++) in[k] = tt_param(3, TT_SHAPE(2, 4, 3), 120 + (uint64_t)k, -1, 1);
+    tg_tensor *w = tt_rand(TG_F64, 3, TT_SHAPE(2, 4, 3), 123, -1, 1);
+    /* the first query sees only the first key: its output row is v's first */
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *s = tg_matmul_t(tp, in[0], in[1], false, true);
+    tg_tensor *o =
+        tg_matmul(tp, tg_softmax(tp, tg_masked_fill(tp, s, g_causal, -INFINITY), -1), in[2]);
+    for (int b = 0; b < 2; b++)
+        for (int j = 0; j < 3; j++)
+            ck_assert_double_eq(flat(o, 12 * b + j), flat(in[2], 12 * b + j));
+    tg_tape_free(tp);
+    tt_gradcheck("causal attention", fn_attention, w, 3, in);
+    tg_ck_assert_gradgradcheck(fn_attention, w, 3, in);
+    for (int k = 0; k < 3; k++) tg_tensor_free(in[k]);
+    tg_tensor_free(w);
+    tg_tensor_free(g_causal);
+}
+END_TEST
+
+/* Masking along a middle axis of a wide tensor (x (2,5,70), softmax over
+ * axis 1: the kernel's blocks of columns), against the closed form. */
+START_TEST(test_masked_softmax_middle_axis)
+{
+    tg_tensor *x = tt_rand(TG_F64, 3, TT_SHAPE(2, 5, 70), 130, -3, 3);
+    tg_tensor *m = tt_rand(TG_F64, 3, TT_SHAPE(1, 5, 70), 131, 0, 1);
+    for (int64_t i = 0; i < 350; i++) tg_tensor_set_flat(m, i, flat(m, i) < 0.4);
+    for (int64_t c = 0; c < 70; c++) tg_tensor_set_flat(m, 70 * (c % 5) + c, 0); /* one kept */
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *p = tg_softmax(tp, tg_masked_fill(tp, x, m, -INFINITY), 1);
+    ck_assert_ptr_nonnull(p);
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 70; c++) {
+            double sum = 0;
+            for (int k = 0; k < 5; k++)
+                if (flat(m, 70 * k + c) == 0) sum += exp(flat(x, 350 * b + 70 * k + c));
+            for (int k = 0; k < 5; k++) {
+                const double want =
+                    flat(m, 70 * k + c) == 0 ? exp(flat(x, 350 * b + 70 * k + c)) / sum : 0;
+                ck_assert_double_eq_tol(flat(p, 350 * b + 70 * k + c), want, 1e-15);
+            }
+        }
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(m);
+}
+END_TEST
+
+/* A row masked entirely has no distribution: softmax gives NaN there (0/0)
+ * and log-softmax NaN (-inf + inf), as in PyTorch; the other rows are
+ * unaffected.  The cross-entropy of such a row is NaN, and the logits'
+ * gradient 0 there (masked), finite elsewhere. */
+START_TEST(test_fully_masked_row)
+{
+    tg_tensor *x = tt_from(TG_F64, 2, TT_SHAPE(2, 3), TT_VALUES(0.1, 0.2, 0.3, 1, 2, 3));
+    tg_tensor *m = tt_from(TG_F64, 2, TT_SHAPE(2, 1), TT_VALUES(1, 0));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *z = tg_masked_fill(tp, x, m, -INFINITY);
+    tg_tensor *p = tg_softmax(tp, z, -1), *lp = tg_log_softmax(tp, z, -1);
+    const double s = exp(1) + exp(2) + exp(3);
+    for (int j = 0; j < 3; j++) {
+        ck_assert(isnan(flat(p, j)));
+        ck_assert(isnan(flat(lp, j)));
+        ck_assert_double_eq_tol(flat(p, 3 + j), exp(1 + j) / s, 1e-15);
+    }
+    tg_tensor *labels = tg_tensor_from(TG_I64, 1, TT_SHAPE(2), (const int64_t[]){0, 2});
+    tg_tensor *l = tg_softmax_cross_entropy_index(tp, z, labels, TG_REDUCE_SUM);
+    ck_assert(isnan(flat(l, 0)));
+    /* x's gradient: the other row's is softmax - onehot, finite; the masked
+     * row's is 0 (masked_fill's rule selects, whatever arrives there) */
+    ck_assert_int_eq(tg_backward(tp, l), TG_OK);
+    for (int j = 0; j < 3; j++) {
+        ck_assert_double_eq(flat(tg_tensor_grad(x), j), 0);
+        ck_assert_double_eq_tol(flat(tg_tensor_grad(x), 3 + j), exp(1 + j) / s - (j == 2), 1e-15);
+    }
+    tg_tape_free(tp);
+    tg_tensor_free(labels);
+    tg_tensor_free(x);
+    tg_tensor_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("select");
@@ -442,5 +774,14 @@ int main(void)
     tcase_add_test(tc, test_clamp_tensor_values_and_gradients);
     tcase_add_test(tc, test_clamp_tensor_gradcheck);
     suite_add_tcase(s, tc);
+    TCase *mk = tcase_create("masking");
+    tcase_add_test(mk, test_masked_softmax_values);
+    tcase_add_test(mk, test_masked_cross_entropy);
+    tcase_add_test(mk, test_masked_gradcheck);
+    tcase_add_test(mk, test_masked_leaf_second_order);
+    tcase_add_test(mk, test_masked_attention);
+    tcase_add_test(mk, test_masked_softmax_middle_axis);
+    tcase_add_test(mk, test_fully_masked_row);
+    suite_add_tcase(s, mk);
     return tt_run(s);
 }
