@@ -287,6 +287,42 @@ BIN(pow, "pow")
 BIN(maximum, "maximum")
 BIN(minimum, "minimum")
 #undef BIN
+/* ---- ops.h: selection and comparison -------------------------------------- */
+#define CMP(op) BIN(op, #op)
+#define BIN(op, name)                                                                              \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
+    CASE(tg_##op, a, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \
+         !tg_##op(TP, NULL, B))                                                                    \
+    CASE(tg_##op, b, , TAPE, TG_ERR_NULL, name ": input 1 is NULL [node 0]", !tg_##op(TP, A, NULL))
+CMP(eq)
+CMP(ne)
+CMP(lt)
+CMP(le)
+CMP(gt)
+CMP(ge)
+#undef BIN
+#undef CMP
+CASE(tg_where, tp, , NTAPE, TG_ERR_NULL, "where: tape is NULL", !tg_where(NULL, A, A, B))
+CASE(tg_where, cond, , TAPE, TG_ERR_NULL, "where: input 0 is NULL [node 0]",
+     !tg_where(TP, NULL, A, B))
+CASE(tg_where, a, , TAPE, TG_ERR_NULL, "where: input 1 is NULL [node 0]", !tg_where(TP, A, NULL, B))
+CASE(tg_where, b, , TAPE, TG_ERR_NULL, "where: input 2 is NULL [node 0]", !tg_where(TP, A, A, NULL))
+CASE(tg_masked_fill, tp, , NTAPE, TG_ERR_NULL, "masked_fill: tape is NULL",
+     !tg_masked_fill(NULL, A, B, 0))
+CASE(tg_masked_fill, x, , TAPE, TG_ERR_NULL, "masked_fill: input 0 is NULL [node 0]",
+     !tg_masked_fill(TP, NULL, B, 0))
+CASE(tg_masked_fill, mask, , TAPE, TG_ERR_NULL, "masked_fill: input 1 is NULL [node 0]",
+     !tg_masked_fill(TP, A, NULL, 0))
+CASE(tg_clamp, tp, , NTAPE, TG_ERR_NULL, "clamp: tape is NULL", !tg_clamp(NULL, A, 0, 1))
+CASE(tg_clamp, x, , TAPE, TG_ERR_NULL, "clamp: input 0 is NULL [node 0]", !tg_clamp(TP, NULL, 0, 1))
+CASE(tg_clamp_tensor, tp, , NTAPE, TG_ERR_NULL, "clamp_tensor: tape is NULL",
+     !tg_clamp_tensor(NULL, A, A, A))
+CASE(tg_clamp_tensor, x, , TAPE, TG_ERR_NULL, "clamp_tensor: input 0 is NULL [node 0]",
+     !tg_clamp_tensor(TP, NULL, A, A))
+CASE(tg_clamp_tensor, lo, , DOC, TG_OK, "no lower bound",
+     tg_compare(tg_clamp_tensor(TP, A, NULL, A), A, 0, 0, NULL))
+CASE(tg_clamp_tensor, hi, , DOC, TG_OK, "no upper bound",
+     tg_compare(tg_clamp_tensor(TP, A, A, NULL), A, 0, 0, NULL))
 #define LOSS(op, name)                                                                             \
     CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
     CASE(tg_##op, y, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \

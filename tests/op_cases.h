@@ -120,6 +120,12 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
 #define OC_BATCH444 tg_reshape(tp, x, 3, OC_S(4, 4, 4))
 /* n elements of t (64 elements) from flat index at: a (n) vector */
 #define OC_CUT(t, at, n) tg_slice(tp, tg_reshape(tp, t, 1, OC_S(64)), 0, at, (at) + (n), 1)
+/* constant conditions for the select rows: K->c above its mean, (2,2,4,4),
+ * and K->c's mean over the last axis, (2,2,4,1) */
+#define OC_C_GT_MEAN tg_gt(tp, K->c, tg_mean_all(tp, K->c))
+#define OC_C_MEAN3   tg_mean(tp, K->c, 1, (const int[]){3}, true)
+/* x > 0, a mask of x's shape: masked_fill's scalar rows */
+#define OC_X_GT_0 tg_gt(tp, x, tg_mul_scalar(tp, x, 0.0))
 
 /* clang-format off */
 #define OP_CASES(X)                                                                                \
@@ -210,6 +216,55 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(minimum, minimum_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_minimum(tp, x, y))                  \
     X(minimum, minimum_a_wins, OC_SCALAR, 0, 0, -1.3, 0.7, 0, 0, tg_minimum(tp, x, y))             \
     X(minimum, minimum_tie, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0, tg_minimum(tp, x, y))                 \
+    /* ---- selection and comparison (src/ops/select.c): conditions from K->c ---- */              \
+    X(where, where, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_where(tp, OC_C_GT_MEAN, x, K->c))              \
+    X(where, where_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                         \
+      tg_where(tp, tg_gt(tp, OC_C_MEAN3, tg_mean_all(tp, K->c)), tg_sum_all(tp, x),                \
+               tg_sum(tp, x, 1, (const int[]){0}, true)))                                          \
+    X(where, where_alias, OC_ALIAS, 0, 0, 0, 0, 0, 0, tg_where(tp, OC_C_GT_MEAN, x, x))            \
+    X(where, where_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_where(tp, tg_gt(tp, x, y), x, y))       \
+    X(where, where_yx, OC_SCALAR, 0, 0, 0.7, 1.3, 0, 0, tg_where(tp, tg_gt(tp, x, y), x, y))       \
+    X(masked_fill, masked_fill, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                       \
+      tg_masked_fill(tp, x, OC_C_GT_MEAN, -2.5))                                                   \
+    X(masked_fill, masked_fill_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                             \
+      tg_masked_fill(tp, x, tg_gt(tp, OC_C_MEAN3, tg_mean_all(tp, K->c)), 0.5))                    \
+    X(masked_fill, masked_fill_kept, OC_SCALAR, 0, 0, 1.3, 0, 0, 0,                                \
+      tg_masked_fill(tp, x, OC_X_GT_0, -2.5))                                                      \
+    X(masked_fill, masked_fill_masked, OC_SCALAR, 0, 0, -0.7, 0, 0, 0,                             \
+      tg_masked_fill(tp, x, OC_X_GT_0, -INFINITY))                                                 \
+    X(clamp, clamp, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                        \
+    X(clamp, clamp_in, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                   \
+    X(clamp, clamp_below, OC_SCALAR, 0, 0, 0.2, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_above, OC_SCALAR, 0, 0, 1.7, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_at_lo, OC_SCALAR, 0, 0, 0.7, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_at_hi, OC_SCALAR, 0, 0, 1.5, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_inverted, OC_SCALAR, 0, 0, 1.1, 0, 0, 0, tg_clamp(tp, x, 1.5, 0.7))             \
+    X(clamp_tensor, clamp_tensor, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                     \
+      tg_clamp_tensor(tp, x, tg_mul_scalar(tp, K->c, 0.8), tg_add_scalar(tp, K->c, 0.3)))          \
+    X(clamp_tensor, clamp_tensor_bounds, OC_DIRECT, 0, 0, 0, 0, 0, 0,                              \
+      tg_clamp_tensor(tp, K->c,                                                                    \
+                      tg_add_scalar(tp, tg_mean(tp, x, 1, (const int[]){3}, true), -0.4),          \
+                      tg_add_scalar(tp, tg_mean_all(tp, x), 0.1)))                                 \
+    X(clamp_tensor, clamp_tensor_no_hi, OC_DIRECT, 0, 0, 0, 0, 0, 0,                               \
+      tg_clamp_tensor(tp, x, K->c, NULL))                                                          \
+    X(clamp_tensor, clamp_tensor_alias, OC_ALIAS, 0, 0, 0, 0, 0, 0,                                \
+      tg_clamp_tensor(tp, K->c, x, x))                                                             \
+    X(clamp_tensor, clamp_tensor_x, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                               \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_lo, OC_SCALAR, 0, 0, 0.4, 0.7, 0, 0,                              \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_at_lo, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0,                           \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_hi, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                              \
+      tg_clamp_tensor(tp, x, NULL, y))                                                             \
+    X(clamp_tensor, clamp_tensor_inverted, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                        \
+      tg_clamp_tensor(tp, x, tg_add_scalar(tp, y, 1.0), y))                                        \
+    X(eq, eq, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_eq(tp, x, tg_mul_scalar(tp, x, 1.0)))             \
+    X(ne, ne, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_ne(tp, x, tg_mean_all(tp, x)))                    \
+    X(lt, lt, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_lt(tp, x, tg_mean_all(tp, x)))                    \
+    X(le, le, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_le(tp, x, tg_mean_all(tp, x)))                    \
+    X(gt, gt, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_gt(tp, x, tg_mean_all(tp, x)))                    \
+    X(ge, ge, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_ge(tp, x, tg_mean_all(tp, x)))                    \
     /* ---- softmax (src/ops/softmax.c): no scalar rule, one element is 1 ---- */                 \
     X(softmax, softmax, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, -1))                \
     X(softmax, softmax_axis_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, 1))          \

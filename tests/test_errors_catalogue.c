@@ -502,6 +502,23 @@ static tg_status r_cast(fixture *f)
 {
     OP(tg_cast(T, f->a23, (tg_dtype)9));
 }
+/* selection (ops/select.c) */
+static tg_status r_where_broadcast(fixture *f)
+{
+    OP(tg_where(T, f->b4, f->a23, f->c21));
+}
+static tg_status r_masked_fill_shape(fixture *f)
+{
+    OP(tg_masked_fill(T, f->c21, f->a23, 0.0));
+}
+static tg_status r_clamp_nan(fixture *f)
+{
+    OP(tg_clamp(T, f->a23, NAN, 1.0));
+}
+static tg_status r_clamp_tensor_broadcast(fixture *f)
+{
+    OP(tg_clamp_tensor(T, f->a23, f->b4, NULL));
+}
 
 /* reductions */
 static tg_status r_axis_range(fixture *f)
@@ -1737,6 +1754,13 @@ static row k_rows[] = {
     R(i64_op, "elementwise", TG_ERR_DTYPE, ON_TAPE,
       "a TG_I64 tensor given to any op (every op's input check refuses it)"),
     R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
+    R(where_broadcast, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_where on shapes that do not broadcast together"),
+    R(masked_fill_shape, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_masked_fill with a mask that does not broadcast to x's shape (it would enlarge x)"),
+    R(clamp_nan, "selection", TG_ERR_ARG, ON_TAPE, "tg_clamp with a NaN bound"),
+    R(clamp_tensor_broadcast, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_clamp_tensor with a bound that does not broadcast (a NULL bound shows as (none))"),
     R(axis_range, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis out of range"),
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
     R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
@@ -2098,6 +2122,11 @@ static const message k_messages[] = {
     {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
     {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
     {"cast", "cast: unknown dtype 9 [node 0]"},
+    {"where_broadcast", "where: shapes cond (4), a (2,3) and b (2,1) do not broadcast [node 0]"},
+    {"masked_fill_shape", "masked_fill: mask (2,3) does not broadcast to x (2,1) [node 0]"},
+    {"clamp_nan", "clamp: x (2,3): bound lo nan or hi 1 is NaN [node 0]"},
+    {"clamp_tensor_broadcast",
+     "clamp_tensor: shapes x (2,3), lo (4) and hi (none) do not broadcast [node 0]"},
     {"i64_op", "exp: input 0 is i64[2,3]: an integer tensor is data only (the op takes f32 or "
                "f64) [node 0]"},
     {"axis_range", "sum: axis 2 out of range for f64[2,3] [node 0]"},

@@ -35,6 +35,24 @@ TG_API tg_tensor *tg_rsub_scalar(tg_tape *tp, double s, tg_tensor *x); /* s - x 
 TG_API tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x); /* s / x */
 TG_API tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p);  /* x ^ p; d/dx = p x^(p-1) */
 
+/* ---- selection and comparison (ops/select.c) ------------------------- */
+/* A condition or mask is a float tensor of the operands' dtype, nonzero
+ * (NaN too) meaning true; the comparisons make one (1 or 0, no gradient).
+ * Gradients at the bounds and ties: docs/api.md, "Selection and comparison". */
+TG_API tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a,
+                           tg_tensor *b); /* c ? a : b */
+TG_API tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask,
+                                 double v);                                  /* m ? v : x */
+TG_API tg_tensor *tg_clamp(tg_tape *tp, tg_tensor *x, double lo, double hi); /* min(max(x,lo),hi) */
+/* the same with tensor bounds, broadcast; a NULL bound is none */
+TG_API tg_tensor *tg_clamp_tensor(tg_tape *tp, tg_tensor *x, tg_tensor *lo, tg_tensor *hi);
+TG_API tg_tensor *tg_eq(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a == b */
+TG_API tg_tensor *tg_ne(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a != b */
+TG_API tg_tensor *tg_lt(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a < b */
+TG_API tg_tensor *tg_le(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a <= b */
+TG_API tg_tensor *tg_gt(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a > b */
+TG_API tg_tensor *tg_ge(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a >= b */
+
 /* ---- elementwise unary (ops/activation.c) ------------------------------ */
 TG_API tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x);      /* -x */
 TG_API tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x);      /* e^x;          d = e^x */

@@ -270,6 +270,49 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         tg_tensor_free(ix);
         return r;
     }
+    /* selection: a condition near 0 or an x near a bound is a kink (and a
+     * fill with -inf an infinite output), not a finite difference */
+    case OP_WHERE:
+        if (readable(e, a) && min_abs(a) < 1e-4) pg->risky = true;
+        return tg_where(tp, a, b, c);
+    case OP_MASKED_FILL:
+        if ((readable(e, b) && min_abs(b) < 1e-4) || (p[2] & 1)) pg->risky = true;
+        return tg_masked_fill(tp, a, b, (p[2] & 1) ? -INFINITY : s);
+    case OP_CLAMP: {
+        const double lo = s, hi = (p[2] & 1) ? INFINITY : s + (double)p[3] / 64.0;
+        if (readable(e, a))
+            for (int64_t i = 0; i < tg_tensor_numel(a); i++) {
+                const double v = tg_tensor_get_flat(a, i);
+                if (fabs(v - lo) < 1e-4 || fabs(v - hi) < 1e-4) pg->risky = true;
+            }
+        return tg_clamp(tp, a, lo, hi);
+    }
+    case OP_CLAMP_TENSOR: {
+        tg_tensor *lo = (p[2] & 1) ? NULL : b, *hi = (p[2] & 2) ? NULL : c;
+        if ((readable(e, a) && readable(e, lo) && near_tie(a, lo)) ||
+            (readable(e, a) && readable(e, hi) && near_tie(a, hi)) ||
+            (readable(e, lo) && readable(e, hi) && near_tie(lo, hi)))
+            pg->risky = true;
+        return tg_clamp_tensor(tp, a, lo, hi);
+    }
+    case OP_EQ: /* comparisons: gradient zero by definition */
+        pg->risky = true;
+        return tg_eq(tp, a, b);
+    case OP_NE:
+        pg->risky = true;
+        return tg_ne(tp, a, b);
+    case OP_LT:
+        pg->risky = true;
+        return tg_lt(tp, a, b);
+    case OP_LE:
+        pg->risky = true;
+        return tg_le(tp, a, b);
+    case OP_GT:
+        pg->risky = true;
+        return tg_gt(tp, a, b);
+    case OP_GE:
+        pg->risky = true;
+        return tg_ge(tp, a, b);
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);
