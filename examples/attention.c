@@ -66,10 +66,10 @@ static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int parse_args(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *f = argv[i];
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
-            printf("attention: one block of causal self-attention learning to recall the\n"
-                   "marked digit of a sequence (Adam, a fresh random batch each step).\n\n"
+            printf("attention: one block of causal self-attention learning to recall the last\n"
+                   "marked digit at each position (Adam, a fresh random batch each step).\n\n"
                    "flags:\n"
                    "  --steps N   training steps (default %lld)\n"
                    "  --seed N    seed of the weights and the data (default %llu)\n"
@@ -88,10 +88,11 @@ static int parse_args(int argc, char **argv, options *o)
             o->mask = false;
             continue;
         }
-        if (!v) {
+        if (i + 1 >= argc) {
             fprintf(stderr, "attention: unknown flag %s or missing value (see --help)\n", f);
             return 1;
         }
+        const char *v = argv[++i]; /* the flag's value */
         int64_t n = 0;
         bool ok = true;
         if (!strcmp(f, "--steps"))
@@ -120,7 +121,6 @@ static int parse_args(int argc, char **argv, options *o)
             fprintf(stderr, "attention: bad value for %s: %s (see --help)\n", f, v);
             return 1;
         }
-        i++;
     }
     return 0;
 }

@@ -68,7 +68,7 @@ static bool parse_f64(const char *s, double lo, double hi, double *out)
 static int parse_args(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *f = argv[i];
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             printf("char_rnn: a character-level LSTM (built from ops) learning a small text,\n"
                    "truncated backpropagation through time, Adam.\n\n"
@@ -89,10 +89,11 @@ static int parse_args(int argc, char **argv, options *o)
                    (long long)o->batch, (long long)o->sample, o->temperature);
             return 2;
         }
-        if (!v) {
+        if (i + 1 >= argc) {
             fprintf(stderr, "char_rnn: unknown flag %s or missing value (see --help)\n", f);
             return 1;
         }
+        const char *v = argv[++i]; /* the flag's value */
         int64_t n = 0;
         bool ok = true;
         if (!strcmp(f, "--steps"))
@@ -124,7 +125,6 @@ static int parse_args(int argc, char **argv, options *o)
             fprintf(stderr, "char_rnn: bad value for %s: %s (see --help)\n", f, v);
             return 1;
         }
-        i++;
     }
     return 0;
 }
