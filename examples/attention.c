@@ -304,7 +304,7 @@ int main(int argc, char **argv)
         }
         acc = accuracy(elogits, elabels);
         if (step == 1) {
-            first = l;
+            first = last_mean = l;
             acc0 = acc;
             printf("step %5d  loss %.4f  held-out acc %.4f  (a uniform guess: ln %d = %.4f)\n", 1,
                    l, acc, NCLASS, log((double)NCLASS));

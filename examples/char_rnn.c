@@ -398,17 +398,19 @@ int main(int argc, char **argv)
             break;
         }
         const double l = tg_tensor_get_flat(loss, 0);
-        if (step == 1) {
-            first = l;
+        if (step == 1) { /* alone on its line: the loss before any update */
+            first = last_mean = l;
             printf("step %5d  loss %.4f  (ln %lld = %.4f: a uniform guess)\n", 1, l, (long long)V,
                    log((double)V));
+            continue;
         }
         window += l;
         if (step % o.every == 0 || step == o.steps) {
             const int64_t nwin = step % o.every ? step % o.every : o.every;
-            last_mean = window / (double)nwin;
+            const int64_t from = step - nwin + 1 > 2 ? step - nwin + 1 : 2;
+            last_mean = window / (double)(step - from + 1);
             printf("step %5lld  loss %.4f  (mean of steps %lld-%lld)\n", (long long)step, last_mean,
-                   (long long)(step - nwin + 1), (long long)step);
+                   (long long)from, (long long)step);
             fflush(stdout);
             window = 0;
         }
