@@ -34,7 +34,10 @@
  *     wanted only when given (tg_compare's report, tg_gradcheck's reports,
  *     tg_delta_check's first), a FILE where it says "NULL = none"
  *     (tg_gradcheck_print, tg_gradgradcheck_print, tg_tape_set_explain), a
- *     bias (tg_linear, tg_conv2d), a seed (tg_vjp), labels
+ *     bias (tg_linear, tg_conv2d), a weight or bias of a normalisation
+ *     (tg_layer_norm, tg_batch_norm, tg_group_norm) and tg_batch_norm's
+ *     running statistics in training mode (none kept), a bound
+ *     (tg_clamp_tensor: none), a seed (tg_vjp), labels
  *     (tg_batches_new: the batches then give y NULL), the out-pointers of
  *     tg_batches_next, the advice of tg_gemm_slow_kernels, and ctx (passed
  *     to fn as it is);

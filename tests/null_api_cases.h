@@ -287,6 +287,42 @@ BIN(pow, "pow")
 BIN(maximum, "maximum")
 BIN(minimum, "minimum")
 #undef BIN
+/* ---- ops.h: selection and comparison -------------------------------------- */
+#define CMP(op) BIN(op, #op)
+#define BIN(op, name)                                                                              \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
+    CASE(tg_##op, a, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \
+         !tg_##op(TP, NULL, B))                                                                    \
+    CASE(tg_##op, b, , TAPE, TG_ERR_NULL, name ": input 1 is NULL [node 0]", !tg_##op(TP, A, NULL))
+CMP(eq)
+CMP(ne)
+CMP(lt)
+CMP(le)
+CMP(gt)
+CMP(ge)
+#undef BIN
+#undef CMP
+CASE(tg_where, tp, , NTAPE, TG_ERR_NULL, "where: tape is NULL", !tg_where(NULL, A, A, B))
+CASE(tg_where, cond, , TAPE, TG_ERR_NULL, "where: input 0 is NULL [node 0]",
+     !tg_where(TP, NULL, A, B))
+CASE(tg_where, a, , TAPE, TG_ERR_NULL, "where: input 1 is NULL [node 0]", !tg_where(TP, A, NULL, B))
+CASE(tg_where, b, , TAPE, TG_ERR_NULL, "where: input 2 is NULL [node 0]", !tg_where(TP, A, A, NULL))
+CASE(tg_masked_fill, tp, , NTAPE, TG_ERR_NULL, "masked_fill: tape is NULL",
+     !tg_masked_fill(NULL, A, B, 0))
+CASE(tg_masked_fill, x, , TAPE, TG_ERR_NULL, "masked_fill: input 0 is NULL [node 0]",
+     !tg_masked_fill(TP, NULL, B, 0))
+CASE(tg_masked_fill, mask, , TAPE, TG_ERR_NULL, "masked_fill: input 1 is NULL [node 0]",
+     !tg_masked_fill(TP, A, NULL, 0))
+CASE(tg_clamp, tp, , NTAPE, TG_ERR_NULL, "clamp: tape is NULL", !tg_clamp(NULL, A, 0, 1))
+CASE(tg_clamp, x, , TAPE, TG_ERR_NULL, "clamp: input 0 is NULL [node 0]", !tg_clamp(TP, NULL, 0, 1))
+CASE(tg_clamp_tensor, tp, , NTAPE, TG_ERR_NULL, "clamp_tensor: tape is NULL",
+     !tg_clamp_tensor(NULL, A, A, A))
+CASE(tg_clamp_tensor, x, , TAPE, TG_ERR_NULL, "clamp_tensor: input 0 is NULL [node 0]",
+     !tg_clamp_tensor(TP, NULL, A, A))
+CASE(tg_clamp_tensor, lo, , DOC, TG_OK, "no lower bound",
+     tg_compare(tg_clamp_tensor(TP, A, NULL, A), A, 0, 0, NULL))
+CASE(tg_clamp_tensor, hi, , DOC, TG_OK, "no upper bound",
+     tg_compare(tg_clamp_tensor(TP, A, A, NULL), A, 0, 0, NULL))
 #define LOSS(op, name)                                                                             \
     CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A, B))           \
     CASE(tg_##op, y, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]",                       \
@@ -462,6 +498,37 @@ CASE(tg_log_softmax, tp, , NTAPE, TG_ERR_NULL, "log_softmax: tape is NULL",
      !tg_log_softmax(NULL, A, 1))
 CASE(tg_log_softmax, x, , TAPE, TG_ERR_NULL, "log_softmax: input 0 is NULL [node 0]",
      !tg_log_softmax(TP, NULL, 1))
+/* normalisation: A (2,3), BIAS (3) as weight, bias and running statistics */
+CASE(tg_layer_norm, tp, , NTAPE, TG_ERR_NULL, "layer_norm: tape is NULL",
+     !tg_layer_norm(NULL, A, 1, BIAS, BIAS, 1e-5))
+CASE(tg_layer_norm, x, , TAPE, TG_ERR_NULL, "layer_norm: input 0 is NULL [node 0]",
+     !tg_layer_norm(TP, NULL, 1, BIAS, BIAS, 1e-5))
+CASE(tg_layer_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(0, 0))
+CASE(tg_layer_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(0, 1))
+CASE(tg_batch_norm, tp, , NTAPE, TG_ERR_NULL, "batch_norm: tape is NULL",
+     !tg_batch_norm(NULL, A, BIAS, BIAS, NULL, NULL, true, 0.1, 1e-5))
+CASE(tg_batch_norm, x, , TAPE, TG_ERR_NULL, "batch_norm: input 0 is NULL [node 0]",
+     !tg_batch_norm(TP, NULL, BIAS, BIAS, NULL, NULL, true, 0.1, 1e-5))
+CASE(tg_batch_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(1, 0))
+CASE(tg_batch_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(1, 1))
+CASE(tg_batch_norm, running_mean, , TAPE, TG_ERR_NULL,
+     "batch_norm: running_mean is NULL (evaluation mode normalises with the running statistics) "
+     "[node 0]",
+     !tg_batch_norm(TP, A, NULL, NULL, NULL, F.bn_rv, false, 0.1, 1e-5))
+CASE(tg_batch_norm, running_mean, training, DOC, TG_OK, "training: no running mean kept",
+     d_bn_no_running(0))
+CASE(tg_batch_norm, running_var, , TAPE, TG_ERR_NULL,
+     "batch_norm: running_var is NULL (evaluation mode normalises with the running statistics) "
+     "[node 0]",
+     !tg_batch_norm(TP, A, NULL, NULL, BIAS, NULL, false, 0.1, 1e-5))
+CASE(tg_batch_norm, running_var, training, DOC, TG_OK, "training: no running variance kept",
+     d_bn_no_running(1))
+CASE(tg_group_norm, tp, , NTAPE, TG_ERR_NULL, "group_norm: tape is NULL",
+     !tg_group_norm(NULL, A, 3, BIAS, BIAS, 1e-5))
+CASE(tg_group_norm, x, , TAPE, TG_ERR_NULL, "group_norm: input 0 is NULL [node 0]",
+     !tg_group_norm(TP, NULL, 3, BIAS, BIAS, 1e-5))
+CASE(tg_group_norm, weight, , DOC, TG_OK, "no weight: a scale of 1", d_norm_no_affine(2, 0))
+CASE(tg_group_norm, bias, , DOC, TG_OK, "no bias: a shift of 0", d_norm_no_affine(2, 1))
 CASE(tg_bce, tp, , NTAPE, TG_ERR_NULL, "bce: tape is NULL", !tg_bce(NULL, A, B, TG_REDUCE_SUM))
 CASE(tg_bce, p, , TAPE, TG_ERR_NULL, "bce: input 0 is NULL [node 0]",
      !tg_bce(TP, NULL, B, TG_REDUCE_SUM))

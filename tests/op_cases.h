@@ -124,6 +124,14 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
 #define OC_AVGPOOL  tg_avg_pool2d(tp, x, 3, 3, 1, 1, 1, 1)
 #define OC_X4x16    tg_reshape(tp, x, 2, OC_S(4, 16))
 #define OC_BATCH444 tg_reshape(tp, x, 3, OC_S(4, 4, 4))
+/* n elements of t (64 elements) from flat index at: a (n) vector */
+#define OC_CUT(t, at, n) tg_slice(tp, tg_reshape(tp, t, 1, OC_S(64)), 0, at, (at) + (n), 1)
+/* constant conditions for the select rows: K->c above its mean, (2,2,4,4),
+ * and K->c's mean over the last axis, (2,2,4,1) */
+#define OC_C_GT_MEAN tg_gt(tp, K->c, tg_mean_all(tp, K->c))
+#define OC_C_MEAN3   tg_mean(tp, K->c, 1, (const int[]){3}, true)
+/* x > 0, a mask of x's shape: masked_fill's scalar rows */
+#define OC_X_GT_0 tg_gt(tp, x, tg_mul_scalar(tp, x, 0.0))
 
 /* clang-format off */
 #define OP_CASES(X)                                                                                \
@@ -214,11 +222,78 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(minimum, minimum_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_minimum(tp, x, y))                  \
     X(minimum, minimum_a_wins, OC_SCALAR, 0, 0, -1.3, 0.7, 0, 0, tg_minimum(tp, x, y))             \
     X(minimum, minimum_tie, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0, tg_minimum(tp, x, y))                 \
+    /* ---- selection and comparison (src/ops/select.c): conditions from K->c ---- */              \
+    X(where, where, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_where(tp, OC_C_GT_MEAN, x, K->c))              \
+    X(where, where_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                         \
+      tg_where(tp, tg_gt(tp, OC_C_MEAN3, tg_mean_all(tp, K->c)), tg_sum_all(tp, x),                \
+               tg_sum(tp, x, 1, (const int[]){0}, true)))                                          \
+    X(where, where_alias, OC_ALIAS, 0, 0, 0, 0, 0, 0, tg_where(tp, OC_C_GT_MEAN, x, x))            \
+    X(where, where_xy, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0, tg_where(tp, tg_gt(tp, x, y), x, y))       \
+    X(where, where_yx, OC_SCALAR, 0, 0, 0.7, 1.3, 0, 0, tg_where(tp, tg_gt(tp, x, y), x, y))       \
+    X(masked_fill, masked_fill, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                       \
+      tg_masked_fill(tp, x, OC_C_GT_MEAN, -2.5))                                                   \
+    X(masked_fill, masked_fill_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                             \
+      tg_masked_fill(tp, x, tg_gt(tp, OC_C_MEAN3, tg_mean_all(tp, K->c)), 0.5))                    \
+    X(masked_fill, masked_fill_kept, OC_SCALAR, 0, 0, 1.3, 0, 0, 0,                                \
+      tg_masked_fill(tp, x, OC_X_GT_0, -2.5))                                                      \
+    X(masked_fill, masked_fill_masked, OC_SCALAR, 0, 0, -0.7, 0, 0, 0,                             \
+      tg_masked_fill(tp, x, OC_X_GT_0, -INFINITY))                                                 \
+    X(clamp, clamp, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                        \
+    X(clamp, clamp_in, OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                   \
+    X(clamp, clamp_below, OC_SCALAR, 0, 0, 0.2, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_above, OC_SCALAR, 0, 0, 1.7, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_at_lo, OC_SCALAR, 0, 0, 0.7, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_at_hi, OC_SCALAR, 0, 0, 1.5, 0, 0, 0, tg_clamp(tp, x, 0.7, 1.5))                \
+    X(clamp, clamp_inverted, OC_SCALAR, 0, 0, 1.1, 0, 0, 0, tg_clamp(tp, x, 1.5, 0.7))             \
+    X(clamp_tensor, clamp_tensor, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                     \
+      tg_clamp_tensor(tp, x, tg_mul_scalar(tp, K->c, 0.8), tg_add_scalar(tp, K->c, 0.3)))          \
+    X(clamp_tensor, clamp_tensor_bounds, OC_DIRECT, 0, 0, 0, 0, 0, 0,                              \
+      tg_clamp_tensor(tp, K->c,                                                                    \
+                      tg_add_scalar(tp, tg_mean(tp, x, 1, (const int[]){3}, true), -0.4),          \
+                      tg_add_scalar(tp, tg_mean_all(tp, x), 0.1)))                                 \
+    X(clamp_tensor, clamp_tensor_no_hi, OC_DIRECT, 0, 0, 0, 0, 0, 0,                               \
+      tg_clamp_tensor(tp, x, K->c, NULL))                                                          \
+    X(clamp_tensor, clamp_tensor_alias, OC_ALIAS, 0, 0, 0, 0, 0, 0,                                \
+      tg_clamp_tensor(tp, K->c, x, x))                                                             \
+    X(clamp_tensor, clamp_tensor_x, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                               \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_lo, OC_SCALAR, 0, 0, 0.4, 0.7, 0, 0,                              \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_at_lo, OC_SCALAR, 0, 0, 0.7, 0.7, 0, 0,                           \
+      tg_clamp_tensor(tp, x, y, NULL))                                                             \
+    X(clamp_tensor, clamp_tensor_hi, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                              \
+      tg_clamp_tensor(tp, x, NULL, y))                                                             \
+    X(clamp_tensor, clamp_tensor_inverted, OC_SCALAR, 0, 0, 1.3, 0.7, 0, 0,                        \
+      tg_clamp_tensor(tp, x, tg_add_scalar(tp, y, 1.0), y))                                        \
+    X(eq, eq, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_eq(tp, x, tg_mul_scalar(tp, x, 1.0)))             \
+    X(ne, ne, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_ne(tp, x, tg_mean_all(tp, x)))                    \
+    X(lt, lt, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_lt(tp, x, tg_mean_all(tp, x)))                    \
+    X(le, le, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_le(tp, x, tg_mean_all(tp, x)))                    \
+    X(gt, gt, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_gt(tp, x, tg_mean_all(tp, x)))                    \
+    X(ge, ge, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_ge(tp, x, tg_mean_all(tp, x)))                    \
     /* ---- softmax (src/ops/softmax.c): no scalar rule, one element is 1 ---- */                 \
     X(softmax, softmax, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, -1))                \
     X(softmax, softmax_axis_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, 1))          \
     X(log_softmax, log_softmax_axis_0, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                        \
       tg_log_softmax(tp, x, 0))                                                                    \
+    /* ---- normalisation (src/ops/norm.c): no scalar rule, a one-element set ---- */           \
+    /* ---- normalises to 0 (the output is the bias); weights cut from x or K->c ---- */          \
+    X(layer_norm, layer_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_layer_norm(tp, x, 1, OC_CUT(x, 3, 4), OC_CUT(x, 20, 4), 1e-5))                            \
+    X(layer_norm, layer_norm_2_axes, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                          \
+      tg_layer_norm(tp, x, 2, NULL, NULL, 1e-5))                                                   \
+    /* x in all three slots of one node: x (64), weight x, bias x */                              \
+    X(layer_norm, layer_norm_x_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      oc_layer_norm_self(tp, tg_reshape(tp, x, 1, OC_S(64))))                                      \
+    X(batch_norm, batch_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_batch_norm(tp, x, OC_CUT(x, 3, 2), OC_CUT(x, 9, 2), NULL, NULL, true, 0.1, 1e-5))         \
+    X(batch_norm, batch_norm_eval, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                            \
+      tg_batch_norm(tp, x, OC_CUT(x, 3, 2), NULL, OC_CUT(K->c, 0, 2), OC_CUT(K->c, 5, 2), false,   \
+                    0.1, 1e-5))                                                                    \
+    X(group_norm, group_norm, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_group_norm(tp, x, 1, OC_CUT(x, 7, 2), OC_CUT(x, 11, 2), 1e-5))                            \
+    X(group_norm, group_norm_2, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                               \
+      tg_group_norm(tp, tg_reshape(tp, x, 3, OC_S(2, 4, 8)), 2, NULL, OC_CUT(x, 30, 4), 1e-5))     \
     /* ---- reductions (src/ops/reduce.c) ---- */                                                 \
     X(sum, sum_all, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum_all(tp, x))                                \
     X(sum, sum_axes_1_3, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_sum(tp, x, 2, (const int[]){1, 3}, false))\
@@ -311,6 +386,13 @@ static inline double oc_sigmoid(double v)
 {
     /* never exp of a large positive number */
     return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
+}
+
+/* layer_norm of v (64) with v as its weight and its bias: one value in
+ * three slots. */
+static inline tg_tensor *oc_layer_norm_self(tg_tape *tp, tg_tensor *v)
+{
+    return tg_layer_norm(tp, v, 1, v, v, 1e-5);
 }
 
 /* Calls that use one value twice (one tensor in two slots, as the cases

@@ -502,6 +502,23 @@ static tg_status r_cast(fixture *f)
 {
     OP(tg_cast(T, f->a23, (tg_dtype)9));
 }
+/* selection (ops/select.c) */
+static tg_status r_where_broadcast(fixture *f)
+{
+    OP(tg_where(T, f->b4, f->a23, f->c21));
+}
+static tg_status r_masked_fill_shape(fixture *f)
+{
+    OP(tg_masked_fill(T, f->c21, f->a23, 0.0));
+}
+static tg_status r_clamp_nan(fixture *f)
+{
+    OP(tg_clamp(T, f->a23, NAN, 1.0));
+}
+static tg_status r_clamp_tensor_broadcast(fixture *f)
+{
+    OP(tg_clamp_tensor(T, f->a23, f->b4, NULL));
+}
 
 /* reductions */
 static tg_status r_axis_range(fixture *f)
@@ -732,6 +749,64 @@ static tg_status r_mm_size(fixture *f)
 static tg_status r_softmax_empty(fixture *f)
 {
     OP(tg_softmax(T, f->e0, 0));
+}
+/* normalisation: x a23 (2,3), 3 channels */
+static tg_status r_norm_naxes(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 0, NULL, NULL, 1e-5));
+}
+static tg_status r_norm_ln_shape(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 1, f->b4, NULL, 1e-5));
+}
+static tg_status r_norm_eps(fixture *f)
+{
+    OP(tg_layer_norm(T, f->a23, 1, NULL, NULL, -1));
+}
+static tg_status r_norm_rank(fixture *f)
+{
+    OP(tg_batch_norm(T, f->b4, NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
+}
+static tg_status r_norm_channels(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, f->b4, NULL, NULL, NULL, true, 0.1, 1e-5));
+}
+static tg_status r_norm_groups(fixture *f)
+{
+    OP(tg_group_norm(T, f->a23, 2, NULL, NULL, 1e-5));
+}
+static tg_status r_bn_running_null(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, NULL, NULL, false, 0.1, 1e-5));
+}
+static tg_status r_bn_running_live(fixture *f)
+{
+    tg_tensor *m = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *v = tg_exp(f->other, m);
+    ck_assert_ptr_null(tg_batch_norm(T, f->a23, NULL, NULL, m, v, false, 0.1, 1e-5));
+    tg_tensor_free(m);
+    return tg_tape_status(T);
+}
+static tg_status r_bn_running_tape(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, tg_tape_alloc(T, TG_F64, 1, TT_SHAPE(3)), NULL, true,
+                     0.1, 1e-5));
+}
+static tg_status r_bn_running_alias(fixture *f)
+{
+    tg_tensor *m = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(3));
+    ck_assert_ptr_null(tg_batch_norm(T, f->a23, NULL, NULL, m, m, true, 0.1, 1e-5));
+    tg_tensor_free(m);
+    return tg_tape_status(T);
+}
+static tg_status r_bn_momentum(fixture *f)
+{
+    OP(tg_batch_norm(T, f->a23, NULL, NULL, NULL, NULL, true, 2, 1e-5));
+}
+static tg_status r_bn_one_value(fixture *f)
+{
+    OP(tg_batch_norm(T, tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(1, 3)), NULL, NULL, NULL, NULL, true,
+                     0.1, 1e-5));
 }
 static tg_status r_loss_shape(fixture *f)
 {
@@ -1679,6 +1754,13 @@ static row k_rows[] = {
     R(i64_op, "elementwise", TG_ERR_DTYPE, ON_TAPE,
       "a TG_I64 tensor given to any op (every op's input check refuses it)"),
     R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
+    R(where_broadcast, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_where on shapes that do not broadcast together"),
+    R(masked_fill_shape, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_masked_fill with a mask that does not broadcast to x's shape (it would enlarge x)"),
+    R(clamp_nan, "selection", TG_ERR_ARG, ON_TAPE, "tg_clamp with a NaN bound"),
+    R(clamp_tensor_broadcast, "selection", TG_ERR_SHAPE, ON_TAPE,
+      "tg_clamp_tensor with a bound that does not broadcast (a NULL bound shows as (none))"),
     R(axis_range, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis out of range"),
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
     R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
@@ -1747,6 +1829,31 @@ static row k_rows[] = {
     R(mm_size, "matmul", TG_ERR_SHAPE, ON_TAPE,
       "tg_matmul with a result of more than TG_NUMEL_MAX elements"),
     R(softmax_empty, "softmax", TG_ERR_EMPTY, ON_TAPE, "softmax along an axis of extent 0"),
+    R(norm_naxes, "normalisation", TG_ERR_AXIS, ON_TAPE,
+      "tg_layer_norm with naxes outside 1 to x's rank"),
+    R(norm_ln_shape, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_layer_norm with a weight or bias not of the normalised extents"),
+    R(norm_eps, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "a normalisation with eps negative, infinite or NaN"),
+    R(norm_rank, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm or tg_group_norm of an input with fewer than 2 axes"),
+    R(norm_channels, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm or tg_group_norm with a weight, bias or running statistic not (C)"),
+    R(norm_groups, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_group_norm with groups < 1 or not dividing C"),
+    R(bn_running_null, "normalisation", TG_ERR_NULL, ON_TAPE,
+      "tg_batch_norm in evaluation mode without running_mean or running_var"),
+    R(bn_running_live, "normalisation", TG_ERR_TAPE, ON_TAPE,
+      "tg_batch_norm with a running statistic of another tape, stale or freed"),
+    R(bn_running_tape, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with a running statistic that is a tape tensor"),
+    R(bn_running_alias, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with a running statistic that is also the weight, the "
+      "bias or the other statistic"),
+    R(bn_momentum, "normalisation", TG_ERR_ARG, ON_TAPE,
+      "tg_batch_norm in training mode with momentum outside [0, 1]"),
+    R(bn_one_value, "normalisation", TG_ERR_SHAPE, ON_TAPE,
+      "tg_batch_norm in training mode with one value per channel (N * spatial = 1)"),
     R(loss_shape, "losses", TG_ERR_SHAPE, ON_TAPE,
       "a loss whose prediction and target differ in shape"),
     R(loss_red, "losses", TG_ERR_ARG, ON_TAPE, "a loss with an unknown reduction"),
@@ -2015,6 +2122,11 @@ static const message k_messages[] = {
     {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
     {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
     {"cast", "cast: unknown dtype 9 [node 0]"},
+    {"where_broadcast", "where: shapes cond (4), a (2,3) and b (2,1) do not broadcast [node 0]"},
+    {"masked_fill_shape", "masked_fill: mask (2,3) does not broadcast to x (2,1) [node 0]"},
+    {"clamp_nan", "clamp: x (2,3): bound lo nan or hi 1 is NaN [node 0]"},
+    {"clamp_tensor_broadcast",
+     "clamp_tensor: shapes x (2,3), lo (4) and hi (none) do not broadcast [node 0]"},
     {"i64_op", "exp: input 0 is i64[2,3]: an integer tensor is data only (the op takes f32 or "
                "f64) [node 0]"},
     {"axis_range", "sum: axis 2 out of range for f64[2,3] [node 0]"},
@@ -2086,6 +2198,27 @@ static const message k_messages[] = {
     {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
                 "576460752303423487 elements [node 0]"},
     {"softmax_empty", "softmax: axis 0 of f64[0,3] has extent 0 [node 0]"},
+    {"norm_naxes", "layer_norm: naxes 0 must be between 1 and the rank 2 of input (2,3) [node 0]"},
+    {"norm_ln_shape", "layer_norm: weight (4) must have the shape (3), the normalised extents of "
+                      "input (2,3) [node 0]"},
+    {"norm_eps", "layer_norm: eps -1 must be finite and >= 0 [node 0]"},
+    {"norm_rank", "batch_norm: input (4) must have at least 2 axes (N,C,...) [node 0]"},
+    {"norm_channels", "batch_norm: weight (4) must have the shape (3), one per channel of input "
+                      "(2,3) [node 0]"},
+    {"norm_groups",
+     "group_norm: groups 2 must be >= 1 and divide the 3 channels of input (2,3) [node 0]"},
+    {"bn_running_null", "batch_norm: running_mean is NULL (evaluation mode normalises with the "
+                        "running statistics) [node 0]"},
+    {"bn_running_live", "batch_norm: running_var is not a live tensor of this tape (stale, of "
+                        "another tape, or freed) [node 0]"},
+    {"bn_running_tape", "batch_norm: running_mean f64[3] is a tensor of the tape: training mode "
+                        "updates it in place, so it must be a user tensor [node 0]"},
+    {"bn_running_alias", "batch_norm: running_var is also running_mean: training mode updates the "
+                         "running statistics in place, so each must be a tensor of its own [node "
+                         "0]"},
+    {"bn_momentum", "batch_norm: momentum 2 must be in [0, 1] [node 0]"},
+    {"bn_one_value", "batch_norm: input (1,3) has 1 value per channel: training mode needs more "
+                     "than 1 [node 0]"},
     {"loss_shape", "mse: y (2,3) and t (2,1) differ (targets are not broadcast) [node 0]"},
     {"loss_red", "bce_logits: unknown reduction 5 (use TG_REDUCE_SUM or TG_REDUCE_MEAN) [node 0]"},
     {"loss_empty", "mse: mean over no elements (y (0,3) is empty) [node 0]"},

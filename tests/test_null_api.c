@@ -55,7 +55,8 @@ typedef struct ncase {
 static struct {
     tg_tape *tp;
     tg_tensor *a, *b, *m, *p, *s, *img, *w, *bias, *lw, *lb, *oh, *cols, *scratch, *loss;
-    tg_tensor *lab; /* TG_I64 labels (0, 2) for A's two rows */
+    tg_tensor *lab;   /* TG_I64 labels (0, 2) for A's two rows */
+    tg_tensor *bn_rv; /* a running variance (3) for batch_norm */
     tg_tensor *ab[2], *a_null[2], *outs[1];
     tg_rng rng;
     FILE *out;
@@ -119,6 +120,7 @@ static void setup(void)
     F.oh = tt_from(TG_F64, 2, k_s23, TT_VALUES(1, 0, 0, 0, 0, 1));
     F.cols = tt_rand(TG_F64, 2, TT_SHAPE(18, 9), 10, -1, 1);
     F.lab = tg_tensor_from(TG_I64, 1, TT_SHAPE(2), (const int64_t[]){0, 2});
+    F.bn_rv = tg_tensor_ones(TG_F64, 1, TT_SHAPE(3));
     F.scratch = tg_tape_alloc(F.tp, TG_F64, 2, k_s23);
     ck_assert_ptr_nonnull(F.scratch);
     F.ab[0] = F.a_null[0] = F.a;
@@ -137,7 +139,7 @@ static void teardown(void)
     tg_named_tensors_free(&F.named);
     tg_tape_free(F.tp);
     tg_tensor *ts[] = {F.a,    F.b,  F.m,  F.p,  F.s,    F.img, F.w,
-                       F.bias, F.lw, F.lb, F.oh, F.cols, F.lab};
+                       F.bias, F.lw, F.lb, F.oh, F.cols, F.lab, F.bn_rv};
     for (int i = 0; i < TG_ARRAY_LEN(ts); i++) tg_tensor_free(ts[i]);
     if (F.out) fclose(F.out);
     unlink(k_st_path);
@@ -383,6 +385,40 @@ static bool d_conv_no_bias(void)
     tg_tensor *y = tg_conv2d(F.tp, F.img, F.w, NULL, 1, 1, 0, 0);
     tt_assert_shape(y, 4, TT_SHAPE(1, 3, 3, 3));
     return true;
+}
+
+/* A normalisation of A (2,3) (op 0 layer_norm, 1 batch_norm in training
+ * mode, 2 group_norm with 3 groups) with weight (which 0) or bias (1) NULL:
+ * the same as with a weight of ones or a bias of zeros. */
+static tg_tensor *norm_of(int op, tg_tensor *w, tg_tensor *b)
+{
+    return op == 0   ? tg_layer_norm(F.tp, F.a, 1, w, b, 1e-5)
+           : op == 1 ? tg_batch_norm(F.tp, F.a, w, b, NULL, NULL, true, 0.1, 1e-5)
+                     : tg_group_norm(F.tp, F.a, 3, w, b, 1e-5);
+}
+static bool d_norm_no_affine(int op, int which)
+{
+    tg_tensor *one = tg_tensor_ones(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *zero = tg_tensor_zeros(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *y = which ? norm_of(op, F.bias, NULL) : norm_of(op, NULL, F.bias);
+    tg_tensor *z = which ? norm_of(op, F.bias, zero) : norm_of(op, one, F.bias);
+    const bool ok = y && z && tg_compare(y, z, 0, 0, NULL);
+    tg_tensor_free(one);
+    tg_tensor_free(zero);
+    return ok;
+}
+
+/* batch_norm in training mode with one running statistic NULL: the other
+ * is updated, the output is the same. */
+static bool d_bn_no_running(int which)
+{
+    tg_tensor *t = tg_tensor_ones(TG_F64, 1, TT_SHAPE(3));
+    tg_tensor *y =
+        tg_batch_norm(F.tp, F.a, NULL, NULL, which ? t : NULL, which ? NULL : t, true, 0.5, 1e-5);
+    tg_tensor *z = tg_batch_norm(F.tp, F.a, NULL, NULL, NULL, NULL, true, 0.5, 1e-5);
+    const bool ok = y && z && tg_compare(y, z, 0, 0, NULL) && tg_tensor_get_flat(t, 0) != 1.0;
+    tg_tensor_free(t);
+    return ok;
 }
 
 static bool d_linear_no_bias(void)

@@ -35,6 +35,24 @@ TG_API tg_tensor *tg_rsub_scalar(tg_tape *tp, double s, tg_tensor *x); /* s - x 
 TG_API tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x); /* s / x */
 TG_API tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p);  /* x ^ p; d/dx = p x^(p-1) */
 
+/* ---- selection and comparison (ops/select.c) ------------------------- */
+/* A condition or mask is a float tensor of the operands' dtype, nonzero
+ * (NaN too) meaning true; the comparisons make one (1 or 0, no gradient).
+ * Gradients at the bounds and ties: docs/api.md, "Selection and comparison". */
+TG_API tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a,
+                           tg_tensor *b); /* c ? a : b */
+TG_API tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask,
+                                 double v);                                  /* m ? v : x */
+TG_API tg_tensor *tg_clamp(tg_tape *tp, tg_tensor *x, double lo, double hi); /* min(max(x,lo),hi) */
+/* the same with tensor bounds, broadcast; a NULL bound is none */
+TG_API tg_tensor *tg_clamp_tensor(tg_tape *tp, tg_tensor *x, tg_tensor *lo, tg_tensor *hi);
+TG_API tg_tensor *tg_eq(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a == b */
+TG_API tg_tensor *tg_ne(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a != b */
+TG_API tg_tensor *tg_lt(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a < b */
+TG_API tg_tensor *tg_le(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a <= b */
+TG_API tg_tensor *tg_gt(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a > b */
+TG_API tg_tensor *tg_ge(tg_tape *tp, tg_tensor *a, tg_tensor *b); /* a >= b */
+
 /* ---- elementwise unary (ops/activation.c) ------------------------------ */
 TG_API tg_tensor *tg_neg(tg_tape *tp, tg_tensor *x);      /* -x */
 TG_API tg_tensor *tg_exp(tg_tape *tp, tg_tensor *x);      /* e^x;          d = e^x */
@@ -139,6 +157,32 @@ TG_API tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool tran
 TG_API tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis);
 /* y = x - max - log sum e^(x - max); dx = g - e^y sum g. */
 TG_API tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis);
+
+/* ---- normalisation (ops/norm.c) ---------------------------------------- */
+/* Each normalises x with the mean and the biased variance of a set of its
+ * elements, then scales and shifts per channel (weight, bias: either may be
+ * NULL, for 1 and 0):  y = (x - mean) / sqrt(var + eps) * weight + bias;
+ * dx = rstd (g w - mean(g w) - xhat mean(g w xhat)) over each set.  eps is
+ * finite and >= 0.  (PyTorch's functional forms, same conventions.) */
+/* Over the last naxes axes (PyTorch's normalized_shape is x's last naxes
+ * extents, 1 <= naxes <= rank); weight and bias have those extents. */
+TG_API tg_tensor *tg_layer_norm(tg_tape *tp, tg_tensor *x, int naxes, tg_tensor *weight,
+                                tg_tensor *bias, double eps);
+/* x (N, C, ...) per channel over every axis but 1; weight, bias,
+ * running_mean, running_var (C).  training: batch statistics (more than 1
+ * value per channel), and each running statistic given (NULL: none) is
+ * updated in place, once the op is recorded, running = (1 - momentum)
+ * running + momentum stat (the unbiased batch variance for running_var;
+ * momentum in [0, 1]); they must then be user tensors of their own.
+ * Evaluation (!training): normalised with running_mean and running_var,
+ * both required (constants: no gradient reaches them). */
+TG_API tg_tensor *tg_batch_norm(tg_tape *tp, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                                tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                                double momentum, double eps);
+/* x (N, C, ...) over each of groups groups of C / groups channels (with
+ * every axis after 1) of each sample; groups divides C; weight, bias (C). */
+TG_API tg_tensor *tg_group_norm(tg_tape *tp, tg_tensor *x, int groups, tg_tensor *weight,
+                                tg_tensor *bias, double eps);
 
 /* ---- losses (ops/loss.c) ------------------------------------------------ */
 typedef enum tg_reduction { TG_REDUCE_SUM = 0, TG_REDUCE_MEAN = 1 } tg_reduction;

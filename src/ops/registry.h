@@ -19,8 +19,10 @@ extern const tg_op *const tg__ops_fast_dropout[];
 extern const tg_op *const tg__ops_index[];
 extern const tg_op *const tg__ops_loss[];
 extern const tg_op *const tg__ops_matmul[];
+extern const tg_op *const tg__ops_norm[];
 extern const tg_op *const tg__ops_pool[];
 extern const tg_op *const tg__ops_reduce[];
+extern const tg_op *const tg__ops_select[];
 extern const tg_op *const tg__ops_shape[];
 extern const tg_op *const tg__ops_softmax[];
 

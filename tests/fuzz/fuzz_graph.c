@@ -270,6 +270,49 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         tg_tensor_free(ix);
         return r;
     }
+    /* selection: a condition near 0 or an x near a bound is a kink (and a
+     * fill with -inf an infinite output), not a finite difference */
+    case OP_WHERE:
+        if (readable(e, a) && min_abs(a) < 1e-4) pg->risky = true;
+        return tg_where(tp, a, b, c);
+    case OP_MASKED_FILL:
+        if ((readable(e, b) && min_abs(b) < 1e-4) || (p[2] & 1)) pg->risky = true;
+        return tg_masked_fill(tp, a, b, (p[2] & 1) ? -INFINITY : s);
+    case OP_CLAMP: {
+        const double lo = s, hi = (p[2] & 1) ? INFINITY : s + (double)p[3] / 64.0;
+        if (readable(e, a))
+            for (int64_t i = 0; i < tg_tensor_numel(a); i++) {
+                const double v = tg_tensor_get_flat(a, i);
+                if (fabs(v - lo) < 1e-4 || fabs(v - hi) < 1e-4) pg->risky = true;
+            }
+        return tg_clamp(tp, a, lo, hi);
+    }
+    case OP_CLAMP_TENSOR: {
+        tg_tensor *lo = (p[2] & 1) ? NULL : b, *hi = (p[2] & 2) ? NULL : c;
+        if ((readable(e, a) && readable(e, lo) && near_tie(a, lo)) ||
+            (readable(e, a) && readable(e, hi) && near_tie(a, hi)) ||
+            (readable(e, lo) && readable(e, hi) && near_tie(lo, hi)))
+            pg->risky = true;
+        return tg_clamp_tensor(tp, a, lo, hi);
+    }
+    case OP_EQ: /* comparisons: gradient zero by definition */
+        pg->risky = true;
+        return tg_eq(tp, a, b);
+    case OP_NE:
+        pg->risky = true;
+        return tg_ne(tp, a, b);
+    case OP_LT:
+        pg->risky = true;
+        return tg_lt(tp, a, b);
+    case OP_LE:
+        pg->risky = true;
+        return tg_le(tp, a, b);
+    case OP_GT:
+        pg->risky = true;
+        return tg_gt(tp, a, b);
+    case OP_GE:
+        pg->risky = true;
+        return tg_ge(tp, a, b);
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);
@@ -407,6 +450,23 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                              sgn_small(p[4]), sgn_small(p[5]), sgn_small(p[6]));
     case OP_FLATTEN:
         return tg_flatten(tp, a);
+    /* normalisation with a large eps: no set is near a zero variance, where
+     * the gradient is too steep for a finite difference */
+    case OP_LAYER_NORM:
+        return tg_layer_norm(tp, a, sgn_small(p[1]), (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             0.1);
+    case OP_GROUP_NORM:
+        return tg_group_norm(tp, a, sgn_small(p[1]), (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             0.1);
+    case OP_BATCH_NORM: {
+        /* training without running statistics (the harness checks that its
+         * inputs are never written), or evaluation with b and c as the
+         * running mean and variance (a variance near -eps is a singularity) */
+        const bool training = !(p[2] & 4);
+        if (!training && readable(e, c) && min_val(c) < 0.25) pg->risky = true;
+        return tg_batch_norm(tp, a, (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
+                             training ? NULL : b, training ? NULL : c, training, 0.1, 0.1);
+    }
     /* extreme parameters: these exercise validation and the error paths;
      * a graph they leave valid (huge strides or steps that still fit) is
      * not a finite-difference check (windows of 2^31 scale by 2^-62) */

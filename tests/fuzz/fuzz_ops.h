@@ -78,6 +78,19 @@
     X(OP_SCATTER_ADD, "scatter_add")                                                               \
     X(OP_INDEX_SELECT, "index_select")                                                             \
     X(OP_EMBEDDING, "embedding")                                                                   \
-    X(OP_ONE_HOT, "one_hot")
+    X(OP_ONE_HOT, "one_hot")                                                                       \
+    X(OP_LAYER_NORM, "layer_norm")                                                                 \
+    X(OP_BATCH_NORM, "batch_norm")                                                                 \
+    X(OP_GROUP_NORM, "group_norm")                                                                 \
+    X(OP_WHERE, "where")                                                                           \
+    X(OP_MASKED_FILL, "masked_fill")                                                               \
+    X(OP_CLAMP, "clamp")                                                                           \
+    X(OP_CLAMP_TENSOR, "clamp_tensor")                                                             \
+    X(OP_EQ, "eq")                                                                                 \
+    X(OP_NE, "ne")                                                                                 \
+    X(OP_LT, "lt")                                                                                 \
+    X(OP_LE, "le")                                                                                 \
+    X(OP_GT, "gt")                                                                                 \
+    X(OP_GE, "ge")
 
 #endif

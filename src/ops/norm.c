@@ -1,0 +1,540 @@
+/* Normalisation layers: layer_norm, batch_norm, group_norm, each one fused
+ * op with its own rules.
+ *
+ * All three are one computation on x seen as (P, C, S): C channels in G
+ * groups of cg = C/G, each element normalised with the mean and the biased
+ * variance of its set, then scaled and shifted per channel:
+ *
+ *   y = (x - mean) rstd w[c] + b[c],   rstd = 1 / sqrt(var + eps)
+ *
+ *   layer_norm  P = leading extents, C = the last naxes extents, S = 1,
+ *               G = 1: one set per p (the affine is per normalised element);
+ *   group_norm  x (N, C, ...): P = N, S = spatial, G = groups: one set per
+ *               (p, group);
+ *   batch_norm  P = N, S = spatial, G = C: one set per channel, over every
+ *               p and s ("batch" sets).
+ *
+ * Each forward saves mean and rstd per set (aux 0 and 1).  With xhat =
+ * (x - mean) rstd and gh = g w[c], over each set of n elements
+ *
+ *   dx = rstd (gh - mean(gh) - xhat mean(gh xhat)),
+ *   dw[c] = sum g xhat,  db[c] = sum g  (over the elements of channel c).
+ *
+ * batch_norm in evaluation mode normalises with the running statistics,
+ * constants: dx = gh rstd.  The direct rule computes these with loops (sums
+ * in double); the op-built rule writes the same with ops, recomputing the
+ * statistics from x, so that create_graph differentiates through them. */
+#include "../core/internal.h"
+
+typedef enum norm_kind { NORM_LAYER, NORM_BATCH, NORM_GROUP } norm_kind;
+
+typedef struct norm_attr {
+    int64_t P, C, S, G; /* x as (P, C, S); G groups of channels */
+    int64_t cg;         /* channels per group (1 for batch_norm) */
+    double eps;
+    int kind;   /* norm_kind */
+    bool batch; /* one set per group over every p and s (batch_norm) */
+    bool stats; /* the statistics are x's own (false: batch_norm's running ones) */
+    bool has_w, has_b;
+} norm_attr;
+
+/* The set of element (p, c) and the number of sets. */
+static inline int64_t set_of(const norm_attr *a, int64_t p, int64_t c)
+{
+    return a->batch ? c / a->cg : p * a->G + c / a->cg;
+}
+static int64_t num_sets(const norm_attr *a)
+{
+    return a->batch ? a->G : a->P * a->G;
+}
+/* Elements per set. */
+static int64_t set_count(const norm_attr *a)
+{
+    return a->batch ? a->P * a->cg * a->S : a->cg * a->S;
+}
+
+/* Arena scratch of n doubles (at least one, so an empty array still gets a
+ * valid pointer). */
+static double *scratch_doubles(tg_tape *tp, int64_t n)
+{
+    size_t b;
+    /* n is a few times an extent product of an accepted shape, far below
+     * SIZE_MAX / 8; should it not be, the arena refuses SIZE_MAX bytes with
+     * its out-of-memory error */
+    if (!tg__mul_size((size_t)(n > 0 ? n : 1), sizeof(double), &b)) b = SIZE_MAX;
+    return tg__tape_scratch(tp, b);
+}
+
+/* The product of n extents of an accepted shape: within TG_NUMEL_MAX
+ * (checked.h), so the check cannot fail; 0 if it did (nothing is then
+ * computed). */
+static int64_t extents(int n, const int64_t *e)
+{
+    int64_t r;
+    return tg__extents_product(n, e, TG_NUMEL_MAX, &r) ? r : 0;
+}
+
+/* mean[k], var[k] (biased) of every set of x, two passes in double. */
+static void set_moments(const norm_attr *a, const tg_tensor *x, double *mean, double *var)
+{
+    const int64_t ns = num_sets(a), cnt = set_count(a);
+    for (int64_t k = 0; k < ns; k++) mean[k] = var[k] = 0;
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data;
+        for (int64_t p = 0; p < a->P; p++)
+            for (int64_t c = 0; c < a->C; c++) {
+                const T *r = v + (p * a->C + c) * a->S;
+                double s = 0;
+                for (int64_t i = 0; i < a->S; i++) s += r[i];
+                mean[set_of(a, p, c)] += s;
+            }
+        for (int64_t k = 0; k < ns; k++) mean[k] = cnt ? mean[k] / (double)cnt : 0;
+        for (int64_t p = 0; p < a->P; p++)
+            for (int64_t c = 0; c < a->C; c++) {
+                const T *r = v + (p * a->C + c) * a->S;
+                const double m = mean[set_of(a, p, c)];
+                double s = 0;
+                for (int64_t i = 0; i < a->S; i++) s += ((double)r[i] - m) * ((double)r[i] - m);
+                var[set_of(a, p, c)] += s;
+            }
+        for (int64_t k = 0; k < ns; k++) var[k] = cnt ? var[k] / (double)cnt : 0;
+    });
+}
+
+/* out = (x - mean) rstd w[c] + b[c], mean and rstd per set (the aux). */
+static void norm_forward(const norm_attr *a, const tg_tensor *x, const tg_tensor *w,
+                         const tg_tensor *b, const tg_tensor *mean, const tg_tensor *rstd,
+                         tg_tensor *out)
+{
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data, *mu = mean->data, *rs = rstd->data;
+        const T *wv = w ? w->data : NULL, *bv = b ? b->data : NULL;
+        T *o = out->data;
+        for (int64_t p = 0; p < a->P; p++)
+            for (int64_t c = 0; c < a->C; c++) {
+                const int64_t k = set_of(a, p, c), base = (p * a->C + c) * a->S;
+                const T m = mu[k], r = rs[k];
+                const T sc = wv ? wv[c] : (T)1, sh = bv ? bv[c] : (T)0;
+                for (int64_t i = 0; i < a->S; i++) {
+                    const T h = (v[base + i] - m) * r;
+                    o[base + i] = wv ? (bv ? h * sc + sh : h * sc) : (bv ? h + sh : h);
+                }
+            }
+    });
+}
+
+/* ---- the rules --------------------------------------------------------------- */
+
+/* Shapes of x seen as (P, G, cg S) (the sets) and (P, C, S) (the channels). */
+static void views(const norm_attr *a, int64_t sets[3], int64_t chans[3])
+{
+    sets[0] = a->P, sets[1] = a->G, sets[2] = a->cg * a->S;
+    chans[0] = a->P, chans[1] = a->C, chans[2] = a->S;
+}
+
+/* The op-built rule, with ops on the node's inputs (and, in evaluation
+ * mode, the constant statistics of the aux): see the top of the file. */
+static tg_status norm_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const norm_attr *a = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *w = a->has_w ? tg_node_input(n, 1) : NULL;
+    const int bi = a->has_w ? 2 : 1;
+    const bool need_x = tg_node_needs_grad(n, 0), need_w = w && tg_node_needs_grad(n, 1),
+               need_b = a->has_b && tg_node_needs_grad(n, bi);
+    if (x->numel == 0) {
+        /* no element: the sums over each channel are 0 (and no mean of an
+         * empty set is formed) */
+        if (need_x) gin[0] = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0.0);
+        if (need_w) gin[1] = tg__const_full(tp, w->dtype, w->ndim, w->shape, 0.0);
+        if (need_b) {
+            const tg_tensor *b = tg_node_input(n, bi);
+            gin[bi] = tg__const_full(tp, b->dtype, b->ndim, b->shape, 0.0);
+        }
+        return tg_tape_status(tp);
+    }
+    int64_t sv[3], cv[3];
+    views(a, sv, cv);
+    int64_t pc[3] = {1, a->C, 1}; /* a per-channel tensor against (P, C, S) */
+    const int batch_axes[2] = {0, 2}, set_axis[1] = {2};
+    const int nsa = a->batch ? 2 : 1;
+    const int *sa = a->batch ? batch_axes : set_axis;
+    tg_tensor *g_c = tg_reshape(tp, g, 3, cv);
+    tg_tensor *x_c = tg_reshape(tp, x, 3, cv);
+    tg_tensor *xhat_c, *rstd_s = NULL, *rstd_c = NULL;
+    if (a->stats) {
+        tg_tensor *x_s = tg_reshape(tp, x, 3, sv);
+        tg_tensor *xc = tg_sub(tp, x_s, tg_mean(tp, x_s, nsa, sa, true));
+        tg_tensor *var = tg_mean(tp, tg_square(tp, xc), nsa, sa, true);
+        rstd_s = tg_pow_scalar(tp, tg_add_scalar(tp, var, a->eps), -0.5);
+        xhat_c = tg_reshape(tp, tg_mul(tp, xc, rstd_s), 3, cv);
+    } else {
+        tg_tensor *mu = tg_reshape(tp, tg_node_aux(n, 0), 3, pc);
+        rstd_c = tg_reshape(tp, tg_node_aux(n, 1), 3, pc);
+        xhat_c = tg_mul(tp, tg_sub(tp, x_c, mu), rstd_c);
+    }
+    if (need_x) {
+        tg_tensor *gh = w ? tg_mul(tp, g_c, tg_reshape(tp, w, 3, pc)) : g_c;
+        tg_tensor *dx;
+        if (a->stats) {
+            tg_tensor *gh_s = tg_reshape(tp, gh, 3, sv);
+            tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, sv);
+            tg_tensor *mg = tg_mean(tp, gh_s, nsa, sa, true);
+            tg_tensor *mgx = tg_mean(tp, tg_mul(tp, gh_s, xhat_s), nsa, sa, true);
+            dx = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, gh_s, mg), tg_mul(tp, xhat_s, mgx)));
+        } else {
+            dx = tg_mul(tp, gh, rstd_c);
+        }
+        gin[0] = tg_reshape(tp, dx, x->ndim, x->shape);
+    }
+    if (need_w)
+        gin[1] = tg_reshape(tp, tg_sum(tp, tg_mul(tp, g_c, xhat_c), 2, batch_axes, false), w->ndim,
+                            w->shape);
+    if (need_b) {
+        const tg_tensor *b = tg_node_input(n, bi);
+        gin[bi] = tg_reshape(tp, tg_sum(tp, g_c, 2, batch_axes, false), b->ndim, b->shape);
+    }
+    return tg_tape_status(tp);
+}
+
+/* The direct rule: the per-set sums of gh and gh xhat and the per-channel
+ * sums of g xhat and g in one pass (double), then each buffer in turn (two
+ * slots may share one: each is written completely before the next is
+ * asked for). */
+static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const norm_attr *a = tg_node_saved(n);
+    const tg_tensor *x = n->in[0], *w = a->has_w ? n->in[1] : NULL;
+    const tg_tensor *mean = tg_node_aux(n, 0), *rstd = tg_node_aux(n, 1);
+    const int64_t ns = num_sets(a), cnt = set_count(a);
+    double *sg = scratch_doubles(tp, 2 * ns + 2 * a->C);
+    if (!sg) return tg_tape_status(tp);
+    double *sgx = sg + ns, *dw = sgx + ns, *db = dw + a->C;
+    for (int64_t i = 0; i < 2 * ns + 2 * a->C; i++) sg[i] = 0;
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
+        const T *wv = w ? w->data : NULL;
+        for (int64_t p = 0; p < a->P; p++)
+            for (int64_t c = 0; c < a->C; c++) {
+                const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
+                const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
+                double a_g = 0, a_gx = 0;
+                for (int64_t i = 0; i < a->S; i++) {
+                    const double h = ((double)v[base + i] - m) * r, gi = gv[base + i];
+                    a_g += gi;
+                    a_gx += gi * h;
+                }
+                sg[s] += wc * a_g;
+                sgx[s] += wc * a_gx;
+                dw[c] += a_gx;
+                db[c] += a_g;
+            }
+    });
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (d) {
+        const double inv = cnt ? 1.0 / (double)cnt : 0;
+        TG_DISPATCH(x->dtype, T, {
+            const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
+            const T *wv = w ? w->data : NULL;
+            T *dd = d->data;
+            for (int64_t p = 0; p < a->P; p++)
+                for (int64_t c = 0; c < a->C; c++) {
+                    const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
+                    const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
+                    const double mg = sg[s] * inv, mgx = sgx[s] * inv;
+                    for (int64_t i = 0; i < a->S; i++) {
+                        const double gh = wc * (double)gv[base + i];
+                        double e;
+                        if (a->stats) {
+                            const double h = ((double)v[base + i] - m) * r;
+                            e = r * (gh - mg - h * mgx);
+                        } else {
+                            e = gh * r;
+                        }
+                        dd[base + i] = acc ? dd[base + i] + (T)e : (T)e;
+                    }
+                }
+        });
+    } else if (!tg__tape_ok(tp)) {
+        return tg_tape_status(tp);
+    }
+    for (int slot = 1; slot < n->n_in; slot++) {
+        d = tg_grad_sink_buffer(k, slot, &acc);
+        if (!d) {
+            if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+            continue;
+        }
+        const double *src = slot == 1 && a->has_w ? dw : db;
+        TG_DISPATCH(x->dtype, T, {
+            T *dd = d->data;
+            for (int64_t c = 0; c < a->C; c++) dd[c] = acc ? dd[c] + (T)src[c] : (T)src[c];
+        });
+    }
+    return TG_OK;
+}
+
+static const tg_op k_layer_norm = {"layer_norm", -1, norm_backward, norm_direct, NULL};
+static const tg_op k_batch_norm = {"batch_norm", -1, norm_backward, norm_direct, NULL};
+static const tg_op k_group_norm = {"group_norm", -1, norm_backward, norm_direct, NULL};
+
+/* ---- validation ------------------------------------------------------------- */
+
+/* x, weight and bias (either may be NULL): live, one dtype; eps finite and
+ * >= 0.  Fills in, n_in. */
+static bool check_common(tg_tape *tp, const char *op, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                         double eps, tg_tensor **in, int *n_in)
+{
+    int n = 0;
+    in[n++] = x;
+    if (w) in[n++] = w;
+    if (b) in[n++] = b;
+    if (!tg_tape_check_inputs(tp, op, n, in)) return false;
+    if ((w && !tg__same_dtype(tp, op, x, w)) || (b && !tg__same_dtype(tp, op, x, b))) return false;
+    if (!(eps >= 0 && isfinite(eps))) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: eps %g must be finite and >= 0", op, eps);
+        return false;
+    }
+    *n_in = n;
+    return true;
+}
+
+/* t (weight, bias or a running statistic) is 1-d of x's C channels. */
+static bool check_per_channel(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
+                              const tg_tensor *x)
+{
+    if (!t || (t->ndim == 1 && t->shape[0] == x->shape[1])) return true;
+    char s[TG_SHAPE_BUF], xs[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE,
+                 "%s: %s %s must have the shape (%lld), one per channel of input %s", op, what,
+                 tg__shape_str(t, s, sizeof s), (long long)x->shape[1],
+                 tg__shape_str(x, xs, sizeof xs));
+    return false;
+}
+
+/* x is (N, C, ...). */
+static bool check_nc(tg_tape *tp, const char *op, const tg_tensor *x)
+{
+    if (x->ndim >= 2) return true;
+    char s[TG_SHAPE_BUF];
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: input %s must have at least 2 axes (N,C,...)", op,
+                 tg__shape_str(x, s, sizeof s));
+    return false;
+}
+
+/* Statistics, output and record; the per-set mean and biased variance in
+ * double are left in *mean_d, *var_d for batch_norm's running averages.  In
+ * evaluation mode (a->stats false) mean_in and var_in (C) are used
+ * instead. */
+static tg_tensor *norm_record(tg_tape *tp, const tg_op *op, norm_attr *a, tg_tensor *x,
+                              tg_tensor *w, tg_tensor *b, tg_tensor **in, int n_in,
+                              const tg_tensor *mean_in, const tg_tensor *var_in, double **mean_d,
+                              double **var_d)
+{
+    a->has_w = w != NULL;
+    a->has_b = b != NULL;
+    const int64_t ns = num_sets(a);
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    tg_tensor *mean = tg_tape_alloc(tp, x->dtype, 1, &ns);
+    tg_tensor *rstd = tg_tape_alloc(tp, x->dtype, 1, &ns);
+    double *md = scratch_doubles(tp, 2 * ns);
+    if (!out || !mean || !rstd || !md) return NULL;
+    double *vd = md + ns;
+    if (a->stats) {
+        set_moments(a, x, md, vd);
+    } else {
+        TG_DISPATCH(x->dtype, T, {
+            const T *mi = mean_in->data, *vi = var_in->data;
+            for (int64_t k = 0; k < ns; k++) md[k] = mi[k], vd[k] = vi[k];
+        });
+    }
+    TG_DISPATCH(x->dtype, T, {
+        T *mv = mean->data, *rv = rstd->data;
+        for (int64_t k = 0; k < ns; k++) {
+            mv[k] = (T)md[k];
+            rv[k] = (T)(1.0 / sqrt(vd[k] + a->eps));
+        }
+    });
+    norm_forward(a, x, w, b, mean, rstd, out);
+    if (mean_d) *mean_d = md;
+    if (var_d) *var_d = vd;
+    return tg_tape_record(tp, op, n_in, in, out, a, sizeof *a, 2, (tg_tensor *[]){mean, rstd});
+}
+
+/* ---- layer_norm ------------------------------------------------------------- */
+tg_tensor *tg_layer_norm(tg_tape *tp, tg_tensor *x, int naxes, tg_tensor *weight, tg_tensor *bias,
+                         double eps)
+{
+    const char *op = k_layer_norm.name;
+    tg_tensor *in[3];
+    int n_in;
+    if (!check_common(tp, op, x, weight, bias, eps, in, &n_in)) return NULL;
+    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
+    if (naxes < 1 || naxes > x->ndim) {
+        tg_tape_fail(tp, TG_ERR_AXIS, "%s: naxes %d must be between 1 and the rank %d of input %s",
+                     op, naxes, (int)x->ndim, tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    const int lead = x->ndim - naxes;
+    const tg_tensor *aff[2] = {weight, bias};
+    for (int i = 0; i < 2; i++) {
+        const tg_tensor *p = aff[i];
+        if (!p) continue;
+        bool ok = p->ndim == naxes;
+        for (int d = 0; ok && d < naxes; d++) ok = p->shape[d] == x->shape[lead + d];
+        if (!ok) {
+            char ns[TG_SHAPE_BUF];
+            tg_tape_fail(tp, TG_ERR_SHAPE,
+                         "%s: %s %s must have the shape %s, the normalised extents of input %s", op,
+                         i ? "bias" : "weight", tg__shape_str(p, s, sizeof s),
+                         tg__dims_str(naxes, x->shape + lead, ns, sizeof ns),
+                         tg__shape_str(x, t, sizeof t));
+            return NULL;
+        }
+    }
+    norm_attr a = {.G = 1, .S = 1, .eps = eps, .kind = NORM_LAYER, .stats = true};
+    a.P = extents(lead, x->shape);
+    a.C = a.cg = extents(naxes, x->shape + lead);
+    return norm_record(tp, &k_layer_norm, &a, x, weight, bias, in, n_in, NULL, NULL, NULL, NULL);
+}
+
+/* ---- group_norm ------------------------------------------------------------- */
+tg_tensor *tg_group_norm(tg_tape *tp, tg_tensor *x, int groups, tg_tensor *weight, tg_tensor *bias,
+                         double eps)
+{
+    const char *op = k_group_norm.name;
+    tg_tensor *in[3];
+    int n_in;
+    if (!check_common(tp, op, x, weight, bias, eps, in, &n_in)) return NULL;
+    if (!check_nc(tp, op, x)) return NULL;
+    if (groups < 1 || x->shape[1] % groups != 0) {
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: groups %d must be >= 1 and divide the %lld channels of input %s", op,
+                     groups, (long long)x->shape[1], tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    if (!check_per_channel(tp, op, "weight", weight, x) ||
+        !check_per_channel(tp, op, "bias", bias, x))
+        return NULL;
+    norm_attr a = {.P = x->shape[0],
+                   .C = x->shape[1],
+                   .G = groups,
+                   .eps = eps,
+                   .kind = NORM_GROUP,
+                   .stats = true};
+    a.cg = a.C / groups;
+    a.S = extents(x->ndim - 2, x->shape + 2);
+    return norm_record(tp, &k_group_norm, &a, x, weight, bias, in, n_in, NULL, NULL, NULL, NULL);
+}
+
+/* ---- batch_norm ------------------------------------------------------------- */
+
+/* A running statistic t (NULL allowed in training mode): live, of x's dtype
+ * and channels; in training mode a user tensor of its own (it is written). */
+static bool check_running(tg_tape *tp, const char *what, tg_tensor *t, const tg_tensor *x,
+                          bool training, tg_tensor *const *others, const char *const *names)
+{
+    const char *op = k_batch_norm.name;
+    if (!t) {
+        if (training) return true;
+        tg_tape_fail(tp, TG_ERR_NULL,
+                     "%s: %s is NULL (evaluation mode normalises with the running statistics)", op,
+                     what);
+        return false;
+    }
+    if (!tg__tensor_live_on(t, tp) || (t->magic == TG_MAGIC_USER && tg__tensor_freed(t))) {
+        tg_tape_fail(tp, TG_ERR_TAPE,
+                     "%s: %s is not a live tensor of this tape (stale, of another tape, or freed)",
+                     op, what);
+        return false;
+    }
+    if (!tg__same_dtype(tp, op, x, t) || !check_per_channel(tp, op, what, t, x)) return false;
+    if (!training) return true;
+    if (t->magic != TG_MAGIC_USER) {
+        char d[TG_SHAPE_BUF + 8];
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "%s: %s %s is a tensor of the tape: training mode updates it in place, so it "
+                     "must be a user tensor",
+                     op, what, tg_tensor_describe(t, d, sizeof d));
+        return false;
+    }
+    for (int i = 0; names[i]; i++)
+        if (others[i] == t) {
+            tg_tape_fail(tp, TG_ERR_ARG,
+                         "%s: %s is also %s: training mode updates the running statistics in "
+                         "place, so each must be a tensor of its own",
+                         op, what, names[i]);
+            return false;
+        }
+    return true;
+}
+
+tg_tensor *tg_batch_norm(tg_tape *tp, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                         tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                         double momentum, double eps)
+{
+    const char *op = k_batch_norm.name;
+    tg_tensor *in[3];
+    int n_in;
+    if (!check_common(tp, op, x, weight, bias, eps, in, &n_in)) return NULL;
+    if (!check_nc(tp, op, x)) return NULL;
+    if (!check_per_channel(tp, op, "weight", weight, x) ||
+        !check_per_channel(tp, op, "bias", bias, x))
+        return NULL;
+    /* running_mean must differ from weight and bias; running_var from those
+     * and running_mean (NULL entries are skipped by the pointer test) */
+    if (!check_running(tp, "running_mean", running_mean, x, training,
+                       (tg_tensor *[]){weight, bias, NULL},
+                       (const char *const[]){"weight", "bias", NULL}) ||
+        !check_running(tp, "running_var", running_var, x, training,
+                       (tg_tensor *[]){weight, bias, running_mean, NULL},
+                       (const char *const[]){"weight", "bias", "running_mean", NULL}))
+        return NULL;
+    norm_attr a = {.P = x->shape[0],
+                   .C = x->shape[1],
+                   .G = x->shape[1],
+                   .cg = 1,
+                   .eps = eps,
+                   .kind = NORM_BATCH,
+                   .batch = true,
+                   .stats = training};
+    a.S = extents(x->ndim - 2, x->shape + 2);
+    const int64_t per = extents(2, (const int64_t[]){a.P, a.S}); /* values per channel */
+    char s[TG_SHAPE_BUF];
+    if (training && !(momentum >= 0 && momentum <= 1)) {
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: momentum %g must be in [0, 1]", op, momentum);
+        return NULL;
+    }
+    if (training && per <= 1) {
+        /* PyTorch: "Expected more than 1 value per channel when training" */
+        tg_tape_fail(tp, TG_ERR_SHAPE,
+                     "%s: input %s has %lld value%s per channel: training mode needs more than 1",
+                     op, tg__shape_str(x, s, sizeof s), (long long)per, per == 1 ? "" : "s");
+        return NULL;
+    }
+    double *md = NULL, *vd = NULL;
+    tg_tensor *y = norm_record(tp, &k_batch_norm, &a, x, weight, bias, in, n_in, running_mean,
+                               running_var, &md, &vd);
+    if (!y || !training) return y;
+    /* Recorded: only now are the user's running statistics written, so a
+     * failing call leaves them as they were.  The running variance takes
+     * the unbiased batch variance, as PyTorch's. */
+    const double unb = (double)per / (double)(per - 1);
+    TG_DISPATCH(x->dtype, T, {
+        T *rm = running_mean ? running_mean->data : NULL;
+        T *rv = running_var ? running_var->data : NULL;
+        for (int64_t c = 0; c < a.C; c++) {
+            if (rm) rm[c] = (T)((1 - momentum) * (double)rm[c] + momentum * md[c]);
+            if (rv) rv[c] = (T)((1 - momentum) * (double)rv[c] + momentum * (vd[c] * unb));
+        }
+    });
+    if (running_mean) tg__bump_version(running_mean);
+    if (running_var) tg__bump_version(running_var);
+    return y;
+}
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_norm[] = {&k_layer_norm, &k_batch_norm, &k_group_norm, NULL};

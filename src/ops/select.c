@@ -1,0 +1,489 @@
+/* Selection and comparison: where, masked_fill, clamp (scalar and tensor
+ * bounds), and the comparisons eq ne lt le gt ge.
+ *
+ * A condition or a mask is a float tensor of the operands' dtype, nonzero
+ * meaning true (NaN too), as the comparisons make it: 0 or 1.  The
+ * comparisons are recorded without a gradient (their output is piecewise
+ * constant).  Every op-built rule is written with where and masked_fill
+ * themselves, which select and never multiply, so a gradient that meets an
+ * infinite or NaN value in a position it does not reach stays untouched
+ * (g * 0 would be NaN there), and the rule can be differentiated again.
+ *
+ * Conventions (docs/api.md, "Selection and comparison"):
+ *   - clamp's gradient passes to x where lo <= x <= hi, bounds included
+ *     (PyTorch's); lo > hi gives hi everywhere (PyTorch's min(max(x, lo),
+ *     hi)) and x no gradient; a NaN x stays NaN and gets no gradient;
+ *   - clamp_tensor: lo's gradient where x < lo <= hi, hi's where x > hi or
+ *     hi < lo (so at lo == hi the clamped value's gradient goes to lo,
+ *     where PyTorch gives it to neither); a NaN bound element gives NaN. */
+#include "../core/internal.h"
+#include "../kernels/bcast.h"
+
+/* out = EXPR over three operands t0, t1, t2 broadcast to out's shape, A, B
+ * and C their elements: a walk over out with each operand's offset moving
+ * by its broadcast strides (0 along a stretched axis). */
+#define SEL_MAP3(T, out, t0, t1, t2, A, B, C, EXPR)                                                \
+    do {                                                                                           \
+        T *restrict o_ = (out)->data;                                                              \
+        const T *restrict p0_ = (t0)->data, *restrict p1_ = (t1)->data,                            \
+                          *restrict p2_ = (t2)->data;                                              \
+        const int nd_ = (out)->ndim;                                                               \
+        const int64_t *const ext_ = (out)->shape;                                                  \
+        int64_t s0_[TG_MAX_DIMS], s1_[TG_MAX_DIMS], s2_[TG_MAX_DIMS], idx_[TG_MAX_DIMS] = {0};     \
+        int64_t i0_ = 0, i1_ = 0, i2_ = 0;                                                         \
+        tg__broadcast_strides((t0)->ndim, (t0)->shape, nd_, ext_, s0_);                            \
+        tg__broadcast_strides((t1)->ndim, (t1)->shape, nd_, ext_, s1_);                            \
+        tg__broadcast_strides((t2)->ndim, (t2)->shape, nd_, ext_, s2_);                            \
+        for (int64_t k_ = 0; k_ < (out)->numel; k_++) {                                            \
+            const T A = p0_[i0_], B = p1_[i1_], C = p2_[i2_];                                      \
+            (void)A, (void)B, (void)C;                                                             \
+            o_[k_] = (T)(EXPR);                                                                    \
+            for (int e_ = nd_ - 1; e_ >= 0; e_--) { /* the next element */                         \
+                i0_ += s0_[e_];                                                                    \
+                i1_ += s1_[e_];                                                                    \
+                i2_ += s2_[e_];                                                                    \
+                if (++idx_[e_] < ext_[e_]) break;                                                  \
+                i0_ -= s0_[e_] * ext_[e_];                                                         \
+                i1_ -= s1_[e_] * ext_[e_];                                                         \
+                i2_ -= s2_[e_] * ext_[e_];                                                         \
+                idx_[e_] = 0;                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* g summed back to the shape of input i of node n. */
+static tg_tensor *to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
+{
+    tg_tensor *x = tg_node_input(n, i);
+    if (!g) return NULL;
+    if (tg_tensor_same_shape(g, x)) return g;
+    return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
+}
+
+/* A constant 0 (0-d) of t's dtype: the unselected side of a rule's where. */
+static tg_tensor *zero_like(tg_tape *tp, const tg_tensor *t)
+{
+    return tg__const_full(tp, t->dtype, 0, NULL, 0.0);
+}
+
+/* Input slot's gradient buffer for a direct rule, and in *w the wide
+ * accumulators (kernels/bcast.h) when it is summed to more than one
+ * element; NULL when the input needs no gradient or the tape is in error
+ * (ops/elementwise.c's bin_grad_buffer, without the hand-over of g). */
+static tg_tensor *grad_buffer(tg_tape *tp, const tg_tensor *g, tg_grad_sink *k, int slot, bool *acc,
+                              double **w)
+{
+    *w = NULL;
+    if (!tg__tape_ok(tp)) return NULL;
+    tg_tensor *d = tg_grad_sink_buffer(k, slot, acc);
+    if (d && d->numel > 1 && d->numel != g->numel) {
+        size_t bytes;
+        /* cannot overflow (numel <= TG_NUMEL_MAX); if it did, the arena's
+         * own error says how much was asked */
+        if (!tg__mul_size((size_t)d->numel, (d->dtype == TG_F64 ? 2 : 1) * sizeof(double), &bytes))
+            bytes = SIZE_MAX;
+        if (!(*w = tg__tape_scratch(tp, bytes))) return NULL;
+    }
+    return d;
+}
+
+/* A scratch tensor of g's shape and dtype (not recorded, valid while the
+ * rule runs), or NULL on out of memory (the tape's error set). */
+static bool scratch_like(tg_tape *tp, const tg_tensor *g, tg_tensor *out)
+{
+    size_t bytes;
+    const size_t es = g->dtype == TG_F64 ? sizeof(double) : sizeof(float);
+    if (!tg__mul_size((size_t)g->numel, es, &bytes)) bytes = SIZE_MAX;
+    *out = *g; /* borrows g's extents */
+    out->data = tg__tape_scratch(tp, bytes ? bytes : es);
+    return out->data != NULL;
+}
+
+/* The shape of three operands broadcast together, or false (the error set,
+ * naming op and the operands, a NULL one shown as "(none)"). */
+static bool broadcast3(tg_tape *tp, const char *op, const char *const names[3],
+                       const tg_tensor *const t[3], const bool shown[3], int *nd, int64_t *shape)
+{
+    int n01;
+    int64_t s01[TG_MAX_DIMS];
+    if (tg__broadcast_shape(t[0]->ndim, t[0]->shape, t[1]->ndim, t[1]->shape, &n01, s01) &&
+        tg__broadcast_shape(n01, s01, t[2]->ndim, t[2]->shape, nd, shape))
+        return true;
+    char s[3][TG_SHAPE_BUF];
+    for (int i = 0; i < 3; i++)
+        if (shown[i])
+            tg__shape_str(t[i], s[i], sizeof s[i]);
+        else
+            snprintf(s[i], sizeof s[i], "(none)");
+    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s %s, %s %s and %s %s do not broadcast", op,
+                 names[0], s[0], names[1], s[1], names[2], s[2]);
+    return false;
+}
+
+/* ---- comparisons: 0/1 of the operands' dtype, no gradient ----------------- */
+typedef void cmp_kernel_fn(tg_tensor *out, const tg_tensor *ta, const tg_tensor *tb);
+
+static tg_tensor *compare(tg_tape *tp, const tg_op *op, cmp_kernel_fn *kernel, tg_tensor *a,
+                          tg_tensor *b)
+{
+    tg_tensor *in[2] = {a, b};
+    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, op->name, a, b)) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!tg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) {
+        char x[TG_SHAPE_BUF], y[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op->name,
+                     tg__shape_str(a, x, sizeof x), tg__shape_str(b, y, sizeof y));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
+    if (!out) return NULL;
+    kernel(out, a, b);
+    return tg__tape_record_checked(tp, op, 2, in, out, NULL, 0, 0, NULL);
+}
+
+/* A comparison a OPR b (IEEE: NaN compares unequal to everything, so only
+ * ne is 1 there): its kernel, descriptor (no backward: the gradient is 0)
+ * and tg_NAME. */
+#define SEL_COMPARE(NAME, OPR)                                                                     \
+    static void NAME##_kernel(tg_tensor *out, const tg_tensor *ta, const tg_tensor *tb)            \
+    {                                                                                              \
+        TG_DISPATCH(out->dtype, T, { TG_BCAST_MAP(T, out, ta, tb, a, b, (a OPR b) ? 1 : 0); });    \
+    }                                                                                              \
+    static const tg_op k_##NAME = {#NAME, 2, NULL, NULL, NULL};                                    \
+    tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
+    {                                                                                              \
+        return compare(tp, &k_##NAME, NAME##_kernel, a, b);                                        \
+    }
+SEL_COMPARE(eq, ==)
+SEL_COMPARE(ne, !=)
+SEL_COMPARE(lt, <)
+SEL_COMPARE(le, <=)
+SEL_COMPARE(gt, >)
+SEL_COMPARE(ge, >=)
+
+/* ---- where: y = cond ? a : b ----------------------------------------------
+ * d/da = g where cond, d/db = g elsewhere, none to cond: as where(cond, g,
+ * 0) and where(cond, 0, g), each summed back to its input's shape. */
+static tg_status where_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *c = tg_node_input(n, 0);
+    tg_tensor *z = zero_like(tp, g);
+    if (!z) return tg_tape_status(tp);
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_where(tp, c, g, z));
+    if (tg_node_needs_grad(n, 2)) gin[2] = to_input(tp, n, 2, tg_where(tp, c, z, g));
+    return TG_OK;
+}
+
+static tg_status where_direct(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
+                              tg_grad_sink *sink)
+{
+    const tg_tensor *c = node->in[0];
+    tg_tensor full;
+    if (c->numel != 1 && c->numel != gout->numel) {
+        /* TG_BCAST_GRAD's full reduction reads the other operand in g's
+         * order: a cond stretched along some axes is written out first */
+        if (!scratch_like(tp, gout, &full)) return tg_tape_status(tp);
+        TG_DISPATCH(gout->dtype, T, { TG_BCAST_MAP(T, &full, c, c, a, b, a); });
+        c = &full;
+    }
+    for (int slot = 1; slot <= 2; slot++) {
+        bool acc;
+        double *w;
+        tg_tensor *d = grad_buffer(tp, gout, sink, slot, &acc, &w);
+        if (!d) {
+            if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+            continue;
+        }
+        const tg_tensor *x = node->in[slot];
+        if (slot == 1)
+            TG_DISPATCH(gout->dtype, T, {
+                TG_BCAST_GRAD(T, d, acc, w, 0, gout, x, c, gout, g, a, m, y, (m != 0 ? g : (T)0));
+            });
+        else
+            TG_DISPATCH(gout->dtype, T, {
+                TG_BCAST_GRAD(T, d, acc, w, 0, gout, x, c, gout, g, a, m, y, (m != 0 ? (T)0 : g));
+            });
+    }
+    return tg_tape_status(tp);
+}
+
+static void where_scalar(const tg_node *node, const tg_scalar_args *s, double *gin)
+{
+    (void)node;
+    TG_DISPATCH(s->dtype, T, {
+        const T g = (T)s->gout, m = (T)s->x[0];
+        gin[0] = 0;
+        gin[1] = (T)(m != 0 ? g : (T)0);
+        gin[2] = (T)(m != 0 ? (T)0 : g);
+    });
+}
+
+static const tg_op k_where = {"where", 3, where_backward, where_direct, where_scalar};
+
+tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
+{
+    tg_tensor *in[3] = {cond, a, b};
+    if (!tg_tape_check_inputs(tp, k_where.name, 3, in)) return NULL;
+    if (!tg__same_dtype(tp, k_where.name, cond, a) || !tg__same_dtype(tp, k_where.name, a, b))
+        return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    static const char *const names[3] = {"cond", "a", "b"};
+    if (!broadcast3(tp, k_where.name, names, (const tg_tensor *const *)in,
+                    (const bool[3]){true, true, true}, &nd, shape))
+        return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
+    if (!out) return NULL;
+    TG_DISPATCH(a->dtype, T, { SEL_MAP3(T, out, cond, a, b, m, u, v, (m != 0 ? u : v)); });
+    return tg__tape_record_checked(tp, &k_where, 3, in, out, NULL, 0, 0, NULL);
+}
+
+/* ---- masked_fill: y = mask ? value : x ------------------------------------
+ * mask broadcasts to x's shape (y has x's); d/dx = g where the mask is 0,
+ * as masked_fill(g, mask, 0); none to the mask. */
+typedef struct fill_attr {
+    double value;
+} fill_attr;
+
+static tg_status masked_fill_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg_masked_fill(tp, g, tg_node_input(n, 1), 0.0);
+    return TG_OK;
+}
+
+static tg_status masked_fill_direct(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
+                                    tg_grad_sink *sink)
+{
+    bool acc;
+    double *w;
+    tg_tensor *d = grad_buffer(tp, gout, sink, 0, &acc, &w);
+    if (d)
+        TG_DISPATCH(gout->dtype, T, {
+            TG_BCAST_GRAD(T, d, acc, w, 0, gout, node->in[0], node->in[1], gout, g, a, m, y,
+                          (m != 0 ? (T)0 : g));
+        });
+    return tg_tape_status(tp);
+}
+
+static void masked_fill_scalar(const tg_node *node, const tg_scalar_args *s, double *gin)
+{
+    (void)node;
+    TG_DISPATCH(s->dtype, T, {
+        const T g = (T)s->gout, m = (T)s->x[1];
+        gin[0] = (T)(m != 0 ? (T)0 : g);
+        gin[1] = 0;
+    });
+}
+
+static const tg_op k_masked_fill = {"masked_fill", 2, masked_fill_backward, masked_fill_direct,
+                                    masked_fill_scalar};
+
+tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask, double value)
+{
+    tg_tensor *in[2] = {x, mask};
+    if (!tg_tape_check_inputs(tp, k_masked_fill.name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, k_masked_fill.name, x, mask)) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!tg__broadcast_shape(x->ndim, x->shape, mask->ndim, mask->shape, &nd, shape) ||
+        nd != x->ndim || memcmp(shape, x->shape, (size_t)nd * sizeof shape[0]) != 0) {
+        char a[TG_SHAPE_BUF], b[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: mask %s does not broadcast to x %s", k_masked_fill.name,
+                     tg__shape_str(mask, b, sizeof b), tg__shape_str(x, a, sizeof a));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    TG_DISPATCH(x->dtype, T, {
+        const T v = (T)value;
+        TG_BCAST_MAP(T, out, x, mask, a, m, (m != 0 ? v : a));
+    });
+    const fill_attr at = {value};
+    return tg__tape_record_checked(tp, &k_masked_fill, 2, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- clamp -----------------------------------------------------------------
+ * y = min(max(x, lo), hi) with NaN bounds propagated: a NaN lo gives NaN, a
+ * NaN hi gives NaN, a NaN x stays NaN, and lo > hi gives hi. */
+#define SEL_CLAMP(x, l, h)                                                                         \
+    ((l) != (l)                      ? (l)                                                         \
+     : (h) != (h)                    ? (h)                                                         \
+     : ((x) < (l) ? (l) : (x)) > (h) ? (h)                                                         \
+     : (x) < (l)                     ? (l)                                                         \
+                                     : (x))
+/* Where each input gets the gradient (the conventions at the top). */
+#define SEL_PASS_X(x, l, h)  ((x) >= (l) && (x) <= (h))
+#define SEL_PASS_LO(x, l, h) ((x) < (l) && (l) <= (h))
+#define SEL_PASS_HI(x, l, h) ((x) > (h) || (h) < (l))
+
+typedef struct clamp_attr {
+    double lo, hi;
+} clamp_attr;
+
+/* The constant mask, x's shape, of the elements where x gets no gradient. */
+static tg_tensor *clamp_block(tg_tape *tp, const tg_tensor *x, const clamp_attr *at)
+{
+    tg_tensor *m = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!m) return NULL;
+    TG_DISPATCH(x->dtype, T, {
+        const T l = (T)at->lo, h = (T)at->hi;
+        TG_MAP1(T, m, x, v, (SEL_PASS_X(v, l, h) ? 0 : 1));
+    });
+    return m;
+}
+
+/* d/dx = g where lo <= x <= hi: masked_fill(g, outside, 0). */
+static tg_status clamp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m = clamp_block(tp, tg_node_input(n, 0), tg_node_saved(n));
+    if (!m) return tg_tape_status(tp);
+    gin[0] = tg_masked_fill(tp, g, m, 0.0);
+    return TG_OK;
+}
+
+static tg_status clamp_direct(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
+                              tg_grad_sink *sink)
+{
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(sink, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    const clamp_attr *at = tg_node_saved(node);
+    TG_DISPATCH(gout->dtype, T, {
+        const T l = (T)at->lo, h = (T)at->hi;
+        TG_MAP1_GRAD(T, d, acc, gout, node->in[0], node->out, g, x, y,
+                     (SEL_PASS_X(x, l, h) ? g : (T)0));
+    });
+    return TG_OK;
+}
+
+static void clamp_scalar(const tg_node *node, const tg_scalar_args *s, double *gin)
+{
+    const clamp_attr *at = tg_node_saved(node);
+    TG_DISPATCH(s->dtype, T, {
+        const T l = (T)at->lo, h = (T)at->hi, g = (T)s->gout, x = (T)s->x[0];
+        gin[0] = (T)(SEL_PASS_X(x, l, h) ? g : (T)0);
+    });
+}
+
+static const tg_op k_clamp = {"clamp", 1, clamp_backward, clamp_direct, clamp_scalar};
+
+tg_tensor *tg_clamp(tg_tape *tp, tg_tensor *x, double lo, double hi)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_clamp.name, 1, in)) return NULL;
+    if (isnan(lo) || isnan(hi)) {
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG, "%s: x %s: bound lo %g or hi %g is NaN", k_clamp.name,
+                     tg__shape_str(x, s, sizeof s), lo, hi);
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    TG_DISPATCH(x->dtype, T, {
+        const T l = (T)lo, h = (T)hi;
+        TG_MAP1(T, out, x, v, SEL_CLAMP(v, l, h));
+    });
+    const clamp_attr at = {lo, hi};
+    return tg__tape_record_checked(tp, &k_clamp, 1, in, out, &at, sizeof at, 0, NULL);
+}
+
+/* ---- clamp_tensor: the bounds are tensors, all three broadcast ------------
+ * Input i (x, lo, hi) gets g where SEL_PASS_<i>, summed back to its shape;
+ * a NULL bound is recorded as a constant -inf or inf (0-d). */
+static void clamp3_block_kernel(tg_tensor *out, const tg_tensor *x, const tg_tensor *lo,
+                                const tg_tensor *hi, int slot, bool block)
+{
+    const int b = block ? 1 : 0;
+    TG_DISPATCH(out->dtype, T, {
+        if (slot == 0)
+            SEL_MAP3(T, out, x, lo, hi, v, l, h, (SEL_PASS_X(v, l, h) ? 1 - b : b));
+        else if (slot == 1)
+            SEL_MAP3(T, out, x, lo, hi, v, l, h, (SEL_PASS_LO(v, l, h) ? 1 - b : b));
+        else
+            SEL_MAP3(T, out, x, lo, hi, v, l, h, (SEL_PASS_HI(v, l, h) ? 1 - b : b));
+    });
+}
+
+static tg_status clamp_tensor_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *lo = tg_node_input(n, 1), *hi = tg_node_input(n, 2);
+    for (int i = 0; i < 3; i++) {
+        if (!tg_node_needs_grad(n, i)) continue;
+        tg_tensor *m = tg_tape_alloc(tp, g->dtype, g->ndim, g->shape);
+        if (!m) return tg_tape_status(tp);
+        clamp3_block_kernel(m, x, lo, hi, i, true);
+        gin[i] = to_input(tp, n, i, tg_masked_fill(tp, g, m, 0.0));
+    }
+    return TG_OK;
+}
+
+static tg_status clamp_tensor_direct(tg_tape *tp, const tg_node *node, const tg_tensor *gout,
+                                     tg_grad_sink *sink)
+{
+    for (int slot = 0; slot < 3; slot++) {
+        bool acc;
+        double *w;
+        tg_tensor *d = grad_buffer(tp, gout, sink, slot, &acc, &w);
+        if (!d) {
+            if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+            continue;
+        }
+        /* where the slot gets the gradient, written out in g's shape */
+        tg_tensor pass;
+        if (!scratch_like(tp, gout, &pass)) return tg_tape_status(tp);
+        clamp3_block_kernel(&pass, node->in[0], node->in[1], node->in[2], slot, false);
+        TG_DISPATCH(gout->dtype, T, {
+            TG_BCAST_GRAD(T, d, acc, w, 0, gout, node->in[slot], &pass, gout, g, a, m, y,
+                          (m != 0 ? g : (T)0));
+        });
+    }
+    return tg_tape_status(tp);
+}
+
+static void clamp_tensor_scalar(const tg_node *node, const tg_scalar_args *s, double *gin)
+{
+    (void)node;
+    TG_DISPATCH(s->dtype, T, {
+        const T g = (T)s->gout, x = (T)s->x[0], l = (T)s->x[1], h = (T)s->x[2];
+        gin[0] = (T)(SEL_PASS_X(x, l, h) ? g : (T)0);
+        gin[1] = (T)(SEL_PASS_LO(x, l, h) ? g : (T)0);
+        gin[2] = (T)(SEL_PASS_HI(x, l, h) ? g : (T)0);
+    });
+}
+
+static const tg_op k_clamp_tensor = {"clamp_tensor", 3, clamp_tensor_backward, clamp_tensor_direct,
+                                     clamp_tensor_scalar};
+
+tg_tensor *tg_clamp_tensor(tg_tape *tp, tg_tensor *x, tg_tensor *lo, tg_tensor *hi)
+{
+    const char *op = k_clamp_tensor.name;
+    tg_tensor *in[3] = {x, lo, hi};
+    if (!tg_tape_check_inputs(tp, op, 1, in)) return NULL;
+    /* a missing bound is no bound: -inf below, inf above */
+    for (int i = 1; i < 3; i++)
+        if (!in[i] &&
+            !(in[i] = tg__const_full(tp, x->dtype, 0, NULL, i == 1 ? -INFINITY : INFINITY)))
+            return NULL;
+    if (!tg_tape_check_inputs(tp, op, 3, in)) return NULL;
+    if (!tg__same_dtype(tp, op, x, in[1]) || !tg__same_dtype(tp, op, x, in[2])) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    static const char *const names[3] = {"x", "lo", "hi"};
+    if (!broadcast3(tp, op, names, (const tg_tensor *const *)in,
+                    (const bool[3]){true, lo != NULL, hi != NULL}, &nd, shape))
+        return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, nd, shape);
+    if (!out) return NULL;
+    TG_DISPATCH(x->dtype, T,
+                { SEL_MAP3(T, out, in[0], in[1], in[2], v, l, h, SEL_CLAMP(v, l, h)); });
+    return tg__tape_record_checked(tp, &k_clamp_tensor, 3, in, out, NULL, 0, 0, NULL);
+}
+
+/* Every built-in op descriptor of this file, in the op registry
+ * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
+#include "registry.h"
+const tg_op *const tg__ops_select[] = {&k_eq,    &k_ne,           &k_lt,    &k_le,
+                                       &k_gt,    &k_ge,           &k_where, &k_masked_fill,
+                                       &k_clamp, &k_clamp_tensor, NULL};
