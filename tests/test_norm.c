@@ -450,6 +450,10 @@ START_TEST(test_errors)
                "batch_norm: running_var is NULL");
     EXPECT_ERR(tg_batch_norm(tp, f.x1, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), TG_ERR_SHAPE,
                "batch_norm: input (1,4) has 1 value per channel: training mode needs more than 1");
+    /* an empty batch has no statistics either */
+    EXPECT_ERR(tg_batch_norm(tp, tg_tape_alloc(tp, TG_F64, 3, TT_SHAPE(0, 4, 3)), NULL, NULL, NULL,
+                             NULL, true, 0.1, 1e-5),
+               TG_ERR_SHAPE, "batch_norm: input (0,4,3) has 0 values per channel");
     EXPECT_ERR(tg_batch_norm(tp, f.x, NULL, f.w3, NULL, NULL, true, 0.1, 1e-5), TG_ERR_SHAPE,
                "batch_norm: bias (3) must have the shape (4), one per channel");
     EXPECT_ERR(tg_batch_norm(tp, f.x, NULL, NULL, f.w3, NULL, true, 0.1, 1e-5), TG_ERR_SHAPE,

@@ -38,33 +38,6 @@ typedef struct norm_attr {
     bool has_w, has_b;
 } norm_attr;
 
-/* The set of element (p, c) and the number of sets. */
-static inline int64_t set_of(const norm_attr *a, int64_t p, int64_t c)
-{
-    return a->batch ? c / a->cg : p * a->G + c / a->cg;
-}
-static int64_t num_sets(const norm_attr *a)
-{
-    return a->batch ? a->G : a->P * a->G;
-}
-/* Elements per set. */
-static int64_t set_count(const norm_attr *a)
-{
-    return a->batch ? a->P * a->cg * a->S : a->cg * a->S;
-}
-
-/* Arena scratch of n doubles (at least one, so an empty array still gets a
- * valid pointer). */
-static double *scratch_doubles(tg_tape *tp, int64_t n)
-{
-    size_t b;
-    /* n is a few times an extent product of an accepted shape, far below
-     * SIZE_MAX / 8; should it not be, the arena refuses SIZE_MAX bytes with
-     * its out-of-memory error */
-    if (!tg__mul_size((size_t)(n > 0 ? n : 1), sizeof(double), &b)) b = SIZE_MAX;
-    return tg__tape_scratch(tp, b);
-}
-
 /* The product of n extents of an accepted shape: within TG_NUMEL_MAX
  * (checked.h), so the check cannot fail; 0 if it did (nothing is then
  * computed). */
@@ -72,6 +45,38 @@ static int64_t extents(int n, const int64_t *e)
 {
     int64_t r;
     return tg__extents_product(n, e, TG_NUMEL_MAX, &r) ? r : 0;
+}
+
+/* The set of element (p, c) and the number of sets (the products below are
+ * of x's extents: C = G cg). */
+static inline int64_t set_of(const norm_attr *a, int64_t p, int64_t c)
+{
+    return a->batch ? c / a->cg : p * a->G + c / a->cg;
+}
+static int64_t num_sets(const norm_attr *a)
+{
+    return a->batch ? a->G : extents(2, (const int64_t[]){a->P, a->G});
+}
+/* Elements per set. */
+static int64_t set_count(const norm_attr *a)
+{
+    return a->batch ? extents(3, (const int64_t[]){a->P, a->cg, a->S})
+                    : extents(2, (const int64_t[]){a->cg, a->S});
+}
+
+/* Arena scratch of parts[0] + ... + parts[n-1] doubles (at least one, so
+ * an empty array still gets a valid pointer).  The parts are counts of
+ * sets and channels, each at most numel(x); a sum or size that overflowed
+ * would ask the arena for SIZE_MAX bytes, which it refuses with its
+ * out-of-memory error. */
+static double *scratch_doubles(tg_tape *tp, int n, const int64_t *parts)
+{
+    size_t len = 0, bytes;
+    bool ok = true;
+    for (int i = 0; i < n; i++)
+        ok = ok && parts[i] >= 0 && tg__add_size(len, (size_t)parts[i], &len);
+    if (!ok || !tg__mul_size(len ? len : 1, sizeof(double), &bytes)) bytes = SIZE_MAX;
+    return tg__tape_scratch(tp, bytes);
 }
 
 /* mean[k], var[k] (biased) of every set of x, two passes in double. */
@@ -128,7 +133,7 @@ static void norm_forward(const norm_attr *a, const tg_tensor *x, const tg_tensor
 /* Shapes of x seen as (P, G, cg S) (the sets) and (P, C, S) (the channels). */
 static void views(const norm_attr *a, int64_t sets[3], int64_t chans[3])
 {
-    sets[0] = a->P, sets[1] = a->G, sets[2] = a->cg * a->S;
+    sets[0] = a->P, sets[1] = a->G, sets[2] = extents(2, (const int64_t[]){a->cg, a->S});
     chans[0] = a->P, chans[1] = a->C, chans[2] = a->S;
 }
 
@@ -207,10 +212,11 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     const tg_tensor *x = n->in[0], *w = a->has_w ? n->in[1] : NULL;
     const tg_tensor *mean = tg_node_aux(n, 0), *rstd = tg_node_aux(n, 1);
     const int64_t ns = num_sets(a), cnt = set_count(a);
-    double *sg = scratch_doubles(tp, 2 * ns + 2 * a->C);
+    double *sg = scratch_doubles(tp, 4, (const int64_t[]){ns, ns, a->C, a->C});
     if (!sg) return tg_tape_status(tp);
     double *sgx = sg + ns, *dw = sgx + ns, *db = dw + a->C;
-    for (int64_t i = 0; i < 2 * ns + 2 * a->C; i++) sg[i] = 0;
+    for (int64_t i = 0; i < ns; i++) sg[i] = sgx[i] = 0;
+    for (int64_t c = 0; c < a->C; c++) dw[c] = db[c] = 0;
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL;
@@ -337,7 +343,7 @@ static tg_tensor *norm_record(tg_tape *tp, const tg_op *op, norm_attr *a, tg_ten
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
     tg_tensor *mean = tg_tape_alloc(tp, x->dtype, 1, &ns);
     tg_tensor *rstd = tg_tape_alloc(tp, x->dtype, 1, &ns);
-    double *md = scratch_doubles(tp, 2 * ns);
+    double *md = scratch_doubles(tp, 2, (const int64_t[]){ns, ns});
     if (!out || !mean || !rstd || !md) return NULL;
     double *vd = md + ns;
     if (a->stats) {
