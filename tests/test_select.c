@@ -148,6 +148,7 @@ START_TEST(test_where_gradcheck_shapes)
         snprintf(what, sizeof what, "where case %d", i);
         /* b is unselected everywhere in the 0-d cond case */
         tt_gradcheck_ex(what, fn_where, NULL, 2, in, NULL, w->nc == 0);
+        tg_ck_assert_gradgradcheck_ex(fn_where, NULL, 2, in, NULL, w->nc == 0);
         tg_tensor_free(in[0]);
         tg_tensor_free(in[1]);
         tg_tensor_free(g_cond);

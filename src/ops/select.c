@@ -87,8 +87,8 @@ static tg_tensor *grad_buffer(tg_tape *tp, const tg_tensor *g, tg_grad_sink *k, 
     return d;
 }
 
-/* A scratch tensor of g's shape and dtype (not recorded, valid while the
- * rule runs), or NULL on out of memory (the tape's error set). */
+/* *out := a scratch tensor of g's shape and dtype (not recorded, valid
+ * while the rule runs); false on out of memory (the tape's error set). */
 static bool scratch_like(tg_tape *tp, const tg_tensor *g, tg_tensor *out)
 {
     size_t bytes;
@@ -243,10 +243,6 @@ tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
 /* ---- masked_fill: y = mask ? value : x ------------------------------------
  * mask broadcasts to x's shape (y has x's); d/dx = g where the mask is 0,
  * as masked_fill(g, mask, 0); none to the mask. */
-typedef struct fill_attr {
-    double value;
-} fill_attr;
-
 static tg_status masked_fill_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     if (tg_node_needs_grad(n, 0)) gin[0] = tg_masked_fill(tp, g, tg_node_input(n, 1), 0.0);
@@ -300,8 +296,7 @@ tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask, double val
         const T v = (T)value;
         TG_BCAST_MAP(T, out, x, mask, a, m, (m != 0 ? v : a));
     });
-    const fill_attr at = {value};
-    return tg__tape_record_checked(tp, &k_masked_fill, 2, in, out, &at, sizeof at, 0, NULL);
+    return tg__tape_record_checked(tp, &k_masked_fill, 2, in, out, NULL, 0, 0, NULL);
 }
 
 /* ---- clamp -----------------------------------------------------------------
