@@ -73,6 +73,12 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_SOLVE, "solve")                                                                           \
+    X(OP_SOLVE_TRIANGULAR, "solve_triangular")                                                     \
+    X(OP_CHOLESKY, "cholesky")                                                                     \
+    X(OP_INV, "inv")                                                                               \
+    X(OP_DET, "det")                                                                               \
+    X(OP_SLOGDET, "slogdet")
 
 #endif
