@@ -426,6 +426,63 @@ START_TEST(test_closed_forms)
 }
 END_TEST
 
+/* sum(W * cholesky(a)) for a fixed W. */
+static double chol_loss(const tg_tensor *a, tg_tensor *w)
+{
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *ac = tg_tensor_clone(a);
+    const double v = tg_tensor_get_flat(tg_sum_all(tp, tg_mul(tp, tg_cholesky(tp, ac), w)), 0);
+    tg_tape_free(tp);
+    tg_tensor_free(ac);
+    return v;
+}
+
+/* The Cholesky gradient with respect to a itself (not through a + a^T) is
+ * the symmetric one: ga = ga^T, and <ga, E> is the derivative along every
+ * symmetric direction E (central differences), from both rules. */
+START_TEST(test_cholesky_grad_symmetric)
+{
+    const int n = 4;
+    tg_tensor *x = well_cond(TG_F64, 0, NULL, n, 91);
+    double *p = tg_tensor_data(x);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++) p[j * n + i] = p[i * n + j];
+    tg_tensor_mark_modified(x);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor *w = tt_rand(TG_F64, 2, TT_SHAPE(n, n), 92, -1, 1);
+    for (int create = 0; create < 2; create++) {
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *g = tg_grad(tp, tg_sum_all(tp, tg_mul(tp, tg_cholesky(tp, x), w)), x, create);
+        ck_assert_ptr_nonnull(g);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                const double gij = tg_tensor_get_flat(g, i * n + j);
+                ck_assert_msg(fabs(gij - tg_tensor_get_flat(g, j * n + i)) < 1e-14,
+                              "create %d: not symmetric at [%d,%d]", create, i, j);
+                /* E = e_i e_j^T + e_j e_i^T (halved on the diagonal) */
+                const double h = 1e-6, s = i == j ? 1 : 2;
+                p[i * n + j] += h;
+                if (i != j) p[j * n + i] += h;
+                tg_tensor_mark_modified(x);
+                const double up = chol_loss(x, w);
+                p[i * n + j] -= 2 * h;
+                if (i != j) p[j * n + i] -= 2 * h;
+                tg_tensor_mark_modified(x);
+                const double down = chol_loss(x, w);
+                p[i * n + j] += h;
+                if (i != j) p[j * n + i] += h;
+                tg_tensor_mark_modified(x);
+                ck_assert_msg(fabs(s * gij - (up - down) / (2 * h)) < 1e-7,
+                              "create %d [%d,%d]: %g vs %g", create, i, j, s * gij,
+                              (up - down) / (2 * h));
+            }
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+END_TEST
+
 /* f32 against f64, forward and gradient, for every op. */
 START_TEST(test_f32_vs_f64)
 {
@@ -565,6 +622,7 @@ int main(void)
     tcase_add_test(tc, test_gradcheck_first);
     tcase_add_test(tc, test_gradcheck_second);
     tcase_add_test(tc, test_closed_forms);
+    tcase_add_test(tc, test_cholesky_grad_symmetric);
     tcase_add_test(tc, test_f32_vs_f64);
     suite_add_tcase(s, tc);
 
