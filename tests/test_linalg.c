@@ -546,6 +546,28 @@ START_TEST(test_empty)
 }
 END_TEST
 
+/* A huge batch of 0x0 matrices (no data at all) costs nothing: no loop
+ * runs once per batch item. */
+START_TEST(test_empty_huge_batch)
+{
+    const int64_t big = INT64_C(1) << 40;
+    tg_tensor *a = tg_tensor_zeros(TG_F64, 3, TT_SHAPE(big, 0, 0));
+    tg_tensor *b = tg_tensor_zeros(TG_F64, 3, TT_SHAPE(big, 0, 2));
+    tg_tensor_set_requires_grad(a, true);
+    for (int op = 0; op < G_COUNT; op++) {
+        if (op == G_DET || op == G_SLOGDET) continue; /* a (2^40) result: memory, not time */
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = apply(tp, op, a, b);
+        ck_assert_msg(y != NULL, "%s: %s", k_gname[op], tg_tape_error(tp));
+        ck_assert_int_eq(tg_tensor_numel(y), 0);
+        ck_assert_ptr_nonnull(tg_grad(tp, tg_sum_all(tp, y), a, false));
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------- */
 START_TEST(test_errors)
 {
@@ -616,6 +638,7 @@ int main(void)
     tcase_add_test(tc, test_cholesky_hand);
     tcase_add_test(tc, test_identities);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_empty_huge_batch);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gradient");

@@ -24,10 +24,12 @@ bool tg__la_square(tg_tape *tp, const char *op, const tg_tensor *a, int64_t *bat
                      tg__shape_str(a, s, sizeof s));
         return false;
     }
-    int64_t b = 1;
-    for (int i = 0; i < nd - 2; i++) b *= a->shape[i]; /* a factor of numel: no overflow */
-    *batch = b;
+    /* a factor of a's accepted extents: within TG_NUMEL_MAX */
+    if (!tg__extents_product(nd - 2, a->shape, TG_NUMEL_MAX, batch)) return false;
     *n = (int)a->shape[nd - 1];
+    /* a batch of 0x0 matrices holds no data however long it is: no loop
+     * runs over its items */
+    if (*n == 0) *batch = 0;
     return true;
 }
 
@@ -70,7 +72,7 @@ static tg_tensor *fold3(tg_tape *tp, tg_tensor *x)
 {
     const int nd = x->ndim;
     int64_t b = 1;
-    for (int i = 0; i < nd - 2; i++) b *= x->shape[i];
+    (void)tg__extents_product(nd - 2, x->shape, TG_NUMEL_MAX, &b); /* x's own: accepted */
     return tg_reshape(tp, x, 3, (const int64_t[]){b, x->shape[nd - 2], x->shape[nd - 1]});
 }
 

@@ -135,7 +135,12 @@ static tg_tensor *det_op(tg_tape *tp, const tg_op *op, tg_tensor *a, tg_tensor *
     tg_tensor *sg = out && sign ? tg_tape_alloc(tp, a->dtype, a->ndim - 2, a->shape) : NULL;
     if (!out || (sign && !sg)) return NULL;
     const det_attr at = {.log = op == &k_slogdet};
-    if (!det_forward(tp, a, batch, n, at.log, out, sg)) return NULL;
+    if (n == 0) { /* the empty product (tg__la_square gave no items to loop over) */
+        tg_tensor_fill(out, at.log ? 0.0 : 1.0);
+        if (sg) tg_tensor_fill(sg, 1.0);
+    } else if (!det_forward(tp, a, batch, n, at.log, out, sg)) {
+        return NULL;
+    }
     out = tg__tape_record_checked(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
     if (out && sign) *sign = sg;
     return out;
