@@ -134,9 +134,16 @@ START_TEST(test_kernels_cholesky)
         tg_tensor_free(t);
     }
     const double np[4] = {1, 2, 2, 1}; /* eigenvalues 3, -1 */
+    const double nan2[4] = {1, 0, 0, NAN}, nan1[4] = {1, 0, NAN, 1};
     for (int path = 0; path < 2; path++) {
         double l[4];
         memcpy(l, np, sizeof l);
+        ck_assert_int_eq(path ? tg__cholesky_fallback(TG_F64, 2, l) : tg__cholesky(TG_F64, 2, l),
+                         2);
+        memcpy(l, nan2, sizeof l); /* a NaN pivot is not positive */
+        ck_assert_int_eq(path ? tg__cholesky_fallback(TG_F64, 2, l) : tg__cholesky(TG_F64, 2, l),
+                         2);
+        memcpy(l, nan1, sizeof l); /* nor one made NaN by the elimination */
         ck_assert_int_eq(path ? tg__cholesky_fallback(TG_F64, 2, l) : tg__cholesky(TG_F64, 2, l),
                          2);
     }

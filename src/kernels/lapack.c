@@ -226,10 +226,17 @@ int tg__cholesky(tg_dtype dt, int n, void *a)
     if (info) return info > 0 ? info : 0;
     TG_DISPATCH(dt, T, {
         T *m = a;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            /* OpenBLAS's own potrf tests a pivot with <= 0 only, so a NaN
+             * gets through as a NaN factor; refuse it as the fallback does */
+            if (!(m[(size_t)i * n + i] > 0)) {
+                info = i + 1;
+                break;
+            }
             for (int c = i + 1; c < n; c++) m[(size_t)i * n + c] = 0;
+        }
     });
-    return 0;
+    return info;
 }
 
 /* LAPACK sees T^T: its triangle is the other one, and the transposition

@@ -59,11 +59,10 @@ int tg__la_rhs(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor 
 void *tg__la_scratch(tg_tape *tp, tg_dtype dt, int64_t count)
 {
     size_t bytes;
-    if (count < 0 || !tg__mul_size((size_t)count, tg_dtype_size(dt), &bytes)) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "linalg: scratch of %lld elements is too large",
-                     (long long)count);
-        return NULL;
-    }
+    /* count is at most an operand's element count, so this cannot
+     * overflow; should it, the arena refuses SIZE_MAX bytes with its own
+     * out-of-memory error */
+    if (count < 0 || !tg__mul_size((size_t)count, tg_dtype_size(dt), &bytes)) bytes = SIZE_MAX;
     return tg__tape_scratch(tp, bytes ? bytes : 1);
 }
 
