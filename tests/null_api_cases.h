@@ -340,6 +340,27 @@ CASE(tg_matmul_t, a, , TAPE, TG_ERR_NULL, "matmul: input 0 is NULL [node 0]",
      !tg_matmul_t(TP, NULL, B, false, true))
 CASE(tg_matmul_t, b, , TAPE, TG_ERR_NULL, "matmul: input 1 is NULL [node 0]",
      !tg_matmul_t(TP, A, NULL, false, true))
+CASE(tg_solve, tp, , NTAPE, TG_ERR_NULL, "solve: tape is NULL", !tg_solve(NULL, A, B))
+CASE(tg_solve, a, , TAPE, TG_ERR_NULL, "solve: input 0 is NULL [node 0]", !tg_solve(TP, NULL, B))
+CASE(tg_solve, b, , TAPE, TG_ERR_NULL, "solve: input 1 is NULL [node 0]", !tg_solve(TP, A, NULL))
+CASE(tg_solve_triangular, tp, , NTAPE, TG_ERR_NULL, "solve_triangular: tape is NULL",
+     !tg_solve_triangular(NULL, A, B, true))
+CASE(tg_solve_triangular, a, , TAPE, TG_ERR_NULL, "solve_triangular: input 0 is NULL [node 0]",
+     !tg_solve_triangular(TP, NULL, B, true))
+CASE(tg_solve_triangular, b, , TAPE, TG_ERR_NULL, "solve_triangular: input 1 is NULL [node 0]",
+     !tg_solve_triangular(TP, A, NULL, true))
+#define LA(op, name)                                                                               \
+    CASE(tg_##op, tp, , NTAPE, TG_ERR_NULL, name ": tape is NULL", !tg_##op(NULL, A))              \
+    CASE(tg_##op, a, , TAPE, TG_ERR_NULL, name ": input 0 is NULL [node 0]", !tg_##op(TP, NULL))
+LA(cholesky, "cholesky")
+LA(inv, "inv")
+LA(det, "det")
+#undef LA
+CASE(tg_slogdet, tp, , NTAPE, TG_ERR_NULL, "slogdet: tape is NULL", !tg_slogdet(NULL, A, NULL))
+CASE(tg_slogdet, a, , TAPE, TG_ERR_NULL, "slogdet: input 0 is NULL [node 0]",
+     !tg_slogdet(TP, NULL, NULL))
+CASE(tg_slogdet, sign, none, DOC, TG_OK, "sign NULL: log |det| without the signs",
+     tg_slogdet(TP, tg_matmul(TP, A, M), NULL) != NULL)
 
 /* ---- ops.h: scalar variants and unary --------------------------------------- */
 #define UN(op, name)                                                                               \

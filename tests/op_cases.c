@@ -63,6 +63,16 @@ tg_tensor *oc_div_y_yy(tg_tape *tp, tg_tensor *y)
     return tg_div(tp, y, tg_mul(tp, y, y));
 }
 
+tg_tensor *oc_plus_eye(tg_tape *tp, tg_tensor *x, double c)
+{
+    if (!x) return NULL;
+    const int64_t n = tg_tensor_shape(x)[tg_tensor_ndim(x) - 1];
+    tg_tensor *v = tg_slice(tp, tg_reshape(tp, x, 1, OC_S(tg_tensor_numel(x))), 0, 0, n, 1);
+    tg_tensor *d = tg_add_scalar(tp, tg_mul_scalar(tp, v, 0), c);
+    tg_tensor *eye = tg_embed(tp, d, 1, OC_S(n * n), 0, 0, n + 1);
+    return tg_add(tp, x, tg_reshape(tp, eye, 2, OC_S(n, n)));
+}
+
 /* Each row's call, forward value and derivative as functions. */
 #define OC_DEF(op, id, flags, lo, hi, a, b, ref, dref, call)                                       \
     static tg_tensor *oc_f_##id(tg_tape *tp, tg_tensor *x, tg_tensor *y, const oc_consts *K)       \

@@ -349,6 +349,20 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     /* b^T b per batch item, one b in both slots */                                               \
     X(matmul, matmul_t_btb, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                                    \
       oc_matmul_t_self(tp, OC_BATCH444))                                                           \
+    /* ---- linear algebra (src/ops/linalg.c, src/ops/linalg_det.c): no scalar rule, as even  \
+     * a 1x1 result comes from the LU or LAPACK kernel, whose rounding (a reciprocal, say) a     \
+     * scalar rule would have to copy bit for bit; well conditioned: x + c I, x x^T + 4 I ---- */  \
+    X(solve, solve, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_solve(tp, oc_plus_eye(tp, x, 4), x))  \
+    X(solve_triangular, solve_upper, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                          \
+      tg_solve_triangular(tp, oc_plus_eye(tp, x, 2), x, true))                                     \
+    X(solve_triangular, solve_lower, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                          \
+      tg_solve_triangular(tp, oc_plus_eye(tp, x, 2), x, false))                                    \
+    X(cholesky, cholesky, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                     \
+      tg_cholesky(tp, oc_plus_eye(tp, oc_matmul_b_bt(tp, OC_BATCH444), 4)))                        \
+    X(inv, inv, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_inv(tp, oc_plus_eye(tp, x, 4)))           \
+    X(det, det, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_det(tp, oc_plus_eye(tp, x, 2)))           \
+    X(slogdet, slogdet, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                       \
+      tg_slogdet(tp, oc_plus_eye(tp, x, 2), NULL))                                                 \
     /* ---- convolution and pooling (src/ops/conv.c, pool.c): no scalar rule, ---- */             \
     /* ---- a one-element window is a product or a copy ---- */                                   \
     X(conv2d, conv2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
@@ -401,6 +415,9 @@ tg_tensor *oc_matmul_m_m(tg_tape *tp, tg_tensor *m);
 tg_tensor *oc_matmul_b_bt(tg_tape *tp, tg_tensor *b);
 tg_tensor *oc_matmul_t_self(tg_tape *tp, tg_tensor *b);
 tg_tensor *oc_div_y_yy(tg_tape *tp, tg_tensor *y);
+/* x + c I for x (..., n, n), the identity made by ops from x's values (x * 0
+ * + c on the diagonal), so it takes x's dtype and adds a zero gradient. */
+tg_tensor *oc_plus_eye(tg_tape *tp, tg_tensor *x, double c);
 
 /* One row of the table. */
 typedef tg_tensor *(*oc_fn)(tg_tape *tp, tg_tensor *x, tg_tensor *y, const oc_consts *K);

@@ -745,6 +745,60 @@ static tg_status r_mm_size(fixture *f)
     OP(tg_matmul(T, a, b));
 }
 
+/* linear algebra */
+static tg_tensor *from_vals(fixture *f, int nd, const int64_t *shape, const double *v)
+{
+    tg_tensor *t = tg_tape_alloc(T, TG_F64, nd, shape);
+    for (int64_t i = 0; t && i < tg_tensor_numel(t); i++) tg_tensor_set_flat(t, i, v[i]);
+    return t;
+}
+static tg_tensor *la_zeros(fixture *f, int nd, const int64_t *shape)
+{
+    tg_tensor *t = tg_tape_alloc(T, TG_F64, nd, shape);
+    if (t) tg_tensor_fill(t, 0.0);
+    return t;
+}
+static tg_status r_la_square(fixture *f)
+{
+    OP(tg_det(T, f->a23));
+}
+static tg_status r_la_rhs(fixture *f)
+{
+    tg_tensor *a = from_vals(f, 2, TT_SHAPE(2, 2), TT_VALUES(1, 0, 0, 1));
+    OP(tg_solve(T, a, la_zeros(f, 2, TT_SHAPE(3, 1))));
+}
+static tg_status r_la_cols(fixture *f)
+{
+    tg_tensor *a = tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(0, 1, 1));
+    tg_tensor *b = tg_tape_alloc(T, TG_F64, 3, TT_SHAPE(0, 1, 3000000000));
+    OP(tg_solve(T, a, b));
+}
+static tg_status r_la_singular(fixture *f)
+{
+    tg_tensor *a =
+        from_vals(f, 3, TT_SHAPE(3, 2, 2), TT_VALUES(1, 0, 0, 1, 2, 1, 1, 2, 1, 2, 2, 4));
+    OP(tg_solve(T, a, la_zeros(f, 3, TT_SHAPE(3, 2, 1))));
+}
+static tg_status r_la_tri_singular(fixture *f)
+{
+    tg_tensor *a = from_vals(f, 2, TT_SHAPE(2, 2), TT_VALUES(1, 5, 7, 0));
+    OP(tg_solve_triangular(T, a, la_zeros(f, 2, TT_SHAPE(2, 3)), true));
+}
+static tg_status r_la_not_pd(fixture *f)
+{
+    OP(tg_cholesky(T, from_vals(f, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 2, 1))));
+}
+static tg_status r_la_det_grad(fixture *f)
+{
+    tg_tensor *a = tg_tensor_from_f64(TG_F64, 2, TT_SHAPE(2, 2), TT_VALUES(1, 2, 2, 4));
+    tg_tensor_set_requires_grad(a, true);
+    tg_tensor *y = tg_det(T, a);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_ptr_null(tg_grad(T, y, a, false));
+    tg_tensor_free(a); /* the tape holds it until freed */
+    return tg_tape_status(T);
+}
+
 /* softmax and losses */
 static tg_status r_softmax_empty(fixture *f)
 {
@@ -1828,6 +1882,20 @@ static row k_rows[] = {
     R(mm_inner, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with inner dimensions that differ"),
     R(mm_size, "matmul", TG_ERR_SHAPE, ON_TAPE,
       "tg_matmul with a result of more than TG_NUMEL_MAX elements"),
+    R(la_square, "linear algebra", TG_ERR_SHAPE, ON_TAPE,
+      "a linear algebra op on a matrix that is not square"),
+    R(la_rhs, "linear algebra", TG_ERR_SHAPE, ON_TAPE,
+      "tg_solve (or tg_solve_triangular) with b of other rows or batch extents than a"),
+    R(la_cols, "linear algebra", TG_ERR_SHAPE, ON_TAPE,
+      "tg_solve with more right-hand sides than a 32-bit integer holds"),
+    R(la_singular, "linear algebra", TG_ERR_ARG, ON_TAPE,
+      "tg_solve or tg_inv of a singular matrix (an exactly zero LU pivot)"),
+    R(la_tri_singular, "linear algebra", TG_ERR_ARG, ON_TAPE,
+      "tg_solve_triangular with a zero on the diagonal"),
+    R(la_not_pd, "linear algebra", TG_ERR_ARG, ON_TAPE,
+      "tg_cholesky of a matrix that is not positive definite"),
+    R(la_det_grad, "linear algebra", TG_ERR_ARG, ON_TAPE,
+      "the gradient of tg_det or tg_slogdet at a singular matrix"),
     R(softmax_empty, "softmax", TG_ERR_EMPTY, ON_TAPE, "softmax along an axis of extent 0"),
     R(norm_naxes, "normalisation", TG_ERR_AXIS, ON_TAPE,
       "tg_layer_norm with naxes outside 1 to x's rank"),
@@ -2197,6 +2265,17 @@ static const message k_messages[] = {
     {"mm_inner", "matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
     {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
                 "576460752303423487 elements [node 0]"},
+    {"la_square", "det: a (2,3) is not a batch of square matrices (..., n, n) [node 0]"},
+    {"la_rhs", "solve: a (2,2) and b (3,1): b must be (..., 2, k) with the batch extents of a "
+               "[node 0]"},
+    {"la_cols", "solve: b (0,1,3000000000) has 3000000000 columns, more than LAPACK's 32-bit "
+                "integers hold [node 0]"},
+    {"la_singular", "solve: matrix 2 of 3 is singular (U[1,1] = 0); a (3,2,2) [node 0]"},
+    {"la_tri_singular",
+     "solve_triangular: matrix 0 of 1 is singular (A[1,1] = 0); a (2,2) [node 0]"},
+    {"la_not_pd", "cholesky: matrix 0 of 1 is not positive definite (pivot 1); a (2,2) [node 0]"},
+    {"la_det_grad",
+     "det: the gradient at singular matrix 0 of 1 is not defined (det = 0); a (2,2) [node 1]"},
     {"softmax_empty", "softmax: axis 0 of f64[0,3] has extent 0 [node 0]"},
     {"norm_naxes", "layer_norm: naxes 0 must be between 1 and the rank 2 of input (2,3) [node 0]"},
     {"norm_ln_shape", "layer_norm: weight (4) must have the shape (3), the normalised extents of "

@@ -151,6 +151,21 @@ TG_API tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
 /* op(a) @ op(b) with op = transpose of the last two axes when the flag is set;
  * no transposed copy is made. */
 TG_API tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
+/* Over any leading batch axes (ops/linalg.c, ops/linalg_det.c; LAPACK or a
+ * built-in fallback).  A singular or non-positive-definite matrix is an
+ * error naming the batch item; adjoints as in docs/api.md, "Linear algebra". */
+/* x = a^-1 b, a (..., n, n), b (..., n, k): gb = a^-T g, ga = -gb x^T. */
+TG_API tg_tensor *tg_solve(tg_tape *tp, tg_tensor *a, tg_tensor *b);
+/* x = t^-1 b, t the upper (or lower) triangle of a: gb = t^-T g, ga = tri(-gb x^T). */
+TG_API tg_tensor *tg_solve_triangular(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool upper);
+/* Lower l with a = l l^T (reads a's lower triangle): ga = sym(l^-T Phi(l^T g) l^-1). */
+TG_API tg_tensor *tg_cholesky(tg_tape *tp, tg_tensor *a);
+/* y = a^-1: ga = -y^T g y^T. */
+TG_API tg_tensor *tg_inv(tg_tape *tp, tg_tensor *a);
+/* d = det a, (..., n, n) -> (...): ga = g d a^-T (an error at a singular a). */
+TG_API tg_tensor *tg_det(tg_tape *tp, tg_tensor *a);
+/* log |det a|, and *sign (if sign) -1/0/1 without gradient: ga = g a^-T. */
+TG_API tg_tensor *tg_slogdet(tg_tape *tp, tg_tensor *a, tg_tensor **sign);
 
 /* ---- softmax (ops/softmax.c) -------------------------------------------- */
 /* y = e^(x - max) / sum e^(x - max) along axis; dx = y (g - sum(g y)). */

@@ -17,6 +17,8 @@ extern const tg_op *const tg__ops_conv_cols[];
 extern const tg_op *const tg__ops_elementwise[];
 extern const tg_op *const tg__ops_fast_dropout[];
 extern const tg_op *const tg__ops_index[];
+extern const tg_op *const tg__ops_linalg[];
+extern const tg_op *const tg__ops_linalg_det[];
 extern const tg_op *const tg__ops_loss[];
 extern const tg_op *const tg__ops_matmul[];
 extern const tg_op *const tg__ops_norm[];

@@ -408,6 +408,28 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_matmul(tp, a, b);
     case OP_MATMUL_T:
         return tg_matmul_t(tp, a, b, p[2] & 1, p[2] & 2);
+    /* linear algebra: random matrices may be singular or not positive
+     * definite, and the error is then the expected outcome */
+    case OP_SOLVE:
+        pg->risky = true;
+        return tg_solve(tp, a, b);
+    case OP_SOLVE_TRIANGULAR:
+        pg->risky = true;
+        return tg_solve_triangular(tp, a, b, p[2] & 1);
+    case OP_CHOLESKY:
+        pg->risky = true;
+        return tg_cholesky(tp, a);
+    case OP_INV:
+        pg->risky = true;
+        return tg_inv(tp, a);
+    case OP_DET:
+        pg->risky = true;
+        return tg_det(tp, a);
+    case OP_SLOGDET: {
+        pg->risky = true;
+        tg_tensor *sign = NULL;
+        return tg_slogdet(tp, a, (p[2] & 1) ? &sign : NULL);
+    }
     case OP_SOFTMAX:
         return tg_softmax(tp, a, ax);
     case OP_LOG_SOFTMAX:

@@ -91,6 +91,12 @@
     X(OP_LT, "lt")                                                                                 \
     X(OP_LE, "le")                                                                                 \
     X(OP_GT, "gt")                                                                                 \
-    X(OP_GE, "ge")
+    X(OP_GE, "ge")                                                                                 \
+    X(OP_SOLVE, "solve")                                                                           \
+    X(OP_SOLVE_TRIANGULAR, "solve_triangular")                                                     \
+    X(OP_CHOLESKY, "cholesky")                                                                     \
+    X(OP_INV, "inv")                                                                               \
+    X(OP_DET, "det")                                                                               \
+    X(OP_SLOGDET, "slogdet")
 
 #endif
