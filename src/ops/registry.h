@@ -20,6 +20,8 @@ extern const tg_op *const tg__ops_loss[];
 extern const tg_op *const tg__ops_matmul[];
 extern const tg_op *const tg__ops_pool[];
 extern const tg_op *const tg__ops_reduce[];
+extern const tg_op *const tg__ops_reduce_stat[];
+extern const tg_op *const tg__ops_scan[];
 extern const tg_op *const tg__ops_shape[];
 extern const tg_op *const tg__ops_softmax[];
 
