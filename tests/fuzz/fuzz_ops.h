@@ -73,6 +73,16 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_MIN, "min")                                                                               \
+    X(OP_PROD, "prod")                                                                             \
+    X(OP_LOGSUMEXP, "logsumexp")                                                                   \
+    X(OP_NORM, "norm")                                                                             \
+    X(OP_VAR, "mean")                                                                              \
+    X(OP_STD, "norm")                                                                              \
+    X(OP_CUMSUM, "cumsum")                                                                         \
+    X(OP_CUMPROD, "cumprod")                                                                       \
+    X(OP_ARGMAX, "argmax")                                                                         \
+    X(OP_ARGMIN, "argmin")
 
 #endif
