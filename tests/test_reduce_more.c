@@ -274,6 +274,19 @@ START_TEST(test_cumsum_cumprod_values)
     tt_assert_shape(tg_cumprod(tp, e, 0), 2, TT_SHAPE(0, 3));
     ck_assert_int_eq(tg_tape_status(tp), TG_OK);
     tg_tape_free(tp);
+    /* no elements, but extents whose product is far beyond any count: the
+     * scans do nothing (no loop over the lines, no scratch for them) */
+    tg_tensor *h = tg_tensor_zeros(TG_F64, 3, TT_SHAPE(1ll << 29, 0, 1ll << 29));
+    tg_tensor_set_requires_grad(h, true);
+    for (int i = 0; i < 3; i++) {
+        tp = tg_tape_new(NULL);
+        tg_tensor *y = i == 0 ? tg_cumsum(tp, h, 1) : tg_cumprod(tp, h, i == 1 ? 1 : -2);
+        tt_assert_shape(y, 3, TT_SHAPE(1ll << 29, 0, 1ll << 29));
+        ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
+        ck_assert_ptr_nonnull(tg_grad(tp, tg_sum_all(tp, y), h, true));
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(h);
     const ctx c = {.k = K_CUMSUM, .axes = {1}};
     check_grad("cumsum grad", &c, x, TT_VALUES(3, 2, 1, 3, 2, 1), 0);
     tg_tensor_free(x);

@@ -14,8 +14,14 @@ static void scan_dims(const tg_tensor *x, int axis, int64_t *outer, int64_t *ext
         *outer = *ext = *inner = 1;
         return;
     }
-    *outer = tg__prod_range(x, 0, axis);
     *ext = x->shape[axis];
+    /* no elements: no lines either (the other extents' product may still
+     * be huge, and a line's scratch is sized by it) */
+    if (x->numel == 0) {
+        *outer = *inner = 0;
+        return;
+    }
+    *outer = tg__prod_range(x, 0, axis);
     *inner = tg__prod_range(x, axis + 1, x->ndim);
 }
 
