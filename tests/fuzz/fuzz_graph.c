@@ -261,11 +261,12 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_cumprod(tp, a, ax);
     case OP_ARGMAX:
     case OP_ARGMIN: {
-        /* an index tensor is data: the graph goes on from a; an op given
-         * one is refused (test_reduce_more.c) */
+        /* an index tensor is data: the graph goes on from a (through an
+         * identity, so the output is the tape's); an op given one is
+         * refused (test_reduce_more.c) */
         tg_tensor *i = (in->op % OP_COUNT) == OP_ARGMAX ? tg_argmax(tp, a, ax, p[2] & 1)
                                                         : tg_argmin(tp, a, ax, p[2] & 1);
-        return i ? a : NULL;
+        return i ? tg_add_scalar(tp, a, 0) : NULL;
     }
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
