@@ -436,6 +436,51 @@ CASE(tg_sum_to, x, , TAPE, TG_ERR_NULL, "sum_to: input 0 is NULL [node 0]",
      !tg_sum_to(TP, NULL, 1, k_s3))
 CASE(tg_sum_to, shape, , TAPE, TG_ERR_NULL, "sum_to: (2,3): target shape is NULL [node 0]",
      !tg_sum_to(TP, A, 1, NULL))
+CASE(tg_min, tp, , NTAPE, TG_ERR_NULL, "min: tape is NULL", !tg_min(NULL, A, 1, false))
+CASE(tg_min, x, , TAPE, TG_ERR_NULL, "min: input 0 is NULL [node 0]", !tg_min(TP, NULL, 1, false))
+CASE(tg_prod, tp, , NTAPE, TG_ERR_NULL, "prod: tape is NULL", !tg_prod(NULL, A, 1, k_axis1, false))
+CASE(tg_prod, x, , TAPE, TG_ERR_NULL, "prod: input 0 is NULL [node 0]",
+     !tg_prod(TP, NULL, 1, k_axis1, false))
+CASE(tg_logsumexp, tp, , NTAPE, TG_ERR_NULL, "logsumexp: tape is NULL",
+     !tg_logsumexp(NULL, A, 1, k_axis1, false))
+CASE(tg_logsumexp, x, , TAPE, TG_ERR_NULL, "logsumexp: input 0 is NULL [node 0]",
+     !tg_logsumexp(TP, NULL, 1, k_axis1, false))
+CASE(tg_norm, tp, , NTAPE, TG_ERR_NULL, "norm: tape is NULL",
+     !tg_norm(NULL, A, 2, 1, k_axis1, false))
+CASE(tg_norm, x, , TAPE, TG_ERR_NULL, "norm: input 0 is NULL [node 0]",
+     !tg_norm(TP, NULL, 2, 1, k_axis1, false))
+CASE(tg_var, tp, , NTAPE, TG_ERR_NULL, "var: tape is NULL", !tg_var(NULL, A, 1, k_axis1, 1, false))
+CASE(tg_var, x, , TAPE, TG_ERR_NULL, "var: input 0 is NULL [node 0]",
+     !tg_var(TP, NULL, 1, k_axis1, 1, false))
+CASE(tg_std, tp, , NTAPE, TG_ERR_NULL, "std: tape is NULL", !tg_std(NULL, A, 1, k_axis1, 1, false))
+CASE(tg_std, x, , TAPE, TG_ERR_NULL, "std: input 0 is NULL [node 0]",
+     !tg_std(TP, NULL, 1, k_axis1, 1, false))
+CASE(tg_cumsum, tp, , NTAPE, TG_ERR_NULL, "cumsum: tape is NULL", !tg_cumsum(NULL, A, 1))
+CASE(tg_cumsum, x, , TAPE, TG_ERR_NULL, "cumsum: input 0 is NULL [node 0]", !tg_cumsum(TP, NULL, 1))
+CASE(tg_cumprod, tp, , NTAPE, TG_ERR_NULL, "cumprod: tape is NULL", !tg_cumprod(NULL, A, 1))
+CASE(tg_cumprod, x, , TAPE, TG_ERR_NULL, "cumprod: input 0 is NULL [node 0]",
+     !tg_cumprod(TP, NULL, 1))
+CASE(tg_argmax, tp, , NTAPE, TG_ERR_NULL, "argmax: tape is NULL", !tg_argmax(NULL, A, 1, false))
+CASE(tg_argmax, x, , TAPE, TG_ERR_NULL, "argmax: input 0 is NULL [node 0]",
+     !tg_argmax(TP, NULL, 1, false))
+CASE(tg_argmin, tp, , NTAPE, TG_ERR_NULL, "argmin: tape is NULL", !tg_argmin(NULL, A, 1, false))
+CASE(tg_argmin, x, , TAPE, TG_ERR_NULL, "argmin: input 0 is NULL [node 0]",
+     !tg_argmin(TP, NULL, 1, false))
+CASE(tg_prod, axes, , TAPE, TG_ERR_NULL,
+     "prod: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_prod(TP, A, 1, NULL, false))
+CASE(tg_logsumexp, axes, , TAPE, TG_ERR_NULL,
+     "logsumexp: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_logsumexp(TP, A, 1, NULL, false))
+CASE(tg_norm, axes, , TAPE, TG_ERR_NULL,
+     "norm: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_norm(TP, A, 2, 1, NULL, false))
+CASE(tg_var, axes, , TAPE, TG_ERR_NULL,
+     "var: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_var(TP, A, 1, NULL, 1, false))
+CASE(tg_std, axes, , TAPE, TG_ERR_NULL,
+     "std: 1 axes listed for f64[2,3] but the list is NULL [node 0]",
+     !tg_std(TP, A, 1, NULL, 1, false))
 
 /* ---- ops.h: shape ------------------------------------------------------- */
 CASE(tg_reshape, tp, , NTAPE, TG_ERR_NULL, "reshape: tape is NULL", !tg_reshape(NULL, A, 2, k_s32))

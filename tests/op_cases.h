@@ -307,6 +307,26 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(sum_to, sum_to_1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_sum_to(tp, x, 1, OC_S(1)))                  \
     /* a one-element max is a copy, the direct rule is as fast */                                \
     X(max, max, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_max(tp, x, 2, false))                      \
+    /* ---- more reductions (src/ops/reduce.c, reduce_stat.c, scan.c): a ---- */                 \
+    /* ---- one-element reduction is a copy, the direct rule is as fast; ---- */                  \
+    /* ---- relu(x - 1.1) makes exact zeros (none, one or two per product) ---- */                \
+    X(min, min, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_min(tp, x, -1, true))                      \
+    X(prod, prod, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_prod(tp, x, 2, (const int[]){1, -1}, false)) \
+    X(prod, prod_zeros, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                       \
+      tg_prod(tp, tg_relu(tp, tg_add_scalar(tp, x, -1.1)), 1, (const int[]){1}, true))             \
+    X(logsumexp, logsumexp, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                   \
+      tg_logsumexp(tp, x, 2, (const int[]){0, 2}, true))                                           \
+    X(norm, norm_2, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_norm(tp, x, 2, 1, (const int[]){-1}, false)) \
+    X(norm, norm_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                           \
+      tg_norm(tp, x, 1, 2, (const int[]){0, 1}, false))                                            \
+    X(norm, norm_inf, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
+      tg_norm(tp, x, INFINITY, 1, (const int[]){3}, true))                                         \
+    X(norm, norm_3, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_norm(tp, x, 3, 1, (const int[]){2}, false)) \
+    X(cumsum, cumsum, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_cumsum(tp, x, 2))                            \
+    X(cumsum, cumsum_1, OC_PASS1, 0, 0, 0, 0, 0, 0, tg_cumsum(tp, x, 0))                           \
+    X(cumprod, cumprod, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_cumprod(tp, x, -1))                \
+    X(cumprod, cumprod_zeros, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_cumprod(tp, tg_relu(tp, tg_add_scalar(tp, x, -1.1)), 3))                                  \
     /* ---- shape ops (src/ops/shape.c) ---- */                                                   \
     X(reshape, reshape, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_reshape(tp, x, 2, OC_S(8, 8)))             \
     X(reshape, flatten, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_flatten(tp, x))                            \

@@ -553,6 +553,34 @@ static tg_status r_max_empty(fixture *f)
 {
     OP(tg_max(T, f->e0, 0, false));
 }
+static tg_status r_min_empty(fixture *f)
+{
+    OP(tg_min(T, f->e0, 0, false));
+}
+static tg_status r_axes_empty_listed(fixture *f)
+{
+    OP(tg_prod(T, f->a23, 0, NULL, false));
+}
+static tg_status r_norm_order(fixture *f)
+{
+    OP(tg_norm(T, f->a23, 0, 1, (const int[]){0}, false));
+}
+static tg_status r_var_dof(fixture *f)
+{
+    OP(tg_var(T, f->a23, 1, (const int[]){0}, 2, false));
+}
+static tg_status r_var_empty(fixture *f)
+{
+    OP(tg_std(T, f->e0, 1, (const int[]){0}, 0, false));
+}
+static tg_status r_argmax_empty(fixture *f)
+{
+    OP(tg_argmax(T, f->e0, 0, false));
+}
+static tg_status r_argmax_op(fixture *f)
+{
+    OP(tg_exp(T, tg_argmax(T, f->a23, 1, false)));
+}
 
 /* shape */
 static tg_status r_reshape_count(fixture *f)
@@ -1824,6 +1852,16 @@ static row k_rows[] = {
     R(mean_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "mean of an empty tensor"),
     R(sum_to, "reductions", TG_ERR_SHAPE, ON_TAPE, "tg_sum_to a shape x does not broadcast to"),
     R(max_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_max along an empty axis"),
+    R(min_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_min along an empty axis"),
+    R(axes_empty_listed, "reductions", TG_ERR_AXIS, ON_TAPE,
+      "tg_prod/logsumexp/norm/var/std with naxes 0: list every axis"),
+    R(norm_order, "reductions", TG_ERR_ARG, ON_TAPE, "tg_norm with p <= 0 or NaN"),
+    R(var_dof, "reductions", TG_ERR_ARG, ON_TAPE,
+      "tg_var/tg_std with N - correction <= 0 (or a correction that is not finite)"),
+    R(var_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_var/tg_std over no elements"),
+    R(argmax_empty, "reductions", TG_ERR_EMPTY, ON_TAPE, "tg_argmax/tg_argmin along an empty axis"),
+    R(argmax_op, "reductions", TG_ERR_DTYPE, ON_TAPE,
+      "an op given tg_argmax's index tensor (data only)"),
     R(reshape_count, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape to another element count"),
     R(reshape_infer, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape with -1 that cannot be inferred"),
     R(reshape_extent, "shape", TG_ERR_SHAPE, ON_TAPE, "reshape with an extent below -1"),
@@ -2206,6 +2244,16 @@ static const message k_messages[] = {
     {"mean_empty", "mean: no elements to average in f64[0,3] [node 0]"},
     {"sum_to", "sum_to: (2,1) cannot be summed to (3,1) (it must broadcast to (2,1)) [node 0]"},
     {"max_empty", "max: axis 0 of f64[0,3] is empty (the max of nothing) [node 0]"},
+    {"min_empty", "min: axis 0 of f64[0,3] is empty (the min of nothing) [node 0]"},
+    {"axes_empty_listed", "prod: no axes listed for f64[2,3] (an empty list is refused: list "
+                          "every axis to reduce them all) [node 0]"},
+    {"norm_order", "norm: order p = 0 for f64[2,3] (p must be > 0, or INFINITY) [node 0]"},
+    {"var_dof", "var: correction 2 leaves N - correction = 0 <= 0 for 2 elements of f64[2,3] (N "
+                "- correction must be > 0) [node 0]"},
+    {"var_empty", "std: no elements to reduce in f64[0,3] [node 0]"},
+    {"argmax_empty", "argmax: axis 0 of f64[0,3] is empty (the argmax of nothing) [node 0]"},
+    {"argmax_op", "exp: input 0 is i64[2]: an integer tensor is data only (the op takes f32 or "
+                  "f64) [node 0]"},
     {"reshape_count", "reshape: (2,3) (6 elements) to (4,2) (8 elements) [node 0]"},
     {"reshape_infer", "reshape: (2,3) (6 elements) to (-1,4): cannot infer axis 0 [node 0]"},
     {"reshape_extent", "reshape: (2,3): extent -3 of axis 0 is invalid [node 0]"},

@@ -90,6 +90,40 @@ TG_API tg_tensor *tg_mean(tg_tape *tp, tg_tensor *x, int naxes, const int *axes,
 TG_API tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
 /* Sum x down to a shape it broadcasts to (the adjoint of tg_broadcast_to). */
 TG_API tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape);
+/* Min along one axis, as tg_max: the gradient goes to the first arg-min (a
+ * NaN counts as the smallest value). */
+TG_API tg_tensor *tg_min(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
+/* ---- more reductions over an axis list (ops/reduce_stat.c, ops/scan.c) ----
+ * Axes and keepdim as tg_sum (naxes 0 is an error: list every axis).
+ * y = prod x; the product of nothing is 1; d/dx_i = prod_{j != i} x_j,
+ * right with zeros among the factors. */
+TG_API tg_tensor *tg_prod(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
+/* y = log sum e^x, computed as m + log sum e^(x - m), m = max (no overflow);
+ * -inf over nothing; d = softmax over the axes (0 where every x is -inf). */
+TG_API tg_tensor *tg_logsumexp(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim);
+/* y = (sum |x|^p)^(1/p), p > 0 (p = INFINITY: max |x|); 0 over nothing;
+ * d = sign x (|x|/y)^(p-1) (p = inf: sign x at the first arg-max of |x|);
+ * 0 where y = 0 (as PyTorch). */
+TG_API tg_tensor *tg_norm(tg_tape *tp, tg_tensor *x, double p, int naxes, const int *axes,
+                          bool keepdim);
+/* var = sum (x - mean)^2 / (N - correction) over the axes (N elements;
+ * correction 1: Bessel's, 0: the population variance); N - correction <= 0
+ * is an error (TG_ERR_ARG), N = 0 too (TG_ERR_EMPTY).  std = sqrt var, with
+ * gradient 0 where every element is equal (as PyTorch). */
+TG_API tg_tensor *tg_var(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, double correction,
+                         bool keepdim);
+TG_API tg_tensor *tg_std(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, double correction,
+                         bool keepdim);
+/* y_k = sum_{j <= k} x_j along axis; d = the reverse cumulative sum of g. */
+TG_API tg_tensor *tg_cumsum(tg_tape *tp, tg_tensor *x, int axis);
+/* y_k = prod_{j <= k} x_j along axis; the gradient is right with zeros. */
+TG_API tg_tensor *tg_cumprod(tg_tape *tp, tg_tensor *x, int axis);
+/* The index of the first max (min) along axis, as a tape-owned TG_I64
+ * tensor (a NaN counts as the max and as the min, as in tg_max): data, not
+ * differentiable; no op takes it as an input (TG_ERR_DTYPE).  The max of
+ * nothing is an error (TG_ERR_EMPTY). */
+TG_API tg_tensor *tg_argmax(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
+TG_API tg_tensor *tg_argmin(tg_tape *tp, tg_tensor *x, int axis, bool keepdim);
 
 /* ---- shape (ops/shape.c) ------------------------------------------------ */
 /* Same data, new shape; one extent may be -1 (inferred). */

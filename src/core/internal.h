@@ -297,6 +297,9 @@ void *tg__tape_scratch(tg_tape *tp, size_t n);
 /* A tape tensor sharing src's data (same element count; for reshape).  Safe
  * because ops never write their inputs. */
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
+/* A tape-owned TG_I64 tensor (index results: tg_argmax); never an op's
+ * input (tg_tape_check_inputs refuses it), so it never gets a gradient. */
+tg_tensor *tg__tape_alloc_index(tg_tape *tp, int ndim, const int64_t *shape);
 /* A tape tensor (a view) of like's shape and dtype over data that lives at
  * least as long as the tape's arena. */
 tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data);

@@ -244,7 +244,8 @@ bool tg__tape_before_backward(const tg_tape *tp, const tg_tensor *t)
 }
 
 /* ---- tape-owned tensors -------------------------------------------------- */
-static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view)
+static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape, void *view,
+                               bool index)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "tg_tape_alloc: tape is NULL");
@@ -254,14 +255,14 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     /* inside an op, a failure names the op (its output shape may be too
      * big); called by the user, tg_tape_alloc */
     const char *who = tp->op ? tp->op : "tg_tape_alloc";
-    if (dt == TG_I64) {
+    if (dt == TG_I64 && !index) {
         /* data only: every tape tensor may meet a float kernel or get a
-         * gradient */
+         * gradient (tg__tape_alloc_index makes the exception) */
         tg_tape_fail(tp, TG_ERR_DTYPE, "%s: dtype i64 is data only; tape tensors are f32 or f64",
                      who);
         return NULL;
     }
-    if (dt != TG_F32 && dt != TG_F64) {
+    if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64) {
         tg_tape_fail(tp, TG_ERR_ARG, "%s: unknown dtype %d", who, (int)dt);
         return NULL;
     }
@@ -325,17 +326,22 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
 
 tg_tensor *tg_tape_alloc(tg_tape *tp, tg_dtype dt, int ndim, const int64_t *shape)
 {
-    return alloc_tensor(tp, dt, ndim, shape, NULL);
+    return alloc_tensor(tp, dt, ndim, shape, NULL, false);
+}
+
+tg_tensor *tg__tape_alloc_index(tg_tape *tp, int ndim, const int64_t *shape)
+{
+    return alloc_tensor(tp, TG_I64, ndim, shape, NULL, true);
 }
 
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape)
 {
-    return alloc_tensor(tp, src->dtype, ndim, shape, src->data);
+    return alloc_tensor(tp, src->dtype, ndim, shape, src->data, false);
 }
 
 tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data)
 {
-    return alloc_tensor(tp, like->dtype, like->ndim, like->shape, data);
+    return alloc_tensor(tp, like->dtype, like->ndim, like->shape, data, false);
 }
 
 /* ---- value ids of user-owned tensors ------------------------------------ */
@@ -515,10 +521,19 @@ TG_NO_ASAN bool tg_tape_check_inputs(tg_tape *tp, const char *op_name, int n, tg
             tg_tape_fail(tp, TG_ERR_NULL, "%s: input %d is NULL", op_name, i);
             return false;
         }
+        /* A tape tensor is i64 only when an index op made it
+         * (tg__tape_alloc_index: tg_argmax, never recorded), so these checks
+         * keep the integer dtype away from every op's float kernels
+         * (TG_DISPATCH is f32/f64) and gradients. */
+        if (t->magic == TG_MAGIC_TAPE && tape_tensor_live(t, tp) && t->dtype == TG_I64) {
+            char d[TG_SHAPE_BUF + 8];
+            tg_tape_fail(tp, TG_ERR_DTYPE,
+                         "%s: input %d is %s: an integer tensor is data only (the op takes "
+                         "f32 or f64)",
+                         op_name, i, tg_tensor_describe(t, d, sizeof d));
+            return false;
+        }
         if (t->magic == TG_MAGIC_USER) {
-            /* Only a user tensor can be i64 (tg_tape_alloc refuses it), so
-             * this one check keeps the integer dtype away from every op's
-             * float kernels (TG_DISPATCH is f32/f64) and gradients. */
             if (!tg__tensor_freed(t) && t->dtype != TG_I64) continue;
             if (!tg__tensor_freed(t)) { /* i64 */
                 char d[TG_SHAPE_BUF + 8];
@@ -569,7 +584,8 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
                      op && op->name ? op->name : "(op)", n_in);
         return NULL;
     }
-    if (!tg__tensor_live_on(out, tp) || out->magic != TG_MAGIC_TAPE) {
+    /* an i64 tape tensor is an index result (tg_argmax), not tg_tape_alloc's */
+    if (!tg__tensor_live_on(out, tp) || out->magic != TG_MAGIC_TAPE || out->dtype == TG_I64) {
         tg_tape_fail(tp, TG_ERR_TAPE,
                      "record %s: the output must come from tg_tape_alloc on this "
                      "tape",

@@ -1,13 +1,14 @@
 /* Reductions: sum and mean over all elements or given axes, sum_to (the
- * adjoint of broadcasting), and max along an axis. */
-#include "../core/internal.h"
+ * adjoint of broadcasting), and max and min along an axis. */
+#include "reduce.h"
+
 #include "../kernels/wsum.h"
 
 /* The product of extents [from, to) of x, checked (tg__extents_product):
  * within TG_NUMEL_MAX for a tensor's shape; should a tensor with no
  * elements carry extents whose product is not, 0, an extent over which the
  * kernels do nothing. */
-static int64_t prod_range(const tg_tensor *x, int from, int to)
+int64_t tg__prod_range(const tg_tensor *x, int from, int to)
 {
     int64_t p;
     return tg__extents_product(to - from, x->shape + from, TG_NUMEL_MAX, &p) ? p : 0;
@@ -15,7 +16,7 @@ static int64_t prod_range(const tg_tensor *x, int from, int to)
 
 /* Output offset strides for reducing x over the axes flagged in red[]: 0
  * along reduced axes, the output's row-major stride elsewhere. */
-static void reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride)
+void tg__reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride)
 {
     int64_t st = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
@@ -38,7 +39,7 @@ TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool 
                                  double *w)
 {
     int64_t os[TG_MAX_DIMS];
-    reduce_strides(x, red, os);
+    tg__reduce_strides(x, red, os);
     const int nd = x->ndim;
     const int64_t n = x->numel, m = out->numel;
     TG_DISPATCH(x->dtype, T, {
@@ -109,7 +110,7 @@ typedef struct reduce_attr {
 /* PyTorch's convention for an axis of a 0-d tensor: 0 and -1 are accepted,
  * as if it had one axis of extent 1 (a reduction over it is the identity,
  * keepdim or not: the result stays 0-d). */
-static bool scalar_axis(const tg_tensor *x, int axis)
+bool tg__scalar_axis(const tg_tensor *x, int axis)
 {
     return x->ndim == 0 && (axis == 0 || axis == -1);
 }
@@ -119,11 +120,18 @@ static bool scalar_axis(const tg_tensor *x, int axis)
  * is an error too: NumPy reads axis=() as "no axis" and PyTorch reads
  * dim=[] as "every axis", so either answer would surprise half the users;
  * every axis is the explicit call all_name (tg_sum_all, tg_mean_all). */
-static bool axes_flags(tg_tape *tp, const char *op, const char *all_name, const tg_tensor *x,
-                       int naxes, const int *axes, bool *red)
+bool tg__axes_flags(tg_tape *tp, const char *op, const char *all_name, const tg_tensor *x,
+                    int naxes, const int *axes, bool *red)
 {
     for (int d = 0; d < TG_MAX_DIMS; d++) red[d] = false;
     char s[TG_SHAPE_BUF + 8];
+    if (naxes == 0 && !all_name) {
+        tg_tape_fail(tp, TG_ERR_AXIS,
+                     "%s: no axes listed for %s (an empty list is refused: list every axis to "
+                     "reduce them all)",
+                     op, tg_tensor_describe(x, s, sizeof s));
+        return false;
+    }
     if (naxes == 0) {
         tg_tape_fail(tp, TG_ERR_AXIS,
                      "%s: no axes listed for %s (an empty list is refused: use %s to reduce "
@@ -144,7 +152,7 @@ static bool axes_flags(tg_tape *tp, const char *op, const char *all_name, const 
     }
     for (int i = 0; i < naxes; i++) {
         int a;
-        if (scalar_axis(x, axes[i])) continue; /* nothing to reduce: the identity */
+        if (tg__scalar_axis(x, axes[i])) continue; /* nothing to reduce: the identity */
         if (!tg__norm_axis(tp, op, x, axes[i], &a)) return false;
         if (red[a]) {
             tg_tape_fail(tp, TG_ERR_AXIS, "%s: axis %d listed twice for %s", op, axes[i],
@@ -156,7 +164,7 @@ static bool axes_flags(tg_tape *tp, const char *op, const char *all_name, const 
     return true;
 }
 
-static int reduced_shape(const tg_tensor *x, const bool *red, bool keepdim, int64_t *shape)
+int tg__reduced_shape(const tg_tensor *x, const bool *red, bool keepdim, int64_t *shape)
 {
     int k = 0;
     for (int d = 0; d < x->ndim; d++) {
@@ -174,7 +182,7 @@ static tg_status sum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     const reduce_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0);
     int64_t ks[TG_MAX_DIMS];
-    int kn = reduced_shape(x, at->red, true, ks);
+    int kn = tg__reduced_shape(x, at->red, true, ks);
     tg_tensor *gk = at->keepdim ? g : tg_reshape(tp, g, kn, ks);
     if (at->scale != 1.0) gk = tg_mul_scalar(tp, gk, at->scale);
     gin[0] = tg_broadcast_to(tp, gk, x->ndim, x->shape);
@@ -202,7 +210,7 @@ static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     const int64_t nx = x->numel;
     if (nx == 0) return TG_OK;
     int64_t os[TG_MAX_DIMS];
-    reduce_strides(x, at->red, os);
+    tg__reduce_strides(x, at->red, os);
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data;
@@ -262,12 +270,12 @@ static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool al
     reduce_attr at = {.keepdim = keepdim, .scale = 1.0};
     if (all) {
         for (int d = 0; d < x->ndim; d++) at.red[d] = true;
-    } else if (!axes_flags(tp, op->name, mean ? "tg_mean_all" : "tg_sum_all", x, naxes, axes,
-                           at.red)) {
+    } else if (!tg__axes_flags(tp, op->name, mean ? "tg_mean_all" : "tg_sum_all", x, naxes, axes,
+                               at.red)) {
         return NULL;
     }
     int64_t shape[TG_MAX_DIMS], count = 1;
-    int k = reduced_shape(x, at.red, keepdim, shape);
+    int k = tg__reduced_shape(x, at.red, keepdim, shape);
     /* checked: out of range only for a tensor with no elements whose 0
      * extent is kept, whose output then has none either (count unused) */
     for (int d = 0; d < x->ndim; d++)
@@ -405,7 +413,8 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    const int64_t outer = prod_range(x, 0, at->axis), inner = prod_range(x, at->axis + 1, x->ndim);
+    const int64_t outer = tg__prod_range(x, 0, at->axis),
+                  inner = tg__prod_range(x, at->axis + 1, x->ndim);
     const int64_t ext = x->shape[at->axis];
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
@@ -428,11 +437,12 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
 }
 static const tg_op k_max = {"max", 1, max_backward, max_direct, NULL};
 
-/* Values into out and, when mask is not NULL, the one-hot first arg-max into
- * mask; x is seen as (outer, ext, inner) with ext >= 1. */
-static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
+/* Values into out and, when mask is not NULL, the one-hot first arg-max
+ * (arg-min with min) into mask; x is seen as (outer, ext, inner) with
+ * ext >= 1.  A NaN wins either way: it propagates, as in NumPy. */
+static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis, bool min)
 {
-    const int64_t outer = prod_range(x, 0, axis), inner = prod_range(x, axis + 1, x->ndim);
+    const int64_t outer = tg__prod_range(x, 0, axis), inner = tg__prod_range(x, axis + 1, x->ndim);
     const int64_t ext = x->shape[axis];
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
@@ -448,8 +458,8 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
                 int64_t arg = 0;
                 for (int64_t k = 1; k < ext && best == best; k++) {
                     const T c = va[k * inner + i];
-                    /* strict >: a later equal value never replaces the first */
-                    if (c > best || c != c) {
+                    /* strict: a later equal value never replaces the first */
+                    if ((min ? c < best : c > best) || c != c) {
                         best = c;
                         arg = k;
                     }
@@ -461,24 +471,28 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
     });
 }
 
-tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
+/* min has max's rules: g to the one-hot arg-min mask */
+static const tg_op k_min = {"min", 1, max_backward, max_direct, NULL};
+
+static tg_tensor *max_min(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis, bool keepdim)
 {
     tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, k_max.name, 1, in)) return NULL;
+    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
+    const bool min = op == &k_min;
     max_attr at = {.keepdim = keepdim};
-    if (scalar_axis(x, axis)) /* as a one-element vector: a 0-d result, d = g */
-        return tg_max(tp, tg_reshape(tp, x, 1, (const int64_t[]){1}), 0, false);
-    if (!tg__norm_axis(tp, k_max.name, x, axis, &at.axis)) return NULL;
+    if (tg__scalar_axis(x, axis)) /* as a one-element vector: a 0-d result, d = g */
+        return max_min(tp, op, tg_reshape(tp, x, 1, (const int64_t[]){1}), 0, false);
+    if (!tg__norm_axis(tp, op->name, x, axis, &at.axis)) return NULL;
     if (x->shape[at.axis] == 0) {
         char s[TG_SHAPE_BUF + 8];
-        tg_tape_fail(tp, TG_ERR_EMPTY, "max: axis %d of %s is empty (the max of nothing)", axis,
-                     tg_tensor_describe(x, s, sizeof s));
+        tg_tape_fail(tp, TG_ERR_EMPTY, "%s: axis %d of %s is empty (the %s of nothing)", op->name,
+                     axis, tg_tensor_describe(x, s, sizeof s), op->name);
         return NULL;
     }
     bool red[TG_MAX_DIMS] = {false};
     red[at.axis] = true;
     int64_t shape[TG_MAX_DIMS];
-    int k = reduced_shape(x, red, keepdim, shape);
+    int k = tg__reduced_shape(x, red, keepdim, shape);
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, k, shape);
     if (!out) return NULL;
     /* Inside a plain backward nothing is recorded, so no mask is needed. */
@@ -487,11 +501,63 @@ tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
         mask = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
         if (!mask) return NULL;
     }
-    max_kernel(out, mask, x, at.axis);
-    return tg_tape_record(tp, &k_max, 1, in, out, &at, sizeof at, mask ? 1 : 0, &mask);
+    max_kernel(out, mask, x, at.axis, min);
+    return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, mask ? 1 : 0, &mask);
+}
+
+tg_tensor *tg_max(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
+{
+    return max_min(tp, &k_max, x, axis, keepdim);
+}
+
+tg_tensor *tg_min(tg_tape *tp, tg_tensor *x, int axis, bool keepdim)
+{
+    return max_min(tp, &k_min, x, axis, keepdim);
+}
+
+/* ---- helpers of the other reductions (reduce.h) ------------------------- */
+bool tg__reduce_map(tg_tape *tp, const tg_tensor *x, const bool *red, int64_t **map)
+{
+    *map = NULL;
+    if (x->numel == 0) return true;
+    size_t bytes;
+    if (!tg__mul_size((size_t)x->numel, sizeof(int64_t), &bytes)) bytes = SIZE_MAX;
+    int64_t *m = tg__tape_scratch(tp, bytes);
+    if (!m) return false;
+    int64_t os[TG_MAX_DIMS], idx[TG_MAX_DIMS] = {0}, oi = 0;
+    tg__reduce_strides(x, red, os);
+    const int nd = x->ndim;
+    for (int64_t i = 0; i < x->numel; i++) {
+        m[i] = oi;
+        for (int d = nd - 1; d >= 0; d--) {
+            oi += os[d];
+            if (++idx[d] < x->shape[d]) break;
+            oi -= os[d] * x->shape[d];
+            idx[d] = 0;
+        }
+    }
+    *map = m;
+    return true;
+}
+
+tg_tensor *tg__reduce_expand(tg_tape *tp, tg_tensor *g, const tg_tensor *x, const bool *red,
+                             bool keepdim)
+{
+    int64_t ks[TG_MAX_DIMS];
+    int kn = tg__reduced_shape(x, red, true, ks);
+    tg_tensor *gk = keepdim ? g : tg_reshape(tp, g, kn, ks);
+    return tg_broadcast_to(tp, gk, x->ndim, x->shape);
+}
+
+int tg__axes_list(const tg_tensor *x, const bool *red, int *axes)
+{
+    int n = 0;
+    for (int d = 0; d < x->ndim; d++)
+        if (red[d]) axes[n++] = d;
+    return n;
 }
 
 /* Every built-in op descriptor of this file, in the op registry
  * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
 #include "registry.h"
-const tg_op *const tg__ops_reduce[] = {&k_sum, &k_mean, &k_sum_to, &k_max, NULL};
+const tg_op *const tg__ops_reduce[] = {&k_sum, &k_mean, &k_sum_to, &k_max, &k_min, NULL};

@@ -25,6 +25,8 @@ extern const tg_op *const tg__ops_norm[];
 extern const tg_op *const tg__ops_pool[];
 extern const tg_op *const tg__ops_reduce[];
 extern const tg_op *const tg__ops_select[];
+extern const tg_op *const tg__ops_reduce_stat[];
+extern const tg_op *const tg__ops_scan[];
 extern const tg_op *const tg__ops_shape[];
 extern const tg_op *const tg__ops_softmax[];
 

@@ -313,6 +313,51 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
     case OP_GE:
         pg->risky = true;
         return tg_ge(tp, a, b);
+    case OP_MIN:
+        return tg_min(tp, a, ax, p[2] & 1);
+    case OP_PROD:
+    case OP_LOGSUMEXP:
+    case OP_NORM:
+    case OP_VAR:
+    case OP_STD: {
+        int axes[TG_MAX_DIMS] = {sgn_small(p[1]), sgn_small(p[2]), sgn_small(p[3])};
+        const int na = p[4] % 4; /* 0 is an error, tested too */
+        const bool keep = p[5] & 1;
+        /* orders and corrections, a few of them invalid */
+        static const double ps[] = {1, 2, INFINITY, 3, 0.5, 0, -1, NAN};
+        const double q = ps[p[6] % 8], corr = (double)(p[6] % 4) - 1;
+        /* zeros and kinks (|x|, a norm or std at 0) that gradcheck may meet */
+        const bool small = readable(e, a) && min_abs(a) < 0.25;
+        switch (in->op % OP_COUNT) {
+        case OP_PROD:
+            if (small) pg->risky = true;
+            return tg_prod(tp, a, na, axes, keep);
+        case OP_LOGSUMEXP:
+            return tg_logsumexp(tp, a, na, axes, keep);
+        case OP_NORM:
+            if (small || q != 2) pg->risky = true;
+            return tg_norm(tp, a, q, na, axes, keep);
+        case OP_VAR:
+            return tg_var(tp, a, na, axes, corr, keep);
+        default:
+            pg->risky = true;
+            return tg_std(tp, a, na, axes, corr, keep);
+        }
+    }
+    case OP_CUMSUM:
+        return tg_cumsum(tp, a, ax);
+    case OP_CUMPROD:
+        if (readable(e, a) && min_abs(a) < 0.25) pg->risky = true;
+        return tg_cumprod(tp, a, ax);
+    case OP_ARGMAX:
+    case OP_ARGMIN: {
+        /* an index tensor is data: the graph goes on from a (through an
+         * identity, so the output is the tape's); an op given one is
+         * refused (test_reduce_more.c) */
+        tg_tensor *i = (in->op % OP_COUNT) == OP_ARGMAX ? tg_argmax(tp, a, ax, p[2] & 1)
+                                                        : tg_argmin(tp, a, ax, p[2] & 1);
+        return i ? tg_add_scalar(tp, a, 0) : NULL;
+    }
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);

@@ -97,6 +97,16 @@
     X(OP_CHOLESKY, "cholesky")                                                                     \
     X(OP_INV, "inv")                                                                               \
     X(OP_DET, "det")                                                                               \
-    X(OP_SLOGDET, "slogdet")
+    X(OP_SLOGDET, "slogdet")                                                                       \
+    X(OP_MIN, "min")                                                                               \
+    X(OP_PROD, "prod")                                                                             \
+    X(OP_LOGSUMEXP, "logsumexp")                                                                   \
+    X(OP_NORM, "norm")                                                                             \
+    X(OP_VAR, "mean")                                                                              \
+    X(OP_STD, "norm")                                                                              \
+    X(OP_CUMSUM, "cumsum")                                                                         \
+    X(OP_CUMPROD, "cumprod")                                                                       \
+    X(OP_ARGMAX, "argmax")                                                                         \
+    X(OP_ARGMIN, "argmin")
 
 #endif

@@ -1,0 +1,266 @@
+/* Scans along one axis: cumsum and cumprod (inclusive, as in NumPy and
+ * PyTorch), fused ops with their own rules.  x is seen as (outer, ext,
+ * inner) around the axis; a 0-d x takes axis 0 or -1 as one element. */
+#include "reduce.h"
+
+typedef struct scan_attr {
+    int axis;     /* normalised; -1 for a 0-d x */
+    bool reverse; /* cumsum only: y_k = sum_{j >= k} x_j (the adjoint) */
+} scan_attr;
+
+static void scan_dims(const tg_tensor *x, int axis, int64_t *outer, int64_t *ext, int64_t *inner)
+{
+    if (axis < 0) {
+        *outer = *ext = *inner = 1;
+        return;
+    }
+    *ext = x->shape[axis];
+    /* no elements: no lines either (the other extents' product may still
+     * be huge, and a line's scratch is sized by it) */
+    if (x->numel == 0) {
+        *outer = *inner = 0;
+        return;
+    }
+    *outer = tg__prod_range(x, 0, axis);
+    *inner = tg__prod_range(x, axis + 1, x->ndim);
+}
+
+/* Element k of line (b, i) is at (b ext + k) inner + i. */
+#define SCAN_AT(b, k, i) (((b)*ext + (k)) * inner + (i))
+
+/* ---- cumsum ----------------------------------------------------------------
+ * y_k = sum_{j <= k} x_j; dx = the reverse scan of g (sum_{k >= j} g_k),
+ * recorded as cumsum with reverse set (an exact sum, not total - cumsum),
+ * whose own gradient is the forward scan again.  Sums in double. */
+static tg_tensor *cumsum_impl(tg_tape *tp, tg_tensor *x, int axis, bool reverse);
+
+static tg_status cumsum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const scan_attr *at = tg_node_saved(n);
+    gin[0] = cumsum_impl(tp, g, at->axis, !at->reverse);
+    return TG_OK;
+}
+
+static void scan_sum(const tg_tensor *x, int axis, bool reverse, void *dst, bool acc)
+{
+    int64_t outer, ext, inner;
+    scan_dims(x, axis, &outer, &ext, &inner);
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data;
+        T *y = dst;
+        for (int64_t b = 0; inner > 0 && b < outer; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                double s = 0;
+                for (int64_t kk = 0; kk < ext; kk++) {
+                    const int64_t k = reverse ? ext - 1 - kk : kk;
+                    s += v[SCAN_AT(b, k, i)];
+                    const T r = (T)s;
+                    y[SCAN_AT(b, k, i)] = acc ? y[SCAN_AT(b, k, i)] + r : r;
+                }
+            }
+    });
+}
+
+static tg_status cumsum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const scan_attr *at = tg_node_saved(n);
+    bool acc;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    scan_sum(g, at->axis, !at->reverse, d->data, acc);
+    return TG_OK;
+}
+/* one element: a copy (the sum of one value in double is the value) */
+static const tg_op k_cumsum = {"cumsum", 1, cumsum_backward, cumsum_direct, tg__scalar_identity};
+
+static bool scan_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *a)
+{
+    if (tg__scalar_axis(x, axis)) {
+        *a = -1;
+        return true;
+    }
+    return tg__norm_axis(tp, op, x, axis, a);
+}
+
+static tg_tensor *cumsum_impl(tg_tape *tp, tg_tensor *x, int axis, bool reverse)
+{
+    if (!tg_tape_check_inputs(tp, k_cumsum.name, 1, &x)) return NULL;
+    scan_attr at = {.reverse = reverse};
+    if (!scan_axis(tp, k_cumsum.name, x, axis, &at.axis)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    scan_sum(x, at.axis, reverse, out->data, false);
+    return tg_tape_record(tp, &k_cumsum, 1, &x, out, &at, sizeof at, 0, NULL);
+}
+
+tg_tensor *tg_cumsum(tg_tape *tp, tg_tensor *x, int axis)
+{
+    return cumsum_impl(tp, x, axis, false);
+}
+
+/* ---- cumprod ---------------------------------------------------------------
+ * y_k = prod_{j <= k} x_j; dx_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j.
+ * Without a zero in the line: dx = revcumsum(g y) / x.  With zeros, z the
+ * first and z2 the second (the line's length if none):
+ *     i < z:  revcumsum(g y)_i / x_i    (y_k = 0 from z on: the same sum)
+ *     i = z:  sum_{z <= k < z2} g_k y'_k, y' = cumprod of x with its zeros
+ *             replaced by 1 (the products that skip x_z)
+ *     i > z:  0.
+ * The op-built rule writes this with constant masks (B: i < z, Z: i = z,
+ * A: z <= k < z2), x' = x (1 - zeros) + zeros:
+ *     dx = B revcumsum(g y) / x' + Z sum_axis(A g cumprod(x'))
+ * exact to first order; its derivative is exact without zeros, and with
+ * zeros except for the i > z entries (0 here, whose true derivative in
+ * x_z is not). */
+static tg_tensor *cumprod_impl(tg_tape *tp, tg_tensor *x, int axis);
+
+/* Per line, the first and second zero (ext when none); NULL on OOM. */
+static int64_t *line_zeros(tg_tape *tp, const tg_tensor *x, int axis, bool *any)
+{
+    int64_t outer, ext, inner;
+    scan_dims(x, axis, &outer, &ext, &inner);
+    const int64_t lines = inner > 0 ? outer * inner : 0;
+    size_t bytes;
+    if (!tg__mul_size((size_t)lines + 1, 2 * sizeof(int64_t), &bytes)) bytes = SIZE_MAX;
+    int64_t *z = tg__tape_scratch(tp, bytes);
+    if (!z) return NULL;
+    *any = false;
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data;
+        for (int64_t b = 0; b < outer && inner > 0; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t *zl = z + 2 * (b * inner + i);
+                zl[0] = zl[1] = ext;
+                for (int64_t k = 0; k < ext; k++)
+                    if (v[SCAN_AT(b, k, i)] == 0) {
+                        if (zl[0] == ext)
+                            zl[0] = k;
+                        else if (zl[1] == ext)
+                            zl[1] = k;
+                    }
+                *any |= zl[0] < ext;
+            }
+    });
+    return z;
+}
+
+static tg_status cumprod_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const scan_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n);
+    bool any;
+    int64_t *zs = line_zeros(tp, x, at->axis, &any);
+    if (!zs) return tg_tape_status(tp);
+    tg_tensor *rc = cumsum_impl(tp, tg_mul(tp, g, y), at->axis, true);
+    if (!any) {
+        gin[0] = tg_div(tp, rc, x);
+        return TG_OK;
+    }
+    tg_tensor *zm = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+    tg_tensor *bm = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+    tg_tensor *fz = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+    tg_tensor *am = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+    if (!zm || !bm || !fz || !am) return tg_tape_status(tp);
+    int64_t outer, ext, inner;
+    scan_dims(x, at->axis, &outer, &ext, &inner);
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data;
+        T *zz = zm->data, *bb = bm->data, *ff = fz->data, *aa = am->data;
+        for (int64_t b = 0; b < outer && inner > 0; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                const int64_t *zl = zs + 2 * (b * inner + i);
+                for (int64_t k = 0; k < ext; k++) {
+                    const int64_t e = SCAN_AT(b, k, i);
+                    zz[e] = v[e] == 0;
+                    bb[e] = k < zl[0];
+                    ff[e] = k == zl[0];
+                    aa[e] = k >= zl[0] && k < zl[1];
+                }
+            }
+    });
+    tg_tensor *xp = tg_add(tp, tg_mul(tp, x, tg_rsub_scalar(tp, 1, zm)), zm);
+    tg_tensor *t1 = tg_div(tp, tg_mul(tp, bm, rc), xp);
+    tg_tensor *s = tg_mul(tp, tg_mul(tp, am, g), cumprod_impl(tp, xp, at->axis));
+    tg_tensor *t2 = s;
+    if (at->axis >= 0) {
+        tg_tensor *sa = tg_sum(tp, s, 1, &at->axis, true);
+        t2 = tg_broadcast_to(tp, sa, x->ndim, x->shape);
+    }
+    gin[0] = tg_add(tp, t1, tg_mul(tp, fz, t2));
+    return TG_OK;
+}
+
+static tg_status cumprod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
+{
+    const scan_attr *at = tg_node_saved(n);
+    const tg_tensor *x = n->in[0], *y = tg_node_output(n);
+    bool acc, any;
+    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
+    if (!d) return tg_tape_status(tp);
+    int64_t *zs = line_zeros(tp, x, at->axis, &any);
+    if (!zs) return tg_tape_status(tp);
+    int64_t outer, ext, inner;
+    scan_dims(x, at->axis, &outer, &ext, &inner);
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data, *gg = g->data, *yy = y->data;
+        T *dd = d->data;
+        for (int64_t b = 0; b < outer && inner > 0; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                const int64_t *zl = zs + 2 * (b * inner + i);
+                /* i = z: the products that skip x_z, from z to z2 */
+                T gz = 0;
+                if (zl[0] < ext) {
+                    double s = 0;
+                    T yp = zl[0] > 0 ? yy[SCAN_AT(b, zl[0] - 1, i)] : 1;
+                    for (int64_t kk = zl[0]; kk < zl[1]; kk++) {
+                        if (kk > zl[0]) yp *= v[SCAN_AT(b, kk, i)];
+                        s += gg[SCAN_AT(b, kk, i)] * yp;
+                    }
+                    gz = (T)s;
+                }
+                double s = 0;
+                for (int64_t kk = ext - 1; kk >= 0; kk--) {
+                    const int64_t e = SCAN_AT(b, kk, i);
+                    s += (T)(gg[e] * yy[e]);
+                    const T r = kk < zl[0] ? (T)s / v[e] : kk == zl[0] ? gz : 0;
+                    dd[e] = acc ? dd[e] + r : r;
+                }
+            }
+    });
+    return TG_OK;
+}
+/* no scalar rule: a one-element cumprod is a copy, the direct rule is as fast */
+static const tg_op k_cumprod = {"cumprod", 1, cumprod_backward, cumprod_direct, NULL};
+
+static tg_tensor *cumprod_impl(tg_tape *tp, tg_tensor *x, int axis)
+{
+    if (!tg_tape_check_inputs(tp, k_cumprod.name, 1, &x)) return NULL;
+    scan_attr at = {0};
+    if (!scan_axis(tp, k_cumprod.name, x, axis, &at.axis)) return NULL;
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
+    if (!out) return NULL;
+    int64_t outer, ext, inner;
+    scan_dims(x, at.axis, &outer, &ext, &inner);
+    TG_DISPATCH(x->dtype, T, {
+        const T *v = x->data;
+        T *y = out->data;
+        for (int64_t b = 0; inner > 0 && b < outer; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                T p = 1;
+                for (int64_t k = 0; k < ext; k++) {
+                    p *= v[SCAN_AT(b, k, i)];
+                    y[SCAN_AT(b, k, i)] = p;
+                }
+            }
+    });
+    return tg_tape_record(tp, &k_cumprod, 1, &x, out, &at, sizeof at, 0, NULL);
+}
+
+tg_tensor *tg_cumprod(tg_tape *tp, tg_tensor *x, int axis)
+{
+    return cumprod_impl(tp, x, axis);
+}
+
+/* Every built-in op descriptor of this file (src/ops/registry.c). */
+#include "registry.h"
+const tg_op *const tg__ops_scan[] = {&k_cumsum, &k_cumprod, NULL};
