@@ -385,6 +385,41 @@ static bool d_conv_no_bias(void)
     return true;
 }
 
+/* conv2d_ex without bias, and with NULL options: tg_conv2d's values */
+static bool d_conv_ex_no_bias(void)
+{
+    tg_tensor *y = tg_conv2d_ex(F.tp, F.img, F.w, NULL, NULL);
+    tg_tensor *z = tg_conv2d(F.tp, F.img, F.w, NULL, 1, 1, 0, 0);
+    return y && z && tg_compare(y, z, 0, 0, NULL);
+}
+
+static bool d_conv_ex_default(void)
+{
+    tg_tensor *y = tg_conv2d_ex(F.tp, F.img, F.w, F.bias, NULL);
+    tg_tensor *z = tg_conv2d(F.tp, F.img, F.w, F.bias, 1, 1, 0, 0);
+    return y && z && tg_compare(y, z, 0, 0, NULL);
+}
+
+/* conv1d of (1,2,25) by (3,2,9) without bias: (1,3,17) */
+static bool d_conv1d_no_bias(void)
+{
+    tg_tensor *x = tg_reshape(F.tp, F.img, 3, TT_SHAPE(1, 2, 25));
+    tg_tensor *w = tg_reshape(F.tp, F.w, 3, TT_SHAPE(3, 2, 9));
+    tg_tensor *y = tg_conv1d(F.tp, x, w, NULL, 1, 0, 1, 1);
+    tt_assert_shape(y, 3, TT_SHAPE(1, 3, 17));
+    return true;
+}
+
+/* conv_transpose2d of (3,2,3,3) by w (3,2,3,3), no bias, NULL options:
+ * (3,2,5,5) */
+static bool d_conv_t_no_bias(void)
+{
+    tg_tensor *x = tg_reshape(F.tp, F.w, 4, TT_SHAPE(2, 3, 3, 3));
+    tg_tensor *y = tg_conv_transpose2d(F.tp, x, F.w, NULL, NULL, 0, 0);
+    tt_assert_shape(y, 4, TT_SHAPE(2, 2, 5, 5));
+    return true;
+}
+
 static bool d_linear_no_bias(void)
 {
     tg_tensor *y = tg_linear(F.tp, F.a, F.lw, NULL);

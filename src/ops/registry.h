@@ -19,6 +19,7 @@ extern const tg_op *const tg__ops_fast_dropout[];
 extern const tg_op *const tg__ops_loss[];
 extern const tg_op *const tg__ops_matmul[];
 extern const tg_op *const tg__ops_pool[];
+extern const tg_op *const tg__ops_pool_adaptive[];
 extern const tg_op *const tg__ops_reduce[];
 extern const tg_op *const tg__ops_shape[];
 extern const tg_op *const tg__ops_softmax[];

@@ -73,6 +73,11 @@
     X(OP_RESHAPE_HUGE, "reshape")                                                                  \
     X(OP_BROADCAST_HUGE, "broadcast_to")                                                           \
     X(OP_SIN, "sin")                                                                               \
-    X(OP_COS, "cos")
+    X(OP_COS, "cos")                                                                               \
+    X(OP_CONV2D_EX, "conv2d")                                                                      \
+    X(OP_CONV1D, "conv2d")                                                                         \
+    X(OP_CONV_T, "conv2d_input_grad")                                                              \
+    X(OP_ADAPTIVE_POOL, "adaptive_avg_pool2d")                                                     \
+    X(OP_GLOBAL_POOL, "adaptive_avg_pool2d")
 
 #endif
