@@ -1602,6 +1602,42 @@ START_TEST(test_adaptive_avg_pool_hand_values)
 }
 END_TEST
 
+/* An empty batch through the new ops: shapes with N = 0, and gradients of
+ * the weights and bias exactly 0 (no examples). */
+START_TEST(test_conv_ex_empty_batch)
+{
+    tg_tensor *x = tt_param(4, TT_SHAPE(0, 4, 5, 5), 1400, -1, 1);
+    tg_tensor *wd = tt_param(4, TT_SHAPE(8, 1, 3, 3), 1401, -1, 1);
+    tg_tensor *wt = tt_param(4, TT_SHAPE(4, 3, 3, 3), 1402, -1, 1);
+    tg_tensor *b = tt_param(1, TT_SHAPE(6), 1403, -1, 1);
+    tg_tensor *x1 = tt_param(3, TT_SHAPE(0, 4, 9), 1404, -1, 1);
+    tg_tensor *w1 = tt_param(3, TT_SHAPE(2, 2, 3), 1405, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    const tg_conv2d_opts dw = {.pad_h = 1, .pad_w = 1, .dilation_h = 2, .groups = 4};
+    tg_tensor *y = tg_conv2d_ex(tp, x, wd, NULL, &dw);
+    tg_tensor *t =
+        tg_conv_transpose2d(tp, x, wt, b, &((tg_conv2d_opts){.stride_h = 2, .groups = 2}), 1, 0);
+    tg_tensor *a = tg_adaptive_avg_pool2d(tp, x, 3, 2), *g = tg_global_avg_pool2d(tp, x);
+    tg_tensor *c = tg_conv1d(tp, x1, w1, NULL, 2, 1, 2, 2);
+    ck_assert_msg(y && t && a && g && c, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(0, 8, 3, 5));
+    tt_assert_shape(t, 4, TT_SHAPE(0, 6, 12, 7));
+    tt_assert_shape(a, 4, TT_SHAPE(0, 4, 3, 2));
+    tt_assert_shape(g, 4, TT_SHAPE(0, 4, 1, 1));
+    tt_assert_shape(c, 3, TT_SHAPE(0, 2, 4));
+    tg_tensor *parts[5] = {y, t, a, g, c}, *loss = tg_sum_all(tp, y);
+    for (int k = 1; k < 5; k++) loss = tg_add(tp, loss, tg_sum_all(tp, parts[k]));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    tt_assert_values("dw depthwise", tg_tensor_grad(wd), (double[72]){0}, 72, 0, 0);
+    tt_assert_values("dw transposed", tg_tensor_grad(wt), (double[108]){0}, 108, 0, 0);
+    tt_assert_values("db transposed", tg_tensor_grad(b), (double[6]){0}, 6, 0, 0);
+    tt_assert_values("dw conv1d", tg_tensor_grad(w1), (double[12]){0}, 12, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x), tg_tensor_free(wd), tg_tensor_free(wt), tg_tensor_free(b),
+        tg_tensor_free(x1), tg_tensor_free(w1);
+}
+END_TEST
+
 /* Bad arguments of the new convolutions and pooling: an error naming the op
  * and the shapes, nothing recorded. */
 START_TEST(test_conv_ex_errors)
@@ -1707,6 +1743,7 @@ int main(void)
     tcase_add_loop_test(tcx, test_conv_transpose_adjoint, 0, ARRAY_LEN(k_cfgs));
     tcase_add_test(tcx, test_conv_transpose_hand_values);
     tcase_add_test(tcx, test_conv_ex_errors);
+    tcase_add_test(tcx, test_conv_ex_empty_batch);
     suite_add_tcase(s, tcx);
 
     TCase *tcc = tcase_create("im2col");
