@@ -274,8 +274,9 @@ static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
  * tap_next, instead of dividing for every tap (two divisions cost more
  * than the short run a tap copies).  The phase run of tap (p, q) (its output
  * row 0) is at (pa * SW + qa) * PS + pd * PC + qd in plane c's phases.  A
- * step of D wraps D / S times: no more than the phase columns the step
- * skips, so no more than the run the tap copies. */
+ * step of D wraps about D / S times, so the taps of a row wrap (K - 1) D / S
+ * times in all: no more than the phase rows (columns) the kernel spans,
+ * which making the phases walks anyway. */
 static inline void tap_next(int64_t *a, int64_t *d, int64_t step, int64_t s)
 {
     *a += step;
