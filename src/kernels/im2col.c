@@ -231,8 +231,8 @@ static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
 }
 
 /* The loop bodies below are macros over the locals of im2col_any and
- * col2im_any (g, H, W, OW, SH, SW, PR, PC, PS, nwork, ph, img, deal2, lo0,
- * hi0), so that one text serves both dtypes inside TG_DISPATCH. */
+ * col2im_any (g, H, W, OW, SH, SW, DH, DW, PR, PC, PS, nwork, ph, img, deal2,
+ * lo0, hi0), so that one text serves both dtypes inside TG_DISPATCH. */
 
 /* The phases of one image plane: zeros, then each image row dealt to the
  * phase rows it belongs to.  deal2: stride 2 with both phases taking the
@@ -286,9 +286,30 @@ static inline void tap_next(int64_t *a, int64_t *d, int64_t step, int64_t s)
     }
 }
 #define FOR_TAPS(p, q, off)                                                                        \
-    for (int64_t p = 0, pa_ = 0, pd_ = 0; p < g->KH; p++, tap_next(&pa_, &pd_, g->DH, SH))         \
+    for (int64_t p = 0, pa_ = 0, pd_ = 0; p < g->KH; p++, tap_next(&pa_, &pd_, DH, SH))            \
         for (int64_t q = 0, qa_ = 0, qd_ = 0, off = pa_ * SW * PS + pd_ * PC; q < g->KW;           \
-             q++, tap_next(&qa_, &qd_, g->DW, SW), off = (pa_ * SW + qa_) * PS + pd_ * PC + qd_)
+             q++, tap_next(&qa_, &qd_, DW, SW), off = (pa_ * SW + qa_) * PS + pd_ * PC + qd_)
+
+/* The taps p < k that phase a of stride s reads with dilation d, those
+ * with p d = a (mod s): *p0, *p0 + *step, ... (none when *p0 >= k).  The
+ * step s / gcd(d, s) adds a multiple of s to p d, so the phase row advances
+ * by step d / s per tap; with d = 1 this is p = a, a + s, ... */
+static void phase_taps(int64_t a, int64_t d, int64_t s, int64_t k, int64_t *p0, int64_t *step)
+{
+    int64_t x = d, y = s;
+    while (y) {
+        const int64_t t = x % y;
+        x = y;
+        y = t;
+    }
+    *step = s / x;
+    *p0 = k;
+    for (int64_t p = 0; p < *step && p < k; p++)
+        if (p * d % s == a) {
+            *p0 = p;
+            return;
+        }
+}
 
 /* Both layouts: ext false, OH runs of OW per tap (rows of N*OH*OW);
  * ext true, one run of OH*PC per tap (rows of N*OH*PC) whose columns
@@ -297,7 +318,8 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
                        bool ext, bool zero_pad)
 {
     if (g->C == 0) return; /* no planes (and no output), however large N */
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW, DH = g->DH,
+                  DW = g->DW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
     int64_t lo0, hi0;
@@ -339,10 +361,12 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
                 const T *pend[4];                                                                  \
                 int np = 0;                                                                        \
                 bool add = false;                                                                  \
-                for (int64_t p = 0, pa = 0, pd = 0; p < g->KH; p++, tap_next(&pa, &pd, g->DH, SH)) \
-                    for (int64_t q = 0, qa = 0, qd = 0; pa == a && q < g->KW;                      \
-                         q++, tap_next(&qa, &qd, g->DW, SW)) {                                     \
-                        if (qa != b) continue;                                                     \
+                int64_t p0, pst, q0, qst;                                                          \
+                phase_taps(a, DH, SH, g->KH, &p0, &pst);                                           \
+                phase_taps(b, DW, SW, g->KW, &q0, &qst);                                           \
+                for (int64_t p = p0, pd = p0 * DH / SH; p < g->KH; p += pst, pd += pst * DH / SH)  \
+                    for (int64_t q = q0, qd = q0 * DW / SW; q < g->KW;                             \
+                         q += qst, qd += qst * DW / SW) {                                          \
                         pend[np++] = cv + ((c * g->KH + p) * g->KW + q) * ld - (pd * PC + qd);     \
                         if (np < 4) continue;                                                      \
                         SUM4(T)(PS, add, pend[0], pend[1], pend[2], pend[3], dst);                 \
@@ -361,7 +385,8 @@ static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, in
                        bool accumulate, void *work, bool ext)
 {
     if (g->C == 0) return; /* no planes (and no output), however large N */
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW, DH = g->DH,
+                  DW = g->DW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = OH * OW, nwork = tg__conv_work_len(g);
     int64_t lo0, hi0;
