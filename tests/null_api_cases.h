@@ -666,6 +666,40 @@ CASE(tg_avg_pool2d, tp, , NTAPE, TG_ERR_NULL, "avg_pool2d: tape is NULL",
      !tg_avg_pool2d(NULL, IMG, 2, 2, 2, 2, 0, 0))
 CASE(tg_avg_pool2d, x, , TAPE, TG_ERR_NULL, "avg_pool2d: input 0 is NULL [node 0]",
      !tg_avg_pool2d(TP, NULL, 2, 2, 2, 2, 0, 0))
+/* dilation, groups, conv1d, conv_transpose2d, adaptive pooling (issue 19, item 7) */
+CASE(tg_conv2d_ex, tp, , NTAPE, TG_ERR_NULL, "conv2d: tape is NULL",
+     !tg_conv2d_ex(NULL, IMG, W, BIAS, NULL))
+CASE(tg_conv2d_ex, x, , TAPE, TG_ERR_NULL, "conv2d: input 0 is NULL [node 0]",
+     !tg_conv2d_ex(TP, NULL, W, BIAS, NULL))
+CASE(tg_conv2d_ex, w, , TAPE, TG_ERR_NULL, "conv2d: input 1 is NULL [node 0]",
+     !tg_conv2d_ex(TP, IMG, NULL, BIAS, NULL))
+CASE(tg_conv2d_ex, bias, , DOC, TG_OK, "no bias", d_conv_ex_no_bias())
+CASE(tg_conv2d_ex, o, , DOC, TG_OK, "the defaults: stride 1, no padding, dilation 1, groups 1",
+     d_conv_ex_default())
+CASE(tg_conv1d, tp, , NTAPE, TG_ERR_NULL, "conv1d: tape is NULL",
+     !tg_conv1d(NULL, IMG, W, NULL, 1, 0, 1, 1))
+CASE(tg_conv1d, x, , TAPE, TG_ERR_NULL, "conv1d: input 0 is NULL [node 0]",
+     !tg_conv1d(TP, NULL, W, NULL, 1, 0, 1, 1))
+CASE(tg_conv1d, w, , TAPE, TG_ERR_NULL, "conv1d: input 1 is NULL [node 0]",
+     !tg_conv1d(TP, IMG, NULL, NULL, 1, 0, 1, 1))
+CASE(tg_conv1d, bias, , DOC, TG_OK, "no bias", d_conv1d_no_bias())
+CASE(tg_conv_transpose2d, tp, , NTAPE, TG_ERR_NULL, "conv_transpose2d: tape is NULL",
+     !tg_conv_transpose2d(NULL, IMG, W, NULL, NULL, 0, 0))
+CASE(tg_conv_transpose2d, x, , TAPE, TG_ERR_NULL, "conv_transpose2d: input 0 is NULL [node 0]",
+     !tg_conv_transpose2d(TP, NULL, W, NULL, NULL, 0, 0))
+CASE(tg_conv_transpose2d, w, , TAPE, TG_ERR_NULL, "conv_transpose2d: input 1 is NULL [node 0]",
+     !tg_conv_transpose2d(TP, IMG, NULL, NULL, NULL, 0, 0))
+CASE(tg_conv_transpose2d, bias, , DOC, TG_OK, "no bias", d_conv_t_no_bias())
+CASE(tg_conv_transpose2d, o, , DOC, TG_OK,
+     "the defaults: stride 1, no padding, dilation 1, groups 1", d_conv_t_no_bias())
+CASE(tg_adaptive_avg_pool2d, tp, , NTAPE, TG_ERR_NULL, "adaptive_avg_pool2d: tape is NULL",
+     !tg_adaptive_avg_pool2d(NULL, IMG, 2, 2))
+CASE(tg_adaptive_avg_pool2d, x, , TAPE, TG_ERR_NULL,
+     "adaptive_avg_pool2d: input 0 is NULL [node 0]", !tg_adaptive_avg_pool2d(TP, NULL, 2, 2))
+CASE(tg_global_avg_pool2d, tp, , NTAPE, TG_ERR_NULL, "global_avg_pool2d: tape is NULL",
+     !tg_global_avg_pool2d(NULL, IMG))
+CASE(tg_global_avg_pool2d, x, , TAPE, TG_ERR_NULL, "global_avg_pool2d: input 0 is NULL [node 0]",
+     !tg_global_avg_pool2d(TP, NULL))
 
 /* ---- nn.h --------------------------------------------------------------------- */
 #define INIT(fn, name, ...)                                                                        \

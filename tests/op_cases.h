@@ -406,6 +406,33 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(avg_pool2d, avg_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, OC_AVGPOOL)                     \
     X(avg_pool2d_backward, avg_pool2d_backward, OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0, \
       oc_grad(tp, tg_square(tp, OC_AVGPOOL), x))                                                   \
+    /* ---- dilation, groups, conv1d, conv_transpose2d (src/ops/conv_api.c) and ---- */         \
+    /* ---- adaptive pooling (src/ops/pool_adaptive.c): no scalar rule, as above ---- */          \
+    X(conv2d, conv2d_dilated, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                 \
+      tg_conv2d_ex(tp, x, K->wconv, K->bconv,                                                      \
+                   &((tg_conv2d_opts){.pad_h = 1, .pad_w = 2, .dilation_h = 2,                     \
+                                      .dilation_w = 3})))                                          \
+    /* groups = C = 2: depthwise, three filters per channel */                                    \
+    X(conv2d, conv2d_depthwise, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                               \
+      tg_conv2d_ex(tp, x, tg_reshape(tp, K->wconv, 4, OC_S(6, 1, 3, 3)), NULL,                     \
+                   &((tg_conv2d_opts){.stride_h = 2, .pad_h = 1, .pad_w = 1, .groups = 2})))       \
+    X(conv2d, conv1d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                         \
+      tg_conv1d(tp, tg_reshape(tp, x, 3, OC_S(2, 2, 16)),                                          \
+                tg_reshape(tp, K->wconv, 3, OC_S(6, 1, 9)), NULL, 2, 3, 2, 2))                     \
+    X(conv2d_input_grad, conv_transpose2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                    \
+      tg_conv_transpose2d(tp, x, tg_reshape(tp, K->wconv, 4, OC_S(2, 3, 3, 3)), K->bconv,          \
+                          &((tg_conv2d_opts){.stride_h = 2, .stride_w = 2, .pad_h = 1}), 1, 0))    \
+    X(conv2d_input_grad, conv_transpose2d_groups, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,             \
+      tg_conv_transpose2d(tp, x, tg_reshape(tp, K->wconv, 4, OC_S(2, 3, 3, 3)), NULL,              \
+                          &((tg_conv2d_opts){.dilation_h = 2, .groups = 2}), 0, 0))                \
+    /* 4 -> 3: windows of 2 overlapping by a row */                                               \
+    X(adaptive_avg_pool2d, adaptive_avg_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,               \
+      tg_adaptive_avg_pool2d(tp, x, 3, 2))                                                         \
+    X(adaptive_avg_pool2d, global_avg_pool2d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                 \
+      tg_global_avg_pool2d(tp, x))                                                                 \
+    X(adaptive_avg_pool2d_backward, adaptive_avg_pool2d_backward,                                  \
+      OC_DIRECT | OC_NS | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                                           \
+      oc_grad(tp, tg_square(tp, tg_adaptive_avg_pool2d(tp, x, 3, 5)), x))                          \
     /* ---- losses (src/ops/loss.c): xmul is t * log_softmax(z) where a target */                \
     /* ---- of 0 meets a masked (-inf) logit ---- */                                              \
     X(xmul, xmul, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                                       \

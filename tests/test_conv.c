@@ -19,31 +19,65 @@
 typedef struct conv_cfg {
     int N, C, H, W, F, KH, KW, SH, SW, PH, PW;
     bool bias;
+    int DH, DW, G; /* dilation and groups, 0 meaning 1 (then tg_conv2d is called) */
 } conv_cfg;
 
 /* The grid every conv test walks: strides 1 and 2, padding 0, 1, 2, odd
  * and even image sizes, square and non-square kernels, batch 1 to 3,
- * channels 1 to 3. */
+ * channels 1 to 3; then dilation and groups (tg_conv2d_ex, issue 19,
+ * item 7), depthwise among them. */
 static const conv_cfg k_cfgs[] = {
-    {1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0, true},  /* the plain valid case */
-    {2, 3, 6, 6, 2, 3, 3, 1, 1, 1, 1, true},  /* even size, same padding */
-    {2, 2, 7, 5, 3, 3, 2, 2, 1, 0, 1, true},  /* odd x odd, non-square kernel */
-    {3, 2, 6, 7, 2, 2, 3, 2, 2, 2, 2, false}, /* stride 2, padding 2, no bias */
-    {2, 3, 5, 6, 4, 5, 5, 2, 2, 2, 2, true},  /* the B4 conv2 shape, scaled down */
-    {1, 2, 4, 4, 2, 4, 4, 1, 1, 0, 0, true},  /* kernel = image: one output */
-    {2, 1, 8, 8, 2, 3, 3, 2, 2, 1, 0, true},  /* even, stride 2, padding in H only */
-    {1, 2, 3, 3, 3, 5, 4, 1, 2, 2, 1, true},  /* kernel larger than the image */
-    {2, 1, 6, 7, 3, 3, 5, 1, 1, 1, 2, true},  /* stride 1, one channel, wide kernel */
-    {2, 3, 6, 5, 2, 5, 3, 1, 1, 2, 1, false}, /* stride 1, tall kernel, no bias */
+    {1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0, true, 0, 0, 0},  /* the plain valid case */
+    {2, 3, 6, 6, 2, 3, 3, 1, 1, 1, 1, true, 0, 0, 0},  /* even size, same padding */
+    {2, 2, 7, 5, 3, 3, 2, 2, 1, 0, 1, true, 0, 0, 0},  /* odd x odd, non-square kernel */
+    {3, 2, 6, 7, 2, 2, 3, 2, 2, 2, 2, false, 0, 0, 0}, /* stride 2, padding 2, no bias */
+    {2, 3, 5, 6, 4, 5, 5, 2, 2, 2, 2, true, 0, 0, 0},  /* the B4 conv2 shape, scaled down */
+    {1, 2, 4, 4, 2, 4, 4, 1, 1, 0, 0, true, 0, 0, 0},  /* kernel = image: one output */
+    {2, 1, 8, 8, 2, 3, 3, 2, 2, 1, 0, true, 0, 0, 0},  /* even, stride 2, padding in H only */
+    {1, 2, 3, 3, 3, 5, 4, 1, 2, 2, 1, true, 0, 0, 0},  /* kernel larger than the image */
+    {2, 1, 6, 7, 3, 3, 5, 1, 1, 1, 2, true, 0, 0, 0},  /* stride 1, one channel, wide kernel */
+    {2, 3, 6, 5, 2, 5, 3, 1, 1, 2, 1, false, 0, 0, 0}, /* stride 1, tall kernel, no bias */
+    {2, 4, 7, 6, 4, 3, 3, 1, 1, 2, 2, true, 2, 2, 0},  /* dilation 2, same padding */
+    {2, 2, 9, 8, 3, 3, 2, 2, 1, 1, 0, true, 2, 3, 0},  /* dilation (2,3), stride (2,1) */
+    {2, 4, 6, 5, 6, 3, 3, 1, 2, 1, 1, true, 0, 0, 2},  /* 2 groups of 2 channels, 3 filters */
+    {2, 3, 6, 6, 3, 3, 3, 1, 1, 1, 1, true, 0, 0, 3},  /* depthwise */
+    {1, 3, 7, 7, 6, 3, 3, 2, 2, 2, 2, false, 2, 2, 3}, /* depthwise x2, dilated, stride 2 */
+    {2, 4, 5, 9, 4, 1, 3, 1, 1, 0, 2, true, 1, 4, 4},  /* depthwise 1x3, dilation 4 in W */
 };
 
+static int dil_h(const conv_cfg *c)
+{
+    return c->DH ? c->DH : 1;
+}
+static int dil_w(const conv_cfg *c)
+{
+    return c->DW ? c->DW : 1;
+}
+static int groups(const conv_cfg *c)
+{
+    return c->G ? c->G : 1;
+}
 static int64_t out_h(const conv_cfg *c)
 {
-    return (c->H + 2 * c->PH - c->KH) / c->SH + 1;
+    return (c->H + 2 * c->PH - (c->KH - 1) * dil_h(c) - 1) / c->SH + 1;
 }
 static int64_t out_w(const conv_cfg *c)
 {
-    return (c->W + 2 * c->PW - c->KW) / c->SW + 1;
+    return (c->W + 2 * c->PW - (c->KW - 1) * dil_w(c) - 1) / c->SW + 1;
+}
+/* c without dilation and groups: the geometry im2col shares */
+static conv_cfg plain_cfg(const conv_cfg *c)
+{
+    conv_cfg p = *c;
+    p.DH = p.DW = p.G = 0;
+    return p;
+}
+/* conv(x, w) + b of configuration c: tg_conv2d for the plain ones */
+static tg_tensor *conv_of(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b, const conv_cfg *c)
+{
+    if (!c->DH && !c->DW && !c->G) return tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
+    const tg_conv2d_opts o = {c->SH, c->SW, c->PH, c->PW, c->DH, c->DW, c->G};
+    return tg_conv2d_ex(tp, x, w, b, &o);
 }
 
 /* ---- references in plain loops --------------------------------------------- */
@@ -54,21 +88,24 @@ static double xat(const double *x, const conv_cfg *c, int64_t n, int64_t ch, int
     return x[((n * c->C + ch) * c->H + h) * c->W + w];
 }
 
-/* y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c,i*SH-PH+p,j*SW-PW+q] */
+/* y[n,f,i,j] = b[f] + sum_{c',p,q} w[f,c',p,q] x[n,g Cg + c',i*SH-PH+p*DH,j*SW-PW+q*DW]
+ * with Cg = C/G channels per group and g = f / (F/G) the filter's group */
 static void ref_conv(const conv_cfg *c, const double *x, const double *w, const double *b,
                      double *y)
 {
-    const int64_t OH = out_h(c), OW = out_w(c);
+    const int64_t OH = out_h(c), OW = out_w(c), Cg = c->C / groups(c), Fg = c->F / groups(c);
     for (int64_t n = 0; n < c->N; n++)
         for (int64_t f = 0; f < c->F; f++)
             for (int64_t i = 0; i < OH; i++)
                 for (int64_t j = 0; j < OW; j++) {
                     double s = b ? b[f] : 0.0;
-                    for (int64_t ch = 0; ch < c->C; ch++)
+                    for (int64_t ch = 0; ch < Cg; ch++)
                         for (int64_t p = 0; p < c->KH; p++)
                             for (int64_t q = 0; q < c->KW; q++)
-                                s += w[((f * c->C + ch) * c->KH + p) * c->KW + q] *
-                                     xat(x, c, n, ch, i * c->SH - c->PH + p, j * c->SW - c->PW + q);
+                                s +=
+                                    w[((f * Cg + ch) * c->KH + p) * c->KW + q] *
+                                    xat(x, c, n, f / Fg * Cg + ch, i * c->SH - c->PH + p * dil_h(c),
+                                        j * c->SW - c->PW + q * dil_w(c));
                     y[((n * c->F + f) * OH + i) * OW + j] = s;
                 }
 }
@@ -81,9 +118,9 @@ static void ref_conv(const conv_cfg *c, const double *x, const double *w, const 
 static void ref_conv_grads(const conv_cfg *c, const double *x, const double *w, const double *g,
                            double *dx, double *dw, double *db)
 {
-    const int64_t OH = out_h(c), OW = out_w(c);
+    const int64_t OH = out_h(c), OW = out_w(c), Cg = c->C / groups(c), Fg = c->F / groups(c);
     memset(dx, 0, sizeof(double) * (size_t)(c->N * c->C * c->H * c->W));
-    memset(dw, 0, sizeof(double) * (size_t)(c->F * c->C * c->KH * c->KW));
+    memset(dw, 0, sizeof(double) * (size_t)(c->F * Cg * c->KH * c->KW));
     memset(db, 0, sizeof(double) * (size_t)c->F);
     for (int64_t n = 0; n < c->N; n++)
         for (int64_t f = 0; f < c->F; f++)
@@ -91,11 +128,13 @@ static void ref_conv_grads(const conv_cfg *c, const double *x, const double *w, 
                 for (int64_t j = 0; j < OW; j++) {
                     const double gv = g[((n * c->F + f) * OH + i) * OW + j];
                     db[f] += gv;
-                    for (int64_t ch = 0; ch < c->C; ch++)
+                    for (int64_t cg = 0; cg < Cg; cg++)
                         for (int64_t p = 0; p < c->KH; p++)
                             for (int64_t q = 0; q < c->KW; q++) {
-                                const int64_t h = i * c->SH - c->PH + p, ww = j * c->SW - c->PW + q;
-                                const int64_t wi = ((f * c->C + ch) * c->KH + p) * c->KW + q;
+                                const int64_t h = i * c->SH - c->PH + p * dil_h(c),
+                                              ww = j * c->SW - c->PW + q * dil_w(c);
+                                const int64_t wi = ((f * Cg + cg) * c->KH + p) * c->KW + q;
+                                const int64_t ch = f / Fg * Cg + cg;
                                 dw[wi] += gv * xat(x, c, n, ch, h, ww);
                                 if (h >= 0 && h < c->H && ww >= 0 && ww < c->W)
                                     dx[((n * c->C + ch) * c->H + h) * c->W + ww] += gv * w[wi];
@@ -115,7 +154,7 @@ static void make_conv_inputs(const conv_cfg *c, tg_dtype dt, uint64_t seed, tg_t
                              tg_tensor **w, tg_tensor **b)
 {
     *x = tt_rand(dt, 4, TT_SHAPE(c->N, c->C, c->H, c->W), seed, -1, 1);
-    *w = tt_rand(dt, 4, TT_SHAPE(c->F, c->C, c->KH, c->KW), seed + 1, -1, 1);
+    *w = tt_rand(dt, 4, TT_SHAPE(c->F, c->C / groups(c), c->KH, c->KW), seed + 1, -1, 1);
     *b = c->bias ? tt_rand(dt, 1, TT_SHAPE(c->F), seed + 2, -1, 1) : NULL;
 }
 
@@ -170,8 +209,8 @@ START_TEST(test_conv_forward_reference)
         make_conv_inputs(c, TG_F64, 100 + (uint64_t)k, &x, &w, &b);
         make_conv_inputs(c, TG_F32, 100 + (uint64_t)k, &x32, &w32, &b32);
         tg_tape *tp = tg_tape_new(NULL);
-        tg_tensor *y = tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
-        tg_tensor *y32 = tg_conv2d(tp, x32, w32, b32, c->SH, c->SW, c->PH, c->PW);
+        tg_tensor *y = conv_of(tp, x, w, b, c);
+        tg_tensor *y32 = conv_of(tp, x32, w32, b32, c);
         ck_assert_msg(y && y32, "cfg %d: %s", k, tg_tape_error(tp));
         ck_assert_int_eq(tg_tensor_dim(y, 0), c->N);
         ck_assert_int_eq(tg_tensor_dim(y, 1), c->F);
@@ -204,7 +243,7 @@ END_TEST
 static tg_tensor *fn_conv(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     const conv_cfg *c = ctx;
-    return tg_conv2d(tp, in[0], in[1], c->bias ? in[2] : NULL, c->SH, c->SW, c->PH, c->PW);
+    return conv_of(tp, in[0], in[1], c->bias ? in[2] : NULL, c);
 }
 
 START_TEST(test_conv_gradcheck)
@@ -235,7 +274,7 @@ START_TEST(test_conv_backward_reference)
     if (b) tg_tensor_set_requires_grad(b, true);
     tg_tensor *g = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, out_h(c), out_w(c)), 999, -1, 1);
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tensor *y = tg_conv2d(tp, x, w, b, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *y = conv_of(tp, x, w, b, c);
     tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, g));
     ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
     double *xv = values(x), *wv = values(w), *gv = values(g);
@@ -293,7 +332,7 @@ static tg_tensor *int_tensor(tg_dtype dt, int ndim, const int64_t *shape, tg_rng
 
 static conv_cfg random_cfg(tg_rng *r)
 {
-    conv_cfg c;
+    conv_cfg c = {0};
     c.N = 1 + (int)(tg_rng_next(r) % 2);
     c.C = 1 + (int)(tg_rng_next(r) % 3);
     c.F = 1 + (int)(tg_rng_next(r) % 3);
@@ -435,8 +474,8 @@ START_TEST(test_conv_nonfinite_exact)
 {
     /* the B4 second layer's geometry (padded rows of 16 for 14 outputs),
      * then its first layer's (stride 1: padded rows of 32 for 28) */
-    const conv_cfg geos[2] = {{1, 2, 8, 8, 3, 5, 5, 2, 2, 2, 2, false},
-                              {1, 1, 8, 8, 3, 5, 5, 1, 1, 2, 2, false}};
+    const conv_cfg geos[2] = {{1, 2, 8, 8, 3, 5, 5, 2, 2, 2, 2, false, 0, 0, 0},
+                              {1, 1, 8, 8, 3, 5, 5, 1, 1, 2, 2, false, 0, 0, 0}};
     tg_rng r;
     tg_rng_seed(&r, 7);
     for (int k = 0; k < 4; k++) {
@@ -494,7 +533,7 @@ START_TEST(test_conv_hvp_closed_form)
     tg_tensor_set_requires_grad(x, true);
     tg_tensor_set_requires_grad(w, true);
     tg_tape *tp = tg_tape_new(NULL);
-    tg_tensor *y = tg_conv2d(tp, x, w, NULL, c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *y = conv_of(tp, x, w, NULL, c);
     tg_tensor *f = tg_sum_all(tp, tg_square(tp, y));
     tg_tensor *gx = tg_grad(tp, f, x, true);
     tg_tensor *gv = tg_sum_all(tp, tg_mul(tp, gx, v));
@@ -552,7 +591,7 @@ static tg_tensor *fn_conv_grad(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     const grad_ctx *gc = ctx;
     const conv_cfg *c = gc->c;
-    tg_tensor *y = tg_conv2d(tp, in[0], in[1], in[2], c->SH, c->SW, c->PH, c->PW);
+    tg_tensor *y = conv_of(tp, in[0], in[1], in[2], c);
     tg_tensor *f = tg_sum_all(tp, tg_mul(tp, tg_sigmoid(tp, y), gc->r));
     return tg_grad(tp, f, in[gc->wrt], true);
 }
@@ -583,7 +622,7 @@ END_TEST
 START_TEST(test_im2col_reference)
 {
     for (int k = 0; k < ARRAY_LEN(k_cfgs); k++) {
-        const conv_cfg *c = &k_cfgs[k];
+        const conv_cfg pc = plain_cfg(&k_cfgs[k]), *c = &pc;
         tg_tensor *x =
             tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 600 + (uint64_t)k, -1, 1);
         tg_tape *tp = tg_tape_new(NULL);
@@ -650,7 +689,7 @@ static tg_tensor *fn_col2im(tg_tape *tp, tg_tensor *const *in, void *ctx)
 
 START_TEST(test_im2col_gradcheck)
 {
-    const conv_cfg *c = &k_cfgs[_i];
+    const conv_cfg pc = plain_cfg(&k_cfgs[_i]), *c = &pc;
     const int64_t R = (int64_t)c->C * c->KH * c->KW, NL = c->N * out_h(c) * out_w(c);
     tg_tensor *x = tt_param(4, TT_SHAPE(c->N, c->C, c->H, c->W), 700 + (uint64_t)_i, -1, 1);
     tg_tensor *m = tt_param(2, TT_SHAPE(R, NL), 701 + (uint64_t)_i, -1, 1);
@@ -1212,6 +1251,467 @@ START_TEST(test_conv_empty_huge_batch)
 }
 END_TEST
 
+/* ---- dilation and groups, random and exact (issue 19, item 7) -------------------
+ * The kernels of kernels/im2col.c step the taps by the dilation through the
+ * stride's phases, and the convolution runs one gemm per group: 300 random
+ * geometries (dilation 1-3, groups 1-3 of 1-2 channels and 1-2 filters,
+ * strides 1-3, padding 0-3) with small integers, forward and both backward
+ * rules (direct and op-built) against the loops, exactly. */
+static conv_cfg random_dg_cfg(tg_rng *r)
+{
+    conv_cfg c = random_cfg(r);
+    c.G = 1 + (int)(tg_rng_next(r) % 3);
+    c.C = c.G * (1 + (int)(tg_rng_next(r) % 2));
+    c.F = c.G * (1 + (int)(tg_rng_next(r) % 2));
+    c.DH = 1 + (int)(tg_rng_next(r) % 3);
+    c.DW = 1 + (int)(tg_rng_next(r) % 3);
+    /* the largest kernel whose span fits the padded input, at most 4 */
+    const int kh = (c.H + 2 * c.PH - 1) / c.DH + 1, kw = (c.W + 2 * c.PW - 1) / c.DW + 1;
+    c.KH = 1 + (int)(tg_rng_next(r) % (uint64_t)(kh < 4 ? kh : 4));
+    c.KW = 1 + (int)(tg_rng_next(r) % (uint64_t)(kw < 4 ? kw : 4));
+    return c;
+}
+
+START_TEST(test_conv_random_dilation_groups_exact)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 1907);
+    for (int k = 0; k < 300; k++) {
+        const conv_cfg c = random_dg_cfg(&r);
+        const tg_dtype dt = k % 2 ? TG_F32 : TG_F64;
+        char what[200];
+        snprintf(what, sizeof what,
+                 "%s x(%d,%d,%d,%d) w(%d,%d,%d,%d) stride (%d,%d) pad (%d,%d) dil (%d,%d) G %d",
+                 tg_dtype_name(dt), c.N, c.C, c.H, c.W, c.F, c.C / c.G, c.KH, c.KW, c.SH, c.SW,
+                 c.PH, c.PW, c.DH, c.DW, c.G);
+        const int64_t OH = out_h(&c), OW = out_w(&c), nx = (int64_t)c.N * c.C * c.H * c.W,
+                      nw = (int64_t)c.F * (c.C / c.G) * c.KH * c.KW, ny = c.N * c.F * OH * OW;
+        double *xv, *wv, *bv = NULL, *gv;
+        tg_tensor *x = int_tensor(dt, 4, TT_SHAPE(c.N, c.C, c.H, c.W), &r, &xv);
+        tg_tensor *w = int_tensor(dt, 4, TT_SHAPE(c.F, c.C / c.G, c.KH, c.KW), &r, &wv);
+        tg_tensor *b = c.bias ? int_tensor(dt, 1, TT_SHAPE(c.F), &r, &bv) : NULL;
+        tg_tensor *g = int_tensor(dt, 4, TT_SHAPE(c.N, c.F, OH, OW), &r, &gv);
+        tg_tensor_set_requires_grad(x, true);
+        tg_tensor_set_requires_grad(w, true);
+        double *y_ref = malloc(sizeof(double) * (size_t)ny), *dx = malloc(sizeof(double) * nx),
+               *dw = malloc(sizeof(double) * nw), *db = malloc(sizeof(double) * (size_t)c.F);
+        ref_conv(&c, xv, wv, bv, y_ref);
+        ref_conv_grads(&c, xv, wv, gv, dx, dw, db);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = conv_of(tp, x, w, b, &c);
+        ck_assert_msg(y != NULL, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, y, y_ref, ny, 0, 0);
+        tg_tensor *loss = tg_sum_all(tp, tg_mul(tp, y, g));
+        ck_assert_msg(tg_backward(tp, loss) == TG_OK, "%s: %s", what, tg_tape_error(tp));
+        tt_assert_values(what, tg_tensor_grad(x), dx, nx, 0, 0);
+        tt_assert_values(what, tg_tensor_grad(w), dw, nw, 0, 0);
+        tg_tensor *gb[2];
+        ck_assert_msg(tg_vjp(tp, loss, NULL, 2, (tg_tensor *[]){x, w}, gb, true) == TG_OK, "%s: %s",
+                      what, tg_tape_error(tp));
+        tt_assert_values(what, gb[0], dx, nx, 0, 0);
+        tt_assert_values(what, gb[1], dw, nw, 0, 0);
+        tg_tape_free(tp);
+        free(xv), free(wv), free(bv), free(gv), free(y_ref), free(dx), free(dw), free(db);
+        tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(g);
+    }
+}
+END_TEST
+
+/* Hand values: x = 1..16 in a 4x4 image, a 2x2 kernel of ones with
+ * dilation 2 sums x[i][j] + x[i][j+2] + x[i+2][j] + x[i+2][j+2]; with two
+ * channels and two groups each filter sees its own channel only.  And
+ * tg_conv2d_ex with NULL options is tg_conv2d with stride 1, no padding,
+ * bit for bit. */
+START_TEST(test_conv_ex_hand_values)
+{
+    double v[32];
+    for (int k = 0; k < 32; k++) v[k] = k < 16 ? k + 1 : 100 * (k - 15);
+    tg_tensor *x = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 4, 4), v);
+    tg_tensor *x2 = tt_from(TG_F64, 4, TT_SHAPE(1, 2, 4, 4), v);
+    tg_tensor *ones = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 1, 1, 1));
+    tg_tensor *w2 = tt_from(TG_F64, 4, TT_SHAPE(2, 1, 1, 1), TT_VALUES(1, -1));
+    tg_tape *tp = tg_tape_new(NULL);
+    const tg_conv2d_opts dil = {.dilation_h = 2, .dilation_w = 2};
+    tg_tensor *y = tg_conv2d_ex(tp, x, ones, NULL, &dil);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(1, 1, 2, 2));
+    /* (0,0): 1 + 3 + 9 + 11 = 24, then +1 per column, +4 per row */
+    tt_assert_values("dilation 2", y, TT_VALUES(24, 28, 40, 44), 4, 0, 0);
+    const tg_conv2d_opts grp = {.groups = 2};
+    tg_tensor *yg = tg_conv2d_ex(tp, x2, w2, NULL, &grp);
+    ck_assert_msg(yg != NULL, "%s", tg_tape_error(tp));
+    double want[32];
+    for (int k = 0; k < 32; k++) want[k] = k < 16 ? v[k] : -v[k];
+    tt_assert_values("groups 2: filter f sees channel f", yg, want, 32, 0, 0);
+    tg_tensor *w = tt_rand(TG_F64, 4, TT_SHAPE(3, 2, 3, 2), 5, -1, 1);
+    tg_tensor *a = tg_conv2d(tp, x2, w, NULL, 1, 1, 0, 0), *e = tg_conv2d_ex(tp, x2, w, NULL, NULL);
+    const tg_conv2d_opts zero = {0};
+    tg_tensor *z = tg_conv2d_ex(tp, x2, w, NULL, &zero);
+    ck_assert_msg(a && e && z, "%s", tg_tape_error(tp));
+    tt_assert_close("conv2d_ex(NULL) is conv2d", a, e, 0, 0);
+    tt_assert_close("conv2d_ex(zeros) is conv2d", a, z, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x), tg_tensor_free(x2), tg_tensor_free(ones), tg_tensor_free(w2),
+        tg_tensor_free(w);
+}
+END_TEST
+
+/* ---- conv1d: the 2-d loops with H = KH = 1 ---------------------------------------- */
+static const conv_cfg k_cfgs1d[] = {
+    /* N, C, H=1, L, F, KH=1, K, 1, stride, 0, pad, bias, DH=1, dilation, groups */
+    {2, 3, 1, 9, 2, 1, 3, 1, 1, 0, 1, true, 1, 1, 1},
+    {1, 4, 1, 11, 4, 1, 3, 1, 2, 0, 2, true, 1, 2, 2},
+    {3, 2, 1, 7, 4, 1, 2, 1, 1, 0, 0, false, 1, 3, 2},
+    {2, 3, 1, 8, 3, 1, 4, 1, 3, 0, 3, true, 1, 1, 3},
+};
+
+static tg_tensor *fn_conv1d(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const conv_cfg *c = ctx;
+    return tg_conv1d(tp, in[0], in[1], c->bias ? in[2] : NULL, c->SW, c->PW, c->DW, c->G);
+}
+
+START_TEST(test_conv1d)
+{
+    const conv_cfg *c = &k_cfgs1d[_i];
+    tg_tensor *x = tt_param(3, TT_SHAPE(c->N, c->C, c->W), 1100 + (uint64_t)_i, -1, 1);
+    tg_tensor *w = tt_param(3, TT_SHAPE(c->F, c->C / c->G, c->KW), 1101 + (uint64_t)_i, -1, 1);
+    tg_tensor *b = c->bias ? tt_param(1, TT_SHAPE(c->F), 1102 + (uint64_t)_i, -1, 1) : NULL;
+    tg_tensor *g = tt_rand(TG_F64, 3, TT_SHAPE(c->N, c->F, out_w(c)), 1103, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = fn_conv1d(tp, (tg_tensor *[]){x, w, b}, (void *)c);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 3, TT_SHAPE(c->N, c->F, out_w(c)));
+    double *xv = values(x), *wv = values(w), *bv = b ? values(b) : NULL, *gv = values(g);
+    const int64_t nx = tg_tensor_numel(x), nw = tg_tensor_numel(w);
+    double *ref = malloc(sizeof(double) * (size_t)tg_tensor_numel(y));
+    double *dx = malloc(sizeof(double) * nx), *dw = malloc(sizeof(double) * nw),
+           *db = malloc(sizeof(double) * (size_t)c->F);
+    ref_conv(c, xv, wv, bv, ref);
+    ref_conv_grads(c, xv, wv, gv, dx, dw, db);
+    tt_assert_values("conv1d", y, ref, tg_tensor_numel(y), 1e-13, 1e-13);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_mul(tp, y, g))), TG_OK);
+    tt_assert_values("conv1d dx", tg_tensor_grad(x), dx, nx, 1e-12, 1e-13);
+    tt_assert_values("conv1d dw", tg_tensor_grad(w), dw, nw, 1e-12, 1e-13);
+    if (b) tt_assert_values("conv1d db", tg_tensor_grad(b), db, c->F, 1e-12, 1e-13);
+    tg_tape_free(tp);
+    char what[64];
+    snprintf(what, sizeof what, "conv1d cfg %d", _i);
+    tt_gradcheck(what, fn_conv1d, (void *)c, b ? 3 : 2, ((tg_tensor *[]){x, w, b}));
+    free(xv), free(wv), free(bv), free(gv), free(ref), free(dx), free(dw), free(db);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(g);
+}
+END_TEST
+
+/* ---- conv_transpose2d: the adjoint of conv2d in its input -------------------------
+ * For every configuration, with the output padding that gives back x's
+ * extents: <conv(v, w), u> = <v, conv_transpose2d(u, w)> for random v and
+ * u, to 1e-12 of the sum of the absolute terms; the values against the
+ * loop formula of the input gradient; gradcheck of (u, w, b) and of its
+ * gradient (second order). */
+static tg_conv2d_opts cfg_opts(const conv_cfg *c)
+{
+    return (tg_conv2d_opts){c->SH, c->SW, c->PH, c->PW, c->DH, c->DW, c->G};
+}
+/* the output padding taking the transposed convolution back to H (W) */
+static int out_pad_h(const conv_cfg *c)
+{
+    return (int)(c->H + 2 * c->PH - (c->KH - 1) * dil_h(c) - 1 - (out_h(c) - 1) * c->SH);
+}
+static int out_pad_w(const conv_cfg *c)
+{
+    return (int)(c->W + 2 * c->PW - (c->KW - 1) * dil_w(c) - 1 - (out_w(c) - 1) * c->SW);
+}
+
+typedef struct convt_ctx {
+    const conv_cfg *c;
+    int wrt;      /* -1: the value; 0, 1: d/du, d/dw of sum(sigmoid(y) * r) */
+    tg_tensor *r; /* weights of y's elements */
+} convt_ctx;
+
+static tg_tensor *fn_conv_t(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const convt_ctx *t = ctx;
+    const tg_conv2d_opts o = cfg_opts(t->c);
+    tg_tensor *y =
+        tg_conv_transpose2d(tp, in[0], in[1], in[2], &o, out_pad_h(t->c), out_pad_w(t->c));
+    if (t->wrt < 0) return y;
+    tg_tensor *f = tg_sum_all(tp, tg_mul(tp, tg_sigmoid(tp, y), t->r));
+    return tg_grad(tp, f, in[t->wrt], true);
+}
+
+START_TEST(test_conv_transpose_adjoint)
+{
+    const conv_cfg *c = &k_cfgs[_i];
+    tg_tensor *v, *w, *b;
+    make_conv_inputs(c, TG_F64, 1200 + (uint64_t)_i, &v, &w, &b);
+    tg_tensor *u = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->F, out_h(c), out_w(c)), 1201, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    const tg_conv2d_opts o = cfg_opts(c);
+    tg_tensor *cv = conv_of(tp, v, w, NULL, c);
+    tg_tensor *tu = tg_conv_transpose2d(tp, u, w, NULL, &o, out_pad_h(c), out_pad_w(c));
+    ck_assert_msg(cv && tu, "cfg %d: %s", _i, tg_tape_error(tp));
+    tt_assert_shape(tu, 4, TT_SHAPE(c->N, c->C, c->H, c->W));
+    double *a = values(cv), *uv = values(u), *vv = values(v), *tv = values(tu), lhs = 0, rhs = 0,
+           mag = 0;
+    for (int64_t e = 0; e < tg_tensor_numel(u); e++) lhs += a[e] * uv[e], mag += fabs(a[e] * uv[e]);
+    for (int64_t e = 0; e < tg_tensor_numel(v); e++) rhs += vv[e] * tv[e];
+    ck_assert_msg(fabs(lhs - rhs) <= 1e-12 * mag,
+                  "cfg %d: <conv v, u> = %.17g, <v, conv_t u> = %.17g", _i, lhs, rhs);
+    /* the values: the input gradient's loop formula with g = u */
+    double *wv = values(w), *dx = malloc(sizeof(double) * (size_t)tg_tensor_numel(v));
+    double *dw = malloc(sizeof(double) * (size_t)tg_tensor_numel(w)),
+           *db = malloc(sizeof(double) * (size_t)c->F);
+    ref_conv_grads(c, vv, wv, uv, dx, dw, db);
+    tt_assert_values("conv_transpose2d", tu, dx, tg_tensor_numel(v), 1e-12, 1e-13);
+    tg_tape_free(tp);
+    free(a), free(uv), free(vv), free(tv), free(wv), free(dx), free(dw), free(db);
+    /* gradients, first and second order, with a bias of C elements */
+    tg_tensor *bt = tt_param(1, TT_SHAPE(c->C), 1202, -1, 1);
+    tg_tensor *r = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 1203, -1, 1);
+    tg_tensor_set_requires_grad(u, true);
+    tg_tensor_set_requires_grad(w, true);
+    char what[64];
+    for (int wrt = -1; wrt < 2; wrt++) {
+        snprintf(what, sizeof what, "conv_transpose2d cfg %d, wrt %d", _i, wrt);
+        tt_gradcheck(what, fn_conv_t, &((convt_ctx){c, wrt, r}), 3, ((tg_tensor *[]){u, w, bt}));
+    }
+    tg_tensor_free(v), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(u), tg_tensor_free(bt),
+        tg_tensor_free(r);
+}
+END_TEST
+
+/* PyTorch's values: x = [[1,2],[3,4]] and a 2x2 kernel of ones; stride 1
+ * overlaps the spread copies, stride 2 tiles them, output padding adds a
+ * row and a column that only the bias reaches. */
+START_TEST(test_conv_transpose_hand_values)
+{
+    tg_tensor *x = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 2, 3, 4));
+    tg_tensor *ones = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 2, 2), TT_VALUES(1, 1, 1, 1));
+    tg_tensor *b = tt_from(TG_F64, 1, TT_SHAPE(1), TT_VALUES(0.5));
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y1 = tg_conv_transpose2d(tp, x, ones, NULL, NULL, 0, 0);
+    const tg_conv2d_opts s2 = {.stride_h = 2, .stride_w = 2};
+    tg_tensor *y2 = tg_conv_transpose2d(tp, x, ones, b, &s2, 1, 0);
+    ck_assert_msg(y1 && y2, "%s", tg_tape_error(tp));
+    tt_assert_shape(y1, 4, TT_SHAPE(1, 1, 3, 3));
+    tt_assert_values("stride 1", y1, TT_VALUES(1, 3, 2, 4, 10, 6, 3, 7, 4), 9, 0, 0);
+    tt_assert_shape(y2, 4, TT_SHAPE(1, 1, 5, 4));
+    tt_assert_values("stride 2, output padding (1,0), bias 0.5", y2,
+                     TT_VALUES(1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5, 3.5,
+                               4.5, 4.5, 0.5, 0.5, 0.5, 0.5),
+                     20, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x), tg_tensor_free(ones), tg_tensor_free(b);
+}
+END_TEST
+
+/* ---- adaptive average pooling ------------------------------------------------------ */
+typedef struct apool_cfg {
+    int N, C, H, W, OH, OW;
+} apool_cfg;
+
+static const apool_cfg k_apools[] = {
+    {1, 1, 4, 4, 2, 2}, /* divisible: 2x2 windows */
+    {2, 3, 5, 7, 3, 4}, /* not divisible: windows of 2 and 3 overlapping */
+    {1, 2, 3, 5, 5, 2}, /* more outputs than rows: windows repeat rows */
+    {2, 1, 6, 6, 1, 1}, /* global */
+    {1, 2, 7, 3, 7, 3}, /* the identity */
+};
+
+/* The windows by PyTorch's formula, written out: start = floor(i H / OH),
+ * end = ceil((i + 1) H / OH). */
+static void ref_apool(const apool_cfg *c, const double *x, double *y)
+{
+    for (int64_t nc = 0; nc < (int64_t)c->N * c->C; nc++)
+        for (int64_t i = 0; i < c->OH; i++)
+            for (int64_t j = 0; j < c->OW; j++) {
+                const int64_t h0 = (int64_t)floor((double)(i * c->H) / c->OH),
+                              h1 = (int64_t)ceil((double)((i + 1) * c->H) / c->OH),
+                              w0 = (int64_t)floor((double)(j * c->W) / c->OW),
+                              w1 = (int64_t)ceil((double)((j + 1) * c->W) / c->OW);
+                double s = 0;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++) s += x[(nc * c->H + h) * c->W + w];
+                y[(nc * c->OH + i) * c->OW + j] = s / (double)((h1 - h0) * (w1 - w0));
+            }
+}
+
+typedef struct ap_ctx {
+    const apool_cfg *c;
+    tg_tensor *r; /* NULL: the value; else d/dx of sum(sigmoid(y) * r) */
+} ap_ctx;
+
+static tg_tensor *fn_apool(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const ap_ctx *a = ctx;
+    tg_tensor *y = tg_adaptive_avg_pool2d(tp, in[0], a->c->OH, a->c->OW);
+    if (!a->r) return y;
+    return tg_grad(tp, tg_sum_all(tp, tg_mul(tp, tg_sigmoid(tp, y), a->r)), in[0], true);
+}
+
+START_TEST(test_adaptive_avg_pool)
+{
+    const apool_cfg *c = &k_apools[_i];
+    tg_tensor *x = tt_param(4, TT_SHAPE(c->N, c->C, c->H, c->W), 1300 + (uint64_t)_i, -1, 1);
+    tg_tensor *x32 =
+        tt_rand(TG_F32, 4, TT_SHAPE(c->N, c->C, c->H, c->W), 1300 + (uint64_t)_i, -1, 1);
+    tg_tensor *r = tt_rand(TG_F64, 4, TT_SHAPE(c->N, c->C, c->OH, c->OW), 1301, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_adaptive_avg_pool2d(tp, x, c->OH, c->OW);
+    tg_tensor *y32 = tg_adaptive_avg_pool2d(tp, x32, c->OH, c->OW);
+    ck_assert_msg(y && y32, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(c->N, c->C, c->OH, c->OW));
+    double *xv = values(x), *ref = malloc(sizeof(double) * (size_t)tg_tensor_numel(y));
+    ref_apool(c, xv, ref);
+    tt_assert_values("adaptive_avg_pool2d", y, ref, tg_tensor_numel(y), 1e-15, 1e-15);
+    tt_assert_values("adaptive_avg_pool2d f32", y32, ref, tg_tensor_numel(y), 1e-6, 1e-6);
+    if (c->OH == 1 && c->OW == 1) {
+        tg_tensor *gy = tg_global_avg_pool2d(tp, x);
+        tg_tensor *m = tg_mean(tp, x, 2, (const int[]){2, 3}, true);
+        ck_assert_msg(gy && m, "%s", tg_tape_error(tp));
+        tt_assert_close("global_avg_pool2d is the plane mean", gy, m, 1e-15, 1e-15);
+    }
+    tg_tape_free(tp);
+    char what[64];
+    snprintf(what, sizeof what, "adaptive_avg_pool2d cfg %d", _i);
+    tt_gradcheck(what, fn_apool, &((ap_ctx){c, NULL}), 1, &x);
+    snprintf(what, sizeof what, "second order adaptive_avg_pool2d cfg %d", _i);
+    tt_gradcheck(what, fn_apool, &((ap_ctx){c, r}), 1, &x);
+    free(xv), free(ref);
+    tg_tensor_free(x), tg_tensor_free(x32), tg_tensor_free(r);
+}
+END_TEST
+
+/* 1..9 in a 3x3 image to 2x2: rows and columns [0,2) and [1,3), so the
+ * windows share the middle row and column (PyTorch gives the same). */
+START_TEST(test_adaptive_avg_pool_hand_values)
+{
+    tg_tensor *x = tt_from(TG_F64, 4, TT_SHAPE(1, 1, 3, 3), TT_VALUES(1, 2, 3, 4, 5, 6, 7, 8, 9));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_adaptive_avg_pool2d(tp, x, 2, 2);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    tt_assert_values("3x3 to 2x2", y, TT_VALUES(3, 4, 6, 7), 4, 0, 0);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, y)), TG_OK);
+    /* each window has 4 pixels: a pixel in k windows gets k / 4 */
+    tt_assert_values("d sum / dx", tg_tensor_grad(x),
+                     TT_VALUES(0.25, 0.5, 0.25, 0.5, 1, 0.5, 0.25, 0.5, 0.25), 9, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* An empty batch through the new ops: shapes with N = 0, and gradients of
+ * the weights and bias exactly 0 (no examples). */
+START_TEST(test_conv_ex_empty_batch)
+{
+    tg_tensor *x = tt_param(4, TT_SHAPE(0, 4, 5, 5), 1400, -1, 1);
+    tg_tensor *wd = tt_param(4, TT_SHAPE(8, 1, 3, 3), 1401, -1, 1);
+    tg_tensor *wt = tt_param(4, TT_SHAPE(4, 3, 3, 3), 1402, -1, 1);
+    tg_tensor *b = tt_param(1, TT_SHAPE(6), 1403, -1, 1);
+    tg_tensor *x1 = tt_param(3, TT_SHAPE(0, 4, 9), 1404, -1, 1);
+    tg_tensor *w1 = tt_param(3, TT_SHAPE(2, 2, 3), 1405, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    const tg_conv2d_opts dw = {.pad_h = 1, .pad_w = 1, .dilation_h = 2, .groups = 4};
+    tg_tensor *y = tg_conv2d_ex(tp, x, wd, NULL, &dw);
+    tg_tensor *t =
+        tg_conv_transpose2d(tp, x, wt, b, &((tg_conv2d_opts){.stride_h = 2, .groups = 2}), 1, 0);
+    tg_tensor *a = tg_adaptive_avg_pool2d(tp, x, 3, 2), *g = tg_global_avg_pool2d(tp, x);
+    tg_tensor *c = tg_conv1d(tp, x1, w1, NULL, 2, 1, 2, 2);
+    ck_assert_msg(y && t && a && g && c, "%s", tg_tape_error(tp));
+    tt_assert_shape(y, 4, TT_SHAPE(0, 8, 3, 5));
+    tt_assert_shape(t, 4, TT_SHAPE(0, 6, 12, 7));
+    tt_assert_shape(a, 4, TT_SHAPE(0, 4, 3, 2));
+    tt_assert_shape(g, 4, TT_SHAPE(0, 4, 1, 1));
+    tt_assert_shape(c, 3, TT_SHAPE(0, 2, 4));
+    tg_tensor *parts[5] = {y, t, a, g, c}, *loss = tg_sum_all(tp, y);
+    for (int k = 1; k < 5; k++) loss = tg_add(tp, loss, tg_sum_all(tp, parts[k]));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    tt_assert_values("dw depthwise", tg_tensor_grad(wd), (double[72]){0}, 72, 0, 0);
+    tt_assert_values("dw transposed", tg_tensor_grad(wt), (double[108]){0}, 108, 0, 0);
+    tt_assert_values("db transposed", tg_tensor_grad(b), (double[6]){0}, 6, 0, 0);
+    tt_assert_values("dw conv1d", tg_tensor_grad(w1), (double[12]){0}, 12, 0, 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x), tg_tensor_free(wd), tg_tensor_free(wt), tg_tensor_free(b),
+        tg_tensor_free(x1), tg_tensor_free(w1);
+}
+END_TEST
+
+/* Bad arguments of the new convolutions and pooling: an error naming the op
+ * and the shapes, nothing recorded. */
+START_TEST(test_conv_ex_errors)
+{
+    tg_tensor *x = tt_rand(TG_F64, 4, TT_SHAPE(2, 6, 5, 5), 1, -1, 1);
+    tg_tensor *w = tt_rand(TG_F64, 4, TT_SHAPE(4, 3, 3, 3), 2, -1, 1);
+    tg_tensor *w4 = tt_rand(TG_F64, 4, TT_SHAPE(4, 4, 3, 3), 3, -1, 1);
+    tg_tensor *x1 = tt_rand(TG_F64, 3, TT_SHAPE(2, 6, 5), 4, -1, 1);
+    tg_tensor *w1 = tt_rand(TG_F64, 3, TT_SHAPE(4, 3, 3), 5, -1, 1);
+    tg_tensor *b3 = tt_rand(TG_F64, 1, TT_SHAPE(3), 6, -1, 1);
+    tg_tensor *x0 = tt_rand(TG_F64, 4, TT_SHAPE(2, 6, 0, 5), 7, -1, 1);
+
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w, NULL, &((tg_conv2d_opts){.groups = 4})), TG_ERR_SHAPE,
+               "conv2d", "input (2,6,5,5)", "6 channels", "not divisible by groups 4");
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w, NULL, &((tg_conv2d_opts){.groups = 3})), TG_ERR_SHAPE,
+               "conv2d", "weight (4,3,3,3)", "4 filters", "not divisible by groups 3");
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w4, NULL, &((tg_conv2d_opts){.groups = 2})), TG_ERR_SHAPE,
+               "conv2d", "input (2,6,5,5)", "3 per group of 2", "weight (4,4,3,3) expects 4");
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w, NULL, &((tg_conv2d_opts){.groups = -2})), TG_ERR_ARG,
+               "conv2d", "(2,6,5,5)", "groups -2 must be >= 1");
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w, NULL, &((tg_conv2d_opts){.dilation_w = -1, .groups = 2})),
+               TG_ERR_ARG, "conv2d", "(2,6,5,5)", "dilation (1,-1) must be >= 1");
+    EXPECT_ERR(tg_conv2d_ex(tp, x, w, NULL, &((tg_conv2d_opts){.dilation_h = 3, .groups = 2})),
+               TG_ERR_SHAPE, "conv2d", "kernel 3x3 with dilation (3,1)",
+               "does not fit the padded input 5x5", "(2,6,5,5)");
+    /* conv1d's arguments are taken as given: 0 is no default there */
+    EXPECT_ERR(tg_conv1d(tp, x1, w1, NULL, 1, 0, 0, 2), TG_ERR_ARG, "conv1d", "(2,6,5)",
+               "dilation (1,0) must be >= 1");
+    EXPECT_ERR(tg_conv1d(tp, x1, w1, NULL, 1, 0, 1, 0), TG_ERR_ARG, "conv1d", "(2,6,5)",
+               "groups 0 must be >= 1");
+    EXPECT_ERR(tg_conv1d(tp, x, w1, NULL, 1, 0, 1, 2), TG_ERR_SHAPE, "conv1d", "input (2,6,5,5)",
+               "3-d (N,C,L)");
+    EXPECT_ERR(tg_conv1d(tp, x1, w, NULL, 1, 0, 1, 2), TG_ERR_SHAPE, "conv1d", "weight (4,3,3,3)",
+               "3-d (F,C/groups,K)");
+    EXPECT_ERR(tg_conv1d(tp, x1, w1, b3, 1, 0, 1, 2), TG_ERR_SHAPE, "conv1d", "bias (3)",
+               "4 elements", "(4,3,3)");
+    /* transposed: w is (C, F/groups, KH, KW) */
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, w, NULL, NULL, 0, 0), TG_ERR_SHAPE, "conv_transpose2d",
+               "input (2,6,5,5)", "6 channels", "weight (4,3,3,3) expects 4");
+    tg_tensor *wt = tt_rand(TG_F64, 4, TT_SHAPE(6, 2, 3, 3), 8, -1, 1);
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, NULL, NULL, 1, 0), TG_ERR_ARG, "conv_transpose2d",
+               "(2,6,5,5)", "output padding (1,0)", "less than the stride (1,1)");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, NULL, &((tg_conv2d_opts){.groups = 4}), 0, 0),
+               TG_ERR_SHAPE, "conv_transpose2d", "6 channels", "not divisible by groups 4");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, b3, &((tg_conv2d_opts){.groups = 2}), 0, 0),
+               TG_ERR_SHAPE, "conv_transpose2d", "bias (3)", "4 elements", "(6,2,3,3)", "groups 2");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, NULL, &((tg_conv2d_opts){.pad_h = 4}), 0, 0),
+               TG_ERR_SHAPE, "conv_transpose2d", "(2,6,5,5)", "(6,2,3,3)", "padding (4,0)",
+               "output would be -1x7, not at least 1x1");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x0, wt, NULL, NULL, 0, 0), TG_ERR_EMPTY, "conv_transpose2d",
+               "(2,6,0,5)", "no pixels to spread");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, NULL,
+                                   &((tg_conv2d_opts){.stride_h = 1 << 30, .stride_w = 1 << 30}), 0,
+                                   0),
+               TG_ERR_SHAPE, "conv_transpose2d", "(2,6,5,5)", "stride (1073741824,1073741824)",
+               "more than");
+    EXPECT_ERR(tg_conv_transpose2d(tp, x, wt, NULL, &((tg_conv2d_opts){.stride_w = -1}), 0, 0),
+               TG_ERR_ARG, "conv_transpose2d", "stride (1,-1) must be >= 1");
+    /* adaptive and global pooling */
+    EXPECT_ERR(tg_adaptive_avg_pool2d(tp, x, 0, 2), TG_ERR_ARG, "adaptive_avg_pool2d", "(2,6,5,5)",
+               "output size 0x2");
+    EXPECT_ERR(tg_adaptive_avg_pool2d(tp, x1, 2, 2), TG_ERR_SHAPE, "adaptive_avg_pool2d", "(2,6,5)",
+               "4-d");
+    EXPECT_ERR(tg_global_avg_pool2d(tp, x0), TG_ERR_EMPTY, "global_avg_pool2d", "(2,6,0,5)",
+               "no pixels");
+    EXPECT_ERR(tg_adaptive_avg_pool2d(tp, x, INT64_MAX / 4, 1), TG_ERR_SHAPE, "adaptive_avg_pool2d",
+               "(2,6,5,5)", "would exceed");
+    EXPECT_ERR(tg_adaptive_avg_pool2d(tp, NULL, 1, 1), TG_ERR_NULL, "adaptive_avg_pool2d");
+
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(w4), tg_tensor_free(x1),
+        tg_tensor_free(w1), tg_tensor_free(b3), tg_tensor_free(x0), tg_tensor_free(wt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -1234,6 +1734,18 @@ int main(void)
     tcase_add_test(tc, test_flatten_huge_extents);
     suite_add_tcase(s, tc);
 
+    /* dilation, groups, conv1d, conv_transpose2d (issue 19, item 7) */
+    TCase *tcx = tcase_create("conv_ex");
+    tcase_set_timeout(tcx, 300);
+    tcase_add_test(tcx, test_conv_random_dilation_groups_exact);
+    tcase_add_test(tcx, test_conv_ex_hand_values);
+    tcase_add_loop_test(tcx, test_conv1d, 0, ARRAY_LEN(k_cfgs1d));
+    tcase_add_loop_test(tcx, test_conv_transpose_adjoint, 0, ARRAY_LEN(k_cfgs));
+    tcase_add_test(tcx, test_conv_transpose_hand_values);
+    tcase_add_test(tcx, test_conv_ex_errors);
+    tcase_add_test(tcx, test_conv_ex_empty_batch);
+    suite_add_tcase(s, tcx);
+
     TCase *tcc = tcase_create("im2col");
     tcase_set_timeout(tcc, 300);
     tcase_add_test(tcc, test_im2col_reference);
@@ -1247,6 +1759,8 @@ int main(void)
     tcase_add_loop_test(tpl, test_pool_gradcheck, 0, 2 * ARRAY_LEN(k_pools));
     tcase_add_test(tpl, test_max_pool_ties);
     tcase_add_test(tpl, test_cnn_flatten_dense);
+    tcase_add_test(tpl, test_adaptive_avg_pool_hand_values);
+    tcase_add_loop_test(tpl, test_adaptive_avg_pool, 0, ARRAY_LEN(k_apools));
     suite_add_tcase(s, tpl);
 
     /* a short timeout: the point is that nothing is walked */

@@ -1035,6 +1035,67 @@ static tg_status r_flatten_0d(fixture *f)
 {
     OP(tg_flatten(T, f->s));
 }
+/* dilation, groups, conv1d, conv_transpose2d (issue 19, item 7) */
+static tg_status r_conv_groups(fixture *f)
+{
+    OP(tg_conv2d_ex(T, f->img, f->w, NULL, &((tg_conv2d_opts){.groups = -1})));
+}
+static tg_status r_conv_groups_channels(fixture *f)
+{
+    OP(tg_conv2d_ex(T, f->img, f->w, NULL, &((tg_conv2d_opts){.groups = 3})));
+}
+static tg_status r_conv_groups_filters(fixture *f)
+{
+    OP(tg_conv2d_ex(T, f->img, f->w, NULL, &((tg_conv2d_opts){.groups = 2})));
+}
+static tg_status r_conv_groups_weight(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(4, 2, 3, 3));
+    OP(tg_conv2d_ex(T, f->img, w, NULL, &((tg_conv2d_opts){.groups = 2})));
+}
+static tg_status r_conv_dilation(fixture *f)
+{
+    OP(tg_conv2d_ex(T, f->img, f->w, NULL, &((tg_conv2d_opts){.dilation_h = -1})));
+}
+static tg_status r_conv_dilation_fit(fixture *f)
+{
+    OP(tg_conv2d_ex(T, f->img, f->w, NULL, &((tg_conv2d_opts){.dilation_h = 3})));
+}
+static tg_status r_conv1d_rank(fixture *f)
+{
+    OP(tg_conv1d(T, f->img, f->w, NULL, 1, 0, 1, 1));
+}
+static tg_status r_conv_t_out_pad(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(2, 3, 3, 3));
+    OP(tg_conv_transpose2d(T, f->img, w, NULL, NULL, 1, 0));
+}
+static tg_status r_conv_t_channels(fixture *f)
+{
+    OP(tg_conv_transpose2d(T, f->img, f->w, NULL, NULL, 0, 0));
+}
+static tg_status r_conv_t_bias(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(2, 3, 3, 3));
+    OP(tg_conv_transpose2d(T, f->img, w, f->b4, NULL, 0, 0));
+}
+static tg_status r_conv_t_empty(fixture *f)
+{
+    tg_tensor *x = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(1, 2, 0, 5));
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(2, 3, 3, 3));
+    OP(tg_conv_transpose2d(T, x, w, NULL, NULL, 0, 0));
+}
+static tg_status r_conv_t_small(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(2, 3, 3, 3));
+    OP(tg_conv_transpose2d(T, f->img, w, NULL, &((tg_conv2d_opts){.pad_h = 4}), 0, 0));
+}
+static tg_status r_conv_t_size(fixture *f)
+{
+    tg_tensor *w = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(2, 3, 3, 3));
+    OP(tg_conv_transpose2d(T, f->img, w, NULL,
+                           &((tg_conv2d_opts){.stride_h = 1 << 30, .stride_w = 1 << 30}), 0, 0));
+}
 static tg_status r_pool_rank(fixture *f)
 {
     OP(tg_max_pool2d(T, f->a23, 2, 2, 2, 2, 0, 0));
@@ -1064,6 +1125,15 @@ static tg_status r_pool_size(fixture *f)
 {
     tg_tensor *x = tg_tape_alloc(T, TG_F64, 4, TT_SHAPE(0, INT64_C(1) << 57, 1, 1));
     OP(tg_max_pool2d(T, x, 2, 2, 1, 1, 1, 1));
+}
+/* adaptive pooling (issue 19, item 7) */
+static tg_status r_apool_size(fixture *f)
+{
+    OP(tg_adaptive_avg_pool2d(T, f->img, 0, 2));
+}
+static tg_status r_apool_big(fixture *f)
+{
+    OP(tg_adaptive_avg_pool2d(T, f->img, INT64_C(1) << 60, 1));
 }
 
 /* tensors (no tape: tg_last_error) */
@@ -2002,6 +2072,30 @@ static row k_rows[] = {
     R(col2im_size, "conv", TG_ERR_SHAPE, ON_TAPE,
       "tg_col2im_to with an image shape of more than TG_NUMEL_MAX elements"),
     R(flatten_0d, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_flatten of a 0-d tensor"),
+    R(conv_groups, "conv", TG_ERR_ARG, ON_TAPE, "tg_conv2d_ex with negative groups"),
+    R(conv_groups_channels, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv2d_ex with channels that groups does not divide"),
+    R(conv_groups_filters, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv2d_ex with filters that groups does not divide"),
+    R(conv_groups_weight, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv2d_ex with a weight of other than C/groups channels"),
+    R(conv_dilation, "conv", TG_ERR_ARG, ON_TAPE,
+      "tg_conv2d_ex with a negative dilation (tg_conv1d: below 1)"),
+    R(conv_dilation_fit, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "a dilated kernel whose span is larger than the padded image"),
+    R(conv1d_rank, "conv", TG_ERR_SHAPE, ON_TAPE, "tg_conv1d of an input that is not 3-d"),
+    R(conv_t_out_pad, "conv", TG_ERR_ARG, ON_TAPE,
+      "tg_conv_transpose2d with an output padding not below the stride"),
+    R(conv_t_channels, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv_transpose2d with channels that differ from w's first axis"),
+    R(conv_t_bias, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv_transpose2d with a bias of the wrong size"),
+    R(conv_t_empty, "conv", TG_ERR_EMPTY, ON_TAPE,
+      "tg_conv_transpose2d of an image with no pixels"),
+    R(conv_t_small, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv_transpose2d whose padding leaves no output"),
+    R(conv_t_size, "conv", TG_ERR_SHAPE, ON_TAPE,
+      "tg_conv_transpose2d whose output exceeds TG_NUMEL_MAX elements"),
     R(pool_rank, "pooling", TG_ERR_SHAPE, ON_TAPE, "pooling of an input that is not 4-d"),
     R(pool_window, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with a 0-sized window"),
     R(pool_stride, "pooling", TG_ERR_ARG, ON_TAPE, "pooling with stride 0"),
@@ -2010,6 +2104,9 @@ static row k_rows[] = {
     R(pool_big, "pooling", TG_ERR_SHAPE, ON_TAPE, "a window larger than the padded image"),
     R(pool_size, "pooling", TG_ERR_SHAPE, ON_TAPE,
       "pooling whose output exceeds TG_NUMEL_MAX elements"),
+    R(apool_size, "pooling", TG_ERR_ARG, ON_TAPE, "tg_adaptive_avg_pool2d to a 0-sized output"),
+    R(apool_big, "pooling", TG_ERR_SHAPE, ON_TAPE,
+      "tg_adaptive_avg_pool2d to an output whose window bounds exceed TG_NUMEL_MAX"),
     R(t_dtype, "tensors", TG_ERR_DTYPE, LAST_ERROR, "creating a tensor of an unknown dtype"),
     R(t_i64_value, "tensors", TG_ERR_ARG, LAST_ERROR,
       "a value that is no int64 (NaN, infinite, beyond 2^63) written into a TG_I64 tensor "
@@ -2400,6 +2497,30 @@ static const message k_messages[] = {
      "col2im: input (1099511627776,1099511627776,1,1), kernel 1x1, stride (1,1), padding (0,0): "
      "the padded input would have more than 576460752303423487 elements [node 0]"},
     {"flatten_0d", "flatten: a 0-d tensor has no batch axis [node 0]"},
+    {"conv_groups", "conv2d: input (1,2,5,5): groups -1 must be >= 1 [node 0]"},
+    {"conv_groups_channels",
+     "conv2d: input (1,2,5,5) has 2 channels, not divisible by groups 3 [node 0]"},
+    {"conv_groups_filters",
+     "conv2d: weight (3,2,3,3) has 3 filters, not divisible by groups 2 [node 0]"},
+    {"conv_groups_weight", "conv2d: input (1,2,5,5) has 2 channels, 1 per group of 2, but weight "
+                           "(4,2,3,3) expects 2 [node 0]"},
+    {"conv_dilation", "conv2d: input (1,2,5,5): dilation (-1,1) must be >= 1 [node 0]"},
+    {"conv_dilation_fit", "conv2d: kernel 3x3 with dilation (3,1) does not fit the padded input "
+                          "5x5 (input (1,2,5,5), padding (0,0)) [node 0]"},
+    {"conv1d_rank", "conv1d: input (1,2,5,5) must be 3-d (N,C,L) [node 0]"},
+    {"conv_t_out_pad", "conv_transpose2d: input (1,2,5,5): output padding (1,0) must be >= 0 and "
+                       "less than the stride (1,1) [node 0]"},
+    {"conv_t_channels", "conv_transpose2d: input (1,2,5,5) has 2 channels but weight (3,2,3,3) "
+                        "expects 3 [node 0]"},
+    {"conv_t_bias", "conv_transpose2d: bias (4) must be 1-d with 3 elements, one per output "
+                    "channel of weight (2,3,3,3) with groups 1 [node 0]"},
+    {"conv_t_empty", "conv_transpose2d: input (1,2,0,5) has no pixels to spread [node 0]"},
+    {"conv_t_small", "conv_transpose2d: input (1,2,5,5), weight (2,3,3,3), stride (1,1), padding "
+                     "(4,0), dilation (1,1), output padding (0,0): the output would be -1x7, not "
+                     "at least 1x1 [node 0]"},
+    {"conv_t_size", "conv_transpose2d: input (1,2,5,5), weight (2,3,3,3), stride "
+                    "(1073741824,1073741824), padding (0,0), dilation (1,1), groups 1: the output "
+                    "would have more than 576460752303423487 elements [node 0]"},
     {"pool_rank", "max_pool2d: input (2,3) must be 4-d (N,C,H,W) [node 0]"},
     {"pool_window", "avg_pool2d: input (1,2,5,5): window 0x2 must be at least 1x1 [node 0]"},
     {"pool_stride", "max_pool2d: input (1,2,5,5): stride (0,2) must be >= 1 [node 0]"},
@@ -2410,6 +2531,11 @@ static const message k_messages[] = {
                  "padding (0,0)) [node 0]"},
     {"pool_size", "max_pool2d: input (0,144115188075855872,1,1), window 2x2, stride (1,1), padding "
                   "(1,1): the output would have more than 576460752303423487 elements [node 0]"},
+    {"apool_size",
+     "adaptive_avg_pool2d: input (1,2,5,5): output size 0x2 must be at least 1x1 [node 0]"},
+    {"apool_big", "adaptive_avg_pool2d: input (1,2,5,5), output size 1152921504606846976x1: the "
+                  "output, or an output extent times the input's, would exceed 576460752303423487 "
+                  "[node 0]"},
     {"t_i64_value", "tg_tensor_full: nan does not fit an i64 element (finite, in [-2^63, 2^63))"},
     {"t_i64_random",
      "tg_tensor_rand: i64[2] is an integer tensor; random fills are for f32 and f64"},

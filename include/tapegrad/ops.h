@@ -267,7 +267,7 @@ TG_API TG_DEPRECATED("use tg_softmax_cross_entropy_index with a TG_I64 label ten
     tg_tensor *tg_softmax_cross_entropy_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels,
                                                int64_t n, tg_reduction red);
 
-/* ---- convolution and pooling (ops/conv.c, ops/pool.c) ---- */
+/* ---- convolution and pooling (ops/conv*.c, ops/pool*.c) ---- */
 /* Layout NCHW.  tapegrad's conv2d is a cross-correlation (as in PyTorch; the
  * kernel is not flipped):
  *   y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c, i*sh - ph + p, j*sw - pw + q]
@@ -302,6 +302,41 @@ TG_API tg_tensor *tg_avg_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int s
                                 int stride_w, int pad_h, int pad_w);
 /* (N, d1, ..., dk) -> (N, d1 * ... * dk): conv features to a dense layer (a reshape). */
 TG_API tg_tensor *tg_flatten(tg_tape *tp, tg_tensor *x);
+/* The options of tg_conv2d_ex and tg_conv_transpose2d.  A field left 0 takes
+ * its default (stride 1, padding 0, dilation 1, groups 1): a zero-initialised
+ * struct, or NULL, is tg_conv2d with stride 1 and no padding.  Negative
+ * values are errors. */
+typedef struct tg_conv2d_opts {
+    int stride_h, stride_w;     /* >= 1 (0: 1) */
+    int pad_h, pad_w;           /* zero padding, >= 0 */
+    int dilation_h, dilation_w; /* >= 1 (0: 1): tap p reads row i*sh - ph + p*dh */
+    int groups;                 /* >= 1 (0: 1), dividing C and F */
+} tg_conv2d_opts;
+/* conv2d with dilation and groups (G = o->groups): x (N,C,H,W), w (F,C/G,KH,KW),
+ *   y[n,f,i,j] = b[f] + sum_{c',p,q} w[f,c',p,q] x[n, g C/G + c', i*sh - ph + p*dh, j*sw - pw +
+ * q*dw] with g = f / (F/G) the filter's group; OH = (H + 2 ph - (KH-1) dh - 1) / sh + 1. groups = C
+ * (with F = C, or a multiple) is a depthwise convolution. */
+TG_API tg_tensor *tg_conv2d_ex(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
+                               const tg_conv2d_opts *o);
+/* 1-d: x (N,C,L), w (F,C/groups,K), bias (F) or NULL -> y (N,F,OL),
+ *   y[n,f,i] = b[f] + sum_{c',q} w[f,c',q] x[n, g C/groups + c', i*stride - pad + q*dilation]
+ * OL = (L + 2 pad - (K-1) dilation - 1) / stride + 1; stride, dilation, groups >= 1. */
+TG_API tg_tensor *tg_conv1d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride,
+                            int pad, int dilation, int groups);
+/* The adjoint of tg_conv2d_ex in its input (PyTorch's conv_transpose2d):
+ * x (N,C,H,W), w (C,F/G,KH,KW), bias (F) or NULL -> y (N,F,OH,OW) with
+ *   OH = (H-1) sh - 2 ph + (KH-1) dh + output_padding_h + 1
+ * and <conv2d_ex(v, w'), x> = <v, conv_transpose2d(x, w)> for every v of y's
+ * shape (w' = w read as (C,F/G,KH,KW) filters); 0 <= output_padding < stride. */
+TG_API tg_tensor *tg_conv_transpose2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
+                                      const tg_conv2d_opts *o, int output_padding_h,
+                                      int output_padding_w);
+/* Average over PyTorch's adaptive windows: x (N,C,H,W) -> (N,C,oh,ow),
+ *   rows [floor(i H / oh), ceil((i+1) H / oh)), columns alike, oh, ow >= 1
+ * (windows may overlap when H is not a multiple of oh). */
+TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tape *tp, tg_tensor *x, int64_t oh, int64_t ow);
+/* The mean of each plane: x (N,C,H,W) -> (N,C,1,1) (adaptive pooling to 1x1). */
+TG_API tg_tensor *tg_global_avg_pool2d(tg_tape *tp, tg_tensor *x);
 
 #ifdef __cplusplus
 }

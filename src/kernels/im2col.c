@@ -11,6 +11,8 @@
  *
  *   ph[p % SH][q % SW][i + p / SH][q / SW .. q / SW + OW)
  *
+ * (with dilation, p*DH and q*DW in place of p and q: the tap's offset in
+ * the padded plane is what picks its phase and its run)
  * so every row of the column matrix is OH plain copies of OW elements with
  * no bounds test and no gather (the padding is in the phases), and col2im
  * adds the same runs back into the phases before folding them into the
@@ -38,6 +40,20 @@ tg__geom_err tg__conv_out_extent(int64_t in, int64_t pad, int64_t k, int64_t str
 tg__geom_err tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
                                 int64_t sh, int64_t sw, int64_t ph, int64_t pw)
 {
+    return tg__conv_geom_make_dil(g, nchw, kh, kw, sh, sw, ph, pw, 1, 1);
+}
+
+/* The kernel's span less one, (k - 1) d, into *span: false when it exceeds
+ * TG_NUMEL_MAX (then no padded input can hold it). */
+static bool span_of(int64_t k, int64_t d, int64_t *span)
+{
+    return tg__mul_i64(k - 1, d, span) && *span < TG_NUMEL_MAX;
+}
+
+tg__geom_err tg__conv_geom_make_dil(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
+                                    int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                                    int64_t dw)
+{
     *g = (tg__conv_geom){.N = nchw[0],
                          .C = nchw[1],
                          .H = nchw[2],
@@ -47,25 +63,34 @@ tg__geom_err tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t
                          .SH = sh,
                          .SW = sw,
                          .PH = ph,
-                         .PW = pw};
-    if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->KH < 1 || g->KW < 1)
+                         .PW = pw,
+                         .DH = dh,
+                         .DW = dw};
+    if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->KH < 1 || g->KW < 1 || g->DH < 1 ||
+        g->DW < 1)
         return TG__GEOM_ARG;
-    int64_t numel, hp, wp;
+    int64_t numel, hp, wp, sph, spw;
     if (!tg__extents_product(4, nchw, TG_NUMEL_MAX, &numel)) return TG__GEOM_SIZE;
-    tg__geom_err e = tg__conv_out_extent(g->H, g->PH, g->KH, g->SH, &hp, &g->OH);
-    if (e == TG__GEOM_OK) e = tg__conv_out_extent(g->W, g->PW, g->KW, g->SW, &wp, &g->OW);
+    /* a span beyond TG_NUMEL_MAX fits no padded input; the padded extent
+     * is still checked first, so that an input too large is said so */
+    const bool hfit = span_of(g->KH, g->DH, &sph), wfit = span_of(g->KW, g->DW, &spw);
+    tg__geom_err e = tg__conv_out_extent(g->H, g->PH, hfit ? sph + 1 : 1, g->SH, &hp, &g->OH);
+    if (e == TG__GEOM_OK)
+        e = tg__conv_out_extent(g->W, g->PW, wfit ? spw + 1 : 1, g->SW, &wp, &g->OW);
+    if (e == TG__GEOM_OK && (!hfit || !wfit)) e = TG__GEOM_FIT;
     return e;
 }
 
-/* Rows and columns of one phase: every (i + p / S) and (j + q / S) a tap
- * reads. */
+/* Rows and columns of one phase: every (i + p DH / SH) and (j + q DW / SW)
+ * a tap reads.  The spans (K - 1) D are at most the padded extents
+ * (tg__conv_geom_make_dil): no overflow. */
 static int64_t phase_rows(const tg__conv_geom *g)
 {
-    return g->OH + (g->KH - 1) / g->SH;
+    return g->OH + (g->KH - 1) * g->DH / g->SH;
 }
 static int64_t phase_cols(const tg__conv_geom *g)
 {
-    return g->OW + (g->KW - 1) / g->SW;
+    return g->OW + (g->KW - 1) * g->DW / g->SW;
 }
 
 bool tg__conv_geom_kernel_ok(const tg__conv_geom *g)
@@ -77,14 +102,14 @@ bool tg__conv_geom_kernel_ok(const tg__conv_geom *g)
     return tg__extents_product(4, (const int64_t[]){g->SH, g->SW, PR, PC}, lim, &work) &&
            tg__add_i64(work, PC, &work) && work <= lim &&
            tg__extents_product(2, (const int64_t[]){g->OH, PC}, lim, &ext) &&
-           tg__muladd_i64((g->KH - 1) / g->SH, PC, (g->KW - 1) / g->SW, &margin) && margin <= lim &&
-           tg__muladd_i64(2, margin, ext, &ext) && ext <= lim;
+           tg__muladd_i64((g->KH - 1) * g->DH / g->SH, PC, (g->KW - 1) * g->DW / g->SW, &margin) &&
+           margin <= lim && tg__muladd_i64(2, margin, ext, &ext) && ext <= lim;
 }
 
 int64_t tg__conv_work_len(const tg__conv_geom *g)
 {
     /* one phase row more: an extended run (im2col_any) of the last tap
-     * reads up to (KW - 1) / SW elements past its phase */
+     * reads up to (KW - 1) DW / SW elements past its phase */
     return g->SH * g->SW * phase_rows(g) * phase_cols(g) + phase_cols(g);
 }
 
@@ -206,8 +231,8 @@ static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
 }
 
 /* The loop bodies below are macros over the locals of im2col_any and
- * col2im_any (g, H, W, OW, SH, SW, PR, PC, PS, nwork, ph, img, deal2, lo0,
- * hi0), so that one text serves both dtypes inside TG_DISPATCH. */
+ * col2im_any (g, H, W, OW, SH, SW, DH, DW, PR, PC, PS, nwork, ph, img, deal2,
+ * lo0, hi0), so that one text serves both dtypes inside TG_DISPATCH. */
 
 /* The phases of one image plane: zeros, then each image row dealt to the
  * phase rows it belongs to.  deal2: stride 2 with both phases taking the
@@ -244,22 +269,47 @@ static bool deal2_range(const tg__conv_geom *g, int64_t *lo, int64_t *hi)
             for (int64_t i_ = 0; i_ < (nrows); i_++) (row)[i_ * PC + j_] = 0;                      \
     } while (0)
 
-/* Kernel tap p reads phase row block p % S, from phase row p / S (the same
- * for columns): the loops over taps keep both as counters, stepped by
+/* Kernel tap p reads phase row block p D % S, from phase row p D / S (the
+ * same for columns): the loops over taps keep both as counters, stepped by
  * tap_next, instead of dividing for every tap (two divisions cost more
  * than the short run a tap copies).  The phase run of tap (p, q) (its output
- * row 0) is at (pa * SW + qa) * PS + pd * PC + qd in plane c's phases. */
-static inline void tap_next(int64_t *a, int64_t *d, int64_t s)
+ * row 0) is at (pa * SW + qa) * PS + pd * PC + qd in plane c's phases.  A
+ * step of D wraps about D / S times, so the taps of a row wrap (K - 1) D / S
+ * times in all: no more than the phase rows (columns) the kernel spans,
+ * which making the phases walks anyway. */
+static inline void tap_next(int64_t *a, int64_t *d, int64_t step, int64_t s)
 {
-    if (++*a == s) {
-        *a = 0;
+    *a += step;
+    while (*a >= s) {
+        *a -= s;
         ++*d;
     }
 }
 #define FOR_TAPS(p, q, off)                                                                        \
-    for (int64_t p = 0, pa_ = 0, pd_ = 0; p < g->KH; p++, tap_next(&pa_, &pd_, SH))                \
+    for (int64_t p = 0, pa_ = 0, pd_ = 0; p < g->KH; p++, tap_next(&pa_, &pd_, DH, SH))            \
         for (int64_t q = 0, qa_ = 0, qd_ = 0, off = pa_ * SW * PS + pd_ * PC; q < g->KW;           \
-             q++, tap_next(&qa_, &qd_, SW), off = (pa_ * SW + qa_) * PS + pd_ * PC + qd_)
+             q++, tap_next(&qa_, &qd_, DW, SW), off = (pa_ * SW + qa_) * PS + pd_ * PC + qd_)
+
+/* The taps p < k that phase a of stride s reads with dilation d, those
+ * with p d = a (mod s): *p0, *p0 + *step, ... (none when *p0 >= k).  The
+ * step s / gcd(d, s) adds a multiple of s to p d, so the phase row advances
+ * by step d / s per tap; with d = 1 this is p = a, a + s, ... */
+static void phase_taps(int64_t a, int64_t d, int64_t s, int64_t k, int64_t *p0, int64_t *step)
+{
+    int64_t x = d, y = s;
+    while (y) {
+        const int64_t t = x % y;
+        x = y;
+        y = t;
+    }
+    *step = s / x;
+    *p0 = k;
+    for (int64_t p = 0; p < *step && p < k; p++)
+        if (p * d % s == a) {
+            *p0 = p;
+            return;
+        }
+}
 
 /* Both layouts: ext false, OH runs of OW per tap (rows of N*OH*OW);
  * ext true, one run of OH*PC per tap (rows of N*OH*PC) whose columns
@@ -268,7 +318,8 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
                        bool ext, bool zero_pad)
 {
     if (g->C == 0) return; /* no planes (and no output), however large N */
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW, DH = g->DH,
+                  DW = g->DW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = ext ? OH * PC : OH * OW, ncols = g->N * L, nwork = tg__conv_work_len(g);
     int64_t lo0, hi0;
@@ -310,8 +361,12 @@ static void im2col_any(tg_dtype dt, const tg__conv_geom *g, const void *x, void 
                 const T *pend[4];                                                                  \
                 int np = 0;                                                                        \
                 bool add = false;                                                                  \
-                for (int64_t p = a, pd = 0; p < g->KH; p += SH, pd++)                              \
-                    for (int64_t q = b, qd = 0; q < g->KW; q += SW, qd++) {                        \
+                int64_t p0, pst, q0, qst;                                                          \
+                phase_taps(a, DH, SH, g->KH, &p0, &pst);                                           \
+                phase_taps(b, DW, SW, g->KW, &q0, &qst);                                           \
+                for (int64_t p = p0, pd = p0 * DH / SH; p < g->KH; p += pst, pd += pst * DH / SH)  \
+                    for (int64_t q = q0, qd = q0 * DW / SW; q < g->KW;                             \
+                         q += qst, qd += qst * DW / SW) {                                          \
                         pend[np++] = cv + ((c * g->KH + p) * g->KW + q) * ld - (pd * PC + qd);     \
                         if (np < 4) continue;                                                      \
                         SUM4(T)(PS, add, pend[0], pend[1], pend[2], pend[3], dst);                 \
@@ -330,7 +385,8 @@ static void col2im_any(tg_dtype dt, const tg__conv_geom *g, const void *cols, in
                        bool accumulate, void *work, bool ext)
 {
     if (g->C == 0) return; /* no planes (and no output), however large N */
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, SH = g->SH, SW = g->SW, DH = g->DH,
+                  DW = g->DW;
     const int64_t PR = phase_rows(g), PC = phase_cols(g), PS = PR * PC;
     const int64_t L = OH * OW, nwork = tg__conv_work_len(g);
     int64_t lo0, hi0;
@@ -407,7 +463,7 @@ void tg__col2im_ext(tg_dtype dt, const tg__conv_geom *g, const void *cols, int64
 
 int64_t tg__conv_ext_margin(const tg__conv_geom *g)
 {
-    return (g->KH - 1) / g->SH * phase_cols(g) + (g->KW - 1) / g->SW;
+    return (g->KH - 1) * g->DH / g->SH * phase_cols(g) + (g->KW - 1) * g->DW / g->SW;
 }
 
 void tg__cols_ext_clear_pad(tg_dtype dt, const tg__conv_geom *g, int64_t rows, void *cols,

@@ -5,10 +5,11 @@
  * the batch as the slowest column index, so a whole-batch convolution is a
  * single gemm  U[F, N*OH*OW] = W[F, C*KH*KW] @ A[C*KH*KW, N*OH*OW]:
  *
- *   A[(c*KH + p)*KW + q][(n*OH + i)*OW + j] = x[n][c][i*SH - PH + p][j*SW - PW + q]
+ *   A[(c*KH + p)*KW + q][(n*OH + i)*OW + j] = x[n][c][i*SH - PH + p*DH][j*SW - PW + q*DW]
  *
- * (zero where the input index falls in the padding).  col2im is the adjoint:
- * it adds every entry of A back to the input position it was read from. */
+ * (DH, DW the dilation, 1 for a plain convolution; zero where the input index falls in the
+ * padding).  col2im is the adjoint: it adds every entry of A back to the input position it was read
+ * from. */
 #ifndef TG_KERNELS_IM2COL_H
 #define TG_KERNELS_IM2COL_H
 
@@ -18,7 +19,8 @@ typedef struct tg__conv_geom {
     int64_t N, C, H, W;     /* input extents (NCHW) */
     int64_t KH, KW;         /* kernel extents */
     int64_t SH, SW, PH, PW; /* strides (>= 1) and zero padding (>= 0) */
-    int64_t OH, OW;         /* output extents: (H + 2 PH - KH) / SH + 1, ... */
+    int64_t OH, OW;         /* output extents: (H + 2 PH - (KH - 1) DH - 1) / SH + 1, ... */
+    int64_t DH, DW;         /* dilation (>= 1): tap p reads input row i*SH - PH + p*DH */
 } tg__conv_geom;
 
 /* Why tg__conv_geom_make refuses a geometry. */
@@ -44,6 +46,12 @@ tg__geom_err tg__conv_out_extent(int64_t in, int64_t pad, int64_t k, int64_t str
  * tg__conv_geom_kernel_ok for the kernels) are the caller's to check. */
 tg__geom_err tg__conv_geom_make(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
                                 int64_t sh, int64_t sw, int64_t ph, int64_t pw);
+/* The same with dilation dh, dw (>= 1; TG__GEOM_ARG otherwise): the kernel
+ * spans (kh - 1) dh + 1 rows, which must fit the padded input
+ * (TG__GEOM_FIT, also when the span itself overflows). */
+tg__geom_err tg__conv_geom_make_dil(tg__conv_geom *g, const int64_t nchw[4], int64_t kh, int64_t kw,
+                                    int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                                    int64_t dw);
 /* Are the sizes the im2col / col2im kernels derive from g at most
  * TG_NUMEL_MAX: the work area (tg__conv_work_len) and one image's block in
  * the extended layout with its margins?  Every op that runs the kernels
@@ -79,7 +87,7 @@ void tg__im2col(tg_dtype dt, const tg__conv_geom *g, const void *x, void *cols, 
 void tg__col2im(tg_dtype dt, const tg__conv_geom *g, const void *cols, void *x, bool accumulate,
                 void *work);
 /* The extended layout the convolution's per-image gemms use: each output
- * row padded from OW to PC = OW + (KW - 1) / SW columns (rows of
+ * row padded from OW to PC = OW + (KW - 1) DW / SW columns (rows of
  * tg__conv_ext_cols(g) = N*OH*PC entries), so that a kernel tap's row is one
  * run of the stride-split plane instead of OH runs of OW: the column matrix
  * with columns inserted.

@@ -1,13 +1,16 @@
-/* 2-d convolution (NCHW) through im2col + gemm, and the validation of a
- * convolution's geometry that conv2d, im2col and col2im share (the public
- * im2col / col2im ops and flatten are in conv_cols.c).
+/* 2-d convolution (NCHW) through im2col + gemm: the three recorded ops and
+ * their kernels.  The public entry points (conv2d, conv2d_ex, conv1d,
+ * conv_transpose2d) and the validation of a convolution's geometry are in
+ * conv_api.c; the public im2col / col2im ops and flatten in conv_cols.c.
  *
  * Convention: tapegrad's conv2d is a cross-correlation, as in PyTorch and as
  * in the index formula of seed 002 section 2:
  *
  *   y[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x[n,c, i*SH - PH + p, j*SW - PW + q]
  *
- * (x is zero outside the image).  The kernel is not flipped.  Its gradient
+ * (x is zero outside the image).  With dilation (DH, DW) tap p reads row
+ * i*SH - PH + p*DH; with G groups, filter f sees only the C/G channels of its
+ * group, f / (F/G), and w is (F, C/G, KH, KW).  The kernel is not flipped.  Its gradient
  * with respect to x is then a true convolution of dy with w (a correlation
  * with the flipped kernel): seed 002 eq. 24-25.
  *
@@ -27,23 +30,19 @@
  *
  *   <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
  *
- * and the backward rules below are read off this identity. */
+ * and the backward rules below are read off this identity.  Groups split
+ * each map into G independent ones on contiguous blocks (the channels of a
+ * group, its filters, its rows of w), so the kernels loop over the groups
+ * around the same per-image gemms. */
 #include "../core/internal.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/wsum.h"
 #include "conv.h"
 
-typedef struct conv_attr {
-    tg__conv_geom g; /* N, C, H, W of the convolution's input; kernel; OH, OW */
-    int64_t F;       /* filters */
-} conv_attr;
+typedef tg__conv_attr conv_attr;
 
-static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
-                           const tg__conv_geom *g);
-static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const tg__conv_geom *g);
-static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
-                                   int64_t F);
+static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const conv_attr *at);
 
 /* Arena scratch of n elements (at least one byte, so an empty product still
  * gets a valid pointer). */
@@ -81,34 +80,23 @@ typedef struct conv_blk {
     void *work;           /* the kernels' work area */
 } conv_blk;
 
-static tg__conv_geom one_image(const tg__conv_geom *g)
+/* The geometry of one group of one image: the unit the kernels run. */
+static tg__conv_geom one_image(const conv_attr *at)
 {
-    tg__conv_geom o = *g;
+    tg__conv_geom o = at->g;
     o.N = 1;
+    o.C /= at->G;
     return o;
 }
 
-/* Fails with a message naming op, the geometry and what would be too
- * large (a size this geometry implies exceeds TG_NUMEL_MAX). */
-static bool geom_too_large(tg_tape *tp, const char *op, const tg__conv_geom *g, const char *what)
+/* Elements of blk_make's scratch (one group's column block of one image
+ * with its margins, F/G x LX, R x F/G and the kernels' work area) into
+ * *len; false when that exceeds TG_NUMEL_MAX.  The public entry points
+ * check it with the geometry; the ops recorded from there reuse it. */
+bool tg__conv_blk_len(const conv_attr *at, int64_t *len)
 {
-    tg_tape_fail(tp, TG_ERR_SHAPE,
-                 "%s: input (%lld,%lld,%lld,%lld), kernel %lldx%lld, stride (%lld,%lld), padding "
-                 "(%lld,%lld): the %s would have more than %lld elements",
-                 op, (long long)g->N, (long long)g->C, (long long)g->H, (long long)g->W,
-                 (long long)g->KH, (long long)g->KW, (long long)g->SH, (long long)g->SW,
-                 (long long)g->PH, (long long)g->PW, what, (long long)TG_NUMEL_MAX);
-    return false;
-}
-
-/* Elements of blk_make's scratch (one image's column block with its
- * margins, F x LX, R x F and the kernels' work area) into *len; false when
- * that exceeds TG_NUMEL_MAX.  tg_conv2d checks it with the geometry; the
- * ops recorded from there reuse the geometry and F. */
-static bool blk_len(const tg__conv_geom *g, int64_t F, int64_t *len)
-{
-    const tg__conv_geom g1 = one_image(g);
-    const int64_t lim = TG_NUMEL_MAX;
+    const tg__conv_geom g1 = one_image(at), *g = &g1;
+    const int64_t F = at->F / at->G, lim = TG_NUMEL_MAX;
     /* LX + 2M and the work area are within lim (tg__conv_geom_kernel_ok) */
     const int64_t ld = tg__conv_ext_cols(&g1) + 2 * tg__conv_ext_margin(&g1);
     int64_t R, n, t;
@@ -120,12 +108,14 @@ static bool blk_len(const tg__conv_geom *g, int64_t F, int64_t *len)
            (*len = n, true);
 }
 
-static bool blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_geom *g, int64_t F, conv_blk *b)
+static bool blk_make(tg_tape *tp, tg_dtype dt, const conv_attr *at, conv_blk *b)
 {
-    const tg__conv_geom g1 = one_image(g);
+    const tg__conv_geom g1 = one_image(at), *g = &g1;
+    const int64_t F = at->F / at->G;
     const size_t es = tg_dtype_size(dt);
     int64_t len;
-    if (!blk_len(g, F, &len)) return geom_too_large(tp, "conv2d", g, "column block of one image");
+    if (!tg__conv_blk_len(at, &len))
+        return tg__conv_geom_too_large(tp, "conv2d", &at->g, "column block of one image");
     b->R = tg__conv_geom_rows(g);
     b->L = g->OH * g->OW;
     b->LX = tg__conv_ext_cols(&g1);
@@ -182,25 +172,32 @@ static void widen_rows(tg_dtype dt, int64_t rows, int64_t OW, int64_t PC, const 
         memcpy(TG_AT_MUT(dst, r * PC, es), TG_AT(src, r * OW, es), (size_t)OW * es);
 }
 
-/* y (+)= conv(x, w), y (N, F, OH, OW). */
-static void conv_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x, const void *w,
-                      void *y, bool acc, const conv_blk *b)
+/* y (+)= conv(x, w), y (N, F, OH, OW): per image, per group k, the gemm of
+ * the group's rows of w with its channels' column block into its filters'
+ * rows of y. */
+static void conv_into(tg_dtype dt, const conv_attr *at, const void *x, const void *w, void *y,
+                      bool acc, const conv_blk *b)
 {
+    const tg__conv_geom *g = &at->g, g1 = one_image(at);
+    const int64_t F = at->F, Fg = F / at->G;
     if (F == 0) return; /* y has no elements: no image to walk, however many */
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
-    const tg__conv_geom g1 = one_image(g);
-    for (int64_t n = 0; n < g->N; n++) {
-        /* the padding columns' products are dropped: no zeros needed */
-        tg__im2col_ext(dt, &g1, TG_AT(x, n * CHW, es), b->cols, b->work, false);
-        if (LX == L) {
-            tg__gemm(dt, false, false, F, L, R, 1.0, w, R, b->cols, L, acc ? 1.0 : 0.0,
-                     TG_AT_MUT(y, n * F * L, es), L);
-            continue;
+    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W,
+                  GHW = g1.C * g->H * g->W;
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t k = 0; k < at->G; k++) {
+            const void *wk = TG_AT(w, k * Fg * R, es);
+            void *yk = TG_AT_MUT(y, (n * F + k * Fg) * L, es);
+            /* the padding columns' products are dropped: no zeros needed */
+            tg__im2col_ext(dt, &g1, TG_AT(x, n * CHW + k * GHW, es), b->cols, b->work, false);
+            if (LX == L) {
+                tg__gemm(dt, false, false, Fg, L, R, 1.0, wk, R, b->cols, L, acc ? 1.0 : 0.0, yk,
+                         L);
+                continue;
+            }
+            tg__gemm(dt, false, false, Fg, LX, R, 1.0, wk, R, b->cols, LX, 0.0, b->fx, LX);
+            narrow_rows(dt, Fg * g->OH, g->OW, b->PC, b->fx, yk, acc);
         }
-        tg__gemm(dt, false, false, F, LX, R, 1.0, w, R, b->cols, LX, 0.0, b->fx, LX);
-        narrow_rows(dt, F * g->OH, g->OW, b->PC, b->fx, TG_AT_MUT(y, n * F * L, es), acc);
-    }
 }
 
 /* Are all n values finite?  On the bits (an all-ones exponent is Inf or
@@ -233,31 +230,34 @@ static bool all_finite(tg_dtype dt, int64_t n, const void *v)
  * other pixels, so they must be zero: W^T times G_n's zero columns is,
  * unless a weight is not finite (0 * Inf); then they are zeroed after each
  * gemm. */
-static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy,
-                         const void *w, void *dx, bool acc, const conv_blk *b)
+static void conv_dx_into(tg_dtype dt, const conv_attr *at, const void *gy, const void *w, void *dx,
+                         bool acc, const conv_blk *b)
 {
+    const tg__conv_geom *g = &at->g, g1 = one_image(at);
     if (g->C == 0 || g->H == 0 || g->W == 0) return; /* dx has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
+    const int64_t F = at->F, Fg = F / at->G;
     const int64_t R = b->R, L = b->L, LX = b->LX, M = b->M, LD = LX + 2 * M,
-                  CHW = g->C * g->H * g->W;
-    const tg__conv_geom g1 = one_image(g);
+                  CHW = g->C * g->H * g->W, GHW = g1.C * g->H * g->W;
     const bool clear = LX != L && !all_finite(dt, F * R, w);
     void *cols = TG_AT_MUT(b->cols, M, es);
-    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, Fg, b->fx, LX);
     for (int64_t r = 0; M > 0 && r < R; r++) {
         memset(TG_AT_MUT(b->cols, r * LD, es), 0, (size_t)M * es);
         memset(TG_AT_MUT(b->cols, r * LD + M + LX, es), 0, (size_t)M * es);
     }
-    for (int64_t n = 0; n < g->N; n++) {
-        const void *gn = TG_AT(gy, n * F * L, es);
-        if (LX != L) {
-            widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
-            gn = b->fx;
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t k = 0; k < at->G; k++) {
+            const void *gn = TG_AT(gy, (n * F + k * Fg) * L, es);
+            if (LX != L) {
+                widen_rows(dt, Fg * g->OH, g->OW, b->PC, gn, b->fx);
+                gn = b->fx;
+            }
+            tg__gemm(dt, true, false, R, LX, Fg, 1.0, TG_AT(w, k * Fg * R, es), R, gn, LX, 0.0,
+                     cols, LD);
+            if (clear) tg__cols_ext_clear_pad(dt, &g1, R, cols, LD);
+            tg__col2im_ext(dt, &g1, cols, LD, TG_AT_MUT(dx, n * CHW + k * GHW, es), acc, b->work);
         }
-        tg__gemm(dt, true, false, R, LX, F, 1.0, w, R, gn, LX, 0.0, cols, LD);
-        if (clear) tg__cols_ext_clear_pad(dt, &g1, R, cols, LD);
-        tg__col2im_ext(dt, &g1, cols, LD, TG_AT_MUT(dx, n * CHW, es), acc, b->work);
-    }
 }
 
 /* dw (+)= weight_grad(x, gy), dw (F, C, KH, KW): each image's block is
@@ -267,35 +267,40 @@ static void conv_dx_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
  * G_n^T (R x F), and transposed into dw once: OpenBLAS's kernels run such a
  * product (many rows, few columns) faster than the one with few rows and
  * many columns (docs/performance.md has the measurements). */
-static void conv_dw_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *x,
-                         const void *gy, void *dw, bool acc, const conv_blk *b)
+static void conv_dw_into(tg_dtype dt, const conv_attr *at, const void *x, const void *gy, void *dw,
+                         bool acc, const conv_blk *b)
 {
+    const tg__conv_geom *g = &at->g, g1 = one_image(at);
+    const int64_t F = at->F, Fg = F / at->G;
     if (F == 0 || g->C == 0) return; /* dw has no elements (see conv_into) */
     const size_t es = tg_dtype_size(dt);
-    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W;
-    const tg__conv_geom g1 = one_image(g);
-    const bool dw_t = R > F;
+    const int64_t R = b->R, L = b->L, LX = b->LX, CHW = g->C * g->H * g->W,
+                  GHW = g1.C * g->H * g->W;
+    const bool dw_t = R > Fg;
     if (g->N == 0 && !acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
-    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, F, b->fx, LX);
-    for (int64_t n = 0; n < g->N; n++) {
-        /* G_n's padding columns are zeros: the block's need only be zero
-         * when the image has a non-finite pixel (0 * Inf is NaN), so they
-         * are zeroed only then (zeroing is a pass over the whole block) */
-        const void *xn = TG_AT(x, n * CHW, es);
-        tg__im2col_ext(dt, &g1, xn, b->cols, b->work, LX != L && !all_finite(dt, CHW, xn));
-        const void *gn = TG_AT(gy, n * F * L, es);
-        if (LX != L) {
-            widen_rows(dt, F * g->OH, g->OW, b->PC, gn, b->fx);
-            gn = b->fx;
+    if (LX != L) tg__cols_ext_clear_pad(dt, &g1, Fg, b->fx, LX);
+    for (int64_t k = 0; k < at->G; k++) {
+        void *dwk = TG_AT_MUT(dw, k * Fg * R, es);
+        for (int64_t n = 0; n < g->N; n++) {
+            /* G_n's padding columns are zeros: the block's need only be zero
+             * when the image has a non-finite pixel (0 * Inf is NaN), so they
+             * are zeroed only then (zeroing is a pass over the whole block) */
+            const void *xn = TG_AT(x, n * CHW + k * GHW, es);
+            tg__im2col_ext(dt, &g1, xn, b->cols, b->work, LX != L && !all_finite(dt, GHW, xn));
+            const void *gn = TG_AT(gy, (n * F + k * Fg) * L, es);
+            if (LX != L) {
+                widen_rows(dt, Fg * g->OH, g->OW, b->PC, gn, b->fx);
+                gn = b->fx;
+            }
+            if (dw_t)
+                tg__gemm(dt, false, true, R, Fg, LX, 1.0, b->cols, LX, gn, LX, n > 0 ? 1.0 : 0.0,
+                         b->wt, Fg);
+            else
+                tg__gemm(dt, false, true, Fg, R, LX, 1.0, gn, LX, b->cols, LX,
+                         acc || n > 0 ? 1.0 : 0.0, dwk, R);
         }
-        if (dw_t)
-            tg__gemm(dt, false, true, R, F, LX, 1.0, b->cols, LX, gn, LX, n > 0 ? 1.0 : 0.0, b->wt,
-                     F);
-        else
-            tg__gemm(dt, false, true, F, R, LX, 1.0, gn, LX, b->cols, LX, acc || n > 0 ? 1.0 : 0.0,
-                     dw, R);
+        if (dw_t && g->N > 0) transpose_into(dt, R, Fg, b->wt, dwk, acc);
     }
-    if (dw_t && g->N > 0) transpose_into(dt, R, F, b->wt, dw, acc);
 }
 
 /* db[f] (+)= sum_{n,l} gy[n,f,l], each image's row summed in eight lanes
@@ -330,8 +335,8 @@ static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
 {
     const conv_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0), *w = tg_node_input(n, 1);
-    if (tg_node_needs_grad(n, 0)) gin[0] = conv_input_grad(tp, g, w, &at->g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, x, g, &at->g, at->F);
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__conv2d_input_grad_op(tp, g, w, at);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, x, g, at);
     if (tg_node_num_inputs(n) == 3 && tg_node_needs_grad(n, 2))
         gin[2] = tg_sum(tp, g, 3, (const int[]){0, 2, 3}, false);
     return TG_OK;
@@ -341,20 +346,19 @@ static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
 static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy, tg_grad_sink *k)
 {
     const conv_attr *at = tg_node_saved(n);
-    const tg__conv_geom *g = &at->g;
     const tg_tensor *x = n->in[0], *w = n->in[1];
     const tg_dtype dt = gy->dtype;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
+    if (!blk_make(tp, dt, at, &blk)) return tg_tape_status(tp);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_dx_into(dt, g, at->F, gy->data, w->data, d->data, acc, &blk);
+    if (d) conv_dx_into(dt, at, gy->data, w->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_dw_into(dt, g, at->F, x->data, gy->data, d->data, acc, &blk);
+    if (d) conv_dw_into(dt, at, x->data, gy->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     if (n->n_in == 3 && (d = tg_grad_sink_buffer(k, 2, &acc)))
-        conv_db_into(dt, g, at->F, gy->data, d->data, acc);
+        conv_db_into(dt, &at->g, at->F, gy->data, d->data, acc);
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d = {"conv2d", -1, conv_backward, conv_direct, NULL};
@@ -367,8 +371,8 @@ static tg_status input_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *v
 {
     const conv_attr *at = tg_node_saved(n);
     tg_tensor *gy = tg_node_input(n, 0), *w = tg_node_input(n, 1);
-    if (tg_node_needs_grad(n, 0)) gin[0] = conv_fwd(tp, vbar, w, NULL, &at->g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, &at->g, at->F);
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__conv2d_op(tp, vbar, w, NULL, at);
+    if (tg_node_needs_grad(n, 1)) gin[1] = conv_weight_grad(tp, vbar, gy, at);
     return TG_OK;
 }
 /* dg (+)= conv(vbar, w), dw (+)= weight_grad(vbar, g). */
@@ -376,17 +380,16 @@ static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tenso
                                    tg_grad_sink *k)
 {
     const conv_attr *at = tg_node_saved(n);
-    const tg__conv_geom *g = &at->g;
     const tg_tensor *gy = n->in[0], *w = n->in[1];
     const tg_dtype dt = vbar->dtype;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
+    if (!blk_make(tp, dt, at, &blk)) return tg_tape_status(tp);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_into(dt, g, at->F, vbar->data, w->data, d->data, acc, &blk);
+    if (d) conv_into(dt, at, vbar->data, w->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_dw_into(dt, g, at->F, vbar->data, gy->data, d->data, acc, &blk);
+    if (d) conv_dw_into(dt, at, vbar->data, gy->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward,
@@ -400,8 +403,8 @@ static tg_status weight_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
 {
     const conv_attr *at = tg_node_saved(n);
     tg_tensor *x = tg_node_input(n, 0), *gy = tg_node_input(n, 1);
-    if (tg_node_needs_grad(n, 0)) gin[0] = conv_input_grad(tp, gy, mbar, &at->g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = conv_fwd(tp, x, mbar, NULL, &at->g);
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__conv2d_input_grad_op(tp, gy, mbar, at);
+    if (tg_node_needs_grad(n, 1)) gin[1] = tg__conv2d_op(tp, x, mbar, NULL, at);
     return TG_OK;
 }
 /* dx (+)= input_grad(g, mbar), dg (+)= conv(x, mbar). */
@@ -409,44 +412,45 @@ static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tens
                                     tg_grad_sink *k)
 {
     const conv_attr *at = tg_node_saved(n);
-    const tg__conv_geom *g = &at->g;
     const tg_tensor *x = n->in[0];
     const tg_dtype dt = mbar->dtype;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, at->F, &blk)) return tg_tape_status(tp);
+    if (!blk_make(tp, dt, at, &blk)) return tg_tape_status(tp);
     const tg_tensor *gy = n->in[1];
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) conv_dx_into(dt, g, at->F, gy->data, mbar->data, d->data, acc, &blk);
+    if (d) conv_dx_into(dt, at, gy->data, mbar->data, d->data, acc, &blk);
     if (!tg__tape_ok(tp)) return tg_tape_status(tp);
     d = tg_grad_sink_buffer(k, 1, &acc);
-    if (d) conv_into(dt, g, at->F, x->data, mbar->data, d->data, acc, &blk);
+    if (d) conv_into(dt, at, x->data, mbar->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
 static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward,
                                            weight_grad_direct, NULL};
 
-/* The three internal ops are only reached from conv2d and from each other's
- * backward rules, with shapes that follow from the geometry; a mismatch
- * (tg__expect_shape4) means a gradient of the wrong shape was handed in (a
- * bug), reported as a shape error rather than read out of bounds. */
-static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
-                           const tg__conv_geom *g)
+/* The three ops are reached from the public entry points (conv_api.c),
+ * which validate the geometry, and from each other's backward rules, with
+ * shapes that follow from it; a mismatch (tg__expect_shape4) means a
+ * gradient of the wrong shape was handed in (a bug), reported as a shape
+ * error rather than read out of bounds. */
+tg_tensor *tg__conv2d_op(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias,
+                         const conv_attr *at)
 {
     tg_tensor *in[3] = {x, w, bias};
     const int n_in = bias ? 3 : 2;
+    const tg__conv_geom *g = &at->g;
     if (!tg_tape_check_inputs(tp, k_conv2d.name, n_in, in)) return NULL;
     if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
-    const int64_t F = w->shape[0];
+    const int64_t F = at->F;
     if (!tg__expect_shape4(tp, "conv2d", "the input", x, g->N, g->C, g->H, g->W) ||
-        !tg__expect_shape4(tp, "conv2d", "the weight", w, F, g->C, g->KH, g->KW))
+        !tg__expect_shape4(tp, "conv2d", "the weight", w, F, g->C / at->G, g->KH, g->KW))
         return NULL;
     const tg_dtype dt = x->dtype;
     const int64_t L = g->OH * g->OW;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, F, g->OH, g->OW});
     if (!out) return NULL;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
+    if (!blk_make(tp, dt, at, &blk)) return NULL;
     /* Each image's product y[n] = W A_n goes straight into the NCHW output,
      * onto the bias copied in first (beta 1).  The column block A_n is made
      * in cache and not kept: the weight gradient remakes it, which is cheaper
@@ -458,149 +462,48 @@ static tg_tensor *conv_fwd(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b
             for (int64_t nf = 0; nf < g->N * F; nf++)
                 for (int64_t l = 0; l < L; l++) o[nf * L + l] = bv[nf % F];
         });
-    conv_into(dt, g, F, x->data, w->data, out->data, bias != NULL, &blk);
-    conv_attr at = {.g = *g, .F = F};
-    return tg_tape_record(tp, &k_conv2d, n_in, in, out, &at, sizeof at, 0, NULL);
+    conv_into(dt, at, x->data, w->data, out->data, bias != NULL, &blk);
+    return tg_tape_record(tp, &k_conv2d, n_in, in, out, at, sizeof *at, 0, NULL);
 }
 
-static tg_tensor *conv_input_grad(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const tg__conv_geom *g)
+tg_tensor *tg__conv2d_input_grad_op(tg_tape *tp, tg_tensor *gy, tg_tensor *w, const conv_attr *at)
 {
     tg_tensor *in[2] = {gy, w};
     const char *name = k_conv2d_input_grad.name;
+    const tg__conv_geom *g = &at->g;
     if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
     if (!tg__same_dtype(tp, name, gy, w)) return NULL;
-    const int64_t F = w->ndim == 4 ? w->shape[0] : -1;
-    if (!tg__expect_shape4(tp, name, "the weight", w, F, g->C, g->KH, g->KW) ||
+    const int64_t F = at->F;
+    if (!tg__expect_shape4(tp, name, "the weight", w, F, g->C / at->G, g->KH, g->KW) ||
         !tg__expect_shape4(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = gy->dtype;
     tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
-    conv_dx_into(dt, g, F, gy->data, w->data, out->data, false, &blk);
-    conv_attr at = {.g = *g, .F = F};
-    return tg_tape_record(tp, &k_conv2d_input_grad, 2, in, out, &at, sizeof at, 0, NULL);
+    if (!blk_make(tp, dt, at, &blk)) return NULL;
+    conv_dx_into(dt, at, gy->data, w->data, out->data, false, &blk);
+    return tg_tape_record(tp, &k_conv2d_input_grad, 2, in, out, at, sizeof *at, 0, NULL);
 }
 
-static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const tg__conv_geom *g,
-                                   int64_t F)
+static tg_tensor *conv_weight_grad(tg_tape *tp, tg_tensor *x, tg_tensor *gy, const conv_attr *at)
 {
     tg_tensor *in[2] = {x, gy};
     const char *name = k_conv2d_weight_grad.name;
+    const tg__conv_geom *g = &at->g;
+    const int64_t F = at->F;
     if (!tg_tape_check_inputs(tp, name, 2, in)) return NULL;
     if (!tg__same_dtype(tp, name, x, gy)) return NULL;
     if (!tg__expect_shape4(tp, name, "the input", x, g->N, g->C, g->H, g->W) ||
         !tg__expect_shape4(tp, name, "the output gradient", gy, g->N, F, g->OH, g->OW))
         return NULL;
     const tg_dtype dt = x->dtype;
-    tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C, g->KH, g->KW});
+    tg_tensor *out = tg_tape_alloc(tp, dt, 4, (const int64_t[]){F, g->C / at->G, g->KH, g->KW});
     if (!out) return NULL;
     conv_blk blk;
-    if (!blk_make(tp, dt, g, F, &blk)) return NULL;
-    conv_dw_into(dt, g, F, x->data, gy->data, out->data, false, &blk);
-    conv_attr at = {.g = *g, .F = F};
-    return tg_tape_record(tp, &k_conv2d_weight_grad, 2, in, out, &at, sizeof at, 0, NULL);
-}
-
-/* ---- public validation -------------------------------------------------- */
-/* Builds the geometry of an (N,C,H,W) input and a KH x KW kernel, failing
- * with a message naming op, the shapes, stride and padding (tg__conv_geom_sizes_ok
- * then checks the sizes it implies). */
-bool tg__conv_geom_from_args(tg_tape *tp, const char *op, const tg_tensor *x, int64_t kh,
-                             int64_t kw, int sh, int sw, int ph, int pw, tg__conv_geom *g)
-{
-    char s[TG_SHAPE_BUF];
-    if (sh < 1 || sw < 1) {
-        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: stride (%d,%d) must be >= 1", op,
-                     tg__shape_str(x, s, sizeof s), sh, sw);
-        return false;
-    }
-    if (ph < 0 || pw < 0) {
-        tg_tape_fail(tp, TG_ERR_ARG, "%s: input %s: padding (%d,%d) must be >= 0", op,
-                     tg__shape_str(x, s, sizeof s), ph, pw);
-        return false;
-    }
-    if (kh < 1 || kw < 1) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: input %s: kernel %lldx%lld must be at least 1x1", op,
-                     tg__shape_str(x, s, sizeof s), (long long)kh, (long long)kw);
-        return false;
-    }
-    switch (tg__conv_geom_make(g, x->shape, kh, kw, sh, sw, ph, pw)) {
-    case TG__GEOM_OK:
-        break;
-    case TG__GEOM_FIT: /* the padded extents are within TG_NUMEL_MAX */
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (input %s, "
-                     "padding (%d,%d))",
-                     op, (long long)kh, (long long)kw, (long long)(g->H + 2 * (int64_t)ph),
-                     (long long)(g->W + 2 * (int64_t)pw), tg__shape_str(x, s, sizeof s), ph, pw);
-        return false;
-    default:
-        return geom_too_large(tp, op, g, "padded input");
-    }
-    return true;
-}
-
-/* The sizes geometry g implies, each at most TG_NUMEL_MAX, checked once
- * when an op validates it: for conv2d (F filters) the output and blk_make's
- * scratch, for im2col and col2im (F < 0) the column matrix (C*KH*KW) x
- * (N*OH*OW); for all the kernels' work area. */
-bool tg__conv_geom_sizes_ok(tg_tape *tp, const char *op, const tg__conv_geom *g, int64_t F)
-{
-    int64_t n;
-    if (F >= 0 &&
-        !tg__extents_product(4, (const int64_t[]){g->N, F, g->OH, g->OW}, TG_NUMEL_MAX, &n))
-        return geom_too_large(tp, op, g, "output");
-    if (F < 0 && !tg__extents_product(6, (const int64_t[]){g->C, g->KH, g->KW, g->N, g->OH, g->OW},
-                                      TG_NUMEL_MAX, &n))
-        return geom_too_large(tp, op, g, "column matrix");
-    if (!tg__conv_geom_kernel_ok(g)) return geom_too_large(tp, op, g, "work area");
-    if (F >= 0 && !blk_len(g, F, &n)) return geom_too_large(tp, op, g, "column block of one image");
-    return true;
-}
-
-bool tg__conv_expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
-                        const char *axes)
-{
-    if (t->ndim == 4) return true;
-    char s[TG_SHAPE_BUF];
-    tg_tape_fail(tp, TG_ERR_SHAPE, "%s: %s %s must be 4-d %s", op, what,
-                 tg__shape_str(t, s, sizeof s), axes);
-    return false;
-}
-
-tg_tensor *tg_conv2d(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride_h,
-                     int stride_w, int pad_h, int pad_w)
-{
-    tg_tensor *in[3] = {x, w, bias};
-    if (!tg_tape_check_inputs(tp, k_conv2d.name, bias ? 3 : 2, in)) return NULL;
-    if (!tg__same_dtype(tp, k_conv2d.name, x, w)) return NULL;
-    if (bias && !tg__same_dtype(tp, k_conv2d.name, x, bias)) return NULL;
-    if (!tg__conv_expect_4d(tp, "conv2d", "input", x, "(N,C,H,W)") ||
-        !tg__conv_expect_4d(tp, "conv2d", "weight", w, "(F,C,KH,KW)"))
-        return NULL;
-    char s[TG_SHAPE_BUF], t[TG_SHAPE_BUF];
-    if (x->shape[1] != w->shape[1]) {
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "conv2d: input %s has %lld channels but weight %s expects %lld",
-                     tg__shape_str(x, s, sizeof s), (long long)x->shape[1],
-                     tg__shape_str(w, t, sizeof t), (long long)w->shape[1]);
-        return NULL;
-    }
-    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0])) {
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "conv2d: bias %s must be 1-d with %lld elements, one per filter of weight %s",
-                     tg__shape_str(bias, s, sizeof s), (long long)w->shape[0],
-                     tg__shape_str(w, t, sizeof t));
-        return NULL;
-    }
-    tg__conv_geom g;
-    if (!tg__conv_geom_from_args(tp, "conv2d", x, w->shape[2], w->shape[3], stride_h, stride_w,
-                                 pad_h, pad_w, &g))
-        return NULL;
-    if (!tg__conv_geom_sizes_ok(tp, "conv2d", &g, w->shape[0])) return NULL;
-    return conv_fwd(tp, x, w, bias, &g);
+    if (!blk_make(tp, dt, at, &blk)) return NULL;
+    conv_dw_into(dt, at, x->data, gy->data, out->data, false, &blk);
+    return tg_tape_record(tp, &k_conv2d_weight_grad, 2, in, out, at, sizeof *at, 0, NULL);
 }
 
 /* Every built-in op descriptor of this file, in the op registry

@@ -114,7 +114,7 @@ tg_tensor *tg_im2col(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h, in
     if (!tg__conv_expect_4d(tp, "im2col", "input", x, "(N,C,H,W)")) return NULL;
     tg__conv_geom g;
     if (!tg__conv_geom_from_args(tp, "im2col", x, kh, kw, stride_h, stride_w, pad_h, pad_w, &g) ||
-        !tg__conv_geom_sizes_ok(tp, "im2col", &g, -1))
+        !tg__conv_geom_sizes_ok(tp, "im2col", &g, -1, 1))
         return NULL;
     return im2col_op(tp, x, &g);
 }
@@ -148,7 +148,7 @@ tg_tensor *tg_col2im_to(tg_tape *tp, tg_tensor *cols, int ndim, const int64_t *i
     tg__conv_geom g;
     if (!tg__conv_geom_from_args(tp, "col2im", &img, kh, kw, stride_h, stride_w, pad_h, pad_w,
                                  &g) ||
-        !tg__conv_geom_sizes_ok(tp, "col2im", &g, -1))
+        !tg__conv_geom_sizes_ok(tp, "col2im", &g, -1, 1))
         return NULL;
     return col2im_op(tp, cols, &g);
 }

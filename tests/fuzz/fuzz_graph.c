@@ -534,6 +534,27 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
         return tg_batch_norm(tp, a, (p[2] & 1) ? b : NULL, (p[2] & 2) ? c : NULL,
                              training ? NULL : b, training ? NULL : c, training, 0.1, 0.1);
     }
+    /* dilation, groups and output padding small, some invalid (issue 19, item 7) */
+    case OP_CONV2D_EX: {
+        const tg_conv2d_opts o = {sgn_small(p[3]),     sgn_small(p[4]), sgn_small(p[5]),
+                                  sgn_small(p[6]),     sgn_small(p[7]), sgn_small(p[1]),
+                                  sgn_small(p[2] >> 1)};
+        return tg_conv2d_ex(tp, a, b, (p[2] & 1) ? c : NULL, (p[0] & 1) ? NULL : &o);
+    }
+    case OP_CONV1D:
+        return tg_conv1d(tp, a, b, (p[2] & 1) ? c : NULL, sgn_small(p[3]), sgn_small(p[4]),
+                         sgn_small(p[5]), sgn_small(p[6]));
+    case OP_CONV_T: {
+        const tg_conv2d_opts o = {sgn_small(p[3]),     sgn_small(p[4]), sgn_small(p[5]),
+                                  sgn_small(p[6]),     sgn_small(p[7]), sgn_small(p[1]),
+                                  sgn_small(p[2] >> 1)};
+        return tg_conv_transpose2d(tp, a, b, (p[2] & 1) ? c : NULL, &o, sgn_small(p[0]),
+                                   sgn_small(p[0] >> 3));
+    }
+    case OP_ADAPTIVE_POOL:
+        return tg_adaptive_avg_pool2d(tp, a, sgn_small(p[1]), sgn_small(p[2]));
+    case OP_GLOBAL_POOL:
+        return tg_global_avg_pool2d(tp, a);
     /* extreme parameters: these exercise validation and the error paths;
      * a graph they leave valid (huge strides or steps that still fit) is
      * not a finite-difference check (windows of 2^31 scale by 2^-62) */

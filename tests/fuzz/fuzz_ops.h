@@ -107,6 +107,11 @@
     X(OP_CUMSUM, "cumsum")                                                                         \
     X(OP_CUMPROD, "cumprod")                                                                       \
     X(OP_ARGMAX, "argmax")                                                                         \
-    X(OP_ARGMIN, "argmin")
+    X(OP_ARGMIN, "argmin")                                                                         \
+    X(OP_CONV2D_EX, "conv2d")                                                                      \
+    X(OP_CONV1D, "conv2d")                                                                         \
+    X(OP_CONV_T, "conv2d_input_grad")                                                              \
+    X(OP_ADAPTIVE_POOL, "adaptive_avg_pool2d")                                                     \
+    X(OP_GLOBAL_POOL, "adaptive_avg_pool2d")
 
 #endif
