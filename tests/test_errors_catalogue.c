@@ -502,6 +502,10 @@ static tg_status r_cast(fixture *f)
 {
     OP(tg_cast(T, f->a23, (tg_dtype)9));
 }
+static tg_status r_hardtanh_bounds(fixture *f)
+{
+    OP(tg_hardtanh(T, f->a23, 1, -1));
+}
 
 /* reductions */
 static tg_status r_axis_range(fixture *f)
@@ -1597,6 +1601,8 @@ static row k_rows[] = {
     R(i64_op, "elementwise", TG_ERR_DTYPE, ON_TAPE,
       "a TG_I64 tensor given to any op (every op's input check refuses it)"),
     R(cast, "elementwise", TG_ERR_DTYPE, ON_TAPE, "tg_cast to an unknown dtype"),
+    R(hardtanh_bounds, "elementwise", TG_ERR_ARG, ON_TAPE,
+      "tg_hardtanh with lo above hi (or a NaN bound)"),
     R(axis_range, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis out of range"),
     R(axis_twice, "reductions", TG_ERR_AXIS, ON_TAPE, "an axis listed twice (1 and -1)"),
     R(axes_null, "reductions", TG_ERR_NULL, ON_TAPE, "naxes > 0 with a NULL axes list"),
@@ -1906,6 +1912,7 @@ static const message k_messages[] = {
     {"broadcast", "mul: shapes (2,3) and (4) do not broadcast [node 0]"},
     {"dtype", "add: dtypes differ: f64[2,3] and f32[2,3] (use tg_cast) [node 0]"},
     {"cast", "cast: unknown dtype 9 [node 0]"},
+    {"hardtanh_bounds", "hardtanh: lo 1 is not at most hi -1 (x of shape (2,3)) [node 0]"},
     {"i64_op", "exp: input 0 is i64[2,3]: an integer tensor is data only (the op takes f32 or "
                "f64) [node 0]"},
     {"axis_range", "sum: axis 2 out of range for f64[2,3] [node 0]"},

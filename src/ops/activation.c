@@ -101,6 +101,161 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
 TG_UNARY_OP(softplus, SOFTPLUS(T, x), (g * SIGMOID(T, x)))
 /* defines softplus_kernel softplus_dx softplus_direct softplus_scalar k_softplus tg_softplus */
 
+/* ---- activations beyond the seed networks' ------------------------------- */
+
+/* d x sigmoid(x) = g (s (x (1 - s) + 1)), s = sigmoid x */
+static tg_status silu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *s = tg_sigmoid(tp, x);
+    gin[0] = tg_mul(
+        tp, g, tg_mul(tp, s, tg_add_scalar(tp, tg_mul(tp, x, tg_rsub_scalar(tp, 1.0, s)), 1.0)));
+    return TG_OK;
+}
+TG_UNARY_OP(silu, (x * SIGMOID(T, x)),
+            (g * (SIGMOID(T, x) * ADD_SCALAR(T, x *RSUB_SCALAR(T, 1, SIGMOID(T, x)), 1))))
+/* defines silu_kernel silu_dx silu_direct silu_scalar k_silu tg_silu */
+
+/* gelu x = x Phi(x), Phi the standard normal CDF, written 0.5 erfc(-x/sqrt 2)
+ * (PyTorch's 0.5 (1 + erf(x/sqrt 2)), without its cancellation for x < 0);
+ * d = g (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi). */
+#define GELU_RSQRT2    0.70710678118654752440 /* 1/sqrt 2 */
+#define GELU_PDF       0.39894228040143267794 /* 1/sqrt(2 pi) */
+#define GELU_CDF(T, x) MUL_SCALAR(T, TG_LIBM(erfc, MUL_SCALAR(T, x, -GELU_RSQRT2)), 0.5)
+static tg_status gelu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *cdf = tg_mul_scalar(tp, tg_erfc(tp, tg_mul_scalar(tp, x, -GELU_RSQRT2)), 0.5);
+    tg_tensor *pdf =
+        tg_mul_scalar(tp, tg_exp(tp, tg_mul_scalar(tp, tg_square(tp, x), -0.5)), GELU_PDF);
+    gin[0] = tg_mul(tp, g, tg_add(tp, cdf, tg_mul(tp, x, pdf)));
+    return TG_OK;
+}
+TG_UNARY_OP(gelu, (x * GELU_CDF(T, x)),
+            (g * (GELU_CDF(T, x) + x * MUL_SCALAR(T, TG_EXP(MUL_SCALAR(T, x *x, -0.5)), GELU_PDF))))
+/* defines gelu_kernel gelu_dx gelu_direct gelu_scalar k_gelu tg_gelu */
+
+/* PyTorch's gelu(approximate='tanh'): y = 0.5 x (1 + t), t = tanh u,
+ * u = b (x + k x^3), b = sqrt(2/pi), k = 0.044715;
+ * d = g (0.5 (t + 1) + (0.5 x (1 - t^2)) (b (3k x^2 + 1))). */
+#define GELU_B        0.79788456080286535588 /* sqrt(2/pi) */
+#define GELU_K        0.044715
+#define GELU_T(T, x)  TG_TANH(MUL_SCALAR(T, x + MUL_SCALAR(T, x * (x * x), GELU_K), GELU_B))
+#define GELU_DU(T, x) MUL_SCALAR(T, ADD_SCALAR(T, MUL_SCALAR(T, x *x, 3 * GELU_K), 1), GELU_B)
+static tg_status gelu_tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *x2 = tg_square(tp, x);
+    tg_tensor *u = tg_add(tp, x, tg_mul_scalar(tp, tg_mul(tp, x, x2), GELU_K));
+    tg_tensor *t = tg_tanh(tp, tg_mul_scalar(tp, u, GELU_B));
+    tg_tensor *left = tg_mul_scalar(tp, tg_add_scalar(tp, t, 1.0), 0.5);
+    tg_tensor *dt =
+        tg_mul(tp, tg_mul_scalar(tp, x, 0.5), tg_rsub_scalar(tp, 1.0, tg_square(tp, t)));
+    tg_tensor *du =
+        tg_mul_scalar(tp, tg_add_scalar(tp, tg_mul_scalar(tp, x2, 3 * GELU_K), 1.0), GELU_B);
+    gin[0] = tg_mul(tp, g, tg_add(tp, left, tg_mul(tp, dt, du)));
+    return TG_OK;
+}
+TG_UNARY_OP(gelu_tanh, (MUL_SCALAR(T, x, 0.5) * ADD_SCALAR(T, GELU_T(T, x), 1)),
+            (g * (MUL_SCALAR(T, ADD_SCALAR(T, GELU_T(T, x), 1), 0.5) +
+                  (MUL_SCALAR(T, x, 0.5) * RSUB_SCALAR(T, 1, GELU_T(T, x) * GELU_T(T, x))) *
+                      GELU_DU(T, x))))
+/* defines gelu_tanh_kernel gelu_tanh_dx gelu_tanh_direct gelu_tanh_scalar k_gelu_tanh
+ * tg_gelu_tanh */
+
+/* d x / (1 + |x|) = g / (|x| + 1)^2 */
+static tg_status softsign_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    gin[0] = tg_div(tp, g, tg_square(tp, tg_add_scalar(tp, tg_abs(tp, x), 1.0)));
+    return TG_OK;
+}
+TG_UNARY_OP(softsign, (x / ADD_SCALAR(T, TG_FABS(x), 1)),
+            (g / (ADD_SCALAR(T, TG_FABS(x), 1) * ADD_SCALAR(T, TG_FABS(x), 1))))
+/* defines softsign_kernel softsign_dx softsign_direct softsign_scalar k_softsign tg_softsign */
+
+/* mish x = x t, t = tanh(softplus x); d = g (t + (x sigmoid x) (1 - t^2)) */
+#define MISH_T(T, x) TG_TANH(SOFTPLUS(T, x))
+static tg_status mish_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *t = tg_tanh(tp, tg_softplus(tp, x));
+    tg_tensor *xs = tg_mul(tp, x, tg_sigmoid(tp, x));
+    gin[0] =
+        tg_mul(tp, g, tg_add(tp, t, tg_mul(tp, xs, tg_rsub_scalar(tp, 1.0, tg_square(tp, t)))));
+    return TG_OK;
+}
+TG_UNARY_OP(mish, (x * MISH_T(T, x)),
+            (g *
+             (MISH_T(T, x) + (x * SIGMOID(T, x)) * RSUB_SCALAR(T, 1, MISH_T(T, x) * MISH_T(T, x)))))
+/* defines mish_kernel mish_dx mish_direct mish_scalar k_mish tg_mish */
+
+/* ---- piecewise activations with attributes (unary.h, TG_UNARY_ATTR_OP) ------
+ * The gradient at a corner is PyTorch's: leaky_relu and elu take the left
+ * piece's slope at 0 (x > 0 picks the right one), hardtanh's is 0 at both
+ * bounds.  Each op-built rule multiplies g by constant masks of x. */
+
+/* leaky_relu(x; slope) = x > 0 ? x : slope x;  d = g (x > 0 ? 1 : slope) */
+#define LEAKY_D(T, x) ((x) > 0 ? (T)1 : al)
+TG_UNARY_ATTR_MASK(leaky_relu_mask, LEAKY_D(T, x))
+static tg_status leaky_relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m = leaky_relu_mask(tp, n);
+    if (!m) return tg_tape_status(tp);
+    gin[0] = tg_mul(tp, g, m);
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(leaky_relu, (x > 0 ? x : al * x), (g * LEAKY_D(T, x)))
+/* defines leaky_relu_forward leaky_relu_dx leaky_relu_direct leaky_relu_scalar k_leaky_relu */
+tg_tensor *tg_leaky_relu(tg_tape *tp, tg_tensor *x, double slope)
+{
+    return leaky_relu_forward(tp, x, (unary_attr){slope, 0.0});
+}
+
+/* elu(x; alpha) = x > 0 ? x : alpha (e^x - 1);  d = g (x > 0 ? 1 : alpha e^x).
+ * The op-built rule is g (m1 + m2 e^min(x, 0)) with the constant masks
+ * m1 = [x > 0] and m2 = alpha [x <= 0]: e^min(x, 0) (min(x, 0) = -relu(-x))
+ * is finite where m2 is 0, so no 0 * inf appears for a large x. */
+TG_UNARY_ATTR_MASK(elu_right_mask, (x > 0 ? (T)1 : (T)0))
+TG_UNARY_ATTR_MASK(elu_left_mask, (x > 0 ? (T)0 : al))
+static tg_status elu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m1 = elu_right_mask(tp, n), *m2 = elu_left_mask(tp, n);
+    if (!m1 || !m2) return tg_tape_status(tp);
+    tg_tensor *e = tg_exp(tp, tg_neg(tp, tg_relu(tp, tg_neg(tp, tg_node_input(n, 0)))));
+    gin[0] = tg_mul(tp, g, tg_add(tp, m1, tg_mul(tp, m2, e)));
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(elu, (x > 0 ? x : al * TG_LIBM(expm1, x)), (g * (x > 0 ? (T)1 : al * TG_EXP(x))))
+/* defines elu_forward elu_dx elu_direct elu_scalar k_elu */
+tg_tensor *tg_elu(tg_tape *tp, tg_tensor *x, double alpha)
+{
+    return elu_forward(tp, x, (unary_attr){alpha, 0.0});
+}
+
+/* hardtanh(x; lo, hi) = min(max(x, lo), hi);  d = g [lo < x < hi] (0 at the
+ * bounds, as PyTorch's x <= lo || x >= hi ? 0 : g, which passes NaN's g) */
+#define HARDTANH_D(T, x) (((x) <= al || (x) >= be) ? (T)0 : (T)1)
+TG_UNARY_ATTR_MASK(hardtanh_mask, HARDTANH_D(T, x))
+static tg_status hardtanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m = hardtanh_mask(tp, n);
+    if (!m) return tg_tape_status(tp);
+    gin[0] = tg_mul(tp, g, m);
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(hardtanh, (x < al ? al : x > be ? be : x), (g * HARDTANH_D(T, x)))
+/* defines hardtanh_forward hardtanh_dx hardtanh_direct hardtanh_scalar k_hardtanh */
+tg_tensor *tg_hardtanh(tg_tape *tp, tg_tensor *x, double lo, double hi)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_hardtanh.name, 1, in)) return NULL;
+    if (!(lo <= hi)) { /* also a NaN bound */
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG, "hardtanh: lo %g is not at most hi %g (x of shape %s)", lo, hi,
+                     tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    return hardtanh_forward(tp, x, (unary_attr){lo, hi});
+}
+
 /* Piecewise-constant helpers: no backward (gradient 0). */
 TG_UNARY_CONST_OP(sign, SIGN(T, x))
 /* defines sign_kernel k_sign tg_sign */
@@ -275,6 +430,7 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
  * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
 #include "registry.h"
 const tg_op *const tg__ops_activation[] = {
-    &k_neg,          &k_exp,       &k_log,       &k_sqrt,    &k_square, &k_abs,  &k_square_grad,
-    &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad, &k_sigmoid, &k_tanh,   &k_relu, &k_softplus,
-    &k_sign,         &k_step,      &k_detach,    &k_cast,    NULL};
+    &k_neg,          &k_exp,       &k_log,        &k_sqrt,    &k_square,   &k_abs,  &k_square_grad,
+    &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad,  &k_sigmoid, &k_tanh,     &k_relu, &k_softplus,
+    &k_sign,         &k_step,      &k_detach,     &k_cast,    &k_silu,     &k_gelu, &k_gelu_tanh,
+    &k_softsign,     &k_mish,      &k_leaky_relu, &k_elu,     &k_hardtanh, NULL};

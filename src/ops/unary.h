@@ -39,6 +39,8 @@
  * the affine kernel of ops/elementwise.c computes them */
 #define MUL_SCALAR(T, v, s)  ((T)(s) * (v) + (T)0)
 #define RSUB_SCALAR(T, s, v) ((T)-1 * (v) + (T)(s))
+/* tg_add_scalar(v, s) = 1 v + s */
+#define ADD_SCALAR(T, v, s) ((T)1 * (v) + (T)(s))
 
 /* ---- the generator ----------------------------------------------------------
  * for (i < m) dst[i] (+)= EXPR, where EXPR reads the elements a, b and c (of
@@ -141,5 +143,93 @@ static inline tg_tensor *unary(tg_tape *tp, const tg_op *op, unary_kernel_fn *ke
     kernel(out, x);
     return tg_tape_record(tp, op, 1, in, out, NULL, 0, 0, NULL);
 }
+
+/* ---- ops with attributes ----------------------------------------------------
+ * A unary op with up to two numbers of its own (leaky_relu's slope,
+ * hardtanh's bounds), saved on its node.  Its expressions also read them as
+ * al and be, the attributes rounded once to T (as the forward pass uses
+ * them). */
+typedef struct unary_attr {
+    double alpha, beta;
+} unary_attr;
+
+#define UNARY_ATTR_LET(T, at)                                                                      \
+    const T al = (T)(at)->alpha, be = (T)(at)->beta;                                               \
+    (void)al, (void)be
+
+/* NAME_forward(tp, x, at): y = FWD, recorded with at saved; NAME_dx,
+ * NAME_direct and NAME_scalar: d (+)= DX, as TG_UNARY_RULES; k_NAME, with
+ * NAME_backward its op-built rule (NAME, not name: k_NAME.name is read).  The public wrapper is
+ * written by hand (it takes the attributes and validates them). */
+#define TG_UNARY_ATTR_OP(NAME, FWD, DX)                                                            \
+    static const tg_op k_##NAME;                                                                   \
+    TG_CLONES static tg_tensor *NAME##_forward(tg_tape *ua_tp, tg_tensor *ua_x, unary_attr ua_at)  \
+    {                                                                                              \
+        tg_tensor *ua_in[1] = {ua_x};                                                              \
+        if (!tg_tape_check_inputs(ua_tp, k_##NAME.name, 1, ua_in)) return NULL;                    \
+        tg_tensor *ua_out = tg_tape_alloc(ua_tp, ua_x->dtype, ua_x->ndim, ua_x->shape);            \
+        if (!ua_out) return NULL;                                                                  \
+        TG_DISPATCH(ua_x->dtype, T, {                                                              \
+            UNARY_ATTR_LET(T, &ua_at);                                                             \
+            T *restrict ua_o = ua_out->data;                                                       \
+            const T *restrict ua_v = ua_x->data;                                                   \
+            TG_STORE_LOOP(T, ua_o, ua_x->numel, ua_i, ua_r, const T x = ua_v[ua_i]; ua_r = (FWD)); \
+        });                                                                                        \
+        return tg__tape_record_checked(ua_tp, &k_##NAME, 1, ua_in, ua_out, &ua_at, sizeof ua_at,   \
+                                       0, NULL);                                                   \
+    }                                                                                              \
+    TG_CLONES static void NAME##_dx(tg_tensor *ud_d, bool ud_acc, const tg_tensor *ud_g,           \
+                                    const tg_tensor *ud_x, const tg_tensor *ud_y,                  \
+                                    const unary_attr *ud_at)                                       \
+    {                                                                                              \
+        TG_DISPATCH(ud_g->dtype, T, {                                                              \
+            UNARY_ATTR_LET(T, ud_at);                                                              \
+            ELEM_LOOP(T, ud_d->data, ud_acc, ud_g->numel, g, ud_g->data, x, ud_x->data, y,         \
+                      ud_y->data, DX);                                                             \
+        });                                                                                        \
+    }                                                                                              \
+    static tg_status NAME##_direct(tg_tape *ud_tp, const tg_node *ud_n, const tg_tensor *ud_g,     \
+                                   tg_grad_sink *ud_k)                                             \
+    {                                                                                              \
+        bool ud_acc;                                                                               \
+        tg_tensor *ud_d = tg_grad_sink_buffer(ud_k, 0, &ud_acc);                                   \
+        if (!ud_d) return tg_tape_status(ud_tp);                                                   \
+        NAME##_dx(ud_d, ud_acc, ud_g, ud_n->in[0], ud_n->out, tg_node_saved(ud_n));                \
+        return TG_OK;                                                                              \
+    }                                                                                              \
+    static void NAME##_scalar(const tg_node *ud_n, const tg_scalar_args *ud_a, double *ud_gin)     \
+    {                                                                                              \
+        const unary_attr *ud_at = tg_node_saved(ud_n);                                             \
+        TG_DISPATCH(ud_a->dtype, T, {                                                              \
+            UNARY_ATTR_LET(T, ud_at);                                                              \
+            const T g = (T)ud_a->gout, x = (T)ud_a->x[0], y = (T)ud_a->y;                          \
+            (void)x, (void)y;                                                                      \
+            ud_gin[0] = (DX);                                                                      \
+        });                                                                                        \
+    }                                                                                              \
+    static const tg_op k_##NAME = {#NAME, 1, NAME##_backward, NAME##_direct, NAME##_scalar};
+
+/* name(tp, n): a constant tensor (not differentiable) of node n's input
+ * shape holding MASK, an expression of its input's elements x and its
+ * attributes: the piecewise factor an op-built rule multiplies by, the
+ * expression its direct rule uses, so that arithmetic exists once. */
+#define TG_UNARY_ATTR_MASK(name, MASK)                                                             \
+    static tg_tensor *name(tg_tape *um_tp, const tg_node *um_n)                                    \
+    {                                                                                              \
+        const tg_tensor *um_x = um_n->in[0];                                                       \
+        const unary_attr *um_at = tg_node_saved(um_n);                                             \
+        tg_tensor *um_m = tg_tape_alloc(um_tp, um_x->dtype, um_x->ndim, um_x->shape);              \
+        if (um_m)                                                                                  \
+            TG_DISPATCH(um_x->dtype, T, {                                                          \
+                UNARY_ATTR_LET(T, um_at);                                                          \
+                T *restrict um_o = um_m->data;                                                     \
+                const T *restrict um_v = um_x->data;                                               \
+                for (int64_t um_i = 0; um_i < um_x->numel; um_i++) {                               \
+                    const T x = um_v[um_i];                                                        \
+                    um_o[um_i] = (MASK);                                                           \
+                }                                                                                  \
+            });                                                                                    \
+        return um_m;                                                                               \
+    }
 
 #endif
