@@ -158,6 +158,69 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(relu, relu_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_relu(tp, tg_add_scalar(tp, x, -1.1)))   \
     X(softplus, softplus, OC_EDS, -4, 4, -0.3, 0, fmax(v, 0) + log1p(exp(-fabs(v))),              \
       oc_sigmoid(v), tg_softplus(tp, x))                                                           \
+    /* ---- elementary functions (src/ops/elementary.c): a domain short of [0.2, 2) */             \
+    /* ---- gets an OC_DIRECT row of its own, x mapped into it ---- */                             \
+    X(tan, tan, OC_ELEM | OC_SCALAR, -1.2, 1.2, 0.7, 0, tan(v), 1 + tan(v) * tan(v),               \
+      tg_tan(tp, x))                                                                               \
+    X(tan, tan_half, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_tan(tp, tg_mul_scalar(tp, x, 0.5)))           \
+    X(asin, asin, OC_ELEM | OC_SCALAR, -0.9, 0.9, 0.6, 0, asin(v), 1 / sqrt(1 - v * v),            \
+      tg_asin(tp, x))                                                                              \
+    X(asin, asin_04, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_asin(tp, tg_mul_scalar(tp, x, 0.4)))          \
+    X(acos, acos, OC_ELEM | OC_SCALAR, -0.9, 0.9, -0.6, 0, acos(v), -1 / sqrt(1 - v * v),          \
+      tg_acos(tp, x))                                                                              \
+    X(acos, acos_04, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_acos(tp, tg_mul_scalar(tp, x, 0.4)))          \
+    X(atan, atan, OC_EDS, -3, 3, 1.3, 0, atan(v), 1 / (1 + v * v), tg_atan(tp, x))                 \
+    X(sinh, sinh, OC_EDS, -3, 3, 1.3, 0, sinh(v), cosh(v), tg_sinh(tp, x))                         \
+    X(cosh, cosh, OC_EDS, -3, 3, -1.3, 0, cosh(v), sinh(v), tg_cosh(tp, x))                        \
+    X(asinh, asinh, OC_EDS, -3, 3, -1.3, 0, asinh(v), 1 / sqrt(v * v + 1), tg_asinh(tp, x))        \
+    X(acosh, acosh, OC_ELEM | OC_SCALAR, 1.1, 3, 1.3, 0, acosh(v), 1 / sqrt(v * v - 1),            \
+      tg_acosh(tp, x))                                                                             \
+    X(acosh, acosh_1, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_acosh(tp, tg_add_scalar(tp, x, 1)))          \
+    X(atanh, atanh, OC_ELEM | OC_SCALAR, -0.9, 0.9, 0.6, 0, atanh(v), 1 / (1 - v * v),             \
+      tg_atanh(tp, x))                                                                             \
+    X(atanh, atanh_04, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_atanh(tp, tg_mul_scalar(tp, x, 0.4)))       \
+    X(erf, erf, OC_EDS, -3, 3, 0.7, 0, erf(v), oc_2_sqrtpi * exp(-v * v), tg_erf(tp, x))           \
+    X(erfc, erfc, OC_EDS, -3, 3, 0.7, 0, erfc(v), -oc_2_sqrtpi * exp(-v * v), tg_erfc(tp, x))      \
+    X(expm1, expm1, OC_EDS, -3, 3, -0.3, 0, expm1(v), exp(v), tg_expm1(tp, x))                     \
+    X(log1p, log1p, OC_EDS, -0.7, 3, -0.3, 0, log1p(v), 1 / (1 + v), tg_log1p(tp, x))              \
+    X(log2, log2, OC_EDS, 0.3, 3, 1.3, 0, log2(v), 1 / (v * oc_ln2), tg_log2(tp, x))               \
+    X(log10, log10, OC_EDS, 0.3, 3, 1.3, 0, log10(v), 1 / (v * oc_ln10), tg_log10(tp, x))          \
+    X(exp2, exp2, OC_EDS, -3, 3, 1.3, 0, exp2(v), exp2(v) * oc_ln2, tg_exp2(tp, x))                \
+    X(cbrt, cbrt, OC_EDS, 0.3, 3, 1.3, 0, cbrt(v), 1 / (3 * cbrt(v) * cbrt(v)), tg_cbrt(tp, x))    \
+    X(cbrt, cbrt_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_cbrt(tp, x))                              \
+    X(reciprocal, reciprocal, OC_EDS, 0.3, 3, 1.3, 0, 1 / v, -1 / (v * v), tg_reciprocal(tp, x))   \
+    X(reciprocal, reciprocal_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_reciprocal(tp, x))            \
+    X(rsqrt, rsqrt, OC_EDS, 0.3, 3, 1.3, 0, 1 / sqrt(v), -0.5 / (v * sqrt(v)), tg_rsqrt(tp, x))    \
+    /* ---- activations (src/ops/activation.c) ---- */                                             \
+    X(silu, silu, OC_EDS, -4, 4, -1.3, 0, v * oc_sigmoid(v),                                       \
+      oc_sigmoid(v) * (1 + v * (1 - oc_sigmoid(v))), tg_silu(tp, x))                               \
+    X(gelu, gelu, OC_EDS, -3, 3, -1.3, 0, v * (0.5 * erfc(-oc_rsqrt2 * v)),                        \
+      0.5 * erfc(-oc_rsqrt2 * v) + v * exp(-0.5 * v * v) * oc_rsqrt2pi, tg_gelu(tp, x))            \
+    /* PyTorch's formula cancels in 1 + tanh for x < -1 (f32 loses digits there) */                \
+    X(gelu_tanh, gelu_tanh, OC_EDS, -1, 3, -1.3, 0, oc_gelu_tanh(v), oc_dgelu_tanh(v),             \
+      tg_gelu_tanh(tp, x))                                                                         \
+    X(softsign, softsign, OC_EDS, -3, 3, -1.3, 0, v / (1 + fabs(v)),                               \
+      1 / ((1 + fabs(v)) * (1 + fabs(v))), tg_softsign(tp, x))                                     \
+    X(mish, mish, OC_EDS, -4, 4, -1.3, 0, v * tanh(log1p(exp(v))), oc_dmish(v), tg_mish(tp, x))    \
+    /* the piecewise ones: each piece and the corner (PyTorch's gradient there); */                \
+    /* hardtanh's OC_ELEM range is inside its bounds (else a 1-element draw is vacuous) */         \
+    X(leaky_relu, leaky_relu, OC_ELEM | OC_SCALAR, -2, 2, 1.3, 0, v > 0 ? v : 0.1 * v,             \
+      v > 0 ? 1 : 0.1, tg_leaky_relu(tp, x, 0.1))                                                  \
+    X(leaky_relu, leaky_relu_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_leaky_relu(tp, x, 0.1))       \
+    X(leaky_relu, leaky_relu_at_0, OC_SCALAR, 0, 0, 0, 0, 0, 0, tg_leaky_relu(tp, x, 0.1))         \
+    X(leaky_relu, leaky_relu_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                 \
+      tg_leaky_relu(tp, tg_add_scalar(tp, x, -1.1), 0.1))                                          \
+    X(elu, elu, OC_ELEM | OC_SCALAR, -2, 2, 1.3, 0, v > 0 ? v : 1.3 * expm1(v),                    \
+      v > 0 ? 1 : 1.3 * exp(v), tg_elu(tp, x, 1.3))                                                \
+    X(elu, elu_neg, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_elu(tp, x, 1.3))                            \
+    X(elu, elu_at_0, OC_SCALAR, 0, 0, 0, 0, 0, 0, tg_elu(tp, x, 1.3))                              \
+    X(elu, elu_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_elu(tp, tg_add_scalar(tp, x, -1.1), 1.3))  \
+    X(hardtanh, hardtanh, OC_ELEM | OC_SCALAR, -0.95, 1.15, 0.3, 0, fmin(fmax(v, -1), 1.2),          \
+      v > -1 && v < 1.2, tg_hardtanh(tp, x, -1, 1.2))                                              \
+    X(hardtanh, hardtanh_below, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_hardtanh(tp, x, -1, 1))         \
+    X(hardtanh, hardtanh_at_hi, OC_SCALAR, 0, 0, 1, 0, 0, 0, tg_hardtanh(tp, x, -1, 1))            \
+    X(hardtanh, hardtanh_shifted, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                     \
+      tg_hardtanh(tp, tg_add_scalar(tp, x, -1.1), -0.5, 0.5))                                      \
     X(sign, sign, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_sign(tp, x))                                  \
     X(step, step, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_step(tp, x))                                  \
     X(detach, detach, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_detach(tp, x))                            \
@@ -271,6 +334,18 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(le, le, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_le(tp, x, tg_mean_all(tp, x)))                    \
     X(gt, gt, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_gt(tp, x, tg_mean_all(tp, x)))                    \
     X(ge, ge, OC_ZERO_GRAD, 0, 0, 0, 0, 0, 0, tg_ge(tp, x, tg_mean_all(tp, x)))                    \
+    /* atan2 and hypot (0/0 at a = b = 0: the operands here keep away from it; */                  \
+    /* atan2(x, x) = pi/4 is constant, so only hypot has an OC_ALIAS row) */                       \
+    X(atan2, atan2, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_atan2(tp, x, K->c))                            \
+    X(atan2, atan2_xy, OC_SCALAR, 0, 0, 1.3, -0.7, 0, 0, tg_atan2(tp, x, y))                       \
+    X(atan2, atan2_x_x, OC_SCALAR, 0, 0, -1.3, 0, 0, 0, tg_atan2(tp, x, x))                        \
+    X(atan2, atan2_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                         \
+      tg_atan2(tp, tg_slice(tp, tg_reshape(tp, x, 1, OC_S(64)), 0, 3, 7, 1), x))                   \
+    X(hypot, hypot, OC_DIRECT, 0, 0, 0, 0, 0, 0, tg_hypot(tp, K->c, x))                            \
+    X(hypot, hypot_xy, OC_SCALAR, 0, 0, 1.3, -0.7, 0, 0, tg_hypot(tp, x, y))                       \
+    X(hypot, hypot_x_x, OC_ALIAS | OC_SCALAR, 0, 0, 1.3, 0, 0, 0, tg_hypot(tp, x, x))              \
+    X(hypot, hypot_broadcast, OC_DIRECT, 0, 0, 0, 0, 0, 0,                                         \
+      tg_hypot(tp, x, tg_slice(tp, tg_reshape(tp, x, 1, OC_S(64)), 0, 3, 7, 1)))                   \
     /* ---- softmax (src/ops/softmax.c): no scalar rule, one element is 1 ---- */                 \
     X(softmax, softmax, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, -1))                \
     X(softmax, softmax_axis_1, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_softmax(tp, x, 1))          \
@@ -454,33 +529,57 @@ static inline double oc_sigmoid(double v)
 static inline tg_tensor *oc_layer_norm_self(tg_tape *tp, tg_tensor *v)
 {
     return tg_layer_norm(tp, v, 1, v, v, 1e-5);
-}
+/* Constants and closed forms of the elementary functions' rows. */
+#define oc_2_sqrtpi 1.12837916709551257390 /* 2/sqrt(pi) */
+#define oc_ln2      0.69314718055994530942
+#define oc_ln10     2.30258509299404568402
+#define oc_rsqrt2   0.70710678118654752440 /* 1/sqrt(2) */
+#define oc_rsqrt2pi 0.39894228040143267794 /* 1/sqrt(2 pi) */
+    /* PyTorch's gelu(approximate='tanh') and its derivative, in the order of
+     * src/ops/activation.c (b = sqrt(2/pi), k = 0.044715) */
+    static inline double oc_gelu_tanh(double v)
+    {
+        const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
+        return 0.5 * v * (1 + t);
+    }
+    static inline double oc_dgelu_tanh(double v)
+    {
+        const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
+        return 0.5 * (1 + t) +
+               0.5 * v * (1 - t * t) * 0.79788456080286535588 * (1 + 3 * 0.044715 * v * v);
+    }
+    /* d/dv v tanh(softplus v) = t + v sigmoid(v) (1 - t^2) */
+    static inline double oc_dmish(double v)
+    {
+        const double t = tanh(log1p(exp(v)));
+        return t + v * oc_sigmoid(v) * (1 - t * t);
+    }
 
-/* Calls that use one value twice (one tensor in two slots, as the cases
- * need): m @ m, b @ b^T, b^T @ b (matmul_t), y / (y * y). */
-tg_tensor *oc_matmul_m_m(tg_tape *tp, tg_tensor *m);
-tg_tensor *oc_matmul_b_bt(tg_tape *tp, tg_tensor *b);
-tg_tensor *oc_matmul_t_self(tg_tape *tp, tg_tensor *b);
-tg_tensor *oc_div_y_yy(tg_tape *tp, tg_tensor *y);
-/* x + c I for x (..., n, n), the identity made by ops from x's values (x * 0
- * + c on the diagonal), so it takes x's dtype and adds a zero gradient. */
-tg_tensor *oc_plus_eye(tg_tape *tp, tg_tensor *x, double c);
+    /* Calls that use one value twice (one tensor in two slots, as the cases
+     * need): m @ m, b @ b^T, b^T @ b (matmul_t), y / (y * y). */
+    tg_tensor *oc_matmul_m_m(tg_tape * tp, tg_tensor * m);
+    tg_tensor *oc_matmul_b_bt(tg_tape * tp, tg_tensor * b);
+    tg_tensor *oc_matmul_t_self(tg_tape * tp, tg_tensor * b);
+    tg_tensor *oc_div_y_yy(tg_tape * tp, tg_tensor * y);
+    /* x + c I for x (..., n, n), the identity made by ops from x's values (x * 0
+     * + c on the diagonal), so it takes x's dtype and adds a zero gradient. */
+    tg_tensor *oc_plus_eye(tg_tape * tp, tg_tensor * x, double c);
 
-/* One row of the table. */
-typedef tg_tensor *(*oc_fn)(tg_tape *tp, tg_tensor *x, tg_tensor *y, const oc_consts *K);
-typedef struct oc_case {
-    const char *op, *id;
-    unsigned flags;
-    double lo, hi, a, b;
-    double (*ref)(double v), (*dref)(double v);
-    oc_fn f;
-} oc_case;
+    /* One row of the table. */
+    typedef tg_tensor *(*oc_fn)(tg_tape * tp, tg_tensor * x, tg_tensor * y, const oc_consts *K);
+    typedef struct oc_case {
+        const char *op, *id;
+        unsigned flags;
+        double lo, hi, a, b;
+        double (*ref)(double v), (*dref)(double v);
+        oc_fn f;
+    } oc_case;
 
-extern const oc_case oc_cases[];
-extern const int oc_num_cases;
+    extern const oc_case oc_cases[];
+    extern const int oc_num_cases;
 
-/* The i-th case with all of flags set after index *from (start with -1),
- * or NULL: for (const oc_case *c; (c = oc_next(&i, OC_DIRECT));) ... */
-const oc_case *oc_next(int *from, unsigned flags);
+    /* The i-th case with all of flags set after index *from (start with -1),
+     * or NULL: for (const oc_case *c; (c = oc_next(&i, OC_DIRECT));) ... */
+    const oc_case *oc_next(int *from, unsigned flags);
 
 #endif

@@ -27,6 +27,10 @@ TG_API tg_tensor *tg_maximum(tg_tape *tp, tg_tensor *a,
                              tg_tensor *b); /* max(a, b); ties split 1/2 */
 TG_API tg_tensor *tg_minimum(tg_tape *tp, tg_tensor *a,
                              tg_tensor *b); /* min(a, b); ties split 1/2 */
+TG_API tg_tensor *tg_atan2(tg_tape *tp, tg_tensor *a,
+                           tg_tensor *b); /* atan2(a, b); d/da = b/(a^2+b^2), d/db = -a/(a^2+b^2) */
+TG_API tg_tensor *tg_hypot(tg_tape *tp, tg_tensor *a,
+                           tg_tensor *b); /* sqrt(a^2+b^2); d/da = a/y, d/db = b/y */
 
 /* ---- scalar variants (ops/elementwise.c) ------------------------------- */
 TG_API tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s);  /* x + s */
@@ -66,6 +70,39 @@ TG_API tg_tensor *tg_sigmoid(tg_tape *tp, tg_tensor *x);  /* 1/(1+e^-x);   d = y
 TG_API tg_tensor *tg_tanh(tg_tape *tp, tg_tensor *x);     /* tanh x;       d = 1-y^2 */
 TG_API tg_tensor *tg_relu(tg_tape *tp, tg_tensor *x);     /* max(x, 0);    d = [x > 0] */
 TG_API tg_tensor *tg_softplus(tg_tape *tp, tg_tensor *x); /* ln(1+e^x);    d = sigmoid x */
+/* Elementary functions (ops/elementary.c); outside a domain: libm's NaN/inf. */
+TG_API tg_tensor *tg_tan(tg_tape *tp, tg_tensor *x);   /* tan x;        d = 1+y^2 */
+TG_API tg_tensor *tg_asin(tg_tape *tp, tg_tensor *x);  /* asin x;       d = 1/sqrt(1-x^2) */
+TG_API tg_tensor *tg_acos(tg_tape *tp, tg_tensor *x);  /* acos x;       d = -1/sqrt(1-x^2) */
+TG_API tg_tensor *tg_atan(tg_tape *tp, tg_tensor *x);  /* atan x;       d = 1/(1+x^2) */
+TG_API tg_tensor *tg_sinh(tg_tape *tp, tg_tensor *x);  /* sinh x;       d = cosh x */
+TG_API tg_tensor *tg_cosh(tg_tape *tp, tg_tensor *x);  /* cosh x;       d = sinh x */
+TG_API tg_tensor *tg_asinh(tg_tape *tp, tg_tensor *x); /* asinh x;      d = 1/sqrt(x^2+1) */
+TG_API tg_tensor *tg_acosh(tg_tape *tp, tg_tensor *x); /* acosh x;      d = 1/sqrt(x^2-1) */
+TG_API tg_tensor *tg_atanh(tg_tape *tp, tg_tensor *x); /* atanh x;      d = 1/(1-x^2) */
+TG_API tg_tensor *tg_erf(tg_tape *tp, tg_tensor *x);   /* erf x;        d = 2/sqrt(pi) e^(-x^2) */
+TG_API tg_tensor *tg_erfc(tg_tape *tp, tg_tensor *x);  /* 1 - erf x;    d = -2/sqrt(pi) e^(-x^2) */
+TG_API tg_tensor *tg_expm1(tg_tape *tp, tg_tensor *x); /* e^x - 1;      d = y+1 */
+TG_API tg_tensor *tg_log1p(tg_tape *tp, tg_tensor *x); /* ln(1+x);      d = 1/(1+x) */
+TG_API tg_tensor *tg_log2(tg_tape *tp, tg_tensor *x);  /* log2 x;       d = 1/(x ln 2) */
+TG_API tg_tensor *tg_log10(tg_tape *tp, tg_tensor *x); /* log10 x;      d = 1/(x ln 10) */
+TG_API tg_tensor *tg_exp2(tg_tape *tp, tg_tensor *x);  /* 2^x;          d = y ln 2 */
+TG_API tg_tensor *tg_cbrt(tg_tape *tp, tg_tensor *x);  /* x^(1/3);      d = 1/(3y^2) */
+TG_API tg_tensor *tg_reciprocal(tg_tape *tp, tg_tensor *x); /* 1/x;          d = -y^2 */
+TG_API tg_tensor *tg_rsqrt(tg_tape *tp, tg_tensor *x);      /* 1/sqrt x;     d = -y^3/2 */
+/* Activations (ops/activation.c); at a corner, PyTorch's gradient. */
+TG_API tg_tensor *tg_silu(tg_tape *tp, tg_tensor *x); /* x sigmoid x;  d = s(1+x(1-s)) */
+TG_API tg_tensor *tg_gelu(tg_tape *tp, tg_tensor *x); /* x Phi(x);     d = Phi(x) + x phi(x) */
+/* PyTorch's gelu(approximate='tanh'): x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
+TG_API tg_tensor *tg_gelu_tanh(tg_tape *tp, tg_tensor *x);
+TG_API tg_tensor *tg_softsign(tg_tape *tp, tg_tensor *x); /* x/(1+|x|);    d = 1/(1+|x|)^2 */
+TG_API tg_tensor *tg_mish(tg_tape *tp, tg_tensor *x);     /* x tanh(softplus x) */
+TG_API tg_tensor *tg_leaky_relu(tg_tape *tp, tg_tensor *x,
+                                double slope); /* x > 0 ? x : slope x;  d = x > 0 ? 1 : slope */
+TG_API tg_tensor *tg_elu(tg_tape *tp, tg_tensor *x,
+                         double alpha); /* x > 0 ? x : alpha(e^x-1);  d = x > 0 ? 1 : alpha e^x */
+TG_API tg_tensor *tg_hardtanh(tg_tape *tp, tg_tensor *x, double lo,
+                              double hi); /* min(max(x, lo), hi);  d = [lo < x < hi]; lo <= hi */
 /* Non-differentiable helpers (gradient zero), used by backward rules. */
 TG_API tg_tensor *tg_sign(tg_tape *tp, tg_tensor *x); /* -1, 0, 1 */
 TG_API tg_tensor *tg_step(tg_tape *tp, tg_tensor *x); /* [x > 0] as 0/1 */

@@ -1,141 +1,7 @@
-/* Elementwise unary ops: each op's op-built backward rule, then one line with
- * its forward expression and its derivative, side by side.  Backward rules
- * are written with tapegrad ops, so they can be recorded (create_graph) and
- * differentiated again.
- *
- * Adding a unary op f:
- *   1. f_backward, the op-built rule: the gradient of x written with
- *      tapegrad ops (what create_graph records);
- *   2. below it, TG_UNARY_OP(f, <y = f(x)>, <d (+)= the gradient of x>),
- *      which defines f_kernel, f_dx, f_direct, f_scalar, k_f and tg_f (list
- *      them in a comment on the next line, so that grep finds them);
- *   3. tg_f's declaration in include/tapegrad/ops.h.
- * The expressions are written in the elements x (input), y (output) and g
- * (output gradient), of type T (float or double), which the generated code
- * declares; one with an operator goes in parentheses (clang-format would
- * take g * y for a declaration).  A libm function without a wrapper of its
- * own is TG_LIBM(name, x) (sinf for float, sin for double).  The derivative
- * must be the op-built rule's arithmetic in the same order (tg_mul_scalar's
- * s x + 0 is MUL_SCALAR), so that the direct and scalar rules give the
- * op-built rule's bits: tests/test_scalar.c compares them with ==, and
- * tg_gradcheck compares the direct rule with the op-built one. */
-#include "../core/internal.h"
-#include "../kernels/vmath.h"
-
-/* sigmoid and softplus written so that no exp overflows.  The f32 sigmoid
- * is the vectorisable tg__sigmoidf (kernels/vmath.h), not a libm call per
- * element, which does not vectorise: the sigmoid is a large part of an MLP
- * training step (B3). */
-#define SIGMOID64(T, v) ((v) >= 0 ? (T)1 / ((T)1 + TG_EXP(-(v))) : TG_EXP(v) / ((T)1 + TG_EXP(v)))
-#define SIGMOID(T, v)   _Generic((v), float : tg__sigmoidf((float)(v)), default : SIGMOID64(T, v))
-#define SOFTPLUS(T, v)  (((v) > 0 ? (v) : (T)0) + TG_LOG1P(TG_EXP(-TG_FABS(v))))
-#define SIGN(T, v)      ((T)(((v) > 0) - ((v) < 0)))
-/* tg_mul_scalar(v, s) = s v + 0 and tg_rsub_scalar(s, v) = -1 v + s, as
- * the affine kernel of ops/elementwise.c computes them */
-#define MUL_SCALAR(T, v, s)  ((T)(s) * (v) + (T)0)
-#define RSUB_SCALAR(T, s, v) ((T)-1 * (v) + (T)(s))
-
-/* ---- the generator ----------------------------------------------------------
- * for (i < m) dst[i] (+)= EXPR, where EXPR reads the elements a, b and c (of
- * type T, named by the caller) of the arrays pa, pb and pc.  Every element's
- * operands are loaded before EXPR runs, so an EXPR that selects (relu's
- * x > 0 ? g : 0) is a select of values the compiler can vectorise, not a
- * conditional load.  Stores of a large output are streamed (stream.h). */
-#define ELEM_LOOP(T, dst, acc, m, a, pa, b, pb, c, pc, EXPR)                                       \
-    do {                                                                                           \
-        T *restrict el_d = (dst);                                                                  \
-        const T *restrict el_a = (pa), *restrict el_b = (pb), *restrict el_c = (pc);               \
-        const int64_t el_m = (m);                                                                  \
-        if (acc) {                                                                                 \
-            for (int64_t el_i = 0; el_i < el_m; el_i++) {                                          \
-                const T a = el_a[el_i], b = el_b[el_i], c = el_c[el_i];                            \
-                (void)a, (void)b, (void)c;                                                         \
-                el_d[el_i] += (EXPR);                                                              \
-            }                                                                                      \
-        } else {                                                                                   \
-            TG_STORE_LOOP(T, el_d, el_m, el_i, el_r, const T a = el_a[el_i], b = el_b[el_i],       \
-                          c = el_c[el_i];                                                          \
-                          (void)a, (void)b, (void)c; el_r = (EXPR));                               \
-        }                                                                                          \
-    } while (0)
-
-/* name_kernel(out, in): out = FWD elementwise, FWD an expression of x */
-#define TG_UNARY_KERNEL(name, FWD)                                                                 \
-    TG_CLONES static void name##_kernel(tg_tensor *uk_out, const tg_tensor *uk_in)                 \
-    {                                                                                              \
-        const int64_t uk_n = uk_in->numel;                                                         \
-        TG_DISPATCH(uk_in->dtype, T, {                                                             \
-            T *restrict uk_o = uk_out->data;                                                       \
-            const T *restrict uk_x = uk_in->data;                                                  \
-            TG_STORE_LOOP(T, uk_o, uk_n, uk_i, uk_r, const T x = uk_x[uk_i]; uk_r = (FWD));        \
-        });                                                                                        \
-    }
-
-/* name_dx(d, acc, g, x, y): d (+)= DX elementwise (acc: add), DX an
- * expression of g, x and y; the loop of the direct rule, and the kernel of
- * a fused gradient op (act_grad).  name_direct and name_scalar: the direct
- * and scalar rules, DX on a node's tensors and on its one-element values. */
-#define TG_UNARY_RULES(name, DX)                                                                   \
-    TG_CLONES static void name##_dx(tg_tensor *ud_d, bool ud_acc, const tg_tensor *ud_g,           \
-                                    const tg_tensor *ud_x, const tg_tensor *ud_y)                  \
-    {                                                                                              \
-        TG_DISPATCH(ud_g->dtype, T, {                                                              \
-            ELEM_LOOP(T, ud_d->data, ud_acc, ud_g->numel, g, ud_g->data, x, ud_x->data, y,         \
-                      ud_y->data, DX);                                                             \
-        });                                                                                        \
-    }                                                                                              \
-    static tg_status name##_direct(tg_tape *ud_tp, const tg_node *ud_n, const tg_tensor *ud_g,     \
-                                   tg_grad_sink *ud_k)                                             \
-    {                                                                                              \
-        bool ud_acc;                                                                               \
-        tg_tensor *ud_d = tg_grad_sink_buffer(ud_k, 0, &ud_acc);                                   \
-        if (!ud_d) return tg_tape_status(ud_tp);                                                   \
-        name##_dx(ud_d, ud_acc, ud_g, ud_n->in[0], ud_n->out);                                     \
-        return TG_OK;                                                                              \
-    }                                                                                              \
-    static void name##_scalar(const tg_node *ud_n, const tg_scalar_args *ud_a, double *ud_gin)     \
-    {                                                                                              \
-        (void)ud_n;                                                                                \
-        TG_DISPATCH(ud_a->dtype, T, {                                                              \
-            const T g = (T)ud_a->gout, x = (T)ud_a->x[0], y = (T)ud_a->y;                          \
-            (void)x, (void)y;                                                                      \
-            ud_gin[0] = (DX);                                                                      \
-        });                                                                                        \
-    }
-
-/* k_name and tg_name, with the op's rules (NULL: none) */
-#define TG_UNARY_API(name, backward, direct, scalar)                                               \
-    static const tg_op k_##name = {#name, 1, backward, direct, scalar};                            \
-    tg_tensor *tg_##name(tg_tape *tp, tg_tensor *x)                                                \
-    {                                                                                              \
-        return unary(tp, &k_##name, name##_kernel, x);                                             \
-    }
-
-/* A differentiable unary op: y = FWD, d (+)= DX, with name_backward its
- * op-built rule.  Defines name_kernel, name_dx, name_direct, name_scalar,
- * k_name and tg_name. */
-#define TG_UNARY_OP(name, FWD, DX)                                                                 \
-    TG_UNARY_KERNEL(name, FWD)                                                                     \
-    TG_UNARY_RULES(name, DX)                                                                       \
-    TG_UNARY_API(name, name##_backward, name##_direct, name##_scalar)
-
-/* A piecewise-constant unary op: y = FWD, gradient zero (no rules).
- * Defines name_kernel, k_name and tg_name. */
-#define TG_UNARY_CONST_OP(name, FWD)                                                               \
-    TG_UNARY_KERNEL(name, FWD)                                                                     \
-    TG_UNARY_API(name, NULL, NULL, NULL)
-
-typedef void unary_kernel_fn(tg_tensor *out, const tg_tensor *in);
-
-static tg_tensor *unary(tg_tape *tp, const tg_op *op, unary_kernel_fn *kernel, tg_tensor *x)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
-    if (!out) return NULL;
-    kernel(out, x);
-    return tg_tape_record(tp, op, 1, in, out, NULL, 0, 0, NULL);
-}
+/* Elementwise unary ops of the seed networks and the activations: each op's
+ * op-built backward rule, then one line with its forward expression and its
+ * derivative, side by side (the generator and how to add an op: unary.h). */
+#include "unary.h"
 
 /* The fused gradient ops of sigmoid, tanh, relu and square (defined below
  * the ops): name_grad(s, g) = name_dx of g with s the saved output or input. */
@@ -162,24 +28,6 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
 }
 TG_UNARY_OP(exp, TG_EXP(x), (g * y))
 /* defines exp_kernel exp_dx exp_direct exp_scalar k_exp tg_exp */
-
-/* d sin x = g cos x */
-static tg_status sin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    gin[0] = tg_mul(tp, g, tg_cos(tp, tg_node_input(n, 0)));
-    return TG_OK;
-}
-TG_UNARY_OP(sin, TG_LIBM(sin, x), (g * TG_LIBM(cos, x)))
-/* defines sin_kernel sin_dx sin_direct sin_scalar k_sin tg_sin */
-
-/* d cos x = g (-sin x) */
-static tg_status cos_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    gin[0] = tg_mul(tp, g, tg_neg(tp, tg_sin(tp, tg_node_input(n, 0))));
-    return TG_OK;
-}
-TG_UNARY_OP(cos, TG_LIBM(cos, x), (g * -TG_LIBM(sin, x)))
-/* defines cos_kernel cos_dx cos_direct cos_scalar k_cos tg_cos */
 
 /* d ln x = g / x */
 static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -252,6 +100,161 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
 }
 TG_UNARY_OP(softplus, SOFTPLUS(T, x), (g * SIGMOID(T, x)))
 /* defines softplus_kernel softplus_dx softplus_direct softplus_scalar k_softplus tg_softplus */
+
+/* ---- activations beyond the seed networks' ------------------------------- */
+
+/* d x sigmoid(x) = g (s (x (1 - s) + 1)), s = sigmoid x */
+static tg_status silu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *s = tg_sigmoid(tp, x);
+    gin[0] = tg_mul(
+        tp, g, tg_mul(tp, s, tg_add_scalar(tp, tg_mul(tp, x, tg_rsub_scalar(tp, 1.0, s)), 1.0)));
+    return TG_OK;
+}
+TG_UNARY_OP(silu, (x * SIGMOID(T, x)),
+            (g * (SIGMOID(T, x) * ADD_SCALAR(T, x *RSUB_SCALAR(T, 1, SIGMOID(T, x)), 1))))
+/* defines silu_kernel silu_dx silu_direct silu_scalar k_silu tg_silu */
+
+/* gelu x = x Phi(x), Phi the standard normal CDF, written 0.5 erfc(-x/sqrt 2)
+ * (PyTorch's 0.5 (1 + erf(x/sqrt 2)), without its cancellation for x < 0);
+ * d = g (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi). */
+#define GELU_RSQRT2    0.70710678118654752440 /* 1/sqrt 2 */
+#define GELU_PDF       0.39894228040143267794 /* 1/sqrt(2 pi) */
+#define GELU_CDF(T, x) MUL_SCALAR(T, TG_LIBM(erfc, MUL_SCALAR(T, x, -GELU_RSQRT2)), 0.5)
+static tg_status gelu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *cdf = tg_mul_scalar(tp, tg_erfc(tp, tg_mul_scalar(tp, x, -GELU_RSQRT2)), 0.5);
+    tg_tensor *pdf =
+        tg_mul_scalar(tp, tg_exp(tp, tg_mul_scalar(tp, tg_square(tp, x), -0.5)), GELU_PDF);
+    gin[0] = tg_mul(tp, g, tg_add(tp, cdf, tg_mul(tp, x, pdf)));
+    return TG_OK;
+}
+TG_UNARY_OP(gelu, (x * GELU_CDF(T, x)),
+            (g * (GELU_CDF(T, x) + x * MUL_SCALAR(T, TG_EXP(MUL_SCALAR(T, x *x, -0.5)), GELU_PDF))))
+/* defines gelu_kernel gelu_dx gelu_direct gelu_scalar k_gelu tg_gelu */
+
+/* PyTorch's gelu(approximate='tanh'): y = 0.5 x (1 + t), t = tanh u,
+ * u = b (x + k x^3), b = sqrt(2/pi), k = 0.044715;
+ * d = g (0.5 (t + 1) + (0.5 x (1 - t^2)) (b (3k x^2 + 1))). */
+#define GELU_B        0.79788456080286535588 /* sqrt(2/pi) */
+#define GELU_K        0.044715
+#define GELU_T(T, x)  TG_TANH(MUL_SCALAR(T, x + MUL_SCALAR(T, x * (x * x), GELU_K), GELU_B))
+#define GELU_DU(T, x) MUL_SCALAR(T, ADD_SCALAR(T, MUL_SCALAR(T, x *x, 3 * GELU_K), 1), GELU_B)
+static tg_status gelu_tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *x2 = tg_square(tp, x);
+    tg_tensor *u = tg_add(tp, x, tg_mul_scalar(tp, tg_mul(tp, x, x2), GELU_K));
+    tg_tensor *t = tg_tanh(tp, tg_mul_scalar(tp, u, GELU_B));
+    tg_tensor *left = tg_mul_scalar(tp, tg_add_scalar(tp, t, 1.0), 0.5);
+    tg_tensor *dt =
+        tg_mul(tp, tg_mul_scalar(tp, x, 0.5), tg_rsub_scalar(tp, 1.0, tg_square(tp, t)));
+    tg_tensor *du =
+        tg_mul_scalar(tp, tg_add_scalar(tp, tg_mul_scalar(tp, x2, 3 * GELU_K), 1.0), GELU_B);
+    gin[0] = tg_mul(tp, g, tg_add(tp, left, tg_mul(tp, dt, du)));
+    return TG_OK;
+}
+TG_UNARY_OP(gelu_tanh, (MUL_SCALAR(T, x, 0.5) * ADD_SCALAR(T, GELU_T(T, x), 1)),
+            (g * (MUL_SCALAR(T, ADD_SCALAR(T, GELU_T(T, x), 1), 0.5) +
+                  (MUL_SCALAR(T, x, 0.5) * RSUB_SCALAR(T, 1, GELU_T(T, x) * GELU_T(T, x))) *
+                      GELU_DU(T, x))))
+/* defines gelu_tanh_kernel gelu_tanh_dx gelu_tanh_direct gelu_tanh_scalar k_gelu_tanh
+ * tg_gelu_tanh */
+
+/* d x / (1 + |x|) = g / (|x| + 1)^2 */
+static tg_status softsign_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0);
+    gin[0] = tg_div(tp, g, tg_square(tp, tg_add_scalar(tp, tg_abs(tp, x), 1.0)));
+    return TG_OK;
+}
+TG_UNARY_OP(softsign, (x / ADD_SCALAR(T, TG_FABS(x), 1)),
+            (g / (ADD_SCALAR(T, TG_FABS(x), 1) * ADD_SCALAR(T, TG_FABS(x), 1))))
+/* defines softsign_kernel softsign_dx softsign_direct softsign_scalar k_softsign tg_softsign */
+
+/* mish x = x t, t = tanh(softplus x); d = g (t + (x sigmoid x) (1 - t^2)) */
+#define MISH_T(T, x) TG_TANH(SOFTPLUS(T, x))
+static tg_status mish_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_node_input(n, 0), *t = tg_tanh(tp, tg_softplus(tp, x));
+    tg_tensor *xs = tg_mul(tp, x, tg_sigmoid(tp, x));
+    gin[0] =
+        tg_mul(tp, g, tg_add(tp, t, tg_mul(tp, xs, tg_rsub_scalar(tp, 1.0, tg_square(tp, t)))));
+    return TG_OK;
+}
+TG_UNARY_OP(mish, (x * MISH_T(T, x)),
+            (g *
+             (MISH_T(T, x) + (x * SIGMOID(T, x)) * RSUB_SCALAR(T, 1, MISH_T(T, x) * MISH_T(T, x)))))
+/* defines mish_kernel mish_dx mish_direct mish_scalar k_mish tg_mish */
+
+/* ---- piecewise activations with attributes (unary.h, TG_UNARY_ATTR_OP) ------
+ * The gradient at a corner is PyTorch's: leaky_relu and elu take the left
+ * piece's slope at 0 (x > 0 picks the right one), hardtanh's is 0 at both
+ * bounds.  Each op-built rule multiplies g by constant masks of x. */
+
+/* leaky_relu(x; slope) = x > 0 ? x : slope x;  d = g (x > 0 ? 1 : slope) */
+#define LEAKY_D(T, x) ((x) > 0 ? (T)1 : al)
+TG_UNARY_ATTR_MASK(leaky_relu_mask, LEAKY_D(T, x))
+static tg_status leaky_relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m = leaky_relu_mask(tp, n);
+    if (!m) return tg_tape_status(tp);
+    gin[0] = tg_mul(tp, g, m);
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(leaky_relu, (x > 0 ? x : al * x), (g * LEAKY_D(T, x)))
+/* defines leaky_relu_forward leaky_relu_dx leaky_relu_direct leaky_relu_scalar k_leaky_relu */
+tg_tensor *tg_leaky_relu(tg_tape *tp, tg_tensor *x, double slope)
+{
+    return leaky_relu_forward(tp, x, (unary_attr){slope, 0.0});
+}
+
+/* elu(x; alpha) = x > 0 ? x : alpha (e^x - 1);  d = g (x > 0 ? 1 : alpha e^x).
+ * The op-built rule is g (m1 + m2 e^min(x, 0)) with the constant masks
+ * m1 = [x > 0] and m2 = alpha [x <= 0]: e^min(x, 0) (min(x, 0) = -relu(-x))
+ * is finite where m2 is 0, so no 0 * inf appears for a large x. */
+TG_UNARY_ATTR_MASK(elu_right_mask, (x > 0 ? (T)1 : (T)0))
+TG_UNARY_ATTR_MASK(elu_left_mask, (x > 0 ? (T)0 : al))
+static tg_status elu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m1 = elu_right_mask(tp, n), *m2 = elu_left_mask(tp, n);
+    if (!m1 || !m2) return tg_tape_status(tp);
+    tg_tensor *e = tg_exp(tp, tg_neg(tp, tg_relu(tp, tg_neg(tp, tg_node_input(n, 0)))));
+    gin[0] = tg_mul(tp, g, tg_add(tp, m1, tg_mul(tp, m2, e)));
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(elu, (x > 0 ? x : al * TG_LIBM(expm1, x)), (g * (x > 0 ? (T)1 : al * TG_EXP(x))))
+/* defines elu_forward elu_dx elu_direct elu_scalar k_elu */
+tg_tensor *tg_elu(tg_tape *tp, tg_tensor *x, double alpha)
+{
+    return elu_forward(tp, x, (unary_attr){alpha, 0.0});
+}
+
+/* hardtanh(x; lo, hi) = min(max(x, lo), hi);  d = g [lo < x < hi] (0 at the
+ * bounds, as PyTorch's x <= lo || x >= hi ? 0 : g, which passes NaN's g) */
+#define HARDTANH_D(T, x) (((x) <= al || (x) >= be) ? (T)0 : (T)1)
+TG_UNARY_ATTR_MASK(hardtanh_mask, HARDTANH_D(T, x))
+static tg_status hardtanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *m = hardtanh_mask(tp, n);
+    if (!m) return tg_tape_status(tp);
+    gin[0] = tg_mul(tp, g, m);
+    return TG_OK;
+}
+TG_UNARY_ATTR_OP(hardtanh, (x < al ? al : x > be ? be : x), (g * HARDTANH_D(T, x)))
+/* defines hardtanh_forward hardtanh_dx hardtanh_direct hardtanh_scalar k_hardtanh */
+tg_tensor *tg_hardtanh(tg_tape *tp, tg_tensor *x, double lo, double hi)
+{
+    tg_tensor *in[1] = {x};
+    if (!tg_tape_check_inputs(tp, k_hardtanh.name, 1, in)) return NULL;
+    if (!(lo <= hi)) { /* also a NaN bound */
+        char s[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_ARG, "hardtanh: lo %g is not at most hi %g (x of shape %s)", lo, hi,
+                     tg__shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    return hardtanh_forward(tp, x, (unary_attr){lo, hi});
+}
 
 /* Piecewise-constant helpers: no backward (gradient 0). */
 TG_UNARY_CONST_OP(sign, SIGN(T, x))
@@ -427,6 +430,7 @@ tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
  * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
 #include "registry.h"
 const tg_op *const tg__ops_activation[] = {
-    &k_neg,          &k_exp,       &k_log,       &k_sqrt,    &k_square, &k_abs,  &k_square_grad,
-    &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad, &k_sigmoid, &k_tanh,   &k_relu, &k_softplus,
-    &k_sign,         &k_step,      &k_detach,    &k_cast,    &k_sin,    &k_cos,  NULL};
+    &k_neg,          &k_exp,       &k_log,        &k_sqrt,    &k_square,   &k_abs,  &k_square_grad,
+    &k_sigmoid_grad, &k_tanh_grad, &k_relu_grad,  &k_sigmoid, &k_tanh,     &k_relu, &k_softplus,
+    &k_sign,         &k_step,      &k_detach,     &k_cast,    &k_silu,     &k_gelu, &k_gelu_tanh,
+    &k_softsign,     &k_mish,      &k_leaky_relu, &k_elu,     &k_hardtanh, NULL};

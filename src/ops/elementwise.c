@@ -297,6 +297,40 @@ static tg_status minimum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
 /* minimum_kernel, minimum_direct, minimum_scalar, k_minimum, tg_minimum: */
 TG_BINARY_OP(minimum, (a <= b ? a : b), (g * MIN_WA(a, b)), (g * MIN_WB(a, b)))
 
+/* ---- atan2: d atan2(a, b) = g b / (a^2 + b^2), -(g a / (a^2 + b^2)) -------
+ * (libm's value at a = b = 0, where the gradient is 0/0 = NaN, as PyTorch) */
+static tg_status atan2_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    tg_tensor *r2 = tg_add(tp, tg_square(tp, a), tg_square(tp, b));
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, b), r2));
+    if (tg_node_needs_grad(n, 1))
+        gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_div(tp, tg_mul(tp, g, a), r2)));
+    return TG_OK;
+}
+/* atan2_kernel, atan2_direct, atan2_scalar, k_atan2, tg_atan2: */
+TG_BINARY_OP(atan2,
+             _Generic((a), float
+                      : atan2f, default
+                      : atan2)(a, b),
+             ((g * b) / (a * a + b * b)), (-((g * a) / (a * a + b * b))))
+
+/* ---- hypot: d sqrt(a^2 + b^2) = g a / y, g b / y -------------------------
+ * (NaN at a = b = 0, as PyTorch's) */
+static tg_status hypot_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, a), y));
+    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_div(tp, tg_mul(tp, g, b), y));
+    return TG_OK;
+}
+/* hypot_kernel, hypot_direct, hypot_scalar, k_hypot, tg_hypot: */
+TG_BINARY_OP(hypot,
+             _Generic((a), float
+                      : hypotf, default
+                      : hypot)(a, b),
+             ((g * a) / y), ((g * b) / y))
+
 /* ---- scalar-attribute ops: y = Y(x) with two saved numbers ---------------- */
 typedef struct scalar_attr {
     double alpha, beta;
@@ -443,4 +477,4 @@ tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 const tg_op *const tg__ops_elementwise[] = {
     &k_add,         &k_sub,        &k_mul,        &k_div,        &k_pow,
     &k_maximum,     &k_minimum,    &k_add_scalar, &k_mul_scalar, &k_rsub_scalar,
-    &k_rdiv_scalar, &k_pow_scalar, NULL};
+    &k_rdiv_scalar, &k_pow_scalar, &k_atan2,      &k_hypot,      NULL};

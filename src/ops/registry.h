@@ -14,6 +14,7 @@
 extern const tg_op *const tg__ops_activation[];
 extern const tg_op *const tg__ops_conv[];
 extern const tg_op *const tg__ops_conv_cols[];
+extern const tg_op *const tg__ops_elementary[];
 extern const tg_op *const tg__ops_elementwise[];
 extern const tg_op *const tg__ops_fast_dropout[];
 extern const tg_op *const tg__ops_index[];

@@ -129,6 +129,15 @@ static double min_abs(const tg_tensor *t)
     }
     return m;
 }
+static double max_abs(const tg_tensor *t)
+{
+    double m = 0;
+    for (int64_t i = 0; i < tg_tensor_numel(t); i++) {
+        double v = fabs(tg_tensor_get_flat(t, i));
+        if (!(v <= m)) m = v; /* NaN counts as large */
+    }
+    return m;
+}
 static double min_val(const tg_tensor *t)
 {
     double m = INFINITY;
@@ -358,6 +367,72 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
                                                         : tg_argmin(tp, a, ax, p[2] & 1);
         return i ? tg_add_scalar(tp, a, 0) : NULL;
     }
+    /* elementary functions: risky near a pole or a domain's edge, where a
+     * finite difference with step 1e-6 is not the derivative */
+    case OP_TAN:
+        if (readable(e, a) && max_abs(a) > 1.2) pg->risky = true;
+        return tg_tan(tp, a);
+    case OP_ASIN:
+    case OP_ACOS:
+    case OP_ATANH:
+        if (readable(e, a) && max_abs(a) > 0.9) pg->risky = true;
+        return (in->op % OP_COUNT) == OP_ASIN   ? tg_asin(tp, a)
+               : (in->op % OP_COUNT) == OP_ACOS ? tg_acos(tp, a)
+                                                : tg_atanh(tp, a);
+    case OP_ATAN:
+        return tg_atan(tp, a);
+    case OP_SINH:
+        return tg_sinh(tp, a);
+    case OP_COSH:
+        return tg_cosh(tp, a);
+    case OP_ASINH:
+        return tg_asinh(tp, a);
+    case OP_ACOSH:
+        if (readable(e, a) && min_val(a) < 1.1) pg->risky = true;
+        return tg_acosh(tp, a);
+    case OP_ERF:
+        return tg_erf(tp, a);
+    case OP_ERFC:
+        return tg_erfc(tp, a);
+    case OP_EXPM1:
+        return tg_expm1(tp, a);
+    case OP_LOG1P:
+        if (readable(e, a) && min_val(a) < -0.75) pg->risky = true;
+        return tg_log1p(tp, a);
+    case OP_LOG2:
+    case OP_LOG10:
+        if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
+        return (in->op % OP_COUNT) == OP_LOG2 ? tg_log2(tp, a) : tg_log10(tp, a);
+    case OP_EXP2:
+        return tg_exp2(tp, a);
+    case OP_CBRT:
+    case OP_RECIPROCAL:
+        if (readable(e, a) && min_abs(a) < 0.25) pg->risky = true;
+        return (in->op % OP_COUNT) == OP_CBRT ? tg_cbrt(tp, a) : tg_reciprocal(tp, a);
+    case OP_RSQRT:
+        if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
+        return tg_rsqrt(tp, a);
+    case OP_SILU:
+        return tg_silu(tp, a);
+    case OP_GELU:
+        return tg_gelu(tp, a);
+    case OP_GELU_TANH:
+        return tg_gelu_tanh(tp, a);
+    case OP_SOFTSIGN:
+        return tg_softsign(tp, a);
+    case OP_MISH:
+        return tg_mish(tp, a);
+    case OP_LEAKY_RELU:
+        return tg_leaky_relu(tp, a, s);
+    case OP_ELU:
+        return tg_elu(tp, a, s);
+    case OP_HARDTANH: /* hi below lo (an error) when p[1] < 32 */
+        return tg_hardtanh(tp, a, s, s + (double)p[1] / 64.0 - 0.5);
+    case OP_ATAN2:
+    case OP_HYPOT: /* 0/0 at a = b = 0 */
+        if (readable(e, a) && readable(e, b) && min_abs(a) < 0.25 && min_abs(b) < 0.25)
+            pg->risky = true;
+        return (in->op % OP_COUNT) == OP_ATAN2 ? tg_atan2(tp, a, b) : tg_hypot(tp, a, b);
     case OP_LOG:
         if (readable(e, a) && min_val(a) < 0.25) pg->risky = true;
         return tg_log(tp, a);

@@ -112,6 +112,35 @@
     X(OP_CONV1D, "conv2d")                                                                         \
     X(OP_CONV_T, "conv2d_input_grad")                                                              \
     X(OP_ADAPTIVE_POOL, "adaptive_avg_pool2d")                                                     \
-    X(OP_GLOBAL_POOL, "adaptive_avg_pool2d")
+    X(OP_GLOBAL_POOL, "adaptive_avg_pool2d")                                                       \
+    X(OP_TAN, "tan")                                                                               \
+    X(OP_ASIN, "asin")                                                                             \
+    X(OP_ACOS, "acos")                                                                             \
+    X(OP_ATAN, "atan")                                                                             \
+    X(OP_SINH, "sinh")                                                                             \
+    X(OP_COSH, "cosh")                                                                             \
+    X(OP_ASINH, "asinh")                                                                           \
+    X(OP_ACOSH, "acosh")                                                                           \
+    X(OP_ATANH, "atanh")                                                                           \
+    X(OP_ERF, "erf")                                                                               \
+    X(OP_ERFC, "erfc")                                                                             \
+    X(OP_EXPM1, "expm1")                                                                           \
+    X(OP_LOG1P, "log1p")                                                                           \
+    X(OP_LOG2, "log2")                                                                             \
+    X(OP_LOG10, "log10")                                                                           \
+    X(OP_EXP2, "exp2")                                                                             \
+    X(OP_CBRT, "cbrt")                                                                             \
+    X(OP_RECIPROCAL, "reciprocal")                                                                 \
+    X(OP_RSQRT, "rsqrt")                                                                           \
+    X(OP_SILU, "silu")                                                                             \
+    X(OP_GELU, "gelu")                                                                             \
+    X(OP_GELU_TANH, "gelu_tanh")                                                                   \
+    X(OP_SOFTSIGN, "softsign")                                                                     \
+    X(OP_MISH, "mish")                                                                             \
+    X(OP_LEAKY_RELU, "leaky_relu")                                                                 \
+    X(OP_ELU, "elu")                                                                               \
+    X(OP_HARDTANH, "hardtanh")                                                                     \
+    X(OP_ATAN2, "atan2")                                                                           \
+    X(OP_HYPOT, "hypot")
 
 #endif
