@@ -529,57 +529,59 @@ static inline double oc_sigmoid(double v)
 static inline tg_tensor *oc_layer_norm_self(tg_tape *tp, tg_tensor *v)
 {
     return tg_layer_norm(tp, v, 1, v, v, 1e-5);
+}
+
 /* Constants and closed forms of the elementary functions' rows. */
 #define oc_2_sqrtpi 1.12837916709551257390 /* 2/sqrt(pi) */
 #define oc_ln2      0.69314718055994530942
 #define oc_ln10     2.30258509299404568402
 #define oc_rsqrt2   0.70710678118654752440 /* 1/sqrt(2) */
 #define oc_rsqrt2pi 0.39894228040143267794 /* 1/sqrt(2 pi) */
-    /* PyTorch's gelu(approximate='tanh') and its derivative, in the order of
-     * src/ops/activation.c (b = sqrt(2/pi), k = 0.044715) */
-    static inline double oc_gelu_tanh(double v)
-    {
-        const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
-        return 0.5 * v * (1 + t);
-    }
-    static inline double oc_dgelu_tanh(double v)
-    {
-        const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
-        return 0.5 * (1 + t) +
-               0.5 * v * (1 - t * t) * 0.79788456080286535588 * (1 + 3 * 0.044715 * v * v);
-    }
-    /* d/dv v tanh(softplus v) = t + v sigmoid(v) (1 - t^2) */
-    static inline double oc_dmish(double v)
-    {
-        const double t = tanh(log1p(exp(v)));
-        return t + v * oc_sigmoid(v) * (1 - t * t);
-    }
+/* PyTorch's gelu(approximate='tanh') and its derivative, in the order of
+ * src/ops/activation.c (b = sqrt(2/pi), k = 0.044715) */
+static inline double oc_gelu_tanh(double v)
+{
+    const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
+    return 0.5 * v * (1 + t);
+}
+static inline double oc_dgelu_tanh(double v)
+{
+    const double t = tanh(0.79788456080286535588 * (v + 0.044715 * (v * (v * v))));
+    return 0.5 * (1 + t) +
+           0.5 * v * (1 - t * t) * 0.79788456080286535588 * (1 + 3 * 0.044715 * v * v);
+}
+/* d/dv v tanh(softplus v) = t + v sigmoid(v) (1 - t^2) */
+static inline double oc_dmish(double v)
+{
+    const double t = tanh(log1p(exp(v)));
+    return t + v * oc_sigmoid(v) * (1 - t * t);
+}
 
-    /* Calls that use one value twice (one tensor in two slots, as the cases
-     * need): m @ m, b @ b^T, b^T @ b (matmul_t), y / (y * y). */
-    tg_tensor *oc_matmul_m_m(tg_tape * tp, tg_tensor * m);
-    tg_tensor *oc_matmul_b_bt(tg_tape * tp, tg_tensor * b);
-    tg_tensor *oc_matmul_t_self(tg_tape * tp, tg_tensor * b);
-    tg_tensor *oc_div_y_yy(tg_tape * tp, tg_tensor * y);
-    /* x + c I for x (..., n, n), the identity made by ops from x's values (x * 0
-     * + c on the diagonal), so it takes x's dtype and adds a zero gradient. */
-    tg_tensor *oc_plus_eye(tg_tape * tp, tg_tensor * x, double c);
+/* Calls that use one value twice (one tensor in two slots, as the cases
+ * need): m @ m, b @ b^T, b^T @ b (matmul_t), y / (y * y). */
+tg_tensor *oc_matmul_m_m(tg_tape *tp, tg_tensor *m);
+tg_tensor *oc_matmul_b_bt(tg_tape *tp, tg_tensor *b);
+tg_tensor *oc_matmul_t_self(tg_tape *tp, tg_tensor *b);
+tg_tensor *oc_div_y_yy(tg_tape *tp, tg_tensor *y);
+/* x + c I for x (..., n, n), the identity made by ops from x's values (x * 0
+ * + c on the diagonal), so it takes x's dtype and adds a zero gradient. */
+tg_tensor *oc_plus_eye(tg_tape *tp, tg_tensor *x, double c);
 
-    /* One row of the table. */
-    typedef tg_tensor *(*oc_fn)(tg_tape * tp, tg_tensor * x, tg_tensor * y, const oc_consts *K);
-    typedef struct oc_case {
-        const char *op, *id;
-        unsigned flags;
-        double lo, hi, a, b;
-        double (*ref)(double v), (*dref)(double v);
-        oc_fn f;
-    } oc_case;
+/* One row of the table. */
+typedef tg_tensor *(*oc_fn)(tg_tape *tp, tg_tensor *x, tg_tensor *y, const oc_consts *K);
+typedef struct oc_case {
+    const char *op, *id;
+    unsigned flags;
+    double lo, hi, a, b;
+    double (*ref)(double v), (*dref)(double v);
+    oc_fn f;
+} oc_case;
 
-    extern const oc_case oc_cases[];
-    extern const int oc_num_cases;
+extern const oc_case oc_cases[];
+extern const int oc_num_cases;
 
-    /* The i-th case with all of flags set after index *from (start with -1),
-     * or NULL: for (const oc_case *c; (c = oc_next(&i, OC_DIRECT));) ... */
-    const oc_case *oc_next(int *from, unsigned flags);
+/* The i-th case with all of flags set after index *from (start with -1),
+ * or NULL: for (const oc_case *c; (c = oc_next(&i, OC_DIRECT));) ... */
+const oc_case *oc_next(int *from, unsigned flags);
 
 #endif
