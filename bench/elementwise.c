@@ -1,12 +1,12 @@
-/* B7: the elementwise unary ops of issue 19, item 1, forward on 2^20 f32
+/* The elementwise unary ops, forward on 2^20 f32
  * values, each beside the same expression in a plain C loop compiled here:
  * a libm call per element (sin, tan, erf, ...) does not vectorise, in the
  * library or in the plain loop, while arithmetic (reciprocal, softsign,
  * leaky_relu, hardtanh) does.  The ratio says what the op costs beyond its
  * loop (validation, the tape's allocation, recording).
  *
- *   B7 <op> n=1048576 median_ms=... min_ms=... max_ms=... peak_rss_mb=...
- *   # B7 <op> plain_c median_ms=... */
+ *   EW <op> n=1048576 median_ms=... min_ms=... max_ms=... peak_rss_mb=...
+ *   # EW <op> plain_c median_ms=... */
 #include "bench_util.h"
 
 #include <tapegrad.h>
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
             ms[r] = tb_now_ms() - t0;
         }
         tb_stats s = tb_stats_of(ms, reps);
-        snprintf(head, sizeof head, "B7 %s n=%d", k_ops[k].name, N);
+        snprintf(head, sizeof head, "EW %s n=%d", k_ops[k].name, N);
         tb_report(stdout, head, &s);
         for (int r = 0; r < reps; r++) {
             const double t0 = tb_now_ms();
@@ -89,7 +89,7 @@ int main(int argc, char **argv)
             ms[r] = tb_now_ms() - t0;
         }
         s = tb_stats_of(ms, reps);
-        snprintf(head, sizeof head, "# B7 %s plain_c", k_ops[k].name);
+        snprintf(head, sizeof head, "# EW %s plain_c", k_ops[k].name);
         tb_report(stdout, head, &s);
     }
     tg_tape_free(tp);
