@@ -29,7 +29,8 @@
  *                gradcheck of sum(call^2) + sum(x^2/2), x*x recorded last, so
  *                the op's direct rule adds into a gradient; and
  *                tests/test_second_order.c: x (2,2,4,4) in [0.2, 2), the
- *                gradcheck of d sum(sin call) / dx (create_graph), which
+ *                gradcheck of d sum(sin y + y^2) / dx, y = call
+ *                (create_graph), which
  *                differentiates the ops the op-built rule records; and
  *                tests/test_precision.c: the row in f32 against f64;
  *   OC_ALIAS     tests/test_direct.c: as OC_DIRECT with x in [0.2, 1.2) and

@@ -2,16 +2,17 @@
  * (create_graph) is itself differentiated, and checked against central
  * differences of the first gradient.
  *
- * For each OC_DIRECT row of op_cases.h, f(x) = d sum(sin op(x)) / dx, with
- * create_graph, is a function of x made of the ops the row's op-built rule
- * records; tg_gradcheck compares its vector-Jacobian products (reverse over
+ * For each OC_DIRECT row of op_cases.h, f(x) = d sum(sin y + y^2) / dx
+ * with y = op(x) and create_graph, is a function of x made of the ops the
+ * row's op-built rule records; tg_gradcheck compares its vector-Jacobian products (reverse over
  * reverse) with finite differences of f.  A rule written with a
  * non-differentiable shortcut (a value computed outside the tape, a
  * detached factor) gives a wrong Hessian here even when its first-order
- * gradient is right.  The sine makes the second derivative non-zero for
- * linear ops too (and, unlike a square, for sqrt), so every rule's
- * recorded ops are differentiated, with an incoming gradient that is not
- * all ones.
+ * gradient is right.  The outer function keeps the second derivative
+ * non-zero for linear ops, and for an op it inverts: sin y + y^2 is not
+ * linear in x for y = asin x (sin y alone is) nor for y = sqrt x (y^2
+ * alone is).  Every rule's recorded ops are differentiated, with an
+ * incoming gradient that is not all ones.
  *
  * A new op's rows run here without any change to this file. */
 #include "common.h"
@@ -26,7 +27,7 @@ static tg_tensor *first_gradient(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     const run_ctx *r = ctx;
     tg_tensor *y = r->c->f(tp, in[0], NULL, r->K);
-    return tg_grad(tp, tg_sum_all(tp, tg_sin(tp, y)), in[0], true);
+    return tg_grad(tp, tg_sum_all(tp, tg_add(tp, tg_sin(tp, y), tg_square(tp, y))), in[0], true);
 }
 
 START_TEST(test_op_built_rules_differentiate)
