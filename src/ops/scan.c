@@ -25,8 +25,12 @@ static void scan_dims(const tg_tensor *x, int axis, int64_t *outer, int64_t *ext
     *inner = tg__prod_range(x, axis + 1, x->ndim);
 }
 
-/* Element k of line (b, i) is at (b ext + k) inner + i. */
-#define SCAN_AT(b, k, i) (((b)*ext + (k)) * inner + (i))
+/* Element k of line (b, i) of a scan over ext elements is at
+ * (b ext + k) inner + i. */
+static inline int64_t scan_at(int64_t ext, int64_t inner, int64_t b, int64_t k, int64_t i)
+{
+    return (b * ext + k) * inner + i;
+}
 
 /* ---- cumsum ----------------------------------------------------------------
  * y_k = sum_{j <= k} x_j; dx = the reverse scan of g (sum_{k >= j} g_k),
@@ -53,9 +57,9 @@ static void scan_sum(const tg_tensor *x, int axis, bool reverse, void *dst, bool
                 double s = 0;
                 for (int64_t kk = 0; kk < ext; kk++) {
                     const int64_t k = reverse ? ext - 1 - kk : kk;
-                    s += v[SCAN_AT(b, k, i)];
+                    s += v[scan_at(ext, inner, b, k, i)];
                     const T r = (T)s;
-                    y[SCAN_AT(b, k, i)] = acc ? y[SCAN_AT(b, k, i)] + r : r;
+                    y[scan_at(ext, inner, b, k, i)] = acc ? y[scan_at(ext, inner, b, k, i)] + r : r;
                 }
             }
     });
@@ -132,7 +136,7 @@ static int64_t *line_zeros(tg_tape *tp, const tg_tensor *x, int axis, bool *any)
                 int64_t *zl = z + 2 * (b * inner + i);
                 zl[0] = zl[1] = ext;
                 for (int64_t k = 0; k < ext; k++)
-                    if (v[SCAN_AT(b, k, i)] == 0) {
+                    if (v[scan_at(ext, inner, b, k, i)] == 0) {
                         if (zl[0] == ext)
                             zl[0] = k;
                         else if (zl[1] == ext)
@@ -170,7 +174,7 @@ static tg_status cumprod_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
             for (int64_t i = 0; i < inner; i++) {
                 const int64_t *zl = zs + 2 * (b * inner + i);
                 for (int64_t k = 0; k < ext; k++) {
-                    const int64_t e = SCAN_AT(b, k, i);
+                    const int64_t e = scan_at(ext, inner, b, k, i);
                     zz[e] = v[e] == 0;
                     bb[e] = k < zl[0];
                     ff[e] = k == zl[0];
@@ -211,16 +215,16 @@ static tg_status cumprod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
                 T gz = 0;
                 if (zl[0] < ext) {
                     double s = 0;
-                    T yp = zl[0] > 0 ? yy[SCAN_AT(b, zl[0] - 1, i)] : 1;
+                    T yp = zl[0] > 0 ? yy[scan_at(ext, inner, b, zl[0] - 1, i)] : 1;
                     for (int64_t kk = zl[0]; kk < zl[1]; kk++) {
-                        if (kk > zl[0]) yp *= v[SCAN_AT(b, kk, i)];
-                        s += gg[SCAN_AT(b, kk, i)] * yp;
+                        if (kk > zl[0]) yp *= v[scan_at(ext, inner, b, kk, i)];
+                        s += gg[scan_at(ext, inner, b, kk, i)] * yp;
                     }
                     gz = (T)s;
                 }
                 double s = 0;
                 for (int64_t kk = ext - 1; kk >= 0; kk--) {
-                    const int64_t e = SCAN_AT(b, kk, i);
+                    const int64_t e = scan_at(ext, inner, b, kk, i);
                     s += (T)(gg[e] * yy[e]);
                     const T r = kk < zl[0] ? (T)s / v[e] : kk == zl[0] ? gz : 0;
                     dd[e] = acc ? dd[e] + r : r;
@@ -248,8 +252,8 @@ static tg_tensor *cumprod_impl(tg_tape *tp, tg_tensor *x, int axis)
             for (int64_t i = 0; i < inner; i++) {
                 T p = 1;
                 for (int64_t k = 0; k < ext; k++) {
-                    p *= v[SCAN_AT(b, k, i)];
-                    y[SCAN_AT(b, k, i)] = p;
+                    p *= v[scan_at(ext, inner, b, k, i)];
+                    y[scan_at(ext, inner, b, k, i)] = p;
                 }
             }
     });
