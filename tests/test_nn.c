@@ -309,6 +309,37 @@ START_TEST(test_linear_gradcheck)
 }
 END_TEST
 
+/* x (..., in) of 3 and 4 axes: the rows of the leading axes, each
+ * x_row @ w + b (the hand loop), y (..., out), and the gradcheck; a zero
+ * leading extent gives an empty y of the right shape. */
+START_TEST(test_linear_leading_axes)
+{
+    static const int64_t shapes[][4] = {{2, 3, 4, 0}, {2, 1, 2, 4}, {0, 3, 4, 0}};
+    for (int s = 0; s < NELEM(shapes); s++) {
+        const int nd = shapes[s][3] ? 4 : 3;
+        const int64_t in = shapes[s][nd - 1], out = 3;
+        int64_t rows = 1;
+        for (int i = 0; i < nd - 1; i++) rows *= shapes[s][i];
+        tg_tensor *x = tt_param(nd, shapes[s], 40 + s, -1, 1);
+        tg_tensor *w = tt_param(2, TT_SHAPE(in, out), 50 + s, -1, 1);
+        tg_tensor *b = tt_param(1, TT_SHAPE(out), 60 + s, -1, 1);
+        double y[64];
+        hand_linear(rows, in, out, tg_tensor_f64(x), tg_tensor_f64(w), tg_tensor_f64(b), y);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *yt = tg_linear(tp, x, w, b);
+        ck_assert_msg(yt != NULL, "%s", tg_tape_error(tp));
+        ck_assert_int_eq(tg_tensor_ndim(yt), nd);
+        for (int i = 0; i < nd - 1; i++) ck_assert_int_eq(tg_tensor_dim(yt, i), shapes[s][i]);
+        ck_assert_int_eq(tg_tensor_dim(yt, -1), out);
+        tt_assert_values("linear over leading axes", yt, y, rows * out, 1e-14, 1e-15);
+        tg_tape_free(tp);
+        tg_tensor *xs[3] = {x, w, b};
+        if (rows) tt_gradcheck("linear over leading axes", fn_linear, NULL, 3, xs);
+        for (int i = 0; i < 3; i++) tg_tensor_free(xs[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_linear_errors)
 {
     tg_tensor *x = tt_rand(TG_F64, 2, TT_SHAPE(2, 3), 1, 0, 1);
@@ -331,8 +362,13 @@ START_TEST(test_linear_errors)
     ck_assert_ptr_null(tg_linear(tp, x, w32, NULL));
     tt_assert_tape_error(tp, TG_ERR_DTYPE, "linear");
     tg_tape_reset(tp);
-    ck_assert_ptr_null(tg_linear(tp, x3, w, NULL));
-    tt_assert_tape_error(tp, TG_ERR_SHAPE, "linear", "(1,2,3)");
+    ck_assert_ptr_null(tg_linear(tp, x3, w54, NULL));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "linear", "(1,2,3)", "(5,4)");
+    tg_tape_reset(tp);
+    tg_tensor *x0 = tg_tensor_scalar(TG_F64, 1);
+    ck_assert_ptr_null(tg_linear(tp, x0, w, NULL));
+    tt_assert_tape_error(tp, TG_ERR_SHAPE, "linear", "()", "(..., in)");
+    tg_tensor_free(x0);
     tg_tape_reset(tp);
     ck_assert_ptr_null(tg_linear(tp, x, NULL, NULL));
     tt_assert_tape_error(tp, TG_ERR_NULL, "linear");
@@ -627,6 +663,7 @@ int main(void)
     tc = tcase_create("layers");
     tcase_add_test(tc, test_linear_forward);
     tcase_add_test(tc, test_linear_gradcheck);
+    tcase_add_test(tc, test_linear_leading_axes);
     tcase_add_test(tc, test_linear_errors);
     tcase_add_test(tc, test_dropout_mask);
     tcase_add_test(tc, test_dropout_identity_and_errors);

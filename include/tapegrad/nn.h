@@ -24,7 +24,8 @@ TG_API tg_status tg_init_he_uniform(tg_tensor *w, tg_rng *r);     /* U(+-sqrt(6/
 TG_API tg_status tg_init_he_normal(tg_tensor *w, tg_rng *r);      /* N(0, 2/in) */
 
 /* ---- layers (nn/layers.c) -------------------------------------------------- */
-/* x @ w + b; x (N, in) or (in), w (in, out), b (out) or NULL. */
+/* x @ w + b over x's last axis: x (..., in) -> (..., out), w (in, out),
+ * b (out) or NULL (PyTorch's F.linear with w transposed). */
 TG_API tg_tensor *tg_linear(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b);
 /* Inverted dropout: each element kept with probability 1 - p and scaled by
  * 1/(1-p); the Bernoulli mask comes from the tape's seeded RNG (one draw per

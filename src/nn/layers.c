@@ -4,20 +4,25 @@
  * one of them is a fused op with its own rules, ops/fast_dropout.c). */
 #include "../core/internal.h"
 
-/* x as a 2-d (N, in) matrix: 1-d x becomes (1, in) (a view). */
+/* x as a 2-d (N, in) matrix, N the product of its leading extents (1 for
+ * 1-d x): a view. */
 static tg_tensor *as_rows(tg_tape *tp, tg_tensor *x)
 {
     if (x->ndim == 2) return x;
-    return tg_reshape(tp, x, 2, (const int64_t[]){1, x->shape[0]});
+    int64_t rows = 1; /* a tensor's leading extents: bounded (checked.h) */
+    if (!tg__extents_product(x->ndim - 1, x->shape, TG_NUMEL_MAX, &rows)) return NULL;
+    return tg_reshape(tp, x, 2, (const int64_t[]){rows, x->shape[x->ndim - 1]});
 }
 
-/* Shared validation of linear-like layers: x (N, in) or (in), w (in, out). */
-static bool check_xw(tg_tape *tp, const char *op, tg_tensor *x, tg_tensor *w)
+/* Shared validation of linear-like layers: x (..., in) with 1 to max_rank
+ * axes, w (in, out). */
+static bool check_xw(tg_tape *tp, const char *op, tg_tensor *x, tg_tensor *w, int max_rank)
 {
     char sx[TG_SHAPE_BUF], sw[TG_SHAPE_BUF];
-    if ((x->ndim != 1 && x->ndim != 2) || w->ndim != 2) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: x %s, w %s: need x (N, in) or (in) and w (in, out)", op,
-                     tg__shape_str(x, sx, sizeof sx), tg__shape_str(w, sw, sizeof sw));
+    if (x->ndim < 1 || x->ndim > max_rank || w->ndim != 2) {
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: x %s, w %s: need x %s and w (in, out)", op,
+                     tg__shape_str(x, sx, sizeof sx), tg__shape_str(w, sw, sizeof sw),
+                     max_rank == 2 ? "(N, in) or (in)" : "(..., in), at least 1-d");
         return false;
     }
     if (x->shape[x->ndim - 1] != w->shape[0]) {
@@ -29,12 +34,13 @@ static bool check_xw(tg_tape *tp, const char *op, tg_tensor *x, tg_tensor *w)
     return tg__same_dtype(tp, op, x, w);
 }
 
-/* y = x @ w + b.  1-d x gives 1-d y (out). */
+/* y = x @ w + b over x's last axis: x (..., in) gives y (..., out), the
+ * leading axes as one batch of rows (one matmul, a view in and out). */
 tg_tensor *tg_linear(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b)
 {
     tg_tensor *in[3] = {x, w, b};
     if (!tg_tape_check_inputs(tp, "linear", b ? 3 : 2, in)) return NULL;
-    if (!check_xw(tp, "linear", x, w)) return NULL;
+    if (!check_xw(tp, "linear", x, w, TG_MAX_DIMS)) return NULL;
     if (b) {
         char sb[TG_SHAPE_BUF], sw[TG_SHAPE_BUF];
         if (b->ndim != 1 || b->shape[0] != w->shape[1]) {
@@ -47,7 +53,12 @@ tg_tensor *tg_linear(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *b)
     }
     tg_tensor *y = tg_matmul(tp, as_rows(tp, x), w);
     if (b) y = tg_add(tp, y, b); /* b (out) broadcasts over the rows */
-    if (y && x->ndim == 1) y = tg_reshape(tp, y, 1, &w->shape[1]);
+    if (y && x->ndim != 2) {
+        int64_t shape[TG_MAX_DIMS];
+        memcpy(shape, x->shape, (size_t)(x->ndim - 1) * sizeof *shape);
+        shape[x->ndim - 1] = w->shape[1];
+        y = tg_reshape(tp, y, x->ndim, shape);
+    }
     return y;
 }
 
@@ -92,7 +103,7 @@ tg_tensor *tg_fast_dropout_linear(tg_tape *tp, tg_tensor *o, tg_tensor *w, doubl
 {
     tg_tensor *in[2] = {o, w};
     if (!tg_tape_check_inputs(tp, "fast_dropout_linear", 2, in)) return NULL;
-    if (!check_xw(tp, "fast_dropout_linear", o, w)) return NULL;
+    if (!check_xw(tp, "fast_dropout_linear", o, w, 2)) return NULL;
     if (!(p >= 0.0 && p <= 1.0)) {
         char so[TG_SHAPE_BUF], sw[TG_SHAPE_BUF];
         tg_tape_fail(tp, TG_ERR_ARG,
