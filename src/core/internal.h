@@ -398,6 +398,15 @@ tg_tensor *tg__const_copy(tg_tape *tp, const tg_tensor *src);
 void tg__scalar_identity(const tg_node *n, const tg_scalar_args *a, double *gin);
 /* Accumulate a into b's values in place: b += a (same shape and dtype). */
 void tg__add_inplace(tg_tensor *b, const tg_tensor *a);
+/* A broadcasting binary op's forward: validate a and b (tape, dtype, shapes
+ * that broadcast), allocate the broadcast output of a's dtype, run kernel
+ * and record it with op (no saved attribute). */
+typedef void tg__bin_kernel_fn(tg_tensor *out, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg__binary_op(tg_tape *tp, const tg_op *op, tg__bin_kernel_fn *kernel, tg_tensor *a,
+                         tg_tensor *b);
+/* g summed back to the shape of input i of node n (the adjoint of the
+ * broadcast), g itself when the shapes agree, NULL for a NULL g. */
+tg_tensor *tg__grad_to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g);
 
 /* ---- broadcasting (core/broadcast.c) -------------------------------------- */
 /* Broadcast shape of a and b; false if incompatible. */

@@ -69,3 +69,31 @@ void tg__scalar_identity(const tg_node *n, const tg_scalar_args *a, double *gin)
     (void)n;
     gin[0] = a->gout;
 }
+
+tg_tensor *tg__binary_op(tg_tape *tp, const tg_op *op, tg__bin_kernel_fn *kernel, tg_tensor *a,
+                         tg_tensor *b)
+{
+    tg_tensor *in[2] = {a, b};
+    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
+    if (!tg__same_dtype(tp, op->name, a, b)) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!tg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) {
+        char x[TG_SHAPE_BUF], y[TG_SHAPE_BUF];
+        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op->name,
+                     tg__shape_str(a, x, sizeof x), tg__shape_str(b, y, sizeof y));
+        return NULL;
+    }
+    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
+    if (!out) return NULL;
+    kernel(out, a, b);
+    return tg__tape_record_checked(tp, op, 2, in, out, NULL, 0, 0, NULL);
+}
+
+tg_tensor *tg__grad_to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
+{
+    tg_tensor *x = tg_node_input(n, i);
+    if (!g) return NULL;
+    if (tg_tensor_same_shape(g, x)) return g;
+    return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
+}

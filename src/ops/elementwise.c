@@ -1,7 +1,7 @@
 /* Elementwise binary ops with NumPy broadcasting, and the scalar-attribute
  * ops (x + s, s x, s - x, s / x, x ^ p).  Each op is its op-built rule,
  * written with tapegrad ops (so it can itself be recorded; a binary op's
- * sums each gradient back to its input's shape with to_input), then one
+ * sums each gradient back to its input's shape with tg__grad_to_input), then one
  * generator line beside it that makes the rest from the op's arithmetic
  * (the loops are in kernels/bcast.h).
  *
@@ -25,42 +25,13 @@
 #include "../core/internal.h"
 #include "../kernels/bcast.h"
 
-/* ---- the steps every binary op shares ------------------------------------ */
-typedef void bin_kernel_fn(tg_tensor *out, const tg_tensor *ta, const tg_tensor *tb);
-
-/* Validate, broadcast, allocate, compute (kernel) and record a binary op. */
-static tg_tensor *binary(tg_tape *tp, const tg_op *op, bin_kernel_fn *kernel, tg_tensor *a,
-                         tg_tensor *b)
-{
-    tg_tensor *in[2] = {a, b};
-    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
-    if (!tg__same_dtype(tp, op->name, a, b)) return NULL;
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (!tg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) {
-        char x[TG_SHAPE_BUF], y[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op->name,
-                     tg__shape_str(a, x, sizeof x), tg__shape_str(b, y, sizeof y));
-        return NULL;
-    }
-    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
-    if (!out) return NULL;
-    kernel(out, a, b);
-    return tg__tape_record_checked(tp, op, 2, in, out, NULL, 0, 0, NULL);
-}
-
-/* g summed back to the shape of input i of node n. */
-static tg_tensor *to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
-{
-    tg_tensor *x = tg_node_input(n, i);
-    if (!g) return NULL;
-    if (tg_tensor_same_shape(g, x)) return g;
-    return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
-}
+/* ---- the steps every binary op shares ------------------------------------
+ * tg__binary_op (core/opsupport.c) validates, broadcasts, allocates, runs a
+ * kernel and records; tg__grad_to_input sums a gradient back to an input. */
 
 /* A constant tensor (not differentiable) of like's shape: kernel(a, b), a
  * mask for an op-built rule. */
-static tg_tensor *mask(tg_tape *tp, bin_kernel_fn *kernel, tg_tensor *a, tg_tensor *b,
+static tg_tensor *mask(tg_tape *tp, tg__bin_kernel_fn *kernel, tg_tensor *a, tg_tensor *b,
                        const tg_tensor *like)
 {
     tg_tensor *m = tg_tape_alloc(tp, like->dtype, like->ndim, like->shape);
@@ -135,14 +106,14 @@ static tg_tensor *bin_grad_buffer(tg_tape *tp, const tg_node *n, const tg_tensor
     static const tg_op k_##NAME = {#NAME, 2, NAME##_backward, NAME##_direct, NAME##_scalar};       \
     tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
     {                                                                                              \
-        return binary(tp, &k_##NAME, NAME##_kernel, a, b);                                         \
+        return tg__binary_op(tp, &k_##NAME, NAME##_kernel, a, b);                                  \
     }
 
 /* ---- add: d(a+b) = g, g ------------------------------------------------- */
 static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, g);
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__grad_to_input(tp, n, 0, g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = tg__grad_to_input(tp, n, 1, g);
     return TG_OK;
 }
 /* add_kernel, add_direct, add_scalar, k_add, tg_add: */
@@ -151,8 +122,8 @@ TG_BINARY_OP(add, (a + b), g, g)
 /* ---- sub: d(a-b) = g, -g ------------------------------------------------ */
 static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, g);
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_neg(tp, g));
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__grad_to_input(tp, n, 0, g);
+    if (tg_node_needs_grad(n, 1)) gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, g));
     return TG_OK;
 }
 /* sub_kernel, sub_direct, sub_scalar, k_sub, tg_sub: */
@@ -162,13 +133,13 @@ TG_BINARY_OP(sub, (a - b), g, (-g))
 static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, b));
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__grad_to_input(tp, n, 0, tg_mul(tp, g, b));
     /* x * x: both contributions are g x; compute it once (the sweep adds
      * the two, copying before it accumulates, so sharing is safe) */
     if (a == b && gin[0])
         gin[1] = gin[0];
     else if (tg_node_needs_grad(n, 1))
-        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, a));
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, a));
     return TG_OK;
 }
 /* mul_kernel, mul_direct, mul_scalar, k_mul, tg_mul: */
@@ -178,9 +149,9 @@ TG_BINARY_OP(mul, (a * b), (g * b), (g * a))
 static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *b = tg_node_input(n, 1), *y = tg_node_output(n);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, g, b));
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__grad_to_input(tp, n, 0, tg_div(tp, g, b));
     if (tg_node_needs_grad(n, 1))
-        gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
     return TG_OK;
 }
 /* div_kernel, div_direct, div_scalar, k_div, tg_div: */
@@ -235,7 +206,7 @@ static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
             tg_tensor *e = tg_mul(tp, tg_add_scalar(tp, b, -1.0), m);
             d = tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, e)), m);
         }
-        gin[0] = to_input(tp, n, 0, tg_mul(tp, g, d));
+        gin[0] = tg__grad_to_input(tp, n, 0, tg_mul(tp, g, d));
     }
     if (tg_node_needs_grad(n, 1)) {
         tg_tensor *d;
@@ -247,7 +218,7 @@ static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
             tg_tensor *as = pow_safe_base(tp, a, m);
             d = tg_mul(tp, tg_mul(tp, tg_pow(tp, as, b), tg_log(tp, as)), m);
         }
-        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, d));
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, d));
     }
     return TG_OK;
 }
@@ -271,16 +242,16 @@ TG_BINARY_KERNEL(minimum_wb_kernel, MIN_WB(a, b))
 
 /* g times the weight masks wa, wb, each summed back to its input. */
 static tg_status maxmin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin,
-                                 bin_kernel_fn *wa, bin_kernel_fn *wb)
+                                 tg__bin_kernel_fn *wa, tg__bin_kernel_fn *wb)
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
     tg_tensor *m = mask(tp, wa, a, b, tg_node_output(n));
     if (!m) return tg_tape_status(tp);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_mul(tp, g, m));
+    if (tg_node_needs_grad(n, 0)) gin[0] = tg__grad_to_input(tp, n, 0, tg_mul(tp, g, m));
     if (tg_node_needs_grad(n, 1)) {
         tg_tensor *c = mask(tp, wb, a, b, tg_node_output(n));
         if (!c) return tg_tape_status(tp);
-        gin[1] = to_input(tp, n, 1, tg_mul(tp, g, c));
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, c));
     }
     return TG_OK;
 }
@@ -303,9 +274,10 @@ static tg_status atan2_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
     tg_tensor *r2 = tg_add(tp, tg_square(tp, a), tg_square(tp, b));
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, b), r2));
+    if (tg_node_needs_grad(n, 0))
+        gin[0] = tg__grad_to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, b), r2));
     if (tg_node_needs_grad(n, 1))
-        gin[1] = to_input(tp, n, 1, tg_neg(tp, tg_div(tp, tg_mul(tp, g, a), r2)));
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, tg_div(tp, tg_mul(tp, g, a), r2)));
     return TG_OK;
 }
 /* atan2_kernel, atan2_direct, atan2_scalar, k_atan2, tg_atan2: */
@@ -320,8 +292,10 @@ TG_BINARY_OP(atan2,
 static tg_status hypot_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
-    if (tg_node_needs_grad(n, 0)) gin[0] = to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, a), y));
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_div(tp, tg_mul(tp, g, b), y));
+    if (tg_node_needs_grad(n, 0))
+        gin[0] = tg__grad_to_input(tp, n, 0, tg_div(tp, tg_mul(tp, g, a), y));
+    if (tg_node_needs_grad(n, 1))
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_div(tp, tg_mul(tp, g, b), y));
     return TG_OK;
 }
 /* hypot_kernel, hypot_direct, hypot_scalar, k_hypot, tg_hypot: */

@@ -51,15 +51,6 @@
         }                                                                                          \
     } while (0)
 
-/* g summed back to the shape of input i of node n. */
-static tg_tensor *to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
-{
-    tg_tensor *x = tg_node_input(n, i);
-    if (!g) return NULL;
-    if (tg_tensor_same_shape(g, x)) return g;
-    return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
-}
-
 /* A constant 0 (0-d) of t's dtype: the unselected side of a rule's where. */
 static tg_tensor *zero_like(tg_tape *tp, const tg_tensor *t)
 {
@@ -121,27 +112,6 @@ static bool broadcast3(tg_tape *tp, const char *op, const char *const names[3],
 }
 
 /* ---- comparisons: 0/1 of the operands' dtype, no gradient ----------------- */
-typedef void cmp_kernel_fn(tg_tensor *out, const tg_tensor *ta, const tg_tensor *tb);
-
-static tg_tensor *compare(tg_tape *tp, const tg_op *op, cmp_kernel_fn *kernel, tg_tensor *a,
-                          tg_tensor *b)
-{
-    tg_tensor *in[2] = {a, b};
-    if (!tg_tape_check_inputs(tp, op->name, 2, in)) return NULL;
-    if (!tg__same_dtype(tp, op->name, a, b)) return NULL;
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (!tg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) {
-        char x[TG_SHAPE_BUF], y[TG_SHAPE_BUF];
-        tg_tape_fail(tp, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", op->name,
-                     tg__shape_str(a, x, sizeof x), tg__shape_str(b, y, sizeof y));
-        return NULL;
-    }
-    tg_tensor *out = tg_tape_alloc(tp, a->dtype, nd, shape);
-    if (!out) return NULL;
-    kernel(out, a, b);
-    return tg__tape_record_checked(tp, op, 2, in, out, NULL, 0, 0, NULL);
-}
 
 /* A comparison a OPR b (IEEE: NaN compares unequal to everything, so only
  * ne is 1 there): its kernel, descriptor (no backward: the gradient is 0)
@@ -154,7 +124,7 @@ static tg_tensor *compare(tg_tape *tp, const tg_op *op, cmp_kernel_fn *kernel, t
     static const tg_op k_##NAME = {#NAME, 2, NULL, NULL, NULL};                                    \
     tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
     {                                                                                              \
-        return compare(tp, &k_##NAME, NAME##_kernel, a, b);                                        \
+        return tg__binary_op(tp, &k_##NAME, NAME##_kernel, a, b);                                  \
     }
 SEL_COMPARE(eq, ==)
 SEL_COMPARE(ne, !=)
@@ -171,8 +141,8 @@ static tg_status where_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
     tg_tensor *c = tg_node_input(n, 0);
     tg_tensor *z = zero_like(tp, g);
     if (!z) return tg_tape_status(tp);
-    if (tg_node_needs_grad(n, 1)) gin[1] = to_input(tp, n, 1, tg_where(tp, c, g, z));
-    if (tg_node_needs_grad(n, 2)) gin[2] = to_input(tp, n, 2, tg_where(tp, c, z, g));
+    if (tg_node_needs_grad(n, 1)) gin[1] = tg__grad_to_input(tp, n, 1, tg_where(tp, c, g, z));
+    if (tg_node_needs_grad(n, 2)) gin[2] = tg__grad_to_input(tp, n, 2, tg_where(tp, c, z, g));
     return TG_OK;
 }
 
@@ -409,7 +379,7 @@ static tg_status clamp_tensor_backward(tg_tape *tp, const tg_node *n, tg_tensor 
         tg_tensor *m = tg_tape_alloc(tp, g->dtype, g->ndim, g->shape);
         if (!m) return tg_tape_status(tp);
         clamp3_block_kernel(m, x, lo, hi, i, true);
-        gin[i] = to_input(tp, n, i, tg_masked_fill(tp, g, m, 0.0));
+        gin[i] = tg__grad_to_input(tp, n, i, tg_masked_fill(tp, g, m, 0.0));
     }
     return TG_OK;
 }
