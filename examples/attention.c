@@ -33,6 +33,8 @@
  * Exits non-zero unless the loss fell (the mean of the last --every steps
  * under 3/4 of the first step's loss) and the held-out accuracy rose, so a
  * short run is a test. */
+#include "train_util.h"
+
 #include <tapegrad.h>
 
 #include <errno.h>
@@ -51,16 +53,6 @@ typedef struct options {
     uint64_t seed;
     bool mask;
 } options;
-
-static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
 
 /* 0: go on; 1: bad flag (printed); 2: --help printed */
 static int parse_args(int argc, char **argv, options *o)
@@ -96,17 +88,17 @@ static int parse_args(int argc, char **argv, options *o)
         int64_t n = 0;
         bool ok = true;
         if (!strcmp(f, "--steps"))
-            ok = parse_i64(v, 1, 1000000, &o->steps);
+            ok = tu_parse_i64(v, 1, 1000000, &o->steps);
         else if (!strcmp(f, "--every"))
-            ok = parse_i64(v, 1, 1000000, &o->every);
+            ok = tu_parse_i64(v, 1, 1000000, &o->every);
         else if (!strcmp(f, "--dim"))
-            ok = parse_i64(v, 1, 4096, &o->dim);
+            ok = tu_parse_i64(v, 1, 4096, &o->dim);
         else if (!strcmp(f, "--length"))
-            ok = parse_i64(v, 1, 1024, &o->length);
+            ok = tu_parse_i64(v, 1, 1024, &o->length);
         else if (!strcmp(f, "--batch"))
-            ok = parse_i64(v, 1, 4096, &o->batch);
+            ok = tu_parse_i64(v, 1, 4096, &o->batch);
         else if (!strcmp(f, "--seed")) {
-            ok = parse_i64(v, 0, INT64_MAX, &n);
+            ok = tu_parse_i64(v, 0, INT64_MAX, &n);
             o->seed = (uint64_t)n;
         } else if (!strcmp(f, "--lr")) {
             char *end;

@@ -23,6 +23,8 @@
  *
  * Exits non-zero unless the loss fell (the mean of the last --every steps
  * under 3/4 of the first step's loss), so a short run is a test. */
+#include "train_util.h"
+
 #include <tapegrad.h>
 
 #include <errno.h>
@@ -43,16 +45,6 @@ typedef struct options {
     uint64_t seed;
     const char *text;
 } options;
-
-static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
 
 static bool parse_f64(const char *s, double lo, double hi, double *out)
 {
@@ -97,19 +89,19 @@ static int parse_args(int argc, char **argv, options *o)
         int64_t n = 0;
         bool ok = true;
         if (!strcmp(f, "--steps"))
-            ok = parse_i64(v, 1, 1000000, &o->steps);
+            ok = tu_parse_i64(v, 1, 1000000, &o->steps);
         else if (!strcmp(f, "--every"))
-            ok = parse_i64(v, 1, 1000000, &o->every);
+            ok = tu_parse_i64(v, 1, 1000000, &o->every);
         else if (!strcmp(f, "--hidden"))
-            ok = parse_i64(v, 1, 4096, &o->hidden);
+            ok = tu_parse_i64(v, 1, 4096, &o->hidden);
         else if (!strcmp(f, "--bptt"))
-            ok = parse_i64(v, 1, 1024, &o->bptt);
+            ok = tu_parse_i64(v, 1, 1024, &o->bptt);
         else if (!strcmp(f, "--batch"))
-            ok = parse_i64(v, 1, 1024, &o->batch);
+            ok = tu_parse_i64(v, 1, 1024, &o->batch);
         else if (!strcmp(f, "--sample"))
-            ok = parse_i64(v, 0, 100000, &o->sample);
+            ok = tu_parse_i64(v, 0, 100000, &o->sample);
         else if (!strcmp(f, "--seed")) {
-            ok = parse_i64(v, 0, INT64_MAX, &n);
+            ok = tu_parse_i64(v, 0, INT64_MAX, &n);
             o->seed = (uint64_t)n;
         } else if (!strcmp(f, "--lr"))
             ok = parse_f64(v, 0.0, 10.0, &o->lr);

@@ -14,13 +14,13 @@ void openblas_set_num_threads(int n); /* OpenBLAS's own thread-pool size */
 
 /* ---- flags ----------------------------------------------------------------- */
 
-static bool parse_i64(const char *s, int64_t lo, int64_t *out)
+bool tu_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     if (!s || !*s) return false;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo) return false;
+    if (errno || *end || v < lo || v > hi) return false;
     *out = v;
     return true;
 }
@@ -71,17 +71,17 @@ int tu_parse_args(int argc, char **argv, tu_args *a, const char *usage)
         }
         bool ok = true;
         if (!strcmp(f, "--epochs")) {
-            ok = parse_i64(v, 1, &n) && n <= 100000;
+            ok = tu_parse_i64(v, 1, 100000, &n);
             if (ok) a->epochs = (int)n;
             epochs_given = true;
         } else if (!strcmp(f, "--threads")) {
-            ok = parse_i64(v, 1, &n) && n <= 1024;
+            ok = tu_parse_i64(v, 1, 1024, &n);
             if (ok) a->threads = (int)n;
         } else if (!strcmp(f, "--seed")) {
-            ok = parse_i64(v, 0, &n);
+            ok = tu_parse_i64(v, 0, INT64_MAX, &n);
             if (ok) a->seed = (uint64_t)n;
         } else if (!strcmp(f, "--train-size")) {
-            ok = parse_i64(v, 1, &n);
+            ok = tu_parse_i64(v, 1, INT64_MAX, &n);
             if (ok) a->train_limit = n;
         } else if (!strcmp(f, "--csv")) {
             a->csv = v;

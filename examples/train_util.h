@@ -40,6 +40,8 @@ typedef struct tu_args {
  * bad flag (message printed), 2 after printing the usage for --help.  usage
  * is the example's one-paragraph description. */
 int tu_parse_args(int argc, char **argv, tu_args *a, const char *usage);
+/* A whole decimal integer in [lo, hi] (nothing else in s), or false. */
+bool tu_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* Sets OpenBLAS's thread count (no-op without OpenBLAS), and says on stderr
  * when OpenBLAS runs generic kernels this CPU outgrows, with the remedy
