@@ -469,11 +469,21 @@ static tg_status cube_direct_badshape(tg_tape *tp, const tg_node *n, const tg_te
     (void)n;
     return tg_grad_sink_add(sink, 0, tg_sum_all(tp, (tg_tensor *)g));
 }
-static const tg_op k_cube_direct = {"cube_direct", 1, cube_backward, cube_direct, NULL};
-static const tg_op k_cube_direct_wrong = {"cube_direct_wrong", 1, cube_backward, cube_direct_wrong,
-                                          NULL};
-static const tg_op k_cube_direct_badshape = {"cube_direct_badshape", 1, cube_backward,
-                                             cube_direct_badshape, NULL};
+static const tg_op k_cube_direct = {.name = "cube_direct",
+                                    .arity = 1,
+                                    .backward = cube_backward,
+                                    .direct = cube_direct,
+                                    .scalar = NULL};
+static const tg_op k_cube_direct_wrong = {.name = "cube_direct_wrong",
+                                          .arity = 1,
+                                          .backward = cube_backward,
+                                          .direct = cube_direct_wrong,
+                                          .scalar = NULL};
+static const tg_op k_cube_direct_badshape = {.name = "cube_direct_badshape",
+                                             .arity = 1,
+                                             .backward = cube_backward,
+                                             .direct = cube_direct_badshape,
+                                             .scalar = NULL};
 
 static tg_tensor *cube(tg_tape *tp, tg_tensor *x, const tg_op *op)
 {

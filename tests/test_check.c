@@ -235,8 +235,16 @@ static tg_status cube_built(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tens
     gin[0] = tg_mul(tp, g, tg_mul_scalar(tp, tg_square(tp, tg_node_input(n, 0)), 3));
     return TG_OK;
 }
-static const tg_op k_badbuilt = {"cube_badbuilt", 1, badbuilt_backward, badbuilt_direct, NULL};
-static const tg_op k_badscalar = {"cube_badscalar", 1, cube_built, NULL, cube_scalar};
+static const tg_op k_badbuilt = {.name = "cube_badbuilt",
+                                 .arity = 1,
+                                 .backward = badbuilt_backward,
+                                 .direct = badbuilt_direct,
+                                 .scalar = NULL};
+static const tg_op k_badscalar = {.name = "cube_badscalar",
+                                  .arity = 1,
+                                  .backward = cube_built,
+                                  .direct = NULL,
+                                  .scalar = cube_scalar};
 
 static tg_tensor *fn_cube(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {

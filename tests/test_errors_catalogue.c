@@ -170,7 +170,8 @@ static tg_status twice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     (void)n;
     return tg_grad_sink_add(k, 0, tg_mul_scalar(tp, (tg_tensor *)g, 2.0));
 }
-static const tg_op k_twice = {"twice", 1, twice_built, twice_direct, NULL};
+static const tg_op k_twice = {
+    .name = "twice", .arity = 1, .backward = twice_built, .direct = twice_direct, .scalar = NULL};
 static tg_tensor *gc_twice(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     (void)ctx;

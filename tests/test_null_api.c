@@ -320,7 +320,11 @@ static tg_status probe_direct(tg_tape *tp, const tg_node *n, const tg_tensor *go
     }
     return tg_grad_sink_add(sink, 0, gout);
 }
-static const tg_op k_probe = {"probe", 1, probe_backward, probe_direct, NULL};
+static const tg_op k_probe = {.name = "probe",
+                              .arity = 1,
+                              .backward = probe_backward,
+                              .direct = probe_direct,
+                              .scalar = NULL};
 
 static tg_tensor *probe_op(tg_tape *tp, tg_tensor *x)
 {

@@ -397,7 +397,8 @@ START_TEST(test_argmax_is_data)
     ck_assert_int_eq(tg_tape_status(tp), TG_ERR_DTYPE);
     tg_tape_reset(tp);
     /* a custom op cannot make it its output */
-    static const tg_op k_id = {"user_id", 1, NULL, NULL, NULL};
+    static const tg_op k_id = {
+        .name = "user_id", .arity = 1, .backward = NULL, .direct = NULL, .scalar = NULL};
     a = tg_argmax(tp, x, 0, false);
     ck_assert_ptr_null(tg_tape_record(tp, &k_id, 1, &x, a, NULL, 0, 0, NULL));
     ck_assert_int_eq(tg_tape_status(tp), TG_ERR_TAPE);

@@ -314,7 +314,8 @@ static tg_status pass_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
         tg_grad_sink_add(k, i, g);
     return tg_tape_status(tp);
 }
-static const tg_op k_pass = {"pass", -1, pass_backward, pass_direct, NULL};
+static const tg_op k_pass = {
+    .name = "pass", .arity = -1, .backward = pass_backward, .direct = pass_direct, .scalar = NULL};
 
 /* x (1,), c = 0.625 constant.  Graphs (in the sweep's order):
  *   0: L = 3 pass(x) + x c, pass recorded after x c: pass adopts gout (the
@@ -481,8 +482,16 @@ static void cube_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     const bool wrong = strcmp(tg_node_op(n)->name, "cube_wrong") == 0;
     gin[0] = a->gout * (a->x[0] * a->x[0] * (wrong ? 2 : 3));
 }
-static const tg_op k_cube = {"cube", 1, cube_backward, cube_direct, cube_scalar};
-static const tg_op k_cube_wrong = {"cube_wrong", 1, cube_backward, cube_direct, cube_scalar};
+static const tg_op k_cube = {.name = "cube",
+                             .arity = 1,
+                             .backward = cube_backward,
+                             .direct = cube_direct,
+                             .scalar = cube_scalar};
+static const tg_op k_cube_wrong = {.name = "cube_wrong",
+                                   .arity = 1,
+                                   .backward = cube_backward,
+                                   .direct = cube_direct,
+                                   .scalar = cube_scalar};
 static tg_tensor *fn_cube(tg_tape *tp, tg_tensor *const *in, void *ctx)
 {
     return custom(tp, ctx, 1, (tg_tensor **)in, true);

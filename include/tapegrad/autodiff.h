@@ -85,6 +85,30 @@ TG_API tg_status tg_vjp(tg_tape *tp, tg_tensor *y, const tg_tensor *seed, int n,
 TG_API tg_status tg_vjp_ex(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **out,
                            const tg_grad_options *opts);
 
+/* ---- forward mode ---------------------------------------------------------- */
+
+/* Options of tg_jvp_ex; {0} gives tg_jvp's behaviour. */
+typedef struct tg_jvp_options {
+    /* Record the tangents on the tape, so they can be differentiated again
+     * (forward over reverse: a Hessian-vector product). */
+    bool create_graph;
+} tg_jvp_options;
+
+/* Jacobian-vector products (forward mode): for each of m recorded tensors
+ * ys, out[j] = sum_i (d ys[j] / d xs[i]) ts[i], tape-owned, of ys[j]'s
+ * shape; ts[i] has xs[i]'s shape and dtype.  One forward sweep over the
+ * nodes recorded so far, whatever m: each op's tangent rule (tg_op.jvp)
+ * carries the tangents from its inputs to its output.  A y that depends on
+ * no x gets zeros, as in JAX.  xs may be any tensors recorded on tp (user
+ * tensors or intermediates).  Errors on the tape (sticky): a NULL or
+ * foreign tensor (TG_ERR_NULL, TG_ERR_TAPE), a tangent of the wrong shape
+ * or dtype (TG_ERR_SHAPE, TG_ERR_DTYPE). */
+TG_API tg_status tg_jvp(tg_tape *tp, int n, tg_tensor *const *xs, tg_tensor *const *ts, int m,
+                        tg_tensor *const *ys, tg_tensor **out, bool create_graph);
+/* The same with options (opts NULL: all defaults). */
+TG_API tg_status tg_jvp_ex(tg_tape *tp, int n, tg_tensor *const *xs, tg_tensor *const *ts, int m,
+                           tg_tensor *const *ys, tg_tensor **out, const tg_jvp_options *opts);
+
 /* ---- custom ops -------------------------------------------------------- */
 typedef struct tg_node tg_node;
 
@@ -138,12 +162,34 @@ typedef struct tg_scalar_args {
 typedef void (*tg_scalar_fn)(const tg_node *node, const tg_scalar_args *a, double *gin);
 #define TG_SCALAR_MAX_INPUTS 8
 
+/* An optional tangent rule (forward mode, tg_jvp): given the tangents of
+ * the node's inputs, tin[i] (NULL: a zero tangent; else input i's shape and
+ * dtype), set *tout to the tangent of its output (the output's shape and
+ * dtype), sum_i (d out / d in_i) tin[i], built from tapegrad ops on tp so
+ * that it can be recorded and differentiated again (create_graph); leave
+ * *tout NULL for a zero tangent.  The primal values are the node's
+ * (tg_node_input, tg_node_output, tg_node_saved).  tg_node_needs_grad(node,
+ * i) says whether input i has a tangent.  Return TG_OK or an error. */
+typedef tg_status (*tg_jvp_fn)(tg_tape *tp, const tg_node *node, tg_tensor *const *tin,
+                               tg_tensor **tout);
+
+/* An optional printer of a node's attributes for tg_tape_print, explain
+ * mode and DOT ("axis=1", "0.5"): writes at most size bytes into buf, NUL
+ * terminated, snprintf-style; returns the length it wanted. */
+typedef int (*tg_attrs_fn)(const tg_node *node, char *buf, size_t size);
+
 typedef struct tg_op {
     const char *name;        /* shown in errors and tg_tape_print */
     int arity;               /* number of tensor inputs; -1 = any */
     tg_backward_fn backward; /* NULL = not differentiable (gradient zero) */
     tg_direct_fn direct;     /* optional; NULL = backward is used everywhere */
     tg_scalar_fn scalar;     /* optional; NULL = direct (or backward) on scalars too */
+    tg_jvp_fn jvp;           /* optional; NULL = tg_jvp builds the tangent from backward */
+    /* optional: the backward rule in one line for explain mode, in g (the
+     * output's gradient), y (the output), x or a, b, ... (the inputs):
+     * "dx += g * y * (1 - y)" */
+    const char *formula;
+    tg_attrs_fn attrs; /* optional: the node's attributes, for printing */
 } tg_op;
 
 /* Input i's adjoint buffer for a direct rule, or NULL when input i needs no

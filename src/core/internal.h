@@ -408,6 +408,11 @@ tg_tensor *tg__binary_op(tg_tape *tp, const tg_op *op, tg__bin_kernel_fn *kernel
  * broadcast), g itself when the shapes agree, NULL for a NULL g. */
 tg_tensor *tg__grad_to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g);
 
+/* The tangent rule of an op whose Jacobian is diagonal (an elementwise
+ * unary op: out[k] depends on in[k] alone), so J t = J^T t: its own
+ * backward rule with the tangent as the output gradient. */
+tg_status tg__jvp_diagonal(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout);
+
 /* ---- broadcasting (core/broadcast.c) -------------------------------------- */
 /* Broadcast shape of a and b; false if incompatible. */
 bool tg__broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int *nout,

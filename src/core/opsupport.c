@@ -97,3 +97,11 @@ tg_tensor *tg__grad_to_input(tg_tape *tp, const tg_node *n, int i, tg_tensor *g)
     if (tg_tensor_same_shape(g, x)) return g;
     return tg_sum_to(tp, g, tg_tensor_ndim(x), tg_tensor_shape(x));
 }
+
+tg_status tg__jvp_diagonal(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *gin[1] = {NULL};
+    const tg_status st = n->op->backward(tp, n, tin[0], gin);
+    *tout = gin[0];
+    return st;
+}

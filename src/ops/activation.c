@@ -265,7 +265,8 @@ TG_UNARY_CONST_OP(step, (x > 0 ? (T)1 : (T)0))
 /* Stop-gradient: a copy whose result requires no gradient. */
 TG_UNARY_KERNEL(detach, x)
 /* defines detach_kernel */
-static const tg_op k_detach = {"detach", 1, NULL, NULL, NULL};
+static const tg_op k_detach = {
+    .name = "detach", .arity = 1, .backward = NULL, .direct = NULL, .scalar = NULL};
 tg_tensor *tg_detach(tg_tape *tp, tg_tensor *x)
 {
     tg_tensor *y = unary(tp, &k_detach, detach_kernel, x);
@@ -310,9 +311,9 @@ static tg_tensor *act_grad(tg_tape *tp, const tg_op *op, dx_fn *dx, tg_tensor *s
  * name_dx applied to gout.  Buffer 0 is written completely before buffer 1
  * is asked for (s and g may be one value).  Defines name_grad_direct,
  * k_name_grad and name_grad, with name_grad_backward its op-built rule. */
-#define TG_ACT_GRAD_OP(name, HAS_DS, DS)                                                           \
-    TG_CLONES static tg_status name##_grad_direct(tg_tape *ag_tp, const tg_node *ag_n,             \
-                                                  const tg_tensor *ag_go, tg_grad_sink *ag_k)      \
+#define TG_ACT_GRAD_OP(nm, HAS_DS, DS)                                                             \
+    TG_CLONES static tg_status nm##_grad_direct(tg_tape *ag_tp, const tg_node *ag_n,               \
+                                                const tg_tensor *ag_go, tg_grad_sink *ag_k)        \
     {                                                                                              \
         bool ag_acc;                                                                               \
         tg_tensor *ag_d;                                                                           \
@@ -323,14 +324,17 @@ static tg_tensor *act_grad(tg_tape *tp, const tg_op *op, dx_fn *dx, tg_tensor *s
             });                                                                                    \
         if (!tg__tape_ok(ag_tp)) return tg_tape_status(ag_tp);                                     \
         if ((ag_d = tg_grad_sink_buffer(ag_k, 1, &ag_acc)) != NULL)                                \
-            name##_dx(ag_d, ag_acc, ag_go, ag_n->in[0], ag_n->in[0]);                              \
+            nm##_dx(ag_d, ag_acc, ag_go, ag_n->in[0], ag_n->in[0]);                                \
         return tg_tape_status(ag_tp);                                                              \
     }                                                                                              \
-    static const tg_op k_##name##_grad = {#name "_grad", 2, name##_grad_backward,                  \
-                                          name##_grad_direct, NULL};                               \
-    static tg_tensor *name##_grad(tg_tape *tp, tg_tensor *s, tg_tensor *g)                         \
+    static const tg_op k_##nm##_grad = {.name = #nm "_grad",                                       \
+                                        .arity = 2,                                                \
+                                        .backward = nm##_grad_backward,                            \
+                                        .direct = nm##_grad_direct,                                \
+                                        .scalar = NULL};                                           \
+    static tg_tensor *nm##_grad(tg_tape *tp, tg_tensor *s, tg_tensor *g)                           \
     {                                                                                              \
-        return act_grad(tp, &k_##name##_grad, name##_dx, s, g);                                    \
+        return act_grad(tp, &k_##nm##_grad, nm##_dx, s, g);                                        \
     }
 
 static tg_status sigmoid_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout,
@@ -411,7 +415,11 @@ static tg_status cast_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
 }
 /* scalar: g, stored in the input's dtype by the sweep (the conversion the
  * direct rule makes) */
-static const tg_op k_cast = {"cast", 1, cast_backward, cast_direct, tg__scalar_identity};
+static const tg_op k_cast = {.name = "cast",
+                             .arity = 1,
+                             .backward = cast_backward,
+                             .direct = cast_direct,
+                             .scalar = tg__scalar_identity};
 tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 {
     tg_tensor *in[1] = {x};

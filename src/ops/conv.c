@@ -361,7 +361,11 @@ static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy,
         conv_db_into(dt, &at->g, at->F, gy->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d = {"conv2d", -1, conv_backward, conv_direct, NULL};
+static const tg_op k_conv2d = {.name = "conv2d",
+                               .arity = -1,
+                               .backward = conv_backward,
+                               .direct = conv_direct,
+                               .scalar = NULL};
 
 /* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
  * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
@@ -392,8 +396,11 @@ static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tenso
     if (d) conv_dw_into(dt, at, vbar->data, gy->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d_input_grad = {"conv2d_input_grad", 2, input_grad_backward,
-                                          input_grad_direct, NULL};
+static const tg_op k_conv2d_input_grad = {.name = "conv2d_input_grad",
+                                          .arity = 2,
+                                          .backward = input_grad_backward,
+                                          .direct = input_grad_direct,
+                                          .scalar = NULL};
 
 /* ---- weight_grad(x, g): G A^T --------------------------------------------
  * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
@@ -425,8 +432,11 @@ static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tens
     if (d) conv_into(dt, at, x->data, mbar->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d_weight_grad = {"conv2d_weight_grad", 2, weight_grad_backward,
-                                           weight_grad_direct, NULL};
+static const tg_op k_conv2d_weight_grad = {.name = "conv2d_weight_grad",
+                                           .arity = 2,
+                                           .backward = weight_grad_backward,
+                                           .direct = weight_grad_direct,
+                                           .scalar = NULL};
 
 /* The three ops are reached from the public entry points (conv_api.c),
  * which validate the geometry, and from each other's backward rules, with

@@ -32,7 +32,11 @@ static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (work) tg__col2im(g->dtype, &at->g, g->data, d->data, acc, work);
     return tg_tape_status(tp);
 }
-static const tg_op k_im2col = {"im2col", 1, im2col_backward, im2col_direct, NULL};
+static const tg_op k_im2col = {.name = "im2col",
+                               .arity = 1,
+                               .backward = im2col_backward,
+                               .direct = im2col_direct,
+                               .scalar = NULL};
 
 /* y = A^T c: dc = A g = im2col(g) */
 static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -63,7 +67,11 @@ static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     });
     return TG_OK;
 }
-static const tg_op k_col2im = {"col2im", 1, col2im_backward, col2im_direct, NULL};
+static const tg_op k_col2im = {.name = "col2im",
+                               .arity = 1,
+                               .backward = col2im_backward,
+                               .direct = col2im_direct,
+                               .scalar = NULL};
 
 static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

@@ -103,7 +103,11 @@ static tg_tensor *bin_grad_buffer(tg_tape *tp, const tg_node *n, const tg_tensor
             gin[1] = (T)(DB);                                                                      \
         });                                                                                        \
     }                                                                                              \
-    static const tg_op k_##NAME = {#NAME, 2, NAME##_backward, NAME##_direct, NAME##_scalar};       \
+    static const tg_op k_##NAME = {.name = #NAME,                                                  \
+                                   .arity = 2,                                                     \
+                                   .backward = NAME##_backward,                                    \
+                                   .direct = NAME##_direct,                                        \
+                                   .scalar = NAME##_scalar};                                       \
     tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
     {                                                                                              \
         return tg__binary_op(tp, &k_##NAME, NAME##_kernel, a, b);                                  \
@@ -375,10 +379,21 @@ static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
 }
 /* affine_forward, affine_direct, affine_scalar: */
 TG_SCALAR_OP(affine, (al * x + be), (al * g), al == 1)
-static const tg_op k_add_scalar = {"add_scalar", 1, affine_backward, affine_direct, affine_scalar};
-static const tg_op k_mul_scalar = {"mul_scalar", 1, affine_backward, affine_direct, affine_scalar};
-static const tg_op k_rsub_scalar = {"rsub_scalar", 1, affine_backward, affine_direct,
-                                    affine_scalar};
+static const tg_op k_add_scalar = {.name = "add_scalar",
+                                   .arity = 1,
+                                   .backward = affine_backward,
+                                   .direct = affine_direct,
+                                   .scalar = affine_scalar};
+static const tg_op k_mul_scalar = {.name = "mul_scalar",
+                                   .arity = 1,
+                                   .backward = affine_backward,
+                                   .direct = affine_direct,
+                                   .scalar = affine_scalar};
+static const tg_op k_rsub_scalar = {.name = "rsub_scalar",
+                                    .arity = 1,
+                                    .backward = affine_backward,
+                                    .direct = affine_direct,
+                                    .scalar = affine_scalar};
 tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s)
 {
     return affine_forward(tp, &k_add_scalar, x, (scalar_attr){1.0, s});
@@ -401,7 +416,11 @@ static tg_status rdiv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
 }
 /* rdiv_forward, rdiv_direct, rdiv_scalar: */
 TG_SCALAR_OP(rdiv, (al / x), (-(g * (y / x))), false)
-static const tg_op k_rdiv_scalar = {"rdiv_scalar", 1, rdiv_backward, rdiv_direct, rdiv_scalar};
+static const tg_op k_rdiv_scalar = {.name = "rdiv_scalar",
+                                    .arity = 1,
+                                    .backward = rdiv_backward,
+                                    .direct = rdiv_direct,
+                                    .scalar = rdiv_scalar};
 tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
 {
     return rdiv_forward(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0});
@@ -438,8 +457,11 @@ TG_SCALAR_OP(pow_scalar, TG_POW(x, al),
                    : al == 2 ? (T)2 * x
                              : al * TG_POW(x, (T)((double)al - 1.0)))),
              al == 1)
-static const tg_op k_pow_scalar = {"pow_scalar", 1, pow_scalar_backward, pow_scalar_direct,
-                                   pow_scalar_scalar};
+static const tg_op k_pow_scalar = {.name = "pow_scalar",
+                                   .arity = 1,
+                                   .backward = pow_scalar_backward,
+                                   .direct = pow_scalar_direct,
+                                   .scalar = pow_scalar_scalar};
 tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 {
     return pow_scalar_forward(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0});

@@ -77,7 +77,11 @@ static void fd_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     });
 }
 
-static const tg_op k_fast_dropout = {"fast_dropout", 2, fd_backward, fd_direct, fd_scalar};
+static const tg_op k_fast_dropout = {.name = "fast_dropout",
+                                     .arity = 2,
+                                     .backward = fd_backward,
+                                     .direct = fd_direct,
+                                     .scalar = fd_scalar};
 
 TG_CLONES static void fd_kernel(tg_tensor *out, const tg_tensor *a, const tg_tensor *q,
                                 const fd_attr *at)

@@ -187,7 +187,11 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     along_axis(d, at->axis, &at->ix, (tg_tensor *)g, PUT_ADD);
     return TG_OK;
 }
-static const tg_op k_gather = {"gather", 1, gather_backward, gather_direct, NULL};
+static const tg_op k_gather = {.name = "gather",
+                               .arity = 1,
+                               .backward = gather_backward,
+                               .direct = gather_direct,
+                               .scalar = NULL};
 
 static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at)
 {
@@ -259,8 +263,11 @@ static tg_status scatter_add_direct(tg_tape *tp, const tg_node *n, const tg_tens
     along_axis((tg_tensor *)g, at->axis, &at->ix, d, acc ? TAKE_ADD : TAKE);
     return TG_OK;
 }
-static const tg_op k_scatter_add = {"scatter_add", 2, scatter_add_backward, scatter_add_direct,
-                                    NULL};
+static const tg_op k_scatter_add = {.name = "scatter_add",
+                                    .arity = 2,
+                                    .backward = scatter_add_backward,
+                                    .direct = scatter_add_direct,
+                                    .scalar = NULL};
 
 static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src)
 {
@@ -352,9 +359,17 @@ static tg_status select_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     select_slices(d, tg_node_saved(n), (tg_tensor *)g, ADD_INTO);
     return TG_OK;
 }
-static const tg_op k_index_select = {"index_select", 1, select_backward, select_direct, NULL};
+static const tg_op k_index_select = {.name = "index_select",
+                                     .arity = 1,
+                                     .backward = select_backward,
+                                     .direct = select_direct,
+                                     .scalar = NULL};
 /* The same node under the name the user called. */
-static const tg_op k_embedding = {"embedding", 1, select_backward, select_direct, NULL};
+static const tg_op k_embedding = {.name = "embedding",
+                                  .arity = 1,
+                                  .backward = select_backward,
+                                  .direct = select_direct,
+                                  .scalar = NULL};
 
 /* ---- index_add (internal): zeros of like's shape with g's slices added at
  * the index's positions; d g = index_select(g, ...) with zeros at the
@@ -380,7 +395,11 @@ static tg_status index_add_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     select_slices((tg_tensor *)g, &at, d, acc ? SEL_ADD : SEL);
     return TG_OK;
 }
-static const tg_op k_index_add = {"index_add", 1, index_add_backward, index_add_direct, NULL};
+static const tg_op k_index_add = {.name = "index_add",
+                                  .arity = 1,
+                                  .backward = index_add_backward,
+                                  .direct = index_add_direct,
+                                  .scalar = NULL};
 
 static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like,
                                 const index_attr *at)

@@ -197,7 +197,11 @@ static tg_status solve_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     return tg_tape_status(tp);
 }
 
-static const tg_op k_solve = {"solve", 2, solve_backward, solve_direct, NULL};
+static const tg_op k_solve = {.name = "solve",
+                              .arity = 2,
+                              .backward = solve_backward,
+                              .direct = solve_direct,
+                              .scalar = NULL};
 
 tg_tensor *tg_solve(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
@@ -306,7 +310,11 @@ static tg_status tri_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     return tg_tape_status(tp);
 }
 
-static const tg_op k_solve_triangular = {"solve_triangular", 2, tri_backward, tri_direct, NULL};
+static const tg_op k_solve_triangular = {.name = "solve_triangular",
+                                         .arity = 2,
+                                         .backward = tri_backward,
+                                         .direct = tri_direct,
+                                         .scalar = NULL};
 
 tg_tensor *tg_solve_triangular(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool upper)
 {
@@ -353,7 +361,8 @@ static tg_status inv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     return tg_tape_status(tp);
 }
 
-static const tg_op k_inv = {"inv", 1, inv_backward, inv_direct, NULL};
+static const tg_op k_inv = {
+    .name = "inv", .arity = 1, .backward = inv_backward, .direct = inv_direct, .scalar = NULL};
 
 tg_tensor *tg_inv(tg_tape *tp, tg_tensor *a)
 {

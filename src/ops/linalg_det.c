@@ -119,8 +119,10 @@ static tg_status det_direct(tg_tape *tp, const tg_node *nd, const tg_tensor *g, 
     return tg_tape_status(tp);
 }
 
-static const tg_op k_det = {"det", 1, det_backward, det_direct, NULL};
-static const tg_op k_slogdet = {"slogdet", 1, det_backward, det_direct, NULL};
+static const tg_op k_det = {
+    .name = "det", .arity = 1, .backward = det_backward, .direct = det_direct, .scalar = NULL};
+static const tg_op k_slogdet = {
+    .name = "slogdet", .arity = 1, .backward = det_backward, .direct = det_direct, .scalar = NULL};
 
 /* det and slogdet: out (...) recorded under op, *sign (slogdet) a constant. */
 static tg_tensor *det_op(tg_tape *tp, const tg_op *op, tg_tensor *a, tg_tensor **sign)
@@ -209,7 +211,11 @@ static tg_status chol_direct(tg_tape *tp, const tg_node *nd, const tg_tensor *g,
     return tg_tape_status(tp);
 }
 
-static const tg_op k_cholesky = {"cholesky", 1, chol_backward, chol_direct, NULL};
+static const tg_op k_cholesky = {.name = "cholesky",
+                                 .arity = 1,
+                                 .backward = chol_backward,
+                                 .direct = chol_direct,
+                                 .scalar = NULL};
 
 tg_tensor *tg_cholesky(tg_tape *tp, tg_tensor *a)
 {

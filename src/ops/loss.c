@@ -240,7 +240,11 @@ static void xmul_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     });
 }
 
-static const tg_op k_xmul = {"xmul", 2, xmul_backward, xmul_direct, xmul_scalar};
+static const tg_op k_xmul = {.name = "xmul",
+                             .arity = 2,
+                             .backward = xmul_backward,
+                             .direct = xmul_direct,
+                             .scalar = xmul_scalar};
 
 /* a and b of one shape and dtype (the callers' tensors are). */
 static tg_tensor *xmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)

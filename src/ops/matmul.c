@@ -215,7 +215,11 @@ static tg_status matmul_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     return tg_tape_status(tp);
 }
 
-static const tg_op k_matmul = {"matmul", 2, matmul_backward, matmul_direct, NULL};
+static const tg_op k_matmul = {.name = "matmul",
+                               .arity = 2,
+                               .backward = matmul_backward,
+                               .direct = matmul_direct,
+                               .scalar = NULL};
 
 tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b)
 {

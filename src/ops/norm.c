@@ -280,9 +280,21 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     return TG_OK;
 }
 
-static const tg_op k_layer_norm = {"layer_norm", -1, norm_backward, norm_direct, NULL};
-static const tg_op k_batch_norm = {"batch_norm", -1, norm_backward, norm_direct, NULL};
-static const tg_op k_group_norm = {"group_norm", -1, norm_backward, norm_direct, NULL};
+static const tg_op k_layer_norm = {.name = "layer_norm",
+                                   .arity = -1,
+                                   .backward = norm_backward,
+                                   .direct = norm_direct,
+                                   .scalar = NULL};
+static const tg_op k_batch_norm = {.name = "batch_norm",
+                                   .arity = -1,
+                                   .backward = norm_backward,
+                                   .direct = norm_direct,
+                                   .scalar = NULL};
+static const tg_op k_group_norm = {.name = "group_norm",
+                                   .arity = -1,
+                                   .backward = norm_backward,
+                                   .direct = norm_direct,
+                                   .scalar = NULL};
 
 /* ---- validation ------------------------------------------------------------- */
 

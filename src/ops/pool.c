@@ -74,9 +74,16 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (d) scatter_kernel(g->dtype, g->numel, at->idx, g->data, d->data, d->numel, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_max_pool2d = {"max_pool2d", 1, gather_backward, gather_direct, NULL};
-static const tg_op k_max_pool2d_gather = {"max_pool2d_gather", 1, gather_backward, gather_direct,
-                                          NULL};
+static const tg_op k_max_pool2d = {.name = "max_pool2d",
+                                   .arity = 1,
+                                   .backward = gather_backward,
+                                   .direct = gather_direct,
+                                   .scalar = NULL};
+static const tg_op k_max_pool2d_gather = {.name = "max_pool2d_gather",
+                                          .arity = 1,
+                                          .backward = gather_backward,
+                                          .direct = gather_direct,
+                                          .scalar = NULL};
 
 /* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
 static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -93,8 +100,11 @@ static tg_status scatter_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     if (d) gather_kernel(g->dtype, d->numel, at->idx, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_max_pool2d_backward = {"max_pool2d_backward", 1, scatter_backward,
-                                            scatter_direct, NULL};
+static const tg_op k_max_pool2d_backward = {.name = "max_pool2d_backward",
+                                            .arity = 1,
+                                            .backward = scatter_backward,
+                                            .direct = scatter_direct,
+                                            .scalar = NULL};
 
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
 {
@@ -220,7 +230,11 @@ static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = avg_adjoint_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d = {"avg_pool2d", 1, avg_backward, avg_direct, NULL};
+static const tg_op k_avg_pool2d = {.name = "avg_pool2d",
+                                   .arity = 1,
+                                   .backward = avg_backward,
+                                   .direct = avg_direct,
+                                   .scalar = NULL};
 
 /* v = P^T g: dg = P vbar */
 static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -229,8 +243,11 @@ static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = avg_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d_backward = {"avg_pool2d_backward", 1, avg_adjoint_backward,
-                                            avg_adjoint_direct, NULL};
+static const tg_op k_avg_pool2d_backward = {.name = "avg_pool2d_backward",
+                                            .arity = 1,
+                                            .backward = avg_adjoint_backward,
+                                            .direct = avg_adjoint_direct,
+                                            .scalar = NULL};
 
 static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

@@ -93,8 +93,11 @@ static tg_status apool_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     if (d) apool_adjoint_kernel(tg_node_saved(n), g->dtype, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_adaptive_avg_pool2d = {"adaptive_avg_pool2d", 1, apool_backward, apool_direct,
-                                            NULL};
+static const tg_op k_adaptive_avg_pool2d = {.name = "adaptive_avg_pool2d",
+                                            .arity = 1,
+                                            .backward = apool_backward,
+                                            .direct = apool_direct,
+                                            .scalar = NULL};
 
 /* v = P^T g: dg = P vbar */
 static tg_status apool_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
@@ -111,8 +114,11 @@ static tg_status apool_adjoint_direct(tg_tape *tp, const tg_node *n, const tg_te
     if (d) apool_kernel(tg_node_saved(n), g->dtype, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_adaptive_avg_pool2d_backward = {
-    "adaptive_avg_pool2d_backward", 1, apool_adjoint_backward, apool_adjoint_direct, NULL};
+static const tg_op k_adaptive_avg_pool2d_backward = {.name = "adaptive_avg_pool2d_backward",
+                                                     .arity = 1,
+                                                     .backward = apool_adjoint_backward,
+                                                     .direct = apool_adjoint_direct,
+                                                     .scalar = NULL};
 
 static tg_tensor *apool_op(tg_tape *tp, tg_tensor *x, const apool_attr *a)
 {

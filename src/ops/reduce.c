@@ -258,8 +258,16 @@ static void sum_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     const double g = a->gout;
     TG_DISPATCH(a->dtype, T, { gin[0] = at->scale == 1.0 ? g : (double)((T)at->scale * (T)g); });
 }
-static const tg_op k_sum = {"sum", 1, sum_backward, sum_direct, sum_scalar};
-static const tg_op k_mean = {"mean", 1, sum_backward, sum_direct, sum_scalar};
+static const tg_op k_sum = {.name = "sum",
+                            .arity = 1,
+                            .backward = sum_backward,
+                            .direct = sum_direct,
+                            .scalar = sum_scalar};
+static const tg_op k_mean = {.name = "mean",
+                             .arity = 1,
+                             .backward = sum_backward,
+                             .direct = sum_direct,
+                             .scalar = sum_scalar};
 
 /* all: every axis (the _all forms); otherwise the naxes listed in axes. */
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool all, int naxes,
@@ -332,7 +340,11 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return TG_OK;
 }
 /* its direct rule is sum's: broadcast g back over the summed axes */
-static const tg_op k_sum_to = {"sum_to", 1, sum_to_backward, sum_direct, sum_scalar};
+static const tg_op k_sum_to = {.name = "sum_to",
+                               .arity = 1,
+                               .backward = sum_to_backward,
+                               .direct = sum_direct,
+                               .scalar = sum_scalar};
 
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -435,7 +447,8 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     });
     return TG_OK;
 }
-static const tg_op k_max = {"max", 1, max_backward, max_direct, NULL};
+static const tg_op k_max = {
+    .name = "max", .arity = 1, .backward = max_backward, .direct = max_direct, .scalar = NULL};
 
 /* Values into out and, when mask is not NULL, the one-hot first arg-max
  * (arg-min with min) into mask; x is seen as (outer, ext, inner) with
@@ -472,7 +485,8 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
 }
 
 /* min has max's rules: g to the one-hot arg-min mask */
-static const tg_op k_min = {"min", 1, max_backward, max_direct, NULL};
+static const tg_op k_min = {
+    .name = "min", .arity = 1, .backward = max_backward, .direct = max_direct, .scalar = NULL};
 
 static tg_tensor *max_min(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis, bool keepdim)
 {

@@ -160,7 +160,8 @@ static tg_status prod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     });
     return TG_OK;
 }
-static const tg_op k_prod = {"prod", 1, prod_backward, prod_direct, NULL};
+static const tg_op k_prod = {
+    .name = "prod", .arity = 1, .backward = prod_backward, .direct = prod_direct, .scalar = NULL};
 
 static tg_tensor *prod_record(tg_tape *tp, tg_tensor *x, tg_tensor *out, const stat_attr *at)
 {
@@ -242,7 +243,11 @@ static tg_status lse_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     });
     return TG_OK;
 }
-static const tg_op k_logsumexp = {"logsumexp", 1, lse_backward, lse_direct, NULL};
+static const tg_op k_logsumexp = {.name = "logsumexp",
+                                  .arity = 1,
+                                  .backward = lse_backward,
+                                  .direct = lse_direct,
+                                  .scalar = NULL};
 
 tg_tensor *tg_logsumexp(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim)
 {
@@ -386,7 +391,8 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     });
     return TG_OK;
 }
-static const tg_op k_norm = {"norm", 1, norm_backward, norm_direct, NULL};
+static const tg_op k_norm = {
+    .name = "norm", .arity = 1, .backward = norm_backward, .direct = norm_direct, .scalar = NULL};
 
 tg_tensor *tg_norm(tg_tape *tp, tg_tensor *x, double p, int naxes, const int *axes, bool keepdim)
 {

@@ -75,7 +75,11 @@ static tg_status cumsum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     return TG_OK;
 }
 /* one element: a copy (the sum of one value in double is the value) */
-static const tg_op k_cumsum = {"cumsum", 1, cumsum_backward, cumsum_direct, tg__scalar_identity};
+static const tg_op k_cumsum = {.name = "cumsum",
+                               .arity = 1,
+                               .backward = cumsum_backward,
+                               .direct = cumsum_direct,
+                               .scalar = tg__scalar_identity};
 
 static bool scan_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *a)
 {
@@ -234,7 +238,11 @@ static tg_status cumprod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     return TG_OK;
 }
 /* no scalar rule: a one-element cumprod is a copy, the direct rule is as fast */
-static const tg_op k_cumprod = {"cumprod", 1, cumprod_backward, cumprod_direct, NULL};
+static const tg_op k_cumprod = {.name = "cumprod",
+                                .arity = 1,
+                                .backward = cumprod_backward,
+                                .direct = cumprod_direct,
+                                .scalar = NULL};
 
 static tg_tensor *cumprod_impl(tg_tape *tp, tg_tensor *x, int axis)
 {

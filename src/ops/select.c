@@ -121,7 +121,8 @@ static bool broadcast3(tg_tape *tp, const char *op, const char *const names[3],
     {                                                                                              \
         TG_DISPATCH(out->dtype, T, { TG_BCAST_MAP(T, out, ta, tb, a, b, (a OPR b) ? 1 : 0); });    \
     }                                                                                              \
-    static const tg_op k_##NAME = {#NAME, 2, NULL, NULL, NULL};                                    \
+    static const tg_op k_##NAME = {                                                                \
+        .name = #NAME, .arity = 2, .backward = NULL, .direct = NULL, .scalar = NULL};              \
     tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
     {                                                                                              \
         return tg__binary_op(tp, &k_##NAME, NAME##_kernel, a, b);                                  \
@@ -190,7 +191,11 @@ static void where_scalar(const tg_node *node, const tg_scalar_args *s, double *g
     });
 }
 
-static const tg_op k_where = {"where", 3, where_backward, where_direct, where_scalar};
+static const tg_op k_where = {.name = "where",
+                              .arity = 3,
+                              .backward = where_backward,
+                              .direct = where_direct,
+                              .scalar = where_scalar};
 
 tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
 {
@@ -243,8 +248,11 @@ static void masked_fill_scalar(const tg_node *node, const tg_scalar_args *s, dou
     });
 }
 
-static const tg_op k_masked_fill = {"masked_fill", 2, masked_fill_backward, masked_fill_direct,
-                                    masked_fill_scalar};
+static const tg_op k_masked_fill = {.name = "masked_fill",
+                                    .arity = 2,
+                                    .backward = masked_fill_backward,
+                                    .direct = masked_fill_direct,
+                                    .scalar = masked_fill_scalar};
 
 tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask, double value)
 {
@@ -332,7 +340,11 @@ static void clamp_scalar(const tg_node *node, const tg_scalar_args *s, double *g
     });
 }
 
-static const tg_op k_clamp = {"clamp", 1, clamp_backward, clamp_direct, clamp_scalar};
+static const tg_op k_clamp = {.name = "clamp",
+                              .arity = 1,
+                              .backward = clamp_backward,
+                              .direct = clamp_direct,
+                              .scalar = clamp_scalar};
 
 tg_tensor *tg_clamp(tg_tape *tp, tg_tensor *x, double lo, double hi)
 {
@@ -418,8 +430,11 @@ static void clamp_tensor_scalar(const tg_node *node, const tg_scalar_args *s, do
     });
 }
 
-static const tg_op k_clamp_tensor = {"clamp_tensor", 3, clamp_tensor_backward, clamp_tensor_direct,
-                                     clamp_tensor_scalar};
+static const tg_op k_clamp_tensor = {.name = "clamp_tensor",
+                                     .arity = 3,
+                                     .backward = clamp_tensor_backward,
+                                     .direct = clamp_tensor_direct,
+                                     .scalar = clamp_tensor_scalar};
 
 tg_tensor *tg_clamp_tensor(tg_tape *tp, tg_tensor *x, tg_tensor *lo, tg_tensor *hi)
 {

@@ -29,8 +29,11 @@ static tg_status reshape_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
 {
     return view_add(tp, n, k, 0, g, 0);
 }
-static const tg_op k_reshape = {"reshape", 1, reshape_backward, reshape_direct,
-                                tg__scalar_identity};
+static const tg_op k_reshape = {.name = "reshape",
+                                .arity = 1,
+                                .backward = reshape_backward,
+                                .direct = reshape_direct,
+                                .scalar = tg__scalar_identity};
 
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -112,8 +115,11 @@ static tg_status broadcast_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     tg_tensor *s = tg_sum_to(tp, (tg_tensor *)g, x->ndim, x->shape);
     return s ? tg_grad_sink_add(k, 0, s) : tg_tape_status(tp);
 }
-static const tg_op k_broadcast_to = {"broadcast_to", 1, broadcast_backward, broadcast_direct,
-                                     tg__scalar_identity};
+static const tg_op k_broadcast_to = {.name = "broadcast_to",
+                                     .arity = 1,
+                                     .backward = broadcast_backward,
+                                     .direct = broadcast_direct,
+                                     .scalar = tg__scalar_identity};
 
 tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -254,8 +260,11 @@ static tg_status permute_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     permute_kernel(d, g, inv, acc);
     return TG_OK;
 }
-static const tg_op k_permute = {"permute", 1, permute_backward, permute_direct,
-                                tg__scalar_identity};
+static const tg_op k_permute = {.name = "permute",
+                                .arity = 1,
+                                .backward = permute_backward,
+                                .direct = permute_direct,
+                                .scalar = tg__scalar_identity};
 
 /* counted false: the deprecated tg_permute, whose perm has no length (x's
  * rank is assumed, nperm unused). */
@@ -440,7 +449,11 @@ static tg_status slice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
         embed_store(d, g, at->axis, at->start, at->step);
     return TG_OK;
 }
-static const tg_op k_slice = {"slice", 1, slice_backward, slice_direct, NULL};
+static const tg_op k_slice = {.name = "slice",
+                              .arity = 1,
+                              .backward = slice_backward,
+                              .direct = slice_direct,
+                              .scalar = NULL};
 
 /* Python's rule for one bound: negative counts from the end, then clamp to
  * [0, extent]. */
@@ -511,7 +524,11 @@ static tg_status embed_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     strided_axis_copy((tg_tensor *)g, d, at->axis, at->start, at->step, true, acc);
     return TG_OK;
 }
-static const tg_op k_embed = {"embed", 1, embed_backward, embed_direct, NULL};
+static const tg_op k_embed = {.name = "embed",
+                              .arity = 1,
+                              .backward = embed_backward,
+                              .direct = embed_direct,
+                              .scalar = NULL};
 
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
                     int64_t start, int64_t step)
@@ -620,7 +637,11 @@ static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     }
     return tg_tape_status(tp);
 }
-static const tg_op k_concat = {"concat", -1, concat_backward, concat_direct, NULL};
+static const tg_op k_concat = {.name = "concat",
+                               .arity = -1,
+                               .backward = concat_backward,
+                               .direct = concat_direct,
+                               .scalar = NULL};
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {

@@ -191,7 +191,11 @@ static tg_status log_softmax_direct(tg_tape *tp, const tg_node *n, const tg_tens
     if (d->numel) softmax_direct_kernel(d, acc, g, n->out, at->axis, true);
     return TG_OK;
 }
-static const tg_op k_softmax = {"softmax", 1, softmax_backward, softmax_direct, NULL};
+static const tg_op k_softmax = {.name = "softmax",
+                                .arity = 1,
+                                .backward = softmax_backward,
+                                .direct = softmax_direct,
+                                .scalar = NULL};
 
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
@@ -208,8 +212,11 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
     return TG_OK;
 }
-static const tg_op k_log_softmax = {"log_softmax", 1, log_softmax_backward, log_softmax_direct,
-                                    NULL};
+static const tg_op k_log_softmax = {.name = "log_softmax",
+                                    .arity = 1,
+                                    .backward = log_softmax_backward,
+                                    .direct = log_softmax_direct,
+                                    .scalar = NULL};
 
 tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {

@@ -111,11 +111,16 @@
     }
 
 /* k_name and tg_name, with the op's rules (NULL: none) */
-#define TG_UNARY_API(name, backward, direct, scalar)                                               \
-    static const tg_op k_##name = {#name, 1, backward, direct, scalar};                            \
-    tg_tensor *tg_##name(tg_tape *tp, tg_tensor *x)                                                \
+#define TG_UNARY_API(nm, bw, dr, sc)                                                               \
+    static const tg_op k_##nm = {.name = #nm,                                                      \
+                                 .arity = 1,                                                       \
+                                 .backward = bw,                                                   \
+                                 .direct = dr,                                                     \
+                                 .scalar = sc,                                                     \
+                                 .jvp = tg__jvp_diagonal};                                         \
+    tg_tensor *tg_##nm(tg_tape *tp, tg_tensor *x)                                                  \
     {                                                                                              \
-        return unary(tp, &k_##name, name##_kernel, x);                                             \
+        return unary(tp, &k_##nm, nm##_kernel, x);                                                 \
     }
 
 /* A differentiable unary op: y = FWD, d (+)= DX, with name_backward its
@@ -207,7 +212,12 @@ typedef struct unary_attr {
             ud_gin[0] = (DX);                                                                      \
         });                                                                                        \
     }                                                                                              \
-    static const tg_op k_##NAME = {#NAME, 1, NAME##_backward, NAME##_direct, NAME##_scalar};
+    static const tg_op k_##NAME = {.name = #NAME,                                                  \
+                                   .arity = 1,                                                     \
+                                   .backward = NAME##_backward,                                    \
+                                   .direct = NAME##_direct,                                        \
+                                   .scalar = NAME##_scalar,                                        \
+                                   .jvp = tg__jvp_diagonal};
 
 /* name(tp, n): a constant tensor (not differentiable) of node n's input
  * shape holding MASK, an expression of its input's elements x and its
