@@ -271,25 +271,29 @@ static tg_status sum_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, t
     return TG_OK;
 }
 
-/* "axis=1", "axes=(1,3)" (nothing when every axis of x is reduced), then
- * ", keepdim=1" when kept */
-static int axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, char *buf, size_t size)
+int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char *extra, char *buf,
+                   size_t size)
 {
     int ax[TG_MAX_DIMS];
     const int na = tg__axes_list(x, red, ax);
-    const char *kd = keepdim ? "keepdim=1" : "";
-    if (na == x->ndim || na == 0) return snprintf(buf, size, "%s", kd);
-    char s[8 * TG_MAX_DIMS] = "";
-    for (int i = 0, k = 0; i < na; i++)
-        k += snprintf(s + k, sizeof s - (size_t)k, "%s%d", i ? "," : "", ax[i]);
-    return snprintf(buf, size, na == 1 ? "axis=%s%s%s" : "axes=(%s)%s%s", s, keepdim ? ", " : "",
-                    kd);
+    /* TG_MAX_DIMS axes and an extra of a few words fit */
+    char s[16 * TG_MAX_DIMS + 64] = "";
+    int k = 0;
+    if (na > 0 && na < x->ndim) {
+        k += snprintf(s, sizeof s, na == 1 ? "axis=" : "axes=(");
+        for (int i = 0; i < na; i++)
+            k += snprintf(s + k, sizeof s - (size_t)k, "%s%d", i ? "," : "", ax[i]);
+        if (na > 1) k += snprintf(s + k, sizeof s - (size_t)k, ")");
+    }
+    if (keepdim) k += snprintf(s + k, sizeof s - (size_t)k, "%skeepdim=1", k ? ", " : "");
+    if (extra && *extra) snprintf(s + k, sizeof s - (size_t)k, "%s%s", k ? ", " : "", extra);
+    return snprintf(buf, size, "%s", s);
 }
 
 static int sum_attrs(const tg_node *n, char *buf, size_t size)
 {
     const reduce_attr *at = tg_node_saved(n);
-    return axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, buf, size);
+    return tg__axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, NULL, buf, size);
 }
 
 static const tg_op k_sum = {.name = "sum",

@@ -58,20 +58,13 @@ static tg_status stat_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, 
     return TG_OK;
 }
 
-/* "axis=1" or "axes=(0,2)", ", keepdim=1", then ", p=3" for norm */
+/* "axis=1" or "axes=(0,2)", "keepdim=1", then "p=3" for norm */
 static int stat_attrs(const tg_node *n, char *buf, size_t size)
 {
     const stat_attr *at = tg_node_saved(n);
-    const tg_tensor *x = tg_node_input(n, 0);
-    int axes[TG_MAX_DIMS];
-    const int na = tg__axes_list(x, at->red, axes);
-    char s[8 * TG_MAX_DIMS] = "";
-    for (int i = 0, k = 0; i < na; i++)
-        k += snprintf(s + k, sizeof s - (size_t)k, "%s%d", i ? "," : "", axes[i]);
     char p[48] = "";
-    if (tg_node_op(n) == &k_norm) snprintf(p, sizeof p, ", p=%g", at->p);
-    return snprintf(buf, size, na == 1 ? "axis=%s%s%s" : "axes=(%s)%s%s", s,
-                    at->keepdim ? ", keepdim=1" : "", p);
+    if (tg_node_op(n) == &k_norm) snprintf(p, sizeof p, "p=%g", at->p);
+    return tg__axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, p, buf, size);
 }
 
 /* ---- prod ------------------------------------------------------------------
