@@ -178,16 +178,29 @@ static tg_tensor *norm_xhat(tg_tape *tp, const tg_node *n, const norm_views *v, 
     return tg_mul(tp, tg_sub(tp, tg_reshape(tp, x, 3, v->cv), mu), *rstd_c);
 }
 
+/* The derivative of xhat (channel view) applied to u (channel view): with
+ * x's statistics rstd (u - mean(u) - xhat mean(xhat u)) over each set, a
+ * symmetric operator, so the backward rule applies it to gh = g w and the
+ * tangent rule to tx; with the running statistics u rstd. */
+static tg_tensor *norm_dxhat(tg_tape *tp, const norm_attr *a, const norm_views *v, tg_tensor *u,
+                             tg_tensor *xhat_c, tg_tensor *rstd_s, tg_tensor *rstd_c)
+{
+    if (!a->stats) return tg_mul(tp, u, rstd_c);
+    tg_tensor *u_s = tg_reshape(tp, u, 3, v->sv);
+    tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, v->sv);
+    tg_tensor *m = tg_mean(tp, u_s, v->nsa, v->sa, true);
+    tg_tensor *mx = tg_mean(tp, tg_mul(tp, u_s, xhat_s), v->nsa, v->sa, true);
+    tg_tensor *d = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, u_s, m), tg_mul(tp, xhat_s, mx)));
+    return tg_reshape(tp, d, 3, v->cv);
+}
+
 /* t + u, either NULL for zero */
 static tg_tensor *add_opt(tg_tape *tp, tg_tensor *t, tg_tensor *u)
 {
     return !t ? u : !u ? t : tg_add(tp, t, u);
 }
 
-/* Tangent: with x's statistics dxhat = rstd (tx - mean(tx) - xhat
- * mean(xhat tx)) over each set (the backward rule's operator, which is
- * self-adjoint); with the running ones dxhat = tx rstd; then
- *     dy = dxhat w + xhat tw + tb. */
+/* Tangent: dy = dxhat(tx) w + xhat tw + tb (norm_dxhat). */
 static tg_status norm_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
 {
     const norm_attr *a = tg_node_saved(n);
@@ -199,17 +212,8 @@ static tg_status norm_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, 
     tg_tensor *rstd_s, *rstd_c;
     tg_tensor *xhat_c = norm_xhat(tp, n, &v, &rstd_s, &rstd_c), *t = NULL;
     if (tin[0]) {
-        tg_tensor *d;
-        if (a->stats) {
-            tg_tensor *tx_s = tg_reshape(tp, tin[0], 3, v.sv);
-            tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, v.sv);
-            tg_tensor *m = tg_mean(tp, tx_s, v.nsa, v.sa, true);
-            tg_tensor *mx = tg_mean(tp, tg_mul(tp, xhat_s, tx_s), v.nsa, v.sa, true);
-            d = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, tx_s, m), tg_mul(tp, xhat_s, mx)));
-            d = tg_reshape(tp, d, 3, v.cv);
-        } else {
-            d = tg_mul(tp, tg_reshape(tp, tin[0], 3, v.cv), rstd_c);
-        }
+        tg_tensor *tx = tg_reshape(tp, tin[0], 3, v.cv);
+        tg_tensor *d = norm_dxhat(tp, a, &v, tx, xhat_c, rstd_s, rstd_c);
         t = w ? tg_mul(tp, d, tg_reshape(tp, w, 3, v.pc)) : d;
     }
     if (w && tin[1]) t = add_opt(tp, t, tg_mul(tp, xhat_c, tg_reshape(tp, tin[1], 3, v.pc)));
@@ -253,31 +257,20 @@ static tg_status norm_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
         return tg_tape_status(tp);
     }
     const norm_views v = norm_views_of(a);
-    const int64_t *sv = v.sv, *cv = v.cv, *pc = v.pc;
-    const int nsa = v.nsa, *sa = v.sa, *batch_axes = k_batch_axes;
-    tg_tensor *g_c = tg_reshape(tp, g, 3, cv);
+    tg_tensor *g_c = tg_reshape(tp, g, 3, v.cv);
     tg_tensor *rstd_s, *rstd_c;
     tg_tensor *xhat_c = norm_xhat(tp, n, &v, &rstd_s, &rstd_c);
     if (need_x) {
-        tg_tensor *gh = w ? tg_mul(tp, g_c, tg_reshape(tp, w, 3, pc)) : g_c;
-        tg_tensor *dx;
-        if (a->stats) {
-            tg_tensor *gh_s = tg_reshape(tp, gh, 3, sv);
-            tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, sv);
-            tg_tensor *mg = tg_mean(tp, gh_s, nsa, sa, true);
-            tg_tensor *mgx = tg_mean(tp, tg_mul(tp, gh_s, xhat_s), nsa, sa, true);
-            dx = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, gh_s, mg), tg_mul(tp, xhat_s, mgx)));
-        } else {
-            dx = tg_mul(tp, gh, rstd_c);
-        }
+        tg_tensor *gh = w ? tg_mul(tp, g_c, tg_reshape(tp, w, 3, v.pc)) : g_c;
+        tg_tensor *dx = norm_dxhat(tp, a, &v, gh, xhat_c, rstd_s, rstd_c);
         gin[0] = tg_reshape(tp, dx, x->ndim, x->shape);
     }
     if (need_w)
-        gin[1] = tg_reshape(tp, tg_sum(tp, tg_mul(tp, g_c, xhat_c), 2, batch_axes, false), w->ndim,
-                            w->shape);
+        gin[1] = tg_reshape(tp, tg_sum(tp, tg_mul(tp, g_c, xhat_c), 2, k_batch_axes, false),
+                            w->ndim, w->shape);
     if (need_b) {
         const tg_tensor *b = tg_node_input(n, bi);
-        gin[bi] = tg_reshape(tp, tg_sum(tp, g_c, 2, batch_axes, false), b->ndim, b->shape);
+        gin[bi] = tg_reshape(tp, tg_sum(tp, g_c, 2, k_batch_axes, false), b->ndim, b->shape);
     }
     return tg_tape_status(tp);
 }
