@@ -302,7 +302,8 @@ static const tg_op k_scatter_add = {.name = "scatter_add",
                                     .direct = scatter_add_direct,
                                     .scalar = NULL,
                                     .jvp = scatter_add_jvp,
-                                    .formula = "dx += g;  dsrc += gather(g, axis, index)",
+                                    .formula =
+                                        "da += g;  db += gather(g, axis, index)  (a: x, b: src)",
                                     .attrs = index_attrs};
 
 static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src)
@@ -415,15 +416,15 @@ static const tg_op k_index_select = {.name = "index_select",
                                      .formula = "dx += index_add(zeros(x.shape), axis, index, g)",
                                      .attrs = index_attrs};
 /* The same node under the name the user called. */
-static const tg_op k_embedding = {.name = "embedding",
-                                  .arity = 1,
-                                  .backward = select_backward,
-                                  .direct = select_direct,
-                                  .scalar = NULL,
-                                  .jvp = select_jvp,
-                                  .formula =
-                                      "dweight[index[i]] += g[i]  (nothing to the padding row)",
-                                  .attrs = index_attrs};
+static const tg_op k_embedding = {
+    .name = "embedding",
+    .arity = 1,
+    .backward = select_backward,
+    .direct = select_direct,
+    .scalar = NULL,
+    .jvp = select_jvp,
+    .formula = "dx[index[i]] += g[i]  (x: the weight; nothing to the padding row)",
+    .attrs = index_attrs};
 
 /* ---- index_add (internal): zeros of like's shape with g's slices added at
  * the index's positions; d g = index_select(g, ...) with zeros at the

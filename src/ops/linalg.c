@@ -354,7 +354,7 @@ static const tg_op k_solve_triangular = {
     .direct = tri_direct,
     .scalar = NULL,
     .jvp = tri_jvp,
-    .formula = "db += T^-T g;  da += triangle of -(T^-T g) y^T  (T: a's triangle)",
+    .formula = "db += tri(a)^-T g;  da += tri(-(tri(a)^-T g) y^T)  (tri: the triangle read)",
     .attrs = tri_attrs};
 
 tg_tensor *tg_solve_triangular(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool upper)
