@@ -5,7 +5,9 @@
  * the op case table:
  *   - each differentiable descriptor of these files has a tangent rule and
  *     a one-line formula;
- *   - the attribute printers show what the call was given;
+ *   - the attribute printers show what the call was given, and every node
+ *     of these ops that the op-case rows record with saved attributes has
+ *     a printer;
  *   - a tangent on one input alone: a broadcast input's tangent is
  *     broadcast to the output's shape, a missing one is zero (binary ops,
  *     where, clamp_tensor, concat, matmul), against reverse mode;
@@ -16,6 +18,7 @@
 #include "../src/core/internal.h"
 #include "../src/ops/registry.h"
 #include "common.h"
+#include "op_cases.h"
 
 static const tg_op *const *const k_files[] = {
     tg__ops_activation, tg__ops_elementary, tg__ops_elementwise, tg__ops_fast_dropout,
@@ -100,6 +103,48 @@ START_TEST(test_attribute_printers)
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(m);
+}
+END_TEST
+
+/* Whether op is one of this file's group's. */
+static bool in_group_a(const tg_op *op)
+{
+    for (size_t f = 0; f < sizeof k_files / sizeof k_files[0]; f++)
+        for (const tg_op *const *p = k_files[f]; *p; p++)
+            if (*p == op) return true;
+    return false;
+}
+
+/* Every node of the group's ops that the op-case rows record with saved
+ * attributes prints them, snprintf-style (group B's det saves only which
+ * of det and slogdet it is, which the op's name already says). */
+START_TEST(test_saved_attributes_print)
+{
+    oc_consts *K = oc_consts_new();
+    int checked = 0;
+    const oc_case *c;
+    for (int i = -1; (c = oc_next(&i, OC_DIRECT));) {
+        tg_tensor *x = tt_param(4, TT_SHAPE(2, 2, 4, 4), 501, 0.2, 2);
+        tg_tape *tp = tg_tape_new(NULL);
+        ck_assert_msg(c->f(tp, x, NULL, K) != NULL, "%s: %s", c->id, tg_tape_error(tp));
+        for (int64_t k = 0; k < tg__tape_num_nodes(tp); k++) {
+            const tg_node *nd = tg__tape_node(tp, k);
+            if (!tg_node_saved(nd) || !in_group_a(tg_node_op(nd))) continue;
+            ck_assert_msg(tg_node_op(nd)->attrs != NULL,
+                          "%s (row %s) saves attributes but has "
+                          "no printer",
+                          tg_node_op(nd)->name, c->id);
+            char buf[200];
+            const int len = tg_node_op(nd)->attrs(nd, buf, sizeof buf);
+            ck_assert_msg(len >= 0 && len < (int)sizeof buf && (size_t)len == strlen(buf),
+                          "%s: printer returned %d for \"%s\"", tg_node_op(nd)->name, len, buf);
+            checked++;
+        }
+        tg_tape_free(tp);
+        tg_tensor_free(x);
+    }
+    ck_assert_int_ge(checked, 50);
+    oc_consts_free(K);
 }
 END_TEST
 
@@ -358,6 +403,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_rules_and_formulas);
     tcase_add_test(tc, test_attribute_printers);
+    tcase_add_test(tc, test_saved_attributes_print);
     tcase_add_test(tc, test_one_input_tangent);
     tcase_add_test(tc, test_broadcast_tangent_values);
     tcase_add_test(tc, test_hvp_three_ways);
