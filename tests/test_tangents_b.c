@@ -237,6 +237,101 @@ START_TEST(test_forward_over_reverse)
 }
 END_TEST
 
+/* ---- one input's tangent at a time ----------------------------------------------
+ * test_jvp gives every input a tangent; the rules also sum only the terms
+ * that exist (a bias alone is broadcast to the output's shape, a missing x
+ * of scatter_add becomes zeros).  Each input alone: <w, J_i t> against
+ * <J_i^T w, t>, and central differences along t. */
+typedef tg_tensor *(*fn_n)(tg_tape *tp, tg_tensor **in);
+
+static double dot(const tg_tensor *a, const tg_tensor *b)
+{
+    double s = 0;
+    for (int64_t k = 0; k < tg_tensor_numel(a); k++)
+        s += tg_tensor_get_flat(a, k) * tg_tensor_get_flat(b, k);
+    return s;
+}
+
+static void check_one_input(const char *name, fn_n f, tg_tensor **in, int i)
+{
+    tg_tensor *t = tt_rand(TG_F64, tg_tensor_ndim(in[i]), tg_tensor_shape(in[i]), 300 + i, -1, 1);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = f(tp, in), *jt = NULL, *gi = NULL;
+    ck_assert_msg(y != NULL, "%s: %s", name, tg_tape_error(tp));
+    ck_assert_msg(tg_jvp(tp, 1, &in[i], &t, 1, &y, &jt, false) == TG_OK, "%s: %s", name,
+                  tg_tape_error(tp));
+    tg_tensor *w = tt_rand(TG_F64, tg_tensor_ndim(y), tg_tensor_shape(y), 400 + i, -1, 1);
+    ck_assert_int_eq(tg_vjp(tp, y, w, 1, &in[i], &gi, false), TG_OK);
+    const double fwd = dot(w, jt), rev = dot(gi, t);
+    ck_assert_msg(fabs(fwd - rev) <= 1e-12 * (fabs(fwd) + fabs(rev)) && fwd != 0,
+                  "%s input %d: forward %.17g, reverse %.17g", name, i, fwd, rev);
+    double fd[2];
+    for (int s = 0; s < 2; s++) {
+        const double h = s ? -1e-6 : 1e-6;
+        double *d = tg_tensor_f64(in[i]);
+        for (int64_t k = 0; k < tg_tensor_numel(t); k++) d[k] += h * tg_tensor_get_flat(t, k);
+        tg_tape *t2 = tg_tape_new(NULL);
+        fd[s] = dot(w, f(t2, in));
+        tg_tape_free(t2);
+        for (int64_t k = 0; k < tg_tensor_numel(t); k++) d[k] -= h * tg_tensor_get_flat(t, k);
+    }
+    const double c = (fd[0] - fd[1]) / 2e-6;
+    ck_assert_msg(fabs(c - fwd) <= 1e-6 * (1 + fabs(c)), "%s input %d: tangent %.10g, fd %.10g",
+                  name, i, fwd, c);
+    tg_tape_free(tp);
+    tg_tensor_free(t);
+    tg_tensor_free(w);
+}
+
+static tg_tensor *g_conv(tg_tape *tp, tg_tensor **in)
+{
+    return tg_conv2d(tp, in[0], in[1], in[2], 1, 1, 1, 0);
+}
+static tg_tensor *g_layer_norm(tg_tape *tp, tg_tensor **in)
+{
+    return tg_layer_norm(tp, in[0], 1, in[1], in[2], 1e-5);
+}
+static tg_tensor *g_scatter_add(tg_tape *tp, tg_tensor **in)
+{
+    return tg_scatter_add(tp, in[0], 1, in[3], in[1]);
+}
+static tg_tensor *g_solve(tg_tape *tp, tg_tensor **in)
+{
+    return tg_solve(tp, in[0], in[1]);
+}
+static tg_tensor *g_solve_tri(tg_tape *tp, tg_tensor **in)
+{
+    return tg_solve_triangular(tp, in[0], in[1], false);
+}
+
+START_TEST(test_one_input_tangents)
+{
+    tg_tensor *cv[3] = {tt_param(4, TT_SHAPE(2, 2, 4, 4), 31, -1, 1),
+                        tt_param(4, TT_SHAPE(3, 2, 3, 3), 32, -1, 1),
+                        tt_param(1, TT_SHAPE(3), 33, -1, 1)};
+    for (int i = 0; i < 3; i++) check_one_input("conv2d", g_conv, cv, i);
+    tg_tensor *ln[3] = {tt_param(2, TT_SHAPE(3, 5), 41, -1, 1),
+                        tt_param(1, TT_SHAPE(5), 42, 0.5, 1.5),
+                        tt_param(1, TT_SHAPE(5), 43, -1, 1)};
+    for (int i = 0; i < 3; i++) check_one_input("layer_norm", g_layer_norm, ln, i);
+    tg_tensor *sc[4] = {
+        tt_param(2, TT_SHAPE(3, 4), 51, -1, 1), tt_param(2, TT_SHAPE(3, 2), 52, -1, 1), NULL,
+        tg_tensor_from(TG_I64, 2, TT_SHAPE(3, 2), (const int64_t[]){1, 1, 0, 3, 2, 0})};
+    for (int i = 0; i < 2; i++) check_one_input("scatter_add", g_scatter_add, sc, i);
+    tg_tensor *la[2] = {tt_param(2, TT_SHAPE(3, 3), 61, -1, 1),
+                        tt_param(2, TT_SHAPE(3, 2), 62, -1, 1)};
+    double *d = tg_tensor_f64(la[0]);
+    for (int j = 0; j < 3; j++) d[4 * j] += 3; /* well conditioned */
+    for (int i = 0; i < 2; i++) {
+        check_one_input("solve", g_solve, la, i);
+        check_one_input("solve_triangular", g_solve_tri, la, i);
+    }
+    tg_tensor *all[] = {cv[0], cv[1], cv[2], ln[0], ln[1], ln[2],
+                        sc[0], sc[1], sc[3], la[0], la[1]};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tg_tensor_free(all[i]);
+}
+END_TEST
+
 /* embedding's padding row is read but gets no gradient (PyTorch's rule);
  * its tangent is then none either, so the two modes stay each other's
  * transpose: <w, J t> = <J^T w, t> with the padding row in use. */
@@ -267,6 +362,7 @@ int main(void)
     tcase_add_test(tc, test_rules_and_formulas);
     tcase_add_test(tc, test_attribute_printers);
     tcase_add_test(tc, test_forward_over_reverse);
+    tcase_add_test(tc, test_one_input_tangents);
     tcase_add_test(tc, test_embedding_padding_tangent);
     suite_add_tcase(s, tc);
     return tt_run(s);

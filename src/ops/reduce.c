@@ -259,8 +259,20 @@ static void sum_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     TG_DISPATCH(a->dtype, T, { gin[0] = at->scale == 1.0 ? g : (double)((T)at->scale * (T)g); });
 }
 
+/* The reduction of x described by at (scale included), shape (ndim,
+ * shape), recorded as op: the forward of sum, mean and sum_to, and their
+ * tangents. */
 static tg_tensor *reduce_record(tg_tape *tp, const tg_op *op, tg_tensor *x, const reduce_attr *at,
-                                int ndim, const int64_t *shape);
+                                int ndim, const int64_t *shape)
+{
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
+    if (!out) return NULL;
+    bool wok;
+    double *w = sum_scratch(tp, out, x, &wok);
+    if (!wok) return NULL;
+    sum_kernel(out, x, at->red, at->scale, w);
+    return tg_tape_record(tp, op, 1, &x, out, at, sizeof *at, 0, NULL);
+}
 
 /* Tangent of sum, mean and sum_to, all linear: the same reduction (same op,
  * same attributes) applied to the tangent of x. */
@@ -280,7 +292,7 @@ int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char
     char s[16 * TG_MAX_DIMS + 64] = "";
     int k = 0;
     if (na > 0 && na < x->ndim) {
-        k += snprintf(s, sizeof s, na == 1 ? "axis=" : "axes=(");
+        k += snprintf(s, sizeof s, "%s", na == 1 ? "axis=" : "axes=(");
         for (int i = 0; i < na; i++)
             k += snprintf(s + k, sizeof s - (size_t)k, "%s%d", i ? "," : "", ax[i]);
         if (na > 1) k += snprintf(s + k, sizeof s - (size_t)k, ")");
@@ -313,21 +325,6 @@ static const tg_op k_mean = {.name = "mean",
                              .formula =
                                  "dx += broadcast_to(g, x.shape) / N  (N: elements averaged)",
                              .attrs = sum_attrs};
-
-/* The reduction of x described by at (scale included), shape (ndim,
- * shape), recorded as op: the forward of sum, mean and sum_to, and their
- * tangents. */
-static tg_tensor *reduce_record(tg_tape *tp, const tg_op *op, tg_tensor *x, const reduce_attr *at,
-                                int ndim, const int64_t *shape)
-{
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
-    if (!out) return NULL;
-    bool wok;
-    double *w = sum_scratch(tp, out, x, &wok);
-    if (!wok) return NULL;
-    sum_kernel(out, x, at->red, at->scale, w);
-    return tg_tape_record(tp, op, 1, &x, out, at, sizeof *at, 0, NULL);
-}
 
 /* all: every axis (the _all forms); otherwise the naxes listed in axes. */
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool all, int naxes,
@@ -393,7 +390,7 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = tg_broadcast_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
-/* "shape=[1,4]": the target shape */
+/* "shape=(1,4)": the target shape */
 static int sum_to_attrs(const tg_node *n, char *buf, size_t size)
 {
     char s[TG_SHAPE_BUF];
