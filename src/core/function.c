@@ -214,7 +214,7 @@ static tg_status fn_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg
 static bool call_args(tg_tape *tp, const tg_function *f, int n_in, tg_tensor *const *in, int n_out,
                       tg_tensor **out)
 {
-    const char *name = f && f->name ? f->name : "(unnamed)";
+    const char *name = f && f->name ? f->name : "";
     const char *null = !f                ? "f"
                        : !f->name        ? "f->name"
                        : !f->forward     ? "f->forward"
@@ -223,7 +223,8 @@ static bool call_args(tg_tape *tp, const tg_function *f, int n_in, tg_tensor *co
                        : n_in > 0 && !in ? "in"
                                          : NULL;
     if (null) {
-        tg_tape_fail(tp, TG_ERR_NULL, "function_call %s: %s is NULL", name, null);
+        tg_tape_fail(tp, TG_ERR_NULL, "function_call%s%s: %s is NULL", *name ? " " : "", name,
+                     null);
         return false;
     }
     if (n_in < 0 || n_out < 1 || f->n_saved < 0) {
