@@ -387,6 +387,58 @@ START_TEST(test_output_is_input)
 }
 END_TEST
 
+/* A rule that hands one output's cotangent (a view of the packed
+ * output's adjoint) to two inputs as it is: their adjoints must not share
+ * memory when later contributions are added.  f(x, y) = (x + y, 0). */
+static tg_status sum2_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                              tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_add(tp, a->in[0], a->in[1]);
+    out[1] = tg_mul_scalar(tp, a->in[0], 0.0);
+    return TG_OK;
+}
+
+static tg_status sum2_vjp(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                          tg_tensor **gin)
+{
+    (void)tp;
+    (void)a;
+    gin[0] = gout[0];
+    gin[1] = gout[0];
+    return TG_OK;
+}
+
+static const tg_function k_sum2 = {.name = "sum2", .forward = sum2_forward, .vjp = sum2_vjp};
+
+START_TEST(test_cotangent_shared)
+{
+    tg_tensor *x = tt_param(1, TT_SHAPE(3), 61, -1, 1), *y = tt_param(1, TT_SHAPE(3), 62, -1, 1);
+    tg_tensor *w = tt_rand(TG_F64, 1, TT_SHAPE(3), 63, -1, 1), *in[2] = {x, y}, *o[2];
+    for (int create_graph = 0; create_graph <= 1; create_graph++) {
+        tg_tape *tp = tg_tape_new(NULL);
+        ck_assert_int_eq(tg_function_call(tp, &k_sum2, NULL, 2, in, 2, o), TG_OK);
+        /* loss = sum(w (x + y)) + sum(x y) + sum(o1): dx = w + y, dy = w + x */
+        tg_tensor *loss =
+            tg_add(tp, tg_sum_all(tp, tg_mul(tp, w, o[0])),
+                   tg_add(tp, tg_sum_all(tp, tg_mul(tp, x, y)), tg_sum_all(tp, o[1])));
+        tg_tensor *g[2];
+        ck_assert_int_eq(tg_vjp(tp, loss, NULL, 2, in, g, create_graph), TG_OK);
+        double wx[3], wy[3];
+        for (int i = 0; i < 3; i++) {
+            wx[i] = tg_tensor_get_flat(w, i) + tg_tensor_get_flat(y, i);
+            wy[i] = tg_tensor_get_flat(w, i) + tg_tensor_get_flat(x, i);
+        }
+        tt_assert_values("dx", g[0], wx, 3, TOL, 0);
+        tt_assert_values("dy", g[1], wy, 3, TOL, 0);
+        tg_tape_free(tp);
+    }
+    tg_tensor_free(x);
+    tg_tensor_free(y);
+    tg_tensor_free(w);
+}
+END_TEST
+
 /* A function called inside another function's forward (recording is off
  * there) and inside a plain backward's rule works, and records nothing. */
 static tg_status outer_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
@@ -593,6 +645,7 @@ int main(void)
     tcase_add_test(tc, test_two_outputs);
     tcase_add_test(tc, test_two_outputs_higher);
     tcase_add_test(tc, test_output_is_input);
+    tcase_add_test(tc, test_cotangent_shared);
     tcase_add_test(tc, test_nested);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_error_foreign);
