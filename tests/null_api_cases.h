@@ -1094,3 +1094,41 @@ CASE(tg_stape_gradcheck, ctx, , DOC, TG_OK, "passed to f as it is", d_stape_grad
 CASE(tg_stape_gradcheck, x0, , LAST, TG_ERR_NULL, "tg_stape_gradcheck: x0 is NULL",
      tg_stape_gradcheck(s_square_fn, NULL, 1, NULL, 1e-6, 1e-8, NULL) == TG_ERR_NULL)
 CASE(tg_stape_gradcheck, max_err, , DOC, TG_OK, "not written", d_stape_gradcheck(true))
+
+/* ---- function.h ----------------------------------------------------------------- */
+#ifndef TT_NULL_API_FUNCTION
+#define TT_NULL_API_FUNCTION
+/* A function y = x with the straight-through rule, for the calls below. */
+static tg_status nf_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                            tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_tape_alloc(tp, TG_F64, 0, NULL);
+    if (out[0]) tg_tensor_set_flat(out[0], 0, a->n_in ? tg_tensor_get_flat(a->in[0], 0) : 1.0);
+    return tg_tape_status(tp);
+}
+static tg_status nf_vjp(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                        tg_tensor **gin)
+{
+    (void)tp;
+    (void)a;
+    (void)gout;
+    (void)gin;
+    return TG_OK;
+}
+static const tg_function k_nf = {.name = "nullprobe", .forward = nf_forward, .vjp = nf_vjp};
+#endif
+CASE(tg_function_call, tp, , LAST, TG_ERR_NULL, "function_call: tape is NULL",
+     tg_function_call(NULL, &k_nf, NULL, 1, &A, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, f, , TAPE, TG_ERR_NULL, "function_call: f is NULL [node 0]",
+     tg_function_call(TP, NULL, NULL, 1, &A, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, ctx, , DOC, TG_OK, "passed to the callbacks as it is",
+     tg_function_call(TP, &k_nf, NULL, 1, &A, 1, F.outs) == TG_OK && F.outs[0] != NULL)
+CASE(tg_function_call, in, , TAPE, TG_ERR_NULL, "function_call nullprobe: in is NULL [node 0]",
+     tg_function_call(TP, &k_nf, NULL, 1, NULL, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, in, none, DOC, TG_OK, "n_in 0: no inputs",
+     tg_function_call(TP, &k_nf, NULL, 0, NULL, 1, F.outs) == TG_OK && F.outs[0] != NULL)
+ECASE(tg_function_call, in, 0, TAPE, TG_ERR_NULL, "nullprobe: input 0 is NULL [node 0]",
+      tg_function_call(TP, &k_nf, NULL, 1, k_null1, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, out, , TAPE, TG_ERR_NULL, "function_call nullprobe: out is NULL [node 0]",
+     tg_function_call(TP, &k_nf, NULL, 1, &A, 1, NULL) == TG_ERR_NULL)

@@ -1819,6 +1819,163 @@ static tg_status r_stape_gradcheck_nomem(fixture *f)
     return s;
 }
 
+/* ---- custom functions (function.h) ------------------------------------------- */
+/* y = x, each callback broken in one way */
+static tg_status cf_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                            tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_exp(tp, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_forward_op(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                               tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_matmul(tp, a->in[0], a->in[0]);
+    return tg_tape_status(tp);
+}
+static tg_status cf_forward_quiet(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    (void)tp, (void)a, (void)out, (void)saved;
+    return TG_ERR_ARG;
+}
+static tg_status cf_forward_null(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                 tg_tensor **saved)
+{
+    (void)tp, (void)a, (void)saved;
+    out[0] = NULL;
+    return TG_OK;
+}
+static tg_tape *g_cf_other;
+static tg_status cf_forward_foreign(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                    tg_tensor **saved)
+{
+    (void)tp, (void)saved;
+    out[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_forward_mixed(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_exp(tp, a->in[0]);
+    out[1] = tg_cast(tp, out[0], TG_F32);
+    return TG_OK;
+}
+static tg_status cf_forward_saved(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    out[0] = tg_exp(tp, a->in[0]);
+    saved[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_vjp(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                        tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, gout[0], a->out[0]);
+    return TG_OK;
+}
+static tg_status cf_vjp_shape(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                              tg_tensor **gin)
+{
+    (void)a;
+    gin[0] = tg_sum_all(tp, gout[0]); /* a scalar for a (2,3) input */
+    return TG_OK;
+}
+static tg_status cf_vjp_quiet(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                              tg_tensor **gin)
+{
+    (void)tp, (void)a, (void)gout, (void)gin;
+    return TG_ERR_ARG;
+}
+static tg_status cf_vjp_foreign(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                                tg_tensor **gin)
+{
+    (void)tp, (void)gout;
+    gin[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_jvp_shape(tg_tape *tp, const tg_function_args *a, tg_tensor *const *tin,
+                              tg_tensor **tout)
+{
+    (void)a;
+    tout[0] = tg_sum_all(tp, tin[0]);
+    return TG_OK;
+}
+static tg_status cf_call(fixture *f, tg_function fn, int n_out)
+{
+    tg_tensor *out[2];
+    g_cf_other = f->other;
+    return tg_function_call(T, &fn, NULL, 1, &f->p, n_out, out);
+}
+static tg_status cf_backward(fixture *f, tg_function fn)
+{
+    tg_tensor *y;
+    g_cf_other = f->other;
+    if (tg_function_call(T, &fn, NULL, 1, &f->p, 1, &y) != TG_OK) return tg_tape_status(T);
+    return tg_backward(T, tg_sum_all(T, y));
+}
+static tg_status r_fn_null(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward}, 1);
+}
+static tg_status r_fn_count(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp}, 0);
+}
+static tg_status r_fn_forward_op(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_op, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_forward_quiet(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_quiet, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_output_null(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_null, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_output_foreign(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_foreign, .vjp = cf_vjp},
+                   1);
+}
+static tg_status r_fn_output_dtype(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_mixed, .vjp = cf_vjp}, 2);
+}
+static tg_status r_fn_saved_foreign(fixture *f)
+{
+    return cf_call(
+        f, (tg_function){.name = "expf", .n_saved = 1, .forward = cf_forward_saved, .vjp = cf_vjp},
+        1);
+}
+static tg_status r_fn_vjp_shape(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_shape});
+}
+static tg_status r_fn_vjp_quiet(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_quiet});
+}
+static tg_status r_fn_vjp_foreign(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_foreign});
+}
+static tg_status r_fn_jvp_shape(fixture *f)
+{
+    static const tg_function fn = {
+        .name = "expf", .forward = cf_forward, .vjp = cf_vjp, .jvp = cf_jvp_shape};
+    tg_tensor *y, *t;
+    if (tg_function_call(T, &fn, NULL, 1, &f->p, 1, &y) != TG_OK) return tg_tape_status(T);
+    return tg_jvp(T, 1, &f->p, &f->p, 1, &y, &t, false);
+}
+
 #undef T
 #undef OP
 
@@ -2255,6 +2412,29 @@ static row k_rows[] = {
     R(null_target, "NULL arguments", TG_ERR_NULL, ON_TAPE,
       "tg_reshape, tg_sum_to or tg_broadcast_to with a NULL target shape"),
     R(null_record, "NULL arguments", TG_ERR_NULL, ON_TAPE, "tg_tape_record with out NULL"),
+    R(fn_null, "custom functions", TG_ERR_NULL, ON_TAPE,
+      "tg_function_call of a function without vjp"),
+    R(fn_count, "custom functions", TG_ERR_ARG, ON_TAPE, "tg_function_call with n_out 0"),
+    R(fn_forward_op, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "an op inside a function's forward fails: its error, prefixed"),
+    R(fn_forward_quiet, "custom functions", TG_ERR_ARG, ON_TAPE,
+      "a function's forward returns an error without a message"),
+    R(fn_output_null, "custom functions", TG_ERR_NULL, ON_TAPE,
+      "a function's forward leaves an output NULL"),
+    R(fn_output_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's forward gives an output of another tape"),
+    R(fn_output_dtype, "custom functions", TG_ERR_DTYPE, ON_TAPE,
+      "a function's forward gives outputs of two dtypes"),
+    R(fn_saved_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's forward saves a residual of another tape"),
+    R(fn_vjp_shape, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "a function's vjp gives a gradient of the wrong shape"),
+    R(fn_vjp_quiet, "custom functions", TG_ERR_ARG, ON_TAPE,
+      "a function's vjp returns an error without a message"),
+    R(fn_vjp_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's vjp gives a gradient of another tape"),
+    R(fn_jvp_shape, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "a function's jvp gives a tangent of the wrong shape (tg_jvp)"),
 };
 #undef R
 
@@ -2676,6 +2856,26 @@ static const message k_messages[] = {
     {"null_stream", "tape_print: f is NULL"},
     {"null_target", "reshape: (2,3): target shape is NULL [node 0]"},
     {"null_record", "record silent: out is NULL [node 0]"},
+    {"fn_null", "function_call expf: f->vjp is NULL [node 0]"},
+    {"fn_count", "function_call expf: n_in 1, n_out 0, n_saved 0 (n_in >= 0, n_out >= 1 and "
+                 "n_saved >= 0) [node 0]"},
+    {"fn_forward_op",
+     "function expf: forward: matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
+    {"fn_forward_quiet",
+     "function expf: forward: returned invalid argument without a message [node 0]"},
+    {"fn_output_null", "function expf: forward gave output 0 NULL [node 0]"},
+    {"fn_output_foreign", "function expf: forward gave output 0 as a tensor that is not a live "
+                          "tensor of this tape [node 0]"},
+    {"fn_output_dtype", "function expf: forward gave output 0 f64[2,3] and output 1 f32[2,3]; a "
+                        "function's outputs share one dtype [node 0]"},
+    {"fn_saved_foreign",
+     "function expf: forward saved residual 0, which is not a live tensor of this tape [node 0]"},
+    {"fn_vjp_shape",
+     "backward: backward of expf gave a f64[] gradient for its f64[2,3] input 0 [node 2]"},
+    {"fn_vjp_quiet", "function expf: vjp: returned invalid argument without a message [node 2]"},
+    {"fn_vjp_foreign",
+     "function expf: vjp gave input 0 a gradient that is not a live tensor of this tape [node 2]"},
+    {"fn_jvp_shape", "function expf: jvp gave a f64[] tangent for its f64[2,3] output 0 [node 1]"},
 };
 
 static const char *expected_message(const char *id)

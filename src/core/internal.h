@@ -294,6 +294,9 @@ bool tg__tape_recording(const tg_tape *tp);
 void tg__tape_set_recording(tg_tape *tp, bool on);
 /* Arena memory for op-internal scratch that lives until reset. */
 void *tg__tape_scratch(tg_tape *tp, size_t n);
+/* Put prefix in front of the tape's error message, if it has an error and
+ * the message does not start with prefix already (core/tape_query.c). */
+void tg__tape_error_prefix(tg_tape *tp, const char *prefix);
 /* A tape tensor sharing src's data (same element count; for reshape).  Safe
  * because ops never write their inputs. */
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
