@@ -1911,8 +1911,8 @@ static void s3_worked_example(sn_ctx *c)
     h = (y - sg(x)) * sg(x) * (1 - sg(x));
     at_x(erratum(c, "3", "delta = (y - y_hat) sigma(x)(1 - sigma(x)) = 0.131", &pr, &h, &a, 1,
                  1.644e-2,
-                 "(y - sigma(x)) sigma(x)(1 - sigma(x)) = 0.13319 at x = -1.28, y = 1; "
-                 "0.131 used the rounded 0.21"),
+                 "(y - sigma(x)) sigma(x)(1 - sigma(x)) at x = -1.28, y = 1 (0.131 used the "
+                 "rounded 0.21)"),
          &x);
 
     /* ... and where y_hat really is 0.21, x = ln(0.21/0.79), the

@@ -110,7 +110,7 @@ int sn_rows_bad(const sn_rows *rows)
 
 /* ---- text -------------------------------------------------------------- */
 
-enum { W_EQ = 12, W_WHERE = 10, W_NUM = 13, W_ERR = 8, W_VERDICT = 7, MAX_LINES = 12 };
+enum { W_EQ = 14, W_WHERE = 10, W_NUM = 13, W_ERR = 8, W_VERDICT = 7, MAX_LINES = 12 };
 
 /* Greedy word wrap of s into lines of at most w characters (a longer word
  * is cut); returns the number of lines, each as (start, length). */

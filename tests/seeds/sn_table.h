@@ -24,7 +24,7 @@ typedef enum sn_format {
 } sn_format;
 
 /* Text width: the default keeps every line under 120 columns. */
-#define SN_WIDTH_DEFAULT 112
+#define SN_WIDTH_DEFAULT 116
 #define SN_WIDTH_MIN     80
 #define SN_WIDTH_MAX     400
 
