@@ -49,7 +49,7 @@ typedef struct sn_row {
      * that element.  where is the compact form ("A[3]", "x=-1.28"). */
     char net[12];
     int elem, n;
-    char where[24];
+    char where[40];
     double scale; /* max_i |a_i|: guards against vacuous comparisons of zeros */
     /* Erratum: the formula as printed and its error against autodiff; the
      * element shown is where the printed formula is furthest from autodiff
