@@ -266,13 +266,15 @@ function showSeedTable(seed) {
   body.innerHTML = "";
   for (const r of rows) {
     const tr = document.createElement("tr");
-    const err = /ERRATUM|erratum/.test(r.verdict || "");
+    const err = r.verdict === "erratum";
     tr.className = err ? "erratum" : "";
-    tr.innerHTML = `<td>${esc(r.eq)}</td><td>${esc(r.what)}<div class="where">${esc(r.where || "")}</div></td>` +
-      `<td>${fmtNum(r.hand)}</td><td>${fmtNum(r.autodiff)}</td>` +
-      `<td>${typeof r.rel_err === "number" ? r.rel_err.toExponential(2) : esc(r.rel_err)}</td>` +
+    const num = (v) => (v === null || v === undefined ? "-" : fmtNum(v));
+    const where = r.where || r.net;
+    tr.innerHTML = `<td>${esc(r.eq)}</td><td>${esc(r.what)}<div class="where">at ${esc(where)}</div></td>` +
+      `<td class="n">${num(r.hand)}</td><td class="n">${num(r.autodiff)}</td>` +
+      `<td class="n">${typeof r.rel_err === "number" ? r.rel_err.toExponential(2) : esc(r.rel_err)}</td>` +
       `<td>${esc(r.verdict)}${r.correction ? '<div class="correction">correction: ' + esc(r.correction) +
-        (r.corrected !== undefined && r.corrected !== null ? " = " + fmtNum(r.corrected) : "") + "</div>" : ""}</td>`;
+        (r.corrected !== undefined && r.corrected !== null ? " gives " + fmtNum(r.corrected) : "") + "</div>" : ""}</td>`;
     body.appendChild(tr);
   }
   $("seedcount").textContent = rows.length

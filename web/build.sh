@@ -37,7 +37,8 @@ for name in re.findall(r"'([^']+)'", block):
         print(name)
 PY
 )
-glue_srcs=(web/expr.c web/expr_lex.c web/playground.c web/seed_table.c)
+glue_srcs=(web/expr.c web/expr_lex.c web/playground.c web/seed_table.c
+    tests/seeds/sn_table.c tests/seeds/seed_nets.c tests/seeds/seed002_cnn.c)
 
 if [ "$mode" = wasm ]; then
     # emcc -O2 runs acorn (Debian: node-acorn) through node.
@@ -50,7 +51,7 @@ else
     ar=ar
     cflags=(-O1 -g -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror)
 fi
-incs=(-I"$obj" -Iinclude -I. -Iweb)
+incs=(-I"$obj" -Iinclude -I. -Iweb -Itests/seeds)
 
 # One object per source, rebuilt when the source is newer.
 objs=()

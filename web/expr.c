@@ -7,8 +7,6 @@
  * rsub_scalar node rather than a constant tensor and a sub. */
 #include "expr_lex.h"
 
-#define PG_SET_NAME(t, name) ((void)(t), (void)(name)) /* TEMP until teachlib */
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
