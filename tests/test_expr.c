@@ -30,6 +30,28 @@ static tg_tensor *record_ok(tg_tape *tp, const char *formula, pg_env *env)
     return y;
 }
 
+/* Variables and named intermediates carry their names onto the tape (the
+ * graph, explain mode and error messages show them). */
+START_TEST(test_names)
+{
+    pg_env *env = env_of("w = 0.5; x = 2; b = -1.5");
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = record_ok(tp, "z = w*x + b\nsigmoid(z)", env);
+    ck_assert_str_eq(tg_tensor_name(pg_env_tensor(env, 0)), "w");
+    ck_assert_str_eq(tg_tensor_name(pg_env_tensor(env, 2)), "b");
+    ck_assert_ptr_null(tg_tensor_name(y));
+    pg_error err;
+    ck_assert_ptr_null(pg_expr_record(tp, "q = w + [1, 2, 3]\nq + [1, 2]", env, &err));
+    ck_assert_msg(err.line == 2 && err.col == 3 && strstr(err.msg, "do not broadcast") != NULL,
+                  "%d:%d %s", err.line, err.col, err.msg);
+    tg_tape_reset(tp);
+    tg_tensor *z = record_ok(tp, "z = w*x + b\nz", env);
+    ck_assert_str_eq(tg_tensor_name(z), "z");
+    tg_tape_free(tp);
+    pg_env_free(env);
+}
+END_TEST
+
 /* sigmoid(w*x + b) from the formula and from the ops called by hand: the
  * same values and gradients, bit for bit (the same ops in the same order). */
 START_TEST(test_sigmoid_neuron_matches_ops)
@@ -134,6 +156,7 @@ START_TEST(test_precedence)
     ck_assert(value_of(v, "x ^ -1") == 1.0 / 3);
     ck_assert(value_of(v, "2 ^ y") == 4);
     ck_assert(value_of(v, "h = x + y  # a comment\nh * h") == 25);
+    ck_assert(value_of(v, "h = x # only the intermediate\nh") == 3);
     ck_assert(value_of("x = [1, 2]; W = [[1, 2], [3, 4]]", "sum(W @ x)") == 5 + 11);
     ck_assert(value_of("x = [1, 2]; W = [[1, 2], [3, 4]]", "sum(x @ W)") == 7 + 10);
     ck_assert(value_of("x = [1, 2]", "matmul(x, x)") == 5);
@@ -180,6 +203,7 @@ static const struct {
     {"w = 1", "w + 1234567890123456789012345678901234567890123456789012345678901234567", 1, 5,
      "number too long"},
     {"w = 1", "\n\n  sqrt(w", 3, 9, "expected ',' or ')'"},
+    {"w = 1", "w + a234567890123456789012345678901234", 1, 5, "name longer than 31"},
     {"w = ", "w", 1, 5, "expected a number"},
     {"w = 1; w = 2", "w", 1, 8, "defined twice"},
     {"exp = 1", "exp", 1, 1, "function name"},
@@ -305,6 +329,7 @@ int main(void)
     Suite *s = suite_create("expr");
     TCase *tc = tcase_create("values");
     tcase_add_test(tc, test_sigmoid_neuron_matches_ops);
+    tcase_add_test(tc, test_names);
     tcase_add_loop_test(tc, test_formulas_gradcheck, 0, LEN(k_graded));
     tcase_add_test(tc, test_precedence);
     suite_add_tcase(s, tc);

@@ -523,7 +523,7 @@ static val parse_assignment(parser *P)
     l->line = t.line;
     P->nlocal++;
     /* A tape tensor takes the name; a variable keeps its own. */
-    if (v.t && tg_tensor_tape(v.t)) PG_SET_NAME(v.t, l->name);
+    if (v.t && tg_tensor_tape(v.t)) tg_tensor_set_name(v.t, l->name);
     return v;
 }
 

@@ -372,7 +372,7 @@ static bool env_statement(pg_lexer *L, pg_env *env)
         return false;
     }
     strcpy(copy, name);
-    PG_SET_NAME(t, name);
+    tg_tensor_set_name(t, name);
     env->vars[env->n++] = (pg_var){copy, t, NULL};
     return true;
 }

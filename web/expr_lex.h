@@ -7,12 +7,11 @@
 
 #include <stdbool.h>
 
-#define PG_NAME_MAX          63
-#define PG_SET_NAME(t, name) ((void)(t), (void)(name)) /* TEMP until teachlib */
-#define PG_DEPTH_MAX         64                        /* nesting of parentheses and unary minus */
-#define PG_LITERAL_MAX       100000                    /* elements of one [..] literal */
-#define PG_VARS_MAX          256
-#define PG_LOCALS_MAX        256
+#define PG_NAME_MAX    TG_NAME_MAX
+#define PG_DEPTH_MAX   64     /* nesting of parentheses and unary minus */
+#define PG_LITERAL_MAX 100000 /* elements of one [..] literal */
+#define PG_VARS_MAX    256
+#define PG_LOCALS_MAX  256
 
 typedef enum pg_tok_kind { PG_END, PG_NUM, PG_NAME, PG_OP, PG_SEP } pg_tok_kind;
 
