@@ -53,14 +53,25 @@ else
 fi
 incs=(-I"$obj" -Iinclude -I. -Iweb -Itests/seeds)
 
-# One object per source, rebuilt when the source is newer.
+# One object per source, rebuilt when the source is newer; as many
+# compilations at once as there are processors.
 objs=()
+jobs=0
 for src in "${lib_srcs[@]}"; do
     o=$obj/$(echo "$src" | tr '/' '_').o
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
-        "$cc" "${cflags[@]}" "${incs[@]}" -c "$src" -o "$o"
+        "$cc" "${cflags[@]}" "${incs[@]}" -c "$src" -o "$o" &
+        jobs=$((jobs + 1))
+        if [ "$jobs" -ge "$(nproc)" ]; then
+            wait -n
+            jobs=$((jobs - 1))
+        fi
     fi
     objs+=("$o")
+done
+while [ "$jobs" -gt 0 ]; do
+    wait -n
+    jobs=$((jobs - 1))
 done
 rm -f "$obj/libtapegrad.a"
 "$ar" rcs "$obj/libtapegrad.a" "${objs[@]}"

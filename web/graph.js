@@ -63,7 +63,7 @@ function graphModel(graph) {
 function drawGraph(svg, graph, grads, active, activeInput) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const { boxes, edges } = graphModel(graph);
-  const W = 190, GAP_X = 60, GAP_Y = 18, LINE = 15;
+  const W = 165, GAP_X = 44, GAP_Y = 14, LINE = 15;
   const columns = [];
   for (const b of boxes) (columns[b.layer] = columns[b.layer] || []).push(b);
   const pos = new Map();
@@ -86,6 +86,10 @@ function drawGraph(svg, graph, grads, active, activeInput) {
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
   svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  // Fit the panel, but never below 3/4 size (text stays readable on a
+  // projector): a wider graph scrolls.
+  const room = svg.parentNode ? svg.parentNode.clientWidth - 2 : width;
+  svg.style.width = Math.round(Math.min(width, Math.max(room, 0.75 * width))) + "px";
   const defs = svgEl("defs", {});
   const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto" });
