@@ -14,7 +14,7 @@ static char *summary(const tg_explain *e, const tg_tensor *t, const char *indent
 {
     if (!n) return buf;
     if (e->fmt == TG_EXPLAIN_JSON) return tg__json_tensor(t, e->small, buf, n);
-    if (t->numel <= e->small && tg__fmt_values(t, indent, buf, n)) return buf;
+    if (t->numel <= e->small && tg__fmt_values(t, 6, indent, buf, n)) return buf;
     double sq = 0, lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < t->numel; i++) {
         double v = tg_tensor_get_flat(t, i);

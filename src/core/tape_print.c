@@ -57,7 +57,7 @@ static void print_operand(FILE *f, const tg_tape *tp, const tg_tensor *t)
     }
     fputs(tg__tape_ref_plain(tp, t, b, sizeof b), f);
     if (t->magic == TG_MAGIC_TAPE && t->node < 0 && t->numel <= 4 &&
-        tg__fmt_values(t, "", v, sizeof v) && !strchr(v, '\n'))
+        tg__fmt_values(t, 6, "", v, sizeof v) && !strchr(v, '\n'))
         fprintf(f, "=%s", t->numel == 1 && t->ndim == 0 ? v + 1 : v);
 }
 
@@ -147,10 +147,10 @@ static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
     char v[1024];
     if (t->numel > small) return;
     fputs("\\n", f);
-    tg__fmt_values(t, "", v, sizeof v);
+    tg__fmt_values(t, 4, "", v, sizeof v);
     dot_text(f, v[0] == '\n' ? v + 1 : v);
     if (t->grad && t->grad->numel == t->numel) {
-        tg__fmt_values(t->grad, "", v, sizeof v);
+        tg__fmt_values(t->grad, 4, "", v, sizeof v);
         fputs(v[0] == '\n' ? "\\ngrad" : "\\ngrad ", f);
         dot_text(f, v);
     }

@@ -3,9 +3,10 @@
  * as a computation: a value's layer is its longest path from an input, so
  * every arrow goes forward; within a layer, boxes are ordered by the mean
  * position of their inputs (one barycentre pass), which untangles the
- * usual feed-forward net.  Layers run left to right when the graph is
- * shallow and top to bottom when it is long (tg__picture_left_to_right);
- * the picture is scaled down to the width limit through its viewBox. */
+ * usual feed-forward net.  Layers run left to right or top to bottom,
+ * whichever a 16:9 slide shows larger (a long graph goes down, a shallow
+ * one across); the picture is scaled down to the width limit through its
+ * viewBox. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -47,25 +48,40 @@ static void set_line(char *dst, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Splits a value (one line, or a grid's rows after newlines) into lines
- * after label; returns the new line count. */
-static int add_value_lines(text_lines L, int n, const char *label, const tg_tensor *t)
+/* The rows of a value as fmt_values writes it: one, or a grid's; returns
+ * how many (at most max), each pointing into v, cut at its newline. */
+static int split_rows(char *v, char **rows, int max)
 {
-    char v[2048];
-    tg__fmt_values(t, "", v, sizeof v);
     if (v[0] != '\n') {
-        if (n < MAX_LINES) set_line(L[n++], "%s %s", label, v);
-        return n;
+        rows[0] = v;
+        return 1;
     }
-    /* a grid: the first row beside the label, the others under it */
-    const int pad = (int)strlen(label) + 1;
-    bool first = true;
-    for (char *row = v + 1; row && n < MAX_LINES; first = false) {
-        char *next = strchr(row, '\n');
-        set_line(L[n++], "%-*s%.*s", pad, first ? label : "",
-                 next ? (int)(next - row) : (int)strlen(row), row);
-        row = next ? next + 1 : NULL;
+    int n = 0;
+    for (char *r = v + 1; r && n < max; n++) {
+        rows[n] = r;
+        r = strchr(r, '\n');
+        if (r) *r++ = '\0';
     }
+    return n;
+}
+
+/* A value and its gradient (grad NULL: none) as lines after line n: a
+ * grid's rows under each other, the gradient's beside the value's;
+ * returns the new line count. */
+static int add_value_lines(text_lines L, int n, const tg_tensor *t, const tg_tensor *grad)
+{
+    char v[1024], g[1024], *vr[MAX_LINES], *gr[MAX_LINES];
+    tg__fmt_values(t, 4, "", v, sizeof v);
+    const int nv = split_rows(v, vr, MAX_LINES);
+    int ng = 0, wide = 0;
+    if (grad) {
+        tg__fmt_values(grad, 4, "", g, sizeof g);
+        ng = split_rows(g, gr, MAX_LINES);
+    }
+    for (int i = 0; i < nv; i++) wide = (int)strlen(vr[i]) > wide ? (int)strlen(vr[i]) : wide;
+    for (int i = 0; i < (nv > ng ? nv : ng) && n < MAX_LINES; i++)
+        set_line(L[n++], "%s%-*s%s%s", i ? "  " : "= ", wide, i < nv ? vr[i] : "",
+                 i < ng ? (i ? "        " : "   grad ") : "", i < ng ? gr[i] : "");
     return n;
 }
 
@@ -90,9 +106,7 @@ static int box_text(const layout *lo, const box *bx, text_lines L)
     else
         set_line(L[n++], "%s", tg_tensor_describe(t, d, sizeof d));
     if (t->numel > lo->small) return n;
-    n = add_value_lines(L, n, "=", t);
-    if (t->grad && t->grad->numel == t->numel) n = add_value_lines(L, n, "grad", t->grad);
-    return n;
+    return add_value_lines(L, n, t, t->grad && t->grad->numel == t->numel ? t->grad : NULL);
 }
 
 static void measure(const layout *lo, box *bx)
@@ -121,23 +135,31 @@ static void add_box(layout *lo, const tg_tensor *t, const tg_node *nd, int32_t l
     lo->b[lo->nb++] = (box){.t = t, .nd = nd, .layer = layer, .key = (double)lo->nb};
 }
 
-/* The boxes: inputs and constants in layer 0, each node's output in its
- * layer. */
+/* The boxes: each node's output in its layer, each input and constant in
+ * the layer before its first consumer (short arrows: a bias used late in
+ * the graph sits beside the node that adds it). */
 static void collect(layout *lo, const int32_t *node_layer)
 {
     const size_t nu = tg__tape_num_users(lo->tp);
-    for (size_t u = 0; u < nu; u++) add_box(lo, tg__tape_user(lo->tp, u), NULL, 0);
+    for (size_t u = 0; u < nu; u++) add_box(lo, tg__tape_user(lo->tp, u), NULL, INT32_MAX);
     const int64_t nn = tg__tape_num_nodes(lo->tp);
     for (int64_t i = 0; i < nn; i++) {
         const tg_node *n = tg__tape_node(lo->tp, i);
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k]->magic == TG_MAGIC_TAPE && n->in[k]->node < 0)
-                add_box(lo, n->in[k], NULL, 0);
+                add_box(lo, n->in[k], NULL, INT32_MAX);
     }
     for (int64_t i = 0; i < nn; i++) {
         const tg_node *n = tg__tape_node(lo->tp, i);
         add_box(lo, n->out, n, node_layer[i]);
+        for (int k = 0; k < n->n_in; k++) {
+            const int32_t in = box_of(lo, n->in[k]);
+            if (in >= 0 && !lo->b[in].nd && lo->b[in].layer > node_layer[i] - 1)
+                lo->b[in].layer = node_layer[i] - 1;
+        }
     }
+    for (int64_t j = 0; j < lo->nb; j++)
+        if (lo->b[j].layer == INT32_MAX) lo->b[j].layer = 0;
 }
 
 static int by_key(const void *pa, const void *pb)
@@ -212,6 +234,20 @@ static void place(layout *lo, box **tmp, int32_t layers, bool lr, double *W, dou
     *H = (lr ? across_max : along - GAP_LAYER) + 2 * PAD;
 }
 
+/* A line of a box in a <text>: XML-escaped, its spaces no-break ones, since
+ * SVG collapses runs of spaces and a grid's columns need every one. */
+static void svg_text(FILE *f, const char *s)
+{
+    char one[2] = {0, 0};
+    for (; *s; s++) {
+        one[0] = *s;
+        if (*s == ' ')
+            fputs("&#160;", f);
+        else
+            tg__xml_string(f, one);
+    }
+}
+
 static void draw_box(FILE *f, const layout *lo, const box *bx)
 {
     const char *fill = bx->nd ? "#dbeafe"
@@ -227,7 +263,7 @@ static void draw_box(FILE *f, const layout *lo, const box *bx)
     for (int i = 0; i < n; i++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", bx->x + PAD,
                 bx->y + PAD / 2 + LINE_H * (i + 0.8), i == 0 ? " font-weight=\"bold\"" : "");
-        tg__xml_string(f, L[i]);
+        svg_text(f, L[i]);
         fputs("</text>\n", f);
     }
 }
@@ -258,15 +294,23 @@ static tg_status write_svg(FILE *f, layout *lo, int32_t *node_layer, int max_wid
 {
     int64_t widest = 1;
     const int32_t layers = (int32_t)tg__picture_layers(lo->tp, node_layer, &widest);
-    const bool lr = tg__picture_left_to_right(layers, widest);
+    (void)widest;
     collect(lo, node_layer);
     box **tmp = tg__malloc((size_t)(lo->nb ? lo->nb : 1) * sizeof *tmp);
     if (!tmp) {
         tg__set_last(TG_ERR_NOMEM, "tape_write_svg: out of memory for the layout");
         return TG_ERR_NOMEM;
     }
-    double W = 2 * PAD, H = 2 * PAD;
-    if (lo->nb) place(lo, tmp, layers, lr, &W, &H);
+    /* both directions, then the one a 16:9 slide max_width wide shows larger */
+    double W = 2 * PAD, H = 2 * PAD, W2 = W, H2 = H;
+    bool lr = true;
+    if (lo->nb) {
+        place(lo, tmp, layers, false, &W2, &H2);
+        place(lo, tmp, layers, true, &W, &H);
+        const double slide_h = max_width * 9.0 / 16;
+        lr = fmin(max_width / W, slide_h / H) >= fmin(max_width / W2, slide_h / H2);
+        if (!lr) place(lo, tmp, layers, false, &W, &H);
+    }
     tg__free(tmp);
     const double scale = W > max_width ? max_width / W : 1.0;
     fprintf(f,
