@@ -71,8 +71,11 @@ void tg__explain_begin(tg_tape *tp, const char *what, const tg_tensor *y, const 
     summary(e, seed, "    ", v, sizeof v);
     short_ref(tp, y, s, sizeof s);
     if (e->fmt == TG_EXPLAIN_MARKDOWN)
-        fprintf(e->f, "## Reverse sweep (%s) from `%s` %s\n\nSeed: d%s/d%s = `%s`\n\n", what, r, d,
-                s, s, v);
+        fprintf(e->f,
+                v[0] == '\n'
+                    ? "## Reverse sweep (%s) from `%s` %s\n\nSeed d%s/d%s:\n\n```text%s\n```\n"
+                    : "## Reverse sweep (%s) from `%s` %s\n\nSeed: d%s/d%s = `%s`\n",
+                what, r, d, s, s, v);
     else
         fprintf(e->f, "%s: reverse sweep from %s %s, seed d%s/d%s = %s\n", what, r, d, s, s, v);
 }
@@ -155,7 +158,7 @@ void tg__explain_node(tg_tape *tp, int64_t i, const tg_node *nd, const tg_tensor
         node_head(e->f, tp, i, nd);
         fprintf(e->f, "` %s\n\nRule: `%s`\n\n```text\n", d, rule);
         node_numbers(e, tp, nd, g, "");
-        fputs("```\n\n", e->f);
+        fputs("```\n", e->f);
         return;
     }
     fputs("  ", e->f);
@@ -190,10 +193,10 @@ void tg__explain_contrib(tg_tape *tp, const tg_node *nd, const tg_tensor *g, int
     tg__tape_ref(tp, nd->in[k], r, sizeof r);
     if (e->fmt == TG_EXPLAIN_MARKDOWN) {
         /* a grid needs a code block; a line reads well inline */
-        const bool grid = strchr(v, '\n') || (total && strchr(s, '\n'));
-        if (grid)
-            fprintf(e->f, "Into input %d, `%s`:\n\n```text\n+ %s\n%s%s\n```\n\n", k, r, v,
-                    total ? "total so far " : "(its first contribution)", total ? s : "");
+        if (strchr(v, '\n') || (total && strchr(s, '\n')))
+            fprintf(e->f, "\nInto input %d, `%s`%s:\n\n```text\ncontribution:%s%s%s%s%s\n```\n", k,
+                    r, total ? "" : " (its first contribution)", SEP(v), v,
+                    total ? "\ntotal so far:" : "", total ? SEP(s) : "", total ? s : "");
         else
             fprintf(e->f, "- into input %d, `%s`: + `%s`%s%s%s\n", k, r, v,
                     total ? ", total so far `" : " (its first contribution)", total ? s : "",

@@ -56,9 +56,11 @@ static void print_operand(FILE *f, const tg_tape *tp, const tg_tensor *t)
         return;
     }
     fputs(tg__tape_ref_plain(tp, t, b, sizeof b), f);
-    if (t->magic == TG_MAGIC_TAPE && t->node < 0 && t->numel <= 4 &&
-        tg__fmt_values(t, 6, "", v, sizeof v) && !strchr(v, '\n'))
-        fprintf(f, "=%s", t->numel == 1 && t->ndim == 0 ? v + 1 : v);
+    if (t->magic != TG_MAGIC_TAPE || t->node >= 0 || t->numel > 4) return;
+    if (t->ndim == 0)
+        fprintf(f, "=%.6g", tg_tensor_get_flat(t, 0));
+    else if (tg__fmt_values(t, 6, "", v, sizeof v) && !strchr(v, '\n'))
+        fprintf(f, "=%s", v);
 }
 
 void tg_tape_print(const tg_tape *tp, FILE *f)
