@@ -346,25 +346,25 @@ START_TEST(test_explain_markdown)
     tg_tensor_set_name(w, "W");
     char *out = explain_run(w, TG_EXPLAIN_MARKDOWN, 4);
     ck_assert_msg(strstr(out, "## Reverse sweep (backward) from `loss (%2)` f64[]\n\n"
-                              "Seed: dloss/dloss = `[1]`\n") != NULL,
+                              "Seed: dloss/dloss = `[1]`\n\n") != NULL,
                   "%s", out);
-    ck_assert_ptr_nonnull(strstr(out, "\n### `%0 z = triple(W, factor=3)` f64[2,2]\n\n"
+    ck_assert_ptr_nonnull(strstr(out, "\n\n### `%0 z = triple(W, factor=3)` f64[2,2]\n\n"
                                       "Rule: `dx += 3 * g`\n\n```text\ng =\n    [3, 3]\n"));
     /* a grid contribution in a code block; a line inline */
     ck_assert_ptr_nonnull(strstr(out,
                                  "\nInto input 0, `W ($0)` (its first contribution):\n\n```text\n"
-                                 "contribution:\n[9, 9]\n[9, 9]\n```\n"));
+                                 "contribution:\n[9, 9]\n[9, 9]\n```\n\n"));
     free(out);
     /* summaries are one line: a contribution is a list item */
     out = explain_run(w, TG_EXPLAIN_MARKDOWN, 1);
     ck_assert_msg(strstr(out, "- into input 0, `W ($0)`: + `norm 18, min 9, max 9` (its first "
-                              "contribution)\n") != NULL,
+                              "contribution)\n\n") != NULL,
                   "%s", out);
     /* every code fence closed */
     int fences = 0;
     for (char *p = out; (p = strstr(p, "```")); p += 3) fences++;
     ck_assert_int_eq(fences % 2, 0);
-    ck_assert_ptr_nonnull(strstr(out, "\n3 nodes visited.\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\n\n3 nodes visited.\n"));
     free(out);
     tg_tensor_free(w);
 }
@@ -561,9 +561,11 @@ START_TEST(test_dot)
     ck_assert_ptr_nonnull(strstr(out, "size=\"13.33,7.5\";"));
     /* a chain of three nodes after one input: long, so top to bottom */
     ck_assert_msg(strstr(out, "rankdir=TB;") != NULL, "%s", out);
-    ck_assert_ptr_nonnull(
-        strstr(out, "label=\"W\\\"1 ($0)\\nf64[2,2]\\n[1, 2]\\n[3, 4]\\ngrad\\n[9, 9]\\n[9, 9]\""));
-    ck_assert_ptr_nonnull(strstr(out, "label=\"z = triple(factor=3) (%0)\\nf64[2,2]"));
+    /* lines left-justified (\l), so a grid's columns stay aligned */
+    ck_assert_msg(strstr(out, "label=\"W\\\"1 ($0)\\lf64[2,2]\\l[1, 2]\\l[3, 4]\\lgrad\\l[9, 9]\\l"
+                              "[9, 9]\\l\"") != NULL,
+                  "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "label=\"z = triple(factor=3) (%0)\\lf64[2,2]"));
     free(out);
     /* a shallow, wide graph: left to right */
     tg_tape_reset(tp);
