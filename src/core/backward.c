@@ -352,7 +352,7 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
     /* a user tensor gets .grad when it requires grad: nothing to mark */
     if (t->magic == TG_MAGIC_USER) return TG_OK;
     if (tg__tape_before_backward(tp, t)) {
-        char r[32], d[TG_SHAPE_BUF + 8];
+        char r[TG_REF_BUF], d[TG_SHAPE_BUF + 8];
         tg__set_last(TG_ERR_ARG,
                      "retain_grad: %s %s was recorded before the last tg_backward on this tape, "
                      "which kept no gradient for it; call tg_retain_grad before tg_backward",

@@ -6,6 +6,9 @@
  * Lines for a program (the browser playground steps through them). */
 #include "internal.h"
 
+/* Markdown: every block (heading, paragraph, code block, list item) ends
+ * with a blank line, so any block may follow any other. */
+
 /* Values of a small tensor (a matrix as a grid, its rows after newlines
  * and indent), or norm/min/max of a large one, into buf; in JSON mode a
  * JSON tensor object. */
@@ -14,7 +17,7 @@ static char *summary(const tg_explain *e, const tg_tensor *t, const char *indent
 {
     if (!n) return buf;
     if (e->fmt == TG_EXPLAIN_JSON) return tg__json_tensor(t, e->small, buf, n);
-    if (t->numel <= e->small && tg__fmt_values(t, indent, buf, n)) return buf;
+    if (t->numel <= e->small && tg__fmt_values(t, 6, indent, buf, n)) return buf;
     double sq = 0, lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < t->numel; i++) {
         double v = tg_tensor_get_flat(t, i);
@@ -71,8 +74,11 @@ void tg__explain_begin(tg_tape *tp, const char *what, const tg_tensor *y, const 
     summary(e, seed, "    ", v, sizeof v);
     short_ref(tp, y, s, sizeof s);
     if (e->fmt == TG_EXPLAIN_MARKDOWN)
-        fprintf(e->f, "## Reverse sweep (%s) from `%s` %s\n\nSeed: d%s/d%s = `%s`\n\n", what, r, d,
-                s, s, v);
+        fprintf(e->f,
+                v[0] == '\n'
+                    ? "## Reverse sweep (%s) from `%s` %s\n\nSeed d%s/d%s:\n\n```text%s\n```\n\n"
+                    : "## Reverse sweep (%s) from `%s` %s\n\nSeed: d%s/d%s = `%s`\n\n",
+                what, r, d, s, s, v);
     else
         fprintf(e->f, "%s: reverse sweep from %s %s, seed d%s/d%s = %s\n", what, r, d, s, s, v);
 }
@@ -151,7 +157,7 @@ void tg__explain_node(tg_tape *tp, int64_t i, const tg_node *nd, const tg_tensor
     }
     tg_tensor_describe(nd->out, d, sizeof d);
     if (e->fmt == TG_EXPLAIN_MARKDOWN) {
-        fputs("\n### `", e->f);
+        fputs("### `", e->f);
         node_head(e->f, tp, i, nd);
         fprintf(e->f, "` %s\n\nRule: `%s`\n\n```text\n", d, rule);
         node_numbers(e, tp, nd, g, "");
@@ -190,12 +196,12 @@ void tg__explain_contrib(tg_tape *tp, const tg_node *nd, const tg_tensor *g, int
     tg__tape_ref(tp, nd->in[k], r, sizeof r);
     if (e->fmt == TG_EXPLAIN_MARKDOWN) {
         /* a grid needs a code block; a line reads well inline */
-        const bool grid = strchr(v, '\n') || (total && strchr(s, '\n'));
-        if (grid)
-            fprintf(e->f, "Into input %d, `%s`:\n\n```text\n+ %s\n%s%s\n```\n\n", k, r, v,
-                    total ? "total so far " : "(its first contribution)", total ? s : "");
+        if (strchr(v, '\n') || (total && strchr(s, '\n')))
+            fprintf(e->f, "Into input %d, `%s`%s:\n\n```text\ncontribution:%s%s%s%s%s\n```\n\n", k,
+                    r, total ? "" : " (its first contribution)", SEP(v), v,
+                    total ? "\ntotal so far:" : "", total ? SEP(s) : "", total ? s : "");
         else
-            fprintf(e->f, "- into input %d, `%s`: + `%s`%s%s%s\n", k, r, v,
+            fprintf(e->f, "- into input %d, `%s`: + `%s`%s%s%s\n\n", k, r, v,
                     total ? ", total so far `" : " (its first contribution)", total ? s : "",
                     total ? "`" : "");
         return;
@@ -216,9 +222,9 @@ void tg__explain_end(tg_tape *tp, int64_t steps, tg_status st)
     }
     if (e->fmt == TG_EXPLAIN_MARKDOWN) {
         if (st == TG_OK)
-            fprintf(e->f, "\n%lld nodes visited.\n\n", (long long)steps);
+            fprintf(e->f, "%lld nodes visited.\n\n", (long long)steps);
         else
-            fprintf(e->f, "\n**Stopped:** %s\n\n", tg_tape_error(tp));
+            fprintf(e->f, "**Stopped:** %s\n\n", tg_tape_error(tp));
         return;
     }
     if (st == TG_OK)

@@ -371,10 +371,11 @@ void tg__tensor_forget_name(const tg_tensor *t);
 void tg__tape_names_free(tg_tape *tp);
 
 /* Value formatting for the teaching outputs (core/valuefmt.c). */
-/* t's values into buf: a vector or a 1-row matrix on one line "[1, 2]", a
- * matrix as rows on lines, each after a newline and indent "[1, 2]".  False
- * (buf holding what fitted) when it does not fit in n bytes. */
-bool tg__fmt_values(const tg_tensor *t, const char *indent, char *buf, size_t n);
+/* t's values (digits significant) into buf: a vector or a 1-row matrix on
+ * one line "[1, 2]", a column as "[1, 2]^T", a matrix as rows on lines,
+ * each after a newline and indent "[1, 2]".  False (buf holding what
+ * fitted) when it does not fit in n bytes. */
+bool tg__fmt_values(const tg_tensor *t, int digits, const char *indent, char *buf, size_t n);
 /* t as a JSON object {"shape":[..],"values":[..]} when it has at most small
  * elements and fits in n bytes, else {"shape":[..],"norm":..,"min":..,"max":..}. */
 char *tg__json_tensor(const tg_tensor *t, int64_t small, char *buf, size_t n);

@@ -172,7 +172,9 @@ static bool name_ok(const char *name)
     return true;
 }
 
-tg_status tg_tensor_set_name(tg_tensor *t, const char *name)
+/* TG_NO_ASAN: a stale tape tensor's header is read to report it (the
+ * sanitizer builds poison it; the error is the report). */
+TG_NO_ASAN tg_status tg_tensor_set_name(tg_tensor *t, const char *name)
 {
     if (!t) {
         tg__set_last(TG_ERR_NULL, "tensor_set_name: tensor is NULL");
@@ -194,13 +196,17 @@ tg_status tg_tensor_set_name(tg_tensor *t, const char *name)
     return tape_set(t->tape, t->id, name);
 }
 
-const char *tg_tensor_name(const tg_tensor *t)
+TG_NO_ASAN const char *tg_tensor_name(const tg_tensor *t)
 {
     if (!t) {
         tg__set_last(TG_ERR_NULL, "tensor_name: tensor is NULL");
         return NULL;
     }
     if (t->magic == TG_MAGIC_TAPE) {
+        if (!tg__tensor_live_on(t, t->tape)) {
+            tg__set_last(TG_ERR_TAPE, "tensor_name: not a live tensor (freed, or stale)");
+            return NULL;
+        }
         const tg_tape *tp = t->tape;
         if (!tp->n_names) return NULL;
         size_t i = tape_find(tp, t->id);

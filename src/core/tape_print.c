@@ -56,9 +56,11 @@ static void print_operand(FILE *f, const tg_tape *tp, const tg_tensor *t)
         return;
     }
     fputs(tg__tape_ref_plain(tp, t, b, sizeof b), f);
-    if (t->magic == TG_MAGIC_TAPE && t->node < 0 && t->numel <= 4 &&
-        tg__fmt_values(t, "", v, sizeof v) && !strchr(v, '\n'))
-        fprintf(f, "=%s", t->numel == 1 && t->ndim == 0 ? v + 1 : v);
+    if (t->magic != TG_MAGIC_TAPE || t->node >= 0 || t->numel > 4) return;
+    if (t->ndim == 0)
+        fprintf(f, "=%.6g", tg_tensor_get_flat(t, 0));
+    else if (tg__fmt_values(t, 6, "", v, sizeof v) && !strchr(v, '\n'))
+        fprintf(f, "=%s", v);
 }
 
 void tg_tape_print(const tg_tape *tp, FILE *f)
@@ -136,7 +138,7 @@ static void dot_text(FILE *f, const char *s)
         if (*s == '"' || *s == '\\')
             fprintf(f, "\\%c", *s);
         else if (*s == '\n')
-            fputs("\\n", f);
+            fputs("\\l", f);
         else
             fputc(*s, f);
     }
@@ -146,12 +148,12 @@ static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
 {
     char v[1024];
     if (t->numel > small) return;
-    fputs("\\n", f);
-    tg__fmt_values(t, "", v, sizeof v);
+    fputs("\\l", f);
+    tg__fmt_values(t, 4, "", v, sizeof v);
     dot_text(f, v[0] == '\n' ? v + 1 : v);
     if (t->grad && t->grad->numel == t->numel) {
-        tg__fmt_values(t->grad, "", v, sizeof v);
-        fputs(v[0] == '\n' ? "\\ngrad" : "\\ngrad ", f);
+        tg__fmt_values(t->grad, 4, "", v, sizeof v);
+        fputs(v[0] == '\n' ? "\\lgrad" : "\\lgrad ", f);
         dot_text(f, v);
     }
 }
@@ -166,7 +168,7 @@ static void dot_label_head(FILE *f, const tg_tape *tp, const tg_tensor *t, const
     } else {
         fprintf(f, "%s%s%s", ref, op ? " = " : "", op ? op : "");
     }
-    fprintf(f, "\\n%s", tg_tensor_describe(t, d, sizeof d));
+    fprintf(f, "\\l%s", tg_tensor_describe(t, d, sizeof d));
 }
 
 static void dot_nodes(const tg_tape *tp, FILE *f, int64_t small)
@@ -180,7 +182,7 @@ static void dot_nodes(const tg_tape *tp, FILE *f, int64_t small)
                 (long long)i);
         dot_label_head(f, tp, n->out, op);
         dot_values(f, n->out, small);
-        fputs("\"];\n", f);
+        fputs("\\l\"];\n", f);
         for (int k = 0; k < n->n_in; k++) {
             const tg_tensor *t = n->in[k];
             if (t->magic == TG_MAGIC_USER) {
@@ -194,7 +196,7 @@ static void dot_nodes(const tg_tape *tp, FILE *f, int64_t small)
                         t->id);
                 dot_label_head(f, tp, t, NULL);
                 dot_values(f, t, small);
-                fprintf(f, "\"];\n  c%d -> n%lld;\n", t->id, (long long)i);
+                fprintf(f, "\\l\"];\n  c%d -> n%lld;\n", t->id, (long long)i);
             }
         }
     }
@@ -229,7 +231,7 @@ tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
                 t->requires_grad ? "#ffe4b5" : "#e0e0e0");
         dot_label_head(f, tp, t, NULL);
         dot_values(f, t, small_numel);
-        fputs("\"];\n", f);
+        fputs("\\l\"];\n", f);
     }
     dot_nodes(tp, f, small_numel);
     fputs("}\n", f);

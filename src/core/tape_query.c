@@ -191,13 +191,18 @@ static bool anomaly_check_op(tg_tape *tp, const char *what, int n_in, tg_tensor 
     const int64_t node = tp->bw_node >= 0 ? tp->bw_node : tp->n_nodes;
     size_t k = 0;
     int w;
-    if (tp->bw_node >= 0)
+    if (tp->bw_node >= 0) {
+        /* the node as the user named its output: "sigmoid, h" */
+        char who[TG_NAME_MAX + 64], name[TG_NAME_MAX + 1];
+        const bool named = tg__tensor_name_copy(tp->nodes[node].out, name, sizeof name);
+        snprintf(who, sizeof who, "%s%s%s", tp->nodes[node].op->name, named ? ", " : "",
+                 named ? name : "");
         w = snprintf(tp->msg, sizeof tp->msg,
                      "anomaly: during backward of node %lld (%s): %s produced %s at flat index "
                      "%lld of %s",
-                     (long long)node, tp->nodes[node].op->name, what, kind, (long long)bad,
+                     (long long)node, who, what, kind, (long long)bad,
                      tg_tensor_describe(t, d, sizeof d));
-    else
+    } else
         w = snprintf(
             tp->msg, sizeof tp->msg, "anomaly: node %lld (%s) produced %s at flat index %lld of %s",
             (long long)node, what, kind, (long long)bad, tg_tensor_describe(t, d, sizeof d));

@@ -26,7 +26,7 @@ static int64_t last_extent(const tg_tensor *t)
     return t->ndim ? t->shape[t->ndim - 1] : 1;
 }
 
-bool tg__fmt_values(const tg_tensor *t, const char *indent, char *buf, size_t n)
+bool tg__fmt_values(const tg_tensor *t, int digits, const char *indent, char *buf, size_t n)
 {
     if (!n) return false;
     buf[0] = '\0';
@@ -38,22 +38,25 @@ bool tg__fmt_values(const tg_tensor *t, const char *indent, char *buf, size_t n)
     if (rows == 1 || cols == 1) {
         bool ok = put(buf, n, &k, "[");
         for (int64_t i = 0; i < t->numel && ok; i++)
-            ok = put(buf, n, &k, "%s%.6g", i ? ", " : "", tg_tensor_get_flat(t, i));
+            ok = put(buf, n, &k, "%s%.*g", i ? ", " : "", digits, tg_tensor_get_flat(t, i));
         return ok && put(buf, n, &k, rows > 1 && t->ndim >= 2 ? "]^T" : "]");
     }
-    /* a grid: each column right-aligned to its widest number */
-    int width = 1;
+    /* a grid: each column right-aligned to its widest number (past
+     * TG_GRID_COLS columns, to the widest of all) */
+    enum { TG_GRID_COLS = 64 };
+    int width[TG_GRID_COLS] = {0}, all = 1;
     for (int64_t i = 0; i < t->numel; i++) {
         char c[32];
-        int w = snprintf(c, sizeof c, "%.6g", tg_tensor_get_flat(t, i));
-        width = w > width ? w : width;
+        int w = snprintf(c, sizeof c, "%.*g", digits, tg_tensor_get_flat(t, i));
+        all = w > all ? w : all;
+        if (cols <= TG_GRID_COLS && w > width[i % cols]) width[i % cols] = w;
     }
     bool ok = true;
     for (int64_t r = 0; r < rows && ok; r++) {
         ok = put(buf, n, &k, "\n%s[", indent);
         for (int64_t c = 0; c < cols && ok; c++)
-            ok = put(buf, n, &k, "%s%*.6g", c ? ", " : "", width,
-                     tg_tensor_get_flat(t, r * cols + c));
+            ok = put(buf, n, &k, "%s%*.*g", c ? ", " : "", cols <= TG_GRID_COLS ? width[c] : all,
+                     digits, tg_tensor_get_flat(t, r * cols + c));
         ok = ok && put(buf, n, &k, "]");
     }
     return ok;
