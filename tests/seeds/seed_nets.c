@@ -173,6 +173,15 @@ static const char *vstr(char *buf, size_t size, const double *v, int n)
     return buf;
 }
 
+/* The row's values are a matrix with `cols` columns: name the element
+ * shown by its row and column, net[r,c]. */
+static sn_row *at_rc(sn_row *r, int cols)
+{
+    if (r && cols > 0 && r->n > cols)
+        snprintf(r->where, sizeof r->where, "%s[%d,%d]", r->net, r->elem / cols, r->elem % cols);
+    return r;
+}
+
 /* The row's element is the input point x = xs[elem] (no network). */
 static void at_x(sn_row *r, const double *xs)
 {
@@ -562,13 +571,13 @@ static void s0_plain(sn_ctx *c, bool ce)
     gr(c, sum(c, tn_k), T_W3, a, S0J * S0K);
     for (int j = 0; j < S0J; j++)
         for (int k = 0; k < S0K; k++) AT(h, S0K, j, k) = o_j[j];
-    agree(c, "7", "dn_k/dw_jk = o_j", h, a, S0J * S0K);
+    at_rc(agree(c, "7", "dn_k/dw_jk = o_j", h, a, S0J * S0K), S0K);
 
     /* Eqs 5, 8: dL/dw_jk = delta_k o_j. */
     for (int j = 0; j < S0J; j++)
         for (int k = 0; k < S0K; k++) AT(h, S0K, j, k) = dk[k] * o_j[j];
     gr(c, L, T_W3, a, S0J * S0K);
-    agree(c, "5, 8", "dL/dw_jk = delta_k o_j", h, a, S0J * S0K);
+    at_rc(agree(c, "5, 8", "dL/dw_jk = delta_k o_j", h, a, S0J * S0K), S0K);
 
     /* Eq 16: the bracket sum_k delta_k w_jk is dL/do_j. */
     double bj[S0J], dj[S0J];
@@ -588,7 +597,7 @@ static void s0_plain(sn_ctx *c, bool ce)
     for (int i = 0; i < S0I; i++)
         for (int j = 0; j < S0J; j++) AT(h, S0J, i, j) = dj[j] * o_i[i];
     gr(c, L, T_W2, a, S0I * S0J);
-    agree(c, "15, 18", "dL/dw_ij = delta_j o_i", h, a, S0I * S0J);
+    at_rc(agree(c, "15, 18", "dL/dw_ij = delta_j o_i", h, a, S0I * S0J), S0J);
 
     /* Eqs 21-22, 24: one layer further down. */
     double bi[S0I], di[S0I];
@@ -606,7 +615,7 @@ static void s0_plain(sn_ctx *c, bool ce)
     for (int hh = 0; hh < S0H; hh++)
         for (int i = 0; i < S0I; i++) AT(h, S0I, hh, i) = di[i] * oh[hh];
     gr(c, L, T_W1, a, S0H * S0I);
-    agree(c, "20, 23", "dL/dw_hi = delta_i o_h", h, a, S0H * S0I);
+    at_rc(agree(c, "20, 23", "dL/dw_hi = delta_i o_h", h, a, S0H * S0I), S0I);
 
     c->tag = NULL;
     ctx_reset(c);
@@ -765,12 +774,12 @@ static void s0_dropout(sn_ctx *c, bool ce)
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++) AT(h, S0DK, j, k) = p * o_j[j];
         gr(c, sum(c, ok.mu), T_W2, a, S0DJ * S0DK);
-        agree(c, "32", "dmu_k/dw_jk = p o_j", h, a, S0DJ * S0DK);
+        at_rc(agree(c, "32", "dmu_k/dw_jk = p o_j", h, a, S0DJ * S0DK), S0DK);
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++)
                 AT(h, S0DK, j, k) = 2 * p * (1 - p) * AT(W2, S0DK, j, k) * o_j[j] * o_j[j];
         gr(c, sum(c, ok.s2), T_W2, a, S0DJ * S0DK);
-        agree(c, "33", "ds_k^2/dw_jk = 2p(1-p) w_jk o_j^2", h, a, S0DJ * S0DK);
+        at_rc(agree(c, "33", "ds_k^2/dw_jk = 2p(1-p) w_jk o_j^2", h, a, S0DJ * S0DK), S0DK);
     }
 
     /* Eq 29: dL/dw_jk = delta_k dmu/dw + tau_k ds^2/dw. */
@@ -779,7 +788,7 @@ static void s0_dropout(sn_ctx *c, bool ce)
             AT(h, S0DK, j, k) =
                 dk[k] * p * o_j[j] + tk[k] * 2 * p * (1 - p) * AT(W2, S0DK, j, k) * o_j[j] * o_j[j];
     gr(c, L, T_W2, a, S0DJ * S0DK);
-    agree(c, "29", "dL/dw_jk = delta_k p o_j + tau_k 2p(1-p)w o^2", h, a, S0DJ * S0DK);
+    at_rc(agree(c, "29", "dL/dw_jk = delta_k p o_j + tau_k 2p(1-p)w o^2", h, a, S0DJ * S0DK), S0DK);
 
     if (!ce) {
         /* Eq 41, the table of partial derivatives at the hidden layer. */
@@ -814,13 +823,16 @@ static void s0_dropout(sn_ctx *c, bool ce)
         }
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++) AT(h, S0DK, j, k) = p * AT(W2, S0DK, j, k);
-        erratum(c, "41 a", "dmu_k/do_j = p w_ij", pm, h, J_mu, S0DJ * S0DK, 1.849, "index: p w_jk");
+        at_rc(erratum(c, "41 a", "dmu_k/do_j = p w_ij", pm, h, J_mu, S0DJ * S0DK, 1.849,
+                      "index: p w_jk"),
+              S0DK);
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++)
                 AT(h, S0DK, j, k) =
                     2 * p * (1 - p) * AT(W2, S0DK, j, k) * AT(W2, S0DK, j, k) * o_j[j];
-        erratum(c, "41 b", "ds_k^2/do_j = 2p(1-p) w_ij^2 o_j", ps, h, J_s2, S0DJ * S0DK, 0.7129,
-                "index: 2p(1-p) w_jk^2 o_j");
+        at_rc(erratum(c, "41 b", "ds_k^2/do_j = 2p(1-p) w_ij^2 o_j", ps, h, J_s2, S0DJ * S0DK,
+                      0.7129, "index: 2p(1-p) w_jk^2 o_j"),
+              S0DK);
         for (int j = 0; j < S0DJ; j++) h[j] = 1 / sqrt(1 + s2_j[j] * k_pi / 8);
         gr(c, sum(c, hj.np), hj.mu, a, S0DJ);
         agree(c, "41 c", "dn'_j/dmu_j = (1 + s_j^2 pi/8)^(-1/2)", h, a, S0DJ);
@@ -867,8 +879,10 @@ static void s0_dropout(sn_ctx *c, bool ce)
                                   (dmu / sqrt(D) - k_pi / 16 * mu_j[j] / pow(D, 1.5) * ds2);
         }
     gr(c, L, T_W1, a, S0DI * S0DJ);
-    agree(c, "38", "dL/dw_ij = delta_j p o_i + tau_j 2p(1-p)w_ij o_i^2", h, a, S0DI * S0DJ);
-    agree(c, "40", "dL/dw_ij, chain through n'_j (mu_j and s_j^2)", h40, a, S0DI * S0DJ);
+    at_rc(agree(c, "38", "dL/dw_ij = delta_j p o_i + tau_j 2p(1-p)w_ij o_i^2", h, a, S0DI * S0DJ),
+          S0DJ);
+    at_rc(agree(c, "40", "dL/dw_ij, chain through n'_j (mu_j and s_j^2)", h40, a, S0DI * S0DJ),
+          S0DJ);
 
     c->tag = NULL;
     ctx_reset(c);
@@ -1105,7 +1119,7 @@ static void s1_general(sn_ctx *c)
     double dsum[S1L + 1][S1M];
     s1_deltas(&n, -1, 0, false, dsum);
     gr(c, n.tC, n.tZ[L], a, P * N[L]);
-    agree(c, "13 a", "dc^p_nL/dz^{p,L}_nL = y - h", dsum[L], a, P * N[L]);
+    at_rc(agree(c, "13 a", "dc^p_nL/dz^{p,L}_nL = y - h", dsum[L], a, P * N[L]), N[L]);
 
     /* Eqs 5, 6: dz/dw_0 = 1 and dz/dw = a, one data point at a time. */
     x.n = 0;
@@ -1206,7 +1220,9 @@ static void s1_general(sn_ctx *c)
     gr(c, n.tC, n.tb[L - 2], a, N[L - 1]);
     agree(c, "10 b", "dC/dw^{L-2}_0 = sum_p sum_nL dc/dz^{L-1}", gb, a, N[L - 1]);
     gr(c, n.tC, n.tW[L - 2], a, N[L - 2] * N[L - 1]);
-    agree(c, "10 c", "dC/dw^{L-2} = sum_p a^{L-2} sum_nL dc/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]);
+    at_rc(agree(c, "10 c", "dC/dw^{L-2} = sum_p a^{L-2} sum_nL dc/dz^{L-1}", gw, a,
+                N[L - 2] * N[L - 1]),
+          N[L - 1]);
     ctx_reset(c);
 }
 
@@ -1226,13 +1242,15 @@ static void s1_one_output(sn_ctx *c)
             AT(h, N[L - 1], p, i) = sg(zz) * (1 - sg(zz)) * AT(n.W[L - 1], 1, i, 0) * d[L][p];
         }
     gr(c, n.tC, n.tZ[L - 1], a, P * N[L - 1]);
-    agree(c, "11 a", "dc^p/dz^{L-1} = f'(z^{L-1}) w^{L-1} dc^p/dz^L", h, a, P * N[L - 1]);
+    at_rc(agree(c, "11 a", "dc^p/dz^{L-1} = f'(z^{L-1}) w^{L-1} dc^p/dz^L", h, a, P * N[L - 1]),
+          N[L - 1]);
     double gb[S1N], gw[S1N * S1N];
     s1_wgrads(&n, L - 2, d, gb, gw);
     gr(c, n.tC, n.tb[L - 2], a, N[L - 1]);
     agree(c, "11 b", "dC/dw^{L-2}_0 = sum_p dc^p/dz^{L-1}", gb, a, N[L - 1]);
     gr(c, n.tC, n.tW[L - 2], a, N[L - 2] * N[L - 1]);
-    agree(c, "11 c", "dC/dw^{L-2} = sum_p a^{L-2} dc^p/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]);
+    at_rc(agree(c, "11 c", "dC/dw^{L-2} = sum_p a^{L-2} dc^p/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]),
+          N[L - 1]);
     ctx_reset(c);
 }
 
@@ -1273,7 +1291,7 @@ static void s1_two_layer(sn_ctx *c)
     gr(c, n.tC, n.tb[0], a, H);
     agree(c, "14 b", "dC/dw^0_0n1 = sum_p sum_n2 dc_n2/dz^1_n1", gb, a, H);
     gr(c, n.tC, n.tW[0], a, Q * H);
-    agree(c, "14 c", "dC/dw^0_qn1 = sum_p x_q sum_nL dc/dz^1", gw, a, Q * H);
+    at_rc(agree(c, "14 c", "dC/dw^0_qn1 = sum_p x_q sum_nL dc/dz^1", gw, a, Q * H), H);
     ctx_reset(c);
 }
 
@@ -1512,7 +1530,8 @@ static void s2_single(sn_ctx *c, bool relu)
 
     s2_gradW(c, &n, L - 1, a);
     s2_handW(&n, L - 1, n.d[L], h);
-    agree(c, "4, 5", "dE/dw^{L-1}_ij = delta^L_i y^{L-1}_j", h, a, N[L] * N[L - 1]);
+    at_rc(agree(c, "4, 5", "dE/dw^{L-1}_ij = delta^L_i y^{L-1}_j", h, a, N[L] * N[L - 1]),
+          N[L - 1]);
 
     gr(c, n.tE, n.tU[2], a, N[2]);
     agree(c, "6-8", "delta^k_i = sum_j delta^{k+1}_j w^k_ji phi'(u^k_i)", n.d[2], a, N[2]);
@@ -1571,8 +1590,9 @@ static void s2_single(sn_ctx *c, bool relu)
         s2_handW(&n, 2, n.d[3], gh);
         for (int r = 0; r < 3; r++)
             for (int q = 0; q < 3; q++) AT(gp, 3, r, q) = n.d[3][q] * n.y[2][r];
-        erratum(c, "1.1", "w^i_kj: k in layer i, j in layer i+1 (eq 10)", gp, gh, g, 9, 0.8400,
-                "w^i_kj: k in layer i+1, j in layer i");
+        at_rc(erratum(c, "1.1", "w^i_kj: k in layer i, j in layer i+1 (eq 10)", gp, gh, g, 9,
+                      0.8400, "w^i_kj: k in layer i+1, j in layer i"),
+              3);
     }
     c->tag = NULL;
     ctx_reset(c);
@@ -1637,7 +1657,8 @@ static void s2_multi(sn_ctx *c, bool relu)
             relu ? 1.986 : 1.390, "E = trace((T - Y)^T (T - Y))");
 
     gr(c, n.tE, n.tU[L], a, M * N[L]);
-    agree(c, "1.5 Delta^L", "delta^(i)L = -2(t - y) . phi'(u), Delta^L", n.d[L], a, M * N[L]);
+    at_rc(agree(c, "1.5 Delta^L", "delta^(i)L = -2(t - y) . phi'(u), Delta^L", n.d[L], a, M * N[L]),
+          N[L]);
 
     x.n = 0;
     static acc xb;
@@ -1664,8 +1685,9 @@ static void s2_multi(sn_ctx *c, bool relu)
     s2_gradW(c, &n, 2, g);
     s2_handW(&n, 2, n.d[3], h);
     s2_handW(&n, 2, n.d[2], pw);
-    erratum(c, "1.5 dE/dW", "dE/dW = Delta^k Y^kT", pw, h, g, 9, relu ? 0.5977 : 0.9099,
-            "dE/dW^k = Delta^{k+1} Y^kT");
+    at_rc(erratum(c, "1.5 dE/dW", "dE/dW = Delta^k Y^kT", pw, h, g, 9, relu ? 0.5977 : 0.9099,
+                  "dE/dW^k = Delta^{k+1} Y^kT"),
+          3);
     c->tag = NULL;
     ctx_reset(c);
 }
@@ -1699,7 +1721,7 @@ static void s2_softmax(sn_ctx *c)
     double a[S2S * S2K], h[S2S * S2K], pr[S2S * S2K], Eh = 0, Ea;
 
     rd(c, tY, a, NS * K);
-    agree(c, "1.6", "y_k = exp(x_k) / sum_i exp(x_i)", Y, a, NS * K);
+    at_rc(agree(c, "1.6", "y_k = exp(x_k) / sum_i exp(x_i)", Y, a, NS * K), K);
     for (int e = 0; e < NS * K; e++) Eh -= T[e] * log(Y[e]);
     rd(c, E, &Ea, 1);
     agree(c, "1.6", "E = sum_i E^(i), E^(i) = -sum_k t_k ln y_k", &Eh, &Ea, 1);
@@ -1711,7 +1733,7 @@ static void s2_softmax(sn_ctx *c)
     gr(c, E, tY, a, NS * K);
     /* dE/dy_j at t_j = 0 is 0; compare only where it is defined and nonzero:
      * the hand form is -t_j/y_j everywhere. */
-    agree(c, "16", "dE^(m)/dy_j = -t_j / y_j", h, a, NS * K);
+    at_rc(agree(c, "16", "dE^(m)/dy_j = -t_j / y_j", h, a, NS * K), K);
     static acc x;
     x.n = 0;
     for (int j = 0; j < K; j++) {
@@ -1774,21 +1796,22 @@ static void s2_softmax(sn_ctx *c)
             }
         switch (pass) {
         case 0:
-            agree(c, "15, 16", "dE/dx^(m)_i = sum_j dE^(m)/dy_j dy_j/dx_i", h, g, NS * K);
+            at_rc(agree(c, "15, 16", "dE/dx^(m)_i = sum_j dE^(m)/dy_j dy_j/dx_i", h, g, NS * K), K);
             break;
         case 2:
-            erratum(c, "17", "-t_i/y_i (y_i - y_i^2) + sum_{j=i}^K t_j y_i", pr, h, g, NS * K,
-                    0.8362, "sum over j != i");
+            at_rc(erratum(c, "17", "-t_i/y_i (y_i - y_i^2) + sum_{j=i}^K t_j y_i", pr, h, g, NS * K,
+                          0.8362, "sum over j != i"),
+                  K);
             break;
         case 3:
-            agree(c, "18", "-t_i (1 - y_i) + sum_{j!=i} t_j y_i", h, g, NS * K);
+            at_rc(agree(c, "18", "-t_i (1 - y_i) + sum_{j!=i} t_j y_i", h, g, NS * K), K);
             break;
         case 4:
-            agree(c, "19", "-t_i + sum_j t_j y_i", h, g, NS * K);
-            agree(c, "19", "-t_i + sum_j t_j y_i, t not summing to 1", h19u, gu, NS * K);
+            at_rc(agree(c, "19", "-t_i + sum_j t_j y_i", h, g, NS * K), K);
+            at_rc(agree(c, "19", "-t_i + sum_j t_j y_i, t not summing to 1", h19u, gu, NS * K), K);
             break;
         case 5:
-            agree(c, "20", "dE/dx_i = y_i - t_i (t one-hot)", h, g, NS * K);
+            at_rc(agree(c, "20", "dE/dx_i = y_i - t_i (t one-hot)", h, g, NS * K), K);
             break;
         }
     }
@@ -1911,8 +1934,8 @@ static void s3_worked_example(sn_ctx *c)
     h = (y - sg(x)) * sg(x) * (1 - sg(x));
     at_x(erratum(c, "3", "delta = (y - y_hat) sigma(x)(1 - sigma(x)) = 0.131", &pr, &h, &a, 1,
                  1.644e-2,
-                 "(y - sigma(x)) sigma(x)(1 - sigma(x)) = 0.13319 at x = -1.28, y = 1; "
-                 "0.131 used the rounded 0.21"),
+                 "(y - sigma(x)) sigma(x)(1 - sigma(x)) at x = -1.28, y = 1 (0.131 used the "
+                 "rounded 0.21)"),
          &x);
 
     /* ... and where y_hat really is 0.21, x = ln(0.21/0.79), the
@@ -2108,7 +2131,7 @@ static void s4_net(sn_ctx *c, bool sigm)
                 s += (t[k] - yk[k]) * (k == r ? gk[r] * yj[q] : 0.0);
             AT(h, S4K, q, r) = -s;
         }
-    agree(c, "2a i", "dE/dw_qr = -sum_k (t_k - y_k) dy_k/dw_qr", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a i", "dE/dw_qr = -sum_k (t_k - y_k) dy_k/dw_qr", h, dW2, S4J * S4K), S4K);
     x.n = 0;
     for (int k = 0; k < S4K; k++) {
         double jac[S4J * S4K];
@@ -2121,17 +2144,17 @@ static void s4_net(sn_ctx *c, bool sigm)
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = yj[q];
     gr(c, sum(c, tak), tW2, a, S4J * S4K);
-    agree(c, "2a iii", "da_r/dw_qr = y_q (partial trick)", h, a, S4J * S4K);
+    at_rc(agree(c, "2a iii", "da_r/dw_qr = y_q (partial trick)", h, a, S4J * S4K), S4K);
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = -(t[r] - yk[r]) * gk[r] * yj[q];
-    agree(c, "2a iv", "dE/dw_qr = -(t_r - y_r) g'(a_r) y_q", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a iv", "dE/dw_qr = -(t_r - y_r) g'(a_r) y_q", h, dW2, S4J * S4K), S4K);
     for (int k = 0; k < S4K; k++) dk[k] = gk[k] * (t[k] - yk[k]);
     gr(c, E, tak, a, S4K);
     for (int k = 0; k < S4K; k++) a[k] = -a[k];
     agree(c, "2a v", "delta_k = g'(a_k)(t_k - y_k) = -dE/da_k", dk, a, S4K);
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = -dk[r] * yj[q];
-    agree(c, "2a vi", "dE/dw_qr = -delta_r y_q", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a vi", "dE/dw_qr = -delta_r y_q", h, dW2, S4J * S4K), S4K);
 
     /* Steps 2b-2c: input-to-hidden weights w_pq. */
     x.n = 0;
@@ -2145,7 +2168,7 @@ static void s4_net(sn_ctx *c, bool sigm)
     for (int pp = 0; pp < S4I; pp++)
         for (int q = 0; q < S4J; q++) AT(h, S4J, pp, q) = gj[q] * yi[pp];
     gr(c, sum(c, tyj), tW1, a, S4I * S4J);
-    agree(c, "2b ii", "dy_q/dw_pq = g'(a_q) y_p", h, a, S4I * S4J);
+    at_rc(agree(c, "2b ii", "dy_q/dw_pq = g'(a_q) y_p", h, a, S4I * S4J), S4J);
     double dW1[S4I * S4J], dq[S4J];
     gr(c, E, tW1, dW1, S4I * S4J);
     for (int line = 1; line <= 3; line++) {
@@ -2168,7 +2191,7 @@ static void s4_net(sn_ctx *c, bool sigm)
                                           "dE/dw_pq = -y_p g'(a_q) sum_k delta_k w_qk"};
         char eq[16];
         snprintf(eq, sizeof eq, "2b iii.%d", line);
-        agree(c, eq, txt[line - 1], h, dW1, S4I * S4J);
+        at_rc(agree(c, eq, txt[line - 1], h, dW1, S4I * S4J), S4J);
     }
     for (int q = 0; q < S4J; q++) {
         dq[q] = 0;
@@ -2180,7 +2203,7 @@ static void s4_net(sn_ctx *c, bool sigm)
     agree(c, "2b iv", "delta_q = g'(a_q) sum_k delta_k w_qk = -dE/da_q", dq, a, S4J);
     for (int pp = 0; pp < S4I; pp++)
         for (int q = 0; q < S4J; q++) AT(h, S4J, pp, q) = -dq[q] * yi[pp];
-    agree(c, "2b v", "dE/dw_pq = -delta_q y_p", h, dW1, S4I * S4J);
+    at_rc(agree(c, "2b v", "dE/dw_pq = -delta_q y_p", h, dW1, S4I * S4J), S4J);
 
     /* The learning rule Delta w = -eta dE/dw, both layers. */
     const double eta = 0.25;

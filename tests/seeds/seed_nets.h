@@ -49,7 +49,7 @@ typedef struct sn_row {
      * that element.  where is the compact form ("A[3]", "x=-1.28"). */
     char net[12];
     int elem, n;
-    char where[24];
+    char where[40];
     double scale; /* max_i |a_i|: guards against vacuous comparisons of zeros */
     /* Erratum: the formula as printed and its error against autodiff; the
      * element shown is where the printed formula is furthest from autodiff
@@ -100,8 +100,9 @@ bool sn_seed004(sn_rows *rows);
  * every other row.  v is SN_AGREES or SN_ERRATUM; for an erratum hand is the
  * corrected formula, printed the formula as printed, documented the size
  * stated on the seed's page and correction the fix in a few words (printed,
- * documented and correction are ignored for SN_AGREES).  Returns the row,
- * or NULL on bad arguments or out of memory. */
+ * documented and correction are ignored for SN_AGREES).  The row has no
+ * network until sn_row_set_net names one.  Returns the row, or NULL on bad
+ * arguments or out of memory. */
 sn_row *sn_rows_add(sn_rows *rows, int seed, const char *eq, const char *what, sn_verdict v,
                     const double *hand, const double *printed, const double *ad, int n,
                     double documented, const char *correction);

@@ -110,7 +110,7 @@ int sn_rows_bad(const sn_rows *rows)
 
 /* ---- text -------------------------------------------------------------- */
 
-enum { W_EQ = 12, W_WHERE = 10, W_NUM = 13, W_ERR = 8, W_VERDICT = 7, MAX_LINES = 12 };
+enum { W_EQ = 14, W_WHERE = 10, W_NUM = 13, W_ERR = 8, W_VERDICT = 7, MAX_LINES = 12 };
 
 /* Greedy word wrap of s into lines of at most w characters (a longer word
  * is cut); returns the number of lines, each as (start, length). */
@@ -232,8 +232,9 @@ static void text_all(sn_buf *b, const sn_rows *rows, int width)
     static const char *const intro =
         "Backpropagation by hand (the seed documents) against tapegrad autodiff, in f64. "
         "Each row evaluates the document's formula (hand) and autodiff at the same element: "
-        "where = network[element], 0-based and row-major over the values the row compares "
-        "(the networks and their input points are listed under each seed). rel.err = max_i "
+        "where = network[element] or network[row,col], 0-based, over the values the row "
+        "compares (the networks and their input points are listed under each seed). rel.err = "
+        "max_i "
         "|hand_i - autodiff_i| / max_i |autodiff_i|; agreement means <= 1e-10. For an "
         "erratum, hand is the formula as printed; the line under it gives the correction and "
         "its value at the same element.";
@@ -295,8 +296,8 @@ static void md_all(sn_buf *b, const sn_rows *rows)
 {
     bput(b, "# The seed documents' formulas against autodiff\n\n"
             "Each row evaluates the document's formula (hand) and tapegrad's autodiff at the "
-            "same element, named in *where* as network[element] (0-based, row-major over the "
-            "values compared; the networks are listed under each table). rel. err = "
+            "same element, named in *where* as network[element] or network[row,col] (0-based, "
+            "over the values compared; the networks are listed under each table). rel. err = "
             "max_i |hand_i - autodiff_i| / max_i |autodiff_i|, in f64; agreement means "
             "<= 1e-10. For an erratum, hand is the formula as printed, and the verdict gives "
             "the correction and its value at the same element.\n");

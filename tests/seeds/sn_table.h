@@ -23,8 +23,22 @@ typedef enum sn_format {
     SN_JSON      /* one object: title, seeds (with networks), rows, summary */
 } sn_format;
 
+/* The JSON object:
+ *   {"title": str, "agree_rtol": 1e-10,
+ *    "seeds": [{"seed": 0..4, "title": str, "nets": [{"name": "A", "desc": str}]}],
+ *    "rows": [{"seed", "eq", "what", "net" ("" if none), "elem", "n", "where",
+ *              "hand" (the formula as printed; for approx the approximation),
+ *              "autodiff", "rel_err" (normwise, of hand),
+ *              "verdict": "agrees" | "erratum" | "approx", "holds": bool,
+ *              "why" (why it does not hold, else ""),
+ *              "correction" (erratum: the fix; approx: what autodiff is; else null),
+ *              "corrected", "corrected_rel_err" (erratum only, else null)}],
+ *    "summary": {"checks", "agree", "errata", "approx", "unexpected"}}
+ * hand, autodiff and corrected are at the same element; NaN and infinities
+ * are written as null. */
+
 /* Text width: the default keeps every line under 120 columns. */
-#define SN_WIDTH_DEFAULT 112
+#define SN_WIDTH_DEFAULT 116
 #define SN_WIDTH_MIN     80
 #define SN_WIDTH_MAX     400
 
