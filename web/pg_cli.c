@@ -2,7 +2,8 @@
  * pg_gradcheck's JSON for a formula, one object a line.  The browser test
  * compares the page's gradients with these (the same C, built natively).
  *
- *   pg_cli FORMULA VARIABLES */
+ *   pg_cli FORMULA VARIABLES
+ *   pg_cli --seed-table */
 #include "playground.h"
 
 #include <stdio.h>
@@ -22,8 +23,15 @@ static int print(char *json)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--seed-table") == 0) {
+        char *json = pg_seed_table();
+        if (!json) return 1;
+        fputs(json, stdout);
+        pg_free(json);
+        return 0;
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: pg_cli FORMULA VARIABLES\n");
+        fprintf(stderr, "usage: pg_cli FORMULA VARIABLES | pg_cli --seed-table\n");
         return 2;
     }
     if (print(pg_evaluate(argv[1], argv[2]))) return 1;
