@@ -201,10 +201,15 @@ char *pg_backward(void)
         return NULL;
     }
     if (st != TG_OK) {
-        const char *hint = st == TG_ERR_NOT_SCALAR ? " (wrap the formula in sum(...))" : "";
         fputs("{\"ok\":false,\"box\":\"formula\",\"line\":0,\"col\":0,\"error\":", t.f);
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s%s", tg_tape_error(g.tp), hint);
+        char msg[600], shape[64];
+        if (st == TG_ERR_NOT_SCALAR)
+            snprintf(msg, sizeof msg,
+                     "the output is %s, not one number: the backward pass starts from a "
+                     "scalar; wrap the formula in sum(...) or mean(...)",
+                     tg_tensor_describe(g.out, shape, sizeof shape));
+        else
+            snprintf(msg, sizeof msg, "%s", tg_tape_error(g.tp));
         json_string(t.f, msg);
     } else {
         fputs("{\"ok\":true,\"vars\":", t.f);
