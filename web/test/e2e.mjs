@@ -96,7 +96,7 @@ async function run() {
   const { server, url } = await startServer();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--headless"],
+    args: ["--no-sandbox", "--headless", "--disable-dev-shm-usage"],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
