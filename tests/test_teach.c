@@ -594,6 +594,17 @@ START_TEST(test_names_in_errors)
     ck_assert_int_eq(tg_retain_grad(tp, h), TG_ERR_ARG);
     ck_assert_msg(strstr(tg_last_error(), "retain_grad: h (%0) f64[2] was recorded before") != NULL,
                   "%s", tg_last_error());
+    /* a parameter changed between forward and backward, named */
+    tg_tape_reset(tp);
+    tg_tensor_set_name(w, "W1");
+    s = tg_sum_all(tp, tg_exp(tp, w));
+    tg_tensor_set_flat(w, 0, 2.0);
+    ck_assert_int_eq(tg_backward(tp, s), TG_ERR_TAPE);
+    ck_assert_msg(strstr(tg_tape_error(tp),
+                         "backward: input 0 of exp (node 0), W1 ($0) f64[2], was "
+                         "modified after it was recorded") != NULL,
+                  "%s", tg_tape_error(tp));
+    tg_tensor_set_flat(w, 0, 1.0);
     /* anomaly mode names the node's output */
     tg_tape_reset(tp);
     tg_tape_set_anomaly(tp, true);
