@@ -8,6 +8,8 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,9 +192,51 @@ START_TEST(test_names)
 }
 END_TEST
 
-/* Two tapes on two threads print a named parameter while a third names and
- * renames others: the user-name table's lock (tests/test_threads.c runs
- * tapes on threads; here only the naming is checked). */
+/* Threads name, rename and free their own tensors and print a tape that
+ * reads a shared named parameter, all through the one table of user names:
+ * each must keep seeing its own names (and ASan sees no use after free). */
+static tg_tensor *g_shared;
+static void *name_worker(void *arg)
+{
+    const int me = (int)(intptr_t)arg;
+    char b[24], want[24];
+    FILE *null = fopen("/dev/null", "w");
+    bool ok = null != NULL;
+    for (int round = 0; round < 200 && ok; round++) {
+        tg_tensor *t = tt_from(TG_F64, 1, TT_SHAPE(1), (double[]){me});
+        snprintf(want, sizeof want, "t%d_%d", me, round);
+        ok = tg_tensor_set_name(t, want) == TG_OK;
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *y = tg_mul(tp, t, g_shared);
+        tg_tape_print(tp, null);
+        ok = ok && y && tg_tensor_name(t) && !strcmp(tg_tensor_name(t), want);
+        snprintf(b, sizeof b, "u%d_%d", me, round);
+        ok = ok && tg_tensor_set_name(t, b) == TG_OK;
+        tg_tape_free(tp);
+        tg_tensor_free(t);
+    }
+    if (null) fclose(null);
+    return ok ? arg : NULL;
+}
+
+START_TEST(test_names_threads)
+{
+    enum { N = 4 };
+    g_shared = tt_from(TG_F64, 1, TT_SHAPE(1), (double[]){2});
+    tg_tensor_set_name(g_shared, "shared");
+    pthread_t th[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, name_worker, (void *)(intptr_t)(i + 1)), 0);
+    for (int i = 0; i < N; i++) {
+        void *r = NULL;
+        ck_assert_int_eq(pthread_join(th[i], &r), 0);
+        ck_assert_ptr_eq(r, (void *)(intptr_t)(i + 1));
+    }
+    ck_assert_str_eq(tg_tensor_name(g_shared), "shared");
+    tg_tensor_free(g_shared);
+}
+END_TEST
+
 START_TEST(test_names_many)
 {
     enum { N = 40 };
@@ -594,6 +638,17 @@ START_TEST(test_names_in_errors)
     ck_assert_int_eq(tg_retain_grad(tp, h), TG_ERR_ARG);
     ck_assert_msg(strstr(tg_last_error(), "retain_grad: h (%0) f64[2] was recorded before") != NULL,
                   "%s", tg_last_error());
+    /* a parameter changed between forward and backward, named */
+    tg_tape_reset(tp);
+    tg_tensor_set_name(w, "W1");
+    s = tg_sum_all(tp, tg_exp(tp, w));
+    tg_tensor_set_flat(w, 0, 2.0);
+    ck_assert_int_eq(tg_backward(tp, s), TG_ERR_TAPE);
+    ck_assert_msg(strstr(tg_tape_error(tp),
+                         "backward: input 0 of exp (node 0), W1 ($0) f64[2], was "
+                         "modified after it was recorded") != NULL,
+                  "%s", tg_tape_error(tp));
+    tg_tensor_set_flat(w, 0, 1.0);
     /* anomaly mode names the node's output */
     tg_tape_reset(tp);
     tg_tape_set_anomaly(tp, true);
@@ -619,6 +674,7 @@ int main(void)
     tcase_add_test(tc, test_xml_checker_rejects);
     tcase_add_test(tc, test_names);
     tcase_add_test(tc, test_names_many);
+    tcase_add_test(tc, test_names_threads);
     tcase_add_test(tc, test_print_names_attrs_constants);
     tcase_add_test(tc, test_grids);
     tcase_add_test(tc, test_explain_text);
