@@ -1,10 +1,16 @@
 /* XOR with seed 001's 2-2-1 sigmoid network: the whole training loop of a
  * tapegrad program in one page.  Prints the tape once, then the loss as it
- * falls, then the four predictions.
- *   xor --dot xor.dot     also writes the graph for Graphviz, and renders it
- *                         to xor.dot.png when `dot` is installed
- *   xor --explain         narrates the first step's backward pass
- *   xor --explain-md      the same as a Markdown table
+ * falls, then the four predictions.  The tensors are named (W1, h, y, ...),
+ * so every listing, narration and picture speaks the lecture's language.
+ *   xor --explain         narrates a step's backward pass: each node's rule
+ *                         with its numbers
+ *   xor --explain-md      the same as a Markdown handout
+ *   xor --dot FILE        writes that step's graph for Graphviz (values and
+ *                         gradients), rendered to FILE.png when `dot` is
+ *                         installed
+ *   xor --svg FILE        the same picture as SVG, without Graphviz
+ *   xor --step N          which step the narration and pictures show
+ *                         (default 0, the first: both show the same one)
  *   xor --save FILE       writes the trained parameters (safetensors)
  *   xor --load FILE       starts from saved parameters; with --eval, only
  *                         prints their predictions */
@@ -14,11 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* sigmoid(sigmoid(x @ w1 + b1) @ w2 + b2) and its squared-error loss */
-static tg_tensor *forward(tg_tape *tp, tg_tensor *x, tg_tensor *const p[4])
+/* t named, for the listing, the narration and the pictures. */
+static tg_tensor *named(tg_tensor *t, const char *name)
 {
-    tg_tensor *h = tg_sigmoid(tp, tg_add(tp, tg_matmul(tp, x, p[0]), p[1]));
-    return tg_sigmoid(tp, tg_add(tp, tg_matmul(tp, h, p[2]), p[3]));
+    if (t) tg_tensor_set_name(t, name);
+    return t;
+}
+
+/* sigmoid(sigmoid(x @ W1 + b1) @ W2 + b2); with keep, the intermediates keep
+ * their gradients, which the pictures show */
+static tg_tensor *forward(tg_tape *tp, tg_tensor *x, tg_tensor *const p[4], bool keep)
+{
+    tg_tensor *z1 = named(tg_add(tp, tg_matmul(tp, x, p[0]), p[1]), "z1");
+    tg_tensor *h = named(tg_sigmoid(tp, z1), "h");
+    tg_tensor *z2 = named(tg_add(tp, tg_matmul(tp, h, p[2]), p[3]), "z2");
+    tg_tensor *y = named(tg_sigmoid(tp, z2), "o");
+    tg_tensor *const mid[] = {z1, h, z2, y};
+    for (int i = 0; keep && y && i < 4; i++) tg_retain_grad(tp, mid[i]);
+    return y;
 }
 
 /* dot -Tpng FILE -o FILE.png, if Graphviz is installed (a path with a
@@ -34,14 +53,37 @@ static void render_png(const char *dot_path)
     if (system(cmd) == 0) printf("rendered %s.png\n", dot_path);
 }
 
+/* The picture of the step --explain narrates: DOT (and PNG) or SVG. */
+static void write_pictures(const tg_tape *tp, const char *dot_path, const char *svg_path)
+{
+    FILE *f = dot_path ? fopen(dot_path, "w") : NULL;
+    if (f) {
+        tg_tape_write_dot(tp, f, 8);
+        fclose(f);
+        printf("wrote %s\n", dot_path);
+        render_png(dot_path);
+    }
+    f = svg_path ? fopen(svg_path, "w") : NULL;
+    if (f) {
+        tg_tape_write_svg(tp, f, &(tg_picture_options){.small_numel = 8});
+        fclose(f);
+        printf("wrote %s\n", svg_path);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    const char *dot_path = NULL, *save = NULL, *load = NULL;
+    const char *dot_path = NULL, *svg_path = NULL, *save = NULL, *load = NULL;
     bool eval = false;
     int explain = -1; /* -1 off, else a tg_explain_format */
+    long step = 0;    /* the step narrated and drawn */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dot") && i + 1 < argc)
             dot_path = argv[++i];
+        else if (!strcmp(argv[i], "--svg") && i + 1 < argc)
+            svg_path = argv[++i];
+        else if (!strcmp(argv[i], "--step") && i + 1 < argc)
+            step = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--save") && i + 1 < argc)
             save = argv[++i];
         else if (!strcmp(argv[i], "--load") && i + 1 < argc)
@@ -54,15 +96,19 @@ int main(int argc, char **argv)
             explain = TG_EXPLAIN_MARKDOWN;
         else {
             fprintf(stderr,
-                    "usage: %s [--dot FILE] [--explain | --explain-md] [--save FILE]\n"
-                    "       [--load FILE [--eval]]\n",
+                    "usage: %s [--explain | --explain-md] [--dot FILE] [--svg FILE] [--step N]\n"
+                    "       [--save FILE] [--load FILE [--eval]]\n",
                     argv[0]);
             return 2;
         }
     }
+    if (step < 0 || step > 3000) {
+        fprintf(stderr, "xor: --step %ld: the steps are 0 to 3000\n", step);
+        return 2;
+    }
     const double xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, ts[] = {0, 1, 1, 0};
-    tg_tensor *x = tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 2}, xs);
-    tg_tensor *t = tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 1}, ts);
+    tg_tensor *x = named(tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 2}, xs), "x");
+    tg_tensor *t = named(tg_tensor_from_f64(TG_F64, 2, (int64_t[]){4, 1}, ts), "t");
 
     /* 2-2-1: w1 (2,2), b1 (1,2), w2 (2,1), b2 (1,1); a fixed seed */
     tg_rng rng;
@@ -73,6 +119,7 @@ int main(int argc, char **argv)
         p[i] = tg_tensor_new(TG_F64, 2, shapes[i]);
         tg_tensor_fill_uniform(p[i], &rng, -1.0, 1.0);
         tg_tensor_set_requires_grad(p[i], true);
+        tg_tensor_set_name(p[i], (const char *const[]){"W1", "b1", "W2", "b2"}[i]);
     }
     /* PyTorch's state_dict names; the weights are (in, out), the transpose of
      * an nn.Linear weight */
@@ -87,9 +134,10 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int epoch = 0; epoch <= (eval ? -1 : 3000); epoch++) {
         tg_tape_reset(tp); /* rewinds the arena: no allocation after the first steps */
-        tg_tensor *loss = tg_sse(tp, forward(tp, x, p), t);
-        /* the first step's backward pass, narrated (seed 004's delta rule at work) */
-        if (epoch == 0 && explain >= 0) tg_tape_set_explain(tp, stdout, explain, 8);
+        const bool shown = epoch == step;
+        tg_tensor *loss = named(tg_sse(tp, forward(tp, x, p, shown), t), "loss");
+        /* the shown step's backward pass, narrated (seed 004's delta rule at work) */
+        if (shown && explain >= 0) tg_tape_set_explain(tp, stdout, explain, 8);
         tg_status st = loss ? tg_backward(tp, loss) : tg_tape_status(tp);
         tg_tape_set_explain(tp, NULL, TG_EXPLAIN_TEXT, 0);
         if (st != TG_OK) {
@@ -103,15 +151,8 @@ int main(int argc, char **argv)
             puts("");
         }
         if (epoch % 300 == 0) printf("epoch %4d  loss %.6f\n", epoch, tg_tensor_get_flat(loss, 0));
-        if (epoch == 3000 && dot_path) {
-            FILE *f = fopen(dot_path, "w");
-            if (f) {
-                tg_tape_write_dot(tp, f, 8);
-                fclose(f);
-                printf("wrote %s\n", dot_path);
-                render_png(dot_path);
-            }
-        }
+        /* before the update: the values and gradients the narration used */
+        if (shown) write_pictures(tp, dot_path, svg_path);
         /* plain SGD: w -= lr * dL/dw */
         for (int i = 0; i < 4; i++) {
             double *w = tg_tensor_f64(p[i]);
@@ -121,7 +162,7 @@ int main(int argc, char **argv)
     }
     if (!rc) {
         tg_tape_reset(tp);
-        tg_tensor *y = forward(tp, x, p);
+        tg_tensor *y = forward(tp, x, p, false);
         puts("\n x1 x2 | target | output");
         int correct = 0;
         for (int i = 0; i < 4; i++) {

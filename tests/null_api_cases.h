@@ -170,6 +170,24 @@ CASE(tg_tape_write_dot, tp, , LAST, TG_ERR_NULL, "tape_write_dot: tape is NULL",
      tg_tape_write_dot(NULL, OUT, 4) == TG_ERR_NULL)
 CASE(tg_tape_write_dot, f, , LAST, TG_ERR_NULL, "tape_write_dot: f is NULL",
      tg_tape_write_dot(TP, NULL, 4) == TG_ERR_NULL)
+/* names and the teaching outputs */
+CASE(tg_tensor_set_name, t, , LAST, TG_ERR_NULL, "tensor_set_name: tensor is NULL",
+     tg_tensor_set_name(NULL, "W") == TG_ERR_NULL)
+CASE(tg_tensor_set_name, name, , DOC, TG_OK, "removes the name",
+     tg_tensor_set_name(A, "W") == TG_OK && tg_tensor_set_name(A, NULL) == TG_OK &&
+         !tg_tensor_name(A))
+CASE(tg_tensor_name, t, , LAST, TG_ERR_NULL, "tensor_name: tensor is NULL", !tg_tensor_name(NULL))
+CASE(tg_tape_write_json, tp, , LAST, TG_ERR_NULL, "tape_write_json: tape is NULL",
+     tg_tape_write_json(NULL, OUT, 4) == TG_ERR_NULL)
+CASE(tg_tape_write_json, f, , LAST, TG_ERR_NULL, "tape_write_json: f is NULL",
+     tg_tape_write_json(TP, NULL, 4) == TG_ERR_NULL)
+CASE(tg_tape_write_svg, tp, , LAST, TG_ERR_NULL, "tape_write_svg: tape is NULL",
+     tg_tape_write_svg(NULL, OUT, NULL) == TG_ERR_NULL)
+CASE(tg_tape_write_svg, f, , LAST, TG_ERR_NULL, "tape_write_svg: f is NULL",
+     tg_tape_write_svg(TP, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_tape_write_svg, opts, , DOC, TG_OK,
+     "uses the defaults (values of up to 4 elements, 1280 px)",
+     tg_tape_write_svg(TP, OUT, NULL) == TG_OK)
 
 /* ---- autodiff.h ------------------------------------------------------------- */
 CASE(tg_backward, tp, , LAST, TG_ERR_NULL, "backward: tape is NULL",

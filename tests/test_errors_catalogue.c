@@ -1553,6 +1553,61 @@ static tg_status r_null_record(fixture *f)
 {
     OP(tg_tape_record(T, &k_silent, 1, &f->a23, NULL, NULL, 0, 0, NULL));
 }
+/* names and the teaching outputs */
+static tg_status r_name_long(fixture *f)
+{
+    return tg_tensor_set_name(f->a23, "a_name_of_forty_bytes_is_too_long_here__");
+}
+static tg_status r_name_control(fixture *f)
+{
+    return tg_tensor_set_name(f->a23, "W\n2");
+}
+static tg_status r_name_freed(fixture *f)
+{
+    tg_tensor *x = tg_tensor_clone(f->a23);
+    ck_assert_ptr_nonnull(tg_exp(T, x));
+    tg_tensor_free(x); /* the tape holds it until reset */
+    return tg_tensor_set_name(x, "x");
+}
+static tg_status r_name_stale(fixture *f)
+{
+    tg_tensor *y = tg_exp(T, f->a23);
+    tg_tape_reset(T);
+    return tg_tensor_set_name(y, "y");
+}
+static tg_status r_explain_format(fixture *f)
+{
+    tg_tape_set_explain(T, stdout, (tg_explain_format)7, 4);
+    return tg_last_status();
+}
+static tg_status r_svg_width(fixture *f)
+{
+    return tg_tape_write_svg(T, stdout, &(tg_picture_options){.small_numel = 4, .max_width = 10});
+}
+/* a stream open for reading only: every write fails */
+static tg_status write_to_readonly(fixture *f, int which)
+{
+    ck_assert_ptr_nonnull(tg_exp(T, f->a23));
+    FILE *fp = fopen("/dev/null", "r");
+    ck_assert_ptr_nonnull(fp);
+    tg_status st = which == 0   ? tg_tape_write_dot(T, fp, 4)
+                   : which == 1 ? tg_tape_write_json(T, fp, 4)
+                                : tg_tape_write_svg(T, fp, NULL);
+    fclose(fp);
+    return st;
+}
+static tg_status r_dot_io(fixture *f)
+{
+    return write_to_readonly(f, 0);
+}
+static tg_status r_json_io(fixture *f)
+{
+    return write_to_readonly(f, 1);
+}
+static tg_status r_svg_io(fixture *f)
+{
+    return write_to_readonly(f, 2);
+}
 static tg_status r_st_dir(fixture *f)
 {
     (void)f;
@@ -2435,6 +2490,24 @@ static row k_rows[] = {
       "a function's vjp gives a gradient of another tape"),
     R(fn_jvp_shape, "custom functions", TG_ERR_SHAPE, ON_TAPE,
       "a function's jvp gives a tangent of the wrong shape (tg_jvp)"),
+    R(name_long, "names and pictures", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_set_name with a name longer than TG_NAME_MAX (31) bytes"),
+    R(name_control, "names and pictures", TG_ERR_ARG, LAST_ERROR,
+      "tg_tensor_set_name with a control character in the name"),
+    R(name_freed, "names and pictures", TG_ERR_TAPE, LAST_ERROR,
+      "tg_tensor_set_name of a user tensor freed while a tape holds it"),
+    R(name_stale, "names and pictures", TG_ERR_TAPE, LAST_ERROR,
+      "tg_tensor_set_name (or tg_tensor_name) of a tape tensor from before tg_tape_reset"),
+    R(explain_format, "names and pictures", TG_ERR_ARG, LAST_ERROR,
+      "tg_tape_set_explain with a format not in tg_explain_format"),
+    R(svg_width, "names and pictures", TG_ERR_ARG, LAST_ERROR,
+      "tg_tape_write_svg with max_width negative or under 64 px"),
+    R(dot_io, "names and pictures", TG_ERR_IO, LAST_ERROR,
+      "tg_tape_write_dot to a stream that fails"),
+    R(json_io, "names and pictures", TG_ERR_IO, LAST_ERROR,
+      "tg_tape_write_json to a stream that fails"),
+    R(svg_io, "names and pictures", TG_ERR_IO, LAST_ERROR,
+      "tg_tape_write_svg to a stream that fails"),
 };
 #undef R
 
@@ -2876,6 +2949,15 @@ static const message k_messages[] = {
     {"fn_vjp_foreign",
      "function expf: vjp gave input 0 a gradient that is not a live tensor of this tape [node 2]"},
     {"fn_jvp_shape", "function expf: jvp gave a f64[] tangent for its f64[2,3] output 0 [node 1]"},
+    {"name_long", "tensor_set_name: name \"a_name_of_fo...\" is 40 bytes long; at most 31"},
+    {"name_control", "tensor_set_name: name has a control character (0x0a at byte 1)"},
+    {"name_freed", "tensor_set_name: the tensor was freed (tg_tensor_free)"},
+    {"name_stale", "tensor_set_name: not a live tensor (freed, or stale)"},
+    {"explain_format", "tape_set_explain: format 7 is none of TG_EXPLAIN_TEXT, _MARKDOWN, _JSON"},
+    {"svg_width", "tape_write_svg: max_width 10 px is too small (0 or >= 64)"},
+    {"dot_io", "tape_write_dot: write error"},
+    {"json_io", "tape_write_json: write error"},
+    {"svg_io", "tape_write_svg: write error"},
 };
 
 static const char *expected_message(const char *id)

@@ -88,16 +88,49 @@ TG_API void tg_tape_print(const tg_tape *tp, FILE *f);
 /* Explain mode: while f is set, every backward sweep on this tape
  * (tg_backward, tg_grad, tg_vjp) writes what it does, step by step: for each
  * node it visits, the gradient arriving at its output, the rule applied (the
- * op's backward), and the contribution sent to each input with the running
- * total when an input receives several.  Tensors of at most small_numel
- * elements show their values, larger ones norm/min/max.  Text or a Markdown
- * table.  f NULL turns it off. */
-typedef enum tg_explain_format { TG_EXPLAIN_TEXT = 0, TG_EXPLAIN_MARKDOWN = 1 } tg_explain_format;
+ * op's formula, "dx += g * y * (1 - y)", with the numbers of g, y and the
+ * inputs), and the contribution sent to each input with the running total
+ * when an input receives several.  Tensors of at most small_numel elements
+ * show their values (matrices as grids), larger ones norm/min/max.  Text, a
+ * Markdown handout (a section per node), or JSON Lines, one object per event:
+ *   {"event":"begin","what":"backward","y":"%5","seed":{"shape":[],"values":[1]}}
+ *   {"event":"node","node":5,"op":"sigmoid","out":"%5","name":"h"|null,
+ *    "attrs":"","formula":"..."|null,"inputs":["%4"],"g":{"shape":[..],"values":[..]}}
+ *   {"event":"contrib","node":5,"input":0,"in":"%4","contrib":{..},"total":{..}|null}
+ *   {"event":"end","steps":6,"status":"ok"|"<error message>"}
+ * A tensor object has "values" when small, else "norm", "min" and "max".
+ * f NULL turns it off. */
+typedef enum tg_explain_format {
+    TG_EXPLAIN_TEXT = 0,
+    TG_EXPLAIN_MARKDOWN = 1,
+    TG_EXPLAIN_JSON = 2
+} tg_explain_format;
 TG_API void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel);
 
-/* Graphviz DOT of the graph; tensors with at most small_numel elements show
- * their values (and gradients when known). */
+/* Graphviz DOT of the graph, sized for a slide (at most 1280 px wide at 96
+ * dpi; left to right when the graph is shallow, top to bottom when it is
+ * long); tensors show their names, and with at most small_numel elements
+ * their values and gradients (a parameter's .grad, a retained tensor's). */
 TG_API tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel);
+
+/* The graph as one JSON object, for a browser to draw and step through:
+ *   {"values":[{"ref":"$0","name":"x"|null,"kind":"user"|"tape"|"const",
+ *     "shape":[..],"dtype":"f64","values":[..]|null,"grad":[..]|null},...],
+ *    "nodes":[{"index":0,"op":"mul","attrs":"","inputs":["$0","$1"],
+ *     "out":"%0","formula":"..."|null},...]}
+ * values and grad are given for tensors of at most small_numel elements. */
+TG_API tg_status tg_tape_write_json(const tg_tape *tp, FILE *f, int64_t small_numel);
+
+/* What tg_tape_write_svg draws. */
+typedef struct tg_picture_options {
+    int64_t small_numel; /* tensors of at most this many elements show values */
+    int max_width;       /* the width limit in pixels; 0 = 1280 (a slide) */
+} tg_picture_options;
+/* The graph as a standalone SVG picture without Graphviz: one box per value
+ * (name or ref, op, shape, value and gradient when small) in layers (a
+ * value's layer is its longest path from an input), arrows from inputs to
+ * outputs, scaled down to max_width.  opts NULL: small_numel 4, 1280 px. */
+TG_API tg_status tg_tape_write_svg(const tg_tape *tp, FILE *f, const tg_picture_options *opts);
 
 #ifdef __cplusplus
 }

@@ -135,6 +135,18 @@ TG_API bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
 /* Formats "f64[2,3]" into buf (always NUL-terminated); returns buf. */
 TG_API char *tg_tensor_describe(const tg_tensor *t, char *buf, size_t size);
 
+/* The longest name tg_tensor_set_name takes, in bytes without the NUL. */
+#define TG_NAME_MAX 31
+/* Names t ("W2", "delta_k") for tg_tape_print, explain mode, DOT, JSON, SVG
+ * and error messages, which then show "W2 ($3)".  The string is copied (at
+ * most TG_NAME_MAX bytes, no control characters); NULL or "" removes the
+ * name.  A tape tensor keeps it until its tape's reset or free, a user
+ * tensor until tg_tensor_free.  Thread-safe for user tensors. */
+TG_API tg_status tg_tensor_set_name(tg_tensor *t, const char *name);
+/* t's name, or NULL when it has none; valid until t's name is set again or
+ * t is freed (a tape tensor: its tape reset). */
+TG_API const char *tg_tensor_name(const tg_tensor *t);
+
 /* ---- data access ------------------------------------------------------- */
 /* Raw contiguous data.  Writing into a tape-owned tensor after it has been
  * used by a later op makes the recorded graph inconsistent: don't.  The same

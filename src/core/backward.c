@@ -104,12 +104,13 @@ static bool user_modified(tg_tape *tp, const char *what, size_t u)
     int64_t node;
     int k;
     if (t->version == was || !first_use(tp, t, &node, &k)) return false;
-    char d[TG_SHAPE_BUF + 8];
+    char d[TG_SHAPE_BUF + 8], r[TG_REF_BUF];
     tg_tape_fail(tp, TG_ERR_TAPE,
-                 "%s: input %d of %s (node %lld), $%zu %s, was modified after it was recorded "
+                 "%s: input %d of %s (node %lld), %s %s, was modified after it was recorded "
                  "(version %u, now %u)",
-                 what, k, tg__tape_node(tp, node)->op->name, (long long)node, u,
-                 tg_tensor_describe(t, d, sizeof d), (unsigned)was, (unsigned)t->version);
+                 what, k, tg__tape_node(tp, node)->op->name, (long long)node,
+                 tg__tape_ref(tp, t, r, sizeof r), tg_tensor_describe(t, d, sizeof d),
+                 (unsigned)was, (unsigned)t->version);
     return true;
 }
 
@@ -139,11 +140,11 @@ static bool mark_parameter(tg_tape *tp, sweep *s, tg_tensor *t, size_t u, int32_
     /* its .grad could never be read: the user gave the tensor up (the tape
      * keeps its memory until it lets go) */
     if (tg__tensor_freed(t)) {
-        char d[TG_SHAPE_BUF + 8];
+        char d[TG_SHAPE_BUF + 8], r[TG_REF_BUF];
         tg_tape_fail(tp, TG_ERR_TAPE,
-                     "backward: parameter $%zu %s was freed (tg_tensor_free) after it "
+                     "backward: parameter %s %s was freed (tg_tensor_free) after it "
                      "was recorded",
-                     u, tg_tensor_describe(t, d, sizeof d));
+                     tg__tape_ref(tp, t, r, sizeof r), tg_tensor_describe(t, d, sizeof d));
         return false;
     }
     s->dep[id] = true;
@@ -352,7 +353,7 @@ tg_status tg_retain_grad(tg_tape *tp, tg_tensor *t)
     /* a user tensor gets .grad when it requires grad: nothing to mark */
     if (t->magic == TG_MAGIC_USER) return TG_OK;
     if (tg__tape_before_backward(tp, t)) {
-        char r[32], d[TG_SHAPE_BUF + 8];
+        char r[TG_REF_BUF], d[TG_SHAPE_BUF + 8];
         tg__set_last(TG_ERR_ARG,
                      "retain_grad: %s %s was recorded before the last tg_backward on this tape, "
                      "which kept no gradient for it; call tg_retain_grad before tg_backward",

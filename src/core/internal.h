@@ -357,8 +357,41 @@ typedef struct tg_explain {
     int64_t small; /* tensors up to this many elements print their values */
 } tg_explain;
 const tg_explain *tg__tape_explain(const tg_tape *tp); /* NULL when off */
-/* The Wengert-list name of a tensor ("%3", "$0", "c7") into buf. */
+/* How messages and explain mode name a tensor: its Wengert-list name ("%3",
+ * "$0", "c7"), after its name when it has one ("W2 ($3)"), into buf. */
 char *tg__tape_ref(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n);
+/* The Wengert-list name alone ("%3", "$0", "c7"). */
+char *tg__tape_ref_plain(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n);
+/* Room for either: a name, a space, and a ref in parentheses. */
+#define TG_REF_BUF (TG_NAME_MAX + 32)
+
+/* Names (core/names.c).  Copies t's name into buf (n > TG_NAME_MAX) and
+ * returns true, or returns false (buf "") when t has none. */
+bool tg__tensor_name_copy(const tg_tensor *t, char *buf, size_t n);
+/* A user tensor is being freed: its name goes with it. */
+void tg__tensor_forget_name(const tg_tensor *t);
+/* tg_tape_free: the tape's name table (the names are in its arena). */
+void tg__tape_names_free(tg_tape *tp);
+
+/* Value formatting for the teaching outputs (core/valuefmt.c). */
+/* t's values (digits significant) into buf: a vector or a 1-row matrix on
+ * one line "[1, 2]", a column as "[1, 2]^T", a matrix as rows on lines,
+ * each after a newline and indent "[1, 2]".  False (buf holding what
+ * fitted) when it does not fit in n bytes. */
+bool tg__fmt_values(const tg_tensor *t, int digits, const char *indent, char *buf, size_t n);
+/* t as a JSON object {"shape":[..],"values":[..]} when it has at most small
+ * elements and fits in n bytes, else {"shape":[..],"norm":..,"min":..,"max":..}. */
+char *tg__json_tensor(const tg_tensor *t, int64_t small, char *buf, size_t n);
+/* s as a JSON string, quoted and escaped; NULL as null. */
+void tg__json_string(FILE *f, const char *s);
+/* A C string escaped for a DOT label or XML text (quotes, <, >, &, \). */
+void tg__xml_string(FILE *f, const char *s);
+/* The pictures' layout (core/tape_print.c): node_layer[i] = 1 + the longest
+ * path from an input to node i's output (inputs are layer 0); returns the
+ * number of layers and sets *widest to the most values in one layer. */
+int64_t tg__picture_layers(const tg_tape *tp, int32_t *node_layer, int64_t *widest);
+/* Left to right (true) or top to bottom, for a slide-shaped picture. */
+bool tg__picture_left_to_right(int64_t layers, int64_t widest);
 void tg__explain_begin(tg_tape *tp, const char *what, const tg_tensor *y, const tg_tensor *seed);
 void tg__explain_node(tg_tape *tp, int64_t i, const tg_node *nd, const tg_tensor *g);
 /* The values or norm/min/max of t as explain mode prints them. */

@@ -65,6 +65,7 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp->user_ids_order);
     tg__free(tp->user_version);
     tg__free(tp->rg);
+    tg__tape_names_free(tp);
     tg__free(tp);
 }
 
@@ -96,6 +97,7 @@ void tg_tape_reset(tg_tape *tp)
     tp->op = NULL;
     tp->n_backward = 0;
     tp->bw_values = 0;
+    tp->n_names = 0;
 }
 
 /* ---- the growth warning -------------------------------------------------- */

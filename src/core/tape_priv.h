@@ -1,5 +1,5 @@
-/* struct tg_tape, shared by the two files that build and read a tape
- * (tape.c and tape_query.c) and by no other: everywhere else the tape is
+/* struct tg_tape, shared by the files that build and read a tape (tape.c,
+ * tape_query.c, and names.c for its names) and by no other: everywhere else the tape is
  * opaque and read through the tg__tape_* accessors of internal.h. */
 #ifndef TG_CORE_TAPE_PRIV_H
 #define TG_CORE_TAPE_PRIV_H
@@ -66,6 +66,11 @@ struct tg_tape {
      * tensor with a smaller id was there for it (tg_retain_grad) */
     int32_t bw_values;
     bool warned;
+    /* tg_tensor_set_name of tape tensors: value id -> name (copied into the
+     * links arena, so reset forgets them with the rest of the epoch) */
+    int32_t *name_ids;
+    const char **name_strs;
+    size_t n_names, cap_names;
 };
 
 #endif

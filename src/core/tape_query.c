@@ -1,6 +1,6 @@
 /* What is read back from a tape: its status and error, its memory usage,
- * the accessors the backward sweeps use, node inspection and printing (the
- * Wengert list and Graphviz dot), plus anomaly mode, which inspects each
+ * the accessors the backward sweeps use, node inspection and explain mode's
+ * settings (printing is in tape_print.c), plus anomaly mode, which inspects each
  * value as it is made.  None of it records anything; it lives apart from
  * tape.c, which builds the tape, so that each file keeps one purpose.  Both
  * see struct tg_tape through tape_priv.h. */
@@ -191,13 +191,18 @@ static bool anomaly_check_op(tg_tape *tp, const char *what, int n_in, tg_tensor 
     const int64_t node = tp->bw_node >= 0 ? tp->bw_node : tp->n_nodes;
     size_t k = 0;
     int w;
-    if (tp->bw_node >= 0)
+    if (tp->bw_node >= 0) {
+        /* the node as the user named its output: "sigmoid, h" */
+        char who[TG_NAME_MAX + 64], name[TG_NAME_MAX + 1];
+        const bool named = tg__tensor_name_copy(tp->nodes[node].out, name, sizeof name);
+        snprintf(who, sizeof who, "%s%s%s", tp->nodes[node].op->name, named ? ", " : "",
+                 named ? name : "");
         w = snprintf(tp->msg, sizeof tp->msg,
                      "anomaly: during backward of node %lld (%s): %s produced %s at flat index "
                      "%lld of %s",
-                     (long long)node, tp->nodes[node].op->name, what, kind, (long long)bad,
+                     (long long)node, who, what, kind, (long long)bad,
                      tg_tensor_describe(t, d, sizeof d));
-    else
+    } else
         w = snprintf(
             tp->msg, sizeof tp->msg, "anomaly: node %lld (%s) produced %s at flat index %lld of %s",
             (long long)node, what, kind, (long long)bad, tg_tensor_describe(t, d, sizeof d));
@@ -286,36 +291,17 @@ int tg_node_num_aux(const tg_node *n)
     return n->n_aux;
 }
 
-/* ---- printing -------------------------------------------------------------- */
-/* How the Wengert list names a tensor: $u (user, in first-use order), %n
- * (output of node n), cN (a tape constant made outside any node). */
-char *tg__tape_ref(const tg_tape *tp, const tg_tensor *t, char *buf, size_t n)
-{
-    if (t->magic == TG_MAGIC_USER) {
-        for (size_t u = 0; u < tp->map_n; u++)
-            if (tp->user_by_order[u] == t) {
-                snprintf(buf, n, "$%zu", u);
-                return buf;
-            }
-        snprintf(buf, n, "$?");
-    } else if (t->node >= 0) {
-        snprintf(buf, n, "%%%lld", (long long)t->node);
-    } else {
-        snprintf(buf, n, "c%d", t->id);
-    }
-    return buf;
-}
-
-static void print_ref(FILE *f, const tg_tape *tp, const tg_tensor *t)
-{
-    char b[32];
-    fputs(tg__tape_ref(tp, t, b, sizeof b), f);
-}
-
+/* ---- explain mode ------------------------------------------------------------ */
 void tg_tape_set_explain(tg_tape *tp, FILE *f, tg_explain_format fmt, int64_t small_numel)
 {
     if (!tp) {
         tg__set_last(TG_ERR_NULL, "tape_set_explain: tape is NULL");
+        return;
+    }
+    if ((unsigned)fmt > TG_EXPLAIN_JSON) {
+        tg__set_last(TG_ERR_ARG,
+                     "tape_set_explain: format %d is none of TG_EXPLAIN_TEXT, _MARKDOWN, _JSON",
+                     (int)fmt);
         return;
     }
     tp->explain = (tg_explain){f, fmt, small_numel >= 0 ? small_numel : 0};
@@ -325,82 +311,6 @@ const tg_explain *tg__tape_explain(const tg_tape *tp)
 {
     return tp->explain.f ? &tp->explain : NULL;
 }
-
-void tg_tape_print(const tg_tape *tp, FILE *f)
-{
-    if (!tp || !f) {
-        tg__set_last(TG_ERR_NULL, "tape_print: %s is NULL", !tp ? "tape" : "f");
-        return;
-    }
-    char d[TG_SHAPE_BUF + 8];
-    for (size_t u = 0; u < tp->map_n; u++) {
-        const tg_tensor *t = tp->user_by_order[u];
-        fprintf(f, "$%zu = input%s  %s\n", u, t->requires_grad ? " (requires grad)" : "",
-                tg_tensor_describe(t, d, sizeof d));
-    }
-    for (int64_t i = 0; i < tp->n_nodes; i++) {
-        const tg_node *n = &tp->nodes[i];
-        fprintf(f, "%%%lld = %s(", (long long)i, n->op->name);
-        for (int k = 0; k < n->n_in; k++) {
-            if (k) fputs(", ", f);
-            print_ref(f, tp, n->in[k]);
-        }
-        fprintf(f, ")  %s\n", tg_tensor_describe(n->out, d, sizeof d));
-    }
-    if (tp->status != TG_OK) fprintf(f, "error: %s\n", tp->msg);
-}
-
-static void dot_values(FILE *f, const tg_tensor *t, int64_t small)
-{
-    if (t->numel > small) return;
-    fputs("\\n", f);
-    for (int64_t i = 0; i < t->numel; i++)
-        fprintf(f, "%s%.4g", i ? " " : "", tg_tensor_get_flat(t, i));
-    if (t->grad && t->grad->numel == t->numel) {
-        fputs("\\ngrad", f);
-        for (int64_t i = 0; i < t->numel; i++) fprintf(f, " %.4g", tg_tensor_get_flat(t->grad, i));
-    }
-}
-
-tg_status tg_tape_write_dot(const tg_tape *tp, FILE *f, int64_t small_numel)
-{
-    if (!tp || !f) {
-        tg__set_last(TG_ERR_NULL, "tape_write_dot: %s is NULL", !tp ? "tape" : "f");
-        return TG_ERR_NULL;
-    }
-    char d[TG_SHAPE_BUF + 8];
-    fputs("digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n", f);
-    for (size_t u = 0; u < tp->map_n; u++) {
-        const tg_tensor *t = tp->user_by_order[u];
-        fprintf(f, "  u%zu [shape=box, style=filled, fillcolor=\"%s\", label=\"$%zu %s", u,
-                t->requires_grad ? "#ffe4b5" : "#e0e0e0", u, tg_tensor_describe(t, d, sizeof d));
-        dot_values(f, t, small_numel);
-        fputs("\"];\n", f);
-    }
-    for (int64_t i = 0; i < tp->n_nodes; i++) {
-        const tg_node *n = &tp->nodes[i];
-        fprintf(f, "  n%lld [shape=ellipse, label=\"%%%lld %s\\n%s", (long long)i, (long long)i,
-                n->op->name, tg_tensor_describe(n->out, d, sizeof d));
-        dot_values(f, n->out, small_numel);
-        fputs("\"];\n", f);
-        for (int k = 0; k < n->n_in; k++) {
-            const tg_tensor *t = n->in[k];
-            if (t->magic == TG_MAGIC_USER) {
-                for (size_t u = 0; u < tp->map_n; u++)
-                    if (tp->user_by_order[u] == t)
-                        fprintf(f, "  u%zu -> n%lld;\n", u, (long long)i);
-            } else if (t->node >= 0) {
-                fprintf(f, "  n%lld -> n%lld;\n", (long long)t->node, (long long)i);
-            } else {
-                fprintf(f, "  c%d [shape=box, label=\"const %s\"];\n  c%d -> n%lld;\n", t->id,
-                        tg_tensor_describe(t, d, sizeof d), t->id, (long long)i);
-            }
-        }
-    }
-    fputs("}\n", f);
-    return ferror(f) ? TG_ERR_IO : TG_OK;
-}
-
 /* ---- error context ------------------------------------------------------------ */
 /* Put prefix in front of the tape's error message (once), so an error from
  * inside a user callback says where it came from; the message is cut at

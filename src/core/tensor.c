@@ -267,6 +267,7 @@ static void destroy(tg_tensor *t)
 {
     while (t) {
         tg_tensor *g = t->grad;
+        tg__tensor_forget_name(t);
         tg__free(t->spare); /* the gradient's second buffer (core/backward.c) */
         tg__free(t->data);
         t->magic = 0;
