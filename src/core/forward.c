@@ -32,6 +32,69 @@ static bool tout_fits(tg_tape *tp, const tg_node *nd, int64_t i, const tg_tensor
     return false;
 }
 
+/* Does the backward rule's gin fit input k of node nd?  The fallback below
+ * dots it with the input's tangent. */
+static bool gin_fits(tg_tape *tp, const tg_node *nd, int64_t i, int k, const tg_tensor *g)
+{
+    const tg_tensor *x = nd->in[k];
+    if (tg_tensor_same_shape(g, x) && g->dtype == x->dtype) return true;
+    char a[TG_SHAPE_BUF + 8], b[TG_SHAPE_BUF + 8];
+    tg_tape_fail(tp, TG_ERR_SHAPE,
+                 "jvp: backward rule of %s (node %lld, no tangent rule) gave %s for input %d %s",
+                 nd->op->name, (long long)i, tg_tensor_describe(g, a, sizeof a), k,
+                 tg_tensor_describe(x, b, sizeof b));
+    return false;
+}
+
+/* s = sum_k <gin[k], tin[k]> over the inputs with both, in the output's
+ * dtype (a cast's input has another); NULL with the tape fine: no term. */
+static tg_tensor *dot_terms(tg_tape *tp, const tg_node *nd, tg_tensor *const *gin,
+                            tg_tensor *const *tin)
+{
+    tg_tensor *s = NULL;
+    for (int k = 0; k < nd->n_in && tg__tape_ok(tp); k++) {
+        if (!gin[k] || !tin[k]) continue;
+        tg_tensor *t = tg_sum_all(tp, tg_mul(tp, gin[k], tin[k]));
+        if (t && t->dtype != nd->out->dtype) t = tg_cast(tp, t, nd->out->dtype);
+        s = s ? tg_add(tp, s, t) : t;
+    }
+    return s;
+}
+
+/* The tangent of a node whose op has no tangent rule, from its backward
+ * rule (the double-vjp construction).  The rule maps an output gradient u
+ * to gin_k = J_k^T u, linear in u, so s(u) = sum_k <J_k^T u, tin_k> =
+ * <u, sum_k J_k tin_k> and ds/du is the tangent.  u is a zero leaf: s is
+ * linear, so its value does not matter.  The rule's ops are recorded
+ * whatever create_graph says (ds/du differentiates them); ds/du itself is
+ * recorded only with create_graph.  Node-local: the reverse sweep for ds/du
+ * only reaches the nodes made here, since nothing older depends on u. */
+static tg_status tangent_by_double_vjp(tg_tape *tp, const tg_node *nd, int64_t i,
+                                       tg_tensor *const *tin, tg_tensor **tout)
+{
+    const bool create_graph = tg__tape_recording(tp);
+    tg_tensor *gin_small[8];
+    tg_tensor **gin = gin_small;
+    if (nd->n_in > TG_ARRAY_LEN(gin_small)) {
+        gin = tg__tape_scratch(tp, (size_t)nd->n_in * sizeof *gin);
+        if (!gin) return tg_tape_status(tp);
+    }
+    for (int k = 0; k < nd->n_in; k++) gin[k] = NULL;
+    tg_tensor *u = tg__const_full(tp, nd->out->dtype, nd->out->ndim, nd->out->shape, 0.0);
+    if (!u) return tg_tape_status(tp);
+    tg__tape_set_recording(tp, true);
+    tg_status st = nd->op->backward(tp, nd, u, gin);
+    tg_tensor *s = NULL;
+    bool ok = st == TG_OK && tg__tape_ok(tp);
+    for (int k = 0; k < nd->n_in && ok; k++)
+        ok = !gin[k] || !tin[k] || gin_fits(tp, nd, i, k, gin[k]);
+    if (ok) s = dot_terms(tp, nd, gin, tin);
+    tg__tape_set_recording(tp, create_graph);
+    if (!ok || !tg__tape_ok(tp)) return st != TG_OK ? st : tg_tape_status(tp);
+    if (!s) return TG_OK; /* no input with a tangent reaches the rule's result */
+    return tg__vjp(tp, "jvp", s, NULL, 1, &u, tout, create_graph, true);
+}
+
 /* One node's tangent into tan[out_id]; false on failure (tape error set). */
 static bool tangent_node(tg_tape *tp, const tg_node *np, int64_t i, tg_tensor **tan, int32_t nv,
                          bool *has)
@@ -46,13 +109,9 @@ static bool tangent_node(tg_tape *tp, const tg_node *np, int64_t i, tg_tensor **
     }
     if (!node_tangents(&nd, tan, nv, tin)) return true;
     if (!nd.op->backward) return true; /* not differentiable: zero tangent */
-    if (!nd.op->jvp) {
-        tg_tape_fail(tp, TG_ERR_ARG, "jvp: op %s (node %lld) has no tangent rule", nd.op->name,
-                     (long long)i);
-        return false;
-    }
     tg_tensor *tout = NULL;
-    tg_status st = nd.op->jvp(tp, &nd, tin, &tout);
+    tg_status st = nd.op->jvp ? nd.op->jvp(tp, &nd, tin, &tout)
+                              : tangent_by_double_vjp(tp, &nd, i, tin, &tout);
     if (st != TG_OK || !tg__tape_ok(tp)) {
         tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
                      "jvp: tangent rule of %s (node %lld) failed", nd.op->name, (long long)i);
