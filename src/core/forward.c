@@ -206,9 +206,9 @@ static bool tangent_node(tg_tape *tp, fwd *f, const tg_node *np, int64_t i)
     tg_status st = nd.op->jvp ? nd.op->jvp(tp, &nd, tin, &tout)
                               : tangent_by_double_vjp(tp, f, &nd, i, tin, &tout);
     if (st != TG_OK || !tg__tape_ok(tp)) {
-        tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st,
-                     "%s: tangent rule of %s (node %lld) failed", f->what, nd.op->name,
-                     (long long)i);
+        tg_tape_fail(tp, st == TG_OK ? TG_ERR_STATE : st, "%s: %s of %s (node %lld) failed",
+                     f->what, nd.op->jvp ? "tangent rule" : "backward rule (no tangent rule)",
+                     nd.op->name, (long long)i);
         return false;
     }
     if (!tout) return true;
