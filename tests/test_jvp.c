@@ -9,7 +9,9 @@
  *     element by element.
  * Every input slot of every op thus gets a tangent, so a rule that drops
  * one input's term fails here.  A new op's rows run here without any
- * change to this file. */
+ * change to this file.  An op without its own tangent rule takes the
+ * double-vjp fallback (src/core/forward.c), which this suite then checks
+ * instead. */
 #include "common.h"
 #include "op_cases.h"
 
