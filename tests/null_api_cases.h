@@ -239,6 +239,30 @@ ECASE(tg_vjp, xs, 0, TAPE, TG_ERR_NULL, "vjp: input 0 is NULL [node 2]",
       tg_vjp(TP, y_loss(), NULL, 1, k_null1, F.outs, false) == TG_ERR_NULL)
 CASE(tg_vjp, out, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
      tg_vjp(TP, y_loss(), NULL, 1, &P, NULL, false) == TG_ERR_NULL)
+/* forward mode: ys = {the loss}, the tangent of P is A (P's shape) */
+#define JVP_Y ((tg_tensor *[]){y_loss()})
+CASE(tg_jvp, tp, , LAST, TG_ERR_NULL, "jvp: tape is NULL",
+     tg_jvp(NULL, 1, &P, &A, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, xs, , TAPE, TG_ERR_NULL, "jvp: xs array is NULL [node 2]",
+     tg_jvp(TP, 1, NULL, &A, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, ts, , TAPE, TG_ERR_NULL, "jvp: tangents array is NULL [node 2]",
+     tg_jvp(TP, 1, &P, NULL, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, ys, , TAPE, TG_ERR_NULL, "jvp: ys array is NULL [node 0]",
+     tg_jvp(TP, 1, &P, &A, 1, NULL, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, out, , TAPE, TG_ERR_NULL, "jvp: out array is NULL [node 2]",
+     tg_jvp(TP, 1, &P, &A, 1, JVP_Y, NULL, false) == TG_ERR_NULL)
+CASE(tg_jvp_ex, tp, , LAST, TG_ERR_NULL, "jvp: tape is NULL",
+     tg_jvp_ex(NULL, 1, &P, &A, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, xs, , TAPE, TG_ERR_NULL, "jvp: xs array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, NULL, &A, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, ts, , TAPE, TG_ERR_NULL, "jvp: tangents array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, &P, NULL, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, ys, , TAPE, TG_ERR_NULL, "jvp: ys array is NULL [node 0]",
+     tg_jvp_ex(TP, 1, &P, &A, 1, NULL, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, out, , TAPE, TG_ERR_NULL, "jvp: out array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, &P, &A, 1, JVP_Y, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, opts, , DOC, TG_OK, "default options: no graph",
+     tg_jvp_ex(TP, 1, &P, &A, 1, JVP_Y, F.outs, NULL) == TG_OK && F.outs[0])
 CASE(tg_grad_sink_buffer, sink, , LAST, TG_ERR_NULL, "grad_sink_buffer: sink is NULL",
      !tg_grad_sink_buffer(NULL, 0, &F.flag))
 CASE(tg_grad_sink_buffer, accumulate, , TAPE, TG_ERR_NULL,
@@ -963,6 +987,18 @@ CASE(tg_hessian, y, , TAPE, TG_ERR_NULL, "hessian: output is NULL [node 0]",
      !tg_hessian(TP, NULL, P))
 CASE(tg_hessian, x, , TAPE, TG_ERR_NULL, "hessian: x is NULL [node 2]",
      !tg_hessian(TP, y_loss(), NULL))
+CASE(tg_jacobian_ex, tp, , LAST, TG_ERR_NULL, "jacobian: tape is NULL",
+     !tg_jacobian_ex(NULL, y_loss(), P, TG_JAC_FORWARD))
+CASE(tg_jacobian_ex, y, , TAPE, TG_ERR_NULL, "jacobian: output is NULL [node 0]",
+     !tg_jacobian_ex(TP, NULL, P, TG_JAC_FORWARD))
+CASE(tg_jacobian_ex, x, , TAPE, TG_ERR_NULL, "jacobian: x is NULL [node 2]",
+     !tg_jacobian_ex(TP, y_loss(), NULL, TG_JAC_FORWARD))
+CASE(tg_hessian_ex, tp, , LAST, TG_ERR_NULL, "hessian: tape is NULL",
+     !tg_hessian_ex(NULL, y_loss(), P, TG_JAC_REVERSE))
+CASE(tg_hessian_ex, y, , TAPE, TG_ERR_NULL, "hessian: output is NULL [node 0]",
+     !tg_hessian_ex(TP, NULL, P, TG_JAC_REVERSE))
+CASE(tg_hessian_ex, x, , TAPE, TG_ERR_NULL, "hessian: x is NULL [node 2]",
+     !tg_hessian_ex(TP, y_loss(), NULL, TG_JAC_REVERSE))
 CASE(tg_gradgradcheck, fn, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
      tg_gradgradcheck(NULL, NULL, 1, &P, NULL, NULL) == TG_ERR_NULL)
 CASE(tg_gradgradcheck, ctx, , DOC, TG_OK, "passed to fn as it is",

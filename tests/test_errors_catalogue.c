@@ -450,6 +450,50 @@ static tg_status r_hessian_null_y(fixture *f)
     ck_assert_ptr_null(tg_hessian(T, NULL, f->p));
     return tg_tape_status(T);
 }
+/* forward mode */
+static tg_status jvp_wrong_tangent(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                   tg_tensor **tout)
+{
+    (void)n;
+    *tout = tg_sum_all(tp, tin[0]); /* a scalar for a (2,3) output */
+    return TG_OK;
+}
+static const tg_op k_wrong_tangent = {
+    .name = "wrong_tangent", .arity = 1, .backward = bw_silent_fail, .jvp = jvp_wrong_tangent};
+static tg_status jvp_of(fixture *f, tg_tensor *y, int n, tg_tensor *t)
+{
+    tg_tensor *out[1];
+    return tg_jvp(T, n, &f->a23, &t, 1, &y, out, false);
+}
+static tg_status r_jvp_tangent_shape(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), 1, f->b4);
+}
+static tg_status r_jvp_tangent_dtype(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), 1, f->f23);
+}
+static tg_status r_jvp_negative(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), -1, f->a23);
+}
+static tg_status r_jvp_rule_shape(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_wrong_tangent, f->a23), 1, f->a23);
+}
+static tg_status r_jvp_backward_failed(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_silent, f->a23), 1, f->a23);
+}
+static tg_status r_jvp_backward_shape(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_wrong, f->a23), 1, f->a23);
+}
+static tg_status r_jacobian_mode(fixture *f)
+{
+    ck_assert_ptr_null(tg_jacobian_ex(T, tg_exp(T, f->a23), f->a23, (tg_jac_mode)7));
+    return tg_tape_status(T);
+}
 static tg_status r_bw_no_requires_grad(fixture *f)
 {
     return tg_backward(T, tg_sum_all(T, tg_exp(T, f->a23)));
@@ -2106,6 +2150,20 @@ static row k_rows[] = {
     R(hvp_null_y, "autodiff", TG_ERR_NULL, ON_TAPE,
       "tg_hvp(tp, NULL, ...) (tg_hvp, tg_hessian and tg_jacobian name themselves)"),
     R(hessian_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_hessian(tp, NULL, x)"),
+    R(jvp_tangent_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp with a tangent of another shape than its x"),
+    R(jvp_tangent_dtype, "autodiff", TG_ERR_DTYPE, ON_TAPE,
+      "tg_jvp with a tangent of another dtype than its x"),
+    R(jvp_negative, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_jvp with a negative count"),
+    R(jvp_rule_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp through a custom op whose tangent rule gives another shape than its output"),
+    R(jvp_backward_failed, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_jvp through a custom op without a tangent rule whose backward rule fails"),
+    R(jvp_backward_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp through a custom op without a tangent rule whose backward rule gives a wrong "
+      "shape"),
+    R(jacobian_mode, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_jacobian_ex or tg_hessian_ex with a mode outside tg_jac_mode"),
     R(bw_no_requires_grad, "autodiff", TG_ERR_ARG, ON_TAPE,
       "tg_backward of an output that depends on no tensor with requires_grad"),
     R(bw_modified, "autodiff", TG_ERR_TAPE, ON_TAPE,
@@ -2572,6 +2630,17 @@ static const message k_messages[] = {
     {"grad_null_y", "grad: output is NULL [node 0]"},
     {"hvp_null_y", "hvp: output is NULL [node 0]"},
     {"hessian_null_y", "hessian: output is NULL [node 0]"},
+    {"jvp_tangent_shape", "jvp: tangent 0 f64[4] does not match xs[0] f64[2,3] [node 1]"},
+    {"jvp_tangent_dtype", "jvp: tangent 0 f32[2,3] does not match xs[0] f64[2,3] [node 1]"},
+    {"jvp_negative", "jvp: negative count (n -1, m 1) [node 1]"},
+    {"jvp_rule_shape", "jvp: tangent rule of wrong_tangent (node 0) gave f64[] for its output "
+                       "f64[2,3] [node 1]"},
+    {"jvp_backward_failed",
+     "jvp: backward rule (no tangent rule) of silent (node 0) failed [node 1]"},
+    {"jvp_backward_shape", "jvp: backward rule of wrong_shape (node 0, no tangent rule) gave f64[] "
+                           "for input 0 f64[2,3] [node 2]"},
+    {"jacobian_mode",
+     "jacobian: mode 7 is not TG_JAC_AUTO, TG_JAC_FORWARD or TG_JAC_REVERSE [node 1]"},
     {"bw_no_requires_grad", "backward: the output f64[] depends on no tensor that requires grad "
                             "(call tg_tensor_set_requires_grad on the parameters) [node 2]"},
     {"bw_modified", "backward: input 1 of mul (node 0), $1 f64[2,3], was modified after it was "

@@ -416,6 +416,11 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
 tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
                   tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused);
 
+/* tg_jvp with its errors under the name of the call the user made
+ * (core/forward.c): "jvp", "jacobian", "hessian". */
+tg_status tg__jvp(tg_tape *tp, const char *what, int n, tg_tensor *const *xs, tg_tensor *const *ts,
+                  int m, tg_tensor *const *ys, tg_tensor **out, bool create_graph);
+
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */
 bool tg__same_dtype(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor *b);
