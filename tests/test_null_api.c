@@ -530,8 +530,14 @@ static bool d_dist_init_nulls(void)
     return ok;
 #else
     LSAN_ON();
-    return st == TG_ERR_ARG && strcmp(tg_last_error(), "tg_dist_init: tapegrad was built without "
-                                                       "MPI (meson option mpi)") == 0;
+    /* Without MPI the call refuses whatever its arguments: the NULLs cannot
+     * be told apart from that refusal, which is checked here; the last
+     * error is then put back, since it is the refusal, not a NULL error. */
+    const bool ok =
+        st == TG_ERR_ARG && strcmp(tg_last_error(), "tg_dist_init: tapegrad was built "
+                                                    "without MPI (meson option mpi)") == 0;
+    tg__set_last(TG_ERR_IO, "%s", k_sentinel);
+    return ok;
 #endif
 }
 
