@@ -60,6 +60,7 @@
 #include "tapegrad/backend.h"
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
+#include "tapegrad/checkpoint.h"
 #include "tapegrad/ops.h"
 #include "tapegrad/gradcheck.h"
 #include "tapegrad/nn.h"

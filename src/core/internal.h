@@ -305,6 +305,13 @@ tg_tensor *tg__tape_alloc_index(tg_tape *tp, int ndim, const int64_t *shape);
 tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data);
 int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t);                    /* -1 on OOM */
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
+/* Bytes left under tp's arena limit (SIZE_MAX: no limit); a checkpoint's
+ * scratch tape (core/checkpoint.c) takes it as its own limit. */
+size_t tg__tape_arena_room(const tg_tape *tp);
+/* A scratch tape used bytes of arena at its peak while tp held what it
+ * holds now: raise tp's high water to cover both, so tg_tape_usage says
+ * what the whole computation took at once. */
+void tg__tape_note_nested(tg_tape *tp, size_t bytes);
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
 int32_t tg__tape_user_id(const tg_tape *tp, size_t i); /* its value id */

@@ -75,6 +75,21 @@ tg_tape_stats tg_tape_usage(const tg_tape *tp)
     return s;
 }
 
+size_t tg__tape_arena_room(const tg_tape *tp)
+{
+    if (!tp->arena.limit) return SIZE_MAX;
+    return tp->arena.limit > tp->arena.in_use ? tp->arena.limit - tp->arena.in_use : 0;
+}
+
+void tg__tape_note_nested(tg_tape *tp, size_t bytes)
+{
+    /* tg_tape_usage reports the sum of both arenas' high waters, so the
+     * tensor arena's absorbs what the links' does not already cover */
+    const size_t now = tp->arena.in_use + tp->links.in_use;
+    if (now + bytes > tp->arena.high_water + tp->links.high_water)
+        tp->arena.high_water = now + bytes - tp->links.high_water;
+}
+
 size_t tg__tape_num_users(const tg_tape *tp)
 {
     return tp->map_n;
