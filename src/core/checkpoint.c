@@ -26,19 +26,11 @@ typedef struct ckpt_saved {
  * more come from the arena of the tape they are used on. */
 #define CKPT_SMALL 32
 
-/* A scratch tape for one run of a segment: the checkpoint tape's anomaly
- * mode, the room left under its arena limit, and the RNG state rng. */
+/* A scratch tape for one run of a segment (tg__tape_take_scratch) with the
+ * RNG state rng. */
 static tg_tape *scratch_new(tg_tape *tp, const tg_rng *rng)
 {
-    const size_t room = tg__tape_arena_room(tp);
-    const tg_tape_options o = {
-        .arena_limit = room == SIZE_MAX ? 0
-                       : room           ? room
-                                        : 1, /* 0 would mean no limit */
-        .anomaly = tg__tape_anomaly(tp),
-        .growth_warning = SIZE_MAX, /* used once: it cannot be a loop without reset */
-    };
-    tg_tape *s = tg_tape_new(&o);
+    tg_tape *s = tg__tape_take_scratch(tp);
     if (!s) {
         tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: out of memory for a scratch tape");
         return NULL;
@@ -47,12 +39,12 @@ static tg_tape *scratch_new(tg_tape *tp, const tg_rng *rng)
     return s;
 }
 
-/* Free scratch tape s, its peak counted into tp's high water (it was in
- * use on top of what tp holds). */
+/* Done with scratch tape s: its peak is counted into tp's high water (it
+ * was in use on top of what tp holds), and tp keeps it for the next. */
 static void scratch_free(tg_tape *tp, tg_tape *s)
 {
     tg__tape_note_nested(tp, tg_tape_usage(s).high_water);
-    tg_tape_free(s);
+    tg__tape_give_scratch(tp, s);
 }
 
 /* Room for n tensor pointers: buf when n fits it, else arena memory of s. */

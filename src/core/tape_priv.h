@@ -66,6 +66,11 @@ struct tg_tape {
      * tensor with a smaller id was there for it (tg_retain_grad) */
     int32_t bw_values;
     bool warned;
+    /* A scratch tape of tg_checkpoint's (core/checkpoint.c) kept between
+     * its uses, reset, so recomputing a segment reuses its memory instead
+     * of faulting fresh pages in every step; NULL when none is kept or it
+     * is in use.  Freed with the tape. */
+    tg_tape *scratch;
 };
 
 #endif

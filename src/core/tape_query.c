@@ -75,12 +75,6 @@ tg_tape_stats tg_tape_usage(const tg_tape *tp)
     return s;
 }
 
-size_t tg__tape_arena_room(const tg_tape *tp)
-{
-    if (!tp->arena.limit) return SIZE_MAX;
-    return tp->arena.limit > tp->arena.in_use ? tp->arena.limit - tp->arena.in_use : 0;
-}
-
 void tg__tape_note_nested(tg_tape *tp, size_t bytes)
 {
     /* tg_tape_usage reports the sum of both arenas' high waters, so the
