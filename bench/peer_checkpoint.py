@@ -12,8 +12,11 @@ batch 128, h = tanh(h W + b) per layer, f32, loss mean(h^2): the whole graph
   # B7 torch mem mode=M kept_mb=... peak_rss_mb=... loss=...
 
 kept_mb: the bytes of the tensors autograd keeps for backward after the forward
-pass (counted once per storage through saved_tensors_hooks), torch's side of
-tapegrad's kept_mb; torch has no arena high water to report beside peak_mb.
+pass, parameters aside (counted once per storage through saved_tensors_hooks),
+torch's side of tapegrad's kept_mb; torch has no arena high water to report
+beside peak_mb.  With use_reentrant=False, checkpoint keeps each segment's
+inputs through hooks of its own, which ours do not see: in mode=ckpt kept_mb
+is the saved tensors outside the segments only (the loss's).
 
 Usage: /usr/bin/python3 bench/peer_checkpoint.py [--modes whole,ckpt] [--reps N] [--warmup N]
        [--layers N] [--width N] [--batch N] [--every N]
@@ -43,13 +46,15 @@ def child(a):
         return h
 
     kept = {}
+    params = {p.data_ptr() for p in ws + bs}  # kept_mb counts activations, as tapegrad's
 
     def pack(t):
-        try:
-            key = t.untyped_storage().data_ptr()
-            kept[key] = max(kept.get(key, 0), t.untyped_storage().nbytes())
-        except RuntimeError:
-            pass
+        # untyped_storage() from torch 2.0; storage() before
+        st = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+        key = st.data_ptr()
+        if key in params:
+            return t
+        kept[key] = max(kept.get(key, 0), st.nbytes())
         return t
 
     def step(count):

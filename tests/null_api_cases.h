@@ -1094,3 +1094,14 @@ CASE(tg_stape_gradcheck, ctx, , DOC, TG_OK, "passed to f as it is", d_stape_grad
 CASE(tg_stape_gradcheck, x0, , LAST, TG_ERR_NULL, "tg_stape_gradcheck: x0 is NULL",
      tg_stape_gradcheck(s_square_fn, NULL, 1, NULL, 1e-6, 1e-8, NULL) == TG_ERR_NULL)
 CASE(tg_stape_gradcheck, max_err, , DOC, TG_OK, "not written", d_stape_gradcheck(true))
+
+/* ---- checkpoint.h ------------------------------------------------------------ */
+CASE(tg_checkpoint, tp, , LAST, TG_ERR_NULL, "checkpoint: tape is NULL",
+     !tg_checkpoint(NULL, seg_ctx_null, NULL, 1, &A))
+CASE(tg_checkpoint, fn, , TAPE, TG_ERR_NULL, "checkpoint: fn is NULL [node 0]",
+     !tg_checkpoint(TP, NULL, NULL, 1, &A))
+CASE(tg_checkpoint, ctx, , DOC, TG_OK, "ctx is passed to fn as it is", d_ckpt_ctx())
+CASE(tg_checkpoint, in, , TAPE, TG_ERR_NULL, "checkpoint: in is NULL [node 0]",
+     !tg_checkpoint(TP, seg_ctx_null, NULL, 1, NULL))
+ECASE(tg_checkpoint, in, 0, TAPE, TG_ERR_NULL, "checkpoint: input 0 is NULL [node 0]",
+      !tg_checkpoint(TP, seg_ctx_null, NULL, 1, k_null1))

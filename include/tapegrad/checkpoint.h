@@ -18,7 +18,8 @@ extern "C" {
  * It must compute the same thing each time it is called with the same
  * inputs and ctx; random draws come from tg_tape_rng(tp), which is
  * restored for the recomputation.  Every tensor whose gradient is wanted
- * (the segment's parameters too) must reach it through in, not ctx. */
+ * (the segment's parameters too) must reach it through in, not ctx; ctx
+ * must stay valid while the node may be differentiated (until reset). */
 typedef tg_tensor *(*tg_segment_fn)(tg_tape *tp, int n, tg_tensor *const *in, void *ctx);
 
 /* y = fn(in) as one node: fn runs on a scratch tape freed before the call

@@ -16,6 +16,8 @@
  * segment had run on it, so what is drawn afterwards does not change. */
 #include "internal.h"
 
+#include <stdio.h>
+
 typedef struct ckpt_saved {
     tg_segment_fn fn;
     void *ctx;
@@ -47,6 +49,16 @@ static void scratch_free(tg_tape *tp, tg_tape *s)
     tg__tape_give_scratch(tp, s);
 }
 
+/* Scratch tape s's error message without its " [node N]": the node is
+ * the scratch tape's, and the message gets the checkpoint's node. */
+static const char *inner_error(const tg_tape *s, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", tg_tape_error(s));
+    char *tail = strstr(buf, " [node ");
+    if (tail && strchr(tail, ']') && strchr(tail, ']')[1] == '\0') *tail = '\0';
+    return buf;
+}
+
 /* Room for n tensor pointers: buf when n fits it, else arena memory of s. */
 static tg_tensor **ptrs(tg_tape *s, tg_tensor **buf, int n)
 {
@@ -69,7 +81,9 @@ static bool wrap_inputs(tg_tape *tp, tg_tape *s, int n, tg_tensor *const *in, tg
     for (int k = 0; k < n; k++) {
         w[k] = is_float(in[k]) ? tg__tape_wrap(s, in[k], in[k]->data) : in[k];
         if (!w[k]) {
-            tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: input %d: %s", k, tg_tape_error(s));
+            char m[512];
+            tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: input %d: %s", k,
+                         inner_error(s, m, sizeof m));
             return false;
         }
     }
@@ -93,7 +107,9 @@ static tg_tensor *run_segment(tg_tape *tp, tg_tape *s, const ckpt_saved *sv, int
         return NULL;
     }
     if (!tg__tape_ok(s)) {
-        tg_tape_fail(tp, tg_tape_status(s), "checkpoint: the segment failed: %s", tg_tape_error(s));
+        char m[512];
+        tg_tape_fail(tp, tg_tape_status(s), "checkpoint: the segment failed: %s",
+                     inner_error(s, m, sizeof m));
         return NULL;
     }
     if (!y) {
@@ -149,7 +165,8 @@ static bool replay_vjp(tg_tape *tp, tg_tape *s, const tg_node *nd, const tg_tens
     tg_tensor *wb[CKPT_SMALL], *xb[CKPT_SMALL], *ob[CKPT_SMALL];
     tg_tensor **w = ptrs(s, wb, n), **xs = ptrs(s, xb, n), **out = ptrs(s, ob, n);
     if (!w || !xs || !out) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", tg_tape_error(s));
+        char m[512];
+        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
         return false;
     }
     if (!wrap_inputs(tp, s, n, nd->in, w)) return false;
@@ -163,7 +180,8 @@ static bool replay_vjp(tg_tape *tp, tg_tape *s, const tg_node *nd, const tg_tens
     if (!m) return true;
     const tg_status st = tg__vjp(s, "checkpoint", y, g, m, xs, out, false, true);
     if (st != TG_OK) {
-        tg_tape_fail(tp, st, "checkpoint: the segment's gradient: %s", tg_tape_error(s));
+        char m[512];
+        tg_tape_fail(tp, st, "checkpoint: the segment's gradient: %s", inner_error(s, m, sizeof m));
         return false;
     }
     for (int k = 0, j = 0; k < n; k++)
@@ -292,7 +310,8 @@ static bool jvp_scratch(tg_tape *tp, tg_tape *s, const tg_node *nd, tg_tensor *c
     tg_tensor *wb[CKPT_SMALL], *xb[CKPT_SMALL], *tb[CKPT_SMALL];
     tg_tensor **w = ptrs(s, wb, n), **xs = ptrs(s, xb, n), **ts = ptrs(s, tb, n);
     if (!w || !xs || !ts) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", tg_tape_error(s));
+        char m[512];
+        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
         return false;
     }
     if (!wrap_inputs(tp, s, n, nd->in, w)) return false;
@@ -303,14 +322,17 @@ static bool jvp_scratch(tg_tape *tp, tg_tape *s, const tg_node *nd, tg_tensor *c
         if (!tin[k]) continue;
         xs[m] = w[k];
         if (!(ts[m++] = tg__tape_wrap(s, tin[k], tin[k]->data))) {
-            tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: tangent %d: %s", k, tg_tape_error(s));
+            char m[512];
+            tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: tangent %d: %s", k,
+                         inner_error(s, m, sizeof m));
             return false;
         }
     }
     tg_tensor *t = NULL;
     if (tg_jvp(s, m, xs, ts, 1, &y, &t, false) != TG_OK) {
+        char m[512];
         tg_tape_fail(tp, tg_tape_status(s), "checkpoint: the segment's tangent: %s",
-                     tg_tape_error(s));
+                     inner_error(s, m, sizeof m));
         return false;
     }
     return (*tout = tg__const_copy(tp, t)) != NULL;
@@ -347,7 +369,8 @@ static tg_tensor *forward_on(tg_tape *tp, tg_tape *s, const ckpt_saved *sv, int 
     tg_tensor *wb[CKPT_SMALL];
     tg_tensor **w = ptrs(s, wb, n);
     if (!w) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", tg_tape_error(s));
+        char m[512];
+        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
         return NULL;
     }
     if (!wrap_inputs(tp, s, n, in, w)) return NULL;
