@@ -69,35 +69,6 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp);
 }
 
-tg_tape *tg__tape_take_scratch(tg_tape *tp)
-{
-    tg_tape *s = tp->scratch;
-    tp->scratch = NULL;
-    if (!s) {
-        /* a tape with a limit lends the room it has left: its own limit */
-        const size_t limit = tp->arena.limit;
-        const size_t room = limit > tp->arena.in_use ? limit - tp->arena.in_use : 1;
-        s = tg_tape_new(
-            &(tg_tape_options){.arena_limit = limit ? room : 0, .growth_warning = SIZE_MAX});
-        if (!s) return NULL;
-    }
-    s->anomaly = tp->anomaly;
-    s->arena.high_water = s->arena.in_use; /* this use's peak only */
-    s->links.high_water = s->links.in_use;
-    return s;
-}
-
-void tg__tape_give_scratch(tg_tape *tp, tg_tape *s)
-{
-    /* under a limit the room lent changes with every use: no keeping */
-    if (tp->scratch || tp->arena.limit) {
-        tg_tape_free(s);
-        return;
-    }
-    tg_tape_reset(s);
-    tp->scratch = s;
-}
-
 void tg_tape_reset(tg_tape *tp)
 {
     if (!tp) {
