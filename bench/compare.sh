@@ -1,5 +1,5 @@
 #!/bin/sh
-# compare.sh -- tapegrad's B1-B5 lines beside the peers', in one session, and
+# compare.sh -- tapegrad's B1-B5 and B7 lines beside the peers', in one session, and
 # a table of ratios (tapegrad / peer, tapegrad / limit).
 #
 #   sh bench/compare.sh                   # 2 rounds (about 10 minutes on 2 cores)
@@ -98,9 +98,9 @@ esac
 say "OpenBLAS: $("$BB/bench_b3" --batch 16 --reps 1 --warmup 0 | sed -n 's/^# gemm //p' | head -n 1)"
 
 if [ "$QUICK" = 1 ]; then
-    B1R=3 B2R=3 STEPR=30 LIMR=21 ADR=5 TR=21
+    B1R=3 B2R=3 STEPR=30 LIMR=21 ADR=5 TR=21 B7R=5
 else
-    B1R=7 B2R=7 STEPR=100 LIMR=51 ADR=11 TR=101
+    B1R=7 B2R=7 STEPR=100 LIMR=51 ADR=11 TR=101 B7R=20
 fi
 
 # run TAG CMD... : tag each BENCHMARKS.md line (and # line) with its source
@@ -136,6 +136,9 @@ while [ "$r" -le "$ROUNDS" ]; do
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --thp --reps $((TR / 2))
     run tapegrad "$BB/bench_b5" --reps $STEPR
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B5 --threads 1 --reps $TR
+    # B7: one process per mode (peak_rss_mb is the process's); the peer is ours (bench/)
+    for m in whole ckpt; do run tapegrad "$BB/bench_b7" --mode $m --reps $B7R; done
+    [ "$TORCH" = 1 ] && run torch "$PY" "$HERE/peer_checkpoint.py" --reps $B7R
     r=$((r + 1))
 done
 say "done load=\"$(cut -d' ' -f1-3 /proc/loadavg)\" log=$LOG"
@@ -191,13 +194,16 @@ BEGIN {
     add("B5 b=128 t=1", "tapegrad B5 threads=1", "torch B5 threads=1", "torch", "limits B5 threads=1 limit=sgemm", "sgemm")
     # bench_b5_floor, plain C: the weight-sized passes of B5 alone; its tg/limit
     # column is their share of the sgemm limit (docs/performance.md)
+    add("B7 whole tape", "tapegrad B7 mode=whole", "torch B7 mode=whole", "torch", "", "")
+    add("B7 ckpt every 8", "tapegrad B7 mode=ckpt", "torch B7 mode=ckpt", "torch(ckpt)", "", "")
     add("B5 W passes (C floor)", "limits B5 threads=1 limit=weight-passes", "", "", "limits B5 threads=1 limit=sgemm", "sgemm")
 }
 $1 == "round" { rounds = $2; next }
 {
     src = $1; line = substr($0, length($1) + 2)
     if (line ~ /^#/) {
-        if (src == "tapegrad" && line ~ / mem /) memline[++nmemall] = line
+        if ((src == "tapegrad" || (src == "torch" && line ~ /^# B7 /)) && line ~ / mem /)
+            memline[++nmemall] = line
         next
     }
     ms = val(line, "median_ms"); if (ms == "") next

@@ -62,6 +62,7 @@
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
 #include "tapegrad/function.h"
+#include "tapegrad/checkpoint.h"
 #include "tapegrad/ops.h"
 #include "tapegrad/gradcheck.h"
 #include "tapegrad/nn.h"

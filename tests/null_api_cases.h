@@ -1186,3 +1186,13 @@ ECASE(tg_function_call, in, 0, TAPE, TG_ERR_NULL, "nullprobe: input 0 is NULL [n
       tg_function_call(TP, &k_nf, NULL, 1, k_null1, 1, F.outs) == TG_ERR_NULL)
 CASE(tg_function_call, out, , TAPE, TG_ERR_NULL, "function_call nullprobe: out is NULL [node 0]",
      tg_function_call(TP, &k_nf, NULL, 1, &A, 1, NULL) == TG_ERR_NULL)
+/* ---- checkpoint.h ------------------------------------------------------------ */
+CASE(tg_checkpoint, tp, , LAST, TG_ERR_NULL, "checkpoint: tape is NULL",
+     !tg_checkpoint(NULL, seg_ctx_null, NULL, 1, &A))
+CASE(tg_checkpoint, fn, , TAPE, TG_ERR_NULL, "checkpoint: fn is NULL [node 0]",
+     !tg_checkpoint(TP, NULL, NULL, 1, &A))
+CASE(tg_checkpoint, ctx, , DOC, TG_OK, "ctx is passed to fn as it is", d_ckpt_ctx())
+CASE(tg_checkpoint, in, , TAPE, TG_ERR_NULL, "checkpoint: in is NULL [node 0]",
+     !tg_checkpoint(TP, seg_ctx_null, NULL, 1, NULL))
+ECASE(tg_checkpoint, in, 0, TAPE, TG_ERR_NULL, "checkpoint: input 0 is NULL [node 0]",
+      !tg_checkpoint(TP, seg_ctx_null, NULL, 1, k_null1))

@@ -1580,6 +1580,72 @@ static tg_status r_null_rng(fixture *f)
     ck_assert(isnan(tg_rng_uniform(NULL)));
     return tg_last_status();
 }
+/* checkpoint segments (tg_checkpoint) that go wrong */
+static tg_tensor *seg_matmul(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)n, (void)ctx;
+    return tg_matmul(tp, in[0], in[0]);
+}
+static tg_tensor *seg_none(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)tp, (void)n, (void)in, (void)ctx;
+    return NULL;
+}
+static tg_tensor *seg_on_ctx_tape(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)n;
+    fixture *f = ctx;
+    tg_exp(f->tp, f->a23); /* the checkpoint's tape, not tp */
+    return tg_exp(tp, in[0]);
+}
+static tg_tensor *seg_ctx_tensor(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)tp, (void)n, (void)in;
+    return ctx;
+}
+static tg_tensor *seg_argmax(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)n, (void)ctx;
+    return tg_argmax(tp, in[0], 1, false);
+}
+static tg_tensor *seg_uses_ctx(tg_tape *tp, int n, tg_tensor *const *in, void *ctx)
+{
+    (void)n;
+    return tg_add(tp, in[0], ctx);
+}
+static tg_status r_ckpt_fn_null(fixture *f)
+{
+    OP(tg_checkpoint(T, NULL, NULL, 1, &f->a23));
+}
+static tg_status r_ckpt_negative(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_none, NULL, -1, &f->a23));
+}
+static tg_status r_ckpt_failed(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_matmul, NULL, 1, &f->a23));
+}
+static tg_status r_ckpt_null_result(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_none, NULL, 1, &f->a23));
+}
+static tg_status r_ckpt_records_on_tape(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_on_ctx_tape, f, 1, &f->a23));
+}
+static tg_status r_ckpt_foreign_result(fixture *f)
+{
+    tg_tensor *o = tg_exp(f->other, f->a23);
+    OP(tg_checkpoint(T, seg_ctx_tensor, o, 1, &f->a23));
+}
+static tg_status r_ckpt_not_float(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_argmax, NULL, 1, &f->a23));
+}
+static tg_status r_ckpt_captured(fixture *f)
+{
+    OP(tg_checkpoint(T, seg_uses_ctx, f->p, 1, &f->a23));
+}
 static tg_status r_null_tape_call(fixture *f)
 {
     return tg_backward(NULL, f->s);
@@ -2519,6 +2585,20 @@ static row k_rows[] = {
     R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
       "a tensor query (tg_tensor_numel, tg_tensor_data, ...) given NULL"),
     R(null_rng, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "tg_rng_uniform(NULL) (it returns NaN)"),
+    R(ckpt_fn_null, "checkpoint", TG_ERR_NULL, ON_TAPE, "tg_checkpoint with fn NULL"),
+    R(ckpt_negative, "checkpoint", TG_ERR_ARG, ON_TAPE, "tg_checkpoint with n < 0"),
+    R(ckpt_failed, "checkpoint", TG_ERR_SHAPE, ON_TAPE,
+      "a segment whose op fails (the scratch tape's message, forwarded)"),
+    R(ckpt_null_result, "checkpoint", TG_ERR_ARG, ON_TAPE,
+      "a segment that returns NULL with no error on its tape"),
+    R(ckpt_records_on_tape, "checkpoint", TG_ERR_TAPE, ON_TAPE,
+      "a segment that records on the checkpoint's tape instead of the one it is given"),
+    R(ckpt_foreign_result, "checkpoint", TG_ERR_TAPE, ON_TAPE,
+      "a segment that returns a tensor of another tape"),
+    R(ckpt_not_float, "checkpoint", TG_ERR_DTYPE, ON_TAPE,
+      "a segment that returns an index tensor (tg_argmax)"),
+    R(ckpt_captured, "checkpoint", TG_ERR_ARG, ON_TAPE,
+      "a segment that uses a tensor that requires grad through ctx, not its inputs"),
     R(null_tape_call, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
       "tg_backward, tg_grad, tg_hvp, ... given a NULL tape"),
     R(null_stream, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "a printing call given FILE *f NULL"),
@@ -2994,6 +3074,20 @@ static const message k_messages[] = {
 #endif
     {"null_query", "tg_tensor_numel: tensor is NULL"},
     {"null_rng", "tg_rng_uniform: rng is NULL"},
+    {"ckpt_fn_null", "checkpoint: fn is NULL [node 0]"},
+    {"ckpt_negative", "checkpoint: negative input count -1 [node 0]"},
+    {"ckpt_failed", "checkpoint: the segment failed: matmul: (2,3) @ (2,3): inner dimensions "
+                    "differ (3 vs 2) [node 0]"},
+    {"ckpt_null_result", "checkpoint: the segment returned NULL without an error [node 0]"},
+    {"ckpt_records_on_tape", "checkpoint: the segment recorded 1 nodes on the checkpoint's tape "
+                             "instead of the tape it was given [node 1]"},
+    {"ckpt_foreign_result", "checkpoint: the segment returned a tensor of another tape (or a "
+                            "stale one), not of the tape it was given [node 0]"},
+    {"ckpt_not_float",
+     "checkpoint: the segment returned i64[2]; its output must be f32 or f64 [node 0]"},
+    {"ckpt_captured", "checkpoint: the segment used f64[2,3], which requires grad, directly "
+                      "instead of through its inputs: pass it in in so that its gradient "
+                      "reaches it [node 0]"},
     {"null_tape_call", "backward: tape is NULL"},
     {"null_stream", "tape_print: f is NULL"},
     {"null_target", "reshape: (2,3): target shape is NULL [node 0]"},

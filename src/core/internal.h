@@ -308,6 +308,17 @@ tg_tensor *tg__tape_alloc_index(tg_tape *tp, int ndim, const int64_t *shape);
 tg_tensor *tg__tape_wrap(tg_tape *tp, const tg_tensor *like, void *data);
 int32_t tg__tape_value_id(tg_tape *tp, tg_tensor *t);                    /* -1 on OOM */
 int32_t tg__tape_value_id_lookup(const tg_tape *tp, const tg_tensor *t); /* -1 if unknown */
+/* A scratch tape for tg_checkpoint (core/checkpoint.c): the one tp keeps,
+ * else a new one (NULL on out of memory); tp's anomaly mode, and under an
+ * arena limit the room tp has left as its limit.  Given back when done:
+ * tp keeps it, reset, for the next use (one at a time; none under a
+ * limit), or it is freed. */
+tg_tape *tg__tape_take_scratch(tg_tape *tp);
+void tg__tape_give_scratch(tg_tape *tp, tg_tape *s);
+/* A scratch tape used bytes of arena at its peak while tp held what it
+ * holds now: raise tp's high water to cover both, so tg_tape_usage says
+ * what the whole computation took at once. */
+void tg__tape_note_nested(tg_tape *tp, size_t bytes);
 size_t tg__tape_num_users(const tg_tape *tp);
 tg_tensor *tg__tape_user(const tg_tape *tp, size_t i); /* first-use order */
 int32_t tg__tape_user_id(const tg_tape *tp, size_t i); /* its value id */

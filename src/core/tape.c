@@ -66,6 +66,7 @@ void tg_tape_free(tg_tape *tp)
     tg__free(tp->user_version);
     tg__free(tp->rg);
     tg__tape_names_free(tp);
+    tg_tape_free(tp->scratch);
     tg__free(tp);
 }
 

@@ -71,6 +71,11 @@ struct tg_tape {
     int32_t *name_ids;
     const char **name_strs;
     size_t n_names, cap_names;
+    /* A scratch tape of tg_checkpoint's (core/checkpoint.c) kept between
+     * its uses, reset, so recomputing a segment reuses its memory instead
+     * of faulting fresh pages in every step; NULL when none is kept or it
+     * is in use.  Freed with the tape. */
+    tg_tape *scratch;
 };
 
 #endif

@@ -1,7 +1,8 @@
 /* What is read back from a tape: its status and error, its memory usage,
  * the accessors the backward sweeps use, node inspection and explain mode's
- * settings (printing is in tape_print.c), plus anomaly mode, which inspects each
- * value as it is made.  None of it records anything; it lives apart from
+ * settings (printing is in tape_print.c), plus anomaly mode, which inspects
+ * each value as it is made, and the lending of scratch tapes to
+ * tg_checkpoint with their accounting.  None of it records anything; it lives apart from
  * tape.c, which builds the tape, so that each file keeps one purpose.  Both
  * see struct tg_tape through tape_priv.h. */
 #include "internal.h"
@@ -73,6 +74,45 @@ tg_tape_stats tg_tape_usage(const tg_tape *tp)
     s.bytes_reserved = tp->arena.reserved + tp->links.reserved;
     s.mallocs = tp->mallocs + tp->arena.mallocs + tp->links.mallocs;
     return s;
+}
+
+/* ---- tg_checkpoint's scratch tapes ---------------------------------------- */
+tg_tape *tg__tape_take_scratch(tg_tape *tp)
+{
+    tg_tape *s = tp->scratch;
+    tp->scratch = NULL;
+    if (!s) {
+        /* a tape with a limit lends the room it has left: its own limit */
+        const size_t limit = tp->arena.limit;
+        const size_t room = limit > tp->arena.in_use ? limit - tp->arena.in_use : 1;
+        s = tg_tape_new(
+            &(tg_tape_options){.arena_limit = limit ? room : 0, .growth_warning = SIZE_MAX});
+        if (!s) return NULL;
+    }
+    s->anomaly = tp->anomaly;
+    s->arena.high_water = s->arena.in_use; /* this use's peak only */
+    s->links.high_water = s->links.in_use;
+    return s;
+}
+
+void tg__tape_give_scratch(tg_tape *tp, tg_tape *s)
+{
+    /* under a limit the room lent changes with every use: no keeping */
+    if (tp->scratch || tp->arena.limit) {
+        tg_tape_free(s);
+        return;
+    }
+    tg_tape_reset(s);
+    tp->scratch = s;
+}
+
+void tg__tape_note_nested(tg_tape *tp, size_t bytes)
+{
+    /* tg_tape_usage reports the sum of both arenas' high waters, so the
+     * tensor arena's absorbs what the links' does not already cover */
+    const size_t now = tp->arena.in_use + tp->links.in_use;
+    if (now + bytes > tp->arena.high_water + tp->links.high_water)
+        tp->arena.high_water = now + bytes - tp->links.high_water;
 }
 
 size_t tg__tape_num_users(const tg_tape *tp)
