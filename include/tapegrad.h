@@ -42,7 +42,8 @@
  *     tg_batches_next, the advice of tg_gemm_slow_kernels, and ctx (passed
  *     to fn as it is);
  *   - the shape or index of a 0-d tensor, an axes list with naxes 0 (every
- *     axis), saved with saved_size 0 and aux with n_aux 0 (none);
+ *     axis), saved with saved_size 0, aux with n_aux 0 and tg_function_call's
+ *     in with n_in 0 (none);
  *   - a NULL label prints as "compare" (tg_compare_report_print/_format), a
  *     NULL name as "tensor" and a NULL tensor as "NULL" (tg_tensor_print,
  *     tg_tensor_describe);
@@ -60,6 +61,7 @@
 #include "tapegrad/backend.h"
 #include "tapegrad/tape.h"
 #include "tapegrad/autodiff.h"
+#include "tapegrad/function.h"
 #include "tapegrad/ops.h"
 #include "tapegrad/gradcheck.h"
 #include "tapegrad/nn.h"

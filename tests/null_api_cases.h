@@ -239,6 +239,30 @@ ECASE(tg_vjp, xs, 0, TAPE, TG_ERR_NULL, "vjp: input 0 is NULL [node 2]",
       tg_vjp(TP, y_loss(), NULL, 1, k_null1, F.outs, false) == TG_ERR_NULL)
 CASE(tg_vjp, out, , TAPE, TG_ERR_NULL, "vjp: inputs or outputs array is NULL [node 2]",
      tg_vjp(TP, y_loss(), NULL, 1, &P, NULL, false) == TG_ERR_NULL)
+/* forward mode: ys = {the loss}, the tangent of P is A (P's shape) */
+#define JVP_Y ((tg_tensor *[]){y_loss()})
+CASE(tg_jvp, tp, , LAST, TG_ERR_NULL, "jvp: tape is NULL",
+     tg_jvp(NULL, 1, &P, &A, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, xs, , TAPE, TG_ERR_NULL, "jvp: xs array is NULL [node 2]",
+     tg_jvp(TP, 1, NULL, &A, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, ts, , TAPE, TG_ERR_NULL, "jvp: tangents array is NULL [node 2]",
+     tg_jvp(TP, 1, &P, NULL, 1, JVP_Y, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, ys, , TAPE, TG_ERR_NULL, "jvp: ys array is NULL [node 0]",
+     tg_jvp(TP, 1, &P, &A, 1, NULL, F.outs, false) == TG_ERR_NULL)
+CASE(tg_jvp, out, , TAPE, TG_ERR_NULL, "jvp: out array is NULL [node 2]",
+     tg_jvp(TP, 1, &P, &A, 1, JVP_Y, NULL, false) == TG_ERR_NULL)
+CASE(tg_jvp_ex, tp, , LAST, TG_ERR_NULL, "jvp: tape is NULL",
+     tg_jvp_ex(NULL, 1, &P, &A, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, xs, , TAPE, TG_ERR_NULL, "jvp: xs array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, NULL, &A, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, ts, , TAPE, TG_ERR_NULL, "jvp: tangents array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, &P, NULL, 1, JVP_Y, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, ys, , TAPE, TG_ERR_NULL, "jvp: ys array is NULL [node 0]",
+     tg_jvp_ex(TP, 1, &P, &A, 1, NULL, F.outs, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, out, , TAPE, TG_ERR_NULL, "jvp: out array is NULL [node 2]",
+     tg_jvp_ex(TP, 1, &P, &A, 1, JVP_Y, NULL, NULL) == TG_ERR_NULL)
+CASE(tg_jvp_ex, opts, , DOC, TG_OK, "default options: no graph",
+     tg_jvp_ex(TP, 1, &P, &A, 1, JVP_Y, F.outs, NULL) == TG_OK && F.outs[0])
 CASE(tg_grad_sink_buffer, sink, , LAST, TG_ERR_NULL, "grad_sink_buffer: sink is NULL",
      !tg_grad_sink_buffer(NULL, 0, &F.flag))
 CASE(tg_grad_sink_buffer, accumulate, , TAPE, TG_ERR_NULL,
@@ -963,6 +987,18 @@ CASE(tg_hessian, y, , TAPE, TG_ERR_NULL, "hessian: output is NULL [node 0]",
      !tg_hessian(TP, NULL, P))
 CASE(tg_hessian, x, , TAPE, TG_ERR_NULL, "hessian: x is NULL [node 2]",
      !tg_hessian(TP, y_loss(), NULL))
+CASE(tg_jacobian_ex, tp, , LAST, TG_ERR_NULL, "jacobian: tape is NULL",
+     !tg_jacobian_ex(NULL, y_loss(), P, TG_JAC_FORWARD))
+CASE(tg_jacobian_ex, y, , TAPE, TG_ERR_NULL, "jacobian: output is NULL [node 0]",
+     !tg_jacobian_ex(TP, NULL, P, TG_JAC_FORWARD))
+CASE(tg_jacobian_ex, x, , TAPE, TG_ERR_NULL, "jacobian: x is NULL [node 2]",
+     !tg_jacobian_ex(TP, y_loss(), NULL, TG_JAC_FORWARD))
+CASE(tg_hessian_ex, tp, , LAST, TG_ERR_NULL, "hessian: tape is NULL",
+     !tg_hessian_ex(NULL, y_loss(), P, TG_JAC_REVERSE))
+CASE(tg_hessian_ex, y, , TAPE, TG_ERR_NULL, "hessian: output is NULL [node 0]",
+     !tg_hessian_ex(TP, NULL, P, TG_JAC_REVERSE))
+CASE(tg_hessian_ex, x, , TAPE, TG_ERR_NULL, "hessian: x is NULL [node 2]",
+     !tg_hessian_ex(TP, y_loss(), NULL, TG_JAC_REVERSE))
 CASE(tg_gradgradcheck, fn, , LAST, TG_ERR_NULL, "gradgradcheck: function or inputs are NULL",
      tg_gradgradcheck(NULL, NULL, 1, &P, NULL, NULL) == TG_ERR_NULL)
 CASE(tg_gradgradcheck, ctx, , DOC, TG_OK, "passed to fn as it is",
@@ -1112,3 +1148,41 @@ CASE(tg_stape_gradcheck, ctx, , DOC, TG_OK, "passed to f as it is", d_stape_grad
 CASE(tg_stape_gradcheck, x0, , LAST, TG_ERR_NULL, "tg_stape_gradcheck: x0 is NULL",
      tg_stape_gradcheck(s_square_fn, NULL, 1, NULL, 1e-6, 1e-8, NULL) == TG_ERR_NULL)
 CASE(tg_stape_gradcheck, max_err, , DOC, TG_OK, "not written", d_stape_gradcheck(true))
+
+/* ---- function.h ----------------------------------------------------------------- */
+#ifndef TT_NULL_API_FUNCTION
+#define TT_NULL_API_FUNCTION
+/* A function y = x with the straight-through rule, for the calls below. */
+static tg_status nf_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                            tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_tape_alloc(tp, TG_F64, 0, NULL);
+    if (out[0]) tg_tensor_set_flat(out[0], 0, a->n_in ? tg_tensor_get_flat(a->in[0], 0) : 1.0);
+    return tg_tape_status(tp);
+}
+static tg_status nf_vjp(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                        tg_tensor **gin)
+{
+    (void)tp;
+    (void)a;
+    (void)gout;
+    (void)gin;
+    return TG_OK;
+}
+static const tg_function k_nf = {.name = "nullprobe", .forward = nf_forward, .vjp = nf_vjp};
+#endif
+CASE(tg_function_call, tp, , LAST, TG_ERR_NULL, "function_call: tape is NULL",
+     tg_function_call(NULL, &k_nf, NULL, 1, &A, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, f, , TAPE, TG_ERR_NULL, "function_call: f is NULL [node 0]",
+     tg_function_call(TP, NULL, NULL, 1, &A, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, ctx, , DOC, TG_OK, "passed to the callbacks as it is",
+     tg_function_call(TP, &k_nf, NULL, 1, &A, 1, F.outs) == TG_OK && F.outs[0] != NULL)
+CASE(tg_function_call, in, , TAPE, TG_ERR_NULL, "function_call nullprobe: in is NULL [node 0]",
+     tg_function_call(TP, &k_nf, NULL, 1, NULL, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, in, none, DOC, TG_OK, "n_in 0: no inputs",
+     tg_function_call(TP, &k_nf, NULL, 0, NULL, 1, F.outs) == TG_OK && F.outs[0] != NULL)
+ECASE(tg_function_call, in, 0, TAPE, TG_ERR_NULL, "nullprobe: input 0 is NULL [node 0]",
+      tg_function_call(TP, &k_nf, NULL, 1, k_null1, 1, F.outs) == TG_ERR_NULL)
+CASE(tg_function_call, out, , TAPE, TG_ERR_NULL, "function_call nullprobe: out is NULL [node 0]",
+     tg_function_call(TP, &k_nf, NULL, 1, &A, 1, NULL) == TG_ERR_NULL)

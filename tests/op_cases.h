@@ -514,6 +514,16 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(xmul, xmul, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                                       \
       tg_softmax_cross_entropy(tp, tg_concat(tp, 2, OC_T(OC_X4x16, K->ninf), 1), K->t17,           \
                                TG_REDUCE_MEAN))                                                    \
+    /* the same with labels: the one-hot target is a constant, so forward mode     \
+     * (test_jvp) carries a tangent through the logits alone (t17's has an           \
+     * infinite term at the masked class, as its gradient has) */                   \
+    X(xmul, xmul_labels, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                                \
+      tg_softmax_cross_entropy_index(                                                              \
+          tp,                                                                                      \
+          tg_concat(tp, 2,                                                                         \
+                    OC_T(tg_slice(tp, OC_X4x16, 0, 0, 3, 1), tg_slice(tp, K->ninf, 0, 0, 3, 1)),   \
+                    1),                                                                            \
+          K->i3, TG_REDUCE_MEAN))                                                                  \
     /* ---- fast dropout (src/ops/fast_dropout.c, via tg_fast_dropout_linear) ---- */            \
     X(fast_dropout, fast_dropout, OC_DIRECT | OC_INTERNAL, 0, 0, 0, 0, 0, 0,                       \
       tg_fast_dropout_linear(tp, OC_X4x16, K->w16, 0.7))

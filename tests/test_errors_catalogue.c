@@ -450,6 +450,50 @@ static tg_status r_hessian_null_y(fixture *f)
     ck_assert_ptr_null(tg_hessian(T, NULL, f->p));
     return tg_tape_status(T);
 }
+/* forward mode */
+static tg_status jvp_wrong_tangent(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                   tg_tensor **tout)
+{
+    (void)n;
+    *tout = tg_sum_all(tp, tin[0]); /* a scalar for a (2,3) output */
+    return TG_OK;
+}
+static const tg_op k_wrong_tangent = {
+    .name = "wrong_tangent", .arity = 1, .backward = bw_silent_fail, .jvp = jvp_wrong_tangent};
+static tg_status jvp_of(fixture *f, tg_tensor *y, int n, tg_tensor *t)
+{
+    tg_tensor *out[1];
+    return tg_jvp(T, n, &f->a23, &t, 1, &y, out, false);
+}
+static tg_status r_jvp_tangent_shape(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), 1, f->b4);
+}
+static tg_status r_jvp_tangent_dtype(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), 1, f->f23);
+}
+static tg_status r_jvp_negative(fixture *f)
+{
+    return jvp_of(f, tg_exp(T, f->a23), -1, f->a23);
+}
+static tg_status r_jvp_rule_shape(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_wrong_tangent, f->a23), 1, f->a23);
+}
+static tg_status r_jvp_backward_failed(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_silent, f->a23), 1, f->a23);
+}
+static tg_status r_jvp_backward_shape(fixture *f)
+{
+    return jvp_of(f, custom(T, &k_wrong, f->a23), 1, f->a23);
+}
+static tg_status r_jacobian_mode(fixture *f)
+{
+    ck_assert_ptr_null(tg_jacobian_ex(T, tg_exp(T, f->a23), f->a23, (tg_jac_mode)7));
+    return tg_tape_status(T);
+}
 static tg_status r_bw_no_requires_grad(fixture *f)
 {
     return tg_backward(T, tg_sum_all(T, tg_exp(T, f->a23)));
@@ -1874,6 +1918,163 @@ static tg_status r_stape_gradcheck_nomem(fixture *f)
     return s;
 }
 
+/* ---- custom functions (function.h) ------------------------------------------- */
+/* y = x, each callback broken in one way */
+static tg_status cf_forward(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                            tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_exp(tp, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_forward_op(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                               tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_matmul(tp, a->in[0], a->in[0]);
+    return tg_tape_status(tp);
+}
+static tg_status cf_forward_quiet(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    (void)tp, (void)a, (void)out, (void)saved;
+    return TG_ERR_ARG;
+}
+static tg_status cf_forward_null(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                 tg_tensor **saved)
+{
+    (void)tp, (void)a, (void)saved;
+    out[0] = NULL;
+    return TG_OK;
+}
+static tg_tape *g_cf_other;
+static tg_status cf_forward_foreign(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                    tg_tensor **saved)
+{
+    (void)tp, (void)saved;
+    out[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_forward_mixed(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    (void)saved;
+    out[0] = tg_exp(tp, a->in[0]);
+    out[1] = tg_cast(tp, out[0], TG_F32);
+    return TG_OK;
+}
+static tg_status cf_forward_saved(tg_tape *tp, const tg_function_args *a, tg_tensor **out,
+                                  tg_tensor **saved)
+{
+    out[0] = tg_exp(tp, a->in[0]);
+    saved[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_vjp(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                        tg_tensor **gin)
+{
+    gin[0] = tg_mul(tp, gout[0], a->out[0]);
+    return TG_OK;
+}
+static tg_status cf_vjp_shape(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                              tg_tensor **gin)
+{
+    (void)a;
+    gin[0] = tg_sum_all(tp, gout[0]); /* a scalar for a (2,3) input */
+    return TG_OK;
+}
+static tg_status cf_vjp_quiet(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                              tg_tensor **gin)
+{
+    (void)tp, (void)a, (void)gout, (void)gin;
+    return TG_ERR_ARG;
+}
+static tg_status cf_vjp_foreign(tg_tape *tp, const tg_function_args *a, tg_tensor *const *gout,
+                                tg_tensor **gin)
+{
+    (void)tp, (void)gout;
+    gin[0] = tg_exp(g_cf_other, a->in[0]);
+    return TG_OK;
+}
+static tg_status cf_jvp_shape(tg_tape *tp, const tg_function_args *a, tg_tensor *const *tin,
+                              tg_tensor **tout)
+{
+    (void)a;
+    tout[0] = tg_sum_all(tp, tin[0]);
+    return TG_OK;
+}
+static tg_status cf_call(fixture *f, tg_function fn, int n_out)
+{
+    tg_tensor *out[2];
+    g_cf_other = f->other;
+    return tg_function_call(T, &fn, NULL, 1, &f->p, n_out, out);
+}
+static tg_status cf_backward(fixture *f, tg_function fn)
+{
+    tg_tensor *y;
+    g_cf_other = f->other;
+    if (tg_function_call(T, &fn, NULL, 1, &f->p, 1, &y) != TG_OK) return tg_tape_status(T);
+    return tg_backward(T, tg_sum_all(T, y));
+}
+static tg_status r_fn_null(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward}, 1);
+}
+static tg_status r_fn_count(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp}, 0);
+}
+static tg_status r_fn_forward_op(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_op, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_forward_quiet(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_quiet, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_output_null(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_null, .vjp = cf_vjp}, 1);
+}
+static tg_status r_fn_output_foreign(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_foreign, .vjp = cf_vjp},
+                   1);
+}
+static tg_status r_fn_output_dtype(fixture *f)
+{
+    return cf_call(f, (tg_function){.name = "expf", .forward = cf_forward_mixed, .vjp = cf_vjp}, 2);
+}
+static tg_status r_fn_saved_foreign(fixture *f)
+{
+    return cf_call(
+        f, (tg_function){.name = "expf", .n_saved = 1, .forward = cf_forward_saved, .vjp = cf_vjp},
+        1);
+}
+static tg_status r_fn_vjp_shape(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_shape});
+}
+static tg_status r_fn_vjp_quiet(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_quiet});
+}
+static tg_status r_fn_vjp_foreign(fixture *f)
+{
+    return cf_backward(f,
+                       (tg_function){.name = "expf", .forward = cf_forward, .vjp = cf_vjp_foreign});
+}
+static tg_status r_fn_jvp_shape(fixture *f)
+{
+    static const tg_function fn = {
+        .name = "expf", .forward = cf_forward, .vjp = cf_vjp, .jvp = cf_jvp_shape};
+    tg_tensor *y, *t;
+    if (tg_function_call(T, &fn, NULL, 1, &f->p, 1, &y) != TG_OK) return tg_tape_status(T);
+    return tg_jvp(T, 1, &f->p, &f->p, 1, &y, &t, false);
+}
+
 #undef T
 #undef OP
 
@@ -1949,6 +2150,20 @@ static row k_rows[] = {
     R(hvp_null_y, "autodiff", TG_ERR_NULL, ON_TAPE,
       "tg_hvp(tp, NULL, ...) (tg_hvp, tg_hessian and tg_jacobian name themselves)"),
     R(hessian_null_y, "autodiff", TG_ERR_NULL, ON_TAPE, "tg_hessian(tp, NULL, x)"),
+    R(jvp_tangent_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp with a tangent of another shape than its x"),
+    R(jvp_tangent_dtype, "autodiff", TG_ERR_DTYPE, ON_TAPE,
+      "tg_jvp with a tangent of another dtype than its x"),
+    R(jvp_negative, "autodiff", TG_ERR_ARG, ON_TAPE, "tg_jvp with a negative count"),
+    R(jvp_rule_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp through a custom op whose tangent rule gives another shape than its output"),
+    R(jvp_backward_failed, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_jvp through a custom op without a tangent rule whose backward rule fails"),
+    R(jvp_backward_shape, "autodiff", TG_ERR_SHAPE, ON_TAPE,
+      "tg_jvp through a custom op without a tangent rule whose backward rule gives a wrong "
+      "shape"),
+    R(jacobian_mode, "autodiff", TG_ERR_ARG, ON_TAPE,
+      "tg_jacobian_ex or tg_hessian_ex with a mode outside tg_jac_mode"),
     R(bw_no_requires_grad, "autodiff", TG_ERR_ARG, ON_TAPE,
       "tg_backward of an output that depends on no tensor with requires_grad"),
     R(bw_modified, "autodiff", TG_ERR_TAPE, ON_TAPE,
@@ -2310,6 +2525,29 @@ static row k_rows[] = {
     R(null_target, "NULL arguments", TG_ERR_NULL, ON_TAPE,
       "tg_reshape, tg_sum_to or tg_broadcast_to with a NULL target shape"),
     R(null_record, "NULL arguments", TG_ERR_NULL, ON_TAPE, "tg_tape_record with out NULL"),
+    R(fn_null, "custom functions", TG_ERR_NULL, ON_TAPE,
+      "tg_function_call of a function without vjp"),
+    R(fn_count, "custom functions", TG_ERR_ARG, ON_TAPE, "tg_function_call with n_out 0"),
+    R(fn_forward_op, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "an op inside a function's forward fails: its error, prefixed"),
+    R(fn_forward_quiet, "custom functions", TG_ERR_ARG, ON_TAPE,
+      "a function's forward returns an error without a message"),
+    R(fn_output_null, "custom functions", TG_ERR_NULL, ON_TAPE,
+      "a function's forward leaves an output NULL"),
+    R(fn_output_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's forward gives an output of another tape"),
+    R(fn_output_dtype, "custom functions", TG_ERR_DTYPE, ON_TAPE,
+      "a function's forward gives outputs of two dtypes"),
+    R(fn_saved_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's forward saves a residual of another tape"),
+    R(fn_vjp_shape, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "a function's vjp gives a gradient of the wrong shape"),
+    R(fn_vjp_quiet, "custom functions", TG_ERR_ARG, ON_TAPE,
+      "a function's vjp returns an error without a message"),
+    R(fn_vjp_foreign, "custom functions", TG_ERR_TAPE, ON_TAPE,
+      "a function's vjp gives a gradient of another tape"),
+    R(fn_jvp_shape, "custom functions", TG_ERR_SHAPE, ON_TAPE,
+      "a function's jvp gives a tangent of the wrong shape (tg_jvp)"),
     R(name_long, "names and pictures", TG_ERR_ARG, LAST_ERROR,
       "tg_tensor_set_name with a name longer than TG_NAME_MAX (31) bytes"),
     R(name_control, "names and pictures", TG_ERR_ARG, LAST_ERROR,
@@ -2392,6 +2630,17 @@ static const message k_messages[] = {
     {"grad_null_y", "grad: output is NULL [node 0]"},
     {"hvp_null_y", "hvp: output is NULL [node 0]"},
     {"hessian_null_y", "hessian: output is NULL [node 0]"},
+    {"jvp_tangent_shape", "jvp: tangent 0 f64[4] does not match xs[0] f64[2,3] [node 1]"},
+    {"jvp_tangent_dtype", "jvp: tangent 0 f32[2,3] does not match xs[0] f64[2,3] [node 1]"},
+    {"jvp_negative", "jvp: negative count (n -1, m 1) [node 1]"},
+    {"jvp_rule_shape", "jvp: tangent rule of wrong_tangent (node 0) gave f64[] for its output "
+                       "f64[2,3] [node 1]"},
+    {"jvp_backward_failed",
+     "jvp: backward rule (no tangent rule) of silent (node 0) failed [node 1]"},
+    {"jvp_backward_shape", "jvp: backward rule of wrong_shape (node 0, no tangent rule) gave f64[] "
+                           "for input 0 f64[2,3] [node 2]"},
+    {"jacobian_mode",
+     "jacobian: mode 7 is not TG_JAC_AUTO, TG_JAC_FORWARD or TG_JAC_REVERSE [node 1]"},
     {"bw_no_requires_grad", "backward: the output f64[] depends on no tensor that requires grad "
                             "(call tg_tensor_set_requires_grad on the parameters) [node 2]"},
     {"bw_modified", "backward: input 1 of mul (node 0), $1 f64[2,3], was modified after it was "
@@ -2749,6 +2998,26 @@ static const message k_messages[] = {
     {"null_stream", "tape_print: f is NULL"},
     {"null_target", "reshape: (2,3): target shape is NULL [node 0]"},
     {"null_record", "record silent: out is NULL [node 0]"},
+    {"fn_null", "function_call expf: f->vjp is NULL [node 0]"},
+    {"fn_count", "function_call expf: n_in 1, n_out 0, n_saved 0 (n_in >= 0, n_out >= 1 and "
+                 "n_saved >= 0) [node 0]"},
+    {"fn_forward_op",
+     "function expf: forward: matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
+    {"fn_forward_quiet",
+     "function expf: forward: returned invalid argument without a message [node 0]"},
+    {"fn_output_null", "function expf: forward gave output 0 NULL [node 0]"},
+    {"fn_output_foreign", "function expf: forward gave output 0 as a tensor that is not a live "
+                          "tensor of this tape [node 0]"},
+    {"fn_output_dtype", "function expf: forward gave output 0 f64[2,3] and output 1 f32[2,3]; a "
+                        "function's outputs share one dtype [node 0]"},
+    {"fn_saved_foreign",
+     "function expf: forward saved residual 0, which is not a live tensor of this tape [node 0]"},
+    {"fn_vjp_shape",
+     "backward: backward of expf gave a f64[] gradient for its f64[2,3] input 0 [node 2]"},
+    {"fn_vjp_quiet", "function expf: vjp: returned invalid argument without a message [node 2]"},
+    {"fn_vjp_foreign",
+     "function expf: vjp gave input 0 a gradient that is not a live tensor of this tape [node 2]"},
+    {"fn_jvp_shape", "function expf: jvp gave a f64[] tangent for its f64[2,3] output 0 [node 1]"},
     {"name_long", "tensor_set_name: name \"a_name_of_fo...\" is 40 bytes long; at most 31"},
     {"name_control", "tensor_set_name: name has a control character (0x0a at byte 1)"},
     {"name_freed", "tensor_set_name: the tensor was freed (tg_tensor_free)"},

@@ -10,7 +10,8 @@
  *     OC_PASS1 row (the scalar suite never compares it);
  *   - a row that names no registered op, or whose call records no node of
  *     its op (the row would test something else);
- *   - a public op (no OC_INTERNAL row) that the graph fuzzer never calls. */
+ *   - a public op (no OC_INTERNAL row) that the graph fuzzer never calls;
+ *   - a differentiable descriptor without a tangent rule or a formula. */
 #include "common.h"
 #include "op_cases.h"
 #include "fuzz/fuzz_ops.h"
@@ -70,6 +71,19 @@ START_TEST(test_every_op_has_cases_and_rules)
                       "op %s: a scalar rule no OC_SCALAR case compares (tests/test_scalar.c)",
                       op->name);
     }
+}
+END_TEST
+
+/* One registered descriptor (the loop index): a differentiable op has its
+ * own tangent rule (the double-vjp fallback is for custom ops: it records
+ * the backward rule and sweeps it again for every tangent) and its
+ * backward rule in one line for explain mode. */
+START_TEST(test_every_op_has_tangent_and_formula)
+{
+    const tg_op *op = tg__builtin_op((size_t)_i);
+    if (!op->backward) return; /* not differentiable: no tangent either */
+    ck_assert_msg(op->jvp != NULL, "op %s: no tangent rule (tg_op.jvp)", op->name);
+    ck_assert_msg(op->formula && op->formula[0], "op %s: no formula (tg_op.formula)", op->name);
 }
 END_TEST
 
@@ -139,6 +153,7 @@ int main(void)
     const int n_ops = (int)tg__builtin_op_count();
     tcase_add_test(tc, test_registry_is_sane);
     tcase_add_loop_test(tc, test_every_op_has_cases_and_rules, 0, n_ops);
+    tcase_add_loop_test(tc, test_every_op_has_tangent_and_formula, 0, n_ops);
     tcase_add_loop_test(tc, test_every_case_records_its_op, 0, oc_num_cases);
     tcase_add_loop_test(tc, test_public_ops_are_fuzzed, 0, n_ops);
     suite_add_tcase(s, tc);

@@ -97,8 +97,11 @@ typedef struct tg_jvp_options {
 /* Jacobian-vector products (forward mode): for each of m recorded tensors
  * ys, out[j] = sum_i (d ys[j] / d xs[i]) ts[i], tape-owned, of ys[j]'s
  * shape; ts[i] has xs[i]'s shape and dtype.  One forward sweep over the
- * nodes recorded so far, whatever m: each op's tangent rule (tg_op.jvp)
- * carries the tangents from its inputs to its output.  A y that depends on
+ * nodes recorded so far (its cost is proportional to the tape, as ADOL-C's
+ * fos_forward), whatever m: each op's tangent rule (tg_op.jvp) carries the
+ * tangents from its inputs to its output; an op without one gets its
+ * tangent from its backward rule (the double-vjp construction, whose nodes
+ * stay on the tape: docs/custom-ops.md).  A y that depends on
  * no x gets zeros, as in JAX.  xs may be any tensors recorded on tp (user
  * tensors or intermediates).  Errors on the tape (sticky): a NULL or
  * foreign tensor (TG_ERR_NULL, TG_ERR_TAPE), a tangent of the wrong shape

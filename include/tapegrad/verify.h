@@ -7,7 +7,8 @@
  *   of it as "not informative" (a hand value computed from a wrong one
  *   inherits its error).
  * - Higher order: Hessian-vector products (reverse over reverse), full
- *   Jacobians and Hessians of small problems, and tg_gradgradcheck.
+ *   Jacobians (forward or reverse mode) and Hessians (forward or reverse
+ *   over reverse) of small problems, and tg_gradgradcheck.
  * - Precision: the same function replayed in f32 and in f64, with the gap of
  *   every recorded tensor, so rounding is not mistaken for a formula error.
  * - Memory: what each node keeps for backward, and the arena high-water mark.
@@ -89,14 +90,28 @@ TG_API void tg_delta_report_print(FILE *f, int n, const tg_delta_entry *entries,
  * create_graph the product is itself recorded (third order). */
 TG_API tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs,
                         tg_tensor *const *vs, tg_tensor **out, bool create_graph);
+/* How tg_jacobian_ex and tg_hessian_ex sweep the tape. */
+typedef enum tg_jac_mode {
+    TG_JAC_AUTO = 0, /* the way with fewer sweeps (see each call) */
+    TG_JAC_FORWARD,  /* a column per sweep: tg_jvp with the unit tangent e_j */
+    TG_JAC_REVERSE   /* a row per sweep: tg_vjp with the unit seed e_i */
+} tg_jac_mode;
+
 /* The full Jacobian dy/dx as a user-owned 2-d tensor (numel(y), numel(x))
- * in x's dtype, row i = the vector-Jacobian product with the unit seed e_i
- * (flat row-major indices).  One reverse sweep per element of y: for small
- * problems.  NULL on error (the tape's error says why). */
+ * in x's dtype, J[i, j] = d y_i / d x_j (flat row-major indices).  Forward
+ * mode when numel(x) < numel(y) (numel(x) forward sweeps), else reverse
+ * (numel(y) reverse sweeps).  For small problems.  NULL on error (the
+ * tape's error says why). */
 TG_API tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
+/* The same by the given mode (TG_JAC_AUTO: tg_jacobian's choice). */
+TG_API tg_tensor *tg_jacobian_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, tg_jac_mode mode);
 /* The Hessian of a one-element y with respect to x, (numel(x), numel(x)),
- * user-owned: the Jacobian of the recorded gradient. */
+ * user-owned: the Jacobian of the recorded gradient, forward over reverse
+ * (a jvp of the gradient per element of x). */
 TG_API tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x);
+/* The same by mode: TG_JAC_FORWARD (and AUTO) forward over reverse,
+ * TG_JAC_REVERSE reverse over reverse (a vjp of the gradient per element). */
+TG_API tg_tensor *tg_hessian_ex(tg_tape *tp, tg_tensor *y, tg_tensor *x, tg_jac_mode mode);
 
 /* Second derivatives against finite differences of gradients.  With
  * f = sum(out * r) (r fixed random; f = out for a one-element output) and

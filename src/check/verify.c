@@ -1,5 +1,6 @@
 /* The verification toolkit: delta comparison with localisation, higher
- * order (Hessian-vector products, Jacobians, Hessians, gradgradcheck), and
+ * order (Hessian-vector products and gradgradcheck; Jacobians and Hessians
+ * are in jacobian.c), and
  * report formatting into a buffer for the Check assertions (the f32/f64
  * replay is in replay.c).  Everything here is built on the public autodiff API (tg_vjp
  * in create-graph mode) plus read-only looks at the tape's nodes. */
@@ -409,67 +410,6 @@ tg_status tg_hvp(tg_tape *tp, tg_tensor *y, int n, tg_tensor *const *xs, tg_tens
     }
     if (!dot) return tg_tape_status(tp);
     return tg__vjp(tp, "hvp", dot, NULL, n, xs, out, create_graph, false);
-}
-
-/* The arguments of tg_jacobian and tg_hessian, with errors named what (the
- * call the user made): the parameters by their role, then the usual checks
- * of live tensors on tp. */
-static bool jh_args(tg_tape *tp, const char *what, tg_tensor *y, tg_tensor *x)
-{
-    if (!tp) {
-        tg__set_last(TG_ERR_NULL, "%s: tape is NULL", what);
-        return false;
-    }
-    if (!tg__tape_ok(tp)) return false;
-    if (!y || !x) {
-        tg_tape_fail(tp, TG_ERR_NULL, "%s: %s is NULL", what, !y ? "output" : "x");
-        return false;
-    }
-    return tg_tape_check_inputs(tp, what, 2, (tg_tensor *[]){y, x});
-}
-
-/* tg_jacobian with errors named what (the call the user made). */
-static tg_tensor *jacobian_as(tg_tape *tp, const char *what, tg_tensor *y, tg_tensor *x)
-{
-    if (!jh_args(tp, what, y, x)) return NULL;
-    tg_tensor *J = tg_tensor_new(x->dtype, 2, (const int64_t[]){y->numel, x->numel});
-    tg_tensor *seed = tg_tensor_new(y->dtype, y->ndim, y->shape);
-    if (!J || !seed) {
-        tg_tape_fail(tp, TG_ERR_NOMEM, "%s: out of memory for a %lld x %lld matrix", what,
-                     (long long)y->numel, (long long)x->numel);
-        goto fail;
-    }
-    /* Row i is e_i^T dy/dx: one reverse sweep per output element. */
-    for (int64_t i = 0; i < y->numel; i++) {
-        tg_tensor_fill(seed, 0.0);
-        tg_tensor_set_flat(seed, i, 1.0);
-        tg_tensor *g = NULL;
-        tg_tensor *xs[1] = {x};
-        if (tg__vjp(tp, what, y, seed, 1, xs, &g, false, false) != TG_OK) goto fail;
-        for (int64_t j = 0; j < x->numel; j++)
-            tg_tensor_set_flat(J, i * x->numel + j, tg_tensor_get_flat(g, j));
-    }
-    tg_tensor_free(seed);
-    return J;
-fail:
-    tg_tensor_free(J);
-    tg_tensor_free(seed);
-    return NULL;
-}
-
-tg_tensor *tg_jacobian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
-{
-    return jacobian_as(tp, "jacobian", y, x);
-}
-
-tg_tensor *tg_hessian(tg_tape *tp, tg_tensor *y, tg_tensor *x)
-{
-    if (!jh_args(tp, "hessian", y, x)) return NULL;
-    /* The Jacobian of the recorded gradient. */
-    tg_tensor *g = NULL;
-    tg_tensor *xs[1] = {x};
-    if (tg__vjp(tp, "hessian", y, NULL, 1, xs, &g, true, false) != TG_OK) return NULL;
-    return jacobian_as(tp, "hessian", g, x);
 }
 
 /* gradgradcheck: tg_gradcheck of G(x) = sum_i <d f / d x_i, u_i>. */

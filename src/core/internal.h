@@ -294,6 +294,9 @@ bool tg__tape_recording(const tg_tape *tp);
 void tg__tape_set_recording(tg_tape *tp, bool on);
 /* Arena memory for op-internal scratch that lives until reset. */
 void *tg__tape_scratch(tg_tape *tp, size_t n);
+/* Put prefix in front of the tape's error message, if it has an error and
+ * the message does not start with prefix already (core/tape_query.c). */
+void tg__tape_error_prefix(tg_tape *tp, const char *prefix);
 /* A tape tensor sharing src's data (same element count; for reshape).  Safe
  * because ops never write their inputs. */
 tg_tensor *tg__tape_alloc_view(tg_tape *tp, const tg_tensor *src, int ndim, const int64_t *shape);
@@ -412,6 +415,11 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
  * input) instead of the error tg_grad and tg_vjp give for it. */
 tg_status tg__vjp(tg_tape *tp, const char *what, tg_tensor *y, const tg_tensor *seed, int n,
                   tg_tensor *const *xs, tg_tensor **out, bool create_graph, bool allow_unused);
+
+/* tg_jvp with its errors under the name of the call the user made
+ * (core/forward.c): "jvp", "jacobian", "hessian". */
+tg_status tg__jvp(tg_tape *tp, const char *what, int n, tg_tensor *const *xs, tg_tensor *const *ts,
+                  int m, tg_tensor *const *ys, tg_tensor **out, bool create_graph);
 
 /* ---- op helpers (core/opsupport.c) ---------------------------------------- */
 /* Check dtypes agree; sets the tape error naming op and shapes. */

@@ -311,3 +311,18 @@ const tg_explain *tg__tape_explain(const tg_tape *tp)
 {
     return tp->explain.f ? &tp->explain : NULL;
 }
+/* ---- error context ------------------------------------------------------------ */
+/* Put prefix in front of the tape's error message (once), so an error from
+ * inside a user callback says where it came from; the message is cut at
+ * the buffer's end if needed. */
+void tg__tape_error_prefix(tg_tape *tp, const char *prefix)
+{
+    if (tp->status == TG_OK) return;
+    const size_t n = strlen(prefix), cap = sizeof tp->msg;
+    if (n >= cap || strncmp(tp->msg, prefix, n) == 0) return;
+    const size_t len = strlen(tp->msg);
+    const size_t keep = len + n < cap ? len : cap - 1 - n;
+    memmove(tp->msg + n, tp->msg, keep);
+    memcpy(tp->msg, prefix, n);
+    tp->msg[n + keep] = '\0';
+}

@@ -17,7 +17,7 @@ static tg_status neg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_neg(tp, g);
     return TG_OK;
 }
-TG_UNARY_OP(neg, -x, -g)
+TG_UNARY_OP(neg, -x, -g, "dx += -g")
 /* defines neg_kernel neg_dx neg_direct neg_scalar k_neg tg_neg */
 
 /* d e^x = g y */
@@ -26,7 +26,7 @@ static tg_status exp_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, tg_node_output(n));
     return TG_OK;
 }
-TG_UNARY_OP(exp, TG_EXP(x), (g * y))
+TG_UNARY_OP(exp, TG_EXP(x), (g * y), "dx += g * y  (y = e^x)")
 /* defines exp_kernel exp_dx exp_direct exp_scalar k_exp tg_exp */
 
 /* d ln x = g / x */
@@ -35,7 +35,7 @@ static tg_status log_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_div(tp, g, tg_node_input(n, 0));
     return TG_OK;
 }
-TG_UNARY_OP(log, TG_LOG(x), (g / x))
+TG_UNARY_OP(log, TG_LOG(x), (g / x), "dx += g / x")
 /* defines log_kernel log_dx log_direct log_scalar k_log tg_log */
 
 /* d sqrt x = g / (2 y) */
@@ -44,7 +44,7 @@ static tg_status sqrt_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tg_div(tp, g, tg_mul_scalar(tp, tg_node_output(n), 2.0));
     return TG_OK;
 }
-TG_UNARY_OP(sqrt, TG_SQRT(x), (g / MUL_SCALAR(T, y, 2)))
+TG_UNARY_OP(sqrt, TG_SQRT(x), (g / MUL_SCALAR(T, y, 2)), "dx += g / (2 y)  (y = sqrt x)")
 /* defines sqrt_kernel sqrt_dx sqrt_direct sqrt_scalar k_sqrt tg_sqrt */
 
 /* d x^2 = 2 g x */
@@ -53,7 +53,7 @@ static tg_status square_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = square_grad(tp, tg_node_input(n, 0), g);
     return TG_OK;
 }
-TG_UNARY_OP(square, (x * x), (g * (x * (T)2)))
+TG_UNARY_OP(square, (x * x), (g * (x * (T)2)), "dx += 2 g x")
 /* defines square_kernel square_dx square_direct square_scalar k_square tg_square */
 
 /* d |x| = g sign(x)   (0 at the kink, as PyTorch) */
@@ -62,7 +62,7 @@ static tg_status abs_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, tg_sign(tp, tg_node_input(n, 0)));
     return TG_OK;
 }
-TG_UNARY_OP(abs, TG_FABS(x), (g * SIGN(T, x)))
+TG_UNARY_OP(abs, TG_FABS(x), (g * SIGN(T, x)), "dx += g * sign(x)  (0 at x = 0)")
 /* defines abs_kernel abs_dx abs_direct abs_scalar k_abs tg_abs */
 
 /* d sigmoid x = g y (1 - y)   (seed 003: sigma' = sigma (1 - sigma)) */
@@ -71,7 +71,7 @@ static tg_status sigmoid_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
     gin[0] = sigmoid_grad(tp, tg_node_output(n), g);
     return TG_OK;
 }
-TG_UNARY_OP(sigmoid, SIGMOID(T, x), (g * (y * ((T)1 - y))))
+TG_UNARY_OP(sigmoid, SIGMOID(T, x), (g * (y * ((T)1 - y))), "dx += g * y * (1 - y)")
 /* defines sigmoid_kernel sigmoid_dx sigmoid_direct sigmoid_scalar k_sigmoid tg_sigmoid */
 
 /* d tanh x = g (1 - y^2) */
@@ -80,7 +80,7 @@ static tg_status tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = tanh_grad(tp, tg_node_output(n), g);
     return TG_OK;
 }
-TG_UNARY_OP(tanh, TG_TANH(x), (g * ((T)1 - y * y)))
+TG_UNARY_OP(tanh, TG_TANH(x), (g * ((T)1 - y * y)), "dx += g * (1 - y^2)")
 /* defines tanh_kernel tanh_dx tanh_direct tanh_scalar k_tanh tg_tanh */
 
 /* d relu x = g [x > 0]   (0 at the kink, as PyTorch) */
@@ -89,7 +89,7 @@ static tg_status relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     gin[0] = relu_grad(tp, tg_node_input(n, 0), g);
     return TG_OK;
 }
-TG_UNARY_OP(relu, (x > 0 ? x : (T)0), (x > 0 ? g : (T)0))
+TG_UNARY_OP(relu, (x > 0 ? x : (T)0), (x > 0 ? g : (T)0), "dx += g * [x > 0]")
 /* defines relu_kernel relu_dx relu_direct relu_scalar k_relu tg_relu */
 
 /* d ln(1 + e^x) = g sigmoid(x) */
@@ -98,7 +98,7 @@ static tg_status softplus_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     gin[0] = tg_mul(tp, g, tg_sigmoid(tp, tg_node_input(n, 0)));
     return TG_OK;
 }
-TG_UNARY_OP(softplus, SOFTPLUS(T, x), (g * SIGMOID(T, x)))
+TG_UNARY_OP(softplus, SOFTPLUS(T, x), (g * SIGMOID(T, x)), "dx += g * sigmoid(x)")
 /* defines softplus_kernel softplus_dx softplus_direct softplus_scalar k_softplus tg_softplus */
 
 /* ---- activations beyond the seed networks' ------------------------------- */
@@ -112,7 +112,8 @@ static tg_status silu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     return TG_OK;
 }
 TG_UNARY_OP(silu, (x * SIGMOID(T, x)),
-            (g * (SIGMOID(T, x) * ADD_SCALAR(T, x *RSUB_SCALAR(T, 1, SIGMOID(T, x)), 1))))
+            (g * (SIGMOID(T, x) * ADD_SCALAR(T, x *RSUB_SCALAR(T, 1, SIGMOID(T, x)), 1))),
+            "dx += g * s * (1 + x (1 - s))  (s = sigmoid x)")
 /* defines silu_kernel silu_dx silu_direct silu_scalar k_silu tg_silu */
 
 /* gelu x = x Phi(x), Phi the standard normal CDF, written 0.5 erfc(-x/sqrt 2)
@@ -131,7 +132,8 @@ static tg_status gelu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
     return TG_OK;
 }
 TG_UNARY_OP(gelu, (x * GELU_CDF(T, x)),
-            (g * (GELU_CDF(T, x) + x * MUL_SCALAR(T, TG_EXP(MUL_SCALAR(T, x *x, -0.5)), GELU_PDF))))
+            (g * (GELU_CDF(T, x) + x * MUL_SCALAR(T, TG_EXP(MUL_SCALAR(T, x *x, -0.5)), GELU_PDF))),
+            "dx += g * (Phi(x) + x phi(x))  (Phi, phi: the standard normal CDF and density)")
 /* defines gelu_kernel gelu_dx gelu_direct gelu_scalar k_gelu tg_gelu */
 
 /* PyTorch's gelu(approximate='tanh'): y = 0.5 x (1 + t), t = tanh u,
@@ -157,7 +159,9 @@ static tg_status gelu_tanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
 TG_UNARY_OP(gelu_tanh, (MUL_SCALAR(T, x, 0.5) * ADD_SCALAR(T, GELU_T(T, x), 1)),
             (g * (MUL_SCALAR(T, ADD_SCALAR(T, GELU_T(T, x), 1), 0.5) +
                   (MUL_SCALAR(T, x, 0.5) * RSUB_SCALAR(T, 1, GELU_T(T, x) * GELU_T(T, x))) *
-                      GELU_DU(T, x))))
+                      GELU_DU(T, x))),
+            "dx += g * ((1 + t) / 2 + (x / 2) (1 - t^2) b (1 + 3k x^2))  (t = tanh(b (x + k x^3)), "
+            "b = sqrt(2/pi), k = 0.044715)")
 /* defines gelu_tanh_kernel gelu_tanh_dx gelu_tanh_direct gelu_tanh_scalar k_gelu_tanh
  * tg_gelu_tanh */
 
@@ -169,7 +173,8 @@ static tg_status softsign_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     return TG_OK;
 }
 TG_UNARY_OP(softsign, (x / ADD_SCALAR(T, TG_FABS(x), 1)),
-            (g / (ADD_SCALAR(T, TG_FABS(x), 1) * ADD_SCALAR(T, TG_FABS(x), 1))))
+            (g / (ADD_SCALAR(T, TG_FABS(x), 1) * ADD_SCALAR(T, TG_FABS(x), 1))),
+            "dx += g / (1 + |x|)^2")
 /* defines softsign_kernel softsign_dx softsign_direct softsign_scalar k_softsign tg_softsign */
 
 /* mish x = x t, t = tanh(softplus x); d = g (t + (x sigmoid x) (1 - t^2)) */
@@ -184,13 +189,29 @@ static tg_status mish_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
 }
 TG_UNARY_OP(mish, (x * MISH_T(T, x)),
             (g *
-             (MISH_T(T, x) + (x * SIGMOID(T, x)) * RSUB_SCALAR(T, 1, MISH_T(T, x) * MISH_T(T, x)))))
+             (MISH_T(T, x) + (x * SIGMOID(T, x)) * RSUB_SCALAR(T, 1, MISH_T(T, x) * MISH_T(T, x)))),
+            "dx += g * (t + x sigmoid(x) (1 - t^2))  (t = tanh(softplus x))")
 /* defines mish_kernel mish_dx mish_direct mish_scalar k_mish tg_mish */
 
 /* ---- piecewise activations with attributes (unary.h, TG_UNARY_ATTR_OP) ------
  * The gradient at a corner is PyTorch's: leaky_relu and elu take the left
  * piece's slope at 0 (x > 0 picks the right one), hardtanh's is 0 at both
  * bounds.  Each op-built rule multiplies g by constant masks of x. */
+
+/* The attribute printers: "slope=0.01", "alpha=1", "lo=-1, hi=1". */
+static int leaky_relu_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "slope=%g", ((const unary_attr *)tg_node_saved(n))->alpha);
+}
+static int elu_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "alpha=%g", ((const unary_attr *)tg_node_saved(n))->alpha);
+}
+static int hardtanh_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const unary_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "lo=%g, hi=%g", at->alpha, at->beta);
+}
 
 /* leaky_relu(x; slope) = x > 0 ? x : slope x;  d = g (x > 0 ? 1 : slope) */
 #define LEAKY_D(T, x) ((x) > 0 ? (T)1 : al)
@@ -202,7 +223,8 @@ static tg_status leaky_relu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g
     gin[0] = tg_mul(tp, g, m);
     return TG_OK;
 }
-TG_UNARY_ATTR_OP(leaky_relu, (x > 0 ? x : al * x), (g * LEAKY_D(T, x)))
+TG_UNARY_ATTR_OP(leaky_relu, (x > 0 ? x : al * x), (g * LEAKY_D(T, x)),
+                 "dx += g * (x > 0 ? 1 : slope)", leaky_relu_attrs)
 /* defines leaky_relu_forward leaky_relu_dx leaky_relu_direct leaky_relu_scalar k_leaky_relu */
 tg_tensor *tg_leaky_relu(tg_tape *tp, tg_tensor *x, double slope)
 {
@@ -223,7 +245,8 @@ static tg_status elu_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = tg_mul(tp, g, tg_add(tp, m1, tg_mul(tp, m2, e)));
     return TG_OK;
 }
-TG_UNARY_ATTR_OP(elu, (x > 0 ? x : al * TG_LIBM(expm1, x)), (g * (x > 0 ? (T)1 : al * TG_EXP(x))))
+TG_UNARY_ATTR_OP(elu, (x > 0 ? x : al * TG_LIBM(expm1, x)), (g * (x > 0 ? (T)1 : al * TG_EXP(x))),
+                 "dx += g * (x > 0 ? 1 : alpha e^x)", elu_attrs)
 /* defines elu_forward elu_dx elu_direct elu_scalar k_elu */
 tg_tensor *tg_elu(tg_tape *tp, tg_tensor *x, double alpha)
 {
@@ -241,7 +264,11 @@ static tg_status hardtanh_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, 
     gin[0] = tg_mul(tp, g, m);
     return TG_OK;
 }
-TG_UNARY_ATTR_OP(hardtanh, (x < al ? al : x > be ? be : x), (g * HARDTANH_D(T, x)))
+TG_UNARY_ATTR_OP(hardtanh,
+                 (x < al   ? al
+                  : x > be ? be
+                           : x),
+                 (g * HARDTANH_D(T, x)), "dx += g * [lo < x < hi]", hardtanh_attrs)
 /* defines hardtanh_forward hardtanh_dx hardtanh_direct hardtanh_scalar k_hardtanh */
 tg_tensor *tg_hardtanh(tg_tape *tp, tg_tensor *x, double lo, double hi)
 {
@@ -306,12 +333,22 @@ static tg_tensor *act_grad(tg_tape *tp, const tg_op *op, dx_fn *dx, tg_tensor *s
     return tg_tape_record(tp, op, 2, in, out, NULL, 0, 0, NULL);
 }
 
+/* The sum of a tangent rule's two terms (NULL: none); NULL if the tape
+ * is in error. */
+static tg_tensor *act_grad_sum(tg_tape *tp, tg_tensor *t0, tg_tensor *t1)
+{
+    if (!tg__tape_ok(tp)) return NULL;
+    return t0 && t1 ? tg_add(tp, t0, t1) : t0 ? t0 : t1;
+}
+
 /* The direct rule of name_grad(s, g): slot 0 (s) by DS, an expression of the
  * elements gout (its output gradient), s and g, when HAS_DS; slot 1 (g) by
  * name_dx applied to gout.  Buffer 0 is written completely before buffer 1
  * is asked for (s and g may be one value).  Defines name_grad_direct,
- * k_name_grad and name_grad, with name_grad_backward its op-built rule. */
-#define TG_ACT_GRAD_OP(nm, HAS_DS, DS)                                                             \
+ * k_name_grad and name_grad, with name_grad_backward its op-built rule,
+ * name_grad_jvp its tangent rule and FORMULA the op-built rule in one line
+ * (in a = s and b = g, g being the output's gradient there). */
+#define TG_ACT_GRAD_OP(nm, HAS_DS, DS, FORMULA)                                                    \
     TG_CLONES static tg_status nm##_grad_direct(tg_tape *ag_tp, const tg_node *ag_n,               \
                                                 const tg_tensor *ag_go, tg_grad_sink *ag_k)        \
     {                                                                                              \
@@ -331,7 +368,9 @@ static tg_tensor *act_grad(tg_tape *tp, const tg_op *op, dx_fn *dx, tg_tensor *s
                                         .arity = 2,                                                \
                                         .backward = nm##_grad_backward,                            \
                                         .direct = nm##_grad_direct,                                \
-                                        .scalar = NULL};                                           \
+                                        .scalar = NULL,                                            \
+                                        .jvp = nm##_grad_jvp,                                      \
+                                        .formula = FORMULA};                                       \
     static tg_tensor *nm##_grad(tg_tape *tp, tg_tensor *s, tg_tensor *g)                           \
     {                                                                                              \
         return act_grad(tp, &k_##nm##_grad, nm##_dx, s, g);                                        \
@@ -347,7 +386,22 @@ static tg_status sigmoid_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor 
     if (tg_node_needs_grad(n, 1)) gin[1] = sigmoid_grad(tp, y, gout);
     return TG_OK;
 }
-TG_ACT_GRAD_OP(sigmoid, true, ((gout * g) * RSUB_SCALAR(T, 1, MUL_SCALAR(T, s, 2))))
+/* the tangent: name_grad is linear in g and elementwise, so each input's
+ * term is its row of the backward rule with the tangent for gout, and g's
+ * is name_grad of g's tangent */
+static tg_status sigmoid_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                  tg_tensor **tout)
+{
+    tg_tensor *y = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    *tout = act_grad_sum(tp,
+                         tin[0] ? tg_mul(tp, tg_mul(tp, tin[0], g),
+                                         tg_rsub_scalar(tp, 1.0, tg_mul_scalar(tp, y, 2.0)))
+                                : NULL,
+                         tin[1] ? sigmoid_grad(tp, y, tin[1]) : NULL);
+    return tg_tape_status(tp);
+}
+TG_ACT_GRAD_OP(sigmoid, true, ((gout * g) * RSUB_SCALAR(T, 1, MUL_SCALAR(T, s, 2))),
+               "da += g * b * (1 - 2a);  db += g * a * (1 - a)  (y = b a (1 - a))")
 /* defines sigmoid_grad_direct k_sigmoid_grad sigmoid_grad */
 
 static tg_status tanh_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout, tg_tensor **gin)
@@ -358,7 +412,17 @@ static tg_status tanh_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *go
     if (tg_node_needs_grad(n, 1)) gin[1] = tanh_grad(tp, y, gout);
     return TG_OK;
 }
-TG_ACT_GRAD_OP(tanh, true, ((gout * g) * MUL_SCALAR(T, s, -2)))
+static tg_status tanh_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                               tg_tensor **tout)
+{
+    tg_tensor *y = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    *tout = act_grad_sum(
+        tp, tin[0] ? tg_mul(tp, tg_mul(tp, tin[0], g), tg_mul_scalar(tp, y, -2.0)) : NULL,
+        tin[1] ? tanh_grad(tp, y, tin[1]) : NULL);
+    return tg_tape_status(tp);
+}
+TG_ACT_GRAD_OP(tanh, true, ((gout * g) * MUL_SCALAR(T, s, -2)),
+               "da += -2 g b a;  db += g * (1 - a^2)  (y = b (1 - a^2))")
 /* defines tanh_grad_direct k_tanh_grad tanh_grad */
 
 static tg_status relu_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout, tg_tensor **gin)
@@ -367,7 +431,14 @@ static tg_status relu_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *go
     if (tg_node_needs_grad(n, 1)) gin[1] = relu_grad(tp, tg_node_input(n, 0), gout);
     return TG_OK;
 }
-TG_ACT_GRAD_OP(relu, false, (T)0)
+static tg_status relu_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                               tg_tensor **tout)
+{
+    /* the mask is piecewise constant in x: x's tangent does not pass */
+    if (tin[1]) *tout = relu_grad(tp, tg_node_input(n, 0), tin[1]);
+    return tg_tape_status(tp);
+}
+TG_ACT_GRAD_OP(relu, false, (T)0, "db += g * [a > 0]  (y = b [a > 0]; none to a)")
 /* defines relu_grad_direct k_relu_grad relu_grad */
 
 static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *gout,
@@ -378,7 +449,15 @@ static tg_status square_grad_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     if (tg_node_needs_grad(n, 1)) gin[1] = square_grad(tp, x, gout);
     return TG_OK;
 }
-TG_ACT_GRAD_OP(square, true, (gout * MUL_SCALAR(T, g, 2)))
+static tg_status square_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    tg_tensor *x = tg_node_input(n, 0), *g = tg_node_input(n, 1);
+    *tout = act_grad_sum(tp, tin[0] ? tg_mul(tp, tin[0], tg_mul_scalar(tp, g, 2.0)) : NULL,
+                         tin[1] ? square_grad(tp, x, tin[1]) : NULL);
+    return tg_tape_status(tp);
+}
+TG_ACT_GRAD_OP(square, true, (gout * MUL_SCALAR(T, g, 2)), "da += 2 g b;  db += 2 g a  (y = 2 b a)")
 /* defines square_grad_direct k_square_grad square_grad */
 
 /* cast: the gradient is cast back to the input's dtype */
@@ -415,11 +494,19 @@ static tg_status cast_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
 }
 /* scalar: g, stored in the input's dtype by the sweep (the conversion the
  * direct rule makes) */
+/* tangent: x's tangent cast to the output's dtype */
+static tg_status cast_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = tg_cast(tp, tin[0], tg_tensor_dtype(tg_node_output(n)));
+    return tg_tape_status(tp);
+}
 static const tg_op k_cast = {.name = "cast",
                              .arity = 1,
                              .backward = cast_backward,
                              .direct = cast_direct,
-                             .scalar = tg__scalar_identity};
+                             .scalar = tg__scalar_identity,
+                             .jvp = cast_jvp,
+                             .formula = "dx += cast(g, x.dtype)"};
 tg_tensor *tg_cast(tg_tape *tp, tg_tensor *x, tg_dtype dt)
 {
     tg_tensor *in[1] = {x};

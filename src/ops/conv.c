@@ -329,6 +329,12 @@ static void conv_db_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const v
     });
 }
 
+/* t + u, either NULL for zero */
+static tg_tensor *add_opt(tg_tape *tp, tg_tensor *t, tg_tensor *u)
+{
+    return !t ? u : !u ? t : tg_add(tp, t, u);
+}
+
 /* ---- conv: y = conv(x, w) + b ---------------------------------------------
  * dx = input_grad(g, w), dw = weight_grad(x, g), db[f] = sum_{n,i,j} g[n,f,i,j]. */
 static tg_status conv_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -361,11 +367,49 @@ static tg_status conv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *gy,
         conv_db_into(dt, &at->g, at->F, gy->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d = {.name = "conv2d",
-                               .arity = -1,
-                               .backward = conv_backward,
-                               .direct = conv_direct,
-                               .scalar = NULL};
+/* bilinear in (x, w), plus b: conv(tx, w) + conv(x, tw) + tb */
+static tg_status conv_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *w = tg_node_input(n, 1), *t = NULL;
+    if (tin[0]) t = tg__conv2d_op(tp, tin[0], w, NULL, at);
+    if (tin[1]) t = add_opt(tp, t, tg__conv2d_op(tp, x, tin[1], NULL, at));
+    if (tg_node_num_inputs(n) == 3 && tin[2]) {
+        const tg_tensor *y = tg_node_output(n);
+        tg_tensor *tb = tg_reshape(tp, tin[2], 4, (const int64_t[]){1, at->F, 1, 1});
+        t = t ? tg_add(tp, t, tb) : tg_broadcast_to(tp, tb, y->ndim, y->shape);
+    }
+    *tout = t;
+    return TG_OK;
+}
+
+int tg__conv_geom_attrs(const tg__conv_geom *g, int64_t G, char *buf, size_t size)
+{
+    char d[48] = "", gr[32] = "";
+    if (g->DH != 1 || g->DW != 1)
+        snprintf(d, sizeof d, ", dilation=(%lld,%lld)", (long long)g->DH, (long long)g->DW);
+    if (G != 1) snprintf(gr, sizeof gr, ", groups=%lld", (long long)G);
+    return snprintf(buf, size, "kernel=(%lld,%lld), stride=(%lld,%lld), padding=(%lld,%lld)%s%s",
+                    (long long)g->KH, (long long)g->KW, (long long)g->SH, (long long)g->SW,
+                    (long long)g->PH, (long long)g->PW, d, gr);
+}
+
+static int conv_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const conv_attr *at = tg_node_saved(n);
+    return tg__conv_geom_attrs(&at->g, at->G, buf, size);
+}
+
+static const tg_op k_conv2d = {
+    .name = "conv2d",
+    .arity = -1,
+    .backward = conv_backward,
+    .direct = conv_direct,
+    .scalar = NULL,
+    .jvp = conv_jvp,
+    .formula =
+        "dx += conv_transpose2d(g, w);  dw += sum_n correlate(x_n, g_n);  db += sum_{n,i,j} g",
+    .attrs = conv_attrs};
 
 /* ---- input_grad(g, w): v = W^T G scattered back by col2im ----------------
  * linear in g and in w:  <input_grad(g, w), vbar> = <g, conv(vbar, w)>, so
@@ -396,11 +440,27 @@ static tg_status input_grad_direct(tg_tape *tp, const tg_node *n, const tg_tenso
     if (d) conv_dw_into(dt, at, vbar->data, gy->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d_input_grad = {.name = "conv2d_input_grad",
-                                          .arity = 2,
-                                          .backward = input_grad_backward,
-                                          .direct = input_grad_direct,
-                                          .scalar = NULL};
+/* bilinear: input_grad(tg, w) + input_grad(g, tw) */
+static tg_status input_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                tg_tensor **tout)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *gy = tg_node_input(n, 0), *w = tg_node_input(n, 1), *t = NULL;
+    if (tin[0]) t = tg__conv2d_input_grad_op(tp, tin[0], w, at);
+    if (tin[1]) t = add_opt(tp, t, tg__conv2d_input_grad_op(tp, gy, tin[1], at));
+    *tout = t;
+    return TG_OK;
+}
+static const tg_op k_conv2d_input_grad = {
+    .name = "conv2d_input_grad",
+    .arity = 2,
+    .backward = input_grad_backward,
+    .direct = input_grad_direct,
+    .scalar = NULL,
+    .jvp = input_grad_jvp,
+    .formula =
+        "da += conv2d(g, b);  db += conv2d_weight_grad(g, a)  (a: the output gradient, b: w)",
+    .attrs = conv_attrs};
 
 /* ---- weight_grad(x, g): G A^T --------------------------------------------
  * linear in x and in g:  <weight_grad(x, g), mbar> = <g, conv(x, mbar)>, so
@@ -432,11 +492,26 @@ static tg_status weight_grad_direct(tg_tape *tp, const tg_node *n, const tg_tens
     if (d) conv_into(dt, at, x->data, mbar->data, d->data, acc, &blk);
     return tg_tape_status(tp);
 }
-static const tg_op k_conv2d_weight_grad = {.name = "conv2d_weight_grad",
-                                           .arity = 2,
-                                           .backward = weight_grad_backward,
-                                           .direct = weight_grad_direct,
-                                           .scalar = NULL};
+/* bilinear: weight_grad(tx, g) + weight_grad(x, tg) */
+static tg_status weight_grad_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    const conv_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *gy = tg_node_input(n, 1), *t = NULL;
+    if (tin[0]) t = conv_weight_grad(tp, tin[0], gy, at);
+    if (tin[1]) t = add_opt(tp, t, conv_weight_grad(tp, x, tin[1], at));
+    *tout = t;
+    return TG_OK;
+}
+static const tg_op k_conv2d_weight_grad = {
+    .name = "conv2d_weight_grad",
+    .arity = 2,
+    .backward = weight_grad_backward,
+    .direct = weight_grad_direct,
+    .scalar = NULL,
+    .jvp = weight_grad_jvp,
+    .formula = "da += conv2d_input_grad(b, g);  db += conv2d(a, g)  (a: x, b: the output gradient)",
+    .attrs = conv_attrs};
 
 /* The three ops are reached from the public entry points (conv_api.c),
  * which validate the geometry, and from each other's backward rules, with

@@ -44,6 +44,9 @@ tg_tensor *tg__conv2d_op(tg_tape *tp, tg_tensor *x, tg_tensor *w, tg_tensor *bia
                          const tg__conv_attr *at);
 tg_tensor *tg__conv2d_input_grad_op(tg_tape *tp, tg_tensor *gy, tg_tensor *w,
                                     const tg__conv_attr *at);
+/* Attribute printer (tg_attrs_fn style) of a geometry: "kernel=(3,3),
+ * stride=(1,1), padding=(1,1)", then dilation and groups (G) when not 1. */
+int tg__conv_geom_attrs(const tg__conv_geom *g, int64_t G, char *buf, size_t size);
 /* Is t 4-d?  Otherwise the tape fails naming op, what and the axes. */
 bool tg__conv_expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
                         const char *axes);

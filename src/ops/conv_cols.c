@@ -32,11 +32,26 @@ static tg_status im2col_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (work) tg__col2im(g->dtype, &at->g, g->data, d->data, acc, work);
     return tg_tape_status(tp);
 }
+/* linear: im2col of the tangent */
+static tg_status im2col_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const cols_attr *at = tg_node_saved(n);
+    *tout = im2col_op(tp, tin[0], &at->g);
+    return TG_OK;
+}
+static int cols_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const cols_attr *at = tg_node_saved(n);
+    return tg__conv_geom_attrs(&at->g, 1, buf, size);
+}
 static const tg_op k_im2col = {.name = "im2col",
                                .arity = 1,
                                .backward = im2col_backward,
                                .direct = im2col_direct,
-                               .scalar = NULL};
+                               .scalar = NULL,
+                               .jvp = im2col_jvp,
+                               .formula = "dx += col2im(g)",
+                               .attrs = cols_attrs};
 
 /* y = A^T c: dc = A g = im2col(g) */
 static tg_status col2im_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -67,11 +82,21 @@ static tg_status col2im_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     });
     return TG_OK;
 }
+/* linear: col2im of the tangent */
+static tg_status col2im_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const cols_attr *at = tg_node_saved(n);
+    *tout = col2im_op(tp, tin[0], &at->g);
+    return TG_OK;
+}
 static const tg_op k_col2im = {.name = "col2im",
                                .arity = 1,
                                .backward = col2im_backward,
                                .direct = col2im_direct,
-                               .scalar = NULL};
+                               .scalar = NULL,
+                               .jvp = col2im_jvp,
+                               .formula = "dx += im2col(g)",
+                               .attrs = cols_attrs};
 
 static tg_tensor *im2col_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

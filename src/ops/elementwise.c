@@ -6,8 +6,9 @@
  * (the loops are in kernels/bcast.h).
  *
  * Adding a binary op `name` takes three places:
- *   1. name_backward, the op-built rule;
- *   2. TG_BINARY_OP(name, (Y), (DA), (DB)) below it, after a comment line
+ *   1. name_backward, the op-built rule, and name_jvp, the tangent rule
+ *      (bin_tangent of the two inputs' terms, each built from ops);
+ *   2. TG_BINARY_OP(name, (Y), (DA), (DB), FORMULA) below it, after a comment line
  *      naming what it makes: name_kernel (the forward loops), name_direct
  *      and name_scalar (the fast rules), the descriptor k_name and tg_name.
  *      Y is the value, DA and DB the gradients of a and b: expressions of
@@ -15,11 +16,13 @@
  *      T (parenthesised, so clang-format leaves them alone).  DA and DB do
  *      the op-built rule's arithmetic in the same order, so the rules agree
  *      to the bit (tests/test_direct.c compares them with ==).  A gradient
- *      written as g alone is handed over without a copy;
+ *      written as g alone is handed over without a copy.  FORMULA is the
+ *      backward rule in one line for explain mode;
  *   3. its line in include/tapegrad/ops.h (and its test case).
  * A scalar-attribute op: its op-built rule, TG_SCALAR_OP (the same with the
  * element x, and the attributes as doubles alpha, beta and in T al, be),
- * its descriptor and its wrapper.  A constant mask an op-built rule
+ * its descriptor (with tg__jvp_diagonal: the op is elementwise) and its
+ * wrapper.  A constant mask an op-built rule
  * multiplies by is a TG_BINARY_KERNEL of the expression the direct rule
  * uses, so that arithmetic exists once. */
 #include "../core/internal.h"
@@ -65,6 +68,21 @@ static tg_tensor *bin_grad_buffer(tg_tape *tp, const tg_node *n, const tg_tensor
     return d;
 }
 
+/* The tangent of a binary op's output from its inputs' terms ta (the
+ * tangent of a times dy/da) and tb (NULL: the input has no tangent): their
+ * sum, broadcast to the output's shape when a lone term is smaller (the
+ * tangent of a broadcast input). */
+static tg_status bin_tangent(tg_tape *tp, const tg_node *n, tg_tensor *ta, tg_tensor *tb,
+                             tg_tensor **tout)
+{
+    if (!tg__tape_ok(tp)) return tg_tape_status(tp);
+    tg_tensor *t = ta && tb ? tg_add(tp, ta, tb) : ta ? ta : tb;
+    const tg_tensor *y = tg_node_output(n);
+    if (t && !tg_tensor_same_shape(t, y)) t = tg_broadcast_to(tp, t, y->ndim, y->shape);
+    *tout = t;
+    return tg_tape_status(tp);
+}
+
 /* Whether a gradient expression is g alone: a compile-time constant. */
 #define BIN_IS_G(D) (sizeof(#D) == sizeof("g") && (#D)[0] == 'g')
 
@@ -76,7 +94,7 @@ static tg_tensor *bin_grad_buffer(tg_tape *tp, const tg_node *n, const tg_tensor
     }
 
 /* A binary op from its value Y and gradients DA, DB (see the top). */
-#define TG_BINARY_OP(NAME, Y, DA, DB)                                                              \
+#define TG_BINARY_OP(NAME, Y, DA, DB, FORMULA)                                                     \
     TG_BINARY_KERNEL(NAME##_kernel, Y)                                                             \
     TG_CLONES static tg_status NAME##_direct(tg_tape *tp, const tg_node *node,                     \
                                              const tg_tensor *gout, tg_grad_sink *sink)            \
@@ -107,7 +125,9 @@ static tg_tensor *bin_grad_buffer(tg_tape *tp, const tg_node *n, const tg_tensor
                                    .arity = 2,                                                     \
                                    .backward = NAME##_backward,                                    \
                                    .direct = NAME##_direct,                                        \
-                                   .scalar = NAME##_scalar};                                       \
+                                   .scalar = NAME##_scalar,                                        \
+                                   .jvp = NAME##_jvp,                                              \
+                                   .formula = FORMULA};                                            \
     tg_tensor *tg_##NAME(tg_tape *tp, tg_tensor *a, tg_tensor *b)                                  \
     {                                                                                              \
         return tg__binary_op(tp, &k_##NAME, NAME##_kernel, a, b);                                  \
@@ -120,8 +140,14 @@ static tg_status add_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = tg__grad_to_input(tp, n, 1, g);
     return TG_OK;
 }
+/* d(a+b) = ta + tb */
+static tg_status add_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    return bin_tangent(tp, n, tin[0], tin[1], tout);
+}
 /* add_kernel, add_direct, add_scalar, k_add, tg_add: */
-TG_BINARY_OP(add, (a + b), g, g)
+TG_BINARY_OP(add, (a + b), g, g,
+             "da += sum_to(g, a.shape);  db += sum_to(g, b.shape)  (sum over broadcast axes)")
 
 /* ---- sub: d(a-b) = g, -g ------------------------------------------------ */
 static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -130,8 +156,14 @@ static tg_status sub_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     if (tg_node_needs_grad(n, 1)) gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, g));
     return TG_OK;
 }
+/* d(a-b) = ta - tb */
+static tg_status sub_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    return bin_tangent(tp, n, tin[0], tin[1] ? tg_neg(tp, tin[1]) : NULL, tout);
+}
 /* sub_kernel, sub_direct, sub_scalar, k_sub, tg_sub: */
-TG_BINARY_OP(sub, (a - b), g, (-g))
+TG_BINARY_OP(sub, (a - b), g, (-g),
+             "da += sum_to(g, a.shape);  db += sum_to(-g, b.shape)  (sum over broadcast axes)")
 
 /* ---- mul: d(ab) = g b, g a ---------------------------------------------- */
 static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -146,8 +178,17 @@ static tg_status mul_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, a));
     return TG_OK;
 }
+/* d(ab) = ta b + a tb */
+static tg_status mul_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    return bin_tangent(tp, n, tin[0] ? tg_mul(tp, tin[0], b) : NULL,
+                       tin[1] ? tg_mul(tp, a, tin[1]) : NULL, tout);
+}
 /* mul_kernel, mul_direct, mul_scalar, k_mul, tg_mul: */
-TG_BINARY_OP(mul, (a * b), (g * b), (g * a))
+TG_BINARY_OP(mul, (a * b), (g * b), (g * a),
+             "da += sum_to(g * b, a.shape);  db += sum_to(g * a, b.shape)  (sum over broadcast "
+             "axes)")
 
 /* ---- div: d(a/b) = g / b, -g (a/b) / b ----------------------------------- */
 static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -158,8 +199,17 @@ static tg_status div_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
         gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, tg_mul(tp, g, tg_div(tp, y, b))));
     return TG_OK;
 }
+/* d(a/b) = ta / b - tb y / b */
+static tg_status div_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    return bin_tangent(tp, n, tin[0] ? tg_div(tp, tin[0], b) : NULL,
+                       tin[1] ? tg_neg(tp, tg_mul(tp, tin[1], tg_div(tp, y, b))) : NULL, tout);
+}
 /* div_kernel, div_direct, div_scalar, k_div, tg_div: */
-TG_BINARY_OP(div, (a / b), (g / b), (-(g * (y / b))))
+TG_BINARY_OP(div, (a / b), (g / b), (-(g * (y / b))),
+             "da += sum_to(g / b, a.shape);  db += sum_to(-g * y / b, b.shape)  (y = a / b; sum "
+             "over broadcast axes)")
 
 /* ---- pow: d(a^b) = g b a^(b-1), g a^b ln a -------------------------------
  * masked (PyTorch's convention): d/da = b a^(b-1) is 0 where b == 0, and
@@ -194,41 +244,50 @@ static tg_tensor *pow_safe_base(tg_tape *tp, tg_tensor *a, tg_tensor *m)
     return tg_sub(tp, tg_mul(tp, a, m), tg_add_scalar(tp, m, -1.0));
 }
 
-static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+/* dy/da = b a^(b-1), masked (NULL on out of memory) */
+static tg_tensor *pow_da(tg_tape *tp, const tg_node *n)
 {
     tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
-    if (tg_node_needs_grad(n, 0)) {
-        tg_tensor *d;
-        if (!any_of(b, true)) {
-            d = tg_mul(tp, b, tg_pow(tp, a, tg_add_scalar(tp, b, -1.0)));
-        } else {
-            tg_tensor *m = mask(tp, pow_keep_a_kernel, a, b, y);
-            if (!m) return tg_tape_status(tp);
-            /* the exponent too is made safe (0 where masked): a^0 = 1 even
-             * where a is infinite or NaN, and a m is then NaN */
-            tg_tensor *as = pow_safe_base(tp, a, m);
-            tg_tensor *e = tg_mul(tp, tg_add_scalar(tp, b, -1.0), m);
-            d = tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, e)), m);
-        }
-        gin[0] = tg__grad_to_input(tp, n, 0, tg_mul(tp, g, d));
-    }
-    if (tg_node_needs_grad(n, 1)) {
-        tg_tensor *d;
-        if (!any_of(a, true) || !any_of(b, false)) {
-            d = tg_mul(tp, y, tg_log(tp, a));
-        } else {
-            tg_tensor *m = mask(tp, pow_keep_b_kernel, a, b, y);
-            if (!m) return tg_tape_status(tp);
-            tg_tensor *as = pow_safe_base(tp, a, m);
-            d = tg_mul(tp, tg_mul(tp, tg_pow(tp, as, b), tg_log(tp, as)), m);
-        }
-        gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, d));
-    }
-    return TG_OK;
+    if (!any_of(b, true)) return tg_mul(tp, b, tg_pow(tp, a, tg_add_scalar(tp, b, -1.0)));
+    tg_tensor *m = mask(tp, pow_keep_a_kernel, a, b, y);
+    if (!m) return NULL;
+    /* the exponent too is made safe (0 where masked): a^0 = 1 even where a
+     * is infinite or NaN, and a m is then NaN */
+    tg_tensor *as = pow_safe_base(tp, a, m);
+    tg_tensor *e = tg_mul(tp, tg_add_scalar(tp, b, -1.0), m);
+    return tg_mul(tp, tg_mul(tp, b, tg_pow(tp, as, e)), m);
+}
+
+/* dy/db = a^b ln a, masked (NULL on out of memory) */
+static tg_tensor *pow_db(tg_tape *tp, const tg_node *n)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    if (!any_of(a, true) || !any_of(b, false)) return tg_mul(tp, y, tg_log(tp, a));
+    tg_tensor *m = mask(tp, pow_keep_b_kernel, a, b, y);
+    if (!m) return NULL;
+    tg_tensor *as = pow_safe_base(tp, a, m);
+    return tg_mul(tp, tg_mul(tp, tg_pow(tp, as, b), tg_log(tp, as)), m);
+}
+
+static tg_status pow_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    if (tg_node_needs_grad(n, 0))
+        gin[0] = tg__grad_to_input(tp, n, 0, tg_mul(tp, g, pow_da(tp, n)));
+    if (tg_node_needs_grad(n, 1))
+        gin[1] = tg__grad_to_input(tp, n, 1, tg_mul(tp, g, pow_db(tp, n)));
+    return tg_tape_status(tp);
+}
+/* d(a^b) = ta (dy/da) + tb (dy/db), the backward rule's masked partials */
+static tg_status pow_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    return bin_tangent(tp, n, tin[0] ? tg_mul(tp, tin[0], pow_da(tp, n)) : NULL,
+                       tin[1] ? tg_mul(tp, tin[1], pow_db(tp, n)) : NULL, tout);
 }
 /* pow_kernel, pow_direct, pow_scalar, k_pow, tg_pow: */
 TG_BINARY_OP(pow, TG_POW(a, b), (g * (POW_MASK_A(a, b) ? (T)0 : b * TG_POW(a, b + (T)-1))),
-             (g * (POW_MASK_B(a, b) ? (T)0 : y * TG_LOG(a))))
+             (g * (POW_MASK_B(a, b) ? (T)0 : y * TG_LOG(a))),
+             "da += sum_to(g * b * a^(b-1), a.shape);  db += sum_to(g * y * ln a, b.shape)  (y "
+             "= a^b; 0 where b = 0, resp. a = 0 and b >= 0)")
 
 /* ---- maximum / minimum: the gradient goes to the larger (smaller) input;
  * at a tie each gets half (the mean of the two one-sided derivatives).
@@ -259,18 +318,40 @@ static tg_status maxmin_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     }
     return TG_OK;
 }
+/* ta wa + tb wb with the same weight masks */
+static tg_status maxmin_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout,
+                            tg__bin_kernel_fn *wa, tg__bin_kernel_fn *wb)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *y = tg_node_output(n);
+    tg_tensor *ta = NULL, *tb = NULL, *m;
+    if (tin[0] && (m = mask(tp, wa, a, b, y))) ta = tg_mul(tp, tin[0], m);
+    if (tin[1] && (m = mask(tp, wb, a, b, y))) tb = tg_mul(tp, tin[1], m);
+    return bin_tangent(tp, n, ta, tb, tout);
+}
 static tg_status maximum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     return maxmin_backward(tp, n, g, gin, maximum_wa_kernel, maximum_wb_kernel);
 }
+static tg_status maximum_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    return maxmin_jvp(tp, n, tin, tout, maximum_wa_kernel, maximum_wb_kernel);
+}
 /* maximum_kernel, maximum_direct, maximum_scalar, k_maximum, tg_maximum: */
-TG_BINARY_OP(maximum, (a >= b ? a : b), (g * MAX_WA(a, b)), (g * MAX_WB(a, b)))
+TG_BINARY_OP(maximum, (a >= b ? a : b), (g * MAX_WA(a, b)), (g * MAX_WB(a, b)),
+             "da += sum_to(g * [a > b], a.shape);  db += sum_to(g * [b > a], b.shape)  (1/2 "
+             "each at a tie)")
 static tg_status minimum_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     return maxmin_backward(tp, n, g, gin, minimum_wa_kernel, minimum_wb_kernel);
 }
+static tg_status minimum_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    return maxmin_jvp(tp, n, tin, tout, minimum_wa_kernel, minimum_wb_kernel);
+}
 /* minimum_kernel, minimum_direct, minimum_scalar, k_minimum, tg_minimum: */
-TG_BINARY_OP(minimum, (a <= b ? a : b), (g * MIN_WA(a, b)), (g * MIN_WB(a, b)))
+TG_BINARY_OP(minimum, (a <= b ? a : b), (g * MIN_WA(a, b)), (g * MIN_WB(a, b)),
+             "da += sum_to(g * [a < b], a.shape);  db += sum_to(g * [b < a], b.shape)  (1/2 "
+             "each at a tie)")
 
 /* ---- atan2: d atan2(a, b) = g b / (a^2 + b^2), -(g a / (a^2 + b^2)) -------
  * (libm's value at a = b = 0, where the gradient is 0/0 = NaN, as PyTorch) */
@@ -284,12 +365,24 @@ static tg_status atan2_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
         gin[1] = tg__grad_to_input(tp, n, 1, tg_neg(tp, tg_div(tp, tg_mul(tp, g, a), r2)));
     return TG_OK;
 }
+/* d atan2(a, b) = (ta b - tb a) / (a^2 + b^2) */
+static tg_status atan2_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    tg_tensor *t = NULL;
+    bin_tangent(tp, n, tin[0] ? tg_mul(tp, tin[0], b) : NULL,
+                tin[1] ? tg_neg(tp, tg_mul(tp, tin[1], a)) : NULL, &t);
+    *tout = tg_div(tp, t, tg_add(tp, tg_square(tp, a), tg_square(tp, b)));
+    return tg_tape_status(tp);
+}
 /* atan2_kernel, atan2_direct, atan2_scalar, k_atan2, tg_atan2: */
 TG_BINARY_OP(atan2,
              _Generic((a), float
                       : atan2f, default
                       : atan2)(a, b),
-             ((g * b) / (a * a + b * b)), (-((g * a) / (a * a + b * b))))
+             ((g * b) / (a * a + b * b)), (-((g * a) / (a * a + b * b))),
+             "da += sum_to(g * b / (a^2 + b^2), a.shape);  db += sum_to(-g * a / (a^2 + b^2), "
+             "b.shape)")
 
 /* ---- hypot: d sqrt(a^2 + b^2) = g a / y, g b / y -------------------------
  * (NaN at a = b = 0, as PyTorch's) */
@@ -302,12 +395,24 @@ static tg_status hypot_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
         gin[1] = tg__grad_to_input(tp, n, 1, tg_div(tp, tg_mul(tp, g, b), y));
     return TG_OK;
 }
+/* d hypot(a, b) = (ta a + tb b) / y */
+static tg_status hypot_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1);
+    tg_tensor *t = NULL;
+    bin_tangent(tp, n, tin[0] ? tg_mul(tp, tin[0], a) : NULL, tin[1] ? tg_mul(tp, tin[1], b) : NULL,
+                &t);
+    *tout = tg_div(tp, t, tg_node_output(n));
+    return tg_tape_status(tp);
+}
 /* hypot_kernel, hypot_direct, hypot_scalar, k_hypot, tg_hypot: */
 TG_BINARY_OP(hypot,
              _Generic((a), float
                       : hypotf, default
                       : hypot)(a, b),
-             ((g * a) / y), ((g * b) / y))
+             ((g * a) / y), ((g * b) / y),
+             "da += sum_to(g * a / y, a.shape);  db += sum_to(g * b / y, b.shape)  (y = "
+             "sqrt(a^2 + b^2))")
 
 /* ---- scalar-attribute ops: y = Y(x) with two saved numbers ---------------- */
 typedef struct scalar_attr {
@@ -369,6 +474,16 @@ typedef struct scalar_attr {
         });                                                                                        \
     }
 
+/* The attribute printers: the op's number s, alpha or beta. */
+static int alpha_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%g", ((const scalar_attr *)tg_node_saved(n))->alpha);
+}
+static int beta_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%g", ((const scalar_attr *)tg_node_saved(n))->beta);
+}
+
 /* d(alpha x + beta) = alpha g: add_scalar (1, s), mul_scalar (s, 0) and
  * rsub_scalar (-1, s) share it */
 static tg_status affine_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -383,17 +498,26 @@ static const tg_op k_add_scalar = {.name = "add_scalar",
                                    .arity = 1,
                                    .backward = affine_backward,
                                    .direct = affine_direct,
-                                   .scalar = affine_scalar};
+                                   .scalar = affine_scalar,
+                                   .jvp = tg__jvp_diagonal,
+                                   .formula = "dx += g  (y = x + s)",
+                                   .attrs = beta_attrs};
 static const tg_op k_mul_scalar = {.name = "mul_scalar",
                                    .arity = 1,
                                    .backward = affine_backward,
                                    .direct = affine_direct,
-                                   .scalar = affine_scalar};
+                                   .scalar = affine_scalar,
+                                   .jvp = tg__jvp_diagonal,
+                                   .formula = "dx += s * g  (y = s * x)",
+                                   .attrs = alpha_attrs};
 static const tg_op k_rsub_scalar = {.name = "rsub_scalar",
                                     .arity = 1,
                                     .backward = affine_backward,
                                     .direct = affine_direct,
-                                    .scalar = affine_scalar};
+                                    .scalar = affine_scalar,
+                                    .jvp = tg__jvp_diagonal,
+                                    .formula = "dx += -g  (y = s - x)",
+                                    .attrs = beta_attrs};
 tg_tensor *tg_add_scalar(tg_tape *tp, tg_tensor *x, double s)
 {
     return affine_forward(tp, &k_add_scalar, x, (scalar_attr){1.0, s});
@@ -420,7 +544,10 @@ static const tg_op k_rdiv_scalar = {.name = "rdiv_scalar",
                                     .arity = 1,
                                     .backward = rdiv_backward,
                                     .direct = rdiv_direct,
-                                    .scalar = rdiv_scalar};
+                                    .scalar = rdiv_scalar,
+                                    .jvp = tg__jvp_diagonal,
+                                    .formula = "dx += -g * y / x  (y = s / x)",
+                                    .attrs = alpha_attrs};
 tg_tensor *tg_rdiv_scalar(tg_tape *tp, double s, tg_tensor *x)
 {
     return rdiv_forward(tp, &k_rdiv_scalar, x, (scalar_attr){s, 0.0});
@@ -461,7 +588,10 @@ static const tg_op k_pow_scalar = {.name = "pow_scalar",
                                    .arity = 1,
                                    .backward = pow_scalar_backward,
                                    .direct = pow_scalar_direct,
-                                   .scalar = pow_scalar_scalar};
+                                   .scalar = pow_scalar_scalar,
+                                   .jvp = tg__jvp_diagonal,
+                                   .formula = "dx += g * p * x^(p-1)  (y = x^p; 0 for p = 0)",
+                                   .attrs = alpha_attrs};
 tg_tensor *tg_pow_scalar(tg_tape *tp, tg_tensor *x, double p)
 {
     return pow_scalar_forward(tp, &k_pow_scalar, x, (scalar_attr){p, 0.0});

@@ -77,11 +77,35 @@ static void fd_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     });
 }
 
+/* tangent: ta p / sqrt(t) - tq (c / 2) n' / t, the two partials above */
+static tg_status fd_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const fd_attr *at = tg_node_saved(n);
+    tg_tensor *q = tg_node_input(n, 1), *y = tg_node_output(n), *r = NULL;
+    tg_tensor *t = tg_add_scalar(tp, tg_mul_scalar(tp, q, at->c), 1.0);
+    if (tin[0]) r = tg_mul_scalar(tp, tg_div(tp, tin[0], tg_sqrt(tp, t)), at->p);
+    if (tin[1]) {
+        tg_tensor *rq = tg_mul_scalar(tp, tg_div(tp, tg_mul(tp, tin[1], y), t), -at->c / 2);
+        r = r ? tg_add(tp, r, rq) : rq;
+    }
+    *tout = r;
+    return tg_tape_status(tp);
+}
+/* "p=0.5" */
+static int fd_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "p=%g", ((const fd_attr *)tg_node_saved(n))->p);
+}
 static const tg_op k_fast_dropout = {.name = "fast_dropout",
                                      .arity = 2,
                                      .backward = fd_backward,
                                      .direct = fd_direct,
-                                     .scalar = fd_scalar};
+                                     .scalar = fd_scalar,
+                                     .jvp = fd_jvp,
+                                     .formula = "da += g * p / sqrt(1 + c q);  dq += -g * (c / 2) "
+                                                "* y / (1 + c q)  (y = p a / sqrt(1 + c q), c = "
+                                                "(pi/8) p (1-p))",
+                                     .attrs = fd_attrs};
 
 TG_CLONES static void fd_kernel(tg_tensor *out, const tg_tensor *a, const tg_tensor *q,
                                 const fd_attr *at)

@@ -167,6 +167,16 @@ static void along_axis(tg_tensor *full, int axis, const idx_copy *c, tg_tensor *
 static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src);
 static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at);
 
+/* "axis=1, index=(2,3)", then ", padding_idx=0" for an embedding with one */
+static int index_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const index_attr *at = tg_node_saved(n);
+    char s[TG_SHAPE_BUF], p[40] = "";
+    if (at->skip >= 0) snprintf(p, sizeof p, ", padding_idx=%lld", (long long)at->skip);
+    return snprintf(buf, size, "axis=%d, index=%s%s", at->axis,
+                    tg__dims_str(at->ix.ndim, at->ix.shape, s, sizeof s), p);
+}
+
 /* ---- gather: out[i] = x[i with i_axis = index[i]] ---------------------------
  * d x = scatter_add(zeros of x's shape, axis, index, g). */
 static tg_status gather_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -187,11 +197,20 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     along_axis(d, at->axis, &at->ix, (tg_tensor *)g, PUT_ADD);
     return TG_OK;
 }
+/* linear: the same gather of the tangent */
+static tg_status gather_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = gather_rec(tp, tin[0], tg_node_saved(n));
+    return TG_OK;
+}
 static const tg_op k_gather = {.name = "gather",
                                .arity = 1,
                                .backward = gather_backward,
                                .direct = gather_direct,
-                               .scalar = NULL};
+                               .scalar = NULL,
+                               .jvp = gather_jvp,
+                               .formula = "dx += scatter_add(zeros(x.shape), axis, index, g)",
+                               .attrs = index_attrs};
 
 static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at)
 {
@@ -263,11 +282,29 @@ static tg_status scatter_add_direct(tg_tape *tp, const tg_node *n, const tg_tens
     along_axis((tg_tensor *)g, at->axis, &at->ix, d, acc ? TAKE_ADD : TAKE);
     return TG_OK;
 }
+/* linear in (x, src): scatter_add of the tangents, zeros for a missing one
+ * of x; only x's: its tangent itself */
+static tg_status scatter_add_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    if (!tin[1]) {
+        *tout = tin[0];
+        return TG_OK;
+    }
+    const tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *tx = tin[0] ? tin[0] : tg__const_full(tp, x->dtype, x->ndim, x->shape, 0.0);
+    *tout = tx ? scatter_add_rec(tp, tx, tg_node_saved(n), tin[1]) : NULL;
+    return TG_OK;
+}
 static const tg_op k_scatter_add = {.name = "scatter_add",
                                     .arity = 2,
                                     .backward = scatter_add_backward,
                                     .direct = scatter_add_direct,
-                                    .scalar = NULL};
+                                    .scalar = NULL,
+                                    .jvp = scatter_add_jvp,
+                                    .formula =
+                                        "da += g;  db += gather(g, axis, index)  (a: x, b: src)",
+                                    .attrs = index_attrs};
 
 static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src)
 {
@@ -359,17 +396,35 @@ static tg_status select_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     select_slices(d, tg_node_saved(n), (tg_tensor *)g, ADD_INTO);
     return TG_OK;
 }
+/* linear: the same selection of the tangent, with zeros at the skipped
+ * slices (embedding's padding row), which the backward rule gives no
+ * gradient: both modes then compute the same derivative */
+static tg_status select_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    index_attr at = *(const index_attr *)tg_node_saved(n);
+    at.zero_skip = true;
+    const tg_tensor *y = tg_node_output(n);
+    *tout = select_rec(tp, tg_node_op(n), tin[0], &at, y->ndim, y->shape);
+    return TG_OK;
+}
 static const tg_op k_index_select = {.name = "index_select",
                                      .arity = 1,
                                      .backward = select_backward,
                                      .direct = select_direct,
-                                     .scalar = NULL};
+                                     .scalar = NULL,
+                                     .jvp = select_jvp,
+                                     .formula = "dx += index_add(zeros(x.shape), axis, index, g)",
+                                     .attrs = index_attrs};
 /* The same node under the name the user called. */
-static const tg_op k_embedding = {.name = "embedding",
-                                  .arity = 1,
-                                  .backward = select_backward,
-                                  .direct = select_direct,
-                                  .scalar = NULL};
+static const tg_op k_embedding = {
+    .name = "embedding",
+    .arity = 1,
+    .backward = select_backward,
+    .direct = select_direct,
+    .scalar = NULL,
+    .jvp = select_jvp,
+    .formula = "dx[index[i]] += g[i]  (x: the weight; nothing to the padding row)",
+    .attrs = index_attrs};
 
 /* ---- index_add (internal): zeros of like's shape with g's slices added at
  * the index's positions; d g = index_select(g, ...) with zeros at the
@@ -395,11 +450,22 @@ static tg_status index_add_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     select_slices((tg_tensor *)g, &at, d, acc ? SEL_ADD : SEL);
     return TG_OK;
 }
-static const tg_op k_index_add = {.name = "index_add",
-                                  .arity = 1,
-                                  .backward = index_add_backward,
-                                  .direct = index_add_direct,
-                                  .scalar = NULL};
+/* linear: the same index_add of the tangent */
+static tg_status index_add_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                               tg_tensor **tout)
+{
+    *tout = index_add_rec(tp, tin[0], tg_node_output(n), tg_node_saved(n));
+    return TG_OK;
+}
+static const tg_op k_index_add = {
+    .name = "index_add",
+    .arity = 1,
+    .backward = index_add_backward,
+    .direct = index_add_direct,
+    .scalar = NULL,
+    .jvp = index_add_jvp,
+    .formula = "dx += index_select(g, axis, index)  (zeros at the padding row)",
+    .attrs = index_attrs};
 
 static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like,
                                 const index_attr *at)

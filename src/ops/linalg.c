@@ -197,11 +197,30 @@ static tg_status solve_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     return tg_tape_status(tp);
 }
 
+/* The right-hand side of a tangent solve: tB - tA X (either tangent NULL
+ * for zero, not both). */
+static tg_tensor *solve_rhs(tg_tape *tp, tg_tensor *ta, tg_tensor *tb, tg_tensor *x)
+{
+    if (!ta) return tb;
+    tg_tensor *ax = tg__la_bmm(tp, ta, x, false, false);
+    return tb ? tg_sub(tp, tb, ax) : tg_neg(tp, ax);
+}
+
+/* dX = A^-1 (dB - dA X) */
+static tg_status solve_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = tg_solve(tp, tg_node_input(n, 0), solve_rhs(tp, tin[0], tin[1], tg_node_output(n)));
+    return TG_OK;
+}
+
 static const tg_op k_solve = {.name = "solve",
                               .arity = 2,
                               .backward = solve_backward,
                               .direct = solve_direct,
-                              .scalar = NULL};
+                              .scalar = NULL,
+                              .jvp = solve_jvp,
+                              .formula = "db += a^-T g;  da += -(a^-T g) y^T",
+                              .attrs = NULL};
 
 tg_tensor *tg_solve(tg_tape *tp, tg_tensor *a, tg_tensor *b)
 {
@@ -310,11 +329,33 @@ static tg_status tri_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     return tg_tape_status(tp);
 }
 
-static const tg_op k_solve_triangular = {.name = "solve_triangular",
-                                         .arity = 2,
-                                         .backward = tri_backward,
-                                         .direct = tri_direct,
-                                         .scalar = NULL};
+/* dX = T^-1 (dB - dT X), dT the triangle of dA the solve reads */
+static tg_status tri_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const tri_attr *at = tg_node_saved(n);
+    tg_tensor *a = tg_node_input(n, 0), *ta = tin[0];
+    if (ta)
+        ta = tg_mul(tp, ta, tg__la_mask(tp, a->dtype, (int)a->shape[a->ndim - 1], at->upper, 1.0));
+    *tout = tg_solve_triangular(tp, a, solve_rhs(tp, ta, tin[1], tg_node_output(n)), at->upper);
+    return TG_OK;
+}
+
+/* "upper" or "lower": the triangle read */
+static int tri_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const tri_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "%s", at->upper ? "upper" : "lower");
+}
+
+static const tg_op k_solve_triangular = {
+    .name = "solve_triangular",
+    .arity = 2,
+    .backward = tri_backward,
+    .direct = tri_direct,
+    .scalar = NULL,
+    .jvp = tri_jvp,
+    .formula = "db += tri(a)^-T g;  da += tri(-(tri(a)^-T g) y^T)  (tri: the triangle read)",
+    .attrs = tri_attrs};
 
 tg_tensor *tg_solve_triangular(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool upper)
 {
@@ -361,8 +402,22 @@ static tg_status inv_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     return tg_tape_status(tp);
 }
 
-static const tg_op k_inv = {
-    .name = "inv", .arity = 1, .backward = inv_backward, .direct = inv_direct, .scalar = NULL};
+/* dY = -Y dA Y */
+static tg_status inv_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *y = tg_node_output(n);
+    *tout = tg_neg(tp, tg__la_bmm(tp, tg__la_bmm(tp, y, tin[0], false, false), y, false, false));
+    return TG_OK;
+}
+
+static const tg_op k_inv = {.name = "inv",
+                            .arity = 1,
+                            .backward = inv_backward,
+                            .direct = inv_direct,
+                            .scalar = NULL,
+                            .jvp = inv_jvp,
+                            .formula = "dx += -y^T g y^T",
+                            .attrs = NULL};
 
 tg_tensor *tg_inv(tg_tape *tp, tg_tensor *a)
 {

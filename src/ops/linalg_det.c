@@ -119,10 +119,35 @@ static tg_status det_direct(tg_tape *tp, const tg_node *nd, const tg_tensor *g, 
     return tg_tape_status(tp);
 }
 
-static const tg_op k_det = {
-    .name = "det", .arity = 1, .backward = det_backward, .direct = det_direct, .scalar = NULL};
-static const tg_op k_slogdet = {
-    .name = "slogdet", .arity = 1, .backward = det_backward, .direct = det_direct, .scalar = NULL};
+/* d log |det A| = tr(A^-1 dA) = sum(A^-T * dA) per batch item; d det A =
+ * det A times that.  Undefined at a singular A, as the gradient. */
+static tg_status det_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    if (!det_grad_defined(tp, n)) return tg_tape_status(tp);
+    const det_attr *at = tg_node_saved(n);
+    tg_tensor *a = tg_node_input(n, 0), *y = tg_node_output(n);
+    const int axes[2] = {a->ndim - 2, a->ndim - 1};
+    tg_tensor *tr = tg_sum(tp, tg_mul(tp, tg__la_mT(tp, tg_inv(tp, a)), tin[0]), 2, axes, false);
+    *tout = at->log ? tr : tg_mul(tp, y, tr);
+    return tg_tape_status(tp);
+}
+
+static const tg_op k_det = {.name = "det",
+                            .arity = 1,
+                            .backward = det_backward,
+                            .direct = det_direct,
+                            .scalar = NULL,
+                            .jvp = det_jvp,
+                            .formula = "dx += g y x^-T",
+                            .attrs = NULL};
+static const tg_op k_slogdet = {.name = "slogdet",
+                                .arity = 1,
+                                .backward = det_backward,
+                                .direct = det_direct,
+                                .scalar = NULL,
+                                .jvp = det_jvp,
+                                .formula = "dx += g x^-T",
+                                .attrs = NULL};
 
 /* det and slogdet: out (...) recorded under op, *sign (slogdet) a constant. */
 static tg_tensor *det_op(tg_tape *tp, const tg_op *op, tg_tensor *a, tg_tensor **sign)
@@ -211,11 +236,31 @@ static tg_status chol_direct(tg_tape *tp, const tg_node *nd, const tg_tensor *g,
     return tg_tape_status(tp);
 }
 
-static const tg_op k_cholesky = {.name = "cholesky",
-                                 .arity = 1,
-                                 .backward = chol_backward,
-                                 .direct = chol_direct,
-                                 .scalar = NULL};
+/* dL = L Phi(L^-1 dA L^-T), for the symmetric part of dA: the backward
+ * rule's gradient is the symmetric one, and the two modes must be each
+ * other's transpose.  L^-1 dA L^-T = (L^-1 (L^-1 dA)^T)^T. */
+static tg_status chol_jvp(tg_tape *tp, const tg_node *nd, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *l = tg_node_output(nd), *ta = tin[0];
+    const int n = (int)l->shape[l->ndim - 1];
+    tg_tensor *sym = tg_mul_scalar(tp, tg_add(tp, ta, tg__la_mT(tp, ta)), 0.5);
+    tg_tensor *y = tg_solve_triangular(tp, l, sym, false);
+    tg_tensor *m = tg__la_mT(tp, tg_solve_triangular(tp, l, tg__la_mT(tp, y), false));
+    tg_tensor *phi = tg_mul(tp, m, tg__la_mask(tp, l->dtype, n, false, 0.5));
+    *tout = tg__la_bmm(tp, l, phi, false, false);
+    return tg_tape_status(tp);
+}
+
+static const tg_op k_cholesky = {
+    .name = "cholesky",
+    .arity = 1,
+    .backward = chol_backward,
+    .direct = chol_direct,
+    .scalar = NULL,
+    .jvp = chol_jvp,
+    .formula = "dx += sym(y^-T Phi(y^T g) y^-1)  (Phi: lower triangle, diagonal halved; "
+               "sym(S) = (S + S^T) / 2)",
+    .attrs = NULL};
 
 tg_tensor *tg_cholesky(tg_tape *tp, tg_tensor *a)
 {

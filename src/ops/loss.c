@@ -240,11 +240,25 @@ static void xmul_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     });
 }
 
+/* tangent: xmul(ta, b) + xmul(a, tb), with the same 0 * inf = 0 */
+static tg_status xmul_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *t = NULL;
+    if (tin[0]) t = xmul(tp, tin[0], tg_node_input(n, 1));
+    if (tin[1]) {
+        tg_tensor *tb = xmul(tp, tg_node_input(n, 0), tin[1]);
+        t = t ? tg_add(tp, t, tb) : tb;
+    }
+    *tout = t;
+    return tg_tape_status(tp);
+}
 static const tg_op k_xmul = {.name = "xmul",
                              .arity = 2,
                              .backward = xmul_backward,
                              .direct = xmul_direct,
-                             .scalar = xmul_scalar};
+                             .scalar = xmul_scalar,
+                             .jvp = xmul_jvp,
+                             .formula = "da += g * b;  db += g * a  (0 * inf taken as 0)"};
 
 /* a and b of one shape and dtype (the callers' tensors are). */
 static tg_tensor *xmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)

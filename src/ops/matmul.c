@@ -215,11 +215,36 @@ static tg_status matmul_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     return tg_tape_status(tp);
 }
 
+/* tangent: op(tA) op(B) + op(A) op(tB), the same product (flags, batch
+ * broadcast) with one operand replaced by its tangent */
+static tg_status matmul_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const matmul_attr *at = tg_node_saved(n);
+    tg_tensor *a = tg_node_input(n, 0), *b = tg_node_input(n, 1), *t = NULL;
+    if (tin[0]) t = tg_matmul_t(tp, tin[0], b, at->ta, at->tb);
+    if (tin[1]) {
+        tg_tensor *tb = tg_matmul_t(tp, a, tin[1], at->ta, at->tb);
+        t = t ? tg_add(tp, t, tb) : tb;
+    }
+    *tout = t;
+    return tg_tape_status(tp);
+}
+/* "trans_a=1, trans_b=0" (nothing for a plain product) */
+static int matmul_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const matmul_attr *at = tg_node_saved(n);
+    if (!at->ta && !at->tb) return snprintf(buf, size, "%s", "");
+    return snprintf(buf, size, "trans_a=%d, trans_b=%d", (int)at->ta, (int)at->tb);
+}
 static const tg_op k_matmul = {.name = "matmul",
                                .arity = 2,
                                .backward = matmul_backward,
                                .direct = matmul_direct,
-                               .scalar = NULL};
+                               .scalar = NULL,
+                               .jvp = matmul_jvp,
+                               .formula = "dA += G B^T;  dB += A^T G  (for Y = A B, per batch "
+                                          "item; a shared 2-d operand sums over the batch)",
+                               .attrs = matmul_attrs};
 
 tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b)
 {

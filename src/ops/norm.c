@@ -137,6 +137,104 @@ static void views(const norm_attr *a, int64_t sets[3], int64_t chans[3])
     chans[0] = a->P, chans[1] = a->C, chans[2] = a->S;
 }
 
+/* The views and reduction axes both op-built rules use: sv the sets, cv
+ * the channels, pc a per-channel tensor against cv; the nsa axes sa of sv
+ * hold one set. */
+typedef struct norm_views {
+    int64_t sv[3], cv[3], pc[3];
+    int nsa;
+    const int *sa;
+} norm_views;
+
+static const int k_batch_axes[2] = {0, 2}, k_set_axis[1] = {2};
+
+static norm_views norm_views_of(const norm_attr *a)
+{
+    norm_views v = {
+        .pc = {1, a->C, 1}, .nsa = a->batch ? 2 : 1, .sa = a->batch ? k_batch_axes : k_set_axis};
+    views(a, v.sv, v.cv);
+    return v;
+}
+
+/* xhat in the channel view, recomputed with ops from x (with x's own
+ * statistics, so that create_graph differentiates through them: rstd in
+ * the set view into *rstd_s) or from the constant running statistics of
+ * the aux (rstd in the channel view into *rstd_c). */
+static tg_tensor *norm_xhat(tg_tape *tp, const tg_node *n, const norm_views *v, tg_tensor **rstd_s,
+                            tg_tensor **rstd_c)
+{
+    const norm_attr *a = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0);
+    *rstd_s = *rstd_c = NULL;
+    if (a->stats) {
+        tg_tensor *x_s = tg_reshape(tp, x, 3, v->sv);
+        tg_tensor *xc = tg_sub(tp, x_s, tg_mean(tp, x_s, v->nsa, v->sa, true));
+        tg_tensor *var = tg_mean(tp, tg_square(tp, xc), v->nsa, v->sa, true);
+        *rstd_s = tg_pow_scalar(tp, tg_add_scalar(tp, var, a->eps), -0.5);
+        return tg_reshape(tp, tg_mul(tp, xc, *rstd_s), 3, v->cv);
+    }
+    tg_tensor *mu = tg_reshape(tp, tg_node_aux(n, 0), 3, v->pc);
+    *rstd_c = tg_reshape(tp, tg_node_aux(n, 1), 3, v->pc);
+    return tg_mul(tp, tg_sub(tp, tg_reshape(tp, x, 3, v->cv), mu), *rstd_c);
+}
+
+/* The derivative of xhat (channel view) applied to u (channel view): with
+ * x's statistics rstd (u - mean(u) - xhat mean(xhat u)) over each set, a
+ * symmetric operator, so the backward rule applies it to gh = g w and the
+ * tangent rule to tx; with the running statistics u rstd. */
+static tg_tensor *norm_dxhat(tg_tape *tp, const norm_attr *a, const norm_views *v, tg_tensor *u,
+                             tg_tensor *xhat_c, tg_tensor *rstd_s, tg_tensor *rstd_c)
+{
+    if (!a->stats) return tg_mul(tp, u, rstd_c);
+    tg_tensor *u_s = tg_reshape(tp, u, 3, v->sv);
+    tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, v->sv);
+    tg_tensor *m = tg_mean(tp, u_s, v->nsa, v->sa, true);
+    tg_tensor *mx = tg_mean(tp, tg_mul(tp, u_s, xhat_s), v->nsa, v->sa, true);
+    tg_tensor *d = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, u_s, m), tg_mul(tp, xhat_s, mx)));
+    return tg_reshape(tp, d, 3, v->cv);
+}
+
+/* t + u, either NULL for zero */
+static tg_tensor *add_opt(tg_tape *tp, tg_tensor *t, tg_tensor *u)
+{
+    return !t ? u : !u ? t : tg_add(tp, t, u);
+}
+
+/* Tangent: dy = dxhat(tx) w + xhat tw + tb (norm_dxhat). */
+static tg_status norm_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const norm_attr *a = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0);
+    tg_tensor *w = a->has_w ? tg_node_input(n, 1) : NULL;
+    const int bi = a->has_w ? 2 : 1;
+    if (x->numel == 0) return TG_OK; /* nothing to carry: a zero tangent */
+    const norm_views v = norm_views_of(a);
+    tg_tensor *rstd_s, *rstd_c;
+    tg_tensor *xhat_c = norm_xhat(tp, n, &v, &rstd_s, &rstd_c), *t = NULL;
+    if (tin[0]) {
+        tg_tensor *tx = tg_reshape(tp, tin[0], 3, v.cv);
+        tg_tensor *d = norm_dxhat(tp, a, &v, tx, xhat_c, rstd_s, rstd_c);
+        t = w ? tg_mul(tp, d, tg_reshape(tp, w, 3, v.pc)) : d;
+    }
+    if (w && tin[1]) t = add_opt(tp, t, tg_mul(tp, xhat_c, tg_reshape(tp, tin[1], 3, v.pc)));
+    if (a->has_b && tin[bi]) {
+        tg_tensor *tb = tg_reshape(tp, tin[bi], 3, v.pc);
+        t = t ? tg_add(tp, t, tb) : tg_broadcast_to(tp, tb, 3, v.cv);
+    }
+    *tout = t ? tg_reshape(tp, t, x->ndim, x->shape) : NULL;
+    return TG_OK;
+}
+
+/* "eps=1e-05", with "groups=2, " first for group_norm and ", eval" last
+ * for a batch_norm with its running statistics */
+static int norm_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const norm_attr *a = tg_node_saved(n);
+    char gr[40] = "";
+    if (a->kind == NORM_GROUP) snprintf(gr, sizeof gr, "groups=%lld, ", (long long)a->G);
+    return snprintf(buf, size, "%seps=%g%s", gr, a->eps, a->stats ? "" : ", eval");
+}
+
 /* The op-built rule, with ops on the node's inputs (and, in evaluation
  * mode, the constant statistics of the aux): see the top of the file. */
 static tg_status norm_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -158,46 +256,21 @@ static tg_status norm_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
         }
         return tg_tape_status(tp);
     }
-    int64_t sv[3], cv[3];
-    views(a, sv, cv);
-    int64_t pc[3] = {1, a->C, 1}; /* a per-channel tensor against (P, C, S) */
-    const int batch_axes[2] = {0, 2}, set_axis[1] = {2};
-    const int nsa = a->batch ? 2 : 1;
-    const int *sa = a->batch ? batch_axes : set_axis;
-    tg_tensor *g_c = tg_reshape(tp, g, 3, cv);
-    tg_tensor *x_c = tg_reshape(tp, x, 3, cv);
-    tg_tensor *xhat_c, *rstd_s = NULL, *rstd_c = NULL;
-    if (a->stats) {
-        tg_tensor *x_s = tg_reshape(tp, x, 3, sv);
-        tg_tensor *xc = tg_sub(tp, x_s, tg_mean(tp, x_s, nsa, sa, true));
-        tg_tensor *var = tg_mean(tp, tg_square(tp, xc), nsa, sa, true);
-        rstd_s = tg_pow_scalar(tp, tg_add_scalar(tp, var, a->eps), -0.5);
-        xhat_c = tg_reshape(tp, tg_mul(tp, xc, rstd_s), 3, cv);
-    } else {
-        tg_tensor *mu = tg_reshape(tp, tg_node_aux(n, 0), 3, pc);
-        rstd_c = tg_reshape(tp, tg_node_aux(n, 1), 3, pc);
-        xhat_c = tg_mul(tp, tg_sub(tp, x_c, mu), rstd_c);
-    }
+    const norm_views v = norm_views_of(a);
+    tg_tensor *g_c = tg_reshape(tp, g, 3, v.cv);
+    tg_tensor *rstd_s, *rstd_c;
+    tg_tensor *xhat_c = norm_xhat(tp, n, &v, &rstd_s, &rstd_c);
     if (need_x) {
-        tg_tensor *gh = w ? tg_mul(tp, g_c, tg_reshape(tp, w, 3, pc)) : g_c;
-        tg_tensor *dx;
-        if (a->stats) {
-            tg_tensor *gh_s = tg_reshape(tp, gh, 3, sv);
-            tg_tensor *xhat_s = tg_reshape(tp, xhat_c, 3, sv);
-            tg_tensor *mg = tg_mean(tp, gh_s, nsa, sa, true);
-            tg_tensor *mgx = tg_mean(tp, tg_mul(tp, gh_s, xhat_s), nsa, sa, true);
-            dx = tg_mul(tp, rstd_s, tg_sub(tp, tg_sub(tp, gh_s, mg), tg_mul(tp, xhat_s, mgx)));
-        } else {
-            dx = tg_mul(tp, gh, rstd_c);
-        }
+        tg_tensor *gh = w ? tg_mul(tp, g_c, tg_reshape(tp, w, 3, v.pc)) : g_c;
+        tg_tensor *dx = norm_dxhat(tp, a, &v, gh, xhat_c, rstd_s, rstd_c);
         gin[0] = tg_reshape(tp, dx, x->ndim, x->shape);
     }
     if (need_w)
-        gin[1] = tg_reshape(tp, tg_sum(tp, tg_mul(tp, g_c, xhat_c), 2, batch_axes, false), w->ndim,
-                            w->shape);
+        gin[1] = tg_reshape(tp, tg_sum(tp, tg_mul(tp, g_c, xhat_c), 2, k_batch_axes, false),
+                            w->ndim, w->shape);
     if (need_b) {
         const tg_tensor *b = tg_node_input(n, bi);
-        gin[bi] = tg_reshape(tp, tg_sum(tp, g_c, 2, batch_axes, false), b->ndim, b->shape);
+        gin[bi] = tg_reshape(tp, tg_sum(tp, g_c, 2, k_batch_axes, false), b->ndim, b->shape);
     }
     return tg_tape_status(tp);
 }
@@ -280,21 +353,36 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     return TG_OK;
 }
 
-static const tg_op k_layer_norm = {.name = "layer_norm",
-                                   .arity = -1,
-                                   .backward = norm_backward,
-                                   .direct = norm_direct,
-                                   .scalar = NULL};
-static const tg_op k_batch_norm = {.name = "batch_norm",
-                                   .arity = -1,
-                                   .backward = norm_backward,
-                                   .direct = norm_direct,
-                                   .scalar = NULL};
-static const tg_op k_group_norm = {.name = "group_norm",
-                                   .arity = -1,
-                                   .backward = norm_backward,
-                                   .direct = norm_direct,
-                                   .scalar = NULL};
+static const tg_op k_layer_norm = {
+    .name = "layer_norm",
+    .arity = -1,
+    .backward = norm_backward,
+    .direct = norm_direct,
+    .scalar = NULL,
+    .jvp = norm_jvp,
+    .formula = "dx += rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g w (eval: gh rstd);  "
+               "dw += sum g xhat;  db += sum g",
+    .attrs = norm_attrs};
+static const tg_op k_batch_norm = {
+    .name = "batch_norm",
+    .arity = -1,
+    .backward = norm_backward,
+    .direct = norm_direct,
+    .scalar = NULL,
+    .jvp = norm_jvp,
+    .formula = "dx += rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g w (eval: gh rstd);  "
+               "dw += sum g xhat;  db += sum g",
+    .attrs = norm_attrs};
+static const tg_op k_group_norm = {
+    .name = "group_norm",
+    .arity = -1,
+    .backward = norm_backward,
+    .direct = norm_direct,
+    .scalar = NULL,
+    .jvp = norm_jvp,
+    .formula = "dx += rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g w (eval: gh rstd);  "
+               "dw += sum g xhat;  db += sum g",
+    .attrs = norm_attrs};
 
 /* ---- validation ------------------------------------------------------------- */
 

@@ -20,6 +20,7 @@
  * function has a kink; gradcheck skips such elements by its kink rule. */
 #include "../core/internal.h"
 #include "../kernels/im2col.h"
+#include "conv.h"
 
 typedef struct pool_attr {
     tg__conv_geom g;    /* C is the channel count; KH, KW the window */
@@ -74,16 +75,36 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     if (d) scatter_kernel(g->dtype, g->numel, at->idx, g->data, d->data, d->numel, acc);
     return tg_tape_status(tp);
 }
+/* linear once the arg-max is fixed: the tangent gathered at the positions
+ * the forward chose */
+static tg_status gather_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = gather_op(tp, tin[0], tg_node_saved(n));
+    return TG_OK;
+}
+/* "kernel=(2,2), stride=(2,2), padding=(0,0)" */
+static int pool_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const pool_attr *at = tg_node_saved(n);
+    return tg__conv_geom_attrs(&at->g, 1, buf, size);
+}
 static const tg_op k_max_pool2d = {.name = "max_pool2d",
                                    .arity = 1,
                                    .backward = gather_backward,
                                    .direct = gather_direct,
-                                   .scalar = NULL};
+                                   .scalar = NULL,
+                                   .jvp = gather_jvp,
+                                   .formula = "dx += g scattered to each window's first arg-max",
+                                   .attrs = pool_attrs};
 static const tg_op k_max_pool2d_gather = {.name = "max_pool2d_gather",
                                           .arity = 1,
                                           .backward = gather_backward,
                                           .direct = gather_direct,
-                                          .scalar = NULL};
+                                          .scalar = NULL,
+                                          .jvp = gather_jvp,
+                                          .formula =
+                                              "dx += g scattered to each window's first arg-max",
+                                          .attrs = pool_attrs};
 
 /* dx[idx[o]] += g[o]: dg = gather(dxbar, idx) */
 static tg_status scatter_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -100,11 +121,21 @@ static tg_status scatter_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     if (d) gather_kernel(g->dtype, d->numel, at->idx, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_max_pool2d_backward = {.name = "max_pool2d_backward",
-                                            .arity = 1,
-                                            .backward = scatter_backward,
-                                            .direct = scatter_direct,
-                                            .scalar = NULL};
+/* linear: the tangent scattered to the same positions */
+static tg_status scatter_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = scatter_op(tp, tin[0], tg_node_saved(n));
+    return TG_OK;
+}
+static const tg_op k_max_pool2d_backward = {
+    .name = "max_pool2d_backward",
+    .arity = 1,
+    .backward = scatter_backward,
+    .direct = scatter_direct,
+    .scalar = NULL,
+    .jvp = scatter_jvp,
+    .formula = "dx += g gathered at each window's first arg-max (max_pool2d_gather(g))",
+    .attrs = pool_attrs};
 
 static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
 {
@@ -230,11 +261,22 @@ static tg_status avg_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_te
     gin[0] = avg_adjoint_op(tp, g, &at->g);
     return TG_OK;
 }
-static const tg_op k_avg_pool2d = {.name = "avg_pool2d",
-                                   .arity = 1,
-                                   .backward = avg_backward,
-                                   .direct = avg_direct,
-                                   .scalar = NULL};
+/* linear: the same pooling of the tangent */
+static tg_status avg_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const pool_attr *at = tg_node_saved(n);
+    *tout = avg_op(tp, tin[0], &at->g);
+    return TG_OK;
+}
+static const tg_op k_avg_pool2d = {
+    .name = "avg_pool2d",
+    .arity = 1,
+    .backward = avg_backward,
+    .direct = avg_direct,
+    .scalar = NULL,
+    .jvp = avg_jvp,
+    .formula = "dx += each g / (KH KW) spread over its window (padding included in the count)",
+    .attrs = pool_attrs};
 
 /* v = P^T g: dg = P vbar */
 static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
@@ -243,11 +285,22 @@ static tg_status avg_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = avg_op(tp, g, &at->g);
     return TG_OK;
 }
+/* linear: the same adjoint of the tangent */
+static tg_status avg_adjoint_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    const pool_attr *at = tg_node_saved(n);
+    *tout = avg_adjoint_op(tp, tin[0], &at->g);
+    return TG_OK;
+}
 static const tg_op k_avg_pool2d_backward = {.name = "avg_pool2d_backward",
                                             .arity = 1,
                                             .backward = avg_adjoint_backward,
                                             .direct = avg_adjoint_direct,
-                                            .scalar = NULL};
+                                            .scalar = NULL,
+                                            .jvp = avg_adjoint_jvp,
+                                            .formula = "dx += avg_pool2d(g)  (the window means)",
+                                            .attrs = pool_attrs};
 
 static tg_tensor *avg_op(tg_tape *tp, tg_tensor *x, const tg__conv_geom *g)
 {

@@ -93,11 +93,27 @@ static tg_status apool_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     if (d) apool_adjoint_kernel(tg_node_saved(n), g->dtype, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_adaptive_avg_pool2d = {.name = "adaptive_avg_pool2d",
-                                            .arity = 1,
-                                            .backward = apool_backward,
-                                            .direct = apool_direct,
-                                            .scalar = NULL};
+/* linear: the same pooling of the tangent */
+static tg_status apool_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    *tout = apool_op(tp, tin[0], tg_node_saved(n));
+    return TG_OK;
+}
+/* "output=(2,2)" */
+static int apool_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const apool_attr *a = tg_node_saved(n);
+    return snprintf(buf, size, "output=(%lld,%lld)", (long long)a->OH, (long long)a->OW);
+}
+static const tg_op k_adaptive_avg_pool2d = {
+    .name = "adaptive_avg_pool2d",
+    .arity = 1,
+    .backward = apool_backward,
+    .direct = apool_direct,
+    .scalar = NULL,
+    .jvp = apool_jvp,
+    .formula = "dx += each g spread evenly over its window (g / window size)",
+    .attrs = apool_attrs};
 
 /* v = P^T g: dg = P vbar */
 static tg_status apool_adjoint_backward(tg_tape *tp, const tg_node *n, tg_tensor *g,
@@ -114,11 +130,22 @@ static tg_status apool_adjoint_direct(tg_tape *tp, const tg_node *n, const tg_te
     if (d) apool_kernel(tg_node_saved(n), g->dtype, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
-static const tg_op k_adaptive_avg_pool2d_backward = {.name = "adaptive_avg_pool2d_backward",
-                                                     .arity = 1,
-                                                     .backward = apool_adjoint_backward,
-                                                     .direct = apool_adjoint_direct,
-                                                     .scalar = NULL};
+/* linear: the same adjoint of the tangent */
+static tg_status apool_adjoint_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                   tg_tensor **tout)
+{
+    *tout = apool_adjoint_op(tp, tin[0], tg_node_saved(n));
+    return TG_OK;
+}
+static const tg_op k_adaptive_avg_pool2d_backward = {
+    .name = "adaptive_avg_pool2d_backward",
+    .arity = 1,
+    .backward = apool_adjoint_backward,
+    .direct = apool_adjoint_direct,
+    .scalar = NULL,
+    .jvp = apool_adjoint_jvp,
+    .formula = "dx += adaptive_avg_pool2d(g)  (the window means)",
+    .attrs = apool_attrs};
 
 static tg_tensor *apool_op(tg_tape *tp, tg_tensor *x, const apool_attr *a)
 {

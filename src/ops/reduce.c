@@ -258,16 +258,73 @@ static void sum_scalar(const tg_node *n, const tg_scalar_args *a, double *gin)
     const double g = a->gout;
     TG_DISPATCH(a->dtype, T, { gin[0] = at->scale == 1.0 ? g : (double)((T)at->scale * (T)g); });
 }
+
+/* The reduction of x described by at (scale included), shape (ndim,
+ * shape), recorded as op: the forward of sum, mean and sum_to, and their
+ * tangents. */
+static tg_tensor *reduce_record(tg_tape *tp, const tg_op *op, tg_tensor *x, const reduce_attr *at,
+                                int ndim, const int64_t *shape)
+{
+    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
+    if (!out) return NULL;
+    bool wok;
+    double *w = sum_scratch(tp, out, x, &wok);
+    if (!wok) return NULL;
+    sum_kernel(out, x, at->red, at->scale, w);
+    return tg_tape_record(tp, op, 1, &x, out, at, sizeof *at, 0, NULL);
+}
+
+/* Tangent of sum, mean and sum_to, all linear: the same reduction (same op,
+ * same attributes) applied to the tangent of x. */
+static tg_status sum_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const tg_tensor *y = tg_node_output(n);
+    *tout = reduce_record(tp, tg_node_op(n), tin[0], tg_node_saved(n), y->ndim, y->shape);
+    return TG_OK;
+}
+
+int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char *extra, char *buf,
+                   size_t size)
+{
+    int ax[TG_MAX_DIMS];
+    const int na = tg__axes_list(x, red, ax);
+    /* TG_MAX_DIMS axes and an extra of a few words fit */
+    char s[16 * TG_MAX_DIMS + 64] = "";
+    int k = 0;
+    if (na > 0 && na < x->ndim) {
+        k += snprintf(s, sizeof s, "%s", na == 1 ? "axis=" : "axes=(");
+        for (int i = 0; i < na; i++)
+            k += snprintf(s + k, sizeof s - (size_t)k, "%s%d", i ? "," : "", ax[i]);
+        if (na > 1) k += snprintf(s + k, sizeof s - (size_t)k, ")");
+    }
+    if (keepdim) k += snprintf(s + k, sizeof s - (size_t)k, "%skeepdim=1", k ? ", " : "");
+    if (extra && *extra) snprintf(s + k, sizeof s - (size_t)k, "%s%s", k ? ", " : "", extra);
+    return snprintf(buf, size, "%s", s);
+}
+
+static int sum_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const reduce_attr *at = tg_node_saved(n);
+    return tg__axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, NULL, buf, size);
+}
+
 static const tg_op k_sum = {.name = "sum",
                             .arity = 1,
                             .backward = sum_backward,
                             .direct = sum_direct,
-                            .scalar = sum_scalar};
+                            .scalar = sum_scalar,
+                            .jvp = sum_jvp,
+                            .formula = "dx += broadcast_to(g, x.shape)",
+                            .attrs = sum_attrs};
 static const tg_op k_mean = {.name = "mean",
                              .arity = 1,
                              .backward = sum_backward,
                              .direct = sum_direct,
-                             .scalar = sum_scalar};
+                             .scalar = sum_scalar,
+                             .jvp = sum_jvp,
+                             .formula =
+                                 "dx += broadcast_to(g, x.shape) / N  (N: elements averaged)",
+                             .attrs = sum_attrs};
 
 /* all: every axis (the _all forms); otherwise the naxes listed in axes. */
 static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool all, int naxes,
@@ -299,13 +356,7 @@ static tg_tensor *reduce_sum(tg_tape *tp, const tg_op *op, tg_tensor *x, bool al
         }
         at.scale = 1.0 / (double)count;
     }
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, k, shape);
-    if (!out) return NULL;
-    bool wok;
-    double *w = sum_scratch(tp, out, x, &wok);
-    if (!wok) return NULL;
-    sum_kernel(out, x, at.red, at.scale, w);
-    return tg_tape_record(tp, op, 1, in, out, &at, sizeof at, 0, NULL);
+    return reduce_record(tp, op, x, &at, k, shape);
 }
 
 tg_tensor *tg_sum(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim)
@@ -339,12 +390,21 @@ static tg_status sum_to_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     gin[0] = tg_broadcast_to(tp, g, x->ndim, x->shape);
     return TG_OK;
 }
+/* "shape=(1,4)": the target shape */
+static int sum_to_attrs(const tg_node *n, char *buf, size_t size)
+{
+    char s[TG_SHAPE_BUF];
+    return snprintf(buf, size, "shape=%s", tg__shape_str(tg_node_output(n), s, sizeof s));
+}
 /* its direct rule is sum's: broadcast g back over the summed axes */
 static const tg_op k_sum_to = {.name = "sum_to",
                                .arity = 1,
                                .backward = sum_to_backward,
                                .direct = sum_direct,
-                               .scalar = sum_scalar};
+                               .scalar = sum_scalar,
+                               .jvp = sum_jvp,
+                               .formula = "dx += broadcast_to(g, x.shape)",
+                               .attrs = sum_to_attrs};
 
 tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -377,13 +437,7 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
         int k = d - (x->ndim - ndim);
         at.red[d] = k < 0 || (shape[k] == 1 && x->shape[d] != 1);
     }
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
-    if (!out) return NULL;
-    bool wok;
-    double *w = sum_scratch(tp, out, x, &wok);
-    if (!wok) return NULL;
-    sum_kernel(out, x, at.red, 1.0, w);
-    return tg_tape_record(tp, &k_sum_to, 1, in, out, &at, sizeof at, 0, NULL);
+    return reduce_record(tp, &k_sum_to, x, &at, ndim, shape);
 }
 
 /* ---- max along one axis ----------------------------------------------------
@@ -447,8 +501,27 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     });
     return TG_OK;
 }
-static const tg_op k_max = {
-    .name = "max", .arity = 1, .backward = max_backward, .direct = max_direct, .scalar = NULL};
+/* The tangent at the arg-max the forward chose: sum over the axis of
+ * t * mask (the backward's mask, so both modes pick the same element). */
+static tg_status max_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const max_attr *at = tg_node_saved(n);
+    *tout = tg_sum(tp, tg_mul(tp, tin[0], tg_node_aux(n, 0)), 1, &at->axis, at->keepdim);
+    return TG_OK;
+}
+static int max_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const max_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "axis=%d%s", at->axis, at->keepdim ? ", keepdim=1" : "");
+}
+static const tg_op k_max = {.name = "max",
+                            .arity = 1,
+                            .backward = max_backward,
+                            .direct = max_direct,
+                            .scalar = NULL,
+                            .jvp = max_jvp,
+                            .formula = "dx += g at the first arg-max along the axis, 0 elsewhere",
+                            .attrs = max_attrs};
 
 /* Values into out and, when mask is not NULL, the one-hot first arg-max
  * (arg-min with min) into mask; x is seen as (outer, ext, inner) with
@@ -485,8 +558,14 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
 }
 
 /* min has max's rules: g to the one-hot arg-min mask */
-static const tg_op k_min = {
-    .name = "min", .arity = 1, .backward = max_backward, .direct = max_direct, .scalar = NULL};
+static const tg_op k_min = {.name = "min",
+                            .arity = 1,
+                            .backward = max_backward,
+                            .direct = max_direct,
+                            .scalar = NULL,
+                            .jvp = max_jvp,
+                            .formula = "dx += g at the first arg-min along the axis, 0 elsewhere",
+                            .attrs = max_attrs};
 
 static tg_tensor *max_min(tg_tape *tp, const tg_op *op, tg_tensor *x, int axis, bool keepdim)
 {

@@ -29,6 +29,11 @@ bool tg__reduce_map(tg_tape *tp, const tg_tensor *x, const bool *red, int64_t **
  * ops (recordable). */
 tg_tensor *tg__reduce_expand(tg_tape *tp, tg_tensor *g, const tg_tensor *x, const bool *red,
                              bool keepdim);
+/* Attribute printer (tg_attrs_fn style) of a reduction of x over red:
+ * "axis=1" or "axes=(0,2)" (nothing when every axis is reduced), then
+ * "keepdim=1" when kept, then extra (may be NULL), joined by ", ". */
+int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char *extra, char *buf,
+                   size_t size);
 /* The axes flagged in red as a list; returns their count. */
 int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
 

@@ -11,6 +11,9 @@
 
 #include <float.h>
 
+/* norm prints its order with the shared attribute printer */
+static const tg_op k_norm;
+
 typedef struct stat_attr {
     bool red[TG_MAX_DIMS];
     bool keepdim;
@@ -33,6 +36,35 @@ static tg_tensor *stat_begin(tg_tape *tp, const char *op, tg_tensor *x, int naxe
 static tg_tensor *like(tg_tape *tp, const tg_tensor *x)
 {
     return tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+}
+
+/* The tangent of a reduction whose output elements each reduce their own
+ * elements of x: sum over the axes of t * (dy / dx), the partials being
+ * the backward rule's gradient for g = 1 (built from ops: differentiable
+ * again). */
+static tg_status stat_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const stat_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n);
+    tg_tensor *ones = tg__const_full(tp, y->dtype, y->ndim, y->shape, 1.0), *gin[1] = {NULL};
+    if (!ones) return tg_tape_status(tp);
+    const tg_status st = tg_node_op(n)->backward(tp, n, ones, gin);
+    if (st != TG_OK) return st;
+    tg_tensor *p = tg_mul(tp, tin[0], gin[0]);
+    int axes[TG_MAX_DIMS];
+    const int na = tg__axes_list(x, at->red, axes);
+    /* a 0-d x over its axis 0: y = f(x) elementwise */
+    *tout = na ? tg_sum(tp, p, na, axes, at->keepdim) : p;
+    return TG_OK;
+}
+
+/* "axis=1" or "axes=(0,2)", "keepdim=1", then "p=3" for norm */
+static int stat_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const stat_attr *at = tg_node_saved(n);
+    char p[48] = "";
+    if (tg_node_op(n) == &k_norm) snprintf(p, sizeof p, "p=%g", at->p);
+    return tg__axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, p, buf, size);
 }
 
 /* ---- prod ------------------------------------------------------------------
@@ -160,8 +192,15 @@ static tg_status prod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     });
     return TG_OK;
 }
-static const tg_op k_prod = {
-    .name = "prod", .arity = 1, .backward = prod_backward, .direct = prod_direct, .scalar = NULL};
+static const tg_op k_prod = {.name = "prod",
+                             .arity = 1,
+                             .backward = prod_backward,
+                             .direct = prod_direct,
+                             .scalar = NULL,
+                             .jvp = stat_jvp,
+                             .formula =
+                                 "dx_i += g * prod_{j != i} x_j  (g * y / x_i without zeros)",
+                             .attrs = stat_attrs};
 
 static tg_tensor *prod_record(tg_tape *tp, tg_tensor *x, tg_tensor *out, const stat_attr *at)
 {
@@ -247,7 +286,10 @@ static const tg_op k_logsumexp = {.name = "logsumexp",
                                   .arity = 1,
                                   .backward = lse_backward,
                                   .direct = lse_direct,
-                                  .scalar = NULL};
+                                  .scalar = NULL,
+                                  .jvp = stat_jvp,
+                                  .formula = "dx += g * exp(x - y)",
+                                  .attrs = stat_attrs};
 
 tg_tensor *tg_logsumexp(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, bool keepdim)
 {
@@ -392,7 +434,15 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     return TG_OK;
 }
 static const tg_op k_norm = {
-    .name = "norm", .arity = 1, .backward = norm_backward, .direct = norm_direct, .scalar = NULL};
+    .name = "norm",
+    .arity = 1,
+    .backward = norm_backward,
+    .direct = norm_direct,
+    .scalar = NULL,
+    .jvp = stat_jvp,
+    .formula = "dx += g * sign(x) * (|x| / y)^(p-1)  (p = 2: g * x / y; p = inf: g sign(x) at the "
+               "first |x| = y)",
+    .attrs = stat_attrs};
 
 tg_tensor *tg_norm(tg_tape *tp, tg_tensor *x, double p, int naxes, const int *axes, bool keepdim)
 {

@@ -10,6 +10,7 @@ static const tg_op *const *const k_files[] = {
     tg__ops_linalg_det,  tg__ops_loss,          tg__ops_matmul,    tg__ops_norm,
     tg__ops_pool,        tg__ops_pool_adaptive, tg__ops_reduce,    tg__ops_reduce_stat,
     tg__ops_scan,        tg__ops_select,        tg__ops_shape,     tg__ops_softmax,
+    tg__ops_permute,
 };
 
 size_t tg__builtin_op_count(void)

@@ -23,6 +23,7 @@ extern const tg_op *const tg__ops_linalg_det[];
 extern const tg_op *const tg__ops_loss[];
 extern const tg_op *const tg__ops_matmul[];
 extern const tg_op *const tg__ops_norm[];
+extern const tg_op *const tg__ops_permute[];
 extern const tg_op *const tg__ops_pool[];
 extern const tg_op *const tg__ops_pool_adaptive[];
 extern const tg_op *const tg__ops_reduce[];

@@ -74,12 +74,31 @@ static tg_status cumsum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     scan_sum(g, at->axis, !at->reverse, d->data, acc);
     return TG_OK;
 }
+/* linear: the same scan of the tangent */
+static tg_status cumsum_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const scan_attr *at = tg_node_saved(n);
+    *tout = cumsum_impl(tp, tin[0], at->axis, at->reverse);
+    return TG_OK;
+}
+
+/* "axis=1" (", reverse=1" for the adjoint scan) */
+static int scan_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const scan_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "axis=%d%s", at->axis < 0 ? 0 : at->axis,
+                    at->reverse ? ", reverse=1" : "");
+}
+
 /* one element: a copy (the sum of one value in double is the value) */
 static const tg_op k_cumsum = {.name = "cumsum",
                                .arity = 1,
                                .backward = cumsum_backward,
                                .direct = cumsum_direct,
-                               .scalar = tg__scalar_identity};
+                               .scalar = tg__scalar_identity,
+                               .jvp = cumsum_jvp,
+                               .formula = "dx_j += sum_{k >= j} g_k  (sum_{k <= j} for reverse=1)",
+                               .attrs = scan_attrs};
 
 static bool scan_axis(tg_tape *tp, const char *op, const tg_tensor *x, int axis, int *a)
 {
@@ -152,28 +171,21 @@ static int64_t *line_zeros(tg_tape *tp, const tg_tensor *x, int axis, bool *any)
     return z;
 }
 
-static tg_status cumprod_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+/* The constant masks of the rules with zeros, x's shape: zm x = 0, bm
+ * k < z, fz k = z, am z <= k < z2 (zs from line_zeros). */
+static bool zero_masks(tg_tape *tp, const tg_tensor *x, int axis, const int64_t *zs, tg_tensor **zm,
+                       tg_tensor **bm, tg_tensor **fz, tg_tensor **am)
 {
-    const scan_attr *at = tg_node_saved(n);
-    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n);
-    bool any;
-    int64_t *zs = line_zeros(tp, x, at->axis, &any);
-    if (!zs) return tg_tape_status(tp);
-    tg_tensor *rc = cumsum_impl(tp, tg_mul(tp, g, y), at->axis, true);
-    if (!any) {
-        gin[0] = tg_div(tp, rc, x);
-        return TG_OK;
+    tg_tensor **m[4] = {zm, bm, fz, am};
+    for (int j = 0; j < 4; j++) {
+        *m[j] = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
+        if (!*m[j]) return false;
     }
-    tg_tensor *zm = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
-    tg_tensor *bm = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
-    tg_tensor *fz = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
-    tg_tensor *am = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0);
-    if (!zm || !bm || !fz || !am) return tg_tape_status(tp);
     int64_t outer, ext, inner;
-    scan_dims(x, at->axis, &outer, &ext, &inner);
+    scan_dims(x, axis, &outer, &ext, &inner);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data;
-        T *zz = zm->data, *bb = bm->data, *ff = fz->data, *aa = am->data;
+        T *zz = (*zm)->data, *bb = (*bm)->data, *ff = (*fz)->data, *aa = (*am)->data;
         for (int64_t b = 0; b < outer && inner > 0; b++)
             for (int64_t i = 0; i < inner; i++) {
                 const int64_t *zl = zs + 2 * (b * inner + i);
@@ -186,6 +198,23 @@ static tg_status cumprod_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, t
                 }
             }
     });
+    return true;
+}
+
+static tg_status cumprod_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
+{
+    const scan_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n);
+    bool any;
+    int64_t *zs = line_zeros(tp, x, at->axis, &any);
+    if (!zs) return tg_tape_status(tp);
+    tg_tensor *rc = cumsum_impl(tp, tg_mul(tp, g, y), at->axis, true);
+    if (!any) {
+        gin[0] = tg_div(tp, rc, x);
+        return TG_OK;
+    }
+    tg_tensor *zm, *bm, *fz, *am;
+    if (!zero_masks(tp, x, at->axis, zs, &zm, &bm, &fz, &am)) return tg_tape_status(tp);
     tg_tensor *xp = tg_add(tp, tg_mul(tp, x, tg_rsub_scalar(tp, 1, zm)), zm);
     tg_tensor *t1 = tg_div(tp, tg_mul(tp, bm, rc), xp);
     tg_tensor *s = tg_mul(tp, tg_mul(tp, am, g), cumprod_impl(tp, xp, at->axis));
@@ -237,12 +266,46 @@ static tg_status cumprod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     });
     return TG_OK;
 }
+/* Tangent: dy_k = sum_{i <= k} t_i prod_{j <= k, j != i} x_j.  Without a
+ * zero in the line it is y cumsum(t / x); with zeros (masks as in the
+ * backward rule): before the first zero the same with x', from it to the
+ * second only the term i = z survives (t_z cumprod(x')_k), after the
+ * second nothing:
+ *     dy = B y cumsum(t / x') + A cumprod(x') sum_axis(Z t) */
+static tg_status cumprod_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const scan_attr *at = tg_node_saved(n);
+    tg_tensor *x = tg_node_input(n, 0), *y = tg_node_output(n), *t = tin[0];
+    bool any;
+    int64_t *zs = line_zeros(tp, x, at->axis, &any);
+    if (!zs) return tg_tape_status(tp);
+    if (!any) {
+        *tout = tg_mul(tp, y, cumsum_impl(tp, tg_div(tp, t, x), at->axis, false));
+        return TG_OK;
+    }
+    tg_tensor *zm, *bm, *fz, *am;
+    if (!zero_masks(tp, x, at->axis, zs, &zm, &bm, &fz, &am)) return tg_tape_status(tp);
+    tg_tensor *xp = tg_add(tp, tg_mul(tp, x, tg_rsub_scalar(tp, 1, zm)), zm);
+    tg_tensor *t1 =
+        tg_mul(tp, bm, tg_mul(tp, y, cumsum_impl(tp, tg_div(tp, t, xp), at->axis, false)));
+    tg_tensor *tz = tg_mul(tp, fz, t);
+    if (at->axis >= 0)
+        tz = tg_broadcast_to(tp, tg_sum(tp, tz, 1, &at->axis, true), x->ndim, x->shape);
+    *tout = tg_add(tp, t1, tg_mul(tp, tg_mul(tp, am, cumprod_impl(tp, xp, at->axis)), tz));
+    return TG_OK;
+}
+
 /* no scalar rule: a one-element cumprod is a copy, the direct rule is as fast */
-static const tg_op k_cumprod = {.name = "cumprod",
-                                .arity = 1,
-                                .backward = cumprod_backward,
-                                .direct = cumprod_direct,
-                                .scalar = NULL};
+static const tg_op k_cumprod = {
+    .name = "cumprod",
+    .arity = 1,
+    .backward = cumprod_backward,
+    .direct = cumprod_direct,
+    .scalar = NULL,
+    .jvp = cumprod_jvp,
+    .formula = "dx_i += sum_{k >= i} g_k prod_{j <= k, j != i} x_j  (revcumsum(g * y) / x "
+               "without zeros)",
+    .attrs = scan_attrs};
 
 static tg_tensor *cumprod_impl(tg_tape *tp, tg_tensor *x, int axis)
 {

@@ -191,11 +191,27 @@ static void where_scalar(const tg_node *node, const tg_scalar_args *s, double *g
     });
 }
 
+/* tangent: where(cond, ta, tb), 0 for a side without a tangent (cond's
+ * tangent does not pass: the selection is piecewise constant in it) */
+static tg_status where_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    if (!tin[1] && !tin[2]) return TG_OK;
+    const tg_tensor *y = tg_node_output(n);
+    tg_tensor *z = zero_like(tp, y);
+    tg_tensor *t =
+        z ? tg_where(tp, tg_node_input(n, 0), tin[1] ? tin[1] : z, tin[2] ? tin[2] : z) : NULL;
+    if (t && !tg_tensor_same_shape(t, y)) t = tg_broadcast_to(tp, t, y->ndim, y->shape);
+    *tout = t;
+    return tg_tape_status(tp);
+}
 static const tg_op k_where = {.name = "where",
                               .arity = 3,
                               .backward = where_backward,
                               .direct = where_direct,
-                              .scalar = where_scalar};
+                              .scalar = where_scalar,
+                              .jvp = where_jvp,
+                              .formula = "da += sum_to(where(cond, g, 0), a.shape);  db += "
+                                         "sum_to(where(cond, 0, g), b.shape)  (none to cond)"};
 
 tg_tensor *tg_where(tg_tape *tp, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
 {
@@ -248,11 +264,20 @@ static void masked_fill_scalar(const tg_node *node, const tg_scalar_args *s, dou
     });
 }
 
+/* tangent: x's tangent with the filled positions 0 (none from the mask) */
+static tg_status masked_fill_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    if (tin[0]) *tout = tg_masked_fill(tp, tin[0], tg_node_input(n, 1), 0.0);
+    return tg_tape_status(tp);
+}
 static const tg_op k_masked_fill = {.name = "masked_fill",
                                     .arity = 2,
                                     .backward = masked_fill_backward,
                                     .direct = masked_fill_direct,
-                                    .scalar = masked_fill_scalar};
+                                    .scalar = masked_fill_scalar,
+                                    .jvp = masked_fill_jvp,
+                                    .formula = "dx += where(mask, 0, g)  (none to mask)"};
 
 tg_tensor *tg_masked_fill(tg_tape *tp, tg_tensor *x, tg_tensor *mask, double value)
 {
@@ -340,11 +365,21 @@ static void clamp_scalar(const tg_node *node, const tg_scalar_args *s, double *g
     });
 }
 
+/* "lo=-1, hi=1" */
+static int clamp_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const clamp_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "lo=%g, hi=%g", at->lo, at->hi);
+}
+/* the tangent is the backward rule's masking (an elementwise op) */
 static const tg_op k_clamp = {.name = "clamp",
                               .arity = 1,
                               .backward = clamp_backward,
                               .direct = clamp_direct,
-                              .scalar = clamp_scalar};
+                              .scalar = clamp_scalar,
+                              .jvp = tg__jvp_diagonal,
+                              .formula = "dx += g * [lo <= x <= hi]",
+                              .attrs = clamp_attrs};
 
 tg_tensor *tg_clamp(tg_tape *tp, tg_tensor *x, double lo, double hi)
 {
@@ -430,11 +465,33 @@ static void clamp_tensor_scalar(const tg_node *node, const tg_scalar_args *s, do
     });
 }
 
+/* tangent: each input's tangent where that input is selected, summed */
+static tg_status clamp_tensor_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                  tg_tensor **tout)
+{
+    tg_tensor *x = tg_node_input(n, 0), *lo = tg_node_input(n, 1), *hi = tg_node_input(n, 2);
+    const tg_tensor *y = tg_node_output(n);
+    tg_tensor *t = NULL, *z = zero_like(tp, y);
+    for (int i = 0; i < 3 && z; i++) {
+        if (!tin[i]) continue;
+        tg_tensor *m = tg_tape_alloc(tp, y->dtype, y->ndim, y->shape);
+        if (!m) break;
+        clamp3_block_kernel(m, x, lo, hi, i, false); /* 1 where input i is selected */
+        tg_tensor *ti = tg_where(tp, m, tin[i], z);
+        t = t ? tg_add(tp, t, ti) : ti;
+    }
+    *tout = t;
+    return tg_tape_status(tp);
+}
 static const tg_op k_clamp_tensor = {.name = "clamp_tensor",
                                      .arity = 3,
                                      .backward = clamp_tensor_backward,
                                      .direct = clamp_tensor_direct,
-                                     .scalar = clamp_tensor_scalar};
+                                     .scalar = clamp_tensor_scalar,
+                                     .jvp = clamp_tensor_jvp,
+                                     .formula = "dx += sum_to(g * [lo <= x <= hi], x.shape);  dlo "
+                                                "+= sum_to(g * [x < lo <= hi], lo.shape);  dhi += "
+                                                "sum_to(g * [x > hi or hi < lo], hi.shape)"};
 
 tg_tensor *tg_clamp_tensor(tg_tape *tp, tg_tensor *x, tg_tensor *lo, tg_tensor *hi)
 {

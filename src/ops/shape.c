@@ -1,6 +1,7 @@
-/* Shape ops: reshape, broadcast_to, permute/transpose, slice and its adjoint
- * embed, concat.  Each op's adjoint is another shape op, so create_graph
- * works through all of them. */
+/* Shape ops: reshape, broadcast_to, slice and its adjoint embed, concat
+ * (permute and transpose: ops/permute.c).  Each op's adjoint is another
+ * shape op and its tangent the op itself (they are linear), so create_graph
+ * and forward mode work through all of them. */
 #include "../core/internal.h"
 
 /* Direct rules hand over a gradient that is a contiguous block of g without a
@@ -29,11 +30,20 @@ static tg_status reshape_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
 {
     return view_add(tp, n, k, 0, g, 0);
 }
+/* tangent: x's tangent reshaped like y */
+static tg_status reshape_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const tg_tensor *y = tg_node_output(n);
+    *tout = tg_reshape(tp, tin[0], y->ndim, y->shape);
+    return tg_tape_status(tp);
+}
 static const tg_op k_reshape = {.name = "reshape",
                                 .arity = 1,
                                 .backward = reshape_backward,
                                 .direct = reshape_direct,
-                                .scalar = tg__scalar_identity};
+                                .scalar = tg__scalar_identity,
+                                .jvp = reshape_jvp,
+                                .formula = "dx += reshape(g, x.shape)"};
 
 tg_tensor *tg_reshape(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -115,11 +125,21 @@ static tg_status broadcast_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     tg_tensor *s = tg_sum_to(tp, (tg_tensor *)g, x->ndim, x->shape);
     return s ? tg_grad_sink_add(k, 0, s) : tg_tape_status(tp);
 }
+/* tangent: x's tangent broadcast like y */
+static tg_status broadcast_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                               tg_tensor **tout)
+{
+    const tg_tensor *y = tg_node_output(n);
+    *tout = tg_broadcast_to(tp, tin[0], y->ndim, y->shape);
+    return tg_tape_status(tp);
+}
 static const tg_op k_broadcast_to = {.name = "broadcast_to",
                                      .arity = 1,
                                      .backward = broadcast_backward,
                                      .direct = broadcast_direct,
-                                     .scalar = tg__scalar_identity};
+                                     .scalar = tg__scalar_identity,
+                                     .jvp = broadcast_jvp,
+                                     .formula = "dx += sum_to(g, x.shape)"};
 
 tg_tensor *tg_broadcast_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -195,149 +215,6 @@ static int64_t prod_before(const int64_t *shape, int axis)
 static int64_t prod_after(int ndim, const int64_t *shape, int axis)
 {
     return prod_range(shape, axis + 1, ndim);
-}
-
-/* ---- permute: out axis i = x axis perm[i]; d = permute(g, perm^-1) --------
- * perm must list 0..ndim-1 once each (no negative entries); it may be NULL
- * for a 0-d x.  The output is a contiguous copy, not a strided view. */
-typedef struct permute_attr {
-    int perm[TG_MAX_DIMS];
-} permute_attr;
-
-/* A generic strided copy: walks the output row-major and reads x with the
- * permuted strides (the innermost output axis is the inner loop); with acc
- * it adds to out instead. */
-static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm, bool acc)
-{
-    const int nd = x->ndim;
-    const int64_t n = out->numel;
-    /* x has n > 0 elements, so the strides, products of its extents, are
-     * at most n (with no elements they could overflow) */
-    if (n == 0) return;
-    int64_t xs[TG_MAX_DIMS], st[TG_MAX_DIMS], s = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        xs[d] = s;
-        s *= x->shape[d];
-    }
-    for (int i = 0; i < nd; i++) st[i] = xs[perm[i]];
-    const int64_t last = nd ? out->shape[nd - 1] : 1, ls = nd ? st[nd - 1] : 0;
-    TG_DISPATCH(x->dtype, T, {
-        T *restrict o = out->data;
-        const T *restrict v = x->data;
-        int64_t idx[TG_MAX_DIMS] = {0}, xi = 0;
-        for (int64_t base = 0; base < n; base += last) {
-            if (acc)
-                for (int64_t j = 0; j < last; j++) o[base + j] += v[xi + j * ls];
-            else
-                for (int64_t j = 0; j < last; j++) o[base + j] = v[xi + j * ls];
-            for (int d = nd - 2; d >= 0; d--) {
-                xi += st[d];
-                if (++idx[d] < out->shape[d]) break;
-                xi -= st[d] * out->shape[d];
-                idx[d] = 0;
-            }
-        }
-    });
-}
-
-static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
-{
-    const permute_attr *at = tg_node_saved(n);
-    int inv[TG_MAX_DIMS];
-    for (int i = 0; i < g->ndim; i++) inv[at->perm[i]] = i;
-    gin[0] = tg_permute_dims(tp, g, g->ndim, inv);
-    return TG_OK;
-}
-/* direct: d (+)= permute(g, perm^-1) in one strided pass */
-static tg_status permute_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
-{
-    const permute_attr *at = tg_node_saved(n);
-    bool acc;
-    tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (!d) return tg_tape_status(tp);
-    int inv[TG_MAX_DIMS];
-    for (int i = 0; i < g->ndim; i++) inv[at->perm[i]] = i;
-    permute_kernel(d, g, inv, acc);
-    return TG_OK;
-}
-static const tg_op k_permute = {.name = "permute",
-                                .arity = 1,
-                                .backward = permute_backward,
-                                .direct = permute_direct,
-                                .scalar = tg__scalar_identity};
-
-/* counted false: the deprecated tg_permute, whose perm has no length (x's
- * rank is assumed, nperm unused). */
-static tg_tensor *permute_n(tg_tape *tp, tg_tensor *x, bool counted, int nperm, const int *perm)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, k_permute.name, 1, in)) return NULL;
-    char s[TG_SHAPE_BUF];
-    const int nd = x->ndim;
-    if ((counted ? nperm : nd) > 0 && !perm) {
-        tg_tape_fail(tp, TG_ERR_NULL, "permute: %s: perm is NULL", tg__shape_str(x, s, sizeof s));
-        return NULL;
-    }
-    if (counted && nperm != nd) {
-        tg_tape_fail(tp, TG_ERR_AXIS,
-                     "permute: %s: perm lists %d axes for a %d-d input (each axis once)",
-                     tg__shape_str(x, s, sizeof s), nperm, nd);
-        return NULL;
-    }
-    permute_attr at = {{0}};
-    bool seen[TG_MAX_DIMS] = {false}, ok = true;
-    for (int i = 0; i < nd; i++) {
-        ok = ok && perm[i] >= 0 && perm[i] < nd && !seen[perm[i]];
-        if (ok) seen[perm[i]] = true;
-        at.perm[i] = perm[i];
-    }
-    if (!ok) {
-        char p[8 * TG_MAX_DIMS + 4];
-        size_t k = (size_t)snprintf(p, sizeof p, "[");
-        for (int i = 0; i < nd && k < sizeof p; i++)
-            k += (size_t)snprintf(p + k, sizeof p - k, "%s%d", i ? "," : "", perm[i]);
-        if (k < sizeof p) snprintf(p + k, sizeof p - k, "]");
-        tg_tape_fail(tp, TG_ERR_AXIS, "permute: %s: perm %s is not a permutation of 0..%d",
-                     tg__shape_str(x, s, sizeof s), p, nd - 1);
-        return NULL;
-    }
-    int64_t shape[TG_MAX_DIMS];
-    for (int i = 0; i < nd; i++) shape[i] = x->shape[perm[i]];
-    tg_tensor *out = tg_tape_alloc(tp, x->dtype, nd, shape);
-    if (!out) return NULL;
-    permute_kernel(out, x, at.perm, false);
-    return tg_tape_record(tp, &k_permute, 1, in, out, &at, sizeof at, 0, NULL);
-}
-
-tg_tensor *tg_permute_dims(tg_tape *tp, tg_tensor *x, int nperm, const int *perm)
-{
-    return permute_n(tp, x, true, nperm, perm);
-}
-
-tg_tensor *tg_permute(tg_tape *tp, tg_tensor *x, const int *perm)
-{
-    return permute_n(tp, x, false, 0, perm);
-}
-
-/* transpose = the permute that swaps two axes (recorded as a permute). */
-tg_tensor *tg_transpose(tg_tape *tp, tg_tensor *x, int axis0, int axis1)
-{
-    tg_tensor *in[1] = {x};
-    if (!tg_tape_check_inputs(tp, "transpose", 1, in)) return NULL;
-    int a, b;
-    if (x->ndim == 0) { /* PyTorch's convention: axis 0 or -1, a copy */
-        const bool ok0 = axis0 == 0 || axis0 == -1, ok1 = axis1 == 0 || axis1 == -1;
-        if (ok0 && ok1) return tg_permute_dims(tp, x, 0, NULL);
-        (void)tg__norm_axis(tp, "transpose", x, ok0 ? axis1 : axis0, &a); /* fails, naming it */
-        return NULL;
-    }
-    if (!tg__norm_axis(tp, "transpose", x, axis0, &a)) return NULL;
-    if (!tg__norm_axis(tp, "transpose", x, axis1, &b)) return NULL;
-    int perm[TG_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) perm[i] = i;
-    perm[a] = b;
-    perm[b] = a;
-    return tg_permute_dims(tp, x, x->ndim, perm);
 }
 
 /* ---- slice: out[.., k, ..] = x[.., start + k step, ..] ---------------------
@@ -449,11 +326,37 @@ static tg_status slice_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
         embed_store(d, g, at->axis, at->start, at->step);
     return TG_OK;
 }
+/* The stop of m positions from start by step (start itself when m = 0). */
+static int64_t slice_stop(const slice_attr *at, int64_t m)
+{
+    return m ? at->start + (m - 1) * at->step + 1 : at->start;
+}
+/* tangent: the same slice of x's tangent */
+static tg_status slice_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const slice_attr *at = tg_node_saved(n);
+    const int64_t m = tg_node_output(n)->shape[at->axis];
+    *tout = tg_slice(tp, tin[0], at->axis, at->start, slice_stop(at, m), at->step);
+    return tg_tape_status(tp);
+}
+/* "axis=2, start=1, stop=4, step=2" (the stop just past the last position
+ * taken, the one of the shortest equivalent slice) */
+static int slice_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const slice_attr *at = tg_node_saved(n);
+    const int64_t m = tg_node_output(n)->shape[at->axis];
+    return snprintf(buf, size, "axis=%d, start=%lld, stop=%lld, step=%lld", at->axis,
+                    (long long)at->start, (long long)slice_stop(at, m), (long long)at->step);
+}
 static const tg_op k_slice = {.name = "slice",
                               .arity = 1,
                               .backward = slice_backward,
                               .direct = slice_direct,
-                              .scalar = NULL};
+                              .scalar = NULL,
+                              .jvp = slice_jvp,
+                              .formula = "dx += embed(g, x.shape, axis, start, step)  (zeros "
+                                         "off the slice)",
+                              .attrs = slice_attrs};
 
 /* Python's rule for one bound: negative counts from the end, then clamp to
  * [0, extent]. */
@@ -506,8 +409,7 @@ static tg_status embed_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_
 {
     const slice_attr *at = tg_node_saved(n);
     const int64_t m = tg_node_input(n, 0)->shape[at->axis];
-    const int64_t stop = m ? at->start + (m - 1) * at->step + 1 : at->start;
-    gin[0] = tg_slice(tp, g, at->axis, at->start, stop, at->step);
+    gin[0] = tg_slice(tp, g, at->axis, at->start, slice_stop(at, m), at->step);
     return TG_OK;
 }
 /* direct: the slice of g at x's positions: a view when they are contiguous
@@ -524,11 +426,29 @@ static tg_status embed_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g,
     strided_axis_copy((tg_tensor *)g, d, at->axis, at->start, at->step, true, acc);
     return TG_OK;
 }
+/* tangent: x's tangent embedded the same way */
+static tg_status embed_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const slice_attr *at = tg_node_saved(n);
+    const tg_tensor *y = tg_node_output(n);
+    *tout = tg_embed(tp, tin[0], y->ndim, y->shape, at->axis, at->start, at->step);
+    return tg_tape_status(tp);
+}
+/* "axis=2, start=1, step=2" */
+static int embed_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const slice_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "axis=%d, start=%lld, step=%lld", at->axis, (long long)at->start,
+                    (long long)at->step);
+}
 static const tg_op k_embed = {.name = "embed",
                               .arity = 1,
                               .backward = embed_backward,
                               .direct = embed_direct,
-                              .scalar = NULL};
+                              .scalar = NULL,
+                              .jvp = embed_jvp,
+                              .formula = "dx += slice(g, axis, start, stop, step)  (x's positions)",
+                              .attrs = embed_attrs};
 
 tg_tensor *tg_embed(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape, int axis,
                     int64_t start, int64_t step)
@@ -637,11 +557,36 @@ static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     }
     return tg_tape_status(tp);
 }
+/* tangent: the concat of the inputs' tangents, zeros for an input without */
+static tg_status concat_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    const concat_attr *at = tg_node_saved(n);
+    const int k = tg_node_num_inputs(n);
+    tg_tensor *small[8], **ts = small;
+    if (k > TG_ARRAY_LEN(small) && !(ts = tg__tape_scratch(tp, (size_t)k * sizeof *ts)))
+        return tg_tape_status(tp);
+    for (int i = 0; i < k; i++) {
+        const tg_tensor *x = tg_node_input(n, i);
+        ts[i] = tin[i] ? tin[i] : tg__const_full(tp, x->dtype, x->ndim, x->shape, 0.0);
+        if (!ts[i]) return tg_tape_status(tp);
+    }
+    *tout = tg_concat(tp, k, ts, at->axis);
+    return tg_tape_status(tp);
+}
+static int concat_attrs(const tg_node *n, char *buf, size_t size)
+{
+    const concat_attr *at = tg_node_saved(n);
+    return snprintf(buf, size, "axis=%d", at->axis);
+}
 static const tg_op k_concat = {.name = "concat",
                                .arity = -1,
                                .backward = concat_backward,
                                .direct = concat_direct,
-                               .scalar = NULL};
+                               .scalar = NULL,
+                               .jvp = concat_jvp,
+                               .formula = "dx_i += slice(g, axis, off_i, off_i + n_i)  (x_i's "
+                                          "block of g)",
+                               .attrs = concat_attrs};
 
 tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 {
@@ -701,5 +646,5 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
 /* Every built-in op descriptor of this file, in the op registry
  * (src/ops/registry.c), which tests/test_op_coverage.c checks. */
 #include "registry.h"
-const tg_op *const tg__ops_shape[] = {&k_reshape, &k_broadcast_to, &k_permute, &k_slice,
+const tg_op *const tg__ops_shape[] = {&k_reshape, &k_broadcast_to, &k_slice,
                                       &k_embed,   &k_concat,       NULL};

@@ -191,11 +191,27 @@ static tg_status log_softmax_direct(tg_tape *tp, const tg_node *n, const tg_tens
     if (d->numel) softmax_direct_kernel(d, acc, g, n->out, at->axis, true);
     return TG_OK;
 }
+/* tangent: J t with J = diag(y) - y y^T symmetric, so J t = J^T t, the
+ * backward rule with t for g: y * (t - sum(t * y, axis, keepdim)) */
+static tg_status softmax_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin, tg_tensor **tout)
+{
+    tg_tensor *gin[1] = {NULL};
+    const tg_status st = softmax_backward(tp, n, tin[0], gin);
+    *tout = gin[0];
+    return st;
+}
+static int softmax_attrs(const tg_node *n, char *buf, size_t size)
+{
+    return snprintf(buf, size, "axis=%d", ((const softmax_attr *)tg_node_saved(n))->axis);
+}
 static const tg_op k_softmax = {.name = "softmax",
                                 .arity = 1,
                                 .backward = softmax_backward,
                                 .direct = softmax_direct,
-                                .scalar = NULL};
+                                .scalar = NULL,
+                                .jvp = softmax_jvp,
+                                .formula = "dx += y * (g - sum(g * y, axis, keepdim))",
+                                .attrs = softmax_attrs};
 
 tg_tensor *tg_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {
@@ -212,11 +228,23 @@ static tg_status log_softmax_backward(tg_tape *tp, const tg_node *n, tg_tensor *
     gin[0] = tg_sub(tp, g, tg_mul(tp, tg_exp(tp, y), s));
     return TG_OK;
 }
+/* tangent: J t = t - sum(e^y * t, axis, keepdim) (J = I - 1 softmax^T) */
+static tg_status log_softmax_jvp(tg_tape *tp, const tg_node *n, tg_tensor *const *tin,
+                                 tg_tensor **tout)
+{
+    const softmax_attr *at = tg_node_saved(n);
+    tg_tensor *p = tg_exp(tp, tg_node_output(n));
+    *tout = tg_sub(tp, tin[0], tg_sum(tp, tg_mul(tp, p, tin[0]), 1, &at->axis, true));
+    return tg_tape_status(tp);
+}
 static const tg_op k_log_softmax = {.name = "log_softmax",
                                     .arity = 1,
                                     .backward = log_softmax_backward,
                                     .direct = log_softmax_direct,
-                                    .scalar = NULL};
+                                    .scalar = NULL,
+                                    .jvp = log_softmax_jvp,
+                                    .formula = "dx += g - e^y * sum(g, axis, keepdim)",
+                                    .attrs = softmax_attrs};
 
 tg_tensor *tg_log_softmax(tg_tape *tp, tg_tensor *x, int axis)
 {

@@ -8,9 +8,13 @@
  * Adding a unary op f:
  *   1. f_backward, the op-built rule: the gradient of x written with
  *      tapegrad ops (what create_graph records);
- *   2. below it, TG_UNARY_OP(f, <y = f(x)>, <d (+)= the gradient of x>),
- *      which defines f_kernel, f_dx, f_direct, f_scalar, k_f and tg_f (list
- *      them in a comment on the next line, so that grep finds them);
+ *   2. below it, TG_UNARY_OP(f, <y = f(x)>, <d (+)= the gradient of x>,
+ *      "<the rule in one line>"), which defines f_kernel, f_dx, f_direct,
+ *      f_scalar, k_f and tg_f (list them in a comment on the next line, so
+ *      that grep finds them).  The one-line rule is what explain mode
+ *      prints for teachers, in g, x and y: "dx += g * y * (1 - y)".  The
+ *      tangent rule is the backward rule itself (tg__jvp_diagonal: the
+ *      Jacobian of an elementwise op is diagonal);
  *   3. tg_f's declaration in include/tapegrad/ops.h.
  * The expressions are written in the elements x (input), y (output) and g
  * (output gradient), of type T (float or double), which the generated code
@@ -110,32 +114,33 @@
         });                                                                                        \
     }
 
-/* k_name and tg_name, with the op's rules (NULL: none) */
-#define TG_UNARY_API(nm, bw, dr, sc)                                                               \
+/* k_name and tg_name, with the op's rules and formula (NULL: none) */
+#define TG_UNARY_API(nm, bw, dr, sc, jv, fo)                                                       \
     static const tg_op k_##nm = {.name = #nm,                                                      \
                                  .arity = 1,                                                       \
                                  .backward = bw,                                                   \
                                  .direct = dr,                                                     \
                                  .scalar = sc,                                                     \
-                                 .jvp = tg__jvp_diagonal};                                         \
+                                 .jvp = jv,                                                        \
+                                 .formula = fo};                                                   \
     tg_tensor *tg_##nm(tg_tape *tp, tg_tensor *x)                                                  \
     {                                                                                              \
         return unary(tp, &k_##nm, nm##_kernel, x);                                                 \
     }
 
 /* A differentiable unary op: y = FWD, d (+)= DX, with name_backward its
- * op-built rule.  Defines name_kernel, name_dx, name_direct, name_scalar,
- * k_name and tg_name. */
-#define TG_UNARY_OP(name, FWD, DX)                                                                 \
+ * op-built rule and FORMULA that rule in one line.  Defines name_kernel,
+ * name_dx, name_direct, name_scalar, k_name and tg_name. */
+#define TG_UNARY_OP(name, FWD, DX, FORMULA)                                                        \
     TG_UNARY_KERNEL(name, FWD)                                                                     \
     TG_UNARY_RULES(name, DX)                                                                       \
-    TG_UNARY_API(name, name##_backward, name##_direct, name##_scalar)
+    TG_UNARY_API(name, name##_backward, name##_direct, name##_scalar, tg__jvp_diagonal, FORMULA)
 
 /* A piecewise-constant unary op: y = FWD, gradient zero (no rules).
  * Defines name_kernel, k_name and tg_name. */
 #define TG_UNARY_CONST_OP(name, FWD)                                                               \
     TG_UNARY_KERNEL(name, FWD)                                                                     \
-    TG_UNARY_API(name, NULL, NULL, NULL)
+    TG_UNARY_API(name, NULL, NULL, NULL, NULL, NULL)
 
 typedef void unary_kernel_fn(tg_tensor *out, const tg_tensor *in);
 
@@ -164,9 +169,11 @@ typedef struct unary_attr {
 
 /* NAME_forward(tp, x, at): y = FWD, recorded with at saved; NAME_dx,
  * NAME_direct and NAME_scalar: d (+)= DX, as TG_UNARY_RULES; k_NAME, with
- * NAME_backward its op-built rule (NAME, not name: k_NAME.name is read).  The public wrapper is
- * written by hand (it takes the attributes and validates them). */
-#define TG_UNARY_ATTR_OP(NAME, FWD, DX)                                                            \
+ * NAME_backward its op-built rule (NAME, not name: k_NAME.name is read),
+ * FORMULA that rule in one line and ATTRS the printer of its attributes.
+ * The public wrapper is written by hand (it takes the attributes and
+ * validates them). */
+#define TG_UNARY_ATTR_OP(NAME, FWD, DX, FORMULA, ATTRS)                                            \
     static const tg_op k_##NAME;                                                                   \
     TG_CLONES static tg_tensor *NAME##_forward(tg_tape *ua_tp, tg_tensor *ua_x, unary_attr ua_at)  \
     {                                                                                              \
@@ -217,7 +224,9 @@ typedef struct unary_attr {
                                    .backward = NAME##_backward,                                    \
                                    .direct = NAME##_direct,                                        \
                                    .scalar = NAME##_scalar,                                        \
-                                   .jvp = tg__jvp_diagonal};
+                                   .jvp = tg__jvp_diagonal,                                        \
+                                   .formula = FORMULA,                                             \
+                                   .attrs = ATTRS};
 
 /* name(tp, n): a constant tensor (not differentiable) of node n's input
  * shape holding MASK, an expression of its input's elements x and its

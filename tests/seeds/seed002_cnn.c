@@ -119,8 +119,11 @@ static void sink_row(s2_sink *sk, const char *eq, const char *what, const tg_ten
                      const char *correction)
 {
     if (!sk || !sk->rows) return;
-    char text[sizeof((sn_row *)0)->what];
-    snprintf(text, sizeof text, "%s: %s", sk->cs->label, what);
+    /* The case is the row's network: cnn1, cnn2, ... listed with its shape. */
+    char net[24];
+    snprintf(net, sizeof net, "cnn%d", (int)(sk->cs - s2_cases) + 1);
+    if (!sn_rows_net(sk->rows, 2, net, sk->cs->name)) sk->ok = false;
+    const char *text = what;
     const int64_t n = ad ? tg_tensor_numel(ad) : 0;
     bool fits = hand && ad && tg_tensor_numel(hand) == n && n > 0 && n <= INT32_MAX &&
                 (v != SN_ERRATUM || (printed && tg_tensor_numel(printed) == n));
@@ -142,6 +145,7 @@ static void sink_row(s2_sink *sk, const char *eq, const char *what, const tg_ten
         if (r) r->broken = true;
     }
     if (!r) sk->ok = false;
+    sn_row_set_net(r, net);
     free(h);
     free(p);
     free(a);
@@ -523,6 +527,7 @@ static bool sizes_row(sn_rows *rows)
         sn_rows_add(rows, 2, "sizes", "W2 = (W1-K+2P)/S+1, W=6 K=3 P=0 S=2 vs conv2d", SN_ERRATUM,
                     &corrected, &printed, &got, 1, SIZES_DOC, "floor((W1-K+2P)/S) + 1");
     if (r && !y) r->broken = true;
+    if (r) snprintf(r->where, sizeof r->where, "W1=6,S=2");
     tg_tensor_free(x);
     tg_tensor_free(w);
     tg_tape_free(tp);

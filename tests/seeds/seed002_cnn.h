@@ -23,7 +23,7 @@ typedef enum s2_act { S2_SIGMOID, S2_RELU } s2_act;
 
 typedef struct s2_case {
     const char *name;  /* long description */
-    const char *label; /* short name prefixed to each row's what-text */
+    const char *label; /* short name (the rows name the case cnn1, cnn2, ...) */
     s2_act act;
     int N;          /* examples (the document's equations are per example) */
     int H0, W0, D0; /* input y^0 */

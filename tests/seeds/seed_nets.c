@@ -12,6 +12,7 @@
 #include "seed_nets.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +28,48 @@ void sn_rows_free(sn_rows *rows)
 {
     if (!rows) return;
     free(rows->v);
+    free(rows->nets);
     rows->v = NULL;
+    rows->nets = NULL;
     rows->n = rows->cap = 0;
+    rows->n_nets = rows->cap_nets = 0;
+}
+
+const char *sn_rows_net_desc(const sn_rows *rows, int seed, const char *name)
+{
+    if (!rows || !name) return NULL;
+    for (int i = 0; i < rows->n_nets; i++)
+        if (rows->nets[i].seed == seed && strcmp(rows->nets[i].name, name) == 0)
+            return rows->nets[i].desc;
+    return NULL;
+}
+
+bool sn_rows_net(sn_rows *rows, int seed, const char *name, const char *desc)
+{
+    if (!rows || !name || !desc) return false;
+    if (sn_rows_net_desc(rows, seed, name)) return true;
+    if (rows->n_nets == rows->cap_nets) {
+        int cap = rows->cap_nets ? 2 * rows->cap_nets : 16;
+        sn_net *nv = realloc(rows->nets, (size_t)cap * sizeof *nv);
+        if (!nv) return false;
+        rows->nets = nv;
+        rows->cap_nets = cap;
+    }
+    sn_net *n = &rows->nets[rows->n_nets++];
+    n->seed = seed;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    snprintf(n->desc, sizeof n->desc, "%s", desc);
+    return true;
+}
+
+void sn_row_set_net(sn_row *r, const char *net)
+{
+    if (!r) return;
+    snprintf(r->net, sizeof r->net, "%s", net ? net : "");
+    if (r->n > 1)
+        snprintf(r->where, sizeof r->where, "%s[%d]", r->net, r->elem);
+    else
+        snprintf(r->where, sizeof r->where, "%s", r->net);
 }
 
 /* One seed's run: its tape, the user-owned tensors to free at the end, and
@@ -38,6 +79,7 @@ typedef struct sn_ctx {
     sn_rows *rows;
     int seed;
     const char *tag;
+    const char *net; /* the network the rows are evaluated on */
     tg_tensor *owned[256];
     int n_owned;
     bool ok;
@@ -63,6 +105,7 @@ static void ctx_reset(sn_ctx *c)
     if (c->tp) tg_tape_reset(c->tp);
     for (int i = 0; i < c->n_owned; i++) tg_tensor_free(c->owned[i]);
     c->n_owned = 0;
+    c->net = NULL;
 }
 
 static bool ctx_done(sn_ctx *c)
@@ -99,6 +142,54 @@ static sn_row *row_new(sn_ctx *c, const char *eq, const char *what, sn_verdict v
     return r;
 }
 
+/* The row shows element elem of n; where names it on the current network. */
+static void row_at(sn_ctx *c, sn_row *r, int elem, int n)
+{
+    r->elem = elem;
+    r->n = n;
+    sn_row_set_net(r, c->net);
+}
+
+/* Name the network the next rows are evaluated on and list it once, with
+ * its shape and input point (printf-style). */
+static void net(sn_ctx *c, const char *name, const char *fmt, ...)
+{
+    char desc[sizeof((sn_net *)0)->desc];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(desc, sizeof desc, fmt, ap);
+    va_end(ap);
+    c->net = name;
+    if (!sn_rows_net(c->rows, c->seed, name, desc)) c->ok = false;
+}
+
+/* "(v0, v1, ...)" with 3 significant digits, into buf (for net()). */
+static const char *vstr(char *buf, size_t size, const double *v, int n)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%.3g", i ? ", " : "", v[i]);
+    if (used < size) snprintf(buf + used, size - used, ")");
+    return buf;
+}
+
+/* The row's values are a matrix with `cols` columns: name the element
+ * shown by its row and column, net[r,c]. */
+static sn_row *at_rc(sn_row *r, int cols)
+{
+    if (r && cols > 0 && r->n > cols)
+        snprintf(r->where, sizeof r->where, "%s[%d,%d]", r->net, r->elem / cols, r->elem % cols);
+    return r;
+}
+
+/* The row's element is the input point x = xs[elem] (no network). */
+static void at_x(sn_row *r, const double *xs)
+{
+    if (!r) return;
+    r->net[0] = '\0';
+    snprintf(r->where, sizeof r->where, "x=%.5g", xs[r->elem]);
+}
+
 /* Normwise relative error of h against a; *worst = index of the largest
  * difference.  Any NaN makes the error NaN (never a pass). */
 static double rel_err(const double *h, const double *a, int n, int *worst, double *scale)
@@ -123,48 +214,56 @@ static double rel_err(const double *h, const double *a, int n, int *worst, doubl
 }
 
 /* The formula as printed agrees with autodiff. */
-static void agree(sn_ctx *c, const char *eq, const char *what, const double *hand, const double *ad,
-                  int n)
+static sn_row *agree(sn_ctx *c, const char *eq, const char *what, const double *hand,
+                     const double *ad, int n)
 {
     sn_row *r = row_new(c, eq, what, SN_AGREES);
-    if (!r) return;
+    if (!r) return NULL;
     int w;
     r->err = rel_err(hand, ad, n, &w, &r->scale);
     r->hand = hand[w];
     r->autodiff = ad[w];
+    row_at(c, r, w, n);
+    return r;
 }
 
 /* The formula as printed is wrong: printed against autodiff (the size of the
- * error, which must equal `documented`), corrected against autodiff. */
-static void erratum(sn_ctx *c, const char *eq, const char *what, const double *printed,
-                    const double *corrected, const double *ad, int n, double documented,
-                    const char *correction)
+ * error, which must equal `documented`), corrected against autodiff.  The
+ * three values shown are at one element, where the printed formula is
+ * furthest from autodiff, so that the row can be checked by hand. */
+static sn_row *erratum(sn_ctx *c, const char *eq, const char *what, const double *printed,
+                       const double *corrected, const double *ad, int n, double documented,
+                       const char *correction)
 {
     sn_row *r = row_new(c, eq, what, SN_ERRATUM);
-    if (!r) return;
-    int w, wp;
-    r->err = rel_err(corrected, ad, n, &w, &r->scale);
-    r->hand = corrected[w];
-    r->autodiff = ad[w];
+    if (!r) return NULL;
+    int wp;
+    r->err = rel_err(corrected, ad, n, NULL, &r->scale);
     r->printed_err = rel_err(printed, ad, n, &wp, NULL);
     r->printed = printed[wp];
+    r->hand = corrected[wp];
+    r->autodiff = ad[wp];
     r->documented = documented;
     snprintf(r->correction, sizeof r->correction, "%s", correction);
+    row_at(c, r, wp, n);
+    return r;
 }
 
 /* The document says "approximately": measure the approximation against the
  * exact value. */
-static void approx(sn_ctx *c, const char *eq, const char *what, double approx_v, double exact,
-                   double documented, const char *note)
+static sn_row *approx(sn_ctx *c, const char *eq, const char *what, double approx_v, double exact,
+                      double documented, const char *note)
 {
     sn_row *r = row_new(c, eq, what, SN_APPROX);
-    if (!r) return;
+    if (!r) return NULL;
+    row_at(c, r, 0, 1);
     r->printed = r->hand = approx_v;
     r->autodiff = exact;
     r->scale = fabs(exact);
     r->printed_err = r->err = fabs(approx_v - exact) / fabs(exact);
     r->documented = documented;
     snprintf(r->correction, sizeof r->correction, "%s", note);
+    return r;
 }
 
 sn_row *sn_rows_add(sn_rows *rows, int seed, const char *eq, const char *what, sn_verdict v,
@@ -283,45 +382,6 @@ bool sn_rows_cover(const sn_rows *rows, int seed, const char *const *labels, cha
     return true;
 }
 
-int sn_print_table(FILE *f, const sn_rows *rows, bool verbose)
-{
-    int bad = 0, last_seed = -1;
-    for (int i = 0; i < rows->n; i++) {
-        const sn_row *r = &rows->v[i];
-        char why[256];
-        bool ok = sn_row_holds(r, why, sizeof why);
-        if (!ok) bad++;
-        if (r->seed != last_seed) {
-            fprintf(f, "\n%-4s %-16s %-50s %14s %14s %9s  %s\n", "seed", "eq", "what", "hand",
-                    "autodiff", "rel.err", "verdict");
-            fprintf(f, "%.*s\n", 146,
-                    "---------------------------------------------------------------------"
-                    "---------------------------------------------------------------------"
-                    "----------");
-            last_seed = r->seed;
-        }
-        double shown = r->verdict == SN_AGREES ? r->hand : r->printed;
-        double shown_err = r->verdict == SN_AGREES ? r->err : r->printed_err;
-        fprintf(f, "%03d  %-16.16s %-50.50s %14.7g %14.7g %9.2e  ", r->seed, r->eq, r->what, shown,
-                r->autodiff, shown_err);
-        if (!ok) fprintf(f, "FAIL (%s) ", why);
-        switch (r->verdict) {
-        case SN_AGREES:
-            fprintf(f, "agrees\n");
-            break;
-        case SN_ERRATUM:
-            fprintf(f, "ERRATUM: %s (corrected: %.1e)\n", r->correction, r->err);
-            break;
-        case SN_APPROX:
-            fprintf(f, "approx.: %s\n", r->correction);
-            break;
-        }
-        if (verbose && r->verdict == SN_ERRATUM)
-            fprintf(f, "%-72s %14.7g  (the corrected formula)\n", "", r->hand);
-    }
-    return bad;
-}
-
 /* ======================================================================
  * Tape helpers
  * ====================================================================== */
@@ -427,6 +487,9 @@ static void s0_plain(sn_ctx *c, bool ce)
     fill(W2, S0I * S0J, 13, -1.5, 1.5);
     fill(W3, S0J * S0K, 14, -2, 2);
     fill(t, S0K, 15, 0.05, 0.95);
+    char b1[96], b2[64];
+    net(c, "A", "sigmoid net 3-4-3-2, no bias: input o_h = %s, target t = %s (weights seeded)",
+        vstr(b1, sizeof b1, oh, S0H), vstr(b2, sizeof b2, t, S0K));
 
     /* Hand forward, eqs 1-2 at each layer. */
     double n_i[S0I], o_i[S0I], n_j[S0J], o_j[S0J], n_k[S0K], o_k[S0K];
@@ -508,13 +571,13 @@ static void s0_plain(sn_ctx *c, bool ce)
     gr(c, sum(c, tn_k), T_W3, a, S0J * S0K);
     for (int j = 0; j < S0J; j++)
         for (int k = 0; k < S0K; k++) AT(h, S0K, j, k) = o_j[j];
-    agree(c, "7", "dn_k/dw_jk = o_j", h, a, S0J * S0K);
+    at_rc(agree(c, "7", "dn_k/dw_jk = o_j", h, a, S0J * S0K), S0K);
 
     /* Eqs 5, 8: dL/dw_jk = delta_k o_j. */
     for (int j = 0; j < S0J; j++)
         for (int k = 0; k < S0K; k++) AT(h, S0K, j, k) = dk[k] * o_j[j];
     gr(c, L, T_W3, a, S0J * S0K);
-    agree(c, "5, 8", "dL/dw_jk = delta_k o_j", h, a, S0J * S0K);
+    at_rc(agree(c, "5, 8", "dL/dw_jk = delta_k o_j", h, a, S0J * S0K), S0K);
 
     /* Eq 16: the bracket sum_k delta_k w_jk is dL/do_j. */
     double bj[S0J], dj[S0J];
@@ -534,7 +597,7 @@ static void s0_plain(sn_ctx *c, bool ce)
     for (int i = 0; i < S0I; i++)
         for (int j = 0; j < S0J; j++) AT(h, S0J, i, j) = dj[j] * o_i[i];
     gr(c, L, T_W2, a, S0I * S0J);
-    agree(c, "15, 18", "dL/dw_ij = delta_j o_i", h, a, S0I * S0J);
+    at_rc(agree(c, "15, 18", "dL/dw_ij = delta_j o_i", h, a, S0I * S0J), S0J);
 
     /* Eqs 21-22, 24: one layer further down. */
     double bi[S0I], di[S0I];
@@ -552,7 +615,7 @@ static void s0_plain(sn_ctx *c, bool ce)
     for (int hh = 0; hh < S0H; hh++)
         for (int i = 0; i < S0I; i++) AT(h, S0I, hh, i) = di[i] * oh[hh];
     gr(c, L, T_W1, a, S0H * S0I);
-    agree(c, "20, 23", "dL/dw_hi = delta_i o_h", h, a, S0H * S0I);
+    at_rc(agree(c, "20, 23", "dL/dw_hi = delta_i o_h", h, a, S0H * S0I), S0I);
 
     c->tag = NULL;
     ctx_reset(c);
@@ -641,6 +704,14 @@ static double gauss_sigmoid(double mu, double s2)
     return acc * hstep / (sd * sqrt(2 * k_pi));
 }
 
+/* The fast-dropout network of eqs 25-44, as a row location. */
+static void s0_net_b(sn_ctx *c, const double *oi, const double *t)
+{
+    char b1[96], b2[64];
+    net(c, "B", "fast-dropout net 3-4-2, keep p = %.1f: input o_i = %s, target t = %s", k_keep,
+        vstr(b1, sizeof b1, oi, S0DI), vstr(b2, sizeof b2, t, S0DK));
+}
+
 /* Eqs 26-44 for one loss. */
 static void s0_dropout(sn_ctx *c, bool ce)
 {
@@ -651,6 +722,7 @@ static void s0_dropout(sn_ctx *c, bool ce)
     fill(W1, S0DI * S0DJ, 22, -2, 2);
     fill(W2, S0DJ * S0DK, 23, -2, 2);
     fill(t, S0DK, 24, 0.05, 0.95);
+    s0_net_b(c, oi, t);
 
     double mu_j[S0DJ], s2_j[S0DJ], np_j[S0DJ], o_j[S0DJ];
     double mu_k[S0DK], s2_k[S0DK], np_k[S0DK], o_k[S0DK];
@@ -702,12 +774,12 @@ static void s0_dropout(sn_ctx *c, bool ce)
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++) AT(h, S0DK, j, k) = p * o_j[j];
         gr(c, sum(c, ok.mu), T_W2, a, S0DJ * S0DK);
-        agree(c, "32", "dmu_k/dw_jk = p o_j", h, a, S0DJ * S0DK);
+        at_rc(agree(c, "32", "dmu_k/dw_jk = p o_j", h, a, S0DJ * S0DK), S0DK);
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++)
                 AT(h, S0DK, j, k) = 2 * p * (1 - p) * AT(W2, S0DK, j, k) * o_j[j] * o_j[j];
         gr(c, sum(c, ok.s2), T_W2, a, S0DJ * S0DK);
-        agree(c, "33", "ds_k^2/dw_jk = 2p(1-p) w_jk o_j^2", h, a, S0DJ * S0DK);
+        at_rc(agree(c, "33", "ds_k^2/dw_jk = 2p(1-p) w_jk o_j^2", h, a, S0DJ * S0DK), S0DK);
     }
 
     /* Eq 29: dL/dw_jk = delta_k dmu/dw + tau_k ds^2/dw. */
@@ -716,7 +788,7 @@ static void s0_dropout(sn_ctx *c, bool ce)
             AT(h, S0DK, j, k) =
                 dk[k] * p * o_j[j] + tk[k] * 2 * p * (1 - p) * AT(W2, S0DK, j, k) * o_j[j] * o_j[j];
     gr(c, L, T_W2, a, S0DJ * S0DK);
-    agree(c, "29", "dL/dw_jk = delta_k p o_j + tau_k 2p(1-p)w o^2", h, a, S0DJ * S0DK);
+    at_rc(agree(c, "29", "dL/dw_jk = delta_k p o_j + tau_k 2p(1-p)w o^2", h, a, S0DJ * S0DK), S0DK);
 
     if (!ce) {
         /* Eq 41, the table of partial derivatives at the hidden layer. */
@@ -751,13 +823,16 @@ static void s0_dropout(sn_ctx *c, bool ce)
         }
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++) AT(h, S0DK, j, k) = p * AT(W2, S0DK, j, k);
-        erratum(c, "41 a", "dmu_k/do_j = p w_ij", pm, h, J_mu, S0DJ * S0DK, 1.849, "index: p w_jk");
+        at_rc(erratum(c, "41 a", "dmu_k/do_j = p w_ij", pm, h, J_mu, S0DJ * S0DK, 1.849,
+                      "index: p w_jk"),
+              S0DK);
         for (int j = 0; j < S0DJ; j++)
             for (int k = 0; k < S0DK; k++)
                 AT(h, S0DK, j, k) =
                     2 * p * (1 - p) * AT(W2, S0DK, j, k) * AT(W2, S0DK, j, k) * o_j[j];
-        erratum(c, "41 b", "ds_k^2/do_j = 2p(1-p) w_ij^2 o_j", ps, h, J_s2, S0DJ * S0DK, 0.7129,
-                "index: 2p(1-p) w_jk^2 o_j");
+        at_rc(erratum(c, "41 b", "ds_k^2/do_j = 2p(1-p) w_ij^2 o_j", ps, h, J_s2, S0DJ * S0DK,
+                      0.7129, "index: 2p(1-p) w_jk^2 o_j"),
+              S0DK);
         for (int j = 0; j < S0DJ; j++) h[j] = 1 / sqrt(1 + s2_j[j] * k_pi / 8);
         gr(c, sum(c, hj.np), hj.mu, a, S0DJ);
         agree(c, "41 c", "dn'_j/dmu_j = (1 + s_j^2 pi/8)^(-1/2)", h, a, S0DJ);
@@ -804,8 +879,10 @@ static void s0_dropout(sn_ctx *c, bool ce)
                                   (dmu / sqrt(D) - k_pi / 16 * mu_j[j] / pow(D, 1.5) * ds2);
         }
     gr(c, L, T_W1, a, S0DI * S0DJ);
-    agree(c, "38", "dL/dw_ij = delta_j p o_i + tau_j 2p(1-p)w_ij o_i^2", h, a, S0DI * S0DJ);
-    agree(c, "40", "dL/dw_ij, chain through n'_j (mu_j and s_j^2)", h40, a, S0DI * S0DJ);
+    at_rc(agree(c, "38", "dL/dw_ij = delta_j p o_i + tau_j 2p(1-p)w_ij o_i^2", h, a, S0DI * S0DJ),
+          S0DJ);
+    at_rc(agree(c, "40", "dL/dw_ij, chain through n'_j (mu_j and s_j^2)", h40, a, S0DI * S0DJ),
+          S0DJ);
 
     c->tag = NULL;
     ctx_reset(c);
@@ -819,12 +896,16 @@ static void s0_eq25(sn_ctx *c)
     fill(oi, S0DI, 21, 0.1, 0.9);
     fill(W1, S0DI * S0DJ, 22, -2, 2);
     fill(W2, S0DJ * S0DK, 23, -2, 2);
+    double t[S0DK];
+    fill(t, S0DK, 24, 0.05, 0.95);
+    s0_net_b(c, oi, t);
     double mu[S0DJ], s2[S0DJ], np[S0DJ], oj[S0DJ];
     h_fd_layer(S0DI, S0DJ, k_keep, oi, W1, mu, s2, np, oj);
     const double ps[2] = {k_keep, 0.5};
     const double doc_a[2] = {1.333e-3, 1.936e-3};
     for (int ip = 0; ip < 2; ip++) {
         double worst = -1, ap = 0, ex = 0;
+        int wk = 0;
         for (int k = 0; k < S0DK; k++) {
             double w[S0DJ];
             for (int j = 0; j < S0DJ; j++) w[j] = AT(W2, S0DK, j, k);
@@ -834,17 +915,22 @@ static void s0_eq25(sn_ctx *c)
                 worst = fabs(cf - e) / fabs(e);
                 ap = cf;
                 ex = e;
+                wk = k;
             }
         }
         char what[100];
         snprintf(what, sizeof what, "E_z[sigmoid] ~ sigmoid(n'_k), J=4, p=%.1f", ps[ip]);
-        approx(c, "25", what, ap, ex, doc_a[ip], "exact E over all 2^J masks");
+        sn_row *r = approx(c, "25", what, ap, ex, doc_a[ip], "exact E over all 2^J masks");
+        if (r) row_at(c, r, wk, S0DK); /* the output unit o_k shown */
     }
     /* (b) a wider layer: the Gaussian approximation of the sum improves. */
     enum { JW = 16 };
     double w[JW], o[JW];
     fill(w, JW, 31, -1, 1);
     fill(o, JW, 32, 0.1, 0.9);
+    net(c, "C",
+        "one fast-dropout unit with J = 16 inputs o_j in [0.1, 0.9], w_j in [-1, 1] "
+        "(seeded), p = 0.5");
     double e = sn_dropout_exact(JW, 0.5, w, o, NULL), cf = sn_dropout_closed(JW, 0.5, w, o);
     approx(c, "25", "E_z[sigmoid] ~ sigmoid(n'), J=16, p=0.5", cf, e, 7.688e-4,
            "exact E over all 2^16 masks");
@@ -853,6 +939,7 @@ static void s0_eq25(sn_ctx *c)
     h_fd_layer(JW, 1, 0.5, o, w, &mm, &ss, &nn, &oo);
     approx(c, "25", "probit step: sigmoid(n') ~ E_N(mu,s2)[sigmoid]", oo, gauss_sigmoid(mm, ss),
            7.497e-4, "Gaussian integral, J=16, p=0.5");
+    c->net = NULL;
 }
 
 bool sn_seed000(sn_rows *rows)
@@ -914,6 +1001,18 @@ static void s1_build(sn_ctx *c, s1_net *n, int L, const int *N, int P, uint64_t 
     n->tc = tg_add(tp, tg_mul(tp, tY, tg_log(tp, H)),
                    tg_mul(tp, tg_rsub_scalar(tp, 1.0, tY), tg_log(tp, tg_rsub_scalar(tp, 1.0, H))));
     n->tC = sum(c, n->tc); /* eq 2 */
+}
+
+/* List an s1_net as the location of the next rows. */
+static void s1_net_name(sn_ctx *c, const s1_net *n, const char *name)
+{
+    char shape[32] = "", bx[160], by[64];
+    for (int l = 0; l <= n->L; l++) {
+        size_t u = strlen(shape);
+        snprintf(shape + u, sizeof shape - u, "%s%d", l ? "-" : "", n->N[l]);
+    }
+    net(c, name, "sigmoid net %s with bias, P = %d points: x = %s (row-major), y = %s", shape, n->P,
+        vstr(bx, sizeof bx, n->a[0], n->P * n->N[0]), vstr(by, sizeof by, n->Y, n->P * n->N[n->L]));
 }
 
 /* One step of eq 9's first line (eqs 7-8): d_here[p][n] =
@@ -996,6 +1095,7 @@ static void s1_general(sn_ctx *c)
     static const int N[S1L + 1] = {3, 4, 3, 2};
     s1_net n;
     s1_build(c, &n, S1L, N, S1P, 100);
+    s1_net_name(c, &n, "A");
     int L = n.L, P = n.P;
     static acc x; /* large: keep off the stack */
     double a[S1M * S1N], h[S1M * S1N];
@@ -1019,7 +1119,7 @@ static void s1_general(sn_ctx *c)
     double dsum[S1L + 1][S1M];
     s1_deltas(&n, -1, 0, false, dsum);
     gr(c, n.tC, n.tZ[L], a, P * N[L]);
-    agree(c, "13 a", "dc^p_nL/dz^{p,L}_nL = y - h", dsum[L], a, P * N[L]);
+    at_rc(agree(c, "13 a", "dc^p_nL/dz^{p,L}_nL = y - h", dsum[L], a, P * N[L]), N[L]);
 
     /* Eqs 5, 6: dz/dw_0 = 1 and dz/dw = a, one data point at a time. */
     x.n = 0;
@@ -1120,7 +1220,9 @@ static void s1_general(sn_ctx *c)
     gr(c, n.tC, n.tb[L - 2], a, N[L - 1]);
     agree(c, "10 b", "dC/dw^{L-2}_0 = sum_p sum_nL dc/dz^{L-1}", gb, a, N[L - 1]);
     gr(c, n.tC, n.tW[L - 2], a, N[L - 2] * N[L - 1]);
-    agree(c, "10 c", "dC/dw^{L-2} = sum_p a^{L-2} sum_nL dc/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]);
+    at_rc(agree(c, "10 c", "dC/dw^{L-2} = sum_p a^{L-2} sum_nL dc/dz^{L-1}", gw, a,
+                N[L - 2] * N[L - 1]),
+          N[L - 1]);
     ctx_reset(c);
 }
 
@@ -1130,6 +1232,7 @@ static void s1_one_output(sn_ctx *c)
     static const int N[S1L + 1] = {3, 4, 3, 1};
     s1_net n;
     s1_build(c, &n, S1L, N, S1P, 200);
+    s1_net_name(c, &n, "B");
     int L = n.L, P = n.P;
     double d[S1L + 1][S1M], h[S1M * S1N], a[S1M * S1N];
     s1_deltas(&n, -1, 0, false, d);
@@ -1139,13 +1242,15 @@ static void s1_one_output(sn_ctx *c)
             AT(h, N[L - 1], p, i) = sg(zz) * (1 - sg(zz)) * AT(n.W[L - 1], 1, i, 0) * d[L][p];
         }
     gr(c, n.tC, n.tZ[L - 1], a, P * N[L - 1]);
-    agree(c, "11 a", "dc^p/dz^{L-1} = f'(z^{L-1}) w^{L-1} dc^p/dz^L", h, a, P * N[L - 1]);
+    at_rc(agree(c, "11 a", "dc^p/dz^{L-1} = f'(z^{L-1}) w^{L-1} dc^p/dz^L", h, a, P * N[L - 1]),
+          N[L - 1]);
     double gb[S1N], gw[S1N * S1N];
     s1_wgrads(&n, L - 2, d, gb, gw);
     gr(c, n.tC, n.tb[L - 2], a, N[L - 1]);
     agree(c, "11 b", "dC/dw^{L-2}_0 = sum_p dc^p/dz^{L-1}", gb, a, N[L - 1]);
     gr(c, n.tC, n.tW[L - 2], a, N[L - 2] * N[L - 1]);
-    agree(c, "11 c", "dC/dw^{L-2} = sum_p a^{L-2} dc^p/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]);
+    at_rc(agree(c, "11 c", "dC/dw^{L-2} = sum_p a^{L-2} dc^p/dz^{L-1}", gw, a, N[L - 2] * N[L - 1]),
+          N[L - 1]);
     ctx_reset(c);
 }
 
@@ -1155,6 +1260,7 @@ static void s1_two_layer(sn_ctx *c)
     static const int N[3] = {3, 4, 2};
     s1_net n;
     s1_build(c, &n, 2, N, S1P, 300);
+    s1_net_name(c, &n, "C");
     int P = n.P;
     enum { Q = 3, H = 4, O = 2 };
     /* First line, per cost term c^p_{n2}: printed with the sum over n_l of
@@ -1185,7 +1291,7 @@ static void s1_two_layer(sn_ctx *c)
     gr(c, n.tC, n.tb[0], a, H);
     agree(c, "14 b", "dC/dw^0_0n1 = sum_p sum_n2 dc_n2/dz^1_n1", gb, a, H);
     gr(c, n.tC, n.tW[0], a, Q * H);
-    agree(c, "14 c", "dC/dw^0_qn1 = sum_p x_q sum_nL dc/dz^1", gw, a, Q * H);
+    at_rc(agree(c, "14 c", "dC/dw^0_qn1 = sum_p x_q sum_nL dc/dz^1", gw, a, Q * H), H);
     ctx_reset(c);
 }
 
@@ -1195,6 +1301,7 @@ static void s1_221(sn_ctx *c)
     static const int N[3] = {2, 2, 1};
     s1_net n;
     s1_build(c, &n, 2, N, S1P, 400);
+    s1_net_name(c, &n, "D");
     int P = n.P;
     double a[8], h[8], pr[8];
     /* hidden: a^{p,1}_{n1}; output weights v = w^1_{n1}; r^p = y^p - h^p. */
@@ -1347,6 +1454,15 @@ static void s2_build(sn_ctx *c, s2_net *n, const int *N, int M, bool relu, doubl
     n->tE = tg_mul_scalar(tp, sum(c, tg_square(tp, tg_sub(tp, tt, n->tY[S2L]))), scale);
 }
 
+/* List an s2_net as the location of the next rows. */
+static void s2_net_name(sn_ctx *c, const s2_net *n, const char *name)
+{
+    char by[160], bt[96];
+    net(c, name, "%s net %d-%d-%d-%d with bias, M = %d: y^1 = %s, t = %s (row-major)",
+        n->relu ? "relu" : "sigmoid", n->N[1], n->N[2], n->N[3], n->N[4], n->M,
+        vstr(by, sizeof by, n->y[1], n->M * n->N[1]), vstr(bt, sizeof bt, n->t, n->M * n->N[S2L]));
+}
+
 /* Autodiff dE/dW^k (tape layout [in][out]) returned in the document's
  * layout [out][in]. */
 static void s2_gradW(sn_ctx *c, s2_net *n, int k, double *g)
@@ -1381,6 +1497,7 @@ static void s2_single(sn_ctx *c, bool relu)
     /* Eq 1 with its n read as the number of output nodes (section 1.4 uses
      * i, j as node indices); see s2_batch_reading for the other reading. */
     s2_build(c, &n, N, 1, relu, 1.0 / N[L], relu ? 77 : 50);
+    s2_net_name(c, &n, relu ? "B" : "A");
     static acc x;
     double a[S2A * S2N], h[S2A * S2N];
 
@@ -1413,7 +1530,8 @@ static void s2_single(sn_ctx *c, bool relu)
 
     s2_gradW(c, &n, L - 1, a);
     s2_handW(&n, L - 1, n.d[L], h);
-    agree(c, "4, 5", "dE/dw^{L-1}_ij = delta^L_i y^{L-1}_j", h, a, N[L] * N[L - 1]);
+    at_rc(agree(c, "4, 5", "dE/dw^{L-1}_ij = delta^L_i y^{L-1}_j", h, a, N[L] * N[L - 1]),
+          N[L - 1]);
 
     gr(c, n.tE, n.tU[2], a, N[2]);
     agree(c, "6-8", "delta^k_i = sum_j delta^{k+1}_j w^k_ji phi'(u^k_i)", n.d[2], a, N[2]);
@@ -1472,8 +1590,9 @@ static void s2_single(sn_ctx *c, bool relu)
         s2_handW(&n, 2, n.d[3], gh);
         for (int r = 0; r < 3; r++)
             for (int q = 0; q < 3; q++) AT(gp, 3, r, q) = n.d[3][q] * n.y[2][r];
-        erratum(c, "1.1", "w^i_kj: k in layer i, j in layer i+1 (eq 10)", gp, gh, g, 9, 0.8400,
-                "w^i_kj: k in layer i+1, j in layer i");
+        at_rc(erratum(c, "1.1", "w^i_kj: k in layer i, j in layer i+1 (eq 10)", gp, gh, g, 9,
+                      0.8400, "w^i_kj: k in layer i+1, j in layer i"),
+              3);
     }
     c->tag = NULL;
     ctx_reset(c);
@@ -1486,6 +1605,7 @@ static void s2_batch_reading(sn_ctx *c)
     static const int N[S2L + 1] = {0, 2, 3, 3, 1};
     static s2_net n;
     s2_build(c, &n, N, S2M, false, 1.0 / S2M, 60);
+    s2_net_name(c, &n, "C");
     double a[S2M];
     gr(c, n.tE, n.tU[S2L], a, S2M);
     agree(c, "1, 3", "delta^L_j = -2/n (t_j - y_j) phi', n data points", n.d[S2L], a, S2M);
@@ -1499,6 +1619,7 @@ static void s2_multi(sn_ctx *c, bool relu)
     const int *N = k_s2N, L = S2L, M = S2M;
     static s2_net n;
     s2_build(c, &n, N, M, relu, 1.0, relu ? 91 : 90);
+    s2_net_name(c, &n, relu ? "E" : "D");
     static acc x;
     double a[S2A * S2N], h[S2A * S2N], pr[S2A];
 
@@ -1536,7 +1657,8 @@ static void s2_multi(sn_ctx *c, bool relu)
             relu ? 1.986 : 1.390, "E = trace((T - Y)^T (T - Y))");
 
     gr(c, n.tE, n.tU[L], a, M * N[L]);
-    agree(c, "1.5 Delta^L", "delta^(i)L = -2(t - y) . phi'(u), Delta^L", n.d[L], a, M * N[L]);
+    at_rc(agree(c, "1.5 Delta^L", "delta^(i)L = -2(t - y) . phi'(u), Delta^L", n.d[L], a, M * N[L]),
+          N[L]);
 
     x.n = 0;
     static acc xb;
@@ -1563,8 +1685,9 @@ static void s2_multi(sn_ctx *c, bool relu)
     s2_gradW(c, &n, 2, g);
     s2_handW(&n, 2, n.d[3], h);
     s2_handW(&n, 2, n.d[2], pw);
-    erratum(c, "1.5 dE/dW", "dE/dW = Delta^k Y^kT", pw, h, g, 9, relu ? 0.5977 : 0.9099,
-            "dE/dW^k = Delta^{k+1} Y^kT");
+    at_rc(erratum(c, "1.5 dE/dW", "dE/dW = Delta^k Y^kT", pw, h, g, 9, relu ? 0.5977 : 0.9099,
+                  "dE/dW^k = Delta^{k+1} Y^kT"),
+          3);
     c->tag = NULL;
     ctx_reset(c);
 }
@@ -1579,6 +1702,9 @@ static void s2_softmax(sn_ctx *c)
     for (int m = 0; m < NS; m++) /* one-hot targets */
         for (int i = 0; i < K; i++) AT(T, K, m, i) = (i == (m * 3 + 1) % K) ? 1.0 : 0.0;
     fill(Tu, NS * K, 71, 0.05, 0.6); /* targets that do not sum to 1 */
+    char bx[200];
+    net(c, "F", "softmax of 3 rows of 4 logits x = %s, one-hot targets",
+        vstr(bx, sizeof bx, X, NS * K));
     for (int m = 0; m < NS; m++) {
         double mx = AT(X, K, m, 0), s = 0;
         for (int i = 1; i < K; i++) mx = fmax(mx, AT(X, K, m, i));
@@ -1595,7 +1721,7 @@ static void s2_softmax(sn_ctx *c)
     double a[S2S * S2K], h[S2S * S2K], pr[S2S * S2K], Eh = 0, Ea;
 
     rd(c, tY, a, NS * K);
-    agree(c, "1.6", "y_k = exp(x_k) / sum_i exp(x_i)", Y, a, NS * K);
+    at_rc(agree(c, "1.6", "y_k = exp(x_k) / sum_i exp(x_i)", Y, a, NS * K), K);
     for (int e = 0; e < NS * K; e++) Eh -= T[e] * log(Y[e]);
     rd(c, E, &Ea, 1);
     agree(c, "1.6", "E = sum_i E^(i), E^(i) = -sum_k t_k ln y_k", &Eh, &Ea, 1);
@@ -1607,7 +1733,7 @@ static void s2_softmax(sn_ctx *c)
     gr(c, E, tY, a, NS * K);
     /* dE/dy_j at t_j = 0 is 0; compare only where it is defined and nonzero:
      * the hand form is -t_j/y_j everywhere. */
-    agree(c, "16", "dE^(m)/dy_j = -t_j / y_j", h, a, NS * K);
+    at_rc(agree(c, "16", "dE^(m)/dy_j = -t_j / y_j", h, a, NS * K), K);
     static acc x;
     x.n = 0;
     for (int j = 0; j < K; j++) {
@@ -1670,21 +1796,22 @@ static void s2_softmax(sn_ctx *c)
             }
         switch (pass) {
         case 0:
-            agree(c, "15, 16", "dE/dx^(m)_i = sum_j dE^(m)/dy_j dy_j/dx_i", h, g, NS * K);
+            at_rc(agree(c, "15, 16", "dE/dx^(m)_i = sum_j dE^(m)/dy_j dy_j/dx_i", h, g, NS * K), K);
             break;
         case 2:
-            erratum(c, "17", "-t_i/y_i (y_i - y_i^2) + sum_{j=i}^K t_j y_i", pr, h, g, NS * K,
-                    0.8362, "sum over j != i");
+            at_rc(erratum(c, "17", "-t_i/y_i (y_i - y_i^2) + sum_{j=i}^K t_j y_i", pr, h, g, NS * K,
+                          0.8362, "sum over j != i"),
+                  K);
             break;
         case 3:
-            agree(c, "18", "-t_i (1 - y_i) + sum_{j!=i} t_j y_i", h, g, NS * K);
+            at_rc(agree(c, "18", "-t_i (1 - y_i) + sum_{j!=i} t_j y_i", h, g, NS * K), K);
             break;
         case 4:
-            agree(c, "19", "-t_i + sum_j t_j y_i", h, g, NS * K);
-            agree(c, "19", "-t_i + sum_j t_j y_i, t not summing to 1", h19u, gu, NS * K);
+            at_rc(agree(c, "19", "-t_i + sum_j t_j y_i", h, g, NS * K), K);
+            at_rc(agree(c, "19", "-t_i + sum_j t_j y_i, t not summing to 1", h19u, gu, NS * K), K);
             break;
         case 5:
-            agree(c, "20", "dE/dx_i = y_i - t_i (t one-hot)", h, g, NS * K);
+            at_rc(agree(c, "20", "dE/dx_i = y_i - t_i (t one-hot)", h, g, NS * K), K);
             break;
         }
     }
@@ -1765,9 +1892,9 @@ static void s3_sigmoid_lines(sn_ctx *c)
             "1/(1+e^-x) * (1 - 1/(1+e^-x))", "sigma(x) (1 - sigma(x))"};
         snprintf(what, sizeof what, "d sigma/dx = %s", txt[line - 3]);
         if (line == 4)
-            erratum(c, eq, what, pr, h, a, NX, 2.0, "sign: d/dx(1+e^-x) = -e^-x");
+            at_x(erratum(c, eq, what, pr, h, a, NX, 2.0, "sign: d/dx(1+e^-x) = -e^-x"), xs);
         else
-            agree(c, eq, what, h, a, NX);
+            at_x(agree(c, eq, what, h, a, NX), xs);
     }
     ctx_reset(c);
 }
@@ -1784,8 +1911,9 @@ static void s3_worked_example(sn_ctx *c)
     rd(c, tg_sse(tp, vec(c, 1, &yh), vec(c, 1, &one)), &a, 1);
     pr = 0.79;
     h = 0.5 * (y - yhat) * (y - yhat);
-    erratum(c, "2", "E = 0.79 for y = 1, y_hat = 0.21", &pr, &h, &a, 1, 1.532,
-            "E = 1/2 (y - y_hat)^2 = 0.312");
+    sn_row *r = erratum(c, "2", "E = 0.79 for y = 1, y_hat = 0.21", &pr, &h, &a, 1, 1.532,
+                        "E = 1/2 (y - y_hat)^2 = 0.312");
+    if (r) snprintf(r->where, sizeof r->where, "y_hat=0.21");
 
     /* Eq 3: sigma(-1.28) is 0.2176, not 0.21. */
     tg_tensor *tx = vec(c, 1, &x);
@@ -1793,8 +1921,9 @@ static void s3_worked_example(sn_ctx *c)
     rd(c, sx, &a, 1);
     pr = yhat;
     h = sg(x);
-    erratum(c, "3", "sigma(-1.28) = y_hat = 0.21", &pr, &h, &a, 1, 3.471e-2,
-            "sigma(-1.28) = 0.21755");
+    at_x(erratum(c, "3", "sigma(-1.28) = y_hat = 0.21", &pr, &h, &a, 1, 3.471e-2,
+                 "sigma(-1.28) = 0.21755"),
+         &x);
 
     /* Eq 3: delta = (y - y_hat) sigma'(x) = 0.131 at x = -1.28 with
      * y_hat = sigma(x); the 0.131 comes from the rounded 0.21. */
@@ -1803,8 +1932,11 @@ static void s3_worked_example(sn_ctx *c)
     a = -a;
     pr = 0.131;
     h = (y - sg(x)) * sg(x) * (1 - sg(x));
-    erratum(c, "3", "delta = (y - y_hat) sigma(x)(1 - sigma(x)) = 0.131", &pr, &h, &a, 1, 1.644e-2,
-            "0.1332 at x = -1.28");
+    at_x(erratum(c, "3", "delta = (y - y_hat) sigma(x)(1 - sigma(x)) = 0.131", &pr, &h, &a, 1,
+                 1.644e-2,
+                 "(y - sigma(x)) sigma(x)(1 - sigma(x)) at x = -1.28, y = 1 (0.131 used the "
+                 "rounded 0.21)"),
+         &x);
 
     /* ... and where y_hat really is 0.21, x = ln(0.21/0.79), the
      * document's arithmetic (0.79)(0.21)(0.79) is the delta. */
@@ -1813,7 +1945,7 @@ static void s3_worked_example(sn_ctx *c)
     gr(c, tg_sse(tp, tg_sigmoid(tp, tx21), vec(c, 1, &one)), tx21, &a, 1);
     a = -a;
     h = (1 - 0.21) * 0.21 * (1 - 0.21);
-    agree(c, "3", "(0.79)(0.21)(0.79) at x = logit(0.21)", &h, &a, 1);
+    at_x(agree(c, "3", "(0.79)(0.21)(0.79) at x = logit(0.21)", &h, &a, 1), &x21);
     ctx_reset(c);
 }
 
@@ -1822,6 +1954,7 @@ static void s3_partials(sn_ctx *c)
     tg_tape *tp = c->tp;
     enum { NV = 3 };
     const double xv[NV] = {0.5, -1.25, 2.0}, yv[NV] = {1.5, 0.75, -0.5};
+    net(c, "P", "f = x^2 + xy + y^2 at the points (x, y) = (0.5, 1.5), (-1.25, 0.75), (2, -0.5)");
     tg_tensor *tx = vec(c, NV, xv), *ty = vec(c, NV, yv);
     tg_tensor *f =
         sum(c, tg_add(tp, tg_add(tp, tg_square(tp, tx), tg_mul(tp, tx, ty)), tg_square(tp, ty)));
@@ -1835,6 +1968,7 @@ static void s3_partials(sn_ctx *c)
 
     /* h1 = x1 W^h1_x1 + x2 W^h1_x2 (and h2): dh/dx are the weights. */
     const double xin[2] = {0.3, -0.8}, W[4] = {0.7, -1.1, 0.4, 0.9}; /* W[i][h] = W^h_xi */
+    net(c, "Q", "h = x W, x = (0.3, -0.8), W = ((0.7, -1.1), (0.4, 0.9)); [i] = (k, i) row-major");
     tg_tensor *tX = vec(c, 2, xin), *tW = mat(c, 2, 2, W);
     tg_tensor *hh = tg_matmul(tp, tX, tW);
     double jac[4], hj[4], col[2];
@@ -1856,6 +1990,7 @@ static void s3_backprop(sn_ctx *c)
     /* Eq 6: x (2) -> hidden net inputs h (2), sigmoid -> output (1). */
     const double x[2] = {0.6, -0.4}, W1[4] = {0.8, -0.5, 0.3, 1.2}, W2[2] = {1.1, -0.7};
     const double y = 1.0;
+    net(c, "N6", "sigmoid net 2-2-1, no bias: x = (0.6, -0.4), y = 1");
     double ah[2], sh[2], zo = 0;
     h_linear(1, 2, 2, x, W1, NULL, ah);
     h_sigmoid(2, ah, sh);
@@ -1876,6 +2011,7 @@ static void s3_backprop(sn_ctx *c)
      * sigma(p_i) -> E = 1/2 sum_i (t_i - h_i)^2. */
     const double g[3] = {0.2, -0.9, 0.5}, V[6] = {0.4, -1.3, 0.9, 0.2, -0.6, 1.5}; /* [j][i] */
     const double t[2] = {0.1, 0.8};
+    net(c, "N7", "sigmoid layer 3-2: g = (0.2, -0.9, 0.5), t = (0.1, 0.8)");
     double p[2], hi[2];
     h_linear(1, 3, 2, g, V, NULL, p);
     h_sigmoid(2, p, hi);
@@ -1901,10 +2037,11 @@ static void s3_backprop(sn_ctx *c)
     tg_tensor *txc = vec(c, 3, xc);
     gr(c, sum(c, tg_sigmoid(tp, tg_square(tp, txc))), txc, a, 3);
     for (int i = 0; i < 3; i++) h[i] = sg(xc[i] * xc[i]) * (1 - sg(xc[i] * xc[i])) * 2 * xc[i];
-    agree(c, "chain rule", "F'(x) = f'(g(x)) g'(x), f = sigma, g = x^2", h, a, 3);
+    at_x(agree(c, "chain rule", "F'(x) = f'(g(x)) g'(x), f = sigma, g = x^2", h, a, 3), xc);
 
     /* Eq 8: E = 1/2 sum_mu (y^mu - y_hat^mu)^2 over three patterns. */
     const double ym[3] = {1.0, 0.0, 0.4}, yhm[3] = {0.21, 0.35, 0.9};
+    net(c, "M", "3 patterns: y = (1, 0, 0.4), y_hat = (0.21, 0.35, 0.9)");
     tg_tensor *tyhm = vec(c, 3, yhm);
     gr(c, tg_sse(tp, tyhm, vec(c, 3, ym)), tyhm, a, 3);
     for (int i = 0; i < 3; i++) {
@@ -1945,6 +2082,9 @@ static void s4_net(sn_ctx *c, bool sigm)
     fill(W1, S4I * S4J, 42, -1.5, 1.5);
     fill(W2, S4J * S4K, 43, -1.5, 1.5);
     fill(t, S4K, 44, 0.1, 0.9);
+    char b1[96], b2[64];
+    net(c, "A", "net 3-4-2, no bias, g = sigmoid [sigm] or identity [id]: y_i = %s, t = %s",
+        vstr(b1, sizeof b1, yi, S4I), vstr(b2, sizeof b2, t, S4K));
     /* Eqs 1-4 by hand; g' from the transfer function. */
     double aj[S4J], yj[S4J], gj[S4J], ak[S4K], yk[S4K], gk[S4K];
     h_linear(1, S4I, S4J, yi, W1, NULL, aj);
@@ -1991,7 +2131,7 @@ static void s4_net(sn_ctx *c, bool sigm)
                 s += (t[k] - yk[k]) * (k == r ? gk[r] * yj[q] : 0.0);
             AT(h, S4K, q, r) = -s;
         }
-    agree(c, "2a i", "dE/dw_qr = -sum_k (t_k - y_k) dy_k/dw_qr", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a i", "dE/dw_qr = -sum_k (t_k - y_k) dy_k/dw_qr", h, dW2, S4J * S4K), S4K);
     x.n = 0;
     for (int k = 0; k < S4K; k++) {
         double jac[S4J * S4K];
@@ -2004,17 +2144,17 @@ static void s4_net(sn_ctx *c, bool sigm)
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = yj[q];
     gr(c, sum(c, tak), tW2, a, S4J * S4K);
-    agree(c, "2a iii", "da_r/dw_qr = y_q (partial trick)", h, a, S4J * S4K);
+    at_rc(agree(c, "2a iii", "da_r/dw_qr = y_q (partial trick)", h, a, S4J * S4K), S4K);
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = -(t[r] - yk[r]) * gk[r] * yj[q];
-    agree(c, "2a iv", "dE/dw_qr = -(t_r - y_r) g'(a_r) y_q", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a iv", "dE/dw_qr = -(t_r - y_r) g'(a_r) y_q", h, dW2, S4J * S4K), S4K);
     for (int k = 0; k < S4K; k++) dk[k] = gk[k] * (t[k] - yk[k]);
     gr(c, E, tak, a, S4K);
     for (int k = 0; k < S4K; k++) a[k] = -a[k];
     agree(c, "2a v", "delta_k = g'(a_k)(t_k - y_k) = -dE/da_k", dk, a, S4K);
     for (int q = 0; q < S4J; q++)
         for (int r = 0; r < S4K; r++) AT(h, S4K, q, r) = -dk[r] * yj[q];
-    agree(c, "2a vi", "dE/dw_qr = -delta_r y_q", h, dW2, S4J * S4K);
+    at_rc(agree(c, "2a vi", "dE/dw_qr = -delta_r y_q", h, dW2, S4J * S4K), S4K);
 
     /* Steps 2b-2c: input-to-hidden weights w_pq. */
     x.n = 0;
@@ -2028,7 +2168,7 @@ static void s4_net(sn_ctx *c, bool sigm)
     for (int pp = 0; pp < S4I; pp++)
         for (int q = 0; q < S4J; q++) AT(h, S4J, pp, q) = gj[q] * yi[pp];
     gr(c, sum(c, tyj), tW1, a, S4I * S4J);
-    agree(c, "2b ii", "dy_q/dw_pq = g'(a_q) y_p", h, a, S4I * S4J);
+    at_rc(agree(c, "2b ii", "dy_q/dw_pq = g'(a_q) y_p", h, a, S4I * S4J), S4J);
     double dW1[S4I * S4J], dq[S4J];
     gr(c, E, tW1, dW1, S4I * S4J);
     for (int line = 1; line <= 3; line++) {
@@ -2051,7 +2191,7 @@ static void s4_net(sn_ctx *c, bool sigm)
                                           "dE/dw_pq = -y_p g'(a_q) sum_k delta_k w_qk"};
         char eq[16];
         snprintf(eq, sizeof eq, "2b iii.%d", line);
-        agree(c, eq, txt[line - 1], h, dW1, S4I * S4J);
+        at_rc(agree(c, eq, txt[line - 1], h, dW1, S4I * S4J), S4J);
     }
     for (int q = 0; q < S4J; q++) {
         dq[q] = 0;
@@ -2063,7 +2203,7 @@ static void s4_net(sn_ctx *c, bool sigm)
     agree(c, "2b iv", "delta_q = g'(a_q) sum_k delta_k w_qk = -dE/da_q", dq, a, S4J);
     for (int pp = 0; pp < S4I; pp++)
         for (int q = 0; q < S4J; q++) AT(h, S4J, pp, q) = -dq[q] * yi[pp];
-    agree(c, "2b v", "dE/dw_pq = -delta_q y_p", h, dW1, S4I * S4J);
+    at_rc(agree(c, "2b v", "dE/dw_pq = -delta_q y_p", h, dW1, S4I * S4J), S4J);
 
     /* The learning rule Delta w = -eta dE/dw, both layers. */
     const double eta = 0.25;

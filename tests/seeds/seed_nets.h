@@ -10,7 +10,8 @@
  * Error measure (all rows): the normwise relative error
  *     err = max_i |h_i - a_i| / max_i |a_i|
  * of a hand value h against the autodiff value a (for a vector quantity the
- * table shows the element where the difference is largest). */
+ * table shows the element where the difference is largest, and names it).
+ * sn_table.h prints the rows (text, Markdown, JSON). */
 #ifndef TT_SEED_NETS_H
 #define TT_SEED_NETS_H
 
@@ -42,8 +43,17 @@ typedef struct sn_row {
     /* The hand value (for an erratum: the corrected formula) against autodiff,
      * at the worst element; err is the normwise relative error. */
     double hand, autodiff, err;
+    /* Where: the network (a short name listed in sn_rows.nets, "" if none)
+     * and the element shown, elem of the n values compared (row-major, in
+     * the order the row lists them); hand, autodiff and printed are all at
+     * that element.  where is the compact form ("A[3]", "x=-1.28"). */
+    char net[12];
+    int elem, n;
+    char where[40];
     double scale; /* max_i |a_i|: guards against vacuous comparisons of zeros */
-    /* Erratum: the formula as printed and its error against autodiff.
+    /* Erratum: the formula as printed and its error against autodiff; the
+     * element shown is where the printed formula is furthest from autodiff
+     * (hand is then the corrected formula there).
      * Approx: printed = the approximation, autodiff = the exact value. */
     double printed, printed_err;
     double documented;    /* the size of the error stated on the seed's page */
@@ -51,12 +61,31 @@ typedef struct sn_row {
     bool broken;          /* a tape op failed while computing the row */
 } sn_row;
 
+/* A network (or input point) that rows are evaluated on. */
+typedef struct sn_net {
+    int seed;
+    char name[12];  /* as in sn_row.net: "A", "cnn1" */
+    char desc[240]; /* its shape and input point, one line */
+} sn_net;
+
 typedef struct sn_rows {
     sn_row *v;
     int n, cap;
+    sn_net *nets;
+    int n_nets, cap_nets;
 } sn_rows;
 
 void sn_rows_free(sn_rows *rows);
+
+/* Record the network `name` of a seed (once: a name already listed is kept)
+ * with a one-line description of its shape and input point.  Returns false
+ * on bad arguments or out of memory. */
+bool sn_rows_net(sn_rows *rows, int seed, const char *name, const char *desc);
+/* The description of a seed's network, or NULL. */
+const char *sn_rows_net_desc(const sn_rows *rows, int seed, const char *name);
+
+/* Set a row's network and format its where field from net and elem. */
+void sn_row_set_net(sn_row *r, const char *net);
 
 /* Run every check of one seed document and append its rows.  Returns false
  * if a tape or allocation failed (the rows made so far are kept). */
@@ -71,8 +100,9 @@ bool sn_seed004(sn_rows *rows);
  * every other row.  v is SN_AGREES or SN_ERRATUM; for an erratum hand is the
  * corrected formula, printed the formula as printed, documented the size
  * stated on the seed's page and correction the fix in a few words (printed,
- * documented and correction are ignored for SN_AGREES).  Returns the row,
- * or NULL on bad arguments or out of memory. */
+ * documented and correction are ignored for SN_AGREES).  The row has no
+ * network until sn_row_set_net names one.  Returns the row, or NULL on bad
+ * arguments or out of memory. */
 sn_row *sn_rows_add(sn_rows *rows, int seed, const char *eq, const char *what, sn_verdict v,
                     const double *hand, const double *printed, const double *ad, int n,
                     double documented, const char *correction);
@@ -96,9 +126,5 @@ bool sn_rows_cover(const sn_rows *rows, int seed, const char *const *labels, cha
 double sn_dropout_exact(int J, double p, const double *w, const double *o, double *total_prob);
 /* The closed form sigmoid(mu / sqrt(1 + pi s^2 / 8)) of eqs. 25-28. */
 double sn_dropout_closed(int J, double p, const double *w, const double *o);
-
-/* Print rows as an aligned table; returns the number of rows that do not
- * hold (each is marked FAIL). */
-int sn_print_table(FILE *f, const sn_rows *rows, bool verbose);
 
 #endif
