@@ -93,7 +93,7 @@ TG_API void tg_tape_print(const tg_tape *tp, FILE *f);
  * when an input receives several.  Tensors of at most small_numel elements
  * show their values (matrices as grids), larger ones norm/min/max.  Text, a
  * Markdown handout (a section per node), or JSON Lines, one object per event:
- *   {"event":"begin","what":"backward","y":"%5","seed":{"shape":[],"values":[1]}}
+ *   {"event":"begin","what":"backward","y":"%5","seed":[1]}   (null when large)
  *   {"event":"node","node":5,"op":"sigmoid","out":"%5","name":"h"|null,
  *    "attrs":"","formula":"..."|null,"inputs":["%4"],"g":{"shape":[..],"values":[..]}}
  *   {"event":"contrib","node":5,"input":0,"in":"%4","contrib":{..},"total":{..}|null}

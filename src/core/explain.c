@@ -65,10 +65,17 @@ void tg__explain_begin(tg_tape *tp, const char *what, const tg_tensor *y, const 
         fputs(",\"y\":", e->f);
         tg__json_string(e->f, tg__tape_ref_plain(tp, y, r, sizeof r));
         /* the seed's values alone: y's shape is in the graph */
-        tg__json_tensor(seed, e->small, v, sizeof v);
-        const char *vals = strstr(v, "\"values\":");
-        fprintf(e->f, ",\"seed\":%.*s}\n", vals ? (int)(strlen(vals + 9) - 1) : 4,
-                vals ? vals + 9 : "null");
+        fputs(",\"seed\":", e->f);
+        if (seed->numel > e->small) fputs("null", e->f);
+        for (int64_t i = 0; i < seed->numel && seed->numel <= e->small; i++) {
+            const double x = tg_tensor_get_flat(seed, i);
+            fputs(i ? "," : "[", e->f);
+            if (isfinite(x))
+                fprintf(e->f, "%.17g", x);
+            else
+                fputs("null", e->f); /* JSON has no NaN or Inf */
+        }
+        fputs(seed->numel > e->small ? "}\n" : seed->numel ? "]}\n" : "[]}\n", e->f);
         return;
     }
     summary(e, seed, "    ", v, sizeof v);
