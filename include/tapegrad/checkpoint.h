@@ -22,8 +22,9 @@ extern "C" {
  * must stay valid while the node may be differentiated (until reset). */
 typedef tg_tensor *(*tg_segment_fn)(tg_tape *tp, int n, tg_tensor *const *in, void *ctx);
 
-/* y = fn(in) as one node: fn runs on a scratch tape freed before the call
- * returns, so tp keeps y and the inputs only; backward recomputes fn. */
+/* y = fn(in) as one node: fn runs on a scratch tape that is reset before
+ * the call returns (tp keeps it for the next checkpoint), so tp keeps y and
+ * the inputs only; backward recomputes fn.  NULL on error (tp's error). */
 TG_API tg_tensor *tg_checkpoint(tg_tape *tp, tg_segment_fn fn, void *ctx, int n,
                                 tg_tensor *const *in);
 
