@@ -780,6 +780,38 @@ END_TEST
         tg_tape_free(tp_);                                                                         \
     } while (0)
 
+/* An empty batch product whose batch axis is huge, (2^40, 1, 0): the
+ * output has no elements, and neither pass may walk the 2^40 empty items
+ * (the graph fuzzer found the direct backward doing so, a hang). */
+START_TEST(test_empty_huge_batch)
+{
+    const int64_t huge = (int64_t)1 << 40;
+    tg_tensor *a = tg_tensor_new(TG_F64, 3, TT_SHAPE(huge, 1, 0));
+    tg_tensor *p = tg_tensor_new(TG_F64, 3, TT_SHAPE(huge, 0, 2));
+    tg_tensor *q = tg_tensor_new(TG_F64, 3, TT_SHAPE(huge, 2, 0));
+    ck_assert(a && p && q);
+    tg_tensor_set_requires_grad(a, true);
+    tg_tensor_set_requires_grad(p, true);
+    tg_tensor_set_requires_grad(q, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    /* a^T a: items (0,1) @ (1,0); p q: items (0,2) @ (2,0); both (huge,0,0) */
+    tg_tensor *ys[2] = {tg_matmul_t(tp, a, a, true, false), tg_matmul(tp, p, q)};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_msg(ys[k] != NULL, "%s", tg_tape_error(tp));
+        ck_assert_int_eq(tg_tensor_numel(ys[k]), 0);
+    }
+    tg_tensor *loss =
+        tg_add(tp, tg_sum_all(tp, tg_square(tp, ys[0])), tg_sum_all(tp, tg_square(tp, ys[1])));
+    ck_assert_int_eq(tg_backward(tp, loss), TG_OK);
+    ck_assert_int_eq(tg_tensor_numel(tg_tensor_grad(a)), 0);
+    ck_assert_int_eq(tg_tensor_numel(tg_tensor_grad(p)), 0);
+    tg_tape_free(tp);
+    tg_tensor_free(a);
+    tg_tensor_free(p);
+    tg_tensor_free(q);
+}
+END_TEST
+
 START_TEST(test_errors_shapes)
 {
     tg_tensor *a34 = tt_rand(TG_F64, 2, TT_SHAPE(3, 4), 1, -1, 1);
@@ -898,6 +930,7 @@ int main(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
+    tcase_add_test(tc, test_empty_huge_batch);
     tcase_add_test(tc, test_errors_shapes);
     tcase_add_test(tc, test_errors_dtype);
     tcase_add_test(tc, test_errors_null_and_sticky);

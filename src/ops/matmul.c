@@ -150,6 +150,11 @@ static void mm_direct_a(const tg_tensor *a, const tg_tensor *b, const tg_tensor 
     const tg_dtype dt = g->dtype;
     const size_t es = tg_dtype_size(dt);
     const int64_t M = d->M, N = d->N, K = d->K, ldb = b->shape[b->ndim - 1];
+    if (da->numel == 0) return; /* nothing to write, however long the batch */
+    if (g->numel == 0) {        /* an empty sum: zeros (b may have no data at all) */
+        if (!acc) tg_tensor_fill(da, 0.0);
+        return;
+    }
     if (a->ndim == 3 && b->ndim == 2 && !ta) { /* dA2 = G2 op(B)^T, rows folded */
         tg__gemm(dt, false, !tb, d->batch * M, K, N, 1.0, g->data, N, b->data, ldb, acc ? 1.0 : 0.0,
                  da->data, K);
@@ -174,6 +179,11 @@ static void mm_direct_b(const tg_tensor *a, const tg_tensor *b, const tg_tensor 
     const tg_dtype dt = g->dtype;
     const size_t es = tg_dtype_size(dt);
     const int64_t M = d->M, N = d->N, K = d->K, lda = a->shape[a->ndim - 1];
+    if (db->numel == 0) return; /* nothing to write, however long the batch */
+    if (g->numel == 0) {        /* an empty sum: zeros (a may have no data at all) */
+        if (!acc) tg_tensor_fill(db, 0.0);
+        return;
+    }
     if (b->ndim == 2 && a->ndim == 3 && !ta) { /* A2^T G2 or G2^T A2, rows folded */
         const int64_t rows = d->batch * M;
         if (tb)
