@@ -408,6 +408,30 @@ typedef struct efix {
     tg_tensor *x, *x1, *w3, *w4, *w43, *rm, *rv, *i64;
 } efix;
 
+/* An empty x whose batch axis is huge, (2^40, 1, 0): batch_norm (one
+ * channel, so its statistics are small) gives an empty output and an empty
+ * gradient at once; walking the 2^40 empty items was a hang (the graph
+ * fuzzer found it). */
+START_TEST(test_empty_huge_batch)
+{
+    tg_tensor *x = tg_tensor_new(TG_F64, 3, (const int64_t[]){(int64_t)1 << 40, 1, 0});
+    tg_tensor *rm = tg_tensor_zeros(TG_F64, 1, (const int64_t[]){1});
+    tg_tensor *rv = tg_tensor_ones(TG_F64, 1, (const int64_t[]){1});
+    ck_assert(x && rm && rv);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_batch_norm(tp, x, NULL, NULL, rm, rv, false, 0.1, 1e-5);
+    ck_assert_msg(y != NULL, "%s", tg_tape_error(tp));
+    ck_assert_int_eq(tg_tensor_numel(y), 0);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_square(tp, y))), TG_OK);
+    ck_assert_int_eq(tg_tensor_numel(tg_tensor_grad(x)), 0);
+    tg_tape_free(tp);
+    tg_tensor_free(x);
+    tg_tensor_free(rm);
+    tg_tensor_free(rv);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     efix f = {
@@ -561,6 +585,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_zero_size);
     suite_add_tcase(s, c);
     TCase *e = tcase_create("errors");
+    tcase_add_test(e, test_empty_huge_batch);
     tcase_add_test(e, test_errors);
     tcase_add_test(e, test_failing_call_keeps_running_stats);
     suite_add_tcase(s, e);

@@ -57,6 +57,14 @@ static int64_t num_sets(const norm_attr *a)
 {
     return a->batch ? a->G : extents(2, (const int64_t[]){a->P, a->G});
 }
+/* The leading extent the loops over (p, c) walk: none for an empty x,
+ * whose other extents may be huge ((2^31, 1, 0) walked item by item is a
+ * hang, with nothing to compute). */
+static int64_t rows(const norm_attr *a, const tg_tensor *x)
+{
+    return x->numel ? a->P : 0;
+}
+
 /* Elements per set. */
 static int64_t set_count(const norm_attr *a)
 {
@@ -86,7 +94,7 @@ static void set_moments(const norm_attr *a, const tg_tensor *x, double *mean, do
     for (int64_t k = 0; k < ns; k++) mean[k] = var[k] = 0;
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data;
-        for (int64_t p = 0; p < a->P; p++)
+        for (int64_t p = 0; p < rows(a, x); p++)
             for (int64_t c = 0; c < a->C; c++) {
                 const T *r = v + (p * a->C + c) * a->S;
                 double s = 0;
@@ -94,7 +102,7 @@ static void set_moments(const norm_attr *a, const tg_tensor *x, double *mean, do
                 mean[set_of(a, p, c)] += s;
             }
         for (int64_t k = 0; k < ns; k++) mean[k] = cnt ? mean[k] / (double)cnt : 0;
-        for (int64_t p = 0; p < a->P; p++)
+        for (int64_t p = 0; p < rows(a, x); p++)
             for (int64_t c = 0; c < a->C; c++) {
                 const T *r = v + (p * a->C + c) * a->S;
                 const double m = mean[set_of(a, p, c)];
@@ -115,7 +123,7 @@ static void norm_forward(const norm_attr *a, const tg_tensor *x, const tg_tensor
         const T *v = x->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL, *bv = b ? b->data : NULL;
         T *o = out->data;
-        for (int64_t p = 0; p < a->P; p++)
+        for (int64_t p = 0; p < rows(a, x); p++)
             for (int64_t c = 0; c < a->C; c++) {
                 const int64_t k = set_of(a, p, c), base = (p * a->C + c) * a->S;
                 const T m = mu[k], r = rs[k];
@@ -293,7 +301,7 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL;
-        for (int64_t p = 0; p < a->P; p++)
+        for (int64_t p = 0; p < rows(a, x); p++)
             for (int64_t c = 0; c < a->C; c++) {
                 const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
                 const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
@@ -317,7 +325,7 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
             const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
             const T *wv = w ? w->data : NULL;
             T *dd = d->data;
-            for (int64_t p = 0; p < a->P; p++)
+            for (int64_t p = 0; p < rows(a, x); p++)
                 for (int64_t c = 0; c < a->C; c++) {
                     const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
                     const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
