@@ -13,6 +13,7 @@
 #include "../src/core/internal.h"
 #include "../src/ops/registry.h"
 #include "common.h"
+#include "last_attrs.h"
 
 static const tg_op *const *const k_files[] = {
     tg__ops_reduce,        tg__ops_reduce_stat, tg__ops_scan,       tg__ops_index,
@@ -35,26 +36,6 @@ START_TEST(test_rules_and_formulas)
     ck_assert_int_ge(n, 30);
 }
 END_TEST
-
-/* The attributes of the last node recorded on tp. */
-static const char *last_attrs(tg_tape *tp, const char *op, char *buf, size_t size)
-{
-    const int64_t nn = tg__tape_num_nodes(tp);
-    ck_assert_int_gt(nn, 0);
-    const tg_node *nd = tg__tape_node(tp, nn - 1);
-    ck_assert_str_eq(tg_node_op(nd)->name, op);
-    ck_assert_msg(tg_node_op(nd)->attrs != NULL, "%s has no attribute printer", op);
-    const int len = tg_node_op(nd)->attrs(nd, buf, size);
-    ck_assert_int_eq(len, (int)strlen(buf));
-    return buf;
-}
-
-#define ATTRS(tp, call, op, want)                                                                  \
-    do {                                                                                           \
-        char b_[160];                                                                              \
-        ck_assert_msg((call) != NULL, "%s: %s", op, tg_tape_error(tp));                            \
-        ck_assert_str_eq(last_attrs(tp, op, b_, sizeof b_), want);                                 \
-    } while (0)
 
 START_TEST(test_attribute_printers)
 {
