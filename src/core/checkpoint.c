@@ -153,6 +153,24 @@ static bool check_captured(tg_tape *tp, const tg_tape *s)
 
 /* ---- recomputation ------------------------------------------------------ */
 
+/* The start of a recomputation of node nd's segment on scratch tape s:
+ * a[0..2], three arrays of n_in pointers (bufs on the caller's stack when
+ * they fit, else s's arena), leaves of the node's inputs in a[0], and the
+ * segment's output over them.  NULL with tp's error set. */
+static tg_tensor *replay_start(tg_tape *tp, tg_tape *s, const tg_node *nd,
+                               tg_tensor *bufs[3][CKPT_SMALL], tg_tensor **a[3])
+{
+    const int n = nd->n_in;
+    for (int i = 0; i < 3; i++) a[i] = ptrs(s, bufs[i], n);
+    if (!a[0] || !a[1] || !a[2]) {
+        char m[512];
+        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
+        return NULL;
+    }
+    if (!wrap_inputs(tp, s, n, nd->in, a[0])) return NULL;
+    return run_segment(tp, s, tg_node_saved(nd), n, a[0]);
+}
+
 /* The segment of node nd recomputed on scratch tape s over leaves of its
  * inputs, and its vector-Jacobian product with g: gs[k] on s for every
  * input k that needs a gradient, NULL for the others.  False with tp's
@@ -160,18 +178,11 @@ static bool check_captured(tg_tape *tp, const tg_tape *s)
 static bool replay_vjp(tg_tape *tp, tg_tape *s, const tg_node *nd, const tg_tensor *g,
                        tg_tensor **gs)
 {
-    const ckpt_saved *sv = tg_node_saved(nd);
     const int n = nd->n_in;
-    tg_tensor *wb[CKPT_SMALL], *xb[CKPT_SMALL], *ob[CKPT_SMALL];
-    tg_tensor **w = ptrs(s, wb, n), **xs = ptrs(s, xb, n), **out = ptrs(s, ob, n);
-    if (!w || !xs || !out) {
-        char m[512];
-        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
-        return false;
-    }
-    if (!wrap_inputs(tp, s, n, nd->in, w)) return false;
-    tg_tensor *y = run_segment(tp, s, sv, n, w);
+    tg_tensor *bufs[3][CKPT_SMALL], **a[3];
+    tg_tensor *y = replay_start(tp, s, nd, bufs, a);
     if (!y) return false;
+    tg_tensor **w = a[0], **xs = a[1], **out = a[2];
     int m = 0;
     for (int k = 0; k < n; k++) {
         gs[k] = NULL;
@@ -307,16 +318,10 @@ static bool jvp_scratch(tg_tape *tp, tg_tape *s, const tg_node *nd, tg_tensor *c
                         tg_tensor **tout)
 {
     const int n = nd->n_in;
-    tg_tensor *wb[CKPT_SMALL], *xb[CKPT_SMALL], *tb[CKPT_SMALL];
-    tg_tensor **w = ptrs(s, wb, n), **xs = ptrs(s, xb, n), **ts = ptrs(s, tb, n);
-    if (!w || !xs || !ts) {
-        char m[512];
-        tg_tape_fail(tp, TG_ERR_NOMEM, "checkpoint: %s", inner_error(s, m, sizeof m));
-        return false;
-    }
-    if (!wrap_inputs(tp, s, n, nd->in, w)) return false;
-    tg_tensor *y = run_segment(tp, s, tg_node_saved(nd), n, w);
+    tg_tensor *bufs[3][CKPT_SMALL], **a[3];
+    tg_tensor *y = replay_start(tp, s, nd, bufs, a);
     if (!y) return false;
+    tg_tensor **w = a[0], **xs = a[1], **ts = a[2];
     int m = 0;
     for (int k = 0; k < n; k++) {
         if (!tin[k]) continue;
