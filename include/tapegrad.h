@@ -71,5 +71,6 @@
 #include "tapegrad/verify.h"
 #include "tapegrad/scalar.h"
 #include "tapegrad/dist.h"
+#include "tapegrad/threads.h"
 
 #endif

@@ -1,0 +1,56 @@
+/* Loops split among threads (OpenMP when TG_HAVE_OPENMP), deterministically.
+ *
+ * A parallel loop's iterations are pieces whose bounds the caller fixes
+ * without regard to the thread count; OpenMP's static schedule hands each
+ * thread a contiguous run of them.  A piece computes the same bits on any
+ * thread, and a reduction keeps one partial per piece and adds the partials
+ * up in piece order after the loop: so every result is independent of the
+ * thread count, one thread included (include/tapegrad/threads.h).  Without
+ * OpenMP the same pieces run in order on the calling thread. */
+#ifndef TG_PARALLEL_H
+#define TG_PARALLEL_H
+
+#include "tg_config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Threads for a loop of `work` units (elements, or elements times a cost
+ * the caller weighs them by): 1 when work < min_work, inside an OpenMP
+ * parallel region already, in a child after fork() or when the setting is
+ * 1; else the setting.  min_work is the call site's measured threshold
+ * (docs/performance.md). */
+int tg__par_threads(int64_t work, int64_t min_work);
+
+/* Tests only: every loop takes the threaded path whatever its size (with
+ * min_work ignored), so small shapes exercise the pieces and the combine.
+ * Returns the previous setting. */
+bool tg__par_force(bool on);
+
+/* Pieces of `grain` items covering n items: the last may be shorter. */
+#define TG_PAR_PIECES(n, grain) (((n) + (grain)-1) / (grain))
+
+#if TG_HAVE_OPENMP
+#define TG__OMP_FOR_NT                                                                             \
+    _Pragma("omp parallel for schedule(static) num_threads(pf_nt_) if (pf_nt_ > 1)")
+#else
+#define TG__OMP_FOR_NT
+#endif
+
+/* for (int64_t i = 0; i < n; i++) { body }, the iterations shared by nt
+ * threads (tg__par_threads' answer) in contiguous runs.  The iterations must
+ * not depend on each other; each writes only its own outputs.  The body
+ * is the variadic part (it may hold commas); it must not return or jump
+ * out of the loop. */
+#define TG_PAR_FOR(nt, n, i, ...)                                                                  \
+    do {                                                                                           \
+        const int pf_nt_ = (nt);                                                                   \
+        const int64_t pf_n_ = (n);                                                                 \
+        (void)pf_nt_;                                                                              \
+        TG__OMP_FOR_NT                                                                             \
+        for (int64_t i = 0; i < pf_n_; i++) {                                                      \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#endif
