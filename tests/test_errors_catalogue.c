@@ -1429,6 +1429,11 @@ static tg_status r_dist_shard(fixture *f)
     tg_batches_free(b);
     return st;
 }
+static tg_status r_threads_count(fixture *f)
+{
+    (void)f;
+    return tg_set_num_threads(-1);
+}
 #if TG_HAVE_MPI
 static tg_status r_dist_not_init(fixture *f)
 {
@@ -2582,6 +2587,8 @@ static row k_rows[] = {
     R(dist_no_mpi, "distributed", TG_ERR_ARG, LAST_ERROR,
       "tg_dist_init (and tg_dist_broadcast, tg_dist_allreduce_grads) in a build without MPI"),
 #endif
+    R(threads_count, "threads", TG_ERR_ARG, LAST_ERROR,
+      "tg_set_num_threads with n < 0 or above TG_MAX_THREADS"),
     R(null_query, "NULL arguments", TG_ERR_NULL, LAST_ERROR,
       "a tensor query (tg_tensor_numel, tg_tensor_data, ...) given NULL"),
     R(null_rng, "NULL arguments", TG_ERR_NULL, LAST_ERROR, "tg_rng_uniform(NULL) (it returns NaN)"),
@@ -3072,6 +3079,7 @@ static const message k_messages[] = {
 #else
     {"dist_no_mpi", "tg_dist_init: tapegrad was built without MPI (meson option mpi)"},
 #endif
+    {"threads_count", "tg_set_num_threads: n is -1, must be 0 (the default) or 1..256"},
     {"null_query", "tg_tensor_numel: tensor is NULL"},
     {"null_rng", "tg_rng_uniform: rng is NULL"},
     {"ckpt_fn_null", "checkpoint: fn is NULL [node 0]"},
