@@ -709,9 +709,10 @@ static const ncase k_cases[] = {
 /* Public functions without a pointer parameter: nothing to sweep (the
  * coverage test checks that they have none). */
 static const char *const k_no_pointers[] = {
-    "tg_strerror",   "tg_last_status",   "tg_last_error",    "tg_dtype_size",
-    "tg_dtype_name", "tg_tensor_arange", "tg_tensor_scalar", "tg_delta_verdict_name",
-    "tg_stape_new",  "tg_dist_finalize", "tg_dist_rank",     "tg_dist_size",
+    "tg_strerror",        "tg_last_status",     "tg_last_error",    "tg_dtype_size",
+    "tg_dtype_name",      "tg_tensor_arange",   "tg_tensor_scalar", "tg_delta_verdict_name",
+    "tg_stape_new",       "tg_dist_finalize",   "tg_dist_rank",     "tg_dist_size",
+    "tg_set_num_threads", "tg_get_num_threads", "tg_have_openmp",
 };
 
 /* Header-only helpers behind the tg_ck_assert macros (check_asserts.h):
