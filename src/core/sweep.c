@@ -499,10 +499,37 @@ static bool rule_node(tg_tape *tp, const char *what, sweep *s, const tg_node *np
     return true;
 }
 
+/* Step 6, a node whose output has no elements: whatever its op, each
+ * input's gradient is a sum over no terms, zero.  So no rule runs: the
+ * rules of an empty output whose other extents are huge ((2^40, 1, 0))
+ * would walk 2^40 empty items.  An input without an adjoint gets zeros, as
+ * the rule would have given it (it is then reached, so tg_grad and .grad
+ * see a gradient, not "does not depend"); one with an adjoint keeps it.
+ * A zero constant is also right with create_graph: it depends on nothing.
+ * False on out of memory (tape error set). */
+static bool empty_node(tg_tape *tp, sweep *s, const tg_node *np)
+{
+    for (int k = 0; k < np->n_in; k++) {
+        const int32_t id = tg__node_in_id(np, k);
+        const tg_tensor *x = np->in[k];
+        if (!s->dep[id] || has_adjoint(s, id)) continue;
+        if (s->direct) {
+            if (!own_adjoint(tp, s, id, x)) return false;
+            memset(adj_data(s, id), 0, (size_t)x->numel * tg_dtype_size(x->dtype));
+            continue;
+        }
+        tg_tensor *z = tg__const_full(tp, x->dtype, x->ndim, x->shape, 0.0);
+        if (!z) return false;
+        s->t.grads[id] = z;
+        s->t.owned[id] = !s->create_graph; /* made here, shared with nothing */
+    }
+    return true;
+}
+
 /* The reverse sweep proper, from node last down to node 0: each node whose
  * output has an adjoint and depends on a target takes the scalar step, the
- * direct step or the op-built step.  Returns the number of steps taken (for
- * explain mode); stops at the first error (tape error set). */
+ * direct step or the op-built step (none for an empty output: step 6).  Returns the number of steps
+ * taken (for explain mode); stops at the first error (tape error set). */
 static int64_t sweep_nodes(tg_tape *tp, const char *what, sweep *s, int64_t last)
 {
     int64_t steps = 0;
@@ -525,6 +552,10 @@ static int64_t sweep_nodes(tg_tape *tp, const char *what, sweep *s, int64_t last
         }
         if (!any_input_dep(s, np)) continue;
         tg__tape_set_backward_node(tp, i);
+        if (np->out->numel == 0) {
+            if (!empty_node(tp, s, np)) break;
+            continue;
+        }
         steps++;
         const bool ok = s->direct && np->op->direct ? direct_node(tp, what, s, np, i)
                                                     : rule_node(tp, what, s, np, i);

@@ -178,6 +178,41 @@ static bool near_tie(const tg_tensor *a, const tg_tensor *b)
     return false;
 }
 
+/* Is a within 1e-4 of 0 where b is negative, at some pair of elements
+ * that atan2(a, b) puts together (broadcasting, shapes right-aligned)?
+ * There atan2 jumps by 2 pi (its branch cut, the negative b axis), so a
+ * finite difference across it is no derivative, and a composite may even be
+ * evaluated outside its domain on the far side (atan2(y, y) is -3 pi / 4
+ * there, log1p of it NaN). */
+static bool near_cut(const tg_tensor *a, const tg_tensor *b)
+{
+    const int na = tg_tensor_ndim(a), nb = tg_tensor_ndim(b), nd = na > nb ? na : nb;
+    int64_t ext[TG_MAX_DIMS], sa[TG_MAX_DIMS], sb[TG_MAX_DIMS], n = 1, ma = 1, mb = 1;
+    if (tg_tensor_numel(a) == 0 || tg_tensor_numel(b) == 0) return false;
+    for (int d = nd - 1; d >= 0; d--) {
+        const int da = d - (nd - na), db = d - (nd - nb);
+        const int64_t ea = da >= 0 ? tg_tensor_shape(a)[da] : 1;
+        const int64_t eb = db >= 0 ? tg_tensor_shape(b)[db] : 1;
+        if (ea != eb && ea != 1 && eb != 1) return false; /* the op refuses it */
+        ext[d] = ea > eb ? ea : eb;
+        if (ext[d] > 4096 / n) return true; /* too many pairs to look at: say so */
+        n *= ext[d];
+        sa[d] = ea == 1 ? 0 : ma; /* a stretched axis does not move */
+        sb[d] = eb == 1 ? 0 : mb;
+        ma *= ea, mb *= eb;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = i, ia = 0, ib = 0;
+        for (int d = nd - 1; d >= 0; d--) {
+            ia += (r % ext[d]) * sa[d];
+            ib += (r % ext[d]) * sb[d];
+            r /= ext[d];
+        }
+        if (fabs(tg_tensor_get_flat(a, ia)) < 1e-4 && tg_tensor_get_flat(b, ib) < 0) return true;
+    }
+    return false;
+}
+
 /* Runs one instruction; returns its output or NULL. */
 /* Whether the harness itself may read t's values: not the stale tensor,
  * whose memory sanitizer builds poison after the reset (the library's
@@ -429,8 +464,10 @@ static tg_tensor *run_op(tg_tape *tp, env *e, const instr *in, program *pg)
     case OP_HARDTANH: /* hi below lo (an error) when p[1] < 32 */
         return tg_hardtanh(tp, a, s, s + (double)p[1] / 64.0 - 0.5);
     case OP_ATAN2:
-    case OP_HYPOT: /* 0/0 at a = b = 0 */
+    case OP_HYPOT: /* 0/0 at a = b = 0; atan2's branch cut */
         if (readable(e, a) && readable(e, b) && min_abs(a) < 0.25 && min_abs(b) < 0.25)
+            pg->risky = true;
+        if ((in->op % OP_COUNT) == OP_ATAN2 && readable(e, a) && readable(e, b) && near_cut(a, b))
             pg->risky = true;
         return (in->op % OP_COUNT) == OP_ATAN2 ? tg_atan2(tp, a, b) : tg_hypot(tp, a, b);
     case OP_LOG:
