@@ -264,6 +264,12 @@ static tg_status r_record_saved(fixture *f)
     tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
     OP(tg_tape_record(T, &k_silent, 1, &f->a23, o, NULL, 8, 0, NULL));
 }
+static tg_status r_record_big(fixture *f)
+{
+    /* the count is refused before any aux pointer is read */
+    tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
+    OP(tg_tape_record(T, &k_silent, 1, &f->a23, o, NULL, 0, 65536, &f->a23));
+}
 static tg_status r_record_negative(fixture *f)
 {
     tg_tensor *o = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
@@ -2173,6 +2179,8 @@ static row k_rows[] = {
     R(record_saved, "custom ops", TG_ERR_NULL, ON_TAPE,
       "tg_tape_record with saved_size but no saved"),
     R(record_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_record with n_in < 0"),
+    R(record_big, "custom ops", TG_ERR_ARG, ON_TAPE,
+      "tg_tape_record with over 65,535 aux tensors or 4 GiB of attributes"),
     R(check_negative, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_check_inputs with n < 0"),
     R(alloc_dtype, "custom ops", TG_ERR_ARG, ON_TAPE, "tg_tape_alloc with an unknown dtype"),
     R(alloc_i64, "custom ops", TG_ERR_DTYPE, ON_TAPE, "tg_tape_alloc with TG_I64"),
@@ -2678,6 +2686,8 @@ static const message k_messages[] = {
      "record silent: the output must come from tg_tape_alloc on this tape [node 0]"},
     {"record_saved", "record silent: saved is NULL with size 8 [node 0]"},
     {"record_negative", "record silent: input count -1 is negative [node 0]"},
+    {"record_big", "record silent: 0 bytes of attributes and 65536 aux tensors (at most "
+                   "4294967295 and 65535) [node 0]"},
     {"check_negative", "custom: input count -1 is negative [node 0]"},
     {"alloc_dtype", "tg_tape_alloc: unknown dtype 7 [node 0]"},
     {"alloc_i64", "tg_tape_alloc: dtype i64 is data only; tape tensors are f32 or f64 [node 0]"},

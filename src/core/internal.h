@@ -103,7 +103,8 @@ static inline int64_t *tg__tensor_extents(tg_tensor *t)
     return (int64_t *)(void *)(t + 1);
 }
 
-/* 48 bytes on 64-bit targets: a scalar tape records one per op.  All that
+/* 40 bytes on 64-bit targets: a scalar tape records one per op, and its
+ * reverse sweep reads them back, so every byte here is paid twice.  All that
  * a node has besides its op and output sits in one block of the tape's
  * links arena, its links, which in points into:
  *   - a scalar node's n_in + 1 recorded values (tg__node_values),
@@ -119,15 +120,20 @@ struct tg_node {
     const tg_op *op;
     tg_tensor **in;
     tg_tensor *out;
-    size_t saved_size; /* bytes of attributes (0: none) */
     int n_in;
     int32_t out_id; /* out->id, kept here so a sweep need not load out */
-    int n_aux;
-    uint16_t f32_mask; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
-    bool scalar;       /* op->scalar applies: inputs and output one element each */
+    /* bytes of attributes (0: none), at most TG_NODE_SAVED_MAX (tg_tape_record) */
+    uint32_t saved_size;
+    /* the aux count (at most TG_NODE_AUX_MAX) and the scalar flags share a word */
+    unsigned n_aux : 16;
+    unsigned f32_mask : 9; /* scalar nodes: bit i set when input i is f32, bit 8 the output */
+    unsigned scalar : 1;   /* op->scalar applies: inputs and output one element each */
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 48,
-               "a node takes 48 bytes on 64-bit targets");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct tg_node) == 40,
+               "a node takes 40 bytes on 64-bit targets");
+/* What a node's narrow fields hold (tg_tape_record refuses more). */
+#define TG_NODE_SAVED_MAX UINT32_MAX
+#define TG_NODE_AUX_MAX   65535
 
 /* Byte offsets in a links block (see struct tg_node) of a node with n_in
  * inputs, scalar or not: of the input pointers, of the attributes, of the
@@ -415,7 +421,8 @@ void tg__explain_end(tg_tape *tp, int64_t steps, tg_status st);
 
 /* tg_tape_record for the library's own ops, which have validated their
  * inputs (tg_tape_check_inputs) and allocated out with tg_tape_alloc on tp
- * already: the same recording without checking all of it a second time. */
+ * already: the same recording without checking all of it a second time
+ * (saved_size and n_aux within TG_NODE_SAVED_MAX and TG_NODE_AUX_MAX). */
 tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *const *in,
                                    tg_tensor *out, const void *saved, size_t saved_size, int n_aux,
                                    tg_tensor *const *aux);

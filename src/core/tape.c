@@ -1,17 +1,12 @@
 /* The tape: a Wengert list of nodes, the arena that holds every tape-owned
  * tensor, the sticky error, and value ids (the slots the backward pass keeps
  * gradients in).  Nothing here knows about any particular op.  What is read
- * back from a tape (status, usage, nodes, printing) and anomaly mode are in
- * tape_query.c; struct tg_tape is in tape_priv.h. */
+ * back from a tape (status, usage, nodes, printing), anomaly mode and the
+ * growth warning are in tape_query.c; struct tg_tape is in tape_priv.h. */
 #include "internal.h"
 #include "tape_priv.h"
 
 #include <stdio.h>
-
-/* The growth warning needs this many tg_backward calls since the last reset
- * besides the growth: a few on one tape are normal (gradient accumulation,
- * a gradient penalty), hundreds are a loop that forgot the reset. */
-#define TG_GROWTH_WARNING_CALLS 8
 
 static void rg_note(tg_tape *tp, int32_t id, bool rg);
 
@@ -101,39 +96,6 @@ void tg_tape_reset(tg_tape *tp)
     tp->n_names = 0;
 }
 
-/* ---- the growth warning -------------------------------------------------- */
-static void warn_stderr(const tg_tape *tp, const char *msg, void *ctx)
-{
-    (void)tp, (void)ctx;
-    fprintf(stderr, "tapegrad: warning: %s\n", msg);
-}
-
-/* A training loop that forgets tg_tape_reset records every step on the same
- * tape, which grows without bound and says nothing: the symptom is
- * tg_backward called again and again on a tape that keeps growing.  Checked
- * once per tg_backward, never on the recording path. */
-void tg__tape_note_backward(tg_tape *tp)
-{
-    const size_t in_use = tp->arena.in_use + tp->links.in_use;
-    tp->bw_values = tp->n_values;
-    if (tp->n_backward++ == 0) {
-        tp->growth_base = in_use;
-        return;
-    }
-    if (tp->warned || tp->n_backward < TG_GROWTH_WARNING_CALLS || in_use < tp->growth_base ||
-        in_use - tp->growth_base < tp->growth_warning)
-        return;
-    tp->warned = true;
-    char msg[400];
-    snprintf(msg, sizeof msg,
-             "tape memory grew by %.1f MB over %lld tg_backward calls without tg_tape_reset "
-             "(%.1f MB in use); call tg_tape_reset before each step of a training loop, or set "
-             "tg_tape_options.growth_warning to SIZE_MAX if the growth is intended",
-             (double)(in_use - tp->growth_base) / 1e6, (long long)tp->n_backward,
-             (double)in_use / 1e6);
-    (tp->warn ? tp->warn : warn_stderr)(tp, msg, tp->warn_ctx);
-}
-
 void tg_tape_fail(tg_tape *tp, tg_status s, const char *fmt, ...)
 {
     if (!fmt) { /* the failure still stands, with a message saying why it has no other */
@@ -165,18 +127,28 @@ bool tg__tape_ok(const tg_tape *tp)
     return tp && tp->status == TG_OK;
 }
 
-void *tg__tape_scratch(tg_tape *tp, size_t n)
+/* Out of line, so that the callers on the recording path inline. */
+static void *block_failed(tg_tape *tp, const tg_arena *a, size_t n)
 {
-    void *p = tg__arena_alloc(&tp->arena, n);
-    if (!p)
-        tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes (in use %zu, limit %zu)",
-                     n, tp->arena.in_use, tp->arena.limit);
-    return p;
+    tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes%s (in use %zu, limit %zu)", n,
+                 a == &tp->links ? " of node inputs" : "", a->in_use, a->limit);
+    return NULL;
 }
 
-static void *links_alloc(tg_tape *tp, size_t n)
+static inline void *tape_scratch(tg_tape *tp, size_t n)
 {
-    if (tp->arena.limit) return tg__tape_scratch(tp, n);
+    void *p = tg__arena_alloc(&tp->arena, n);
+    return p ? p : block_failed(tp, &tp->arena, n);
+}
+
+void *tg__tape_scratch(tg_tape *tp, size_t n)
+{
+    return tape_scratch(tp, n);
+}
+
+static inline void *links_alloc(tg_tape *tp, size_t n)
+{
+    if (tp->arena.limit) return tape_scratch(tp, n);
     void *p = tg__arena_alloc(&tp->links, n);
     /* Recording a scalar tape streams writes through three arrays: the
      * arena (tensors), the links and the nodes, each into lines not yet
@@ -184,8 +156,7 @@ static void *links_alloc(tg_tape *tp, size_t n)
      * buffer.  Asking for the lines some ops ahead, for writing, has them
      * cached by the time the stores arrive. */
     TG_PREFETCH(p, 512, 1);
-    if (!p) tg_tape_fail(tp, TG_ERR_NOMEM, "arena: cannot allocate %zu bytes of node inputs", n);
-    return p;
+    return p ? p : block_failed(tp, &tp->links, n);
 }
 
 /* Is t, a header that says "TAPE", one tp made in this epoch?  The epoch
@@ -300,12 +271,12 @@ static tg_tensor *alloc_tensor(tg_tape *tp, tg_dtype dt, int ndim, const int64_t
     const size_t bytes = (size_t)n * tg_dtype_size(dt);
     const size_t head = sizeof(tg_tensor) + (size_t)ndim * sizeof(int64_t);
     const bool joint = !view && bytes < TG_ALIGN;
-    tg_tensor *t = tg__tape_scratch(tp, joint ? head + bytes : head);
+    tg_tensor *t = tape_scratch(tp, joint ? head + bytes : head);
     if (!t) return NULL;
     TG_PREFETCH(t, 1024, 1); /* the blocks of the ops to come (see links_alloc) */
     void *data = view    ? view
                  : joint ? (void *)((unsigned char *)t + head)
-                         : tg__tape_scratch(tp, bytes);
+                         : tape_scratch(tp, bytes);
     if (!data) return NULL;
     /* every field set once (no memset of the whole header first) */
     t->magic = TG_MAGIC_TAPE;
@@ -581,6 +552,15 @@ tg_tensor *tg_tape_record(tg_tape *tp, const tg_op *op, int n_in, tg_tensor *con
                      n_in < 0 ? n_in : n_aux);
         return NULL;
     }
+    /* the node keeps these sizes in narrow fields (struct tg_node): the
+     * library's own ops stay far below, a custom op is told */
+    if (saved_size > TG_NODE_SAVED_MAX || n_aux > TG_NODE_AUX_MAX) {
+        tg_tape_fail(tp, TG_ERR_ARG,
+                     "record %s: %zu bytes of attributes and %d aux tensors (at most %lu and %d)",
+                     op->name, saved_size, n_aux, (unsigned long)TG_NODE_SAVED_MAX,
+                     TG_NODE_AUX_MAX);
+        return NULL;
+    }
     if (!op || !op->name || !out || (n_in && !in) || (n_aux && !aux) ||
         (op->arity >= 0 && op->arity != n_in)) {
         tg_tape_fail(tp, TG_ERR_ARG, "record %s: bad descriptor, output or input count %d",
@@ -688,11 +668,11 @@ tg_tensor *tg__tape_record_checked(tg_tape *tp, const tg_op *op, int n_in, tg_te
     nd->op = op;
     nd->in = lin;
     nd->out = out;
-    nd->saved_size = saved_size;
     nd->n_in = n_in;
     nd->out_id = out->id;
-    nd->n_aux = n_aux;
-    nd->f32_mask = f32_mask;
+    nd->saved_size = (uint32_t)saved_size; /* checked: tg_tape_record */
+    nd->n_aux = (unsigned)n_aux & TG_NODE_AUX_MAX;
+    nd->f32_mask = f32_mask & 0x1ffu;
     nd->scalar = scalar;
     out->node = tp->n_nodes++;
     return out;

@@ -2,13 +2,52 @@
  * the accessors the backward sweeps use, node inspection and explain mode's
  * settings (printing is in tape_print.c), plus anomaly mode, which inspects
  * each value as it is made, and the lending of scratch tapes to
- * tg_checkpoint with their accounting.  None of it records anything; it lives apart from
+ * tg_checkpoint with their accounting, and the growth warning tg_backward
+ * checks.  None of it records anything; it lives apart from
  * tape.c, which builds the tape, so that each file keeps one purpose.  Both
  * see struct tg_tape through tape_priv.h. */
 #include "internal.h"
 #include "tape_priv.h"
 
 #include <stdio.h>
+
+/* The growth warning needs this many tg_backward calls since the last reset
+ * besides the growth: a few on one tape are normal (gradient accumulation,
+ * a gradient penalty), hundreds are a loop that forgot the reset. */
+#define TG_GROWTH_WARNING_CALLS 8
+
+/* ---- the growth warning -------------------------------------------------- */
+static void warn_stderr(const tg_tape *tp, const char *msg, void *ctx)
+{
+    (void)tp, (void)ctx;
+    fprintf(stderr, "tapegrad: warning: %s\n", msg);
+}
+
+/* A training loop that forgets tg_tape_reset records every step on the same
+ * tape, which grows without bound and says nothing: the symptom is
+ * tg_backward called again and again on a tape that keeps growing.  Checked
+ * once per tg_backward, never on the recording path. */
+void tg__tape_note_backward(tg_tape *tp)
+{
+    const size_t in_use = tp->arena.in_use + tp->links.in_use;
+    tp->bw_values = tp->n_values;
+    if (tp->n_backward++ == 0) {
+        tp->growth_base = in_use;
+        return;
+    }
+    if (tp->warned || tp->n_backward < TG_GROWTH_WARNING_CALLS || in_use < tp->growth_base ||
+        in_use - tp->growth_base < tp->growth_warning)
+        return;
+    tp->warned = true;
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "tape memory grew by %.1f MB over %lld tg_backward calls without tg_tape_reset "
+             "(%.1f MB in use); call tg_tape_reset before each step of a training loop, or set "
+             "tg_tape_options.growth_warning to SIZE_MAX if the growth is intended",
+             (double)(in_use - tp->growth_base) / 1e6, (long long)tp->n_backward,
+             (double)in_use / 1e6);
+    (tp->warn ? tp->warn : warn_stderr)(tp, msg, tp->warn_ctx);
+}
 
 /* ---- status, error, options ---------------------------------------------- */
 tg_status tg_tape_status(const tg_tape *tp)
