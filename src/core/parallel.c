@@ -77,6 +77,11 @@ bool tg__par_force(bool on)
     return atomic_exchange(&g_force, on);
 }
 
+bool tg__par_forced(void)
+{
+    return atomic_load_explicit(&g_force, memory_order_relaxed);
+}
+
 int tg__par_threads(int64_t work, int64_t min_work)
 {
 #if TG_HAVE_OPENMP

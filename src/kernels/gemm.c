@@ -252,13 +252,12 @@ static gemm_plan gemm_plan_of(int64_t M, int64_t N, int64_t K)
     gemm_plan p = {.work = INT64_MAX, .pieces = 1, .grain = M, .rows = true};
     int64_t mn;
     if (!tg__mul_i64(M, N, &mn) || !tg__mul_i64(mn, K, &p.work)) p.work = INT64_MAX;
-    const int64_t work = p.work;
-    if (work < GEMM_SPLIT_MIN) return p;
+    if (p.work < GEMM_SPLIT_MIN && !(tg__par_forced() && p.work > 0)) return p;
     p.rows = M >= N;
     const int64_t dim = p.rows ? M : N;
-    /* pieces of at least half the threshold's work each */
-    const int64_t per_piece = GEMM_SPLIT_MIN / 2;
-    const int64_t want = work / per_piece < GEMM_MAX_PIECES ? work / per_piece : GEMM_MAX_PIECES;
+    /* 2 to GEMM_MAX_PIECES pieces of at least half the threshold's work */
+    const int64_t by_work = p.work / (GEMM_SPLIT_MIN / 2);
+    const int64_t want = by_work < 2 ? 2 : by_work > GEMM_MAX_PIECES ? GEMM_MAX_PIECES : by_work;
     const int64_t per = TG_PAR_PIECES(dim, want);
     p.grain = TG_PAR_PIECES(per, GEMM_PIECE_ALIGN) * GEMM_PIECE_ALIGN;
     p.pieces = TG_PAR_PIECES(dim, p.grain);
