@@ -15,12 +15,6 @@
 #include <stdlib.h>
 #include <tapegrad.h>
 
-#include "tg_config.h"
-
-#if TG_HAVE_CBLAS
-void openblas_set_num_threads(int n); /* OpenBLAS's own thread-pool size */
-#endif
-
 enum { NLAYER = 3 };
 
 int main(int argc, char **argv)
@@ -30,9 +24,11 @@ int main(int argc, char **argv)
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
     const int reps = tb_int_arg(argc, argv, "--reps", 100);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 10);
-#if TG_HAVE_CBLAS
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-#endif
+    /* the kernels' threads and the pieces of the matrix products alike */
+    if (tg_set_num_threads(threads) != TG_OK) {
+        fprintf(stderr, "bench_b3: %s\n", tg_last_error());
+        return 2;
+    }
     const int64_t sizes[NLAYER + 1] = {784, 512, 256, 10};
     tg_rng rng;
     tg_rng_seed(&rng, 0);

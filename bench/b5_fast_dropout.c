@@ -13,12 +13,6 @@
 #include <stdlib.h>
 #include <tapegrad.h>
 
-#include "tg_config.h"
-
-#if TG_HAVE_CBLAS
-void openblas_set_num_threads(int n);
-#endif
-
 /* sigmoid(n') of one layer: tapegrad's own fast-dropout layer (two matmuls,
  * two squares and one fused op for mu / sqrt(1 + pi/8 s2)) */
 static tg_tensor *fd_layer(tg_tape *tp, tg_tensor *o, tg_tensor *w, double p)
@@ -33,9 +27,11 @@ int main(int argc, char **argv)
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
     const int reps = tb_int_arg(argc, argv, "--reps", 100);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 10);
-#if TG_HAVE_CBLAS
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-#endif
+    /* the kernels' threads and the pieces of the matrix products alike */
+    if (tg_set_num_threads(threads) != TG_OK) {
+        fprintf(stderr, "bench_b5: %s\n", tg_last_error());
+        return 2;
+    }
     tg_rng rng;
     tg_rng_seed(&rng, 0);
     tg_tensor *x = tg_tensor_rand(TG_F32, 2, (const int64_t[]){batch, 784}, &rng);

@@ -120,9 +120,9 @@ while [ "$r" -le "$ROUNDS" ]; do
     run tapegrad "$BB/bench_b1_stape" --reps $B1R
     [ "$ADOLC" = 1 ] && run adolc "$WORK/adolc_rosenbrock" --reps $ADR
     run limits "$WORK/limits" --only B1 --reps $LIMR
-    run tapegrad "$BB/bench_b2" --reps $B2R
+    for t in 1 2; do run tapegrad "$BB/bench_b2" --threads $t --reps $B2R; done
     run limits "$WORK/limits" --only B2 --reps $LIMR
-    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B2 --threads 1 --thp --reps $B2R
+    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B2 --threads 1,2 --thp --reps $B2R
     for t in 1 2; do
         for b in 128 16; do
             run tapegrad "$BB/bench_b3" --batch $b --threads $t --reps $STEPR
@@ -131,11 +131,11 @@ while [ "$r" -le "$ROUNDS" ]; do
     run limits "$WORK/limits" --only B3,B4,B5 --reps $LIMR
     run limits "$BB/bench_b5_floor" --reps $((LIMR * 4))
     [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B3 --batches 128,16 --threads 1,2 --reps $TR
-    run tapegrad "$BB/bench_b4" --reps $((STEPR / 2))
-    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --reps $((TR / 2))
-    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1 --thp --reps $((TR / 2))
-    run tapegrad "$BB/bench_b5" --reps $STEPR
-    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B5 --threads 1 --reps $TR
+    for t in 1 2; do run tapegrad "$BB/bench_b4" --threads $t --reps $((STEPR / 2)); done
+    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1,2 --reps $((TR / 2))
+    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B4 --threads 1,2 --thp --reps $((TR / 2))
+    for t in 1 2; do run tapegrad "$BB/bench_b5" --threads $t --reps $STEPR; done
+    [ "$TORCH" = 1 ] && run torch "$PY" "$PEERS/torch_bench.py" --workloads B5 --threads 1,2 --reps $TR
     # B7: one process per mode (peak_rss_mb is the process's); the peer is ours (bench/)
     for m in whole ckpt; do run tapegrad "$BB/bench_b7" --mode $m --reps $B7R; done
     [ "$TORCH" = 1 ] && run torch "$PY" "$HERE/peer_checkpoint.py" --reps $B7R
@@ -185,13 +185,17 @@ BEGIN {
     add("B1 scalar tape record", "tapegrad B1-stape phase=record", "adolc B1 mode=keep phase=tape", "ADOL-C", "", "")
     add("B1 scalar tape reverse", "tapegrad B1-stape phase=reverse", "adolc B1 mode=keep phase=reverse", "ADOL-C", "limits B1 limit=grad", "C hand grad")
     add("B2 n=1e7", "tapegrad B2 threads=1", "torch B2 threads=1 malloc=thp", "torch(thp)", "limits B2 threads=1 limit=fused-fg", "fused f+g")
+    add("B2 n=1e7 t=2", "tapegrad B2 threads=2", "torch B2 threads=2 malloc=thp", "torch(thp)", "limits B2 threads=2 limit=fused-fg", "fused f+g")
     add("B3 b=128 t=1", "tapegrad B3 batch=128 threads=1", "torch B3 batch=128 threads=1", "torch", "limits B3 batch=128 threads=1 limit=sgemm", "sgemm")
     add("B3 b=16 t=1", "tapegrad B3 batch=16 threads=1", "torch B3 batch=16 threads=1", "torch", "limits B3 batch=16 threads=1 limit=sgemm", "sgemm")
     add("B3 b=128 t=2", "tapegrad B3 batch=128 threads=2", "torch B3 batch=128 threads=2", "torch", "limits B3 batch=128 threads=2 limit=sgemm", "sgemm")
     add("B3 b=16 t=2", "tapegrad B3 batch=16 threads=2", "torch B3 batch=16 threads=2", "torch", "limits B3 batch=16 threads=2 limit=sgemm", "sgemm")
     add("B4 b=64 t=1", "tapegrad B4 threads=1", "torch B4 threads=1", "torch(oneDNN)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
     add("B4 b=64 t=1 (thp)", "tapegrad B4 threads=1", "torch B4 threads=1 malloc=thp", "torch(thp)", "limits B4 threads=1 limit=sgemm", "im2col sgemm")
+    add("B4 b=64 t=2", "tapegrad B4 threads=2", "torch B4 threads=2", "torch(oneDNN)", "limits B4 threads=2 limit=sgemm", "im2col sgemm")
+    add("B4 b=64 t=2 (thp)", "tapegrad B4 threads=2", "torch B4 threads=2 malloc=thp", "torch(thp)", "limits B4 threads=2 limit=sgemm", "im2col sgemm")
     add("B5 b=128 t=1", "tapegrad B5 threads=1", "torch B5 threads=1", "torch", "limits B5 threads=1 limit=sgemm", "sgemm")
+    add("B5 b=128 t=2", "tapegrad B5 threads=2", "torch B5 threads=2", "torch", "limits B5 threads=2 limit=sgemm", "sgemm")
     # bench_b5_floor, plain C: the weight-sized passes of B5 alone; its tg/limit
     # column is their share of the sgemm limit (docs/performance.md)
     add("B7 whole tape", "tapegrad B7 mode=whole", "torch B7 mode=whole", "torch", "", "")

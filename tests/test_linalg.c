@@ -628,6 +628,86 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- the same bits with any thread count -------------------------------------
+ * OpenBLAS's threaded getrf (n = 200 here) and getrs (k = 4 right-hand
+ * sides, at any n) round otherwise than its one-thread routines.  Every
+ * linear algebra op, forward and gradient, at 1, 2 and 3 threads must be the
+ * same bytes; the first pass sets OpenBLAS to one thread and the last to two,
+ * as programs calling openblas_set_num_threads would. */
+#if TG_HAVE_CBLAS
+void openblas_set_num_threads(int n);
+#endif
+
+enum { LA_OUTS = 8 };
+
+/* Forward values of solve, solve_triangular (lower, upper), cholesky of the
+ * symmetric s, inv and slogdet, and the gradient of the sum of their squares
+ * with respect to a, b and s: LA_OUTS tensors into out. */
+static void la_run(const tg_tensor *a0, const tg_tensor *b0, const tg_tensor *s0, tg_tensor **out)
+{
+    tg_tensor *a = tg_tensor_clone(a0), *b = tg_tensor_clone(b0), *sy = tg_tensor_clone(s0);
+    tg_tensor *in[] = {a, b, sy};
+    for (int i = 0; i < 3; i++) tg_tensor_set_requires_grad(in[i], true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y[] = {tg_solve(tp, a, b), tg_solve_triangular(tp, a, b, false),
+                      tg_solve_triangular(tp, a, b, true), tg_cholesky(tp, sy), tg_inv(tp, a)};
+    tg_tensor *loss = tg_slogdet(tp, a, NULL);
+    for (int i = 0; i < LEN(y); i++) loss = tg_add(tp, loss, tg_sum_all(tp, tg_square(tp, y[i])));
+    ck_assert_msg(tg_backward(tp, loss) == TG_OK, "%s", tg_tape_error(tp));
+    for (int i = 0; i < LEN(y); i++) out[i] = tg_tensor_cast_new(y[i], tg_tensor_dtype(y[i]));
+    for (int i = 0; i < 3; i++) out[LEN(y) + i] = tg_tensor_clone(tg_tensor_grad(in[i]));
+    tg_tape_free(tp);
+    for (int i = 0; i < 3; i++) tg_tensor_free(in[i]);
+}
+
+START_TEST(test_same_bits_any_threads)
+{
+    static const int sizes[] = {4, 200};
+    for (int d = 0; d < 2; d++)
+        for (int si = 0; si < LEN(sizes); si++) {
+            const tg_dtype dt = d ? TG_F64 : TG_F32;
+            const int n = sizes[si];
+            tg_tensor *a = well_cond(dt, 0, NULL, n, 77);
+            tg_tensor *b = tt_rand(dt, 2, TT_SHAPE(n, 4), 78, -1, 1);
+            /* (a + a^T) / 2 stays diagonally dominant: positive definite */
+            tg_tensor *sy = tg_tensor_clone(a);
+            double *v = vals(a);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    tg_tensor_set_flat(sy, i * n + j, 0.5 * (v[i * n + j] + v[j * n + i]));
+            free(v);
+            tg_tensor *one[LA_OUTS], *more[LA_OUTS];
+            ck_assert_int_eq(tg_set_num_threads(1), TG_OK);
+#if TG_HAVE_CBLAS
+            openblas_set_num_threads(1);
+#endif
+            la_run(a, b, sy, one);
+            for (int t = 2; t <= 4; t++) {
+                ck_assert_int_eq(tg_set_num_threads(t == 4 ? 2 : t), TG_OK);
+#if TG_HAVE_CBLAS
+                if (t == 4) openblas_set_num_threads(2);
+#endif
+                la_run(a, b, sy, more);
+                for (int i = 0; i < LA_OUTS; i++) {
+                    const size_t bytes = (size_t)tg_tensor_numel(one[i]) * tg_dtype_size(dt);
+                    ck_assert_msg(tg_tensor_numel(one[i]) == tg_tensor_numel(more[i]) &&
+                                      memcmp(tg_tensor_data_const(one[i]),
+                                             tg_tensor_data_const(more[i]), bytes) == 0,
+                                  "%s n=%d: output %d with %d threads%s differs from 1 thread's",
+                                  tg_dtype_name(dt), n, i, t == 4 ? 2 : t,
+                                  t == 4 ? " (OpenBLAS set to 2)" : "");
+                    tg_tensor_free(more[i]);
+                }
+            }
+            for (int i = 0; i < LA_OUTS; i++) tg_tensor_free(one[i]);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+            tg_tensor_free(sy);
+        }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("linalg");
@@ -654,6 +734,11 @@ int main(void)
     tcase_add_test(tc, test_closed_forms);
     tcase_add_test(tc, test_cholesky_grad_symmetric);
     tcase_add_test(tc, test_f32_vs_f64);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_same_bits_any_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

@@ -465,6 +465,159 @@ START_TEST(test_gemm_fallback_vs_backend)
 }
 END_TEST
 
+/* Products large enough that tg__gemm cuts them into pieces for the
+ * threads (row blocks when M >= N, column blocks otherwise; 2 to 4 pieces)
+ * against the naive loop: every transpose, row strides wider than the rows,
+ * alpha != 1 and beta 0 (NaN in C), 1 and 0.5, at 1 and 2 threads. */
+START_TEST(test_gemm_pieces_vs_naive)
+{
+    static const int64_t sizes[][3] = {{200, 37, 90}, {37, 200, 90}, {130, 129, 160}};
+    static const double betas[] = {0.0, 1.0, 0.5};
+    tg_rng r;
+    tg_rng_seed(&r, 43);
+    for (int t = 1; t <= 2; t++) {
+        ck_assert_int_eq(tg_set_num_threads(t), TG_OK);
+        for (int d = 0; d < 2; d++)
+            for (int s = 0; s < LEN(sizes); s++)
+                for (int fl = 0; fl < 4; fl++)
+                    for (int bi = 0; bi < LEN(betas); bi++) {
+                        const tg_dtype dt = d ? TG_F64 : TG_F32;
+                        const int64_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+                        const bool ta = fl & 1, tb = fl & 2;
+                        const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+                        const int64_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb;
+                        const int64_t nc = M * ldc;
+                        double *A = malloc(sizeof(double) * (size_t)na);
+                        double *B = malloc(sizeof(double) * (size_t)nb);
+                        double *Cin = malloc(sizeof(double) * (size_t)nc);
+                        double *C = malloc(sizeof(double) * (size_t)nc);
+                        ck_assert(A && B && Cin && C);
+                        /* values a float holds exactly: the f64 reference is then
+                         * the f32 kernel's exact sum */
+                        fill_uniform(A, na, &r);
+                        fill_uniform(B, nb, &r);
+                        fill_uniform(Cin, nc, &r);
+                        for (int64_t i = 0; i < na; i++) A[i] = (float)A[i];
+                        for (int64_t i = 0; i < nb; i++) B[i] = (float)B[i];
+                        for (int64_t i = 0; i < nc; i++)
+                            Cin[i] = betas[bi] == 0 ? NAN : (float)Cin[i];
+                        memcpy(C, Cin, sizeof(double) * (size_t)nc);
+                        run_gemm(1, dt, ta, tb, M, N, K, -0.75, A, lda, na, B, ldb, nb, betas[bi],
+                                 C, ldc, nc);
+                        char label[160];
+                        snprintf(label, sizeof label,
+                                 "pieces %s M=%lld N=%lld K=%lld ta=%d tb=%d beta=%g threads=%d",
+                                 tg_dtype_name(dt), (long long)M, (long long)N, (long long)K, ta,
+                                 tb, betas[bi], t);
+                        check_gemm_result(label, dt, ta, tb, M, N, K, -0.75, A, lda, B, ldb,
+                                          betas[bi], Cin, C, ldc);
+                        free(A);
+                        free(B);
+                        free(Cin);
+                        free(C);
+                    }
+    }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+/* ---- the same bits with any thread count -------------------------------------
+ * Products big enough that OpenBLAS would thread them and tg__gemm cuts
+ * them into pieces: the forward value and both gradients of
+ * sum(matmul(a, b)^2) must be the same bytes at 1, 2 and 3 threads (three
+ * share the pieces unevenly).  OpenBLAS's own threaded sgemm rounds
+ * differently from its one-thread sgemm on every one of these shapes: the
+ * first pass sets OpenBLAS to one thread and the last to two, as programs
+ * calling openblas_set_num_threads would, and tapegrad must keep its own
+ * products on one OpenBLAS thread either way. */
+#if TG_HAVE_CBLAS
+void openblas_set_num_threads(int n);
+#endif
+
+typedef struct mm_run {
+    tg_tensor *y, *ga, *gb;
+} mm_run;
+
+static mm_run mm_run_once(const tg_tensor *a0, const tg_tensor *b0, bool ta, bool tb)
+{
+    tg_tensor *a = tg_tensor_clone(a0), *b = tg_tensor_clone(b0);
+    tg_tensor_set_requires_grad(a, true);
+    tg_tensor_set_requires_grad(b, true);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_matmul_t(tp, a, b, ta, tb);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_square(tp, y))), TG_OK);
+    mm_run o = {tg_tensor_cast_new(y, tg_tensor_dtype(y)), tg_tensor_clone(tg_tensor_grad(a)),
+                tg_tensor_clone(tg_tensor_grad(b))};
+    ck_assert(o.y && o.ga && o.gb);
+    tg_tape_free(tp);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    return o;
+}
+
+static void mm_run_free(mm_run *o)
+{
+    tg_tensor_free(o->y);
+    tg_tensor_free(o->ga);
+    tg_tensor_free(o->gb);
+}
+
+static bool same_bytes(const tg_tensor *x, const tg_tensor *y)
+{
+    const size_t n = (size_t)tg_tensor_numel(x) * tg_dtype_size(tg_tensor_dtype(x));
+    return tg_tensor_numel(x) == tg_tensor_numel(y) &&
+           memcmp(tg_tensor_data_const(x), tg_tensor_data_const(y), n) == 0;
+}
+
+START_TEST(test_same_bits_any_threads)
+{
+    /* (batch, M, K, N): 0 batch = plain matrices; B3's layers at batch 16 and
+     * 128, a tall-skinny one and a batch of products */
+    static const int64_t shapes[][4] = {{0, 256, 256, 256}, {0, 128, 4096, 10}, {0, 16, 784, 256},
+                                        {0, 128, 784, 512}, {0, 16, 512, 784},  {4, 64, 100, 96}};
+    for (int d = 0; d < 2; d++)
+        for (int s = 0; s < LEN(shapes); s++)
+            for (int fl = 0; fl < 4; fl += s == 0 ? 1 : 3) { /* all flags on the first */
+                const tg_dtype dt = d ? TG_F64 : TG_F32;
+                const int64_t P = shapes[s][0], M = shapes[s][1], K = shapes[s][2];
+                const int64_t N = shapes[s][3];
+                const bool ta = fl & 1, tb = fl & 2;
+                int64_t sa[3], sb[3];
+                const int na = stored_shape(P > 0, P, M, K, ta, sa);
+                const int nb = stored_shape(false, 0, K, N, tb, sb);
+                tg_tensor *a = tt_rand(dt, na, sa, 900 + (uint64_t)s, -1, 1);
+                tg_tensor *b = tt_rand(dt, nb, sb, 950 + (uint64_t)s, -1, 1);
+                ck_assert_int_eq(tg_set_num_threads(1), TG_OK);
+#if TG_HAVE_CBLAS
+                openblas_set_num_threads(1);
+#endif
+                mm_run one = mm_run_once(a, b, ta, tb);
+                for (int t = 2; t <= 4; t++) {
+                    ck_assert_int_eq(tg_set_num_threads(t == 4 ? 2 : t), TG_OK);
+#if TG_HAVE_CBLAS
+                    if (t == 4) openblas_set_num_threads(2);
+#endif
+                    mm_run more = mm_run_once(a, b, ta, tb);
+                    const char *what = !same_bytes(one.y, more.y)     ? "forward value"
+                                       : !same_bytes(one.ga, more.ga) ? "gradient of a"
+                                       : !same_bytes(one.gb, more.gb) ? "gradient of b"
+                                                                      : NULL;
+                    ck_assert_msg(!what,
+                                  "%s batch=%lld M=%lld K=%lld N=%lld ta=%d tb=%d: the %s "
+                                  "with %d threads%s differs from 1 thread's",
+                                  tg_dtype_name(dt), (long long)P, (long long)M, (long long)K,
+                                  (long long)N, ta, tb, what, t == 4 ? 2 : t,
+                                  t == 4 ? " (OpenBLAS set to 2)" : "");
+                    mm_run_free(&more);
+                }
+                mm_run_free(&one);
+                tg_tensor_free(a);
+                tg_tensor_free(b);
+            }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
 /* Empty products: M or N == 0 leaves C alone; K == 0 gives beta * C with A
  * and B never read (NULL here), beta 0 overwriting NaN. */
 START_TEST(test_gemm_zero_sizes)
@@ -919,6 +1072,12 @@ int main(void)
     tcase_add_test(tc, test_gemm_zero_sizes);
     tcase_add_test(tc, test_gemm_fallback_alpha_zero);
     tcase_add_test(tc, test_gemm_backend_name);
+    tcase_add_test(tc, test_gemm_pieces_vs_naive);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_same_bits_any_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gradient");

@@ -2,13 +2,19 @@
  *
  * In a build with OpenMP (the meson option `openmp`, on where the compiler
  * has it), the large elementwise maps, reductions, softmax rows, im2col and
- * col2im over images and the optimizer updates run on up to n threads, and
- * OpenBLAS's matrix products on as many.  Work is cut into pieces whose
+ * col2im over images, the optimizer updates and large matrix products run
+ * on up to n threads.  Work is cut into pieces whose
  * bounds do not depend on n, each piece is computed the same way whatever
  * thread runs it, and partial sums are combined in a fixed order: every
  * result is the same bits with any n (tests/test_parallel.c checks so).
  * Small work stays on the calling thread, where starting threads would cost
  * more than it saves.
+ *
+ * OpenBLAS's own threads would change the rounding of its products and
+ * factorizations, so tapegrad keeps OpenBLAS on one thread and cuts a large
+ * product into pieces for its own threads instead: a program's
+ * openblas_set_num_threads (or OPENBLAS_NUM_THREADS) is set back to 1 by
+ * tapegrad's next matrix product or factorization.
  *
  * The setting is one per process, like torch.set_num_threads.  Kernels
  * called from inside the caller's own OpenMP parallel region, or in a child
@@ -29,9 +35,8 @@ extern "C" {
 #define TG_MAX_THREADS 256
 
 /* Use n threads (1..TG_MAX_THREADS; 0: the default, OMP_NUM_THREADS or
- * else the CPU count) for the kernels and OpenBLAS; TG_ERR_ARG for any
- * other n.  Without OpenMP the kernels stay on one thread and only
- * OpenBLAS (when linked) takes n. */
+ * else the CPU count) for the kernels and matrix products; TG_ERR_ARG for
+ * any other n.  Without OpenMP everything runs on the calling thread. */
 TG_API tg_status tg_set_num_threads(int n);
 /* The thread count set (or the default), at least 1. */
 TG_API int tg_get_num_threads(void);

@@ -1,4 +1,4 @@
-/* The thread count of the kernels and OpenBLAS (include/tapegrad/threads.h)
+/* The thread count of the kernels (include/tapegrad/threads.h)
  * and the choice of threads for one loop (parallel.h). */
 #include "parallel.h"
 
@@ -11,9 +11,6 @@
 
 #if TG_HAVE_OPENMP
 #include <omp.h>
-#endif
-#if TG_HAVE_CBLAS
-#include <cblas.h>
 #endif
 
 /* The setting; 0 until set or first read (then the default). */
@@ -54,10 +51,9 @@ tg_status tg_set_num_threads(int n)
         return TG_ERR_ARG;
     }
     const int use = n == 0 ? default_threads() : n;
+    /* OpenBLAS itself stays on one thread (kernels/gemm.c says why): the
+     * products are cut into pieces for these threads instead */
     atomic_store(&g_threads, use);
-#if TG_HAVE_CBLAS
-    openblas_set_num_threads(use);
-#endif
     return TG_OK;
 }
 
@@ -79,6 +75,11 @@ bool tg_have_openmp(void)
 bool tg__par_force(bool on)
 {
     return atomic_exchange(&g_force, on);
+}
+
+bool tg__par_forced(void)
+{
+    return atomic_load_explicit(&g_force, memory_order_relaxed);
 }
 
 int tg__par_threads(int64_t work, int64_t min_work)

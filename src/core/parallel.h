@@ -27,6 +27,11 @@ int tg__par_threads(int64_t work, int64_t min_work);
  * Returns the previous setting. */
 bool tg__par_force(bool on);
 
+/* Whether tg__par_force is on: a call site whose pieces depend on a size
+ * threshold (tg__gemm) cuts small work too, the same way at any thread
+ * count. */
+bool tg__par_forced(void);
+
 /* Pieces of `grain` items covering n items: the last may be shorter. */
 #define TG_PAR_PIECES(n, grain) (((n) + (grain)-1) / (grain))
 

@@ -19,6 +19,7 @@
 #include "gemm.h"
 
 #include "../core/internal.h"
+#include "../core/parallel.h"
 #include "tg_config.h"
 
 #include <limits.h>
@@ -181,11 +182,20 @@ static bool fits_int(int64_t v)
 }
 #endif
 
-void tg__gemm(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-              double alpha, const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
-              void *C, int64_t ldc)
+void tg__blas_serial(void)
 {
-    if (M <= 0 || N <= 0) return;
+#if TG_HAVE_CBLAS
+    /* Only ever lowered to 1, never raised: threads of tapegrad doing this
+     * at the same time agree, so there is nothing to race on. */
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+#endif
+}
+
+/* One call: BLAS when it can take it, else the built-in kernel. */
+static void gemm_whole(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       double alpha, const void *A, int64_t lda, const void *B, int64_t ldb,
+                       double beta, void *C, int64_t ldc)
+{
 #if TG_HAVE_CBLAS
     /* Only calls BLAS accepts go to BLAS (see the notes at the top): no
      * empty dimension, every size and stride a positive int, and each stride
@@ -206,6 +216,79 @@ void tg__gemm(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int
     }
 #endif
     tg__gemm_fallback(dt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- pieces on tapegrad's threads ------------------------------------------
+ * OpenBLAS runs on one thread (tg__blas_serial): its threaded driver
+ * partitions a product otherwise than its one-thread driver does, so other
+ * micro-kernels compute the edges and sgemm's bits change with its thread
+ * count (docs/performance.md, "Thread thresholds: matrix products").  A
+ * large product is instead cut into pieces by a rule of the sizes alone:
+ * row blocks of C (each one call with the same op(B)) or column blocks
+ * (each with the same op(A)); the pieces run on tapegrad's threads, or in
+ * order on one, and every element of C comes from the same call whatever
+ * the thread count.  Each piece packs its shared operand again, so the cut
+ * is across the longer side of C: row blocks re-pack op(B) (K x N) per
+ * piece, column blocks op(A) (M x K). */
+enum {
+    /* fewest multiply-adds M*N*K for which two threads beat one (measured:
+     * docs/performance.md); below it a product is one call */
+    GEMM_SPLIT_MIN = 1 << 19,
+    /* the most pieces: enough to share among 2 or 4 threads evenly */
+    GEMM_MAX_PIECES = 4,
+    /* piece edges on multiples of 16 rows or columns, whole tiles of
+     * OpenBLAS's micro-kernels */
+    GEMM_PIECE_ALIGN = 16,
+};
+
+typedef struct gemm_plan {
+    int64_t work;          /* M * N * K, INT64_MAX when larger */
+    int64_t pieces, grain; /* grain rows or columns per piece, the last may have fewer */
+    bool rows;             /* cut across M (row blocks) rather than N */
+} gemm_plan;
+
+static gemm_plan gemm_plan_of(int64_t M, int64_t N, int64_t K)
+{
+    gemm_plan p = {.work = INT64_MAX, .pieces = 1, .grain = M, .rows = true};
+    int64_t mn;
+    if (!tg__mul_i64(M, N, &mn) || !tg__mul_i64(mn, K, &p.work)) p.work = INT64_MAX;
+    if (p.work < GEMM_SPLIT_MIN && !(tg__par_forced() && p.work > 0)) return p;
+    p.rows = M >= N;
+    const int64_t dim = p.rows ? M : N;
+    /* 2 to GEMM_MAX_PIECES pieces of at least half the threshold's work */
+    const int64_t by_work = p.work / (GEMM_SPLIT_MIN / 2);
+    const int64_t want = by_work < 2 ? 2 : by_work > GEMM_MAX_PIECES ? GEMM_MAX_PIECES : by_work;
+    const int64_t per = TG_PAR_PIECES(dim, want);
+    p.grain = TG_PAR_PIECES(per, GEMM_PIECE_ALIGN) * GEMM_PIECE_ALIGN;
+    p.pieces = TG_PAR_PIECES(dim, p.grain);
+    return p;
+}
+
+void tg__gemm(tg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+              double alpha, const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+              void *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    tg__blas_serial();
+    const gemm_plan p = gemm_plan_of(M, N, K > 0 && alpha != 0.0 ? K : 0);
+    if (p.pieces == 1) {
+        gemm_whole(dt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const size_t es = tg_dtype_size(dt);
+    const int nt = tg__par_threads(p.work, GEMM_SPLIT_MIN);
+    TG_PAR_FOR(nt, p.pieces, i, {
+        const int64_t s = i * p.grain;
+        const int64_t len = p.grain < (p.rows ? M : N) - s ? p.grain : (p.rows ? M : N) - s;
+        /* the first row (column) of a piece: op(A)'s row s is A's column s
+         * when transposed, op(B)'s column s is B's row s */
+        const int64_t a_off = p.rows ? (trans_a ? s : s * lda) : 0;
+        const int64_t b_off = p.rows ? 0 : (trans_b ? s * ldb : s);
+        const int64_t c_off = p.rows ? s * ldc : s;
+        gemm_whole(dt, trans_a, trans_b, p.rows ? len : M, p.rows ? N : len, K, alpha,
+                   (const char *)A + (size_t)a_off * es, lda, (const char *)B + (size_t)b_off * es,
+                   ldb, beta, (char *)C + (size_t)c_off * es, ldc);
+    });
 }
 
 const char *tg__gemm_backend(void)

@@ -3,6 +3,7 @@
 #include "lapack.h"
 
 #include "../core/internal.h"
+#include "gemm.h"
 
 /* ---- the built-in fallback ---------------------------------------------------
  * Textbook algorithms on row-major data: Doolittle LU with partial
@@ -151,7 +152,12 @@ void tg__tri_solve_fallback(tg_dtype dt, int n, int k, const void *t, bool upper
  * LAPACKE header.  The Fortran integer is int (OpenBLAS's default LP64
  * build; the ILP64 one is a separate library, libopenblas64), and each
  * character argument has a hidden length after the others (gfortran's
- * convention, size_t), which the routines compiled from Fortran expect. */
+ * convention, size_t), which the routines compiled from Fortran expect.
+ *
+ * Each call first keeps OpenBLAS on one thread (tg__blas_serial): its
+ * threaded getrf and getrs cut the work otherwise than the one-thread
+ * routines and round differently, and results must not depend on the
+ * thread count. */
 #if TG_HAVE_LAPACK
 #include <stddef.h>
 
@@ -187,6 +193,7 @@ static void transpose(tg_dtype dt, int n, int k, const void *src, void *dst)
 int tg__lu(tg_dtype dt, int n, void *a, int *ipiv)
 {
     if (n == 0) return 0;
+    tg__blas_serial();
     int info = 0;
     if (dt == TG_F64)
         dgetrf_(&n, &n, a, &n, ipiv, &info);
@@ -201,6 +208,7 @@ void tg__lu_solve(tg_dtype dt, int n, int k, const void *lu, const int *ipiv, bo
                   void *work)
 {
     if (n == 0 || k == 0) return;
+    tg__blas_serial();
     int info = 0;
     const char t = trans ? 'N' : 'T';
     transpose(dt, n, k, b, work);
@@ -217,6 +225,7 @@ void tg__lu_solve(tg_dtype dt, int n, int k, const void *lu, const int *ipiv, bo
 int tg__cholesky(tg_dtype dt, int n, void *a)
 {
     if (n == 0) return 0;
+    tg__blas_serial();
     int info = 0;
     const char u = 'U';
     if (dt == TG_F64)
@@ -245,6 +254,7 @@ void tg__tri_solve(tg_dtype dt, int n, int k, const void *t, bool upper, bool tr
                    void *work)
 {
     if (n == 0 || k == 0) return;
+    tg__blas_serial();
     int info = 0;
     const char ul = upper ? 'L' : 'U', tr = trans ? 'N' : 'T', dg = 'N';
     transpose(dt, n, k, b, work);
