@@ -111,6 +111,12 @@ static bool sweep_values(tg_stape *st, int64_t top)
         step_back(&rp, st->par.used, stored_partials(kd));
     }
     double *const *adjb = st->adjb;
+    void *const *ablk = st->arg.blk, *const *pblk = st->par.blk;
+    const int64_t *aused = st->arg.used, *pused = st->par.used;
+    /* the blocks being read, and the entries of values not yet swept in them */
+    const uint32_t *arg = ra.at >= 0 ? ablk[ra.at] : NULL;
+    const double *par = rp.at >= 0 ? pblk[rp.at] : NULL;
+    static const double unit[4] = {0.0, 1.0, -1.0, 0.0}; /* by code; STORED reads par */
     for (int64_t b = top >> TG__SB_SHIFT; b >= 0; b--) {
         const double *adj = adjb[b] ? adjb[b] : adj_take(st, b);
         if (!adj) return false;
@@ -120,19 +126,21 @@ static bool sweep_values(tg_stape *st, int64_t top)
             const unsigned kd = kind[o];
             const int64_t na = kd & 3;
             if (na == 0) continue;
-            step_back(&ra, st->arg.used, na);
-            step_back(&rp, st->par.used, stored_partials(kd));
-            const uint32_t *arg = (const uint32_t *)st->arg.blk[ra.at] + ra.pos;
-            const double *par = (const double *)st->par.blk[rp.at] + rp.pos;
+            if (na > ra.pos) ra.pos = aused[--ra.at], arg = ablk[ra.at];
+            ra.pos -= na;
+            const int64_t np = stored_partials(kd);
+            if (np > rp.pos) rp.pos = pused[--rp.at], par = pblk[rp.at];
+            rp.pos -= np;
             const double a = adj[o];
+            const double *p = par + rp.pos;
             for (int64_t j = 0; j < na; j++) {
                 const unsigned c = (kd >> (2 + 2 * j)) & 3;
-                const double p = c == TG__SP_STORED ? *par++ : c == TG__SP_ONE ? 1.0 : -1.0;
-                const uint32_t in = arg[j];
+                const double pj = c == TG__SP_STORED ? *p++ : unit[c];
+                const uint32_t in = arg[ra.pos + j];
                 double *t = adjb[in >> TG__SB_SHIFT];
                 if (__builtin_expect(!t, 0) && !(t = adj_take(st, in >> TG__SB_SHIFT)))
                     return false;
-                t[in & TG__SB_MASK] += p * a;
+                t[in & TG__SB_MASK] += pj * a;
             }
         }
         if (!st->pin[b]) adj_give(st, b);
