@@ -4,12 +4,17 @@
  * full gradient.  Lines: B1-stape phase=record, phase=reverse, phase=total
  * (each rep from a reset tape), beside ADOL-C's in bench/compare.sh.
  *
+ * A "# B1-stape peak_rss_kb=" line gives the process's peak in KiB (the
+ * report lines round to MiB); --n 2 gives the process's baseline, the
+ * loaded libraries (docs/performance.md, "B1: the scalar tape's memory").
+ *
  *   bench_b1_stape [--n N] [--reps N] [--warmup N]
  */
 #include "bench_util.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <tapegrad.h>
 
 int main(int argc, char **argv)
@@ -71,6 +76,10 @@ int main(int argc, char **argv)
     tb_report(stdout, head, &sv);
     snprintf(head, sizeof head, "B1-stape n=%d threads=1 phase=total", n);
     tb_report(stdout, head, &s);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        printf("# B1-stape peak_rss_kb=%ld tape_bytes=%lld\n", ru.ru_maxrss,
+               (long long)tg_stape_bytes(st));
     tg_stape_free(st);
     free(x0), free(g), free(x), free(rec), free(rev), free(tot);
     return 0;

@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the operation table -------------------------------------------------------- */
@@ -354,6 +355,221 @@ START_TEST(test_growth)
 }
 END_TEST
 
+/* ---- the record's blocks ---------------------------------------------------- */
+
+/* s = x[0]; then N times s = 0.999 s + sin(x[i % M]): its gradient by hand is
+ * a reverse loop, ds/dx[j] = sum over i = j (mod M) of 0.999^(N-1-i) cos x[j]
+ * (+ 0.999^N for x[0]), and ds/ds_i = 0.999^(N-1-i) for the i-th step's s.
+ * N is large enough that values, inputs and partials each fill many blocks. */
+enum { CH_N = 30000, CH_M = 5 };
+
+typedef struct chain {
+    tg_sv x[CH_M], s[CH_N], y;
+} chain;
+
+static void chain_record(tg_stape *st, chain *c, const double *x0)
+{
+    for (int j = 0; j < CH_M; j++) c->x[j] = tg_stape_var(st, x0[j]);
+    tg_sv s = c->x[0];
+    for (int i = 0; i < CH_N; i++)
+        c->s[i] = s = tg_s_add(st, tg_s_mul_c(st, s, 0.999), tg_s_sin(st, c->x[i % CH_M]));
+    c->y = s;
+}
+
+static void chain_hand(const double *x0, double *gx, double *gs)
+{
+    double a = 1.0; /* ds/ds_i, from the last step down */
+    for (int j = 0; j < CH_M; j++) gx[j] = 0.0;
+    for (int i = CH_N - 1; i >= 0; i--) {
+        gs[i] = a;
+        gx[i % CH_M] += a * cos(x0[i % CH_M]);
+        a *= 0.999;
+    }
+    gx[0] += a;
+}
+
+static void assert_rel(double got, double want, double tol, const char *what, int k)
+{
+    ck_assert_msg(fabs(got - want) <= tol * (fabs(want) > 1 ? fabs(want) : 1.0),
+                  "%s %d: %.17g vs hand %.17g", what, k, got, want);
+}
+
+/* Inputs anywhere: variables in the first block, intermediates in blocks
+ * the sweep finishes early (their adjoints must be kept), values after the
+ * output (0). */
+static void chain_check(tg_stape *st, const chain *c, const double *x0)
+{
+    static double gs[CH_N];
+    double gx[CH_M];
+    chain_hand(x0, gx, gs);
+    const int at[4] = {0, 7, CH_N / 2, CH_N - 1};
+    tg_sv wrt[CH_M + 5];
+    double out[CH_M + 5];
+    for (int j = 0; j < CH_M; j++) wrt[j] = c->x[j];
+    for (int k = 0; k < 4; k++) wrt[CH_M + k] = c->s[at[k]];
+    wrt[CH_M + 4] = tg_s_exp(st, c->x[1]); /* recorded after y */
+    ck_assert_int_eq(tg_stape_gradient(st, c->y, CH_M + 5, wrt, out), TG_OK);
+    for (int j = 0; j < CH_M; j++) assert_rel(out[j], gx[j], 1e-12, "x", j);
+    for (int k = 0; k < 4; k++) assert_rel(out[CH_M + k], gs[at[k]], 1e-12, "s", at[k]);
+    ck_assert(out[CH_M + 4] == 0.0);
+}
+
+START_TEST(test_many_blocks)
+{
+    const double x0[CH_M] = {0.3, -1.1, 2.0, 0.7, -0.4};
+    static chain c;
+    tg_stape *st = tg_stape_new();
+    chain_record(st, &c, x0);
+    ck_assert_int_eq(tg_stape_size(st), CH_M + 3 * CH_N);
+    chain_check(st, &c, x0);
+    /* a vjp with outputs in different blocks: 2 ds_N/d. + 3 ds_{N/2}/d. */
+    const tg_sv ys[2] = {c.y, c.s[CH_N / 2]};
+    const double w[2] = {2.0, 3.0};
+    double v[CH_M], g1[CH_M], g2[CH_M];
+    ck_assert_int_eq(tg_stape_vjp(st, 2, ys, w, CH_M, c.x, v), TG_OK);
+    ck_assert_int_eq(tg_stape_gradient(st, c.y, CH_M, c.x, g1), TG_OK);
+    ck_assert_int_eq(tg_stape_gradient(st, c.s[CH_N / 2], CH_M, c.x, g2), TG_OK);
+    for (int j = 0; j < CH_M; j++) assert_rel(v[j], 2 * g1[j] + 3 * g2[j], 1e-12, "vjp", j);
+    tg_stape_free(st);
+}
+END_TEST
+
+/* After a reset the blocks are reused: recording the same function again
+ * takes no more memory and gives the same numbers; a smaller one after it
+ * sees none of the old record. */
+START_TEST(test_reset_reuses_blocks)
+{
+    const double x0[CH_M] = {0.3, -1.1, 2.0, 0.7, -0.4};
+    static chain c;
+    tg_stape *st = tg_stape_new();
+    chain_record(st, &c, x0);
+    chain_check(st, &c, x0);
+    const int64_t bytes = tg_stape_bytes(st);
+    for (int r = 0; r < 2; r++) {
+        tg_stape_reset(st);
+        ck_assert_int_eq(tg_stape_size(st), 0);
+        chain_record(st, &c, x0);
+        chain_check(st, &c, x0);
+        ck_assert_int_eq(tg_stape_bytes(st), bytes);
+    }
+    tg_stape_reset(st);
+    const tg_sv a = tg_stape_var(st, 1.5), b = tg_stape_var(st, -2.0);
+    const tg_sv y = tg_s_mul(st, a, b);
+    const tg_sv ab[2] = {a, b};
+    double g[2];
+    ck_assert_int_eq(tg_stape_gradient(st, y, 2, ab, g), TG_OK);
+    ck_assert(g[0] == -2.0 && g[1] == 1.5);
+    ck_assert_int_eq(tg_stape_bytes(st), bytes);
+    tg_stape_free(st);
+}
+END_TEST
+
+/* One value as both inputs of a binary op records one input whose partial
+ * is the sum of the two: each against central differences. */
+static tg_sv twice(tg_stape *st, const tg_sv *x, void *ctx)
+{
+    return (*(const s_fn *)ctx)(st, (const tg_sv[2]){x[0], x[0]});
+}
+
+START_TEST(test_same_input_twice)
+{
+    const s_fn fns[] = {s_add, s_sub, s_mul, s_div, s_pow, s_max, s_min};
+    const double x0[1] = {1.7};
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        double err = -1;
+        ck_assert_msg(tg_stape_gradcheck(twice, (void *)&fns[k], 1, x0, 1e-6, 1e-8, &err) == TG_OK,
+                      "op %zu: %s", k, tg_last_error());
+    }
+    /* x * x: 2x exactly; x - x: 0 */
+    tg_stape *st = tg_stape_new();
+    const tg_sv x = tg_stape_var(st, 0.3);
+    double g;
+    ck_assert_int_eq(tg_stape_gradient(st, tg_s_mul(st, x, x), 1, &x, &g), TG_OK);
+    ck_assert(g == 0.6);
+    ck_assert_int_eq(tg_stape_gradient(st, tg_s_sub(st, x, x), 1, &x, &g), TG_OK);
+    ck_assert(g == 0.0);
+    tg_stape_free(st);
+}
+END_TEST
+
+/* ---- out of memory at every allocation of a record and of a sweep ---------- */
+static long g_fail_after;
+static void *fail_malloc(size_t n, void *c)
+{
+    (void)c;
+    return g_fail_after-- > 0 ? malloc(n) : NULL;
+}
+static void *fail_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    return g_fail_after-- > 0 ? realloc(p, n) : NULL;
+}
+static void plain_free(void *p, void *c)
+{
+    (void)c;
+    free(p);
+}
+static const tg_allocator k_failing = {fail_malloc, fail_realloc, plain_free, NULL};
+
+/* Recording fails at the k-th allocation for every k until it succeeds:
+ * the error is sticky and names the operation, the tape can be freed (no
+ * leak under ASan) or reset and used. */
+START_TEST(test_record_out_of_memory)
+{
+    const double x0[CH_M] = {0.3, -1.1, 2.0, 0.7, -0.4};
+    static chain c;
+    bool done = false;
+    for (long k = 0; !done; k++) {
+        tg_stape *st = tg_stape_new();
+        g_fail_after = k;
+        tg_set_allocator(&k_failing);
+        chain_record(st, &c, x0);
+        tg_set_allocator(NULL);
+        done = tg_stape_status(st) == TG_OK;
+        if (!done) {
+            ck_assert_int_eq(tg_stape_status(st), TG_ERR_NOMEM);
+            ck_assert_ptr_nonnull(strstr(tg_stape_error(st), "out of memory growing the tape"));
+            ck_assert_int_eq(c.y.tag, 0);
+        }
+        if (k % 7 == 3 || done) { /* usable after a reset */
+            tg_stape_reset(st);
+            chain_record(st, &c, x0);
+            chain_check(st, &c, x0);
+        }
+        tg_stape_free(st);
+        ck_assert_int_lt(k, 1000);
+    }
+}
+END_TEST
+
+/* A sweep fails at the k-th allocation of adjoint blocks for every k until
+ * it succeeds: a NOMEM that is not sticky, and the next sweep is right. */
+START_TEST(test_sweep_out_of_memory)
+{
+    const double x0[CH_M] = {0.3, -1.1, 2.0, 0.7, -0.4};
+    static chain c;
+    bool done = false;
+    for (long k = 0; !done; k++) {
+        tg_stape *st = tg_stape_new();
+        chain_record(st, &c, x0);
+        double g[CH_M];
+        g_fail_after = k;
+        tg_set_allocator(&k_failing);
+        const tg_status s = tg_stape_gradient(st, c.y, CH_M, c.x, g);
+        tg_set_allocator(NULL);
+        done = s == TG_OK;
+        if (!done) {
+            ck_assert_int_eq(s, TG_ERR_NOMEM);
+            ck_assert_ptr_nonnull(strstr(tg_last_error(), "tg_stape_gradient: out of memory for"));
+            ck_assert_int_eq(tg_stape_status(st), TG_OK);
+        }
+        chain_check(st, &c, x0);
+        tg_stape_free(st);
+        ck_assert_int_lt(k, 1000);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stape");
@@ -366,6 +582,11 @@ int main(void)
     tcase_add_test(tc, test_intermediates_and_vjp);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_growth);
+    tcase_add_test(tc, test_many_blocks);
+    tcase_add_test(tc, test_reset_reuses_blocks);
+    tcase_add_test(tc, test_same_input_twice);
+    tcase_add_test(tc, test_record_out_of_memory);
+    tcase_add_test(tc, test_sweep_out_of_memory);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -7,7 +7,8 @@
  * indices of its inputs and the partial derivatives of its output with
  * respect to them, computed when the operation runs ("Jacobian taping"). The
  * reverse sweep is then only adj[in] += partial * adj[out], reading the
- * record backwards, about 25 bytes per binary operation.
+ * record backwards: 8 bytes of value and 1 of kind per operation, 4 per
+ * input, 8 per partial other than +1 and -1 (docs/api.md, "Memory").
  *
  * Values are small handles (tg_sv: an index and a tag), passed by value.
  * Every value can be differentiated with respect to, variables and
@@ -55,7 +56,7 @@ TG_API tg_status tg_stape_status(const tg_stape *st);
 TG_API const char *tg_stape_error(const tg_stape *st);
 /* The number of values recorded since the last reset. */
 TG_API int64_t tg_stape_size(const tg_stape *st);
-/* Bytes the tape holds (capacity of its arrays, including adjoints). */
+/* Bytes the tape holds (its record's blocks, adjoint blocks kept for sweeps, tables). */
 TG_API int64_t tg_stape_bytes(const tg_stape *st);
 
 /* An independent variable with value v (it has no inputs). */

@@ -28,7 +28,7 @@ static inline bool live(tg_stape *st, tg_sv h, const char *op, int slot)
     tg_sv tg_s_##name(tg_stape *st, tg_sv h_)                                                      \
     {                                                                                              \
         if (!live(st, h_, "tg_s_" #name, 1)) return TG_SV_NONE;                                    \
-        const double A = st->val[h_.i];                                                            \
+        const double A = tg__stape_val(st, h_.i);                                                  \
         const double Y = (value);                                                                  \
         return tg__stape_push(st, Y, 1, h_.i, (partial), 0, 0.0, "tg_s_" #name);                   \
     }
@@ -39,9 +39,11 @@ static inline bool live(tg_stape *st, tg_sv h, const char *op, int slot)
     {                                                                                              \
         if (!live(st, ha_, "tg_s_" #name, 1) || !live(st, hb_, "tg_s_" #name, 2))                  \
             return TG_SV_NONE;                                                                     \
-        const double A = st->val[ha_.i], B = st->val[hb_.i];                                       \
-        const double Y = (value);                                                                  \
-        return tg__stape_push(st, Y, 2, ha_.i, (pa), hb_.i, (pb), "tg_s_" #name);                  \
+        const double A = tg__stape_val(st, ha_.i), B = tg__stape_val(st, hb_.i);                   \
+        const double Y = (value), pa_ = (pa), pb_ = (pb);                                          \
+        if (ha_.i == hb_.i) /* one input: its partial is the sum (a * a records 2a once) */        \
+            return tg__stape_push(st, Y, 1, ha_.i, pa_ + pb_, 0, 0.0, "tg_s_" #name);              \
+        return tg__stape_push(st, Y, 2, ha_.i, pa_, hb_.i, pb_, "tg_s_" #name);                    \
     }
 
 /* y = value(A, C) with a constant C, dy/dA = pa(A, C, Y) */
@@ -49,7 +51,7 @@ static inline bool live(tg_stape *st, tg_sv h, const char *op, int slot)
     tg_sv tg_s_##name(tg_stape *st, tg_sv h_, double C)                                            \
     {                                                                                              \
         if (!live(st, h_, "tg_s_" #name, 1)) return TG_SV_NONE;                                    \
-        const double A = st->val[h_.i];                                                            \
+        const double A = tg__stape_val(st, h_.i);                                                  \
         const double Y = (value);                                                                  \
         return tg__stape_push(st, Y, 1, h_.i, (pa), 0, 0.0, "tg_s_" #name);                        \
     }
@@ -59,7 +61,7 @@ static inline bool live(tg_stape *st, tg_sv h, const char *op, int slot)
     tg_sv tg_s_##name(tg_stape *st, double C, tg_sv h_)                                            \
     {                                                                                              \
         if (!live(st, h_, "tg_s_" #name, 2)) return TG_SV_NONE;                                    \
-        const double A = st->val[h_.i];                                                            \
+        const double A = tg__stape_val(st, h_.i);                                                  \
         const double Y = (value);                                                                  \
         return tg__stape_push(st, Y, 1, h_.i, (pa), 0, 0.0, "tg_s_" #name);                        \
     }

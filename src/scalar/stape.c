@@ -1,11 +1,5 @@
-/* The scalar tape's record, its errors and its reverse sweep.
- *
- * The record is four arrays: per value its number (val) and its input count
- * (nargs, 0 to 2); per input, in recording order, the input's index (arg)
- * and the partial derivative of the value with respect to it (par). The
- * sweep walks values from the output down to 0 and the input streams
- * backwards in step, so it reads memory sequentially and does one
- * multiply-add per recorded input, knowing nothing about operations. */
+/* The scalar tape's record (its blocks and how it grows) and its errors.
+ * The layout is described in stape.h; the reverse sweep is in ssweep.c. */
 #include "stape.h"
 
 #include <math.h>
@@ -34,17 +28,36 @@ tg_stape *tg_stape_new(void)
         return NULL;
     }
     st->tag = next_tag();
+    st->arg.at = st->par.at = -1;
     return st;
+}
+
+static void stream_free(tg__sstream *s)
+{
+    for (int64_t b = 0; b < s->nblk; b++) tg__free(s->blk[b]);
+    tg__free(s->blk);
+    tg__free(s->used);
+}
+
+/* Back to writing at the start of the first block (kept). */
+static void stream_rewind(tg__sstream *s)
+{
+    s->cur = NULL;
+    s->fill = s->lim = 0;
+    s->at = -1;
 }
 
 void tg_stape_free(tg_stape *st)
 {
     if (!st) return;
-    tg__free(st->val);
-    tg__free(st->nargs);
-    tg__free(st->arg);
-    tg__free(st->par);
-    tg__free(st->adj);
+    for (int64_t b = 0; b < st->nvb; b++) tg__free(st->vblk[b]);
+    for (int64_t b = 0; b < st->npool; b++) tg__free(st->pool[b]);
+    tg__free(st->vblk);
+    tg__free(st->adjb);
+    tg__free(st->pin);
+    tg__free(st->pool);
+    stream_free(&st->arg);
+    stream_free(&st->par);
     tg__free(st);
 }
 
@@ -54,7 +67,11 @@ void tg_stape_reset(tg_stape *st)
         tg__set_last(TG_ERR_NULL, "tg_stape_reset: tape is NULL");
         return;
     }
-    st->n = st->na = 0;
+    st->n = st->cap = 0;
+    st->val = NULL;
+    st->kind = NULL;
+    stream_rewind(&st->arg);
+    stream_rewind(&st->par);
     st->tag = next_tag();
     st->status = TG_OK;
     st->msg[0] = '\0';
@@ -85,9 +102,13 @@ int64_t tg_stape_bytes(const tg_stape *st)
         tg__set_last(TG_ERR_NULL, "tg_stape_bytes: tape is NULL");
         return -1;
     }
-    return st->cap * (int64_t)(sizeof *st->val + sizeof *st->nargs) +
-           st->acap * (int64_t)(sizeof *st->arg + sizeof *st->par) +
-           st->adjcap * (int64_t)sizeof *st->adj;
+    const int64_t vb = TG__SB * (int64_t)(sizeof(double) + 1),
+                  ab = TG__SB * (int64_t)sizeof(double);
+    const int64_t tables =
+        st->vtab * (int64_t)(2 * sizeof(double *) + sizeof(double *) + 1) +
+        (st->arg.tcap + st->par.tcap) * (int64_t)(sizeof(void *) + sizeof(int64_t));
+    return st->nvb * vb + st->npool * ab + st->arg.nblk * TG__SA_LEN * (int64_t)sizeof(uint32_t) +
+           st->par.nblk * TG__SP_LEN * (int64_t)sizeof(double) + tables;
 }
 
 void tg__stape_fail(tg_stape *st, tg_status s, const char *fmt, ...)
@@ -118,15 +139,73 @@ bool tg__stape_arg(tg_stape *st, tg_sv a, const char *op, int slot)
     return false;
 }
 
-/* Grows an array to hold cap elements of size bytes each (false on failure,
- * the old array kept). */
-static bool grow(void **p, int64_t cap, size_t size)
+/* Grows the array *p of *cap elements of size bytes each to hold cap2,
+ * zeroing the new ones (false on failure, the old array kept). */
+static bool grow_table(void **p, int64_t cap, int64_t cap2, size_t size)
 {
     size_t bytes;
-    if (!tg__mul_size((size_t)cap, size, &bytes)) return false;
-    void *q = tg__realloc(*p, bytes);
+    if (!tg__mul_size((size_t)cap2, size, &bytes)) return false;
+    char *q = tg__realloc(*p, bytes);
     if (!q) return false;
+    memset(q + (size_t)cap * size, 0, (size_t)(cap2 - cap) * size);
     *p = q;
+    return true;
+}
+
+/* A new block of len entries of size bytes (NULL when out of memory). */
+static void *new_block(int64_t len, size_t size)
+{
+    size_t bytes;
+    return tg__mul_size((size_t)len, size, &bytes) ? tg__malloc(bytes) : NULL;
+}
+
+/* Moves s's writing to its next block (allocated when the tape has not had
+ * it before) of len entries of size bytes. */
+static bool stream_next(tg__sstream *s, int64_t len, size_t size)
+{
+    const int64_t at = s->at + 1;
+    if (at == s->nblk) {
+        if (s->nblk == s->tcap) {
+            const int64_t t = s->tcap ? 2 * s->tcap : 16;
+            if (!grow_table((void **)&s->blk, s->tcap, t, sizeof *s->blk) ||
+                !grow_table((void **)&s->used, s->tcap, t, sizeof *s->used))
+                return false;
+            s->tcap = t;
+        }
+        void *b = new_block(len, size);
+        if (!b) return false;
+        s->blk[s->nblk++] = b;
+    }
+    if (s->at >= 0) s->used[s->at] = s->fill;
+    s->at = at;
+    s->cur = s->blk[at];
+    s->fill = 0;
+    s->lim = len;
+    return true;
+}
+
+/* Moves the value writing to the block of value n (allocated when new);
+ * the tables indexed by value block grow together. */
+static bool next_value_block(tg_stape *st)
+{
+    const int64_t b = st->n >> TG__SB_SHIFT;
+    if (b == st->nvb) {
+        if (st->nvb == st->vtab) {
+            const int64_t t = st->vtab ? 2 * st->vtab : 16;
+            if (!grow_table((void **)&st->vblk, st->vtab, t, sizeof *st->vblk) ||
+                !grow_table((void **)&st->adjb, st->vtab, t, sizeof *st->adjb) ||
+                !grow_table((void **)&st->pin, st->vtab, t, sizeof *st->pin) ||
+                !grow_table((void **)&st->pool, st->vtab, t, sizeof *st->pool))
+                return false;
+            st->vtab = t;
+        }
+        double *blk = new_block(TG__SB, sizeof(double) + 1);
+        if (!blk) return false;
+        st->vblk[st->nvb++] = blk;
+    }
+    st->val = st->vblk[b];
+    st->kind = (uint8_t *)(st->val + TG__SB);
+    st->cap = (b + 1) << TG__SB_SHIFT;
     return true;
 }
 
@@ -139,25 +218,14 @@ bool tg__stape_reserve(tg_stape *st, int k, const char *op)
                        op, (long long)st->n);
         return false;
     }
-    if (st->n == st->cap) {
-        const int64_t cap = st->cap ? 2 * st->cap : 4096;
-        if (!grow((void **)&st->val, cap, sizeof *st->val) ||
-            !grow((void **)&st->nargs, cap, sizeof *st->nargs))
-            goto nomem;
-        st->cap = cap;
-    }
-    if (st->na + k > st->acap) {
-        const int64_t cap = st->acap ? 2 * st->acap : 8192;
-        if (!grow((void **)&st->arg, cap, sizeof *st->arg) ||
-            !grow((void **)&st->par, cap, sizeof *st->par))
-            goto nomem;
-        st->acap = cap;
+    if ((st->n == st->cap && !next_value_block(st)) ||
+        (st->arg.fill + k > st->arg.lim && !stream_next(&st->arg, TG__SA_LEN, sizeof(uint32_t))) ||
+        (st->par.fill + k > st->par.lim && !stream_next(&st->par, TG__SP_LEN, sizeof(double)))) {
+        tg__stape_fail(st, TG_ERR_NOMEM, "%s: out of memory growing the tape past %lld values", op,
+                       (long long)st->n);
+        return false;
     }
     return true;
-nomem:
-    tg__stape_fail(st, TG_ERR_NOMEM, "%s: out of memory growing the tape past %lld values", op,
-                   (long long)st->n);
-    return false;
 }
 
 tg_sv tg__stape_leaf(tg_stape *st, double v, const char *op)
@@ -186,93 +254,5 @@ double tg_sv_value(tg_stape *st, tg_sv a)
         tg__set_last(TG_ERR_NULL, "tg_sv_value: tape is NULL");
         return NAN;
     }
-    return tg__stape_arg(st, a, "tg_sv_value", 1) ? st->val[a.i] : NAN;
-}
-
-/* ---- the reverse sweep ------------------------------------------------------- */
-
-/* Errors of a sweep are the caller's (a bad handle or pointer): they set the
- * thread's last error and leave the tape as it was. */
-static tg_status sweep_fail(tg_status s, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    tg__set_last(s, "%s", msg);
-    return s;
-}
-
-static bool valid(const tg_stape *st, tg_sv a)
-{
-    return a.tag == st->tag && (int64_t)a.i < st->n;
-}
-
-static tg_status sweep_check(const tg_stape *st, const char *fn, int m, const tg_sv *y,
-                             const double *w, int n, const tg_sv *x, const double *out)
-{
-    if (!st) return sweep_fail(TG_ERR_NULL, "%s: tape is NULL", fn);
-    if (st->status != TG_OK)
-        return sweep_fail(TG_ERR_STATE, "%s: the tape is in error (%s); reset it", fn, st->msg);
-    if (m < 1 || n < 0)
-        return sweep_fail(TG_ERR_ARG, "%s: %d outputs and %d inputs (at least 1 and 0)", fn, m, n);
-    const char *null = !y ? "y" : !w ? "w" : n > 0 && !x ? "x" : n > 0 && !out ? "out" : NULL;
-    if (null) return sweep_fail(TG_ERR_NULL, "%s: %s is NULL", fn, null);
-    for (int j = 0; j < m; j++)
-        if (!valid(st, y[j]))
-            return sweep_fail(TG_ERR_TAPE, "%s: output %d is not a live value of this tape", fn, j);
-    for (int k = 0; k < n; k++)
-        if (!valid(st, x[k]))
-            return sweep_fail(TG_ERR_TAPE, "%s: input %d is not a live value of this tape", fn, k);
-    return TG_OK;
-}
-
-static tg_status sweep(tg_stape *st, const char *fn, int m, const tg_sv *y, const double *w, int n,
-                       const tg_sv *x, double *out)
-{
-    tg_status s = sweep_check(st, fn, m, y, w, n, x, out);
-    if (s != TG_OK) return s;
-    int64_t top = 0;
-    for (int j = 0; j < m; j++)
-        if ((int64_t)y[j].i > top) top = y[j].i;
-    if (top + 1 > st->adjcap) {
-        int64_t cap = st->adjcap ? st->adjcap : 4096;
-        while (cap < top + 1) cap *= 2;
-        if (!grow((void **)&st->adj, cap, sizeof *st->adj))
-            return sweep_fail(TG_ERR_NOMEM, "%s: out of memory for %lld adjoints", fn,
-                              (long long)(top + 1));
-        st->adjcap = cap;
-    }
-    double *restrict adj = st->adj;
-    memset(adj, 0, (size_t)(top + 1) * sizeof *adj);
-    for (int j = 0; j < m; j++) adj[y[j].i] += w[j];
-
-    /* the inputs of values above top are not needed: skip their records */
-    int64_t k = st->na;
-    for (int64_t v = st->n - 1; v > top; v--) k -= st->nargs[v];
-    const uint8_t *restrict nargs = st->nargs;
-    const uint32_t *restrict arg = st->arg;
-    const double *restrict par = st->par;
-    for (int64_t v = top; v >= 0; v--) {
-        const double a = adj[v];
-        for (int j = nargs[v]; j > 0; j--) {
-            k--;
-            adj[arg[k]] += par[k] * a;
-        }
-    }
-    for (int i = 0; i < n; i++) out[i] = (int64_t)x[i].i <= top ? adj[x[i].i] : 0.0;
-    return TG_OK;
-}
-
-tg_status tg_stape_gradient(tg_stape *st, tg_sv y, int n, const tg_sv *x, double *out)
-{
-    const double one = 1.0;
-    return sweep(st, "tg_stape_gradient", 1, &y, &one, n, x, out);
-}
-
-tg_status tg_stape_vjp(tg_stape *st, int m, const tg_sv *y, const double *w, int n, const tg_sv *x,
-                       double *out)
-{
-    return sweep(st, "tg_stape_vjp", m, y, w, n, x, out);
+    return tg__stape_arg(st, a, "tg_sv_value", 1) ? tg__stape_val(st, a.i) : NAN;
 }
