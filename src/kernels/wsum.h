@@ -78,9 +78,8 @@
  * (a multiple of 8, the lanes of TG__WROW). */
 #define TG__WSUM_PIECES ((int64_t)256)
 #define TG__WSUM_GRAIN  ((int64_t)1 << 15)
-/* The fewest terms a long sum splits among threads (not yet
- * measured, a placeholder: docs/performance.md, "Thread thresholds:
- * elementwise and reductions"). */
+/* The fewest terms a long sum splits among threads (measured: docs/performance.md, "Thread
+ * thresholds: elementwise and reductions"). */
 #define TG__WSUM_MIN_WORK ((int64_t)1 << 17)
 
 /* (S, C) = the sum of EXPR for J = 0 .. len-1, S and C double lvalues
