@@ -2,8 +2,10 @@
  * function with about ten whole-tensor operations, n = 10^7, f64, forward +
  * backward:  a = x[1:] - x[:-1]^2,  b = 1 - x[:-1],  f = sum(100 a^2 + b^2).
  *
- *   bench_b2 [--n N] [--reps N] [--warmup N]
- */
+ *   bench_b2 [--n N] [--reps N] [--warmup N] [--threads N]
+ *
+ * --threads N runs the library's kernels on N threads (tg_set_num_threads;
+ * default 1, so that the line compares with the single-thread peers). */
 #include "bench_util.h"
 
 #include <math.h>
@@ -16,6 +18,11 @@ int main(int argc, char **argv)
     const int n = tb_int_arg(argc, argv, "--n", 10000000);
     const int reps = tb_int_arg(argc, argv, "--reps", 11);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 2);
+    const int threads = tb_int_arg(argc, argv, "--threads", 1);
+    if (tg_set_num_threads(threads) != TG_OK) {
+        fprintf(stderr, "bench_b2: %s\n", tg_last_error());
+        return 1;
+    }
     tg_tensor *x = tg_tensor_new(TG_F64, 1, (const int64_t[]){n});
     double *ms = malloc(sizeof(double) * (size_t)reps);
     tg_tape *tp = tg_tape_new(NULL);
@@ -47,7 +54,7 @@ int main(int argc, char **argv)
     printf("# B2 tapegrad n=%d f=%.6f nodes=%lld arena_reserved_mb=%.1f\n", n, fv,
            (long long)st.nodes, (double)st.bytes_reserved / (1 << 20));
     char head[96];
-    snprintf(head, sizeof head, "B2 vector-rosenbrock n=%d threads=1", n);
+    snprintf(head, sizeof head, "B2 vector-rosenbrock n=%d threads=%d", n, threads);
     tb_stats s = tb_stats_of(ms, reps);
     tb_report(stdout, head, &s);
     free(ms);

@@ -129,6 +129,102 @@ START_TEST(test_op_rows_same_bits_f32)
 }
 END_TEST
 
+/* ---- elementwise maps, full sums, optimizer updates (no force) -------------
+ * Sizes above the measured thresholds (src/kernels/stream.h, wsum.h,
+ * src/nn/optim.c), so that 2 threads really split the loops: the results
+ * must be the bytes 1 thread gives. */
+enum { EL_N = (1 << 18) + 5 }; /* an odd tail after the pieces */
+
+typedef struct elem_out {
+    tg_tensor *map, *bmap, *sum, *sum32, *ga, *gb, *w;
+} elem_out;
+
+static tg_tensor *keep(tg_tensor *t)
+{
+    ck_assert_ptr_nonnull(t);
+    return tg_tensor_cast_new(t, tg_tensor_dtype(t));
+}
+
+static elem_out elem_run(int nt)
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    elem_out o = {0};
+    tg_tensor *a = tt_param(1, TT_SHAPE(EL_N), 11, -2, 2);
+    tg_tensor *b = tt_param(1, TT_SHAPE(1), 12, 0.5, 1.5);
+    tg_tensor *a32 = tg_tensor_cast_new(a, TG_F32);
+    tg_tape *tp = tg_tape_new(NULL);
+    o.map = keep(tg_exp(tp, a32));
+    o.bmap = keep(tg_mul(tp, a, b));
+    o.sum = keep(tg_sum_all(tp, a));
+    o.sum32 = keep(tg_sum_all(tp, a32));
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_square(tp, tg_mul(tp, a, b)))), TG_OK);
+    o.ga = keep(tg_tensor_grad(a));
+    o.gb = keep(tg_tensor_grad(b));
+    /* Adam on a parameter of EL_N elements, two steps */
+    tg_tensor *w = tg_tensor_cast_new(a, TG_F32);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tape_reset(tp);
+    ck_assert_int_eq(tg_backward(tp, tg_sum_all(tp, tg_square(tp, tg_sin(tp, w)))), TG_OK);
+    tg_optim *opt = tg_adam_new(1, &w, 1e-2, 0.9, 0.999, 1e-8, 0.01);
+    ck_assert_int_eq(tg_optim_step(opt), TG_OK);
+    ck_assert_int_eq(tg_optim_step(opt), TG_OK);
+    o.w = keep(w);
+    tg_optim_free(opt);
+    tg_tape_free(tp);
+    tg_tensor_free(w);
+    tg_tensor_free(a32);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    return o;
+}
+
+static void elem_free(elem_out *o)
+{
+    tg_tensor *all[] = {o->map, o->bmap, o->sum, o->sum32, o->ga, o->gb, o->w};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) tg_tensor_free(all[i]);
+}
+
+START_TEST(test_elem_big_same_bits)
+{
+    elem_out one = elem_run(1), two = elem_run(2);
+    assert_same_bytes("exp (f32)", "forward value", 2, one.map, two.map);
+    assert_same_bytes("mul by a scalar", "forward value", 2, one.bmap, two.bmap);
+    assert_same_bytes("sum_all (f64)", "forward value", 2, one.sum, two.sum);
+    assert_same_bytes("sum_all (f32)", "forward value", 2, one.sum32, two.sum32);
+    assert_same_bytes("mul", "gradient of the full input", 2, one.ga, two.ga);
+    assert_same_bytes("mul", "gradient of the broadcast scalar (a full sum)", 2, one.gb, two.gb);
+    assert_same_bytes("adam", "parameter after two steps", 2, one.w, two.w);
+    elem_free(&one);
+    elem_free(&two);
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+/* The full sum of sum_all and the one in a broadcast input's gradient are
+ * cut into the same pieces, so they stay the same bits above the
+ * threshold: d/db sum(a b) = sum(a) exactly, at 1 and 2 threads. */
+START_TEST(test_elem_big_sums_agree)
+{
+    tg_tensor *a = tt_param(1, TT_SHAPE(EL_N), 21, -1, 3);
+    tg_tensor *b = tt_param(1, TT_SHAPE(1), 22, 1, 2);
+    tg_tensor_set_flat(b, 0, 1.0);
+    for (int nt = 1; nt <= 2; nt++) {
+        ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+        tg_tape *tp = tg_tape_new(NULL);
+        tg_tensor *s = tg_sum_all(tp, a);
+        tg_tensor *gb = tg_grad(tp, tg_sum_all(tp, tg_mul(tp, a, b)), b, false);
+        ck_assert_ptr_nonnull(gb);
+        const double vs = tg_tensor_get_flat(s, 0), vg = tg_tensor_get_flat(gb, 0);
+        ck_assert_msg(memcmp(&vs, &vg, sizeof vs) == 0, "%d threads: sum_all %.17g, d/db %.17g", nt,
+                      vs, vg);
+        tg_tape_free(tp);
+    }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("parallel");
@@ -138,6 +234,8 @@ int main(void)
     tcase_add_test(tc, test_bad_counts);
     tcase_add_test(tc, test_op_rows_same_bits_f64);
     tcase_add_test(tc, test_op_rows_same_bits_f32);
+    tcase_add_test(tc, test_elem_big_same_bits);
+    tcase_add_test(tc, test_elem_big_sums_agree);
     suite_add_tcase(s, tc);
     return tt_run(s);
 }

@@ -29,19 +29,13 @@
             TG_STORE_LOOP(T, o_, n_, i_, r_, const T A = pa_[i_], B = pb_[i_]; (void)A, (void)B;   \
                           r_ = (T)(EXPR));                                                         \
         } else if ((xb)->numel == 1) {                                                             \
-            const T B = pb_[0];                                                                    \
-            for (int64_t i_ = 0; i_ < n_; i_++) {                                                  \
-                const T A = pa_[i_];                                                               \
-                (void)A, (void)B;                                                                  \
-                o_[i_] = (T)(EXPR);                                                                \
-            }                                                                                      \
+            const T b1_ = pb_[0];                                                                  \
+            TG_STORE_LOOP(T, o_, n_, i_, r_, const T A = pa_[i_], B = b1_; (void)A, (void)B;       \
+                          r_ = (T)(EXPR));                                                         \
         } else if ((xa)->numel == 1) {                                                             \
-            const T A = pa_[0];                                                                    \
-            for (int64_t i_ = 0; i_ < n_; i_++) {                                                  \
-                const T B = pb_[i_];                                                               \
-                (void)A, (void)B;                                                                  \
-                o_[i_] = (T)(EXPR);                                                                \
-            }                                                                                      \
+            const T a1_ = pa_[0];                                                                  \
+            TG_STORE_LOOP(T, o_, n_, i_, r_, const T A = a1_, B = pb_[i_]; (void)A, (void)B;       \
+                          r_ = (T)(EXPR));                                                         \
         } else {                                                                                   \
             const int nd_ = (out)->ndim;                                                           \
             const int64_t *const ext_ = (out)->shape;                                              \
@@ -85,11 +79,9 @@
         const int64_t n_ = (g)->numel;                                                             \
         const bool acc_ = (acc);                                                                   \
         if ((xa)->numel == n_ && (xb)->numel == n_ && acc_) {                                      \
-            for (int64_t i_ = 0; i_ < n_; i_++) {                                                  \
-                const T G = pg_[i_], A = pa_[i_], B = pb_[i_], Y = py_[i_];                        \
-                (void)G, (void)A, (void)B, (void)Y;                                                \
-                dd_[i_] += (T)(EXPR);                                                              \
-            }                                                                                      \
+            TG_ELEM_LOOP(n_, TG_ELEM_MIN_WORK, i_, const T G = pg_[i_], A = pa_[i_], B = pb_[i_],  \
+                         Y = py_[i_];                                                              \
+                         (void)G, (void)A, (void)B, (void)Y; dd_[i_] += (T)(EXPR););               \
         } else if ((xa)->numel == n_ && (xb)->numel == n_) {                                       \
             TG_STORE_LOOP(T, dd_, n_, i_, r_, const T G = pg_[i_], A = pa_[i_], B = pb_[i_],       \
                           Y = py_[i_];                                                             \
@@ -98,7 +90,7 @@
             /* a full reduction: the other input has g's elements, in order */                     \
             const int64_t fa_ = (xa)->numel == 1 ? 0 : 1, fb_ = (xb)->numel == 1 ? 0 : 1;          \
             double s_ = 0, c_ = 0;                                                                 \
-            TG__WROW_LET(T, n_, j_, (T)(EXPR), s_, c_, const T G = pg_[j_], A = pa_[j_ * fa_],     \
+            TG__WSUM_PAR(T, n_, j_, (T)(EXPR), s_, c_, const T G = pg_[j_], A = pa_[j_ * fa_],     \
                          B = pb_[j_ * fb_], Y = py_[j_];                                           \
                          (void)G, (void)A, (void)B, (void)Y);                                      \
             const T r_ = (T)tg__wsum_value(s_, c_);                                                \
@@ -201,11 +193,8 @@
         const T *restrict pg_ = (g)->data, *restrict px_ = (x)->data, *restrict py_ = (y)->data;   \
         const int64_t n_ = (g)->numel;                                                             \
         if (acc) {                                                                                 \
-            for (int64_t i_ = 0; i_ < n_; i_++) {                                                  \
-                const T G = pg_[i_], X = px_[i_], Y = py_[i_];                                     \
-                (void)G, (void)X, (void)Y;                                                         \
-                dd_[i_] += (T)(EXPR);                                                              \
-            }                                                                                      \
+            TG_ELEM_LOOP(n_, TG_ELEM_MIN_WORK, i_, const T G = pg_[i_], X = px_[i_], Y = py_[i_];  \
+                         (void)G, (void)X, (void)Y; dd_[i_] += (T)(EXPR););                        \
         } else {                                                                                   \
             TG_STORE_LOOP(T, dd_, n_, i_, r_, const T G = pg_[i_], X = px_[i_], Y = py_[i_];       \
                           (void)G, (void)X, (void)Y; r_ = (T)(EXPR));                              \

@@ -20,6 +20,9 @@
 #ifndef TG_STREAM_H
 #define TG_STREAM_H
 
+#include "../core/parallel.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -60,53 +63,83 @@ static inline void tg__stream_line_f32(float *dst, const float *src)
 #define TG_STREAM_LINE(dst, src)                                                                   \
     _Generic((dst), double * : tg__stream_line_f64, float * : tg__stream_line_f32)(dst, src)
 
+/* Elements per piece of a parallel elementwise loop: a multiple of the
+ * 512-byte streaming block in either type, so that every piece after the
+ * aligned head starts on a 64-byte boundary. */
+#define TG_ELEM_GRAIN ((int64_t)1 << 13)
+/* The fewest elements an elementwise loop splits among threads (measured: docs/performance.md,
+ * "Thread thresholds: elementwise and reductions"). */
+#define TG_ELEM_MIN_WORK ((int64_t)1 << 16)
+
+/* for (i = 0; i < n; i++) { body }, the variadic part, which computes
+ * element i alone (it writes only outputs at i): in pieces of TG_ELEM_GRAIN
+ * elements, shared among threads when n reaches min_work (the loop's
+ * measured threshold, TG_ELEM_MIN_WORK for a plain map). */
+#define TG_ELEM_LOOP(n, min_work, i, ...)                                                          \
+    do {                                                                                           \
+        const int64_t el_n_ = (n);                                                                 \
+        TG_PAR_RANGES(tg__par_threads(el_n_, (min_work)), el_n_, TG_ELEM_GRAIN, el_lo_, el_hi_,    \
+                      for (int64_t i = el_lo_; i < el_hi_; i++){__VA_ARGS__});                     \
+    } while (0)
+
 /* for (i = 0; i < n; i++) o[i] = r, where the statements after `r` (the
  * variadic part) compute the T value r from i.  Outputs of at least
  * TG_STREAM_MIN_BYTES are written with streaming stores: a plain head up to
  * a 64-byte boundary, then 512-byte blocks, each computed into a local
  * array (a loop the compiler vectorises) and streamed out a line at a time,
  * then a plain tail.  Smaller outputs take the plain loop alone, as if the
- * macro were not there.  The macro's own locals start with sl_, out of the
- * way of the callers'. */
+ * macro were not there.  After the head, the elements are cut into pieces
+ * of TG_ELEM_GRAIN (whole blocks, so each piece stays aligned) shared among
+ * threads when n is large enough; an element's value does not depend on
+ * its piece.  The macro's own locals start with sl_, out of the way of the
+ * callers'. */
 #define TG_STORE_LOOP(T, o, n, i, r, ...)                                                          \
     do {                                                                                           \
         T *restrict const sl_o = (o);                                                              \
         const int64_t sl_n = (n);                                                                  \
-        if (TG_STREAMING && (size_t)sl_n * sizeof(T) >= TG_STREAM_MIN_BYTES) {                     \
-            enum { sl_line = 64 / sizeof(T), sl_blk = 512 / sizeof(T) };                           \
-            int64_t sl_i = 0;                                                                      \
-            for (; sl_i < sl_n && ((uintptr_t)(sl_o + sl_i) & 63) != 0; sl_i++) {                  \
-                const int64_t i = sl_i;                                                            \
-                T r;                                                                               \
-                __VA_ARGS__;                                                                       \
-                sl_o[i] = r;                                                                       \
-            }                                                                                      \
-            for (; sl_i + sl_blk <= sl_n; sl_i += sl_blk) {                                        \
-                T sl_t[sl_blk];                                                                    \
-                for (int sl_j = 0; sl_j < sl_blk; sl_j++) {                                        \
-                    const int64_t i = sl_i + sl_j;                                                 \
+        const bool sl_st = TG_STREAMING && (size_t)sl_n * sizeof(T) >= TG_STREAM_MIN_BYTES;        \
+        /* elements before the first 64-byte boundary (o is T-aligned) */                          \
+        int64_t sl_h = sl_st ? (int64_t)((-(uintptr_t)sl_o & 63) / sizeof(T)) : 0;                 \
+        if (sl_h > sl_n) sl_h = sl_n;                                                              \
+        for (int64_t i = 0; i < sl_h; i++) {                                                       \
+            T r;                                                                                   \
+            __VA_ARGS__;                                                                           \
+            sl_o[i] = r;                                                                           \
+        }                                                                                          \
+        TG_PAR_RANGES(                                                                             \
+            tg__par_threads(sl_n, TG_ELEM_MIN_WORK), sl_n - sl_h, TG_ELEM_GRAIN, sl_lo, sl_hi,     \
+            TG__STORE_PIECE(T, sl_o, sl_h + sl_lo, sl_h + sl_hi, sl_st, i, r, __VA_ARGS__));       \
+    } while (0)
+
+/* TG_STORE_LOOP's elements lo <= i < hi, streamed (st: lo on a 64-byte
+ * boundary) or plain.  A streamed piece ends with its fence, on the thread
+ * that made the stores. */
+#define TG__STORE_PIECE(T, o, lo, hi, st, i, r, ...)                                               \
+    do {                                                                                           \
+        const int64_t sp_hi = (hi);                                                                \
+        int64_t sp_i = (lo);                                                                       \
+        if (st) {                                                                                  \
+            enum { sp_line = 64 / sizeof(T), sp_blk = 512 / sizeof(T) };                           \
+            for (; sp_i + sp_blk <= sp_hi; sp_i += sp_blk) {                                       \
+                T sp_t[sp_blk];                                                                    \
+                for (int sp_j = 0; sp_j < sp_blk; sp_j++) {                                        \
+                    const int64_t i = sp_i + sp_j;                                                 \
                     T r;                                                                           \
                     __VA_ARGS__;                                                                   \
-                    sl_t[sl_j] = r;                                                                \
+                    sp_t[sp_j] = r;                                                                \
                     (void)i;                                                                       \
                 }                                                                                  \
-                for (int sl_j = 0; sl_j < sl_blk; sl_j += sl_line)                                 \
-                    TG_STREAM_LINE(sl_o + sl_i + sl_j, sl_t + sl_j);                               \
-            }                                                                                      \
-            for (; sl_i < sl_n; sl_i++) {                                                          \
-                const int64_t i = sl_i;                                                            \
-                T r;                                                                               \
-                __VA_ARGS__;                                                                       \
-                sl_o[i] = r;                                                                       \
-            }                                                                                      \
-            TG_STREAM_FENCE();                                                                     \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < sl_n; i++) {                                                   \
-                T r;                                                                               \
-                __VA_ARGS__;                                                                       \
-                sl_o[i] = r;                                                                       \
+                for (int sp_j = 0; sp_j < sp_blk; sp_j += sp_line)                                 \
+                    TG_STREAM_LINE((o) + sp_i + sp_j, sp_t + sp_j);                                \
             }                                                                                      \
         }                                                                                          \
+        for (; sp_i < sp_hi; sp_i++) {                                                             \
+            const int64_t i = sp_i;                                                                \
+            T r;                                                                                   \
+            __VA_ARGS__;                                                                           \
+            (o)[i] = r;                                                                            \
+        }                                                                                          \
+        if (st) TG_STREAM_FENCE();                                                                 \
     } while (0)
 
 #endif

@@ -141,6 +141,10 @@ void tg_optim_zero_grad(tg_optim *o)
     for (int i = 0; i < o->n; i++) tg_tensor_zero_grad(o->params[i]);
 }
 
+/* The fewest parameter elements an update splits among threads (measured: docs/performance.md,
+ * "Thread thresholds: elementwise and reductions"). */
+#define TG_OPTIM_MIN_WORK ((int64_t)1 << 15)
+
 /* A gradient of another dtype than its parameter's: read element by
  * element (never made by tg_backward, which gives .grad the parameter's
  * dtype; kept for safety). */
@@ -163,25 +167,18 @@ TG_CLONES static void sgd_param(const tg_optim *o, int i, tg_tensor *w, const tg
         T *restrict x = (T *)w->data;
         const T *restrict gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
         if (gd && v) {
-            for (int64_t k = 0; k < n; k++) {
-                const double g = (double)gd[k] + wd * (double)x[k];
-                v[k] = mu * v[k] + g;
-                x[k] = (T)((double)x[k] - lr * v[k]);
-            }
+            TG_ELEM_LOOP(n, TG_OPTIM_MIN_WORK, k,
+                         const double g = (double)gd[k] + wd * (double)x[k];
+                         v[k] = mu * v[k] + g; x[k] = (T)((double)x[k] - lr * v[k]););
         } else if (gd) {
-            for (int64_t k = 0; k < n; k++) {
-                const double g = (double)gd[k] + wd * (double)x[k];
-                x[k] = (T)((double)x[k] - lr * g);
-            }
+            TG_ELEM_LOOP(n, TG_OPTIM_MIN_WORK, k,
+                         const double g = (double)gd[k] + wd * (double)x[k];
+                         x[k] = (T)((double)x[k] - lr * g););
         } else {
-            for (int64_t k = 0; k < n; k++) {
-                double g = grad_at(gt, k) + wd * (double)x[k];
-                if (v) {
-                    v[k] = mu * v[k] + g;
-                    g = v[k];
-                }
-                x[k] = (T)((double)x[k] - lr * g);
-            }
+            TG_ELEM_LOOP(n, TG_OPTIM_MIN_WORK, k,
+                         const double g0 = grad_at(gt, k) + wd * (double)x[k];
+                         const double g = v ? (v[k] = mu * v[k] + g0) : g0;
+                         x[k] = (T)((double)x[k] - lr * g););
         }
     });
 }
@@ -199,12 +196,10 @@ TG_CLONES static void adam_param(tg_optim *o, int i, tg_tensor *w, const tg_tens
     TG_DISPATCH(w->dtype, T, {
         T *restrict x = (T *)w->data;
         const T *restrict gd = gt->dtype == w->dtype ? (const T *)gt->data : NULL;
-        for (int64_t k = 0; k < n; k++) {
-            const double g = (gd ? (double)gd[k] : grad_at(gt, k)) + wd * (double)x[k];
-            m[k] = b1 * m[k] + (1.0 - b1) * g;
-            v[k] = b2 * v[k] + (1.0 - b2) * g * g;
-            x[k] = (T)((double)x[k] - lr * (m[k] / c1) / (sqrt(v[k] / c2) + eps));
-        }
+        TG_ELEM_LOOP(n, TG_OPTIM_MIN_WORK, k,
+                     const double g = (gd ? (double)gd[k] : grad_at(gt, k)) + wd * (double)x[k];
+                     m[k] = b1 * m[k] + (1.0 - b1) * g; v[k] = b2 * v[k] + (1.0 - b2) * g * g;
+                     x[k] = (T)((double)x[k] - lr * (m[k] / c1) / (sqrt(v[k] / c2) + eps)););
     });
 }
 

@@ -47,7 +47,7 @@ TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool 
         const T *restrict v = x->data;
         if (m == 1) {
             double s = 0, c = 0;
-            TG__WROW(T, n, j, v[j], s, c);
+            TG__WSUM_PAR(T, n, j, v[j], s, c, (void)0);
             o[0] = (T)(tg__wsum_value(s, c) * scale);
             break;
         }
@@ -218,7 +218,7 @@ static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
         if (g->numel == 1) {
             const T v = al * gg[0];
             if (acc)
-                for (int64_t i = 0; i < nx; i++) dd[i] += v;
+                TG_ELEM_LOOP(nx, TG_ELEM_MIN_WORK, i, dd[i] += v;);
             else
                 TG_STORE_LOOP(T, dd, nx, i, r_, r_ = v);
             break;
