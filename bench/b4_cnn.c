@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <tapegrad.h>
 
-
 enum { BATCH = 64, NPARAM = 6 };
 
 static tg_tensor *param(tg_rng *r, int ndim, const int64_t *shape, double fan_in)

@@ -54,7 +54,7 @@ void *tg__conv_scratch(tg_tape *tp, tg_dtype dt, int64_t n)
  * the cores.  CONV_PAR_MIN (multiply-adds of the batch's gemms) is measured
  * in docs/performance.md, "Thread thresholds: convolution". */
 enum { DW_PIECES = 8 };
-#define CONV_PAR_MIN ((int64_t)1 << 22)
+#define CONV_PAR_MIN ((int64_t)1 << 20)
 
 /* Item lo of chunk t of n items split into nt chunks (t <= nt): no
  * overflow for any n. */

@@ -33,7 +33,7 @@ typedef struct pool_attr {
  * so the kernels share whole planes among threads, each element computed
  * as on one thread, above POOL_PAR_MIN window reads (docs/performance.md,
  * "Thread thresholds: convolution, pooling, ..."). */
-#define POOL_PAR_MIN ((int64_t)1 << 15)
+#define POOL_PAR_MIN ((int64_t)1 << 18)
 
 /* Threads for the planes of g, weighed by their window reads. */
 static int pool_threads(const tg__conv_geom *g)
@@ -50,7 +50,7 @@ static void gather_kernel(tg_dtype dt, const tg__conv_geom *g, const int64_t *id
                           void *out, bool acc)
 {
     const int64_t L = g->OH * g->OW;
-    const int nt = tg__par_threads(g->N * g->C * L, POOL_PAR_MIN);
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
         const T *restrict xv = x;
         T *restrict o = out;
@@ -67,7 +67,7 @@ static void scatter_kernel(tg_dtype dt, const tg__conv_geom *g, const int64_t *i
                            void *out, bool acc)
 {
     const int64_t L = g->OH * g->OW, HW = g->H * g->W;
-    const int nt = tg__par_threads(g->N * g->C * L, POOL_PAR_MIN);
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
         const T *restrict gv = gy;
         T *restrict o = out;

@@ -12,7 +12,7 @@
 /* Each block of columns of each outer index is computed alone, as on one
  * thread: the blocks are shared among threads above SM_PAR_MIN elements
  * (docs/performance.md, "Thread thresholds: convolution, pooling, ..."). */
-#define SM_PAR_MIN ((int64_t)1 << 15)
+#define SM_PAR_MIN ((int64_t)1 << 18)
 
 typedef struct softmax_attr {
     int axis; /* normalised (0 <= axis < ndim) */
