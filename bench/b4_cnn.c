@@ -19,12 +19,6 @@
 #include <stdlib.h>
 #include <tapegrad.h>
 
-#include "tg_config.h"
-
-#if TG_HAVE_CBLAS
-void openblas_set_num_threads(int n); /* OpenBLAS's own thread-pool size */
-#endif
-
 enum { BATCH = 64, NPARAM = 6 };
 
 static tg_tensor *param(tg_rng *r, int ndim, const int64_t *shape, double fan_in)
@@ -48,9 +42,8 @@ int main(int argc, char **argv)
     const int reps = tb_int_arg(argc, argv, "--reps", 30);
     const int warmup = tb_int_arg(argc, argv, "--warmup", 10);
     const int threads = tb_int_arg(argc, argv, "--threads", 1);
-#if TG_HAVE_CBLAS
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-#endif
+    /* the library's kernels and OpenBLAS both (include/tapegrad/threads.h) */
+    if (tg_set_num_threads(threads > 0 ? threads : 1) != TG_OK) return die("--threads", NULL);
     tg_rng rng;
     tg_rng_seed(&rng, 0);
     tg_tensor *x = tg_tensor_rand(TG_F32, 4, (const int64_t[]){BATCH, 1, 28, 28}, &rng);

@@ -225,6 +225,123 @@ START_TEST(test_elem_big_sums_agree)
 }
 END_TEST
 
+/* ---- ompconv: convolution, pooling and softmax rows above their thresholds
+ * (docs/performance.md, "Thread thresholds: convolution, pooling,
+ * softmax"), without the force: 1 and 2 threads give
+ * the same bytes for the value and every gradient.  Each case is a small
+ * network whose every op has an input large enough to go parallel. */
+enum { PC_NPARAM = 8 };
+typedef struct pc_net {
+    tg_tensor *x, *p[PC_NPARAM];
+    tg_tensor *lab;
+} pc_net;
+
+/* The case's graph on tp: a scalar loss (case 0: B4's CNN step with both
+ * pools; 1: softmax and log_softmax rows, cross entropy). */
+static tg_tensor *pc_graph(tg_tape *tp, int which, const pc_net *m)
+{
+    tg_tensor *const *p = m->p;
+    if (which == 0) {
+        tg_tensor *h1 = tg_relu(tp, tg_conv2d(tp, m->x, p[0], p[1], 1, 1, 2, 2));
+        tg_tensor *h2 = tg_add(tp, tg_max_pool2d(tp, h1, 2, 2, 2, 2, 0, 0),
+                               tg_avg_pool2d(tp, h1, 2, 2, 2, 2, 0, 0));
+        tg_tensor *h3 = tg_relu(tp, tg_conv2d(tp, h2, p[2], p[3], 2, 2, 2, 2));
+        /* the classifier a convolution too: a matmul's OpenBLAS threads are
+         * not this block's subject */
+        tg_tensor *z =
+            tg_reshape(tp, tg_conv2d(tp, h3, p[4], p[5], 1, 1, 0, 0), 2, TT_SHAPE(64, 10));
+        return tg_softmax_cross_entropy_index(tp, z, m->lab, TG_REDUCE_MEAN);
+    }
+    tg_tensor *z = tg_mul(tp, m->x, p[6]);
+    tg_tensor *a = tg_sum_all(tp, tg_square(tp, tg_softmax(tp, z, 1)));
+    tg_tensor *b = tg_sum_all(tp, tg_square(tp, tg_log_softmax(tp, z, 1)));
+    return tg_add(tp, tg_add(tp, a, b),
+                  tg_softmax_cross_entropy_index(tp, z, m->lab, TG_REDUCE_MEAN));
+}
+
+static pc_net pc_net_make(int which, tg_dtype dt)
+{
+    pc_net m = {0};
+    const int64_t rows = 4096, cls = 1000;
+    tg_tensor *x = which == 0 ? tt_param(4, TT_SHAPE(64, 1, 28, 28), 11, 0, 1)
+                              : tt_param(2, TT_SHAPE(rows, cls), 11, -3, 3);
+    m.x = tg_tensor_cast_new(x, dt);
+    tg_tensor_free(x);
+    const int64_t *shapes[PC_NPARAM] = {
+        TT_SHAPE(8, 1, 5, 5),   TT_SHAPE(8),  TT_SHAPE(16, 8, 5, 5), TT_SHAPE(16),
+        TT_SHAPE(10, 16, 7, 7), TT_SHAPE(10), TT_SHAPE(1),           TT_SHAPE(1)};
+    const int nd[PC_NPARAM] = {4, 1, 4, 1, 4, 1, 1, 1};
+    for (int k = 0; k < PC_NPARAM; k++) {
+        tg_tensor *t = tt_param(nd[k], shapes[k], 100 + (uint64_t)k, -0.3, 0.3);
+        m.p[k] = tg_tensor_cast_new(t, dt);
+        tg_tensor_free(t);
+        tg_tensor_set_requires_grad(m.p[k], true);
+    }
+    const int64_t nlab = which == 1 ? rows : 64;
+    m.lab = tg_tensor_new(TG_I64, 1, TT_SHAPE(nlab));
+    for (int64_t i = 0; i < nlab; i++) tg_tensor_i64(m.lab)[i] = which == 1 ? i * 7 % cls : i % 10;
+    tg_tensor_set_requires_grad(m.x, true);
+    return m;
+}
+
+static void pc_net_free(pc_net *m)
+{
+    tg_tensor_free(m->x);
+    tg_tensor_free(m->lab);
+    for (int k = 0; k < PC_NPARAM; k++) tg_tensor_free(m->p[k]);
+}
+
+/* The loss and the gradients of x and p[0..7] (direct rules) with nt threads:
+ * out[0] the loss, out[1] x's gradient, out[2 + k] p[k]'s (NULL: none). */
+static void pc_run(int which, tg_dtype dt, int nt, tg_tensor *out[2 + PC_NPARAM])
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    pc_net m = pc_net_make(which, dt);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *loss = pc_graph(tp, which, &m);
+    ck_assert_msg(loss != NULL, "case %d: %s", which, tg_tape_error(tp));
+    ck_assert_msg(tg_backward(tp, loss) == TG_OK, "case %d: %s", which, tg_tape_error(tp));
+    out[0] = tg_tensor_clone(loss);
+    out[1] = tg_tensor_clone(tg_tensor_grad(m.x));
+    for (int k = 0; k < PC_NPARAM; k++) {
+        const tg_tensor *g = tg_tensor_grad(m.p[k]);
+        out[2 + k] = g ? tg_tensor_clone(g) : NULL;
+    }
+    tg_tape_free(tp);
+    pc_net_free(&m);
+}
+
+START_TEST(test_ompconv_big_same_bits)
+{
+    const int which = _i / 2;
+    const tg_dtype dt = _i % 2 ? TG_F32 : TG_F64;
+    static const char *const names[2] = {"cnn", "softmax rows"};
+    tg_tensor *one[2 + PC_NPARAM], *two[2 + PC_NPARAM];
+    pc_run(which, dt, 1, one);
+    pc_run(which, dt, 2, two);
+    for (int k = 0; k < 2 + PC_NPARAM; k++) {
+        ck_assert(!one[k] == !two[k]);
+        if (!one[k]) continue;
+        char what[48];
+        snprintf(what, sizeof what, "%s %d (%s)", k == 0 ? "loss" : "gradient", k,
+                 dt == TG_F32 ? "f32" : "f64");
+        assert_same_bytes(names[which], what, 2, one[k], two[k]);
+        tg_tensor_free(one[k]);
+        tg_tensor_free(two[k]);
+    }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+static void add_ompconv_cases(Suite *s)
+{
+    TCase *tc = tcase_create("ompconv");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_ompconv_big_same_bits, 0, 4);
+    suite_add_tcase(s, tc);
+}
+/* ---- end of ompconv's block */
+
 int main(void)
 {
     Suite *s = suite_create("parallel");
@@ -237,5 +354,6 @@ int main(void)
     tcase_add_test(tc, test_elem_big_same_bits);
     tcase_add_test(tc, test_elem_big_sums_agree);
     suite_add_tcase(s, tc);
+    add_ompconv_cases(s);
     return tt_run(s);
 }

@@ -51,4 +51,31 @@ int tg__conv_geom_attrs(const tg__conv_geom *g, int64_t G, char *buf, size_t siz
 bool tg__conv_expect_4d(tg_tape *tp, const char *op, const char *what, const tg_tensor *t,
                         const char *axes);
 
+/* ---- the three maps on raw data (conv_maps.c) ------------------------------
+ * One image's column block and its work area, per chunk of images (one
+ * chunk per thread), and the partial sums of the weight gradient. */
+typedef struct tg__conv_blk {
+    int64_t R, L, LX, PC; /* rows, plain and extended columns, padded row width */
+    int64_t M;            /* col2im_ext's margin (conv_dx_into: rows LX + 2M apart) */
+    void *cols;           /* R x (LX + 2M): one image's column block */
+    void *fx;             /* F x LX: G_n or the product in the extended layout */
+    void *work;           /* the kernels' work area */
+    int64_t len;          /* elements of the above: chunk t's are t * len further */
+    int nt;               /* chunks of images, one per thread (chunk_blk) */
+    int64_t P;            /* pieces of conv_dw_into's sum over the images */
+    void *part;           /* G x P x (F/G * R): each piece's partial sum */
+} tg__conv_blk;
+/* The scratch of the maps of at on dt: false (tape failed) when too large. */
+bool tg__conv_blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_attr *at, tg__conv_blk *b);
+/* y (+)= conv(x, w);  dx (+)= input_grad(gy, w);  dw (+)= weight_grad(x, gy);
+ * db (+)= the sum of gy over its axes 0, 2, 3 (raw data of the shapes at gives). */
+void tg__conv_into(tg_dtype dt, const tg__conv_attr *at, const void *x, const void *w, void *y,
+                   bool acc, const tg__conv_blk *b);
+void tg__conv_dx_into(tg_dtype dt, const tg__conv_attr *at, const void *gy, const void *w, void *dx,
+                      bool acc, const tg__conv_blk *b);
+void tg__conv_dw_into(tg_dtype dt, const tg__conv_attr *at, const void *x, const void *gy, void *dw,
+                      bool acc, const tg__conv_blk *b);
+void tg__conv_db_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy, void *db,
+                      bool acc);
+
 #endif

@@ -19,6 +19,7 @@
  * row-major window order), fixed at the forward pass.  At a tie the
  * function has a kink; gradcheck skips such elements by its kink rule. */
 #include "../core/internal.h"
+#include "../core/parallel.h"
 #include "../kernels/im2col.h"
 #include "conv.h"
 
@@ -27,32 +28,55 @@ typedef struct pool_attr {
     const int64_t *idx; /* max: arg-max per output element (tape arena) */
 } pool_attr;
 
-/* ---- the kernels, each storing or (acc) adding into its destination ------- */
-/* o[k] (+)= x[idx[k]], k < n */
-static void gather_kernel(tg_dtype dt, int64_t n, const int64_t *idx, const void *x, void *out,
-                          bool acc)
+/* ---- the kernels, each storing or (acc) adding into its destination -------
+ * The (n, c) planes are independent (an arg-max lies in its window's plane),
+ * so the kernels share whole planes among threads, each element computed
+ * as on one thread, above POOL_PAR_MIN window reads (docs/performance.md,
+ * "Thread thresholds: convolution, pooling, ..."). */
+#define POOL_PAR_MIN ((int64_t)1 << 18)
+
+/* Threads for the planes of g, weighed by their window reads. */
+static int pool_threads(const tg__conv_geom *g)
 {
+    int64_t w = g->N;
+    const int64_t f[5] = {g->C, g->OH, g->OW, g->KH, g->KW};
+    for (int i = 0; i < 5; i++)
+        if (!tg__mul_i64(w, f[i], &w)) w = INT64_MAX;
+    return tg__par_threads(w, POOL_PAR_MIN);
+}
+
+/* o[k] (+)= x[idx[k]] over the N C planes of OH OW outputs of g */
+static void gather_kernel(tg_dtype dt, const tg__conv_geom *g, const int64_t *idx, const void *x,
+                          void *out, bool acc)
+{
+    const int64_t L = g->OH * g->OW;
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
         const T *restrict xv = x;
         T *restrict o = out;
-        if (acc)
-            for (int64_t k = 0; k < n; k++) o[k] += xv[idx[k]];
-        else
-            for (int64_t k = 0; k < n; k++) o[k] = xv[idx[k]];
+        TG_PAR_FOR(nt, g->N * g->C, nc, {
+            for (int64_t k = nc * L; k < (nc + 1) * L; k++)
+                o[k] = acc ? o[k] + xv[idx[k]] : xv[idx[k]];
+        });
     });
 }
 
-/* o (+)= scatter(g, idx): o[idx[k]] += g[k], o zeroed first unless acc */
-static void scatter_kernel(tg_dtype dt, int64_t n, const int64_t *idx, const void *gy, void *out,
-                           int64_t nout, bool acc)
+/* o (+)= scatter(g, idx): o[idx[k]] += gy[k], plane by plane, o (the N C
+ * planes of H W of g) zeroed first unless acc */
+static void scatter_kernel(tg_dtype dt, const tg__conv_geom *g, const int64_t *idx, const void *gy,
+                           void *out, bool acc)
 {
+    const int64_t L = g->OH * g->OW, HW = g->H * g->W;
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
         const T *restrict gv = gy;
         T *restrict o = out;
-        if (!acc)
-            for (int64_t k = 0; k < nout; k++) o[k] = 0;
-        /* overlapping windows can share an arg-max: accumulate */
-        for (int64_t k = 0; k < n; k++) o[idx[k]] += gv[k];
+        TG_PAR_FOR(nt, g->N * g->C, nc, {
+            if (!acc)
+                for (int64_t k = nc * HW; k < (nc + 1) * HW; k++) o[k] = 0;
+            /* overlapping windows can share an arg-max: accumulate */
+            for (int64_t k = nc * L; k < (nc + 1) * L; k++) o[idx[k]] += gv[k];
+        });
     });
 }
 
@@ -72,7 +96,7 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     const pool_attr *at = tg_node_saved(n);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) scatter_kernel(g->dtype, g->numel, at->idx, g->data, d->data, d->numel, acc);
+    if (d) scatter_kernel(g->dtype, &at->g, at->idx, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
 /* linear once the arg-max is fixed: the tangent gathered at the positions
@@ -118,7 +142,7 @@ static tg_status scatter_direct(tg_tape *tp, const tg_node *n, const tg_tensor *
     const pool_attr *at = tg_node_saved(n);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) gather_kernel(g->dtype, d->numel, at->idx, g->data, d->data, acc);
+    if (d) gather_kernel(g->dtype, &at->g, at->idx, g->data, d->data, acc);
     return tg_tape_status(tp);
 }
 /* linear: the tangent scattered to the same positions */
@@ -146,7 +170,7 @@ static tg_tensor *gather_op(tg_tape *tp, tg_tensor *x, const pool_attr *at)
     if (!tg__expect_shape4(tp, name, "the input", x, g->N, g->C, g->H, g->W)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, 4, (const int64_t[]){g->N, g->C, g->OH, g->OW});
     if (!out) return NULL;
-    gather_kernel(x->dtype, out->numel, at->idx, x->data, out->data, false);
+    gather_kernel(x->dtype, &at->g, at->idx, x->data, out->data, false);
     return tg_tape_record(tp, &k_max_pool2d_gather, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -160,7 +184,7 @@ static tg_tensor *scatter_op(tg_tape *tp, tg_tensor *gy, const pool_attr *at)
         return NULL;
     tg_tensor *out = tg_tape_alloc(tp, gy->dtype, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
     if (!out) return NULL;
-    scatter_kernel(gy->dtype, gy->numel, at->idx, gy->data, out->data, out->numel, false);
+    scatter_kernel(gy->dtype, &at->g, at->idx, gy->data, out->data, false);
     return tg_tape_record(tp, &k_max_pool2d_backward, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -182,11 +206,12 @@ static void window(int64_t i, int64_t s, int64_t pad, int64_t k, int64_t extent,
 static void avg_kernel(const tg__conv_geom *g, tg_dtype dt, const void *x, void *out, bool acc)
 {
     const double scale = 1.0 / (double)(g->KH * g->KW);
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
         const T *restrict xv = x;
-        T *restrict o = out;
-        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
+        TG_PAR_FOR(nt, g->N * g->C, nc, {
             const T *img = xv + nc * g->H * g->W;
+            T *restrict o = (T *)out + nc * g->OH * g->OW;
             for (int64_t i = 0; i < g->OH; i++) {
                 int64_t h0, h1;
                 window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
@@ -201,7 +226,7 @@ static void avg_kernel(const tg__conv_geom *g, tg_dtype dt, const void *x, void 
                     o++;
                 }
             }
-        }
+        });
     });
 }
 
@@ -211,13 +236,13 @@ static void avg_adjoint_kernel(const tg__conv_geom *g, tg_dtype dt, const void *
                                bool acc)
 {
     const double scale = 1.0 / (double)(g->KH * g->KW);
+    const int nt = pool_threads(g);
     TG_DISPATCH(dt, T, {
-        const T *restrict gv = gy;
-        T *restrict o = out;
-        if (!acc)
-            for (int64_t k = 0; k < g->N * g->C * g->H * g->W; k++) o[k] = 0;
-        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
-            T *img = o + nc * g->H * g->W;
+        TG_PAR_FOR(nt, g->N * g->C, nc, {
+            const T *restrict gv = (const T *)gy + nc * g->OH * g->OW;
+            T *img = (T *)out + nc * g->H * g->W;
+            if (!acc)
+                for (int64_t k = 0; k < g->H * g->W; k++) img[k] = 0;
             for (int64_t i = 0; i < g->OH; i++) {
                 int64_t h0, h1;
                 window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
@@ -229,7 +254,7 @@ static void avg_adjoint_kernel(const tg__conv_geom *g, tg_dtype dt, const void *
                         for (int64_t w = w0; w < w1; w++) img[h * g->W + w] += v;
                 }
             }
-        }
+        });
     });
 }
 
@@ -401,12 +426,13 @@ tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h
     if (!out) return NULL;
     int64_t *idx = tg__tape_scratch(tp, (size_t)(out->numel ? out->numel : 1) * sizeof *idx);
     if (!idx) return NULL;
+    const int nt = pool_threads(g);
     TG_DISPATCH(x->dtype, T, {
         const T *restrict xv = x->data;
         T *restrict o = out->data;
-        int64_t k = 0;
-        for (int64_t nc = 0; nc < g->N * g->C; nc++) {
+        TG_PAR_FOR(nt, g->N * g->C, nc, {
             const int64_t base = nc * g->H * g->W;
+            int64_t k = nc * g->OH * g->OW;
             for (int64_t i = 0; i < g->OH; i++) {
                 int64_t h0, h1;
                 window(i, g->SH, g->PH, g->KH, g->H, &h0, &h1);
@@ -431,7 +457,7 @@ tg_tensor *tg_max_pool2d(tg_tape *tp, tg_tensor *x, int kh, int kw, int stride_h
                     idx[k] = best;
                 }
             }
-        }
+        });
     });
     at.idx = idx;
     return tg_tape_record(tp, &k_max_pool2d, 1, in, out, &at, sizeof at, 0, NULL);

@@ -3,11 +3,16 @@
  * log-softmax is x - max - log sum e^(x - max) (log-sum-exp) rather than
  * the log of a softmax that may have underflowed to 0. */
 #include "../core/internal.h"
+#include "../core/parallel.h"
 
 /* Columns of the (outer, n, inner) view processed together: the inner loops
  * then run over contiguous memory whatever the axis, with the per-column
  * max and sum kept on the stack. */
 #define SM_BLOCK 64
+/* Each block of columns of each outer index is computed alone, as on one
+ * thread: the blocks are shared among threads above SM_PAR_MIN elements
+ * (docs/performance.md, "Thread thresholds: convolution, pooling, ..."). */
+#define SM_PAR_MIN ((int64_t)1 << 18)
 
 typedef struct softmax_attr {
     int axis; /* normalised (0 <= axis < ndim) */
@@ -20,14 +25,16 @@ static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool lo
     const int64_t n = x->shape[axis];
     for (int d = 0; d < axis; d++) outer *= x->shape[d];
     for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+    const int64_t nblk = TG_PAR_PIECES(inner, SM_BLOCK);
+    const int nt = tg__par_threads(x->numel, SM_PAR_MIN);
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
         const T *restrict v = x->data;
-        T mx[SM_BLOCK];
-        double sum[SM_BLOCK]; /* the sum in double keeps long f32 rows accurate */
-        for (int64_t b = 0; b < outer; b++) {
-            const int64_t base = b * n * inner;
-            for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+        TG_PAR_FOR(nt, outer * nblk, u, {
+            const int64_t base = u / nblk * n * inner, i0 = u % nblk * SM_BLOCK;
+            T mx[SM_BLOCK];
+            double sum[SM_BLOCK]; /* the sum in double keeps long f32 rows accurate */
+            {
                 const int64_t w = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
                 const T *xb = v + base + i0;
                 T *ob = o + base + i0;
@@ -67,7 +74,7 @@ static void softmax_kernel(tg_tensor *out, const tg_tensor *x, int axis, bool lo
                         for (int64_t j = 0; j < w; j++) ob[k * inner + j] *= inv[j];
                 }
             }
-        }
+        });
     });
 }
 
@@ -139,13 +146,15 @@ static void softmax_direct_kernel(tg_tensor *d, bool acc, const tg_tensor *g, co
     for (int a = 0; a < axis; a++) outer *= y->shape[a];
     for (int a = axis + 1; a < y->ndim; a++) inner *= y->shape[a];
     const bool whole = outer == 1 && inner == 1;
+    const int64_t nblk = TG_PAR_PIECES(inner, SM_BLOCK);
+    const int nt = tg__par_threads(y->numel, SM_PAR_MIN);
     TG_DISPATCH(y->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data, *restrict yy = y->data;
-        T s[SM_BLOCK];
-        for (int64_t b = 0; b < outer; b++) {
-            const int64_t base = b * n * inner;
-            for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+        TG_PAR_FOR(nt, outer * nblk, u, {
+            const int64_t base = u / nblk * n * inner, i0 = u % nblk * SM_BLOCK;
+            T s[SM_BLOCK];
+            {
                 const int64_t w = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
                 const T *gb = gg + base + i0, *yb = yy + base + i0;
                 T *db = dd + base + i0;
@@ -168,7 +177,7 @@ static void softmax_direct_kernel(tg_tensor *d, bool acc, const tg_tensor *g, co
                 else
                     SM_D(yb[q] * (gb[q] - s[j]));
             }
-        }
+        });
     });
 }
 
