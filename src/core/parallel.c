@@ -16,6 +16,7 @@
 /* The setting; 0 until set or first read (then the default). */
 static _Atomic int g_threads;
 static _Atomic bool g_force;
+#if TG_HAVE_OPENMP
 /* Set in a child process after fork(): GNU OpenMP's thread pool is not
  * carried into the child, and a parallel region there would wait for
  * threads that do not exist.  The child runs its kernels on one thread
@@ -32,6 +33,7 @@ static void register_atfork(void)
 {
     pthread_atfork(NULL, NULL, on_fork_child);
 }
+#endif
 
 static int default_threads(void)
 {
