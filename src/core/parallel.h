@@ -46,15 +46,22 @@ bool tg__par_forced(void);
  * threads (tg__par_threads' answer) in contiguous runs.  The iterations must
  * not depend on each other; each writes only its own outputs.  The body
  * is the variadic part (it may hold commas); it must not return or jump
- * out of the loop. */
+ * out of the loop.  With one thread the loop runs without entering the
+ * OpenMP runtime at all (which costs a call and an allocation even when
+ * a region's if clause is false). */
 #define TG_PAR_FOR(nt, n, i, ...)                                                                  \
     do {                                                                                           \
         const int pf_nt_ = (nt);                                                                   \
         const int64_t pf_n_ = (n);                                                                 \
-        (void)pf_nt_;                                                                              \
-        TG__OMP_FOR_NT                                                                             \
-        for (int64_t i = 0; i < pf_n_; i++) {                                                      \
-            __VA_ARGS__                                                                            \
+        if (TG_HAVE_OPENMP && pf_nt_ > 1) {                                                        \
+            TG__OMP_FOR_NT                                                                         \
+            for (int64_t i = 0; i < pf_n_; i++) {                                                  \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < pf_n_; i++) {                                                  \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
