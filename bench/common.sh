@@ -10,11 +10,15 @@ PY=${PYTHON:-/usr/bin/python3}
 # build_bench: the release bench build in $ROOT/build-bench, made or brought
 # to these options, then built.  Link-time optimisation lets the scalar path
 # (B1) inline the tape's small helpers across files; it changes no result.
+# Tests and examples are left out: linking each of them with LTO took most
+# of the time of a compare.sh run.
 build_bench() {
     if [ ! -d "$ROOT/build-bench" ]; then
-        meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
+        meson setup "$ROOT/build-bench" "$ROOT" -Dbench=true -Dbuildtype=release -Db_lto=true \
+            -Dtests=false -Dexamples=false >/dev/null
     else
-        meson configure "$ROOT/build-bench" -Dbench=true -Dbuildtype=release -Db_lto=true >/dev/null
+        meson configure "$ROOT/build-bench" -Dbench=true -Dbuildtype=release -Db_lto=true \
+            -Dtests=false -Dexamples=false >/dev/null
     fi
     ninja -C "$ROOT/build-bench" >/dev/null
 }

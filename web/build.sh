@@ -20,12 +20,13 @@ out=web/dist
 obj=$out/obj
 mkdir -p "$obj"
 
-# Configuration of a build without BLAS, LAPACK, MPI or ifunc clones.
+# Configuration of a build without BLAS, LAPACK, MPI, OpenMP or ifunc clones.
 cat >"$obj/tg_config.h" <<'CONF'
 #define TG_HAVE_CLONES 0
 #define TG_HAVE_CBLAS 0
 #define TG_HAVE_LAPACK 0
 #define TG_HAVE_MPI 0
+#define TG_HAVE_OPENMP 0
 CONF
 
 mapfile -t lib_srcs < <(python3 - <<'PY'

@@ -67,25 +67,15 @@ bool tg__par_forced(void);
 
 /* ---- pieces of a flat range (elementwise maps, sums, optimizer updates) ----
  * for each piece [lo, hi) of `grain` items covering n items (the last may
- * be shorter), the body (the variadic part), which sees lo and hi: on nt
- * threads through TG_PAR_FOR, or with nt 1 in piece order on the calling
- * thread without entering OpenMP, so a small tensor's loop pays nothing for
- * the threads it does not use.  The pieces are the same either way. */
+ * be shorter), the body (the variadic part), which sees lo and hi, through
+ * TG_PAR_FOR: with nt 1 in piece order on the calling thread, so a small
+ * tensor's loop pays nothing for the threads it does not use.  The pieces
+ * are the same either way. */
 #define TG_PAR_RANGES(nt, n, grain, lo, hi, ...)                                                   \
     do {                                                                                           \
         const int64_t pr_n_ = (n), pr_g_ = (grain);                                                \
-        const int pr_nt_ = (nt);                                                                   \
-        if (pr_nt_ > 1) {                                                                          \
-            TG_PAR_FOR(pr_nt_, TG_PAR_PIECES(pr_n_, pr_g_), pr_p_,                                 \
-                       const int64_t lo = pr_p_ * pr_g_;                                           \
-                       const int64_t hi = pr_n_ - lo < pr_g_ ? pr_n_ : lo + pr_g_; __VA_ARGS__;);  \
-        } else {                                                                                   \
-            for (int64_t pr_p_ = 0; pr_p_ < TG_PAR_PIECES(pr_n_, pr_g_); pr_p_++) {                \
-                const int64_t lo = pr_p_ * pr_g_;                                                  \
-                const int64_t hi = pr_n_ - lo < pr_g_ ? pr_n_ : lo + pr_g_;                        \
-                __VA_ARGS__;                                                                       \
-            }                                                                                      \
-        }                                                                                          \
+        TG_PAR_FOR((nt), TG_PAR_PIECES(pr_n_, pr_g_), pr_p_, const int64_t lo = pr_p_ * pr_g_;     \
+                   const int64_t hi = pr_n_ - lo < pr_g_ ? pr_n_ : lo + pr_g_; __VA_ARGS__;);      \
     } while (0)
 
 #endif
