@@ -1,9 +1,9 @@
 /* tapegrad: how many threads the library's own kernels use.
  *
  * In a build with OpenMP (the meson option `openmp`, on where the compiler
- * has it), the large elementwise maps, reductions, softmax rows, im2col and
- * col2im over images, the optimizer updates and large matrix products run
- * on up to n threads.  Work is cut into pieces whose
+ * has it), the large elementwise maps and their gradients, full sums,
+ * softmax, pooling, convolutions (image by image), the optimizer updates
+ * and large matrix products run on up to n threads.  Work is cut into pieces whose
  * bounds do not depend on n, each piece is computed the same way whatever
  * thread runs it, and partial sums are combined in a fixed order: every
  * result is the same bits with any n (tests/test_parallel.c checks so).
