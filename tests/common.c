@@ -124,3 +124,21 @@ tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int6
     tg_tensor_free(l);
     return loss;
 }
+
+long tt_fail_after;
+static void *fail_malloc(size_t n, void *c)
+{
+    (void)c;
+    return tt_fail_after-- > 0 ? malloc(n) : NULL;
+}
+static void *fail_realloc(void *p, size_t n, void *c)
+{
+    (void)c;
+    return tt_fail_after-- > 0 ? realloc(p, n) : NULL;
+}
+static void plain_free(void *p, void *c)
+{
+    (void)c;
+    free(p);
+}
+const tg_allocator tt_failing = {fail_malloc, fail_realloc, plain_free, NULL};

@@ -66,6 +66,12 @@ tg_tensor *tt_xent_labels(tg_tape *tp, tg_tensor *z, const int32_t *labels, int6
 /* Runs a suite with Check's normal output and returns the exit status. */
 int tt_run(Suite *s);
 
+/* An allocator (tg_set_allocator) whose malloc and realloc succeed
+ * tt_fail_after more times and then return NULL: out of memory at a chosen
+ * allocation. */
+extern long tt_fail_after;
+extern const tg_allocator tt_failing;
+
 #define TT_SHAPE(...)  ((const int64_t[]){__VA_ARGS__})
 #define TT_VALUES(...) ((const double[]){__VA_ARGS__})
 

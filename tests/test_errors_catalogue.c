@@ -84,24 +84,6 @@ static void write_idx_gz(const void *b, size_t n, size_t cut, size_t flip, const
     write_bytes(k_idx_path, out, len + e);
 }
 
-static long g_fail_after;
-static void *fail_malloc(size_t n, void *c)
-{
-    (void)c;
-    return g_fail_after-- > 0 ? malloc(n) : NULL;
-}
-static void *fail_realloc(void *p, size_t n, void *c)
-{
-    (void)c;
-    return g_fail_after-- > 0 ? realloc(p, n) : NULL;
-}
-static void plain_free(void *p, void *c)
-{
-    (void)c;
-    free(p);
-}
-static const tg_allocator k_failing = {fail_malloc, fail_realloc, plain_free, NULL};
-
 static tg_status bw_silent_fail(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)
 {
     (void)tp, (void)n, (void)g, (void)gin;
@@ -321,8 +303,8 @@ static tg_status r_nomem_nodes(fixture *f)
     T = tg_tape_new(&(tg_tape_options){.arena_chunk = 1 << 20});
     tg_tensor *y = tg_exp(T, f->a23); /* node list and arena exist now */
     for (int i = 0; i < 255; i++) y = tg_neg(T, y);
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing); /* the 257th node needs a bigger list */
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing); /* the 257th node needs a bigger list */
     tg_tensor *z = tg_neg(T, y);
     tg_set_allocator(NULL);
     OP(z);
@@ -331,8 +313,8 @@ static tg_status r_nomem_register(fixture *f)
 {
     tg_tensor *c = tg_tape_alloc(T, TG_F64, 2, TT_SHAPE(2, 3));
     ck_assert_ptr_nonnull(tg_neg(T, c)); /* node list and arena exist, no user tensor yet */
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     tg_tensor *z = tg_neg(T, f->a23); /* the first user tensor needs the map */
     tg_set_allocator(NULL);
     OP(z);
@@ -393,8 +375,8 @@ static tg_status bw_nomem_after(fixture *f, bool second)
     ck_assert_ptr_nonnull(y);
     if (second) ck_assert_int_eq(tg_backward(T, y), TG_OK);
     tg_tensor *before = second ? tg_tensor_clone(tg_tensor_grad(w)) : NULL;
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     tg_status st = tg_backward(T, y); /* the sweep fits the arena */
     tg_set_allocator(NULL);
     if (second) /* nothing written */
@@ -1253,8 +1235,8 @@ static tg_status r_t_extent(fixture *f)
 static tg_status r_t_nomem(fixture *f)
 {
     (void)f;
-    g_fail_after = 1; /* the header, not the data */
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 1; /* the header, not the data */
+    tg_set_allocator(&tt_failing);
     tg_tensor *t = tg_tensor_new(TG_F64, 1, TT_SHAPE(100));
     tg_set_allocator(NULL);
     ck_assert_ptr_null(t);
@@ -1263,8 +1245,8 @@ static tg_status r_t_nomem(fixture *f)
 static tg_status r_t_nomem_header(fixture *f)
 {
     (void)f;
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     tg_tensor *t = tg_tensor_new(TG_F64, 1, TT_SHAPE(100));
     tg_set_allocator(NULL);
     ck_assert_ptr_null(t);
@@ -1380,8 +1362,8 @@ static tg_status r_gc_rules(fixture *f)
 }
 static tg_status r_gc_nomem(fixture *f)
 {
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     tg_status st = tg_gradcheck(gc_sum, NULL, 1, &f->p, NULL, NULL);
     tg_set_allocator(NULL);
     return st;
@@ -1809,8 +1791,8 @@ static tg_status r_idx_gz_nomem(fixture *f)
 {
     (void)f;
     write_idx_gz(k_idx_2x2, 16, 0, 0, "");
-    g_fail_after = 2; /* the read buffer and inflate's state; not its window */
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 2; /* the read buffer and inflate's state; not its window */
+    tg_set_allocator(&tt_failing);
     tg_tensor *t = tg_idx_load(k_idx_path, TG_F32, 1.0);
     tg_set_allocator(NULL);
     ck_assert_ptr_null(t);
@@ -1884,8 +1866,8 @@ static tg_status r_stape_nomem(fixture *f)
 {
     (void)f;
     tg_stape *st = tg_stape_new();
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     const tg_sv x = tg_stape_var(st, 1.0);
     tg_set_allocator(NULL);
     ck_assert_int_eq(x.tag, 0);
@@ -1949,8 +1931,8 @@ static tg_status r_stape_sweep_nomem(fixture *f)
     tg_stape *st = tg_stape_new();
     const tg_sv x = tg_stape_var(st, 1.0), y = tg_s_square(st, x);
     double g;
-    g_fail_after = 0;
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 0;
+    tg_set_allocator(&tt_failing);
     const tg_status s = tg_stape_gradient(st, y, 1, &x, &g);
     tg_set_allocator(NULL);
     tg_stape_free(st);
@@ -1988,8 +1970,8 @@ static tg_status r_stape_gradcheck_nomem(fixture *f)
 {
     (void)f;
     const double x0 = 1.0;
-    g_fail_after = 1; /* the tape, not its inputs' arrays */
-    tg_set_allocator(&k_failing);
+    tt_fail_after = 1; /* the tape, not its inputs' arrays */
+    tg_set_allocator(&tt_failing);
     const tg_status s = tg_stape_gradcheck(sq_fn, NULL, 1, &x0, 1e-6, 1e-8, NULL);
     tg_set_allocator(NULL);
     return s;

@@ -493,23 +493,6 @@ START_TEST(test_same_input_twice)
 END_TEST
 
 /* ---- out of memory at every allocation of a record and of a sweep ---------- */
-static long g_fail_after;
-static void *fail_malloc(size_t n, void *c)
-{
-    (void)c;
-    return g_fail_after-- > 0 ? malloc(n) : NULL;
-}
-static void *fail_realloc(void *p, size_t n, void *c)
-{
-    (void)c;
-    return g_fail_after-- > 0 ? realloc(p, n) : NULL;
-}
-static void plain_free(void *p, void *c)
-{
-    (void)c;
-    free(p);
-}
-static const tg_allocator k_failing = {fail_malloc, fail_realloc, plain_free, NULL};
 
 /* Recording fails at the k-th allocation for every k until it succeeds:
  * the error is sticky and names the operation, the tape can be freed (no
@@ -521,8 +504,8 @@ START_TEST(test_record_out_of_memory)
     bool done = false;
     for (long k = 0; !done; k++) {
         tg_stape *st = tg_stape_new();
-        g_fail_after = k;
-        tg_set_allocator(&k_failing);
+        tt_fail_after = k;
+        tg_set_allocator(&tt_failing);
         chain_record(st, &c, x0);
         tg_set_allocator(NULL);
         done = tg_stape_status(st) == TG_OK;
@@ -553,8 +536,8 @@ START_TEST(test_sweep_out_of_memory)
         tg_stape *st = tg_stape_new();
         chain_record(st, &c, x0);
         double g[CH_M];
-        g_fail_after = k;
-        tg_set_allocator(&k_failing);
+        tt_fail_after = k;
+        tg_set_allocator(&tt_failing);
         const tg_status s = tg_stape_gradient(st, c.y, CH_M, c.x, g);
         tg_set_allocator(NULL);
         done = s == TG_OK;
