@@ -15,6 +15,7 @@
 
 #include "../src/core/parallel.h"
 
+#include <math.h>
 #include <string.h>
 
 START_TEST(test_setting)
@@ -225,6 +226,93 @@ START_TEST(test_elem_big_sums_agree)
 }
 END_TEST
 
+/* ---- B2's graph (../shared/BENCHMARKS.md) above the thresholds ----------
+ * x's gradient gathers two contiguous slices and y's a strided slice of
+ * rows and one of columns, so the accumulating paths run on threads: a
+ * unary map's gradient added into an adjoint, and a slice's gradient added
+ * into part of its input's (one long row cut into pieces, or many rows).
+ * Same bits at 1 and 2 threads, and the hand gradient to rounding (which
+ * both thread counts would miss together if a piece were misplaced). */
+enum { RB_R = 1031, RB_C = 512 };
+
+typedef struct rosen_out {
+    tg_tensor *f, *gx, *gy, *x, *y;
+} rosen_out;
+
+static rosen_out rosen_run(int nt)
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    const int64_t n = EL_N;
+    rosen_out o = {.x = tt_param(1, TT_SHAPE(EL_N), 31, -1, 2),
+                   .y = tt_param(2, TT_SHAPE(RB_R, RB_C), 32, -1, 1)};
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *lo = tg_slice(tp, o.x, 0, 0, n - 1, 1), *hi = tg_slice(tp, o.x, 0, 1, n, 1);
+    tg_tensor *a = tg_sub(tp, hi, tg_square(tp, lo));
+    tg_tensor *b = tg_rsub_scalar(tp, 1.0, lo);
+    tg_tensor *fx =
+        tg_sum_all(tp, tg_add(tp, tg_mul_scalar(tp, tg_square(tp, a), 100.0), tg_square(tp, b)));
+    tg_tensor *r = tg_slice(tp, o.y, 0, 0, RB_R, 3), *c = tg_slice(tp, o.y, 1, 1, RB_C, 2);
+    tg_tensor *fy = tg_add(tp, tg_sum_all(tp, tg_square(tp, r)), tg_sum_all(tp, tg_exp(tp, c)));
+    tg_tensor *f = tg_add(tp, fx, fy);
+    ck_assert_int_eq(tg_backward(tp, f), TG_OK);
+    o.f = keep(f);
+    o.gx = keep(tg_tensor_grad(o.x));
+    o.gy = keep(tg_tensor_grad(o.y));
+    tg_tape_free(tp);
+    return o;
+}
+
+/* d/dx of sum 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, and of
+ * sum over rows i = 0 mod 3 of y^2 plus sum over odd columns of exp(y). */
+static void rosen_check_hand(const rosen_out *o)
+{
+    const int64_t n = EL_N;
+    for (int64_t i = 0; i < n; i++) {
+        const double x = tg_tensor_get_flat(o->x, i);
+        double t1 = 0, t2 = 0, t3 = 0;
+        if (i + 1 < n) {
+            const double a = tg_tensor_get_flat(o->x, i + 1) - x * x;
+            t1 = -400 * x * a;
+            t2 = -2 * (1 - x);
+        }
+        if (i > 0) {
+            const double xp = tg_tensor_get_flat(o->x, i - 1);
+            t3 = 200 * (x - xp * xp);
+        }
+        const double want = t1 + t2 + t3, got = tg_tensor_get_flat(o->gx, i);
+        ck_assert_msg(fabs(got - want) <= 1e-13 * (fabs(t1) + fabs(t2) + fabs(t3)),
+                      "dx[%lld] = %.17g, by hand %.17g", (long long)i, got, want);
+    }
+    for (int64_t i = 0; i < RB_R; i++)
+        for (int64_t j = 0; j < RB_C; j++) {
+            const double y = tg_tensor_get_flat(o->y, i * RB_C + j);
+            const double want = (i % 3 == 0 ? 2 * y : 0) + (j % 2 ? exp(y) : 0);
+            const double got = tg_tensor_get_flat(o->gy, i * RB_C + j);
+            ck_assert_msg(fabs(got - want) <= 1e-15 * fabs(want),
+                          "dy[%lld][%lld] = %.17g, by hand %.17g", (long long)i, (long long)j, got,
+                          want);
+        }
+}
+
+static void rosen_free(rosen_out *o)
+{
+    tg_tensor *all[] = {o->f, o->gx, o->gy, o->x, o->y};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) tg_tensor_free(all[i]);
+}
+
+START_TEST(test_rosenbrock_big_same_bits)
+{
+    rosen_out one = rosen_run(1), two = rosen_run(2);
+    rosen_check_hand(&one);
+    assert_same_bytes("B2's graph", "value", 2, one.f, two.f);
+    assert_same_bytes("slice, square, rsub", "gradient of x", 2, one.gx, two.gx);
+    assert_same_bytes("strided slices, square, exp", "gradient of y", 2, one.gy, two.gy);
+    rosen_free(&one);
+    rosen_free(&two);
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
 /* ---- ompconv: convolution, pooling and softmax rows above their thresholds
  * (docs/performance.md, "Thread thresholds: convolution, pooling,
  * softmax"), without the force: 1 and 2 threads give
@@ -353,6 +441,7 @@ int main(void)
     tcase_add_test(tc, test_op_rows_same_bits_f32);
     tcase_add_test(tc, test_elem_big_same_bits);
     tcase_add_test(tc, test_elem_big_sums_agree);
+    tcase_add_test(tc, test_rosenbrock_big_same_bits);
     suite_add_tcase(s, tc);
     add_ompconv_cases(s);
     return tt_run(s);

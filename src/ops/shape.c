@@ -247,32 +247,46 @@ static slice_rows rows_of(const tg_tensor *full, const tg_tensor *part, int axis
     return r;
 }
 
+/* One row of len elements between fr (in the full tensor) and pr (in the
+ * part), in the direction and mode strided_axis_copy was asked for. */
+#define AXIS_ROW(fr, pr, len, to_part, acc)                                                        \
+    do {                                                                                           \
+        if ((to_part) && (acc))                                                                    \
+            for (int64_t ar_j = 0; ar_j < (len); ar_j++) (pr)[ar_j] += (fr)[ar_j];                 \
+        else if (to_part)                                                                          \
+            for (int64_t ar_j = 0; ar_j < (len); ar_j++) (pr)[ar_j] = (fr)[ar_j];                  \
+        else if (acc)                                                                              \
+            for (int64_t ar_j = 0; ar_j < (len); ar_j++) (fr)[ar_j] += (pr)[ar_j];                 \
+        else                                                                                       \
+            for (int64_t ar_j = 0; ar_j < (len); ar_j++) (fr)[ar_j] = (pr)[ar_j];                  \
+    } while (0)
+
 /* Copies between the sliced axis positions of a (outer, ext, inner) tensor
  * `full` and the (outer, m, inner) tensor `part`, in either direction; with
- * acc, adds instead (into full or part). */
+ * acc, adds instead (into full or part).  Every element is written once
+ * from one source element, so the rows can go to threads in any split: a
+ * single row (a contiguous slice) is cut into pieces, several rows go to
+ * threads whole. */
 static void strided_axis_copy(tg_tensor *full, tg_tensor *part, int axis, int64_t start,
                               int64_t step, bool to_part, bool acc)
 {
     const slice_rows r = rows_of(full, part, axis, step);
     if (part->numel == 0) return;
+    const int64_t nrows = r.outer * r.rows; /* at most part's elements */
+    const int nt = tg__par_threads(part->numel, TG_ELEM_MIN_WORK);
     TG_DISPATCH(full->dtype, T, {
         T *f = full->data;
         T *p = part->data;
-        for (int64_t o = 0; o < r.outer; o++) {
-            T *fo = f + (o * r.ext + start) * r.inner;
-            T *po = p + o * r.m * r.inner;
-            for (int64_t k = 0; k < r.rows; k++) {
-                T *restrict fr = fo + k * r.pitch;
-                T *restrict pr = po + k * r.len;
-                if (to_part && acc)
-                    for (int64_t j = 0; j < r.len; j++) pr[j] += fr[j];
-                else if (to_part)
-                    for (int64_t j = 0; j < r.len; j++) pr[j] = fr[j];
-                else if (acc)
-                    for (int64_t j = 0; j < r.len; j++) fr[j] += pr[j];
-                else
-                    for (int64_t j = 0; j < r.len; j++) fr[j] = pr[j];
-            }
+        if (nrows == 1) {
+            T *restrict fr = f + start * r.inner;
+            T *restrict pr = p;
+            TG_PAR_RANGES(nt, r.len, TG_ELEM_GRAIN, lo, hi,
+                          AXIS_ROW(fr + lo, pr + lo, hi - lo, to_part, acc));
+        } else {
+            TG_PAR_FOR(nt, nrows, q, const int64_t o = q / r.rows, k = q % r.rows;
+                       T *restrict fr = f + (o * r.ext + start) * r.inner + k * r.pitch;
+                       T *restrict pr = p + o * r.m * r.inner + k * r.len;
+                       AXIS_ROW(fr, pr, r.len, to_part, acc););
         }
     });
 }

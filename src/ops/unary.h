@@ -58,11 +58,9 @@
         const T *restrict el_a = (pa), *restrict el_b = (pb), *restrict el_c = (pc);               \
         const int64_t el_m = (m);                                                                  \
         if (acc) {                                                                                 \
-            for (int64_t el_i = 0; el_i < el_m; el_i++) {                                          \
-                const T a = el_a[el_i], b = el_b[el_i], c = el_c[el_i];                            \
-                (void)a, (void)b, (void)c;                                                         \
-                el_d[el_i] += (EXPR);                                                              \
-            }                                                                                      \
+            TG_ELEM_LOOP(el_m, TG_ELEM_MIN_WORK, el_i, const T a = el_a[el_i], b = el_b[el_i],     \
+                         c = el_c[el_i];                                                           \
+                         (void)a, (void)b, (void)c; el_d[el_i] += (EXPR););                        \
         } else {                                                                                   \
             TG_STORE_LOOP(T, el_d, el_m, el_i, el_r, const T a = el_a[el_i], b = el_b[el_i],       \
                           c = el_c[el_i];                                                          \
