@@ -52,6 +52,10 @@ int main(int argc, char **argv)
     tg_tape *tp = tg_tape_new(NULL);
     double *ms = malloc(sizeof(double) * (size_t)(reps > 0 ? reps : 1));
     if (!x || !labels || !lab || !tp || !ms) return 1;
+    /* torch.optim.SGD's update, as the peer runs it: the library's own,
+     * on its threads */
+    tg_optim *opt = tg_sgd_new(2 * NLAYER, params, 0.1, 0.0, 0.0);
+    if (!opt) return 1;
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
     tb_mem mem0 = tb_mem_now();
@@ -70,7 +74,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_b3: %s\n", tg_tape_error(tp));
             return 1;
         }
-        tb_sgd_f32(params, 2 * NLAYER, 0.1f);
+        if (tg_optim_step(opt) != TG_OK) return 1;
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);
@@ -92,6 +96,7 @@ int main(int argc, char **argv)
     free(ms);
     free(labels);
     tg_tensor_free(lab);
+    tg_optim_free(opt);
     tg_tape_free(tp);
     tg_tensor_free(x);
     for (int l = 0; l < NLAYER; l++) {

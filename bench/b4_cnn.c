@@ -66,6 +66,10 @@ int main(int argc, char **argv)
     if (!tp) return die("tg_tape_new", NULL);
 
     double *ms = malloc(sizeof(double) * (size_t)(reps ? reps : 1));
+    /* torch.optim.SGD's update, as the peer runs it: the library's own,
+     * on its threads */
+    tg_optim *opt = tg_sgd_new(NPARAM, p, 0.1, 0.0, 0.0);
+    if (!ms || !opt) return die("tg_sgd_new", NULL);
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
     tb_mem mem0 = tb_mem_now();
@@ -79,7 +83,7 @@ int main(int argc, char **argv)
         tg_tensor *z = tg_add(tp, tg_matmul(tp, tg_flatten(tp, h2), p[4]), p[5]);
         tg_tensor *loss = tg_softmax_cross_entropy_index(tp, z, lab, TG_REDUCE_MEAN);
         if (tg_backward(tp, loss) != TG_OK) return die("step", tp);
-        tb_sgd_f32(p, NPARAM, 0.1f);
+        if (tg_optim_step(opt) != TG_OK) return die("sgd", NULL);
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);
@@ -98,6 +102,7 @@ int main(int argc, char **argv)
     tb_stats s = tb_stats_of(ms, reps);
     tb_report(stdout, head, &s);
     free(ms);
+    tg_optim_free(opt);
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(lab);

@@ -46,6 +46,11 @@ int main(int argc, char **argv)
     tg_tensor_fill_normal(w2, &rng, 0, 1 / sqrt(512.0));
     tg_tensor_set_requires_grad(w1, true);
     tg_tensor_set_requires_grad(w2, true);
+    /* torch.optim.SGD's update, as the peer runs it: the library's own,
+     * on its threads */
+    tg_tensor *const ps[2] = {w1, w2};
+    tg_optim *opt = tg_sgd_new(2, ps, 0.1, 0.0, 0.0);
+    if (!opt) return 1;
     double loss_first = 0, loss_last = 0;
     int64_t mallocs_at_timing = 0;
     tb_mem mem0 = tb_mem_now();
@@ -60,8 +65,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_b5: %s\n", tg_tape_error(tp));
             return 1;
         }
-        tg_tensor *const ps[2] = {w1, w2};
-        tb_sgd_f32(ps, 2, 0.1f);
+        if (tg_optim_step(opt) != TG_OK) return 1;
         const double t1 = tb_now_ms();
         if (r >= warmup) ms[r - warmup] = t1 - t0;
         const double lv = tg_tensor_get_flat(loss, 0);
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
     tb_stats s = tb_stats_of(ms, reps);
     tb_report(stdout, head, &s);
     free(ms);
+    tg_optim_free(opt);
     tg_tape_free(tp);
     tg_tensor_free(x);
     tg_tensor_free(t);

@@ -122,13 +122,3 @@ void tb_mem_report(FILE *f, const char *id, const tb_mem *begin, int steps)
             id, steps, (double)(end.minflt - begin->minflt) / n,
             (double)(end.allocs - begin->allocs) / n, (double)(end.bytes - begin->bytes) / n);
 }
-
-void tb_sgd_f32(tg_tensor *const *params, int n, float lr)
-{
-    for (int k = 0; k < n; k++) {
-        float *w = tg_tensor_f32(params[k]);
-        const float *g = tg_tensor_f32(tg_tensor_grad(params[k]));
-        if (!w || !g) continue;
-        for (int64_t i = 0, m = tg_tensor_numel(params[k]); i < m; i++) w[i] -= lr * g[i];
-    }
-}

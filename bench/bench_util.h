@@ -35,11 +35,6 @@ void tb_print_gemm(FILE *f);
  * message on a malformed value. */
 int tb_int_arg(int argc, char **argv, const char *name, int def);
 
-/* Plain SGD on f32 parameters, w -= lr dL/dw (torch.optim.SGD without
- * momentum, as the peers run it); parameters without a gradient are skipped. */
-typedef struct tg_tensor tg_tensor;
-void tb_sgd_f32(tg_tensor *const *params, int n, float lr);
-
 /* Memory per step: minor page faults (getrusage ru_minflt) and the heap
  * allocations the library makes through its allocator hook (tg_set_allocator;
  * OpenBLAS's own buffers are not seen).  tb_mem_install() once before the

@@ -4,7 +4,7 @@
  * size where 2 threads start to pay can be read off.  A time is the minimum
  * over many repetitions (the machine may be shared: note `uptime`).
  *
- *   bench_threads_elem [--max-log2 22] [--reps-elems N]
+ *   bench_threads_elem [--max-log2 22] [--reps-kelems N]
  *   TH <kernel> n=<n> t1_us=... t2_us=... ratio=...
  *
  * Kernels: add (f64 a + b, a map bound by memory), exp (f32, a map bound
@@ -69,7 +69,9 @@ static tg_tensor *filled(tg_dtype dt, int64_t n, double seed)
 int main(int argc, char **argv)
 {
     const int max_log2 = tb_int_arg(argc, argv, "--max-log2", 22);
-    const int64_t reps_elems = tb_int_arg(argc, argv, "--reps-elems", 1 << 27);
+    /* thousands of elements per measurement: the argument parser takes at
+     * most 10^6, and a good default is about 1.3e8 elements */
+    const int64_t reps_elems = (int64_t)tb_int_arg(argc, argv, "--reps-kelems", 131072) * 1000;
     const char *kernels[] = {"add", "exp", "sum", "bgrad", "adam"};
     tg__par_force(true);
     printf("# threads_elem: openmp=%d\n", (int)tg_have_openmp());
