@@ -8,6 +8,8 @@
  * closed forms written as loops. */
 #include "common.h"
 
+#include "../src/ops/conv.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -43,6 +45,12 @@ static const conv_cfg k_cfgs[] = {
     {2, 3, 6, 6, 3, 3, 3, 1, 1, 1, 1, true, 0, 0, 3},  /* depthwise */
     {1, 3, 7, 7, 6, 3, 3, 2, 2, 2, 2, false, 2, 2, 3}, /* depthwise x2, dilated, stride 2 */
     {2, 4, 5, 9, 4, 1, 3, 1, 1, 0, 2, true, 1, 4, 4},  /* depthwise 1x3, dilation 4 in W */
+    /* few taps, horizontal stride 1, rows of 8 pixels or more: the direct
+     * kernels of src/ops/conv_direct.c (forward and weight gradient) */
+    {2, 1, 6, 9, 3, 3, 3, 1, 1, 1, 1, true, 0, 0, 0},   /* OW 9: one vector, 3 filters */
+    {2, 1, 7, 20, 8, 5, 5, 1, 1, 2, 2, true, 0, 0, 0},  /* the B4 conv1 shape, scaled down */
+    {2, 2, 5, 10, 9, 3, 2, 2, 1, 1, 2, false, 2, 1, 0}, /* stride (2,1), dilation 2 in H */
+    {1, 3, 4, 17, 5, 2, 3, 1, 1, 0, 1, true, 1, 2, 0},  /* dilation 2 in W, R 18, OW 15 */
 };
 
 static int dil_h(const conv_cfg *c)
@@ -1712,6 +1720,73 @@ START_TEST(test_conv_ex_errors)
 }
 END_TEST
 
+/* ---- the direct kernels against the im2col path ---------------------------
+ * The configurations the direct kernels take (tg__conv_direct_fits), run
+ * through the raw maps twice, the direct kernels and the im2col + gemm path
+ * (the same scratch with b.direct off), in f64 with random values: forward
+ * and weight gradient agree to 1e-12 relative.  Then the same with an
+ * infinite pixel at the end of a row, which the weight gradient's last
+ * vector also reads in lanes past the output row (masked out). */
+static void direct_vs_cols(const conv_cfg *c, const double *x, const double *w, const double *gy,
+                           double *out[4])
+{
+    tg__conv_attr at = {.F = c->F, .G = groups(c)};
+    const int64_t nchw[4] = {c->N, c->C, c->H, c->W};
+    ck_assert_int_eq(tg__conv_geom_make_dil(&at.g, nchw, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW,
+                                            dil_h(c), dil_w(c)),
+                     TG__GEOM_OK);
+    ck_assert(tg__conv_direct_fits(&at));
+    tg_tape *tp = tg_tape_new(NULL);
+    tg__conv_blk b;
+    ck_assert(tg__conv_blk_make(tp, TG_F64, &at, &b));
+    ck_assert(b.direct);
+    for (int d = 0; d < 2; d++) {
+        b.direct = d == 0;
+        tg__conv_into(TG_F64, &at, x, w, out[2 * d], false, &b);
+        tg__conv_dw_into(TG_F64, &at, x, gy, out[2 * d + 1], false, &b);
+    }
+    tg_tape_free(tp);
+}
+
+START_TEST(test_conv_direct_vs_cols)
+{
+    for (int k = 0; k < ARRAY_LEN(k_cfgs); k++) {
+        const conv_cfg *c = &k_cfgs[k];
+        if (groups(c) != 1 || c->SW != 1 || c->C * c->KH * c->KW > 32 || out_w(c) < 8) continue;
+        const int64_t nx = c->N * c->C * c->H * c->W, nw = c->F * c->C * c->KH * c->KW,
+                      ny = c->N * c->F * out_h(c) * out_w(c);
+        tg_tensor *tx = tt_rand(TG_F64, 1, TT_SHAPE(nx), 400 + (uint64_t)k, -1, 1),
+                  *tw = tt_rand(TG_F64, 1, TT_SHAPE(nw), 500 + (uint64_t)k, -1, 1),
+                  *tg = tt_rand(TG_F64, 1, TT_SHAPE(ny), 600 + (uint64_t)k, -1, 1);
+        double *x = values(tx), *w = values(tw), *gy = values(tg), *out[4];
+        for (int i = 0; i < 4; i++) out[i] = calloc((size_t)(i % 2 ? nw : ny), sizeof(double));
+        direct_vs_cols(c, x, w, gy, out);
+        for (int64_t i = 0; i < ny; i++)
+            ck_assert_msg(fabs(out[0][i] - out[2][i]) <= 1e-12 * fabs(out[2][i]),
+                          "cfg %d y[%lld]: direct %.17g, im2col %.17g", k, (long long)i, out[0][i],
+                          out[2][i]);
+        for (int64_t i = 0; i < nw; i++)
+            ck_assert_msg(fabs(out[1][i] - out[3][i]) <= 1e-12 * fabs(out[3][i]),
+                          "cfg %d dw[%lld]: direct %.17g, im2col %.17g", k, (long long)i, out[1][i],
+                          out[3][i]);
+        /* an infinite pixel at the end of a row: the taps that reach it
+         * from valid outputs get +-Inf or NaN, the others (read by lanes
+         * past the row's end only) must stay finite, as in the im2col path */
+        x[(c->H / 2) * c->W + c->W - 1] = INFINITY;
+        direct_vs_cols(c, x, w, gy, out);
+        for (int64_t i = 0; i < nw; i++) {
+            const double d = out[1][i], r = out[3][i];
+            ck_assert_msg(
+                isfinite(r) ? fabs(d - r) <= 1e-12 * fabs(r) : (isnan(r) ? isnan(d) : d == r),
+                "cfg %d dw[%lld] with an Inf pixel: direct %g, im2col %g", k, (long long)i, d, r);
+        }
+        for (int i = 0; i < 4; i++) free(out[i]);
+        free(x), free(w), free(gy);
+        tg_tensor_free(tx), tg_tensor_free(tw), tg_tensor_free(tg);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -1724,6 +1799,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_hvp_closed_form, 0, ARRAY_LEN(k_cfgs));
     tcase_add_loop_test(tc, test_conv_second_order_gradcheck, 0, 2 * ARRAY_LEN(k_cfgs));
     tcase_add_test(tc, test_conv_is_matmul_of_im2col);
+    tcase_add_test(tc, test_conv_direct_vs_cols);
     tcase_add_test(tc, test_conv_random_geometries_exact);
     tcase_add_test(tc, test_conv_nonfinite_exact);
     tcase_add_test(tc, test_conv_empty_batch);

@@ -64,6 +64,7 @@ typedef struct tg__conv_blk {
     int nt;               /* chunks of images, one per thread (chunk_blk) */
     int64_t P;            /* pieces of conv_dw_into's sum over the images */
     void *part;           /* G x P x (F/G * R): each piece's partial sum */
+    bool direct;          /* forward and weight gradient by conv_direct.c */
 } tg__conv_blk;
 /* The scratch of the maps of at on dt: false (tape failed) when too large. */
 bool tg__conv_blk_make(tg_tape *tp, tg_dtype dt, const tg__conv_attr *at, tg__conv_blk *b);
@@ -77,5 +78,17 @@ void tg__conv_dw_into(tg_dtype dt, const tg__conv_attr *at, const void *x, const
                       bool acc, const tg__conv_blk *b);
 void tg__conv_db_into(tg_dtype dt, const tg__conv_geom *g, int64_t F, const void *gy, void *db,
                       bool acc);
+
+/* ---- the direct kernels for few taps (conv_direct.c) -----------------------
+ * Whether at's shapes take them (one group, horizontal stride 1, few taps
+ * and filters); the scratch elements of one chunk of images (false past
+ * TG_NUMEL_MAX); y (+)= conv(x, w) for images [n0, n1); part (F x R) = the
+ * weight gradient's sum over images [n0, n1).  work: the chunk's scratch. */
+bool tg__conv_direct_fits(const tg__conv_attr *at);
+bool tg__conv_direct_len(const tg__conv_attr *at, int64_t *len);
+void tg__conv_direct_fwd(tg_dtype dt, const tg__conv_attr *at, const void *x, const void *w,
+                         void *y, bool acc, int64_t n0, int64_t n1, void *work);
+void tg__conv_direct_dw(tg_dtype dt, const tg__conv_attr *at, const void *x, const void *gy,
+                        void *part, int64_t n0, int64_t n1, void *work);
 
 #endif

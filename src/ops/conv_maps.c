@@ -94,6 +94,7 @@ bool tg__conv_blk_len(const conv_attr *at, int64_t *len)
            tg__extents_product(2, (const int64_t[]){R, ld}, lim, &n) &&
            tg__extents_product(2, (const int64_t[]){F, tg__conv_ext_cols(&g1)}, lim, &t) &&
            tg__add_i64(n, t, &n) && tg__add_i64(n, tg__conv_work_len(g), &n) && n <= lim &&
+           (!tg__conv_direct_fits(at) || (tg__conv_direct_len(at, &t) && (n = t > n ? t : n))) &&
            (*len = n, true);
 }
 
@@ -123,6 +124,7 @@ bool tg__conv_blk_make(tg_tape *tp, tg_dtype dt, const conv_attr *at, tg__conv_b
     b->PC = b->LX / g->OH;
     b->M = tg__conv_ext_margin(&g1);
     b->len = len;
+    b->direct = tg__conv_direct_fits(at);
     b->nt = conv_threads(at, b->R, b->LX);
     b->P = at->g.N < DW_PIECES ? at->g.N : DW_PIECES;
     if (!tg__extents_product(3, (const int64_t[]){b->P, at->F, b->R}, TG_NUMEL_MAX, &parts) ||
@@ -216,8 +218,11 @@ void tg__conv_into(tg_dtype dt, const conv_attr *at, const void *x, const void *
     tg__blas_serial(); /* OpenBLAS must not start its threads inside the region */
     TG_PAR_FOR(nt, nt, t, {
         const tg__conv_blk bt = chunk_blk(b, t, es);
-        conv_into_range(dt, at, x, w, y, acc, &bt, chunk_lo(t, nt, at->g.N),
-                        chunk_lo(t + 1, nt, at->g.N));
+        const int64_t n0 = chunk_lo(t, nt, at->g.N), n1 = chunk_lo(t + 1, nt, at->g.N);
+        if (b->direct)
+            tg__conv_direct_fwd(dt, at, x, w, y, acc, n0, n1, bt.cols);
+        else
+            conv_into_range(dt, at, x, w, y, acc, &bt, n0, n1);
     });
 }
 
@@ -356,14 +361,18 @@ void tg__conv_dw_into(tg_dtype dt, const conv_attr *at, const void *x, const voi
         if (!acc && F * R > 0) memset(dw, 0, (size_t)(F * R) * es);
         return;
     }
-    const bool dw_t = R > Fg;
+    const bool dw_t = R > Fg && !b->direct;
     const int nt = b->nt;
     tg__blas_serial(); /* OpenBLAS must not start its threads inside the region */
     TG_PAR_FOR(nt, nt, t, {
         const tg__conv_blk bt = chunk_blk(b, t, es);
         const int64_t p0 = chunk_lo(t, nt, P), p1 = chunk_lo(t + 1, nt, P);
-        if (b->LX != b->L && p0 < p1) tg__cols_ext_clear_pad(dt, &g1, Fg, bt.fx, b->LX);
-        for (int64_t k = 0; k < at->G; k++)
+        if (b->LX != b->L && p0 < p1 && !b->direct)
+            tg__cols_ext_clear_pad(dt, &g1, Fg, bt.fx, b->LX);
+        for (int64_t p = p0; p < p1 && b->direct; p++) /* one group */
+            tg__conv_direct_dw(dt, at, x, gy, TG_AT_MUT(b->part, p * FR, es), chunk_lo(p, P, g->N),
+                               chunk_lo(p + 1, P, g->N), bt.cols);
+        for (int64_t k = 0; k < at->G && !b->direct; k++)
             for (int64_t p = p0; p < p1; p++)
                 conv_dw_piece(dt, at, x, gy, TG_AT_MUT(b->part, (k * P + p) * FR, es), dw_t, k,
                               chunk_lo(p, P, g->N), chunk_lo(p + 1, P, g->N), &bt);
