@@ -94,7 +94,8 @@ bool tg__conv_blk_len(const conv_attr *at, int64_t *len)
            tg__extents_product(2, (const int64_t[]){R, ld}, lim, &n) &&
            tg__extents_product(2, (const int64_t[]){F, tg__conv_ext_cols(&g1)}, lim, &t) &&
            tg__add_i64(n, t, &n) && tg__add_i64(n, tg__conv_work_len(g), &n) && n <= lim &&
-           (!tg__conv_direct_fits(at) || (tg__conv_direct_len(at, &t) && (n = t > n ? t : n))) &&
+           (!tg__conv_direct_fits(at) ||
+            (tg__conv_direct_len(at, &t) && (n = t > n ? t : n, true))) &&
            (*len = n, true);
 }
 
