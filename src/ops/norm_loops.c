@@ -8,19 +8,22 @@
  * the threads: the loops share out whole sets or whole channels.  A set of
  * layer_norm or group_norm lies in one p, so those loops share the p; a set
  * of batch_norm is a channel over every p, so its loops share pieces of
- * NORM_CBLOCK channels, each walking p in order (rows of the piece, not
- * columns of x); the per-channel sums of the backward likewise.  Threads
- * above NORM_PAR_MIN elements of x (docs/performance.md, "Thread
- * thresholds: losses, norms and axis reductions"). */
-#define NORM_PAR_MIN ((int64_t)1 << 15)
-#define NORM_CBLOCK  ((int64_t)64)
+ * NORM_CBLOCK channels (a few, so that a layer of 64 still splits), each
+ * walking p in order (rows of the piece, not columns of x); the
+ * per-channel sums of the backward likewise.  Threads above NORM_PAR_MIN
+ * elements of x, NORM_BATCH_PAR_MIN for batch_norm, whose channel pieces
+ * walk x with a stride (docs/performance.md, "Thread thresholds: losses,
+ * norms and axis reductions"). */
+#define NORM_PAR_MIN       ((int64_t)1 << 14)
+#define NORM_BATCH_PAR_MIN ((int64_t)1 << 16)
+#define NORM_CBLOCK        ((int64_t)8)
 /* Rows (p, c) per piece of the elementwise passes: about TG_ELEM-sized
  * pieces of S elements each. */
 #define NORM_ROW_ELEMS ((int64_t)1 << 12)
 
-static int norm_threads(const tg_tensor *x)
+static int norm_threads(const norm_attr *a, const tg_tensor *x)
 {
-    return tg__par_threads(x->numel, NORM_PAR_MIN);
+    return tg__par_threads(x->numel, a->batch ? NORM_BATCH_PAR_MIN : NORM_PAR_MIN);
 }
 
 /* Rows (p, c) per piece of a pass over every element. */
@@ -34,7 +37,7 @@ void tg__norm_moments(const norm_attr *a, const tg_tensor *x, double *mean, doub
 {
     const int64_t ns = num_sets(a), cnt = set_count(a), P = rows(a, x), C = a->C;
     const int64_t nblk = TG_PAR_PIECES(C, NORM_CBLOCK);
-    const int nt = norm_threads(x);
+    const int nt = norm_threads(a, x);
     for (int64_t k = 0; k < ns; k++) mean[k] = var[k] = 0;
         /* the sum of row (p, c) of x, minus m, raised to the power e (1 or 2),
          * into set k */
@@ -79,14 +82,14 @@ void tg__norm_forward(const norm_attr *a, const tg_tensor *x, const tg_tensor *w
                       const tg_tensor *b, const tg_tensor *mean, const tg_tensor *rstd,
                       tg_tensor *out)
 {
-    const int nt = norm_threads(x);
+    const int nt = norm_threads(a, x);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL, *bv = b ? b->data : NULL;
         T *o = out->data;
         TG_PAR_RANGES(nt, rows(a, x) * a->C, row_grain(a), lo, hi, {
-            for (int64_t q = lo; q < hi; q++) {
-                const int64_t p = q / a->C, c = q % a->C;
+            for (int64_t q = lo, p = lo / a->C, c = lo % a->C; q < hi;
+                 q++, p += c + 1 == a->C, c = c + 1 == a->C ? 0 : c + 1) {
                 const int64_t k = set_of(a, p, c), base = q * a->S;
                 const T m = mu[k], r = rs[k];
                 const T sc = wv ? wv[c] : (T)1, sh = bv ? bv[c] : (T)0;
@@ -118,7 +121,7 @@ void tg__norm_sums(const norm_attr *a, const tg_tensor *x, const tg_tensor *w, c
                    double *sgx, double *dw, double *db)
 {
     const int64_t P = rows(a, x), C = a->C, nblk = TG_PAR_PIECES(C, NORM_CBLOCK);
-    const int nt = norm_threads(x);
+    const int nt = norm_threads(a, x);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL;
@@ -162,14 +165,15 @@ void tg__norm_dx(const norm_attr *a, const tg_tensor *x, const tg_tensor *w, con
 {
     const int64_t cnt = set_count(a);
     const double inv = cnt ? 1.0 / (double)cnt : 0;
-    const int nt = norm_threads(x);
+    const int nt = norm_threads(a, x);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
         const T *wv = w ? w->data : NULL;
         T *dd = d->data;
         TG_PAR_RANGES(nt, rows(a, x) * a->C, row_grain(a), lo, hi, {
-            for (int64_t q = lo; q < hi; q++) {
-                const int64_t c = q % a->C, s = set_of(a, q / a->C, c), base = q * a->S;
+            for (int64_t q = lo, p = lo / a->C, c = lo % a->C; q < hi;
+                 q++, p += c + 1 == a->C, c = c + 1 == a->C ? 0 : c + 1) {
+                const int64_t s = set_of(a, p, c), base = q * a->S;
                 const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
                 const double mg = sg[s] * inv, mgx = sgx[s] * inv;
                 for (int64_t i = 0; i < a->S; i++) {

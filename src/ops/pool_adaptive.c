@@ -22,7 +22,7 @@ typedef struct apool_attr {
  * threads, each element computed as on one thread, above APOOL_PAR_MIN
  * pixels read or written (docs/performance.md, "Thread thresholds: losses,
  * norms and axis reductions"). */
-#define APOOL_PAR_MIN ((int64_t)1 << 16)
+#define APOOL_PAR_MIN ((int64_t)1 << 15)
 
 /* Threads for the planes of a, weighed by the larger of the input and the
  * output (the windows cover the input at least once). */

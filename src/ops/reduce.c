@@ -459,8 +459,8 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
  * (each output walks its ext elements as on one thread), above
  * RED_PAR_MIN elements of x (docs/performance.md, "Thread thresholds:
  * losses, norms and axis reductions"). */
-#define RED_PAR_MIN ((int64_t)1 << 15)
-#define RED_IBLOCK  ((int64_t)1 << 10)
+#define RED_PAR_MIN ((int64_t)1 << 14)
+#define RED_IBLOCK  ((int64_t)1 << 7)
 
 static int red_threads(const tg_tensor *x)
 {

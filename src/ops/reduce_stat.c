@@ -564,8 +564,8 @@ tg_tensor *tg_std(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, double 
  * ARG_IBLOCK outputs of one outer index shared among threads above
  * ARG_PAR_MIN elements of x (docs/performance.md, "Thread thresholds:
  * losses, norms and axis reductions"). */
-#define ARG_PAR_MIN ((int64_t)1 << 15)
-#define ARG_IBLOCK  ((int64_t)1 << 10)
+#define ARG_PAR_MIN ((int64_t)1 << 13)
+#define ARG_IBLOCK  ((int64_t)1 << 7)
 static tg_tensor *arg_extreme(tg_tape *tp, const char *op, tg_tensor *x, int axis, bool keepdim,
                               bool min)
 {
