@@ -430,6 +430,118 @@ static void add_ompconv_cases(Suite *s)
 }
 /* ---- end of ompconv's block */
 
+/* ---- omprows' block: norms, axis reductions, adaptive pooling, a loss at
+ * sizes above their thresholds (not forced), 1 and 2 threads bytewise ---- */
+enum { OR_NCASE = 6, OR_NOUT = 5 };
+
+/* x of case which (f64 values cast to dt), requiring grad */
+static tg_tensor *or_input(int which, tg_dtype dt)
+{
+    static const int nd[OR_NCASE] = {2, 4, 4, 2, 4, 2};
+    const int64_t *shapes[OR_NCASE] = {TT_SHAPE(512, 256),       TT_SHAPE(64, 32, 8, 8),
+                                       TT_SHAPE(16, 32, 16, 16), TT_SHAPE(256, 512),
+                                       TT_SHAPE(4, 16, 32, 32),  TT_SHAPE(512, 256)};
+    tg_tensor *x = tt_param(nd[which], shapes[which], 300 + (uint64_t)which, -2, 2);
+    if (which == 5) /* masked classes: the cross entropy's xmul */
+        for (int64_t r = 0; r < 512; r++)
+            tg_tensor_set_flat(x, r * 256 + (r * 5 + 1) % 256, -INFINITY);
+    tg_tensor *c = tg_tensor_cast_new(x, dt);
+    tg_tensor_free(x);
+    tg_tensor_set_requires_grad(c, true);
+    return c;
+}
+
+/* sum(y * w) for a fixed w of y's shape (into *w, the caller's to free):
+ * every gradient element differs */
+static tg_tensor *or_weighted(tg_tape *tp, tg_tensor *y, tg_tensor **w)
+{
+    ck_assert(y != NULL);
+    *w = tg_tensor_new(tg_tensor_dtype(y), tg_tensor_ndim(y), tg_tensor_shape(y));
+    for (int64_t i = 0; i < tg_tensor_numel(*w); i++)
+        tg_tensor_set_flat(*w, i, 0.25 + (double)(i * 37 % 101) / 50.0);
+    return tg_sum_all(tp, tg_mul(tp, y, *w));
+}
+
+/* Case which's loss, gradients and (case 3) argmax with nt threads into out. */
+static void or_run(int which, tg_dtype dt, int nt, tg_tensor *out[OR_NOUT])
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    tg_tensor *x = or_input(which, dt), *p[2];
+    const int64_t C = which == 0 || which == 5 ? 256 : 32;
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *t = tt_param(1, TT_SHAPE(C), 400 + (uint64_t)k, 0.5, 1.5);
+        p[k] = tg_tensor_cast_new(t, dt);
+        tg_tensor_free(t);
+        tg_tensor_set_requires_grad(p[k], true);
+    }
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = NULL, *arg = NULL;
+    if (which == 0) y = tg_layer_norm(tp, x, 1, p[0], p[1], 1e-5);
+    if (which == 1) y = tg_batch_norm(tp, x, p[0], p[1], NULL, NULL, true, 0.1, 1e-5);
+    if (which == 2) y = tg_group_norm(tp, x, 4, p[0], p[1], 1e-5);
+    if (which == 3) {
+        y = tg_add(tp, tg_max(tp, x, 0, false), tg_min(tp, x, 1, true));
+        arg = tg_argmax(tp, x, 0, false);
+    }
+    if (which == 4) y = tg_adaptive_avg_pool2d(tp, x, 7, 5);
+    if (which == 5) {
+        tg_tensor *lab = tg_tensor_new(TG_I64, 1, TT_SHAPE(512));
+        for (int64_t i = 0; i < 512; i++) tg_tensor_i64(lab)[i] = i * 7 % 256;
+        y = tg_softmax_cross_entropy_index(tp, x, lab, TG_REDUCE_MEAN);
+        tg_tensor_free(lab);
+    }
+    tg_tensor *w = NULL;
+    tg_tensor *loss = which == 5 ? y : or_weighted(tp, y, &w);
+    ck_assert_msg(loss != NULL, "case %d: %s", which, tg_tape_error(tp));
+    ck_assert_msg(tg_backward(tp, loss) == TG_OK, "case %d: %s", which, tg_tape_error(tp));
+    out[0] = tg_tensor_clone(loss);
+    out[1] = tg_tensor_clone(tg_tensor_grad(x));
+    for (int k = 0; k < 2; k++) {
+        const tg_tensor *g = tg_tensor_grad(p[k]);
+        out[2 + k] = g ? tg_tensor_clone(g) : NULL;
+        tg_tensor_free(p[k]);
+    }
+    out[4] = arg ? tg_tensor_cast_new(arg, TG_F64) : NULL;
+    tg_tape_free(tp);
+    tg_tensor_free(w);
+    tg_tensor_free(x);
+}
+
+START_TEST(test_omprows_big_same_bits)
+{
+    const int which = _i / 2;
+    const tg_dtype dt = _i % 2 ? TG_F32 : TG_F64;
+    static const char *const names[OR_NCASE] = {
+        "layer_norm",       "batch_norm",          "group_norm",
+        "max, min, argmax", "adaptive_avg_pool2d", "softmax_cross_entropy_index (masked classes)"};
+    static const char *const what[OR_NOUT] = {"loss", "gradient of x", "gradient of weight",
+                                              "gradient of bias", "argmax"};
+    tg_tensor *one[OR_NOUT], *two[OR_NOUT];
+    or_run(which, dt, 1, one);
+    or_run(which, dt, 2, two);
+    ck_assert(one[1] != NULL && (which != 3 || one[4] != NULL));
+    for (int k = 0; k < OR_NOUT; k++) {
+        ck_assert(!one[k] == !two[k]);
+        if (!one[k]) continue;
+        char w[64];
+        snprintf(w, sizeof w, "%s (%s)", what[k], dt == TG_F32 ? "f32" : "f64");
+        assert_same_bytes(names[which], w, 2, one[k], two[k]);
+        tg_tensor_free(one[k]);
+        tg_tensor_free(two[k]);
+    }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+static void add_omprows_cases(Suite *s)
+{
+    TCase *tc = tcase_create("omprows");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_omprows_big_same_bits, 0, 2 * OR_NCASE);
+    suite_add_tcase(s, tc);
+}
+/* ---- end of omprows' block */
+
 int main(void)
 {
     Suite *s = suite_create("parallel");
@@ -444,5 +556,6 @@ int main(void)
     tcase_add_test(tc, test_rosenbrock_big_same_bits);
     suite_add_tcase(s, tc);
     add_ompconv_cases(s);
+    add_omprows_cases(s);
     return tt_run(s);
 }

@@ -7,6 +7,7 @@
  * shape of the prediction (broadcasting a target silently is a classic bug:
  * y (N,1) against t (N) would give an (N,N) loss). */
 #include "../core/internal.h"
+#include "../kernels/stream.h"
 
 /* Common checks of a (prediction, target) pair: live inputs, same dtype,
  * identical shapes, and (when red is not NULL) a known reduction. */
@@ -191,7 +192,8 @@ static bool check_logits(tg_tape *tp, const char *op, tg_tensor *z, tg_reduction
  * target that requires grad is g log p (-inf at a masked class: the
  * derivative of t log p in t there, not hidden).  Only the cross-entropy
  * uses it, and only when a product would be 0 * inf: every other graph
- * keeps the plain tg_mul. */
+ * keeps the plain tg_mul.  Its loops are maps, threaded as the elementwise
+ * ops' (kernels/stream.h). */
 #define XMUL(T, a, b)                                                                              \
     ((((a) == 0 && TG_FABS(b) == (T)INFINITY) || ((b) == 0 && TG_FABS(a) == (T)INFINITY))          \
          ? (T)0                                                                                    \
@@ -221,10 +223,8 @@ static tg_status xmul_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
         TG_DISPATCH(g->dtype, T, {
             T *dd = d->data;
             const T *gg = g->data, *oo = o->data;
-            for (int64_t i = 0; i < g->numel; i++) {
-                const T v = XMUL(T, gg[i], oo[i]);
-                dd[i] = acc ? dd[i] + v : v;
-            }
+            TG_ELEM_LOOP(g->numel, TG_ELEM_MIN_WORK, i, const T v = XMUL(T, gg[i], oo[i]);
+                         dd[i] = acc ? dd[i] + v : v;);
         });
     }
     return TG_OK;
@@ -270,7 +270,7 @@ static tg_tensor *xmul(tg_tape *tp, tg_tensor *a, tg_tensor *b)
     TG_DISPATCH(a->dtype, T, {
         T *o = out->data;
         const T *x = a->data, *y = b->data;
-        for (int64_t i = 0; i < a->numel; i++) o[i] = XMUL(T, x[i], y[i]);
+        TG_ELEM_LOOP(a->numel, TG_ELEM_MIN_WORK, i, o[i] = XMUL(T, x[i], y[i]););
     });
     return tg__tape_record_checked(tp, &k_xmul, 2, in, out, NULL, 0, 0, NULL);
 }

@@ -24,53 +24,7 @@
  * constants: dx = gh rstd.  The direct rule computes these with loops (sums
  * in double); the op-built rule writes the same with ops, recomputing the
  * statistics from x, so that create_graph differentiates through them. */
-#include "../core/internal.h"
-
-typedef enum norm_kind { NORM_LAYER, NORM_BATCH, NORM_GROUP } norm_kind;
-
-typedef struct norm_attr {
-    int64_t P, C, S, G; /* x as (P, C, S); G groups of channels */
-    int64_t cg;         /* channels per group (1 for batch_norm) */
-    double eps;
-    int kind;   /* norm_kind */
-    bool batch; /* one set per group over every p and s (batch_norm) */
-    bool stats; /* the statistics are x's own (false: batch_norm's running ones) */
-    bool has_w, has_b;
-} norm_attr;
-
-/* The product of n extents of an accepted shape: within TG_NUMEL_MAX
- * (checked.h), so the check cannot fail; 0 if it did (nothing is then
- * computed). */
-static int64_t extents(int n, const int64_t *e)
-{
-    int64_t r;
-    return tg__extents_product(n, e, TG_NUMEL_MAX, &r) ? r : 0;
-}
-
-/* The set of element (p, c) and the number of sets (the products below are
- * of x's extents: C = G cg). */
-static inline int64_t set_of(const norm_attr *a, int64_t p, int64_t c)
-{
-    return a->batch ? c / a->cg : p * a->G + c / a->cg;
-}
-static int64_t num_sets(const norm_attr *a)
-{
-    return a->batch ? a->G : extents(2, (const int64_t[]){a->P, a->G});
-}
-/* The leading extent the loops over (p, c) walk: none for an empty x,
- * whose other extents may be huge ((2^31, 1, 0) walked item by item is a
- * hang, with nothing to compute). */
-static int64_t rows(const norm_attr *a, const tg_tensor *x)
-{
-    return x->numel ? a->P : 0;
-}
-
-/* Elements per set. */
-static int64_t set_count(const norm_attr *a)
-{
-    return a->batch ? extents(3, (const int64_t[]){a->P, a->cg, a->S})
-                    : extents(2, (const int64_t[]){a->cg, a->S});
-}
+#include "norm.h"
 
 /* Arena scratch of parts[0] + ... + parts[n-1] doubles (at least one, so
  * an empty array still gets a valid pointer).  The parts are counts of
@@ -87,61 +41,12 @@ static double *scratch_doubles(tg_tape *tp, int n, const int64_t *parts)
     return tg__tape_scratch(tp, bytes);
 }
 
-/* mean[k], var[k] (biased) of every set of x, two passes in double. */
-static void set_moments(const norm_attr *a, const tg_tensor *x, double *mean, double *var)
-{
-    const int64_t ns = num_sets(a), cnt = set_count(a);
-    for (int64_t k = 0; k < ns; k++) mean[k] = var[k] = 0;
-    TG_DISPATCH(x->dtype, T, {
-        const T *v = x->data;
-        for (int64_t p = 0; p < rows(a, x); p++)
-            for (int64_t c = 0; c < a->C; c++) {
-                const T *r = v + (p * a->C + c) * a->S;
-                double s = 0;
-                for (int64_t i = 0; i < a->S; i++) s += r[i];
-                mean[set_of(a, p, c)] += s;
-            }
-        for (int64_t k = 0; k < ns; k++) mean[k] = cnt ? mean[k] / (double)cnt : 0;
-        for (int64_t p = 0; p < rows(a, x); p++)
-            for (int64_t c = 0; c < a->C; c++) {
-                const T *r = v + (p * a->C + c) * a->S;
-                const double m = mean[set_of(a, p, c)];
-                double s = 0;
-                for (int64_t i = 0; i < a->S; i++) s += ((double)r[i] - m) * ((double)r[i] - m);
-                var[set_of(a, p, c)] += s;
-            }
-        for (int64_t k = 0; k < ns; k++) var[k] = cnt ? var[k] / (double)cnt : 0;
-    });
-}
-
-/* out = (x - mean) rstd w[c] + b[c], mean and rstd per set (the aux). */
-static void norm_forward(const norm_attr *a, const tg_tensor *x, const tg_tensor *w,
-                         const tg_tensor *b, const tg_tensor *mean, const tg_tensor *rstd,
-                         tg_tensor *out)
-{
-    TG_DISPATCH(x->dtype, T, {
-        const T *v = x->data, *mu = mean->data, *rs = rstd->data;
-        const T *wv = w ? w->data : NULL, *bv = b ? b->data : NULL;
-        T *o = out->data;
-        for (int64_t p = 0; p < rows(a, x); p++)
-            for (int64_t c = 0; c < a->C; c++) {
-                const int64_t k = set_of(a, p, c), base = (p * a->C + c) * a->S;
-                const T m = mu[k], r = rs[k];
-                const T sc = wv ? wv[c] : (T)1, sh = bv ? bv[c] : (T)0;
-                for (int64_t i = 0; i < a->S; i++) {
-                    const T h = (v[base + i] - m) * r;
-                    o[base + i] = wv ? (bv ? h * sc + sh : h * sc) : (bv ? h + sh : h);
-                }
-            }
-    });
-}
-
 /* ---- the rules --------------------------------------------------------------- */
 
 /* Shapes of x seen as (P, G, cg S) (the sets) and (P, C, S) (the channels). */
 static void views(const norm_attr *a, int64_t sets[3], int64_t chans[3])
 {
-    sets[0] = a->P, sets[1] = a->G, sets[2] = extents(2, (const int64_t[]){a->cg, a->S});
+    sets[0] = a->P, sets[1] = a->G, sets[2] = norm_extents(2, (const int64_t[]){a->cg, a->S});
     chans[0] = a->P, chans[1] = a->C, chans[2] = a->S;
 }
 
@@ -284,7 +189,7 @@ static tg_status norm_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_t
 }
 
 /* The direct rule: the per-set sums of gh and gh xhat and the per-channel
- * sums of g xhat and g in one pass (double), then each buffer in turn (two
+ * sums of g xhat and g (double; tg__norm_sums), then each buffer in turn (two
  * slots may share one: each is written completely before the next is
  * asked for). */
 static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
@@ -292,60 +197,21 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     const norm_attr *a = tg_node_saved(n);
     const tg_tensor *x = n->in[0], *w = a->has_w ? n->in[1] : NULL;
     const tg_tensor *mean = tg_node_aux(n, 0), *rstd = tg_node_aux(n, 1);
-    const int64_t ns = num_sets(a), cnt = set_count(a);
+    const int64_t ns = num_sets(a);
     double *sg = scratch_doubles(tp, 4, (const int64_t[]){ns, ns, a->C, a->C});
     if (!sg) return tg_tape_status(tp);
     double *sgx = sg + ns, *dw = sgx + ns, *db = dw + a->C;
     for (int64_t i = 0; i < ns; i++) sg[i] = sgx[i] = 0;
     for (int64_t c = 0; c < a->C; c++) dw[c] = db[c] = 0;
-    TG_DISPATCH(x->dtype, T, {
-        const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
-        const T *wv = w ? w->data : NULL;
-        for (int64_t p = 0; p < rows(a, x); p++)
-            for (int64_t c = 0; c < a->C; c++) {
-                const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
-                const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
-                double a_g = 0, a_gx = 0;
-                for (int64_t i = 0; i < a->S; i++) {
-                    const double h = ((double)v[base + i] - m) * r, gi = gv[base + i];
-                    a_g += gi;
-                    a_gx += gi * h;
-                }
-                sg[s] += wc * a_g;
-                sgx[s] += wc * a_gx;
-                dw[c] += a_gx;
-                db[c] += a_g;
-            }
-    });
+    bool chans = false;
+    for (int slot = 1; slot < n->n_in; slot++) chans = chans || tg_node_needs_grad(n, slot);
+    tg__norm_sums(a, x, w, g, mean, rstd, chans, sg, sgx, dw, db);
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
-    if (d) {
-        const double inv = cnt ? 1.0 / (double)cnt : 0;
-        TG_DISPATCH(x->dtype, T, {
-            const T *v = x->data, *gv = g->data, *mu = mean->data, *rs = rstd->data;
-            const T *wv = w ? w->data : NULL;
-            T *dd = d->data;
-            for (int64_t p = 0; p < rows(a, x); p++)
-                for (int64_t c = 0; c < a->C; c++) {
-                    const int64_t s = set_of(a, p, c), base = (p * a->C + c) * a->S;
-                    const double m = mu[s], r = rs[s], wc = wv ? (double)wv[c] : 1.0;
-                    const double mg = sg[s] * inv, mgx = sgx[s] * inv;
-                    for (int64_t i = 0; i < a->S; i++) {
-                        const double gh = wc * (double)gv[base + i];
-                        double e;
-                        if (a->stats) {
-                            const double h = ((double)v[base + i] - m) * r;
-                            e = r * (gh - mg - h * mgx);
-                        } else {
-                            e = gh * r;
-                        }
-                        dd[base + i] = acc ? dd[base + i] + (T)e : (T)e;
-                    }
-                }
-        });
-    } else if (!tg__tape_ok(tp)) {
+    if (d)
+        tg__norm_dx(a, x, w, g, mean, rstd, sg, sgx, d, acc);
+    else if (!tg__tape_ok(tp))
         return tg_tape_status(tp);
-    }
     for (int slot = 1; slot < n->n_in; slot++) {
         d = tg_grad_sink_buffer(k, slot, &acc);
         if (!d) {
@@ -455,7 +321,7 @@ static tg_tensor *norm_record(tg_tape *tp, const tg_op *op, norm_attr *a, tg_ten
     if (!out || !mean || !rstd || !md) return NULL;
     double *vd = md + ns;
     if (a->stats) {
-        set_moments(a, x, md, vd);
+        tg__norm_moments(a, x, md, vd);
     } else {
         TG_DISPATCH(x->dtype, T, {
             const T *mi = mean_in->data, *vi = var_in->data;
@@ -469,7 +335,7 @@ static tg_tensor *norm_record(tg_tape *tp, const tg_op *op, norm_attr *a, tg_ten
             rv[k] = (T)(1.0 / sqrt(vd[k] + a->eps));
         }
     });
-    norm_forward(a, x, w, b, mean, rstd, out);
+    tg__norm_forward(a, x, w, b, mean, rstd, out);
     if (mean_d) *mean_d = md;
     if (var_d) *var_d = vd;
     return tg_tape_record(tp, op, n_in, in, out, a, sizeof *a, 2, (tg_tensor *[]){mean, rstd});
@@ -507,8 +373,8 @@ tg_tensor *tg_layer_norm(tg_tape *tp, tg_tensor *x, int naxes, tg_tensor *weight
         }
     }
     norm_attr a = {.G = 1, .S = 1, .eps = eps, .kind = NORM_LAYER, .stats = true};
-    a.P = extents(lead, x->shape);
-    a.C = a.cg = extents(naxes, x->shape + lead);
+    a.P = norm_extents(lead, x->shape);
+    a.C = a.cg = norm_extents(naxes, x->shape + lead);
     return norm_record(tp, &k_layer_norm, &a, x, weight, bias, in, n_in, NULL, NULL, NULL, NULL);
 }
 
@@ -538,7 +404,7 @@ tg_tensor *tg_group_norm(tg_tape *tp, tg_tensor *x, int groups, tg_tensor *weigh
                    .kind = NORM_GROUP,
                    .stats = true};
     a.cg = a.C / groups;
-    a.S = extents(x->ndim - 2, x->shape + 2);
+    a.S = norm_extents(x->ndim - 2, x->shape + 2);
     return norm_record(tp, &k_group_norm, &a, x, weight, bias, in, n_in, NULL, NULL, NULL, NULL);
 }
 
@@ -613,8 +479,8 @@ tg_tensor *tg_batch_norm(tg_tape *tp, tg_tensor *x, tg_tensor *weight, tg_tensor
                    .kind = NORM_BATCH,
                    .batch = true,
                    .stats = training};
-    a.S = extents(x->ndim - 2, x->shape + 2);
-    const int64_t per = extents(2, (const int64_t[]){a.P, a.S}); /* values per channel */
+    a.S = norm_extents(x->ndim - 2, x->shape + 2);
+    const int64_t per = norm_extents(2, (const int64_t[]){a.P, a.S}); /* values per channel */
     char s[TG_SHAPE_BUF];
     if (training && !(momentum >= 0 && momentum <= 1)) {
         tg_tape_fail(tp, TG_ERR_ARG, "%s: momentum %g must be in [0, 1]", op, momentum);

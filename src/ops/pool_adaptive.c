@@ -12,10 +12,29 @@
  * divided by the window's size), whose own backward is P again: derivatives
  * of any order stay within these two ops. */
 #include "../core/internal.h"
+#include "../core/parallel.h"
 
 typedef struct apool_attr {
     int64_t N, C, H, W, OH, OW;
 } apool_attr;
+
+/* The (n, c) planes are independent: both kernels share whole planes among
+ * threads, each element computed as on one thread, above APOOL_PAR_MIN
+ * pixels read or written (docs/performance.md, "Thread thresholds: losses,
+ * norms and axis reductions"). */
+#define APOOL_PAR_MIN ((int64_t)1 << 15)
+
+/* Threads for the planes of a, weighed by the larger of the input and the
+ * output (the windows cover the input at least once). */
+static int apool_threads(const apool_attr *a)
+{
+    int64_t in, out;
+    if (!tg__extents_product(4, (const int64_t[]){a->N, a->C, a->H, a->W}, INT64_MAX, &in))
+        in = INT64_MAX;
+    if (!tg__extents_product(4, (const int64_t[]){a->N, a->C, a->OH, a->OW}, INT64_MAX, &out))
+        out = INT64_MAX;
+    return tg__par_threads(in > out ? in : out, APOOL_PAR_MIN);
+}
 
 /* [*lo, *hi): the window of output index i of n over an extent of e.
  * i n and (i+1) e + n - 1 are within int64 (apool_check). */
@@ -31,7 +50,7 @@ static void apool_kernel(const apool_attr *a, tg_dtype dt, const void *x, void *
     TG_DISPATCH(dt, T, {
         const T *xv = x;
         T *o = out;
-        for (int64_t nc = 0; nc < a->N * a->C; nc++) {
+        TG_PAR_FOR(apool_threads(a), a->N * a->C, nc, {
             const T *plane = xv + nc * a->H * a->W;
             for (int64_t i = 0; i < a->OH; i++) {
                 int64_t h0, h1;
@@ -47,7 +66,7 @@ static void apool_kernel(const apool_attr *a, tg_dtype dt, const void *x, void *
                     *d = acc ? *d + v : v;
                 }
             }
-        }
+        });
     });
 }
 
@@ -58,10 +77,11 @@ static void apool_adjoint_kernel(const apool_attr *a, tg_dtype dt, const void *g
     TG_DISPATCH(dt, T, {
         const T *gv = gy;
         T *o = out;
-        if (!acc)
-            for (int64_t e = 0; e < a->N * a->C * a->H * a->W; e++) o[e] = 0;
-        for (int64_t nc = 0; nc < a->N * a->C; nc++) {
-            T *plane = o + nc * a->H * a->W;
+        const int64_t hw = a->H * a->W;
+        TG_PAR_FOR(apool_threads(a), a->N * a->C, nc, {
+            T *plane = o + nc * hw;
+            if (!acc)
+                for (int64_t e = 0; e < hw; e++) plane[e] = 0;
             for (int64_t i = 0; i < a->OH; i++) {
                 int64_t h0, h1;
                 awindow(i, a->OH, a->H, &h0, &h1);
@@ -73,7 +93,7 @@ static void apool_adjoint_kernel(const apool_attr *a, tg_dtype dt, const void *g
                         for (int64_t w = w0; w < w1; w++) plane[h * a->W + w] += v;
                 }
             }
-        }
+        });
     });
 }
 

@@ -2,6 +2,7 @@
  * adjoint of broadcasting), and max and min along an axis. */
 #include "reduce.h"
 
+#include "../core/parallel.h"
 #include "../kernels/wsum.h"
 
 /* The product of extents [from, to) of x, checked (tg__extents_product):
@@ -452,6 +453,20 @@ tg_tensor *tg_sum_to(tg_tape *tp, tg_tensor *x, int ndim, const int64_t *shape)
  * and the backward is plain ops:
  *     dx = broadcast_to(reshape(g, keepdim shape), x shape) * mask
  * which create_graph can record (its own derivative in g is the same mask). */
+/* ---- max, min ----------------------------------------------------------------
+ * With x seen as (outer, ext, inner), each output (a, i) is found alone:
+ * the loops share pieces of RED_IBLOCK outputs of one a among threads
+ * (each output walks its ext elements as on one thread), above
+ * RED_PAR_MIN elements of x (docs/performance.md, "Thread thresholds:
+ * losses, norms and axis reductions"). */
+#define RED_PAR_MIN ((int64_t)1 << 14)
+#define RED_IBLOCK  ((int64_t)1 << 7)
+
+static int red_threads(const tg_tensor *x)
+{
+    return tg__par_threads(x->numel, RED_PAR_MIN);
+}
+
 typedef struct max_attr {
     int axis;
     bool keepdim;
@@ -481,23 +496,25 @@ static tg_status max_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     if (!d) return tg_tape_status(tp);
     const int64_t outer = tg__prod_range(x, 0, at->axis),
                   inner = tg__prod_range(x, at->axis + 1, x->ndim);
-    const int64_t ext = x->shape[at->axis];
+    const int64_t ext = x->shape[at->axis], nib = TG_PAR_PIECES(inner, RED_IBLOCK);
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data, *restrict mm = mask->data;
         /* with no elements (inner 0) nothing to do, however large outer */
-        for (int64_t a = 0; inner > 0 && a < outer; a++) {
+        TG_PAR_FOR(red_threads(x), inner > 0 ? outer * nib : 0, u, {
+            const int64_t a = u / nib, j0 = u % nib * RED_IBLOCK;
+            const int64_t j1 = inner - j0 < RED_IBLOCK ? inner : j0 + RED_IBLOCK;
             const T *restrict ga = gg + a * inner;
             for (int64_t r = 0; r < ext; r++) {
                 const int64_t off = (a * ext + r) * inner;
                 T *restrict dr = dd + off;
                 const T *restrict mr = mm + off;
                 if (acc)
-                    for (int64_t j = 0; j < inner; j++) dr[j] += ga[j] * mr[j];
+                    for (int64_t j = j0; j < j1; j++) dr[j] += ga[j] * mr[j];
                 else
-                    for (int64_t j = 0; j < inner; j++) dr[j] = ga[j] * mr[j];
+                    for (int64_t j = j0; j < j1; j++) dr[j] = ga[j] * mr[j];
             }
-        }
+        });
     });
     return TG_OK;
 }
@@ -529,17 +546,20 @@ static const tg_op k_max = {.name = "max",
 static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis, bool min)
 {
     const int64_t outer = tg__prod_range(x, 0, axis), inner = tg__prod_range(x, axis + 1, x->ndim);
-    const int64_t ext = x->shape[axis];
+    const int64_t ext = x->shape[axis], nib = TG_PAR_PIECES(inner, RED_IBLOCK);
     TG_DISPATCH(x->dtype, T, {
         T *restrict o = out->data;
         T *restrict m = mask ? mask->data : NULL;
         const T *restrict v = x->data;
-        if (m)
-            for (int64_t i = 0; i < x->numel; i++) m[i] = 0;
         /* with no elements (inner 0) nothing to do, however large outer */
-        for (int64_t a = 0; inner > 0 && a < outer; a++) {
+        TG_PAR_FOR(red_threads(x), inner > 0 ? outer * nib : 0, u, {
+            const int64_t a = u / nib, i0 = u % nib * RED_IBLOCK;
+            const int64_t i1 = inner - i0 < RED_IBLOCK ? inner : i0 + RED_IBLOCK;
             const T *va = v + a * ext * inner;
-            for (int64_t i = 0; i < inner; i++) {
+            if (m)
+                for (int64_t k = 0; k < ext; k++)
+                    for (int64_t i = i0; i < i1; i++) m[(a * ext + k) * inner + i] = 0;
+            for (int64_t i = i0; i < i1; i++) {
                 T best = va[i];
                 int64_t arg = 0;
                 for (int64_t k = 1; k < ext && best == best; k++) {
@@ -553,7 +573,7 @@ static void max_kernel(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int 
                 o[a * inner + i] = best;
                 if (m) m[(a * ext + arg) * inner + i] = 1;
             }
-        }
+        });
     });
 }
 

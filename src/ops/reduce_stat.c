@@ -9,6 +9,8 @@
  * in loops. */
 #include "reduce.h"
 
+#include "../core/parallel.h"
+
 #include <float.h>
 
 /* norm prints its order with the shared attribute printer */
@@ -556,7 +558,14 @@ tg_tensor *tg_std(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, double 
  * The index along axis of the first max (min) element, a tape-owned TG_I64
  * tensor: data, not recorded (no node: nothing to differentiate, and no op
  * takes it as an input; tg_tape_check_inputs refuses it).  A NaN counts as
- * the max and as the min, as in tg_max and tg_min. */
+ * the max and as the min, as in tg_max and tg_min.
+ *
+ * Each index is found alone, as tg_max's outputs (reduce.c): pieces of
+ * ARG_IBLOCK outputs of one outer index shared among threads above
+ * ARG_PAR_MIN elements of x (docs/performance.md, "Thread thresholds:
+ * losses, norms and axis reductions"). */
+#define ARG_PAR_MIN ((int64_t)1 << 13)
+#define ARG_IBLOCK  ((int64_t)1 << 7)
 static tg_tensor *arg_extreme(tg_tape *tp, const char *op, tg_tensor *x, int axis, bool keepdim,
                               bool min)
 {
@@ -581,13 +590,16 @@ static tg_tensor *arg_extreme(tg_tape *tp, const char *op, tg_tensor *x, int axi
     tg_tensor *out = tg__tape_alloc_index(tp, k, shape);
     if (!out) return NULL;
     const int64_t outer = tg__prod_range(x, 0, a), inner = tg__prod_range(x, a + 1, x->ndim);
-    const int64_t ext = x->shape[a];
+    const int64_t ext = x->shape[a], nib = TG_PAR_PIECES(inner, ARG_IBLOCK);
     int64_t *o = out->data;
+    const int nt = tg__par_threads(x->numel, ARG_PAR_MIN);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data;
-        for (int64_t b = 0; inner > 0 && b < outer; b++) {
+        TG_PAR_FOR(nt, inner > 0 ? outer * nib : 0, u, {
+            const int64_t b = u / nib, i0 = u % nib * ARG_IBLOCK;
+            const int64_t i1 = inner - i0 < ARG_IBLOCK ? inner : i0 + ARG_IBLOCK;
             const T *vb = v + b * ext * inner;
-            for (int64_t i = 0; i < inner; i++) {
+            for (int64_t i = i0; i < i1; i++) {
                 T best = vb[i];
                 int64_t arg = 0;
                 for (int64_t j = 1; j < ext && best == best; j++) {
@@ -599,7 +611,7 @@ static tg_tensor *arg_extreme(tg_tape *tp, const char *op, tg_tensor *x, int axi
                 }
                 o[b * inner + i] = arg;
             }
-        }
+        });
     });
     return out;
 }
