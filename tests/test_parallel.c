@@ -313,6 +313,91 @@ START_TEST(test_rosenbrock_big_same_bits)
 }
 END_TEST
 
+/* ---- ompbcast: broadcasting walks and copies above their thresholds ------
+ * A bias (1000) added to (1024, 1000), a (1000, 1) column times (1000, 300),
+ * a transpose and a concat, forward and backward, without the force: the
+ * bias gradient goes to threads by columns of d, the column's by rows of g,
+ * the full inputs' gradients by pieces of rows.  2 threads must give the
+ * bytes of 1. */
+enum { BC_OUT = 9 };
+
+static tg_tensor *bc_input(int ndim, const int64_t *shape, uint64_t seed, tg_dtype dt)
+{
+    tg_tensor *x = tt_param(ndim, shape, seed, -1.5, 1.5);
+    tg_tensor *y = tg_tensor_cast_new(x, dt);
+    tg_tensor_free(x);
+    tg_tensor_set_requires_grad(y, true);
+    return y;
+}
+
+/* out: a + b, transpose(a2), concat(a2, c), then the gradients of a, b,
+ * a2, c, and b's and c's by the op-built rules. */
+static void bc_run(tg_dtype dt, int nt, tg_tensor *out[BC_OUT])
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    tg_tensor *a = bc_input(2, TT_SHAPE(1024, 1000), 31, dt),
+              *b = bc_input(1, TT_SHAPE(1000), 32, dt);
+    tg_tensor *a2 = bc_input(2, TT_SHAPE(1000, 300), 33, dt);
+    tg_tensor *c = bc_input(2, TT_SHAPE(1000, 1), 34, dt);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = tg_add(tp, a, b), *t = tg_transpose(tp, a2, 0, 1);
+    tg_tensor *k = tg_concat(tp, 2, (tg_tensor *const[]){a2, c}, 1);
+    tg_tensor *loss = tg_add(tp, tg_sum_all(tp, tg_square(tp, y)),
+                             tg_sum_all(tp, tg_square(tp, tg_mul(tp, a2, c))));
+    loss =
+        tg_add(tp, loss, tg_add(tp, tg_sum_all(tp, tg_sin(tp, t)), tg_sum_all(tp, tg_cos(tp, k))));
+    ck_assert_msg(loss != NULL, "%s", tg_tape_error(tp));
+    out[0] = keep(y);
+    out[1] = keep(t);
+    out[2] = keep(k);
+    out[3] = keep(tg_grad(tp, loss, a, false));
+    out[4] = keep(tg_grad(tp, loss, b, false));
+    out[5] = keep(tg_grad(tp, loss, a2, false));
+    out[6] = keep(tg_grad(tp, loss, c, false));
+    out[7] = keep(tg_grad(tp, loss, b, true));
+    out[8] = keep(tg_grad(tp, loss, c, true));
+    tg_tape_free(tp);
+    tg_tensor *all[] = {a, b, a2, c};
+    for (int i = 0; i < 4; i++) tg_tensor_free(all[i]);
+}
+
+START_TEST(test_ompbcast_big_same_bits)
+{
+    const tg_dtype dt = _i ? TG_F32 : TG_F64;
+    static const char *const what[BC_OUT] = {"a + b (bias)",
+                                             "transpose",
+                                             "concat",
+                                             "gradient of a",
+                                             "gradient of the bias",
+                                             "gradient of a2",
+                                             "gradient of the column",
+                                             "bias gradient (op-built)",
+                                             "column gradient (op-built)"};
+    tg_tensor *one[BC_OUT], *two[BC_OUT];
+    bc_run(dt, 1, one);
+    bc_run(dt, 2, two);
+    const char *id = dt == TG_F32 ? "broadcast (f32)" : "broadcast (f64)";
+    for (int k = 0; k < BC_OUT; k++) assert_same_bytes(id, what[k], 2, one[k], two[k]);
+    /* the direct rule sums as tg_sum_to's kernel does, at any thread count */
+    assert_same_bytes(id, "bias gradient, direct vs op-built rule", 2, two[4], two[7]);
+    assert_same_bytes(id, "column gradient, direct vs op-built rule", 2, two[6], two[8]);
+    for (int k = 0; k < BC_OUT; k++) {
+        tg_tensor_free(one[k]);
+        tg_tensor_free(two[k]);
+    }
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+static void add_ompbcast_cases(Suite *s)
+{
+    TCase *tc = tcase_create("ompbcast");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_ompbcast_big_same_bits, 0, 2);
+    suite_add_tcase(s, tc);
+}
+/* ---- end of ompbcast's block */
+
 /* ---- ompconv: convolution, pooling and softmax rows above their thresholds
  * (docs/performance.md, "Thread thresholds: convolution, pooling,
  * softmax"), without the force: 1 and 2 threads give
@@ -555,6 +640,7 @@ int main(void)
     tcase_add_test(tc, test_elem_big_sums_agree);
     tcase_add_test(tc, test_rosenbrock_big_same_bits);
     suite_add_tcase(s, tc);
+    add_ompbcast_cases(s);
     add_ompconv_cases(s);
     add_omprows_cases(s);
     return tt_run(s);

@@ -15,6 +15,53 @@
 #include "../core/internal.h"
 #include "wsum.h"
 
+/* The fewest elements of output (or of g, for a gradient) a broadcasting
+ * walk splits among threads (measured: docs/performance.md, "Thread
+ * thresholds: broadcasting and copies"). */
+#define TG_BCAST_MIN_WORK TG_ELEM_MIN_WORK
+/* Rows of `last` elements per piece of a walk along rows: about
+ * TG_ELEM_GRAIN elements, at least one row.  Fixed by the sizes alone. */
+#define TG__BCAST_ROW_GRAIN(last) ((last) >= TG_ELEM_GRAIN ? 1 : TG_ELEM_GRAIN / (last))
+/* Columns per piece of a gradient summed across rows (a bias gradient):
+ * each piece owns these elements of d (64 doubles of accumulators, whole
+ * cache lines) and visits every row for them, in row order. */
+#define TG__BCAST_COL_GRAIN ((int64_t)64)
+
+/* Row `row` of a walk along the last axis of extents ext (nd axes): its
+ * coordinates in idx (axes 0 .. nd-2) and the offsets o[k] of three
+ * operands of strides s0, s1, s2 (0 along a broadcast axis) at its start.
+ * A piece of rows starts here and then steps with TG__BCAST_NEXT_ROW. */
+static inline void tg__bcast_row_at(int nd, const int64_t *ext, int64_t row, int64_t *idx,
+                                    const int64_t *s0, const int64_t *s1, const int64_t *s2,
+                                    int64_t *o)
+{
+    o[0] = o[1] = o[2] = 0;
+    for (int e = nd - 2; e >= 0; e--) {
+        const int64_t c = row % ext[e];
+        row /= ext[e];
+        idx[e] = c;
+        o[0] += c * s0[e];
+        o[1] += c * s1[e];
+        o[2] += c * s2[e];
+    }
+}
+
+/* Steps idx (a row's coordinates over nd axes of extents ext) to the next
+ * row and the offsets o0, o1, o2 of operands of strides s0, s1, s2 with it. */
+#define TG__BCAST_NEXT_ROW(nd, ext, idx, s0, o0, s1, o1, s2, o2)                                   \
+    do {                                                                                           \
+        for (int nr_e_ = (nd)-2; nr_e_ >= 0; nr_e_--) {                                            \
+            (o0) += (s0)[nr_e_];                                                                   \
+            (o1) += (s1)[nr_e_];                                                                   \
+            (o2) += (s2)[nr_e_];                                                                   \
+            if (++(idx)[nr_e_] < (ext)[nr_e_]) break;                                              \
+            (o0) -= (s0)[nr_e_] * (ext)[nr_e_];                                                    \
+            (o1) -= (s1)[nr_e_] * (ext)[nr_e_];                                                    \
+            (o2) -= (s2)[nr_e_] * (ext)[nr_e_];                                                    \
+            (idx)[nr_e_] = 0;                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* out[i] = EXPR for every element of out, A and B the elements of xa and
  * xb broadcast to out's shape.  The fast paths: both of out's element count
  * (one flat loop, streaming stores for a large out), xb or xa a single
@@ -39,26 +86,26 @@
         } else {                                                                                   \
             const int nd_ = (out)->ndim;                                                           \
             const int64_t *const ext_ = (out)->shape;                                              \
-            int64_t sa_[TG_MAX_DIMS], sb_[TG_MAX_DIMS], idx_[TG_MAX_DIMS] = {0}, ia_ = 0, ib_ = 0; \
+            int64_t sa_[TG_MAX_DIMS], sb_[TG_MAX_DIMS];                                            \
             tg__broadcast_strides((xa)->ndim, (xa)->shape, nd_, ext_, sa_);                        \
             tg__broadcast_strides((xb)->ndim, (xb)->shape, nd_, ext_, sb_);                        \
             const int64_t last_ = nd_ ? ext_[nd_ - 1] : 1;                                         \
             const int64_t la_ = nd_ ? sa_[nd_ - 1] : 0, lb_ = nd_ ? sb_[nd_ - 1] : 0;              \
-            for (int64_t base_ = 0; base_ < n_; base_ += last_) {                                  \
-                for (int64_t j_ = 0; j_ < last_; j_++) {                                           \
-                    const T A = pa_[ia_ + j_ * la_], B = pb_[ib_ + j_ * lb_];                      \
-                    (void)A, (void)B;                                                              \
-                    o_[base_ + j_] = (T)(EXPR);                                                    \
-                }                                                                                  \
-                for (int e_ = nd_ - 2; e_ >= 0; e_--) { /* the next row */                         \
-                    ia_ += sa_[e_];                                                                \
-                    ib_ += sb_[e_];                                                                \
-                    if (++idx_[e_] < ext_[e_]) break;                                              \
-                    ia_ -= sa_[e_] * ext_[e_];                                                     \
-                    ib_ -= sb_[e_] * ext_[e_];                                                     \
-                    idx_[e_] = 0;                                                                  \
-                }                                                                                  \
-            }                                                                                      \
+            /* pieces of whole rows: an element's value does not depend on its piece */            \
+            TG_PAR_RANGES(                                                                         \
+                tg__par_threads(n_, TG_BCAST_MIN_WORK), last_ ? n_ / last_ : 0,                    \
+                TG__BCAST_ROW_GRAIN(last_), r0_, r1_, int64_t idx_[TG_MAX_DIMS], of_[3];           \
+                tg__bcast_row_at(nd_, ext_, r0_, idx_, sa_, sb_, sb_, of_);                        \
+                int64_t ia_ = of_[0], ib_ = of_[1], iu_ = 0;                                       \
+                for (int64_t r_ = r0_; r_ < r1_; r_++) {                                           \
+                    const int64_t base_ = r_ * last_;                                              \
+                    for (int64_t j_ = 0; j_ < last_; j_++) {                                       \
+                        const T A = pa_[ia_ + j_ * la_], B = pb_[ib_ + j_ * lb_];                  \
+                        (void)A, (void)B;                                                          \
+                        o_[base_ + j_] = (T)(EXPR);                                                \
+                    }                                                                              \
+                    TG__BCAST_NEXT_ROW(nd_, ext_, idx_, sa_, ia_, sb_, ib_, sb_, iu_);             \
+                });                                                                                \
         }                                                                                          \
     } while (0)
 
@@ -104,8 +151,14 @@
 /* TG_BCAST_GRAD's general case, a walk along g's rows, pg, pa, pb and py
  * the element pointers of g, xa, xb and y.  red: d is summed (w its
  * accumulators); else the other input is the broadcast one and each
- * element of d has one term.  A summed row either adds into one
- * accumulator (d stretched along the rows) or one per element. */
+ * element of d has one term, and pieces of whole rows go to threads.  A
+ * summed row either adds into one accumulator (d stretched along the
+ * rows) or one per element.  Threads share a sum only by d's elements:
+ * each element of d is added up by one piece, over its rows in row order,
+ * as the serial walk (and sum_kernel) does, so its bits do not depend on
+ * the pieces.  Stretched along the rows, rows go to threads when each row
+ * has an accumulator of its own (else the walk is one piece); else pieces
+ * of columns (TG__BCAST_COL_GRAIN), each walking every row. */
 #define TG__BCAST_GRAD_WALK(T, d, acc, w, slot, g, xa, xb, pg, pa, pb, py, G, A, B, Y, EXPR)       \
     do {                                                                                           \
         T *restrict wd_ = (d)->data;                                                               \
@@ -125,52 +178,63 @@
             if (TG__WSUM_COMP(T))                                                                  \
                 for (int64_t i_ = 0; i_ < m_; i_++) wc_[i_] = 0;                                   \
         }                                                                                          \
-        int64_t idx_[TG_MAX_DIMS] = {0}, ia_ = 0, ib_ = 0, id_ = 0;                                \
-        const int64_t last_ = nd_ ? ext_[nd_ - 1] : 1;                                             \
+        const int64_t last_ = nd_ ? ext_[nd_ - 1] : 1, rows_ = last_ ? n_ / last_ : 0;             \
         const int64_t la_ = nd_ ? sa_[nd_ - 1] : 0, lb_ = nd_ ? sb_[nd_ - 1] : 0,                  \
                       ld_ = nd_ ? sd_[nd_ - 1] : 0;                                                \
-        for (int64_t base_ = 0; base_ < n_; base_ += last_) {                                      \
-            const T *restrict gr_ = (pg) + base_, *restrict yr_ = (py) + base_;                    \
-            const T *restrict ar_ = (pa) + ia_, *restrict br_ = (pb) + ib_;                        \
-            if (!red_) {                                                                           \
-                T *restrict dr_ = wd_ + base_;                                                     \
-                if (wacc_)                                                                         \
-                    for (int64_t j_ = 0; j_ < last_; j_++) {                                       \
+        bool own_ = !red_ || ld_ == 0; /* every row its own elements of d */                       \
+        for (int e_ = 0; red_ && ld_ == 0 && e_ < nd_ - 1; e_++)                                   \
+            own_ = own_ && (ext_[e_] == 1 || sd_[e_] != 0);                                        \
+        const int nt_ = tg__par_threads(n_, TG_BCAST_MIN_WORK);                                    \
+        if (own_ || ld_ == 0) {                                                                    \
+            TG_PAR_RANGES(                                                                         \
+                own_ ? nt_ : 1, rows_, TG__BCAST_ROW_GRAIN(last_), r0_, r1_,                       \
+                int64_t idx_[TG_MAX_DIMS], of_[3];                                                 \
+                tg__bcast_row_at(nd_, ext_, r0_, idx_, sa_, sb_, sd_, of_);                        \
+                int64_t ia_ = of_[0], ib_ = of_[1], id_ = of_[2];                                  \
+                for (int64_t r_ = r0_; r_ < r1_; r_++) {                                           \
+                    const int64_t base_ = r_ * last_;                                              \
+                    const T *restrict gr_ = (pg) + base_, *restrict yr_ = (py) + base_;            \
+                    const T *restrict ar_ = (pa) + ia_, *restrict br_ = (pb) + ib_;                \
+                    if (!red_) {                                                                   \
+                        T *restrict dr_ = wd_ + base_;                                             \
+                        if (wacc_)                                                                 \
+                            for (int64_t j_ = 0; j_ < last_; j_++) {                               \
+                                const T G = gr_[j_], A = ar_[j_ * la_], B = br_[j_ * lb_],         \
+                                        Y = yr_[j_];                                               \
+                                (void)G, (void)A, (void)B, (void)Y;                                \
+                                dr_[j_] += (T)(EXPR);                                              \
+                            }                                                                      \
+                        else                                                                       \
+                            for (int64_t j_ = 0; j_ < last_; j_++) {                               \
+                                const T G = gr_[j_], A = ar_[j_ * la_], B = br_[j_ * lb_],         \
+                                        Y = yr_[j_];                                               \
+                                (void)G, (void)A, (void)B, (void)Y;                                \
+                                dr_[j_] = (T)(EXPR);                                               \
+                            }                                                                      \
+                    } else {                                                                       \
+                        double rs_ = 0, rc_ = 0;                                                   \
+                        TG__WROW_LET(T, last_, j_, (T)(EXPR), rs_, rc_, const T G = gr_[j_],       \
+                                     A = ar_[j_ * la_], B = br_[j_ * lb_], Y = yr_[j_];            \
+                                     (void)G, (void)A, (void)B, (void)Y);                          \
+                        TG__WADD(T, ws_[id_], wc_[id_], rs_);                                      \
+                        if (TG__WSUM_COMP(T)) wc_[id_] += rc_;                                     \
+                    }                                                                              \
+                    TG__BCAST_NEXT_ROW(nd_, ext_, idx_, sa_, ia_, sb_, ib_, sd_, id_);             \
+                });                                                                                \
+        } else {                                                                                   \
+            TG_PAR_RANGES(                                                                         \
+                nt_, last_, TG__BCAST_COL_GRAIN, c0_, c1_, int64_t idx_[TG_MAX_DIMS] = {0};        \
+                int64_t ia_ = 0, ib_ = 0, id_ = 0; for (int64_t r_ = 0; r_ < rows_; r_++) {        \
+                    const T *restrict gr_ = (pg) + r_ * last_, *restrict yr_ = (py) + r_ * last_;  \
+                    const T *restrict ar_ = (pa) + ia_, *restrict br_ = (pb) + ib_;                \
+                    double *restrict wsr_ = ws_ + id_, *restrict wcr_ = wc_ + id_;                 \
+                    for (int64_t j_ = c0_; j_ < c1_; j_++) {                                       \
                         const T G = gr_[j_], A = ar_[j_ * la_], B = br_[j_ * lb_], Y = yr_[j_];    \
                         (void)G, (void)A, (void)B, (void)Y;                                        \
-                        dr_[j_] += (T)(EXPR);                                                      \
+                        TG__WADD(T, wsr_[j_ * ld_], wcr_[j_ * ld_], (T)(EXPR));                    \
                     }                                                                              \
-                else                                                                               \
-                    for (int64_t j_ = 0; j_ < last_; j_++) {                                       \
-                        const T G = gr_[j_], A = ar_[j_ * la_], B = br_[j_ * lb_], Y = yr_[j_];    \
-                        (void)G, (void)A, (void)B, (void)Y;                                        \
-                        dr_[j_] = (T)(EXPR);                                                       \
-                    }                                                                              \
-            } else if (ld_ == 0) {                                                                 \
-                double rs_ = 0, rc_ = 0;                                                           \
-                TG__WROW_LET(T, last_, j_, (T)(EXPR), rs_, rc_, const T G = gr_[j_],               \
-                             A = ar_[j_ * la_], B = br_[j_ * lb_], Y = yr_[j_];                    \
-                             (void)G, (void)A, (void)B, (void)Y);                                  \
-                TG__WADD(T, ws_[id_], wc_[id_], rs_);                                              \
-                if (TG__WSUM_COMP(T)) wc_[id_] += rc_;                                             \
-            } else {                                                                               \
-                double *restrict wsr_ = ws_ + id_, *restrict wcr_ = wc_ + id_;                     \
-                for (int64_t j_ = 0; j_ < last_; j_++) {                                           \
-                    const T G = gr_[j_], A = ar_[j_ * la_], B = br_[j_ * lb_], Y = yr_[j_];        \
-                    (void)G, (void)A, (void)B, (void)Y;                                            \
-                    TG__WADD(T, wsr_[j_ * ld_], wcr_[j_ * ld_], (T)(EXPR));                        \
-                }                                                                                  \
-            }                                                                                      \
-            for (int e_ = nd_ - 2; e_ >= 0; e_--) { /* the next row */                             \
-                ia_ += sa_[e_];                                                                    \
-                ib_ += sb_[e_];                                                                    \
-                id_ += sd_[e_];                                                                    \
-                if (++idx_[e_] < ext_[e_]) break;                                                  \
-                ia_ -= sa_[e_] * ext_[e_];                                                         \
-                ib_ -= sb_[e_] * ext_[e_];                                                         \
-                id_ -= sd_[e_] * ext_[e_];                                                         \
-                idx_[e_] = 0;                                                                      \
-            }                                                                                      \
+                    TG__BCAST_NEXT_ROW(nd_, ext_, idx_, sa_, ia_, sb_, ib_, sd_, id_);             \
+                });                                                                                \
         }                                                                                          \
         for (int64_t i_ = 0; red_ && i_ < m_; i_++) {                                              \
             const T r_ = (T)tg__wsum_value(ws_[i_], TG__WSUM_COMP(T) ? wc_[i_] : 0);               \
