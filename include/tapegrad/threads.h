@@ -1,14 +1,15 @@
 /* tapegrad: how many threads the library's own kernels use.
  *
  * In a build with OpenMP (the meson option `openmp`, on where the compiler
- * has it), the large elementwise maps and their gradients, full sums,
- * softmax, pooling, convolutions (image by image), the optimizer updates
- * and large matrix products run on up to n threads.  Work is cut into pieces whose
- * bounds do not depend on n, each piece is computed the same way whatever
- * thread runs it, and partial sums are combined in a fixed order: every
- * result is the same bits with any n (tests/test_parallel.c checks so).
- * Small work stays on the calling thread, where starting threads would cost
- * more than it saves.
+ * has it), the large elementwise and broadcasting maps and their
+ * gradients, slice copies, full sums, max/min/argmax along an axis,
+ * softmax, normalisation layers, pooling, convolutions (image by image),
+ * the optimizer updates and large matrix products run on up to n threads.
+ * Work is cut into pieces whose bounds do not depend on n, each piece is
+ * computed the same way whatever thread runs it, and partial sums are
+ * combined in a fixed order: every result is the same bits with any n
+ * (tests/test_parallel.c checks so).  Small work stays on the calling
+ * thread, where starting threads would cost more than it saves.
  *
  * OpenBLAS's own threads would change the rounding of its products and
  * factorizations, so tapegrad keeps OpenBLAS on one thread and cuts a large
