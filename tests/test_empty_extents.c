@@ -299,6 +299,9 @@ static tg_tensor *f_dropout(tg_tape *tp, tg_tensor *const *x)
 
 static const ecase k_cases[] = {
     {"add (broadcast)", 2, {3, 3}, {S3(H, 1, 0), S3(1, 5, 0)}, f_add},
+    /* an input with elements, so the broadcasting walk itself meets an empty
+     * last axis (found by fuzz_graph: the walk's rows per piece divided by it) */
+    {"add (broadcast, empty last axis)", 2, {2, 2}, {S2(3, 1), S2(1, 0)}, f_add},
     {"where", 3, {3, 3, 3}, {S3(H, 1, 0), S3(1, 4, 1), S3(1, 1, 1)}, f_where},
     {"clamp_tensor", 3, {3, 3, 3}, {S3(H, 1, 0), S3(1, 4, 1), S3(1, 1, 1)}, f_clamp_tensor},
     {"exp", 1, {3}, {S3(H, 1, 0)}, f_exp},

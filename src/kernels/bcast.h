@@ -20,8 +20,11 @@
  * thresholds: broadcasting and copies"). */
 #define TG_BCAST_MIN_WORK TG_ELEM_MIN_WORK
 /* Rows of `last` elements per piece of a walk along rows: about
- * TG_ELEM_GRAIN elements, at least one row.  Fixed by the sizes alone. */
-#define TG__BCAST_ROW_GRAIN(last) ((last) >= TG_ELEM_GRAIN ? 1 : TG_ELEM_GRAIN / (last))
+ * TG_ELEM_GRAIN elements, at least one row (one when rows are empty: an
+ * output with no elements still reaches the walk).  Fixed by the sizes
+ * alone. */
+#define TG__BCAST_ROW_GRAIN(last)                                                                  \
+    ((last) >= TG_ELEM_GRAIN || (last) < 1 ? 1 : TG_ELEM_GRAIN / (last))
 /* Columns per piece of a gradient summed across rows (a bias gradient):
  * each piece owns these elements of d (64 doubles of accumulators, whole
  * cache lines) and visits every row for them, in row order. */
