@@ -13,6 +13,20 @@ double tb_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+double tb_min_us(void (*run)(void *ctx), void *ctx, long long reps)
+{
+    if (reps < 5) reps = 5;
+    double best = 1e30;
+    run(ctx);
+    for (long long r = 0; r < reps; r++) {
+        const double t0 = tb_now_ms();
+        run(ctx);
+        const double t = (tb_now_ms() - t0) * 1e3;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
 long tb_peak_rss_mb(void)
 {
     struct rusage ru;

@@ -31,6 +31,12 @@ void tb_report(FILE *f, const char *head, const tb_stats *s);
  * taken with the same kernels. */
 void tb_print_gemm(FILE *f);
 
+/* Minimum wall-clock microseconds of one run(ctx) over max(reps, 5)
+ * repetitions, after one untimed run that warms caches and buffers: the
+ * threshold benches (threads_*.c) compare 1 and 2 threads by it, since the
+ * minimum is the figure least moved by other programs on the machine. */
+double tb_min_us(void (*run)(void *ctx), void *ctx, long long reps);
+
 /* Parses "--name N" from argv; returns def when absent.  Exits with a
  * message on a malformed value. */
 int tb_int_arg(int argc, char **argv, const char *name, int def);

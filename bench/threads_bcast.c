@@ -26,10 +26,13 @@ enum { BB_COLS = 512 };
 typedef struct kernel_ctx {
     tg_tape *tp;
     tg_tensor *a, *b, *c;
+    const char *kernel; /* which one run_kernel times */
 } kernel_ctx;
 
-static void run_kernel(kernel_ctx *c, const char *k)
+static void run_kernel(void *ctx)
 {
+    const kernel_ctx *c = ctx;
+    const char *k = c->kernel;
     tg_tape_reset(c->tp);
     if (k[0] == 'c')
         tg_backward(c->tp, tg_sum_all(c->tp, tg_mul(c->tp, c->a, c->c)));
@@ -43,17 +46,8 @@ static void run_kernel(kernel_ctx *c, const char *k)
 static double time_kernel(kernel_ctx *c, const char *k, int nt, int64_t n, int64_t reps_elems)
 {
     tg_set_num_threads(nt);
-    int reps = (int)(reps_elems / n);
-    if (reps < 5) reps = 5;
-    double best = 1e30;
-    run_kernel(c, k);
-    for (int r = 0; r < reps; r++) {
-        const double t0 = tb_now_ms();
-        run_kernel(c, k);
-        const double t = (tb_now_ms() - t0) * 1e3;
-        if (t < best) best = t;
-    }
-    return best;
+    c->kernel = k;
+    return tb_min_us(run_kernel, c, reps_elems / n);
 }
 
 static tg_tensor *filled(int64_t rows, int64_t cols, double seed)
