@@ -438,6 +438,11 @@ tg_tensor *oc_grad(tg_tape *tp, tg_tensor *y, tg_tensor *x);
     X(matmul, matmul, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0, tg_matmul(tp, OC_X4x16, K->w16))       \
     X(matmul, matmul_batched_x_xt, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                            \
       oc_matmul_b_bt(tp, OC_BATCH444))                                                             \
+    /* NumPy's layouts (ops/matmul_general.c): batch axes that stretch, a vector */               \
+    X(matmul, matmul_bcast_4d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                \
+      tg_matmul(tp, x, tg_slice(tp, x, 0, 0, 1, 1)))                                               \
+    X(matmul, matmul_vec_4d, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                  \
+      tg_matmul(tp, tg_sum(tp, x, 3, (const int[]){0, 1, 3}, false), x))                           \
     X(matmul, matmul_t, OC_DIRECT | OC_NS, 0, 0, 0, 0, 0, 0,                                       \
       tg_matmul_t(tp, K->w16, OC_X4x16, true, true))                                               \
     X(matmul, matmul_x_x, OC_ALIAS | OC_NS, 0, 0, 0, 0, 0, 0,                                      \

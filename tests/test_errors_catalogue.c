@@ -791,7 +791,11 @@ static tg_status r_one_hot_size(fixture *f)
 /* matmul */
 static tg_status r_mm_rank(fixture *f)
 {
-    OP(tg_matmul(T, f->b4, f->a23));
+    OP(tg_matmul(T, tg_tape_alloc(T, TG_F64, 0, NULL), f->a23));
+}
+static tg_status r_mm_vec_t(fixture *f)
+{
+    OP(tg_matmul_t(T, f->b4, f->a23, true, false));
 }
 static tg_status r_mm_batch(fixture *f)
 {
@@ -2323,8 +2327,9 @@ static row k_rows[] = {
     R(one_hot_range, "indexing", TG_ERR_ARG, ON_TAPE, "tg_one_hot of an index >= num_classes"),
     R(one_hot_size, "indexing", TG_ERR_SHAPE, ON_TAPE,
       "tg_one_hot with a result of more than TG_NUMEL_MAX elements"),
-    R(mm_rank, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul of a 1-d operand"),
-    R(mm_batch, "matmul", TG_ERR_SHAPE, ON_TAPE, "batched tg_matmul with different batch sizes"),
+    R(mm_rank, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul of a 0-d operand"),
+    R(mm_vec_t, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul_t of a 1-d operand read transposed"),
+    R(mm_batch, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with batch axes that do not broadcast"),
     R(mm_inner, "matmul", TG_ERR_SHAPE, ON_TAPE, "tg_matmul with inner dimensions that differ"),
     R(mm_size, "matmul", TG_ERR_SHAPE, ON_TAPE,
       "tg_matmul with a result of more than TG_NUMEL_MAX elements"),
@@ -2813,9 +2818,11 @@ static const message k_messages[] = {
     {"one_hot_range", "one_hot: index 2 at (1) is out of range [0, 2) (num_classes 2) [node 0]"},
     {"one_hot_size", "one_hot: index (2) with 576460752303423488 classes: the result has more than "
                      "576460752303423487 elements [node 0]"},
-    {"mm_rank", "matmul: (4) @ (2,3): unsupported ranks 1-d @ 2-d (each operand must be a 2-d "
-                "matrix or a 3-d batch of matrices) [node 0]"},
-    {"mm_batch", "matmul: (2,2,3) @ (3,3,2): batch sizes differ (2 vs 3) [node 0]"},
+    {"mm_rank", "matmul: () @ (2,3): a 0-d operand has no matrix axes (tg_mul scales by a "
+                "scalar) [node 0]"},
+    {"mm_vec_t", "matmul: (4)^T @ (2,3): a 1-d operand cannot be transposed [node 0]"},
+    {"mm_batch", "matmul: (2,2,3) @ (3,3,2): batch axes do not broadcast (batch axis 0: 2 vs 3) "
+                 "[node 0]"},
     {"mm_inner", "matmul: (2,3) @ (2,3): inner dimensions differ (3 vs 2) [node 0]"},
     {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
                 "576460752303423487 elements [node 0]"},

@@ -215,12 +215,13 @@ TG_API tg_tensor *tg_embedding(tg_tape *tp, tg_tensor *weight, const tg_tensor *
 TG_API tg_tensor *tg_one_hot(tg_tape *tp, const tg_tensor *index, int64_t num_classes, tg_dtype dt);
 
 /* ---- linear algebra (ops/matmul.c) ------------------------------------- */
-/* a @ b: (M,K)@(K,N) -> (M,N); (B,M,K)@(B,K,N) -> (B,M,N);
- * (B,M,K)@(K,N) -> (B,M,N); (M,K)@(B,K,N) -> (B,M,N).
- * d/da = g @ b^T, d/db = a^T @ g (summed over the batch for a shared 2-d operand). */
+/* a @ b as NumPy's matmul: (M,K)@(K,N) -> (M,N); the axes before the last
+ * two are batch axes that broadcast, (2,1,M,K)@(3,K,N) -> (2,3,M,N); a 1-d a
+ * is a row and a 1-d b a column whose axis is dropped, (K)@(K) -> ().
+ * d/da = g @ b^T, d/db = a^T @ g (summed over the items an operand is shared by). */
 TG_API tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
-/* op(a) @ op(b) with op = transpose of the last two axes when the flag is set;
- * no transposed copy is made. */
+/* op(a) @ op(b) with op = transpose of the last two axes when the flag is set
+ * (not for a 1-d operand); no transposed copy is made. */
 TG_API tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
 /* Over any leading batch axes (ops/linalg.c, ops/linalg_det.c; LAPACK or a
  * built-in fallback).  A singular or non-positive-definite matrix is an

@@ -66,27 +66,9 @@ void *tg__la_scratch(tg_tape *tp, tg_dtype dt, int64_t count)
     return tg__tape_scratch(tp, bytes ? bytes : 1);
 }
 
-/* The leading extents of x (all but the last two) folded into one. */
-static tg_tensor *fold3(tg_tape *tp, tg_tensor *x)
-{
-    const int nd = x->ndim;
-    int64_t b = 1;
-    (void)tg__extents_product(nd - 2, x->shape, TG_NUMEL_MAX, &b); /* x's own: accepted */
-    return tg_reshape(tp, x, 3, (const int64_t[]){b, x->shape[nd - 2], x->shape[nd - 1]});
-}
-
 tg_tensor *tg__la_bmm(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool ta, bool tb)
 {
-    if (!a || !b) return NULL;
-    if (a->ndim == 2) return tg_matmul_t(tp, a, b, ta, tb);
-    tg_tensor *r = tg_matmul_t(tp, fold3(tp, a), fold3(tp, b), ta, tb);
-    if (!r) return NULL;
-    int64_t shape[TG_MAX_DIMS];
-    const int nd = a->ndim;
-    for (int i = 0; i < nd - 2; i++) shape[i] = a->shape[i];
-    shape[nd - 2] = r->shape[1];
-    shape[nd - 1] = r->shape[2];
-    return tg_reshape(tp, r, nd, shape);
+    return a && b ? tg_matmul_t(tp, a, b, ta, tb) : NULL;
 }
 
 tg_tensor *tg__la_mT(tg_tape *tp, tg_tensor *x)

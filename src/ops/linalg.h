@@ -16,8 +16,8 @@ int tg__la_rhs(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor 
 /* Arena scratch for count elements of dt (NULL after an error). */
 void *tg__la_scratch(tg_tape *tp, tg_dtype dt, int64_t count);
 /* op(a) @ op(b) over any leading axes (op: the transpose of the last two
- * axes), recorded: matmul takes at most one batch axis, so they fold into
- * one and unfold after. */
+ * axes), recorded; NULL without a new error when a or b is NULL (an earlier
+ * op of the rule failed and set it). */
 tg_tensor *tg__la_bmm(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool ta, bool tb);
 /* The transpose of the last two axes, recorded. */
 tg_tensor *tg__la_mT(tg_tape *tp, tg_tensor *x);

@@ -6,6 +6,7 @@
  * through tg__gemm (BLAS or the built-in kernel). */
 #include "../core/internal.h"
 #include "../kernels/gemm.h"
+#include "matmul.h"
 
 typedef struct matmul_attr {
     bool ta, tb; /* operand a / b is read transposed */
@@ -24,29 +25,25 @@ static const char *operand_str(const tg_tensor *t, bool trans, char *buf, size_t
     return buf;
 }
 
-/* Checks the shapes of op(a) @ op(b); on failure sets the tape error with
- * a message naming the op and both shapes. */
+/* The layouts the op takes itself: 2-d or 3-d operands, two 3-d ones with
+ * the same batch; matmul_general brings every other one to these. */
+static bool mm_core_layout(const tg_tensor *a, const tg_tensor *b)
+{
+    const bool ra = a->ndim == 2 || a->ndim == 3, rb = b->ndim == 2 || b->ndim == 3;
+    return ra && rb && !(a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0]);
+}
+
+/* Checks the inner dimensions of op(a) @ op(b) in a core layout; on failure
+ * sets the tape error with a message naming the op and both shapes. */
 static bool mm_check(tg_tape *tp, const tg_tensor *a, const tg_tensor *b, bool ta, bool tb,
                      mm_dims *d)
 {
     char sa[TG_SHAPE_BUF + 4], sb[TG_SHAPE_BUF + 4];
     operand_str(a, ta, sa, sizeof sa);
     operand_str(b, tb, sb, sizeof sb);
-    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3) {
-        tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "matmul: %s @ %s: unsupported ranks %d-d @ %d-d (each operand must be a "
-                     "2-d matrix or a 3-d batch of matrices)",
-                     sa, sb, a->ndim, b->ndim);
-        return false;
-    }
     const int64_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
     const int64_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
     const int64_t ka = ta ? ar : ac, kb = tb ? bc : br;
-    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0]) {
-        tg_tape_fail(tp, TG_ERR_SHAPE, "matmul: %s @ %s: batch sizes differ (%lld vs %lld)", sa, sb,
-                     (long long)a->shape[0], (long long)b->shape[0]);
-        return false;
-    }
     if (ka != kb) {
         tg_tape_fail(tp, TG_ERR_SHAPE, "matmul: %s @ %s: inner dimensions differ (%lld vs %lld)",
                      sa, sb, (long long)ka, (long long)kb);
@@ -261,6 +258,7 @@ tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bo
     tg_tensor *in[2] = {a, b};
     if (!tg_tape_check_inputs(tp, k_matmul.name, 2, in)) return NULL;
     if (!tg__same_dtype(tp, k_matmul.name, a, b)) return NULL;
+    if (!mm_core_layout(a, b)) return tg__matmul_general(tp, a, b, trans_a, trans_b);
     mm_dims d;
     if (!mm_check(tp, a, b, trans_a, trans_b, &d)) return NULL;
     int64_t shape[3];
