@@ -2827,8 +2827,8 @@ static const message k_messages[] = {
     {"mm_size", "matmul: (1099511627776,0) @ (0,1099511627776): the result has more than "
                 "576460752303423487 elements [node 0]"},
     {"la_square", "det: a (2,3) is not a batch of square matrices (..., n, n) [node 0]"},
-    {"la_rhs", "solve: a (2,2) and b (3,1): b must be (..., 2, k) with the batch extents of a "
-               "[node 0]"},
+    {"la_rhs", "solve: a (2,2) and b (3,1): b must be (..., 2, k) with batch extents that "
+               "broadcast against a's [node 0]"},
     {"la_cols", "solve: b (0,1,3000000000) has 3000000000 columns, more than LAPACK's 32-bit "
                 "integers hold [node 0]"},
     {"la_singular", "solve: matrix 2 of 3 is singular (U[1,1] = 0); a (3,2,2) [node 0]"},

@@ -388,6 +388,55 @@ static void check_grads(bool second)
             }
 }
 
+static tg_tensor *fn_solve_pair(tg_tape *tp, tg_tensor *const *in, void *ctx)
+{
+    const bool *tri = ctx;
+    return *tri ? tg_solve_triangular(tp, in[0], in[1], false) : tg_solve(tp, in[0], in[1]);
+}
+
+/* Batch axes that broadcast (tg__la_stretch), for solve and the lower
+ * triangular solve: every item of x solves its own system (a x = b to
+ * 1e-12, a lower triangular so both ops solve the same one), and both
+ * gradients pass gradcheck (a stretched operand's sums over the items that
+ * shared it). */
+START_TEST(test_broadcast_batches)
+{
+    static const struct {
+        int na, nb;
+        int64_t ba[2], sb[4];
+    } cases[] = {
+        {2, 3, {2, 1}, {4, 3, 2}}, /* (2,1,3,3) and (4,3,2): x (2,4,3,2) */
+        {0, 3, {0}, {2, 3, 2}},    /* one (3,3) shared by (2,3,2) */
+        {1, 4, {1}, {2, 2, 3, 1}}, /* (1,3,3) and (2,2,3,1) */
+        {2, 2, {3, 2}, {3, 2}},    /* (3,2,3,3) and one (3,2) */
+    };
+    for (int tri = 0; tri < 2; tri++)
+        for (int i = 0; i < LEN(cases); i++) {
+            tg_tensor *a = well_cond(TG_F64, cases[i].na, cases[i].ba, 3, 700 + (uint64_t)i);
+            double *p = tg_tensor_data(a);
+            for (int64_t e = 0; e < tg_tensor_numel(a); e++)
+                if (e % 3 > (e / 3) % 3) p[e] = 0; /* column > row: the upper triangle */
+            tg_tensor_mark_modified(a);
+            tg_tensor *b = tt_rand(TG_F64, cases[i].nb, cases[i].sb, 800 + (uint64_t)i, -1, 1);
+            char label[64];
+            snprintf(label, sizeof label, "%s case %d", tri ? "solve_triangular" : "solve", i);
+            tg_tape *tp = tg_tape_new(NULL);
+            bool t = tri;
+            tg_tensor *pair[2] = {a, b};
+            tg_tensor *x = fn_solve_pair(tp, pair, &t);
+            ck_assert_msg(x, "%s: %s", label, tg_tape_error(tp));
+            tg_tensor *bx = tg_broadcast_to(tp, b, tg_tensor_ndim(x), tg_tensor_shape(x));
+            tt_assert_close(label, tg_matmul(tp, a, x), bx, 1e-12, 1e-12);
+            tg_tape_free(tp);
+            tg_tensor_set_requires_grad(a, true);
+            tg_tensor_set_requires_grad(b, true);
+            tt_gradcheck(label, fn_solve_pair, &t, 2, pair);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+        }
+}
+END_TEST
+
 START_TEST(test_gradcheck_first)
 {
     check_grads(false);
@@ -597,8 +646,11 @@ START_TEST(test_errors)
                "det: a (2,3) is not a batch of square matrices (..., n, n)");
     tg_tensor *r31 = tt_rand(TG_F64, 2, TT_SHAPE(3, 1), 4, -1, 1);
     EXPECT_ERR(tg_solve(tp, t, r31), TG_ERR_SHAPE,
-               "solve: a (2,2) and b (3,1): b must be (..., 2, k) with the batch extents of a");
-    EXPECT_ERR(tg_solve(tp, a, b2), TG_ERR_SHAPE, "b must be (..., 2, k)");
+               "solve: a (2,2) and b (3,1): b must be (..., 2, k) with batch extents that "
+               "broadcast against a's");
+    tg_tensor *b223 = tt_rand(TG_F64, 3, TT_SHAPE(2, 2, 3), 5, -1, 1);
+    EXPECT_ERR(tg_solve(tp, a, b223), TG_ERR_SHAPE, "a (3,2,2) and b (2,2,3)",
+               "b must be (..., 2, k)");
     tg_tensor *f = tg_tensor_cast_new(b2, TG_F32);
     EXPECT_ERR(tg_solve(tp, t, f), TG_ERR_DTYPE, "solve");
     tg_tensor *i64 = tg_tensor_zeros(TG_I64, 2, TT_SHAPE(2, 2));
@@ -623,7 +675,7 @@ START_TEST(test_errors)
                                  "(det = 0); a (2,2)");
             tg_tape_free(tp);
         }
-    tg_tensor *all[] = {a, b, t, b2, np, r, r31, f, i64, e, wide, sg};
+    tg_tensor *all[] = {a, b, t, b2, b223, np, r, r31, f, i64, e, wide, sg};
     for (int i = 0; i < LEN(all); i++) tg_tensor_free(all[i]);
 }
 END_TEST
@@ -730,6 +782,7 @@ int main(void)
 
     tc = tcase_create("gradient");
     tcase_add_test(tc, test_gradcheck_first);
+    tcase_add_test(tc, test_broadcast_batches);
     tcase_add_test(tc, test_gradcheck_second);
     tcase_add_test(tc, test_closed_forms);
     tcase_add_test(tc, test_cholesky_grad_symmetric);

@@ -224,8 +224,9 @@ TG_API tg_tensor *tg_matmul(tg_tape *tp, tg_tensor *a, tg_tensor *b);
  * (not for a 1-d operand); no transposed copy is made. */
 TG_API tg_tensor *tg_matmul_t(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
 /* Over any leading batch axes (ops/linalg.c, ops/linalg_det.c; LAPACK or a
- * built-in fallback).  A singular or non-positive-definite matrix is an
- * error naming the batch item; adjoints as in docs/api.md, "Linear algebra". */
+ * built-in fallback); solve's and solve_triangular's a and b broadcast them.
+ * A singular or non-positive-definite matrix is an error naming the batch
+ * item; adjoints as in docs/api.md, "Linear algebra". */
 /* x = a^-1 b, a (..., n, n), b (..., n, k): gb = a^-T g, ga = -gb x^T. */
 TG_API tg_tensor *tg_solve(tg_tape *tp, tg_tensor *a, tg_tensor *b);
 /* x = t^-1 b, t the upper (or lower) triangle of a: gb = t^-T g, ga = tri(-gb x^T). */

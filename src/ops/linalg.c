@@ -41,8 +41,9 @@ int tg__la_rhs(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor 
     for (int i = 0; ok && i < nd - 2; i++) ok = b->shape[i] == a->shape[i];
     if (!ok) {
         tg_tape_fail(tp, TG_ERR_SHAPE,
-                     "%s: a %s and b %s: b must be (..., %lld, k) with the batch extents of a", op,
-                     tg__shape_str(a, sa, sizeof sa), tg__shape_str(b, sb, sizeof sb),
+                     "%s: a %s and b %s: b must be (..., %lld, k) with batch extents that "
+                     "broadcast against a's",
+                     op, tg__shape_str(a, sa, sizeof sa), tg__shape_str(b, sb, sizeof sb),
                      (long long)a->shape[nd - 1]);
         return -1;
     }
@@ -54,6 +55,30 @@ int tg__la_rhs(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor 
         return -1;
     }
     return (int)k;
+}
+
+bool tg__la_stretch(tg_tape *tp, tg_tensor **a, tg_tensor **b)
+{
+    const tg_tensor *x = *a, *y = *b;
+    if (y->ndim < 2) return true; /* tg__la_rhs names the shape */
+    const int na = x->ndim - 2, nb = y->ndim - 2, nd = na > nb ? na : nb;
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    bool keep_a = na == nd, keep_b = nb == nd;
+    for (int d = 0; d < nd; d++) {
+        const int ia = d - (nd - na), ib = d - (nd - nb);
+        const int64_t ea = ia >= 0 ? x->shape[ia] : 1, eb = ib >= 0 ? y->shape[ib] : 1;
+        if (ea != eb && ea != 1 && eb != 1) return true; /* tg__la_rhs names the shapes */
+        sa[d] = sb[d] = ea == 1 ? eb : ea;
+        keep_a = keep_a && ea == sa[d];
+        keep_b = keep_b && eb == sb[d];
+    }
+    sa[nd] = x->shape[na];
+    sa[nd + 1] = x->shape[na + 1];
+    sb[nd] = y->shape[nb];
+    sb[nd + 1] = y->shape[nb + 1];
+    if (!keep_a) *a = tg_broadcast_to(tp, *a, nd + 2, sa);
+    if (!keep_b) *b = tg_broadcast_to(tp, *b, nd + 2, sb);
+    return *a && *b;
 }
 
 void *tg__la_scratch(tg_tape *tp, tg_dtype dt, int64_t count)
@@ -212,6 +237,8 @@ tg_tensor *tg_solve(tg_tape *tp, tg_tensor *a, tg_tensor *b)
     int64_t batch;
     int n;
     if (!tg__la_square(tp, k_solve.name, a, &batch, &n)) return NULL;
+    if (!tg__la_stretch(tp, &a, &b)) return NULL;
+    if (a != in[0] || b != in[1]) return tg_solve(tp, a, b);
     const int k = tg__la_rhs(tp, k_solve.name, a, b);
     if (k < 0) return NULL;
     tg_tensor *out = tg__const_copy(tp, b);
@@ -348,6 +375,8 @@ tg_tensor *tg_solve_triangular(tg_tape *tp, tg_tensor *a, tg_tensor *b, bool upp
     int64_t batch;
     int n;
     if (!tg__la_square(tp, op, a, &batch, &n)) return NULL;
+    if (!tg__la_stretch(tp, &a, &b)) return NULL;
+    if (a != in[0] || b != in[1]) return tg_solve_triangular(tp, a, b, upper);
     const int k = tg__la_rhs(tp, op, a, b);
     if (k < 0) return NULL;
     tg_tensor *out = tg__const_copy(tp, b);

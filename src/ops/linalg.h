@@ -10,9 +10,14 @@
  * error naming op and a's shape.  (n always fits an int: n * n is at most
  * TG_NUMEL_MAX.) */
 bool tg__la_square(tg_tape *tp, const char *op, const tg_tensor *a, int64_t *batch, int *n);
-/* b is (..., n, k) with a's batch extents and k within LAPACK's integers:
+/* b is (..., n, k) with a's batch extents (after tg__la_stretch) and k within LAPACK's integers:
  * k, or -1 after a shape error naming op, a and b. */
 int tg__la_rhs(tg_tape *tp, const char *op, const tg_tensor *a, const tg_tensor *b);
+/* a (..., n, n) and b (..., m, k) stretched by tg_broadcast_to to their
+ * common batch extents (NumPy's rule, as tg_matmul's batch axes) when these
+ * differ; unchanged when they are equal or do not broadcast (tg__la_rhs
+ * then names the shapes).  False when a stretch failed (tape error set). */
+bool tg__la_stretch(tg_tape *tp, tg_tensor **a, tg_tensor **b);
 /* Arena scratch for count elements of dt (NULL after an error). */
 void *tg__la_scratch(tg_tape *tp, tg_dtype dt, int64_t count);
 /* op(a) @ op(b) over any leading axes (op: the transpose of the last two
