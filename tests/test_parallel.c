@@ -632,7 +632,8 @@ static void add_omprows_cases(Suite *s)
  * against plain serial loops, so that a piece in the wrong place fails.
  * The loss adds sum(x) after the op, so the direct rules add into a
  * gradient already holding ones (their acc path). ---- */
-enum { CP_NCASE = 7, CP_OUT = 5, CP_PAD = 3 };
+/* CP_SEL: index_select's index, large enough for index_add's threshold */
+enum { CP_NCASE = 7, CP_OUT = 5, CP_PAD = 3, CP_SEL = 4096 };
 
 typedef struct cp_case {
     tg_tensor *x[2], *ix; /* x[1]: concat's second input, else NULL */
@@ -670,8 +671,8 @@ static cp_case cp_make(int which, tg_dtype dt)
     if (which == 6) c.x[0] = cp_input(2, TT_SHAPE(500, 256), sd, dt);
     if (which == 2) c.ix = cp_index(2, TT_SHAPE(256, 400), 300);
     if (which == 3) c.ix = cp_index(2, TT_SHAPE(400, 256), 300);
-    if (which == 4 || which == 5) c.ix = cp_index(1, TT_SHAPE(400), 300);
-    if (which == 6) c.ix = cp_index(2, TT_SHAPE(8, 64), 500);
+    if (which == 4 || which == 5) c.ix = cp_index(1, TT_SHAPE(CP_SEL), 300);
+    if (which == 6) c.ix = cp_index(2, TT_SHAPE(64, 64), 500);
     return c;
 }
 
@@ -750,7 +751,7 @@ static int64_t cp_source(int which, const cp_case *c, int64_t k, int *in, bool *
     case 4:
         return ix[k / 256] * 256 + k % 256;
     case 5:
-        return k / 400 * 300 + ix[k % 400];
+        return k / CP_SEL * 300 + ix[k % CP_SEL];
     default:
         *grad = ix[k / 256] != CP_PAD;
         return ix[k / 256] * 256 + k % 256;

@@ -1,11 +1,13 @@
 /* The loops of the indexing ops, in pieces on threads (index_loops.h). */
 #include "index_loops.h"
 
-/* The fewest index elements (gather, scatter_add) or copied elements
- * (index_select, index_add, embedding) split among threads (measured:
- * docs/performance.md, "Thread thresholds: permute, concat and gathers"). */
-#define TG_GATHER_MIN_WORK ((int64_t)1 << 15)
-#define TG_SELECT_MIN_WORK ((int64_t)1 << 15)
+/* The fewest index elements (gather, scatter_add), selected elements
+ * (index_select, embedding) and added elements (their backward, index_add)
+ * split among threads (measured: docs/performance.md, "Thread thresholds:
+ * permute, concat and gathers"). */
+#define TG_GATHER_MIN_WORK    ((int64_t)1 << 16)
+#define TG_SELECT_MIN_WORK    ((int64_t)1 << 17)
+#define TG_INDEX_ADD_MIN_WORK ((int64_t)1 << 20)
 /* The fewest columns of a piece that adds into shared rows */
 #define TG_ADD_COLS_MIN 32
 
@@ -143,7 +145,8 @@ void tg__select_slices(tg_tensor *full, const index_attr *at, tg_tensor *part, s
     const int ax = at->axis;
     const int64_t outer = prod_range(full->shape, 0, ax), ext = full->shape[ax],
                   inner = prod_range(full->shape, ax + 1, full->ndim), m = at->ix.numel;
-    const int nt = tg__par_threads(part->numel, TG_SELECT_MIN_WORK);
+    const int nt =
+        tg__par_threads(part->numel, mode == ADD_INTO ? TG_INDEX_ADD_MIN_WORK : TG_SELECT_MIN_WORK);
     if (mode != ADD_INTO) {
         const int64_t rows = TG_ELEM_GRAIN / inner ? TG_ELEM_GRAIN / inner : 1;
         TG_PAR_RANGES(nt, outer * m, rows, lo, hi,
