@@ -627,6 +627,212 @@ static void add_omprows_cases(Suite *s)
 }
 /* ---- end of omprows' block */
 
+/* ---- ompcopy: permute, concat, gather, index_select and embedding above
+ * their thresholds (not forced), 1 and 2 threads bytewise, and in f64
+ * against plain serial loops, so that a piece in the wrong place fails.
+ * The loss adds sum(x) after the op, so the direct rules add into a
+ * gradient already holding ones (their acc path). ---- */
+/* CP_SEL: index_select's index, large enough for index_add's threshold */
+enum { CP_NCASE = 7, CP_OUT = 5, CP_PAD = 3, CP_SEL = 4096 };
+
+typedef struct cp_case {
+    tg_tensor *x[2], *ix; /* x[1]: concat's second input, else NULL */
+} cp_case;
+
+/* i64 values (i 37 + i / 3) mod range: repeated, in no order */
+static tg_tensor *cp_index(int ndim, const int64_t *shape, int64_t range)
+{
+    tg_tensor *t = tg_tensor_new(TG_I64, ndim, shape);
+    for (int64_t i = 0; i < tg_tensor_numel(t); i++) tg_tensor_i64(t)[i] = (i * 37 + i / 3) % range;
+    return t;
+}
+
+static tg_tensor *cp_input(int ndim, const int64_t *shape, uint64_t seed, tg_dtype dt)
+{
+    tg_tensor *x = tt_param(ndim, shape, seed, -1.5, 1.5);
+    tg_tensor *y = tg_tensor_cast_new(x, dt);
+    tg_tensor_free(x);
+    tg_tensor_set_requires_grad(y, true);
+    return y;
+}
+
+static cp_case cp_make(int which, tg_dtype dt)
+{
+    cp_case c = {{NULL, NULL}, NULL};
+    const uint64_t sd = 400 + (uint64_t)which;
+    const bool rows = which == 2 || which == 5; /* (256, 300), else (300, 256) */
+    if (which == 0) c.x[0] = cp_input(3, TT_SHAPE(64, 128, 64), sd, dt);
+    if (which == 1) {
+        c.x[0] = cp_input(2, TT_SHAPE(512, 200), sd, dt);
+        c.x[1] = cp_input(2, TT_SHAPE(512, 56), sd + 50, dt);
+    }
+    if (which >= 2 && which <= 5)
+        c.x[0] = cp_input(2, rows ? TT_SHAPE(256, 300) : TT_SHAPE(300, 256), sd, dt);
+    if (which == 6) c.x[0] = cp_input(2, TT_SHAPE(500, 256), sd, dt);
+    if (which == 2) c.ix = cp_index(2, TT_SHAPE(256, 400), 300);
+    if (which == 3) c.ix = cp_index(2, TT_SHAPE(400, 256), 300);
+    if (which == 4 || which == 5) c.ix = cp_index(1, TT_SHAPE(CP_SEL), 300);
+    if (which == 6) c.ix = cp_index(2, TT_SHAPE(64, 64), 500);
+    return c;
+}
+
+static void cp_free(cp_case *c)
+{
+    tg_tensor_free(c->x[0]);
+    tg_tensor_free(c->x[1]);
+    tg_tensor_free(c->ix);
+}
+
+static tg_tensor *cp_op(tg_tape *tp, int which, const cp_case *c)
+{
+    switch (which) {
+    case 0:
+        return tg_permute_dims(tp, c->x[0], 3, (const int[]){2, 0, 1});
+    case 1:
+        return tg_concat(tp, 2, (tg_tensor *const[]){c->x[0], c->x[1]}, 1);
+    case 2:
+        return tg_gather(tp, c->x[0], 1, c->ix);
+    case 3:
+        return tg_gather(tp, c->x[0], 0, c->ix);
+    case 4:
+        return tg_index_select(tp, c->x[0], 0, c->ix);
+    case 5:
+        return tg_index_select(tp, c->x[0], 1, c->ix);
+    default:
+        return tg_embedding(tp, c->x[0], c->ix, CP_PAD);
+    }
+}
+
+/* out: the op's value, the direct gradients of x[0], x[1], the op-built
+ * ones (NULL for a missing x[1]); w: the loss's weights (kept). */
+static void cp_run(int which, const cp_case *c, int nt, tg_tensor *out[CP_OUT], tg_tensor **w)
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = cp_op(tp, which, c);
+    ck_assert_msg(y != NULL, "case %d: %s", which, tg_tape_error(tp));
+    tg_tensor *ww = NULL;
+    tg_tensor *loss = or_weighted(tp, y, &ww);
+    for (int i = 0; i < 2; i++)
+        if (c->x[i]) loss = tg_add(tp, loss, tg_sum_all(tp, c->x[i]));
+    ck_assert_msg(loss != NULL, "case %d: %s", which, tg_tape_error(tp));
+    out[0] = keep(y);
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < 2; i++)
+            out[1 + 2 * b + i] = c->x[i] ? keep(tg_grad(tp, loss, c->x[i], b == 1)) : NULL;
+    tg_tape_free(tp);
+    if (w)
+        *w = ww;
+    else
+        tg_tensor_free(ww);
+}
+
+/* Where output element k of case which reads: *in, the input, and the
+ * returned flat index in it; *grad false for embedding's padding row. */
+static int64_t cp_source(int which, const cp_case *c, int64_t k, int *in, bool *grad)
+{
+    const int64_t *ix = c->ix ? tg_tensor_i64(c->ix) : NULL;
+    *in = 0;
+    *grad = true;
+    switch (which) {
+    case 0: { /* y[c][a][b] = x[a][b][c], x (64, 128, 64) */
+        const int64_t b = k % 128, a = k / 128 % 64, cc = k / (128 * 64);
+        return (a * 128 + b) * 64 + cc;
+    }
+    case 1: {
+        const int64_t r = k / 256, j = k % 256;
+        *in = j >= 200;
+        return j < 200 ? r * 200 + j : r * 56 + j - 200;
+    }
+    case 2:
+        return k / 400 * 300 + ix[k];
+    case 3:
+        return ix[k] * 256 + k % 256;
+    case 4:
+        return ix[k / 256] * 256 + k % 256;
+    case 5:
+        return k / CP_SEL * 300 + ix[k % CP_SEL];
+    default:
+        *grad = ix[k / 256] != CP_PAD;
+        return ix[k / 256] * 256 + k % 256;
+    }
+}
+
+/* f64: the value and the direct gradients against serial loops: y[k] =
+ * x[source(k)]; dx = 1 (sum(x)), then w[k] added for each k in order. */
+static void cp_check_serial(int which, const cp_case *c, tg_tensor *const out[CP_OUT],
+                            const tg_tensor *w)
+{
+    tg_tensor *dx[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++)
+        if (c->x[i]) {
+            dx[i] = tg_tensor_cast_new(c->x[i], TG_F64);
+            for (int64_t j = 0; j < tg_tensor_numel(dx[i]); j++) tg_tensor_f64(dx[i])[j] = 1;
+        }
+    const int64_t n = tg_tensor_numel(out[0]);
+    for (int64_t k = 0; k < n; k++) {
+        int in;
+        bool grad;
+        const int64_t src = cp_source(which, c, k, &in, &grad);
+        ck_assert_msg(tg_tensor_get_flat(out[0], k) == tg_tensor_get_flat(c->x[in], src),
+                      "case %d: value %lld is not input %d's element %lld", which, (long long)k, in,
+                      (long long)src);
+        if (grad) tg_tensor_f64(dx[in])[src] += tg_tensor_get_flat(w, k);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!dx[i]) continue;
+        ck_assert_msg(memcmp(tg_tensor_data_const(dx[i]), tg_tensor_data_const(out[1 + i]),
+                             (size_t)tg_tensor_numel(dx[i]) * sizeof(double)) == 0,
+                      "case %d: the gradient of x[%d] differs from the serial loops'", which, i);
+        tg_tensor_free(dx[i]);
+    }
+}
+
+START_TEST(test_ompcopy_big_same_bits)
+{
+    const int which = _i / 2;
+    const tg_dtype dt = _i % 2 ? TG_F32 : TG_F64;
+    static const char *const names[CP_NCASE] = {"permute (64,128,64) by (2,0,1)",
+                                                "concat (512,200), (512,56) axis 1",
+                                                "gather axis 1",
+                                                "gather axis 0",
+                                                "index_select axis 0",
+                                                "index_select axis 1",
+                                                "embedding (padding 3)"};
+    static const char *const what[CP_OUT] = {"value", "gradient of x[0]", "gradient of x[1]",
+                                             "op-built gradient of x[0]",
+                                             "op-built gradient of x[1]"};
+    cp_case c = cp_make(which, dt);
+    tg_tensor *one[CP_OUT], *two[CP_OUT], *w = NULL;
+    cp_run(which, &c, 1, one, &w);
+    cp_run(which, &c, 2, two, NULL);
+    for (int k = 0; k < CP_OUT; k++) {
+        ck_assert(!one[k] == !two[k]);
+        if (!one[k]) continue;
+        char id[80];
+        snprintf(id, sizeof id, "%s (%s)", names[which], dt == TG_F32 ? "f32" : "f64");
+        assert_same_bytes(id, what[k], 2, one[k], two[k]);
+    }
+    if (dt == TG_F64) cp_check_serial(which, &c, two, w);
+    for (int k = 0; k < CP_OUT; k++) {
+        tg_tensor_free(one[k]);
+        tg_tensor_free(two[k]);
+    }
+    tg_tensor_free(w);
+    cp_free(&c);
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+static void add_ompcopy_cases(Suite *s)
+{
+    TCase *tc = tcase_create("ompcopy");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_ompcopy_big_same_bits, 0, 2 * CP_NCASE);
+    suite_add_tcase(s, tc);
+}
+/* ---- end of ompcopy's block */
+
 int main(void)
 {
     Suite *s = suite_create("parallel");
@@ -643,5 +849,6 @@ int main(void)
     add_ompbcast_cases(s);
     add_ompconv_cases(s);
     add_omprows_cases(s);
+    add_ompcopy_cases(s);
     return tt_run(s);
 }

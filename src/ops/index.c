@@ -16,37 +16,7 @@
  * copy, so derivatives of any order follow: d gather = scatter_add into
  * zeros, d scatter_add = (g, gather g); d index_select = index_add, d
  * index_add = index_select. */
-#include "../core/internal.h"
-
-/* The recorded copy of an index tensor: its shape and values (data points
- * into the tape's arena; NULL when it has no elements). */
-typedef struct idx_copy {
-    int ndim;
-    int64_t shape[TG_MAX_DIMS];
-    int64_t numel;
-    const int64_t *data;
-} idx_copy;
-
-/* The attributes of every node of this file.  skip: an index value whose
- * rows an index_select or index_add leaves out (embedding's padding index;
- * -1, which no checked index equals, for none); zero_skip: index_select
- * writes zeros at those rows instead of copying them (the adjoint of
- * index_add, which drops them). */
-typedef struct index_attr {
-    int axis;
-    bool zero_skip;
-    int64_t skip;
-    idx_copy ix;
-} index_attr;
-
-/* Extents from..to-1 multiplied: within TG_NUMEL_MAX for a tensor's
- * shape; 0 should a tensor with no elements carry extents whose product is
- * not (the kernels then do nothing). */
-static int64_t prod_range(const int64_t *shape, int from, int to)
-{
-    int64_t p;
-    return tg__extents_product(to - from, shape + from, TG_NUMEL_MAX, &p) ? p : 0;
-}
+#include "index_loops.h"
 
 /* ---- checking an index tensor ------------------------------------------------ */
 /* Non-NULL, live on tp (a user tensor, or one of tp's: those are never
@@ -121,49 +91,7 @@ static const char *along(char *buf, size_t n, int axis, const char *name, const 
     return buf;
 }
 
-/* ---- gather / scatter_add: positions along one axis ----------------------------
- * The index has full's rank and extents at most full's off axis; element k
- * of the index (row-major) addresses full at the index's multi-index with
- * the axis coordinate replaced by the index's value.  part has the index's
- * shape. */
-typedef enum { TAKE, TAKE_ADD, PUT_ADD } along_mode;
-
-static void along_axis(tg_tensor *full, int axis, const idx_copy *c, tg_tensor *part,
-                       along_mode mode)
-{
-    const int64_t n = c->numel;
-    /* an index with elements addresses one of full's, so full has some and
-     * its strides are at most its element count */
-    if (n == 0) return;
-    const int nd = full->ndim;
-    int64_t st[TG_MAX_DIMS], s = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        st[d] = s;
-        s *= full->shape[d];
-    }
-    const int64_t sa = st[axis];
-    TG_DISPATCH(full->dtype, T, {
-        T *f = full->data;
-        T *p = part->data;
-        int64_t at[TG_MAX_DIMS] = {0}, base = 0; /* base: the offset off axis */
-        for (int64_t k = 0; k < n; k++) {
-            const int64_t off = base + c->data[k] * sa;
-            if (mode == TAKE)
-                p[k] = f[off];
-            else if (mode == TAKE_ADD)
-                p[k] += f[off];
-            else
-                f[off] += p[k];
-            for (int d = nd - 1; d >= 0; d--) {
-                if (d != axis) base += st[d];
-                if (++at[d] < c->shape[d]) break;
-                if (d != axis) base -= c->shape[d] * st[d];
-                at[d] = 0;
-            }
-        }
-    });
-}
-
+/* ---- gather / scatter_add: positions along one axis (tg__along_axis) ---- */
 static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *at, tg_tensor *src);
 static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at);
 
@@ -194,7 +122,7 @@ static tg_status gather_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
     if (!acc) memset(d->data, 0, (size_t)d->numel * tg_dtype_size(d->dtype));
-    along_axis(d, at->axis, &at->ix, (tg_tensor *)g, PUT_ADD);
+    tg__along_axis(d, at->axis, &at->ix, (tg_tensor *)g, PUT_ADD);
     return TG_OK;
 }
 /* linear: the same gather of the tangent */
@@ -218,7 +146,7 @@ static tg_tensor *gather_rec(tg_tape *tp, tg_tensor *x, const index_attr *at)
     if (!tg_tape_check_inputs(tp, k_gather.name, 1, in)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, at->ix.ndim, at->ix.shape);
     if (!out) return NULL;
-    along_axis(x, at->axis, &at->ix, out, TAKE);
+    tg__along_axis(x, at->axis, &at->ix, out, TAKE);
     return tg__tape_record_checked(tp, &k_gather, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -279,7 +207,7 @@ static tg_status scatter_add_direct(tg_tape *tp, const tg_node *n, const tg_tens
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 1, &acc);
     if (!d) return tg_tape_status(tp);
-    along_axis((tg_tensor *)g, at->axis, &at->ix, d, acc ? TAKE_ADD : TAKE);
+    tg__along_axis((tg_tensor *)g, at->axis, &at->ix, d, acc ? TAKE_ADD : TAKE);
     return TG_OK;
 }
 /* linear in (x, src): scatter_add of the tangents, zeros for a missing one
@@ -313,7 +241,7 @@ static tg_tensor *scatter_add_rec(tg_tape *tp, tg_tensor *x, const index_attr *a
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, x->ndim, x->shape);
     if (!out) return NULL;
     if (x->numel) memcpy(out->data, x->data, (size_t)x->numel * tg_dtype_size(x->dtype));
-    along_axis(out, at->axis, &at->ix, src, PUT_ADD);
+    tg__along_axis(out, at->axis, &at->ix, src, PUT_ADD);
     return tg__tape_record_checked(tp, &k_scatter_add, 2, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -336,44 +264,7 @@ tg_tensor *tg_scatter_add(tg_tape *tp, tg_tensor *x, int axis, const tg_tensor *
     return scatter_add_rec(tp, x, &at, src);
 }
 
-/* ---- index_select / index_add: whole slices along one axis --------------------
- * full (outer, ext, inner) and part (outer, m, inner), m the index's
- * element count: part's slice j is full's slice index[j]. */
-typedef enum { SEL, SEL_ADD, ADD_INTO } sel_mode;
-
-/* SEL: part = the selected slices; SEL_ADD: part += them; ADD_INTO: full
- * += part's slices at their positions.  Slices at index value at->skip are
- * left out of ADD_INTO always; of SEL and SEL_ADD when at->zero_skip (SEL
- * then writes zeros there). */
-static void select_slices(tg_tensor *full, const index_attr *at, tg_tensor *part, sel_mode mode)
-{
-    if (part->numel == 0) return;
-    const int ax = at->axis;
-    const int64_t outer = prod_range(full->shape, 0, ax), ext = full->shape[ax],
-                  inner = prod_range(full->shape, ax + 1, full->ndim), m = at->ix.numel;
-    const int64_t *idx = at->ix.data;
-    TG_DISPATCH(full->dtype, T, {
-        T *f = full->data;
-        T *p = part->data;
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t j = 0; j < m; j++) {
-                T *restrict fr = f + (o * ext + idx[j]) * inner;
-                T *restrict pr = p + (o * m + j) * inner;
-                if (idx[j] == at->skip && (mode == ADD_INTO || at->zero_skip)) {
-                    if (mode == SEL)
-                        for (int64_t i = 0; i < inner; i++) pr[i] = 0;
-                    continue;
-                }
-                if (mode == SEL)
-                    for (int64_t i = 0; i < inner; i++) pr[i] = fr[i];
-                else if (mode == SEL_ADD)
-                    for (int64_t i = 0; i < inner; i++) pr[i] += fr[i];
-                else
-                    for (int64_t i = 0; i < inner; i++) fr[i] += pr[i];
-            }
-    });
-}
-
+/* ---- index_select / index_add: whole slices along one axis (tg__select_slices) */
 static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like,
                                 const index_attr *at);
 static tg_tensor *select_rec(tg_tape *tp, const tg_op *op, tg_tensor *x, const index_attr *at,
@@ -393,7 +284,7 @@ static tg_status select_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
     if (!acc) memset(d->data, 0, (size_t)d->numel * tg_dtype_size(d->dtype));
-    select_slices(d, tg_node_saved(n), (tg_tensor *)g, ADD_INTO);
+    tg__select_slices(d, tg_node_saved(n), (tg_tensor *)g, ADD_INTO);
     return TG_OK;
 }
 /* linear: the same selection of the tangent, with zeros at the skipped
@@ -447,7 +338,7 @@ static tg_status index_add_direct(tg_tape *tp, const tg_node *n, const tg_tensor
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    select_slices((tg_tensor *)g, &at, d, acc ? SEL_ADD : SEL);
+    tg__select_slices((tg_tensor *)g, &at, d, acc ? SEL_ADD : SEL);
     return TG_OK;
 }
 /* linear: the same index_add of the tangent */
@@ -475,7 +366,7 @@ static tg_tensor *index_add_rec(tg_tape *tp, tg_tensor *g, const tg_tensor *like
     tg_tensor *out = tg_tape_alloc(tp, g->dtype, like->ndim, like->shape);
     if (!out) return NULL;
     if (out->numel) memset(out->data, 0, (size_t)out->numel * tg_dtype_size(out->dtype));
-    select_slices(out, at, g, ADD_INTO);
+    tg__select_slices(out, at, g, ADD_INTO);
     return tg__tape_record_checked(tp, &k_index_add, 1, in, out, at, sizeof *at, 0, NULL);
 }
 
@@ -488,7 +379,7 @@ static tg_tensor *select_rec(tg_tape *tp, const tg_op *op, tg_tensor *x, const i
     if (!tg_tape_check_inputs(tp, op->name, 1, in)) return NULL;
     tg_tensor *out = tg_tape_alloc(tp, x->dtype, ndim, shape);
     if (!out) return NULL;
-    select_slices(x, at, out, SEL);
+    tg__select_slices(x, at, out, SEL);
     return tg__tape_record_checked(tp, op, 1, in, out, at, sizeof *at, 0, NULL);
 }
 

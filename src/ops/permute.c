@@ -10,9 +10,48 @@ typedef struct permute_attr {
     int perm[TG_MAX_DIMS];
 } permute_attr;
 
-/* A generic strided copy: walks the output row-major and reads x with the
- * permuted strides (the innermost output axis is the inner loop); with acc
- * it adds to out instead. */
+/* The fewest output elements a permute splits among threads (measured:
+ * docs/performance.md, "Thread thresholds: permute, concat and gathers"). */
+#define TG_PERMUTE_MIN_WORK ((int64_t)1 << 15)
+
+/* Output elements [lo, hi) of the strided copy: walks the output row-major
+ * from element lo, reading x with the permuted strides st (the innermost
+ * output axis is the inner loop, so the writes stream and the reads stride
+ * by st[nd - 1]); with acc it adds to out instead. */
+static void permute_piece(tg_tensor *out, const tg_tensor *x, const int64_t *st, bool acc,
+                          int64_t lo, int64_t hi)
+{
+    const int nd = out->ndim;
+    const int64_t last = nd ? out->shape[nd - 1] : 1, ls = nd ? st[nd - 1] : 0;
+    int64_t idx[TG_MAX_DIMS] = {0}, xi = 0, r = lo;
+    for (int d = nd - 1; d >= 0; d--) {
+        idx[d] = r % out->shape[d];
+        r /= out->shape[d];
+        xi += idx[d] * st[d];
+    }
+    xi -= nd ? idx[nd - 1] * ls : 0; /* xi: the start of the output row */
+    TG_DISPATCH(x->dtype, T, {
+        T *restrict o = out->data;
+        const T *restrict v = x->data;
+        for (int64_t base = lo - (nd ? idx[nd - 1] : 0); base < hi; base += last) {
+            const int64_t j0 = base < lo ? lo - base : 0, j1 = hi - base < last ? hi - base : last;
+            if (acc)
+                for (int64_t j = j0; j < j1; j++) o[base + j] += v[xi + j * ls];
+            else
+                for (int64_t j = j0; j < j1; j++) o[base + j] = v[xi + j * ls];
+            for (int d = nd - 2; d >= 0; d--) {
+                xi += st[d];
+                if (++idx[d] < out->shape[d]) break;
+                xi -= st[d] * out->shape[d];
+                idx[d] = 0;
+            }
+        }
+    });
+}
+
+/* A generic strided copy, out = x with its axes permuted (added to out
+ * with acc).  Every output element is written once from one element of x,
+ * so the output goes to threads in pieces of consecutive elements. */
 static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm, bool acc)
 {
     const int nd = x->ndim;
@@ -26,24 +65,8 @@ static void permute_kernel(tg_tensor *out, const tg_tensor *x, const int *perm, 
         s *= x->shape[d];
     }
     for (int i = 0; i < nd; i++) st[i] = xs[perm[i]];
-    const int64_t last = nd ? out->shape[nd - 1] : 1, ls = nd ? st[nd - 1] : 0;
-    TG_DISPATCH(x->dtype, T, {
-        T *restrict o = out->data;
-        const T *restrict v = x->data;
-        int64_t idx[TG_MAX_DIMS] = {0}, xi = 0;
-        for (int64_t base = 0; base < n; base += last) {
-            if (acc)
-                for (int64_t j = 0; j < last; j++) o[base + j] += v[xi + j * ls];
-            else
-                for (int64_t j = 0; j < last; j++) o[base + j] = v[xi + j * ls];
-            for (int d = nd - 2; d >= 0; d--) {
-                xi += st[d];
-                if (++idx[d] < out->shape[d]) break;
-                xi -= st[d] * out->shape[d];
-                idx[d] = 0;
-            }
-        }
-    });
+    const int nt = tg__par_threads(n, TG_PERMUTE_MIN_WORK);
+    TG_PAR_RANGES(nt, n, TG_ELEM_GRAIN, lo, hi, permute_piece(out, x, st, acc, lo, hi));
 }
 
 static tg_status permute_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg_tensor **gin)

@@ -536,38 +536,23 @@ static tg_status concat_backward(tg_tape *tp, const tg_node *n, tg_tensor *g, tg
     return TG_OK;
 }
 /* direct: input i's block of g, a view when contiguous (concat along the
- * first non-unit axis), else copied (added) row by row */
+ * first non-unit axis), else copied (added) out of g's rows, as a slice's
+ * gradient is */
 static tg_status concat_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, tg_grad_sink *k)
 {
     const concat_attr *at = tg_node_saved(n);
     const int ax = at->axis;
     const int64_t outer = prod_before(g->shape, ax), inner = prod_after(g->ndim, g->shape, ax);
-    const int64_t row = g->shape[ax] * inner;
-    int64_t off = 0; /* elements of one g row before input i's block */
+    int64_t start = 0; /* input i's first position along the axis of g */
     for (int i = 0; i < n->n_in && tg__tape_ok(tp); i++) {
-        const int64_t len = n->in[i]->shape[ax] * inner;
         if (outer == 1) {
-            view_add(tp, n, k, i, g, off);
+            view_add(tp, n, k, i, g, start * inner);
         } else {
             bool acc;
             tg_tensor *d = tg_grad_sink_buffer(k, i, &acc);
-            /* an input with no elements: nothing to copy, however many
-             * (empty) rows there are */
-            if (d && len > 0)
-                TG_DISPATCH(g->dtype, T, {
-                    T *restrict dd = d->data;
-                    const T *restrict gg = (const T *)g->data + off;
-                    for (int64_t r = 0; r < outer; r++) {
-                        T *restrict dr = dd + r * len;
-                        const T *restrict gr = gg + r * row;
-                        if (acc)
-                            for (int64_t j = 0; j < len; j++) dr[j] += gr[j];
-                        else
-                            for (int64_t j = 0; j < len; j++) dr[j] = gr[j];
-                    }
-                });
+            if (d) strided_axis_copy((tg_tensor *)g, d, ax, start, 1, true, acc);
         }
-        off += len;
+        start += n->in[i]->shape[ax];
     }
     return tg_tape_status(tp);
 }
@@ -641,19 +626,10 @@ tg_tensor *tg_concat(tg_tape *tp, int n, tg_tensor *const *xs, int axis)
     }
     tg_tensor *out = tg_tape_alloc(tp, x0->dtype, nd, shape);
     if (!out) return NULL;
-    const int64_t outer = prod_before(shape, ax), inner = prod_after(nd, shape, ax);
-    const int64_t row = shape[ax] * inner; /* elements of one outer index of out */
-    int64_t off = 0;
-    for (int i = 0; i < n && out->numel; i++) {
-        const int64_t len = xs[i]->shape[ax] * inner;
-        TG_DISPATCH(x0->dtype, T, {
-            T *restrict o = (T *)out->data + off;
-            const T *restrict v = xs[i]->data;
-            for (int64_t r = 0; r < outer; r++)
-                for (int64_t j = 0; j < len; j++) o[r * row + j] = v[r * len + j];
-        });
-        off += len;
-    }
+    /* input i is the slice of out from start, step 1, along the axis */
+    int64_t start = 0;
+    for (int i = 0; i < n; start += xs[i]->shape[ax], i++)
+        strided_axis_copy(out, xs[i], ax, start, 1, false, false);
     return tg_tape_record(tp, &k_concat, n, xs, out, &at, sizeof at, 0, NULL);
 }
 
