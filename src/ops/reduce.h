@@ -37,4 +37,94 @@ int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char
 /* The axes flagged in red as a list; returns their count. */
 int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
 
+/* ---- walks of a reduction by output elements (reduce_loops.c) -------------
+ * x (at least one element) seen as output rows, each of `inner` outputs: the kept axes before the
+ * last (row-major: the output's order), the last axis kept (inner its
+ * extent, run 1) or reduced (inner 1, run its extent).  The elements
+ * reduced into output (row, c) are, in x's row-major order (the serial
+ * order), runs of `run` elements at offsets base(row) + off(t) + c, t the
+ * tuples of the reduced axes before the last, row-major.  So a walk of one
+ * output's elements visits them in the order a serial walk over all of x
+ * does: pieces of outputs can go to threads, and each output's result has
+ * the same bits on any number of them.  Pieces are `rgrain` whole rows, or
+ * (long rows with the last axis kept) one row's columns in `cgrain`
+ * blocks; fixed by the sizes alone. */
+typedef struct tg__red_plan {
+    int64_t rows, inner, run;
+    bool lastred;                          /* the last axis reduced (run its extent) */
+    int64_t tuples;                        /* reduced tuples per output: runs to visit */
+    int nk, nr;                            /* kept and reduced axes before the last */
+    int64_t kext[TG_MAX_DIMS], kstr[TG_MAX_DIMS]; /* their extents and strides in x */
+    int64_t rext[TG_MAX_DIMS], rstr[TG_MAX_DIMS];
+    int64_t rgrain, cgrain, cpieces;       /* column blocks per row (1: whole rows) */
+    int64_t pieces;
+} tg__red_plan;
+
+/* The plan of x reduced over red (x with at least one element). */
+void tg__red_plan_init(tg__red_plan *pl, const tg_tensor *x, const bool *red);
+/* Piece u's output rows [r0, r1) and columns [c0, c1). */
+void tg__red_piece(const tg__red_plan *pl, int64_t u, int64_t *r0, int64_t *r1, int64_t *c0,
+                   int64_t *c1);
+/* The offset in x of output row `row`'s first element. */
+int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row);
+
+/* For each piece of the plan pl, on nt threads (tg__par_threads), the body
+ * (the variadic part), which sees the piece's rows [R0, R1) and columns
+ * [C0, C1) and must write only those outputs (and their elements of x). */
+#define TG__RED_PIECES(pl, nt, R0, R1, C0, C1, ...)                                                \
+    do {                                                                                           \
+        const tg__red_plan *const rpp_ = (pl);                                                     \
+        TG_PAR_FOR((nt), rpp_->pieces, rpu_, int64_t R0, R1, C0, C1;                               \
+                   tg__red_piece(rpp_, rpu_, &R0, &R1, &C0, &C1); __VA_ARGS__;);                   \
+    } while (0)
+
+/* For each reduced tuple of output row `row` in order, the body, which sees
+ * OFF: the offset in x of the tuple's first element (column 0, run
+ * element 0). */
+#define TG__RED_RUNS(pl, row, OFF, ...)                                                            \
+    do {                                                                                           \
+        const tg__red_plan *const rrp_ = (pl);                                                     \
+        int64_t rri_[TG_MAX_DIMS] = {0}, OFF = tg__red_row_base(rrp_, (row));                     \
+        for (int64_t rrt_ = 0; rrt_ < rrp_->tuples; rrt_++) {                                      \
+            __VA_ARGS__;                                                                           \
+            for (int rre_ = rrp_->nr - 1; rre_ >= 0; rre_--) {                                     \
+                OFF += rrp_->rstr[rre_];                                                           \
+                if (++rri_[rre_] < rrp_->rext[rre_]) break;                                        \
+                OFF -= rrp_->rstr[rre_] * rrp_->rext[rre_];                                        \
+                rri_[rre_] = 0;                                                                    \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* For each element of x reduced into the outputs of rows [r0, r1), columns
+ * [c0, c1), each output's elements in order: the body sees O, the output's
+ * flat index, and I, the element's offset in x. */
+#define TG__RED_ELEMS(pl, r0, r1, c0, c1, O, I, ...)                                               \
+    do {                                                                                           \
+        const tg__red_plan *const rep_ = (pl);                                                     \
+        const int64_t rec0_ = (c0), rec1_ = (c1);                                                  \
+        for (int64_t rer_ = (r0); rer_ < (r1); rer_++)                                             \
+            TG__RED_RUNS(rep_, rer_, reo_, {                                                       \
+                if (rep_->run == 1)                                                                \
+                    for (int64_t rec_ = rec0_; rec_ < rec1_; rec_++) {                             \
+                        const int64_t O = rer_ * rep_->inner + rec_, I = reo_ + rec_;              \
+                        __VA_ARGS__;                                                               \
+                    }                                                                              \
+                else                                                                               \
+                    for (int64_t rel_ = 0; rel_ < rep_->run; rel_++) {                             \
+                        const int64_t O = rer_, I = reo_ + rel_;                                   \
+                        __VA_ARGS__;                                                               \
+                    }                                                                              \
+            });                                                                                    \
+    } while (0)
+
+/* out = scale * the sum of x over red, in wide accumulators; w: room for
+ * out->numel doubles (f32) or twice that (f64) when out has more than one
+ * element. */
+void tg__sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale, double *w);
+/* d (+)= (T)scale * g broadcast back over red (g: x reduced, keepdim or
+ * not, more than one element; d: x's shape). */
+void tg__sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *x, const bool *red,
+                    double scale);
+
 #endif
