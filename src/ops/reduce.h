@@ -51,12 +51,12 @@ int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
  * blocks; fixed by the sizes alone. */
 typedef struct tg__red_plan {
     int64_t rows, inner, run;
-    bool lastred;                          /* the last axis reduced (run its extent) */
-    int64_t tuples;                        /* reduced tuples per output: runs to visit */
-    int nk, nr;                            /* kept and reduced axes before the last */
+    bool lastred;                                 /* the last axis reduced (run its extent) */
+    int64_t tuples;                               /* reduced tuples per output: runs to visit */
+    int nk, nr;                                   /* kept and reduced axes before the last */
     int64_t kext[TG_MAX_DIMS], kstr[TG_MAX_DIMS]; /* their extents and strides in x */
     int64_t rext[TG_MAX_DIMS], rstr[TG_MAX_DIMS];
-    int64_t rgrain, cgrain, cpieces;       /* column blocks per row (1: whole rows) */
+    int64_t rgrain, cgrain, cpieces; /* column blocks per row (1: whole rows) */
     int64_t pieces;
 } tg__red_plan;
 
@@ -84,7 +84,7 @@ int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row);
 #define TG__RED_RUNS(pl, row, OFF, ...)                                                            \
     do {                                                                                           \
         const tg__red_plan *const rrp_ = (pl);                                                     \
-        int64_t rri_[TG_MAX_DIMS] = {0}, OFF = tg__red_row_base(rrp_, (row));                     \
+        int64_t rri_[TG_MAX_DIMS] = {0}, OFF = tg__red_row_base(rrp_, (row));                      \
         for (int64_t rrt_ = 0; rrt_ < rrp_->tuples; rrt_++) {                                      \
             __VA_ARGS__;                                                                           \
             for (int rre_ = rrp_->nr - 1; rre_ >= 0; rre_--) {                                     \
