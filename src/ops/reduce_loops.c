@@ -12,10 +12,12 @@
  * f64 accumulators). */
 #define RED_WALK_GRAIN ((int64_t)1 << 13)
 #define RED_WALK_CMIN  ((int64_t)64)
-/* The fewest elements of x a partial sum, or the broadcast of its gradient,
- * splits among threads (measured: docs/performance.md, "Thread thresholds:
- * sums and map reductions along axes"). */
-#define SUM_PAR_MIN ((int64_t)1 << 15)
+/* The fewest elements of x a partial sum, and the broadcast of its
+ * gradient (the direct rule), split among threads (measured:
+ * docs/performance.md, "Thread thresholds: sums and map reductions along
+ * axes"). */
+#define SUM_PAR_MIN        ((int64_t)1 << 16)
+#define SUM_EXPAND_PAR_MIN ((int64_t)1 << 17)
 
 /* Every product below is of extents of x, so at most its element count
  * (within TG_NUMEL_MAX): none overflows. */
@@ -160,7 +162,7 @@ TG_CLONES void tg__sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const 
         T *restrict dd = d->data;
         const T *restrict gg = g->data;
         const T al = (T)scale;
-        TG__RED_PIECES(&pl, tg__par_threads(x->numel, SUM_PAR_MIN), r0, r1, c0, c1, {
+        TG__RED_PIECES(&pl, tg__par_threads(x->numel, SUM_EXPAND_PAR_MIN), r0, r1, c0, c1, {
             if (acc)
                 TG__RED_ELEMS(&pl, r0, r1, c0, c1, oi, xi, dd[xi] += al * gg[oi]);
             else
