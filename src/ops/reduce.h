@@ -38,25 +38,25 @@ int tg__axes_attrs(const tg_tensor *x, const bool *red, bool keepdim, const char
 int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
 
 /* ---- walks of a reduction by output elements (reduce_loops.c) -------------
- * x (at least one element) seen as output rows, each of `inner` outputs: the kept axes before the
- * last (row-major: the output's order), the last axis kept (inner its
- * extent, run 1) or reduced (inner 1, run its extent).  The elements
- * reduced into output (row, c) are, in x's row-major order (the serial
- * order), runs of `run` elements at offsets base(row) + off(t) + c, t the
- * tuples of the reduced axes before the last, row-major.  So a walk of one
- * output's elements visits them in the order a serial walk over all of x
- * does: pieces of outputs can go to threads, and each output's result has
- * the same bits on any number of them.  Pieces are `rgrain` whole rows, or
- * (long rows with the last axis kept) one row's columns in `cgrain`
- * blocks; fixed by the sizes alone. */
+ * x (at least one element) seen as rows of outputs: the kept axes before
+ * the last, row-major (the output's order), each row of `inner` outputs,
+ * inner the last axis's extent when it is kept (run 1), else 1 (run its
+ * extent).  The elements reduced into output (row, c) are runs of `run`
+ * elements at offsets base(row) + off(t) + c, t running over the tuples of
+ * the reduced axes before the last in row-major order: x's row-major order,
+ * the serial walk's.  So each output can be reduced alone, in the serial
+ * order, and its bits do not depend on which piece or thread does it.
+ * Pieces are rgrain whole rows, or (a long row with the last axis kept)
+ * blocks of cgrain columns of one row; fixed by the sizes alone. */
 typedef struct tg__red_plan {
     int64_t rows, inner, run;
     bool lastred;                                 /* the last axis reduced (run its extent) */
-    int64_t tuples;                               /* reduced tuples per output: runs to visit */
+    int64_t tuples;                               /* reduced tuples per output: the runs it takes */
     int nk, nr;                                   /* kept and reduced axes before the last */
     int64_t kext[TG_MAX_DIMS], kstr[TG_MAX_DIMS]; /* their extents and strides in x */
     int64_t rext[TG_MAX_DIMS], rstr[TG_MAX_DIMS];
-    int64_t rgrain, cgrain, cpieces; /* column blocks per row (1: whole rows) */
+    int64_t rgrain, cgrain;
+    int64_t cpieces; /* column blocks per row (1: pieces of whole rows) */
     int64_t pieces;
 } tg__red_plan;
 

@@ -101,8 +101,8 @@ int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row)
  * gradient in the direct rules of elementwise.c sums g the same way
  * (TG_BCAST_GRAD in kernels/bcast.h), so the two rules of an op give the
  * same bits. */
-TG_CLONES void tg__sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale,
-                              double *w)
+TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale,
+                                 double *w)
 {
     const int64_t n = x->numel, m = out->numel;
     TG_DISPATCH(x->dtype, T, {
@@ -152,8 +152,8 @@ TG_CLONES void tg__sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *re
 /* d (+)= al g broadcast over the reduced axes (al: mul_scalar's
  * arithmetic, in T), g of out's element count (more than one): each output
  * piece writes its own elements of d. */
-TG_CLONES void tg__sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *x,
-                              const bool *red, double scale)
+TG_CLONES static void sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *x,
+                                 const bool *red, double scale)
 {
     if (x->numel == 0) return;
     tg__red_plan pl;
@@ -169,4 +169,17 @@ TG_CLONES void tg__sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const 
                 TG__RED_ELEMS(&pl, r0, r1, c0, c1, oi, xi, dd[xi] = al * gg[oi]);
         });
     });
+}
+
+/* The clones stay internal: a target_clones function outside its file
+ * would be exported (its resolver with it). */
+void tg__sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale, double *w)
+{
+    sum_kernel(out, x, red, scale, w);
+}
+
+void tg__sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *x, const bool *red,
+                    double scale)
+{
+    sum_expand(d, acc, g, x, red, scale);
 }
