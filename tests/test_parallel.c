@@ -639,7 +639,7 @@ typedef struct oa_case {
     int64_t shape[3];
 } oa_case;
 static const oa_case oa_cases[] = {
-    {OA_SUM, 2, 1, {0}, {1000, 300}},       /* over axis 0: blocks of columns */
+    {OA_SUM, 2, 1, {0}, {1000, 300}},       /* over axis 0: one row of outputs, one piece */
     {OA_SUM, 2, 1, {1}, {3000, 257}},       /* over the last axis: rows of outputs */
     {OA_SUM, 3, 2, {0, 2}, {16, 40, 515}},  /* over two axes, the last among them */
     {OA_MEAN, 3, 2, {0, 1}, {24, 600, 30}}, /* over two leading axes */

@@ -46,8 +46,8 @@ int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
  * the reduced axes before the last in row-major order: x's row-major order,
  * the serial walk's.  So each output can be reduced alone, in the serial
  * order, and its bits do not depend on which piece or thread does it.
- * Pieces are rgrain whole rows, or (a long row with the last axis kept)
- * blocks of cgrain columns of one row; fixed by the sizes alone. */
+ * Pieces are rgrain whole rows of outputs, fixed by the sizes alone (the
+ * piece interface has columns too, [C0, C1): today always the whole row). */
 typedef struct tg__red_plan {
     int64_t rows, inner, run;
     bool lastred;                                 /* the last axis reduced (run its extent) */
@@ -55,8 +55,7 @@ typedef struct tg__red_plan {
     int nk, nr;                                   /* kept and reduced axes before the last */
     int64_t kext[TG_MAX_DIMS], kstr[TG_MAX_DIMS]; /* their extents and strides in x */
     int64_t rext[TG_MAX_DIMS], rstr[TG_MAX_DIMS];
-    int64_t rgrain, cgrain;
-    int64_t cpieces; /* column blocks per row (1: pieces of whole rows) */
+    int64_t rgrain; /* output rows per piece */
     int64_t pieces;
 } tg__red_plan;
 
@@ -65,8 +64,9 @@ void tg__red_plan_init(tg__red_plan *pl, const tg_tensor *x, const bool *red);
 /* Piece u's output rows [r0, r1) and columns [c0, c1). */
 void tg__red_piece(const tg__red_plan *pl, int64_t u, int64_t *r0, int64_t *r1, int64_t *c0,
                    int64_t *c1);
-/* The offset in x of output row `row`'s first element. */
-int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row);
+/* The offset in x of output row `row`'s first element; its coordinates
+ * along the kept axes into kidx. */
+int64_t tg__red_row_at(const tg__red_plan *pl, int64_t row, int64_t *kidx);
 
 /* For each piece of the plan pl, on nt threads (tg__par_threads), the body
  * (the variadic part), which sees the piece's rows [R0, R1) and columns
@@ -78,19 +78,34 @@ int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row);
                    tg__red_piece(rpp_, rpu_, &R0, &R1, &C0, &C1); __VA_ARGS__;);                   \
     } while (0)
 
-/* For each reduced tuple of output row `row` in order, the body, which sees
- * OFF: the offset in x of the tuple's first element (column 0, run
- * element 0). */
-#define TG__RED_RUNS(pl, row, OFF, ...)                                                            \
+/* For each reduced tuple in order and, within it, each output row R of
+ * [r0, r1), the body, which sees OFF: the offset in x of the row's run for
+ * that tuple (column 0, run element 0).  Every output takes its tuples in
+ * order; the rows inside a tuple make the walk stream through x where the
+ * kept axes are the inner ones. */
+#define TG__RED_ROWS(pl, r0, r1, R, OFF, ...)                                                      \
     do {                                                                                           \
         const tg__red_plan *const rrp_ = (pl);                                                     \
-        int64_t rri_[TG_MAX_DIMS] = {0}, OFF = tg__red_row_base(rrp_, (row));                      \
+        const int64_t rr0_ = (r0), rr1_ = (r1);                                                    \
+        int64_t rrk0_[TG_MAX_DIMS], rri_[TG_MAX_DIMS] = {0}, rrt_off_ = 0;                         \
+        const int64_t rrb0_ = tg__red_row_at(rrp_, rr0_, rrk0_);                                   \
         for (int64_t rrt_ = 0; rrt_ < rrp_->tuples; rrt_++) {                                      \
-            __VA_ARGS__;                                                                           \
+            int64_t rrk_[TG_MAX_DIMS], rrb_ = rrb0_;                                               \
+            for (int rre_ = 0; rre_ < rrp_->nk; rre_++) rrk_[rre_] = rrk0_[rre_];                  \
+            for (int64_t R = rr0_; R < rr1_; R++) {                                                \
+                const int64_t OFF = rrb_ + rrt_off_;                                               \
+                __VA_ARGS__;                                                                       \
+                for (int rre_ = rrp_->nk - 1; rre_ >= 0; rre_--) {                                 \
+                    rrb_ += rrp_->kstr[rre_];                                                      \
+                    if (++rrk_[rre_] < rrp_->kext[rre_]) break;                                    \
+                    rrb_ -= rrp_->kstr[rre_] * rrp_->kext[rre_];                                   \
+                    rrk_[rre_] = 0;                                                                \
+                }                                                                                  \
+            }                                                                                      \
             for (int rre_ = rrp_->nr - 1; rre_ >= 0; rre_--) {                                     \
-                OFF += rrp_->rstr[rre_];                                                           \
+                rrt_off_ += rrp_->rstr[rre_];                                                      \
                 if (++rri_[rre_] < rrp_->rext[rre_]) break;                                        \
-                OFF -= rrp_->rstr[rre_] * rrp_->rext[rre_];                                        \
+                rrt_off_ -= rrp_->rstr[rre_] * rrp_->rext[rre_];                                   \
                 rri_[rre_] = 0;                                                                    \
             }                                                                                      \
         }                                                                                          \
@@ -103,19 +118,18 @@ int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row);
     do {                                                                                           \
         const tg__red_plan *const rep_ = (pl);                                                     \
         const int64_t rec0_ = (c0), rec1_ = (c1);                                                  \
-        for (int64_t rer_ = (r0); rer_ < (r1); rer_++)                                             \
-            TG__RED_RUNS(rep_, rer_, reo_, {                                                       \
-                if (rep_->run == 1)                                                                \
-                    for (int64_t rec_ = rec0_; rec_ < rec1_; rec_++) {                             \
-                        const int64_t O = rer_ * rep_->inner + rec_, I = reo_ + rec_;              \
-                        __VA_ARGS__;                                                               \
-                    }                                                                              \
-                else                                                                               \
-                    for (int64_t rel_ = 0; rel_ < rep_->run; rel_++) {                             \
-                        const int64_t O = rer_, I = reo_ + rel_;                                   \
-                        __VA_ARGS__;                                                               \
-                    }                                                                              \
-            });                                                                                    \
+        TG__RED_ROWS(rep_, (r0), (r1), rer_, reo_, {                                               \
+            if (rep_->run == 1)                                                                    \
+                for (int64_t rec_ = rec0_; rec_ < rec1_; rec_++) {                                 \
+                    const int64_t O = rer_ * rep_->inner + rec_, I = reo_ + rec_;                  \
+                    __VA_ARGS__;                                                                   \
+                }                                                                                  \
+            else                                                                                   \
+                for (int64_t rel_ = 0; rel_ < rep_->run; rel_++) {                                 \
+                    const int64_t O = rer_, I = reo_ + rel_;                                       \
+                    __VA_ARGS__;                                                                   \
+                }                                                                                  \
+        });                                                                                        \
     } while (0)
 
 /* out = scale * the sum of x over red, in wide accumulators; w: room for

@@ -6,12 +6,14 @@
 #include "../core/parallel.h"
 #include "../kernels/wsum.h"
 
-/* Elements of x per piece of a walk: a row of outputs whose elements number
- * fewer goes with its neighbours, a longer one with its last axis kept is
- * cut into blocks of at least RED_WALK_CMIN columns (whole cache lines of
- * f64 accumulators). */
-#define RED_WALK_GRAIN ((int64_t)1 << 13)
-#define RED_WALK_CMIN  ((int64_t)64)
+/* Pieces of a walk: whole rows of outputs, about RED_WALK_GRAIN elements
+ * of x and at most about RED_WALK_PIECES pieces, so that a piece's rows
+ * make long runs through x for each reduced tuple.  A row is not cut into
+ * blocks of columns: on one thread such blocks walk x with a stride and
+ * were several times slower than the serial walk on a (4096, 1024) sum
+ * over axis 0 (docs/performance.md), so such a sum stays one piece. */
+#define RED_WALK_GRAIN  ((int64_t)1 << 13)
+#define RED_WALK_PIECES ((int64_t)8)
 /* The fewest elements of x a partial sum, and the broadcast of its
  * gradient (the direct rule), split among threads (measured:
  * docs/performance.md, "Thread thresholds: sums and map reductions along
@@ -47,43 +49,27 @@ void tg__red_plan_init(tg__red_plan *pl, const tg_tensor *x, const bool *red)
     pl->inner = pl->lastred ? 1 : last;
     pl->run = pl->lastred ? last : 1;
     const int64_t per_row = pl->tuples * last > 0 ? pl->tuples * last : 1;
-    pl->rgrain = 1;
-    pl->cgrain = pl->inner;
-    pl->cpieces = 1;
-    if (!pl->lastred && per_row > RED_WALK_GRAIN && pl->inner > RED_WALK_CMIN) {
-        int64_t cp = TG_PAR_PIECES(per_row, RED_WALK_GRAIN);
-        const int64_t cmax = TG_PAR_PIECES(pl->inner, RED_WALK_CMIN);
-        cp = cp < cmax ? cp : cmax;
-        pl->cgrain = (TG_PAR_PIECES(pl->inner, cp) + 7) / 8 * 8;
-        pl->cpieces = TG_PAR_PIECES(pl->inner, pl->cgrain);
-        pl->pieces = pl->rows * pl->cpieces;
-    } else {
-        pl->rgrain = per_row < RED_WALK_GRAIN ? RED_WALK_GRAIN / per_row : 1;
-        pl->pieces = TG_PAR_PIECES(pl->rows, pl->rgrain);
-    }
+    const int64_t by_size = per_row < RED_WALK_GRAIN ? RED_WALK_GRAIN / per_row : 1;
+    const int64_t by_count = TG_PAR_PIECES(pl->rows, RED_WALK_PIECES);
+    pl->rgrain = by_size > by_count ? by_size : by_count;
+    pl->pieces = TG_PAR_PIECES(pl->rows, pl->rgrain);
 }
 
 void tg__red_piece(const tg__red_plan *pl, int64_t u, int64_t *r0, int64_t *r1, int64_t *c0,
                    int64_t *c1)
 {
-    if (pl->cpieces > 1) {
-        *r0 = u / pl->cpieces;
-        *r1 = *r0 + 1;
-        *c0 = u % pl->cpieces * pl->cgrain;
-        *c1 = pl->inner - *c0 < pl->cgrain ? pl->inner : *c0 + pl->cgrain;
-    } else {
-        *r0 = u * pl->rgrain;
-        *r1 = pl->rows - *r0 < pl->rgrain ? pl->rows : *r0 + pl->rgrain;
-        *c0 = 0;
-        *c1 = pl->inner;
-    }
+    *r0 = u * pl->rgrain;
+    *r1 = pl->rows - *r0 < pl->rgrain ? pl->rows : *r0 + pl->rgrain;
+    *c0 = 0;
+    *c1 = pl->inner;
 }
 
-int64_t tg__red_row_base(const tg__red_plan *pl, int64_t row)
+int64_t tg__red_row_at(const tg__red_plan *pl, int64_t row, int64_t *kidx)
 {
     int64_t off = 0;
     for (int e = pl->nk - 1; e >= 0; e--) {
-        off += row % pl->kext[e] * pl->kstr[e];
+        kidx[e] = row % pl->kext[e];
+        off += kidx[e] * pl->kstr[e];
         row /= pl->kext[e];
     }
     return off;
@@ -123,50 +109,78 @@ TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool 
         double *const ws = w, *const wc = TG__WSUM_COMP(T) ? w + m : w;
         TG__RED_PIECES(&pl, tg__par_threads(n, SUM_PAR_MIN), r0, r1, c0, c1, {
             for (int64_t r = r0; r < r1; r++) {
-                double *restrict wsr = ws + r * pl.inner, *restrict wcr = wc + r * pl.inner;
-                for (int64_t j = c0; j < c1; j++) wsr[j] = 0;
+                for (int64_t j = c0; j < c1; j++) ws[r * pl.inner + j] = 0;
                 if (TG__WSUM_COMP(T))
-                    for (int64_t j = c0; j < c1; j++) wcr[j] = 0;
-                if (pl.lastred) {
-                    TG__RED_RUNS(&pl, r, off, {
-                        const T *restrict vr = v + off;
-                        double rs = 0, rc = 0;
-                        TG__WROW(T, pl.run, j, vr[j], rs, rc);
-                        TG__WADD(T, wsr[0], wcr[0], rs);
-                        if (TG__WSUM_COMP(T)) wcr[0] += rc;
-                    });
-                } else {
-                    TG__RED_RUNS(&pl, r, off, {
-                        const T *restrict vr = v + off;
-                        for (int64_t j = c0; j < c1; j++) TG__WADD(T, wsr[j], wcr[j], vr[j]);
-                    });
-                }
+                    for (int64_t j = c0; j < c1; j++) wc[r * pl.inner + j] = 0;
+            }
+            if (pl.lastred) {
+                TG__RED_ROWS(&pl, r0, r1, r, off, {
+                    const T *restrict vr = v + off;
+                    double rs = 0, rc = 0;
+                    TG__WROW(T, pl.run, j, vr[j], rs, rc);
+                    TG__WADD(T, ws[r], wc[r], rs);
+                    if (TG__WSUM_COMP(T)) wc[r] += rc;
+                });
+            } else {
+                TG__RED_ROWS(&pl, r0, r1, r, off, {
+                    const T *restrict vr = v + off;
+                    double *restrict wsr = ws + r * pl.inner, *restrict wcr = wc + r * pl.inner;
+                    for (int64_t j = c0; j < c1; j++) TG__WADD(T, wsr[j], wcr[j], vr[j]);
+                });
+            }
+            for (int64_t r = r0; r < r1; r++)
                 for (int64_t j = c0; j < c1; j++)
                     o[r * pl.inner + j] =
-                        (T)(tg__wsum_value(wsr[j], TG__WSUM_COMP(T) ? wcr[j] : 0) * scale);
-            }
+                        (T)(tg__wsum_value(ws[r * pl.inner + j],
+                                           TG__WSUM_COMP(T) ? wc[r * pl.inner + j] : 0) *
+                            scale);
         });
     });
 }
 
 /* d (+)= al g broadcast over the reduced axes (al: mul_scalar's
- * arithmetic, in T), g of out's element count (more than one): each output
- * piece writes its own elements of d. */
+ * arithmetic, in T), g of out's element count (more than one): a map, each
+ * element of d alone, so pieces of whole rows of x (streaming through d)
+ * go to threads, each starting its output offset from its first row. */
 TG_CLONES static void sum_expand(tg_tensor *d, bool acc, const tg_tensor *g, const tg_tensor *x,
                                  const bool *red, double scale)
 {
-    if (x->numel == 0) return;
-    tg__red_plan pl;
-    tg__red_plan_init(&pl, x, red);
+    const int nd = x->ndim;
+    const int64_t n = x->numel, last = nd ? x->shape[nd - 1] : 1;
+    if (n == 0) return;
+    int64_t os[TG_MAX_DIMS];
+    tg__reduce_strides(x, red, os);
+    const int64_t lg = nd ? os[nd - 1] : 0, rows = n / last;
+    const int64_t grain = last >= RED_WALK_GRAIN ? 1 : RED_WALK_GRAIN / last;
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
         const T *restrict gg = g->data;
         const T al = (T)scale;
-        TG__RED_PIECES(&pl, tg__par_threads(x->numel, SUM_EXPAND_PAR_MIN), r0, r1, c0, c1, {
-            if (acc)
-                TG__RED_ELEMS(&pl, r0, r1, c0, c1, oi, xi, dd[xi] += al * gg[oi]);
-            else
-                TG__RED_ELEMS(&pl, r0, r1, c0, c1, oi, xi, dd[xi] = al * gg[oi]);
+        TG_PAR_RANGES(tg__par_threads(n, SUM_EXPAND_PAR_MIN), rows, grain, q0, q1, {
+            int64_t idx[TG_MAX_DIMS], gi = 0, q = q0;
+            for (int e = nd - 2; e >= 0; e--) {
+                idx[e] = q % x->shape[e];
+                gi += idx[e] * os[e];
+                q /= x->shape[e];
+            }
+            for (int64_t r = q0; r < q1; r++) {
+                T *restrict dr = dd + r * last;
+                const T *restrict gr = gg + gi;
+                if (lg == 0 && acc)
+                    for (int64_t j = 0; j < last; j++) dr[j] += al * gr[0];
+                else if (lg == 0)
+                    for (int64_t j = 0; j < last; j++) dr[j] = al * gr[0];
+                else if (acc)
+                    for (int64_t j = 0; j < last; j++) dr[j] += al * gr[j];
+                else
+                    for (int64_t j = 0; j < last; j++) dr[j] = al * gr[j];
+                for (int e = nd - 2; e >= 0; e--) {
+                    gi += os[e];
+                    if (++idx[e] < x->shape[e]) break;
+                    gi -= os[e] * x->shape[e];
+                    idx[e] = 0;
+                }
+            }
         });
     });
 }
