@@ -639,12 +639,14 @@ typedef struct oa_case {
     int64_t shape[3];
 } oa_case;
 static const oa_case oa_cases[] = {
-    {OA_SUM, 2, 1, {0}, {1000, 300}},       /* over axis 0: one row of outputs, one piece */
-    {OA_SUM, 2, 1, {1}, {3000, 257}},       /* over the last axis: rows of outputs */
+    {OA_SUM, 3, 1, {0}, {50, 40, 300}},     /* over axis 0: 40 rows of outputs */
+    {OA_SUM, 2, 1, {0}, {1000, 300}},       /* one row of outputs: one piece */
+    {OA_SUM, 2, 1, {1}, {3000, 257}},       /* over the last axis */
     {OA_SUM, 3, 2, {0, 2}, {16, 40, 515}},  /* over two axes, the last among them */
-    {OA_MEAN, 3, 2, {0, 1}, {24, 600, 30}}, /* over two leading axes */
-    {OA_LSE, 2, 1, {0}, {1000, 300}},       {OA_LSE, 2, 1, {1}, {2000, 200}},
-    {OA_NORM3, 3, 1, {1}, {50, 300, 40}},   {OA_PROD, 2, 1, {1}, {2000, 150}},
+    {OA_MEAN, 3, 2, {0, 2}, {24, 600, 30}}, /* over two axes, a middle one kept */
+    {OA_MEAN, 3, 1, {0}, {24, 600, 30}},    {OA_LSE, 3, 1, {1}, {40, 50, 300}},
+    {OA_LSE, 2, 1, {1}, {2000, 200}},       {OA_NORM3, 3, 1, {1}, {50, 300, 40}},
+    {OA_PROD, 2, 1, {1}, {2000, 150}},
 };
 enum { OA_NCASE = sizeof oa_cases / sizeof *oa_cases };
 
