@@ -46,8 +46,9 @@ int tg__axes_list(const tg_tensor *x, const bool *red, int *axes);
  * the reduced axes before the last in row-major order: x's row-major order,
  * the serial walk's.  So each output can be reduced alone, in the serial
  * order, and its bits do not depend on which piece or thread does it.
- * Pieces are rgrain whole rows of outputs, fixed by the sizes alone (the
- * piece interface has columns too, [C0, C1): today always the whole row). */
+ * Pieces are rgrain whole rows of outputs, fixed by the sizes alone; a
+ * piece's columns [C0, C1) are the whole row (blocks of columns would
+ * walk x with a stride: see reduce_loops.c). */
 typedef struct tg__red_plan {
     int64_t rows, inner, run;
     bool lastred;                                 /* the last axis reduced (run its extent) */
