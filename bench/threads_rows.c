@@ -14,7 +14,11 @@
  * and dx), bnb (batch_norm forward and backward, x (n/1024, 64, 16)), max
  * (tg_max along the last axis of rows of 256, forward and backward), amax0
  * (tg_argmax along axis 0 of (n/256, 256)) and apool (adaptive_avg_pool2d
- * of planes of 32x32 to 7x7, forward and backward). */
+ * of planes of 32x32 to 7x7, forward and backward); then the sums and map
+ * reductions along axes: sum0 and sum1 (tg_sum of (n/256, 256) over axis 0,
+ * over axis 1), sum02 (tg_sum of (n/4096, 64, 64) over axes 0 and 2), sumb
+ * (sum1 forward and its direct rule, the broadcast of g), lse0 and lse1
+ * (tg_logsumexp over axis 0, over axis 1, forward and backward). */
 #include "bench_util.h"
 
 #include <stdbool.h>
@@ -27,7 +31,7 @@ bool tg__par_force(bool on);
 
 typedef struct kernel_ctx {
     tg_tape *tp;
-    tg_tensor *x2, *x3, *x4, *w, *b, *wc, *bc;
+    tg_tensor *x2, *x3, *x4, *x5, *w, *b, *wc, *bc;
     const char *kernel; /* which one run_kernel times */
 } kernel_ctx;
 
@@ -48,6 +52,15 @@ static void run_kernel(void *ctx)
         tg_backward(tp, tg_sum_all(tp, tg_max(tp, c->x2, 1, false)));
     else if (!strcmp(k, "amax0"))
         tg_argmax(tp, c->x2, 0, false);
+    else if (!strcmp(k, "sum0") || !strcmp(k, "sum1"))
+        tg_sum(tp, c->x2, 1, (const int[]){k[3] - '0'}, false);
+    else if (!strcmp(k, "sum02"))
+        tg_sum(tp, c->x5, 2, (const int[]){0, 2}, false);
+    else if (!strcmp(k, "sumb"))
+        tg_backward(tp, tg_sum_all(tp, tg_sum(tp, c->x2, 1, (const int[]){1}, false)));
+    else if (!strcmp(k, "lse0") || !strcmp(k, "lse1"))
+        tg_backward(tp,
+                    tg_sum_all(tp, tg_logsumexp(tp, c->x2, 1, (const int[]){k[3] - '0'}, false)));
     else
         tg_backward(tp, tg_sum_all(tp, tg_adaptive_avg_pool2d(tp, c->x4, 7, 7)));
 }
@@ -73,7 +86,12 @@ int main(int argc, char **argv)
 {
     const int max_log2 = tb_int_arg(argc, argv, "--max-log2", 22);
     const int64_t reps_elems = (int64_t)tb_int_arg(argc, argv, "--reps-kelems", 65536) * 1000;
-    const char *kernels[] = {"lnf", "lnb", "bnb", "max", "amax0", "apool"};
+    const char *kernels[] = {"lnf",  "lnb",  "bnb",   "max",  "amax0", "apool",
+                             "sum0", "sum1", "sum02", "sumb", "lse0",  "lse1"};
+    /* --only NAME: that kernel alone */
+    const char *only = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     tg__par_force(true);
     FILE *la = fopen("/proc/loadavg", "r");
     char load[64] = "?";
@@ -88,12 +106,15 @@ int main(int argc, char **argv)
                         .x2 = filled(2, (const int64_t[]){n / 256, 256}, 1, true),
                         .x3 = filled(3, (const int64_t[]){n / 1024, 64, 16}, 2, true),
                         .x4 = filled(4, (const int64_t[]){1, n / 1024, 32, 32}, 3, true),
+                        .x5 =
+                            filled(3, (const int64_t[]){n / 4096 ? n / 4096 : 1, 64, 64}, 8, true),
                         .w = filled(1, (const int64_t[]){256}, 4, true),
                         .b = filled(1, (const int64_t[]){256}, 5, true),
                         .wc = filled(1, (const int64_t[]){64}, 6, true),
                         .bc = filled(1, (const int64_t[]){64}, 7, true)};
-        if (!c.tp || !c.x2 || !c.x3 || !c.x4 || !c.w || !c.b || !c.wc || !c.bc) return 1;
+        if (!c.tp || !c.x2 || !c.x3 || !c.x4 || !c.x5 || !c.w || !c.b || !c.wc || !c.bc) return 1;
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+            if (only && strcmp(only, kernels[k])) continue;
             const double t1 = time_kernel(&c, kernels[k], 1, n, reps_elems);
             const double t2 = time_kernel(&c, kernels[k], 2, n, reps_elems);
             if (tg_tape_status(c.tp) != TG_OK) {
@@ -105,7 +126,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
         tg_tape_free(c.tp);
-        tg_tensor *all[] = {c.x2, c.x3, c.x4, c.w, c.b, c.wc, c.bc};
+        tg_tensor *all[] = {c.x2, c.x3, c.x4, c.x5, c.w, c.b, c.wc, c.bc};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) tg_tensor_free(all[i]);
     }
     return 0;

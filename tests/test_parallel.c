@@ -833,6 +833,167 @@ static void add_ompcopy_cases(Suite *s)
 }
 /* ---- end of ompcopy's block */
 
+/* ---- ompaxis: sums, means, logsumexp, norm and prod along axes above
+ * their thresholds (docs/performance.md, "Thread thresholds: sums and map
+ * reductions along axes"), without the force: 2 threads give 1 thread's
+ * bytes for the value and the gradient of sum_all(y^2), and in f64 both
+ * match plain serial loops to 1e-12 (so a piece that reduced or wrote the
+ * wrong elements fails even where its threads agree). */
+enum { OA_SUM, OA_MEAN, OA_LSE, OA_NORM3, OA_PROD };
+typedef struct oa_case {
+    int op, ndim, naxes, axes[2];
+    int64_t shape[3];
+} oa_case;
+static const oa_case oa_cases[] = {
+    {OA_SUM, 3, 1, {0}, {50, 40, 300}},     /* over axis 0: 40 rows of outputs */
+    {OA_SUM, 2, 1, {0}, {1000, 300}},       /* one row of outputs: one piece */
+    {OA_SUM, 2, 1, {1}, {3000, 257}},       /* over the last axis */
+    {OA_SUM, 3, 2, {0, 2}, {16, 40, 515}},  /* over two axes, the last among them */
+    {OA_MEAN, 3, 2, {0, 2}, {24, 600, 30}}, /* over two axes, a middle one kept */
+    {OA_MEAN, 3, 1, {0}, {24, 600, 30}},    {OA_LSE, 3, 1, {1}, {40, 50, 300}},
+    {OA_LSE, 2, 1, {1}, {2000, 200}},       {OA_NORM3, 3, 1, {1}, {50, 300, 40}},
+    {OA_PROD, 2, 1, {1}, {2000, 150}},
+};
+enum { OA_NCASE = sizeof oa_cases / sizeof *oa_cases };
+
+static tg_tensor *oa_op(tg_tape *tp, const oa_case *c, tg_tensor *x)
+{
+    switch (c->op) {
+    case OA_SUM:
+        return tg_sum(tp, x, c->naxes, c->axes, false);
+    case OA_MEAN:
+        return tg_mean(tp, x, c->naxes, c->axes, false);
+    case OA_LSE:
+        return tg_logsumexp(tp, x, c->naxes, c->axes, false);
+    case OA_NORM3:
+        return tg_norm(tp, x, 3, c->naxes, c->axes, false);
+    default:
+        return tg_prod(tp, x, c->naxes, c->axes, false);
+    }
+}
+
+/* x of the case (factors near 1 for prod: no underflow) */
+static tg_tensor *oa_input(const oa_case *c, tg_dtype dt)
+{
+    const bool near1 = c->op == OA_PROD;
+    tg_tensor *x =
+        tt_param(c->ndim, c->shape, 70 + (uint64_t)c->op, near1 ? 0.8 : -1.5, near1 ? 1.2 : 1.5);
+    tg_tensor *y = tg_tensor_cast_new(x, dt);
+    tg_tensor_free(x);
+    tg_tensor_set_requires_grad(y, true);
+    return y;
+}
+
+/* out[0]: y = op(x), out[1]: the gradient of sum_all(y^2) in x. */
+static void oa_run(const oa_case *c, tg_tensor *x, int nt, tg_tensor *out[2])
+{
+    ck_assert_int_eq(tg_set_num_threads(nt), TG_OK);
+    tg_tape *tp = tg_tape_new(NULL);
+    tg_tensor *y = oa_op(tp, c, x);
+    tg_tensor *loss = tg_sum_all(tp, tg_square(tp, y));
+    ck_assert_msg(loss != NULL, "%s", tg_tape_error(tp));
+    out[0] = keep(y);
+    out[1] = keep(tg_grad(tp, loss, x, false));
+    tg_tape_free(tp);
+}
+
+/* The flat output index of x's element i (row-major, reduced axes dropped). */
+static int64_t oa_out_index(const oa_case *c, int64_t i)
+{
+    int64_t o = 0, st = 1;
+    for (int d = c->ndim - 1; d >= 0; d--) {
+        const int64_t k = i % c->shape[d];
+        i /= c->shape[d];
+        bool red = false;
+        for (int a = 0; a < c->naxes; a++) red = red || c->axes[a] == d;
+        if (red) continue;
+        o += k * st;
+        st *= c->shape[d];
+    }
+    return o;
+}
+
+/* f64: y and the gradient against plain loops over x in row-major order. */
+static void oa_check_serial(const oa_case *c, const tg_tensor *x, tg_tensor *const out[2])
+{
+    const int64_t n = tg_tensor_numel(x), m = tg_tensor_numel(out[0]);
+    const double *v = tg_tensor_data_const(x), *y = tg_tensor_data_const(out[0]),
+                 *g = tg_tensor_data_const(out[1]);
+    tg_tensor *buf = tg_tensor_new(TG_F64, 2, (const int64_t[]){3, m});
+    ck_assert_ptr_nonnull(buf);
+    double *ref = tg_tensor_data(buf), *mag = ref + m, *mx = mag + m;
+    for (int64_t o = 0; o < m; o++) {
+        ref[o] = c->op == OA_PROD ? 1 : 0;
+        mx[o] = -INFINITY;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t o = oa_out_index(c, i);
+        mx[o] = fmax(mx[o], v[i]);
+        mag[o] += fabs(v[i]);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t o = oa_out_index(c, i);
+        if (c->op == OA_SUM || c->op == OA_MEAN) ref[o] += v[i];
+        if (c->op == OA_LSE) ref[o] += exp(v[i] - mx[o]);
+        if (c->op == OA_NORM3) ref[o] += pow(fabs(v[i]), 3);
+        if (c->op == OA_PROD) ref[o] *= v[i];
+    }
+    for (int64_t o = 0; o < m; o++) {
+        if (c->op == OA_MEAN) ref[o] *= (double)m / (double)n, mag[o] *= (double)m / (double)n;
+        if (c->op == OA_LSE) ref[o] = mx[o] + log(ref[o]);
+        if (c->op == OA_NORM3) ref[o] = cbrt(ref[o]);
+        /* a sum's error is relative to its terms' magnitudes */
+        if (c->op != OA_SUM && c->op != OA_MEAN) mag[o] = fabs(ref[o]);
+        const double scale = mag[o];
+        ck_assert_msg(fabs(y[o] - ref[o]) <= 1e-12 * scale, "case op %d: y[%lld] = %.17g, %.17g",
+                      c->op, (long long)o, y[o], ref[o]);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t o = oa_out_index(c, i);
+        const double t = v[i], yo = ref[o];
+        double dy = (double)m / (double)n; /* mean */
+        if (c->op == OA_SUM) dy = 1;
+        if (c->op == OA_LSE) dy = exp(t - yo);
+        if (c->op == OA_NORM3) dy = (t > 0 ? 1 : -1) * pow(fabs(t) / yo, 2);
+        if (c->op == OA_PROD) dy = yo / t;
+        const double want = 2 * yo * dy;
+        /* yo is known to 1e-12 of mag (a sum's: relative to its terms) */
+        ck_assert_msg(fabs(g[i] - want) <= 1e-12 * fabs(2 * mag[o] * dy),
+                      "case op %d: dx[%lld] = %.17g, %.17g", c->op, (long long)i, g[i], want);
+    }
+    tg_tensor_free(buf);
+}
+
+START_TEST(test_ompaxis_big_same_bits)
+{
+    const oa_case *c = &oa_cases[_i / 2];
+    const tg_dtype dt = _i % 2 ? TG_F32 : TG_F64;
+    tg_tensor *x = oa_input(c, dt), *one[2], *two[2];
+    oa_run(c, x, 1, one);
+    oa_run(c, x, 2, two);
+    char id[64];
+    snprintf(id, sizeof id, "ompaxis case %d (%s)", _i / 2, dt == TG_F32 ? "f32" : "f64");
+    assert_same_bytes(id, "value", 2, one[0], two[0]);
+    assert_same_bytes(id, "gradient", 2, one[1], two[1]);
+    if (dt == TG_F64) oa_check_serial(c, x, two);
+    for (int k = 0; k < 2; k++) {
+        tg_tensor_free(one[k]);
+        tg_tensor_free(two[k]);
+    }
+    tg_tensor_free(x);
+    ck_assert_int_eq(tg_set_num_threads(0), TG_OK);
+}
+END_TEST
+
+static void add_ompaxis_cases(Suite *s)
+{
+    TCase *tc = tcase_create("ompaxis");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_ompaxis_big_same_bits, 0, 2 * OA_NCASE);
+    suite_add_tcase(s, tc);
+}
+/* ---- end of ompaxis' block */
+
 int main(void)
 {
     Suite *s = suite_create("parallel");
@@ -850,5 +1011,6 @@ int main(void)
     add_ompconv_cases(s);
     add_omprows_cases(s);
     add_ompcopy_cases(s);
+    add_ompaxis_cases(s);
     return tt_run(s);
 }

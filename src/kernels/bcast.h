@@ -118,7 +118,7 @@ static inline void tg__bcast_row_at(int nd, const int64_t *ext, int64_t row, int
  * the inputs' and Y the output y's, all broadcast to g's shape (g and y
  * of one shape).  A summed
  * element is added up in wide accumulators (kernels/wsum.h) the way
- * sum_kernel in ops/reduce.c sums for the op-built rule (tg_sum_to), so the
+ * sum_kernel in ops/reduce_loops.c sums for the op-built rule (tg_sum_to), so the
  * two rules give the same bits: w holds them, room for 2 d->numel doubles
  * when d is summed to more than one element (else unused). */
 #define TG_BCAST_GRAD(T, d, acc, w, slot, g, xa, xb, y, G, A, B, Y, EXPR)                          \

@@ -27,65 +27,7 @@ void tg__reduce_strides(const tg_tensor *x, const bool *red, int64_t *ostride)
     }
 }
 
-/* out[...] = scale * sum over the flagged axes of x, every sum in a wide
- * accumulator (kernels/wsum.h): a full reduction in eight lanes (see
- * TG__WROW), a partial one per output, each row of x either reduced in
- * lanes into one output (the last axis reduced) or added into a row of
- * accumulators (kept: a loop across the row, which vectorises).  w: the
- * accumulators when out has more than one element, out->numel doubles for
- * f32, twice that for f64 (sum_scratch).  A broadcast input's gradient in
- * the direct rules of elementwise.c walks g the same way (TG_BCAST_GRAD in
- * kernels/bcast.h), so the two rules of an op give the same bits. */
-TG_CLONES static void sum_kernel(tg_tensor *out, const tg_tensor *x, const bool *red, double scale,
-                                 double *w)
-{
-    int64_t os[TG_MAX_DIMS];
-    tg__reduce_strides(x, red, os);
-    const int nd = x->ndim;
-    const int64_t n = x->numel, m = out->numel;
-    TG_DISPATCH(x->dtype, T, {
-        T *restrict o = out->data;
-        const T *restrict v = x->data;
-        if (m == 1) {
-            double s = 0, c = 0;
-            TG__WSUM_PAR(T, n, j, v[j], s, c, (void)0);
-            o[0] = (T)(tg__wsum_value(s, c) * scale);
-            break;
-        }
-        if (n == 0) {
-            for (int64_t i = 0; i < m; i++) o[i] = 0;
-            break;
-        }
-        double *restrict ws = w, *restrict wc = TG__WSUM_COMP(T) ? w + m : w;
-        for (int64_t i = 0; i < m; i++) ws[i] = 0;
-        if (TG__WSUM_COMP(T))
-            for (int64_t i = 0; i < m; i++) wc[i] = 0;
-        int64_t idx[TG_MAX_DIMS] = {0}, oi = 0;
-        const int64_t last = nd ? x->shape[nd - 1] : 1, lo = nd ? os[nd - 1] : 0;
-        for (int64_t base = 0; base < n; base += last) {
-            const T *restrict vr = v + base;
-            if (lo == 0) {
-                double rs = 0, rc = 0;
-                TG__WROW(T, last, j, vr[j], rs, rc);
-                TG__WADD(T, ws[oi], wc[oi], rs);
-                if (TG__WSUM_COMP(T)) wc[oi] += rc;
-            } else {
-                double *restrict wsr = ws + oi, *restrict wcr = wc + oi;
-                for (int64_t j = 0; j < last; j++) TG__WADD(T, wsr[j], wcr[j], vr[j]);
-            }
-            for (int d = nd - 2; d >= 0; d--) {
-                oi += os[d];
-                if (++idx[d] < x->shape[d]) break;
-                oi -= os[d] * x->shape[d];
-                idx[d] = 0;
-            }
-        }
-        for (int64_t i = 0; i < m; i++)
-            o[i] = (T)(tg__wsum_value(ws[i], TG__WSUM_COMP(T) ? wc[i] : 0) * scale);
-    });
-}
-
-/* The accumulators sum_kernel needs to reduce x into out, from the tape's
+/* The accumulators tg__sum_kernel needs to reduce x into out, from the tape's
  * arena (NULL, with the tape's error set, when they cannot be had; NULL with
  * *ok true when none are needed). */
 static double *sum_scratch(tg_tape *tp, const tg_tensor *out, const tg_tensor *x, bool *ok)
@@ -207,47 +149,18 @@ static tg_status sum_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    const int nd = x->ndim;
     const int64_t nx = x->numel;
-    if (nx == 0) return TG_OK;
-    int64_t os[TG_MAX_DIMS];
-    tg__reduce_strides(x, at->red, os);
+    if (g->numel != 1) {
+        tg__sum_expand(d, acc, g, x, at->red, at->scale);
+        return TG_OK;
+    }
     TG_DISPATCH(x->dtype, T, {
         T *restrict dd = d->data;
-        const T *restrict gg = g->data;
-        const T al = (T)at->scale;
-        if (g->numel == 1) {
-            const T v = al * gg[0];
-            if (acc)
-                TG_ELEM_LOOP(nx, TG_ELEM_MIN_WORK, i, dd[i] += v;);
-            else
-                TG_STORE_LOOP(T, dd, nx, i, r_, r_ = v);
-            break;
-        }
-        int64_t idx[TG_MAX_DIMS] = {0}, gi = 0;
-        const int64_t last = nd ? x->shape[nd - 1] : 1, lg = nd ? os[nd - 1] : 0;
-        for (int64_t base = 0; base < nx; base += last) {
-            T *restrict dr = dd + base;
-            if (lg == 0) {
-                const T v = al * gg[gi];
-                if (acc)
-                    for (int64_t j = 0; j < last; j++) dr[j] += v;
-                else
-                    for (int64_t j = 0; j < last; j++) dr[j] = v;
-            } else {
-                const T *restrict gr = gg + gi;
-                if (acc)
-                    for (int64_t j = 0; j < last; j++) dr[j] += al * gr[j];
-                else
-                    for (int64_t j = 0; j < last; j++) dr[j] = al * gr[j];
-            }
-            for (int e = nd - 2; e >= 0; e--) {
-                gi += os[e];
-                if (++idx[e] < x->shape[e]) break;
-                gi -= os[e] * x->shape[e];
-                idx[e] = 0;
-            }
-        }
+        const T v = (T)at->scale * ((const T *)g->data)[0];
+        if (acc)
+            TG_ELEM_LOOP(nx, TG_ELEM_MIN_WORK, i, dd[i] += v;);
+        else
+            TG_STORE_LOOP(T, dd, nx, i, r_, r_ = v);
     });
     return TG_OK;
 }
@@ -271,7 +184,7 @@ static tg_tensor *reduce_record(tg_tape *tp, const tg_op *op, tg_tensor *x, cons
     bool wok;
     double *w = sum_scratch(tp, out, x, &wok);
     if (!wok) return NULL;
-    sum_kernel(out, x, at->red, at->scale, w);
+    tg__sum_kernel(out, x, at->red, at->scale, w);
     return tg_tape_record(tp, op, 1, &x, out, at, sizeof *at, 0, NULL);
 }
 

@@ -69,6 +69,22 @@ static int stat_attrs(const tg_node *n, char *buf, size_t size)
     return tg__axes_attrs(tg_node_input(n, 0), at->red, at->keepdim, p, buf, size);
 }
 
+/* ---- threads ---------------------------------------------------------------
+ * The fused loops go by output elements (tg__red_plan, reduce.h): pieces of
+ * outputs, each walking its elements in x's order as the serial loop did,
+ * so every output, and every element of a gradient, has the same bits on
+ * any number of threads.  Threads above STAT_PAR_MIN elements of x
+ * (docs/performance.md, "Thread thresholds: sums and map reductions along
+ * axes"). */
+#define STAT_PAR_MIN ((int64_t)1 << 14)
+
+/* The plan of x reduced over red and its threads (x with elements). */
+static int stat_plan(tg__red_plan *pl, const tg_tensor *x, const bool *red)
+{
+    tg__red_plan_init(pl, x, red);
+    return tg__par_threads(x->numel, STAT_PAR_MIN);
+}
+
 /* ---- prod ------------------------------------------------------------------
  * y = prod x over the axes.  dy/dx_i = prod_{j != i} x_j: y / x_i when no
  * factor is 0; with one zero, the product of the others at the zero and 0
@@ -164,33 +180,44 @@ static tg_status prod_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    int64_t *map;
-    int8_t *c = NULL;
-    if (!tg__reduce_map(tp, x, at->red, &map)) return tg_tape_status(tp);
+    if (x->numel == 0) return TG_OK;
     const bool zeros = any_zero(x);
-    if (zeros && !zero_counts(tp, x, at->red, y->numel, &c)) return tg_tape_status(tp);
+    int8_t *c = NULL;
+    size_t bytes;
+    /* per output: its zeros, counted up to 3, and the product of the others */
+    if (!tg__mul_size((size_t)y->numel + 1, sizeof(double) + 1, &bytes)) bytes = SIZE_MAX;
+    double *pp = zeros ? tg__tape_scratch(tp, bytes) : NULL;
+    if (zeros && !pp) return tg_tape_status(tp);
+    if (zeros) c = (int8_t *)(pp + y->numel + 1);
+    tg__red_plan pl;
+    const int nt = stat_plan(&pl, x, at->red);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gg = g->data, *yy = y->data;
         T *dd = d->data;
-        T *pp = NULL;
-        if (zeros) {
-            size_t bytes;
-            if (!tg__mul_size((size_t)y->numel + 1, sizeof(T), &bytes)) bytes = SIZE_MAX;
-            pp = tg__tape_scratch(tp, bytes);
-            if (!pp) return tg_tape_status(tp);
-            for (int64_t o = 0; o < y->numel; o++) pp[o] = 1;
-            for (int64_t i = 0; i < x->numel; i++)
-                if (v[i] != 0) pp[map[i]] *= v[i];
-        }
-        for (int64_t i = 0; i < x->numel; i++) {
-            const int64_t o = map[i];
-            T r;
-            if (!zeros || c[o] == 0)
-                r = gg[o] * (yy[o] / v[i]);
-            else
-                r = c[o] == 1 && v[i] == 0 ? gg[o] * pp[o] : 0;
-            dd[i] = acc ? dd[i] + r : r;
-        }
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, {
+            if (zeros) {
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t j = c0; j < c1; j++) {
+                        pp[r * pl.inner + j] = 1;
+                        c[r * pl.inner + j] = 0;
+                    }
+                /* the product in T, in x's order, as the op-built rule's prod of x' */
+                TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                    if (v[i] != 0)
+                        pp[o] = (double)((T)pp[o] * v[i]);
+                    else if (c[o] < 3)
+                        c[o]++;
+                });
+            }
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                T r;
+                if (!zeros || c[o] == 0)
+                    r = gg[o] * (yy[o] / v[i]);
+                else
+                    r = c[o] == 1 && v[i] == 0 ? gg[o] * (T)pp[o] : 0;
+                dd[i] = acc ? dd[i] + r : r;
+            });
+        });
     });
     return TG_OK;
 }
@@ -206,14 +233,21 @@ static const tg_op k_prod = {.name = "prod",
 
 static tg_tensor *prod_record(tg_tape *tp, tg_tensor *x, tg_tensor *out, const stat_attr *at)
 {
-    int64_t *map;
-    if (!tg__reduce_map(tp, x, at->red, &map)) return NULL;
     TG_DISPATCH(x->dtype, T, {
         T *o = out->data;
         const T *v = x->data;
         /* the product of nothing is 1 */
-        for (int64_t i = 0; i < out->numel; i++) o[i] = 1;
-        for (int64_t i = 0; i < x->numel; i++) o[map[i]] *= v[i];
+        if (x->numel == 0) {
+            for (int64_t i = 0; i < out->numel; i++) o[i] = 1;
+            break;
+        }
+        tg__red_plan pl;
+        const int nt = stat_plan(&pl, x, at->red);
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, {
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = c0; j < c1; j++) o[r * pl.inner + j] = 1;
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, oi, xi, o[oi] *= v[xi]);
+        });
     });
     return tg_tape_record(tp, &k_prod, 1, &x, out, at, sizeof *at, 0, NULL);
 }
@@ -269,18 +303,20 @@ static tg_status lse_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, t
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    int64_t *map;
-    if (!tg__reduce_map(tp, x, at->red, &map)) return tg_tape_status(tp);
+    if (x->numel == 0) return TG_OK;
+    tg__red_plan pl;
+    const int nt = stat_plan(&pl, x, at->red);
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gg = g->data, *yy = y->data;
         const T lo = sizeof(T) == sizeof(double) ? (T)-DBL_MAX : (T)-FLT_MAX;
         T *dd = d->data;
-        for (int64_t i = 0; i < x->numel; i++) {
-            const int64_t o = map[i];
-            const T yo = yy[o] == -INFINITY ? lo : yy[o];
-            const T r = gg[o] * TG_EXP(v[i] - yo);
-            dd[i] = acc ? dd[i] + r : r;
-        }
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, {
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                const T yo = yy[o] == -INFINITY ? lo : yy[o];
+                const T r = gg[o] * TG_EXP(v[i] - yo);
+                dd[i] = acc ? dd[i] + r : r;
+            });
+        });
     });
     return TG_OK;
 }
@@ -298,31 +334,41 @@ tg_tensor *tg_logsumexp(tg_tape *tp, tg_tensor *x, int naxes, const int *axes, b
     stat_attr at = {0};
     tg_tensor *out = stat_begin(tp, k_logsumexp.name, x, naxes, axes, keepdim, &at);
     if (!out) return NULL;
-    int64_t *map;
-    if (!tg__reduce_map(tp, x, at.red, &map)) return NULL;
     const int64_t m = out->numel;
     size_t bytes;
     if (!tg__mul_size((size_t)m + 1, 2 * sizeof(double), &bytes)) bytes = SIZE_MAX;
     double *mx = tg__tape_scratch(tp, bytes);
     if (!mx) return NULL;
     double *s = mx + m;
-    for (int64_t o = 0; o < m; o++) {
-        mx[o] = -INFINITY;
-        s[o] = 0;
-    }
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data;
         T *y = out->data;
-        for (int64_t i = 0; i < x->numel; i++) {
-            const double c = v[i];
-            /* a NaN stays: nothing compares greater than it */
-            if (c > mx[map[i]] || c != c) mx[map[i]] = mx[map[i]] != mx[map[i]] ? mx[map[i]] : c;
+        if (x->numel == 0) { /* over nothing: -inf */
+            for (int64_t o = 0; o < m; o++) y[o] = (T)-INFINITY;
+            break;
         }
-        for (int64_t i = 0; i < x->numel; i++) {
-            const double mo = mx[map[i]];
-            if (isfinite(mo)) s[map[i]] += exp((double)v[i] - mo);
-        }
-        for (int64_t o = 0; o < m; o++) y[o] = (T)(isfinite(mx[o]) ? mx[o] + log(s[o]) : mx[o]);
+        tg__red_plan pl;
+        const int nt = stat_plan(&pl, x, at.red);
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, {
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = c0; j < c1; j++) {
+                    mx[r * pl.inner + j] = -INFINITY;
+                    s[r * pl.inner + j] = 0;
+                }
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                const double c = v[i];
+                /* a NaN stays: nothing compares greater than it */
+                if (c > mx[o] || c != c) mx[o] = mx[o] != mx[o] ? mx[o] : c;
+            });
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                if (isfinite(mx[o])) s[o] += exp((double)v[i] - mx[o]);
+            });
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = c0; j < c1; j++) {
+                    const int64_t o = r * pl.inner + j;
+                    y[o] = (T)(isfinite(mx[o]) ? mx[o] + log(s[o]) : mx[o]);
+                }
+        });
     });
     return tg_tape_record(tp, &k_logsumexp, 1, &x, out, &at, sizeof at, 0, NULL);
 }
@@ -403,16 +449,17 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
     bool acc;
     tg_tensor *d = tg_grad_sink_buffer(k, 0, &acc);
     if (!d) return tg_tape_status(tp);
-    int64_t *map;
-    if (!tg__reduce_map(tp, x, at->red, &map)) return tg_tape_status(tp);
+    if (x->numel == 0) return TG_OK;
     bool *seen = tg__tape_scratch(tp, (size_t)y->numel + 1);
     if (!seen) return tg_tape_status(tp);
     memset(seen, 0, (size_t)y->numel + 1);
+    tg__red_plan pl;
+    const int nt = stat_plan(&pl, x, at->red);
+    /* p = inf: the first element of an output at |x| = y, in x's order */
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data, *gg = g->data, *yy = y->data;
         T *dd = d->data;
-        for (int64_t i = 0; i < x->numel; i++) {
-            const int64_t o = map[i];
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
             const T xi = v[i], sg = (T)((xi > 0) - (xi < 0)), ys = yy[o] == 0 ? 1 : yy[o];
             T r;
             if (p == 1) {
@@ -431,7 +478,7 @@ static tg_status norm_direct(tg_tape *tp, const tg_node *n, const tg_tensor *g, 
                 r = gg[o] * (sg * TG_POW(ax / ys, (T)(p - 1)));
             }
             dd[i] = acc ? dd[i] + r : r;
-        }
+        }));
     });
     return TG_OK;
 }
@@ -458,39 +505,47 @@ tg_tensor *tg_norm(tg_tape *tp, tg_tensor *x, double p, int naxes, const int *ax
     }
     tg_tensor *out = stat_begin(tp, k_norm.name, x, naxes, axes, keepdim, &at);
     if (!out) return NULL;
-    int64_t *map;
-    if (!tg__reduce_map(tp, x, at.red, &map)) return NULL;
     const int64_t m = out->numel;
     size_t bytes;
     if (!tg__mul_size((size_t)m + 1, 2 * sizeof(double), &bytes)) bytes = SIZE_MAX;
     double *sc = tg__tape_scratch(tp, bytes);
     if (!sc) return NULL;
     double *s = sc + m;
-    for (int64_t o = 0; o < m; o++) sc[o] = s[o] = 0;
     TG_DISPATCH(x->dtype, T, {
         const T *v = x->data;
         T *y = out->data;
-        for (int64_t i = 0; i < x->numel; i++) {
-            const double a = fabs((double)v[i]);
-            /* a NaN stays */
-            if (a > sc[map[i]] || a != a) sc[map[i]] = sc[map[i]] != sc[map[i]] ? sc[map[i]] : a;
+        if (x->numel == 0) { /* over nothing: 0 */
+            for (int64_t o = 0; o < m; o++) y[o] = 0;
+            break;
         }
-        if (!isinf(p)) {
-            for (int64_t i = 0; i < x->numel; i++) {
-                const double so = sc[map[i]];
-                if (so > 0 && isfinite(so)) {
-                    const double r = fabs((double)v[i]) / so;
-                    s[map[i]] += p == 1 ? r : p == 2 ? r * r : pow(r, p);
+        tg__red_plan pl;
+        const int nt = stat_plan(&pl, x, at.red);
+        TG__RED_PIECES(&pl, nt, r0, r1, c0, c1, {
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = c0; j < c1; j++) sc[r * pl.inner + j] = s[r * pl.inner + j] = 0;
+            TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                const double a = fabs((double)v[i]);
+                /* a NaN stays */
+                if (a > sc[o] || a != a) sc[o] = sc[o] != sc[o] ? sc[o] : a;
+            });
+            if (!isinf(p))
+                TG__RED_ELEMS(&pl, r0, r1, c0, c1, o, i, {
+                    const double so = sc[o];
+                    if (so > 0 && isfinite(so)) {
+                        const double r = fabs((double)v[i]) / so;
+                        s[o] += p == 1 ? r : p == 2 ? r * r : pow(r, p);
+                    }
+                });
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = c0; j < c1; j++) {
+                    const int64_t o = r * pl.inner + j;
+                    const double so = sc[o];
+                    double q = so;
+                    if (!isinf(p) && so > 0 && isfinite(so))
+                        q = so * (p == 1 ? s[o] : p == 2 ? sqrt(s[o]) : pow(s[o], 1 / p));
+                    y[o] = (T)q;
                 }
-            }
-        }
-        for (int64_t o = 0; o < m; o++) {
-            const double so = sc[o];
-            double r = so;
-            if (!isinf(p) && so > 0 && isfinite(so))
-                r = so * (p == 1 ? s[o] : p == 2 ? sqrt(s[o]) : pow(s[o], 1 / p));
-            y[o] = (T)r;
-        }
+        });
     });
     return tg_tape_record(tp, &k_norm, 1, &x, out, &at, sizeof at, 0, NULL);
 }
