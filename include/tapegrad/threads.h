@@ -2,9 +2,10 @@
  *
  * In a build with OpenMP (the meson option `openmp`, on where the compiler
  * has it), the large elementwise and broadcasting maps and their
- * gradients, slice copies, full sums, max/min/argmax along an axis,
- * softmax, normalisation layers, pooling, convolutions (image by image),
- * the optimizer updates and large matrix products run on up to n threads.
+ * gradients, slice, permute and concat copies, gathers and their
+ * scatter-adds, sums and reductions along axes, softmax, normalisation
+ * layers, pooling, convolutions (image by image), the optimizer updates and
+ * large matrix products run on up to n threads.
  * Work is cut into pieces whose bounds do not depend on n, each piece is
  * computed the same way whatever thread runs it, and partial sums are
  * combined in a fixed order: every result is the same bits with any n
