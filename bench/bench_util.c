@@ -27,6 +27,17 @@ double tb_min_us(void (*run)(void *ctx), void *ctx, long long reps)
     return best;
 }
 
+void tb_thread_line(FILE *f, const char *kernel, long long n, void (*run)(void *ctx), void *ctx,
+                    long long reps)
+{
+    tg_set_num_threads(1);
+    const double t1 = tb_min_us(run, ctx, reps);
+    tg_set_num_threads(2);
+    const double t2 = tb_min_us(run, ctx, reps);
+    fprintf(f, "TH %-8s n=%-8lld t1_us=%.2f t2_us=%.2f ratio=%.3f\n", kernel, n, t1, t2, t2 / t1);
+    fflush(f);
+}
+
 long tb_peak_rss_mb(void)
 {
     struct rusage ru;

@@ -37,6 +37,12 @@ void tb_print_gemm(FILE *f);
  * minimum is the figure least moved by other programs on the machine. */
 double tb_min_us(void (*run)(void *ctx), void *ctx, long long reps);
 
+/* One line of the thread-threshold benches: run(ctx) timed by tb_min_us at
+ * 1 and then at 2 threads (tg_set_num_threads), printed as
+ *   TH <kernel> n=<n> t1_us=... t2_us=... ratio=...   (t2 / t1) */
+void tb_thread_line(FILE *f, const char *kernel, long long n, void (*run)(void *ctx), void *ctx,
+                    long long reps);
+
 /* Parses "--name N" from argv; returns def when absent.  Exits with a
  * message on a malformed value. */
 int tb_int_arg(int argc, char **argv, const char *name, int def);

@@ -42,14 +42,6 @@ static void run_kernel(void *ctx)
         tg_add(c->tp, c->a, c->b);
 }
 
-/* Minimum microseconds of one run over enough repetitions. */
-static double time_kernel(kernel_ctx *c, const char *k, int nt, int64_t n, int64_t reps_elems)
-{
-    tg_set_num_threads(nt);
-    c->kernel = k;
-    return tb_min_us(run_kernel, c, reps_elems / n);
-}
-
 static tg_tensor *filled(int64_t rows, int64_t cols, double seed)
 {
     tg_tensor *t = tg_tensor_new(TG_F32, 2, (const int64_t[]){rows, cols});
@@ -75,11 +67,8 @@ int main(int argc, char **argv)
                         .c = filled(rows, 1, 3)};
         if (!c.tp || !c.a || !c.b || !c.c) return 1;
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
-            const double t1 = time_kernel(&c, kernels[k], 1, n, reps_elems);
-            const double t2 = time_kernel(&c, kernels[k], 2, n, reps_elems);
-            printf("TH %-8s n=%-8lld t1_us=%.2f t2_us=%.2f ratio=%.3f\n", kernels[k], (long long)n,
-                   t1, t2, t2 / t1);
-            fflush(stdout);
+            c.kernel = kernels[k];
+            tb_thread_line(stdout, kernels[k], (long long)n, run_kernel, &c, reps_elems / n);
         }
         tg_tape_free(c.tp);
         tg_tensor_free(c.a);

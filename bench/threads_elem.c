@@ -44,14 +44,6 @@ static void run_kernel(void *ctx)
         tg_optim_step(c->opt);
 }
 
-/* Minimum microseconds of one run over enough repetitions. */
-static double time_kernel(kernel_ctx *c, const char *k, int nt, int64_t n, int64_t reps_elems)
-{
-    tg_set_num_threads(nt);
-    c->kernel = k;
-    return tb_min_us(run_kernel, c, reps_elems / n);
-}
-
 static tg_tensor *filled(tg_dtype dt, int64_t n, double seed)
 {
     tg_tensor *t = tg_tensor_new(dt, 1, (const int64_t[]){n});
@@ -84,11 +76,8 @@ int main(int argc, char **argv)
         c.opt = tg_adam_new(1, &c.w, 1e-3, 0.9, 0.999, 1e-8, 0);
         if (!c.opt) return 1;
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
-            const double t1 = time_kernel(&c, kernels[k], 1, n, reps_elems);
-            const double t2 = time_kernel(&c, kernels[k], 2, n, reps_elems);
-            printf("TH %-5s n=%-8lld t1_us=%.2f t2_us=%.2f ratio=%.3f\n", kernels[k], (long long)n,
-                   t1, t2, t2 / t1);
-            fflush(stdout);
+            c.kernel = kernels[k];
+            tb_thread_line(stdout, kernels[k], (long long)n, run_kernel, &c, reps_elems / n);
         }
         tg_optim_free(c.opt);
         tg_tape_free(c.tp);

@@ -65,14 +65,6 @@ static void run_kernel(void *ctx)
         tg_backward(tp, tg_sum_all(tp, tg_adaptive_avg_pool2d(tp, c->x4, 7, 7)));
 }
 
-/* Minimum microseconds of one run over enough repetitions. */
-static double time_kernel(kernel_ctx *c, const char *k, int nt, int64_t n, int64_t reps_elems)
-{
-    tg_set_num_threads(nt);
-    c->kernel = k;
-    return tb_min_us(run_kernel, c, reps_elems / n);
-}
-
 static tg_tensor *filled(int ndim, const int64_t *shape, double seed, bool grad)
 {
     tg_tensor *t = tg_tensor_new(TG_F32, ndim, shape);
@@ -115,15 +107,12 @@ int main(int argc, char **argv)
         if (!c.tp || !c.x2 || !c.x3 || !c.x4 || !c.x5 || !c.w || !c.b || !c.wc || !c.bc) return 1;
         for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
             if (only && strcmp(only, kernels[k])) continue;
-            const double t1 = time_kernel(&c, kernels[k], 1, n, reps_elems);
-            const double t2 = time_kernel(&c, kernels[k], 2, n, reps_elems);
+            c.kernel = kernels[k];
+            tb_thread_line(stdout, kernels[k], (long long)n, run_kernel, &c, reps_elems / n);
             if (tg_tape_status(c.tp) != TG_OK) {
                 fprintf(stderr, "%s: %s\n", kernels[k], tg_tape_error(c.tp));
                 return 1;
             }
-            printf("TH %-5s n=%-8lld t1_us=%.2f t2_us=%.2f ratio=%.3f\n", kernels[k], (long long)n,
-                   t1, t2, t2 / t1);
-            fflush(stdout);
         }
         tg_tape_free(c.tp);
         tg_tensor *all[] = {c.x2, c.x3, c.x4, c.x5, c.w, c.b, c.wc, c.bc};
